@@ -1,0 +1,104 @@
+import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { loadConfig, type Config } from '../config/index.js'
+import { AacseedError, ConfigError, UsageError } from '../errors.js'
+import type { Command, CommandIO, OptionSpec } from './command.js'
+import { commands } from './commands/index.js'
+
+export type { Command, CommandContext, CommandIO } from './command.js'
+
+const GLOBAL_OPTIONS: OptionSpec = {
+  config: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+}
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+  return pkg.version
+}
+
+/** Runs one CLI invocation and returns its exit code: 0 ok, 1 problems found, 2 usage or configuration error. */
+export async function main(argv: string[], io: Partial<CommandIO> = {}): Promise<number> {
+  const ctxIO: CommandIO = { out: io.out ?? process.stdout, err: io.err ?? process.stderr, env: io.env ?? process.env, cwd: io.cwd ?? process.cwd() }
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    ctxIO.out.write(overview())
+    return argv.length === 0 ? 2 : 0
+  }
+  if (argv[0] === '--version' || argv[0] === '-V') {
+    ctxIO.out.write(version() + '\n')
+    return 0
+  }
+  const [command, rest] = findCommand(argv)
+  if (!command) {
+    ctxIO.err.write(`aacseed: unknown command ${JSON.stringify(argv.slice(0, 2).join(' '))}\n\n${overview()}`)
+    return 2
+  }
+  try {
+    let parsed
+    try {
+      parsed = parseArgs({ args: rest, options: { ...GLOBAL_OPTIONS, ...command.options }, allowPositionals: true, strict: true })
+    } catch (e) {
+      throw new UsageError(`${(e as Error).message.split('\n')[0]}\nusage: aacseed ${command.name} ${command.usage}`)
+    }
+    if (parsed.values.help) {
+      ctxIO.out.write(commandHelp(command))
+      return 0
+    }
+    let config: Config | undefined
+    const configPath = typeof parsed.values.config === 'string' ? parsed.values.config : undefined
+    return await command.run({
+      ...ctxIO,
+      values: parsed.values,
+      positionals: parsed.positionals,
+      config: (opts) => (config ??= loadConfig({ path: configPath, env: ctxIO.env, cwd: ctxIO.cwd, ...opts })),
+    })
+  } catch (e) {
+    return reportError(e, ctxIO)
+  }
+}
+
+function reportError(e: unknown, io: CommandIO): number {
+  if (e instanceof UsageError || e instanceof ConfigError) {
+    io.err.write(`aacseed: ${e.message}\n`)
+    return 2
+  }
+  if (e instanceof AacseedError) {
+    const where = e.location.path ? ` (${e.location.path}${e.location.line ? `:${e.location.line}` : ''})` : ''
+    io.err.write(`aacseed: ${e.code}: ${e.message}${where}\n`)
+    return 1
+  }
+  io.err.write(`aacseed: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
+  return 1
+}
+
+function findCommand(argv: string[]): [Command | undefined, string[]] {
+  const two = `${argv[0]} ${argv[1] ?? ''}`
+  const byTwo = commands.find((c) => c.name === two)
+  if (byTwo) return [byTwo, argv.slice(2)]
+  const byOne = commands.find((c) => c.name === argv[0])
+  return [byOne, argv.slice(1)]
+}
+
+function overview(): string {
+  const width = Math.max(...commands.map((c) => c.name.length))
+  return [
+    `aacseed ${version()}: catalog, torrent and seed Anna's Archive Container (AAC) releases`,
+    '',
+    'usage: aacseed COMMAND [options]    (aacseed COMMAND --help for details)',
+    '',
+    'commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'global options:',
+    '  --config PATH   TOML configuration (default: $AACSEED_CONFIG, else built-in defaults)',
+    '  -h, --help      help',
+    '  -V, --version   print the version',
+    '',
+    'exit codes: 0 ok, 1 problems found, 2 usage or configuration error',
+    '',
+  ].join('\n')
+}
+
+function commandHelp(c: Command): string {
+  return [`usage: aacseed ${c.name} ${c.usage}`, '', c.summary, ...(c.help ? ['', ...c.help.map((l) => `  ${l}`)] : []), ''].join('\n')
+}

@@ -1,0 +1,113 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, isAbsolute, resolve } from 'node:path'
+import { parse as parseToml } from 'smol-toml'
+import type { ZodIssue } from 'zod'
+import { ConfigError } from '../errors.js'
+import { configSchema, type Config } from './schema.js'
+
+export interface LoadConfigOptions {
+  /** `--config PATH`; falls back to AACSEED_CONFIG; no file at all means defaults. */
+  path?: string | undefined
+  env?: NodeJS.ProcessEnv
+  cwd?: string
+  /** Check that the configured release roots exist (commands that scan need them). */
+  checkRoots?: boolean
+}
+
+const ENV_PREFIX = 'AACSEED_'
+// Secrets are read by name where they are used, never merged into the config object.
+const NOT_OVERRIDES = new Set(['AACSEED_CONFIG', 'AACSEED_TRANSMISSION_PASSWORD', 'AACSEED_HTTP_TOKEN'])
+
+export function loadConfig(opts: LoadConfigOptions = {}): Config {
+  const env = opts.env ?? process.env
+  const cwd = opts.cwd ?? process.cwd()
+  const file = opts.path ?? (env.AACSEED_CONFIG || undefined)
+  let raw: Record<string, unknown> = {}
+  let base = cwd
+  if (file !== undefined) {
+    const abs = resolve(cwd, file)
+    let text: string
+    try {
+      text = readFileSync(abs, 'utf8')
+    } catch (e) {
+      throw new ConfigError(`config: cannot read ${abs}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { path: abs })
+    }
+    try {
+      raw = parseToml(text) as Record<string, unknown>
+    } catch (e) {
+      const line = (e as { line?: number }).line
+      throw new ConfigError(`config: ${abs}${line ? `:${line}` : ''}: invalid TOML: ${(e as Error).message.split('\n')[0]}`, { path: abs, ...(line ? { line } : {}) })
+    }
+    base = dirname(abs)
+  }
+  applyEnvOverrides(raw, env)
+  const parsed = configSchema.safeParse(raw)
+  if (!parsed.success) {
+    // List every bad setting at once: fixing a config one error per restart is miserable.
+    throw new ConfigError(parsed.error.issues.map(formatIssue).join('\n'), file ? { path: file } : {})
+  }
+  const config = resolvePaths(parsed.data, base)
+  if (opts.checkRoots) checkRoots(config.catalog.roots)
+  return config
+}
+
+export function checkRoots(roots: readonly string[], label = 'catalog.roots'): void {
+  const bad = roots.flatMap((r, i) => (existsSync(r) ? [] : [`config: ${label}[${i}]: path does not exist: ${r}`]))
+  if (bad.length > 0) throw new ConfigError(bad.join('\n'), { field: label })
+}
+
+function formatIssue(issue: ZodIssue): string {
+  const path = issue.path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : String(p)), '')
+  const msg = issue.code === 'unrecognized_keys' ? `unknown setting(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}` : issue.message
+  return `config: ${path || '(top level)'}: ${msg}`
+}
+
+/** `AACSEED_CATALOG__DATABASE=/x` sets `catalog.database`; values are JSON when they parse as JSON. */
+function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || NOT_OVERRIDES.has(name) || value === undefined) continue
+    const keys = name.slice(ENV_PREFIX.length).toLowerCase().split('__')
+    if (keys.length < 2 || keys.some((k) => k === '')) continue
+    let node = raw
+    for (const k of keys.slice(0, -1)) {
+      const next = node[k]
+      if (typeof next !== 'object' || next === null || Array.isArray(next)) node[k] = {}
+      node = node[k] as Record<string, unknown>
+    }
+    node[keys[keys.length - 1]!] = parseEnvValue(value)
+  }
+}
+
+function parseEnvValue(v: string): unknown {
+  try {
+    return JSON.parse(v)
+  } catch {
+    return v
+  }
+}
+
+function resolvePaths(c: Config, base: string): Config {
+  const abs = (p: string): string => (p === '' || isAbsolute(p) ? p : resolve(base, p))
+  return {
+    ...c,
+    catalog: { ...c.catalog, roots: c.catalog.roots.map(abs), database: abs(c.catalog.database) },
+    torrents: { ...c.torrents, out_dir: abs(c.torrents.out_dir), list_path: abs(c.torrents.list_path) },
+    engine: {
+      ...c.engine,
+      transmission: { ...c.engine.transmission, password_file: abs(c.engine.transmission.password_file) },
+    },
+    http: { ...c.http, token_file: abs(c.http.token_file) },
+  }
+}
+
+/** Reads a secret from the environment or a file (systemd `LoadCredential=`), trimmed; never logged. */
+export function readSecret(envName: string, file: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const fromEnv = env[envName]
+  if (fromEnv) return fromEnv
+  if (!file) return undefined
+  try {
+    return readFileSync(file, 'utf8').trim()
+  } catch (e) {
+    throw new ConfigError(`config: cannot read secret file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { path: file })
+  }
+}

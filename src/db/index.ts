@@ -1,0 +1,55 @@
+/**
+ * Opens the aacseed SQLite database: WAL (readers never block the writer, a crash loses
+ * nothing committed), foreign keys on, and every numbered migration applied in order.
+ * Tables and their SQL belong to the module that owns them; this only sequences their DDL.
+ */
+import Database from 'better-sqlite3'
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { AacseedError } from '../errors.js'
+import { migrations } from './migrations/index.js'
+
+export type Db = Database.Database
+
+export interface Migration {
+  version: number
+  name: string
+  up(db: Db): void
+}
+
+export function openDatabase(path: string, opts: { readonly?: boolean } = {}): Db {
+  if (path !== ':memory:' && !opts.readonly) mkdirSync(dirname(path), { recursive: true })
+  let db: Db
+  try {
+    db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false })
+  } catch (e) {
+    throw new AacseedError('database-open', `cannot open database ${path}: ${(e as Error).message}`, { path })
+  }
+  db.pragma('busy_timeout = 10000')
+  if (!opts.readonly) {
+    db.pragma('journal_mode = WAL')
+    // NORMAL in WAL mode: a power cut may lose the last transactions, never corrupt the file.
+    db.pragma('synchronous = NORMAL')
+  }
+  db.pragma('foreign_keys = ON')
+  db.pragma('cache_size = -65536')
+  if (!opts.readonly) migrate(db, migrations)
+  return db
+}
+
+export function migrate(db: Db, list: readonly Migration[]): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)')
+  const done = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[])
+  const newest = Math.max(0, ...done)
+  const known = Math.max(0, ...list.map((m) => m.version))
+  if (newest > known) {
+    throw new AacseedError('database-too-new', `database schema version ${newest} is newer than this aacseed knows (${known}); upgrade aacseed`)
+  }
+  for (const m of [...list].sort((a, b) => a.version - b.version)) {
+    if (done.has(m.version)) continue
+    db.transaction(() => {
+      m.up(db)
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString())
+    })()
+  }
+}

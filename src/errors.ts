@@ -1,0 +1,43 @@
+/**
+ * Errors that a user can act on carry a stable kebab-case `code` and, where known, the
+ * file, line and field they are about. Bugs stay plain `Error`s and keep their stack.
+ */
+export interface ErrorLocation {
+  path?: string
+  line?: number
+  field?: string
+}
+
+export class AacseedError extends Error {
+  readonly code: string
+  readonly location: ErrorLocation
+
+  constructor(code: string, message: string, location: ErrorLocation = {}) {
+    super(message)
+    this.name = new.target.name
+    this.code = code
+    this.location = location
+  }
+}
+
+/** Bad command-line arguments: exit code 2. */
+export class UsageError extends AacseedError {
+  constructor(message: string) {
+    super('usage', message)
+  }
+}
+
+/** A configuration file or environment variable that cannot be used: exit code 2. */
+export class ConfigError extends AacseedError {
+  constructor(message: string, location: ErrorLocation = {}) {
+    super('config', message, location)
+  }
+}
+
+export function isAacseedError(e: unknown): e is AacseedError {
+  return e instanceof AacseedError
+}
+
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e)
+}
