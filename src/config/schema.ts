@@ -17,6 +17,10 @@ const catalog = z
     batch_records: z.number().int().min(100).max(1_000_000).default(20_000),
     /** Worker threads parsing and validating records (0 = one per core). */
     parse_workers: z.number().int().min(0).max(64).default(0),
+    /** A longer metadata line is reported (`line-too-long`) and skipped, which bounds memory. */
+    max_line_bytes: z.number().int().min(1024 * 1024).default(64 * 1024 * 1024),
+    /** Names in a release root that are neither releases nor problems (`*` globs). */
+    ignore: z.array(z.string()).default(['.*', 'lost+found']),
   })
   .strict()
   .default({})

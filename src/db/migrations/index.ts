@@ -1,4 +1,5 @@
 import type { Migration } from '../index.js'
+import { migration001 } from './001-catalog.js'
 
 /** Numbered migrations, applied in order; never edit one that has shipped, add the next number. */
-export const migrations: Migration[] = []
+export const migrations: Migration[] = [migration001]

@@ -1,0 +1,316 @@
+/**
+ * Catalogs release roots: every name checked, every metadata file streamed through the
+ * record checks, every data folder listed, then the checks between them, per collection.
+ *
+ * Incremental: an entry whose (size, mtime, inode) — for a data folder, the folder's own
+ * (mtime, inode), which change whenever a file is added, removed or renamed — match the
+ * catalog is not read again; `full` forces a re-read. A removed entry is dropped.
+ * Crash-safe: see migration 001; an entry is replaced in one transaction after it was read.
+ */
+import { lstat, opendir, readdir } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { AacError, parseAacId, parseDataFolderName, parseMetaFileName, type DataFolder, type MetaFile } from '../aac/index.js'
+import { AacseedError } from '../errors.js'
+import type { Db } from '../db/index.js'
+import { problem, type Problem } from '../problems.js'
+import { LinePool } from './line-pool.js'
+import { readMetaFile, type RecordColumns } from './meta-reader.js'
+import { CatalogStore, type CatalogTotals, type StoredEntry } from './store.js'
+
+export interface ScanOptions {
+  db: Db
+  roots: string[]
+  parseWorkers?: number
+  batchRecords?: number
+  maxLineBytes?: number
+  /** Names in a root that are not releases and not problems (simple `*` globs). */
+  ignore?: string[]
+  /** Per resolved root, the only entry names to look at (for `validate FILE`); others are left alone. */
+  only?: Map<string, Set<string>>
+  /** Re-read entries even when they look unchanged. */
+  full?: boolean
+  onProgress?: (p: ScanProgress) => void
+  signal?: AbortSignal
+}
+
+export interface ScanProgress {
+  entry: string
+  bytesDone: number
+  bytesTotal: number
+  records: number
+}
+
+export interface ScanStats {
+  entriesRead: number
+  entriesUnchanged: number
+  entriesRemoved: number
+  recordsRead: number
+  bytesRead: number
+  seconds: number
+}
+
+export interface ScanReport extends CatalogTotals {
+  problems: Problem[]
+  stats: ScanStats
+}
+
+type Planned = { root: string; rootId: number; path: string; previous: StoredEntry | undefined } & (
+  | { kind: 'meta'; release: MetaFile; size: bigint; mtimeNs: bigint; inode: bigint }
+  | { kind: 'data'; release: DataFolder; mtimeNs: bigint; inode: bigint }
+)
+
+export async function scan(opts: ScanOptions): Promise<ScanReport> {
+  const started = Date.now()
+  const store = new CatalogStore(opts.db)
+  const roots = opts.roots.map((r) => resolve(r))
+  store.deleteUnfinished()
+  const runId = store.startScanRun(roots)
+  const stats: ScanStats = { entriesRead: 0, entriesUnchanged: 0, entriesRemoved: 0, recordsRead: 0, bytesRead: 0, seconds: 0 }
+  const touched = new Set<string>()
+  const rootIds: number[] = []
+  let pool: LinePool | undefined
+  try {
+    const planned: Planned[] = []
+    for (const root of roots) {
+      const rootId = store.rootId(root)
+      rootIds.push(rootId)
+      planned.push(...(await planRoot(store, root, rootId, opts, stats, touched)))
+    }
+    const bytesTotal = planned.reduce((s, p) => s + (p.kind === 'meta' ? Number(p.size) : 0), 0)
+    let bytesBefore = 0
+    for (const p of planned) {
+      throwIfAborted(opts.signal)
+      touched.add(p.release.range.collection)
+      stats.entriesRead++
+      if (p.kind === 'meta') {
+        pool ??= new LinePool(opts.parseWorkers ?? 0)
+        const base = bytesBefore
+        stats.recordsRead += await catalogMetaFile(store, pool, p, opts, (done, records) =>
+          opts.onProgress?.({ entry: p.release.name, bytesDone: base + done, bytesTotal, records: stats.recordsRead + records }),
+        )
+        bytesBefore += Number(p.size)
+        stats.bytesRead += Number(p.size)
+      } else {
+        await catalogDataFolder(store, p, opts.signal)
+      }
+    }
+    for (const c of [...touched].sort()) store.replaceCrossProblems(c)
+    stats.seconds = (Date.now() - started) / 1000
+    const problems = store.problems(rootIds).map(({ path, line, aacid, code, message }) => ({ path, line, aacid, code, message }))
+    store.finishScanRun(runId, {
+      outcome: problems.length > 0 ? 'problems' : 'ok',
+      entriesRead: stats.entriesRead,
+      entriesUnchanged: stats.entriesUnchanged,
+      entriesRemoved: stats.entriesRemoved,
+      records: stats.recordsRead,
+      bytesRead: stats.bytesRead,
+      problems: problems.length,
+    })
+    return { ...store.totals(rootIds), problems, stats }
+  } catch (e) {
+    store.finishScanRun(runId, { outcome: 'failed', ...stats, records: stats.recordsRead, problems: 0, error: (e as Error).message })
+    throw e
+  } finally {
+    await pool?.close()
+  }
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AacseedError('aborted', 'scan aborted')
+}
+
+function globToRegExp(glob: string): RegExp {
+  return new RegExp(`^${glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`)
+}
+
+export const DEFAULT_IGNORE = ['.*', 'lost+found']
+
+async function planRoot(store: CatalogStore, root: string, rootId: number, opts: ScanOptions, stats: ScanStats, touched: Set<string>): Promise<Planned[]> {
+  let entries
+  try {
+    entries = await readdir(root)
+  } catch (e) {
+    throw new AacseedError('root-unreadable', `cannot read release root ${root}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { path: root })
+  }
+  const ignore = (opts.ignore ?? DEFAULT_IGNORE).map(globToRegExp)
+  const rootProblems: Problem[] = []
+  const seenMeta = new Map<string, Planned>()
+  const seenData = new Map<string, Planned>()
+  const storedMeta = new Map(store.listMetaFiles(rootId).map((e) => [e.name, e]))
+  const storedData = new Map(store.listDataFolders(rootId).map((e) => [e.name, e]))
+  const only = opts.only?.get(root)
+  for (const name of entries.sort()) {
+    if (only ? !only.has(name) : ignore.some((re) => re.test(name))) continue
+    const path = join(root, name)
+    let st
+    try {
+      st = await lstat(path, { bigint: true })
+    } catch (e) {
+      rootProblems.push(problem('unreadable', name, `cannot stat: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`))
+      continue
+    }
+    try {
+      if (st.isSymbolicLink()) {
+        rootProblems.push(problem('symlink-not-followed', name, 'symbolic link in a release root: releases must be real files and folders; not followed'))
+      } else if (st.isDirectory()) {
+        const release = parseDataFolderName(name)
+        seenData.set(name, { kind: 'data', root, rootId, path, release, mtimeNs: st.mtimeNs, inode: st.ino, previous: storedData.get(name) })
+      } else if (st.isFile()) {
+        const release = parseMetaFileName(name)
+        seenMeta.set(name, { kind: 'meta', root, rootId, path, release, size: st.size, mtimeNs: st.mtimeNs, inode: st.ino, previous: storedMeta.get(name) })
+      } else {
+        rootProblems.push(problem('not-a-regular-file', name, 'neither a regular file nor a folder'))
+      }
+    } catch (e) {
+      if (!(e instanceof AacError)) throw e
+      rootProblems.push(problem(e.code, name, e.message))
+    }
+  }
+  store.replaceRootProblems(rootId, rootProblems)
+  for (const [stored, seen, drop] of [
+    [storedMeta, seenMeta, (id: number) => store.deleteMetaFile(id)],
+    [storedData, seenData, (id: number) => store.deleteDataFolder(id)],
+  ] as const) {
+    for (const [name, e] of stored) {
+      if (seen.has(name) || (only && !only.has(name))) continue
+      drop(e.id)
+      stats.entriesRemoved++
+      const release = name.includes('_meta__') ? tryParse(() => parseMetaFileName(name)) : tryParse(() => parseDataFolderName(name))
+      if (release) touched.add(release.range.collection)
+    }
+  }
+  const out: Planned[] = []
+  for (const p of [...seenMeta.values(), ...seenData.values()]) {
+    const prev = p.previous
+    const same = prev !== undefined && prev.state === 'complete' && prev.mtimeNs === p.mtimeNs && prev.inode === p.inode && (p.kind === 'data' || prev.size === p.size)
+    if (same && !opts.full) stats.entriesUnchanged++
+    else out.push(p)
+  }
+  return out
+}
+
+function tryParse<T>(fn: () => T): T | undefined {
+  try {
+    return fn()
+  } catch {
+    return undefined
+  }
+}
+
+async function catalogMetaFile(store: CatalogStore, pool: LinePool, p: Planned & { kind: 'meta' }, opts: ScanOptions, progress: (bytes: number, records: number) => void): Promise<number> {
+  const fileId = store.beginMetaFile(p.rootId, p.release, { size: p.size, mtimeNs: p.mtimeNs, inode: p.inode })
+  const batchRecords = opts.batchRecords ?? 20_000
+  const problems: Problem[] = []
+  let pending: RecordColumns[] = []
+  let pendingCount = 0
+  let records = 0
+  const flush = (): void => {
+    if (pendingCount === 0) return
+    store.insertRecords(fileId, pending)
+    pending = []
+    pendingCount = 0
+  }
+  const name = p.release.name
+  let res: Awaited<ReturnType<typeof readMetaFile>>
+  try {
+    res = await readMetaFile(
+      p.path,
+      { collection: p.release.range.collection, fromS: p.release.range.from.seconds, toS: p.release.range.to.seconds },
+      pool,
+      {
+        records(cols) {
+          pending.push(cols)
+          pendingCount += cols.count
+          records += cols.count
+          if (pendingCount >= batchRecords) {
+            throwIfAborted(opts.signal)
+            flush()
+          }
+        },
+        problem(rp) {
+          const where = rp.line === null && rp.offset !== null ? ` (byte ${rp.offset})` : ''
+          problems.push(problem(rp.code, name, rp.message + where, { line: rp.line, aacid: rp.aacid }))
+        },
+      },
+      { ...(opts.maxLineBytes ? { maxLineBytes: opts.maxLineBytes } : {}), onProgress: (b) => progress(b, records) },
+    )
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (typeof code !== 'string' || !/^E[A-Z]+$/.test(code) || (e instanceof AacseedError)) {
+      // The half-written version goes; the previous complete one stays until a scan reads the file.
+      store.deleteMetaFile(fileId)
+      throw e
+    }
+    // An I/O error is this file's problem, not the scan's; forgetting its identity makes the next scan retry it.
+    problems.push(problem('unreadable', name, `cannot read: ${code}`))
+    res = { lines: 0, records, problems: 0, compressedBytes: 0, decompressedBytes: 0, frames: [{ frame: 0, compressedOffset: 0, decompressedOffset: 0 }] }
+    store.forgetIdentity(fileId)
+  }
+  flush()
+  for (const d of store.duplicateAacids(fileId)) {
+    problems.push(problem('duplicate-aacid', name, `AACID appears ${d.n} times in the file (lines ${d.first} to ${d.last})`, { line: d.last, aacid: d.aacid }))
+  }
+  store.completeMetaFile(fileId, p.previous?.id ?? null, { records: res.records, decompressedBytes: res.decompressedBytes, frames: res.frames }, problems, p.rootId, p.release.range.collection)
+  return res.records
+}
+
+async function catalogDataFolder(store: CatalogStore, p: Planned & { kind: 'data' }, signal: AbortSignal | undefined): Promise<void> {
+  const folderId = store.beginDataFolder(p.rootId, p.release, { mtimeNs: p.mtimeNs, inode: p.inode })
+  const range = p.release.range
+  const problems: Problem[] = []
+  let batch: Array<{ name: string; size: bigint; mtimeNs: bigint }> = []
+  let files = 0
+  let bytes = 0n
+  let maxMtimeNs = 0n
+  const folder = p.release.name
+  try {
+    const dir = await opendir(p.path, { bufferSize: 256 })
+    for await (const ent of dir) {
+      const name = ent.name
+      const rel = `${folder}/${name}`
+      // lstat, not the dirent type: some filesystems report DT_UNKNOWN, and links must never be followed.
+      const st = await lstat(join(p.path, name), { bigint: true })
+      if (st.isSymbolicLink()) {
+        problems.push(problem('symlink-not-followed', rel, 'symbolic link in a data folder; not followed'))
+        continue
+      }
+      if (st.isDirectory()) {
+        problems.push(problem('unexpected-subfolder', rel, 'a data folder holds only files named by AACIDs, no sub-folders'))
+        continue
+      }
+      if (!st.isFile()) {
+        problems.push(problem('not-a-regular-file', rel, 'not a regular file'))
+        continue
+      }
+      let id
+      try {
+        id = parseAacId(name)
+      } catch (e) {
+        problems.push(problem('invalid-data-file-name', rel, `file name is not an AACID: ${(e as Error).message}`))
+        continue
+      }
+      if (id.collection !== range.collection) {
+        problems.push(problem('data-file-wrong-collection', rel, `AACID belongs to collection ${id.collection}, not ${range.collection}`, { aacid: name }))
+        continue
+      }
+      if (id.timestamp.seconds < range.from.seconds || id.timestamp.seconds > range.to.seconds) {
+        problems.push(problem('data-file-out-of-range', rel, `AACID timestamp ${id.timestamp.text} lies outside the folder's range`, { aacid: name }))
+        continue
+      }
+      batch.push({ name, size: st.size, mtimeNs: st.mtimeNs })
+      files++
+      bytes += st.size
+      if (st.mtimeNs > maxMtimeNs) maxMtimeNs = st.mtimeNs
+      if (batch.length >= 10_000) {
+        throwIfAborted(signal)
+        store.insertDataFiles(folderId, batch)
+        batch = []
+      }
+    }
+    store.insertDataFiles(folderId, batch)
+    store.completeDataFolder(folderId, p.previous?.id ?? null, { files, bytes, maxMtimeNs }, problems, p.rootId, range.collection)
+  } catch (e) {
+    store.deleteDataFolder(folderId)
+    throw e
+  }
+}

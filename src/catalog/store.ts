@@ -1,0 +1,382 @@
+/**
+ * All SQL for the catalog tables (created by db/migrations/001-catalog.ts).
+ *
+ * roots              one row per release root ever scanned.
+ * collections        every collection seen in a name.
+ * meta_files         one row per metadata file: its parsed name, the (size, mtime_ns, inode)
+ *                    it had when read, state `scanning` while being read and `complete` after,
+ *                    record/line/frame counts and how many problems it had.
+ * meta_frames        the zstd frames of a file: where each starts, compressed and decompressed,
+ *                    so one record can be read without decompressing from the start.
+ * records            one row per valid record: line (1-based), byte offset and length in the
+ *                    decompressed stream, the frame it starts in, data_folder, and the SHA-1
+ *                    of the line (base64) that the immutability check compares across files.
+ * meta_file_folders  which data folders a metadata file references (and how many records each).
+ * data_folders       one row per data folder, like meta_files; mtime_ns/inode are the folder's.
+ * data_files         the blobs of a folder: name (an AACID), size, mtime_ns.
+ * problems           defects found: `root` (names in the root), `meta` / `data` (inside one
+ *                    entry; deleted with it), `cross` (between entries of one collection).
+ * scan_runs          one row per scan.
+ *
+ * mtime_ns and inode are compared as BigInt: nanosecond times do not fit a double.
+ */
+import type { AacRange, DataFolder, MetaFile } from '../aac/index.js'
+import type { Db } from '../db/index.js'
+import type { Problem } from '../problems.js'
+import type { MetaFrame, RecordColumns } from './meta-reader.js'
+
+export interface FileIdentity {
+  size: bigint
+  mtimeNs: bigint
+  inode: bigint
+}
+
+export interface StoredEntry {
+  id: number
+  name: string
+  state: 'scanning' | 'complete'
+  size: bigint
+  mtimeNs: bigint
+  inode: bigint
+}
+
+export type ProblemScope = 'root' | 'meta' | 'data' | 'cross'
+
+export interface StoredProblem extends Problem {
+  root: string
+  scope: ProblemScope
+}
+
+export interface CatalogTotals {
+  meta_files: number
+  data_folders: number
+  records: number
+  data_files: number
+}
+
+export interface CrossProblem {
+  code: string
+  path: string
+  line: number | null
+  aacid: string | null
+  message: string
+}
+
+const now = (): string => new Date().toISOString()
+
+export class CatalogStore {
+  private readonly stmts
+
+  constructor(readonly db: Db) {
+    this.stmts = CatalogStore.prepare(db)
+  }
+
+  private static prepare(db: Db) {
+    return {
+    rootId: db.prepare('SELECT id FROM roots WHERE path = ?').pluck(),
+    insertRoot: db.prepare('INSERT INTO roots (path) VALUES (?)'),
+    insertCollection: db.prepare('INSERT OR IGNORE INTO collections (name, first_seen_at) VALUES (?, ?)'),
+    listMeta: db.prepare('SELECT id, name, state, size, mtime_ns AS mtimeNs, inode FROM meta_files WHERE root_id = ?').safeIntegers(true),
+    listData: db.prepare('SELECT id, name, state, 0 AS size, mtime_ns AS mtimeNs, inode FROM data_folders WHERE root_id = ?').safeIntegers(true),
+    insertMeta: db.prepare(
+      `INSERT INTO meta_files (root_id, name, prefix, collection, range_from, range_to, range_from_s, range_to_s, extension, size, mtime_ns, inode, state, scanned_at)
+       VALUES (@root, @name, @prefix, @collection, @from, @to, @fromS, @toS, @extension, @size, @mtimeNs, @inode, 'scanning', @at)`,
+    ),
+    insertRecord: db.prepare('INSERT INTO records (meta_file_id, line, aacid, offset, length, frame, data_folder, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+    insertFrame: db.prepare('INSERT INTO meta_frames (meta_file_id, frame, compressed_offset, decompressed_offset) VALUES (?, ?, ?, ?)'),
+    insertMetaFolders: db.prepare(
+      'INSERT INTO meta_file_folders (meta_file_id, data_folder, records) SELECT meta_file_id, data_folder, count(*) FROM records WHERE meta_file_id = ? AND data_folder IS NOT NULL GROUP BY data_folder',
+    ),
+    duplicateAacids: db.prepare(
+      'SELECT aacid, min(line) AS first, max(line) AS last, count(*) AS n FROM records WHERE meta_file_id = ? GROUP BY aacid HAVING count(*) > 1 ORDER BY first LIMIT 1000',
+    ),
+    completeMeta: db.prepare(
+      "UPDATE meta_files SET state = 'complete', records = @records, decompressed_bytes = @bytes, frames = @frames, problems = @problems, scanned_at = @at WHERE id = @id",
+    ),
+    deleteMeta: db.prepare('DELETE FROM meta_files WHERE id = ?'),
+    insertData: db.prepare(
+      `INSERT INTO data_folders (root_id, name, prefix, collection, range_from, range_to, range_from_s, range_to_s, mtime_ns, inode, state, scanned_at)
+       VALUES (@root, @name, @prefix, @collection, @from, @to, @fromS, @toS, @mtimeNs, @inode, 'scanning', @at)`,
+    ),
+    insertDataFile: db.prepare('INSERT INTO data_files (data_folder_id, name, size, mtime_ns) VALUES (?, ?, ?, ?)'),
+    completeData: db.prepare(
+      "UPDATE data_folders SET state = 'complete', files = @files, bytes = @bytes, max_file_mtime_ns = @maxMtime, problems = @problems, scanned_at = @at WHERE id = @id",
+    ),
+    deleteData: db.prepare('DELETE FROM data_folders WHERE id = ?'),
+    insertProblem: db.prepare(
+      'INSERT INTO problems (root_id, scope, meta_file_id, data_folder_id, collection, path, line, aacid, code, message, found_at) VALUES (@root, @scope, @meta, @data, @collection, @path, @line, @aacid, @code, @message, @at)',
+    ),
+    deleteRootProblems: db.prepare("DELETE FROM problems WHERE root_id = ? AND scope = 'root'"),
+    deleteCrossProblems: db.prepare("DELETE FROM problems WHERE scope = 'cross' AND collection = ?"),
+  }
+  }
+
+  rootId(path: string): number {
+    const id = this.stmts.rootId.get(path) as number | undefined
+    return id ?? Number(this.stmts.insertRoot.run(path).lastInsertRowid)
+  }
+
+  /** Rows a killed scan left half-written; their previous complete versions are untouched. */
+  deleteUnfinished(): number {
+    return this.db.transaction(() => {
+      const a = this.db.prepare("DELETE FROM meta_files WHERE state = 'scanning'").run().changes
+      const b = this.db.prepare("DELETE FROM data_folders WHERE state = 'scanning'").run().changes
+      return a + b
+    })()
+  }
+
+  listMetaFiles(rootId: number): StoredEntry[] {
+    return (this.stmts.listMeta.all(rootId) as Array<StoredEntry & { id: bigint }>).map((r) => ({ ...r, id: Number(r.id) }))
+  }
+
+  listDataFolders(rootId: number): StoredEntry[] {
+    return (this.stmts.listData.all(rootId) as Array<StoredEntry & { id: bigint }>).map((r) => ({ ...r, id: Number(r.id) }))
+  }
+
+  private rangeParams(range: AacRange) {
+    return { collection: range.collection, from: range.from.text, to: range.to.text, fromS: range.from.seconds, toS: range.to.seconds }
+  }
+
+  beginMetaFile(rootId: number, meta: MetaFile, id: FileIdentity): number {
+    this.stmts.insertCollection.run(meta.range.collection, now())
+    return Number(
+      this.stmts.insertMeta.run({ root: rootId, name: meta.name, prefix: meta.prefix, ...this.rangeParams(meta.range), extension: meta.extension, size: id.size, mtimeNs: id.mtimeNs, inode: id.inode, at: now() })
+        .lastInsertRowid,
+    )
+  }
+
+  /** One transaction per call: the caller batches chunks to tens of thousands of records. */
+  insertRecords(fileId: number, batches: RecordColumns[]): void {
+    const ins = this.stmts.insertRecord
+    this.db.transaction(() => {
+      for (const c of batches) {
+        for (let i = 0; i < c.count; i++) {
+          const folder = c.folders[i]!
+          ins.run(fileId, c.lines[i], c.aacids[i], c.offsets[i], c.lengths[i], c.frames[i], folder === '' ? null : folder, c.hashes.slice(i * 28, i * 28 + 28))
+        }
+      }
+    })()
+  }
+
+  /** Within one file an AACID may appear once. */
+  duplicateAacids(fileId: number): Array<{ aacid: string; first: number; last: number; n: number }> {
+    return this.stmts.duplicateAacids.all(fileId) as Array<{ aacid: string; first: number; last: number; n: number }>
+  }
+
+  /**
+   * Makes a freshly read file the catalog's version of it: frames and problems stored, the
+   * previous version (if any) dropped, state `complete`, all in one transaction.
+   */
+  completeMetaFile(fileId: number, previousId: number | null, stats: { records: number; decompressedBytes: number; frames: MetaFrame[] }, problems: Array<Omit<StoredProblem, 'root' | 'scope'>>, rootId: number, collection: string): void {
+    this.db.transaction(() => {
+      for (const f of stats.frames) this.stmts.insertFrame.run(fileId, f.frame, f.compressedOffset, f.decompressedOffset)
+      this.stmts.insertMetaFolders.run(fileId)
+      for (const p of problems) this.insertProblem(rootId, 'meta', { meta: fileId, collection }, p)
+      if (previousId !== null) this.stmts.deleteMeta.run(previousId)
+      this.stmts.completeMeta.run({ id: fileId, records: stats.records, bytes: stats.decompressedBytes, frames: stats.frames.length, problems: problems.length, at: now() })
+    })()
+  }
+
+  /** Makes the next scan read this file again whatever its identity. */
+  forgetIdentity(fileId: number): void {
+    this.db.prepare('UPDATE meta_files SET size = -1 WHERE id = ?').run(fileId)
+  }
+
+  deleteMetaFile(id: number): void {
+    this.stmts.deleteMeta.run(id)
+  }
+
+  beginDataFolder(rootId: number, folder: DataFolder, id: Omit<FileIdentity, 'size'>): number {
+    this.stmts.insertCollection.run(folder.range.collection, now())
+    return Number(this.stmts.insertData.run({ root: rootId, name: folder.name, ...this.rangeParams(folder.range), prefix: folder.prefix, mtimeNs: id.mtimeNs, inode: id.inode, at: now() }).lastInsertRowid)
+  }
+
+  insertDataFiles(folderId: number, files: Array<{ name: string; size: bigint; mtimeNs: bigint }>): void {
+    const ins = this.stmts.insertDataFile
+    this.db.transaction(() => {
+      for (const f of files) ins.run(folderId, f.name, f.size, f.mtimeNs)
+    })()
+  }
+
+  completeDataFolder(folderId: number, previousId: number | null, stats: { files: number; bytes: bigint; maxMtimeNs: bigint }, problems: Array<Omit<StoredProblem, 'root' | 'scope'>>, rootId: number, collection: string): void {
+    this.db.transaction(() => {
+      for (const p of problems) this.insertProblem(rootId, 'data', { data: folderId, collection }, p)
+      if (previousId !== null) this.stmts.deleteData.run(previousId)
+      this.stmts.completeData.run({ id: folderId, files: stats.files, bytes: stats.bytes, maxMtime: stats.maxMtimeNs, problems: problems.length, at: now() })
+    })()
+  }
+
+  deleteDataFolder(id: number): void {
+    this.stmts.deleteData.run(id)
+  }
+
+  replaceRootProblems(rootId: number, problems: Problem[]): void {
+    this.db.transaction(() => {
+      this.stmts.deleteRootProblems.run(rootId)
+      for (const p of problems) this.insertProblem(rootId, 'root', {}, p)
+    })()
+  }
+
+  private insertProblem(rootId: number, scope: ProblemScope, ref: { meta?: number; data?: number; collection?: string }, p: Omit<Problem, never>): void {
+    this.stmts.insertProblem.run({ root: rootId, scope, meta: ref.meta ?? null, data: ref.data ?? null, collection: ref.collection ?? null, path: p.path, line: p.line, aacid: p.aacid, code: p.code, message: p.message, at: now() })
+  }
+
+  /**
+   * Re-derives the problems between entries of one collection: immutability across
+   * overlapping metadata files, and blobs against the records that reference them.
+   */
+  replaceCrossProblems(collection: string): number {
+    return this.db.transaction(() => {
+      this.stmts.deleteCrossProblems.run(collection)
+      const found = [...this.overlapProblems(collection), ...this.dataFileProblems(collection)]
+      for (const p of found) {
+        const rootId = p.rootId
+        this.insertProblem(rootId, 'cross', { collection }, p)
+      }
+      return found.length
+    })()
+  }
+
+  private overlapProblems(collection: string): Array<CrossProblem & { rootId: number }> {
+    const pairs = this.db
+      .prepare(
+        `SELECT a.id AS a, b.id AS b, a.name AS aName, b.name AS bName, a.root_id AS rootId,
+                max(a.range_from, b.range_from) AS lo, min(a.range_to, b.range_to) AS hi
+         FROM meta_files a JOIN meta_files b
+           ON b.collection = a.collection AND b.id > a.id AND a.range_from_s <= b.range_to_s AND b.range_from_s <= a.range_to_s
+         WHERE a.collection = ? AND a.state = 'complete' AND b.state = 'complete'`,
+      )
+      .all(collection) as Array<{ a: number; b: number; aName: string; bName: string; rootId: number; lo: string; hi: string }>
+    const out: Array<CrossProblem & { rootId: number }> = []
+    // Timestamps are fixed-width, so `aacid__{c}__{ts}` sorts by time: the overlap is one key range.
+    const inOverlap = `meta_file_id = ? AND aacid >= ? AND aacid <= ?`
+    const missing = this.db.prepare(`SELECT aacid FROM records WHERE ${inOverlap} AND aacid NOT IN (SELECT aacid FROM records WHERE ${inOverlap}) ORDER BY aacid LIMIT 101`).pluck()
+    const differing = this.db.prepare(
+      `SELECT x.aacid AS aacid, x.line AS line, y.line AS otherLine FROM records x JOIN records y ON y.aacid = x.aacid AND y.meta_file_id = ?
+       WHERE x.meta_file_id = ? AND x.aacid >= ? AND x.aacid <= ? AND x.hash <> y.hash ORDER BY x.aacid LIMIT 1000`,
+    )
+    for (const p of pairs) {
+      const lo = `aacid__${collection}__${p.lo}`
+      const hi = `aacid__${collection}__${p.hi}__\uffff`
+      for (const [x, xName, y, yName] of [
+        [p.a, p.aName, p.b, p.bName],
+        [p.b, p.bName, p.a, p.aName],
+      ] as const) {
+        const ids = missing.all(x, lo, hi, y, lo, hi) as string[]
+        if (ids.length > 0) {
+          out.push({
+            rootId: p.rootId,
+            code: 'overlap-mismatch',
+            path: xName,
+            line: null,
+            aacid: ids[0]!,
+            message: `ranges of ${xName} and ${yName} overlap (${p.lo}–${p.hi}) but ${ids.length > 100 ? 'more than 100' : ids.length} AACID(s) in the overlap are only in ${xName}, e.g. ${ids[0]}`,
+          })
+        }
+      }
+      for (const d of differing.all(p.b, p.a, lo, hi) as Array<{ aacid: string; line: number; otherLine: number }>) {
+        out.push({
+          rootId: p.rootId,
+          code: 'immutable-conflict',
+          path: p.aName,
+          line: d.line,
+          aacid: d.aacid,
+          message: `record ${d.aacid} differs between ${p.aName} line ${d.line} and ${p.bName} line ${d.otherLine}: AACs are immutable`,
+        })
+      }
+    }
+    return out
+  }
+
+  private dataFileProblems(collection: string): Array<CrossProblem & { rootId: number }> {
+    const missing = this.db
+      .prepare(
+        `SELECT m.root_id AS rootId, m.name AS metaName, r.line, r.aacid, r.data_folder AS folder
+         FROM meta_files m
+         JOIN meta_file_folders mf ON mf.meta_file_id = m.id
+         JOIN data_folders f ON f.root_id = m.root_id AND f.name = mf.data_folder AND f.state = 'complete'
+         JOIN records r ON r.meta_file_id = m.id AND r.data_folder = mf.data_folder
+         WHERE m.collection = ? AND m.state = 'complete'
+           AND NOT EXISTS (SELECT 1 FROM data_files d WHERE d.data_folder_id = f.id AND d.name = r.aacid)
+         ORDER BY m.name, r.line LIMIT 10000`,
+      )
+      .all(collection) as Array<{ rootId: number; metaName: string; line: number; aacid: string; folder: string }>
+    const stray = this.db
+      .prepare(
+        `SELECT f.root_id AS rootId, f.name AS folder, d.name AS file
+         FROM data_folders f JOIN data_files d ON d.data_folder_id = f.id
+         WHERE f.collection = ? AND f.state = 'complete'
+           AND EXISTS (SELECT 1 FROM meta_file_folders mf JOIN meta_files m ON m.id = mf.meta_file_id
+                       WHERE mf.data_folder = f.name AND m.root_id = f.root_id AND m.state = 'complete')
+           AND NOT EXISTS (SELECT 1 FROM records r JOIN meta_files m ON m.id = r.meta_file_id
+                           WHERE r.aacid = d.name AND r.data_folder = f.name AND m.root_id = f.root_id AND m.state = 'complete')
+         ORDER BY f.name, d.name LIMIT 10000`,
+      )
+      .all(collection) as Array<{ rootId: number; folder: string; file: string }>
+    return [
+      ...missing.map((m) => ({
+        rootId: m.rootId,
+        code: 'missing-data-file',
+        path: m.metaName,
+        line: m.line,
+        aacid: m.aacid,
+        message: `record ${m.aacid} names data folder ${m.folder}, which has no file of that name`,
+      })),
+      ...stray.map((s) => ({
+        rootId: s.rootId,
+        code: 'stray-data-file',
+        path: `${s.folder}/${s.file}`,
+        line: null,
+        aacid: s.file,
+        message: `${s.file} in ${s.folder} is not referenced by any record of the metadata files that reference this folder`,
+      })),
+    ]
+  }
+
+  totals(rootIds: number[]): CatalogTotals {
+    const ids = JSON.stringify(rootIds)
+    return this.db
+      .prepare(
+        `SELECT
+          (SELECT count(*) FROM meta_files WHERE state = 'complete' AND root_id IN (SELECT value FROM json_each(@ids))) AS meta_files,
+          (SELECT count(*) FROM data_folders WHERE state = 'complete' AND root_id IN (SELECT value FROM json_each(@ids))) AS data_folders,
+          (SELECT coalesce(sum(records), 0) FROM meta_files WHERE state = 'complete' AND root_id IN (SELECT value FROM json_each(@ids))) AS records,
+          (SELECT coalesce(sum(files), 0) FROM data_folders WHERE state = 'complete' AND root_id IN (SELECT value FROM json_each(@ids))) AS data_files`,
+      )
+      .get({ ids }) as CatalogTotals
+  }
+
+  problems(rootIds: number[], limit = 100_000): StoredProblem[] {
+    return this.db
+      .prepare(
+        `SELECT r.path AS root, p.scope, p.path, p.line, p.aacid, p.code, p.message FROM problems p JOIN roots r ON r.id = p.root_id
+         WHERE p.root_id IN (SELECT value FROM json_each(?)) ORDER BY r.path, p.path, p.line, p.id LIMIT ?`,
+      )
+      .all(JSON.stringify(rootIds), limit) as StoredProblem[]
+  }
+
+  startScanRun(roots: string[]): number {
+    this.db.prepare("UPDATE scan_runs SET outcome = 'interrupted' WHERE outcome = 'running'").run()
+    return Number(this.db.prepare("INSERT INTO scan_runs (started_at, outcome, roots) VALUES (?, 'running', ?)").run(now(), JSON.stringify(roots)).lastInsertRowid)
+  }
+
+  finishScanRun(id: number, r: { outcome: 'ok' | 'problems' | 'failed'; entriesRead: number; entriesUnchanged: number; entriesRemoved: number; records: number; bytesRead: number; problems: number; error?: string }): void {
+    this.db
+      .prepare(
+        'UPDATE scan_runs SET finished_at = ?, outcome = ?, entries_read = ?, entries_unchanged = ?, entries_removed = ?, records = ?, bytes_read = ?, problems = ?, error = ? WHERE id = ?',
+      )
+      .run(now(), r.outcome, r.entriesRead, r.entriesUnchanged, r.entriesRemoved, r.records, r.bytesRead, r.problems, r.error ?? null, id)
+  }
+
+  /** Where a record lives, for `aacseed get`. */
+  locateRecord(aacid: string): Array<{ root: string; name: string; line: number; offset: number; length: number; frame: number; compressedOffset: number; frameOffset: number }> {
+    return this.db
+      .prepare(
+        `SELECT ro.path AS root, m.name, r.line, r.offset, r.length, r.frame, f.compressed_offset AS compressedOffset, f.decompressed_offset AS frameOffset
+         FROM records r JOIN meta_files m ON m.id = r.meta_file_id JOIN roots ro ON ro.id = m.root_id
+         JOIN meta_frames f ON f.meta_file_id = r.meta_file_id AND f.frame = r.frame
+         WHERE r.aacid = ? AND m.state = 'complete' ORDER BY m.id`,
+      )
+      .all(aacid) as Array<{ root: string; name: string; line: number; offset: number; length: number; frame: number; compressedOffset: number; frameOffset: number }>
+  }
+}

@@ -1,0 +1,164 @@
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { basename, dirname, join, resolve } from 'node:path'
+import { parseDataFolderName, parseMetaFileName } from '../../aac/index.js'
+import { getRecord, scan, writeSampleRelease, type ScanReport } from '../../catalog/index.js'
+import type { Config } from '../../config/index.js'
+import { openDatabase } from '../../db/index.js'
+import { UsageError } from '../../errors.js'
+import { defineCommand, str, writeJson, type CommandContext } from '../command.js'
+import { formatBytes, progressLine } from '../progress.js'
+
+function reportJson(r: ScanReport) {
+  return { meta_files: r.meta_files, data_folders: r.data_folders, records: r.records, data_files: r.data_files, problems: r.problems }
+}
+
+function printReport(ctx: CommandContext, r: ScanReport, verb: string): void {
+  const s = r.stats
+  const lines = [
+    `${verb} ${r.meta_files} metadata file(s) with ${r.records.toLocaleString('en')} records, ${r.data_folders} data folder(s) with ${r.data_files.toLocaleString('en')} files`,
+    `read ${s.entriesRead} entr${s.entriesRead === 1 ? 'y' : 'ies'} (${formatBytes(s.bytesRead)} compressed, ${s.recordsRead.toLocaleString('en')} records) in ${s.seconds.toFixed(2)} s; ${s.entriesUnchanged} unchanged, ${s.entriesRemoved} removed`,
+  ]
+  if (r.problems.length === 0) lines.push('no problems')
+  else {
+    lines.push(`${r.problems.length} problem(s):`)
+    for (const p of r.problems.slice(0, 50)) lines.push(`  ${p.path}${p.line !== null ? `:${p.line}` : ''}: ${p.code}: ${p.message}`)
+    if (r.problems.length > 50) lines.push(`  … and ${r.problems.length - 50} more (--json lists all)`)
+  }
+  ctx.out.write(lines.join('\n') + '\n')
+}
+
+async function runScan(ctx: CommandContext, config: Config, dbPath: string, roots: string[], extra: { only?: Map<string, Set<string>>; full?: boolean } = {}): Promise<ScanReport> {
+  const db = openDatabase(dbPath)
+  const bar = progressLine(ctx.err, 'scan')
+  try {
+    return await scan({
+      db,
+      roots,
+      parseWorkers: config.catalog.parse_workers,
+      batchRecords: config.catalog.batch_records,
+      maxLineBytes: config.catalog.max_line_bytes,
+      ignore: config.catalog.ignore,
+      ...extra,
+      onProgress: (p) => bar.update(p.bytesDone, p.bytesTotal, `${p.records.toLocaleString('en')} records`),
+    })
+  } finally {
+    bar.done()
+    db.close()
+  }
+}
+
+function checkPaths(paths: string[], what: string): void {
+  for (const p of paths) if (!existsSync(p)) throw new UsageError(`${what} does not exist: ${p}`)
+}
+
+export const scanCommand = defineCommand({
+  name: 'scan',
+  summary: 'catalog release roots into the database (incremental)',
+  usage: '[ROOT...] [--db PATH] [--full] [--json]',
+  options: { db: { type: 'string' }, json: { type: 'boolean' }, full: { type: 'boolean' } },
+  help: [
+    'ROOT        release roots (default: catalog.roots from the config)',
+    '--db PATH   the SQLite database (default: catalog.database)',
+    '--full      read every entry again, even the unchanged ones',
+    '--json      print {meta_files, data_folders, records, data_files, problems} as JSON',
+    'exit code 1 when problems were found (the valid parts are cataloged all the same)',
+  ],
+  async run(ctx) {
+    const config = ctx.config()
+    const roots = ctx.positionals.length > 0 ? ctx.positionals.map((p) => resolve(ctx.cwd, p)) : config.catalog.roots
+    if (roots.length === 0) throw new UsageError('no release root: pass ROOT or set catalog.roots in the config')
+    checkPaths(roots, 'release root')
+    const report = await runScan(ctx, config, resolve(ctx.cwd, str(ctx.values.db) ?? config.catalog.database), roots, { full: ctx.values.full === true })
+    if (ctx.values.json) writeJson(ctx, reportJson(report))
+    else printReport(ctx, report, 'cataloged')
+    return report.problems.length > 0 ? 1 : 0
+  },
+})
+
+export const validateCommand = defineCommand({
+  name: 'validate',
+  summary: 'check metadata files, data folders or whole roots against the standard, without a database',
+  usage: 'PATH... [--json]',
+  options: { json: { type: 'boolean' } },
+  help: ['PATH   a metadata file, a data folder, or a release root', '--json print the same object as scan --json'],
+  async run(ctx) {
+    if (ctx.positionals.length === 0) throw new UsageError('usage: aacseed validate PATH... [--json]')
+    const paths = ctx.positionals.map((p) => resolve(ctx.cwd, p))
+    checkPaths(paths, 'path')
+    const roots: string[] = []
+    const only = new Map<string, Set<string>>()
+    for (const p of paths) {
+      const name = basename(p)
+      const isDir = statSync(p).isDirectory()
+      let entryOf: string | null = null
+      try {
+        if (isDir) parseDataFolderName(name)
+        else parseMetaFileName(name)
+        entryOf = dirname(p)
+      } catch {
+        if (!isDir) entryOf = dirname(p) // a file with a bad name: reported as such
+      }
+      if (entryOf === null) {
+        roots.push(p)
+      } else {
+        if (!roots.includes(entryOf)) roots.push(entryOf)
+        const set = only.get(entryOf) ?? new Set<string>()
+        set.add(name)
+        only.set(entryOf, set)
+      }
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'aacseed-validate-'))
+    try {
+      const report = await runScan(ctx, ctx.config(), join(dir, 'validate.db'), roots, { only })
+      if (ctx.values.json) writeJson(ctx, reportJson(report))
+      else printReport(ctx, report, 'checked')
+      return report.problems.length > 0 ? 1 : 0
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  },
+})
+
+export const getCommand = defineCommand({
+  name: 'get',
+  summary: 'print one record by its AACID, read straight from its metadata file',
+  usage: 'AACID [--db PATH]',
+  options: { db: { type: 'string' } },
+  async run(ctx) {
+    if (ctx.positionals.length !== 1) throw new UsageError('usage: aacseed get AACID [--db PATH]')
+    const db = openDatabase(resolve(ctx.cwd, str(ctx.values.db) ?? ctx.config().catalog.database))
+    try {
+      const r = await getRecord(db, ctx.positionals[0]!)
+      ctx.out.write(r.bytes)
+      ctx.out.write('\n')
+      return 0
+    } finally {
+      db.close()
+    }
+  },
+})
+
+export const demoCommand = defineCommand({
+  name: 'demo',
+  summary: 'write a sample release tree and catalog it',
+  usage: '--out DIR [--db PATH] [--json]',
+  options: { out: { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' } },
+  help: ['--out DIR   where to write the sample tree (DIR/releases) and, by default, the database (DIR/aacseed.db)'],
+  async run(ctx) {
+    const out = str(ctx.values.out)
+    if (!out) throw new UsageError('usage: aacseed demo --out DIR')
+    const dir = resolve(ctx.cwd, out)
+    const root = join(dir, 'releases')
+    const sample = writeSampleRelease({ root })
+    const dbPath = resolve(ctx.cwd, str(ctx.values.db) ?? join(dir, 'aacseed.db'))
+    const report = await runScan(ctx, ctx.config(), dbPath, [root])
+    if (ctx.values.json) writeJson(ctx, reportJson(report))
+    else {
+      ctx.out.write(`wrote a sample release tree to ${root}: ${sample.metaFiles.length} metadata files, ${sample.dataFolders.length} data folders\n`)
+      printReport(ctx, report, 'cataloged')
+      ctx.out.write(`database: ${dbPath}\n`)
+    }
+    return report.problems.length > 0 ? 1 : 0
+  },
+})

@@ -1,0 +1,47 @@
+/** A one-line progress display on a TTY (stderr); silent otherwise, so logs and pipes stay clean. */
+export interface ProgressLine {
+  update(done: number, total: number, extra?: string): void
+  done(): void
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB', 'PB']
+  let i = 0
+  let v = n
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000
+    i++
+  }
+  return `${v >= 100 || i === 0 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`
+}
+
+function formatEta(s: number): string {
+  if (!Number.isFinite(s) || s < 0) return '--:--'
+  const m = Math.floor(s / 60)
+  return `${m}:${String(Math.floor(s % 60)).padStart(2, '0')}`
+}
+
+export function progressLine(stream: NodeJS.WritableStream & { isTTY?: boolean }, label: string): ProgressLine {
+  if (!stream.isTTY) return { update() {}, done() {} }
+  const started = Date.now()
+  let last = 0
+  let shown = false
+  return {
+    update(done, total, extra) {
+      const now = Date.now()
+      if (now - last < 200) return
+      last = now
+      const secs = (now - started) / 1000
+      const rate = done / Math.max(secs, 0.001)
+      const pct = total > 0 ? Math.min(100, (done / total) * 100) : 0
+      const width = 24
+      const filled = Math.round((pct / 100) * width)
+      const bar = '#'.repeat(filled) + '-'.repeat(width - filled)
+      stream.write(`\r\x1b[2K${label} [${bar}] ${pct.toFixed(0)}% ${formatBytes(done)}/${formatBytes(total)} ${formatBytes(rate)}/s ETA ${formatEta((total - done) / rate)}${extra ? ' ' + extra : ''}`)
+      shown = true
+    },
+    done() {
+      if (shown) stream.write('\r\x1b[2K')
+    },
+  }
+}
