@@ -30,8 +30,6 @@ export interface ChunkResult {
   /** Per valid record, joined with '\n' (neither can contain a newline). */
   aacids: string
   folders: string
-  /** Per valid record, 28-character base64 SHA-1 of the line, concatenated. */
-  hashes: string
   problems: LineProblem[]
 }
 

@@ -5,7 +5,6 @@
  * joined strings) because structured-cloning a million small objects costs more than parsing.
  */
 import { isUtf8 } from 'node:buffer'
-import { createHash } from 'node:crypto'
 import { parentPort } from 'node:worker_threads'
 import { checkRecordLine } from './record-line.js'
 import { checkRecordRules, type FileContext } from './record-rules.js'
@@ -20,7 +19,6 @@ function processChunk(req: ChunkRequest): ChunkResult {
   const lineIdx: number[] = []
   const aacids: string[] = []
   const folders: string[] = []
-  const hashes: string[] = []
   const problems: LineProblem[] = []
   let pos = 0
   let line = 0
@@ -35,7 +33,6 @@ function processChunk(req: ChunkRequest): ChunkResult {
       lineIdx.push(line)
       aacids.push(check.aacid)
       folders.push(check.dataFolder ?? '')
-      hashes.push(createHash('sha1').update(buf.subarray(pos, end)).digest('base64'))
     } else {
       problems.push({ lineIdx: line, offset: pos, aacid: check.aacid, code: check.code, message: check.message })
     }
@@ -50,7 +47,6 @@ function processChunk(req: ChunkRequest): ChunkResult {
     lineIdx: Uint32Array.from(lineIdx),
     aacids: aacids.join('\n'),
     folders: folders.join('\n'),
-    hashes: hashes.join(''),
     problems,
   }
 }

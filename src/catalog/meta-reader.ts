@@ -35,8 +35,6 @@ export interface RecordColumns {
   frames: Uint32Array
   aacids: string[]
   folders: string[]
-  /** 28 base64 characters per record. */
-  hashes: string
 }
 
 export interface ReadProblem {
@@ -114,7 +112,7 @@ export async function readMetaFile(path: string, context: FileContext, pool: Lin
     const n = r.lengths.length
     const aacids = n === 0 ? [] : r.aacids.split('\n')
     const folders = n === 0 ? [] : r.folders.split('\n')
-    const cols: RecordColumns = { count: n, lines: new Float64Array(n), offsets: new Float64Array(n), lengths: r.lengths, frames: new Uint32Array(n), aacids, folders, hashes: r.hashes }
+    const cols: RecordColumns = { count: n, lines: new Float64Array(n), offsets: new Float64Array(n), lengths: r.lengths, frames: new Uint32Array(n), aacids, folders }
     for (let i = 0; i < n; i++) {
       const off = item.base + r.offsets[i]!
       cols.lines[i] = lines + r.lineIdx[i]! + 1

@@ -7,6 +7,7 @@
  * catalog is not read again; `full` forces a re-read. A removed entry is dropped.
  * Crash-safe: see migration 001; an entry is replaced in one transaction after it was read.
  */
+import { createHash } from 'node:crypto'
 import { lstat, opendir, readdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { AacError, parseAacId, parseDataFolderName, parseMetaFileName, type DataFolder, type MetaFile } from '../aac/index.js'
@@ -15,6 +16,7 @@ import type { Db } from '../db/index.js'
 import { problem, type Problem } from '../problems.js'
 import { LinePool } from './line-pool.js'
 import { readMetaFile, type RecordColumns } from './meta-reader.js'
+import { forEachRecordBytes } from './record-bytes.js'
 import { CatalogStore, type CatalogTotals, type StoredEntry } from './store.js'
 
 export interface ScanOptions {
@@ -94,7 +96,10 @@ export async function scan(opts: ScanOptions): Promise<ScanReport> {
         await catalogDataFolder(store, p, opts.signal)
       }
     }
-    for (const c of [...touched].sort()) store.replaceCrossProblems(c)
+    for (const c of [...touched].sort()) {
+      await hashOverlaps(store, c)
+      store.replaceCrossProblems(c)
+    }
     stats.seconds = (Date.now() - started) / 1000
     const problems = store.problems(rootIds).map(({ path, line, aacid, code, message }) => ({ path, line, aacid, code, message }))
     store.finishScanRun(runId, {
@@ -112,6 +117,17 @@ export async function scan(opts: ScanOptions): Promise<ScanReport> {
     throw e
   } finally {
     await pool?.close()
+  }
+}
+
+/** Hashes the records that overlapping files both claim, so immutability can be compared in SQL. */
+async function hashOverlaps(store: CatalogStore, collection: string): Promise<void> {
+  for (const f of store.recordsWithoutHash(collection)) {
+    const hashes: Array<{ aacid: string; line: number; hash: string }> = []
+    await forEachRecordBytes(join(f.root, f.name), { compressedOffset: 0, decompressedOffset: 0 }, f.records, (r, bytes) => {
+      hashes.push({ aacid: r.aacid, line: r.line, hash: createHash('sha1').update(bytes).digest('base64') })
+    })
+    store.setHashes(f.fileId, hashes)
   }
 }
 

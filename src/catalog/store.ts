@@ -10,7 +10,9 @@
  *                    so one record can be read without decompressing from the start.
  * records            one row per valid record: line (1-based), byte offset and length in the
  *                    decompressed stream, the frame it starts in, data_folder, and the SHA-1
- *                    of the line (base64) that the immutability check compares across files.
+ *                    of the line (base64), computed only for records in overlapping ranges,
+ *                    where the immutability check compares them (hashing every line of every
+ *                    file would cost a fifth of a scan for a check that rarely applies).
  * meta_file_folders  which data folders a metadata file references (and how many records each).
  * data_folders       one row per data folder, like meta_files; mtime_ns/inode are the folder's.
  * data_files         the blobs of a folder: name (an AACID), size, mtime_ns.
@@ -64,6 +66,14 @@ export interface CrossProblem {
 
 const now = (): string => new Date().toISOString()
 
+/** The AACID key range holding every record of one metadata file (see migration 001). */
+export function fileKeyRange(collection: string, fromText: string, toText: string): { lo: string; hi: string } {
+  return { lo: `aacid__${collection}__${fromText}`, hi: `aacid__${collection}__${toText}__\uffff` }
+}
+
+// Named parameters: @id is the file, @lo/@hi its key range from fileKeyRange().
+const IN_FILE = 'aacid >= @lo AND aacid <= @hi AND meta_file_id = @id'
+
 export class CatalogStore {
   private readonly stmts
 
@@ -82,14 +92,18 @@ export class CatalogStore {
       `INSERT INTO meta_files (root_id, name, prefix, collection, range_from, range_to, range_from_s, range_to_s, extension, size, mtime_ns, inode, state, scanned_at)
        VALUES (@root, @name, @prefix, @collection, @from, @to, @fromS, @toS, @extension, @size, @mtimeNs, @inode, 'scanning', @at)`,
     ),
-    insertRecord: db.prepare('INSERT INTO records (meta_file_id, line, aacid, offset, length, frame, data_folder, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+    insertRecord: db.prepare('INSERT INTO records (aacid, meta_file_id, line, offset, length, frame, data_folder) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     insertFrame: db.prepare('INSERT INTO meta_frames (meta_file_id, frame, compressed_offset, decompressed_offset) VALUES (?, ?, ?, ?)'),
     insertMetaFolders: db.prepare(
-      'INSERT INTO meta_file_folders (meta_file_id, data_folder, records) SELECT meta_file_id, data_folder, count(*) FROM records WHERE meta_file_id = ? AND data_folder IS NOT NULL GROUP BY data_folder',
+      `INSERT INTO meta_file_folders (meta_file_id, data_folder, records)
+       SELECT meta_file_id, data_folder, count(*) FROM records WHERE ${IN_FILE} AND data_folder IS NOT NULL GROUP BY data_folder`,
     ),
     duplicateAacids: db.prepare(
-      'SELECT aacid, min(line) AS first, max(line) AS last, count(*) AS n FROM records WHERE meta_file_id = ? GROUP BY aacid HAVING count(*) > 1 ORDER BY first LIMIT 1000',
+      `SELECT aacid, min(line) AS first, max(line) AS last, count(*) AS n FROM records WHERE ${IN_FILE} GROUP BY aacid HAVING count(*) > 1 ORDER BY first LIMIT 1000`,
     ),
+    fileKeys: db.prepare('SELECT collection, range_from AS fromText, range_to AS toText FROM meta_files WHERE id = ?'),
+    deleteRecords: db.prepare(`DELETE FROM records WHERE ${IN_FILE}`),
+    setHash: db.prepare('UPDATE records SET hash = ? WHERE aacid = ? AND meta_file_id = ? AND line = ?'),
     completeMeta: db.prepare(
       "UPDATE meta_files SET state = 'complete', records = @records, decompressed_bytes = @bytes, frames = @frames, problems = @problems, scanned_at = @at WHERE id = @id",
     ),
@@ -118,11 +132,9 @@ export class CatalogStore {
 
   /** Rows a killed scan left half-written; their previous complete versions are untouched. */
   deleteUnfinished(): number {
-    return this.db.transaction(() => {
-      const a = this.db.prepare("DELETE FROM meta_files WHERE state = 'scanning'").run().changes
-      const b = this.db.prepare("DELETE FROM data_folders WHERE state = 'scanning'").run().changes
-      return a + b
-    })()
+    const meta = this.db.prepare("SELECT id FROM meta_files WHERE state = 'scanning'").pluck().all() as number[]
+    for (const id of meta) this.deleteMetaFile(id)
+    return meta.length + this.db.prepare("DELETE FROM data_folders WHERE state = 'scanning'").run().changes
   }
 
   listMetaFiles(rootId: number): StoredEntry[] {
@@ -152,15 +164,20 @@ export class CatalogStore {
       for (const c of batches) {
         for (let i = 0; i < c.count; i++) {
           const folder = c.folders[i]!
-          ins.run(fileId, c.lines[i], c.aacids[i], c.offsets[i], c.lengths[i], c.frames[i], folder === '' ? null : folder, c.hashes.slice(i * 28, i * 28 + 28))
+          ins.run(c.aacids[i], fileId, c.lines[i], c.offsets[i], c.lengths[i], c.frames[i], folder === '' ? null : folder)
         }
       }
     })()
   }
 
+  private fileKeys(fileId: number): { id: number; lo: string; hi: string } | undefined {
+    const f = this.stmts.fileKeys.get(fileId) as { collection: string; fromText: string; toText: string } | undefined
+    return f ? { id: fileId, ...fileKeyRange(f.collection, f.fromText, f.toText) } : undefined
+  }
+
   /** Within one file an AACID may appear once. */
   duplicateAacids(fileId: number): Array<{ aacid: string; first: number; last: number; n: number }> {
-    return this.stmts.duplicateAacids.all(fileId) as Array<{ aacid: string; first: number; last: number; n: number }>
+    return this.stmts.duplicateAacids.all(this.fileKeys(fileId)) as Array<{ aacid: string; first: number; last: number; n: number }>
   }
 
   /**
@@ -170,9 +187,9 @@ export class CatalogStore {
   completeMetaFile(fileId: number, previousId: number | null, stats: { records: number; decompressedBytes: number; frames: MetaFrame[] }, problems: Array<Omit<StoredProblem, 'root' | 'scope'>>, rootId: number, collection: string): void {
     this.db.transaction(() => {
       for (const f of stats.frames) this.stmts.insertFrame.run(fileId, f.frame, f.compressedOffset, f.decompressedOffset)
-      this.stmts.insertMetaFolders.run(fileId)
+      this.stmts.insertMetaFolders.run(this.fileKeys(fileId))
       for (const p of problems) this.insertProblem(rootId, 'meta', { meta: fileId, collection }, p)
-      if (previousId !== null) this.stmts.deleteMeta.run(previousId)
+      if (previousId !== null) this.deleteMetaFile(previousId)
       this.stmts.completeMeta.run({ id: fileId, records: stats.records, bytes: stats.decompressedBytes, frames: stats.frames.length, problems: problems.length, at: now() })
     })()
   }
@@ -182,8 +199,51 @@ export class CatalogStore {
     this.db.prepare('UPDATE meta_files SET size = -1 WHERE id = ?').run(fileId)
   }
 
+  /** A file, its records (no cascade: see migration 001), frames and problems. */
   deleteMetaFile(id: number): void {
-    this.stmts.deleteMeta.run(id)
+    const keys = this.fileKeys(id)
+    if (!keys) return
+    this.db.transaction(() => {
+      this.stmts.deleteRecords.run(keys)
+      this.stmts.deleteMeta.run(id)
+    })()
+  }
+
+  /** Records of overlapping files whose line hash the immutability check needs and lacks. */
+  recordsWithoutHash(collection: string): Array<{ fileId: number; root: string; name: string; records: Array<{ aacid: string; line: number; offset: number; length: number }> }> {
+    const out = []
+    for (const p of this.overlappingPairs(collection)) {
+      const { lo, hi } = fileKeyRange(collection, p.lo, p.hi)
+      for (const [id, name] of [
+        [p.a, p.aName],
+        [p.b, p.bName],
+      ] as const) {
+        const records = this.db
+          .prepare('SELECT aacid, line, offset, length FROM records WHERE aacid >= ? AND aacid <= ? AND meta_file_id = ? AND hash IS NULL ORDER BY offset')
+          .all(lo, hi, id) as Array<{ aacid: string; line: number; offset: number; length: number }>
+        if (records.length > 0) out.push({ fileId: id, root: p.root, name, records })
+      }
+    }
+    return out
+  }
+
+  setHashes(fileId: number, hashes: Array<{ aacid: string; line: number; hash: string }>): void {
+    this.db.transaction(() => {
+      for (const h of hashes) this.stmts.setHash.run(h.hash, h.aacid, fileId, h.line)
+    })()
+  }
+
+  private overlappingPairs(collection: string) {
+    return this.db
+      .prepare(
+        `SELECT a.id AS a, b.id AS b, a.name AS aName, b.name AS bName, a.root_id AS rootId, ra.path AS root,
+                max(a.range_from, b.range_from) AS lo, min(a.range_to, b.range_to) AS hi
+         FROM meta_files a JOIN meta_files b
+           ON b.collection = a.collection AND b.id > a.id AND a.range_from_s <= b.range_to_s AND b.range_from_s <= a.range_to_s
+         JOIN roots ra ON ra.id = a.root_id
+         WHERE a.collection = ? AND a.state = 'complete' AND b.state = 'complete'`,
+      )
+      .all(collection) as Array<{ a: number; b: number; aName: string; bName: string; rootId: number; root: string; lo: string; hi: string }>
   }
 
   beginDataFolder(rootId: number, folder: DataFolder, id: Omit<FileIdentity, 'size'>): number {
@@ -238,15 +298,7 @@ export class CatalogStore {
   }
 
   private overlapProblems(collection: string): Array<CrossProblem & { rootId: number }> {
-    const pairs = this.db
-      .prepare(
-        `SELECT a.id AS a, b.id AS b, a.name AS aName, b.name AS bName, a.root_id AS rootId,
-                max(a.range_from, b.range_from) AS lo, min(a.range_to, b.range_to) AS hi
-         FROM meta_files a JOIN meta_files b
-           ON b.collection = a.collection AND b.id > a.id AND a.range_from_s <= b.range_to_s AND b.range_from_s <= a.range_to_s
-         WHERE a.collection = ? AND a.state = 'complete' AND b.state = 'complete'`,
-      )
-      .all(collection) as Array<{ a: number; b: number; aName: string; bName: string; rootId: number; lo: string; hi: string }>
+    const pairs = this.overlappingPairs(collection)
     const out: Array<CrossProblem & { rootId: number }> = []
     // Timestamps are fixed-width, so `aacid__{c}__{ts}` sorts by time: the overlap is one key range.
     const inOverlap = `meta_file_id = ? AND aacid >= ? AND aacid <= ?`
@@ -256,8 +308,7 @@ export class CatalogStore {
        WHERE x.meta_file_id = ? AND x.aacid >= ? AND x.aacid <= ? AND x.hash <> y.hash ORDER BY x.aacid LIMIT 1000`,
     )
     for (const p of pairs) {
-      const lo = `aacid__${collection}__${p.lo}`
-      const hi = `aacid__${collection}__${p.hi}__\uffff`
+      const { lo, hi } = fileKeyRange(collection, p.lo, p.hi)
       for (const [x, xName, y, yName] of [
         [p.a, p.aName, p.b, p.bName],
         [p.b, p.bName, p.a, p.aName],
@@ -295,7 +346,9 @@ export class CatalogStore {
          FROM meta_files m
          JOIN meta_file_folders mf ON mf.meta_file_id = m.id
          JOIN data_folders f ON f.root_id = m.root_id AND f.name = mf.data_folder AND f.state = 'complete'
-         JOIN records r ON r.meta_file_id = m.id AND r.data_folder = mf.data_folder
+         JOIN records r ON r.aacid >= 'aacid__' || m.collection || '__' || m.range_from
+                       AND r.aacid <= 'aacid__' || m.collection || '__' || m.range_to || '__' || char(65535)
+                       AND r.meta_file_id = m.id AND r.data_folder = mf.data_folder
          WHERE m.collection = ? AND m.state = 'complete'
            AND NOT EXISTS (SELECT 1 FROM data_files d WHERE d.data_folder_id = f.id AND d.name = r.aacid)
          ORDER BY m.name, r.line LIMIT 10000`,

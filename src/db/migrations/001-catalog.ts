@@ -4,6 +4,11 @@ import type { Migration } from '../index.js'
  * The release catalog. Every table is owned by src/catalog/store.ts, which documents the
  * meaning of each column; this file only creates them.
  *
+ * `records` has one B-tree only, keyed by AACID: a file's records are exactly the keys in
+ * `aacid__{collection}__{from}` … `aacid__{collection}__{to}__\uffff`, so lookups by AACID,
+ * by overlap and by file are all range scans, and a million inserts cost one index, not two.
+ * That is also why it has no foreign key: a cascade would need a second index.
+ *
  * Rows of a metadata file or data folder are written under a row in state `scanning` and
  * switched to `complete` in the same transaction that drops the previous version, so a scan
  * killed at any moment leaves the last complete catalog intact plus leftovers the next scan
@@ -57,17 +62,16 @@ export const migration001: Migration = {
       ) WITHOUT ROWID;
 
       CREATE TABLE records (
-        meta_file_id INTEGER NOT NULL REFERENCES meta_files(id) ON DELETE CASCADE,
-        line INTEGER NOT NULL,
         aacid TEXT NOT NULL,
+        meta_file_id INTEGER NOT NULL,
+        line INTEGER NOT NULL,
         offset INTEGER NOT NULL,
         length INTEGER NOT NULL,
         frame INTEGER NOT NULL,
         data_folder TEXT,
-        hash TEXT NOT NULL,
-        PRIMARY KEY (meta_file_id, line)
+        hash TEXT,
+        PRIMARY KEY (aacid, meta_file_id, line)
       ) WITHOUT ROWID;
-      CREATE INDEX records_aacid ON records(aacid);
 
       CREATE TABLE meta_file_folders (
         meta_file_id INTEGER NOT NULL REFERENCES meta_files(id) ON DELETE CASCADE,
