@@ -40,11 +40,14 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     }
     base = dirname(abs)
   }
-  applyEnvOverrides(raw, env)
-  const parsed = configSchema.safeParse(raw)
+  const overrides = applyEnvOverrides(raw, env)
+  let parsed = configSchema.safeParse(raw)
+  // A string setting whose environment value happens to parse as JSON (`AACSEED_TORRENTS__COMMENT=123`,
+  // a numeric user name) keeps the text as written instead of failing as "expected string".
+  if (!parsed.success && keepEnvStrings(parsed.error.issues, overrides)) parsed = configSchema.safeParse(raw)
   if (!parsed.success) {
     // List every bad setting at once: fixing a config one error per restart is miserable.
-    throw new ConfigError(parsed.error.issues.map(formatIssue).join('\n'), file ? { path: file } : {})
+    throw new ConfigError(parsed.error.issues.map(formatIssue).join('\n'), file !== undefined ? { path: resolve(cwd, file) } : {})
   }
   const config = resolvePaths(parsed.data, base)
   if (opts.checkRoots) checkRoots(config.catalog.roots)
@@ -62,8 +65,15 @@ function formatIssue(issue: ZodIssue): string {
   return `config: ${path || '(top level)'}: ${msg}`
 }
 
+interface EnvOverride {
+  keys: string[]
+  node: Record<string, unknown>
+  text: string
+}
+
 /** `AACSEED_CATALOG__DATABASE=/x` sets `catalog.database`; values are JSON when they parse as JSON. */
-function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): EnvOverride[] {
+  const applied: EnvOverride[] = []
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || NOT_OVERRIDES.has(name) || value === undefined) continue
     const keys = name.slice(ENV_PREFIX.length).toLowerCase().split('__')
@@ -75,7 +85,24 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv)
       node = node[k] as Record<string, unknown>
     }
     node[keys[keys.length - 1]!] = parseEnvValue(value)
+    applied.push({ keys, node, text: value })
   }
+  return applied
+}
+
+/** Puts back the raw text of overrides that the schema wanted as a string; true if any changed. */
+function keepEnvStrings(issues: readonly ZodIssue[], overrides: readonly EnvOverride[]): boolean {
+  let changed = false
+  for (const issue of issues) {
+    if (issue.code !== 'invalid_type' || issue.expected !== 'string') continue
+    const o = overrides.find((o) => o.keys.length === issue.path.length && o.keys.every((k, i) => k === issue.path[i]))
+    const last = o?.keys[o.keys.length - 1]
+    if (o && last !== undefined && typeof o.node[last] !== 'string') {
+      o.node[last] = o.text
+      changed = true
+    }
+  }
+  return changed
 }
 
 function parseEnvValue(v: string): unknown {
@@ -94,7 +121,13 @@ function resolvePaths(c: Config, base: string): Config {
     torrents: { ...c.torrents, out_dir: abs(c.torrents.out_dir), list_path: abs(c.torrents.list_path) },
     engine: {
       ...c.engine,
-      transmission: { ...c.engine.transmission, password_file: abs(c.engine.transmission.password_file) },
+      transmission: {
+        ...c.engine.transmission,
+        password_file: abs(c.engine.transmission.password_file),
+        // Keys are release roots as aacseed sees them, so they resolve like `catalog.roots` and
+        // still match them; values are the daemon's own paths and stay as written.
+        path_map: Object.fromEntries(Object.entries(c.engine.transmission.path_map).map(([k, v]) => [abs(k), v])),
+      },
     },
     http: { ...c.http, token_file: abs(c.http.token_file) },
   }

@@ -1,0 +1,3 @@
+/** Scheduled jobs for `aacseed serve` and their run log (`aacseed jobs`). */
+export { InvalidCronError, JobRunner, type JobDefinition, type JobRunnerOptions } from './runner.js'
+export type { JobCounts, JobOutcome, JobRun, JobTrigger } from './runs.js'

@@ -1,0 +1,258 @@
+/**
+ * Runs the scheduled jobs of `aacseed serve`: each on its cron schedule (UTC) and on demand,
+ * never two runs of the same job at once, every run recorded in `job_runs` (src/jobs/runs.ts).
+ * A job that throws is logged and recorded as failed; the runner and the process carry on.
+ *
+ * Lifecycle: `validate()` (also done by `start()`), `start()` once in the serving process,
+ * `runNow()` any time, `stop()` on SIGTERM before the engines and the database are closed.
+ */
+import { createTask, validateDetailed, type Logger as CronLogger, type ScheduledTask } from 'node-cron'
+import type { Db } from '../db/index.js'
+import { AacseedError, ConfigError, errorMessage } from '../errors.js'
+import type { Logger } from '../log/index.js'
+import { JobRuns, type JobCounts, type JobRun, type JobTrigger } from './runs.js'
+
+export interface JobDefinition {
+  /** The job's key under `[jobs]` in the config (`scan`, `make_torrents`, ...); errors name it so. */
+  name: string
+  /** A cron expression in UTC: 5 fields, or 6 with seconds first (node-cron syntax). */
+  schedule: string
+  /**
+   * Does one run and returns what it did as counts (`{ files: 12 }`). The signal aborts when
+   * aacseed stops: return or throw soon after, the process exits a few seconds later.
+   */
+  run(signal: AbortSignal): Promise<JobCounts>
+}
+
+export interface JobRunnerOptions {
+  db: Db
+  logger: Logger
+  jobs: JobDefinition[]
+  /** Runs kept per job in the database (config `jobs.keep_runs`). */
+  keepRuns?: number
+}
+
+/** A cron expression that node-cron rejects; a configuration error (exit code 2). */
+export class InvalidCronError extends ConfigError {
+  override readonly code = 'invalid-cron'
+}
+
+const STILL_RUNNING = 'previous run still running'
+const STOPPED = 'aacseed stopped before the run finished'
+
+interface Running {
+  id: number
+  controller: AbortController
+  done: Promise<JobRun>
+}
+
+export class JobRunner {
+  readonly #jobs: ReadonlyMap<string, JobDefinition>
+  readonly #runs: JobRuns
+  readonly #log: Logger
+  readonly #keepRuns: number
+  readonly #running = new Map<string, Running>()
+  #tasks: ScheduledTask[] = []
+  #started = false
+  #stopping: Promise<void> | undefined
+
+  constructor(opts: JobRunnerOptions) {
+    const jobs = new Map<string, JobDefinition>()
+    for (const job of opts.jobs) {
+      if (jobs.has(job.name)) throw new Error(`job ${job.name} is defined twice`)
+      jobs.set(job.name, job)
+    }
+    this.#jobs = jobs
+    this.#runs = new JobRuns(opts.db)
+    this.#log = opts.logger.child({ area: 'jobs' })
+    this.#keepRuns = opts.keepRuns ?? 1000
+  }
+
+  /** Checks every cron expression; throws one InvalidCronError listing all the bad ones. */
+  validate(): void {
+    const bad: { name: string; line: string }[] = []
+    for (const job of this.#jobs.values()) {
+      const result = validateDetailed(job.schedule)
+      if (result.valid) continue
+      const why = result.errors.map((e) => e.message).join('; ')
+      bad.push({ name: job.name, line: `config: jobs.${job.name}: invalid cron expression ${JSON.stringify(job.schedule)}${why ? `: ${why}` : ''}` })
+    }
+    if (bad.length > 0) throw new InvalidCronError(bad.map((b) => b.line).join('\n'), { field: `jobs.${bad[0]!.name}` })
+  }
+
+  /**
+   * Validates, marks runs left `running` by a process that died as `interrupted`, and schedules
+   * every job. Only the one serving process may call it: another process's live runs would be
+   * marked interrupted too.
+   */
+  start(): void {
+    if (this.#started) throw new Error('JobRunner.start() called twice')
+    this.validate()
+    this.#started = true
+    const interrupted = this.#runs.interrupt(new Date(), 'aacseed stopped before the run finished (found at start-up)')
+    if (interrupted > 0) this.#log.warn({ runs: interrupted }, `marked ${interrupted} run(s) left running by an earlier process as interrupted`)
+    for (const job of this.#jobs.values()) {
+      // noOverlap stays off: our own guard records the skipped run, node-cron's would only drop it.
+      const task = createTask(job.schedule, () => this.#scheduled(job.name), {
+        name: `aacseed:${job.name}`,
+        timezone: 'UTC',
+        noOverlap: false,
+        logger: this.#cronLogger(),
+      })
+      // node-cron logs a warning of its own unless someone listens.
+      task.on('execution:missed', (ctx) => {
+        this.#log.warn({ job: job.name, slot: ctx.date.toISOString() }, `job ${job.name}: missed its ${ctx.date.toISOString()} slot (event loop busy)`)
+      })
+      this.#tasks.push(task)
+    }
+    for (const task of this.#tasks) void task.start()
+    this.#log.info({ jobs: [...this.#jobs.values()].map((j) => `${j.name}=${j.schedule}`) }, 'job schedules started (UTC)')
+  }
+
+  /**
+   * Runs a job now and resolves with its recorded run: `ok`, `failed`, `interrupted`, or
+   * `skipped` at once when the same job is already running. Rejects only for an unknown job,
+   * a runner that is stopping, or a database that cannot be written.
+   */
+  async runNow(name: string, trigger: JobTrigger = 'manual'): Promise<JobRun> {
+    const job = this.#jobs.get(name)
+    if (!job) throw new AacseedError('unknown-job', `unknown job ${JSON.stringify(name)}; jobs: ${[...this.#jobs.keys()].join(', ')}`)
+    if (this.#stopping) throw new AacseedError('jobs-stopping', `cannot run job ${name}: aacseed is stopping`)
+    const current = this.#running.get(name)
+    if (current) {
+      const id = this.#runs.skipped(name, trigger, new Date(), STILL_RUNNING)
+      this.#log.warn({ job: name, trigger, run: id, running: current.id }, `job ${name} skipped: ${STILL_RUNNING}`)
+      return this.#runs.get(id)!
+    }
+    const controller = new AbortController()
+    const startedAt = new Date()
+    const id = this.#runs.start(name, trigger, startedAt)
+    const done = this.#execute(job, { id, trigger, startedAt }, controller.signal)
+    this.#running.set(name, { id, controller, done })
+    try {
+      return await done
+    } finally {
+      this.#running.delete(name)
+    }
+  }
+
+  /** Names of the jobs running now. */
+  running(): string[] {
+    return [...this.#running.keys()]
+  }
+
+  /** Recorded runs, newest first, of one job or all. */
+  recentRuns(opts: { job?: string; limit?: number } = {}): JobRun[] {
+    return this.#runs.recent({ job: opts.job, limit: opts.limit ?? 50 })
+  }
+
+  /**
+   * Stops all schedules, aborts the signal of every running job and waits for them up to
+   * `timeoutMs`; runs still going then are recorded as interrupted. Resolves in time for serve to
+   * close the engines and the database within systemd's stop timeout. Idempotent.
+   */
+  stop(timeoutMs = 8000): Promise<void> {
+    this.#stopping ??= this.#stop(timeoutMs)
+    return this.#stopping
+  }
+
+  async #stop(timeoutMs: number): Promise<void> {
+    for (const task of this.#tasks) void task.destroy()
+    this.#tasks = []
+    const running = [...this.#running.entries()]
+    if (running.length === 0) return
+    this.#log.info({ jobs: running.map(([name]) => name), timeoutMs }, 'stopping running jobs')
+    for (const [, r] of running) r.controller.abort()
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<'timeout'>((res) => (timer = setTimeout(() => res('timeout'), timeoutMs)))
+    const all = Promise.allSettled(running.map(([, r]) => r.done))
+    const result = await Promise.race([all, timedOut])
+    clearTimeout(timer)
+    if (result !== 'timeout') return
+    for (const [name, r] of running) {
+      if (!this.#running.has(name)) continue
+      this.#log.warn({ job: name, run: r.id }, `job ${name} did not stop within ${timeoutMs} ms; leaving it`)
+      this.#record(() => this.#runs.interrupt(new Date(), `${STOPPED}: did not stop within ${timeoutMs} ms`, r.id))
+    }
+  }
+
+  /** The node-cron callback: never throws, so a failing job cannot reach node-cron or the process. */
+  async #scheduled(name: string): Promise<void> {
+    if (this.#stopping) return
+    try {
+      await this.runNow(name, 'schedule')
+    } catch (e) {
+      this.#log.error({ job: name, err: e }, `job ${name}: could not run: ${errorMessage(e)}`)
+    }
+  }
+
+  async #execute(job: JobDefinition, run: { id: number; trigger: JobTrigger; startedAt: Date }, signal: AbortSignal): Promise<JobRun> {
+    const { id, trigger } = run
+    const log = this.#log.child({ job: job.name, run: id })
+    const started = performance.now()
+    log.info({ trigger }, `job ${job.name} started`)
+    let counts: JobCounts | null = null
+    let failure: unknown
+    let failed = false
+    try {
+      // Called through then() so a job that throws before returning its promise is caught too.
+      counts = normalizeCounts(await Promise.resolve().then(() => job.run(signal)))
+    } catch (e) {
+      failed = true
+      failure = e
+    }
+    const ms = Math.round(performance.now() - started)
+    let outcome: 'ok' | 'failed' | 'interrupted'
+    let error: string | null = null
+    if (signal.aborted) {
+      outcome = 'interrupted'
+      error = failed && !isAbortError(failure) ? `${STOPPED}: ${errorMessage(failure)}` : STOPPED
+      log.warn({ ms, counts }, `job ${job.name} interrupted after ${ms} ms`)
+    } else if (failed) {
+      outcome = 'failed'
+      error = errorMessage(failure)
+      log.error({ ms, err: failure }, `job ${job.name} failed after ${ms} ms: ${error}`)
+    } else {
+      outcome = 'ok'
+      log.info({ ms, counts }, `job ${job.name} finished in ${ms} ms`)
+    }
+    const finishedAt = new Date()
+    this.#record(() => this.#runs.finish(id, outcome, finishedAt, counts, error))
+    this.#record(() => this.#runs.prune(job.name, this.#keepRuns))
+    let recorded: JobRun | undefined
+    this.#record(() => (recorded = this.#runs.get(id)))
+    // After a stop timeout the row says interrupted although the job ended since; the row wins.
+    return recorded ?? { id, job: job.name, trigger, startedAt: run.startedAt.toISOString(), finishedAt: finishedAt.toISOString(), outcome, counts, error }
+  }
+
+  /** Writes to the run log; a failure there (a locked or closed database) is logged, not thrown. */
+  #record(write: () => unknown): void {
+    try {
+      write()
+    } catch (e) {
+      this.#log.error({ err: e }, `cannot write the job run log: ${errorMessage(e)}`)
+    }
+  }
+
+  #cronLogger(): CronLogger {
+    const log = this.#log
+    return {
+      info: (m) => log.debug(m),
+      warn: (m) => log.warn(m),
+      error: (m, e) => log.error({ err: e ?? m }, `node-cron: ${errorMessage(m)}`),
+      debug: (m, e) => log.debug({ err: e }, `node-cron: ${errorMessage(m)}`),
+    }
+  }
+}
+
+function isAbortError(e: unknown): boolean {
+  return e instanceof Error && e.name === 'AbortError'
+}
+
+/** Keeps the finite numbers of what a job returned; anything else is a bug worth a null, not a crash. */
+function normalizeCounts(v: unknown): JobCounts {
+  const out: JobCounts = {}
+  if (typeof v !== 'object' || v === null) return out
+  for (const [k, n] of Object.entries(v)) if (typeof n === 'number' && Number.isFinite(n)) out[k] = n
+  return out
+}

@@ -1,0 +1,131 @@
+/**
+ * Logging: pino JSON lines on stdout (journald stores them as they are; `journalctl -u aacseed
+ * -o cat | pino-pretty` reads them back), or pino-pretty when a person watches a terminal.
+ * Each area logs through a child logger tagged `area` (`logger.child({ area: 'scan' })`).
+ * Secrets are redacted by field name, and `redactUrl` hides the ones inside URLs.
+ */
+import { fstatSync } from 'node:fs'
+import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino'
+import pretty from 'pino-pretty'
+
+export type Logger = PinoLogger
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+
+export interface LoggerOptions {
+  level: LogLevel
+  /** Human-readable lines instead of JSON. Default: when stdout is a terminal (and no destination is given). */
+  pretty?: boolean
+  /** Where lines go: a stream, or a file descriptor. Default: stdout (fd 1). */
+  destination?: NodeJS.WritableStream | number
+  /**
+   * Prefix each line with its syslog priority (`<4>` for warn) so `journalctl -p warning` works;
+   * journald strips the prefix, so the stored message is the plain JSON line. Default: when stdout
+   * is journald's stream (systemd sets JOURNAL_STREAM to its device:inode) and no destination is given.
+   */
+  journald?: boolean
+}
+
+const CENSOR = '[redacted]'
+
+/** Field paths whose values never reach a log line (fast-redact syntax; `*` is one level). */
+export const REDACT_PATHS: readonly string[] = [
+  'password',
+  'token',
+  'authorization',
+  '*.password',
+  '*.token',
+  '*.authorization',
+  '*.*.password',
+  '*.*.token',
+  'headers.authorization',
+  'headers.cookie',
+  '*.headers.authorization',
+  '*.headers.cookie',
+  'req.headers.authorization',
+  'req.headers.cookie',
+]
+
+export function createLogger(opts: LoggerOptions): Logger {
+  const toStdout = opts.destination === undefined || opts.destination === 1
+  const usePretty = opts.pretty ?? (toStdout && process.stdout.isTTY === true)
+  const useJournald = !usePretty && (opts.journald ?? (toStdout && stdoutIsJournal()))
+  const options = {
+    level: opts.level,
+    // journald already records the pid and host of every line.
+    base: null,
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: [...REDACT_PATHS], censor: CENSOR },
+  }
+  const dest = opts.destination ?? 1
+  if (usePretty) {
+    // In this thread, not a transport worker: start-up stays fast and every line is out
+    // before the process exits.
+    const stream = pretty({
+      destination: dest,
+      sync: true,
+      colorize: toStdout && process.stdout.isTTY === true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'area',
+      messageFormat: (log, messageKey) => (typeof log.area === 'string' ? `[${log.area}] ` : '') + String(log[messageKey] ?? ''),
+    })
+    return pino(options, stream)
+  }
+  const out: DestinationStream = typeof dest === 'number' ? pino.destination({ dest, sync: true }) : (dest as DestinationStream)
+  return pino(options, useJournald ? withSyslogPriority(out) : out)
+}
+
+/**
+ * Hides secrets in a URL so it can be logged: the password of `user:password@` and the values
+ * of query parameters that commonly carry credentials (a private tracker's `passkey`, `token`).
+ * Works on the text, so the rest of the URL stays exactly as written.
+ */
+export function redactUrl(url: string): string {
+  return url
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i, (_all, scheme: string, userinfo: string) => {
+      const colon = userinfo.indexOf(':')
+      return colon < 0 ? `${scheme}${userinfo}@` : `${scheme}${userinfo.slice(0, colon)}:***@`
+    })
+    .replace(/([?&](?:passkey|token|password|pass|secret|key|api_?key|auth)=)[^&#]*/gi, '$1***')
+}
+
+// pino levels to syslog priorities (sd-daemon(3)): fatal crit, error err, warn warning, info, debug.
+function syslogPriority(level: number): number {
+  if (level >= 60) return 2
+  if (level >= 50) return 3
+  if (level >= 40) return 4
+  if (level >= 30) return 6
+  return 7
+}
+
+function withSyslogPriority(out: DestinationStream): DestinationStream {
+  // pino fills in lastLevel before each write to a stream that asks for metadata.
+  const stream = {
+    [pino.symbols.needsMetadataGsym]: true as const,
+    lastLevel: 30,
+    lastTime: '',
+    lastMsg: '',
+    lastObj: {},
+    lastLogger: undefined as unknown as Logger,
+    write(line: string): void {
+      out.write(`<${syslogPriority(stream.lastLevel)}>${line}`)
+    },
+    flush(cb: (err?: Error) => void): void {
+      const f = (out as { flush?: (cb: (err?: Error) => void) => void }).flush
+      if (typeof f === 'function') f.call(out, cb)
+      else cb()
+    },
+  }
+  return stream
+}
+
+/** systemd connects stdout to journald and sets JOURNAL_STREAM=<device>:<inode> of that socket. */
+function stdoutIsJournal(): boolean {
+  const want = process.env.JOURNAL_STREAM
+  if (!want) return false
+  try {
+    const st = fstatSync(1, { bigint: true })
+    return want === `${st.dev}:${st.ino}`
+  } catch {
+    return false
+  }
+}

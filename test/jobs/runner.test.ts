@@ -1,0 +1,271 @@
+import assert from 'node:assert/strict'
+import { Writable } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { test, type TestContext } from 'node:test'
+import { join } from 'node:path'
+import { getTasks } from 'node-cron'
+import { openDatabase, type Db } from '../../src/db/index.js'
+import { AacseedError, ConfigError } from '../../src/errors.js'
+import { InvalidCronError, JobRunner, type JobCounts, type JobDefinition } from '../../src/jobs/index.js'
+import { createLogger, type Logger } from '../../src/log/index.js'
+import { tempDir, waitFor } from '../helpers.js'
+
+interface LogLine {
+  level: number
+  msg: string
+  area?: string
+  job?: string
+}
+
+function setup(t: TestContext): { db: Db; logger: Logger; logs: LogLine[]; path: string } {
+  const path = join(tempDir(t), 'aacseed.db')
+  const db = openDatabase(path)
+  t.after(() => db.close())
+  const logs: LogLine[] = []
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString().split('\n').filter(Boolean)) logs.push(JSON.parse(l) as LogLine)
+      cb()
+    },
+  })
+  return { db, logger: createLogger({ level: 'debug', destination: stream }), logs, path }
+}
+
+function runner(t: TestContext, env: { db: Db; logger: Logger }, jobs: JobDefinition[], keepRuns?: number): JobRunner {
+  const r = new JobRunner({ db: env.db, logger: env.logger, jobs, ...(keepRuns ? { keepRuns } : {}) })
+  t.after(() => r.stop(1000))
+  return r
+}
+
+function job(name: string, run: (signal: AbortSignal) => Promise<JobCounts>, schedule = '0 0 1 1 *'): JobDefinition {
+  return { name, schedule, run }
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void
+  const promise = new Promise<void>((r) => (resolve = r))
+  return { promise, resolve }
+}
+
+test('the job_runs table comes with the database', (t) => {
+  const { db } = setup(t)
+  const cols = (db.prepare("SELECT name FROM pragma_table_info('job_runs')").pluck().all() as string[]).sort()
+  assert.deepEqual(cols, ['counts', 'error', 'finished_at', 'id', 'job', 'outcome', 'started_at', 'trigger'])
+  const idx = db.prepare("SELECT name FROM pragma_index_list('job_runs')").pluck().all() as string[]
+  assert.ok(idx.includes('job_runs_job_started'), idx.join(','))
+})
+
+test('a run is recorded running, then ok with its counts', async (t) => {
+  const env = setup(t)
+  const gate = deferred()
+  const r = runner(t, env, [
+    job('scan', async () => {
+      await gate.promise
+      return { files: 3, bytes: 1024 }
+    }),
+  ])
+  const pending = r.runNow('scan', 'manual')
+  await waitFor('the running row', () => r.recentRuns()[0]?.outcome === 'running')
+  assert.deepEqual(r.running(), ['scan'])
+  assert.equal(r.recentRuns()[0]!.finishedAt, null)
+  gate.resolve()
+  const run = await pending
+  assert.equal(run.outcome, 'ok')
+  assert.equal(run.trigger, 'manual')
+  assert.deepEqual(run.counts, { files: 3, bytes: 1024 })
+  assert.equal(run.error, null)
+  assert.ok(run.finishedAt! >= run.startedAt)
+  assert.deepEqual(r.recentRuns(), [run])
+  assert.deepEqual(r.running(), [])
+})
+
+test('a run that comes while the same job runs is recorded as skipped and returns at once', async (t) => {
+  const env = setup(t)
+  const gate = deferred()
+  let calls = 0
+  const r = runner(t, env, [
+    job('seed', async () => {
+      calls++
+      await gate.promise
+      return { torrents: 1 }
+    }),
+    job('scan', async () => ({ files: 0 })),
+  ])
+  const first = r.runNow('seed', 'schedule')
+  const second = await r.runNow('seed', 'manual')
+  assert.equal(second.outcome, 'skipped')
+  assert.equal(second.error, 'previous run still running')
+  assert.equal(second.finishedAt, second.startedAt)
+  // Another job is not held up by it.
+  assert.equal((await r.runNow('scan')).outcome, 'ok')
+  gate.resolve()
+  assert.equal((await first).outcome, 'ok')
+  assert.equal(calls, 1)
+  // Newest first: the skipped run started after the one it was skipped for.
+  assert.deepEqual(
+    r.recentRuns({ job: 'seed' }).map((x) => x.outcome),
+    ['skipped', 'ok'],
+  )
+  assert.ok(env.logs.some((l) => l.level === 40 && l.job === 'seed' && /skipped/.test(l.msg)))
+})
+
+test('a job that throws is recorded failed and logged, and the runner keeps working', async (t) => {
+  const env = setup(t)
+  let fail = true
+  const r = runner(t, env, [
+    job('make_torrents', async () => {
+      if (fail) throw new Error('disk full')
+      return { made: 2 }
+    }),
+    // Throws before it even returns a promise.
+    {
+      name: 'engine_status',
+      schedule: '* * * * *',
+      run: (() => {
+        throw new TypeError('not a function')
+      }) as unknown as JobDefinition['run'],
+    },
+  ])
+  const failed = await r.runNow('make_torrents')
+  assert.equal(failed.outcome, 'failed')
+  assert.equal(failed.error, 'disk full')
+  assert.equal(failed.counts, null)
+  assert.ok(failed.finishedAt)
+  assert.equal((await r.runNow('engine_status')).error, 'not a function')
+  const err = env.logs.find((l) => l.level === 50 && l.job === 'make_torrents')
+  assert.ok(err, JSON.stringify(env.logs))
+  assert.equal(err.area, 'jobs')
+  assert.match(err.msg, /make_torrents failed.*disk full/)
+  fail = false
+  assert.deepEqual((await r.runNow('make_torrents')).counts, { made: 2 })
+})
+
+test('bad cron expressions are a configuration error naming each job and expression', (t) => {
+  const env = setup(t)
+  const before = getTasks().size
+  const r = runner(t, env, [
+    job('scan', async () => ({}), '* *'),
+    job('seed', async () => ({}), '*/10 * * * *'),
+    job('engine_status', async () => ({}), '61 * * * *'),
+  ])
+  assert.throws(
+    () => r.validate(),
+    (e: unknown) => {
+      assert.ok(e instanceof InvalidCronError && e instanceof ConfigError && e instanceof AacseedError)
+      assert.equal(e.code, 'invalid-cron')
+      assert.equal(e.location.field, 'jobs.scan')
+      const lines = e.message.split('\n')
+      assert.equal(lines.length, 2, e.message)
+      assert.match(lines[0]!, /^config: jobs\.scan: invalid cron expression "\* \*": expected 5 or 6 fields/)
+      assert.match(lines[1]!, /^config: jobs\.engine_status: invalid cron expression "61 \* \* \* \*"/)
+      return true
+    },
+  )
+  // start() validates first and schedules nothing.
+  assert.throws(() => r.start(), InvalidCronError)
+  assert.equal(getTasks().size, before)
+})
+
+test('runs left running by a killed process are marked interrupted on start', async (t) => {
+  const env = setup(t)
+  const insert = env.db.prepare("INSERT INTO job_runs (job, trigger, started_at, outcome) VALUES (?, 'schedule', ?, ?)")
+  insert.run('scan', '2026-01-01T00:00:00.000Z', 'running')
+  insert.run('seed', '2026-01-01T00:00:01.000Z', 'ok')
+  const r = runner(t, env, [job('scan', async () => ({})), job('seed', async () => ({}))])
+  r.start()
+  const scan = r.recentRuns({ job: 'scan' })[0]!
+  assert.equal(scan.outcome, 'interrupted')
+  assert.ok(scan.finishedAt)
+  assert.match(scan.error!, /stopped before the run finished/)
+  assert.equal(r.recentRuns({ job: 'seed' })[0]!.outcome, 'ok')
+  assert.ok(env.logs.some((l) => l.level === 40 && /left running/.test(l.msg)))
+  await r.stop()
+})
+
+test('stop() aborts running jobs and waits for them', async (t) => {
+  const env = setup(t)
+  let sawAbort = false
+  const r = runner(t, env, [
+    job('scan', async (signal) => {
+      await new Promise<void>((res) => signal.addEventListener('abort', () => res(), { once: true }))
+      sawAbort = true
+      await sleep(150) // cleaning up after the abort
+      signal.throwIfAborted()
+      return {}
+    }),
+  ])
+  r.start()
+  const pending = r.runNow('scan')
+  await waitFor('scan running', () => r.running().includes('scan'))
+  const t0 = performance.now()
+  await r.stop(5000)
+  const waited = performance.now() - t0
+  assert.ok(sawAbort)
+  assert.ok(waited >= 140 && waited < 2000, `waited ${waited} ms`)
+  const run = await pending
+  assert.equal(run.outcome, 'interrupted')
+  assert.equal(run.error, 'aacseed stopped before the run finished')
+  await assert.rejects(r.runNow('scan'), (e: unknown) => e instanceof AacseedError && e.code === 'jobs-stopping')
+})
+
+test('stop() gives up on a job that ignores the signal after the timeout and records it interrupted', async (t) => {
+  const env = setup(t)
+  const gate = deferred()
+  const r = runner(t, env, [
+    job('seed', async () => {
+      await gate.promise
+      return { torrents: 5 }
+    }),
+  ])
+  const pending = r.runNow('seed')
+  await waitFor('seed running', () => r.running().includes('seed'))
+  const t0 = performance.now()
+  await r.stop(200)
+  const waited = performance.now() - t0
+  assert.ok(waited >= 190 && waited < 1500, `waited ${waited} ms`)
+  const row = r.recentRuns({ job: 'seed' })[0]!
+  assert.equal(row.outcome, 'interrupted')
+  assert.match(row.error!, /did not stop within 200 ms/)
+  // When it finally ends, the row keeps saying interrupted.
+  gate.resolve()
+  const run = await pending
+  assert.equal(run.outcome, 'interrupted')
+  assert.equal(r.recentRuns({ job: 'seed' })[0]!.outcome, 'interrupted')
+})
+
+test('only the newest keep_runs runs of each job are kept', async (t) => {
+  const env = setup(t)
+  let n = 0
+  const r = runner(t, env, [job('scan', async () => ({ n: ++n })), job('seed', async () => ({}))], 3)
+  await r.runNow('seed')
+  for (let i = 0; i < 5; i++) await r.runNow('scan')
+  const scans = r.recentRuns({ job: 'scan' })
+  assert.deepEqual(
+    scans.map((s) => s.counts?.n),
+    [5, 4, 3],
+  )
+  assert.equal(r.recentRuns({ job: 'seed' }).length, 1)
+  assert.equal(r.recentRuns({ limit: 2 }).length, 2)
+})
+
+test('runNow rejects an unknown job', async (t) => {
+  const r = runner(t, setup(t), [job('scan', async () => ({}))])
+  await assert.rejects(r.runNow('nope'), (e: unknown) => e instanceof AacseedError && e.code === 'unknown-job' && /scan/.test(e.message))
+})
+
+test('a schedule with seconds fires the job (cron "* * * * * *", UTC); a scheduled failure stays in the log', async (t) => {
+  const env = setup(t)
+  const r = runner(t, env, [
+    job('engine_status', async () => ({ torrents: 0 }), '* * * * * *'),
+    job('seed', () => Promise.reject(new Error('transmission unreachable')), '* * * * * *'),
+  ])
+  r.start()
+  const run = await waitFor('a scheduled run', () => r.recentRuns({ job: 'engine_status' }).find((x) => x.trigger === 'schedule' && x.outcome === 'ok'), 2500, 50)
+  assert.equal(run.job, 'engine_status')
+  const failed = await waitFor('a failed scheduled run', () => r.recentRuns({ job: 'seed' }).find((x) => x.outcome === 'failed'), 2500, 50)
+  assert.equal(failed.error, 'transmission unreachable')
+  await r.stop()
+  const count = r.recentRuns().length
+  await sleep(1200)
+  assert.equal(r.recentRuns().length, count, 'no run after stop()')
+})
