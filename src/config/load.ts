@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs'
-import { dirname, isAbsolute, resolve } from 'node:path'
+import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { parse as parseToml } from 'smol-toml'
 import type { ZodIssue } from 'zod'
 import { ConfigError } from '../errors.js'
@@ -133,14 +133,22 @@ function resolvePaths(c: Config, base: string): Config {
   }
 }
 
-/** Reads a secret from the environment or a file (systemd `LoadCredential=`), trimmed; never logged. */
-export function readSecret(envName: string, file: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+/**
+ * Reads a secret: from the environment variable, else the configured file, else the systemd
+ * credential of that name (`LoadCredential=NAME:...` puts it in $CREDENTIALS_DIRECTORY).
+ * An empty value means "not set". The value is never logged or echoed in errors.
+ */
+export function readSecret(envName: string, file: string, env: NodeJS.ProcessEnv = process.env, credential?: string): string | undefined {
   const fromEnv = env[envName]
   if (fromEnv) return fromEnv
-  if (!file) return undefined
+  const path = file || (credential && env.CREDENTIALS_DIRECTORY ? join(env.CREDENTIALS_DIRECTORY, credential) : '')
+  if (!path) return undefined
   try {
-    return readFileSync(file, 'utf8').trim()
+    return readFileSync(path, 'utf8').trim() || undefined
   } catch (e) {
-    throw new ConfigError(`config: cannot read secret file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { path: file })
+    const code = (e as NodeJS.ErrnoException).code
+    // An optional credential that systemd did not provide is simply absent.
+    if (!file && code === 'ENOENT') return undefined
+    throw new ConfigError(`config: cannot read secret file ${path}: ${code ?? 'error'}`, { path })
   }
 }
