@@ -56,6 +56,25 @@ export interface CatalogTotals {
   data_files: number
 }
 
+export interface CatalogRelease {
+  kind: 'meta' | 'data'
+  id: number
+  name: string
+  rootId: number
+  root: string
+  collection: string
+  rangeFrom: string
+  rangeTo: string
+  fromS: number
+  toS: number
+  bytes: number
+  files: number
+  records: number
+  /** What the data looked like when cataloged; a torrent made from it stores the same string. */
+  identity: string
+  problems: number
+}
+
 export interface CrossProblem {
   code: string
   path: string
@@ -419,6 +438,40 @@ export class CatalogStore {
         'UPDATE scan_runs SET finished_at = ?, outcome = ?, entries_read = ?, entries_unchanged = ?, entries_removed = ?, records = ?, bytes_read = ?, problems = ?, error = ? WHERE id = ?',
       )
       .run(now(), r.outcome, r.entriesRead, r.entriesUnchanged, r.entriesRemoved, r.records, r.bytesRead, r.problems, r.error ?? null, id)
+  }
+
+  /**
+   * Every complete release (metadata file or data folder) with the identity its data had when
+   * cataloged and how many problems name it (its own, and root or cross problems on its path).
+   * The first root wins when the same release sits in several.
+   */
+  releases(): CatalogRelease[] {
+    const rows = this.db
+      .prepare(
+        `WITH named AS (SELECT root_id, path FROM problems WHERE scope IN ('root', 'cross'))
+         SELECT 'meta' AS kind, m.id, m.name, m.root_id AS rootId, r.path AS root, m.collection, m.range_from AS rangeFrom, m.range_to AS rangeTo,
+                m.range_from_s AS fromS, m.range_to_s AS toS, m.size AS bytes, 1 AS files, m.records,
+                m.size || ':' || m.mtime_ns || ':' || m.inode AS identity,
+                m.problems + (SELECT count(*) FROM named p WHERE p.root_id = m.root_id AND (p.path = m.name OR substr(p.path, 1, length(m.name) + 1) = m.name || '/')) AS problems
+         FROM meta_files m JOIN roots r ON r.id = m.root_id WHERE m.state = 'complete' AND m.size >= 0
+         UNION ALL
+         SELECT 'data', d.id, d.name, d.root_id, r.path, d.collection, d.range_from, d.range_to, d.range_from_s, d.range_to_s, d.bytes, d.files, 0,
+                d.mtime_ns || ':' || d.inode || ':' || d.files || ':' || d.bytes || ':' || d.max_file_mtime_ns,
+                d.problems + (SELECT count(*) FROM named p WHERE p.root_id = d.root_id AND (p.path = d.name OR substr(p.path, 1, length(d.name) + 1) = d.name || '/'))
+         FROM data_folders d JOIN roots r ON r.id = d.root_id WHERE d.state = 'complete'
+         ORDER BY 1, 3, 4`,
+      )
+      .all() as CatalogRelease[]
+    const seen = new Set<string>()
+    return rows.filter((r) => !seen.has(r.name) && seen.add(r.name) !== undefined)
+  }
+
+  /** A data folder's files in the byte order of their names (SQLite's BINARY collation is memcmp). */
+  dataFiles(folderId: number): Array<{ name: string; size: number; mtimeNs: bigint }> {
+    return this.db.prepare('SELECT name, size, mtime_ns AS mtimeNs FROM data_files WHERE data_folder_id = ? ORDER BY name').safeIntegers(true).all(folderId).map((r) => {
+      const row = r as { name: string; size: bigint; mtimeNs: bigint }
+      return { name: row.name, size: Number(row.size), mtimeNs: row.mtimeNs }
+    })
   }
 
   /** Where a record lives, for `aacseed get`. */

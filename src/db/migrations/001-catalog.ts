@@ -115,7 +115,7 @@ export const migration001: Migration = {
       CREATE TABLE problems (
         id INTEGER PRIMARY KEY,
         root_id INTEGER NOT NULL REFERENCES roots(id),
-        scope TEXT NOT NULL CHECK (scope IN ('root', 'meta', 'data', 'cross')),
+        scope TEXT NOT NULL CHECK (scope IN ('root', 'meta', 'data', 'cross', 'torrent')),
         meta_file_id INTEGER REFERENCES meta_files(id) ON DELETE CASCADE,
         data_folder_id INTEGER REFERENCES data_folders(id) ON DELETE CASCADE,
         collection TEXT,

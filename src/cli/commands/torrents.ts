@@ -1,0 +1,84 @@
+import { resolve } from 'node:path'
+import type { Config } from '../../config/index.js'
+import { openDatabase, type Db } from '../../db/index.js'
+import { UsageError } from '../../errors.js'
+import { formatTorrentList, makeTorrents, publishTorrentList, torrentListEntries, TorrentStore, validatePieceLength, type ListFormat } from '../../torrents/index.js'
+import { defineCommand, str, writeJson } from '../command.js'
+import { formatBytes, progressLine } from '../progress.js'
+
+function listSettings(config: Config) {
+  return { urlBase: config.torrents.url_base, topLevelGroupName: config.torrents.top_level_group_name, trackers: config.torrents.announce.flat() }
+}
+
+export function torrentList(db: Db, config: Config) {
+  return torrentListEntries(new TorrentStore(db).all(), listSettings(config))
+}
+
+export const torrentsMake = defineCommand({
+  name: 'torrents make',
+  summary: 'make the missing .torrent files for everything cataloged and problem-free, and publish the list',
+  usage: '[--db PATH] [--out DIR] [--piece-length BYTES] [--json]',
+  options: { db: { type: 'string' }, out: { type: 'string' }, 'piece-length': { type: 'string' }, json: { type: 'boolean' } },
+  help: [
+    '--db PATH             the catalog (default: catalog.database)',
+    '--out DIR             where .torrent files go (default: torrents.out_dir)',
+    '--piece-length BYTES  a power of two from 32768 to 16777216 (default: torrents.piece_length; 0 = by size)',
+    '--json                print {made, unchanged, with_problems, list_path, problems} as JSON',
+  ],
+  async run(ctx) {
+    const config = ctx.config()
+    const pl = str(ctx.values['piece-length'])
+    let pieceLength: number | undefined
+    if (pl !== undefined) {
+      const n = Number(pl)
+      if (!Number.isInteger(n)) throw new UsageError(`--piece-length: ${JSON.stringify(pl)} is not a number of bytes`)
+      pieceLength = n === 0 ? 0 : validatePieceLength(n)
+    }
+    const out = str(ctx.values.out)
+    const db = openDatabase(resolve(ctx.cwd, str(ctx.values.db) ?? config.catalog.database))
+    const bar = progressLine(ctx.err, 'hash')
+    try {
+      const report = await makeTorrents({
+        db,
+        torrents: config.torrents,
+        ...(out ? { outDir: resolve(ctx.cwd, out) } : {}),
+        ...(pieceLength !== undefined ? { pieceLength } : {}),
+        onProgress: (p) => bar.update(p.bytesDone, p.bytesTotal),
+      })
+      bar.done()
+      const listPath = config.torrents.list_path ? await publishTorrentList(config.torrents.list_path, torrentList(db, config)) : null
+      if (ctx.values.json) {
+        writeJson(ctx, { made: report.made, unchanged: report.unchanged, with_problems: report.withProblems, list_path: listPath, problems: report.problems })
+      } else {
+        const lines = [`made ${report.made.length} torrent(s); ${report.unchanged} already made and unchanged; ${report.withProblems} release(s) skipped for catalog problems`]
+        for (const m of report.made) lines.push(`  ${m.outcome === 'made' ? 'made' : 'adopted'} ${m.infohash} ${m.name}.torrent (${formatBytes(m.totalSize)}, ${m.fileCount} file(s), ${m.pieceCount} × ${formatBytes(m.pieceLength)} pieces)`)
+        for (const p of report.problems) lines.push(`  ${p.path}: ${p.code}: ${p.message}`)
+        if (listPath) lines.push(`torrent list: ${listPath}`)
+        ctx.out.write(lines.join('\n') + '\n')
+      }
+      return report.problems.length > 0 ? 1 : 0
+    } finally {
+      bar.done()
+      db.close()
+    }
+  },
+})
+
+export const torrentsList = defineCommand({
+  name: 'torrents list',
+  summary: "print the torrent list (JSON compatible with Anna's Archive's, magnet links, or CSV)",
+  usage: '[--format json|magnets|csv] [--db PATH]',
+  options: { db: { type: 'string' }, format: { type: 'string' } },
+  async run(ctx) {
+    const config = ctx.config()
+    const format = (str(ctx.values.format) ?? 'json') as ListFormat
+    if (!['json', 'magnets', 'csv'].includes(format)) throw new UsageError(`--format must be json, magnets or csv, not ${JSON.stringify(format)}`)
+    const db = openDatabase(resolve(ctx.cwd, str(ctx.values.db) ?? config.catalog.database))
+    try {
+      ctx.out.write(formatTorrentList(torrentList(db, config), format))
+      return 0
+    } finally {
+      db.close()
+    }
+  },
+})

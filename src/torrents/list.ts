@@ -1,0 +1,116 @@
+/**
+ * The published torrent list, in the JSON shape of Anna's Archive's public list so that its
+ * existing consumers (in Go, Rust and TypeScript) read ours unchanged. Pure (rows in, text out) but for the atomic publishing at the end.
+ */
+import { createHash } from 'node:crypto'
+import { mkdir } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { torrentFileName } from '../aac/index.js'
+import { magnetLink } from './magnet.js'
+import type { TorrentRow } from './store.js'
+import { writeFileAtomic } from './write.js'
+
+/** Swarm and seeding figures; zero/null until health tracking fills them. */
+export interface SwarmFigures {
+  seeders: number
+  leechers: number
+  completed: number
+  /** `YYYY-MM-DDTHH:MM:SS` (UTC), or null when never scraped. */
+  statsScrapedAt: string | null
+  /** Seen seeding by us within the last 7 days. */
+  currentlySeeding: boolean
+}
+
+export interface TorrentListEntry {
+  url: string
+  top_level_group_name: string
+  group_name: string
+  display_name: string
+  added_to_torrents_list_at: string
+  is_metadata: boolean
+  btih: string
+  magnet_link: string
+  torrent_size: number
+  num_files: number
+  data_size: number
+  aa_currently_seeding: boolean
+  obsolete: boolean
+  embargo: boolean
+  seeders: number
+  leechers: number
+  completed: number
+  stats_scraped_at: string | null
+  partially_broken: boolean
+  random: string
+  /** Added by aacseed: the AACID range, so mirrors need not parse names. */
+  aacid_range: { collection: string; from: string; to: string }
+  /** Added by aacseed: the torrent's piece length in bytes. */
+  piece_length: number
+}
+
+export interface ListSettings {
+  urlBase: string
+  topLevelGroupName: string
+  trackers: readonly string[]
+}
+
+const NO_SWARM: SwarmFigures = { seeders: 0, leechers: 0, completed: 0, statsScrapedAt: null, currentlySeeding: false }
+
+export function torrentListEntries(rows: readonly TorrentRow[], settings: ListSettings, swarm: (infohash: string) => SwarmFigures | undefined = () => undefined): TorrentListEntry[] {
+  return rows.map((t) => {
+    const file = torrentFileName(t.name)
+    const s = swarm(t.infohash) ?? NO_SWARM
+    return {
+      url: settings.urlBase + encodeURIComponent(file),
+      top_level_group_name: settings.topLevelGroupName,
+      group_name: t.collection,
+      display_name: file,
+      added_to_torrents_list_at: t.addedAt,
+      is_metadata: t.kind === 'meta',
+      btih: t.infohash,
+      magnet_link: magnetLink({ infoHash: t.infohash, name: t.name, trackers: settings.trackers }),
+      torrent_size: t.torrentSize,
+      num_files: t.fileCount,
+      data_size: t.totalSize,
+      aa_currently_seeding: s.currentlySeeding,
+      obsolete: false,
+      embargo: false,
+      seeders: s.seeders,
+      leechers: s.leechers,
+      completed: s.completed,
+      stats_scraped_at: s.statsScrapedAt,
+      partially_broken: false,
+      // Anna's Archive lists a short random string per entry; ours is derived from the infohash so the list is reproducible.
+      random: createHash('sha1').update(t.infohash).digest('hex').slice(0, 8),
+      aacid_range: { collection: t.collection, from: t.rangeFrom, to: t.rangeTo },
+      piece_length: t.pieceLength,
+    }
+  })
+}
+
+export type ListFormat = 'json' | 'magnets' | 'csv'
+
+const CSV_COLUMNS = ['display_name', 'group_name', 'is_metadata', 'btih', 'data_size', 'num_files', 'torrent_size', 'added_to_torrents_list_at', 'seeders', 'leechers', 'url', 'magnet_link'] as const
+
+function csvCell(v: unknown): string {
+  const s = v === null || v === undefined ? '' : String(v)
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
+}
+
+export function formatTorrentList(entries: readonly TorrentListEntry[], format: ListFormat): string {
+  switch (format) {
+    case 'json':
+      return JSON.stringify(entries, null, 2) + '\n'
+    case 'magnets':
+      return entries.map((e) => e.magnet_link + '\n').join('')
+    case 'csv':
+      return [CSV_COLUMNS.join(','), ...entries.map((e) => CSV_COLUMNS.map((c) => csvCell(e[c])).join(','))].join('\n') + '\n'
+  }
+}
+
+/** Writes the JSON list atomically, so a web server never serves half of it. */
+export async function publishTorrentList(path: string, entries: readonly TorrentListEntry[]): Promise<string> {
+  await mkdir(dirname(path), { recursive: true })
+  await writeFileAtomic(path, Buffer.from(formatTorrentList(entries, 'json')))
+  return path
+}

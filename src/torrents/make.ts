@@ -1,0 +1,186 @@
+/**
+ * `aacseed torrents make`: a torrent for every cataloged, problem-free release that lacks one.
+ *
+ * Safety rules, each because AACs are immutable and mirrors compare infohashes:
+ * - data that changed since it was cataloged is not hashed (it must be rescanned first);
+ * - a .torrent is written atomically;
+ * - an existing .torrent of the same name with another infohash is never overwritten
+ *   (`torrent-conflict`); one with the same infohash is adopted (and refreshed if only its
+ *   trackers, web seeds or comment differ).
+ */
+import { lstat, mkdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { torrentFileName } from '../aac/index.js'
+import { CatalogStore, type CatalogRelease } from '../catalog/index.js'
+import type { Config } from '../config/index.js'
+import type { Db } from '../db/index.js'
+import { AacseedError } from '../errors.js'
+import { problem, type Problem } from '../problems.js'
+import { buildTorrent, parseTorrent, type TorrentFile } from './metainfo.js'
+import { resolvePieceLength } from './piece-length.js'
+import { TorrentStore } from './store.js'
+import { writeFileAtomic } from './write.js'
+
+/** Fixed, without a version: a new aacseed must make the same bytes as the old one. */
+export const CREATED_BY = 'aacseed'
+
+export interface MakeOptions {
+  db: Db
+  torrents: Config['torrents']
+  /** Overrides torrents.out_dir / torrents.piece_length for this run. */
+  outDir?: string
+  pieceLength?: number
+  onProgress?: (p: { release: string; bytesDone: number; bytesTotal: number }) => void
+  signal?: AbortSignal
+}
+
+export interface MadeTorrent {
+  name: string
+  infohash: string
+  pieceLength: number
+  pieceCount: number
+  totalSize: number
+  fileCount: number
+  torrentPath: string
+  outcome: 'made' | 'adopted'
+}
+
+export interface MakeReport {
+  made: MadeTorrent[]
+  /** Releases whose torrent was already made and is unchanged. */
+  unchanged: number
+  /** Releases not torrented because the catalog reports problems in them. */
+  withProblems: number
+  problems: Problem[]
+}
+
+export async function makeTorrents(opts: MakeOptions): Promise<MakeReport> {
+  const catalog = new CatalogStore(opts.db)
+  const store = new TorrentStore(opts.db)
+  const outDir = opts.outDir ?? opts.torrents.out_dir
+  await mkdir(outDir, { recursive: true })
+  const report: MakeReport = { made: [], unchanged: 0, withProblems: 0, problems: [] }
+  const todo: CatalogRelease[] = []
+  for (const r of catalog.releases()) {
+    if (r.problems > 0) {
+      report.withProblems++
+      continue
+    }
+    const existing = store.byName(r.name)
+    const path = join(outDir, torrentFileName(r.name))
+    if (existing && existing.dataIdentity === r.identity && existing.torrentPath === path && (await exists(path))) report.unchanged++
+    else todo.push(r)
+  }
+  const bytesTotal = todo.reduce((s, r) => s + r.bytes, 0)
+  let bytesBefore = 0
+  const problems: Array<Problem & { rootId: number }> = []
+  for (const r of todo) {
+    if (opts.signal?.aborted) throw new AacseedError('aborted', 'torrent making aborted')
+    const base = bytesBefore
+    try {
+      const made = await makeOne(catalog, store, r, outDir, opts, (done) => opts.onProgress?.({ release: r.name, bytesDone: base + done, bytesTotal }))
+      report.made.push(made)
+    } catch (e) {
+      if (!(e instanceof AacseedError) || e.code === 'aborted') throw e
+      problems.push({ ...problem(e.code, r.name, e.message), rootId: r.rootId })
+    }
+    bytesBefore += r.bytes
+  }
+  store.replaceProblems(todo, problems)
+  report.problems = problems.map(({ rootId: _, ...p }) => p)
+  return report
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path)
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function makeOne(catalog: CatalogStore, store: TorrentStore, r: CatalogRelease, outDir: string, opts: MakeOptions, progress: (bytes: number) => void): Promise<MadeTorrent> {
+  const dataPath = join(r.root, r.name)
+  const files = await unchangedFiles(catalog, r, dataPath)
+  const totalSize = files.reduce((s, f) => s + f.length, 0)
+  const cfg = opts.torrents
+  const built = await buildTorrent({
+    name: r.name,
+    kind: r.kind === 'meta' ? 'file' : 'folder',
+    root: dataPath,
+    files,
+    pieceLength: resolvePieceLength(opts.pieceLength ?? cfg.piece_length, totalSize),
+    announce: cfg.announce,
+    webSeeds: cfg.web_seeds,
+    comment: cfg.comment,
+    createdBy: CREATED_BY,
+    creationDate: cfg.creation_date === 'range-end' ? r.toS : null,
+    source: cfg.source,
+    private: cfg.private,
+    hashWorkers: cfg.hash_workers,
+    onProgress: progress,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  })
+  const torrentPath = join(outDir, torrentFileName(r.name))
+  let outcome: MadeTorrent['outcome'] = 'made'
+  const old = await readFile(torrentPath).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return null
+    throw new AacseedError('torrent-unreadable', `cannot read existing ${torrentPath}: ${e.code}`, { path: torrentPath })
+  })
+  if (old !== null) {
+    let oldHash: string
+    try {
+      oldHash = parseTorrent(old).infoHash
+    } catch (e) {
+      throw new AacseedError('torrent-conflict', `${torrentPath} exists and is not a valid torrent (${(e as Error).message}); not overwritten`, { path: torrentPath })
+    }
+    if (oldHash !== built.infoHash) {
+      throw new AacseedError('torrent-conflict', `${torrentPath} exists with infohash ${oldHash}, but the data hashes to ${built.infoHash}; AACs are immutable, so it is not overwritten`, {
+        path: torrentPath,
+      })
+    }
+    outcome = 'adopted'
+  }
+  if (old === null || !old.equals(built.torrent)) await writeFileAtomic(torrentPath, built.torrent)
+  store.upsert({
+    name: r.name,
+    kind: r.kind,
+    collection: r.collection,
+    rangeFrom: r.rangeFrom,
+    rangeTo: r.rangeTo,
+    fromS: r.fromS,
+    toS: r.toS,
+    rootId: r.rootId,
+    infohash: built.infoHash,
+    pieceLength: built.pieceLength,
+    pieceCount: built.pieceCount,
+    totalSize: built.totalSize,
+    fileCount: built.fileCount,
+    torrentPath,
+    torrentSize: built.torrent.length,
+    dataIdentity: r.identity,
+    madeAt: new Date().toISOString(),
+  })
+  return { name: r.name, infohash: built.infoHash, pieceLength: built.pieceLength, pieceCount: built.pieceCount, totalSize: built.totalSize, fileCount: built.fileCount, torrentPath, outcome }
+}
+
+/** The release's files as cataloged, after checking the disk still agrees (size, mtime, inode). */
+async function unchangedFiles(catalog: CatalogStore, r: CatalogRelease, dataPath: string): Promise<TorrentFile[]> {
+  const changed = (what: string): never => {
+    throw new AacseedError('changed-since-scan', `${what} changed since it was cataloged; run aacseed scan before making its torrent`, { path: dataPath })
+  }
+  const st = await lstat(dataPath, { bigint: true }).catch(() => changed(r.name))
+  if (r.kind === 'meta') {
+    if (!st.isFile() || `${st.size}:${st.mtimeNs}:${st.ino}` !== r.identity) changed(r.name)
+    return [{ path: r.name, length: r.bytes }]
+  }
+  // The folder's own mtime moves when a file is added, removed or renamed.
+  if (!st.isDirectory() || !r.identity.startsWith(`${st.mtimeNs}:${st.ino}:`)) changed(r.name)
+  const files = catalog.dataFiles(r.id)
+  for (const f of files) {
+    const fst = await lstat(join(dataPath, f.name), { bigint: true }).catch(() => changed(`${r.name}/${f.name}`))
+    if (!fst.isFile() || Number(fst.size) !== f.size || fst.mtimeNs !== f.mtimeNs) changed(`${r.name}/${f.name}`)
+  }
+  return files.map((f) => ({ path: f.name, length: f.size }))
+}
