@@ -1,0 +1,163 @@
+import { resolve } from 'node:path'
+import type { Config } from '../../config/index.js'
+import { openDatabase } from '../../db/index.js'
+import { createEngine, isEngineError, type Engine } from '../../engines/index.js'
+import { AacseedError, ConfigError, UsageError } from '../../errors.js'
+import { JobRunner } from '../../jobs/index.js'
+import { jobDefinitions, Service, type JobName } from '../../jobs/service.js'
+import { seedTorrents } from '../../jobs/seed.js'
+import { createLogger, type Logger } from '../../log/index.js'
+import { defineCommand, str, writeJson, type CommandContext } from '../command.js'
+
+const JOB_NAMES: JobName[] = ['scan', 'make_torrents', 'seed', 'engine_status']
+
+function logger(ctx: CommandContext, config: Config): Logger {
+  return createLogger({ level: config.log.level, pretty: ctx.out.isTTY === true, destination: ctx.out })
+}
+
+function withEngineKind(config: Config, kind: string | undefined): Config {
+  if (kind === undefined) return config
+  if (kind !== 'webtorrent' && kind !== 'transmission') throw new UsageError(`--engine must be webtorrent or transmission, not ${JSON.stringify(kind)}`)
+  return { ...config, engine: { ...config.engine, kind } }
+}
+
+/** A taken port is a configuration error: exit 2, which the systemd unit does not restart in a loop. */
+async function startEngine(engine: Engine): Promise<void> {
+  try {
+    await engine.start()
+  } catch (e) {
+    if (isEngineError(e) && e.code === 'port-in-use') throw new ConfigError(`engine: ${e.message}`)
+    throw e
+  }
+}
+
+function waitForStopSignal(): Promise<string> {
+  return new Promise((res) => {
+    const on = (sig: string) => {
+      process.off('SIGTERM', onTerm)
+      process.off('SIGINT', onInt)
+      // A second signal while stopping means "now".
+      process.once(sig as NodeJS.Signals, () => process.exit(130))
+      res(sig)
+    }
+    const onTerm = () => on('SIGTERM')
+    const onInt = () => on('SIGINT')
+    process.once('SIGTERM', onTerm)
+    process.once('SIGINT', onInt)
+  })
+}
+
+export const serveCommand = defineCommand({
+  name: 'serve',
+  summary: 'run the service: seed, and keep the catalog, torrents and engine status up to date on schedule',
+  usage: '[--engine webtorrent|transmission]',
+  options: { engine: { type: 'string' } },
+  help: ['Logs JSON lines to stdout (readable text on a terminal). Stops cleanly on SIGTERM or SIGINT.', '--engine KIND   override engine.kind'],
+  async run(ctx) {
+    const config = withEngineKind(ctx.config({ checkRoots: true }), str(ctx.values.engine))
+    const log = logger(ctx, config)
+    const db = openDatabase(config.catalog.database)
+    const engine = createEngine(config.engine, { logger: log.child({ area: 'engine' }), env: ctx.env })
+    const service = new Service({ config, db, engine, logger: log })
+    service.runner.validate()
+    const stopped = waitForStopSignal()
+    try {
+      await startEngine(engine)
+    } catch (e) {
+      db.close()
+      throw e
+    }
+    await service.start()
+    log.info({ engine: engine.kind, database: config.catalog.database, roots: config.catalog.roots }, 'aacseed serving; `aacseed jobs` shows job runs')
+    const sig = await stopped
+    log.info({ signal: sig }, 'stopping')
+    await service.stop()
+    log.info('stopped')
+    return 0
+  },
+})
+
+export const seedCommand = defineCommand({
+  name: 'seed',
+  summary: 'hand every made torrent to the engine and report; with webtorrent, keep seeding until Ctrl-C',
+  usage: '[--engine webtorrent|transmission] [--json]',
+  options: { engine: { type: 'string' }, json: { type: 'boolean' } },
+  async run(ctx) {
+    const config = withEngineKind(ctx.config(), str(ctx.values.engine))
+    const log = createLogger({ level: 'warn', destination: ctx.err, pretty: false })
+    const db = openDatabase(config.catalog.database)
+    const engine = createEngine(config.engine, { logger: log, env: ctx.env })
+    try {
+      await startEngine(engine)
+      const r = await seedTorrents(db, engine, { labels: config.engine.transmission.labels })
+      const report = { engine: engine.kind, added: r.added, already: r.duplicate, verified: r.verified, failed: r.failed }
+      if (ctx.values.json) writeJson(ctx, report)
+      else {
+        ctx.out.write(`${engine.kind}: ${r.added} added, ${r.duplicate} already seeding, ${r.verified} verified against changed data, ${r.failed.length} failed\n`)
+        for (const f of r.failed) ctx.out.write(`  ${f.name}: ${f.error}\n`)
+      }
+      if (engine.kind === 'webtorrent' && r.failed.length === 0) {
+        ctx.err.write('seeding with the embedded engine; press Ctrl-C to stop (or run `aacseed serve`)\n')
+        await waitForStopSignal()
+      }
+      return r.failed.length > 0 ? 1 : 0
+    } finally {
+      await engine.close().catch(() => undefined)
+      db.close()
+    }
+  },
+})
+
+export const jobsCommand = defineCommand({
+  name: 'jobs',
+  summary: 'show recent job runs (start, end, outcome, counts, error)',
+  usage: '[--job NAME] [--limit N] [--json] [--db PATH]',
+  options: { job: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, db: { type: 'string' } },
+  async run(ctx) {
+    const config = ctx.config()
+    const db = openDatabase(resolve(ctx.cwd, str(ctx.values.db) ?? config.catalog.database))
+    try {
+      const runner = new JobRunner({ db, logger: createLogger({ level: 'silent' }), jobs: [] })
+      const job = str(ctx.values.job)
+      const runs = runner.recentRuns({ ...(job ? { job } : {}), limit: Number(str(ctx.values.limit) ?? 20) })
+      if (ctx.values.json) writeJson(ctx, runs)
+      else if (runs.length === 0) ctx.out.write('no job runs yet\n')
+      else {
+        for (const r of runs) {
+          const counts = Object.entries(r.counts ?? {}).map(([k, v]) => `${k}=${v}`).join(' ')
+          ctx.out.write(`${r.startedAt}  ${r.job.padEnd(13)} ${r.outcome.padEnd(11)} ${r.trigger.padEnd(8)} ${counts}${r.error ? `  error: ${r.error}` : ''}\n`)
+        }
+      }
+      return 0
+    } finally {
+      db.close()
+    }
+  },
+})
+
+export const runCommand = defineCommand({
+  name: 'run',
+  summary: 'run one job now, in this process, and record it',
+  usage: `JOB   (${JOB_NAMES.join(', ')})`,
+  options: { json: { type: 'boolean' } },
+  async run(ctx) {
+    const name = ctx.positionals[0]
+    if (ctx.positionals.length !== 1 || !JOB_NAMES.includes(name as JobName)) throw new UsageError(`usage: aacseed run JOB, where JOB is one of ${JOB_NAMES.join(', ')}`)
+    const config = ctx.config({ checkRoots: name === 'scan' })
+    const log = createLogger({ level: config.log.level, destination: ctx.err, pretty: ctx.err.isTTY === true })
+    const db = openDatabase(config.catalog.database)
+    const engine = createEngine(config.engine, { logger: log.child({ area: 'engine' }), env: ctx.env })
+    try {
+      if (name === 'seed' || name === 'engine_status') await startEngine(engine)
+      const runner = new JobRunner({ db, logger: log, jobs: jobDefinitions({ config, db, engine, logger: log }), keepRuns: config.jobs.keep_runs })
+      const run = await runner.runNow(name!, 'manual')
+      if (ctx.values.json) writeJson(ctx, run)
+      else ctx.out.write(`${run.job}: ${run.outcome} ${JSON.stringify(run.counts ?? {})}${run.error ? ` error: ${run.error}` : ''}\n`)
+      if (run.outcome === 'failed') throw new AacseedError('job-failed', `job ${name} failed: ${run.error ?? 'unknown error'}`)
+      return (run.counts?.problems ?? 0) > 0 ? 1 : 0
+    } finally {
+      await engine.close().catch(() => undefined)
+      db.close()
+    }
+  },
+})

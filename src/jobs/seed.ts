@@ -1,0 +1,43 @@
+/**
+ * The seed job: hands every torrent aacseed made to the engine, against the data it was made
+ * from. Verification is skipped exactly when the catalog still shows the data as it was when
+ * hashed, so a restart never re-hashes terabytes, and a change is always re-verified.
+ */
+import { readFile } from 'node:fs/promises'
+import { CatalogStore } from '../catalog/index.js'
+import type { Db } from '../db/index.js'
+import type { Engine } from '../engines/index.js'
+import { errorMessage } from '../errors.js'
+import { TorrentStore } from '../torrents/index.js'
+
+export interface SeedReport {
+  added: number
+  duplicate: number
+  verified: number
+  failed: Array<{ name: string; error: string }>
+}
+
+export async function seedTorrents(db: Db, engine: Engine, opts: { labels?: string[]; signal?: AbortSignal } = {}): Promise<SeedReport> {
+  const identities = new Map(new CatalogStore(db).releases().map((r) => [r.name, r.identity]))
+  const held = new Set((await engine.list()).map((s) => s.infoHash))
+  const report: SeedReport = { added: 0, duplicate: 0, verified: 0, failed: [] }
+  for (const t of new TorrentStore(db).all()) {
+    if (opts.signal?.aborted) break
+    if (held.has(t.infohash)) {
+      report.duplicate++
+      continue
+    }
+    const verify = identities.get(t.name) !== t.dataIdentity
+    try {
+      const torrent = await readFile(t.torrentPath)
+      const r = await engine.add({ torrent, infoHash: t.infohash, name: t.name, dataDir: t.root, verify, ...(opts.labels ? { labels: opts.labels } : {}) })
+      if (r === 'added') report.added++
+      else report.duplicate++
+      if (verify) report.verified++
+    } catch (e) {
+      // One torrent the engine refuses (or whose .torrent vanished) must not stop the others.
+      report.failed.push({ name: t.name, error: errorMessage(e) })
+    }
+  }
+  return report
+}

@@ -1,0 +1,98 @@
+/**
+ * `aacseed serve`: one database, one engine, the scheduled jobs, and a clean stop.
+ * Each job is a thin adapter from a capability (catalog, torrents, engines) to counts.
+ */
+import { scan } from '../catalog/index.js'
+import type { Config } from '../config/index.js'
+import type { Db } from '../db/index.js'
+import { EngineStatusStore, type Engine } from '../engines/index.js'
+import type { Logger } from '../log/index.js'
+import { makeTorrents, publishTorrentList, torrentListEntries, TorrentStore } from '../torrents/index.js'
+import { JobRunner, type JobDefinition } from './runner.js'
+import type { JobCounts } from './runs.js'
+import { seedTorrents } from './seed.js'
+
+export type JobName = 'scan' | 'make_torrents' | 'seed' | 'engine_status'
+
+export interface ServiceDeps {
+  config: Config
+  db: Db
+  engine: Engine
+  logger: Logger
+}
+
+export function publishList(db: Db, config: Config): Promise<string> | null {
+  if (!config.torrents.list_path) return null
+  const entries = torrentListEntries(new TorrentStore(db).all(), {
+    urlBase: config.torrents.url_base,
+    topLevelGroupName: config.torrents.top_level_group_name,
+    trackers: config.torrents.announce.flat(),
+  })
+  return publishTorrentList(config.torrents.list_path, entries)
+}
+
+export function jobDefinitions({ config, db, engine, logger }: ServiceDeps): JobDefinition[] {
+  const jobs: Record<JobName, JobDefinition['run']> = {
+    async scan(signal): Promise<JobCounts> {
+      if (config.catalog.roots.length === 0) return { roots: 0 }
+      const r = await scan({ db, roots: config.catalog.roots, parseWorkers: config.catalog.parse_workers, batchRecords: config.catalog.batch_records, maxLineBytes: config.catalog.max_line_bytes, ignore: config.catalog.ignore, signal })
+      return { entries_read: r.stats.entriesRead, entries_unchanged: r.stats.entriesUnchanged, entries_removed: r.stats.entriesRemoved, records: r.records, problems: r.problems.length }
+    },
+    async make_torrents(signal) {
+      const r = await makeTorrents({ db, torrents: config.torrents, signal })
+      await publishList(db, config)
+      return { made: r.made.length, unchanged: r.unchanged, with_problems: r.withProblems, problems: r.problems.length }
+    },
+    async seed(signal) {
+      const r = await seedTorrents(db, engine, { labels: config.engine.transmission.labels, signal })
+      for (const f of r.failed) logger.warn({ area: 'seed', torrent: f.name, err: f.error }, 'engine did not take the torrent')
+      return { added: r.added, already: r.duplicate, verified: r.verified, failed: r.failed.length }
+    },
+    async engine_status() {
+      const statuses = await engine.list()
+      new EngineStatusStore(db).record(engine.kind, statuses)
+      return {
+        torrents: statuses.length,
+        seeding: statuses.filter((s) => s.state === 'seeding').length,
+        errors: statuses.filter((s) => s.state === 'error').length,
+        uploaded_bytes: statuses.reduce((n, s) => n + s.uploaded, 0),
+      }
+    },
+  }
+  return (Object.keys(jobs) as JobName[]).map((name) => ({ name, schedule: config.jobs[name], run: jobs[name] }))
+}
+
+export class Service {
+  readonly runner: JobRunner
+
+  constructor(private readonly deps: ServiceDeps) {
+    this.runner = new JobRunner({ db: deps.db, logger: deps.logger, jobs: jobDefinitions(deps), keepRuns: deps.config.jobs.keep_runs })
+  }
+
+  /**
+   * Seeds what was already made first (no scan needed: a restart is seeding within seconds),
+   * then schedules the jobs and brings the catalog and torrents up to date in the background.
+   */
+  async start(): Promise<void> {
+    this.runner.validate()
+    await this.deps.engine.start()
+    this.runner.start()
+    await this.runner.runNow('seed', 'startup')
+    await this.runner.runNow('engine_status', 'startup')
+    void this.catchUp()
+  }
+
+  private async catchUp(): Promise<void> {
+    for (const job of ['scan', 'make_torrents', 'seed', 'engine_status'] as const) {
+      const run = await this.runner.runNow(job, 'startup').catch(() => null)
+      if (!run || run.outcome === 'interrupted') return
+    }
+  }
+
+  /** Within 10 s: jobs aborted and awaited (their transactions commit or roll back), then the engine and the database close. */
+  async stop(): Promise<void> {
+    await this.runner.stop(7000)
+    await this.deps.engine.close().catch((e: unknown) => this.deps.logger.warn({ err: e }, 'engine did not close cleanly'))
+    this.deps.db.close()
+  }
+}
