@@ -2,7 +2,7 @@ import { resolve } from 'node:path'
 import type { Config } from '../../config/index.js'
 import { openDatabase, type Db } from '../../db/index.js'
 import { UsageError } from '../../errors.js'
-import { formatTorrentList, makeTorrents, publishTorrentList, torrentListEntries, TorrentStore, validatePieceLength, type ListFormat } from '../../torrents/index.js'
+import { formatTorrentList, makeTorrents, publishTorrentList, torrentListEntries, TorrentStore, isValidPieceLength, type ListFormat } from '../../torrents/index.js'
 import { defineCommand, str, writeJson } from '../command.js'
 import { formatBytes, progressLine } from '../progress.js'
 
@@ -31,8 +31,8 @@ export const torrentsMake = defineCommand({
     let pieceLength: number | undefined
     if (pl !== undefined) {
       const n = Number(pl)
-      if (!Number.isInteger(n)) throw new UsageError(`--piece-length: ${JSON.stringify(pl)} is not a number of bytes`)
-      pieceLength = n === 0 ? 0 : validatePieceLength(n)
+      if (n !== 0 && !isValidPieceLength(n)) throw new UsageError(`--piece-length ${pl}: must be 0 (by size) or a power of two from 32768 to 16777216`)
+      pieceLength = n
     }
     const out = str(ctx.values.out)
     const db = openDatabase(resolve(ctx.cwd, str(ctx.values.db) ?? config.catalog.database))
