@@ -33,8 +33,8 @@ const SHORTUUID_LENGTH = 22
 
 /** A compact UTC timestamp, kept both as written and as seconds since the epoch for range math. */
 export interface AacTimestamp {
-  text: string
-  seconds: number
+  readonly text: string
+  readonly seconds: number
 }
 
 export interface AacId {
@@ -91,7 +91,12 @@ export function parseCollection(s: string): string {
   return s
 }
 
+// Records of one release share few distinct timestamps in a row; remembering the last one
+// takes date validation off the hot path of a scan.
+let lastTimestamp: AacTimestamp = { text: '', seconds: 0 }
+
 export function parseTimestamp(s: string): AacTimestamp {
+  if (s === lastTimestamp.text) return lastTimestamp
   const m = TIMESTAMP_RE.exec(s)
   if (!m) throw new AacError('invalid-timestamp', `invalid timestamp ${JSON.stringify(s)}: expected YYYYMMDDTHHMMSSZ`)
   const [y, mo, d, h, mi, se] = m.slice(1).map(Number) as [number, number, number, number, number, number]
@@ -109,7 +114,8 @@ export function parseTimestamp(s: string): AacTimestamp {
   ) {
     throw new AacError('invalid-timestamp', `invalid timestamp ${JSON.stringify(s)}: not a real UTC date and time`)
   }
-  return { text: s, seconds: ms / 1000 }
+  lastTimestamp = { text: s, seconds: ms / 1000 }
+  return lastTimestamp
 }
 
 export function formatTimestamp(date: Date): string {
