@@ -13,7 +13,14 @@ export async function getRecord(db: Db, aacid: string): Promise<{ bytes: Buffer;
   if (!loc) throw new AacseedError('not-found', `${aacid} is not in the catalog`)
   const path = join(loc.root, loc.name)
   let bytes: Buffer | undefined
-  await forEachRecordBytes(path, { compressedOffset: loc.compressedOffset, decompressedOffset: loc.frameOffset }, [loc], (_, b) => (bytes = b))
+  try {
+    await forEachRecordBytes(path, { compressedOffset: loc.compressedOffset, decompressedOffset: loc.frameOffset }, [loc], (_, b) => (bytes = b))
+  } catch (e) {
+    // A file removed, unreadable or damaged since the scan is the user's to fix, not a crash.
+    const code = (e as NodeJS.ErrnoException).code
+    if (typeof code === 'string') throw new AacseedError('unreadable', `cannot read ${path}: ${code}; rescan`, { path })
+    throw new AacseedError('file-changed', `${path} no longer decodes where ${aacid} was cataloged (zstd: ${(e as Error).message}); rescan`, { path })
+  }
   if (!bytes || !bytes.includes(`"${aacid}"`)) throw new AacseedError('file-changed', `${path} no longer holds ${aacid} where it was cataloged; rescan`, { path })
   return { bytes, file: loc.name, line: loc.line }
 }

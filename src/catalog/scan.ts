@@ -8,7 +8,9 @@
  * Crash-safe: see migration 001; an entry is replaced in one transaction after it was read.
  */
 import { createHash } from 'node:crypto'
+import { lstatSync, type BigIntStats } from 'node:fs'
 import { lstat, opendir, readdir } from 'node:fs/promises'
+import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { join, resolve } from 'node:path'
 import { AacError, parseAacId, parseDataFolderName, parseMetaFileName, type DataFolder, type MetaFile } from '../aac/index.js'
 import { AacseedError } from '../errors.js'
@@ -150,17 +152,24 @@ async function planRoot(store: CatalogStore, root: string, rootId: number, opts:
   }
   const ignore = (opts.ignore ?? DEFAULT_IGNORE).map(globToRegExp)
   const rootProblems: Problem[] = []
-  const seenMeta = new Map<string, Planned>()
-  const seenData = new Map<string, Planned>()
+  // An entry seen unchanged maps to null: it is neither parsed again nor read.
+  const seenMeta = new Map<string, Planned | null>()
+  const seenData = new Map<string, Planned | null>()
+  const unchanged = (prev: StoredEntry | undefined, st: BigIntStats, isFile: boolean): boolean =>
+    !opts.full && prev !== undefined && prev.state === 'complete' && prev.mtimeNs === st.mtimeNs && prev.inode === st.ino && (!isFile || prev.size === st.size)
   const storedMeta = new Map(store.listMetaFiles(rootId).map((e) => [e.name, e]))
   const storedData = new Map(store.listDataFolders(rootId).map((e) => [e.name, e]))
   const only = opts.only?.get(root)
+  let n = 0
   for (const name of entries.sort()) {
     if (only ? !only.has(name) : ignore.some((re) => re.test(name))) continue
     const path = join(root, name)
     let st
     try {
-      st = await lstat(path, { bigint: true })
+      // Synchronous: an async lstat costs several times more than the call itself, and a
+      // rescan of an unchanged tree is nothing but these calls. Yield now and then instead.
+      if (++n % 512 === 0) await yieldToLoop()
+      st = lstatSync(path, { bigint: true })
     } catch (e) {
       rootProblems.push(problem('unreadable', name, `cannot stat: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`))
       continue
@@ -169,11 +178,13 @@ async function planRoot(store: CatalogStore, root: string, rootId: number, opts:
       if (st.isSymbolicLink()) {
         rootProblems.push(problem('symlink-not-followed', name, 'symbolic link in a release root: releases must be real files and folders; not followed'))
       } else if (st.isDirectory()) {
-        const release = parseDataFolderName(name)
-        seenData.set(name, { kind: 'data', root, rootId, path, release, mtimeNs: st.mtimeNs, inode: st.ino, previous: storedData.get(name) })
+        const previous = storedData.get(name)
+        if (unchanged(previous, st, false)) seenData.set(name, null)
+        else seenData.set(name, { kind: 'data', root, rootId, path, release: parseDataFolderName(name), mtimeNs: st.mtimeNs, inode: st.ino, previous })
       } else if (st.isFile()) {
-        const release = parseMetaFileName(name)
-        seenMeta.set(name, { kind: 'meta', root, rootId, path, release, size: st.size, mtimeNs: st.mtimeNs, inode: st.ino, previous: storedMeta.get(name) })
+        const previous = storedMeta.get(name)
+        if (unchanged(previous, st, true)) seenMeta.set(name, null)
+        else seenMeta.set(name, { kind: 'meta', root, rootId, path, release: parseMetaFileName(name), size: st.size, mtimeNs: st.mtimeNs, inode: st.ino, previous })
       } else {
         rootProblems.push(problem('not-a-regular-file', name, 'neither a regular file nor a folder'))
       }
@@ -197,9 +208,7 @@ async function planRoot(store: CatalogStore, root: string, rootId: number, opts:
   }
   const out: Planned[] = []
   for (const p of [...seenMeta.values(), ...seenData.values()]) {
-    const prev = p.previous
-    const same = prev !== undefined && prev.state === 'complete' && prev.mtimeNs === p.mtimeNs && prev.inode === p.inode && (p.kind === 'data' || prev.size === p.size)
-    if (same && !opts.full) stats.entriesUnchanged++
+    if (p === null) stats.entriesUnchanged++
     else out.push(p)
   }
   return out

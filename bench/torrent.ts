@@ -1,0 +1,187 @@
+/**
+ * Hashing speed against mktorrent on a 2 GiB AAC data folder of ~360 blobs, page cache warm.
+ * Bars: our time ≤ 1.25 × `mktorrent -l 22 -t 2`, our peak RSS ≤ 200 MB, equal infohashes.
+ *
+ *   npx tsc -p . && node dist/bench/torrent.js
+ *
+ *   node dist/bench/torrent.js --rounds 5      (more rounds on a busy machine; best of each kept)
+ *
+ * The folder is generated once under .bench-cache/torrent/. Each of our runs is a child process,
+ * so its peak RSS (worker threads included: they share the process) is the hashing's alone.
+ * Exit code: 0 all bars met, 1 a bar missed, 2 infohashes differ.
+ */
+import { spawnSync } from 'node:child_process'
+import { createCipheriv, createHash } from 'node:crypto'
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import { availableParallelism, loadavg } from 'node:os'
+import { join, resolve } from 'node:path'
+import { encodeShortuuid, formatAacId, formatDataFolderName, makeRange, timestampFromSeconds } from '../src/aac/index.js'
+import { buildTorrent, parseTorrent, sortByNameBytes, type TorrentFile } from '../src/torrents/index.js'
+
+const REPO_ROOT = resolve(import.meta.dirname, '..', '..')
+const CACHE = join(REPO_ROOT, '.bench-cache', 'torrent')
+const TOTAL = 2 * 1024 ** 3
+const MIN_FILE = 100_000
+const MAX_FILE = 12_000_000
+const PIECE_LOG2 = 22
+const RATIO_BAR = 1.25
+const RSS_BAR_MB = 200
+const GENERATOR_VERSION = 1
+
+interface Manifest {
+  version: number
+  folder: string
+  files: TorrentFile[]
+}
+
+/** splitmix32: a fixed seed gives the same names and sizes on every machine. */
+function prng(seed: number): () => number {
+  let s = seed >>> 0
+  return () => {
+    s = (s + 0x9e3779b9) >>> 0
+    let z = s
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0
+    return ((z ^ (z >>> 16)) >>> 0) / 2 ** 32
+  }
+}
+
+function plan(): Manifest {
+  const rand = prng(20230808)
+  const start = Date.UTC(2023, 7, 8, 5, 15, 3) / 1000
+  const files: TorrentFile[] = []
+  let total = 0
+  for (let i = 0; total < TOTAL; i++) {
+    const size = Math.min(TOTAL - total, MIN_FILE + Math.floor(rand() * (MAX_FILE - MIN_FILE)))
+    const ts = timestampFromSeconds(start + Math.floor(i / 3)).text
+    let uuid = 0n
+    for (let k = 0; k < 4; k++) uuid = (uuid << 32n) | BigInt(Math.floor(rand() * 2 ** 32))
+    // Some blobs carry the source's id and some do not, so `__1__` and `__A` orderings both occur.
+    const id = rand() < 0.8 ? String(22_400_000 + Math.floor(rand() * 100_000)) : null
+    files.push({ path: formatAacId('zlib3_files', ts, id, encodeShortuuid(uuid)), length: size })
+    total += size
+  }
+  const last = files[files.length - 1]!.path.split('__')[2]!
+  const folder = formatDataFolderName('annas_archive', makeRange('zlib3_files', '20230808T051503Z', last))
+  return { version: GENERATOR_VERSION, folder, files: sortByNameBytes(files) }
+}
+
+function ensureData(): Manifest {
+  const manifestPath = join(CACHE, 'manifest.json')
+  const want = plan()
+  if (existsSync(manifestPath)) {
+    const have = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest
+    const dir = join(CACHE, have.folder)
+    if (JSON.stringify(have) === JSON.stringify(want) && have.files.every((f) => statSync(join(dir, f.path), { throwIfNoEntry: false })?.size === f.length)) return have
+  }
+  rmSync(CACHE, { recursive: true, force: true })
+  const dir = join(CACHE, want.folder)
+  mkdirSync(dir, { recursive: true })
+  process.stdout.write(`generating ${want.files.length} files (${TOTAL / 1024 ** 3} GiB) in ${dir} ...\n`)
+  const zeros = Buffer.alloc(8 << 20)
+  want.files.forEach((f, i) => {
+    // AES-CTR keystream: incompressible, reproducible and written at GB/s.
+    const key = createHash('sha256').update(`aacseed-bench-${i}`).digest()
+    const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16))
+    const fd = openSync(join(dir, f.path), 'w')
+    for (let left = f.length; left > 0; ) {
+      const n = Math.min(left, zeros.length)
+      writeSync(fd, cipher.update(zeros.subarray(0, n)))
+      left -= n
+    }
+    closeSync(fd)
+  })
+  // Written last: its presence means the folder is complete.
+  writeFileSync(manifestPath, JSON.stringify(want))
+  return want
+}
+
+function warm(dir: string, files: TorrentFile[]): void {
+  const buf = Buffer.allocUnsafe(16 << 20)
+  for (const f of files) {
+    const fd = openSync(join(dir, f.path), 'r')
+    while (readSync(fd, buf, 0, buf.length, null) > 0);
+    closeSync(fd)
+  }
+}
+
+function timeMktorrent(dir: string, out: string): { seconds: number; infoHash: string } {
+  rmSync(out, { force: true })
+  const t0 = process.hrtime.bigint()
+  const r = spawnSync('mktorrent', ['-l', String(PIECE_LOG2), '-t', '2', '-d', '-a', 'http://127.0.0.1:1/announce', '-o', out, dir], { encoding: 'utf8' })
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9
+  if (r.status !== 0) throw new Error(`mktorrent failed: ${r.stderr}`)
+  return { seconds, infoHash: parseTorrent(readFileSync(out)).infoHash }
+}
+
+interface ChildResult {
+  seconds: number
+  infoHash: string
+  maxRssMb: number
+}
+
+/** One buildTorrent in a fresh process: worker start-up is paid, and the peak RSS is its own. */
+async function child(): Promise<void> {
+  const m = JSON.parse(readFileSync(join(CACHE, 'manifest.json'), 'utf8')) as Manifest
+  const t0 = process.hrtime.bigint()
+  const built = await buildTorrent({
+    name: m.folder,
+    kind: 'folder',
+    root: join(CACHE, m.folder),
+    files: m.files,
+    pieceLength: 2 ** PIECE_LOG2,
+    announce: [['http://127.0.0.1:1/announce']],
+    webSeeds: [],
+    comment: '',
+    createdBy: 'aacseed bench',
+    creationDate: null,
+    source: '',
+    private: false,
+  })
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9
+  // resourceUsage().maxRSS is in kilobytes, and covers the worker threads: they share the process.
+  const result: ChildResult = { seconds, infoHash: built.infoHash, maxRssMb: process.resourceUsage().maxRSS / 1024 }
+  process.stdout.write(JSON.stringify(result))
+}
+
+function timeOurs(): ChildResult {
+  const r = spawnSync(process.execPath, [import.meta.filename, '--child'], { encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`child failed: ${r.stderr}`)
+  return JSON.parse(r.stdout) as ChildResult
+}
+
+async function main(): Promise<number> {
+  const roundsArg = process.argv.indexOf('--rounds')
+  const rounds = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 2
+  const m = ensureData()
+  const dir = join(CACHE, m.folder)
+  warm(dir, m.files)
+  const out = join(CACHE, 'mktorrent.torrent')
+  // Interleaved, so that a burst of load from elsewhere on the machine hits both sides alike.
+  const mk: { seconds: number; infoHash: string }[] = []
+  const ours: ChildResult[] = []
+  for (let i = 0; i < rounds; i++) {
+    mk.push(timeMktorrent(dir, out))
+    ours.push(timeOurs())
+  }
+  rmSync(out, { force: true })
+
+  const mkBest = Math.min(...mk.map((x) => x.seconds))
+  const ourBest = Math.min(...ours.map((x) => x.seconds))
+  const rss = Math.max(...ours.map((x) => x.maxRssMb))
+  const ratio = ourBest / mkBest
+  const same = [...mk, ...ours].every((x) => x.infoHash === ours[0]!.infoHash)
+  const line = (k: string, v: string): void => void process.stdout.write(`${k.padEnd(22)} ${v}\n`)
+  line('data', `${m.files.length} files, ${(TOTAL / 1024 ** 3).toFixed(2)} GiB, piece length 2^${PIECE_LOG2}, ${availableParallelism()} cores, load ${loadavg()[0]!.toFixed(2)}`)
+  line('mktorrent -t 2', `${mk.map((x) => x.seconds.toFixed(3)).join(' s, ')} s (best ${mkBest.toFixed(3)} s)`)
+  line('buildTorrent', `${ours.map((x) => x.seconds.toFixed(3)).join(' s, ')} s (best ${ourBest.toFixed(3)} s, ${(TOTAL / ourBest / 1e9).toFixed(2)} GB/s)`)
+  line('ratio ours/mktorrent', `${ratio.toFixed(3)} (bar ${RATIO_BAR})`)
+  line('peak RSS (ours)', `${rss.toFixed(1)} MB (bar ${RSS_BAR_MB} MB)`)
+  line('infohash', same ? `${ours[0]!.infoHash} (equal)` : `DIFFERENT: ours ${ours.map((x) => x.infoHash).join(' ')}, mktorrent ${mk.map((x) => x.infoHash).join(' ')}`)
+  const ok = same && ratio <= RATIO_BAR && rss <= RSS_BAR_MB
+  line('result', ok ? 'PASS' : 'FAIL')
+  return same ? (ok ? 0 : 1) : 2
+}
+
+if (process.argv.includes('--child')) await child()
+else process.exitCode = await main()

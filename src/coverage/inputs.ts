@@ -1,0 +1,81 @@
+/**
+ * What coverage needs from outside the local catalog, as plain data: how many complete copies
+ * the fleet's seedboxes hold of each torrent, what the public swarm reported for it, each
+ * seedbox's state, and the releases an upstream list knows of. The fleet (src/fleet), swarm
+ * scraping and mirror sync provide these by implementing `CoverageInputs`; coverage never reads
+ * their tables. Until they exist, `NO_EXTERNAL_INPUTS` reports nothing, and the fleet and swarm
+ * levels stay at zero.
+ */
+
+/** A torrent's state across the fleet: `ok` at the target number of copies, `degraded` below it, `lost` at none. */
+export type TorrentHealth = 'ok' | 'degraded' | 'lost'
+
+export const TORRENT_HEALTH: readonly TorrentHealth[] = ['ok', 'degraded', 'lost']
+
+export interface FleetTorrentFigures {
+  /** Seedboxes holding a complete, verified copy. */
+  copies: number
+  /** The fleet's own verdict, when it has one; otherwise coverage derives it from `copies`. */
+  health?: TorrentHealth
+}
+
+export interface SwarmTorrentFigures {
+  seeders: number
+  leechers: number
+  completed: number
+  /** `YYYY-MM-DDTHH:MM:SS` UTC, as in the published list, or null. */
+  scrapedAt: string | null
+}
+
+export interface SeedboxFigures {
+  name: string
+  up: boolean
+  /** Free space where the seedbox keeps data, or null when unknown. */
+  freeBytes: number | null
+  torrents: number
+  /** Torrents the seedbox reports in error. */
+  errors: number
+  /** ISO 8601, or null when never reached. */
+  lastSeenAt: string | null
+  /** Why the seedbox is down, when it is. */
+  error: string | null
+}
+
+/** A release an upstream list (e.g. Anna's Archive's torrent list) knows of. */
+export interface UpstreamRelease {
+  name: string
+  kind: 'meta' | 'data'
+  collection: string
+  /** Range ends as `YYYYMMDDTHHMMSSZ` and as Unix seconds. */
+  from: string
+  to: string
+  fromS: number
+  toS: number
+  bytes: number | null
+}
+
+export interface ExternalFigures {
+  /** N: the number of seedboxes each torrent should be on (the fleet's target). */
+  copiesTarget: number
+  /** By infohash (40 lowercase hex). A torrent absent here is one the fleet does not report. */
+  fleet: ReadonlyMap<string, FleetTorrentFigures>
+  /** By infohash. Absent: never scraped. */
+  swarm: ReadonlyMap<string, SwarmTorrentFigures>
+  seedboxes: readonly SeedboxFigures[]
+  upstream: readonly UpstreamRelease[]
+}
+
+/**
+ * The seam other capabilities fill. `read()` is called when coverage is recomputed (after a
+ * job changed the database), so it may query SQLite synchronously but should stay cheap.
+ */
+export interface CoverageInputs {
+  read(): ExternalFigures
+}
+
+/** Until the fleet configures its own target. */
+export const DEFAULT_COPIES_TARGET = 3
+
+export const NO_EXTERNAL_INPUTS: CoverageInputs = {
+  read: () => ({ copiesTarget: DEFAULT_COPIES_TARGET, fleet: new Map(), swarm: new Map(), seedboxes: [], upstream: [] }),
+}

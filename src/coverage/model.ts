@@ -1,0 +1,594 @@
+/**
+ * The coverage model: pure functions from plain data (the catalog's releases, the torrents,
+ * the local engine's states, and the fleet, swarm and upstream figures of `ExternalFigures`) to
+ * a per-collection report of how well each stretch of the AACID timeline is kept.
+ *
+ * A release (one metadata file or one data folder) is the unit: it has one AACID range. Each
+ * level is a predicate on releases, and a level's figures are those of the releases meeting it:
+ *
+ *   cataloged    in the local catalog (with or without problems)
+ *   held         cataloged here without problems (the data on this machine can be trusted)
+ *   torrented    aacseed made its torrent
+ *   seeded       the local engine reports its torrent `seeding`
+ *   fleet_1      on at least one fleet seedbox (complete copy)
+ *   fleet_n      on at least N seedboxes (N: `ExternalFigures.copiesTarget`)
+ *   swarm_lt4 / swarm_4to10 / swarm_gt10
+ *                its torrent's public swarm has < 4, 4 to 10, or > 10 seeders: the buckets
+ *                Anna's Archive's torrent page uses (torrents never scraped are in none)
+ *
+ * Levels are independent: a release lost here may still be on three seedboxes. `ratio` is the
+ * level's bytes over the bytes of everything known of the collection (cataloged, torrented, or
+ * listed upstream with a size). The timeline of each level is the union of its ranges.
+ */
+import { timestampFromSeconds } from '../aac/index.js'
+import type { ExternalFigures, SeedboxFigures, TorrentHealth, UpstreamRelease } from './inputs.js'
+import { gapsBetween, mergeSpans, overlappingPairs, spanSeconds, totalSeconds, type Span } from './intervals.js'
+
+export type ReleaseKind = 'meta' | 'data'
+
+export type LevelKey = 'cataloged' | 'held' | 'torrented' | 'seeded' | 'fleet_1' | 'fleet_n' | 'swarm_lt4' | 'swarm_4to10' | 'swarm_gt10'
+
+export interface LevelInfo {
+  key: LevelKey
+  label: string
+  description: string
+}
+
+/** Plain-language names for the CLI, the API and the dashboard; `N` is replaced by the target. */
+export const LEVELS: readonly LevelInfo[] = [
+  { key: 'cataloged', label: 'Cataloged', description: 'found in a release root on this machine (problems or not)' },
+  { key: 'held', label: 'Held here', description: 'on this machine and free of problems' },
+  { key: 'torrented', label: 'Torrent made', description: 'aacseed made its .torrent' },
+  { key: 'seeded', label: 'Seeded here', description: 'the local torrent engine is seeding it' },
+  { key: 'fleet_1', label: 'On ≥ 1 seedbox', description: 'a complete copy on at least one fleet seedbox' },
+  { key: 'fleet_n', label: 'On ≥ N seedboxes', description: 'complete copies on at least N fleet seedboxes (the target)' },
+  { key: 'swarm_lt4', label: '< 4 swarm seeders', description: 'the public swarm has fewer than 4 seeders: at risk' },
+  { key: 'swarm_4to10', label: '4–10 swarm seeders', description: 'the public swarm has 4 to 10 seeders' },
+  { key: 'swarm_gt10', label: '> 10 swarm seeders', description: 'the public swarm has more than 10 seeders' },
+]
+
+export const LEVEL_KEYS: readonly LevelKey[] = LEVELS.map((l) => l.key)
+
+export type SwarmBucket = 'lt4' | '4to10' | 'gt10' | 'unknown'
+export const SWARM_BUCKETS: readonly SwarmBucket[] = ['lt4', '4to10', 'gt10', 'unknown']
+
+/** Anna's Archive's buckets: < 4 seeders, 4 to 10, > 10. */
+export function swarmBucket(seeders: number | null): SwarmBucket {
+  if (seeders === null) return 'unknown'
+  if (seeders < 4) return 'lt4'
+  if (seeders <= 10) return '4to10'
+  return 'gt10'
+}
+
+/**
+ * A release's colour on the timeline: the strongest thing true of it, from `fleet_n` down to
+ * `upstream` (known from an upstream list only) and `problems` (here, but with problems).
+ */
+export type TimelineState = 'upstream' | 'problems' | 'held' | 'torrented' | 'seeded' | 'fleet_1' | 'fleet_n'
+export const TIMELINE_STATES: readonly TimelineState[] = ['upstream', 'problems', 'held', 'torrented', 'seeded', 'fleet_1', 'fleet_n']
+
+// ---- input ---------------------------------------------------------------------------------
+
+export interface RangeFields {
+  collection: string
+  /** `YYYYMMDDTHHMMSSZ`, inclusive. */
+  from: string
+  to: string
+  /** The same as Unix seconds. */
+  fromS: number
+  toS: number
+}
+
+export interface CatalogReleaseInput extends RangeFields {
+  kind: ReleaseKind
+  name: string
+  /** Records of a metadata file; 0 for a data folder. */
+  records: number
+  /** Blobs of a data folder; 1 for a metadata file. */
+  files: number
+  bytes: number
+  /** Problems naming it; > 0 means not `held`. */
+  problems: number
+}
+
+export interface TorrentInput extends RangeFields {
+  name: string
+  infohash: string
+  kind: ReleaseKind
+  bytes: number
+  files: number
+  /** `YYYY-MM-DD`, the day it entered the published list. */
+  addedAt: string
+}
+
+export interface EngineTorrentInput {
+  infohash: string
+  /** checking, downloading, seeding, paused, error, queued. */
+  state: string
+  lastSeedingAt: string | null
+}
+
+/** A catalog problem between overlapping releases (`overlap-mismatch`, `immutable-conflict`). */
+export interface OverlapProblemInput {
+  collection: string | null
+  code: string
+  path: string
+  message: string
+}
+
+export interface CoverageData {
+  releases: readonly CatalogReleaseInput[]
+  torrents: readonly TorrentInput[]
+  engine: ReadonlyMap<string, EngineTorrentInput>
+  overlapProblems: readonly OverlapProblemInput[]
+  external: ExternalFigures
+}
+
+// ---- output --------------------------------------------------------------------------------
+
+export interface LevelFigures {
+  records: number
+  files: number
+  bytes: number
+  /** Releases (each one AACID range) at this level. */
+  ranges: number
+  /** Seconds of the timeline their union covers. */
+  seconds: number
+  /** bytes / the collection's known bytes; 0 when nothing is known. */
+  ratio: number
+  /** The union of their ranges: sorted, disjoint, inclusive Unix seconds. */
+  spans: Span[]
+}
+
+export interface BucketFigures {
+  torrents: number
+  bytes: number
+}
+
+export interface Gap {
+  from: string
+  to: string
+  fromS: number
+  toS: number
+  seconds: number
+  /** The release whose range ends right before the gap, and the one starting right after it. */
+  after: string
+  before: string
+}
+
+export type OverlapCheck = 'ok' | 'conflict' | 'unchecked'
+
+export interface Overlap {
+  kind: ReleaseKind
+  a: string
+  b: string
+  from: string
+  to: string
+  fromS: number
+  toS: number
+  seconds: number
+  /**
+   * The catalog's immutability check of the overlap: `ok` (both files hold the same records),
+   * `conflict` (see `problems`), `unchecked` (data folders: the catalog compares records only).
+   */
+  check: OverlapCheck
+  problems: string[]
+}
+
+export interface TorrentCoverage extends RangeFields {
+  name: string
+  infohash: string
+  kind: ReleaseKind
+  bytes: number
+  files: number
+  addedAt: string
+  /** Its release is in the local catalog. */
+  cataloged: boolean
+  /** Problems the catalog has on its release. */
+  problems: number
+  engineState: string | null
+  seedingLocally: boolean
+  lastSeedingAt: string | null
+  /** Complete copies on fleet seedboxes; null when the fleet does not report it. */
+  fleetCopies: number | null
+  /** Copies counted for health: the fleet's, or, until the fleet reports the torrent, 1 while seeded here. */
+  copies: number
+  health: TorrentHealth
+  seeders: number | null
+  leechers: number | null
+  completed: number | null
+  scrapedAt: string | null
+  bucket: SwarmBucket
+  /** Below the target number of copies, or fewer than 4 seeders in the swarm. */
+  atRisk: boolean
+}
+
+export interface CoverageItem extends RangeFields {
+  name: string
+  kind: ReleaseKind
+  records: number
+  files: number
+  bytes: number
+  problems: number
+  cataloged: boolean
+  /** Known from the upstream list. */
+  upstream: boolean
+  infohash: string | null
+  state: TimelineState
+  copies: number
+  seeders: number | null
+}
+
+export interface CollectionTotals {
+  releases: number
+  metaFiles: number
+  dataFolders: number
+  records: number
+  files: number
+  bytes: number
+  torrents: number
+}
+
+export interface CollectionCoverage {
+  collection: string
+  /** The first and last second any known range covers; null for an empty collection. */
+  from: string | null
+  to: string | null
+  fromS: number | null
+  toS: number | null
+  totals: CollectionTotals
+  levels: Record<LevelKey, LevelFigures>
+  swarm: Record<SwarmBucket, BucketFigures>
+  health: Record<TorrentHealth, number>
+  atRisk: number
+  gaps: Gap[]
+  gapSeconds: number
+  overlaps: Overlap[]
+  /** More overlapping pairs existed than are listed. */
+  overlapsTruncated: boolean
+  /** Releases the upstream list knows of that are not held here. */
+  missing: UpstreamRelease[]
+  /** Every known release, by start of range. */
+  items: CoverageItem[]
+}
+
+export type SummaryLevelFigures = Omit<LevelFigures, 'spans'>
+
+export interface CoverageTotals extends CollectionTotals {
+  collections: number
+  levels: Record<LevelKey, SummaryLevelFigures>
+  swarm: Record<SwarmBucket, BucketFigures>
+  health: Record<TorrentHealth, number>
+  atRisk: number
+  gaps: number
+  gapSeconds: number
+  overlaps: number
+  conflicts: number
+  missing: number
+}
+
+export interface CoverageReport {
+  copiesTarget: number
+  collections: CollectionCoverage[]
+  totals: CoverageTotals
+  /** Every torrent, by collection and range. */
+  torrents: TorrentCoverage[]
+  seedboxes: SeedboxFigures[]
+  /** The local engine's torrents by state. */
+  engine: { torrents: number; states: Record<string, number> }
+}
+
+// ---- computation ---------------------------------------------------------------------------
+
+interface Item extends CoverageItem {
+  torrent: TorrentCoverage | null
+}
+
+const OVERLAP_CODES = new Set(['overlap-mismatch', 'immutable-conflict'])
+
+function deriveHealth(copies: number, target: number): TorrentHealth {
+  if (copies >= target) return 'ok'
+  return copies >= 1 ? 'degraded' : 'lost'
+}
+
+function torrentCoverage(t: TorrentInput, data: CoverageData, release: CatalogReleaseInput | undefined): TorrentCoverage {
+  const { external } = data
+  const engine = data.engine.get(t.infohash)
+  const seedingLocally = engine?.state === 'seeding'
+  const fleet = external.fleet.get(t.infohash)
+  const swarm = external.swarm.get(t.infohash)
+  const copies = fleet ? fleet.copies : seedingLocally ? 1 : 0
+  const health = fleet?.health ?? deriveHealth(copies, external.copiesTarget)
+  const seeders = swarm ? swarm.seeders : null
+  return {
+    name: t.name,
+    infohash: t.infohash,
+    kind: t.kind,
+    collection: t.collection,
+    from: t.from,
+    to: t.to,
+    fromS: t.fromS,
+    toS: t.toS,
+    bytes: t.bytes,
+    files: t.files,
+    addedAt: t.addedAt,
+    cataloged: release !== undefined,
+    problems: release?.problems ?? 0,
+    engineState: engine?.state ?? null,
+    seedingLocally,
+    lastSeedingAt: engine?.lastSeedingAt ?? null,
+    fleetCopies: fleet ? fleet.copies : null,
+    copies,
+    health,
+    seeders,
+    leechers: swarm ? swarm.leechers : null,
+    completed: swarm ? swarm.completed : null,
+    scrapedAt: swarm ? swarm.scrapedAt : null,
+    bucket: swarmBucket(seeders),
+    atRisk: health !== 'ok' || (seeders !== null && seeders < 4),
+  }
+}
+
+function levelHolds(level: LevelKey, item: Item, target: number): boolean {
+  const t = item.torrent
+  switch (level) {
+    case 'cataloged':
+      return item.cataloged
+    case 'held':
+      return item.cataloged && item.problems === 0
+    case 'torrented':
+      return t !== null
+    case 'seeded':
+      return t !== null && t.seedingLocally
+    case 'fleet_1':
+      return t !== null && (t.fleetCopies ?? 0) >= 1
+    case 'fleet_n':
+      return t !== null && (t.fleetCopies ?? 0) >= target
+    case 'swarm_lt4':
+      return t !== null && t.bucket === 'lt4'
+    case 'swarm_4to10':
+      return t !== null && t.bucket === '4to10'
+    case 'swarm_gt10':
+      return t !== null && t.bucket === 'gt10'
+  }
+}
+
+function timelineState(item: Item, target: number): TimelineState {
+  const t = item.torrent
+  if (t && (t.fleetCopies ?? 0) >= target) return 'fleet_n'
+  if (t && (t.fleetCopies ?? 0) >= 1) return 'fleet_1'
+  if (t?.seedingLocally) return 'seeded'
+  if (t) return 'torrented'
+  if (item.cataloged) return item.problems === 0 ? 'held' : 'problems'
+  return 'upstream'
+}
+
+function emptyLevel(): LevelFigures {
+  return { records: 0, files: 0, bytes: 0, ranges: 0, seconds: 0, ratio: 0, spans: [] }
+}
+
+function emptyBuckets(): Record<SwarmBucket, BucketFigures> {
+  return { lt4: { torrents: 0, bytes: 0 }, '4to10': { torrents: 0, bytes: 0 }, gt10: { torrents: 0, bytes: 0 }, unknown: { torrents: 0, bytes: 0 } }
+}
+
+function emptyHealth(): Record<TorrentHealth, number> {
+  return { ok: 0, degraded: 0, lost: 0 }
+}
+
+const text = (s: number): string => timestampFromSeconds(s).text
+
+function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key)
+  if (list) list.push(value)
+  else map.set(key, [value])
+}
+
+function compareItems(a: RangeFields & { kind: ReleaseKind; name: string }, b: RangeFields & { kind: ReleaseKind; name: string }): number {
+  return a.fromS - b.fromS || (a.kind === b.kind ? 0 : a.kind === 'meta' ? -1 : 1) || a.toS - b.toS || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+}
+
+/** The gaps of the union of every known range, each with the releases on either side. */
+function findGaps(items: readonly Item[]): Gap[] {
+  const merged = mergeSpans(items.map((i) => ({ from: i.fromS, to: i.toS })))
+  // Items are sorted by start, so the first release ending (or starting) on a second wins.
+  const endingAt = new Map<number, string>()
+  const startingAt = new Map<number, string>()
+  for (const i of items) {
+    if (!endingAt.has(i.toS)) endingAt.set(i.toS, i.name)
+    if (!startingAt.has(i.fromS)) startingAt.set(i.fromS, i.name)
+  }
+  return gapsBetween(merged).map((g) => ({
+    from: text(g.from),
+    to: text(g.to),
+    fromS: g.from,
+    toS: g.to,
+    seconds: spanSeconds(g),
+    after: endingAt.get(g.from - 1) ?? '',
+    before: startingAt.get(g.to + 1) ?? '',
+  }))
+}
+
+function findOverlaps(items: readonly Item[], problems: readonly OverlapProblemInput[]): { overlaps: Overlap[]; truncated: boolean } {
+  const byPath = new Map<string, OverlapProblemInput[]>()
+  for (const p of problems) pushTo(byPath, p.path, p)
+  const out: Overlap[] = []
+  let truncated = false
+  for (const kind of ['meta', 'data'] as const) {
+    const local = items.filter((i) => i.kind === kind && i.cataloged).map((i) => ({ from: i.fromS, to: i.toS, name: i.name }))
+    const found = overlappingPairs(local, 1000)
+    truncated ||= found.truncated
+    for (const { a, b, overlap } of found.pairs) {
+      // The catalog names one file as `path` and the other in the message.
+      const codes = [...(byPath.get(a.name) ?? []).filter((p) => p.message.includes(b.name)), ...(byPath.get(b.name) ?? []).filter((p) => p.message.includes(a.name))].map((p) => p.code)
+      const check: OverlapCheck = kind === 'data' ? 'unchecked' : codes.length > 0 ? 'conflict' : 'ok'
+      out.push({ kind, a: a.name, b: b.name, from: text(overlap.from), to: text(overlap.to), fromS: overlap.from, toS: overlap.to, seconds: spanSeconds(overlap), check, problems: [...new Set(codes)].sort() })
+    }
+  }
+  out.sort((x, y) => x.fromS - y.fromS || (x.a < y.a ? -1 : 1))
+  return { overlaps: out, truncated }
+}
+
+function collectionCoverage(collection: string, items: Item[], data: CoverageData, missing: UpstreamRelease[]): CollectionCoverage {
+  const target = data.external.copiesTarget
+  items.sort(compareItems)
+  const knownBytes = items.reduce((n, i) => n + i.bytes, 0)
+  const levels = {} as Record<LevelKey, LevelFigures>
+  for (const key of LEVEL_KEYS) {
+    const f = emptyLevel()
+    const spans: Span[] = []
+    for (const i of items) {
+      if (!levelHolds(key, i, target)) continue
+      f.records += i.records
+      f.files += i.files
+      f.bytes += i.bytes
+      f.ranges++
+      spans.push({ from: i.fromS, to: i.toS })
+    }
+    f.spans = mergeSpans(spans)
+    f.seconds = totalSeconds(f.spans)
+    f.ratio = knownBytes > 0 ? f.bytes / knownBytes : 0
+    levels[key] = f
+  }
+  const swarm = emptyBuckets()
+  const health = emptyHealth()
+  let atRisk = 0
+  let torrents = 0
+  for (const i of items) {
+    const t = i.torrent
+    if (!t) continue
+    torrents++
+    swarm[t.bucket].torrents++
+    swarm[t.bucket].bytes += t.bytes
+    health[t.health]++
+    if (t.atRisk) atRisk++
+  }
+  const gaps = findGaps(items)
+  const { overlaps, truncated } = findOverlaps(
+    items,
+    data.overlapProblems.filter((p) => p.collection === collection && OVERLAP_CODES.has(p.code)),
+  )
+  const fromS = items.length > 0 ? items.reduce((m, i) => Math.min(m, i.fromS), Infinity) : null
+  const toS = items.length > 0 ? items.reduce((m, i) => Math.max(m, i.toS), -Infinity) : null
+  return {
+    collection,
+    from: fromS === null ? null : text(fromS),
+    to: toS === null ? null : text(toS),
+    fromS,
+    toS,
+    totals: {
+      releases: items.length,
+      metaFiles: items.filter((i) => i.kind === 'meta').length,
+      dataFolders: items.filter((i) => i.kind === 'data').length,
+      records: items.reduce((n, i) => n + i.records, 0),
+      files: items.reduce((n, i) => n + i.files, 0),
+      bytes: knownBytes,
+      torrents,
+    },
+    levels,
+    swarm,
+    health,
+    atRisk,
+    gaps,
+    gapSeconds: gaps.reduce((n, g) => n + g.seconds, 0),
+    overlaps,
+    overlapsTruncated: truncated,
+    missing: missing.sort(compareItems),
+    items: items.map(({ torrent: _t, ...rest }) => rest),
+  }
+}
+
+function totalsOf(collections: readonly CollectionCoverage[]): CoverageTotals {
+  const t: CoverageTotals = {
+    collections: collections.length,
+    releases: 0,
+    metaFiles: 0,
+    dataFolders: 0,
+    records: 0,
+    files: 0,
+    bytes: 0,
+    torrents: 0,
+    levels: {} as Record<LevelKey, SummaryLevelFigures>,
+    swarm: emptyBuckets(),
+    health: emptyHealth(),
+    atRisk: 0,
+    gaps: 0,
+    gapSeconds: 0,
+    overlaps: 0,
+    conflicts: 0,
+    missing: 0,
+  }
+  for (const key of LEVEL_KEYS) t.levels[key] = { records: 0, files: 0, bytes: 0, ranges: 0, seconds: 0, ratio: 0 }
+  for (const c of collections) {
+    for (const k of ['releases', 'metaFiles', 'dataFolders', 'records', 'files', 'bytes', 'torrents'] as const) t[k] += c.totals[k]
+    for (const key of LEVEL_KEYS) {
+      const l = t.levels[key]
+      const cl = c.levels[key]
+      l.records += cl.records
+      l.files += cl.files
+      l.bytes += cl.bytes
+      l.ranges += cl.ranges
+      l.seconds += cl.seconds
+    }
+    for (const b of SWARM_BUCKETS) {
+      t.swarm[b].torrents += c.swarm[b].torrents
+      t.swarm[b].bytes += c.swarm[b].bytes
+    }
+    for (const h of ['ok', 'degraded', 'lost'] as const) t.health[h] += c.health[h]
+    t.atRisk += c.atRisk
+    t.gaps += c.gaps.length
+    t.gapSeconds += c.gapSeconds
+    t.overlaps += c.overlaps.length
+    t.conflicts += c.overlaps.filter((o) => o.check === 'conflict').length
+    t.missing += c.missing.length
+  }
+  for (const key of LEVEL_KEYS) t.levels[key].ratio = t.bytes > 0 ? t.levels[key].bytes / t.bytes : 0
+  return t
+}
+
+/** The whole report. Deterministic: the same data gives the same report, whatever its order. */
+export function computeCoverage(data: CoverageData): CoverageReport {
+  const target = Math.max(1, data.external.copiesTarget)
+  const input = target === data.external.copiesTarget ? data : { ...data, external: { ...data.external, copiesTarget: target } }
+  const releases = new Map<string, CatalogReleaseInput>()
+  for (const r of input.releases) if (!releases.has(r.name)) releases.set(r.name, r)
+  const items = new Map<string, Item>()
+  for (const r of releases.values()) {
+    items.set(r.name, { ...r, cataloged: true, upstream: false, infohash: null, state: 'held', copies: 0, seeders: null, torrent: null })
+  }
+  const torrents: TorrentCoverage[] = []
+  for (const t of input.torrents) {
+    const tc = torrentCoverage(t, input, releases.get(t.name))
+    torrents.push(tc)
+    const item = items.get(t.name)
+    if (item) item.torrent = tc
+    else items.set(t.name, { ...t, records: 0, problems: 0, cataloged: false, upstream: false, infohash: t.infohash, state: 'torrented', copies: 0, seeders: null, torrent: tc })
+  }
+  const missing = new Map<string, UpstreamRelease[]>()
+  for (const u of input.external.upstream) {
+    const item = items.get(u.name)
+    if (item) item.upstream = true
+    else items.set(u.name, { ...u, records: 0, files: 0, bytes: u.bytes ?? 0, problems: 0, cataloged: false, upstream: true, infohash: null, state: 'upstream', copies: 0, seeders: null, torrent: null })
+    const held = releases.get(u.name)
+    if (!held || held.problems > 0) pushTo(missing, u.collection, u)
+  }
+  const byCollection = new Map<string, Item[]>()
+  for (const item of items.values()) {
+    item.infohash = item.torrent?.infohash ?? null
+    item.copies = item.torrent?.copies ?? 0
+    item.seeders = item.torrent?.seeders ?? null
+    item.state = timelineState(item, target)
+    pushTo(byCollection, item.collection, item)
+  }
+  const collections = [...byCollection.keys()].sort().map((c) => collectionCoverage(c, byCollection.get(c)!, input, missing.get(c) ?? []))
+  torrents.sort((a, b) => (a.collection < b.collection ? -1 : a.collection > b.collection ? 1 : compareItems(a, b)))
+  const states: Record<string, number> = {}
+  for (const e of input.engine.values()) states[e.state] = (states[e.state] ?? 0) + 1
+  return {
+    copiesTarget: target,
+    collections,
+    totals: totalsOf(collections),
+    torrents,
+    seedboxes: [...input.external.seedboxes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+    engine: { torrents: input.engine.size, states },
+  }
+}

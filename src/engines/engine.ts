@@ -1,0 +1,105 @@
+/**
+ * The one interface everything above the engines (jobs, fleet, dashboard) talks to. Each
+ * torrent client gets one file implementing it (`webtorrent.ts`, `transmission.ts`); nothing
+ * above this folder knows which one it is talking to.
+ */
+import { isAbsolute } from 'node:path'
+import { AacseedError } from '../errors.js'
+
+export interface EngineTorrent {
+  /** The .torrent file's bytes. */
+  torrent: Buffer
+  /** v1 infohash, 40 lowercase hex digits. */
+  infoHash: string
+  /** The torrent's `name`: the file or folder the release root contains. */
+  name: string
+  /** Local absolute folder that CONTAINS the file or folder named `name` (the release root). */
+  dataDir: string
+  /** false: the data is unchanged since it was hashed, so skip verification. */
+  verify: boolean
+  labels?: string[]
+}
+
+export type EngineTorrentState = 'checking' | 'downloading' | 'seeding' | 'paused' | 'error' | 'queued'
+
+export interface EngineTorrentStatus {
+  infoHash: string
+  name: string
+  state: EngineTorrentState
+  /** Bytes of verified pieces. */
+  bytesPresent: number
+  totalBytes: number
+  /** Bytes uploaded since the engine knows the torrent (Transmission: ever; WebTorrent: this process). */
+  uploaded: number
+  peers: number
+  /** The engine's error or warning text; set with state `error`, and for tracker warnings. */
+  error: string | null
+}
+
+export type AddResult = 'added' | 'duplicate'
+
+export interface Engine {
+  readonly kind: 'webtorrent' | 'transmission'
+  /** Connects (Transmission) or starts listening (WebTorrent). */
+  start(): Promise<void>
+  /** Adds a torrent to seed from `dataDir`; adding one that is already there is `'duplicate'`, not an error. */
+  add(t: EngineTorrent): Promise<AddResult>
+  /** Stops seeding a torrent. Data is never deleted; an unknown infohash is not an error. */
+  remove(infoHash: string, opts?: { deleteData?: false }): Promise<void>
+  list(): Promise<EngineTorrentStatus[]>
+  close(): Promise<void>
+}
+
+/** A pino logger fits this shape; so does a test's array of lines. */
+export interface EngineLogger {
+  info(fields: Record<string, unknown>, msg: string): void
+  warn(fields: Record<string, unknown>, msg: string): void
+  error(fields: Record<string, unknown>, msg: string): void
+}
+
+export const silentLogger: EngineLogger = { info() {}, warn() {}, error() {} }
+
+export type EngineErrorCode =
+  /** Nothing answers at the configured address (connection refused or reset, host not found). */
+  | 'engine-unreachable'
+  /** The daemon refused the credentials or the client's address (HTTP 401, 403, 421). */
+  | 'engine-auth'
+  /** The engine answered but refused the request (a corrupt torrent, an RPC `result` other than success). */
+  | 'engine-rejected'
+  /** The configured listening port is taken. */
+  | 'port-in-use'
+  /** No answer within the configured timeout. */
+  | 'engine-timeout'
+  /** The engine stopped working (its listener failed after start); restart it. */
+  | 'engine-failed'
+  /** Used before `start()` or after `close()`. */
+  | 'engine-closed'
+
+/**
+ * An expected engine failure. Messages name the engine and the address (without any
+ * credentials) and never contain a password.
+ */
+export class EngineError extends AacseedError {
+  declare readonly code: EngineErrorCode
+  /** Worth retrying as is: the daemon may be restarting. */
+  readonly transient: boolean
+
+  constructor(code: EngineErrorCode, message: string, opts: { transient?: boolean } = {}) {
+    super(code, message)
+    this.transient = opts.transient ?? false
+  }
+}
+
+export function isEngineError(e: unknown, code?: EngineErrorCode): e is EngineError {
+  return e instanceof EngineError && (code === undefined || e.code === code)
+}
+
+const HEX40 = /^[0-9a-f]{40}$/
+
+/** Checks the parts of an `EngineTorrent` both engines rely on. */
+export function checkEngineTorrent(kind: Engine['kind'], t: EngineTorrent): void {
+  if (!HEX40.test(t.infoHash)) throw new EngineError('engine-rejected', `${kind}: infohash must be 40 lowercase hex digits, got ${JSON.stringify(t.infoHash)}`)
+  if (!isAbsolute(t.dataDir)) throw new EngineError('engine-rejected', `${kind}: dataDir must be an absolute path, got ${JSON.stringify(t.dataDir)}`)
+  if (t.name === '' || t.name.includes('/') || t.name === '.' || t.name === '..') throw new EngineError('engine-rejected', `${kind}: bad torrent name ${JSON.stringify(t.name)}`)
+  if (t.torrent.length === 0) throw new EngineError('engine-rejected', `${kind}: empty .torrent for ${t.infoHash}`)
+}

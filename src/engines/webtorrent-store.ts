@@ -1,0 +1,258 @@
+/**
+ * WebTorrent's chunk store for seeding release data in place, with a bounded number of open files.
+ *
+ * Why not webtorrent's default `fs-chunk-store` (5.0.1): it opens files lazily, but then keeps
+ * every file it ever touched open until the torrent is removed, opens them read-write (seeding
+ * from a read-only mount fails), creates missing folders even on close, and deletes data
+ * when asked to destroy. A release torrent holds thousands of files and a seedbox holds
+ * hundreds of torrents, so the open-file count would grow with the data served. Here all
+ * torrents of one engine share one least-recently-used pool of file handles; data is read
+ * through read-only handles, and only written (read-write, created on demand) when a piece
+ * has to be downloaded. `destroy` never deletes anything.
+ */
+import { constants } from 'node:fs'
+import { mkdir, open, type FileHandle } from 'node:fs/promises'
+import { dirname, resolve, sep } from 'node:path'
+import type { ChunkStore, ChunkStoreOptions } from 'webtorrent'
+
+type Mode = 'r' | 'rw'
+
+interface PoolEntry {
+  readonly key: string
+  readonly path: string
+  readonly handle: Promise<FileHandle>
+  refs: number
+}
+
+/** Open file handles shared by every torrent of an engine; least recently used are closed first. */
+export class FilePool {
+  /** Insertion order is use order: the first entry is the least recently used. */
+  private readonly entries = new Map<string, PoolEntry>()
+  private readonly waiting: Array<() => void> = []
+  /** Evicted handles whose close has not finished: they still count against `max`. */
+  private closing = 0
+  private closed = false
+
+  constructor(readonly max: number) {
+    if (!Number.isInteger(max) || max < 1) throw new RangeError(`FilePool: max must be a positive integer, got ${max}`)
+  }
+
+  /** Handles open, opening or closing now: at most `max`. */
+  get size(): number {
+    return this.entries.size + this.closing
+  }
+
+  /** Runs `fn` with an open handle of `path`. A caller holds one handle at a time, so waiting cannot deadlock. */
+  async use<T>(path: string, mode: Mode, fn: (fh: FileHandle) => Promise<T>): Promise<T> {
+    const entry = await this.acquire(path, mode)
+    try {
+      let fh: FileHandle
+      try {
+        fh = await entry.handle
+      } catch (e) {
+        // A failed open holds no descriptor: forget it so the next use tries again.
+        if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key)
+        throw e
+      }
+      return await fn(fh)
+    } finally {
+      entry.refs--
+      this.trim()
+      this.wakeOne()
+    }
+  }
+
+  /** Closes the idle handles of these files (their torrent was removed); a handle in use is left to the LRU. */
+  closePaths(paths: Iterable<string>): void {
+    const set = new Set(paths)
+    for (const e of [...this.entries.values()]) {
+      if (set.has(e.path) && e.refs === 0) this.drop(e)
+    }
+    this.wakeAll()
+  }
+
+  closeAll(): void {
+    this.closed = true
+    for (const e of [...this.entries.values()]) if (e.refs === 0) this.drop(e)
+    this.wakeAll()
+  }
+
+  private async acquire(path: string, mode: Mode): Promise<PoolEntry> {
+    const key = `${mode}\0${path}`
+    for (;;) {
+      if (this.closed) throw new Error('file pool is closed')
+      const found = this.entries.get(key)
+      if (found) {
+        this.entries.delete(key)
+        this.entries.set(key, found)
+        found.refs++
+        return found
+      }
+      this.trim(1)
+      if (this.size < this.max) {
+        const entry: PoolEntry = { key, path, handle: openHandle(path, mode), refs: 1 }
+        this.entries.set(key, entry)
+        return entry
+      }
+      // Every handle is in use: wait for one to be released rather than exceed the bound.
+      await new Promise<void>((res) => this.waiting.push(res))
+    }
+  }
+
+  /** Closes idle handles, least recently used first, until `room` more fit. */
+  private trim(room = 0): void {
+    if (this.size + room <= this.max && !this.closed) return
+    for (const e of [...this.entries.values()]) {
+      if (this.size + room <= this.max && !this.closed) return
+      if (e.refs === 0) this.drop(e)
+    }
+  }
+
+  private drop(e: PoolEntry): void {
+    this.entries.delete(e.key)
+    this.closing++
+    e.handle
+      .then((fh) => fh.close())
+      .catch(() => {})
+      .finally(() => {
+        this.closing--
+        this.wakeOne()
+      })
+  }
+
+  private wakeOne(): void {
+    this.waiting.shift()?.()
+  }
+
+  private wakeAll(): void {
+    for (const w of this.waiting.splice(0)) w()
+  }
+}
+
+async function openHandle(path: string, mode: Mode): Promise<FileHandle> {
+  if (mode === 'r') return await open(path, 'r')
+  await mkdir(dirname(path), { recursive: true })
+  // Read-write, created if missing, never truncated.
+  return await open(path, constants.O_RDWR | constants.O_CREAT, 0o644)
+}
+
+interface StoreFile {
+  path: string
+  offset: number
+  length: number
+}
+
+/** An abstract-chunk-store over the torrent's files in place, reading through `pool`. */
+export function pooledChunkStore(pool: FilePool): new (chunkLength: number, opts: ChunkStoreOptions) => ChunkStore {
+  return class PooledChunkStore implements ChunkStore {
+    readonly chunkLength: number
+    private readonly files: StoreFile[]
+    private readonly length: number
+    private readonly lastChunkIndex: number
+    private readonly lastChunkLength: number
+    /** A bad file path is reported on every call: throwing from the constructor would be an unhandled rejection inside webtorrent. */
+    private readonly invalid: Error | null = null
+    private closed = false
+
+    constructor(chunkLength: number, opts: ChunkStoreOptions) {
+      this.chunkLength = chunkLength
+      const root = resolve(opts.path)
+      this.files = opts.files
+        .map((f) => ({ path: resolve(root, f.path), offset: f.offset, length: f.length }))
+        .filter((f) => f.length > 0)
+      const escaping = this.files.find((f) => !f.path.startsWith(root + sep))
+      if (escaping) this.invalid = new Error(`torrent file path leaves the data folder: ${escaping.path}`)
+      this.length = opts.length
+      this.lastChunkIndex = Math.max(0, Math.ceil(this.length / chunkLength) - 1)
+      this.lastChunkLength = this.length - this.lastChunkIndex * chunkLength
+    }
+
+    get(index: number, opts: { offset?: number; length?: number } | null, cb: (err: Error | null, buf?: Uint8Array) => void): void {
+      const chunk = index === this.lastChunkIndex ? this.lastChunkLength : this.chunkLength
+      const from = opts?.offset ?? 0
+      const len = opts?.length ?? chunk - from
+      if (index < 0 || index > this.lastChunkIndex || from < 0 || len < 0 || from + len > chunk) {
+        queueMicrotask(() => cb(new Error(`invalid chunk range ${index}:${from}+${len}`)))
+        return
+      }
+      const buf = Buffer.allocUnsafe(len)
+      this.io('r', index * this.chunkLength + from, buf).then(
+        () => cb(null, buf),
+        (e: Error) => cb(e),
+      )
+    }
+
+    put(index: number, buf: Uint8Array, cb: (err?: Error | null) => void = () => {}): void {
+      const chunk = index === this.lastChunkIndex ? this.lastChunkLength : this.chunkLength
+      if (index < 0 || index > this.lastChunkIndex || buf.length !== chunk) {
+        queueMicrotask(() => cb(new Error(`chunk ${index} must be ${chunk} bytes, got ${buf.length}`)))
+        return
+      }
+      this.io('rw', index * this.chunkLength, Buffer.from(buf.buffer, buf.byteOffset, buf.length)).then(
+        () => cb(null),
+        (e: Error) => cb(e),
+      )
+    }
+
+    close(cb: (err?: Error | null) => void = () => {}): void {
+      this.closed = true
+      pool.closePaths(this.files.map((f) => f.path))
+      queueMicrotask(() => cb(null))
+    }
+
+    /** Never deletes data: seeding must not lose a release because a torrent was removed. */
+    destroy(cb: (err?: Error | null) => void = () => {}): void {
+      this.close(cb)
+    }
+
+    /** Reads or writes `buf` at torrent offset `start`, across file boundaries. */
+    private async io(mode: Mode, start: number, buf: Buffer): Promise<void> {
+      if (this.invalid) throw this.invalid
+      if (this.closed) throw new Error('store is closed')
+      const end = start + buf.length
+      for (let i = this.firstFileAt(start); i < this.files.length; i++) {
+        const f = this.files[i]!
+        if (f.offset >= end) break
+        const from = Math.max(start, f.offset)
+        const to = Math.min(end, f.offset + f.length)
+        if (to <= from) continue
+        const part = buf.subarray(from - start, to - start)
+        const position = from - f.offset
+        await pool.use(f.path, mode, async (fh) => {
+          if (mode === 'r') await readFully(fh, part, position, f.path)
+          else await writeFully(fh, part, position)
+        })
+      }
+    }
+
+    /** Index of the first file that ends after `pos` (files are sorted by offset). */
+    private firstFileAt(pos: number): number {
+      let lo = 0
+      let hi = this.files.length
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1
+        const f = this.files[mid]!
+        if (f.offset + f.length <= pos) lo = mid + 1
+        else hi = mid
+      }
+      return lo
+    }
+  }
+}
+
+async function readFully(fh: FileHandle, buf: Buffer, position: number, path: string): Promise<void> {
+  let done = 0
+  while (done < buf.length) {
+    const { bytesRead } = await fh.read(buf, done, buf.length - done, position + done)
+    if (bytesRead === 0) throw new Error(`short read: ${path} ends before byte ${position + buf.length}`)
+    done += bytesRead
+  }
+}
+
+async function writeFully(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
+  let done = 0
+  while (done < buf.length) {
+    const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done)
+    done += bytesWritten
+  }
+}

@@ -1,0 +1,368 @@
+/**
+ * The embedded engine: WebTorrent 3 in this process, TCP peers only (no WebRTC, no uTP, no
+ * UPnP/NAT-PMP), seeding release data in place.
+ *
+ * - Existing data is added with `client.add(torrentFile, { path, skipVerify })`; `client.seed`
+ *   would hash everything again.
+ * - webtorrent cannot bind a host: its connection pool calls `server.listen(port)` in the
+ *   client's constructor. `createClient` wraps `net.createServer` for exactly that synchronous
+ *   call so the server listens on the configured host.
+ * - A torrent's `error` tears that torrent down inside webtorrent; this engine keeps the record
+ *   so `list()` shows it as `error` until it is removed or added again.
+ * - Files are read through one shared, bounded pool of handles (`webtorrent-store.ts`), tracker
+ *   announces through an HTTP agent with a bounded number of sockets, and torrents that must be
+ *   verified wait for one of a few verification slots: 1,000 torrents stay far below 2,000
+ *   open descriptors (see test/engines/webtorrent-scale.test.ts).
+ */
+import { stat } from 'node:fs/promises'
+import net from 'node:net'
+import { join } from 'node:path'
+import WebTorrent, { type Torrent, type WebTorrentOptions } from 'webtorrent'
+import type { Config } from '../config/schema.js'
+import { errorMessage } from '../errors.js'
+import {
+  checkEngineTorrent,
+  EngineError,
+  silentLogger,
+  type AddResult,
+  type Engine,
+  type EngineLogger,
+  type EngineTorrent,
+  type EngineTorrentState,
+  type EngineTorrentStatus,
+} from './engine.js'
+import { FilePool, pooledChunkStore } from './webtorrent-store.js'
+
+export type WebTorrentConfig = Config['engine']['webtorrent']
+
+export interface WebTorrentEngineOptions {
+  logger?: EngineLogger
+  /** Data files kept open across all torrents (default 512). */
+  maxOpenFiles?: number
+  /** Torrents verified at the same time; the others wait as `queued` (default 2). */
+  maxConcurrentVerifications?: number
+  /** Sockets to HTTP(S) trackers at once, across all torrents (default 16). */
+  maxTrackerSockets?: number
+}
+
+interface Entry {
+  readonly infoHash: string
+  readonly name: string
+  torrent: Torrent | null
+  error: string | null
+  removed: boolean
+  /** The last numbers seen, kept when webtorrent destroys the torrent on an error. */
+  last: { bytesPresent: number; totalBytes: number; uploaded: number }
+}
+
+export class WebTorrentEngine implements Engine {
+  readonly kind = 'webtorrent' as const
+  private client: WebTorrent | null = null
+  private starting: Promise<void> | null = null
+  private failure: string | null = null
+  private closed = false
+  private readonly entries = new Map<string, Entry>()
+  private readonly log: EngineLogger
+  private readonly pool: FilePool
+  private readonly verifySlots: Semaphore
+  private readonly trackerDispatcher: Dispatcher | null
+
+  constructor(
+    private readonly config: WebTorrentConfig,
+    opts: WebTorrentEngineOptions = {},
+  ) {
+    this.log = opts.logger ?? silentLogger
+    this.pool = new FilePool(opts.maxOpenFiles ?? 512)
+    this.verifySlots = new Semaphore(opts.maxConcurrentVerifications ?? 2)
+    this.trackerDispatcher = boundedDispatcher(opts.maxTrackerSockets ?? 16)
+    if (!this.trackerDispatcher) this.log.warn({}, 'webtorrent: cannot bound tracker connections (no undici Agent found); announces use the global fetch pool')
+  }
+
+  /** Where peers connect (the chosen port when configured as 0); null before start. */
+  address(): { host: string; port: number } | null {
+    const a = this.client?.address()
+    return a ? { host: a.address, port: a.port } : null
+  }
+
+  async start(): Promise<void> {
+    if (this.closed) throw new EngineError('engine-closed', 'webtorrent: the engine is closed')
+    this.starting ??= this.listen().catch((e: unknown) => {
+      this.starting = null
+      throw e
+    })
+    await this.starting
+  }
+
+  private async listen(): Promise<void> {
+    const { host, port } = this.config
+    const client = createClient(host, {
+      torrentPort: port,
+      dht: this.config.dht,
+      lsd: this.config.lsd,
+      utp: false,
+      natUpnp: false,
+      natPmp: false,
+      maxConns: this.config.max_connections,
+      tracker: {
+        announce: this.config.trackers,
+        // No WebRTC: WebSocket trackers only serve WebRTC peers.
+        wrtc: false,
+        ...(this.trackerDispatcher ? { proxyOpts: { httpAgent: this.trackerDispatcher, httpsAgent: this.trackerDispatcher } } : {}),
+      },
+    })
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        client.removeListener('listening', onListening)
+        if (err.code === 'EADDRINUSE') reject(new EngineError('port-in-use', `webtorrent: port ${port} on ${host || 'all addresses'} is already in use`))
+        else reject(new EngineError('engine-failed', `webtorrent: cannot listen on ${host || 'all addresses'} port ${port}: ${err.message}`))
+      }
+      const onListening = (): void => {
+        client.removeListener('error', onError)
+        resolve()
+      }
+      client.once('error', onError)
+      client.once('listening', onListening)
+    }).catch((e: unknown) => {
+      // webtorrent destroys itself on a listen error; make sure nothing is left running.
+      if (!client.destroyed) client.destroy()
+      throw e
+    })
+    // Torrents have their own `error` listeners, so an error here is the client's own (its
+    // listening socket or the DHT) and webtorrent has destroyed the client.
+    client.on('error', (err: Error) => {
+      this.failure = err.message
+      this.log.error({ err: err.message }, 'webtorrent: client failed')
+    })
+    this.client = client
+    this.log.info({ ...this.address(), dht: this.config.dht, lsd: this.config.lsd }, 'webtorrent: listening')
+  }
+
+  async add(t: EngineTorrent): Promise<AddResult> {
+    checkEngineTorrent(this.kind, t)
+    const client = this.requireClient()
+    const known = this.entries.get(t.infoHash)
+    if (known && known.error === null) return 'duplicate'
+    // An errored torrent is already gone from webtorrent: adding it again retries it.
+    const entry: Entry = { infoHash: t.infoHash, name: t.name, torrent: null, error: null, removed: false, last: { bytesPresent: 0, totalBytes: 0, uploaded: 0 } }
+    this.entries.set(t.infoHash, entry)
+    try {
+      await this.checkDataExists(t)
+      if (t.verify) await this.verifySlots.acquire()
+      try {
+        if (entry.removed || this.client !== client) throw new EngineError('engine-rejected', `webtorrent: ${t.infoHash} was removed while it waited to be added`)
+        await this.addToClient(client, entry, t)
+      } finally {
+        if (t.verify) this.verifySlots.release()
+      }
+      return 'added'
+    } catch (e) {
+      const err = e instanceof EngineError ? e : new EngineError('engine-rejected', `webtorrent: cannot add ${t.name} (${t.infoHash}): ${errorMessage(e)}`)
+      if (!entry.removed && this.entries.get(t.infoHash) === entry) entry.error = err.message
+      throw err
+    }
+  }
+
+  /** One `stat` of the release root (no data is read): a wrong dataDir must not look like a seeding torrent. */
+  private async checkDataExists(t: EngineTorrent): Promise<void> {
+    const root = join(t.dataDir, t.name)
+    try {
+      await stat(root)
+    } catch (e) {
+      throw new EngineError('engine-rejected', `webtorrent: ${root} cannot be read: ${(e as NodeJS.ErrnoException).code ?? errorMessage(e)}`)
+    }
+  }
+
+  private async addToClient(client: WebTorrent, entry: Entry, t: EngineTorrent): Promise<void> {
+    const torrent = client.add(t.torrent, {
+      path: t.dataDir,
+      skipVerify: !t.verify,
+      store: pooledChunkStore(this.pool),
+      // The OS page cache already holds hot pieces, and 1,000 torrents × 20 cached pieces
+      // (webtorrent's default) of up to 16 MiB each would be far too much memory.
+      storeCacheSlots: 0,
+      destroyStoreOnDestroy: false,
+    })
+    entry.torrent = torrent
+    const fields = { infoHash: t.infoHash, name: t.name }
+    torrent.on('warning', (w: unknown) => this.log.warn({ ...fields, warning: errorMessage(w) }, 'webtorrent: torrent warning'))
+    torrent.on('error', (err: unknown) => {
+      entry.last = this.numbers(torrent, entry.last)
+      entry.error = errorMessage(err)
+      this.log.error({ ...fields, err: entry.error }, 'webtorrent: torrent failed')
+    })
+    torrent.on('infoHash', (hash: string) => {
+      if (hash !== t.infoHash) torrent.destroy(null)
+    })
+    await new Promise<void>((resolve, reject) => {
+      const onReady = (): void => {
+        cleanup()
+        resolve()
+      }
+      const onError = (err: unknown): void => {
+        cleanup()
+        reject(new EngineError('engine-rejected', `webtorrent: cannot add ${t.name} (${t.infoHash}): ${errorMessage(err)}`))
+      }
+      const onClose = (): void => {
+        cleanup()
+        const hash = torrent.infoHash
+        reject(
+          new EngineError(
+            'engine-rejected',
+            hash !== undefined && hash !== t.infoHash
+              ? `webtorrent: the .torrent for ${t.name} has infohash ${hash}, not ${t.infoHash}`
+              : `webtorrent: ${t.infoHash} was removed before it was ready`,
+          ),
+        )
+      }
+      const cleanup = (): void => {
+        torrent.removeListener('ready', onReady)
+        torrent.removeListener('error', onError)
+        torrent.removeListener('close', onClose)
+      }
+      torrent.once('ready', onReady)
+      torrent.once('error', onError)
+      torrent.once('close', onClose)
+    })
+    const n = this.numbers(torrent, entry.last)
+    this.log.info({ ...fields, verified: t.verify, bytesPresent: n.bytesPresent, totalBytes: n.totalBytes }, 'webtorrent: torrent added')
+  }
+
+  async remove(infoHash: string, _opts?: { deleteData?: false }): Promise<void> {
+    this.requireOpen()
+    const entry = this.entries.get(infoHash)
+    if (!entry) return
+    this.entries.delete(infoHash)
+    entry.removed = true
+    const torrent = entry.torrent
+    if (torrent && !torrent.destroyed) {
+      // destroyStore: false closes the files; nothing on disk is touched.
+      await new Promise<void>((resolve) => torrent.destroy({ destroyStore: false }, () => resolve()))
+    }
+    this.log.info({ infoHash, name: entry.name }, 'webtorrent: torrent removed')
+  }
+
+  async list(): Promise<EngineTorrentStatus[]> {
+    this.requireOpen()
+    return [...this.entries.values()].map((e) => this.status(e))
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    const client = this.client ?? (await this.starting?.then(() => this.client).catch(() => null)) ?? null
+    this.client = null
+    if (client && !client.destroyed) await new Promise<void>((resolve) => client.destroy(() => resolve()))
+    this.entries.clear()
+    this.pool.closeAll()
+    await this.trackerDispatcher?.close().catch(() => {})
+  }
+
+  private status(e: Entry): EngineTorrentStatus {
+    const t = e.torrent
+    const n = e.error === null && t && !t.destroyed ? this.numbers(t, e.last) : e.last
+    let state: EngineTorrentState
+    if (e.error !== null) state = 'error'
+    else if (!t) state = 'queued'
+    else if (!t.ready) state = 'checking'
+    else if (t.paused) state = 'paused'
+    else if (n.totalBytes > 0 && n.bytesPresent === n.totalBytes) state = 'seeding'
+    else state = 'downloading'
+    const peers = e.error === null && t && !t.destroyed ? t.numPeers : 0
+    return { infoHash: e.infoHash, name: e.name, state, bytesPresent: n.bytesPresent, totalBytes: n.totalBytes, uploaded: n.uploaded, peers, error: e.error }
+  }
+
+  /** Verified bytes come from the piece bitfield (webtorrent's `downloaded` also counts partial pieces). */
+  private numbers(t: Torrent, last: Entry['last']): Entry['last'] {
+    const bits = t.bitfield
+    const totalBytes = typeof t.length === 'number' ? t.length : last.totalBytes
+    if (!bits) return { bytesPresent: 0, totalBytes, uploaded: t.uploaded }
+    if (t.done) return { bytesPresent: totalBytes, totalBytes, uploaded: t.uploaded }
+    const count = t.pieces.length
+    let bytesPresent = 0
+    for (let i = 0; i < count; i++) {
+      if (bits.get(i)) bytesPresent += i === count - 1 ? t.lastPieceLength : t.pieceLength
+    }
+    return { bytesPresent, totalBytes, uploaded: t.uploaded }
+  }
+
+  private requireOpen(): void {
+    if (this.closed) throw new EngineError('engine-closed', 'webtorrent: the engine is closed')
+    if (!this.client) throw new EngineError('engine-closed', 'webtorrent: call start() first')
+  }
+
+  private requireClient(): WebTorrent {
+    this.requireOpen()
+    if (this.failure !== null) throw new EngineError('engine-failed', `webtorrent: the client failed: ${this.failure}`)
+    return this.client!
+  }
+}
+
+/**
+ * Builds the client so that its TCP server listens on `host` (empty: all addresses).
+ * webtorrent's ConnPool calls `net.createServer()` and `server.listen(port, cb)` synchronously
+ * in the constructor, so wrapping `net.createServer` for that one call reaches exactly it.
+ */
+function createClient(host: string, opts: WebTorrentOptions): WebTorrent {
+  if (!host) return new WebTorrent(opts)
+  const netModule = net as { createServer: typeof net.createServer }
+  const original = netModule.createServer
+  netModule.createServer = ((...args: Parameters<typeof net.createServer>) => {
+    const server = original.apply(net, args)
+    const listen = server.listen.bind(server) as (options: net.ListenOptions, cb?: () => void) => net.Server
+    ;(server as { listen: unknown }).listen = (port: number, cb?: () => void) => listen({ port, host }, cb)
+    return server
+  }) as typeof net.createServer
+  try {
+    return new WebTorrent(opts)
+  } finally {
+    netModule.createServer = original
+  }
+}
+
+interface Dispatcher {
+  close(): Promise<void>
+}
+
+/**
+ * An undici Agent with at most `connections` sockets per tracker. bittorrent-tracker announces
+ * with the global `fetch` (undici), which takes a `dispatcher`, not an http.Agent; without one,
+ * a thousand torrents announcing at once open a thousand sockets. undici is not a dependency
+ * here, so the Agent class is taken from Node's own global dispatcher (the registered
+ * `undici.globalDispatcher.1` symbol, installed when Node first loads its bundled undici);
+ * null if that ever changes.
+ */
+function boundedDispatcher(connections: number): Dispatcher | null {
+  try {
+    void globalThis.Headers // makes Node load its bundled undici, which installs the global dispatcher
+    const global = (globalThis as Record<symbol, unknown>)[Symbol.for('undici.globalDispatcher.1')] as object | undefined
+    const Agent = global?.constructor as (new (opts: { connections: number; keepAliveTimeout: number }) => Dispatcher) | undefined
+    if (!Agent || Agent.name !== 'Agent') return null
+    const agent = new Agent({ connections, keepAliveTimeout: 10_000 })
+    return typeof agent.close === 'function' ? agent : null
+  } catch {
+    return null
+  }
+}
+
+class Semaphore {
+  private free: number
+  private readonly waiting: Array<() => void> = []
+
+  constructor(count: number) {
+    this.free = Math.max(1, count)
+  }
+
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--
+      return
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve))
+  }
+
+  release(): void {
+    const next = this.waiting.shift()
+    if (next) next()
+    else this.free++
+  }
+}

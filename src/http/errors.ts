@@ -1,0 +1,33 @@
+/**
+ * Every error the HTTP API answers is JSON: `{"error": {"code": "kebab-case", "message": "..."}}`,
+ * with a stable code a client can branch on and a message a person can read.
+ */
+export type HttpErrorCode =
+  | 'bad-request'
+  | 'unauthorized'
+  | 'read-only'
+  | 'forbidden-host'
+  | 'not-found'
+  | 'unknown-collection'
+  | 'unknown-job'
+  | 'job-running'
+  | 'jobs-stopping'
+  | 'method-not-allowed'
+  | 'unsupported-media-type'
+  | 'payload-too-large'
+  | 'internal'
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: HttpErrorCode,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message)
+  }
+}
+
+export function errorBody(code: HttpErrorCode, message: string, extra: Record<string, unknown> = {}): { error: { code: HttpErrorCode; message: string } } & Record<string, unknown> {
+  return { error: { code, message }, ...extra }
+}

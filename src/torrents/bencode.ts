@@ -1,0 +1,216 @@
+/**
+ * Bencoding (BEP 3). Encoding is canonical: dictionary keys sorted by their raw bytes,
+ * integers without leading zeros. Decoding is strict because it reads untrusted upstream
+ * .torrent files: anything a canonical encoder would not write is rejected, with the byte
+ * offset, so that re-encoding a decoded value always gives back the same bytes.
+ */
+import { TorrentError } from './errors.js'
+
+export type BencodeValue = Buffer | string | number | bigint | BencodeValue[] | BencodeDict
+/** `undefined` values are skipped when encoding, so optional keys can be written inline. */
+export interface BencodeDict {
+  [key: string]: BencodeValue | undefined
+}
+
+/** What `decode` returns: byte strings stay bytes (their encoding is the caller's business). */
+export type Decoded = Buffer | number | bigint | Decoded[] | DecodedDict
+export interface DecodedDict {
+  [key: string]: Decoded
+}
+
+export class BencodeError extends TorrentError {
+  readonly offset: number
+  constructor(message: string, offset: number) {
+    super('invalid-bencode', `invalid bencode at byte ${offset}: ${message}`)
+    this.offset = offset
+  }
+}
+
+export function encode(value: BencodeValue): Buffer {
+  const out: Buffer[] = []
+  encodeInto(value, out)
+  return Buffer.concat(out)
+}
+
+const E = Buffer.from('e')
+const L = Buffer.from('l')
+const D = Buffer.from('d')
+
+function encodeInto(v: BencodeValue, out: Buffer[]): void {
+  if (typeof v === 'string') {
+    const b = Buffer.from(v, 'utf8')
+    out.push(Buffer.from(`${b.length}:`), b)
+  } else if (Buffer.isBuffer(v)) {
+    out.push(Buffer.from(`${v.length}:`), v)
+  } else if (typeof v === 'number') {
+    // A float or an unsafe integer here is a bug in the caller, not data.
+    if (!Number.isSafeInteger(v)) throw new TypeError(`bencode: ${v} is not a safe integer; use a bigint`)
+    out.push(Buffer.from(`i${v}e`))
+  } else if (typeof v === 'bigint') {
+    out.push(Buffer.from(`i${v}e`))
+  } else if (Array.isArray(v)) {
+    out.push(L)
+    for (const item of v) encodeInto(item, out)
+    out.push(E)
+  } else if (v !== null && typeof v === 'object') {
+    const entries: [Buffer, BencodeValue][] = []
+    for (const [k, val] of Object.entries(v)) if (val !== undefined) entries.push([Buffer.from(k, 'utf8'), val])
+    // BEP 3: "Keys must be strings and appear in sorted order (sorted as raw strings, not alphanumerics)".
+    entries.sort((a, b) => Buffer.compare(a[0], b[0]))
+    out.push(D)
+    for (const [k, val] of entries) {
+      out.push(Buffer.from(`${k.length}:`), k)
+      encodeInto(val, out)
+    }
+    out.push(E)
+  } else {
+    throw new TypeError(`bencode: cannot encode ${v === null ? 'null' : typeof v}`)
+  }
+}
+
+export interface DecodeOptions {
+  /** Deepest nesting of lists and dictionaries accepted (the top level is depth 1). Default 32. */
+  maxDepth?: number
+  /**
+   * Accept dictionary keys out of order. Some old tools wrote them so; the infohash is taken
+   * from the raw bytes anyway. Duplicate keys are always rejected: they make a value ambiguous.
+   */
+  allowUnsortedKeys?: boolean
+}
+
+export function decode(buf: Uint8Array, opts: DecodeOptions = {}): Decoded {
+  return decodeTopLevel(asBuffer(buf), opts).value
+}
+
+/**
+ * Decodes a dictionary and also returns the exact input bytes of each of its values, because
+ * an infohash is the SHA-1 of the `info` value as it was written, not as we would write it.
+ */
+export function decodeDict(bytes: Uint8Array, opts: DecodeOptions = {}): { dict: DecodedDict; raw: Map<string, Buffer> } {
+  const buf = asBuffer(bytes)
+  if (buf[0] !== 0x64 /* d */) throw new BencodeError('expected a dictionary', 0)
+  const { value, raw } = decodeTopLevel(buf, opts)
+  return { dict: value as DecodedDict, raw }
+}
+
+// Other libraries (create-torrent, for one) hand out plain Uint8Arrays; a view costs no copy.
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+const DEFAULT_MAX_DEPTH = 32
+// Room for any 64-bit value with its sign; BEP 3 sets no limit, but no torrent needs more.
+const MAX_INT_CHARS = 40
+
+function decodeTopLevel(buf: Buffer, opts: DecodeOptions): { value: Decoded; raw: Map<string, Buffer> } {
+  const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH
+  const sorted = !opts.allowUnsortedKeys
+  const raw = new Map<string, Buffer>()
+  let pos = 0
+
+  const fail = (message: string, at = pos): never => {
+    throw new BencodeError(message, at)
+  }
+
+  // Reads the decimal digits of a length or integer up to `end`, rejecting leading zeros.
+  // Lengths are checked against the remaining input before anything is allocated.
+  const readLength = (): number => {
+    const start = pos
+    while (pos < buf.length && buf[pos]! >= 0x30 && buf[pos]! <= 0x39) {
+      pos++
+      // 15 digits are already far more than any input we could hold.
+      if (pos - start > 15) fail('string length too long', start)
+    }
+    if (pos === start) fail('expected a string length', start)
+    if (buf[start] === 0x30 && pos - start > 1) fail('string length with a leading zero', start)
+    if (buf[pos] !== 0x3a /* : */) fail("expected ':' after a string length")
+    const n = Number(buf.toString('latin1', start, pos))
+    pos++
+    if (n > buf.length - pos) fail(`string of ${n} bytes runs past the end of the input`, start)
+    return n
+  }
+
+  const readBytes = (): Buffer => {
+    const n = readLength()
+    const b = buf.subarray(pos, pos + n)
+    pos += n
+    return b
+  }
+
+  const readInt = (): number | bigint => {
+    const start = pos
+    pos++ // 'i'
+    // Bounded so that a megabyte of digits cannot make us parse a megabyte-long BigInt.
+    let end = buf.subarray(pos, pos + MAX_INT_CHARS + 1).indexOf(0x65 /* e */)
+    if (end < 0) fail(pos + MAX_INT_CHARS < buf.length ? 'integer too long' : 'unterminated integer', start)
+    end += pos
+    const text = buf.toString('latin1', pos, end)
+    // Canonical: no leading zeros, no "-0", no "+", at least one digit.
+    if (!/^(?:0|-?[1-9][0-9]*)$/.test(text)) fail(`non-canonical integer ${JSON.stringify(text.slice(0, 40))}`, start)
+    pos = end + 1
+    const n = Number(text)
+    return Number.isSafeInteger(n) ? n : BigInt(text)
+  }
+
+  const readValue = (depth: number): Decoded => {
+    if (pos >= buf.length) fail('unexpected end of input')
+    const c = buf[pos]!
+    if (c === 0x69 /* i */) return readInt()
+    if (c >= 0x30 && c <= 0x39) return readBytes()
+    if (c === 0x6c /* l */ || c === 0x64 /* d */) {
+      if (depth >= maxDepth) fail(`nested deeper than ${maxDepth} levels`)
+      return c === 0x6c ? readList(depth + 1) : readDictBody(depth + 1)
+    }
+    return fail(`unexpected byte 0x${c.toString(16).padStart(2, '0')}`)
+  }
+
+  const readList = (depth: number): Decoded[] => {
+    pos++ // 'l'
+    const list: Decoded[] = []
+    for (;;) {
+      if (pos >= buf.length) fail('unterminated list')
+      if (buf[pos] === 0x65) break
+      list.push(readValue(depth))
+    }
+    pos++
+    return list
+  }
+
+  const readDictBody = (depth: number): DecodedDict => {
+    pos++ // 'd'
+    // A null prototype: keys such as "__proto__" from untrusted input stay plain data.
+    const dict = Object.create(null) as DecodedDict
+    let prev: Buffer | null = null
+    for (;;) {
+      if (pos >= buf.length) fail('unterminated dictionary')
+      if (buf[pos] === 0x65) break
+      const keyAt = pos
+      if (buf[pos]! < 0x30 || buf[pos]! > 0x39) fail('dictionary key is not a string')
+      const keyBytes = readBytes()
+      if (prev !== null) {
+        const cmp = Buffer.compare(prev, keyBytes)
+        if (cmp === 0) fail(`duplicate dictionary key ${JSON.stringify(keyBytes.toString('latin1'))}`, keyAt)
+        if (cmp > 0 && sorted) fail(`dictionary key ${JSON.stringify(keyBytes.toString('latin1'))} out of order`, keyAt)
+      }
+      prev = keyBytes
+      let key: string
+      try {
+        key = utf8.decode(keyBytes)
+      } catch {
+        return fail('dictionary key is not UTF-8', keyAt)
+      }
+      // With unsorted keys allowed, equal keys need not be adjacent.
+      if (!sorted && Object.prototype.hasOwnProperty.call(dict, key)) fail(`duplicate dictionary key ${JSON.stringify(key)}`, keyAt)
+      const valueAt = pos
+      dict[key] = readValue(depth)
+      if (depth === 1) raw.set(key, buf.subarray(valueAt, pos))
+    }
+    pos++
+    return dict
+  }
+
+  const value = readValue(0)
+  if (pos !== buf.length) fail('trailing data after the value')
+  return { value, raw }
+}

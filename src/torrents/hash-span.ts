@@ -1,0 +1,155 @@
+/**
+ * Hashes a contiguous run of pieces of the files' concatenated byte stream, reading each file
+ * sequentially into one reused buffer. Synchronous on purpose: it runs inside a hash worker,
+ * where blocking is the point, or inline for inputs too small to be worth a thread.
+ */
+import { createHash, type Hash } from 'node:crypto'
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
+import { TorrentError } from './errors.js'
+
+export interface SpanFile {
+  path: string
+  length: number
+  /** Where the file starts in the concatenated stream. */
+  offset: number
+}
+
+export interface Span {
+  firstPiece: number
+  /** Exclusive. */
+  endPiece: number
+  /** The files overlapping the span's bytes, in stream order (zero-length files excluded). */
+  files: SpanFile[]
+}
+
+export const SHA1_LENGTH = 20
+
+/**
+ * Writes the SHA-1 of pieces [firstPiece, endPiece) into `out` at their index × 20.
+ * `onRead` is told each time another `buf`-full has been hashed.
+ */
+export function hashSpan(span: Span, pieceLength: number, totalSize: number, buf: Buffer, out: Uint8Array, onRead?: (bytes: number) => void): void {
+  const start = span.firstPiece * pieceLength
+  const end = Math.min(span.endPiece * pieceLength, totalSize)
+  const pieces = new PieceWriter(pieceLength, span.firstPiece, out)
+  let pos = start
+
+  let fill = 0
+  for (const file of span.files) {
+    if (pos >= end) break
+    const fileEnd = file.offset + file.length
+    if (fileEnd <= pos) continue
+    const fd = openChecked(file)
+    try {
+      while (pos < fileEnd && pos < end) {
+        const want = Math.min(buf.length - fill, fileEnd - pos, end - pos)
+        const n = readChecked(fd, file, buf, fill, want, pos - file.offset)
+        fill += n
+        pos += n
+        if (fill === buf.length) {
+          pieces.update(buf)
+          onRead?.(fill)
+          fill = 0
+        }
+      }
+    } finally {
+      closeSync(fd)
+    }
+  }
+  if (pos !== end) throw new Error(`hashSpan: span files cover ${pos - start} of ${end - start} bytes`)
+  if (fill > 0) {
+    pieces.update(buf.subarray(0, fill))
+    onRead?.(fill)
+  }
+  const hashed = pieces.finish()
+  if (hashed !== span.endPiece) throw new Error(`hashSpan: hashed pieces up to ${hashed}, expected ${span.endPiece}`)
+}
+
+/** Cuts a byte stream into pieces and writes each piece's SHA-1 at its index. */
+class PieceWriter {
+  private hash: Hash | null = null
+  private fill = 0
+
+  constructor(
+    private readonly pieceLength: number,
+    private piece: number,
+    private readonly out: Uint8Array,
+  ) {}
+
+  update(data: Buffer): void {
+    let at = 0
+    while (at < data.length) {
+      const take = Math.min(this.pieceLength - this.fill, data.length - at)
+      const chunk = data.subarray(at, at + take)
+      at += take
+      if (this.fill === 0 && take === this.pieceLength) {
+        this.write(createHash('sha1').update(chunk))
+        continue
+      }
+      this.hash ??= createHash('sha1')
+      this.hash.update(chunk)
+      this.fill += take
+      if (this.fill === this.pieceLength) {
+        this.write(this.hash)
+        this.hash = null
+        this.fill = 0
+      }
+    }
+  }
+
+  /** Writes the short last piece, if any; returns the index after the last piece written. */
+  finish(): number {
+    if (this.hash !== null) {
+      this.write(this.hash)
+      this.hash = null
+      this.fill = 0
+    }
+    return this.piece
+  }
+
+  private write(hash: Hash): void {
+    hash.digest().copy(this.out, this.piece * SHA1_LENGTH)
+    this.piece++
+  }
+}
+
+function openChecked(file: SpanFile): number {
+  let fd: number
+  try {
+    fd = openSync(file.path, 'r')
+  } catch (e) {
+    throw fileError(file.path, e)
+  }
+  try {
+    checkSize(file.path, fstatSync(fd), file.length)
+  } catch (e) {
+    closeSync(fd)
+    throw e
+  }
+  return fd
+}
+
+export function checkSize(path: string, st: { size: number; isFile(): boolean }, expected: number): void {
+  if (!st.isFile()) throw new TorrentError('file-changed', `${path} is no longer a regular file`, { path })
+  if (st.size !== expected) {
+    throw new TorrentError('file-changed', `${path} changed since it was cataloged: ${st.size} bytes, expected ${expected}`, { path })
+  }
+}
+
+function readChecked(fd: number, file: SpanFile, buf: Buffer, at: number, length: number, position: number): number {
+  let n: number
+  try {
+    n = readSync(fd, buf, at, length, position)
+  } catch (e) {
+    throw fileError(file.path, e)
+  }
+  // The size was right at open time; a short read means it shrank while we read it.
+  if (n === 0) throw new TorrentError('file-changed', `${file.path} shrank while it was being hashed`, { path: file.path })
+  return n
+}
+
+export function fileError(path: string, e: unknown): TorrentError {
+  const code = (e as NodeJS.ErrnoException).code
+  if (code === 'ENOENT' || code === 'ENOTDIR') return new TorrentError('file-changed', `${path} is missing (it changed since it was cataloged)`, { path })
+  return new TorrentError('file-unreadable', `cannot read ${path}: ${(e as Error).message}`, { path })
+}

@@ -1,0 +1,53 @@
+/**
+ * Atomic file replacement: readers (and a crash) see the old file or the new one, never a part.
+ * The temp file sits in the target's folder so the rename stays within one file system, and its
+ * name starts with '.' and never ends in `.torrent`, so nothing mistakes it for a target.
+ */
+import { randomBytes } from 'node:crypto'
+import { open, rename, unlink } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+
+const TEMP_RE = /^\..+\.tmp-\d+-[0-9a-f]{12}$/
+
+export function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`)
+}
+
+/** A leftover of a write that was killed; safe to delete once its writer is gone. */
+export function isAtomicTempName(name: string): boolean {
+  return TEMP_RE.test(name)
+}
+
+// Large buffers are written in slices so that a fatal signal is never stuck behind one huge call.
+const WRITE_SLICE = 8 << 20
+
+export async function writeFileAtomic(path: string, bytes: Uint8Array, mode = 0o644): Promise<void> {
+  const tmp = tempPathFor(path)
+  const fh = await open(tmp, 'wx', mode)
+  try {
+    for (let at = 0; at < bytes.length; ) {
+      const { bytesWritten } = await fh.write(bytes, at, Math.min(WRITE_SLICE, bytes.length - at))
+      at += bytesWritten
+    }
+    // Data first, then the name: without this, a power cut after the rename can leave an empty file.
+    await fh.sync()
+    await fh.close()
+  } catch (e) {
+    await fh.close().catch(() => {})
+    await unlink(tmp).catch(() => {})
+    throw e
+  }
+  try {
+    await rename(tmp, path)
+  } catch (e) {
+    await unlink(tmp).catch(() => {})
+    throw e
+  }
+  // The rename itself is durable only once the folder is synced.
+  const dir = await open(dirname(path), 'r')
+  try {
+    await dir.sync()
+  } finally {
+    await dir.close()
+  }
+}

@@ -1,0 +1,135 @@
+/** The engines' pure parts and the chunk store, without daemons. */
+import assert from 'node:assert/strict'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { configSchema } from '../../src/config/index.js'
+import { AacseedError } from '../../src/errors.js'
+import { checkEngineTorrent } from '../../src/engines/engine.js'
+import { createEngine, EngineError, isEngineError, mapPath } from '../../src/engines/index.js'
+import { transmissionState } from '../../src/engines/transmission.js'
+import { FilePool, pooledChunkStore } from '../../src/engines/webtorrent-store.js'
+import { requireTool, tempDir } from '../helpers.js'
+import { infoHashOf, makeRelease, makeTorrent, mktorrent, openFds } from './fixtures.js'
+
+test('mapPath: the longest path_map prefix wins, on whole path components', () => {
+  const map = { '/srv/releases': '/downloads/releases', '/srv': '/mnt/srv', '/data/': '/d' }
+  assert.equal(mapPath('/srv/releases', map), '/downloads/releases')
+  assert.equal(mapPath('/srv/releases/', map), '/downloads/releases')
+  assert.equal(mapPath('/srv/releases/aac/x', map), '/downloads/releases/aac/x')
+  assert.equal(mapPath('/srv/other', map), '/mnt/srv/other')
+  assert.equal(mapPath('/srv/releasesX', map), '/mnt/srv/releasesX', 'a prefix must end at a path component')
+  assert.equal(mapPath('/data/a', map), '/d/a', 'trailing slashes in the map are ignored')
+  assert.equal(mapPath('/elsewhere/a/../b', map), '/elsewhere/b', 'unmapped paths pass, normalized')
+  assert.equal(mapPath('/x/y', { '/': '/host' }), '/host/x/y')
+  assert.equal(mapPath('/x/y', {}), '/x/y')
+})
+
+test('transmissionState maps status numbers, and only local errors to error', () => {
+  const byStatus = [0, 1, 2, 3, 4, 5, 6].map((s) => transmissionState(s, 0))
+  assert.deepEqual(byStatus, ['paused', 'checking', 'checking', 'queued', 'downloading', 'queued', 'seeding'])
+  assert.equal(transmissionState(6, 3), 'error', 'local error (missing data)')
+  assert.equal(transmissionState(6, 1), 'seeding', 'a tracker warning keeps seeding')
+  assert.equal(transmissionState(6, 2), 'seeding', 'a tracker error keeps seeding')
+  assert.equal(transmissionState(99, 0), 'error', 'an unknown status is not silently healthy')
+})
+
+test('EngineError is an AacseedError with a stable code', () => {
+  const e = new EngineError('engine-auth', 'nope')
+  assert.ok(e instanceof AacseedError)
+  assert.equal(e.name, 'EngineError')
+  assert.equal(e.code, 'engine-auth')
+  assert.equal(e.transient, false)
+  assert.ok(isEngineError(e, 'engine-auth'))
+  assert.ok(!isEngineError(e, 'engine-timeout'))
+  assert.ok(!isEngineError(new Error('x')))
+  const base = { torrent: Buffer.from('d4:infod4:name1:xee'), infoHash: 'a'.repeat(40), name: 'x', dataDir: '/srv', verify: false }
+  assert.doesNotThrow(() => checkEngineTorrent('webtorrent', base))
+  assert.throws(() => checkEngineTorrent('webtorrent', { ...base, infoHash: 'A'.repeat(40) }), (x: unknown) => isEngineError(x, 'engine-rejected'))
+  assert.throws(() => checkEngineTorrent('transmission', { ...base, dataDir: 'relative/dir' }), (x: unknown) => isEngineError(x, 'engine-rejected'))
+  assert.throws(() => checkEngineTorrent('transmission', { ...base, name: '../up' }), (x: unknown) => isEngineError(x, 'engine-rejected'))
+})
+
+test('createEngine builds the configured engine', async () => {
+  const wt = createEngine(configSchema.parse({}).engine)
+  assert.equal(wt.kind, 'webtorrent')
+  await assert.rejects(wt.list(), (e: unknown) => isEngineError(e, 'engine-closed'))
+  await wt.close()
+  const tr = createEngine(configSchema.parse({ engine: { kind: 'transmission' } }).engine, { env: {} })
+  assert.equal(tr.kind, 'transmission')
+  await tr.close()
+})
+
+test('the in-process torrent maker agrees with mktorrent (so the scale tests use real torrents)', (t) => {
+  if (!requireTool(t, 'mktorrent')) return
+  const dir = tempDir(t)
+  const release = makeRelease(dir, [300_000, 1, 524_288, 77_777])
+  const viaMktorrent = mktorrent(release.dir, 'http://127.0.0.1:1/announce', join(dir, 'm.torrent'))
+  const inProcess = makeTorrent(release, { pieceLength: 2 ** 18, announce: 'http://127.0.0.1:1/announce' })
+  assert.equal(infoHashOf(inProcess), infoHashOf(viaMktorrent))
+})
+
+test('FilePool never holds more than max handles, however many reads run at once', async (t) => {
+  const dir = tempDir(t)
+  const paths = Array.from({ length: 40 }, (_, i) => join(dir, `f${i}`))
+  paths.forEach((p, i) => writeFileSync(p, Buffer.alloc(100, i)))
+  const pool = new FilePool(5)
+  const base = openFds()
+  let peakSize = 0
+  let peakFds = 0
+  await Promise.all(
+    Array.from({ length: 400 }, async (_, k) => {
+      const i = (k * 7) % paths.length
+      const buf = Buffer.alloc(10)
+      await pool.use(paths[i]!, 'r', async (fh) => {
+        peakSize = Math.max(peakSize, pool.size)
+        peakFds = Math.max(peakFds, openFds() - base)
+        await fh.read(buf, 0, 10, 50)
+      })
+      assert.equal(buf[0], i)
+    }),
+  )
+  assert.ok(peakSize <= 5, `pool size reached ${peakSize}`)
+  assert.ok(peakFds <= 5, `open descriptors rose by ${peakFds}`)
+  await assert.rejects(pool.use(join(dir, 'missing'), 'r', async () => 0), /ENOENT/)
+  pool.closeAll()
+  await new Promise((r) => setTimeout(r, 50))
+  assert.ok(openFds() - base <= 0, 'closeAll closes every handle')
+})
+
+test('the pooled chunk store reads and writes pieces across file boundaries, and never deletes data', async (t) => {
+  const dir = tempDir(t)
+  const release = makeRelease(dir, [5, 0, 12, 3])
+  const data = Buffer.concat(release.files.map((f) => readFileSync(join(release.dir, f.path))))
+  let offset = 0
+  const files = release.files.map((f) => {
+    const r = { path: `${release.name}/${f.path}`, length: f.size, offset }
+    offset += f.size
+    return r
+  })
+  const pool = new FilePool(2)
+  t.after(() => pool.closeAll())
+  const Store = pooledChunkStore(pool)
+  const store = new Store(4, { path: dir, files, length: data.length, name: release.name })
+  const get = (i: number, o?: { offset?: number; length?: number }): Promise<Buffer> =>
+    new Promise((res, rej) => store.get(i, o ?? null, (err, buf) => (err ? rej(err) : res(Buffer.from(buf!)))))
+  const put = (i: number, b: Buffer): Promise<void> => new Promise((res, rej) => store.put(i, b, (err) => (err ? rej(err) : res())))
+  for (let i = 0; i * 4 < data.length; i++) assert.deepEqual(await get(i), data.subarray(i * 4, i * 4 + 4), `piece ${i}`)
+  assert.deepEqual(await get(1, { offset: 1, length: 2 }), data.subarray(5, 7))
+  await assert.rejects(get(99))
+
+  // A write spanning two files lands in both.
+  const patch = Buffer.from('WXYZ')
+  await put(1, patch)
+  const after = Buffer.concat(release.files.map((f) => readFileSync(join(release.dir, f.path))))
+  assert.deepEqual(after.subarray(4, 8), patch)
+  assert.deepEqual(after.subarray(0, 4), data.subarray(0, 4))
+  await assert.rejects(put(0, Buffer.from('short')))
+
+  await new Promise<void>((res) => store.destroy(() => res()))
+  for (const f of release.files) assert.ok(existsSync(join(release.dir, f.path)), 'destroy keeps the data')
+  await assert.rejects(get(0), /closed/)
+
+  const escaping = new Store(4, { path: join(dir, 'inner'), files: [{ path: '../outside', length: 4, offset: 0 }], length: 4, name: 'x' })
+  await assert.rejects(new Promise((res, rej) => escaping.get(0, null, (err, buf) => (err ? rej(err) : res(buf)))), /leaves the data folder/)
+})

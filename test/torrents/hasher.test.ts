@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict'
+import { truncateSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { hashPieces, TorrentError, type HashFile } from '../../src/torrents/index.js'
+import { tempDir } from '../helpers.js'
+import { referencePieces, writeFiles } from './fixtures.js'
+
+// Empty files at the start, middle and end; sizes that are not multiples of anything used below.
+const SIZES: Record<string, number> = {
+  'a-empty': 0,
+  b: 100_003,
+  'c-empty': 0,
+  d: 1,
+  e: 65_536,
+  f: 333_333,
+  g: 7,
+  h: 250_000,
+  'z-empty': 0,
+}
+
+function folder(t: Parameters<typeof tempDir>[0]): { dir: string; files: HashFile[] } {
+  const dir = tempDir(t)
+  writeFiles(dir, SIZES)
+  return { dir, files: Object.entries(SIZES).map(([name, length]) => ({ path: join(dir, name), length })) }
+}
+
+test('worker and inline hashing both equal the obvious concatenate-then-hash', async (t) => {
+  const { files } = folder(t)
+  for (const pieceLength of [1000, 16_384, 32_768, 1 << 20]) {
+    const want = referencePieces(files.map((f) => f.path), pieceLength)
+    const cases = [
+      { inlineBelow: Infinity },
+      { inlineBelow: Infinity, readSize: 777 },
+      { inlineBelow: 0, workers: 1 },
+      // Spans much smaller than the input, shared by more workers than cores, with read sizes
+      // that cut pieces and files at odd places.
+      { inlineBelow: 0, workers: 3, spanSize: 40_000, readSize: 4_099 },
+      { inlineBelow: 0, workers: 2, spanSize: 1, readSize: 1 << 16 },
+    ]
+    for (const opts of cases) {
+      const got = await hashPieces(files, pieceLength, opts)
+      assert.ok(got.equals(want), `piece length ${pieceLength}, ${JSON.stringify(opts)}`)
+    }
+  }
+})
+
+test('reports progress up to the total, never going back', async (t) => {
+  const { files } = folder(t)
+  const total = files.reduce((n, f) => n + f.length, 0)
+  for (const opts of [{ inlineBelow: Infinity, readSize: 50_000 }, { inlineBelow: 0, workers: 2, spanSize: 100_000, readSize: 50_000 }]) {
+    const seen: number[] = []
+    await hashPieces(files, 32_768, { ...opts, onProgress: (n) => seen.push(n) })
+    assert.ok(seen.length > 5, `${seen.length} progress calls`)
+    assert.deepEqual([...seen].sort((a, b) => a - b), seen)
+    assert.equal(seen.at(-1), total)
+  }
+})
+
+async function assertFileChanged(p: Promise<unknown>, path: string, message: RegExp): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof TorrentError, String(e))
+    assert.equal(e.code, 'file-changed')
+    assert.equal(e.location.path, path)
+    assert.match(e.message, message)
+    return true
+  })
+}
+
+test('a file whose size differs from the cataloged one is file-changed, naming it', async (t) => {
+  const { dir, files } = folder(t)
+  const grown = files.map((f) => (f.path.endsWith('/f') ? { ...f, length: f.length - 1 } : f))
+  for (const opts of [{ inlineBelow: Infinity }, { inlineBelow: 0, workers: 2, spanSize: 65_536 }]) {
+    await assertFileChanged(hashPieces(grown, 32_768, opts), join(dir, 'f'), /333333 bytes, expected 333332/)
+  }
+  truncateSync(join(dir, 'h'), 10)
+  await assertFileChanged(hashPieces(files, 32_768, { inlineBelow: 0, workers: 2 }), join(dir, 'h'), /10 bytes, expected 250000/)
+})
+
+test('an empty file that gained bytes, or a missing file, is file-changed too', async (t) => {
+  const { dir, files } = folder(t)
+  writeFileSync(join(dir, 'c-empty'), 'x')
+  await assertFileChanged(hashPieces(files, 32_768), join(dir, 'c-empty'), /1 bytes, expected 0/)
+  const missing = [...files.filter((f) => !f.path.endsWith('c-empty')), { path: join(dir, 'nope'), length: 5 }]
+  for (const opts of [{ inlineBelow: Infinity }, { inlineBelow: 0, workers: 2 }]) {
+    await assertFileChanged(hashPieces(missing, 32_768, opts), join(dir, 'nope'), /is missing/)
+  }
+})
+
+test('an abort stops the workers', async (t) => {
+  const { files } = folder(t)
+  const ac = new AbortController()
+  ac.abort(new Error('shutting down'))
+  await assert.rejects(hashPieces(files, 32_768, { inlineBelow: 0, signal: ac.signal }), /shutting down/)
+  const late = new AbortController()
+  const p = hashPieces(files, 1000, { inlineBelow: 0, workers: 2, spanSize: 1000, signal: late.signal, onProgress: () => late.abort(new Error('stop now')) })
+  await assert.rejects(p, /stop now/)
+})
