@@ -5,14 +5,16 @@
 import { scan } from '../catalog/index.js'
 import type { Config } from '../config/index.js'
 import type { Db } from '../db/index.js'
-import { EngineStatusStore, type Engine } from '../engines/index.js'
+import { EngineStatusStore, isEngineError, type Engine } from '../engines/index.js'
+import { ConfigError, errorMessage } from '../errors.js'
+import { Fleet, scrapeSwarm, swarmFigures } from '../fleet/index.js'
 import type { Logger } from '../log/index.js'
 import { makeTorrents, publishTorrentList, torrentListEntries, TorrentStore } from '../torrents/index.js'
 import { JobRunner, type JobDefinition } from './runner.js'
 import type { JobCounts } from './runs.js'
 import { seedTorrents } from './seed.js'
 
-export type JobName = 'scan' | 'make_torrents' | 'seed' | 'engine_status'
+export type JobName = 'scan' | 'make_torrents' | 'seed' | 'engine_status' | 'fleet_poll' | 'fleet_apply' | 'scrape'
 
 export interface ServiceDeps {
   config: Config
@@ -23,15 +25,22 @@ export interface ServiceDeps {
 
 export function publishList(db: Db, config: Config): Promise<string> | null {
   if (!config.torrents.list_path) return null
-  const entries = torrentListEntries(new TorrentStore(db).all(), {
-    urlBase: config.torrents.url_base,
-    topLevelGroupName: config.torrents.top_level_group_name,
-    trackers: config.torrents.announce.flat(),
-  })
+  const entries = torrentListEntries(
+    new TorrentStore(db).all(),
+    {
+      urlBase: config.torrents.url_base,
+      topLevelGroupName: config.torrents.top_level_group_name,
+      trackers: config.torrents.announce.flat(),
+    },
+    swarmFigures(db),
+  )
   return publishTorrentList(config.torrents.list_path, entries)
 }
 
 export function jobDefinitions({ config, db, engine, logger }: ServiceDeps): JobDefinition[] {
+  // Built on first use: a seedbox's unreadable secret file fails the fleet jobs, not `run scan`.
+  let fleet: Fleet | undefined
+  const getFleet = (): Fleet => (fleet ??= new Fleet(config, db, { logger: logger.child({ area: 'fleet' }) }))
   const jobs: Record<JobName, JobDefinition['run']> = {
     async scan(signal): Promise<JobCounts> {
       if (config.catalog.roots.length === 0) return { roots: 0 }
@@ -58,6 +67,20 @@ export function jobDefinitions({ config, db, engine, logger }: ServiceDeps): Job
         uploaded_bytes: statuses.reduce((n, s) => n + s.uploaded, 0),
       }
     },
+    async fleet_poll(signal) {
+      const r = await getFleet().poll(signal)
+      const c = getFleet().status().counts
+      return { seedboxes: r.seedboxes, answered: r.answered, failed: r.failed.length, torrents: r.torrents, ok: c.ok, degraded: c.degraded, lost: c.lost }
+    },
+    async fleet_apply(signal) {
+      const r = await getFleet().apply(signal)
+      return { added: r.added, already: r.duplicate, started: r.started, removed: r.removed, deferred: r.deferred, failed: r.failed.length, shortfalls: r.shortfalls }
+    },
+    async scrape(signal) {
+      const r = await scrapeSwarm(db, config, { signal })
+      await publishList(db, config)
+      return { trackers: r.trackers, torrents: r.torrents, figures: r.figures, failed: r.failed.length }
+    },
   }
   return (Object.keys(jobs) as JobName[]).map((name) => ({ name, schedule: config.jobs[name], run: jobs[name] }))
 }
@@ -73,9 +96,22 @@ export class Service {
    * Seeds what was already made first (no scan needed: a restart is seeding within seconds),
    * then schedules the jobs and brings the catalog and torrents up to date in the background.
    */
+  /**
+   * A taken port is the operator's to fix (exit 2: systemd does not restart in a loop). An
+   * unreachable or refusing daemon may come back: the jobs record their failures and retry.
+   */
+  async startEngine(): Promise<void> {
+    try {
+      await this.deps.engine.start()
+    } catch (e) {
+      if (isEngineError(e) && e.code === 'port-in-use') throw new ConfigError(`engine: ${e.message}`)
+      this.deps.logger.error({ area: 'engine', err: errorMessage(e) }, 'engine did not start; jobs will retry on schedule')
+    }
+  }
+
+  /** After `startEngine()`. */
   async start(): Promise<void> {
     this.runner.validate()
-    await this.deps.engine.start()
     this.runner.start()
     await this.runner.runNow('seed', 'startup')
     await this.runner.runNow('engine_status', 'startup')

@@ -3,13 +3,14 @@ import type { Config } from '../../config/index.js'
 import { openDatabase } from '../../db/index.js'
 import { createEngine, isEngineError, type Engine } from '../../engines/index.js'
 import { AacseedError, ConfigError, UsageError } from '../../errors.js'
+import { runnerJobs, startServeHttp } from '../../http/index.js'
 import { JobRunner } from '../../jobs/index.js'
 import { jobDefinitions, Service, type JobName } from '../../jobs/service.js'
 import { seedTorrents } from '../../jobs/seed.js'
 import { createLogger, type Logger } from '../../log/index.js'
 import { defineCommand, str, writeJson, type CommandContext } from '../command.js'
 
-const JOB_NAMES: JobName[] = ['scan', 'make_torrents', 'seed', 'engine_status']
+const JOB_NAMES: JobName[] = ['scan', 'make_torrents', 'seed', 'engine_status', 'fleet_poll', 'fleet_apply', 'scrape']
 
 function logger(ctx: CommandContext, config: Config): Logger {
   return createLogger({ level: config.log.level, pretty: ctx.out.isTTY === true, destination: ctx.out })
@@ -61,9 +62,16 @@ export const serveCommand = defineCommand({
     const service = new Service({ config, db, engine, logger: log })
     service.runner.validate()
     const stopped = waitForStopSignal()
+    let http: { close(): Promise<void> } | null = null
     try {
-      await startEngine(engine)
+      await service.startEngine()
+      // Before the start-up jobs, so the dashboard answers while they run.
+      if (config.http.enabled) {
+        const schedules = Object.fromEntries(jobDefinitions({ config, db, engine, logger: log }).map((j) => [j.name, j.schedule]))
+        http = await startServeHttp({ config, engine, jobs: runnerJobs(service.runner, schedules), logger: log, env: ctx.env })
+      }
     } catch (e) {
+      await engine.close().catch(() => undefined)
       db.close()
       throw e
     }
@@ -71,6 +79,8 @@ export const serveCommand = defineCommand({
     log.info({ engine: engine.kind, database: config.catalog.database, roots: config.catalog.roots }, 'aacseed serving; `aacseed jobs` shows job runs')
     const sig = await stopped
     log.info({ signal: sig }, 'stopping')
+    // First: no request may start a job or read a closing database.
+    await http?.close()
     await service.stop()
     log.info('stopped')
     return 0
