@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { parseDataFolderName, parseMetaFileName } from '../../aac/index.js'
@@ -139,6 +139,25 @@ export const getCommand = defineCommand({
   },
 })
 
+function demoConfig(root: string, db: string, dir: string): string {
+  return [
+    '# Written by `aacseed demo`: serves the sample release tree with the embedded WebTorrent engine.',
+    '# See config/aacseed.example.toml for every setting.',
+    '[catalog]',
+    `roots = [${JSON.stringify(root)}]`,
+    `database = ${JSON.stringify(db)}`,
+    '[torrents]',
+    `out_dir = ${JSON.stringify(join(dir, 'torrents'))}`,
+    `list_path = ${JSON.stringify(join(dir, 'torrents.json'))}`,
+    '[engine]',
+    'kind = "webtorrent"',
+    '[engine.webtorrent]',
+    '# 0: any free port, so the demo never collides with a client already running here.',
+    'port = 0',
+    '',
+  ].join('\n')
+}
+
 export const demoCommand = defineCommand({
   name: 'demo',
   summary: 'write a sample release tree and catalog it',
@@ -153,11 +172,14 @@ export const demoCommand = defineCommand({
     const sample = writeSampleRelease({ root })
     const dbPath = resolve(ctx.cwd, str(ctx.values.db) ?? join(dir, 'aacseed.db'))
     const report = await runScan(ctx, ctx.config(), dbPath, [root])
+    // A ready config for `aacseed serve` on the sample: everything inside DIR, embedded engine.
+    const configPath = join(dir, 'aacseed.toml')
+    if (!existsSync(configPath)) writeFileSync(configPath, demoConfig(root, dbPath, dir))
     if (ctx.values.json) writeJson(ctx, reportJson(report))
     else {
       ctx.out.write(`wrote a sample release tree to ${root}: ${sample.metaFiles.length} metadata files, ${sample.dataFolders.length} data folders\n`)
       printReport(ctx, report, 'cataloged')
-      ctx.out.write(`database: ${dbPath}\n`)
+      ctx.out.write(`database: ${dbPath}\nconfig:   ${configPath}\n\nnext: aacseed serve --config ${configPath}\n`)
     }
     return report.problems.length > 0 ? 1 : 0
   },

@@ -76,7 +76,9 @@ export const serveCommand = defineCommand({
       throw e
     }
     await service.start()
-    log.info({ engine: engine.kind, database: config.catalog.database, roots: config.catalog.roots }, 'aacseed serving; `aacseed jobs` shows job runs')
+    const configArg = str(ctx.values.config) ?? ctx.env.AACSEED_CONFIG
+    const check = [`aacseed jobs${configArg ? ` --config ${configArg}` : ''}`, ...(config.http.enabled ? [`http://${config.http.host}:${config.http.port}/`] : [])]
+    log.info({ engine: engine.kind, database: config.catalog.database, roots: config.catalog.roots, check }, `aacseed serving; check it with: ${check.join('  or  ')}`)
     const sig = await stopped
     log.info({ signal: sig }, 'stopping')
     // First: no request may start a job or read a closing database.
