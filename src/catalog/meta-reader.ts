@@ -69,6 +69,8 @@ export interface MetaReadResult {
 type Item = { kind: 'chunk'; base: number; result: Promise<ChunkResult> } | { kind: 'long'; offset: number; length: number }
 
 const MiB = 1024 * 1024
+/** zstd's largest block (128 KiB) plus its header. */
+const MAX_CALL_INPUT = 128 * 1024 + 3
 
 export async function readMetaFile(path: string, context: FileContext, pool: LinePool, sink: MetaReadSink, opts: MetaReadOptions = {}): Promise<MetaReadResult> {
   const chunkBytes = opts.chunkBytes ?? 4 * MiB
@@ -190,7 +192,9 @@ export async function readMetaFile(path: string, context: FileContext, pool: Lin
         }
         let ret: number, produced: number, consumed: number
         try {
-          ;[ret, produced, consumed] = dctx.decompressStream(out.subarray(fill), src)
+          // At most one block of input per call, so a decoding error is located to within
+          // about a block: the error says which call failed, not where inside its input.
+          ;[ret, produced, consumed] = dctx.decompressStream(out.subarray(fill), src.length > MAX_CALL_INPUT ? src.subarray(0, MAX_CALL_INPUT) : src)
         } catch (e) {
           report({ line: null, offset: cPos, aacid: null, code: 'corrupt-zstd', message: `corrupt zstd data near compressed byte ${cPos}: ${(e as Error).message}` })
           fatal = true

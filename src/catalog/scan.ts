@@ -68,6 +68,8 @@ export async function scan(opts: ScanOptions): Promise<ScanReport> {
   const store = new CatalogStore(opts.db)
   const roots = opts.roots.map((r) => resolve(r))
   store.deleteUnfinished()
+  // After a killed or failed scan every collection's cross checks are derived again.
+  const recover = store.lastScanUnfinished()
   const runId = store.startScanRun(roots)
   const stats: ScanStats = { entriesRead: 0, entriesUnchanged: 0, entriesRemoved: 0, recordsRead: 0, bytesRead: 0, seconds: 0 }
   const touched = new Set<string>()
@@ -80,6 +82,7 @@ export async function scan(opts: ScanOptions): Promise<ScanReport> {
       rootIds.push(rootId)
       planned.push(...(await planRoot(store, root, rootId, opts, stats, touched)))
     }
+    if (recover) for (const c of store.collectionNames()) touched.add(c)
     const bytesTotal = planned.reduce((s, p) => s + (p.kind === 'meta' ? Number(p.size) : 0), 0)
     let bytesBefore = 0
     for (const p of planned) {

@@ -233,14 +233,14 @@ export class CatalogStore {
     const out = []
     for (const p of this.overlappingPairs(collection)) {
       const { lo, hi } = fileKeyRange(collection, p.lo, p.hi)
-      for (const [id, name] of [
-        [p.a, p.aName],
-        [p.b, p.bName],
+      for (const [id, name, root] of [
+        [p.a, p.aName, p.aRoot],
+        [p.b, p.bName, p.bRoot],
       ] as const) {
         const records = this.db
           .prepare('SELECT aacid, line, offset, length FROM records WHERE aacid >= ? AND aacid <= ? AND meta_file_id = ? AND hash IS NULL ORDER BY offset')
           .all(lo, hi, id) as Array<{ aacid: string; line: number; offset: number; length: number }>
-        if (records.length > 0) out.push({ fileId: id, root: p.root, name, records })
+        if (records.length > 0) out.push({ fileId: id, root, name, records })
       }
     }
     return out
@@ -252,17 +252,19 @@ export class CatalogStore {
     })()
   }
 
+  /** Pairs of complete files of one collection whose ranges overlap; the two may lie in different roots. */
   private overlappingPairs(collection: string) {
     return this.db
       .prepare(
-        `SELECT a.id AS a, b.id AS b, a.name AS aName, b.name AS bName, a.root_id AS rootId, ra.path AS root,
+        `SELECT a.id AS a, b.id AS b, a.name AS aName, b.name AS bName, a.root_id AS aRootId, b.root_id AS bRootId, ra.path AS aRoot, rb.path AS bRoot,
                 max(a.range_from, b.range_from) AS lo, min(a.range_to, b.range_to) AS hi
          FROM meta_files a JOIN meta_files b
            ON b.collection = a.collection AND b.id > a.id AND a.range_from_s <= b.range_to_s AND b.range_from_s <= a.range_to_s
          JOIN roots ra ON ra.id = a.root_id
+         JOIN roots rb ON rb.id = b.root_id
          WHERE a.collection = ? AND a.state = 'complete' AND b.state = 'complete'`,
       )
-      .all(collection) as Array<{ a: number; b: number; aName: string; bName: string; rootId: number; root: string; lo: string; hi: string }>
+      .all(collection) as Array<{ a: number; b: number; aName: string; bName: string; aRootId: number; bRootId: number; aRoot: string; bRoot: string; lo: string; hi: string }>
   }
 
   beginDataFolder(rootId: number, folder: DataFolder, id: Omit<FileIdentity, 'size'>): number {
@@ -328,14 +330,18 @@ export class CatalogStore {
     )
     for (const p of pairs) {
       const { lo, hi } = fileKeyRange(collection, p.lo, p.hi)
-      for (const [x, xName, y, yName] of [
-        [p.a, p.aName, p.b, p.bName],
-        [p.b, p.bName, p.a, p.aName],
+      // A problem's path is relative to its own root; the other file, in another root, is named in full.
+      const sameRoot = p.aRootId === p.bRootId
+      const aOther = sameRoot ? p.aName : `${p.aRoot}/${p.aName}`
+      const bOther = sameRoot ? p.bName : `${p.bRoot}/${p.bName}`
+      for (const [x, xName, xRootId, y, yName] of [
+        [p.a, p.aName, p.aRootId, p.b, bOther],
+        [p.b, p.bName, p.bRootId, p.a, aOther],
       ] as const) {
         const ids = missing.all(x, lo, hi, y, lo, hi) as string[]
         if (ids.length > 0) {
           out.push({
-            rootId: p.rootId,
+            rootId: xRootId,
             code: 'overlap-mismatch',
             path: xName,
             line: null,
@@ -346,12 +352,12 @@ export class CatalogStore {
       }
       for (const d of differing.all(p.b, p.a, lo, hi) as Array<{ aacid: string; line: number; otherLine: number }>) {
         out.push({
-          rootId: p.rootId,
+          rootId: p.aRootId,
           code: 'immutable-conflict',
           path: p.aName,
           line: d.line,
           aacid: d.aacid,
-          message: `record ${d.aacid} differs between ${p.aName} line ${d.line} and ${p.bName} line ${d.otherLine}: AACs are immutable`,
+          message: `record ${d.aacid} differs between ${p.aName} line ${d.line} and ${bOther} line ${d.otherLine}: AACs are immutable`,
         })
       }
     }
@@ -425,6 +431,19 @@ export class CatalogStore {
          WHERE p.root_id IN (SELECT value FROM json_each(?)) ORDER BY r.path, p.path, p.line, p.id LIMIT ?`,
       )
       .all(JSON.stringify(rootIds), limit) as StoredProblem[]
+  }
+
+  /**
+   * Whether the latest scan was killed or failed: it may have completed entries whose checks
+   * between entries it never derived, and those entries now look unchanged to the next scan.
+   */
+  lastScanUnfinished(): boolean {
+    const outcome = this.db.prepare('SELECT outcome FROM scan_runs ORDER BY id DESC LIMIT 1').pluck().get()
+    return outcome === 'running' || outcome === 'interrupted' || outcome === 'failed'
+  }
+
+  collectionNames(): string[] {
+    return this.db.prepare('SELECT name FROM collections ORDER BY name').pluck().all() as string[]
   }
 
   startScanRun(roots: string[]): number {

@@ -99,8 +99,87 @@ const jobs = z
     make_torrents: cron.default('*/30 * * * *'),
     seed: cron.default('*/10 * * * *'),
     engine_status: cron.default('* * * * *'),
+    /** Poll every seedbox of the fleet (src/fleet). */
+    fleet_poll: cron.default('* * * * *'),
+    /** Poll, plan and push missing placements (and removals, when `fleet.remove_extra`). */
+    fleet_apply: cron.default('*/10 * * * *'),
+    /** Scrape the trackers for swarm figures. */
+    scrape: cron.default('*/30 * * * *'),
     /** Job runs kept in the database. */
     keep_runs: z.number().int().min(10).default(1000),
+  })
+  .strict()
+  .default({})
+
+const replicas = z.number().int().min(1).max(50)
+
+const seedbox = z
+  .object({
+    /** Lowercase letters, digits and `-`: it names the seedbox in the database, logs and the secret's variable. */
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and -, starting with a letter or digit'),
+    /** Transmission RPC URL (without credentials). */
+    url: z.string().url(),
+    username: z.string().default(''),
+    /** Read the RPC password from this absolute path; or AACSEED_SEEDBOX_<NAME>_PASSWORD; or the systemd credential `seedbox-<name>`. */
+    password_file: z.string().default(''),
+    /** Where the seedbox keeps releases, as its daemon sees it (the download-dir of pushed torrents). */
+    path: z.string().refine((p) => p.startsWith('/'), 'must be an absolute path'),
+    /** Most bytes of releases it may hold; 0: as much as its free space allows. */
+    capacity_bytes: bytes.default(0),
+    /** Free space (Transmission's `free-space` of `path`) always left unused. */
+    reserve_bytes: bytes.default(10 * 1024 ** 3),
+    /** Relative share of the torrents (2 takes about twice those of 1). */
+    weight: z.number().positive().default(1),
+    tags: z.array(z.string()).default([]),
+    timeout_ms: z.number().int().min(100).default(15_000),
+  })
+  .strict()
+
+const fleet = z
+  .object({
+    seedboxes: z
+      .array(seedbox)
+      .default([])
+      .superRefine((list, ctx) => {
+        const seen = new Set<string>()
+        list.forEach((s, i) => {
+          if (seen.has(s.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, 'name'], message: `seedbox name ${JSON.stringify(s.name)} is used twice` })
+          seen.add(s.name)
+        })
+      }),
+    /** N: copies of each torrent kept on distinct seedboxes. */
+    replicas: replicas.default(2),
+    /** Per torrent kind, e.g. { meta = 3 }; a collection's own number wins. */
+    replicas_by_kind: z.object({ meta: replicas.optional(), data: replicas.optional() }).strict().default({}),
+    /** Per collection, e.g. { zlib3_files = 3 }. */
+    replicas_by_collection: z.record(replicas).default({}),
+    /** The local engine seeding a torrent counts as one of its N copies. */
+    count_local_engine: z.boolean().default(false),
+    /** Remove copies beyond the plan (only while the torrent keeps N complete copies elsewhere). */
+    remove_extra: z.boolean().default(false),
+    /** A removal also deletes the seedbox's data (off: the torrent goes, the files stay). */
+    delete_data_on_remove: z.boolean().default(false),
+    /** A seedbox failing every poll for this long is down: its torrents are placed elsewhere. */
+    down_after_s: z.number().int().min(0).default(600),
+    /** Days of poll history (seedbox figures, torrent state changes) kept. */
+    history_days: z.number().int().min(1).default(14),
+    /** Labels set on torrents pushed to seedboxes (rpc-version 16+). */
+    labels: z.array(z.string()).default(['aacseed']),
+    /** Pushes in flight at once, across the fleet. */
+    push_concurrency: z.number().int().min(1).max(64).default(4),
+  })
+  .strict()
+  .default({})
+
+const scrape = z
+  .object({
+    /** Trackers scraped besides those in `torrents.announce` (http(s):// per BEP 48, udp:// per BEP 15). */
+    trackers: z.array(z.string().url()).default([]),
+    timeout_ms: z.number().int().min(100).default(15_000),
+    /** Infohashes per scrape request (UDP carries at most 74). */
+    batch: z.number().int().min(1).max(500).default(64),
+    /** Days of swarm figures kept. */
+    keep_days: z.number().int().min(1).default(90),
   })
   .strict()
   .default({})
@@ -112,6 +191,10 @@ const http = z
     port: z.number().int().min(0).max(65535).default(8737),
     /** Bearer token for mutating endpoints; read from this file, or AACSEED_HTTP_TOKEN. Empty: read-only API. */
     token_file: z.string().default(''),
+    /** Per-torrent series on /metrics (three per torrent: mind the cardinality). */
+    per_torrent_metrics: z.boolean().default(false),
+    /** How often the dashboard refreshes itself, in seconds. */
+    refresh_seconds: z.number().int().min(1).max(3600).default(10),
   })
   .strict()
   .default({})
@@ -129,6 +212,8 @@ export const configSchema = z
     torrents,
     engine,
     jobs,
+    fleet,
+    scrape,
     http,
     log,
   })

@@ -13,13 +13,15 @@
 import type { Db } from '../db/index.js'
 import type { CoverageInputs } from './inputs.js'
 import { computeCoverage, type CoverageReport } from './model.js'
-import { readCoverageData } from './source.js'
+import { CoverageSource } from './source.js'
 
 export interface CoverageSnapshot {
   generation: number
   computedAt: string
   /** Milliseconds the last recomputation took (reading and computing). */
   computeMs: number
+  /** The database parts read again for it (catalog, torrents, engine); the rest was unchanged. */
+  reread: string[]
   report: CoverageReport
 }
 
@@ -34,11 +36,11 @@ export interface CoverageCacheOptions {
 }
 
 export class CoverageCache {
-  readonly #db: Db
-  readonly #inputs: CoverageInputs
+  readonly #source: CoverageSource
   readonly #minIntervalMs: number
   readonly #onRecompute: ((s: CoverageSnapshot) => void) | undefined
   readonly #now: () => number
+  readonly #dataVersion
   #snapshot: CoverageSnapshot | undefined
   #seenVersion = -1
   #dirty = true
@@ -46,11 +48,11 @@ export class CoverageCache {
   #generation = 0
 
   constructor(opts: CoverageCacheOptions) {
-    this.#db = opts.db
-    this.#inputs = opts.inputs
+    this.#source = new CoverageSource(opts.db, opts.inputs)
     this.#minIntervalMs = opts.minIntervalMs ?? 2000
     this.#onRecompute = opts.onRecompute
     this.#now = opts.now ?? Date.now
+    this.#dataVersion = opts.db.prepare('PRAGMA data_version').pluck()
   }
 
   /** Marks the report stale: the next `current()` recomputes it (subject to the interval). */
@@ -66,15 +68,15 @@ export class CoverageCache {
 
   /** The current report: recomputed first when the database changed and the interval allows. */
   current(): CoverageSnapshot {
-    const version = this.#db.pragma('data_version', { simple: true }) as number
+    const version = this.#dataVersion.get() as number
     if (version !== this.#seenVersion) this.#dirty = true
     if (this.#snapshot && (!this.#dirty || this.#now() - this.#computedAtMs < this.#minIntervalMs)) return this.#snapshot
     this.#seenVersion = version
     this.#dirty = false
     const started = performance.now()
-    const report = computeCoverage(readCoverageData(this.#db, this.#inputs))
+    const report = computeCoverage(this.#source.read())
     this.#computedAtMs = this.#now()
-    this.#snapshot = { generation: ++this.#generation, computedAt: new Date(this.#computedAtMs).toISOString(), computeMs: Math.round(performance.now() - started), report }
+    this.#snapshot = { generation: ++this.#generation, computedAt: new Date(this.#computedAtMs).toISOString(), computeMs: Math.round(performance.now() - started), reread: this.#source.lastReread, report }
     this.#onRecompute?.(this.#snapshot)
     return this.#snapshot
   }

@@ -88,7 +88,8 @@ export function formatCoverageOverview(r: CoverageReport): string {
   return [
     table(rows, (c) => c > 0),
     '',
-    `Shares of each collection's known bytes: held here (no problems), torrent made, seeded here, on fleet seedboxes, < 4 seeders in the swarm.`,
+    "Shares of each collection's known bytes. HELD: here, problem-free; SEEDED: by this machine;",
+    '≥N BOX(ES): complete copies on fleet seedboxes; <4 SEEDERS: in the public swarm.',
     `${r.totals.atRisk.toLocaleString('en')} of ${r.totals.torrents.toLocaleString('en')} torrent(s) at risk (fewer than ${r.copiesTarget} copies, or < 4 swarm seeders).`,
     '`aacseed coverage --collection NAME` shows one collection with its gaps and overlaps.',
     '',

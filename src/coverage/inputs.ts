@@ -15,6 +15,8 @@ export const TORRENT_HEALTH: readonly TorrentHealth[] = ['ok', 'degraded', 'lost
 export interface FleetTorrentFigures {
   /** Seedboxes holding a complete, verified copy. */
   copies: number
+  /** This torrent's own N when it differs from `copiesTarget` (per kind or collection). */
+  target?: number
   /** The fleet's own verdict, when it has one; otherwise coverage derives it from `copies`. */
   health?: TorrentHealth
 }
@@ -73,8 +75,8 @@ export interface CoverageInputs {
   read(): ExternalFigures
 }
 
-/** Until the fleet configures its own target. */
-export const DEFAULT_COPIES_TARGET = 3
+/** Until the fleet supplies its own target (its default `fleet.replicas`). */
+export const DEFAULT_COPIES_TARGET = 2
 
 export const NO_EXTERNAL_INPUTS: CoverageInputs = {
   read: () => ({ copiesTarget: DEFAULT_COPIES_TARGET, fleet: new Map(), swarm: new Map(), seedboxes: [], upstream: [] }),

@@ -11,7 +11,7 @@
  *   torrented    aacseed made its torrent
  *   seeded       the local engine reports its torrent `seeding`
  *   fleet_1      on at least one fleet seedbox (complete copy)
- *   fleet_n      on at least N seedboxes (N: `ExternalFigures.copiesTarget`)
+ *   fleet_n      on at least N seedboxes (N: the fleet's target for the torrent, else `copiesTarget`)
  *   swarm_lt4 / swarm_4to10 / swarm_gt10
  *                its torrent's public swarm has < 4, 4 to 10, or > 10 seeders: the buckets
  *                Anna's Archive's torrent page uses (torrents never scraped are in none)
@@ -193,6 +193,8 @@ export interface TorrentCoverage extends RangeFields {
   fleetCopies: number | null
   /** Copies counted for health: the fleet's, or, until the fleet reports the torrent, 1 while seeded here. */
   copies: number
+  /** The copies it should have: the fleet's target for it, else `copiesTarget`. */
+  target: number
   health: TorrentHealth
   seeders: number | null
   leechers: number | null
@@ -216,6 +218,8 @@ export interface CoverageItem extends RangeFields {
   infohash: string | null
   state: TimelineState
   copies: number
+  /** The copies it should have. */
+  target: number
   seeders: number | null
 }
 
@@ -280,7 +284,9 @@ export interface CoverageReport {
 
 // ---- computation ---------------------------------------------------------------------------
 
-interface Item extends CoverageItem {
+/** A release being computed: its item, and its torrent if there is one. */
+interface Item {
+  item: CoverageItem
   torrent: TorrentCoverage | null
 }
 
@@ -298,7 +304,8 @@ function torrentCoverage(t: TorrentInput, data: CoverageData, release: CatalogRe
   const fleet = external.fleet.get(t.infohash)
   const swarm = external.swarm.get(t.infohash)
   const copies = fleet ? fleet.copies : seedingLocally ? 1 : 0
-  const health = fleet?.health ?? deriveHealth(copies, external.copiesTarget)
+  const target = Math.max(1, fleet?.target ?? external.copiesTarget)
+  const health = fleet?.health ?? deriveHealth(copies, target)
   const seeders = swarm ? swarm.seeders : null
   return {
     name: t.name,
@@ -319,6 +326,7 @@ function torrentCoverage(t: TorrentInput, data: CoverageData, release: CatalogRe
     lastSeedingAt: engine?.lastSeedingAt ?? null,
     fleetCopies: fleet ? fleet.copies : null,
     copies,
+    target,
     health,
     seeders,
     leechers: swarm ? swarm.leechers : null,
@@ -329,8 +337,7 @@ function torrentCoverage(t: TorrentInput, data: CoverageData, release: CatalogRe
   }
 }
 
-function levelHolds(level: LevelKey, item: Item, target: number): boolean {
-  const t = item.torrent
+function levelHolds(level: LevelKey, { item, torrent: t }: Item): boolean {
   switch (level) {
     case 'cataloged':
       return item.cataloged
@@ -343,7 +350,7 @@ function levelHolds(level: LevelKey, item: Item, target: number): boolean {
     case 'fleet_1':
       return t !== null && (t.fleetCopies ?? 0) >= 1
     case 'fleet_n':
-      return t !== null && (t.fleetCopies ?? 0) >= target
+      return t !== null && (t.fleetCopies ?? 0) >= t.target
     case 'swarm_lt4':
       return t !== null && t.bucket === 'lt4'
     case 'swarm_4to10':
@@ -353,9 +360,8 @@ function levelHolds(level: LevelKey, item: Item, target: number): boolean {
   }
 }
 
-function timelineState(item: Item, target: number): TimelineState {
-  const t = item.torrent
-  if (t && (t.fleetCopies ?? 0) >= target) return 'fleet_n'
+function timelineState({ item, torrent: t }: Item): TimelineState {
+  if (t && (t.fleetCopies ?? 0) >= t.target) return 'fleet_n'
   if (t && (t.fleetCopies ?? 0) >= 1) return 'fleet_1'
   if (t?.seedingLocally) return 'seeded'
   if (t) return 'torrented'
@@ -388,7 +394,7 @@ function compareItems(a: RangeFields & { kind: ReleaseKind; name: string }, b: R
 }
 
 /** The gaps of the union of every known range, each with the releases on either side. */
-function findGaps(items: readonly Item[]): Gap[] {
+function findGaps(items: readonly CoverageItem[]): Gap[] {
   const merged = mergeSpans(items.map((i) => ({ from: i.fromS, to: i.toS })))
   // Items are sorted by start, so the first release ending (or starting) on a second wins.
   const endingAt = new Map<number, string>()
@@ -408,7 +414,7 @@ function findGaps(items: readonly Item[]): Gap[] {
   }))
 }
 
-function findOverlaps(items: readonly Item[], problems: readonly OverlapProblemInput[]): { overlaps: Overlap[]; truncated: boolean } {
+function findOverlaps(items: readonly CoverageItem[], problems: readonly OverlapProblemInput[]): { overlaps: Overlap[]; truncated: boolean } {
   const byPath = new Map<string, OverlapProblemInput[]>()
   for (const p of problems) pushTo(byPath, p.path, p)
   const out: Overlap[] = []
@@ -428,16 +434,17 @@ function findOverlaps(items: readonly Item[], problems: readonly OverlapProblemI
   return { overlaps: out, truncated }
 }
 
-function collectionCoverage(collection: string, items: Item[], data: CoverageData, missing: UpstreamRelease[]): CollectionCoverage {
-  const target = data.external.copiesTarget
-  items.sort(compareItems)
+function collectionCoverage(collection: string, entries: Item[], data: CoverageData, missing: UpstreamRelease[]): CollectionCoverage {
+  entries.sort((a, b) => compareItems(a.item, b.item))
+  const items = entries.map((e) => e.item)
   const knownBytes = items.reduce((n, i) => n + i.bytes, 0)
   const levels = {} as Record<LevelKey, LevelFigures>
   for (const key of LEVEL_KEYS) {
     const f = emptyLevel()
     const spans: Span[] = []
-    for (const i of items) {
-      if (!levelHolds(key, i, target)) continue
+    for (const e of entries) {
+      if (!levelHolds(key, e)) continue
+      const i = e.item
       f.records += i.records
       f.files += i.files
       f.bytes += i.bytes
@@ -453,8 +460,17 @@ function collectionCoverage(collection: string, items: Item[], data: CoverageDat
   const health = emptyHealth()
   let atRisk = 0
   let torrents = 0
-  for (const i of items) {
-    const t = i.torrent
+  let metaFiles = 0
+  let records = 0
+  let files = 0
+  let fromS = Infinity
+  let toS = -Infinity
+  for (const { item: i, torrent: t } of entries) {
+    if (i.kind === 'meta') metaFiles++
+    records += i.records
+    files += i.files
+    if (i.fromS < fromS) fromS = i.fromS
+    if (i.toS > toS) toS = i.toS
     if (!t) continue
     torrents++
     swarm[t.bucket].torrents++
@@ -467,23 +483,14 @@ function collectionCoverage(collection: string, items: Item[], data: CoverageDat
     items,
     data.overlapProblems.filter((p) => p.collection === collection && OVERLAP_CODES.has(p.code)),
   )
-  const fromS = items.length > 0 ? items.reduce((m, i) => Math.min(m, i.fromS), Infinity) : null
-  const toS = items.length > 0 ? items.reduce((m, i) => Math.max(m, i.toS), -Infinity) : null
+  const empty = items.length === 0
   return {
     collection,
-    from: fromS === null ? null : text(fromS),
-    to: toS === null ? null : text(toS),
-    fromS,
-    toS,
-    totals: {
-      releases: items.length,
-      metaFiles: items.filter((i) => i.kind === 'meta').length,
-      dataFolders: items.filter((i) => i.kind === 'data').length,
-      records: items.reduce((n, i) => n + i.records, 0),
-      files: items.reduce((n, i) => n + i.files, 0),
-      bytes: knownBytes,
-      torrents,
-    },
+    from: empty ? null : text(fromS),
+    to: empty ? null : text(toS),
+    fromS: empty ? null : fromS,
+    toS: empty ? null : toS,
+    totals: { releases: items.length, metaFiles, dataFolders: items.length - metaFiles, records, files, bytes: knownBytes, torrents },
     levels,
     swarm,
     health,
@@ -493,7 +500,7 @@ function collectionCoverage(collection: string, items: Item[], data: CoverageDat
     overlaps,
     overlapsTruncated: truncated,
     missing: missing.sort(compareItems),
-    items: items.map(({ torrent: _t, ...rest }) => rest),
+    items,
   }
 }
 
@@ -551,33 +558,50 @@ export function computeCoverage(data: CoverageData): CoverageReport {
   const input = target === data.external.copiesTarget ? data : { ...data, external: { ...data.external, copiesTarget: target } }
   const releases = new Map<string, CatalogReleaseInput>()
   for (const r of input.releases) if (!releases.has(r.name)) releases.set(r.name, r)
-  const items = new Map<string, Item>()
-  for (const r of releases.values()) {
-    items.set(r.name, { ...r, cataloged: true, upstream: false, infohash: null, state: 'held', copies: 0, seeders: null, torrent: null })
-  }
+  const entries = new Map<string, Item>()
+  const item = (r: RangeFields & { name: string; kind: ReleaseKind }, f: { records: number; files: number; bytes: number; problems: number; cataloged: boolean; upstream: boolean }): CoverageItem => ({
+    name: r.name,
+    kind: r.kind,
+    collection: r.collection,
+    from: r.from,
+    to: r.to,
+    fromS: r.fromS,
+    toS: r.toS,
+    ...f,
+    infohash: null,
+    state: 'held',
+    copies: 0,
+    target,
+    seeders: null,
+  })
+  for (const r of releases.values()) entries.set(r.name, { item: item(r, { records: r.records, files: r.files, bytes: r.bytes, problems: r.problems, cataloged: true, upstream: false }), torrent: null })
   const torrents: TorrentCoverage[] = []
   for (const t of input.torrents) {
     const tc = torrentCoverage(t, input, releases.get(t.name))
     torrents.push(tc)
-    const item = items.get(t.name)
-    if (item) item.torrent = tc
-    else items.set(t.name, { ...t, records: 0, problems: 0, cataloged: false, upstream: false, infohash: t.infohash, state: 'torrented', copies: 0, seeders: null, torrent: tc })
+    const e = entries.get(t.name)
+    if (e) e.torrent = tc
+    else entries.set(t.name, { item: item(t, { records: 0, files: t.files, bytes: t.bytes, problems: 0, cataloged: false, upstream: false }), torrent: tc })
   }
   const missing = new Map<string, UpstreamRelease[]>()
   for (const u of input.external.upstream) {
-    const item = items.get(u.name)
-    if (item) item.upstream = true
-    else items.set(u.name, { ...u, records: 0, files: 0, bytes: u.bytes ?? 0, problems: 0, cataloged: false, upstream: true, infohash: null, state: 'upstream', copies: 0, seeders: null, torrent: null })
+    const e = entries.get(u.name)
+    if (e) e.item.upstream = true
+    else entries.set(u.name, { item: item(u, { records: 0, files: 0, bytes: u.bytes ?? 0, problems: 0, cataloged: false, upstream: true }), torrent: null })
     const held = releases.get(u.name)
     if (!held || held.problems > 0) pushTo(missing, u.collection, u)
   }
   const byCollection = new Map<string, Item[]>()
-  for (const item of items.values()) {
-    item.infohash = item.torrent?.infohash ?? null
-    item.copies = item.torrent?.copies ?? 0
-    item.seeders = item.torrent?.seeders ?? null
-    item.state = timelineState(item, target)
-    pushTo(byCollection, item.collection, item)
+  for (const e of entries.values()) {
+    const t = e.torrent
+    if (t) {
+      e.item.infohash = t.infohash
+      e.item.copies = t.copies
+      e.item.target = t.target
+      e.item.seeders = t.seeders
+    }
+    e.item.state = timelineState(e)
+    pushTo(byCollection, e.item.collection, e)
   }
   const collections = [...byCollection.keys()].sort().map((c) => collectionCoverage(c, byCollection.get(c)!, input, missing.get(c) ?? []))
   torrents.sort((a, b) => (a.collection < b.collection ? -1 : a.collection > b.collection ? 1 : compareItems(a, b)))

@@ -55,7 +55,7 @@ export interface TransmissionEngineOptions {
 }
 
 /** The fields `list()` asks for, and only those. */
-const LIST_FIELDS = ['hashString', 'name', 'status', 'error', 'errorString', 'percentDone', 'haveValid', 'sizeWhenDone', 'totalSize', 'uploadedEver', 'peersConnected'] as const
+const LIST_FIELDS = ['hashString', 'name', 'status', 'error', 'errorString', 'haveValid', 'totalSize', 'uploadedEver', 'peersConnected'] as const
 
 interface RawTorrent {
   hashString: string
@@ -63,9 +63,8 @@ interface RawTorrent {
   status: number
   error: number
   errorString: string
-  percentDone: number
+  /** Bytes of pieces that passed their hash check. */
   haveValid: number
-  sizeWhenDone: number
   totalSize: number
   uploadedEver: number
   peersConnected: number
@@ -278,7 +277,7 @@ const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EAI_AGA
  * twice at most, transient failures (a daemon restarting) are retried with capped exponential
  * backoff, and every failure is an `EngineError` whose message holds no credentials.
  */
-class RpcClient extends Transmission {
+export class RpcClient extends Transmission {
   readonly display: string
   private readonly endpoint: string
   private readonly authorization: string | null

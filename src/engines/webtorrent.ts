@@ -10,9 +10,12 @@
  * - A torrent's `error` tears that torrent down inside webtorrent; this engine keeps the record
  *   so `list()` shows it as `error` until it is removed or added again.
  * - Files are read through one shared, bounded pool of handles (`webtorrent-store.ts`), tracker
- *   announces through an HTTP agent with a bounded number of sockets, and torrents that must be
- *   verified wait for one of a few verification slots: 1,000 torrents stay far below 2,000
- *   open descriptors (see test/engines/webtorrent-scale.test.ts).
+ *   announces go through a dispatcher with a bounded number of sockets, and torrents that must
+ *   be verified wait for one of a few verification slots: 1,000 torrents stay far below 2,000
+ *   open descriptors (see test/engines/webtorrent-scale.test.ts). With webtorrent's defaults
+ *   the same 1,000 torrents held about 2,000 descriptors, and 200 verified ones 600 more.
+ * - `host` binds the peer port (TCP) only; the DHT, when enabled, binds UDP on all addresses.
+ *   `max_connections` is webtorrent's `maxConns`, a limit per torrent.
  */
 import { stat } from 'node:fs/promises'
 import net from 'node:net'
@@ -51,6 +54,8 @@ interface Entry {
   torrent: Torrent | null
   error: string | null
   removed: boolean
+  /** Uploaded by an earlier instance of this torrent (before a re-verification re-added it). */
+  uploadedBefore: number
   /** The last numbers seen, kept when webtorrent destroys the torrent on an error. */
   last: { bytesPresent: number; totalBytes: number; uploaded: number }
 }
@@ -110,6 +115,13 @@ export class WebTorrentEngine implements Engine {
         ...(this.trackerDispatcher ? { proxyOpts: { httpAgent: this.trackerDispatcher, httpsAgent: this.trackerDispatcher } } : {}),
       },
     })
+    // Torrents have their own `error` listeners, so an error here is the client's own (its
+    // listening socket or the DHT), and webtorrent has destroyed the client.
+    client.on('error', (err: Error) => {
+      if (this.client !== client) return // failing to start: reported by start()
+      this.failure = err.message
+      this.log.error({ err: err.message }, 'webtorrent: client failed')
+    })
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
         client.removeListener('listening', onListening)
@@ -127,12 +139,6 @@ export class WebTorrentEngine implements Engine {
       if (!client.destroyed) client.destroy()
       throw e
     })
-    // Torrents have their own `error` listeners, so an error here is the client's own (its
-    // listening socket or the DHT) and webtorrent has destroyed the client.
-    client.on('error', (err: Error) => {
-      this.failure = err.message
-      this.log.error({ err: err.message }, 'webtorrent: client failed')
-    })
     this.client = client
     this.log.info({ ...this.address(), dht: this.config.dht, lsd: this.config.lsd }, 'webtorrent: listening')
   }
@@ -141,11 +147,26 @@ export class WebTorrentEngine implements Engine {
     checkEngineTorrent(this.kind, t)
     const client = this.requireClient()
     const known = this.entries.get(t.infoHash)
-    if (known && known.error === null) return 'duplicate'
+    if (known && known.error === null) {
+      if (!t.verify || !known.torrent?.ready) return 'duplicate'
+      // verify=true: the data may have changed since it was added, so check it again, as
+      // Transmission's torrent-verify does. webtorrent has no re-check that also drops pieces,
+      // so the torrent is added again with verification (the data is not touched).
+      known.removed = true
+      await this.addNew(client, t, this.status(known).uploaded, known.torrent)
+      return 'duplicate'
+    }
     // An errored torrent is already gone from webtorrent: adding it again retries it.
-    const entry: Entry = { infoHash: t.infoHash, name: t.name, torrent: null, error: null, removed: false, last: { bytesPresent: 0, totalBytes: 0, uploaded: 0 } }
+    await this.addNew(client, t, 0)
+    return 'added'
+  }
+
+  /** Adds `t` under a new entry; the entry is in place before any await, so a concurrent add sees a duplicate. */
+  private async addNew(client: WebTorrent, t: EngineTorrent, uploadedBefore: number, replacing?: Torrent): Promise<void> {
+    const entry: Entry = { infoHash: t.infoHash, name: t.name, torrent: null, error: null, removed: false, uploadedBefore, last: { bytesPresent: 0, totalBytes: 0, uploaded: uploadedBefore } }
     this.entries.set(t.infoHash, entry)
     try {
+      if (replacing) await closeTorrent(replacing)
       await this.checkDataExists(t)
       if (t.verify) await this.verifySlots.acquire()
       try {
@@ -154,7 +175,6 @@ export class WebTorrentEngine implements Engine {
       } finally {
         if (t.verify) this.verifySlots.release()
       }
-      return 'added'
     } catch (e) {
       const err = e instanceof EngineError ? e : new EngineError('engine-rejected', `webtorrent: cannot add ${t.name} (${t.infoHash}): ${errorMessage(e)}`)
       if (!entry.removed && this.entries.get(t.infoHash) === entry) entry.error = err.message
@@ -186,7 +206,7 @@ export class WebTorrentEngine implements Engine {
     const fields = { infoHash: t.infoHash, name: t.name }
     torrent.on('warning', (w: unknown) => this.log.warn({ ...fields, warning: errorMessage(w) }, 'webtorrent: torrent warning'))
     torrent.on('error', (err: unknown) => {
-      entry.last = this.numbers(torrent, entry.last)
+      entry.last = this.numbers(entry, torrent)
       entry.error = errorMessage(err)
       this.log.error({ ...fields, err: entry.error }, 'webtorrent: torrent failed')
     })
@@ -223,7 +243,7 @@ export class WebTorrentEngine implements Engine {
       torrent.once('error', onError)
       torrent.once('close', onClose)
     })
-    const n = this.numbers(torrent, entry.last)
+    const n = this.numbers(entry, torrent)
     this.log.info({ ...fields, verified: t.verify, bytesPresent: n.bytesPresent, totalBytes: n.totalBytes }, 'webtorrent: torrent added')
   }
 
@@ -233,11 +253,7 @@ export class WebTorrentEngine implements Engine {
     if (!entry) return
     this.entries.delete(infoHash)
     entry.removed = true
-    const torrent = entry.torrent
-    if (torrent && !torrent.destroyed) {
-      // destroyStore: false closes the files; nothing on disk is touched.
-      await new Promise<void>((resolve) => torrent.destroy({ destroyStore: false }, () => resolve()))
-    }
+    if (entry.torrent) await closeTorrent(entry.torrent)
     this.log.info({ infoHash, name: entry.name }, 'webtorrent: torrent removed')
   }
 
@@ -259,7 +275,7 @@ export class WebTorrentEngine implements Engine {
 
   private status(e: Entry): EngineTorrentStatus {
     const t = e.torrent
-    const n = e.error === null && t && !t.destroyed ? this.numbers(t, e.last) : e.last
+    const n = e.error === null && t && !t.destroyed ? this.numbers(e, t) : e.last
     let state: EngineTorrentState
     if (e.error !== null) state = 'error'
     else if (!t) state = 'queued'
@@ -272,17 +288,18 @@ export class WebTorrentEngine implements Engine {
   }
 
   /** Verified bytes come from the piece bitfield (webtorrent's `downloaded` also counts partial pieces). */
-  private numbers(t: Torrent, last: Entry['last']): Entry['last'] {
+  private numbers(e: Entry, t: Torrent): Entry['last'] {
     const bits = t.bitfield
-    const totalBytes = typeof t.length === 'number' ? t.length : last.totalBytes
-    if (!bits) return { bytesPresent: 0, totalBytes, uploaded: t.uploaded }
-    if (t.done) return { bytesPresent: totalBytes, totalBytes, uploaded: t.uploaded }
+    const totalBytes = typeof t.length === 'number' ? t.length : e.last.totalBytes
+    const uploaded = e.uploadedBefore + t.uploaded
+    if (!bits) return { bytesPresent: 0, totalBytes, uploaded }
+    if (t.done) return { bytesPresent: totalBytes, totalBytes, uploaded }
     const count = t.pieces.length
     let bytesPresent = 0
     for (let i = 0; i < count; i++) {
       if (bits.get(i)) bytesPresent += i === count - 1 ? t.lastPieceLength : t.pieceLength
     }
-    return { bytesPresent, totalBytes, uploaded: t.uploaded }
+    return { bytesPresent, totalBytes, uploaded }
   }
 
   private requireOpen(): void {
@@ -295,6 +312,12 @@ export class WebTorrentEngine implements Engine {
     if (this.failure !== null) throw new EngineError('engine-failed', `webtorrent: the client failed: ${this.failure}`)
     return this.client!
   }
+}
+
+/** Stops a torrent; `destroyStore: false` only closes its files, nothing on disk is touched. */
+async function closeTorrent(torrent: Torrent): Promise<void> {
+  if (torrent.destroyed) return
+  await new Promise<void>((resolve) => torrent.destroy({ destroyStore: false }, () => resolve()))
 }
 
 /**

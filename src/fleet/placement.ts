@@ -156,11 +156,33 @@ function hashText(s: string, seed: number): number {
   return fmix32(h >>> 0)
 }
 
-const HEX40 = /^[0-9a-f]{40}$/
+/** The value of a lowercase hex digit, or -1. */
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48
+  if (c >= 97 && c <= 102) return c - 87
+  return -1
+}
 
-/** Two 32-bit keys of a torrent. An infohash is already uniform (SHA-1), so its digits are used as they are. */
+/**
+ * Two 32-bit keys of a torrent. An infohash is already uniform (SHA-1), so its first 16 hex
+ * digits are used as they are; any other text is hashed.
+ */
 function torrentKeys(infohash: string): [number, number] {
-  if (HEX40.test(infohash)) return [parseInt(infohash.slice(0, 8), 16) >>> 0, parseInt(infohash.slice(8, 16), 16) >>> 0]
+  if (infohash.length === 40) {
+    let a = 0
+    let b = 0
+    let ok = true
+    for (let i = 0; i < 16; i++) {
+      const d = hexDigit(infohash.charCodeAt(i))
+      if (d < 0) {
+        ok = false
+        break
+      }
+      if (i < 8) a = (a << 4) | d
+      else b = (b << 4) | d
+    }
+    if (ok) return [a >>> 0, b >>> 0]
+  }
   return [hashText(infohash, 0x243f6a88), hashText(infohash, 0x85a308d3)]
 }
 
@@ -223,14 +245,12 @@ export function planPlacement(input: PlacementInput): Placement {
   // so the plan is deterministic and the hardest to fit go while there is room.
   const ts = input.torrents
   const T = ts.length
-  const byHash = new Map<string, number>()
   const k1 = new Uint32Array(T)
   const k2 = new Uint32Array(T)
   const target = new Int32Array(T)
   const need = new Int32Array(T)
   for (let i = 0; i < T; i++) {
     const t = ts[i]!
-    byHash.set(t.infohash, i)
     const keys = torrentKeys(t.infohash)
     k1[i] = keys[0]
     k2[i] = keys[1]
@@ -244,6 +264,8 @@ export function planPlacement(input: PlacementInput): Placement {
   })
 
   const held: Array<Held[] | undefined> = new Array<Held[] | undefined>(T)
+  const byHash = new Map<string, number>()
+  if (input.holdings.length > 0) for (let i = 0; i < T; i++) byHash.set(ts[i]!.infohash, i)
   for (const h of input.holdings) {
     const ti = byHash.get(h.infohash)
     if (ti === undefined) continue
@@ -266,10 +288,13 @@ export function planPlacement(input: PlacementInput): Placement {
   const bs1 = Uint32Array.from(boxes, (b) => b.s1)
   const bs2 = Uint32Array.from(boxes, (b) => b.s2)
   const bw = Float64Array.from(boxes, (b) => b.weight)
+  const sameWeight = boxes.every((b) => b.weight === boxes[0]!.weight)
   const score = (ti: number): void => {
     const t1 = k1[ti]!
     const t2 = k2[ti]!
-    for (let i = 0; i < S; i++) scores[i] = -bw[i]! / Math.log(unit(t1, t2, bs1[i]!, bs2[i]!))
+    // With equal weights -w/ln(u) orders as u does: the logarithm is skipped.
+    if (sameWeight) for (let i = 0; i < S; i++) scores[i] = unit(t1, t2, bs1[i]!, bs2[i]!)
+    else for (let i = 0; i < S; i++) scores[i] = -bw[i]! / Math.log(unit(t1, t2, bs1[i]!, bs2[i]!))
   }
   /** The best `k` seedboxes by score into `best`, best first (k is small: a linear scan per pick). */
   const best = new Int32Array(Math.max(1, S))
@@ -350,26 +375,28 @@ export function planPlacement(input: PlacementInput): Placement {
   const shortfalls: Shortfall[] = []
   for (let ti = 0; ti < T; ti++) {
     const t = ts[ti]!
-    const mine = chosenBox.subarray(start[ti]!, start[ti]! + count[ti]!)
+    const from = start[ti]!
+    const n = count[ti]!
     // Best ranked first: each pass picks in ranking order, so only a mix of both needs sorting.
-    if (mixed[ti] && mine.length > 1) {
+    if (mixed[ti] && n > 1) {
       score(ti)
-      mine.sort((a, b) => scores[b]! - scores[a]!)
+      chosenBox.subarray(from, from + n).sort((a, b) => scores[b]! - scores[a]!)
     }
     const names: string[] = []
-    for (const bi of mine) names.push(boxes[bi]!.name)
+    const hs = held[ti]
+    for (let j = from; j < from + n; j++) {
+      const bi = chosenBox[j]!
+      const name = boxes[bi]!.name
+      names.push(name)
+      const h = hs?.find((x) => x.bi === bi)
+      if (!h) additions.push({ infohash: t.infohash, seedbox: name, bytes: t.size, action: 'add' })
+      else if (!h.h.active) additions.push({ infohash: t.infohash, seedbox: name, bytes: t.size, action: 'start' })
+    }
     holders.set(t.infohash, names)
     const sf = shortfallOf.get(ti)
     if (sf) shortfalls.push(sf)
-    const hs = held[ti]
-    for (const bi of mine) {
-      const h = hs?.find((x) => x.bi === bi)
-      if (!h) additions.push({ infohash: t.infohash, seedbox: boxes[bi]!.name, bytes: t.size, action: 'add' })
-      else if (!h.h.active) additions.push({ infohash: t.infohash, seedbox: boxes[bi]!.name, bytes: t.size, action: 'start' })
-    }
-    if (!hs) continue
-    const extras = hs.filter((x) => x.bi < 0 || !mine.includes(x.bi)).map((x) => x.h)
-    if (extras.length === 0) continue
+    if (!hs || hs.every((x) => x.bi >= 0 && isChosen(ti, x.bi))) continue
+    const extras = hs.filter((x) => x.bi < 0 || !isChosen(ti, x.bi)).map((x) => x.h)
     let complete = (input.externalCopies?.get(t.infohash) ?? 0) + hs.filter((x) => x.bi >= 0 && x.h.complete).length
     // Incomplete extras go first (they cost the torrent nothing), then by name: deterministic.
     extras.sort((a, b) => Number(a.complete) - Number(b.complete) || (a.seedbox < b.seedbox ? -1 : a.seedbox > b.seedbox ? 1 : 0))

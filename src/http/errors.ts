@@ -23,6 +23,7 @@ export class HttpError extends Error {
     readonly code: HttpErrorCode,
     message: string,
     readonly extra: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
   ) {
     super(message)
   }

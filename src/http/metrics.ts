@@ -206,7 +206,8 @@ export class HttpMetrics {
     const now = Date.now()
     // The promise is cached, so concurrent scrapes share one rendering.
     if (this.#text && this.#text.generation === generation && now - this.#text.at < TEXT_TTL_MS) return await this.#text.body
-    const body = this.registry.metrics()
+    // prom-client writes NaN as `Nan` (its event-loop lag before the first sample); the format says `NaN`.
+    const body = this.registry.metrics().then((t) => t.replace(/ Nan$/gm, ' NaN'))
     this.#text = { generation, at: now, body }
     try {
       return await body

@@ -12,7 +12,10 @@ export interface BencodeDict {
   [key: string]: BencodeValue | undefined
 }
 
-/** What `decode` returns: byte strings stay bytes (their encoding is the caller's business). */
+/**
+ * What `decode` returns: byte strings stay bytes (their encoding is the caller's business) and
+ * share memory with the input; integers are numbers when safe, bigints beyond.
+ */
 export type Decoded = Buffer | number | bigint | Decoded[] | DecodedDict
 export interface DecodedDict {
   [key: string]: Decoded
@@ -113,8 +116,8 @@ function decodeTopLevel(buf: Buffer, opts: DecodeOptions): { value: Decoded; raw
     throw new BencodeError(message, at)
   }
 
-  // Reads the decimal digits of a length or integer up to `end`, rejecting leading zeros.
-  // Lengths are checked against the remaining input before anything is allocated.
+  // A declared length is checked against what is left of the input before it is used, so a
+  // hostile "4294967295:" costs nothing. Byte strings are views into the input, not copies.
   const readLength = (): number => {
     const start = pos
     while (pos < buf.length && buf[pos]! >= 0x30 && buf[pos]! <= 0x39) {

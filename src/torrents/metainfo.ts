@@ -35,7 +35,7 @@ export interface TorrentInput {
   createdBy: string
   /** Unix seconds, or null to write none. */
   creationDate: number | null
-  /** Written as info.source (BEP 47-era private-tracker convention): changes the infohash. */
+  /** info.source, as `mktorrent -s` writes it: a private-tracker convention that changes the infohash. */
   source: string
   private: boolean
   hashWorkers?: number
@@ -144,9 +144,10 @@ function checkInput(input: TorrentInput): { files: readonly TorrentFile[]; total
   return { files, totalSize, paths }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Reading untrusted .torrent files.
-
+/**
+ * Bounds for reading a .torrent from elsewhere. Decoding already allocates nothing beyond the
+ * input; these keep what is built from it (file lists, path sets) in proportion too.
+ */
 export interface ParseLimits {
   maxBytes?: number
   maxFiles?: number
@@ -178,6 +179,10 @@ export interface ParsedTorrent {
   creationDate: number | null
 }
 
+/**
+ * Reads an untrusted .torrent: every name is checked safe to create under a download folder
+ * (`unsafe-torrent-path`), anything else malformed is `invalid-torrent` or `invalid-bencode`.
+ */
 export function parseTorrent(buf: Uint8Array, limits: ParseLimits = {}, decodeOptions: DecodeOptions = {}): ParsedTorrent {
   const lim = { ...DEFAULT_LIMITS, ...limits }
   if (buf.length > lim.maxBytes) invalid(`the .torrent is ${buf.length} bytes, more than the limit of ${lim.maxBytes}`)

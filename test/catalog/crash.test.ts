@@ -26,10 +26,12 @@ interface ScanJson {
 
 /** Big files for the scan to spend its time in, and small ones with every kind of problem. */
 let shared: Promise<string> | undefined
+const cleanups: Array<() => void> = []
+after(() => cleanups.forEach((fn) => fn()))
 
 /** Built once for the file (writing the big files takes seconds); removed when the file ends. */
 function sharedTree(): Promise<string> {
-  shared ??= buildTree({ after: (fn: () => void) => after(fn) })
+  shared ??= buildTree({ after: (fn: () => void) => cleanups.push(fn) })
   return shared
 }
 
@@ -52,7 +54,8 @@ function scanToEnd(root: string, db: string): { json: ScanJson; ms: number } {
   const t0 = performance.now()
   const r = runCliProcess(['scan', root, '--db', db, '--json'])
   const ms = performance.now() - t0
-  assert.equal(r.code, 1, r.stderr)
+  assert.equal(r.code, 1, `${r.stderr}\n${r.stdout}`)
+  assert.ok(r.stdout.startsWith('{'), `scan printed no JSON: ${r.stderr}`)
   return { json: JSON.parse(r.stdout) as ScanJson, ms }
 }
 
@@ -160,6 +163,24 @@ describe('SIGKILL during a scan', () => {
     t.after(() => d2.close())
     const again = await scanRoots(d2, [root])
     assert.equal(again.stats.entriesRead, 0)
+  })
+
+  test('late kills, while the last entries complete and the cross checks run, each on a fresh database', async (t) => {
+    if (!requireTool(t, 'zstd')) return
+    const root = await sharedTree()
+    const dir = tempDir(t)
+    const clean = scanToEnd(root, join(dir, 'clean.db'))
+    const outcomes: string[] = []
+    for (const f of [0.85, 0.93, 0.98]) {
+      const db = join(dir, `late-${f}.db`)
+      const ms = Math.round(clean.ms * f)
+      const how = await killAfter(root, db, ms)
+      const c = checkConsistent(db)
+      outcomes.push(`${ms} ms: ${how}, ${c.complete} complete + ${c.scanning} scanning`)
+      assertSameCatalog(scanToEnd(root, db).json, clean.json)
+      assert.equal(checkConsistent(db).scanning, 0)
+    }
+    t.diagnostic(outcomes.join('; '))
   })
 
   test('while re-reading changed files, a kill keeps their previous complete versions', async (t) => {

@@ -181,7 +181,7 @@ describe('multi-frame files: positions against zstd -dc', () => {
   })
 })
 
-/** Decompresses file[from, to) (whole frames) with zstd-napi. */
+/** Decompresses file[from, to) (whole frames) with the zstd binary. */
 function zstdDecompressFrom(file: Buffer, from: number, to: number | undefined): Buffer {
   const part = file.subarray(from, to)
   const r = spawnSync('zstd', ['-dcq'], { input: part, maxBuffer: 1 << 28 })

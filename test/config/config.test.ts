@@ -201,7 +201,7 @@ level = "debug"
     const dir = tempDir(t)
     const file = write(join(dir, 'a.toml'), '[http]\nport = 1234\n')
     const c = loadConfig({ path: file, env: {}, cwd: dir })
-    assert.deepEqual(c.http, { enabled: true, host: '127.0.0.1', port: 1234, token_file: '' })
+    assert.deepEqual(c.http, { enabled: true, host: '127.0.0.1', port: 1234, token_file: '', per_torrent_metrics: false, refresh_seconds: 10 })
     assert.deepEqual(c.catalog, loadConfig({ env: {}, cwd: dir }).catalog)
   })
 

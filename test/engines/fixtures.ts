@@ -221,9 +221,15 @@ export async function aria2cDownload(t: TestContext, torrentPath: string, outDir
 export async function killChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
   const exited = new Promise<void>((res) => child.once('exit', () => res()))
+  child.ref() // an unref'd child would not keep the loop alive while we wait for its exit
   child.kill(signal)
   await exited
 }
+
+const daemons = new Set<ChildProcess>()
+process.once('exit', () => {
+  for (const d of daemons) d.kill('SIGKILL')
+})
 
 export interface TransmissionDaemon {
   /** The RPC URL, without credentials. */
@@ -311,6 +317,11 @@ export async function startTransmission(t: TestContext, dir: string, opts: { aut
     const args = ['-f', '-g', configDir, '-p', String(rpcPort), '-P', String(peerPort), '-r', '127.0.0.1', '-a', '127.0.0.1', ...auth, '--no-portmap', '--no-dht', '--no-lpd', '-w', downloadDir, '-e', logPath]
     child = spawn('transmission-daemon', args, { stdio: 'ignore' })
     const proc = child
+    // A daemon must never keep the test process alive, nor outlive it (even if a failed test
+    // restarts one after its `t.after` ran).
+    proc.unref()
+    daemons.add(proc)
+    proc.once('exit', () => daemons.delete(proc))
     await waitFor(
       'transmission-daemon RPC',
       async () => {

@@ -7,7 +7,7 @@ import { configSchema } from '../../src/config/index.js'
 import { createEngine, isEngineError, type EngineTorrent, type EngineTorrentStatus } from '../../src/engines/index.js'
 import { TransmissionEngine, type TransmissionConfig, type TransmissionEngineOptions } from '../../src/engines/transmission.js'
 import { freePort, requireTool, tempDir, waitFor } from '../helpers.js'
-import { aria2cDownload, infoHashOf, makeRelease, memoryLogger, mktorrent, readTree, startTracker, startTransmission, type Release } from './fixtures.js'
+import { aria2cDownload, infoHashOf, makeRelease, memoryLogger, mktorrent, readTree, startTracker, startTransmission, writeRandom, type Release } from './fixtures.js'
 
 function trConfig(over: Partial<TransmissionConfig> = {}): TransmissionConfig {
   return { url: 'http://127.0.0.1:9/transmission/rpc', username: '', password_file: '', path_map: {}, labels: ['aacseed'], timeout_ms: 10_000, ...over }
@@ -110,6 +110,32 @@ test('transmission: path_map gives the daemon its own path to the data (longest 
   assert.deepEqual(raw.arguments.torrents, [{ downloadDir: join(dir, 'daemon-view') }])
 })
 
+test('transmission: verify=true on a duplicate makes the daemon check the data again; a corrupt .torrent is rejected', async (t) => {
+  if (!requireTool(t, 'mktorrent') || !requireTool(t, 'transmission-daemon')) return
+  const dir = tempDir(t)
+  const p = prepare(join(dir, 'releases'), 'http://127.0.0.1:1/announce', join(dir, 'torrents'))
+  const daemon = await startTransmission(t, dir)
+  const engine = engineFor(t, { url: daemon.url })
+  await engine.start()
+  assert.equal(await engine.add(p.item()), 'added')
+  await seeding(engine, p.infoHash)
+  // The data changes behind the daemon's back (same sizes); only a new check can notice.
+  const victim = p.release.files[1]!
+  writeRandom(join(p.release.dir, victim.path), victim.size)
+  assert.equal(await engine.add(p.item({ verify: true })), 'duplicate')
+  const checked = await waitFor('the re-check to find the damage', async () => {
+    const s = (await engine.list())[0]
+    return s && s.state !== 'checking' && s.bytesPresent < s.totalBytes ? s : undefined
+  })
+  assert.ok(checked.bytesPresent <= total(p.release) - victim.size + 2 * 2 ** 18, JSON.stringify(checked))
+
+  await assert.rejects(engine.add({ ...p.item(), torrent: Buffer.from('d4:spam4:eggse'), infoHash: 'cd'.repeat(20) }), (e: unknown) => {
+    assert.ok(isEngineError(e, 'engine-rejected'), String(e))
+    assert.match(e.message, /torrent-add: invalid or corrupt torrent file/)
+    return true
+  })
+})
+
 test('transmission with RPC authentication: a wrong password is engine-auth without the password; the right one works', async (t) => {
   if (!requireTool(t, 'transmission-daemon')) return
   const dir = tempDir(t)
@@ -190,7 +216,8 @@ test('transmission killed (SIGKILL) and restarted between two pushes: the second
   for (const p of pushes.slice(0, 4)) assert.equal(await engine.add(p.item()), 'added')
   await daemon.kill('SIGKILL')
   // The daemon is down: this push retries (connection refused) until the daemon is back.
-  const during = engine.add(pushes[4]!.item())
+  // Settled into a value at once: a rejection must fail this test here, not as an unhandled rejection.
+  const during = engine.add(pushes[4]!.item()).catch((e: unknown) => e)
   await new Promise((r) => setTimeout(r, 300))
   await daemon.start()
   assert.equal(await during, 'added')

@@ -84,7 +84,7 @@ test('webtorrent seeds a release folder without verifying it, and aria2c downloa
   assert.ok(logger.lines.some((l) => l.msg === 'webtorrent: torrent added' && l.fields.infoHash === f.infoHash))
 })
 
-test('verify=false trusts the data without reading it; verify=true finds the corrupted pieces', async (t) => {
+test('verify=false trusts the data without reading it; verify=true (also on a duplicate) finds the corrupted pieces', async (t) => {
   if (!requireTool(t, 'mktorrent')) return
   // Nothing listens on this port: every announce fails, which must be a logged warning, not a crash.
   const deadTracker = `http://127.0.0.1:${await freePort()}/announce`
@@ -93,8 +93,10 @@ test('verify=false trusts the data without reading it; verify=true finds the cor
   // Corrupt the middle file after hashing: same size, different bytes.
   const victim = f.release.files[2]!
   writeRandom(join(f.release.dir, victim.path), victim.size)
+  // The torrent's own tracker is dead; the configured extra tracker is announced to as well.
+  const extra = await startTracker(t)
   const logger = memoryLogger()
-  const engine = await startEngine(t, {}, logger)
+  const engine = await startEngine(t, { trackers: [extra.announce] }, logger)
 
   const before = bytesReadSoFar()
   assert.equal(await engine.add(f.add(f.release.root, false)), 'added')
@@ -104,14 +106,11 @@ test('verify=false trusts the data without reading it; verify=true finds the cor
   assert.equal(trusted.bytesPresent, total, 'skipVerify reports every piece present')
   assert.ok(read < total / 4, `adding with verify=false read ${read} bytes of a ${total}-byte release`)
   await waitFor('the tracker failure to be logged as a warning', () => logger.lines.some((l) => l.level === 'warn' && l.fields.infoHash === f.infoHash))
+  await waitFor('the configured extra tracker to list the seeder', () => extra.seeders(f.infoHash) >= 1)
 
-  await engine.remove(f.infoHash)
-  assert.deepEqual(await engine.list(), [])
-  await engine.remove(f.infoHash) // unknown: not an error
-  for (const file of f.release.files) assert.equal(statSync(join(f.release.dir, file.path)).size, file.size, 'remove never deletes data')
-
+  // The same torrent again with verify=true: still a duplicate, but now the data is checked.
   const before2 = bytesReadSoFar()
-  assert.equal(await engine.add(f.add(f.release.root, true)), 'added')
+  assert.equal(await engine.add(f.add(f.release.root, true)), 'duplicate')
   const read2 = bytesReadSoFar() - before2
   const checked = await only(engine)
   assert.ok(read2 >= total, `verification must read the data (read ${read2} of ${total})`)
@@ -120,6 +119,15 @@ test('verify=false trusts the data without reading it; verify=true finds the cor
   assert.ok(checked.bytesPresent > 0 && checked.bytesPresent < total, `bytesPresent ${checked.bytesPresent} of ${total}`)
   // Pieces wholly inside the corrupted file are missing; the others are present.
   assert.ok(checked.bytesPresent <= total - victim.size + 2 * 2 ** 18, `bytesPresent ${checked.bytesPresent}`)
+
+  await engine.remove(f.infoHash)
+  assert.deepEqual(await engine.list(), [])
+  await engine.remove(f.infoHash) // unknown: not an error
+  for (const file of f.release.files) assert.equal(statSync(join(f.release.dir, file.path)).size, file.size, 'remove never deletes data')
+
+  // Added fresh with verify=true: the same finding.
+  assert.equal(await engine.add(f.add(f.release.root, true)), 'added')
+  assert.equal((await only(engine)).bytesPresent, checked.bytesPresent)
 })
 
 test('a torrent failing after it was added shows as error in list() and leaves the engine working; another peer repairs a damaged copy', async (t) => {

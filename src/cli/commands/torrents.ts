@@ -2,6 +2,7 @@ import { resolve } from 'node:path'
 import type { Config } from '../../config/index.js'
 import { openDatabase, type Db } from '../../db/index.js'
 import { UsageError } from '../../errors.js'
+import { swarmFigures } from '../../fleet/index.js'
 import { formatTorrentList, makeTorrents, publishTorrentList, torrentListEntries, TorrentStore, isValidPieceLength, type ListFormat } from '../../torrents/index.js'
 import { defineCommand, str, writeJson } from '../command.js'
 import { formatBytes, progressLine } from '../progress.js'
@@ -11,7 +12,7 @@ function listSettings(config: Config) {
 }
 
 export function torrentList(db: Db, config: Config) {
-  return torrentListEntries(new TorrentStore(db).all(), listSettings(config))
+  return torrentListEntries(new TorrentStore(db).all(), listSettings(config), swarmFigures(db))
 }
 
 export const torrentsMake = defineCommand({

@@ -3,6 +3,7 @@ import { migration001 } from './001-catalog.js'
 import { migration002 } from './002-torrents.js'
 import { migration003 } from './003-jobs.js'
 import { migration004 } from './004-engine-status.js'
+import { migration005 } from './005-fleet.js'
 
 /** Numbered migrations, applied in order; never edit one that has shipped, add the next number. */
-export const migrations: Migration[] = [migration001, migration002, migration003, migration004]
+export const migrations: Migration[] = [migration001, migration002, migration003, migration004, migration005]

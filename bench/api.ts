@@ -1,0 +1,284 @@
+/**
+ * npm run bench:api — the HTTP API at archive scale.
+ *
+ * Generates (once, cached under .bench-cache/api/) a catalog of 1,000,000 records in 2,000
+ * metadata files over 20 collections, 8,000 data folders, 10,000 torrents, the local engine's
+ * states and a job history, written straight into SQLite through the stores (no release files).
+ * 50 seedboxes' states and swarm figures are plain input data through `CoverageInputs`.
+ * Serves it from a child process, loads /api/coverage, /metrics and / with autocannon for 10 s
+ * each at 50 connections (after a 2 s warm-up), and times the dashboard's first render in
+ * headless Chromium.
+ *
+ * Bars: /api/coverage >= 2,000 req/s with p99 <= 50 ms; /metrics p99 <= 100 ms; first render <= 1 s.
+ */
+import autocannon, { type Result } from 'autocannon'
+import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { chromium } from 'playwright-core'
+import { formatDataFolderName, formatMetaFileName, makeRange, parseDataFolderName, parseMetaFileName, timestampFromSeconds } from '../src/aac/index.js'
+import { CatalogStore } from '../src/catalog/index.js'
+import type { RecordColumns } from '../src/catalog/meta-reader.js'
+import { CoverageCache, type CoverageInputs, type ExternalFigures, type FleetTorrentFigures, type SeedboxFigures, type SwarmTorrentFigures } from '../src/coverage/index.js'
+import { openDatabase, type Db } from '../src/db/index.js'
+import { EngineStatusStore } from '../src/engines/index.js'
+import { packageVersion, runnerJobs, startHttpServer } from '../src/http/index.js'
+import { JobRunner } from '../src/jobs/index.js'
+import { createLogger } from '../src/log/index.js'
+import { TorrentStore } from '../src/torrents/index.js'
+
+const COLLECTIONS = 20
+const RANGES_PER_COLLECTION = 100
+const RECORDS = 1_000_000
+const FOLDERS_PER_RANGE = 8 // for the 10 `_files` collections: 10 × 100 × 8 = 8,000 data folders
+const SEEDBOXES = 50
+const DURATION_S = 10
+const CONNECTIONS = 50
+
+const repo = resolve(import.meta.dirname, '..', '..')
+const cache = join(repo, '.bench-cache', 'api', 'v1')
+const dbPath = join(cache, 'bench.db')
+const DAY = 86400
+
+/** Deterministic numbers from a string: the same database every time. */
+function unit(key: string): number {
+  return createHash('sha1').update(key).digest().readUInt32BE(0) / 2 ** 32
+}
+
+function collectionName(i: number): string {
+  return `bench${String(i).padStart(2, '0')}_${i % 2 === 0 ? 'records' : 'files'}`
+}
+
+function generate(): void {
+  rmSync(cache, { recursive: true, force: true })
+  mkdirSync(cache, { recursive: true })
+  const started = performance.now()
+  const db = openDatabase(dbPath)
+  const catalog = new CatalogStore(db)
+  const torrents = new TorrentStore(db)
+  const rootId = catalog.rootId('/srv/aac/releases')
+  const perRange = RECORDS / (COLLECTIONS * RANGES_PER_COLLECTION)
+  const madeAt = '2026-11-01T00:00:00.000Z'
+  const all: Array<{ name: string; infohash: string; bytes: number }> = []
+  let inode = 1n
+  for (let c = 0; c < COLLECTIONS; c++) {
+    const collection = collectionName(c)
+    const withData = c % 2 === 1
+    db.transaction(() => {
+      let t = Date.UTC(2023, 0, 1) / 1000 + c * 3600
+      for (let r = 0; r < RANGES_PER_COLLECTION; r++) {
+        // Mostly adjacent day-long ranges; every 25th leaves a gap of a day, every 40th overlaps the last by an hour.
+        if (r > 0 && r % 25 === 0) t += DAY
+        if (r > 0 && r % 40 === 0) t -= 3600
+        const from = t
+        const to = t + DAY - 1
+        t = to + 1
+        const range = makeRange(collection, timestampFromSeconds(from).text, timestampFromSeconds(to).text)
+        const metaName = formatMetaFileName('annas_archive', range, '.jsonl.seekable.zst')
+        const metaBytes = Math.round(2e8 + unit(metaName) * 4e9)
+        const id = catalog.beginMetaFile(rootId, parseMetaFileName(metaName), { size: BigInt(metaBytes), mtimeNs: 1_700_000_000_000_000_000n, inode: inode++ })
+        const folderNames = withData
+          ? Array.from({ length: FOLDERS_PER_RANGE }, (_, f) => formatDataFolderName('annas_archive', makeRange(collection, timestampFromSeconds(from + (f * DAY) / FOLDERS_PER_RANGE).text, timestampFromSeconds(from + ((f + 1) * DAY) / FOLDERS_PER_RANGE - 1).text)))
+          : []
+        const cols: RecordColumns = { count: perRange, lines: new Float64Array(perRange), offsets: new Float64Array(perRange), lengths: new Uint32Array(perRange), frames: new Uint32Array(perRange), aacids: [], folders: [] }
+        for (let i = 0; i < perRange; i++) {
+          const sec = from + Math.floor((i * DAY) / perRange)
+          cols.lines[i] = i + 1
+          cols.offsets[i] = i * 600
+          cols.lengths[i] = 600
+          cols.aacids.push(`aacid__${collection}__${timestampFromSeconds(sec).text}__${10_000_000 + c * 100_000 + r * 1000 + i}__${createHash('md5').update(`${c}.${r}.${i}`).digest('hex').slice(0, 22)}`)
+          cols.folders.push(withData ? folderNames[Math.floor((i * FOLDERS_PER_RANGE) / perRange)]! : '')
+        }
+        catalog.insertRecords(id, [cols])
+        catalog.completeMetaFile(id, null, { records: perRange, decompressedBytes: perRange * 600, frames: [{ frame: 0, compressedOffset: 0, decompressedOffset: 0 }] }, [], rootId, collection)
+        const releases: Array<{ name: string; kind: 'meta' | 'data'; from: number; to: number; bytes: number; files: number }> = [{ name: metaName, kind: 'meta', from, to, bytes: metaBytes, files: 1 }]
+        if (withData) {
+          for (let f = 0; f < FOLDERS_PER_RANGE; f++) {
+            const ff = from + (f * DAY) / FOLDERS_PER_RANGE
+            const ft = from + ((f + 1) * DAY) / FOLDERS_PER_RANGE - 1
+            const name = folderNames[f]!
+            const bytes = Math.round(1e10 + unit(name) * 5e10)
+            const files = perRange / FOLDERS_PER_RANGE
+            const fid = catalog.beginDataFolder(rootId, parseDataFolderName(name), { mtimeNs: 1_700_000_000_000_000_000n, inode: inode++ })
+            catalog.completeDataFolder(fid, null, { files, bytes: BigInt(bytes), maxMtimeNs: 1_700_000_000_000_000_000n }, [], rootId, collection)
+            releases.push({ name, kind: 'data', from: ff, to: ft, bytes, files })
+          }
+        }
+        for (const rel of releases) {
+          const infohash = createHash('sha1').update(rel.name).digest('hex')
+          const pieceLength = 16 * 1024 * 1024
+          torrents.upsert({
+            name: rel.name,
+            kind: rel.kind,
+            collection,
+            rangeFrom: timestampFromSeconds(rel.from).text,
+            rangeTo: timestampFromSeconds(rel.to).text,
+            fromS: rel.from,
+            toS: rel.to,
+            rootId,
+            infohash,
+            pieceLength,
+            pieceCount: Math.ceil(rel.bytes / pieceLength),
+            totalSize: rel.bytes,
+            fileCount: rel.files,
+            torrentPath: `/var/lib/aacseed/torrents/${rel.name}.torrent`,
+            torrentSize: 20 * Math.ceil(rel.bytes / pieceLength) + 300,
+            dataIdentity: 'bench',
+            madeAt,
+          })
+          all.push({ name: rel.name, infohash, bytes: rel.bytes })
+        }
+      }
+    })()
+  }
+  // Problems: bad names in the root, and a few conflicts between overlapping releases.
+  const metaNames = db.prepare("SELECT name, collection FROM meta_files ORDER BY id").all() as Array<{ name: string; collection: string }>
+  catalog.replaceRootProblems(rootId, Array.from({ length: 40 }, (_, i) => ({ path: `stray-file-${i}.tmp`, line: null, aacid: null, code: 'invalid-meta-file-name', message: `invalid metadata file name "stray-file-${i}.tmp"` })))
+  const insertProblem = db.prepare("INSERT INTO problems (root_id, scope, collection, path, line, aacid, code, message, found_at) VALUES (?, 'cross', ?, ?, NULL, NULL, 'overlap-mismatch', ?, ?)")
+  for (let i = 40; i < metaNames.length; i += 400) {
+    const a = metaNames[i - 1]!
+    const b = metaNames[i]!
+    insertProblem.run(rootId, b.collection, b.name, `ranges of ${b.name} and ${a.name} overlap but 3 AACID(s) in the overlap are only in ${b.name}`, madeAt)
+  }
+  // The local engine seeds 80% of the torrents.
+  new EngineStatusStore(db).record(
+    'webtorrent',
+    all.map((t) => ({ infoHash: t.infohash, name: t.name, state: unit(`engine${t.name}`) < 0.8 ? ('seeding' as const) : ('checking' as const), bytesPresent: t.bytes, totalBytes: t.bytes, uploaded: 0, peers: 3, error: null })),
+  )
+  db.close()
+  writeFileSync(join(cache, 'complete'), `${new Date().toISOString()}\n`)
+  console.log(`  generated in ${((performance.now() - started) / 1000).toFixed(1)} s: ${all.length.toLocaleString('en')} torrents`)
+}
+
+/** 50 seedboxes holding 0 to 3 copies of each torrent, and swarm figures for 90% of them. */
+function fakeInputs(db: Db): CoverageInputs {
+  const fleet = new Map<string, FleetTorrentFigures>()
+  const swarm = new Map<string, SwarmTorrentFigures>()
+  const boxes: SeedboxFigures[] = Array.from({ length: SEEDBOXES }, (_, i) => ({
+    name: `box-${String(i + 1).padStart(2, '0')}`,
+    up: i % 17 !== 3,
+    freeBytes: i % 17 === 3 ? null : Math.round(unit(`free${i}`) * 2e13),
+    torrents: 0,
+    errors: i % 9 === 0 ? 1 : 0,
+    lastSeenAt: '2026-11-24T10:00:00.000Z',
+    error: i % 17 === 3 ? 'connection refused' : null,
+  }))
+  for (const t of new TorrentStore(db).all()) {
+    const copies = Math.floor(unit(`copies${t.infohash}`) * 4)
+    for (let k = 0; k < copies; k++) boxes[Math.floor(unit(`box${t.infohash}${k}`) * SEEDBOXES)]!.torrents++
+    fleet.set(t.infohash, { copies })
+    if (unit(`scraped${t.infohash}`) < 0.9) swarm.set(t.infohash, { seeders: Math.floor(unit(`seeders${t.infohash}`) * 25), leechers: 1, completed: 40, scrapedAt: '2026-11-24T10:00:00' })
+  }
+  const figures: ExternalFigures = { copiesTarget: 2, fleet, swarm, seedboxes: boxes, upstream: [] }
+  return { read: () => figures }
+}
+
+/** The child process: serves the cached database on 127.0.0.1 until killed. */
+async function serve(port: number): Promise<void> {
+  const db = openDatabase(dbPath, { readonly: true })
+  const runner = new JobRunner({ db, logger: createLogger({ level: 'silent' }), jobs: [] })
+  const started = performance.now()
+  const coverage = new CoverageCache({ db, inputs: fakeInputs(db) })
+  const server = await startHttpServer({
+    db,
+    coverage,
+    jobs: runnerJobs(runner, { scan: '*/30 * * * *', make_torrents: '*/30 * * * *', seed: '*/10 * * * *', engine_status: '* * * * *' }),
+    engine: { kind: 'webtorrent', check: async () => undefined },
+    list: { urlBase: 'https://example.org/torrents/', topLevelGroupName: 'aac', trackers: [] },
+    logger: createLogger({ level: 'warn' }),
+    version: packageVersion(),
+    host: '127.0.0.1',
+    port,
+  })
+  process.stdout.write(`ready ${server.url} coverage computed in ${coverage.current().computeMs} ms (startup ${Math.round(performance.now() - started)} ms)\n`)
+  process.on('SIGTERM', () => void server.close().then(() => process.exit(0)))
+}
+
+async function load(url: string, seconds: number): Promise<Result> {
+  return await autocannon({ url, connections: CONNECTIONS, duration: seconds })
+}
+
+async function firstRender(url: string): Promise<{ cold: number; warm: number; wall: number }> {
+  const userDataDir = mkdtempSync(join(tmpdir(), 'aacseed-bench-chromium-'))
+  const browser = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1280, height: 900 },
+  })
+  try {
+    const times: number[] = []
+    let wall = 0
+    for (let i = 0; i < 3; i++) {
+      const page = await browser.newPage()
+      const t0 = performance.now()
+      await page.goto(url)
+      await page.waitForSelector('html[data-ready="1"]', { timeout: 30_000 })
+      if (i === 0) wall = performance.now() - t0
+      times.push(Number(await page.getAttribute('html', 'data-first-render-ms')))
+      await page.close()
+    }
+    return { cold: times[0]!, warm: Math.min(...times.slice(1)), wall }
+  } finally {
+    await browser.close()
+    rmSync(userDataDir, { recursive: true, force: true })
+  }
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(join(cache, 'complete'))) {
+    console.log(`generating ${RECORDS.toLocaleString('en')} records in ${(COLLECTIONS * RANGES_PER_COLLECTION).toLocaleString('en')} ranges over ${COLLECTIONS} collections (once; cached in ${cache})…`)
+    generate()
+  }
+  const port = 20000 + Math.floor(Math.random() * 20000)
+  const child = spawn(process.execPath, [process.argv[1]!, '--serve', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const ready = await new Promise<string>((res, rej) => {
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+      const line = out.split('\n').find((l) => l.startsWith('ready '))
+      if (line) res(line)
+    })
+    child.on('exit', (code) => rej(new Error(`the server exited with ${code}`)))
+  })
+  const base = `http://127.0.0.1:${port}`
+  try {
+    console.log(`server: ${ready.slice(6)}`)
+    const cov = (await (await fetch(`${base}/api/coverage`)).json()) as { totals: { records: number; releases: number; torrents: number; collections: number; bytes: number } }
+    const sizes = await Promise.all(['/api/coverage', '/metrics', '/'].map(async (p) => (await (await fetch(base + p)).arrayBuffer()).byteLength))
+    console.log(`catalog: ${cov.totals.records.toLocaleString('en')} records, ${cov.totals.releases.toLocaleString('en')} releases in ${cov.totals.collections} collections, ${cov.totals.torrents.toLocaleString('en')} torrents, ${(cov.totals.bytes / 1e12).toFixed(1)} TB; ${SEEDBOXES} seedboxes`)
+    console.log(`bodies: /api/coverage ${(sizes[0]! / 1024).toFixed(1)} KiB, /metrics ${(sizes[1]! / 1024).toFixed(1)} KiB, / ${(sizes[2]! / 1024).toFixed(1)} KiB`)
+    console.log(`load: autocannon, ${CONNECTIONS} connections, ${DURATION_S} s per endpoint (after 2 s of warm-up)`)
+    const results: Record<string, Result> = {}
+    for (const path of ['/api/coverage', '/metrics', '/']) {
+      await load(base + path, 2)
+      const r = await load(base + path, DURATION_S)
+      results[path] = r
+      const bad = r.errors + r.timeouts + r.non2xx
+      console.log(`  ${path.padEnd(14)} ${r.requests.average.toFixed(0).padStart(7)} req/s   p50 ${String(r.latency.p50).padStart(4)} ms   p99 ${String(r.latency.p99).padStart(4)} ms   max ${String(r.latency.max).padStart(5)} ms${bad > 0 ? `   ${bad} errors/non-2xx` : ''}`)
+    }
+    const render = await firstRender(`${base}/`)
+    console.log(`dashboard first render in Chromium: ${render.cold} ms (cold page; navigation start to all figures drawn), ${render.warm} ms warm; wall ${render.wall.toFixed(0)} ms`)
+    const c = results['/api/coverage']!
+    const m = results['/metrics']!
+    const checks: Array<[string, boolean]> = [
+      [`/api/coverage ${c.requests.average.toFixed(0)} req/s >= 2000`, c.requests.average >= 2000],
+      [`/api/coverage p99 ${c.latency.p99} ms <= 50`, c.latency.p99 <= 50],
+      [`/metrics p99 ${m.latency.p99} ms <= 100`, m.latency.p99 <= 100],
+      [`first render ${render.cold} ms <= 1000`, render.cold <= 1000],
+      ['no errors or non-2xx answers', Object.values(results).every((r) => r.errors + r.timeouts + r.non2xx === 0)],
+    ]
+    for (const [what, ok] of checks) console.log(`  ${ok ? 'pass' : 'FAIL'}  ${what}`)
+    const ok = checks.every(([, pass]) => pass)
+    console.log(ok ? 'PASS' : 'FAIL')
+    process.exitCode = ok ? 0 : 1
+  } finally {
+    child.kill('SIGTERM')
+  }
+}
+
+if (process.argv[2] === '--serve') await serve(Number(process.argv[3]))
+else if (process.argv[2] === '--generate') generate()
+else await main()

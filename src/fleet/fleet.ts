@@ -1,0 +1,355 @@
+/**
+ * The fleet's edge: the configured seedboxes' clients, the database, and the clock, around the
+ * pure placement (placement.ts) and health (health.ts). `aacseed fleet ...`, `aacseed health`
+ * and the `fleet_poll` / `fleet_apply` jobs of `aacseed serve` all go through `Fleet`.
+ *
+ * Failures of a seedbox are values, never exceptions out of here: a poll that fails is stored
+ * (the seedbox is `failing`, then `down` after `fleet.down_after_s`), a push that fails is
+ * logged in `fleet_actions` and tried again by the next apply, which re-plans from a fresh
+ * poll. Nothing is pushed twice: the plan only adds where the fresh poll saw no copy, and a
+ * copy the daemon already has answers `torrent-duplicate`.
+ */
+import { readFile } from 'node:fs/promises'
+import type { Config } from '../config/index.js'
+import type { Db } from '../db/index.js'
+import { isEngineError, type EngineLogger } from '../engines/index.js'
+import { AacseedError, errorMessage } from '../errors.js'
+import { TorrentStore, type TorrentRow } from '../torrents/index.js'
+import { FleetError } from './errors.js'
+import { countHealth, holdsPlacements, seedboxStatus, torrentHealth, type HealthCounts, type SeedboxStatus, type TorrentHealthReport } from './health.js'
+import { planPlacement, replicasFor, type Holding, type Placement, type PlacementInput, type PlacementSeedbox, type ReplicationRules } from './placement.js'
+import { SeedboxClient, type SeedboxClientOptions, type SeedboxConfig } from './seedbox.js'
+import { FleetStore, type ActionRow, type SeedboxRow } from './store.js'
+
+export type FleetConfig = Config['fleet']
+
+export interface FleetOptions {
+  env?: NodeJS.ProcessEnv
+  logger?: EngineLogger
+  /** The clock (tests move it to pass grace periods). */
+  now?: () => Date
+  /** Retry policies of the seedbox clients (tests shorten them). */
+  client?: Pick<SeedboxClientOptions, 'retry' | 'pollRetry'>
+  /** Polls in flight at once (default 16). */
+  pollConcurrency?: number
+}
+
+export interface PollReport {
+  seedboxes: number
+  answered: number
+  failed: Array<{ seedbox: string; code: string; error: string }>
+  /** Torrents reported by the seedboxes that answered. */
+  torrents: number
+  ms: number
+}
+
+export interface SeedboxView {
+  name: string
+  url: string
+  tags: string[]
+  status: SeedboxStatus
+  lastSeenAt: string | null
+  lastPolledAt: string | null
+  failingSince: string | null
+  latencyMs: number | null
+  freeBytes: number | null
+  reserveBytes: number
+  capacityBytes: number
+  torrents: number
+  errors: number
+  /** Torrents the last plan put on it. */
+  planned: number
+  error: { code: string; message: string } | null
+  version: string | null
+}
+
+export interface PlanReport {
+  at: string
+  placement: Placement
+  seedboxes: SeedboxView[]
+  torrents: ReadonlyMap<string, TorrentRow>
+}
+
+export interface ApplyFailure {
+  seedbox: string
+  infohash: string
+  name: string
+  action: 'add' | 'start' | 'remove'
+  code: string
+  error: string
+}
+
+export interface ApplyReport {
+  poll: PollReport
+  added: number
+  duplicate: number
+  started: number
+  removed: number
+  /** Planned actions not tried: their seedbox did not answer this poll. */
+  deferred: number
+  failed: ApplyFailure[]
+  shortfalls: number
+}
+
+export interface FleetStatus {
+  at: string
+  seedboxes: SeedboxView[]
+  torrents: TorrentHealthReport[]
+  counts: HealthCounts
+  replicas: number
+  recentActions: ActionRow[]
+}
+
+export function replicationRules(config: FleetConfig): ReplicationRules {
+  return { replicas: config.replicas, byKind: config.replicas_by_kind, byCollection: config.replicas_by_collection }
+}
+
+export class Fleet {
+  readonly store: FleetStore
+  readonly clients: ReadonlyMap<string, SeedboxClient>
+  private readonly config: FleetConfig
+  private readonly log: EngineLogger
+  private readonly now: () => Date
+  private readonly pollConcurrency: number
+
+  constructor(
+    fullConfig: Config,
+    readonly db: Db,
+    opts: FleetOptions = {},
+  ) {
+    this.config = fullConfig.fleet
+    this.store = new FleetStore(db)
+    this.log = opts.logger ?? { info() {}, warn() {}, error() {} }
+    this.now = opts.now ?? (() => new Date())
+    this.pollConcurrency = opts.pollConcurrency ?? 16
+    this.clients = new Map(
+      this.config.seedboxes.map((s) => [s.name, new SeedboxClient(s, { ...opts.client, labels: this.config.labels, logger: this.log, ...(opts.env ? { env: opts.env } : {}) })]),
+    )
+  }
+
+  get seedboxConfigs(): readonly SeedboxConfig[] {
+    return this.config.seedboxes
+  }
+
+  /** Polls every seedbox (one batched torrent-get each) and stores what each answered, or its failure. */
+  async poll(signal?: AbortSignal): Promise<PollReport> {
+    const started = performance.now()
+    const report: PollReport = { seedboxes: this.clients.size, answered: 0, failed: [], torrents: 0, ms: 0 }
+    await mapLimit([...this.clients.values()], this.pollConcurrency, async (client) => {
+      if (signal?.aborted) return
+      try {
+        const poll = await client.poll()
+        this.store.recordPoll(client.name, client.url, poll, this.now().toISOString())
+        report.answered++
+        report.torrents += poll.torrents.length
+      } catch (e) {
+        const code = e instanceof AacseedError ? e.code : 'error'
+        if (!(e instanceof AacseedError)) this.log.error({ seedbox: client.name, err: errorMessage(e) }, 'fleet: poll failed unexpectedly')
+        this.store.recordFailure(client.name, client.url, code, errorMessage(e), this.now().toISOString())
+        report.failed.push({ seedbox: client.name, code, error: errorMessage(e) })
+        this.log.warn({ seedbox: client.name, code, err: errorMessage(e) }, 'fleet: seedbox did not answer the poll')
+      }
+    })
+    const cutoff = new Date(this.now().getTime() - this.config.history_days * 86_400_000).toISOString()
+    this.store.pruneHistory(cutoff)
+    report.ms = Math.round(performance.now() - started)
+    return report
+  }
+
+  /** The configured seedboxes as the stored polls see them now. */
+  seedboxViews(now = this.now()): SeedboxView[] {
+    const rows = new Map(this.store.seedboxes().map((r) => [r.name, r]))
+    const planned = new Map<string, number>()
+    for (const names of this.store.placements().values()) for (const n of names) planned.set(n, (planned.get(n) ?? 0) + 1)
+    return this.config.seedboxes.map((s) => view(s, rows.get(s.name), now, this.config.down_after_s * 1000, planned.get(s.name) ?? 0))
+  }
+
+  /** The placement input from the stored state: which seedboxes hold placements, their room, and the copies. */
+  placementInput(now = this.now()): { input: PlacementInput; seedboxes: SeedboxView[]; torrents: Map<string, TorrentRow> } {
+    const torrents = new Map(new TorrentStore(this.db).all().map((t) => [t.infohash, t]))
+    const views = this.seedboxViews(now)
+    const copies = this.store.copies().filter((c) => torrents.has(c.infohash) && this.clients.has(c.seedbox))
+    const pending = new Map<string, number>()
+    for (const c of copies) {
+      if (c.state === 'complete') continue
+      const size = torrents.get(c.infohash)!.totalSize
+      pending.set(c.seedbox, (pending.get(c.seedbox) ?? 0) + Math.ceil(size * (1 - Math.min(1, c.percentDone))))
+    }
+    const seedboxes: PlacementSeedbox[] = views.map((v) => ({
+      name: v.name,
+      weight: this.config.seedboxes.find((s) => s.name === v.name)!.weight,
+      up: holdsPlacements(v.status),
+      capacityBytes: v.capacityBytes > 0 ? v.capacityBytes : Infinity,
+      // Unknown free space: keep what it holds, download nothing new.
+      freeBytes: v.freeBytes === null ? 0 : Math.max(0, v.freeBytes - v.reserveBytes - (pending.get(v.name) ?? 0)),
+    }))
+    const holdings: Holding[] = copies.map((c) => ({ seedbox: c.seedbox, infohash: c.infohash, complete: c.state === 'complete', active: c.state !== 'stopped' && c.state !== 'error' }))
+    const input: PlacementInput = {
+      torrents: [...torrents.values()].map((t) => ({ infohash: t.infohash, size: t.totalSize, kind: t.kind, collection: t.collection })),
+      seedboxes,
+      holdings,
+      rules: replicationRules(this.config),
+      removeExtra: this.config.remove_extra,
+      ...(this.config.count_local_engine ? { externalCopies: new Map([...this.store.localSeeding()].map((h) => [h, 1])) } : {}),
+    }
+    return { input, seedboxes: views, torrents }
+  }
+
+  /** The plan from the stored state (poll first for a fresh one). */
+  plan(now = this.now()): PlanReport {
+    const { input, seedboxes, torrents } = this.placementInput(now)
+    return { at: now.toISOString(), placement: planPlacement(input), seedboxes, torrents }
+  }
+
+  /** Poll, plan, store the plan, push what is missing and (with `remove_extra`) remove extras. */
+  async apply(signal?: AbortSignal): Promise<ApplyReport> {
+    const poll = await this.poll(signal)
+    const answered = new Set([...this.clients.keys()].filter((n) => !poll.failed.some((f) => f.seedbox === n)))
+    const plan = this.plan()
+    this.store.savePlacement(plan.placement.holders, plan.at)
+    const report: ApplyReport = { poll, added: 0, duplicate: 0, started: 0, removed: 0, deferred: 0, failed: [], shortfalls: plan.placement.shortfalls.length }
+    type Task = { seedbox: string; infohash: string; action: 'add' | 'start' | 'remove' }
+    const tasks: Task[] = [
+      ...plan.placement.additions.map((a) => ({ seedbox: a.seedbox, infohash: a.infohash, action: a.action })),
+      ...plan.placement.removals.map((r) => ({ seedbox: r.seedbox, infohash: r.infohash, action: 'remove' as const })),
+    ]
+    const copies = new Map(this.store.copies().map((c) => [`${c.seedbox} ${c.infohash}`, c]))
+    // One queue per seedbox (a daemon takes one push at a time from us), `push_concurrency` queues at once.
+    const queues = new Map<string, Task[]>()
+    for (const t of tasks) {
+      if (!answered.has(t.seedbox)) {
+        report.deferred++
+        continue
+      }
+      const q = queues.get(t.seedbox)
+      if (q) q.push(t)
+      else queues.set(t.seedbox, [t])
+    }
+    await mapLimit([...queues.values()], this.config.push_concurrency, async (queue) => {
+      for (const task of queue) {
+        if (signal?.aborted) return
+        const client = this.clients.get(task.seedbox)!
+        const torrent = plan.torrents.get(task.infohash)!
+        const at = () => this.now().toISOString()
+        try {
+          let outcome: 'ok' | 'duplicate' = 'ok'
+          if (task.action === 'add') {
+            const bytes = await readFile(torrent.torrentPath).catch((e: unknown) => {
+              throw new FleetError('fleet-torrent-missing', `cannot read ${torrent.torrentPath}: ${(e as NodeJS.ErrnoException).code ?? errorMessage(e)}`)
+            })
+            const r = await client.push({ torrent: bytes, infoHash: torrent.infohash, name: torrent.name })
+            if (r === 'added') report.added++
+            else {
+              report.duplicate++
+              outcome = 'duplicate'
+            }
+          } else if (task.action === 'start') {
+            await client.start(task.infohash, copies.get(`${task.seedbox} ${task.infohash}`)?.state === 'error')
+            report.started++
+          } else {
+            await client.remove(task.infohash, this.config.delete_data_on_remove)
+            report.removed++
+          }
+          this.store.recordAction({ at: at(), seedbox: task.seedbox, infohash: task.infohash, action: task.action, outcome, errorCode: null, error: null })
+          this.log.info({ seedbox: task.seedbox, torrent: torrent.name, action: task.action, outcome }, `fleet: ${task.action} on ${task.seedbox}`)
+        } catch (e) {
+          if (!(e instanceof AacseedError)) throw e
+          const failure: ApplyFailure = { seedbox: task.seedbox, infohash: task.infohash, name: torrent.name, action: task.action, code: e.code, error: e.message }
+          report.failed.push(failure)
+          this.store.recordAction({ at: at(), seedbox: task.seedbox, infohash: task.infohash, action: task.action, outcome: 'failed', errorCode: e.code, error: e.message })
+          this.log.warn({ seedbox: task.seedbox, torrent: torrent.name, action: task.action, code: e.code, err: e.message }, `fleet: ${task.action} on ${task.seedbox} failed`)
+          // A seedbox that stopped answering fails every task after this one too: leave the rest to the next apply.
+          if (isEngineError(e) && (e.code === 'engine-unreachable' || e.code === 'engine-timeout' || e.code === 'engine-auth')) {
+            report.deferred += queue.length - queue.indexOf(task) - 1
+            return
+          }
+        }
+      }
+    })
+    return report
+  }
+
+  /** Seedboxes, every torrent's health, and the recent pushes, from the stored polls. */
+  status(now = this.now()): FleetStatus {
+    const views = this.seedboxViews(now)
+    const serving = new Set(views.filter((v) => holdsPlacements(v.status)).map((v) => v.name))
+    const rules = replicationRules(this.config)
+    const torrents = new TorrentStore(this.db).all()
+    const copies = this.store.copies().filter((c) => this.clients.has(c.seedbox))
+    const reports = torrentHealth(
+      torrents.map((t) => ({ infohash: t.infohash, name: t.name, target: replicasFor(rules, t) })),
+      copies,
+      serving,
+      this.config.count_local_engine ? this.store.localSeeding() : null,
+    )
+    return { at: now.toISOString(), seedboxes: views, torrents: reports, counts: countHealth(reports), replicas: this.config.replicas, recentActions: this.store.recentActions(20) }
+  }
+
+  /**
+   * The fleet's and the swarm's figures as coverage (src/coverage/inputs.ts `ExternalFigures`)
+   * reads them: the target, complete copies and health per torrent, the latest swarm figures,
+   * and each seedbox's state. From the database only; nothing is polled.
+   */
+  figures(now = this.now()): {
+    copiesTarget: number
+    fleet: Map<string, { copies: number; health: TorrentHealthReport['health'] }>
+    swarm: Map<string, { seeders: number; leechers: number; completed: number; scrapedAt: string | null }>
+    seedboxes: Array<{ name: string; up: boolean; freeBytes: number | null; torrents: number; errors: number; lastSeenAt: string | null; error: string | null }>
+  } {
+    const s = this.status(now)
+    return {
+      copiesTarget: this.config.replicas,
+      fleet: new Map(s.torrents.map((t) => [t.infohash, { copies: t.complete, health: t.health }])),
+      swarm: new Map([...this.store.latestSwarm()].map(([h, x]) => [h, { seeders: x.seeders, leechers: x.leechers, completed: x.completed, scrapedAt: x.scrapedAt.slice(0, 19) }])),
+      seedboxes: s.seedboxes.map((b) => ({ name: b.name, up: b.status === 'up', freeBytes: b.freeBytes, torrents: b.torrents, errors: b.errors, lastSeenAt: b.lastSeenAt, error: b.error ? `${b.error.code}: ${b.error.message}` : null })),
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.clients.values()].map((c) => c.close()))
+  }
+}
+
+function view(s: SeedboxConfig, row: SeedboxRow | undefined, now: Date, graceMs: number, planned: number): SeedboxView {
+  const status = seedboxStatus({ lastSeenAt: row?.lastSeenAt ?? null, failingSince: row?.failingSince ?? null }, now, graceMs)
+  return {
+    name: s.name,
+    url: row?.url ?? redactedUrl(s.url),
+    tags: s.tags,
+    status,
+    lastSeenAt: row?.lastSeenAt ?? null,
+    lastPolledAt: row?.lastPolledAt ?? null,
+    failingSince: row?.failingSince ?? null,
+    latencyMs: row?.latencyMs === null || row?.latencyMs === undefined ? null : Math.round(row.latencyMs * 10) / 10,
+    freeBytes: row?.freeBytes ?? null,
+    reserveBytes: s.reserve_bytes,
+    capacityBytes: s.capacity_bytes,
+    torrents: row?.torrents ?? 0,
+    errors: row?.errors ?? 0,
+    planned,
+    error: row?.errorCode ? { code: row.errorCode, message: row.error ?? '' } : null,
+    version: row?.version ?? null,
+  }
+}
+
+function redactedUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    u.username = ''
+    u.password = ''
+    u.search = ''
+    u.hash = ''
+    return u.toString()
+  } catch {
+    return '(invalid url)'
+  }
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time. */
+export async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]!)
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+}

@@ -1,0 +1,77 @@
+/**
+ * Swarm figures: the `scrape` job asks every tracker about every torrent aacseed made and
+ * stores the answers as a time series; `swarmFigures` turns the latest of them, and who was
+ * seen seeding, into the published list's `seeders`, `leechers`, `completed`,
+ * `stats_scraped_at` and `aa_currently_seeding`.
+ */
+import type { Config } from '../config/index.js'
+import type { Db } from '../db/index.js'
+import { errorMessage } from '../errors.js'
+import { redactUrl } from '../log/index.js'
+import { TorrentStore, type SwarmFigures } from '../torrents/index.js'
+import { ScrapeError, scrapeTracker, type ScrapeResult } from './scrape.js'
+import { FleetStore } from './store.js'
+
+/** `aa_currently_seeding`: seen seeding by the local engine or a seedbox within this long. */
+export const CURRENTLY_SEEDING_MS = 7 * 86_400_000
+
+export interface ScrapeReport {
+  trackers: number
+  torrents: number
+  /** Figures stored (torrents × trackers that answered). */
+  figures: number
+  failed: Array<{ tracker: string; error: string }>
+}
+
+/** The trackers to scrape: those our torrents announce to, and `scrape.trackers`. */
+export function scrapeTrackers(config: Config): string[] {
+  return [...new Set([...config.torrents.announce.flat(), ...config.scrape.trackers])]
+}
+
+export async function scrapeSwarm(db: Db, config: Config, opts: { signal?: AbortSignal; now?: () => Date } = {}): Promise<ScrapeReport> {
+  const now = opts.now ?? (() => new Date())
+  const store = new FleetStore(db)
+  const hashes = new TorrentStore(db).all().map((t) => t.infohash)
+  const trackers = scrapeTrackers(config)
+  const report: ScrapeReport = { trackers: trackers.length, torrents: hashes.length, figures: 0, failed: [] }
+  if (hashes.length === 0) return report
+  await Promise.all(
+    trackers.map(async (tracker) => {
+      let figures: ScrapeResult[] = []
+      let error: string | null = null
+      try {
+        figures = await scrapeTracker(tracker, hashes, { timeoutMs: config.scrape.timeout_ms, batch: config.scrape.batch, ...(opts.signal ? { signal: opts.signal } : {}) })
+      } catch (e) {
+        if (e instanceof ScrapeError) figures = e.partial
+        error = errorMessage(e)
+        report.failed.push({ tracker: redactUrl(tracker), error })
+      }
+      // The tracker is stored as shown (a private tracker's passkey never reaches the database).
+      store.recordScrape(redactUrl(tracker), figures, hashes.length, now().toISOString(), error)
+      report.figures += figures.length
+    }),
+  )
+  store.pruneScrapes(new Date(now().getTime() - config.scrape.keep_days * 86_400_000).toISOString())
+  return report
+}
+
+/** The list's swarm callback, read once from the database. */
+export function swarmFigures(db: Db, now = new Date()): (infohash: string) => SwarmFigures | undefined {
+  const store = new FleetStore(db)
+  const latest = store.latestSwarm()
+  const seeding = store.lastSeeding()
+  return (infohash) => {
+    const s = latest.get(infohash)
+    const seen = seeding.get(infohash)
+    const currentlySeeding = seen !== undefined && now.getTime() - Date.parse(seen) <= CURRENTLY_SEEDING_MS
+    if (!s && !currentlySeeding) return undefined
+    return {
+      seeders: s?.seeders ?? 0,
+      leechers: s?.leechers ?? 0,
+      completed: s?.completed ?? 0,
+      // The list's format: `YYYY-MM-DDTHH:MM:SS`, UTC, no zone.
+      statsScrapedAt: s ? s.scrapedAt.slice(0, 19) : null,
+      currentlySeeding,
+    }
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The HTTP server as `aacseed serve` runs it: its own read-only database connection, a coverage
+ * cache over it, the service's job runner, the engine for /healthz, and the token from the
+ * environment, a file or a systemd credential.
+ */
+import { readFileSync } from 'node:fs'
+import type { Config } from '../config/index.js'
+import { readSecret } from '../config/load.js'
+import { CoverageCache, NO_EXTERNAL_INPUTS, type CoverageInputs } from '../coverage/index.js'
+import { openDatabase } from '../db/index.js'
+import type { Engine } from '../engines/index.js'
+import type { Logger } from '../log/index.js'
+import type { JobsApi } from './jobs.js'
+import { startHttpServer } from './server.js'
+
+export interface ServeHttpOptions {
+  config: Config
+  engine: Engine
+  jobs: JobsApi
+  logger: Logger
+  env: NodeJS.ProcessEnv
+  /** Fleet, swarm and upstream figures; none until those capabilities provide them. */
+  inputs?: CoverageInputs
+}
+
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+}
+
+/** Starts listening; `close()` stops the server, then closes its database connection. */
+export async function startServeHttp(opts: ServeHttpOptions): Promise<{ url: string; close(): Promise<void> }> {
+  const { config } = opts
+  const token = readSecret('AACSEED_HTTP_TOKEN', config.http.token_file, opts.env, 'http-token')
+  const db = openDatabase(config.catalog.database, { readonly: true })
+  try {
+    const server = await startHttpServer({
+      db,
+      coverage: new CoverageCache({ db, inputs: opts.inputs ?? NO_EXTERNAL_INPUTS }),
+      jobs: opts.jobs,
+      engine: { kind: opts.engine.kind, check: async () => void (await opts.engine.list()) },
+      token,
+      list: { urlBase: config.torrents.url_base, topLevelGroupName: config.torrents.top_level_group_name, trackers: config.torrents.announce.flat() },
+      perTorrentMetrics: config.http.per_torrent_metrics,
+      refreshSeconds: config.http.refresh_seconds,
+      logger: opts.logger,
+      version: packageVersion(),
+      host: config.http.host,
+      port: config.http.port,
+    })
+    opts.logger.info({ area: 'http', url: server.url, token: token ? 'configured' : 'none (read-only)' }, `dashboard and API at ${server.url}`)
+    return {
+      url: server.url,
+      async close() {
+        await server.close()
+        db.close()
+      },
+    }
+  } catch (e) {
+    db.close()
+    throw e
+  }
+}
