@@ -297,7 +297,14 @@ async function catalogDataFolder(store: CatalogStore, p: Planned & { kind: 'data
       const name = ent.name
       const rel = `${folder}/${name}`
       // lstat, not the dirent type: some filesystems report DT_UNKNOWN, and links must never be followed.
-      const st = await lstat(join(p.path, name), { bigint: true })
+      let st
+      try {
+        st = await lstat(join(p.path, name), { bigint: true })
+      } catch (e) {
+        if (!isIoError(e)) throw e
+        problems.push(problem('unreadable', rel, `cannot stat: ${(e as NodeJS.ErrnoException).code}`))
+        continue
+      }
       if (st.isSymbolicLink()) {
         problems.push(problem('symlink-not-followed', rel, 'symbolic link in a data folder; not followed'))
         continue
@@ -338,7 +345,21 @@ async function catalogDataFolder(store: CatalogStore, p: Planned & { kind: 'data
     store.insertDataFiles(folderId, batch)
     store.completeDataFolder(folderId, p.previous?.id ?? null, { files, bytes, maxMtimeNs }, problems, p.rootId, range.collection)
   } catch (e) {
-    store.deleteDataFolder(folderId)
-    throw e
+    if (!isIoError(e)) {
+      store.deleteDataFolder(folderId)
+      throw e
+    }
+    // As for a metadata file: an I/O error is this folder's problem, not the scan's. What was
+    // listed is kept; forgetting the folder's identity makes the next scan list it again.
+    problems.push(problem('unreadable', folder, `cannot list: ${(e as NodeJS.ErrnoException).code}`))
+    store.insertDataFiles(folderId, batch)
+    store.completeDataFolder(folderId, p.previous?.id ?? null, { files, bytes, maxMtimeNs }, problems, p.rootId, range.collection)
+    store.forgetFolderIdentity(folderId)
   }
+}
+
+/** An operating-system error (ENOENT, EACCES, EIO…) rather than a bug or an abort. */
+function isIoError(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code) && !(e instanceof AacseedError)
 }

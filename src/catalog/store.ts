@@ -218,6 +218,11 @@ export class CatalogStore {
     this.db.prepare('UPDATE meta_files SET size = -1 WHERE id = ?').run(fileId)
   }
 
+  /** Makes the next scan list this folder again whatever its identity. */
+  forgetFolderIdentity(folderId: number): void {
+    this.db.prepare('UPDATE data_folders SET mtime_ns = -1 WHERE id = ?').run(folderId)
+  }
+
   /** A file, its records (no cascade: see migration 001), frames and problems. */
   deleteMetaFile(id: number): void {
     const keys = this.fileKeys(id)
