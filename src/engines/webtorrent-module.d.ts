@@ -66,6 +66,8 @@ declare module 'webtorrent' {
     readonly uploaded: number
     readonly numPeers: number
     readonly files: ChunkStoreFile[]
+    /** Tracker URLs, once the metadata is processed. */
+    readonly announce: string[]
     destroy(opts?: { destroyStore?: boolean } | null, cb?: Callback): void
   }
 

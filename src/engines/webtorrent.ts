@@ -44,9 +44,14 @@ export interface WebTorrentEngineOptions {
   maxOpenFiles?: number
   /** Torrents verified at the same time; the others wait as `queued` (default 2). */
   maxConcurrentVerifications?: number
-  /** Sockets to HTTP(S) trackers at once, across all torrents (default 16). */
+  /** Torrents making their first tracker announce at once; the others wait as `queued` (default 32). */
+  maxConcurrentAnnounces?: number
+  /** Sockets to one HTTP(S) tracker at once, across all torrents (default 32). */
   maxTrackerSockets?: number
 }
+
+/** A torrent holds its announce slot until its first tracker answer or failure, or this long. */
+const ANNOUNCE_SLOT_MS = 5000
 
 interface Entry {
   readonly infoHash: string
@@ -70,6 +75,7 @@ export class WebTorrentEngine implements Engine {
   private readonly log: EngineLogger
   private readonly pool: FilePool
   private readonly verifySlots: Semaphore
+  private readonly announceSlots: Semaphore
   private readonly trackerDispatcher: Dispatcher | null
 
   constructor(
@@ -79,7 +85,8 @@ export class WebTorrentEngine implements Engine {
     this.log = opts.logger ?? silentLogger
     this.pool = new FilePool(opts.maxOpenFiles ?? 512)
     this.verifySlots = new Semaphore(opts.maxConcurrentVerifications ?? 2)
-    this.trackerDispatcher = boundedDispatcher(opts.maxTrackerSockets ?? 16)
+    this.announceSlots = new Semaphore(opts.maxConcurrentAnnounces ?? 32)
+    this.trackerDispatcher = boundedDispatcher(opts.maxTrackerSockets ?? 32)
     if (!this.trackerDispatcher) this.log.warn({}, 'webtorrent: cannot bound tracker connections (no undici Agent found); announces use the global fetch pool')
   }
 
@@ -193,6 +200,25 @@ export class WebTorrentEngine implements Engine {
   }
 
   private async addToClient(client: WebTorrent, entry: Entry, t: EngineTorrent): Promise<void> {
+    // webtorrent starts announcing the moment a torrent is ready, every tracker of every
+    // torrent at once (an HTTP request or a UDP socket each). Pacing first announces keeps a
+    // bulk add from opening a socket per torrent, and from queueing requests behind the
+    // bounded dispatcher until they time out (a failed first announce is retried only after
+    // 30 minutes).
+    await this.announceSlots.acquire()
+    let slotHeld = true
+    const releaseSlot = (): void => {
+      if (!slotHeld) return
+      slotHeld = false
+      clearTimeout(slotTimer)
+      this.announceSlots.release()
+    }
+    const slotTimer = setTimeout(releaseSlot, ANNOUNCE_SLOT_MS)
+    slotTimer.unref()
+    if (entry.removed || this.client !== client) {
+      releaseSlot()
+      throw new EngineError('engine-rejected', `webtorrent: ${t.infoHash} was removed while it waited to be added`)
+    }
     const torrent = client.add(t.torrent, {
       path: t.dataDir,
       skipVerify: !t.verify,
@@ -204,8 +230,17 @@ export class WebTorrentEngine implements Engine {
     })
     entry.torrent = torrent
     const fields = { infoHash: t.infoHash, name: t.name }
-    torrent.on('warning', (w: unknown) => this.log.warn({ ...fields, warning: errorMessage(w) }, 'webtorrent: torrent warning'))
+    torrent.once('trackerAnnounce', releaseSlot)
+    torrent.once('close', releaseSlot)
+    torrent.once('ready', () => {
+      if (torrent.announce.length === 0) releaseSlot()
+    })
+    torrent.on('warning', (w: unknown) => {
+      releaseSlot()
+      this.log.warn({ ...fields, warning: errorMessage(w) }, 'webtorrent: torrent warning')
+    })
     torrent.on('error', (err: unknown) => {
+      releaseSlot()
       entry.last = this.numbers(entry, torrent)
       entry.error = errorMessage(err)
       this.log.error({ ...fields, err: entry.error }, 'webtorrent: torrent failed')

@@ -55,7 +55,10 @@ test('1,000 torrents announcing, 200 of them verifying, stay within a bounded nu
   const item = (r: (typeof releases)[number], verify: boolean): EngineTorrent => ({ torrent: r.torrent, infoHash: r.infoHash, name: r.release.name, dataDir: r.release.root, verify })
   const maxOpenFiles = 64
   const maxTrackerSockets = 8
-  const engine = new WebTorrentEngine({ port: 0, host: '127.0.0.1', dht: false, lsd: false, trackers: [], max_connections: 55 }, { maxOpenFiles, maxTrackerSockets, maxConcurrentVerifications: 2 })
+  const engine = new WebTorrentEngine(
+    { port: 0, host: '127.0.0.1', dht: false, lsd: false, trackers: [], max_connections: 55 },
+    { maxOpenFiles, maxTrackerSockets, maxConcurrentAnnounces: 8, maxConcurrentVerifications: 2 },
+  )
   t.after(() => engine.close())
   await engine.start()
 
