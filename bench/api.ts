@@ -20,7 +20,6 @@ import { join, resolve } from 'node:path'
 import { chromium } from 'playwright-core'
 import { formatDataFolderName, formatMetaFileName, makeRange, parseDataFolderName, parseMetaFileName, timestampFromSeconds } from '../src/aac/index.js'
 import { CatalogStore } from '../src/catalog/index.js'
-import type { RecordColumns } from '../src/catalog/meta-reader.js'
 import { CoverageCache, type CoverageInputs, type ExternalFigures, type FleetTorrentFigures, type SeedboxFigures, type SwarmTorrentFigures } from '../src/coverage/index.js'
 import { openDatabase, type Db } from '../src/db/index.js'
 import { EngineStatusStore } from '../src/engines/index.js'
@@ -59,6 +58,8 @@ function generate(): void {
   const catalog = new CatalogStore(db)
   const torrents = new TorrentStore(db)
   const rootId = catalog.rootId('/srv/aac/releases')
+  // Records straight into the catalog's table (migration 001), one transaction per collection.
+  const insertRecord = db.prepare('INSERT INTO records (aacid, meta_file_id, line, offset, length, frame, data_folder) VALUES (?, ?, ?, ?, ?, ?, ?)')
   const perRange = RECORDS / (COLLECTIONS * RANGES_PER_COLLECTION)
   const madeAt = '2026-11-01T00:00:00.000Z'
   const all: Array<{ name: string; infohash: string; bytes: number }> = []
@@ -82,16 +83,11 @@ function generate(): void {
         const folderNames = withData
           ? Array.from({ length: FOLDERS_PER_RANGE }, (_, f) => formatDataFolderName('annas_archive', makeRange(collection, timestampFromSeconds(from + (f * DAY) / FOLDERS_PER_RANGE).text, timestampFromSeconds(from + ((f + 1) * DAY) / FOLDERS_PER_RANGE - 1).text)))
           : []
-        const cols: RecordColumns = { count: perRange, lines: new Float64Array(perRange), offsets: new Float64Array(perRange), lengths: new Uint32Array(perRange), frames: new Uint32Array(perRange), aacids: [], folders: [] }
         for (let i = 0; i < perRange; i++) {
           const sec = from + Math.floor((i * DAY) / perRange)
-          cols.lines[i] = i + 1
-          cols.offsets[i] = i * 600
-          cols.lengths[i] = 600
-          cols.aacids.push(`aacid__${collection}__${timestampFromSeconds(sec).text}__${10_000_000 + c * 100_000 + r * 1000 + i}__${createHash('md5').update(`${c}.${r}.${i}`).digest('hex').slice(0, 22)}`)
-          cols.folders.push(withData ? folderNames[Math.floor((i * FOLDERS_PER_RANGE) / perRange)]! : '')
+          const aacid = `aacid__${collection}__${timestampFromSeconds(sec).text}__${10_000_000 + c * 100_000 + r * 1000 + i}__${createHash('md5').update(`${c}.${r}.${i}`).digest('hex').slice(0, 22)}`
+          insertRecord.run(aacid, id, i + 1, i * 600, 600, 0, withData ? folderNames[Math.floor((i * FOLDERS_PER_RANGE) / perRange)]! : null)
         }
-        catalog.insertRecords(id, [cols])
         catalog.completeMetaFile(id, null, { records: perRange, decompressedBytes: perRange * 600, frames: [{ frame: 0, compressedOffset: 0, decompressedOffset: 0 }] }, [], rootId, collection)
         const releases: Array<{ name: string; kind: 'meta' | 'data'; from: number; to: number; bytes: number; files: number }> = [{ name: metaName, kind: 'meta', from, to, bytes: metaBytes, files: 1 }]
         if (withData) {

@@ -1,65 +1,77 @@
 /**
- * A small pool of line workers. Chunks are handed out round-robin and their results are
- * delivered strictly in submission order, because line numbers and byte offsets are only
- * known by adding up the chunks before.
+ * The reader's threads: one decompress worker and N line workers, wired so that chunks go
+ * from the first to the others directly and only verdicts reach the main thread. Kept for a
+ * whole scan (starting threads costs tens of milliseconds); one file is read at a time.
  */
 import { availableParallelism } from 'node:os'
-import { Worker } from 'node:worker_threads'
-import type { ChunkFailure, ChunkRequest, ChunkResult } from './line-protocol.js'
+import { MessageChannel, Worker } from 'node:worker_threads'
+import type { ChunkFailure, ChunkResult, DecompressMessage, FileRequest } from './line-protocol.js'
 
-interface Pending {
-  resolve(r: ChunkResult): void
-  reject(e: Error): void
+export interface ReaderListener {
+  chunk(r: ChunkResult): void
+  decompress(m: DecompressMessage): void
+  fail(e: Error): void
 }
 
 export class LinePool {
-  private readonly workers: Worker[]
-  private readonly pending = new Map<number, Pending>()
-  private next = 0
-  private seq = 0
-  private failed: Error | null = null
+  private readonly decompressor: Worker
+  private readonly lineWorkers: Worker[]
+  private listener: ReaderListener | null = null
+  private broken: Error | null = null
 
   constructor(size = 0) {
     const n = size > 0 ? size : Math.max(1, availableParallelism())
-    this.workers = Array.from({ length: n }, () => {
-      const w = new Worker(new URL('./line-worker.js', import.meta.url))
-      w.on('message', (m: ChunkResult | ChunkFailure) => this.settle(m))
+    const channels = Array.from({ length: n }, () => new MessageChannel())
+    this.lineWorkers = channels.map((c) => {
+      const w = new Worker(new URL('./line-worker.js', import.meta.url), { workerData: { port: c.port2 }, transferList: [c.port2] })
+      w.on('message', (m: ChunkResult | ChunkFailure) => {
+        if (m.type === 'chunk') this.listener?.chunk(m)
+        else this.fail(new Error(`line worker failed on chunk ${m.seq}: ${m.error}`))
+      })
       w.on('error', (e) => this.fail(e))
       return w
     })
+    const ports = channels.map((c) => c.port1)
+    this.decompressor = new Worker(new URL('./decompress-worker.js', import.meta.url), { workerData: { ports }, transferList: ports })
+    this.decompressor.on('message', (m: DecompressMessage) => this.listener?.decompress(m))
+    this.decompressor.on('error', (e) => this.fail(e))
   }
 
   get size(): number {
-    return this.workers.length
+    return this.lineWorkers.length
   }
 
-  /** Hands a chunk (its ArrayBuffer is transferred) to the next worker. */
-  submit(buffer: ArrayBuffer, length: number, context: ChunkRequest['context']): Promise<ChunkResult> {
-    if (this.failed) return Promise.reject(this.failed)
-    const seq = this.seq++
-    const req: ChunkRequest = { seq, buffer, length, context }
-    const p = new Promise<ChunkResult>((resolve, reject) => this.pending.set(seq, { resolve, reject }))
-    const w = this.workers[this.next]!
-    this.next = (this.next + 1) % this.workers.length
-    w.postMessage(req, [buffer])
-    return p
+  /** Starts reading a file; results reach `listener` until `release()`. */
+  read(file: Omit<FileRequest, 'credits'>, listener: ReaderListener): void {
+    if (this.broken) throw this.broken
+    if (this.listener) throw new Error('LinePool reads one file at a time')
+    this.listener = listener
+    this.decompressor.postMessage({ type: 'file', file: { ...file, credits: this.lineWorkers.length * 2 + 2 } })
   }
 
-  private settle(m: ChunkResult | ChunkFailure): void {
-    const p = this.pending.get(m.seq)
-    if (!p) return
-    this.pending.delete(m.seq)
-    if ('error' in m) p.reject(new Error(`line worker failed: ${m.error}`))
-    else p.resolve(m)
+  /** One item (chunk or skipped line) was written: the decompressor may send another. */
+  credit(): void {
+    this.decompressor.postMessage({ type: 'credit', n: 1 })
+  }
+
+  /** Stops the current file for good: the pool cannot read another (late results could not be told apart). */
+  cancel(): void {
+    this.decompressor.postMessage({ type: 'cancel' })
+    this.broken = new Error('reader cancelled')
+  }
+
+  release(): void {
+    this.listener = null
   }
 
   private fail(e: Error): void {
-    this.failed = e
-    for (const p of this.pending.values()) p.reject(e)
-    this.pending.clear()
+    this.broken = e
+    const l = this.listener
+    this.listener = null
+    l?.fail(e)
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()))
+    await Promise.all([this.decompressor, ...this.lineWorkers].map((w) => w.terminate()))
   }
 }

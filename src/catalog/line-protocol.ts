@@ -1,39 +1,98 @@
-/** Messages between the metadata reader and its line workers. */
+/** Messages between the metadata reader (main thread), its decompress worker and its line workers. */
 import type { FileContext } from './record-rules.js'
 
+export interface MetaFrame {
+  frame: number
+  compressedOffset: number
+  decompressedOffset: number
+}
+
+export interface ReadProblem {
+  line: number | null
+  /** Byte offset in the decompressed stream (or in the compressed file, for zstd errors). */
+  offset: number | null
+  aacid: string | null
+  code: string
+  message: string
+}
+
+/** Where line workers write the records they accept: the catalog database, the file's row. */
+export interface RecordTarget {
+  database: string
+  fileId: number
+}
+
+/** Main → decompress worker: read this file. */
+export interface FileRequest {
+  path: string
+  context: FileContext
+  target: RecordTarget
+  chunkBytes: number
+  maxLineBytes: number
+  /** Items the worker may have in flight before the main thread returns credits. */
+  credits: number
+}
+
+/** Decompress worker → line worker: a chunk of whole lines. */
 export interface ChunkRequest {
   seq: number
-  /** Transferred, not copied: the reader gives up the chunk. */
+  /** Transferred, not copied. */
   buffer: ArrayBuffer
   length: number
+  /** Offset of the chunk's first byte in the decompressed stream. */
+  base: number
+  /** 1-based line number of the chunk's first line. */
+  lineBase: number
+  /** The frame the chunk starts in, and where later frames start (relative to the chunk). */
+  frameBase: number
+  bounds: number[]
   context: FileContext
+  target: RecordTarget
 }
 
 export interface LineProblem {
-  /** 0-based line index within the chunk. */
-  lineIdx: number
-  /** Byte offset within the chunk. */
+  /** 1-based line number in the file. */
+  line: number
+  /** Absolute byte offset in the decompressed stream. */
   offset: number
   aacid: string | null
   code: string
   message: string
 }
 
+/** Line worker → main, once the chunk's records are committed. */
 export interface ChunkResult {
+  type: 'chunk'
   seq: number
   /** Lines in the chunk, good or bad. */
   lines: number
-  /** Per valid record: byte offset within the chunk, byte length, 0-based line index. */
-  offsets: Float64Array
-  lengths: Uint32Array
-  lineIdx: Uint32Array
-  /** Per valid record, joined with '\n' (neither can contain a newline). */
-  aacids: string
-  folders: string
+  /** Valid records written. */
+  records: number
   problems: LineProblem[]
+  /**
+   * For the duplicate check without a second pass: the chunk's first and last AACID, whether its
+   * AACIDs were in ascending order, and the AACIDs repeated on adjacent lines. In a file sorted
+   * by AACID (as releases are) a repeat can only be adjacent.
+   */
+  first: string | null
+  last: string | null
+  /** Lines of the first and last valid records. */
+  firstLine: number
+  lastLine: number
+  sorted: boolean
+  repeats: Array<{ aacid: string; first: number; last: number; n: number }>
 }
 
 export interface ChunkFailure {
+  type: 'chunk-failed'
   seq: number
   error: string
 }
+
+/** Decompress worker → main. */
+export type DecompressMessage =
+  | { type: 'long'; seq: number; line: number; offset: number; length: number; maxLine: number }
+  | { type: 'problem'; problem: ReadProblem }
+  | { type: 'progress'; compressedBytes: number }
+  | { type: 'done'; items: number; frames: MetaFrame[]; compressedBytes: number; decompressedBytes: number }
+  | { type: 'failed'; error: string; code: string | null }

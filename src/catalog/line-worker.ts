@@ -1,54 +1,77 @@
 /**
- * Worker thread: validates a chunk of complete lines of a decompressed metadata file.
- * JSON validation is the expensive part of a scan, so it runs here, on every core, while the
- * main thread decompresses and writes SQLite. Results travel back packed (typed arrays and
- * joined strings) because structured-cloning a million small objects costs more than parsing.
+ * Worker thread: validates a chunk of complete lines of a decompressed metadata file and writes
+ * the valid records to the catalog. Validation and binding values for SQLite are the expensive
+ * parts of a scan, so they run here, on every core, while the decompress worker reads ahead;
+ * only counts and problems go back to the main thread.
  */
 import { isUtf8 } from 'node:buffer'
-import { parentPort } from 'node:worker_threads'
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads'
 import { checkRecordLine } from './record-line.js'
 import { checkRecordRules, type FileContext } from './record-rules.js'
 import type { ChunkRequest, ChunkResult, LineProblem } from './line-protocol.js'
+import { RecordWriter, type RecordColumns } from './store.js'
+
+let writer: RecordWriter | null = null
+
+function writerFor(path: string): RecordWriter {
+  if (writer?.path !== path) {
+    writer?.close()
+    writer = new RecordWriter(path)
+  }
+  return writer
+}
 
 function processChunk(req: ChunkRequest): ChunkResult {
   const buf = new Uint8Array(req.buffer, 0, req.length)
   const ctx: FileContext = req.context
   const chunkIsUtf8 = isUtf8(buf)
-  const offsets: number[] = []
-  const lengths: number[] = []
-  const lineIdx: number[] = []
-  const aacids: string[] = []
-  const folders: string[] = []
+  const cols: RecordColumns = { count: 0, aacids: [], lines: [], offsets: [], lengths: [], frames: [], folders: [] }
   const problems: LineProblem[] = []
+  const bounds = req.bounds
+  let frame = req.frameBase
+  let nextBound = 0
   let pos = 0
-  let line = 0
+  let line = req.lineBase
   const n = buf.length
+  let prev: string | null = null
+  let prevLine = 0
+  let sorted = true
+  const repeats: ChunkResult['repeats'] = []
   while (pos < n) {
     let end = buf.indexOf(10, pos)
     if (end < 0) end = n
     const check = checkLine(buf, pos, end, chunkIsUtf8, ctx)
     if (check.ok) {
-      offsets.push(pos)
-      lengths.push(end - pos)
-      lineIdx.push(line)
-      aacids.push(check.aacid)
-      folders.push(check.dataFolder ?? '')
+      while (nextBound < bounds.length && bounds[nextBound]! <= pos) {
+        nextBound++
+        frame++
+      }
+      if (prev !== null) {
+        if (check.aacid === prev) {
+          const r = repeats[repeats.length - 1]
+          if (r && r.aacid === prev && r.last === prevLine) {
+            r.last = line
+            r.n++
+          } else repeats.push({ aacid: prev, first: prevLine, last: line, n: 2 })
+        } else if (check.aacid < prev) sorted = false
+      }
+      prev = check.aacid
+      prevLine = line
+      cols.aacids.push(check.aacid)
+      cols.lines.push(line)
+      cols.offsets.push(req.base + pos)
+      cols.lengths.push(end - pos)
+      cols.frames.push(frame)
+      cols.folders.push(check.dataFolder ?? '')
     } else {
-      problems.push({ lineIdx: line, offset: pos, aacid: check.aacid, code: check.code, message: check.message })
+      problems.push({ line, offset: req.base + pos, aacid: check.aacid, code: check.code, message: check.message })
     }
     line++
     pos = end + 1
   }
-  return {
-    seq: req.seq,
-    lines: line,
-    offsets: Float64Array.from(offsets),
-    lengths: Uint32Array.from(lengths),
-    lineIdx: Uint32Array.from(lineIdx),
-    aacids: aacids.join('\n'),
-    folders: folders.join('\n'),
-    problems,
-  }
+  cols.count = cols.aacids.length
+  if (cols.count > 0) writerFor(req.target.database).write(req.target.fileId, cols)
+  return { type: 'chunk', seq: req.seq, lines: line - req.lineBase, records: cols.count, problems, first: cols.aacids[0] ?? null, last: prev, firstLine: cols.lines[0] ?? 0, lastLine: prevLine, sorted, repeats }
 }
 
 type LineVerdict = { ok: true; aacid: string; dataFolder: string | null } | { ok: false; code: string; message: string; aacid: string | null }
@@ -65,11 +88,13 @@ function checkLine(buf: Uint8Array, start: number, end: number, chunkIsUtf8: boo
   return r
 }
 
-parentPort!.on('message', (req: ChunkRequest) => {
+// Chunks come from the decompress worker over this port; verdicts go to the main thread.
+const chunks = (workerData as { port: MessagePort }).port
+chunks.on('message', (req: ChunkRequest) => {
   try {
     const res = processChunk(req)
-    parentPort!.postMessage(res, [res.offsets.buffer as ArrayBuffer, res.lengths.buffer as ArrayBuffer, res.lineIdx.buffer as ArrayBuffer])
+    parentPort!.postMessage(res)
   } catch (e) {
-    parentPort!.postMessage({ seq: req.seq, error: (e as Error).stack ?? String(e) })
+    parentPort!.postMessage({ type: 'chunk-failed', seq: req.seq, error: (e as Error).stack ?? String(e) })
   }
 })

@@ -17,7 +17,7 @@ import { AacseedError } from '../errors.js'
 import type { Db } from '../db/index.js'
 import { problem, type Problem } from '../problems.js'
 import { LinePool } from './line-pool.js'
-import { readMetaFile, type RecordColumns } from './meta-reader.js'
+import { readMetaFile } from './meta-reader.js'
 import { forEachRecordBytes } from './record-bytes.js'
 import { CatalogStore, type CatalogTotals, type StoredEntry } from './store.js'
 
@@ -25,7 +25,7 @@ export interface ScanOptions {
   db: Db
   roots: string[]
   parseWorkers?: number
-  batchRecords?: number
+  chunkBytes?: number
   maxLineBytes?: number
   /** Names in a root that are not releases and not problems (simple `*` globs). */
   ignore?: string[]
@@ -227,40 +227,27 @@ function tryParse<T>(fn: () => T): T | undefined {
 
 async function catalogMetaFile(store: CatalogStore, pool: LinePool, p: Planned & { kind: 'meta' }, opts: ScanOptions, progress: (bytes: number, records: number) => void): Promise<number> {
   const fileId = store.beginMetaFile(p.rootId, p.release, { size: p.size, mtimeNs: p.mtimeNs, inode: p.inode })
-  const batchRecords = opts.batchRecords ?? 20_000
   const problems: Problem[] = []
-  let pending: RecordColumns[] = []
-  let pendingCount = 0
   let records = 0
-  const flush = (): void => {
-    if (pendingCount === 0) return
-    store.insertRecords(fileId, pending)
-    pending = []
-    pendingCount = 0
-  }
   const name = p.release.name
   let res: Awaited<ReturnType<typeof readMetaFile>>
   try {
     res = await readMetaFile(
       p.path,
       { collection: p.release.range.collection, fromS: p.release.range.from.seconds, toS: p.release.range.to.seconds },
+      { database: store.db.name, fileId },
       pool,
       {
-        records(cols) {
-          pending.push(cols)
-          pendingCount += cols.count
-          records += cols.count
-          if (pendingCount >= batchRecords) {
-            throwIfAborted(opts.signal)
-            flush()
-          }
+        records(count) {
+          records += count
+          throwIfAborted(opts.signal)
         },
         problem(rp) {
           const where = rp.line === null && rp.offset !== null ? ` (byte ${rp.offset})` : ''
           problems.push(problem(rp.code, name, rp.message + where, { line: rp.line, aacid: rp.aacid }))
         },
       },
-      { ...(opts.maxLineBytes ? { maxLineBytes: opts.maxLineBytes } : {}), onProgress: (b) => progress(b, records) },
+      { ...(opts.maxLineBytes ? { maxLineBytes: opts.maxLineBytes } : {}), ...(opts.chunkBytes ? { chunkBytes: opts.chunkBytes } : {}), onProgress: (b) => progress(b, records) },
     )
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
@@ -271,11 +258,10 @@ async function catalogMetaFile(store: CatalogStore, pool: LinePool, p: Planned &
     }
     // An I/O error is this file's problem, not the scan's; forgetting its identity makes the next scan retry it.
     problems.push(problem('unreadable', name, `cannot read: ${code}`))
-    res = { lines: 0, records, problems: 0, compressedBytes: 0, decompressedBytes: 0, frames: [{ frame: 0, compressedOffset: 0, decompressedOffset: 0 }] }
+    res = { ordered: false, repeats: [], lines: 0, records, problems: 0, compressedBytes: 0, decompressedBytes: 0, frames: [{ frame: 0, compressedOffset: 0, decompressedOffset: 0 }] }
     store.forgetIdentity(fileId)
   }
-  flush()
-  for (const d of store.duplicateAacids(fileId)) {
+  for (const d of res.ordered ? res.repeats : store.duplicateAacids(fileId)) {
     problems.push(problem('duplicate-aacid', name, `AACID appears ${d.n} times in the file (lines ${d.first} to ${d.last})`, { line: d.last, aacid: d.aacid }))
   }
   store.completeMetaFile(fileId, p.previous?.id ?? null, { records: res.records, decompressedBytes: res.decompressedBytes, frames: res.frames }, problems, p.rootId, p.release.range.collection)

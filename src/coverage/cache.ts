@@ -7,7 +7,7 @@
  * process invalidates the report. `invalidate()` is for writes made through the same connection
  * (tests) and for inputs that live outside the database. While a long scan commits every few
  * seconds, recomputation is limited to once per `minIntervalMs`; readers get the previous report
- * meanwhile. Each recomputation gets the next `generation`, which the HTTP layer uses for ETags
+ * meanwhile. The data version itself is read at most every `checkIntervalMs`. Each recomputation gets the next `generation`, which the HTTP layer uses for ETags
  * and its own caches.
  */
 import type { Db } from '../db/index.js'
@@ -30,6 +30,8 @@ export interface CoverageCacheOptions {
   inputs: CoverageInputs
   /** Shortest time between two recomputations (default 2000 ms). */
   minIntervalMs?: number
+  /** Shortest time between two looks at the database's data version (default 200 ms). */
+  checkIntervalMs?: number
   /** Called after each recomputation (e.g. to refresh metrics). */
   onRecompute?: (snapshot: CoverageSnapshot) => void
   now?: () => number
@@ -38,6 +40,7 @@ export interface CoverageCacheOptions {
 export class CoverageCache {
   readonly #source: CoverageSource
   readonly #minIntervalMs: number
+  readonly #checkIntervalMs: number
   readonly #onRecompute: ((s: CoverageSnapshot) => void) | undefined
   readonly #now: () => number
   readonly #dataVersion
@@ -45,11 +48,13 @@ export class CoverageCache {
   #seenVersion = -1
   #dirty = true
   #computedAtMs = -Infinity
+  #checkedAtMs = -Infinity
   #generation = 0
 
   constructor(opts: CoverageCacheOptions) {
     this.#source = new CoverageSource(opts.db, opts.inputs)
     this.#minIntervalMs = opts.minIntervalMs ?? 2000
+    this.#checkIntervalMs = opts.checkIntervalMs ?? 200
     this.#onRecompute = opts.onRecompute
     this.#now = opts.now ?? Date.now
     this.#dataVersion = opts.db.prepare('PRAGMA data_version').pluck()
@@ -64,10 +69,16 @@ export class CoverageCache {
   invalidateNow(): void {
     this.#dirty = true
     this.#computedAtMs = -Infinity
+    this.#checkedAtMs = -Infinity
   }
 
   /** The current report: recomputed first when the database changed and the interval allows. */
   current(): CoverageSnapshot {
+    // Asking SQLite costs tens of microseconds: a server answering thousands of requests a
+    // second asks at most every `checkIntervalMs`.
+    const now = this.#now()
+    if (this.#snapshot && !this.#dirty && now - this.#checkedAtMs < this.#checkIntervalMs) return this.#snapshot
+    this.#checkedAtMs = now
     const version = this.#dataVersion.get() as number
     if (version !== this.#seenVersion) this.#dirty = true
     if (this.#snapshot && (!this.#dirty || this.#now() - this.#computedAtMs < this.#minIntervalMs)) return this.#snapshot

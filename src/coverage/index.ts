@@ -37,6 +37,7 @@ export {
 export {
   DEFAULT_COPIES_TARGET,
   NO_EXTERNAL_INPUTS,
+  fleetCoverageInputs,
   TORRENT_HEALTH,
   type CoverageInputs,
   type ExternalFigures,

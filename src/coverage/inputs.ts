@@ -3,8 +3,8 @@
  * the fleet's seedboxes hold of each torrent, what the public swarm reported for it, each
  * seedbox's state, and the releases an upstream list knows of. The fleet (src/fleet), swarm
  * scraping and mirror sync provide these by implementing `CoverageInputs`; coverage never reads
- * their tables. Until they exist, `NO_EXTERNAL_INPUTS` reports nothing, and the fleet and swarm
- * levels stay at zero.
+ * their tables. `fleetCoverageInputs` adapts the fleet's summary; `NO_EXTERNAL_INPUTS` reports
+ * nothing (the fleet and swarm levels then read zero).
  */
 
 /** A torrent's state across the fleet: `ok` at the target number of copies, `degraded` below it, `lost` at none. */
@@ -80,4 +80,20 @@ export const DEFAULT_COPIES_TARGET = 2
 
 export const NO_EXTERNAL_INPUTS: CoverageInputs = {
   read: () => ({ copiesTarget: DEFAULT_COPIES_TARGET, fleet: new Map(), swarm: new Map(), seedboxes: [], upstream: [] }),
+}
+
+/**
+ * The inputs from the fleet's own summary (`Fleet.figures()` in src/fleet: its stored polls
+ * and scrapes; nothing is contacted). With no seedbox configured there is no fleet to hold
+ * copies: its per-torrent figures are left out (they would read "lost" for every torrent) and
+ * the local engine counts as the one copy; swarm figures come from scrapes either way. No
+ * upstream list yet (mirror sync).
+ */
+export function fleetCoverageInputs(fleet: { figures(): Omit<ExternalFigures, 'upstream'> }, hasSeedboxes: boolean): CoverageInputs {
+  return {
+    read() {
+      const f = fleet.figures()
+      return { copiesTarget: f.copiesTarget, fleet: hasSeedboxes ? f.fleet : new Map(), swarm: f.swarm, seedboxes: f.seedboxes, upstream: [] }
+    },
+  }
 }

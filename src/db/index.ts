@@ -32,7 +32,7 @@ export function openDatabase(path: string, opts: { readonly?: boolean } = {}): D
     db.pragma('synchronous = NORMAL')
   }
   db.pragma('foreign_keys = ON')
-  db.pragma('cache_size = -65536')
+  db.pragma('cache_size = -32768')
   if (!opts.readonly) migrate(db, migrations)
   return db
 }

@@ -10,6 +10,7 @@
  * series). The text is rendered at most once per coverage generation and per 5 s, so a busy
  * scraper costs nothing.
  */
+import { gzipSync } from 'node:zlib'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { CoverageSnapshot } from '../coverage/index.js'
 import { LEVEL_KEYS, SWARM_BUCKETS } from '../coverage/index.js'
@@ -32,9 +33,6 @@ export const METRIC_NAMES = [
   'aacseed_collection_records',
   'aacseed_coverage_ratio',
   'aacseed_coverage_bytes',
-  'aacseed_coverage_records',
-  'aacseed_coverage_ranges',
-  'aacseed_coverage_timeline_seconds',
   'aacseed_coverage_gaps',
   'aacseed_coverage_gap_seconds',
   'aacseed_coverage_overlaps',
@@ -63,18 +61,16 @@ const TEXT_TTL_MS = 5000
 
 export class HttpMetrics {
   readonly registry = new Registry()
-  readonly #perTorrent: boolean
   readonly #g
   readonly #jobRuns
   readonly #jobFailures
   readonly #jobDuration
   readonly #torrent
   #watermark: string
-  #text: { generation: number; at: number; body: Promise<string> } | undefined
+  #text: { generation: number; at: number; body: Promise<{ plain: Buffer; gzip: Buffer }> } | undefined
 
   constructor(opts: MetricsOptions) {
     const r = [this.registry]
-    this.#perTorrent = opts.perTorrent
     this.#watermark = (opts.since ?? new Date()).toISOString()
     collectDefaultMetrics({ register: this.registry })
     const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: r })
@@ -88,9 +84,6 @@ export class HttpMetrics {
       collectionRecords: gauge('aacseed_collection_records', 'Records of the collection in the local catalog.', ['collection']),
       ratio: gauge('aacseed_coverage_ratio', "Share of the collection's known bytes at this level (0 to 1).", cl),
       bytes: gauge('aacseed_coverage_bytes', 'Bytes of the releases at this level.', cl),
-      records: gauge('aacseed_coverage_records', 'Records of the metadata files at this level.', cl),
-      ranges: gauge('aacseed_coverage_ranges', 'Releases (AACID ranges) at this level.', cl),
-      timeline: gauge('aacseed_coverage_timeline_seconds', 'Seconds of the AACID timeline the ranges at this level cover.', cl),
       gaps: gauge('aacseed_coverage_gaps', 'Stretches of the timeline between releases that no known range covers.', ['collection']),
       gapSeconds: gauge('aacseed_coverage_gap_seconds', 'Seconds of the timeline in gaps.', ['collection']),
       overlaps: gauge('aacseed_coverage_overlaps', 'Pairs of overlapping releases, by the result of the immutability check (ok, conflict, unchecked).', ['collection', 'check']),
@@ -143,9 +136,6 @@ export class HttpMetrics {
         const f = c.levels[level]
         g.ratio.set({ collection, level }, f.ratio)
         g.bytes.set({ collection, level }, f.bytes)
-        g.records.set({ collection, level }, f.records)
-        g.ranges.set({ collection, level }, f.ranges)
-        g.timeline.set({ collection, level }, f.seconds)
       }
       g.gaps.set({ collection }, c.gaps.length)
       g.gapSeconds.set({ collection }, c.gapSeconds)
@@ -201,13 +191,19 @@ export class HttpMetrics {
     for (const [job, at] of lastOk) g.jobLastSuccess.set({ job }, Date.parse(at) / 1000)
   }
 
-  /** The exposition text, rendered again only after a refresh or when 5 s old. */
-  async text(generation: number): Promise<string> {
+  /**
+   * The exposition text as bytes, plain and gzipped (Prometheus asks for gzip), rendered again
+   * only after a refresh or when 5 s old: a scrape costs no rendering or encoding of 60+ KB.
+   */
+  async text(generation: number): Promise<{ plain: Buffer; gzip: Buffer }> {
     const now = Date.now()
     // The promise is cached, so concurrent scrapes share one rendering.
     if (this.#text && this.#text.generation === generation && now - this.#text.at < TEXT_TTL_MS) return await this.#text.body
-    // prom-client writes NaN as `Nan` (its event-loop lag before the first sample); the format says `NaN`.
-    const body = this.registry.metrics().then((t) => t.replace(/ Nan$/gm, ' NaN'))
+    const body = this.registry.metrics().then((t) => {
+      // prom-client writes NaN as `Nan` (its event-loop lag before the first sample); the format says `NaN`.
+      const plain = Buffer.from(t.replace(/ Nan$/gm, ' NaN'), 'utf8')
+      return { plain, gzip: gzipSync(plain, { level: 4 }) }
+    })
     this.#text = { generation, at: now, body }
     try {
       return await body

@@ -1,14 +1,15 @@
 /**
  * The HTTP server as `aacseed serve` runs it: its own read-only database connection, a coverage
- * cache over it, the service's job runner, the engine for /healthz, and the token from the
- * environment, a file or a systemd credential.
+ * cache over it fed by the fleet's figures, the service's job runner, the engine for /healthz,
+ * and the token from the environment, a file or a systemd credential.
  */
 import { readFileSync } from 'node:fs'
 import type { Config } from '../config/index.js'
 import { readSecret } from '../config/load.js'
-import { CoverageCache, NO_EXTERNAL_INPUTS, type CoverageInputs } from '../coverage/index.js'
+import { CoverageCache, fleetCoverageInputs, type CoverageInputs } from '../coverage/index.js'
 import { openDatabase } from '../db/index.js'
 import type { Engine } from '../engines/index.js'
+import { Fleet } from '../fleet/index.js'
 import type { Logger } from '../log/index.js'
 import type { JobsApi } from './jobs.js'
 import { startHttpServer } from './server.js'
@@ -19,7 +20,7 @@ export interface ServeHttpOptions {
   jobs: JobsApi
   logger: Logger
   env: NodeJS.ProcessEnv
-  /** Fleet, swarm and upstream figures; none until those capabilities provide them. */
+  /** Fleet, swarm and upstream figures; default: the fleet's (`Fleet.figures()`), read from the database. */
   inputs?: CoverageInputs
 }
 
@@ -32,10 +33,12 @@ export async function startServeHttp(opts: ServeHttpOptions): Promise<{ url: str
   const { config } = opts
   const token = readSecret('AACSEED_HTTP_TOKEN', config.http.token_file, opts.env, 'http-token')
   const db = openDatabase(config.catalog.database, { readonly: true })
+  // Only ever asked for figures from the database: its seedbox clients stay unconnected.
+  const fleet = opts.inputs ? null : new Fleet(config, db, { env: opts.env })
   try {
     const server = await startHttpServer({
       db,
-      coverage: new CoverageCache({ db, inputs: opts.inputs ?? NO_EXTERNAL_INPUTS }),
+      coverage: new CoverageCache({ db, inputs: opts.inputs ?? fleetCoverageInputs(fleet!, config.fleet.seedboxes.length > 0) }),
       jobs: opts.jobs,
       engine: { kind: opts.engine.kind, check: async () => void (await opts.engine.list()) },
       token,
@@ -52,10 +55,12 @@ export async function startServeHttp(opts: ServeHttpOptions): Promise<{ url: str
       url: server.url,
       async close() {
         await server.close()
+        await fleet?.close()
         db.close()
       },
     }
   } catch (e) {
+    await fleet?.close()
     db.close()
     throw e
   }

@@ -136,24 +136,45 @@ interface TorrentQuery {
 
 const HEALTH_RANK: Record<TorrentHealth, number> = { lost: 0, degraded: 1, ok: 2 }
 
+function torrentsKey(q: TorrentQuery): string {
+  return `torrents:${JSON.stringify([q.collection, q.kind, q.health, q.at_risk, q.swarm, q.sort, q.limit, q.offset])}`
+}
+
+function torrentsPage(snap: CoverageSnapshot, q: TorrentQuery) {
+  const health = q.health ? new Set(q.health.split(',')) : null
+  let list = snap.report.torrents.filter(
+    (t) =>
+      (q.collection === undefined || t.collection === q.collection) &&
+      (q.kind === undefined || t.kind === q.kind) &&
+      (health === null || health.has(t.health)) &&
+      (q.at_risk === undefined || t.atRisk === q.at_risk) &&
+      (q.swarm === undefined || t.bucket === q.swarm),
+  )
+  if (q.sort === 'risk') list = [...list].sort(byRisk)
+  return { generation: snap.generation, total: list.length, limit: q.limit, offset: q.offset, items: list.slice(q.offset, q.offset + q.limit).map(torrentJson) }
+}
+
 /** Riskiest first: fewest copies, then fewest swarm seeders (never scraped counts as none), then the biggest. */
 function byRisk(a: TorrentCoverage, b: TorrentCoverage): number {
   return HEALTH_RANK[a.health] - HEALTH_RANK[b.health] || a.copies - b.copies || (a.seeders ?? -1) - (b.seeders ?? -1) || b.bytes - a.bytes || (a.name < b.name ? -1 : 1)
 }
 
-/** Bodies derived from one coverage snapshot, serialized (and gzipped when large) once per generation. */
+/**
+ * Bodies derived from one coverage snapshot, serialized once per generation and kept as bytes
+ * (sending a cached Buffer costs no encoding per request), gzipped too when large.
+ */
 class Views {
   #generation = -1
-  readonly #bodies = new Map<string, { text: string; gzip?: Buffer }>()
+  readonly #bodies = new Map<string, { bytes: Buffer; gzip?: Buffer }>()
 
-  #entry(generation: number, key: string, make: () => string): { text: string; gzip?: Buffer } {
+  #entry(generation: number, key: string, make: () => string): { bytes: Buffer; gzip?: Buffer } {
     if (generation !== this.#generation) {
       this.#bodies.clear()
       this.#generation = generation
     }
     let body = this.#bodies.get(key)
     if (body === undefined) {
-      body = { text: make() }
+      body = { bytes: Buffer.from(make(), 'utf8') }
       // Query strings are part of the keys: bound the map against a client cycling through them.
       if (this.#bodies.size >= 512) this.#bodies.clear()
       this.#bodies.set(key, body)
@@ -161,15 +182,15 @@ class Views {
     return body
   }
 
-  get(generation: number, key: string, make: () => string): string {
-    return this.#entry(generation, key, make).text
+  get(generation: number, key: string, make: () => string): Buffer {
+    return this.#entry(generation, key, make).bytes
   }
 
   /** The body gzipped, for clients that accept it; only worth it (and only done) above 32 KiB. */
   gzip(generation: number, key: string, make: () => string): Buffer | null {
     const body = this.#entry(generation, key, make)
-    if (body.text.length < 32 * 1024) return null
-    body.gzip ??= gzipSync(body.text, { level: 4 })
+    if (body.bytes.length < 32 * 1024) return null
+    body.gzip ??= gzipSync(body.bytes, { level: 4 })
     return body.gzip
   }
 }
@@ -230,6 +251,8 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     const g = snap.generation
     views.get(g, COVERAGE_SUMMARY_KEY, () => JSON.stringify(coverageJson(snap.report, { detail: false, generation: g, computedAt: snap.computedAt })))
     views.gzip(g, TIMELINE_KEY, () => JSON.stringify(timelineJson(snap.report, { generation: g })))
+    const risk: TorrentQuery = { at_risk: true, sort: 'risk', limit: 25, offset: 0 }
+    views.get(g, torrentsKey(risk), () => JSON.stringify(torrentsPage(snap, risk)))
   }
 
   const app = fastify({
@@ -323,20 +346,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
 
   app.get<{ Querystring: TorrentQuery }>('/api/torrents', { schema: { querystring: SCHEMAS.torrents } }, (req, reply) => {
     const q = req.query
-    const key = `torrents:${JSON.stringify([q.collection, q.kind, q.health, q.at_risk, q.swarm, q.sort, q.limit, q.offset])}`
-    return sendView(req, reply, key, (snap) => {
-      const health = q.health ? new Set(q.health.split(',')) : null
-      let list = snap.report.torrents.filter(
-        (t) =>
-          (q.collection === undefined || t.collection === q.collection) &&
-          (q.kind === undefined || t.kind === q.kind) &&
-          (health === null || health.has(t.health)) &&
-          (q.at_risk === undefined || t.atRisk === q.at_risk) &&
-          (q.swarm === undefined || t.bucket === q.swarm),
-      )
-      if (q.sort === 'risk') list = [...list].sort(byRisk)
-      return { generation: snap.generation, total: list.length, limit: q.limit, offset: q.offset, items: list.slice(q.offset, q.offset + q.limit).map(torrentJson) }
-    })
+    return sendView(req, reply, torrentsKey(q), (snap) => torrentsPage(snap, q))
   })
 
   app.get('/api/seedboxes', { schema: { querystring: SCHEMAS.none } }, (req, reply) =>
@@ -439,10 +449,12 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
       .send({ status: ok ? 'ok' : 'unhealthy', version: opts.version, database, engine })
   })
 
-  app.get('/metrics', { schema: { querystring: SCHEMAS.none } }, async (_req, reply) => {
+  app.get('/metrics', { schema: { querystring: SCHEMAS.none } }, async (req, reply) => {
     const snap = snapshot()
     const body = await metrics.text(snap.generation)
-    return reply.type(metrics.contentType).header('cache-control', 'no-store').send(body)
+    reply.type(metrics.contentType).header('cache-control', 'no-store').header('vary', 'accept-encoding')
+    if (/\bgzip\b/.test(req.headers['accept-encoding'] ?? '')) return reply.header('content-encoding', 'gzip').send(body.gzip)
+    return reply.send(body.plain)
   })
 
   // Coverage computed, and the dashboard's first answers prepared, before the first request.

@@ -44,7 +44,7 @@ export function jobDefinitions({ config, db, engine, logger }: ServiceDeps): Job
   const jobs: Record<JobName, JobDefinition['run']> = {
     async scan(signal): Promise<JobCounts> {
       if (config.catalog.roots.length === 0) return { roots: 0 }
-      const r = await scan({ db, roots: config.catalog.roots, parseWorkers: config.catalog.parse_workers, batchRecords: config.catalog.batch_records, maxLineBytes: config.catalog.max_line_bytes, ignore: config.catalog.ignore, signal })
+      const r = await scan({ db, roots: config.catalog.roots, parseWorkers: config.catalog.parse_workers, chunkBytes: config.catalog.chunk_bytes, maxLineBytes: config.catalog.max_line_bytes, ignore: config.catalog.ignore, signal })
       return { entries_read: r.stats.entriesRead, entries_unchanged: r.stats.entriesUnchanged, entries_removed: r.stats.entriesRemoved, records: r.records, problems: r.problems.length }
     },
     async make_torrents(signal) {

@@ -13,7 +13,11 @@ import { spawnSync } from 'node:child_process'
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
 import { describe, test, type TestContext } from 'node:test'
 import { LinePool } from '../../src/catalog/line-pool.js'
-import { readMetaFile, type ReadProblem, type RecordColumns } from '../../src/catalog/meta-reader.js'
+import { readMetaFile, type ReadProblem } from '../../src/catalog/meta-reader.js'
+import { CatalogStore } from '../../src/catalog/store.js'
+import { parseMetaFileName } from '../../src/aac/index.js'
+import { openDatabase } from '../../src/db/index.js'
+import { join } from 'node:path'
 import type { Db } from '../../src/db/index.js'
 import { requireTool, runCli, tempDir } from '../helpers.js'
 import {
@@ -300,15 +304,21 @@ describe('the reader on its own: chunk boundaries and growing buffers', () => {
     const path = writeRaw(root, metaName(C, 0, 999), file)
     const pool = new LinePool(2)
     t.after(() => pool.close())
-    const got: Array<{ line: number; offset: number; length: number; frame: number; aacid: string }> = []
+    // The line workers write the records themselves, into a metadata file's row of a real catalog.
+    const db = openDatabase(join(root, 'catalog.db'))
+    t.after(() => db.close())
+    const store = new CatalogStore(db)
+    const fileId = store.beginMetaFile(store.rootId(root), parseMetaFileName(metaName(C, 0, 999)), { size: 0n, mtimeNs: 0n, inode: 0n })
     const problems: ReadProblem[] = []
+    let counted = 0
     const res = await readMetaFile(
       path,
       { collection: C, fromS: T0, toS: T0 + 999 },
+      { database: db.name, fileId },
       pool,
       {
-        records(c: RecordColumns) {
-          for (let i = 0; i < c.count; i++) got.push({ line: c.lines[i]!, offset: c.offsets[i]!, length: c.lengths[i]!, frame: c.frames[i]!, aacid: c.aacids[i]! })
+        records(n) {
+          counted += n
         },
         problem(p) {
           problems.push(p)
@@ -316,6 +326,8 @@ describe('the reader on its own: chunk boundaries and growing buffers', () => {
       },
       { chunkBytes: 1000, maxLineBytes: 5000 },
     )
+    const got = db.prepare('SELECT line, offset, length, frame, aacid FROM records WHERE meta_file_id = ? ORDER BY line').all(fileId)
+    assert.equal(counted, got.length)
     assert.deepEqual(
       problems.map((p) => [p.line, p.code]),
       [

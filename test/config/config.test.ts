@@ -40,7 +40,7 @@ function assertSubset(actual: unknown, expected: unknown, path = 'config'): void
 /** The defaults as documented when these tests were written, with paths resolved against `base`. */
 function documentedDefaults(base: string) {
   return {
-    catalog: { roots: [], database: join(base, 'aacseed.db'), batch_records: 20_000, parse_workers: 0 },
+    catalog: { roots: [], database: join(base, 'aacseed.db'), chunk_bytes: 4_194_304, parse_workers: 0 },
     torrents: {
       out_dir: join(base, 'torrents'),
       list_path: join(base, 'torrents.json'),
@@ -109,7 +109,7 @@ describe('loadConfig', () => {
 [catalog]
 roots = ["/srv/releases", "more"]
 database = "/var/lib/aacseed/catalog.db"
-batch_records = 5000
+chunk_bytes = 1048576
 parse_workers = 4
 
 [torrents]
@@ -164,7 +164,7 @@ level = "debug"
     )
     const c = loadConfig({ path: file, env: {}, cwd: '/' })
     assertSubset(c, {
-      catalog: { roots: ['/srv/releases', join(dir, 'more')], database: '/var/lib/aacseed/catalog.db', batch_records: 5000, parse_workers: 4 },
+      catalog: { roots: ['/srv/releases', join(dir, 'more')], database: '/var/lib/aacseed/catalog.db', chunk_bytes: 1_048_576, parse_workers: 4 },
       torrents: {
         out_dir: '/srv/torrents',
         list_path: '',
@@ -229,7 +229,7 @@ level = "debug"
       `
 [catalog]
 roots = "/srv/releases"
-batch_records = 5
+chunk_bytes = 5
 extra = true
 
 [torrents]
@@ -251,7 +251,7 @@ level = "loud"
     const lines = e.message.split('\n')
     const expect = [
       /^config: catalog\.roots: Expected array, received string$/,
-      /^config: catalog\.batch_records: .*100/,
+      /^config: catalog\.chunk_bytes: .*65536/,
       /^config: catalog: unknown setting\(s\) "extra"$/,
       /^config: torrents\.piece_length: must be 0 \(auto\) or a power of two from 32768 to 16777216$/,
       /^config: torrents\.announce\[0\]\[0\]: Invalid url$/,
@@ -466,7 +466,7 @@ describe('choosing the file', () => {
 
   test('invalid TOML names the file and the line', (t) => {
     const dir = tempDir(t)
-    const file = write(join(dir, 'broken.toml'), '[catalog]\ndatabase = "x.db"\n\nroots = [ "a", \nbatch_records = = 3\n')
+    const file = write(join(dir, 'broken.toml'), '[catalog]\ndatabase = "x.db"\n\nroots = [ "a", \nchunk_bytes = = 3\n')
     const e = configError(() => loadConfig({ path: 'broken.toml', env: {}, cwd: dir }))
     assert.match(e.message, new RegExp(`^config: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:5: invalid TOML: `))
     assert.ok(!e.message.includes('\n'), 'one line, without the code excerpt')

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { test, type TestContext } from 'node:test'
 import { gunzipSync } from 'node:zlib'
-import { computeCoverage, coverageJson, NO_EXTERNAL_INPUTS, readCoverageData } from '../../src/coverage/index.js'
+import { computeCoverage, coverageJson, fleetCoverageInputs, NO_EXTERNAL_INPUTS, readCoverageData } from '../../src/coverage/index.js'
 import { EngineStatusStore } from '../../src/engines/index.js'
 import { timelineRows } from '../../src/http/dashboard/client.js'
 import { runnerJobs, tokenMatches, type JobsApi } from '../../src/http/index.js'
@@ -409,4 +409,20 @@ test('GET /api/timeline: compact rows whose names the dashboard rebuilds exactly
   assert.equal((await app.inject('/api/timeline?collection=nope')).statusCode, 404)
   const cov = (await app.inject('/api/coverage?collection=zlib3_records')).json<{ collections: Array<{ missing: number; missing_list: Array<{ name: string }> }> }>()
   assert.equal(cov.collections[0]!.missing, 601)
+})
+
+test('serve reads the fleet through its figures; without seedboxes, only the swarm figures count', () => {
+  const figures = {
+    copiesTarget: 3,
+    fleet: new Map([['a'.repeat(40), { copies: 0, health: 'lost' as const }]]),
+    swarm: new Map([['a'.repeat(40), { seeders: 7, leechers: 1, completed: 2, scrapedAt: '2026-11-24T10:00:00' }]]),
+    seedboxes: [],
+  }
+  const withBoxes = fleetCoverageInputs({ figures: () => figures }, true).read()
+  assert.equal(withBoxes.copiesTarget, 3)
+  assert.equal(withBoxes.fleet.get('a'.repeat(40))!.health, 'lost')
+  assert.deepEqual(withBoxes.upstream, [])
+  const none = fleetCoverageInputs({ figures: () => figures }, false).read()
+  assert.equal(none.fleet.size, 0, 'no fleet: the local engine is the one copy, not "lost"')
+  assert.equal(none.swarm.get('a'.repeat(40))!.seeders, 7)
 })

@@ -12,6 +12,7 @@ import { test } from 'node:test'
 import { chromium, type Page } from 'playwright-core'
 import { formatBytes, formatRatio } from '../../src/coverage/index.js'
 import { freePort, REPO_ROOT, requireTool, spawnCli, tempDir, waitFor } from '../helpers.js'
+import { DASHBOARD_REQUESTS } from '../../src/http/dashboard/page.js'
 import { HOSTILE_KEY, HOSTILE_NAMES, writeTree } from './fixtures.js'
 
 const int = (n: number): string => n.toLocaleString('en')
@@ -107,12 +108,17 @@ test('the dashboard shows the API figures, renders hostile names as text, and re
     void d.dismiss()
   })
   page.on('pageerror', (e) => errors.push(e.message))
+  const requested: string[] = []
+  page.on('request', (r) => requested.push(r.url().slice(base.length)))
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(m.text())
   })
 
   await page.goto(`${base}/`)
   await page.waitForSelector('html[data-ready="1"]', { timeout: 20_000 })
+  // Each API answer was fetched once: the page's preloads are the script's requests.
+  const firstLoad = [...requested]
+  for (const url of DASHBOARD_REQUESTS) assert.equal(firstLoad.filter((u) => u === url).length, 1, `${url} in ${firstLoad.join(' ')}`)
 
   const cov = await api<CoverageJson>('/api/coverage?detail=true')
   assert.equal(await page.getAttribute('html', 'data-generation'), String(cov.generation), 'the page shows this generation')

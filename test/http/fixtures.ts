@@ -93,7 +93,7 @@ export function fakeInputs(infohashes: readonly string[], target = 2): CoverageI
 export const silentLogger = createLogger({ level: 'silent' })
 
 export function apiServer(t: TestContext, tree: ApiTree, opts: Partial<HttpServerOptions> & { inputs?: CoverageInputs } = {}) {
-  const coverage = new CoverageCache({ db: tree.reader, inputs: opts.inputs ?? fakeInputs(tree.infohashes), minIntervalMs: 0 })
+  const coverage = new CoverageCache({ db: tree.reader, inputs: opts.inputs ?? fakeInputs(tree.infohashes), minIntervalMs: 0, checkIntervalMs: 0 })
   const app = buildHttpServer({
     db: tree.reader,
     coverage,

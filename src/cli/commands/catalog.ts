@@ -36,7 +36,7 @@ async function runScan(ctx: CommandContext, config: Config, dbPath: string, root
       db,
       roots,
       parseWorkers: config.catalog.parse_workers,
-      batchRecords: config.catalog.batch_records,
+      chunkBytes: config.catalog.chunk_bytes,
       maxLineBytes: config.catalog.max_line_bytes,
       ignore: config.catalog.ignore,
       ...extra,

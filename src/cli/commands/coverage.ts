@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
-import { computeCoverage, coverageJson, formatCollectionCoverage, formatCoverageOverview, NO_EXTERNAL_INPUTS, readCoverageData } from '../../coverage/index.js'
+import { computeCoverage, coverageJson, fleetCoverageInputs, formatCollectionCoverage, formatCoverageOverview, readCoverageData } from '../../coverage/index.js'
 import { openDatabase } from '../../db/index.js'
+import { Fleet } from '../../fleet/index.js'
 import { UsageError } from '../../errors.js'
 import { defineCommand, str, writeJson } from '../command.js'
 
@@ -17,9 +18,10 @@ export const coverageCommand = defineCommand({
   async run(ctx) {
     const config = ctx.config()
     const db = openDatabase(resolve(ctx.cwd, str(ctx.values.db) ?? config.catalog.database))
+    // The fleet's last polls and scrapes, as stored; no seedbox or tracker is contacted.
+    const fleet = new Fleet(config, db, { env: ctx.env })
     try {
-      // The fleet and swarm levels read zero here until those capabilities provide their inputs.
-      const report = computeCoverage(readCoverageData(db, NO_EXTERNAL_INPUTS))
+      const report = computeCoverage(readCoverageData(db, fleetCoverageInputs(fleet, config.fleet.seedboxes.length > 0)))
       const collection = str(ctx.values.collection)
       const found = collection === undefined ? undefined : report.collections.find((c) => c.collection === collection)
       if (collection !== undefined && !found) {
@@ -29,6 +31,7 @@ export const coverageCommand = defineCommand({
       else ctx.out.write(found ? formatCollectionCoverage(found, report.copiesTarget) : formatCoverageOverview(report))
       return 0
     } finally {
+      await fleet.close()
       db.close()
     }
   },

@@ -6,6 +6,12 @@
  */
 import { readFileSync } from 'node:fs'
 
+/**
+ * What the dashboard's script fetches on every refresh. The page preloads them, so they are
+ * on their way while the script loads (client.ts asks for exactly these URLs).
+ */
+export const DASHBOARD_REQUESTS = ['/api/coverage', '/api/timeline', '/api/torrents?at_risk=true&sort=risk&limit=25', '/api/seedboxes', '/api/jobs?limit=15', '/api/problems?limit=25', '/healthz'] as const
+
 /** Escapes text for HTML element content and quoted attribute values. */
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
@@ -23,8 +29,7 @@ export function dashboardHtml(opts: { version: string; refreshSeconds: number })
 <link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/dashboard.css">
 <script type="module" src="/dashboard.js"></script>
-<link rel="preload" href="/api/coverage" as="fetch" crossorigin="anonymous">
-<link rel="preload" href="/api/timeline" as="fetch" crossorigin="anonymous">
+${DASHBOARD_REQUESTS.map((u) => `<link rel="preload" href="${escapeHtml(u)}" as="fetch" crossorigin="anonymous">`).join('\n')}
 </head>
 <body data-refresh-seconds="${refresh}">
 <header>

@@ -1,0 +1,209 @@
+/**
+ * Worker thread: reads one metadata file at a time, decompresses its zstd frames, and hands
+ * chunks of complete lines straight to the line workers (over their MessagePorts), so that the
+ * main thread is left with nothing but writing SQLite. Every chunk (and every over-long line it
+ * skips) gets a sequence number; the main thread puts results back in that order, and returns
+ * one credit per item it has written, which bounds the chunks in flight and so the memory.
+ *
+ * Frame boundaries are exact: `ZSTD_decompressStream` returns 0 precisely when a frame ends,
+ * so single-frame, multi-frame and seekable files are all read the same way.
+ */
+import { open } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads'
+import type { ChunkRequest, DecompressMessage, FileRequest, MetaFrame } from './line-protocol.js'
+
+const require = createRequire(import.meta.url)
+// The binding exposes ZSTD_decompressStream's (ret, produced, consumed), which is what tells frame ends apart.
+const zstd = require('zstd-napi/binding') as {
+  DCtx: new () => { decompressStream(dst: Uint8Array, src: Uint8Array): [number, number, number] }
+}
+
+const ports = (workerData as { ports: MessagePort[] }).ports
+/** zstd's largest block (128 KiB) plus its header: one call per block locates a decoding error to within a block. */
+const MAX_CALL_INPUT = 128 * 1024 + 3
+const MiB = 1024 * 1024
+
+let credits = 0
+let wake: (() => void) | null = null
+let cancelled = false
+
+function post(m: DecompressMessage): void {
+  parentPort!.postMessage(m)
+}
+
+async function acquire(): Promise<void> {
+  while (credits <= 0 && !cancelled) await new Promise<void>((r) => (wake = r))
+  if (cancelled) throw new Error('cancelled')
+  credits--
+}
+
+parentPort!.on('message', (m: { type: 'file'; file: FileRequest } | { type: 'credit'; n: number } | { type: 'cancel' }) => {
+  if (m.type === 'credit') {
+    credits += m.n
+  } else if (m.type === 'cancel') {
+    cancelled = true
+  } else {
+    cancelled = false
+    readFile(m.file).catch((e: unknown) => {
+      if (!cancelled) post({ type: 'failed', error: (e as Error).message, code: (e as NodeJS.ErrnoException).code ?? null })
+    })
+  }
+  const w = wake
+  wake = null
+  w?.()
+})
+
+async function readFile(req: FileRequest): Promise<void> {
+  credits = req.credits
+  const chunkBytes = req.chunkBytes
+  const maxLine = Math.max(chunkBytes, req.maxLineBytes)
+  const fh = await open(req.path, 'r')
+  const dctx = new zstd.DCtx()
+  const input = Buffer.allocUnsafe(4 * MiB)
+  const frames: MetaFrame[] = [{ frame: 0, compressedOffset: 0, decompressedOffset: 0 }]
+  let out = Buffer.allocUnsafeSlow(chunkBytes)
+  let fill = 0
+  let outBase = 0
+  let skipping = false
+  let skipStart = 0
+  let cPos = 0
+  let dPos = 0
+  let inFrame = false
+  let frameEnded = false
+  let seq = 0
+  let lines = 0
+  let nextPort = 0
+  let frameCursor = 0
+
+  const sendChunk = async (buf: Buffer, length: number, base: number): Promise<void> => {
+    await acquire()
+    // The frames a chunk's records may start in are all known: a frame's start is recorded
+    // before any of its bytes are decoded.
+    while (frameCursor + 1 < frames.length && frames[frameCursor + 1]!.decompressedOffset <= base) frameCursor++
+    const bounds: number[] = []
+    for (let f = frameCursor + 1; f < frames.length && frames[f]!.decompressedOffset < base + length; f++) bounds.push(frames[f]!.decompressedOffset - base)
+    // Counting lines here, where there is time to spare, lets each line worker number its own lines.
+    const lineBase = lines + 1
+    const view = buf.subarray(0, length)
+    let count = 0
+    for (let i = view.indexOf(10); i >= 0; i = view.indexOf(10, i + 1)) count++
+    lines += view[length - 1] === 10 ? count : count + 1
+    const chunk: ChunkRequest = { seq: seq++, buffer: buf.buffer as ArrayBuffer, length, base, lineBase, frameBase: frameCursor, bounds, context: req.context, target: req.target }
+    ports[nextPort]!.postMessage(chunk, [chunk.buffer])
+    nextPort = (nextPort + 1) % ports.length
+  }
+
+  const sendLong = async (offset: number, length: number): Promise<void> => {
+    await acquire()
+    post({ type: 'long', seq: seq++, line: ++lines, offset, length, maxLine })
+  }
+
+  /** Sends every complete line in `out` to the line workers; with `final`, the unterminated tail too. */
+  const emit = async (final: boolean): Promise<void> => {
+    if (skipping) {
+      const nl = out.subarray(0, fill).indexOf(10)
+      if (nl < 0) {
+        outBase += fill
+        fill = 0
+        if (final) await sendLong(skipStart, outBase - skipStart)
+        return
+      }
+      await sendLong(skipStart, outBase + nl - skipStart)
+      out.copy(out, 0, nl + 1, fill)
+      outBase += nl + 1
+      fill -= nl + 1
+      skipping = false
+    }
+    if (fill === 0) return
+    const last = final ? fill - 1 : out.lastIndexOf(10, fill - 1)
+    if (last < 0) {
+      if (out.length >= maxLine) {
+        skipping = true
+        skipStart = outBase
+        outBase += fill
+        fill = 0
+      } else {
+        const bigger = Buffer.allocUnsafeSlow(Math.min(maxLine, out.length * 2))
+        out.copy(bigger, 0, 0, fill)
+        out = bigger
+      }
+      return
+    }
+    const tail = fill - (last + 1)
+    const next = Buffer.allocUnsafeSlow(Math.max(chunkBytes, tail * 2))
+    out.copy(next, 0, last + 1, fill)
+    const sendLength = out[last] === 10 ? last + 1 : fill
+    const sentBase = outBase
+    const prev = out
+    out = next
+    fill = tail
+    outBase = sentBase + last + 1
+    await sendChunk(prev, sendLength, sentBase)
+  }
+
+  const zstdProblem = (code: string, message: string): void => post({ type: 'problem', problem: { line: null, offset: cPos, aacid: null, code, message } })
+
+  let fatal = false
+  try {
+    let fileOffset = 0
+    read: for (;;) {
+      const { bytesRead } = await fh.read(input, 0, input.length, fileOffset)
+      if (bytesRead === 0) break
+      fileOffset += bytesRead
+      let src = input.subarray(0, bytesRead)
+      while (src.length > 0) {
+        if (fill === out.length) await emit(false)
+        if (frameEnded) {
+          frameEnded = false
+          const last = frames[frames.length - 1]!
+          // A frame that produced nothing (a skippable frame) is not a place to start from.
+          if (dPos > last.decompressedOffset) frames.push({ frame: frames.length, compressedOffset: cPos, decompressedOffset: dPos })
+        }
+        let ret: number, produced: number, consumed: number
+        try {
+          ;[ret, produced, consumed] = dctx.decompressStream(out.subarray(fill), src.length > MAX_CALL_INPUT ? src.subarray(0, MAX_CALL_INPUT) : src)
+        } catch (e) {
+          zstdProblem('corrupt-zstd', `corrupt zstd data near compressed byte ${cPos}: ${(e as Error).message}`)
+          fatal = true
+          break read
+        }
+        fill += produced
+        dPos += produced
+        cPos += consumed
+        src = src.subarray(consumed)
+        if (ret === 0) {
+          inFrame = false
+          frameEnded = true
+        } else if (consumed > 0 || produced > 0) {
+          inFrame = true
+        }
+      }
+      // Input is used up, but a full output buffer may hide more decoded bytes inside zstd.
+      while (inFrame && fill === out.length) {
+        await emit(false)
+        const [ret, produced] = dctx.decompressStream(out.subarray(fill), Buffer.alloc(0))
+        fill += produced
+        dPos += produced
+        if (ret === 0) {
+          inFrame = false
+          frameEnded = true
+        }
+        if (produced === 0) break
+      }
+      post({ type: 'progress', compressedBytes: cPos })
+    }
+    if (cPos === 0 && !fatal) {
+      zstdProblem('corrupt-zstd', 'file is empty: no zstd frame')
+    } else if (inFrame && !fatal) {
+      zstdProblem('truncated-zstd', `zstd data ends in the middle of a frame after ${cPos} compressed bytes`)
+      fatal = true
+    }
+    // After a zstd error the unterminated tail is a cut-off line, not a record: drop it.
+    await emit(!fatal)
+  } finally {
+    await fh.close()
+  }
+  while (frames.length > 1 && frames[frames.length - 1]!.decompressedOffset >= dPos) frames.pop()
+  post({ type: 'done', items: seq, frames, compressedBytes: cPos, decompressedBytes: dPos })
+}
