@@ -7,6 +7,12 @@ import { availableParallelism } from 'node:os'
 import { MessageChannel, Worker } from 'node:worker_threads'
 import type { ChunkFailure, ChunkResult, DecompressMessage, FileRequest } from './line-protocol.js'
 
+/**
+ * Each thread has its own V8 heap; a small young generation keeps the short-lived garbage of a
+ * chunk from piling up four times over (a scan's memory must not grow with the machine's cores).
+ */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4 }
+
 export interface ReaderListener {
   chunk(r: ChunkResult): void
   decompress(m: DecompressMessage): void
@@ -23,7 +29,7 @@ export class LinePool {
     const n = size > 0 ? size : Math.max(1, availableParallelism())
     const channels = Array.from({ length: n }, () => new MessageChannel())
     this.lineWorkers = channels.map((c) => {
-      const w = new Worker(new URL('./line-worker.js', import.meta.url), { workerData: { port: c.port2 }, transferList: [c.port2] })
+      const w = new Worker(new URL('./line-worker.js', import.meta.url), { workerData: { port: c.port2 }, transferList: [c.port2], resourceLimits: WORKER_LIMITS })
       w.on('message', (m: ChunkResult | ChunkFailure) => {
         if (m.type === 'chunk') this.listener?.chunk(m)
         else this.fail(new Error(`line worker failed on chunk ${m.seq}: ${m.error}`))
@@ -32,7 +38,7 @@ export class LinePool {
       return w
     })
     const ports = channels.map((c) => c.port1)
-    this.decompressor = new Worker(new URL('./decompress-worker.js', import.meta.url), { workerData: { ports }, transferList: ports })
+    this.decompressor = new Worker(new URL('./decompress-worker.js', import.meta.url), { workerData: { ports }, transferList: ports, resourceLimits: WORKER_LIMITS })
     this.decompressor.on('message', (m: DecompressMessage) => this.listener?.decompress(m))
     this.decompressor.on('error', (e) => this.fail(e))
   }

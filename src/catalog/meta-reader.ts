@@ -43,7 +43,7 @@ type Item = ChunkResult | { type: 'long'; seq: number; line: number; offset: num
 const MiB = 1024 * 1024
 
 export function readMetaFile(path: string, context: FileContext, target: RecordTarget, pool: LinePool, sink: MetaReadSink, opts: MetaReadOptions = {}): Promise<MetaReadResult> {
-  const chunkBytes = opts.chunkBytes ?? 4 * MiB
+  const chunkBytes = opts.chunkBytes ?? 2 * MiB
   const maxLineBytes = Math.max(chunkBytes, opts.maxLineBytes ?? 64 * MiB)
   return new Promise((resolve, reject) => {
     const pending = new Map<number, Item>()

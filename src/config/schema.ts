@@ -14,7 +14,7 @@ const catalog = z
     /** The SQLite database. */
     database: z.string().min(1).default('aacseed.db'),
     /** Decompressed bytes per chunk: a line worker checks a chunk and writes its records in one transaction. */
-    chunk_bytes: z.number().int().min(65_536).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+    chunk_bytes: z.number().int().min(65_536).max(64 * 1024 * 1024).default(2 * 1024 * 1024),
     /** Worker threads parsing and validating records (0 = one per core). */
     parse_workers: z.number().int().min(0).max(64).default(0),
     /** A longer metadata line is reported (`line-too-long`) and skipped, which bounds memory. */

@@ -40,7 +40,7 @@ function assertSubset(actual: unknown, expected: unknown, path = 'config'): void
 /** The defaults as documented when these tests were written, with paths resolved against `base`. */
 function documentedDefaults(base: string) {
   return {
-    catalog: { roots: [], database: join(base, 'aacseed.db'), chunk_bytes: 4_194_304, parse_workers: 0 },
+    catalog: { roots: [], database: join(base, 'aacseed.db'), chunk_bytes: 2_097_152, parse_workers: 0 },
     torrents: {
       out_dir: join(base, 'torrents'),
       list_path: join(base, 'torrents.json'),
