@@ -11,7 +11,7 @@ import type { ChunkFailure, ChunkResult, DecompressMessage, FileRequest } from '
  * Each thread has its own V8 heap; a small young generation keeps the short-lived garbage of a
  * chunk from piling up four times over (a scan's memory must not grow with the machine's cores).
  */
-const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4 }
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 16 }
 
 export interface ReaderListener {
   chunk(r: ChunkResult): void
@@ -28,8 +28,11 @@ export class LinePool {
   constructor(size = 0) {
     const n = size > 0 ? size : Math.max(1, availableParallelism())
     const channels = Array.from({ length: n }, () => new MessageChannel())
+    // The line workers take turns at SQLite's write lock through this word instead of SQLite's
+    // busy handler, which sleeps in growing steps and leaves the lock idle while others wait.
+    const writeLock = new SharedArrayBuffer(4)
     this.lineWorkers = channels.map((c) => {
-      const w = new Worker(new URL('./line-worker.js', import.meta.url), { workerData: { port: c.port2 }, transferList: [c.port2], resourceLimits: WORKER_LIMITS })
+      const w = new Worker(new URL('./line-worker.js', import.meta.url), { workerData: { port: c.port2, writeLock }, transferList: [c.port2], resourceLimits: WORKER_LIMITS })
       w.on('message', (m: ChunkResult | ChunkFailure) => {
         if (m.type === 'chunk') this.listener?.chunk(m)
         else this.fail(new Error(`line worker failed on chunk ${m.seq}: ${m.error}`))

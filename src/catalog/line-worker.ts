@@ -12,6 +12,16 @@ import type { ChunkRequest, ChunkResult, LineProblem } from './line-protocol.js'
 import { RecordWriter, type RecordColumns } from './store.js'
 
 let writer: RecordWriter | null = null
+const writeLock = new Int32Array((workerData as { writeLock: SharedArrayBuffer }).writeLock)
+
+function lock(): void {
+  while (Atomics.compareExchange(writeLock, 0, 0, 1) !== 0) Atomics.wait(writeLock, 0, 1)
+}
+
+function unlock(): void {
+  Atomics.store(writeLock, 0, 0)
+  Atomics.notify(writeLock, 0, 1)
+}
 
 function writerFor(path: string): RecordWriter {
   if (writer?.path !== path) {
@@ -70,7 +80,14 @@ function processChunk(req: ChunkRequest): ChunkResult {
     pos = end + 1
   }
   cols.count = cols.aacids.length
-  if (cols.count > 0) writerFor(req.target.database).write(req.target.fileId, cols)
+  if (cols.count > 0) {
+    lock()
+    try {
+      writerFor(req.target.database).write(req.target.fileId, cols)
+    } finally {
+      unlock()
+    }
+  }
   return { type: 'chunk', seq: req.seq, lines: line - req.lineBase, records: cols.count, problems, first: cols.aacids[0] ?? null, last: prev, firstLine: cols.lines[0] ?? 0, lastLine: prevLine, sorted, repeats }
 }
 
@@ -89,7 +106,7 @@ function checkLine(buf: Uint8Array, start: number, end: number, chunkIsUtf8: boo
 }
 
 // Chunks come from the decompress worker over this port; verdicts go to the main thread.
-const chunks = (workerData as { port: MessagePort }).port
+const chunks = (workerData as { port: MessagePort; writeLock: SharedArrayBuffer }).port
 chunks.on('message', (req: ChunkRequest) => {
   try {
     const res = processChunk(req)

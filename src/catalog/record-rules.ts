@@ -3,7 +3,7 @@
  * its AACID belongs to the file's collection and lies in the file's range, and its
  * `data_folder` is a bare data-folder name of the same collection whose range contains it.
  */
-import { AACID_MAX_LENGTH, AacError, parseAacId, parseDataFolderName, parseTimestamp, type DataFolder } from '../aac/index.js'
+import { AACID_MAX_LENGTH, AacError, parseAacId, parseDataFolderName, type DataFolder } from '../aac/index.js'
 
 export interface FileContext {
   collection: string
@@ -16,12 +16,11 @@ export interface RuleViolation {
   message: string
 }
 
-// The hot path of a scan: one regex per record for the file's collection, and a memo of the
-// timestamps already seen. Anything it does not accept goes through parseAacId for the exact error.
+// The hot path of a scan: one regex per record for the file's collection, and the timestamp
+// read by arithmetic. Anything it does not accept goes through parseAacId for the exact error.
 // The id may not end in '_' (it would run into the `__` before the shortuuid).
 let fastCollection = ''
 let fastRe = /$^/
-const secondsOf = new Map<string, number>()
 let lastFolder: DataFolder | null = null
 
 function fastSeconds(ctx: FileContext, aacid: string): number | null {
@@ -34,19 +33,35 @@ function fastSeconds(ctx: FileContext, aacid: string): number | null {
   if (m === null) return null
   const id = m[2]
   if (id !== undefined && (id.includes('/') || id.includes('\\'))) return null
-  const ts = m[1]!
-  let t = secondsOf.get(ts)
-  if (t === undefined) {
-    try {
-      t = parseTimestamp(ts).seconds
-    } catch {
-      return null
-    }
-    if (secondsOf.size > 100_000) secondsOf.clear()
-    secondsOf.set(ts, t)
-  }
-  return t
+  return utcSeconds(m[1]!)
 }
+
+/**
+ * `YYYYMMDDTHHMMSSZ` to seconds since the epoch, or null when it is not a real date and time;
+ * by arithmetic (days from the civil date), as Date is far too slow for a million records.
+ */
+function utcSeconds(ts: string): number | null {
+  const d = (i: number): number => ts.charCodeAt(i) - 48
+  const y = d(0) * 1000 + d(1) * 100 + d(2) * 10 + d(3)
+  const mo = d(4) * 10 + d(5)
+  const day = d(6) * 10 + d(7)
+  const h = d(9) * 10 + d(10)
+  const mi = d(11) * 10 + d(12)
+  const se = d(13) * 10 + d(14)
+  if (y < 1970 || mo < 1 || mo > 12 || day < 1 || h > 23 || mi > 59 || se > 59) return null
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0
+  if (day > (mo === 2 ? (leap ? 29 : 28) : DAYS_IN_MONTH[mo - 1]!)) return null
+  // Howard Hinnant's days_from_civil.
+  const yy = mo <= 2 ? y - 1 : y
+  const era = Math.floor(yy / 400)
+  const yoe = yy - era * 400
+  const doy = Math.floor((153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5) + day - 1
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy
+  const days = era * 146097 + doe - 719468
+  return days * 86400 + h * 3600 + mi * 60 + se
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 
 export function checkRecordRules(ctx: FileContext, aacid: string, dataFolder: string | null): RuleViolation | null {
   let t = fastSeconds(ctx, aacid)

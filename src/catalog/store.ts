@@ -539,6 +539,8 @@ export class RecordWriter {
       this.db.pragma('busy_timeout = 60000')
       this.db.pragma('synchronous = NORMAL')
       this.db.pragma('cache_size = -8192')
+      // Checkpoints (copying the WAL back, with an fsync) are left to the main connection, after the file.
+      this.db.pragma('wal_autocheckpoint = 0')
     } else {
       this.db = target
     }

@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util'
 import { loadConfig, type Config } from '../config/index.js'
 import { AacseedError, ConfigError, UsageError } from '../errors.js'
 import type { Command, CommandIO, OptionSpec } from './command.js'
-import { commands } from './commands/index.js'
+import type { CommandEntry } from './commands/index.js'
+import { commandEntries } from './commands/index.js'
 
 export type { Command, CommandContext, CommandIO } from './command.js'
 
@@ -21,18 +22,19 @@ export function version(): string {
 export async function main(argv: string[], io: Partial<CommandIO> = {}): Promise<number> {
   const ctxIO: CommandIO = { out: io.out ?? process.stdout, err: io.err ?? process.stderr, env: io.env ?? process.env, cwd: io.cwd ?? process.cwd() }
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
-    ctxIO.out.write(overview())
+    ctxIO.out.write(await overview())
     return argv.length === 0 ? 2 : 0
   }
   if (argv[0] === '--version' || argv[0] === '-V') {
     ctxIO.out.write(version() + '\n')
     return 0
   }
-  const [command, rest] = findCommand(argv)
-  if (!command) {
-    ctxIO.err.write(`aacseed: unknown command ${JSON.stringify(argv.slice(0, 2).join(' '))}\n\n${overview()}`)
+  const [entry, rest] = findCommand(argv)
+  if (!entry) {
+    ctxIO.err.write(`aacseed: unknown command ${JSON.stringify(argv.slice(0, 2).join(' '))}\n\n${await overview()}`)
     return 2
   }
+  const command = await entry.load()
   try {
     let parsed
     try {
@@ -71,15 +73,16 @@ function reportError(e: unknown, io: CommandIO): number {
   return 1
 }
 
-function findCommand(argv: string[]): [Command | undefined, string[]] {
+function findCommand(argv: string[]): [CommandEntry | undefined, string[]] {
   const two = `${argv[0]} ${argv[1] ?? ''}`
-  const byTwo = commands.find((c) => c.name === two)
+  const byTwo = commandEntries.find((c) => c.name === two)
   if (byTwo) return [byTwo, argv.slice(2)]
-  const byOne = commands.find((c) => c.name === argv[0])
+  const byOne = commandEntries.find((c) => c.name === argv[0])
   return [byOne, argv.slice(1)]
 }
 
-function overview(): string {
+async function overview(): Promise<string> {
+  const commands = await Promise.all(commandEntries.map((e) => e.load()))
   const width = Math.max(...commands.map((c) => c.name.length))
   return [
     `aacseed ${version()}: catalog, torrent and seed Anna's Archive Container (AAC) releases`,

@@ -1,10 +1,30 @@
 import type { Command } from '../command.js'
-import { aacidNew, aacidParse } from './aacid.js'
-import { demoCommand, getCommand, scanCommand, validateCommand } from './catalog.js'
-import { coverageCommand } from './coverage.js'
-import { fleetApply, fleetPlan, fleetStatus, healthCommand } from './fleet.js'
-import { jobsCommand, runCommand, seedCommand, serveCommand } from './service.js'
-import { torrentsList, torrentsMake } from './torrents.js'
 
-/** Every CLI command, in the order `aacseed --help` lists them. */
-export const commands: Command[] = [scanCommand, validateCommand, getCommand, torrentsMake, torrentsList, coverageCommand, serveCommand, seedCommand, jobsCommand, runCommand, fleetPlan, fleetApply, fleetStatus, healthCommand, demoCommand, aacidParse, aacidNew]
+export interface CommandEntry {
+  name: string
+  load(): Promise<Command>
+}
+
+/**
+ * Every CLI command, in the order `aacseed --help` lists them. Loaded on demand: `aacseed scan`
+ * should not pay for loading WebTorrent, Fastify and the fleet code it never uses.
+ */
+export const commandEntries: CommandEntry[] = [
+  { name: 'scan', load: async () => (await import('./catalog.js')).scanCommand },
+  { name: 'validate', load: async () => (await import('./catalog.js')).validateCommand },
+  { name: 'get', load: async () => (await import('./catalog.js')).getCommand },
+  { name: 'torrents make', load: async () => (await import('./torrents.js')).torrentsMake },
+  { name: 'torrents list', load: async () => (await import('./torrents.js')).torrentsList },
+  { name: 'coverage', load: async () => (await import('./coverage.js')).coverageCommand },
+  { name: 'serve', load: async () => (await import('./service.js')).serveCommand },
+  { name: 'seed', load: async () => (await import('./service.js')).seedCommand },
+  { name: 'jobs', load: async () => (await import('./service.js')).jobsCommand },
+  { name: 'run', load: async () => (await import('./service.js')).runCommand },
+  { name: 'fleet plan', load: async () => (await import('./fleet.js')).fleetPlan },
+  { name: 'fleet apply', load: async () => (await import('./fleet.js')).fleetApply },
+  { name: 'fleet status', load: async () => (await import('./fleet.js')).fleetStatus },
+  { name: 'health', load: async () => (await import('./fleet.js')).healthCommand },
+  { name: 'demo', load: async () => (await import('./catalog.js')).demoCommand },
+  { name: 'aacid parse', load: async () => (await import('./aacid.js')).aacidParse },
+  { name: 'aacid new', load: async () => (await import('./aacid.js')).aacidNew },
+]
