@@ -1,23 +1,17 @@
 /**
  * Worker thread: reads one metadata file at a time, decompresses its zstd frames, and hands
- * chunks of complete lines straight to the line workers (over their MessagePorts), so that the
- * main thread is left with nothing but writing SQLite. Every chunk (and every over-long line it
- * skips) gets a sequence number; the main thread puts results back in that order, and returns
- * one credit per item it has written, which bounds the chunks in flight and so the memory.
+ * chunks of complete lines, numbered, straight to the line workers (over their MessagePorts),
+ * which check and write them. Every chunk (and every over-long line it skips) gets a sequence
+ * number; the main thread puts the results back in that order and returns one credit per item
+ * it has taken, which bounds the chunks in flight and so the memory.
  *
  * Frame boundaries are exact: `ZSTD_decompressStream` returns 0 precisely when a frame ends,
  * so single-frame, multi-frame and seekable files are all read the same way.
  */
 import { open } from 'node:fs/promises'
-import { createRequire } from 'node:module'
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads'
 import type { ChunkRequest, DecompressMessage, FileRequest, MetaFrame } from './line-protocol.js'
-
-const require = createRequire(import.meta.url)
-// The binding exposes ZSTD_decompressStream's (ret, produced, consumed), which is what tells frame ends apart.
-const zstd = require('zstd-napi/binding') as {
-  DCtx: new () => { decompressStream(dst: Uint8Array, src: Uint8Array): [number, number, number] }
-}
+import { newDecompressContext } from './zstd.js'
 
 const ports = (workerData as { ports: MessagePort[] }).ports
 /** zstd's largest block (128 KiB) plus its header: one call per block locates a decoding error to within a block. */
@@ -59,7 +53,7 @@ async function readFile(req: FileRequest): Promise<void> {
   const chunkBytes = req.chunkBytes
   const maxLine = Math.max(chunkBytes, req.maxLineBytes)
   const fh = await open(req.path, 'r')
-  const dctx = new zstd.DCtx()
+  const dctx = newDecompressContext()
   const input = Buffer.allocUnsafe(4 * MiB)
   const frames: MetaFrame[] = [{ frame: 0, compressedOffset: 0, decompressedOffset: 0 }]
   let out = Buffer.allocUnsafeSlow(chunkBytes)

@@ -3,12 +3,8 @@
  * decompressed stream, decompressing from a frame start (or the file start) onwards.
  */
 import { open } from 'node:fs/promises'
-import { createRequire } from 'node:module'
+import { newDecompressContext } from './zstd.js'
 
-const require = createRequire(import.meta.url)
-const zstd = require('zstd-napi/binding') as {
-  DCtx: new () => { decompressStream(dst: Uint8Array, src: Uint8Array): [number, number, number] }
-}
 
 export interface FrameStart {
   compressedOffset: number
@@ -23,7 +19,7 @@ export async function forEachRecordBytes<T extends { offset: number; length: num
   if (records.length === 0) return 0
   const fh = await open(path, 'r')
   try {
-    const dctx = new zstd.DCtx()
+    const dctx = newDecompressContext()
     const input = Buffer.allocUnsafe(1 << 20)
     const out = Buffer.allocUnsafe(1 << 20)
     let dPos = from.decompressedOffset
