@@ -12,6 +12,9 @@ import type { ChunkRequest, ChunkResult, LineProblem } from './line-protocol.js'
 import { RecordWriter, type RecordColumns } from './store.js'
 
 let writer: RecordWriter | null = null
+let chunksSinceCheckpoint = 0
+/** About 32 MiB of WAL per worker between checkpoints. */
+const CHUNKS_PER_CHECKPOINT = 16
 const writeLock = new Int32Array((workerData as { writeLock: SharedArrayBuffer }).writeLock)
 
 function lock(): void {
@@ -81,11 +84,16 @@ function processChunk(req: ChunkRequest): ChunkResult {
   }
   cols.count = cols.aacids.length
   if (cols.count > 0) {
+    const w = writerFor(req.target.database)
     lock()
     try {
-      writerFor(req.target.database).write(req.target.fileId, cols)
+      w.write(req.target.fileId, cols)
     } finally {
       unlock()
+    }
+    if (++chunksSinceCheckpoint >= CHUNKS_PER_CHECKPOINT) {
+      chunksSinceCheckpoint = 0
+      w.checkpoint()
     }
   }
   return { type: 'chunk', seq: req.seq, lines: line - req.lineBase, records: cols.count, problems, first: cols.aacids[0] ?? null, last: prev, firstLine: cols.lines[0] ?? 0, lastLine: prevLine, sorted, repeats }

@@ -539,7 +539,8 @@ export class RecordWriter {
       this.db.pragma('busy_timeout = 60000')
       this.db.pragma('synchronous = NORMAL')
       this.db.pragma('cache_size = -8192')
-      // Checkpoints (copying the WAL back, with an fsync) are left to the main connection, after the file.
+      // Checkpoints (copying the WAL back, with an fsync) are not run inside a chunk's
+      // transaction, where they would hold up the other writers: see checkpoint().
       this.db.pragma('wal_autocheckpoint = 0')
     } else {
       this.db = target
@@ -581,6 +582,18 @@ export class RecordWriter {
       this.many = { fileId, stmt: this.db.prepare(`INSERT INTO records (aacid, meta_file_id, line, offset, length, frame, data_folder) VALUES ${Array(ROWS_PER_INSERT).fill(row).join(', ')}`) }
     }
     return this.many.stmt
+  }
+
+  /**
+   * A passive checkpoint, outside any write: it copies committed pages back while the other
+   * threads go on writing, so that no long checkpoint is left for the end of the file.
+   */
+  checkpoint(): void {
+    try {
+      this.db.pragma('wal_checkpoint(PASSIVE)')
+    } catch {
+      // Another connection is checkpointing: it does the same work.
+    }
   }
 
   /** Closes a connection of its own. */
