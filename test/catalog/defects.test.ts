@@ -175,6 +175,31 @@ describe('line defects: the bad line is a problem, the other lines of the file a
     assertGoodNeighbour(db, r, good)
   })
 
+  test('duplicate-aacid in a file sorted by AACID: repeats on adjacent lines, also across chunk boundaries, found without a second pass', async (t) => {
+    const { root, good } = tree(t)
+    // 90 sorted records; record 11 three times in a row, record 69 twice. With 1 KiB chunks
+    // (a few lines each) the repeats fall inside chunks and across their boundaries.
+    const base = recs(BAD, 10, 90)
+    const lines = [...base.slice(0, 2), base[1]!, base[1]!, ...base.slice(2, 60), base[59]!, ...base.slice(60)]
+    writeMeta(root, BAD_FILE, lines)
+    for (const chunkBytes of [1 << 20, 1024, 700]) {
+      const { db } = catalogDb(t)
+      const r = await scanRoots(db, [root], { chunkBytes })
+      const dups = r.problems.filter((p) => p.code === 'duplicate-aacid')
+      assert.equal(r.problems.length, 2, JSON.stringify(r.problems))
+      assert.deepEqual(
+        dups.map((p) => [p.aacid, p.line]),
+        [
+          [aacid(BAD, 11), 4],
+          [aacid(BAD, 69), 63],
+        ],
+      )
+      assert.match(dups[0]!.message, /3 times in the file \(lines 2 to 4\)/)
+      assert.match(dups[1]!.message, /2 times in the file \(lines 62 to 63\)/)
+      assertGoodNeighbour(db, r, good)
+    }
+  })
+
   test('string metadata (XML) and a data_folder whose folder is not in the root are fine', async (t) => {
     const { root, good } = tree(t)
     const folder = dataName(BAD, 0, 99)
@@ -413,7 +438,7 @@ describe('file defects: corrupt and truncated zstd', () => {
     assert.match(p.message, new RegExp(`\\b${cut}\\b`))
     assertProblem(r.problems, { code: 'truncated-zstd', path: single2, line: null })
     const rows = recordsOf(db, BAD_FILE)
-    const whole = frames.filter((f, i) => (frames[i + 1]?.compressedOffset ?? file.length) <= cut).length
+    const whole = frames.filter((_, i) => (frames[i + 1]?.compressedOffset ?? file.length) <= cut).length
     assert.ok(rows.length >= whole * 10, `frames before the cut are cataloged (${rows.length} records, ${whole} whole frames)`)
     assert.ok(rows.length < 50)
     assertPrefix(rows, lines)
