@@ -20,7 +20,7 @@ import {
   timestampFromSeconds,
   type MetaFileExtension,
 } from '../src/aac/index.js'
-import { encodeMetaFile, scan, type ScanOptions, type ScanReport } from '../src/catalog/index.js'
+import { encodeMetaFile, scan, seekTableFrame, type ScanOptions, type ScanReport } from '../src/catalog/index.js'
 import { openDatabase, type Db } from '../src/db/index.js'
 import type { Problem } from '../src/problems.js'
 import { tempDir } from './helpers.js'
@@ -217,18 +217,5 @@ export function sortedProblems(ps: readonly Problem[]): Problem[] {
   return [...ps].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
 }
 
-/** The zstd seekable format's seek table (a skippable frame) for frames of these sizes. */
-export function seekTableFrame(sizes: ReadonlyArray<{ compressed: number; decompressed: number }>): Buffer {
-  const body = Buffer.alloc(sizes.length * 8 + 9)
-  sizes.forEach((s, i) => {
-    body.writeUInt32LE(s.compressed, i * 8)
-    body.writeUInt32LE(s.decompressed, i * 8 + 4)
-  })
-  body.writeUInt32LE(sizes.length, sizes.length * 8)
-  body.writeUInt8(0, sizes.length * 8 + 4)
-  body.writeUInt32LE(0x8f92eab1, sizes.length * 8 + 5)
-  const head = Buffer.alloc(8)
-  head.writeUInt32LE(0x184d2a5e, 0)
-  head.writeUInt32LE(body.length, 4)
-  return Buffer.concat([head, body])
-}
+/** The zstd seekable format's seek table (a skippable frame), as the sample writer makes it. */
+export { seekTableFrame }

@@ -136,24 +136,24 @@ export interface MetaFileWriteOptions {
 export function encodeMetaFile(lines: readonly string[], opts: MetaFileWriteOptions = {}): Buffer {
   const per = opts.linesPerFrame && opts.linesPerFrame > 0 ? opts.linesPerFrame : Math.max(1, lines.length)
   const frames: Buffer[] = []
-  const sizes: Array<[number, number]> = []
+  const sizes: Array<{ compressed: number; decompressed: number }> = []
   for (let i = 0; i < lines.length || (i === 0 && lines.length === 0); i += per) {
     const text = Buffer.from(lines.slice(i, i + per).map((l) => l + '\n').join(''))
     const c = zstd.compress(text, { compressionLevel: opts.level ?? 3 })
     frames.push(c)
-    sizes.push([c.length, text.length])
+    sizes.push({ compressed: c.length, decompressed: text.length })
     if (lines.length === 0) break
   }
-  if (opts.seekTable) frames.push(seekTable(sizes))
+  if (opts.seekTable) frames.push(seekTableFrame(sizes))
   return Buffer.concat(frames)
 }
 
 /** The zstd seekable format's seek table: a skippable frame listing each frame's sizes. */
-function seekTable(sizes: Array<[number, number]>): Buffer {
+export function seekTableFrame(sizes: ReadonlyArray<{ compressed: number; decompressed: number }>): Buffer {
   const body = Buffer.alloc(sizes.length * 8 + 9)
-  sizes.forEach(([c, d], i) => {
-    body.writeUInt32LE(c, i * 8)
-    body.writeUInt32LE(d, i * 8 + 4)
+  sizes.forEach((s, i) => {
+    body.writeUInt32LE(s.compressed, i * 8)
+    body.writeUInt32LE(s.decompressed, i * 8 + 4)
   })
   body.writeUInt32LE(sizes.length, sizes.length * 8)
   body.writeUInt8(0, sizes.length * 8 + 4)

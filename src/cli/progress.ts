@@ -1,18 +1,9 @@
 /** A one-line progress display on a TTY (stderr); silent otherwise, so logs and pipes stay clean. */
+import { formatBytes } from '../coverage/format.js'
+
 export interface ProgressLine {
   update(done: number, total: number, extra?: string): void
   done(): void
-}
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB', 'PB']
-  let i = 0
-  let v = n
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000
-    i++
-  }
-  return `${v >= 100 || i === 0 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`
 }
 
 function formatEta(s: number): string {

@@ -7,7 +7,8 @@ import type { Config } from '../../config/index.js'
 import { openDatabase } from '../../db/index.js'
 import { UsageError } from '../../errors.js'
 import { defineCommand, str, writeJson, type CommandContext } from '../command.js'
-import { formatBytes, progressLine } from '../progress.js'
+import { formatBytes } from '../../coverage/format.js'
+import { progressLine } from '../progress.js'
 
 function reportJson(r: ScanReport) {
   return { meta_files: r.meta_files, data_folders: r.data_folders, records: r.records, data_files: r.data_files, problems: r.problems }

@@ -5,7 +5,7 @@ import { EngineStatusStore } from '../../engines/index.js'
 import { Fleet, FleetStore, type FleetStatus, type PlanReport, type SeedboxView, type TorrentHealthReport } from '../../fleet/index.js'
 import { createLogger } from '../../log/index.js'
 import { defineCommand, str, writeJson, type CommandContext } from '../command.js'
-import { formatBytes } from '../progress.js'
+import { formatBytes } from '../../coverage/format.js'
 
 /** Opens the database and the fleet, runs `fn`, closes both. */
 async function withFleet<T>(ctx: CommandContext, fn: (fleet: Fleet, config: Config) => Promise<T>): Promise<T> {

@@ -5,7 +5,8 @@ import { UsageError } from '../../errors.js'
 import { swarmFigures } from '../../fleet/index.js'
 import { formatTorrentList, makeTorrents, publishTorrentList, torrentListEntries, TorrentStore, isValidPieceLength, type ListFormat } from '../../torrents/index.js'
 import { defineCommand, str, writeJson } from '../command.js'
-import { formatBytes, progressLine } from '../progress.js'
+import { formatBytes } from '../../coverage/format.js'
+import { progressLine } from '../progress.js'
 
 function listSettings(config: Config) {
   return { urlBase: config.torrents.url_base, topLevelGroupName: config.torrents.top_level_group_name, trackers: config.torrents.announce.flat() }
