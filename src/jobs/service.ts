@@ -9,7 +9,7 @@ import { EngineStatusStore, isEngineError, type Engine } from '../engines/index.
 import { ConfigError, errorMessage } from '../errors.js'
 import { Fleet, scrapeSwarm, swarmFigures } from '../fleet/index.js'
 import type { Logger } from '../log/index.js'
-import { makeTorrents, publishTorrentList, torrentListEntries, TorrentStore } from '../torrents/index.js'
+import { makeTorrents, publishTorrentList, torrentListEntries, TorrentStore, type TorrentListEntry } from '../torrents/index.js'
 import { JobRunner, type JobDefinition } from './runner.js'
 import type { JobCounts } from './runs.js'
 import { seedTorrents } from './seed.js'
@@ -23,18 +23,16 @@ export interface ServiceDeps {
   logger: Logger
 }
 
+/** The published torrent list, with the swarm figures the scrape job stored. */
+export function torrentList(db: Db, config: Config): TorrentListEntry[] {
+  const settings = { urlBase: config.torrents.url_base, topLevelGroupName: config.torrents.top_level_group_name, trackers: config.torrents.announce.flat() }
+  return torrentListEntries(new TorrentStore(db).all(), settings, swarmFigures(db))
+}
+
+/** Rewrites the list file (`torrents.list_path`); null when none is configured. */
 export function publishList(db: Db, config: Config): Promise<string> | null {
   if (!config.torrents.list_path) return null
-  const entries = torrentListEntries(
-    new TorrentStore(db).all(),
-    {
-      urlBase: config.torrents.url_base,
-      topLevelGroupName: config.torrents.top_level_group_name,
-      trackers: config.torrents.announce.flat(),
-    },
-    swarmFigures(db),
-  )
-  return publishTorrentList(config.torrents.list_path, entries)
+  return publishTorrentList(config.torrents.list_path, torrentList(db, config))
 }
 
 export function jobDefinitions({ config, db, engine, logger }: ServiceDeps): JobDefinition[] {

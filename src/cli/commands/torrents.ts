@@ -2,19 +2,11 @@ import { resolve } from 'node:path'
 import type { Config } from '../../config/index.js'
 import { openDatabase, type Db } from '../../db/index.js'
 import { UsageError } from '../../errors.js'
-import { swarmFigures } from '../../fleet/index.js'
-import { formatTorrentList, makeTorrents, publishTorrentList, torrentListEntries, TorrentStore, isValidPieceLength, type ListFormat } from '../../torrents/index.js'
+import { publishList, torrentList } from '../../jobs/service.js'
+import { formatTorrentList, makeTorrents, isValidPieceLength, type ListFormat } from '../../torrents/index.js'
 import { defineCommand, str, writeJson } from '../command.js'
 import { formatBytes } from '../../coverage/format.js'
 import { progressLine } from '../progress.js'
-
-function listSettings(config: Config) {
-  return { urlBase: config.torrents.url_base, topLevelGroupName: config.torrents.top_level_group_name, trackers: config.torrents.announce.flat() }
-}
-
-export function torrentList(db: Db, config: Config) {
-  return torrentListEntries(new TorrentStore(db).all(), listSettings(config), swarmFigures(db))
-}
 
 export const torrentsMake = defineCommand({
   name: 'torrents make',
@@ -48,7 +40,7 @@ export const torrentsMake = defineCommand({
         onProgress: (p) => bar.update(p.bytesDone, p.bytesTotal),
       })
       bar.done()
-      const listPath = config.torrents.list_path ? await publishTorrentList(config.torrents.list_path, torrentList(db, config)) : null
+      const listPath = await publishList(db, config)
       if (ctx.values.json) {
         writeJson(ctx, { made: report.made, unchanged: report.unchanged, with_problems: report.withProblems, list_path: listPath, problems: report.problems })
       } else {
