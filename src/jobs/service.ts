@@ -83,6 +83,16 @@ export function jobDefinitions({ config, db, engine, logger }: ServiceDeps): Job
   return (Object.keys(jobs) as JobName[]).map((name) => ({ name, schedule: config.jobs[name], run: jobs[name] }))
 }
 
+/** Starts an engine; a taken port is a configuration error (exit 2), anything else is rethrown. */
+export async function startEngine(engine: Engine): Promise<void> {
+  try {
+    await engine.start()
+  } catch (e) {
+    if (isEngineError(e) && e.code === 'port-in-use') throw new ConfigError(`engine: ${e.message}`)
+    throw e
+  }
+}
+
 export class Service {
   readonly runner: JobRunner
 
@@ -100,9 +110,9 @@ export class Service {
    */
   async startEngine(): Promise<void> {
     try {
-      await this.deps.engine.start()
+      await startEngine(this.deps.engine)
     } catch (e) {
-      if (isEngineError(e) && e.code === 'port-in-use') throw new ConfigError(`engine: ${e.message}`)
+      if (e instanceof ConfigError) throw e
       this.deps.logger.error({ area: 'engine', err: errorMessage(e) }, 'engine did not start; jobs will retry on schedule')
     }
   }

@@ -1,11 +1,11 @@
 import { resolve } from 'node:path'
 import type { Config } from '../../config/index.js'
 import { openDatabase } from '../../db/index.js'
-import { createEngine, isEngineError, type Engine } from '../../engines/index.js'
-import { AacseedError, ConfigError, UsageError } from '../../errors.js'
+import { createEngine } from '../../engines/index.js'
+import { AacseedError, UsageError } from '../../errors.js'
 import { runnerJobs, startServeHttp } from '../../http/index.js'
 import { JobRunner } from '../../jobs/index.js'
-import { jobDefinitions, Service, type JobName } from '../../jobs/service.js'
+import { jobDefinitions, Service, startEngine, type JobName } from '../../jobs/service.js'
 import { seedTorrents } from '../../jobs/seed.js'
 import { createLogger, type Logger } from '../../log/index.js'
 import { defineCommand, str, writeJson, type CommandContext } from '../command.js'
@@ -20,16 +20,6 @@ function withEngineKind(config: Config, kind: string | undefined): Config {
   if (kind === undefined) return config
   if (kind !== 'webtorrent' && kind !== 'transmission') throw new UsageError(`--engine must be webtorrent or transmission, not ${JSON.stringify(kind)}`)
   return { ...config, engine: { ...config.engine, kind } }
-}
-
-/** A taken port is a configuration error: exit 2, which the systemd unit does not restart in a loop. */
-async function startEngine(engine: Engine): Promise<void> {
-  try {
-    await engine.start()
-  } catch (e) {
-    if (isEngineError(e) && e.code === 'port-in-use') throw new ConfigError(`engine: ${e.message}`)
-    throw e
-  }
 }
 
 function waitForStopSignal(): Promise<string> {

@@ -1,6 +1,5 @@
 import { resolve } from 'node:path'
-import type { Config } from '../../config/index.js'
-import { openDatabase, type Db } from '../../db/index.js'
+import { openDatabase } from '../../db/index.js'
 import { UsageError } from '../../errors.js'
 import { publishList, torrentList } from '../../jobs/service.js'
 import { formatTorrentList, makeTorrents, isValidPieceLength, type ListFormat } from '../../torrents/index.js'
