@@ -14,6 +14,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { join, resolve } from 'node:path'
 import { AacError, parseAacId, parseDataFolderName, parseMetaFileName, type DataFolder, type MetaFile } from '../aac/index.js'
 import { AacseedError } from '../errors.js'
+import type { Config } from '../config/index.js'
 import type { Db } from '../db/index.js'
 import { problem, type Problem } from '../problems.js'
 import { LinePool } from './line-pool.js'
@@ -35,6 +36,11 @@ export interface ScanOptions {
   full?: boolean
   onProgress?: (p: ScanProgress) => void
   signal?: AbortSignal
+}
+
+/** The `[catalog]` settings that shape a scan, as scan options. */
+export function scanSettings(c: Config['catalog']): Pick<ScanOptions, 'parseWorkers' | 'chunkBytes' | 'maxLineBytes' | 'ignore'> {
+  return { parseWorkers: c.parse_workers, chunkBytes: c.chunk_bytes, maxLineBytes: c.max_line_bytes, ignore: c.ignore }
 }
 
 export interface ScanProgress {

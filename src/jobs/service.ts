@@ -2,7 +2,7 @@
  * `aacseed serve`: one database, one engine, the scheduled jobs, and a clean stop.
  * Each job is a thin adapter from a capability (catalog, torrents, engines) to counts.
  */
-import { scan } from '../catalog/index.js'
+import { scan, scanSettings } from '../catalog/index.js'
 import type { Config } from '../config/index.js'
 import type { Db } from '../db/index.js'
 import { EngineStatusStore, isEngineError, type Engine } from '../engines/index.js'
@@ -42,7 +42,7 @@ export function jobDefinitions({ config, db, engine, logger }: ServiceDeps): Job
   const jobs: Record<JobName, JobDefinition['run']> = {
     async scan(signal): Promise<JobCounts> {
       if (config.catalog.roots.length === 0) return { roots: 0 }
-      const r = await scan({ db, roots: config.catalog.roots, parseWorkers: config.catalog.parse_workers, chunkBytes: config.catalog.chunk_bytes, maxLineBytes: config.catalog.max_line_bytes, ignore: config.catalog.ignore, signal })
+      const r = await scan({ db, roots: config.catalog.roots, ...scanSettings(config.catalog), signal })
       return { entries_read: r.stats.entriesRead, entries_unchanged: r.stats.entriesUnchanged, entries_removed: r.stats.entriesRemoved, records: r.records, problems: r.problems.length }
     },
     async make_torrents(signal) {

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { parseDataFolderName, parseMetaFileName } from '../../aac/index.js'
-import { getRecord, scan, writeSampleRelease, type ScanReport } from '../../catalog/index.js'
+import { getRecord, scan, scanSettings, writeSampleRelease, type ScanReport } from '../../catalog/index.js'
 import type { Config } from '../../config/index.js'
 import { openDatabase } from '../../db/index.js'
 import { UsageError } from '../../errors.js'
@@ -36,10 +36,7 @@ async function runScan(ctx: CommandContext, config: Config, dbPath: string, root
     return await scan({
       db,
       roots,
-      parseWorkers: config.catalog.parse_workers,
-      chunkBytes: config.catalog.chunk_bytes,
-      maxLineBytes: config.catalog.max_line_bytes,
-      ignore: config.catalog.ignore,
+      ...scanSettings(config.catalog),
       ...extra,
       onProgress: (p) => bar.update(p.bytesDone, p.bytesTotal, `${p.records.toLocaleString('en')} records`),
     })
