@@ -91,12 +91,7 @@ export function parseCollection(s: string): string {
   return s
 }
 
-// Records of one release share few distinct timestamps in a row; remembering the last one
-// takes date validation off the hot path of a scan.
-let lastTimestamp: AacTimestamp = { text: '', seconds: 0 }
-
 export function parseTimestamp(s: string): AacTimestamp {
-  if (s === lastTimestamp.text) return lastTimestamp
   const m = TIMESTAMP_RE.exec(s)
   if (!m) throw new AacError('invalid-timestamp', `invalid timestamp ${JSON.stringify(s)}: expected YYYYMMDDTHHMMSSZ`)
   const [y, mo, d, h, mi, se] = m.slice(1).map(Number) as [number, number, number, number, number, number]
@@ -114,8 +109,7 @@ export function parseTimestamp(s: string): AacTimestamp {
   ) {
     throw new AacError('invalid-timestamp', `invalid timestamp ${JSON.stringify(s)}: not a real UTC date and time`)
   }
-  lastTimestamp = { text: s, seconds: ms / 1000 }
-  return lastTimestamp
+  return { text: s, seconds: ms / 1000 }
 }
 
 export function formatTimestamp(date: Date): string {
