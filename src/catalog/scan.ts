@@ -152,6 +152,9 @@ function globToRegExp(glob: string): RegExp {
 
 export const DEFAULT_IGNORE = ['.*', 'lost+found']
 
+/** Where mirror sync keeps downloads until they are verified (src/mirror): never read as releases, whatever `catalog.ignore` says. */
+export const MIRROR_WORK_DIR = '.aacseed-mirror'
+
 async function planRoot(store: CatalogStore, root: string, rootId: number, opts: ScanOptions, stats: ScanStats, touched: Set<string>): Promise<Planned[]> {
   let entries
   try {
@@ -171,7 +174,7 @@ async function planRoot(store: CatalogStore, root: string, rootId: number, opts:
   const only = opts.only?.get(root)
   let n = 0
   for (const name of entries.sort()) {
-    if (only ? !only.has(name) : ignore.some((re) => re.test(name))) continue
+    if (only ? !only.has(name) : name === MIRROR_WORK_DIR || ignore.some((re) => re.test(name))) continue
     const path = join(root, name)
     let st
     try {

@@ -130,6 +130,12 @@ function resolvePaths(c: Config, base: string): Config {
       },
     },
     http: { ...c.http, token_file: abs(c.http.token_file) },
+    mirror: {
+      ...c.mirror,
+      root: abs(c.mirror.root),
+      // A list is a URL or a file; only a file is resolved.
+      sources: c.mirror.sources.map((s) => ({ ...s, list: /^[a-z][a-z0-9+.-]*:\/\//i.test(s.list) ? s.list : abs(s.list), torrent_dir: abs(s.torrent_dir) })),
+    },
   }
 }
 

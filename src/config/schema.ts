@@ -3,9 +3,22 @@
  * `config/aacseed.example.toml` documents every key; keep the two in step.
  */
 import { z } from 'zod'
+import { parseSize } from './size.js'
 
 const cron = z.string().min(1)
 const bytes = z.number().int().nonnegative()
+/** Bytes as a number or as a size string (`10TB`, `500 GiB`). */
+const size = z.union([
+  bytes,
+  z.string().transform((s, ctx) => {
+    const n = parseSize(s)
+    if (n === null) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${JSON.stringify(s)} is not a size (e.g. 500GB, 10TB, 2TiB or a number of bytes)` })
+      return z.NEVER
+    }
+    return n
+  }),
+])
 
 const catalog = z
   .object({
@@ -105,6 +118,8 @@ const jobs = z
     fleet_apply: cron.default('*/10 * * * *'),
     /** Scrape the trackers for swarm figures. */
     scrape: cron.default('*/30 * * * *'),
+    /** Follow the mirror sources: fetch new ranges, advance downloads, place finished ones. */
+    mirror_sync: cron.default('*/5 * * * *'),
     /** Job runs kept in the database. */
     keep_runs: z.number().int().min(10).default(1000),
   })
@@ -184,6 +199,66 @@ const scrape = z
   .strict()
   .default({})
 
+const mirrorSource = z
+  .object({
+    /** Lowercase letters, digits and `-`: names the source in the database and in reports. */
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and -, starting with a letter or digit'),
+    /** A torrent list in the JSON format aacseed publishes (Anna's Archive's): an http(s) URL or a file path. */
+    list: z.string().default(''),
+    /** Or a folder of .torrent files named `<release name>.torrent`. */
+    torrent_dir: z.string().default(''),
+    /** Collections to follow (`*` globs). */
+    collections: z.array(z.string().min(1)).min(1).default(['*']),
+    /** Which torrents: metadata files (`meta`), data folders (`data`), or both. */
+    kinds: z.array(z.enum(['meta', 'data'])).min(1).default(['meta', 'data']),
+    skip_obsolete: z.boolean().default(true),
+    skip_embargo: z.boolean().default(true),
+    /** Torrents smaller or larger than these are not followed; 0 = no limit. */
+    min_bytes: size.default(0),
+    max_bytes: size.default(0),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if ((s.list === '') === (s.torrent_dir === '')) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['list'], message: 'set exactly one of list and torrent_dir' })
+  })
+
+const mirror = z
+  .object({
+    sources: z
+      .array(mirrorSource)
+      .default([])
+      .superRefine((list, ctx) => {
+        const seen = new Set<string>()
+        list.forEach((s, i) => {
+          if (seen.has(s.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, 'name'], message: `source name ${JSON.stringify(s.name)} is used twice` })
+          seen.add(s.name)
+        })
+      }),
+    /** The release root new releases are downloaded into; one of catalog.roots. Empty: the first. */
+    root: z.string().default(''),
+    /** Most bytes of releases the mirror root may hold (what is there plus downloads); 0 = no limit. */
+    budget_bytes: size.default(0),
+    /** Free space on the root's filesystem that downloads never use. */
+    reserve_bytes: size.default(10 * 1024 ** 3),
+    /** Downloads in flight at once. */
+    max_active: z.number().int().min(1).max(64).default(4),
+    /** The scheduled job fetches each source's list at most this often (`mirror sync` always does). */
+    refresh_minutes: z.number().int().min(1).default(60),
+    /** Per HTTP request (a list or a .torrent). */
+    timeout_ms: z.number().int().min(100).default(30_000),
+    /** Retries of a failed request within one sync, with doubling backoff from retry_base_ms. */
+    retries: z.number().int().min(0).max(10).default(3),
+    retry_base_ms: z.number().int().min(1).default(1000),
+    /** Limits on untrusted upstream content. */
+    max_list_bytes: size.default(256 * 1024 ** 2),
+    max_list_entries: z.number().int().min(1).default(1_000_000),
+    max_torrent_bytes: size.default(64 * 1024 ** 2),
+    max_torrent_files: z.number().int().min(1).default(1_000_000),
+    max_torrent_pieces: z.number().int().min(1).default(1 << 22),
+  })
+  .strict()
+  .default({})
+
 const http = z
   .object({
     enabled: z.boolean().default(true),
@@ -214,6 +289,7 @@ export const configSchema = z
     jobs,
     fleet,
     scrape,
+    mirror,
     http,
     log,
   })

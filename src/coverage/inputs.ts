@@ -84,16 +84,16 @@ export const NO_EXTERNAL_INPUTS: CoverageInputs = {
 
 /**
  * The inputs from the fleet's own summary (`Fleet.figures()` in src/fleet: its stored polls
- * and scrapes; nothing is contacted). With no seedbox configured there is no fleet to hold
- * copies: its per-torrent figures are left out (they would read "lost" for every torrent) and
- * the local engine counts as the one copy; swarm figures come from scrapes either way. No
- * upstream list yet (mirror sync).
+ * and scrapes; nothing is contacted) and the mirror's stored upstream lists. With no seedbox
+ * configured there is no fleet to hold copies: its per-torrent figures are left out (they
+ * would read "lost" for every torrent) and the local engine counts as the one copy; swarm
+ * figures come from scrapes either way.
  */
-export function fleetCoverageInputs(fleet: { figures(): Omit<ExternalFigures, 'upstream'> }, hasSeedboxes: boolean): CoverageInputs {
+export function fleetCoverageInputs(fleet: { figures(): Omit<ExternalFigures, 'upstream'> }, hasSeedboxes: boolean, upstream: () => readonly UpstreamRelease[] = () => []): CoverageInputs {
   return {
     read() {
       const f = fleet.figures()
-      return { copiesTarget: f.copiesTarget, fleet: hasSeedboxes ? f.fleet : new Map(), swarm: f.swarm, seedboxes: f.seedboxes, upstream: [] }
+      return { copiesTarget: f.copiesTarget, fleet: hasSeedboxes ? f.fleet : new Map(), swarm: f.swarm, seedboxes: f.seedboxes, upstream: upstream() }
     },
   }
 }

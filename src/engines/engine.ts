@@ -17,6 +17,11 @@ export interface EngineTorrent {
   dataDir: string
   /** false: the data is unchanged since it was hashed, so skip verification. */
   verify: boolean
+  /**
+   * The data may be missing or partial: fetch what is missing from peers (mirror sync).
+   * Otherwise the data must already be there, and a missing release is an error, not a download.
+   */
+  download?: boolean
   labels?: string[]
 }
 

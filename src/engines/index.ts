@@ -10,6 +10,7 @@ import { WebTorrentEngine, type WebTorrentEngineOptions } from './webtorrent.js'
 export {
   EngineError,
   isEngineError,
+  silentLogger,
   type AddResult,
   type Engine,
   type EngineErrorCode,

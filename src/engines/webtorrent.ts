@@ -17,7 +17,7 @@
  * - `host` binds the peer port (TCP) only; the DHT, when enabled, binds UDP on all addresses.
  *   `max_connections` is webtorrent's `maxConns`, a limit per torrent.
  */
-import { stat } from 'node:fs/promises'
+import { mkdir, stat } from 'node:fs/promises'
 import net from 'node:net'
 import { join } from 'node:path'
 import WebTorrent, { type Torrent, type WebTorrentOptions } from 'webtorrent'
@@ -174,7 +174,8 @@ export class WebTorrentEngine implements Engine {
     this.entries.set(t.infoHash, entry)
     try {
       if (replacing) await closeTorrent(replacing)
-      await this.checkDataExists(t)
+      if (t.download) await mkdir(t.dataDir, { recursive: true })
+      else await this.checkDataExists(t)
       if (t.verify) await this.verifySlots.acquire()
       try {
         if (entry.removed || this.client !== client) throw new EngineError('engine-rejected', `webtorrent: ${t.infoHash} was removed while it waited to be added`)

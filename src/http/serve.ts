@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import type { Config } from '../config/index.js'
 import { readSecret } from '../config/load.js'
 import { CoverageCache, fleetCoverageInputs, type CoverageInputs } from '../coverage/index.js'
+import { upstreamReleases } from '../mirror/index.js'
 import { openDatabase } from '../db/index.js'
 import type { Engine } from '../engines/index.js'
 import { Fleet } from '../fleet/index.js'
@@ -38,7 +39,7 @@ export async function startServeHttp(opts: ServeHttpOptions): Promise<{ url: str
   try {
     const server = await startHttpServer({
       db,
-      coverage: new CoverageCache({ db, inputs: opts.inputs ?? fleetCoverageInputs(fleet!, config.fleet.seedboxes.length > 0) }),
+      coverage: new CoverageCache({ db, inputs: opts.inputs ?? fleetCoverageInputs(fleet!, config.fleet.seedboxes.length > 0, () => upstreamReleases(db)) }),
       jobs: opts.jobs,
       engine: { kind: opts.engine.kind, check: async () => void (await opts.engine.list()) },
       token,

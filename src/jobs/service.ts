@@ -9,12 +9,13 @@ import { EngineStatusStore, isEngineError, type Engine } from '../engines/index.
 import { ConfigError, errorMessage } from '../errors.js'
 import { Fleet, scrapeSwarm, swarmFigures } from '../fleet/index.js'
 import type { Logger } from '../log/index.js'
-import { makeTorrents, publishTorrentList, torrentListEntries, TorrentStore, type TorrentListEntry } from '../torrents/index.js'
+import { MirrorStore, MirrorSync } from '../mirror/index.js'
+import { makeTorrents, publishTorrentList, type MakeOptions, torrentListEntries, TorrentStore, type TorrentListEntry } from '../torrents/index.js'
 import { JobRunner, type JobDefinition } from './runner.js'
 import type { JobCounts } from './runs.js'
 import { seedTorrents } from './seed.js'
 
-export type JobName = 'scan' | 'make_torrents' | 'seed' | 'engine_status' | 'fleet_poll' | 'fleet_apply' | 'scrape'
+export type JobName = 'scan' | 'make_torrents' | 'seed' | 'engine_status' | 'fleet_poll' | 'fleet_apply' | 'scrape' | 'mirror_sync'
 
 export interface ServiceDeps {
   config: Config
@@ -35,18 +36,35 @@ export function publishList(db: Db, config: Config): Promise<string> | null {
   return publishTorrentList(config.torrents.list_path, torrentList(db, config))
 }
 
+/** `torrents make` options every caller shares: mirrored releases keep upstream's torrent shape. */
+export function makeSettings(db: Db): Pick<MakeOptions, 'shapeOf'> {
+  const shapes = new MirrorStore(db).torrentShapes()
+  return { shapeOf: (name) => shapes.get(name) }
+}
+
+/** Runs one catalog writer at a time: two scans (or a scan and a make) at once would undo each other's unfinished rows. */
+export function exclusiveLock(): <T>(fn: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve()
+  return <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = tail.then(fn, fn)
+    tail = run.catch(() => {})
+    return run
+  }
+}
+
 export function jobDefinitions({ config, db, engine, logger }: ServiceDeps): JobDefinition[] {
   // Built on first use: a seedbox's unreadable secret file fails the fleet jobs, not `run scan`.
   let fleet: Fleet | undefined
   const getFleet = (): Fleet => (fleet ??= new Fleet(config, db, { logger: logger.child({ area: 'fleet' }) }))
+  const exclusive = exclusiveLock()
   const jobs: Record<JobName, JobDefinition['run']> = {
     async scan(signal): Promise<JobCounts> {
       if (config.catalog.roots.length === 0) return { roots: 0 }
-      const r = await scan({ db, roots: config.catalog.roots, ...scanSettings(config.catalog), signal })
+      const r = await exclusive(() => scan({ db, roots: config.catalog.roots, ...scanSettings(config.catalog), signal }))
       return { entries_read: r.stats.entriesRead, entries_unchanged: r.stats.entriesUnchanged, entries_removed: r.stats.entriesRemoved, records: r.records, problems: r.problems.length }
     },
     async make_torrents(signal) {
-      const r = await makeTorrents({ db, torrents: config.torrents, signal })
+      const r = await exclusive(() => makeTorrents({ db, torrents: config.torrents, ...makeSettings(db), signal }))
       await publishList(db, config)
       return { made: r.made.length, unchanged: r.unchanged, with_problems: r.withProblems, problems: r.problems.length }
     },
@@ -73,6 +91,32 @@ export function jobDefinitions({ config, db, engine, logger }: ServiceDeps): Job
     async fleet_apply(signal) {
       const r = await getFleet().apply(signal)
       return { added: r.added, already: r.duplicate, started: r.started, removed: r.removed, deferred: r.deferred, failed: r.failed.length, shortfalls: r.shortfalls }
+    },
+    async mirror_sync(signal): Promise<JobCounts> {
+      if (config.mirror.sources.length === 0) return { sources: 0 }
+      const sync = new MirrorSync({
+        db,
+        config,
+        engine,
+        logger: logger.child({ area: 'mirror' }),
+        exclusive,
+        afterPlace: async () => {
+          await publishList(db, config)
+          await seedTorrents(db, engine, { labels: config.engine.transmission.labels, signal })
+        },
+      })
+      const r = await sync.run({ refresh: 'due', signal })
+      return {
+        sources_failed: r.sources.filter((s) => s.error !== null).length,
+        entries_rejected: r.rejectedEntries.length,
+        queued: r.queued.length,
+        started: r.started.length,
+        downloading: r.downloading.length,
+        done: r.done.length,
+        rejected: r.rejected.length,
+        deferred: r.deferred.length,
+        failed: r.failed.length,
+      }
     },
     async scrape(signal) {
       const r = await scrapeSwarm(db, config, { signal })

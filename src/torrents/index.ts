@@ -6,6 +6,6 @@ export { buildTorrent, parseTorrent, webSeedUrl, type TorrentInput, type Torrent
 export { sortByNameBytes, compareNameBytes, unsafeComponentReason } from './paths.js'
 export { magnetLink, type MagnetInput } from './magnet.js'
 export { writeFileAtomic, isAtomicTempName } from './write.js'
-export { makeTorrents, CREATED_BY, type MakeOptions, type MakeReport, type MadeTorrent } from './make.js'
+export { makeTorrents, CREATED_BY, type MakeOptions, type MakeReport, type MadeTorrent, type TorrentShape } from './make.js'
 export { torrentListEntries, formatTorrentList, publishTorrentList, type TorrentListEntry, type ListFormat, type SwarmFigures, type ListSettings } from './list.js'
 export { TorrentStore, type TorrentRow } from './store.js'

@@ -30,8 +30,20 @@ export interface MakeOptions {
   /** Overrides torrents.out_dir / torrents.piece_length for this run. */
   outDir?: string
   pieceLength?: number
+  /**
+   * The info-dictionary shape of releases that must reproduce a torrent made elsewhere (a
+   * mirrored release keeps upstream's infohash, so one swarm serves both): wins over the
+   * configured piece length, private flag and source tag.
+   */
+  shapeOf?: (name: string) => TorrentShape | undefined
   onProgress?: (p: { release: string; bytesDone: number; bytesTotal: number }) => void
   signal?: AbortSignal
+}
+
+export interface TorrentShape {
+  pieceLength: number
+  private: boolean
+  source: string
 }
 
 export interface MadeTorrent {
@@ -105,19 +117,20 @@ async function makeOne(catalog: CatalogStore, store: TorrentStore, r: CatalogRel
   const files = await unchangedFiles(catalog, r, dataPath)
   const totalSize = files.reduce((s, f) => s + f.length, 0)
   const cfg = opts.torrents
+  const shape = opts.shapeOf?.(r.name)
   const built = await buildTorrent({
     name: r.name,
     kind: r.kind === 'meta' ? 'file' : 'folder',
     root: dataPath,
     files,
-    pieceLength: resolvePieceLength(opts.pieceLength ?? cfg.piece_length, totalSize),
+    pieceLength: shape?.pieceLength ?? resolvePieceLength(opts.pieceLength ?? cfg.piece_length, totalSize),
     announce: cfg.announce,
     webSeeds: cfg.web_seeds,
     comment: cfg.comment,
     createdBy: CREATED_BY,
     creationDate: cfg.creation_date === 'range-end' ? r.toS : null,
-    source: cfg.source,
-    private: cfg.private,
+    source: shape?.source ?? cfg.source,
+    private: shape?.private ?? cfg.private,
     hashWorkers: cfg.hash_workers,
     onProgress: progress,
     ...(opts.signal ? { signal: opts.signal } : {}),

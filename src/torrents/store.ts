@@ -50,6 +50,13 @@ export class TorrentStore {
     return this.db.prepare(`${SELECT} WHERE t.name = ?`).get(name) as TorrentRow | undefined
   }
 
+  /** Forgets a torrent (its release was set aside); returns the row it was. */
+  removeByName(name: string): TorrentRow | undefined {
+    const row = this.byName(name)
+    if (row) this.db.prepare('DELETE FROM torrents WHERE id = ?').run(row.id)
+    return row
+  }
+
   /** Inserts or refreshes a torrent; `added_at` keeps the day it first appeared. */
   upsert(row: NewTorrentRow): void {
     this.db

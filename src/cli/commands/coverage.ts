@@ -1,4 +1,5 @@
 import { resolve } from 'node:path'
+import { upstreamReleases } from '../../mirror/index.js'
 import { computeCoverage, coverageJson, fleetCoverageInputs, formatCollectionCoverage, formatCoverageOverview, readCoverageData } from '../../coverage/index.js'
 import { openDatabase } from '../../db/index.js'
 import { Fleet } from '../../fleet/index.js'
@@ -21,7 +22,7 @@ export const coverageCommand = defineCommand({
     // The fleet's last polls and scrapes, as stored; no seedbox or tracker is contacted.
     const fleet = new Fleet(config, db, { env: ctx.env })
     try {
-      const report = computeCoverage(readCoverageData(db, fleetCoverageInputs(fleet, config.fleet.seedboxes.length > 0)))
+      const report = computeCoverage(readCoverageData(db, fleetCoverageInputs(fleet, config.fleet.seedboxes.length > 0, () => upstreamReleases(db))))
       const collection = str(ctx.values.collection)
       const found = collection === undefined ? undefined : report.collections.find((c) => c.collection === collection)
       if (collection !== undefined && !found) {

@@ -10,7 +10,7 @@ import { seedTorrents } from '../../jobs/seed.js'
 import { createLogger, type Logger } from '../../log/index.js'
 import { defineCommand, str, writeJson, type CommandContext } from '../command.js'
 
-const JOB_NAMES: JobName[] = ['scan', 'make_torrents', 'seed', 'engine_status', 'fleet_poll', 'fleet_apply', 'scrape']
+const JOB_NAMES: JobName[] = ['scan', 'make_torrents', 'seed', 'engine_status', 'fleet_poll', 'fleet_apply', 'scrape', 'mirror_sync']
 
 function logger(ctx: CommandContext, config: Config): Logger {
   return createLogger({ level: config.log.level, pretty: ctx.out.isTTY === true, destination: ctx.out })

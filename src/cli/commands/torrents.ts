@@ -1,7 +1,7 @@
 import { resolve } from 'node:path'
 import { openDatabase } from '../../db/index.js'
 import { UsageError } from '../../errors.js'
-import { publishList, torrentList } from '../../jobs/service.js'
+import { makeSettings, publishList, torrentList } from '../../jobs/service.js'
 import { formatTorrentList, makeTorrents, isValidPieceLength, type ListFormat } from '../../torrents/index.js'
 import { defineCommand, str, writeJson } from '../command.js'
 import { formatBytes } from '../../coverage/format.js'
@@ -36,6 +36,7 @@ export const torrentsMake = defineCommand({
         torrents: config.torrents,
         ...(out ? { outDir: resolve(ctx.cwd, out) } : {}),
         ...(pieceLength !== undefined ? { pieceLength } : {}),
+        ...makeSettings(db),
         onProgress: (p) => bar.update(p.bytesDone, p.bytesTotal),
       })
       bar.done()

@@ -4,6 +4,7 @@ import { migration002 } from './002-torrents.js'
 import { migration003 } from './003-jobs.js'
 import { migration004 } from './004-engine-status.js'
 import { migration005 } from './005-fleet.js'
+import { migration006 } from './006-mirror.js'
 
 /** Numbered migrations, applied in order; never edit one that has shipped, add the next number. */
-export const migrations: Migration[] = [migration001, migration002, migration003, migration004, migration005]
+export const migrations: Migration[] = [migration001, migration002, migration003, migration004, migration005, migration006]

@@ -1,0 +1,364 @@
+/**
+ * `aacseed mirror sources|sync|status` and `aacseed plan`: following upstream torrent lists
+ * and choosing what to seed (src/mirror).
+ */
+import { resolve } from 'node:path'
+import type { Config } from '../../config/index.js'
+import { parseSize } from '../../config/size.js'
+import { formatBytes } from '../../coverage/format.js'
+import { openDatabase, type Db } from '../../db/index.js'
+import { createEngine, type Engine } from '../../engines/index.js'
+import { UsageError } from '../../errors.js'
+import { publishList, startEngine } from '../../jobs/service.js'
+import { seedTorrents } from '../../jobs/seed.js'
+import { createLogger } from '../../log/index.js'
+import { MirrorStore, MirrorSync, mirrorRoot, planCandidates, planSeeding, type SeedPlan, type SyncReport } from '../../mirror/index.js'
+import { magnetLink } from '../../torrents/index.js'
+import { defineCommand, str, writeJson, type CommandContext } from '../command.js'
+import { progressLine } from '../progress.js'
+
+function openDb(ctx: CommandContext, config: Config): Db {
+  return openDatabase(resolve(ctx.cwd, str(ctx.values.db) ?? config.catalog.database))
+}
+
+function requireSources(config: Config): void {
+  if (config.mirror.sources.length === 0) throw new UsageError('no mirror source: add a [[mirror.sources]] table to the config (see config/aacseed.example.toml)')
+}
+
+/** Warnings and errors to stderr, so stdout stays the report (or JSON). */
+function cliLogger(ctx: CommandContext, config: Config) {
+  return createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level, pretty: ctx.err.isTTY === true, destination: ctx.err })
+}
+
+export const mirrorSources = defineCommand({
+  name: 'mirror sources',
+  summary: 'fetch each mirror source and show what it offers',
+  usage: '[--cached] [--json] [--db PATH]',
+  options: { cached: { type: 'boolean' }, json: { type: 'boolean' }, db: { type: 'string' } },
+  help: [
+    '--cached    show the lists as last fetched, without fetching',
+    '--json      {sources: [{name, location, fetched_at, ok_at, error, offered, rejected: [...], torrents: [...]}]}',
+    'exit code 1 when a source failed or entries were rejected',
+  ],
+  async run(ctx) {
+    const config = ctx.config()
+    requireSources(config)
+    const db = openDb(ctx, config)
+    try {
+      const sync = new MirrorSync({ db, config, engine: null, logger: cliLogger(ctx, config) })
+      if (!ctx.values.cached) await sync.refreshSources('always')
+      const store = sync.store
+      const held = new Set(planCandidates(db).filter((c) => c.held).map((c) => c.name))
+      const stored = new Map(store.sources().map((s) => [s.name, s]))
+      const sources = config.mirror.sources.map((s) => {
+        const row = stored.get(s.name)
+        const torrents = store.upstream({ source: s.name })
+        return {
+          name: s.name,
+          location: s.list || s.torrent_dir,
+          fetched_at: row?.fetchedAt ?? null,
+          ok_at: row?.okAt ?? null,
+          error: row?.error ?? null,
+          offered: torrents.length,
+          rejected: store.rejections(s.name).map(({ entry, code, message }) => ({ entry, code, message })),
+          torrents: torrents.map((t) => ({
+            btih: t.btih,
+            name: t.name,
+            kind: t.kind,
+            collection: t.collection,
+            from: t.from,
+            to: t.to,
+            data_size: t.dataSize,
+            num_files: t.numFiles,
+            seeders: t.seeders,
+            leechers: t.leechers,
+            completed: t.completed,
+            stats_scraped_at: t.scrapedAt,
+            obsolete: t.obsolete,
+            embargo: t.embargo,
+            first_seen_at: t.firstSeenAt,
+            held: held.has(t.name),
+          })),
+        }
+      })
+      if (ctx.values.json) writeJson(ctx, { sources })
+      else {
+        const lines: string[] = []
+        for (const s of sources) {
+          lines.push(`${s.name}  ${s.location}`)
+          lines.push(`  fetched ${s.fetched_at ?? 'never'}${s.error ? `; last fetch failed: ${s.error}` : ''}`)
+          const byCollection = new Map<string, { meta: number; data: number; bytes: number; held: number }>()
+          for (const t of s.torrents) {
+            const c = byCollection.get(t.collection) ?? { meta: 0, data: 0, bytes: 0, held: 0 }
+            c[t.kind]++
+            c.bytes += t.data_size ?? 0
+            if (t.held) c.held++
+            byCollection.set(t.collection, c)
+          }
+          lines.push(`  ${s.offered} torrent(s) in ${byCollection.size} collection(s); ${s.rejected.length} entr${s.rejected.length === 1 ? 'y' : 'ies'} rejected`)
+          for (const [name, c] of [...byCollection].sort(([a], [b]) => (a < b ? -1 : 1))) {
+            lines.push(`    ${name}: ${c.meta} metadata, ${c.data} data, ${formatBytes(c.bytes)}; ${c.held} held here`)
+          }
+          for (const r of s.rejected.slice(0, 20)) lines.push(`  rejected ${r.entry}: ${r.code}: ${r.message}`)
+          if (s.rejected.length > 20) lines.push(`  … and ${s.rejected.length - 20} more rejected (--json lists all)`)
+        }
+        ctx.out.write(lines.join('\n') + '\n')
+      }
+      return sources.some((s) => s.error !== null || s.rejected.length > 0) ? 1 : 0
+    } finally {
+      db.close()
+    }
+  },
+})
+
+function mergeReports(a: SyncReport | null, b: SyncReport): SyncReport {
+  if (!a) return b
+  return {
+    ...b,
+    sources: a.sources,
+    rejectedEntries: a.rejectedEntries,
+    queued: [...a.queued, ...b.queued],
+    started: [...a.started, ...b.started],
+    placed: [...a.placed, ...b.placed],
+    done: [...a.done, ...b.done],
+    rejected: [...a.rejected, ...b.rejected],
+    failed: [...a.failed, ...b.failed],
+  }
+}
+
+function printSync(ctx: CommandContext, r: SyncReport): void {
+  const lines: string[] = []
+  for (const s of r.sources) {
+    lines.push(`source ${s.name}: ${s.offered} torrent(s) listed${s.fetched ? '' : ' (stored list)'}${s.rejected ? `, ${s.rejected} entr${s.rejected === 1 ? 'y' : 'ies'} rejected` : ''}${s.error ? `; cannot fetch: ${s.error}` : ''}`)
+  }
+  for (const e of r.rejectedEntries.slice(0, 20)) lines.push(`  rejected ${e.source}: ${e.entry}: ${e.code}: ${e.message}`)
+  if (r.rejectedEntries.length > 20) lines.push(`  … and ${r.rejectedEntries.length - 20} more (--json lists all)`)
+  const names = (label: string, list: string[]): void => {
+    if (list.length > 0) lines.push(`${label} ${list.length}: ${list.slice(0, 10).join(', ')}${list.length > 10 ? ', …' : ''}`)
+  }
+  names(r.dryRun ? 'would queue' : 'queued', r.queued)
+  names(r.dryRun ? 'would start' : 'started', r.started)
+  for (const d of r.downloading) lines.push(`downloading ${d.name}: ${formatBytes(d.bytesPresent)} of ${formatBytes(d.totalBytes)}`)
+  names('verified and cataloged', r.done)
+  for (const x of r.rejected) lines.push(`rejected ${x.name}: ${x.code}: ${x.message}`)
+  for (const x of r.deferred) lines.push(`waiting ${x.name}: ${x.reason}: ${x.detail}`)
+  for (const x of r.failed) lines.push(`failed ${x.name} (will retry): ${x.code}: ${x.message}`)
+  if (lines.length === r.sources.length) lines.push('nothing to do: every followed range is held here')
+  ctx.out.write(lines.join('\n') + '\n')
+}
+
+export const mirrorSync = defineCommand({
+  name: 'mirror sync',
+  summary: 'fetch the ranges the mirror sources list and this machine lacks; verify, catalog and publish them',
+  usage: '[--dry-run] [--no-wait] [--engine webtorrent|transmission] [--json] [--db PATH]',
+  options: { 'dry-run': { type: 'boolean' }, 'no-wait': { type: 'boolean' }, engine: { type: 'string' }, json: { type: 'boolean' }, db: { type: 'string' } },
+  help: [
+    '--dry-run   fetch the lists and show what would be downloaded; change nothing',
+    '--no-wait   one pass: start downloads and return (the embedded engine stops with the command;',
+    '            the next sync, or `aacseed serve`, resumes them). Default with webtorrent: wait',
+    '            until the downloads in flight are verified and cataloged',
+    '--json      the sync report as JSON',
+    'exit code 1 when a source failed, entries or downloads were rejected, or something will be retried',
+  ],
+  async run(ctx) {
+    let config = ctx.config({ checkRoots: true })
+    const kind = str(ctx.values.engine)
+    if (kind !== undefined) {
+      if (kind !== 'webtorrent' && kind !== 'transmission') throw new UsageError(`--engine must be webtorrent or transmission, not ${JSON.stringify(kind)}`)
+      config = { ...config, engine: { ...config.engine, kind } }
+    }
+    requireSources(config)
+    mirrorRoot(config)
+    const log = cliLogger(ctx, config)
+    const db = openDb(ctx, config)
+    let engine: Engine | null = null
+    const controller = new AbortController()
+    const onSignal = (): void => controller.abort()
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
+    try {
+      if (ctx.values['dry-run']) {
+        const r = await new MirrorSync({ db, config, engine: null, logger: log }).run({ dryRun: true })
+        if (ctx.values.json) writeJson(ctx, r)
+        else printSync(ctx, r)
+        return r.sources.some((s) => s.error) || r.rejectedEntries.length > 0 ? 1 : 0
+      }
+      engine = createEngine(config.engine, { logger: log.child({ area: 'engine' }), env: ctx.env })
+      await startEngine(engine)
+      const e = engine
+      const sync = new MirrorSync({
+        db,
+        config,
+        engine: e,
+        logger: log.child({ area: 'mirror' }),
+        afterPlace: async () => {
+          await publishList(db, config)
+          await seedTorrents(db, e, { labels: config.engine.transmission.labels })
+        },
+      })
+      const wait = !ctx.values['no-wait'] && e.kind === 'webtorrent'
+      const bar = progressLine(ctx.err, 'mirror')
+      let total: SyncReport | null = null
+      let refresh: 'always' | 'never' = 'always'
+      for (;;) {
+        const r = await sync.run({ refresh, signal: controller.signal })
+        refresh = 'never'
+        total = mergeReports(total, r)
+        if (!wait || r.inFlight === 0 || controller.signal.aborted) break
+        const done = r.downloading.reduce((s, d) => s + d.bytesPresent, 0)
+        const all = r.downloading.reduce((s, d) => s + d.totalBytes, 0)
+        bar.update(done, all, `${r.downloading.length} downloading`)
+        await new Promise((res) => setTimeout(res, 1000))
+      }
+      bar.done()
+      if (ctx.values.json) writeJson(ctx, total)
+      else printSync(ctx, total)
+      const troubled = total.sources.some((s) => s.error) || total.rejectedEntries.length > 0 || total.rejected.length > 0 || total.failed.length > 0
+      return troubled || controller.signal.aborted ? 1 : 0
+    } finally {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+      await engine?.close().catch(() => undefined)
+      db.close()
+    }
+  },
+})
+
+export const mirrorStatus = defineCommand({
+  name: 'mirror status',
+  summary: 'show the mirror downloads: queued, downloading, done and rejected',
+  usage: '[--json] [--db PATH]',
+  options: { json: { type: 'boolean' }, db: { type: 'string' } },
+  async run(ctx) {
+    const config = ctx.config()
+    const db = openDb(ctx, config)
+    try {
+      const rows = new MirrorStore(db).downloads().map((d) => ({
+        btih: d.btih,
+        name: d.name,
+        kind: d.kind,
+        source: d.source,
+        wanted_by: d.wantedBy,
+        state: d.state,
+        total_size: d.totalSize,
+        attempts: d.attempts,
+        next_attempt_at: d.nextAttemptAt,
+        error_code: d.errorCode,
+        error: d.error,
+        updated_at: d.updatedAt,
+        done_at: d.doneAt,
+      }))
+      if (ctx.values.json) writeJson(ctx, { downloads: rows })
+      else if (rows.length === 0) ctx.out.write('no mirror downloads yet\n')
+      else {
+        const lines = rows.map(
+          (d) =>
+            `${d.state.padEnd(11)} ${(d.total_size === null ? '?' : formatBytes(d.total_size)).padStart(10)}  ${d.name}${d.error ? `  (${d.error_code}: ${d.error}${d.state === 'queued' && d.next_attempt_at ? `; next try ${d.next_attempt_at}` : ''})` : ''}`,
+        )
+        ctx.out.write(lines.join('\n') + '\n')
+      }
+      return rows.some((d) => d.state === 'rejected') ? 1 : 0
+    } finally {
+      db.close()
+    }
+  },
+})
+
+function planJson(plan: SeedPlan) {
+  return {
+    budget_bytes: plan.budgetBytes,
+    bytes: plan.bytes,
+    chosen: plan.chosen.map((c) => ({
+      btih: c.btih,
+      name: c.name,
+      kind: c.kind,
+      collection: c.collection,
+      bytes: c.bytes,
+      seeders: c.seeders,
+      stats_scraped_at: c.scrapedAt,
+      url: c.torrentUrl,
+      magnet_link: c.magnet ?? magnetLink({ infoHash: c.btih, name: c.name, trackers: [] }),
+      metadata_for: c.metadataFor,
+    })),
+    skipped: plan.skipped,
+  }
+}
+
+export const planCommand = defineCommand({
+  name: 'plan',
+  summary: 'choose the upstream torrents that help the archive most for a disk budget',
+  usage: '--budget SIZE [--collections GLOB,...] [--max-seeders N] [--format table|json|magnets|torrents] [--refresh] [--apply] [--db PATH]',
+  options: {
+    budget: { type: 'string' },
+    collections: { type: 'string' },
+    'max-seeders': { type: 'string' },
+    format: { type: 'string' },
+    refresh: { type: 'boolean' },
+    apply: { type: 'boolean' },
+    db: { type: 'string' },
+  },
+  help: [
+    '--budget SIZE        disk to fill: 10TB, 500GB, 2TiB, or bytes',
+    '--collections LIST   comma-separated `*` globs (default: every collection)',
+    '--max-seeders N      leave out torrents with more seeders than N (default 10: the swarm keeps them)',
+    '--format F           table (default), json, magnets (one per line), torrents (.torrent URLs, one per line)',
+    '--refresh            fetch the mirror sources first (default: their lists as last fetched)',
+    '--apply              queue the chosen torrents for download into the mirror root; `aacseed mirror sync`',
+    '                     (or the mirror_sync job of `aacseed serve`) downloads, verifies and seeds them',
+    'Order: fewest seeders first, metadata before data, smaller first; a data torrent brings the',
+    'metadata torrents of its collection that overlap its range. Obsolete, embargoed and held torrents are left out.',
+  ],
+  async run(ctx) {
+    const config = ctx.config()
+    const budgetArg = str(ctx.values.budget)
+    if (budgetArg === undefined) throw new UsageError('usage: aacseed plan --budget SIZE (e.g. --budget 10TB)')
+    const budget = parseSize(budgetArg)
+    if (budget === null) throw new UsageError(`--budget ${budgetArg}: not a size (e.g. 500GB, 10TB, 2TiB)`)
+    const maxSeedersArg = str(ctx.values['max-seeders']) ?? '10'
+    const maxSeeders = Number(maxSeedersArg)
+    if (!Number.isInteger(maxSeeders) || maxSeeders < 0) throw new UsageError(`--max-seeders ${maxSeedersArg}: must be a whole number`)
+    const format = str(ctx.values.format) ?? 'table'
+    if (!['table', 'json', 'magnets', 'torrents'].includes(format)) throw new UsageError(`--format must be table, json, magnets or torrents, not ${JSON.stringify(format)}`)
+    const collections = str(ctx.values.collections)
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+    const db = openDb(ctx, config)
+    try {
+      const sync = new MirrorSync({ db, config, engine: null, logger: cliLogger(ctx, config) })
+      if (ctx.values.refresh) {
+        requireSources(config)
+        await sync.refreshSources('always')
+      }
+      const candidates = planCandidates(db)
+      if (candidates.length === 0) throw new UsageError('no upstream torrents known: configure [[mirror.sources]] and run `aacseed mirror sources` (or pass --refresh)')
+      const plan = planSeeding(candidates, { budgetBytes: budget, maxSeeders, ...(collections ? { collections } : {}) })
+      let queued = 0
+      if (ctx.values.apply) {
+        const root = mirrorRoot(config)
+        const at = new Date().toISOString()
+        const sourceOf = new Map(sync.store.upstream().map((u) => [u.btih, u.source]))
+        for (const c of plan.chosen) if (sync.store.queue({ ...c, dataSize: c.bytes, source: sourceOf.get(c.btih) ?? 'plan', wantedBy: 'plan', root }, at)) queued++
+      }
+      if (format === 'json') writeJson(ctx, { ...planJson(plan), ...(ctx.values.apply ? { queued } : {}) })
+      else if (format === 'magnets') ctx.out.write(planJson(plan).chosen.map((c) => c.magnet_link + '\n').join(''))
+      else if (format === 'torrents') ctx.out.write(planJson(plan).chosen.map((c) => (c.url ?? c.magnet_link) + '\n').join(''))
+      else {
+        const lines = [`${'seeders'.padStart(7)}  ${'size'.padStart(10)}  kind  name`]
+        for (const c of plan.chosen) {
+          lines.push(`${(c.seeders === null ? '?' : String(c.seeders)).padStart(7)}  ${formatBytes(c.bytes).padStart(10)}  ${c.kind.padEnd(4)}  ${c.name}${c.metadataFor ? '  (metadata for the data below)' : ''}`)
+        }
+        const s = plan.skipped
+        lines.push(
+          `${plan.chosen.length} torrent(s), ${formatBytes(plan.bytes)} of the ${formatBytes(plan.budgetBytes)} budget`,
+          `left out: ${s.held} held here, ${s['well-seeded']} with more than ${maxSeeders} seeders, ${s.obsolete} obsolete, ${s.embargo} embargoed, ${s['not-followed']} in other collections, ${s['unknown-size']} of unknown size, ${s['over-budget']} over the budget`,
+        )
+        if (ctx.values.apply) lines.push(`queued ${queued} for download; run \`aacseed mirror sync\` (or let \`aacseed serve\` do it)`)
+        ctx.out.write(lines.join('\n') + '\n')
+      }
+      return 0
+    } finally {
+      db.close()
+    }
+  },
+})

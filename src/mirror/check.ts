@@ -1,0 +1,49 @@
+/**
+ * Checking an upstream .torrent before anything is downloaded with it. Pure.
+ *
+ * `parseTorrent` already refuses names that could leave a download folder; here the torrent
+ * must also be exactly the AAC release its entry names: the same infohash and name, a single
+ * file for a metadata file, and for a data folder only files directly inside it, each named by
+ * an AACID of the folder's collection within its range (the standard's rule for data folders).
+ */
+import { parseAacId, parseDataFolderName, parseMetaFileName, rangeContainsAacId } from '../aac/index.js'
+import { errorMessage } from '../errors.js'
+import { parseTorrent, TorrentError, type ParsedTorrent, type ParseLimits } from '../torrents/index.js'
+import { MirrorError } from './errors.js'
+import type { UpstreamTorrent } from './list.js'
+
+export function checkUpstreamTorrent(buf: Uint8Array, up: Pick<UpstreamTorrent, 'btih' | 'name' | 'kind' | 'dataSize'>, limits: ParseLimits): ParsedTorrent {
+  let t: ParsedTorrent
+  try {
+    t = parseTorrent(buf, limits)
+  } catch (e) {
+    // Keep the torrent module's precise codes (`unsafe-torrent-path`, `invalid-bencode`, ...).
+    if (e instanceof TorrentError) throw e
+    throw new MirrorError('torrent-mismatch', `invalid .torrent: ${errorMessage(e)}`)
+  }
+  const mismatch = (what: string): never => {
+    throw new MirrorError('torrent-mismatch', `the .torrent for ${up.name} ${what}`)
+  }
+  if (t.infoHash !== up.btih) mismatch(`has infohash ${t.infoHash}, not the listed ${up.btih}`)
+  if (t.name !== up.name) mismatch(`is named ${JSON.stringify(t.name)}`)
+  if (up.dataSize !== null && t.totalSize !== up.dataSize) mismatch(`holds ${t.totalSize} bytes, not the listed ${up.dataSize}`)
+  if (up.kind === 'meta') {
+    parseMetaFileName(t.name)
+    if (t.kind !== 'file') mismatch('is a folder, but a metadata file is one file')
+    return t
+  }
+  const folder = parseDataFolderName(t.name)
+  if (t.kind !== 'folder') mismatch('is a single file, but a data folder is a folder')
+  for (const f of t.files) {
+    if (f.path.includes('/')) mismatch(`holds ${JSON.stringify(f.path)}: a data folder holds no sub-folders`)
+    let ok = false
+    try {
+      const id = parseAacId(f.path)
+      ok = id.collection === folder.range.collection && rangeContainsAacId(folder.range, id)
+    } catch {
+      ok = false
+    }
+    if (!ok) throw new MirrorError('not-aac-name', `the .torrent for ${up.name} holds ${JSON.stringify(f.path)}, which is not an AACID of ${folder.range.collection} within the folder's range`)
+  }
+  return t
+}

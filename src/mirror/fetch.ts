@@ -1,0 +1,112 @@
+/**
+ * Getting upstream bytes (a list or a .torrent) from an http(s) URL or a file, within a size
+ * limit and a timeout, retrying with doubling backoff. Failures are `MirrorError`s naming what
+ * was fetched; a body larger than the limit is cut off as it streams, never buffered whole.
+ */
+import { lstat, open } from 'node:fs/promises'
+import { errorMessage } from '../errors.js'
+import { MirrorError } from './errors.js'
+
+export interface FetchOptions {
+  maxBytes: number
+  timeoutMs: number
+  /** Further attempts after the first. */
+  retries: number
+  retryBaseMs: number
+  signal?: AbortSignal
+  /** Told about each failed attempt that will be retried. */
+  onRetry?: (attempt: number, error: MirrorError, delayMs: number) => void
+}
+
+export function isRemote(location: string): boolean {
+  return /^https?:\/\//i.test(location)
+}
+
+export async function fetchBytes(location: string, opts: FetchOptions): Promise<Buffer> {
+  if (!isRemote(location)) return readLocal(location, opts.maxBytes)
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fetchOnce(location, opts)
+    } catch (e) {
+      const err = e instanceof MirrorError ? e : new MirrorError('fetch-failed', `${location}: ${errorMessage(e)}`, { transient: true })
+      if (!err.transient || attempt >= opts.retries || opts.signal?.aborted) throw err
+      const delay = opts.retryBaseMs * 2 ** attempt
+      opts.onRetry?.(attempt + 1, err, delay)
+      await sleep(delay, opts.signal)
+    }
+  }
+}
+
+async function fetchOnce(url: string, opts: FetchOptions): Promise<Buffer> {
+  const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)]) : AbortSignal.timeout(opts.timeoutMs)
+  let res: Response
+  try {
+    res = await fetch(url, { signal, redirect: 'follow', headers: { accept: 'application/json, application/x-bittorrent, */*' } })
+  } catch (e) {
+    throw new MirrorError('fetch-failed', `${url}: ${describeFetchError(e)}`, { transient: true })
+  }
+  if (!res.ok) {
+    await res.body?.cancel().catch(() => {})
+    // 4xx may be a mirror's CDN hiccup as much as a missing file: retried like 5xx, and recorded.
+    throw new MirrorError('fetch-failed', `${url}: HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`, { transient: true })
+  }
+  const declared = Number(res.headers.get('content-length') ?? NaN)
+  if (Number.isFinite(declared) && declared > opts.maxBytes) {
+    await res.body?.cancel().catch(() => {})
+    throw new MirrorError('too-large', `${url}: ${declared} bytes, more than the limit of ${opts.maxBytes}`)
+  }
+  const chunks: Buffer[] = []
+  let size = 0
+  try {
+    for await (const chunk of res.body ?? []) {
+      size += chunk.length
+      if (size > opts.maxBytes) {
+        await res.body?.cancel().catch(() => {})
+        throw new MirrorError('too-large', `${url}: more than the limit of ${opts.maxBytes} bytes`)
+      }
+      chunks.push(Buffer.from(chunk))
+    }
+  } catch (e) {
+    if (e instanceof MirrorError) throw e
+    throw new MirrorError('fetch-failed', `${url}: ${describeFetchError(e)}`, { transient: true })
+  }
+  return Buffer.concat(chunks, size)
+}
+
+function describeFetchError(e: unknown): string {
+  if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) return 'timed out or aborted'
+  const cause = e instanceof Error ? (e.cause as NodeJS.ErrnoException | undefined) : undefined
+  return cause?.code ? `${cause.code}${cause.message ? ` (${cause.message})` : ''}` : errorMessage(e)
+}
+
+/** A regular file (never a symlink, device or FIFO) no larger than the limit. */
+async function readLocal(path: string, maxBytes: number): Promise<Buffer> {
+  let st
+  try {
+    st = await lstat(path)
+  } catch (e) {
+    throw new MirrorError('fetch-failed', `${path}: ${(e as NodeJS.ErrnoException).code ?? errorMessage(e)}`, { transient: true, path })
+  }
+  if (!st.isFile()) throw new MirrorError('fetch-failed', `${path}: not a regular file`, { path })
+  if (st.size > maxBytes) throw new MirrorError('too-large', `${path}: ${st.size} bytes, more than the limit of ${maxBytes}`, { path })
+  const fh = await open(path, 'r')
+  try {
+    const buf = Buffer.alloc(st.size)
+    const { bytesRead } = await fh.read(buf, 0, st.size, 0)
+    return buf.subarray(0, bytesRead)
+  } finally {
+    await fh.close()
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms)
+    function done(): void {
+      clearTimeout(t)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    signal?.addEventListener('abort', done, { once: true })
+  })
+}

@@ -1,0 +1,239 @@
+/**
+ * Reading an upstream torrent list: the JSON array aacseed publishes, which is Anna's
+ * Archive's format. Pure: text in, `UpstreamTorrent`s and rejections out.
+ *
+ * Upstream content is untrusted. Each entry is checked on its own, and a bad entry is a
+ * rejection naming the source and the entry, never an exception: the rest of the list still
+ * counts. Only AAC releases are followed, so the release name (the `display_name` without
+ * `.torrent`) must parse as a metadata file or data folder name by the standard. That also
+ * rules out every name that could leave a download folder (`/`, `\`, `..`, NUL).
+ */
+import { parseTorrentFileName, type ReleaseName } from '../aac/index.js'
+import { errorMessage } from '../errors.js'
+import { MirrorError, type MirrorErrorCode } from './errors.js'
+
+export interface UpstreamTorrent {
+  /** v1 infohash, 40 lowercase hex digits. */
+  btih: string
+  /** The release: a metadata file or data folder name (the .torrent is `<name>.torrent`). */
+  name: string
+  kind: 'meta' | 'data'
+  collection: string
+  /** The range ends, `YYYYMMDDTHHMMSSZ`, and as Unix seconds. */
+  from: string
+  to: string
+  fromS: number
+  toS: number
+  /** Where the .torrent is: an absolute http(s) URL or an absolute file path; null when only a magnet is known. */
+  torrentUrl: string | null
+  magnet: string | null
+  dataSize: number | null
+  numFiles: number | null
+  seeders: number | null
+  leechers: number | null
+  completed: number | null
+  /** `YYYY-MM-DDTHH:MM:SS` UTC as the list gives it, or null. */
+  scrapedAt: string | null
+  obsolete: boolean
+  embargo: boolean
+  /** The list's `added_to_torrents_list_at`, or null. */
+  addedAt: string | null
+}
+
+export interface Rejection {
+  source: string
+  /** Which entry: `entry 12 "annas_archive_meta__….torrent"`, or a .torrent file's name. */
+  entry: string
+  code: string
+  message: string
+}
+
+export interface ParsedList {
+  torrents: UpstreamTorrent[]
+  rejected: Rejection[]
+}
+
+export interface ListContext {
+  /** The source's name, for rejections. */
+  source: string
+  /** Where the list came from: an http(s) URL, or the absolute path of a file. Relative `url`s resolve against it. */
+  location: string
+  maxEntries: number
+}
+
+/** Parses a magnet link's infohash (hex or base32, BEP 9); null when it has none that is valid. */
+export function magnetInfoHash(magnet: string): string | null {
+  if (!magnet.startsWith('magnet:?')) return null
+  const params = new URLSearchParams(magnet.slice('magnet:?'.length))
+  const hashes = params.getAll('xt').flatMap((xt) => {
+    const m = /^urn:btih:([0-9a-fA-F]{40}|[A-Za-z2-7]{32})$/.exec(xt)
+    if (!m) return []
+    const h = m[1]!
+    return [h.length === 40 ? h.toLowerCase() : base32ToHex(h.toUpperCase())]
+  })
+  // Two different v1 hashes in one link: which one is meant is anyone's guess.
+  return hashes.length > 0 && hashes.every((h) => h === hashes[0]) ? hashes[0]! : null
+}
+
+function base32ToHex(s: string): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
+  let bits = ''
+  for (const c of s) bits += alphabet.indexOf(c).toString(2).padStart(5, '0')
+  let hex = ''
+  for (let i = 0; i < 160; i += 4) hex += parseInt(bits.slice(i, i + 4), 2).toString(16)
+  return hex
+}
+
+/** The release a `<name>.torrent` file name stands for, with the fields every upstream torrent carries. */
+export function releaseOfTorrentName(fileName: string): Pick<UpstreamTorrent, 'name' | 'kind' | 'collection' | 'from' | 'to' | 'fromS' | 'toS'> {
+  let r: ReleaseName
+  try {
+    r = parseTorrentFileName(fileName)
+  } catch (e) {
+    throw new MirrorError('not-aac-name', `${JSON.stringify(fileName)} is not an AAC release's torrent name: ${errorMessage(e)}`)
+  }
+  return {
+    name: r.name,
+    kind: r.kind === 'meta' ? 'meta' : 'data',
+    collection: r.range.collection,
+    from: r.range.from.text,
+    to: r.range.to.text,
+    fromS: r.range.from.seconds,
+    toS: r.range.to.seconds,
+  }
+}
+
+const HEX40 = /^[0-9a-fA-F]{40}$/
+
+export function parseTorrentList(text: string, ctx: ListContext): ParsedList {
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch (e) {
+    throw new MirrorError('list-invalid', `${ctx.source}: the list at ${ctx.location} is not JSON: ${errorMessage(e)}`)
+  }
+  if (!Array.isArray(data)) throw new MirrorError('list-invalid', `${ctx.source}: the list at ${ctx.location} is not a JSON array`)
+  if (data.length > ctx.maxEntries) throw new MirrorError('list-invalid', `${ctx.source}: the list at ${ctx.location} has ${data.length} entries, more than the limit of ${ctx.maxEntries}`)
+  const out: ParsedList = { torrents: [], rejected: [] }
+  const seen = new Map<string, string>()
+  data.forEach((raw: unknown, i) => {
+    const label = entryLabel(raw, i)
+    try {
+      const t = parseEntry(raw, ctx)
+      const other = seen.get(t.btih)
+      if (other !== undefined && other !== t.name) throw new MirrorError('entry-invalid', `btih ${t.btih} is also listed for ${other}`)
+      if (other !== undefined) return // the same torrent twice: keep the first
+      seen.set(t.btih, t.name)
+      out.torrents.push(t)
+    } catch (e) {
+      out.rejected.push({ source: ctx.source, entry: label, code: e instanceof MirrorError ? e.code : 'entry-invalid', message: errorMessage(e) })
+    }
+  })
+  return out
+}
+
+function entryLabel(raw: unknown, i: number): string {
+  const name = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).display_name : undefined
+  // Printed in reports: keep hostile names short and visible (JSON escapes NUL and control characters).
+  return typeof name === 'string' ? `entry ${i} ${JSON.stringify(name.length > 300 ? name.slice(0, 300) + '…' : name)}` : `entry ${i}`
+}
+
+function bad(code: MirrorErrorCode, message: string): never {
+  throw new MirrorError(code, message)
+}
+
+function parseEntry(raw: unknown, ctx: ListContext): UpstreamTorrent {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) bad('entry-invalid', 'is not a JSON object')
+  const e = raw as Record<string, unknown>
+  const displayName = e.display_name
+  if (typeof displayName !== 'string') bad('entry-invalid', 'display_name is missing or not a string')
+  const release = releaseOfTorrentName(displayName)
+
+  let btih: string | null = null
+  if (e.btih !== undefined && e.btih !== null) {
+    if (typeof e.btih !== 'string' || !HEX40.test(e.btih)) bad('entry-invalid', `btih ${JSON.stringify(e.btih)} is not 40 hex digits`)
+    btih = e.btih.toLowerCase()
+  }
+  let magnet: string | null = null
+  if (e.magnet_link !== undefined && e.magnet_link !== null && e.magnet_link !== '') {
+    if (typeof e.magnet_link !== 'string') bad('magnet-invalid', 'magnet_link is not a string')
+    const fromMagnet = magnetInfoHash(e.magnet_link)
+    if (fromMagnet === null) bad('magnet-invalid', 'magnet_link has no valid urn:btih infohash')
+    if (btih !== null && fromMagnet !== btih) bad('magnet-invalid', `magnet_link's infohash ${fromMagnet} is not the entry's btih ${btih}`)
+    btih = fromMagnet
+    magnet = e.magnet_link
+  }
+  if (btih === null) bad('entry-invalid', 'has neither btih nor magnet_link')
+
+  const kindOfFlag = e.is_metadata
+  if (kindOfFlag !== undefined && typeof kindOfFlag !== 'boolean') bad('entry-invalid', 'is_metadata is not a boolean')
+  if (typeof kindOfFlag === 'boolean' && kindOfFlag !== (release.kind === 'meta')) {
+    bad('entry-invalid', `is_metadata is ${kindOfFlag}, but ${release.name} is ${release.kind === 'meta' ? 'a metadata file' : 'a data folder'}`)
+  }
+
+  return {
+    btih,
+    ...release,
+    torrentUrl: torrentLocation(e.url, ctx),
+    magnet,
+    dataSize: count(e, 'data_size'),
+    numFiles: count(e, 'num_files'),
+    seeders: count(e, 'seeders'),
+    leechers: count(e, 'leechers'),
+    completed: count(e, 'completed'),
+    scrapedAt: stamp(e, 'stats_scraped_at'),
+    obsolete: flag(e, 'obsolete'),
+    embargo: flag(e, 'embargo'),
+    addedAt: stamp(e, 'added_to_torrents_list_at'),
+  }
+}
+
+function count(e: Record<string, unknown>, key: string): number | null {
+  const v = e[key]
+  if (v === undefined || v === null) return null
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) bad('entry-invalid', `${key} ${JSON.stringify(v)} is not a non-negative integer`)
+  return v
+}
+
+function flag(e: Record<string, unknown>, key: string): boolean {
+  const v = e[key]
+  if (v === undefined || v === null) return false
+  if (typeof v !== 'boolean') bad('entry-invalid', `${key} is not a boolean`)
+  return v
+}
+
+function stamp(e: Record<string, unknown>, key: string): string | null {
+  const v = e[key]
+  if (v === undefined || v === null || v === '') return null
+  if (typeof v !== 'string' || v.length > 40 || !/^\d{4}-\d{2}-\d{2}/.test(v)) bad('entry-invalid', `${key} ${JSON.stringify(v)} is not a date`)
+  return v
+}
+
+/**
+ * An absolute http(s) URL, or a file path for a list read from disk. A list fetched over HTTP
+ * may only point to http(s) URLs: a remote list must never make aacseed read a local file.
+ * A file list's relative URLs stay inside the list's own folder.
+ */
+function torrentLocation(url: unknown, ctx: ListContext): string | null {
+  if (url === undefined || url === null || url === '') return null
+  if (typeof url !== 'string') bad('entry-invalid', 'url is not a string')
+  if (url.includes('\0')) bad('entry-invalid', 'url contains NUL')
+  const remote = /^https?:\/\//i.test(ctx.location)
+  if (remote || /^[a-z][a-z0-9+.-]*:/i.test(url)) {
+    let u: URL
+    try {
+      u = remote ? new URL(url, ctx.location) : new URL(url)
+    } catch {
+      return bad('entry-invalid', `url ${JSON.stringify(url)} is not a URL`)
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') bad('entry-invalid', `url ${JSON.stringify(url)}: only http and https are fetched`)
+    if (u.username || u.password) bad('entry-invalid', `url ${JSON.stringify(url)} carries credentials`)
+    return u.href
+  }
+  const dir = ctx.location.slice(0, ctx.location.lastIndexOf('/') + 1)
+  const parts = url.split('/')
+  if (url.startsWith('/') || url.includes('\\') || parts.some((p) => p === '..' || p === '.' || p === '')) {
+    bad('entry-invalid', `url ${JSON.stringify(url)} must be a path inside the list's folder`)
+  }
+  return dir + url
+}

@@ -1,0 +1,574 @@
+/**
+ * Mirror sync: follow the sources, download the releases not held here, and publish them only
+ * once verified. One `run()` is one pass; every step is a state change in `mirror_downloads`,
+ * so a pass killed anywhere is finished by the next one.
+ *
+ *   queued       the .torrent is fetched and checked (`checkUpstreamTorrent`), the disk budget
+ *                and free-space reserve are checked, and the engine starts downloading into
+ *                `<root>/.aacseed-mirror/partial/<btih>/`, which no scan ever reads;
+ *   downloading  the engine reports every piece verified against upstream's hashes;
+ *   verifying    the engine lets go of it; the release is checked against the AAC standard
+ *                and torrented again by the naming rules with upstream's piece length: the
+ *                infohash must be upstream's. Then it is renamed into the root (one rename on
+ *                one filesystem: it appears whole or not at all);
+ *   placed       the root is scanned, its torrent made (the same infohash), the list published
+ *                and the engine seeds it from the root;
+ *   done.
+ * A release that fails a check is `rejected`: its data is moved to
+ * `<root>/.aacseed-mirror/rejected/<btih>/` and kept for a human, never published. Network
+ * failures are retried: a few times within the pass, then by later passes with growing delays.
+ */
+import { statfs } from 'node:fs/promises'
+import { lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { CatalogStore, MIRROR_WORK_DIR, scan, scanSettings } from '../catalog/index.js'
+import type { Config } from '../config/index.js'
+import { openDatabase, type Db } from '../db/index.js'
+import { silentLogger, type Engine, type EngineLogger, type EngineTorrentStatus } from '../engines/index.js'
+import { AacseedError, ConfigError, errorMessage } from '../errors.js'
+import { buildTorrent, CREATED_BY, makeTorrents, parseTorrent, sortByNameBytes, TorrentStore, type TorrentFile } from '../torrents/index.js'
+import { checkUpstreamTorrent } from './check.js'
+import { MirrorError } from './errors.js'
+import { fetchBytes } from './fetch.js'
+import type { Rejection, UpstreamTorrent } from './list.js'
+import { globMatcher } from './plan.js'
+import { fetchOptions, readSource, sourceLocation, torrentLimits, type SourceConfig } from './sources.js'
+import { MirrorStore, type DownloadRow } from './store.js'
+
+/** Under the root, never scanned, on the root's filesystem (so renames are atomic). */
+export const MIRROR_DIR = MIRROR_WORK_DIR
+
+export interface MirrorDeps {
+  db: Db
+  config: Config
+  /** Null for a dry run. */
+  engine: Engine | null
+  logger?: EngineLogger
+  now?: () => Date
+  /** Free bytes on the filesystem of `path` (tests replace it). */
+  freeBytes?: (path: string) => Promise<number>
+  /** Runs `fn` while no other scan or torrent making runs (`serve` shares one lock among its jobs). */
+  exclusive?: <T>(fn: () => Promise<T>) => Promise<T>
+  /** After placing releases: publishes the list and hands new torrents to the engine. */
+  afterPlace?: () => Promise<void>
+}
+
+export interface SyncOptions {
+  dryRun?: boolean
+  /** `always` fetches every source; `due` only those older than `mirror.refresh_minutes`; `never` uses the stored lists. */
+  refresh?: 'always' | 'due' | 'never'
+  signal?: AbortSignal
+}
+
+export interface SourceReport {
+  name: string
+  location: string
+  fetched: boolean
+  offered: number
+  rejected: number
+  error: string | null
+}
+
+export type DeferReason = 'budget' | 'reserve' | 'max-active' | 'retry-later'
+
+export interface SyncReport {
+  dryRun: boolean
+  sources: SourceReport[]
+  /** Entries of this pass's lists that were rejected. */
+  rejectedEntries: Rejection[]
+  queued: string[]
+  started: string[]
+  downloading: Array<{ name: string; bytesPresent: number; totalBytes: number }>
+  placed: string[]
+  done: string[]
+  rejected: Array<{ name: string; code: string; message: string }>
+  deferred: Array<{ name: string; reason: DeferReason; detail: string }>
+  failed: Array<{ name: string; code: string; message: string }>
+  /** Downloads still queued, downloading or waiting to be placed after the pass. */
+  pending: number
+  inFlight: number
+}
+
+/** The root downloads go to: `mirror.root`, else the first catalog root; it must be a catalog root so scans include it. */
+export function mirrorRoot(config: Config): string {
+  const root = config.mirror.root || config.catalog.roots[0]
+  if (!root) throw new ConfigError('config: mirror.root: no release root to download into: set mirror.root or catalog.roots')
+  if (!config.catalog.roots.includes(root)) throw new ConfigError(`config: mirror.root: ${root} is not one of catalog.roots, so it would never be scanned`, { field: 'mirror.root' })
+  return root
+}
+
+export function followedBy(s: SourceConfig): (t: UpstreamTorrent) => boolean {
+  const collections = globMatcher(s.collections)
+  return (t) =>
+    collections(t.collection) &&
+    s.kinds.includes(t.kind) &&
+    !(s.skip_obsolete && t.obsolete) &&
+    !(s.skip_embargo && t.embargo) &&
+    !(s.min_bytes > 0 && t.dataSize !== null && t.dataSize < s.min_bytes) &&
+    !(s.max_bytes > 0 && (t.dataSize === null || t.dataSize > s.max_bytes))
+}
+
+async function statfsFree(path: string): Promise<number> {
+  const s = await statfs(path)
+  return s.bavail * s.bsize
+}
+
+const MAX_RETRY_DELAY_MS = 6 * 3600_000
+
+export class MirrorSync {
+  readonly store: MirrorStore
+  private readonly log: EngineLogger
+  private readonly now: () => Date
+  private readonly freeBytes: (path: string) => Promise<number>
+  private readonly exclusive: <T>(fn: () => Promise<T>) => Promise<T>
+
+  constructor(private readonly deps: MirrorDeps) {
+    this.store = new MirrorStore(deps.db)
+    this.log = deps.logger ?? silentLogger
+    this.now = deps.now ?? (() => new Date())
+    this.freeBytes = deps.freeBytes ?? statfsFree
+    this.exclusive = deps.exclusive ?? ((fn) => fn())
+  }
+
+  private get m(): Config['mirror'] {
+    return this.deps.config.mirror
+  }
+
+  private stamp(): string {
+    return this.now().toISOString()
+  }
+
+  async run(opts: SyncOptions = {}): Promise<SyncReport> {
+    const root = mirrorRoot(this.deps.config)
+    const dryRun = opts.dryRun === true
+    const report: SyncReport = { dryRun, sources: [], rejectedEntries: [], queued: [], started: [], downloading: [], placed: [], done: [], rejected: [], deferred: [], failed: [], pending: 0, inFlight: 0 }
+    const fetched = await this.refreshSources(opts.refresh ?? 'always', dryRun, opts.signal)
+    report.sources = fetched.sources
+    report.rejectedEntries = fetched.rejected
+    const offered = fetched.followed
+    this.queueNew(offered, root, report, dryRun)
+    if (dryRun) {
+      await this.simulateStarts(report, root, offered)
+      return report
+    }
+    const engine = this.deps.engine
+    if (!engine) throw new Error('MirrorSync.run needs an engine unless it is a dry run')
+    const statuses = new Map((await engine.list()).map((s) => [s.infoHash, s]))
+    for (const row of this.store.downloads(['downloading'])) {
+      if (opts.signal?.aborted) break
+      await this.advance(row, statuses.get(row.btih), report)
+    }
+    for (const row of this.store.downloads(['verifying'])) {
+      if (opts.signal?.aborted) break
+      await this.verify(row, report)
+    }
+    for (const row of this.store.downloads(['queued'])) {
+      if (opts.signal?.aborted) break
+      await this.start(row, root, statuses, report, opts.signal)
+    }
+    const placed = this.store.downloads(['placed'])
+    if (placed.length > 0 && !opts.signal?.aborted) await this.finish(placed, root, report, opts.signal)
+    report.pending = this.store.downloads(['queued']).length
+    report.inFlight = this.store.downloads(['downloading', 'verifying', 'placed']).length
+    return report
+  }
+
+  // ---- sources ----------------------------------------------------------------------------
+
+  /**
+   * Fetches the sources that are due and stores what they list (not in a dry run). Returns each
+   * source's report, the entries rejected now, and the torrents the sources' filters follow
+   * (from the stored list when a source was not fetched or failed).
+   */
+  async refreshSources(
+    refresh: 'always' | 'due' | 'never',
+    dryRun = false,
+    signal?: AbortSignal,
+  ): Promise<{ sources: SourceReport[]; rejected: Rejection[]; followed: Array<UpstreamTorrent & { source: string }> }> {
+    const offered: Array<UpstreamTorrent & { source: string }> = []
+    const report = { sources: [] as SourceReport[], rejectedEntries: [] as Rejection[] }
+    const stored = new Map(this.store.sources().map((s) => [s.name, s]))
+    for (const s of this.m.sources) {
+      const location = sourceLocation(s)
+      const last = stored.get(s.name)
+      const due =
+        refresh === 'always' ||
+        (refresh === 'due' && (!last?.fetchedAt || this.now().getTime() - Date.parse(last.fetchedAt) >= this.m.refresh_minutes * 60_000 || last.location !== location))
+      const entry: SourceReport = { name: s.name, location, fetched: false, offered: 0, rejected: 0, error: null }
+      let torrents: UpstreamTorrent[] | null = null
+      if (due) {
+        try {
+          const parsed = await readSource(s, this.m, signal)
+          torrents = parsed.torrents
+          entry.fetched = true
+          entry.rejected = parsed.rejected.length
+          report.rejectedEntries.push(...parsed.rejected)
+          if (!dryRun) this.store.recordSourceList(s.name, location, parsed.torrents, parsed.rejected, this.stamp())
+          for (const r of parsed.rejected) this.log.warn({ source: s.name, entry: r.entry, code: r.code }, `mirror: rejected ${r.entry}: ${r.message}`)
+        } catch (e) {
+          entry.error = errorMessage(e)
+          if (!dryRun) this.store.recordSourceError(s.name, location, entry.error, this.stamp())
+          this.log.warn({ source: s.name, err: entry.error }, 'mirror: cannot read the source; using its last list')
+        }
+      }
+      torrents ??= this.store.upstream({ source: s.name })
+      entry.offered = torrents.length
+      const follows = followedBy(s)
+      for (const t of torrents) if (follows(t)) offered.push({ ...t, source: s.name })
+      report.sources.push(entry)
+    }
+    return { sources: report.sources, rejected: report.rejectedEntries, followed: offered }
+  }
+
+  /** Names of releases this machine holds or is getting: cataloged anywhere, torrented, or downloading. */
+  private heldNames(): Set<string> {
+    const names = new Set<string>()
+    for (const r of new CatalogStore(this.deps.db).releases()) names.add(r.name)
+    for (const t of new TorrentStore(this.deps.db).all()) names.add(t.name)
+    for (const d of this.store.downloads()) names.add(d.name)
+    return names
+  }
+
+  private queueNew(offered: Array<UpstreamTorrent & { source: string }>, root: string, report: SyncReport, dryRun: boolean): void {
+    const held = this.heldNames()
+    // Metadata first: it is small, and it says what the data is.
+    const order = [...offered].sort((a, b) => Number(a.kind === 'data') - Number(b.kind === 'data') || cmp(a.collection, b.collection) || a.fromS - b.fromS || cmp(a.name, b.name))
+    for (const t of order) {
+      if (held.has(t.name)) continue
+      held.add(t.name)
+      if (dryRun || this.store.queue({ ...t, wantedBy: 'sync', root }, this.stamp())) report.queued.push(t.name)
+    }
+  }
+
+  // ---- downloads --------------------------------------------------------------------------
+
+  private staging(row: Pick<DownloadRow, 'root' | 'btih'>, what: 'partial' | 'rejected'): string {
+    return join(row.root, MIRROR_DIR, what, row.btih)
+  }
+
+  private retryAt(attempts: number): string {
+    const delay = Math.min(MAX_RETRY_DELAY_MS, Math.max(60_000, this.m.retry_base_ms) * 2 ** attempts)
+    return new Date(this.now().getTime() + delay).toISOString()
+  }
+
+  private fail(row: DownloadRow, e: unknown, report: SyncReport): void {
+    const code = e instanceof AacseedError ? e.code : 'download-failed'
+    const message = errorMessage(e)
+    this.store.recordFailure(row.btih, code, message, this.retryAt(row.attempts), this.stamp())
+    report.failed.push({ name: row.name, code, message })
+    this.log.warn({ release: row.name, code, err: message }, 'mirror: will retry')
+  }
+
+  private async rejectRow(row: DownloadRow, code: string, message: string, report: SyncReport, keepAside: string | null): Promise<void> {
+    if (keepAside !== null) await this.moveAside(row, keepAside)
+    this.store.reject(row.btih, code, message, this.stamp())
+    report.rejected.push({ name: row.name, code, message })
+    this.log.error({ release: row.name, code, err: message }, 'mirror: rejected; not published')
+  }
+
+  /** Moves data to `rejected/<btih>/`, kept for a human to look at. */
+  private async moveAside(row: DownloadRow, path: string): Promise<void> {
+    const dest = join(this.staging(row, 'rejected'), row.name)
+    await mkdir(dirname(dest), { recursive: true })
+    await rm(dest, { recursive: true, force: true })
+    await rename(path, dest).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e
+    })
+  }
+
+  private async start(row: DownloadRow, root: string, statuses: Map<string, EngineTorrentStatus>, report: SyncReport, signal?: AbortSignal): Promise<void> {
+    const engine = this.deps.engine!
+    if (row.nextAttemptAt !== null && row.nextAttemptAt > this.stamp()) {
+      report.deferred.push({ name: row.name, reason: 'retry-later', detail: `after ${row.nextAttemptAt}: ${row.error ?? ''}` })
+      return
+    }
+    const active = this.store.downloads(['downloading', 'verifying'])
+    if (active.length >= this.m.max_active) {
+      report.deferred.push({ name: row.name, reason: 'max-active', detail: `${active.length} downloads in flight (mirror.max_active)` })
+      return
+    }
+    let torrent = row.torrent
+    if (torrent === null) {
+      const got = await this.fetchTorrent(row, report, signal)
+      if (got === null) return
+      torrent = got
+    }
+    const size = row.totalSize ?? parseTorrent(torrent, torrentLimits(this.m)).totalSize
+    const refusal = await this.budgetRefusal(size, root, active, statuses)
+    if (refusal) {
+      report.deferred.push({ name: row.name, ...refusal })
+      return
+    }
+    try {
+      await engine.add({ torrent, infoHash: row.btih, name: row.name, dataDir: this.staging(row, 'partial'), verify: true, download: true, labels: ['aacseed-mirror'] })
+    } catch (e) {
+      this.fail(row, e, report)
+      return
+    }
+    this.store.setState(row.btih, 'downloading', this.stamp())
+    report.started.push(row.name)
+    this.log.info({ release: row.name, bytes: size }, 'mirror: download started')
+  }
+
+  /** Fetches and checks the .torrent; null when it failed (recorded as a failure or a rejection). */
+  private async fetchTorrent(row: DownloadRow, report: SyncReport, signal?: AbortSignal): Promise<Buffer | null> {
+    const candidates = this.store.upstream({ all: true }).filter((u) => u.btih === row.btih)
+    const up = candidates.find((u) => u.torrentUrl !== null) ?? candidates[0]
+    if (!up || up.torrentUrl === null) {
+      await this.rejectRow(row, 'no-torrent-source', `no source lists a .torrent URL for ${row.name}${up?.magnet ? ' (only a magnet link, which this engine cannot resolve)' : ''}`, report, null)
+      return null
+    }
+    let bytes: Buffer
+    try {
+      bytes = await fetchBytes(up.torrentUrl, fetchOptions(this.m, this.m.max_torrent_bytes, signal))
+    } catch (e) {
+      if (e instanceof MirrorError && !e.transient) await this.rejectRow(row, e.code, `${up.source}: ${e.message}`, report, null)
+      else this.fail(row, e, report)
+      return null
+    }
+    try {
+      const t = checkUpstreamTorrent(bytes, up, torrentLimits(this.m))
+      this.store.setTorrent(row.btih, bytes, { totalSize: t.totalSize, pieceLength: t.pieceLength, private: t.private, source: t.source }, this.stamp())
+      return bytes
+    } catch (e) {
+      await this.rejectRow(row, e instanceof AacseedError ? e.code : 'torrent-mismatch', `${up.source}: ${up.torrentUrl}: ${errorMessage(e)}`, report, null)
+      return null
+    }
+  }
+
+  /** Why a download of `size` bytes may not start now, or null. */
+  private async budgetRefusal(size: number, root: string, active: DownloadRow[], statuses: Map<string, EngineTorrentStatus>): Promise<{ reason: DeferReason; detail: string } | null> {
+    const inFlight = this.store.downloads(['downloading', 'verifying', 'placed'])
+    if (this.m.budget_bytes > 0) {
+      const held = new CatalogStore(this.deps.db)
+        .releases()
+        .filter((r) => r.root === root)
+        .reduce((s, r) => s + r.bytes, 0)
+      const reserved = inFlight.reduce((s, d) => s + (d.totalSize ?? 0), 0)
+      if (held + reserved + size > this.m.budget_bytes) {
+        return { reason: 'budget', detail: `${held} bytes held + ${reserved} downloading + ${size} > mirror.budget_bytes ${this.m.budget_bytes}` }
+      }
+    }
+    const free = await this.freeBytes(root)
+    const toCome = active.reduce((s, d) => s + Math.max(0, (d.totalSize ?? 0) - (statuses.get(d.btih)?.bytesPresent ?? 0)), 0)
+    if (free - toCome - size < this.m.reserve_bytes) {
+      return { reason: 'reserve', detail: `${free} bytes free − ${toCome} still to download − ${size} < mirror.reserve_bytes ${this.m.reserve_bytes}` }
+    }
+    return null
+  }
+
+  private async simulateStarts(report: SyncReport, root: string, offered: ReadonlyArray<UpstreamTorrent>): Promise<void> {
+    // A dry run shows what a real pass would start, by the sizes the lists give.
+    const sizes = new Map(offered.map((t) => [t.name, t.dataSize]))
+    let committed = 0
+    const held = new CatalogStore(this.deps.db)
+      .releases()
+      .filter((r) => r.root === root)
+      .reduce((s, r) => s + r.bytes, 0)
+    const free = await this.freeBytes(root).catch(() => Number.POSITIVE_INFINITY)
+    for (const name of report.queued) {
+      const size = sizes.get(name) ?? 0
+      if (this.m.budget_bytes > 0 && held + committed + size > this.m.budget_bytes) report.deferred.push({ name, reason: 'budget', detail: `would exceed mirror.budget_bytes ${this.m.budget_bytes}` })
+      else if (free - committed - size < this.m.reserve_bytes) report.deferred.push({ name, reason: 'reserve', detail: `would leave less than mirror.reserve_bytes ${this.m.reserve_bytes} free` })
+      else {
+        committed += size
+        report.started.push(name)
+      }
+    }
+  }
+
+  private async advance(row: DownloadRow, status: EngineTorrentStatus | undefined, report: SyncReport): Promise<void> {
+    const engine = this.deps.engine!
+    if (status === undefined || status.state === 'error') {
+      if (status?.state === 'error') {
+        await engine.remove(row.btih).catch(() => {})
+        this.fail(row, new MirrorError('download-failed', `the engine reports ${row.name} in error: ${status.error ?? 'unknown'}`), report)
+        return
+      }
+      if (row.nextAttemptAt !== null && row.nextAttemptAt > this.stamp()) return
+      // The engine restarted (or lost it): add it again; what is on disk is verified and kept.
+      try {
+        await engine.add({ torrent: row.torrent!, infoHash: row.btih, name: row.name, dataDir: this.staging(row, 'partial'), verify: true, download: true, labels: ['aacseed-mirror'] })
+        this.log.info({ release: row.name }, 'mirror: download resumed')
+      } catch (e) {
+        this.fail(row, e, report)
+      }
+      return
+    }
+    if (status.totalBytes > 0 && status.bytesPresent === status.totalBytes && status.state !== 'checking') {
+      this.store.setState(row.btih, 'verifying', this.stamp())
+      await this.verify({ ...row, state: 'verifying' }, report)
+      return
+    }
+    report.downloading.push({ name: row.name, bytesPresent: status.bytesPresent, totalBytes: status.totalBytes })
+  }
+
+  private async verify(row: DownloadRow, report: SyncReport): Promise<void> {
+    const staged = join(this.staging(row, 'partial'), row.name)
+    const target = join(row.root, row.name)
+    if (!(await exists(staged))) {
+      if (await exists(target)) {
+        // Renamed before the last pass could record it.
+        this.store.setState(row.btih, 'placed', this.stamp())
+        return
+      }
+      this.store.setState(row.btih, 'downloading', this.stamp())
+      this.fail(row, new MirrorError('download-failed', `${staged} vanished before it was verified; downloading again`), report)
+      return
+    }
+    await this.deps.engine!.remove(row.btih).catch(() => {})
+    const parsed = parseTorrent(row.torrent!, torrentLimits(this.m))
+    try {
+      await createEmptyFiles(staged, parsed.kind === 'folder' ? parsed.files : [])
+      const problems = await checkRelease(this.deps.config, dirname(staged), row.name)
+      if (problems.length > 0) {
+        const shown = problems.slice(0, 3).map((p) => `${p.path}${p.line !== null ? `:${p.line}` : ''}: ${p.code}: ${p.message}`)
+        await this.rejectRow(row, 'release-invalid', `${row.name} breaks the AAC standard: ${shown.join('; ')}${problems.length > 3 ? ` (and ${problems.length - 3} more)` : ''}`, report, staged)
+        return
+      }
+      const remade = await remake(staged, row, parsed.kind, this.deps.config.torrents.hash_workers)
+      if (remade !== row.btih) {
+        await this.rejectRow(
+          row,
+          'infohash-mismatch',
+          `${row.name} torrented by the naming rules (files in byte order of their names, piece length ${row.pieceLength}) has infohash ${remade}, not upstream's ${row.btih}`,
+          report,
+          staged,
+        )
+        return
+      }
+      if (await exists(target)) {
+        await this.rejectRow(row, 'name-taken', `${target} already exists; the download is kept aside`, report, staged)
+        return
+      }
+      await rename(staged, target)
+    } catch (e) {
+      if (e instanceof MirrorError && e.code === 'release-invalid') {
+        await this.rejectRow(row, e.code, e.message, report, staged)
+        return
+      }
+      // Our own I/O failing (disk full, permissions) is not a verdict on the release: retry.
+      this.fail(row, e, report)
+      return
+    }
+    await rm(this.staging(row, 'partial'), { recursive: true, force: true })
+    this.store.setState(row.btih, 'placed', this.stamp())
+    report.placed.push(row.name)
+    this.log.info({ release: row.name }, 'mirror: verified and placed in the release root')
+  }
+
+  /** Scans the root, makes the torrents (upstream's shape), and checks each placed release came out as upstream's torrent. */
+  private async finish(placed: DownloadRow[], root: string, report: SyncReport, signal?: AbortSignal): Promise<void> {
+    const { db, config } = this.deps
+    const shapes = this.store.torrentShapes()
+    const scanned = await this.exclusive(async () => {
+      const r = await scan({ db, roots: [root], ...scanSettings(config.catalog), ...(signal ? { signal } : {}) })
+      await makeTorrents({ db, torrents: config.torrents, shapeOf: (name) => shapes.get(name), ...(signal ? { signal } : {}) })
+      return r
+    })
+    const torrents = new TorrentStore(db)
+    let movedAside = false
+    for (const row of placed) {
+      const t = torrents.byName(row.name)
+      if (t && t.infohash === row.btih) {
+        this.store.setState(row.btih, 'done', this.stamp())
+        report.done.push(row.name)
+        continue
+      }
+      // Checks between releases (an overlap with other records, a conflict) only show in the root.
+      const problems = scanned.problems.filter((p) => p.path === row.name || p.path.startsWith(row.name + '/'))
+      const why = t
+        ? `its torrent has infohash ${t.infohash}, not upstream's ${row.btih}`
+        : problems.length > 0
+          ? `the catalog found: ${problems
+              .slice(0, 3)
+              .map((p) => `${p.code}: ${p.message}`)
+              .join('; ')}`
+          : 'no torrent was made for it'
+      await this.rejectRow(row, t ? 'infohash-mismatch' : 'release-invalid', `${row.name} in ${root}: ${why}`, report, join(root, row.name))
+      movedAside = true
+    }
+    if (movedAside) {
+      await this.exclusive(async () => {
+        await scan({ db, roots: [root], ...scanSettings(config.catalog) })
+        // A torrent made for a release now set aside must not stay in the list.
+        for (const r of report.rejected) {
+          const gone = torrents.removeByName(r.name)
+          if (gone) await rm(gone.torrentPath, { force: true })
+        }
+      })
+    }
+    await this.deps.afterPlace?.()
+  }
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Engines never write a zero-length file (there is no piece to write): make them, or the folder is not the release. */
+async function createEmptyFiles(folder: string, files: readonly TorrentFile[]): Promise<void> {
+  for (const f of files) {
+    if (f.length !== 0) continue
+    const path = join(folder, ...f.path.split('/'))
+    await mkdir(dirname(path), { recursive: true })
+    await (await open(path, 'a')).close()
+  }
+}
+
+/** The AAC checks of one release on its own, in a throwaway database (as `aacseed validate` does). */
+async function checkRelease(config: Config, dir: string, name: string): Promise<Array<{ path: string; line: number | null; code: string; message: string }>> {
+  const tmp = await import('node:fs/promises').then((fs) => fs.mkdtemp(join(tmpdir(), 'aacseed-mirror-check-')))
+  const db = openDatabase(join(tmp, 'check.db'))
+  try {
+    const r = await scan({ db, roots: [dir], ...scanSettings(config.catalog), only: new Map([[dir, new Set([name])]]) })
+    return r.problems
+  } finally {
+    db.close()
+    await rm(tmp, { recursive: true, force: true })
+  }
+}
+
+/** The infohash of the staged release made by our rules with upstream's piece length, private flag and source tag. */
+async function remake(path: string, row: DownloadRow, kind: 'file' | 'folder', hashWorkers: number): Promise<string> {
+  let files: TorrentFile[]
+  if (kind === 'file') {
+    files = [{ path: row.name, length: (await lstat(path)).size }]
+  } else {
+    // What is on disk, not what the torrent lists: a stray file must change the infohash.
+    const names = await readdir(path)
+    files = []
+    for (const n of names) {
+      const st = await lstat(join(path, n))
+      if (!st.isFile()) throw new MirrorError('release-invalid', `${row.name}/${n} is not a regular file`)
+      files.push({ path: n, length: st.size })
+    }
+    files = sortByNameBytes(files)
+  }
+  const built = await buildTorrent({
+    name: row.name,
+    kind,
+    root: path,
+    files,
+    pieceLength: row.pieceLength!,
+    announce: [],
+    webSeeds: [],
+    comment: '',
+    createdBy: CREATED_BY,
+    creationDate: null,
+    source: row.infoSource ?? '',
+    private: row.private === 1,
+    hashWorkers,
+  })
+  return built.infoHash
+}

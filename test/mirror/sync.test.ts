@@ -1,0 +1,195 @@
+/**
+ * Mirror sync end to end, with real parts only: an upstream aacseed (`serve`, a separate
+ * process, WebTorrent) seeding its releases through a bittorrent-tracker server, its torrent
+ * list and .torrent files on a local HTTP server, and `aacseed mirror sync` following that list
+ * into an empty release root. All on 127.0.0.1, random ports, a temp dir.
+ */
+import assert from 'node:assert/strict'
+import { type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { test, type TestContext } from 'node:test'
+import { writeSampleRelease, type SampleCollection } from '../../src/catalog/index.js'
+import { killChild, readTree, startTracker, type Tracker } from '../engines/fixtures.js'
+import { freePort, runCli, spawnCli, tempDir, waitFor } from '../helpers.js'
+import { startStaticServer } from './fixtures.js'
+
+interface ListEntry {
+  display_name: string
+  btih: string
+}
+
+interface Upstream {
+  dir: string
+  root: string
+  env: NodeJS.ProcessEnv
+  list(): ListEntry[]
+  serve(): Promise<void>
+  stop(): Promise<void>
+}
+
+const FIRST: SampleCollection[] = [
+  { name: 'zlib3_records', kind: 'records', ranges: 2, recordsPerRange: 150, framesPerFile: 2 },
+  { name: 'zlib3_files', kind: 'files', ranges: 1, recordsPerRange: 10, blobBytes: [2_000, 90_000] },
+]
+
+async function upstream(t: TestContext, dir: string, tracker: Tracker, siteUrl: string): Promise<Upstream> {
+  const root = join(dir, 'releases')
+  mkdirSync(join(dir, 'site'), { recursive: true })
+  writeSampleRelease({ root, collections: FIRST, seed: 7 })
+  const port = await freePort()
+  // A piece length our own policy would not pick for these sizes: the mirror must reproduce upstream's.
+  writeFileSync(
+    join(dir, 'aacseed.toml'),
+    `[catalog]
+roots = ["releases"]
+database = "aacseed.db"
+[torrents]
+out_dir = "site/torrents"
+list_path = "site/torrents.json"
+url_base = "${siteUrl}/torrents/"
+announce = [["${tracker.announce}"]]
+piece_length = 65536
+[engine.webtorrent]
+host = "127.0.0.1"
+port = ${port}
+dht = false
+lsd = false
+[http]
+enabled = false
+`,
+  )
+  const env = { ...process.env, AACSEED_CONFIG: join(dir, 'aacseed.toml') }
+  let child: ChildProcess | null = null
+  const up: Upstream = {
+    dir,
+    root,
+    env,
+    list: () => JSON.parse(readFileSync(join(dir, 'site', 'torrents.json'), 'utf8')) as ListEntry[],
+    async serve() {
+      for (const args of [['scan'], ['torrents', 'make']]) {
+        const r = await runCli(args, { env, cwd: dir })
+        assert.equal(r.code, 0, `upstream ${args.join(' ')}: ${r.stdout}${r.stderr}`)
+      }
+      child = spawnCli(['serve'], { env, cwd: dir })
+      let out = ''
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
+      child.stderr!.on('data', (d: Buffer) => (out += d.toString()))
+      const c = child
+      t.after(() => killChild(c))
+      const hashes = up.list().map((e) => e.btih)
+      await waitFor(`upstream seeding ${hashes.length} torrents (${out.slice(-2000)})`, () => hashes.every((h) => tracker.seeders(h) > 0), 60_000, 200)
+    },
+    async stop() {
+      if (child) await killChild(child, 'SIGTERM')
+      child = null
+    },
+  }
+  return up
+}
+
+function mirrorSetup(dir: string, listUrl: string, port: number): NodeJS.ProcessEnv {
+  mkdirSync(join(dir, 'releases'), { recursive: true })
+  writeFileSync(
+    join(dir, 'aacseed.toml'),
+    `[catalog]
+roots = ["releases"]
+database = "aacseed.db"
+[torrents]
+out_dir = "torrents"
+list_path = "torrents.json"
+[engine.webtorrent]
+host = "127.0.0.1"
+port = ${port}
+dht = false
+lsd = false
+[mirror]
+reserve_bytes = 0
+retry_base_ms = 50
+[[mirror.sources]]
+name = "upstream"
+list = "${listUrl}"
+`,
+  )
+  return { ...process.env, AACSEED_CONFIG: join(dir, 'aacseed.toml') }
+}
+
+interface SyncJson {
+  queued: string[]
+  started: string[]
+  done: string[]
+  rejected: unknown[]
+  failed: unknown[]
+  rejectedEntries: unknown[]
+  inFlight: number
+}
+
+async function sync(env: NodeJS.ProcessEnv, cwd: string): Promise<SyncJson> {
+  const r = await runCli(['mirror', 'sync', '--json'], { env, cwd })
+  assert.equal(r.code, 0, `mirror sync exit ${r.code}: ${r.stdout}${r.stderr}`)
+  return JSON.parse(r.stdout) as SyncJson
+}
+
+function releasesOf(list: ListEntry[]): string[] {
+  return list.map((e) => e.display_name.replace(/\.torrent$/, '')).sort()
+}
+
+test('mirror sync follows an upstream list: new ranges arrive verified, cataloged, torrented with upstream infohashes, and shown as held', { timeout: 240_000 }, async (t) => {
+  const dir = tempDir(t)
+  const tracker = await startTracker(t)
+  const site = await startStaticServer(t, join(dir, 'up', 'site'))
+  const up = await upstream(t, join(dir, 'up'), tracker, site.url)
+  await up.serve()
+  const mirrorDir = join(dir, 'mirror')
+  const env = mirrorSetup(mirrorDir, `${site.url}/torrents.json`, await freePort())
+
+  // Before: the sources are known, the ranges are missing here.
+  const sources = await runCli(['mirror', 'sources', '--json'], { env, cwd: mirrorDir })
+  assert.equal(sources.code, 0, sources.stdout + sources.stderr)
+  const offered = (JSON.parse(sources.stdout) as { sources: Array<{ offered: number; torrents: Array<{ name: string; held: boolean; first_seen_at: string }> }> }).sources[0]!
+  assert.deepEqual(offered.torrents.map((x) => x.name).sort(), releasesOf(up.list()))
+  assert.ok(offered.torrents.every((x) => !x.held && x.first_seen_at))
+  const before = JSON.parse((await runCli(['coverage', '--json'], { env, cwd: mirrorDir })).stdout) as { collections: Array<{ collection: string; missing: number }> }
+  assert.ok(before.collections.length >= 2 && before.collections.every((c) => c.missing > 0), JSON.stringify(before.collections))
+
+  const first = await sync(env, mirrorDir)
+  const names = releasesOf(up.list())
+  assert.deepEqual([...first.done].sort(), names)
+  assert.deepEqual(first.rejected, [])
+  assert.equal(first.inFlight, 0)
+
+  // Byte for byte the upstream releases; nothing partial left in the root.
+  const mirrored = readTree(join(mirrorDir, 'releases'))
+  const original = readTree(up.root)
+  assert.deepEqual([...mirrored.keys()].sort(), [...original.keys()].sort())
+  for (const [k, v] of original) assert.ok(mirrored.get(k)!.equals(v), `${k} differs`)
+  assert.deepEqual(readdirSync(join(mirrorDir, 'releases')).sort(), [...names, '.aacseed-mirror'].sort())
+
+  // Torrented again by the naming rules with upstream's piece length: upstream's infohashes, published.
+  const ours = JSON.parse(readFileSync(join(mirrorDir, 'torrents.json'), 'utf8')) as Array<ListEntry & { piece_length: number }>
+  assert.deepEqual(new Map(ours.map((e) => [e.display_name, e.btih])), new Map(up.list().map((e) => [e.display_name, e.btih])))
+  assert.ok(ours.every((e) => e.piece_length === 65536))
+
+  const after = JSON.parse((await runCli(['coverage', '--json'], { env, cwd: mirrorDir })).stdout) as {
+    collections: Array<{ collection: string; missing: number; levels: { held: { ratio: number }; torrented: { ratio: number } } }>
+  }
+  for (const c of after.collections) {
+    assert.equal(c.missing, 0, c.collection)
+    assert.equal(c.levels.held.ratio, 1, c.collection)
+    assert.equal(c.levels.torrented.ratio, 1, c.collection)
+  }
+
+  // A second sync has nothing to do.
+  const second = await sync(env, mirrorDir)
+  assert.deepEqual([second.queued, second.started, second.done], [[], [], []])
+
+  // Upstream publishes a new range; the next sync picks up exactly that.
+  await up.stop()
+  writeSampleRelease({ root: up.root, collections: [{ name: 'duxiu_records', kind: 'xml', ranges: 1, recordsPerRange: 120, framesPerFile: 3, extension: '.jsonl.seekable.zst' }], seed: 8, start: Date.UTC(2024, 0, 1) / 1000 })
+  await up.serve()
+  const added = releasesOf(up.list()).filter((n) => !names.includes(n))
+  assert.equal(added.length, 1)
+  const third = await sync(env, mirrorDir)
+  assert.deepEqual(third.done, added)
+  assert.ok(existsSync(join(mirrorDir, 'releases', added[0]!)))
+})
