@@ -171,7 +171,7 @@ export class Service {
   }
 
   private async catchUp(): Promise<void> {
-    for (const job of ['scan', 'make_torrents', 'seed', 'engine_status'] as const) {
+    for (const job of ['scan', 'make_torrents', 'seed', 'engine_status', 'mirror_sync'] as const) {
       const run = await this.runner.runNow(job, 'startup').catch(() => null)
       if (!run || run.outcome === 'interrupted') return
     }

@@ -15,6 +15,7 @@
  *                    tag (to make the same torrent again), retry bookkeeping and the error.
  */
 import type { Db } from '../db/index.js'
+import type { TorrentShape } from '../torrents/index.js'
 import type { Rejection, UpstreamTorrent } from './list.js'
 
 export type DownloadState = 'queued' | 'downloading' | 'verifying' | 'placed' | 'done' | 'rejected'
@@ -158,12 +159,12 @@ export class MirrorStore {
   }
 
   /** The checked .torrent and what remaking it needs. */
-  setTorrent(btih: string, torrent: Buffer, info: { totalSize: number; pieceLength: number; private: boolean; source: string | null }, at: string): void {
+  setTorrent(btih: string, torrent: Buffer, info: { totalSize: number; pieceLength: number; private: boolean; source: string | null; announce: string[][] }, at: string): void {
     this.db
       .prepare(
-        `UPDATE mirror_downloads SET torrent = ?, total_size = ?, piece_length = ?, private = ?, info_source = ?, error_code = NULL, error = NULL, updated_at = ? WHERE btih = ?`,
+        `UPDATE mirror_downloads SET torrent = ?, total_size = ?, piece_length = ?, private = ?, info_source = ?, announce = ?, error_code = NULL, error = NULL, updated_at = ? WHERE btih = ?`,
       )
-      .run(torrent, info.totalSize, info.pieceLength, info.private ? 1 : 0, info.source, at, btih)
+      .run(torrent, info.totalSize, info.pieceLength, info.private ? 1 : 0, info.source, JSON.stringify(info.announce), at, btih)
   }
 
   setState(btih: string, state: DownloadState, at: string): void {
@@ -182,11 +183,14 @@ export class MirrorStore {
     this.db.prepare("UPDATE mirror_downloads SET state = 'rejected', error_code = ?, error = ?, updated_at = ? WHERE btih = ?").run(code, message, at, btih)
   }
 
-  /** Piece length, private flag and source tag of each mirrored release, by name: `torrents make` must make upstream's torrent again. */
-  torrentShapes(): Map<string, { pieceLength: number; private: boolean; source: string }> {
+  /**
+   * Piece length, private flag and source tag of each mirrored release, by name: `torrents make`
+   * must make upstream's torrent again. Upstream's trackers come along, so our .torrent joins its swarm.
+   */
+  torrentShapes(): Map<string, TorrentShape> {
     const rows = this.db
-      .prepare("SELECT name, piece_length AS pieceLength, private, info_source AS source FROM mirror_downloads WHERE state IN ('placed', 'done') AND piece_length IS NOT NULL")
-      .all() as Array<{ name: string; pieceLength: number; private: number; source: string | null }>
-    return new Map(rows.map((r) => [r.name, { pieceLength: r.pieceLength, private: r.private === 1, source: r.source ?? '' }]))
+      .prepare("SELECT name, piece_length AS pieceLength, private, info_source AS source, announce FROM mirror_downloads WHERE state IN ('placed', 'done') AND piece_length IS NOT NULL")
+      .all() as Array<{ name: string; pieceLength: number; private: number; source: string | null; announce: string | null }>
+    return new Map(rows.map((r) => [r.name, { pieceLength: r.pieceLength, private: r.private === 1, source: r.source ?? '', announce: r.announce ? (JSON.parse(r.announce) as string[][]) : [] }]))
   }
 }

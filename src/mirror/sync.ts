@@ -329,7 +329,7 @@ export class MirrorSync {
     }
     try {
       const t = checkUpstreamTorrent(bytes, up, torrentLimits(this.m))
-      this.store.setTorrent(row.btih, bytes, { totalSize: t.totalSize, pieceLength: t.pieceLength, private: t.private, source: t.source }, this.stamp())
+      this.store.setTorrent(row.btih, bytes, { totalSize: t.totalSize, pieceLength: t.pieceLength, private: t.private, source: t.source, announce: t.announce }, this.stamp())
       return bytes
     } catch (e) {
       await this.rejectRow(row, e instanceof AacseedError ? e.code : 'torrent-mismatch', `${up.source}: ${up.torrentUrl}: ${errorMessage(e)}`, report, null)

@@ -44,6 +44,8 @@ export interface TorrentShape {
   pieceLength: number
   private: boolean
   source: string
+  /** Trackers of the torrent being reproduced: announced to after the configured ones. */
+  announce?: readonly (readonly string[])[]
 }
 
 export interface MadeTorrent {
@@ -103,6 +105,18 @@ export async function makeTorrents(opts: MakeOptions): Promise<MakeReport> {
   return report
 }
 
+/** `extra`'s tiers after `base`'s, without announcing to one URL twice. */
+function withTiers(base: readonly (readonly string[])[], extra: readonly (readonly string[])[]): string[][] {
+  const seen = new Set(base.flat())
+  const out = base.map((t) => [...t])
+  for (const tier of extra) {
+    const fresh = tier.filter((u) => !seen.has(u))
+    for (const u of fresh) seen.add(u)
+    if (fresh.length > 0) out.push(fresh)
+  }
+  return out
+}
+
 async function exists(path: string): Promise<boolean> {
   try {
     await lstat(path)
@@ -124,7 +138,7 @@ async function makeOne(catalog: CatalogStore, store: TorrentStore, r: CatalogRel
     root: dataPath,
     files,
     pieceLength: shape?.pieceLength ?? resolvePieceLength(opts.pieceLength ?? cfg.piece_length, totalSize),
-    announce: cfg.announce,
+    announce: withTiers(cfg.announce, shape?.announce ?? []),
     webSeeds: cfg.web_seeds,
     comment: cfg.comment,
     createdBy: CREATED_BY,

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { writeSampleRelease, type SampleCollection } from '../../src/catalog/index.js'
 import { killChild, readTree, startTracker, type Tracker } from '../engines/fixtures.js'
+import { openDatabase } from '../../src/db/index.js'
 import { freePort, runCli, spawnCli, tempDir, waitFor } from '../helpers.js'
 import { startStaticServer } from './fixtures.js'
 
@@ -24,6 +25,9 @@ interface Upstream {
   root: string
   env: NodeJS.ProcessEnv
   list(): ListEntry[]
+  /** Catalogs, torrents and publishes the releases. */
+  prepare(): Promise<void>
+  /** `prepare()`, then `aacseed serve` until the tracker has it seeding everything. */
   serve(): Promise<void>
   stop(): Promise<void>
 }
@@ -66,11 +70,14 @@ enabled = false
     root,
     env,
     list: () => JSON.parse(readFileSync(join(dir, 'site', 'torrents.json'), 'utf8')) as ListEntry[],
-    async serve() {
+    async prepare() {
       for (const args of [['scan'], ['torrents', 'make']]) {
         const r = await runCli(args, { env, cwd: dir })
         assert.equal(r.code, 0, `upstream ${args.join(' ')}: ${r.stdout}${r.stderr}`)
       }
+    },
+    async serve() {
+      await up.prepare()
       child = spawnCli(['serve'], { env, cwd: dir })
       let out = ''
       child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
@@ -192,4 +199,65 @@ test('mirror sync follows an upstream list: new ranges arrive verified, cataloge
   const third = await sync(env, mirrorDir)
   assert.deepEqual(third.done, added)
   assert.ok(existsSync(join(mirrorDir, 'releases', added[0]!)))
+})
+
+function downloadStates(dbPath: string): string[] {
+  if (!existsSync(dbPath)) return []
+  try {
+    const db = openDatabase(dbPath, { readonly: true })
+    try {
+      return (db.prepare('SELECT state FROM mirror_downloads ORDER BY name').pluck().all() as string[])
+    } finally {
+      db.close()
+    }
+  } catch {
+    return [] // not migrated yet
+  }
+}
+
+test('a mirror sync killed mid-download leaves nothing cataloged or published, and `aacseed serve` finishes it on schedule and seeds it', { timeout: 240_000 }, async (t) => {
+  const dir = tempDir(t)
+  const tracker = await startTracker(t)
+  const site = await startStaticServer(t, join(dir, 'up', 'site'))
+  const up = await upstream(t, join(dir, 'up'), tracker, site.url)
+  // Listed and fetchable, but nobody seeds yet: the downloads start and stall.
+  await up.prepare()
+  const mirrorDir = join(dir, 'mirror')
+  const env = mirrorSetup(mirrorDir, `${site.url}/torrents.json`, await freePort())
+  const dbPath = join(mirrorDir, 'aacseed.db')
+  const n = up.list().length
+  const child = spawnCli(['mirror', 'sync'], { env, cwd: mirrorDir })
+  t.after(() => killChild(child))
+  // Queued, and as many downloading as mirror.max_active allows (4).
+  await waitFor('the downloads started', () => {
+    const states = downloadStates(dbPath)
+    return states.length === n && states.filter((s) => s === 'downloading').length === Math.min(4, n)
+  }, 60_000, 100)
+  await killChild(child, 'SIGKILL')
+  assert.ok(existsSync(join(mirrorDir, 'releases', '.aacseed-mirror', 'partial')))
+  const scanned = await runCli(['scan', '--json'], { env, cwd: mirrorDir })
+  assert.equal(scanned.code, 0, scanned.stderr)
+  assert.deepEqual((({ meta_files, data_folders }) => [meta_files, data_folders])(JSON.parse(scanned.stdout) as { meta_files: number; data_folders: number }), [0, 0])
+  const listed = await runCli(['torrents', 'list', '--format', 'json'], { env, cwd: mirrorDir })
+  assert.deepEqual(JSON.parse(listed.stdout), [])
+
+  // Upstream seeds; the mirror runs as a service with its sync job every 2 seconds.
+  await up.serve()
+  writeFileSync(join(mirrorDir, 'aacseed.toml'), readFileSync(join(mirrorDir, 'aacseed.toml'), 'utf8').replace('[mirror]', '[jobs]\nmirror_sync = "*/2 * * * * *"\n[http]\nenabled = false\n[mirror]'))
+  const served = spawnCli(['serve'], { env, cwd: mirrorDir })
+  let out = ''
+  served.stdout!.on('data', (d: Buffer) => (out += d.toString()))
+  served.stderr!.on('data', (d: Buffer) => (out += d.toString()))
+  t.after(() => killChild(served))
+  await waitFor(`every download done (${out.slice(-3000)})`, () => {
+    const states = downloadStates(dbPath)
+    return states.length === n && states.every((s) => s === 'done')
+  }, 120_000, 250)
+  const ours = JSON.parse(readFileSync(join(mirrorDir, 'torrents.json'), 'utf8')) as ListEntry[]
+  assert.deepEqual(ours.map((e) => e.btih).sort(), up.list().map((e) => e.btih).sort())
+  // The mirror seeds them from its root: the tracker sees a second seeder for each.
+  await waitFor('the mirror seeding every torrent', () => up.list().every((e) => tracker.seeders(e.btih) >= 2), 60_000, 200)
+  const mirrored = readTree(join(mirrorDir, 'releases'))
+  for (const [k, v] of readTree(up.root)) assert.ok(mirrored.get(k)?.equals(v), `${k} differs or is missing`)
+  await killChild(served, 'SIGTERM')
 })

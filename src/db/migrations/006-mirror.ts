@@ -66,6 +66,7 @@ export const migration006: Migration = {
         piece_length INTEGER,
         private INTEGER,
         info_source TEXT,
+        announce TEXT,
         attempts INTEGER NOT NULL DEFAULT 0,
         next_attempt_at TEXT,
         error_code TEXT,
