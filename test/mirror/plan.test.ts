@@ -345,6 +345,20 @@ describe('planSeeding: the rules, by hand', () => {
     assert.equal(plan.skipped['well-seeded'], 1, 'only m3')
   })
 
+  test('ranges overlap inclusively: sharing one second is overlapping, adjacent is not', () => {
+    const touching = cand('meta', 'z_files', 0, 10, { seeders: 9, bytes: 10 })
+    const adjacent = cand('meta', 'z_files', 21, 30, { seeders: 9, bytes: 20 })
+    const d = cand('data', 'z_files', 10, 20, { seeders: 0, bytes: 100 })
+    const plan = planSeeding([touching, adjacent, d], { budgetBytes: 110, maxSeeders: 10 })
+    assert.deepEqual(
+      plan.chosen.map((x) => [x.name, x.metadataFor]),
+      [
+        [touching.name, d.name],
+        [d.name, null],
+      ],
+    )
+  })
+
   test('metadata already chosen is not brought along twice', () => {
     const m = cand('meta', 'z_files', 0, 99, { seeders: 0, bytes: 10 })
     const d1 = cand('data', 'z_files', 0, 49, { seeders: 1, bytes: 100 })
