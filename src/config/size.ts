@@ -29,6 +29,8 @@ export function parseSize(s: string): number | null {
   if (!m) return null
   const unit = UNITS[m[2]!.toLowerCase()]
   if (unit === undefined) return null
-  const n = Math.floor(Number(m[1]) * unit)
-  return Number.isSafeInteger(n) ? n : null
+  // Exact decimal arithmetic: 4.1 × 10^9 in floating point is 4,099,999,999.9…
+  const [whole, frac = ''] = m[1]!.split('.')
+  const n = (BigInt(whole! + frac) * BigInt(unit)) / 10n ** BigInt(frac.length)
+  return n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : null
 }

@@ -52,6 +52,11 @@ export interface Engine {
   /** Stops seeding a torrent. Data is never deleted; an unknown infohash is not an error. */
   remove(infoHash: string, opts?: { deleteData?: false }): Promise<void>
   list(): Promise<EngineTorrentStatus[]>
+  /**
+   * Resolves a magnet link to its .torrent through the swarm (BEP 9 metadata exchange), without
+   * downloading data. Only engines that can hand the .torrent back implement it.
+   */
+  fetchMetadata?(magnet: string, infoHash: string, opts: { timeoutMs: number; dataDir: string }): Promise<Buffer>
   close(): Promise<void>
 }
 

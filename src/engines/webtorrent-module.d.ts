@@ -68,6 +68,8 @@ declare module 'webtorrent' {
     readonly files: ChunkStoreFile[]
     /** Tracker URLs, once the metadata is processed. */
     readonly announce: string[]
+    /** The .torrent (the info dictionary as received), once the metadata is known. */
+    readonly torrentFile: Uint8Array | undefined
     destroy(opts?: { destroyStore?: boolean } | null, cb?: Callback): void
   }
 

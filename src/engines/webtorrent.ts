@@ -283,6 +283,30 @@ export class WebTorrentEngine implements Engine {
     this.log.info({ ...fields, verified: t.verify, bytesPresent: n.bytesPresent, totalBytes: n.totalBytes }, 'webtorrent: torrent added')
   }
 
+  async fetchMetadata(magnet: string, infoHash: string, opts: { timeoutMs: number; dataDir: string }): Promise<Buffer> {
+    const client = this.requireClient()
+    if (this.entries.has(infoHash)) throw new EngineError('engine-rejected', `webtorrent: ${infoHash} is already added; its metadata is known`)
+    const torrent = client.add(magnet, { path: opts.dataDir, store: pooledChunkStore(this.pool), storeCacheSlots: 0, destroyStoreOnDestroy: false })
+    try {
+      return await new Promise<Buffer>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new EngineError('engine-timeout', `webtorrent: no peer sent the metadata of ${infoHash} within ${opts.timeoutMs} ms`, { transient: true })), opts.timeoutMs)
+        torrent.once('metadata', () => {
+          clearTimeout(timer)
+          const file = torrent.torrentFile
+          if (!file || torrent.infoHash !== infoHash) reject(new EngineError('engine-rejected', `webtorrent: the metadata received for ${infoHash} is not that torrent's`))
+          else resolve(Buffer.from(file))
+        })
+        torrent.once('error', (err: unknown) => {
+          clearTimeout(timer)
+          reject(new EngineError('engine-rejected', `webtorrent: cannot resolve ${infoHash}: ${errorMessage(err)}`))
+        })
+      })
+    } finally {
+      // Only the metadata was wanted: stop before any piece is requested (nothing was written).
+      await closeTorrent(torrent)
+    }
+  }
+
   async remove(infoHash: string, _opts?: { deleteData?: false }): Promise<void> {
     this.requireOpen()
     const entry = this.entries.get(infoHash)

@@ -231,9 +231,16 @@ function torrentLocation(url: unknown, ctx: ListContext): string | null {
     return u.href
   }
   const dir = ctx.location.slice(0, ctx.location.lastIndexOf('/') + 1)
-  const parts = url.split('/')
-  if (url.startsWith('/') || url.includes('\\') || parts.some((p) => p === '..' || p === '.' || p === '')) {
+  // Published lists percent-encode names (an en dash range is %E2%80%93): decode, then check.
+  let path: string
+  try {
+    path = decodeURIComponent(url)
+  } catch {
+    return bad('entry-invalid', `url ${JSON.stringify(url)} is not a valid percent-encoded path`)
+  }
+  const parts = path.split('/')
+  if (path.startsWith('/') || path.includes('\\') || path.includes('\0') || parts.some((p) => p === '..' || p === '.' || p === '')) {
     bad('entry-invalid', `url ${JSON.stringify(url)} must be a path inside the list's folder`)
   }
-  return dir + url
+  return dir + path
 }

@@ -314,14 +314,18 @@ export class MirrorSync {
   /** Fetches and checks the .torrent; null when it failed (recorded as a failure or a rejection). */
   private async fetchTorrent(row: DownloadRow, report: SyncReport, signal?: AbortSignal): Promise<Buffer | null> {
     const candidates = this.store.upstream({ all: true }).filter((u) => u.btih === row.btih)
-    const up = candidates.find((u) => u.torrentUrl !== null) ?? candidates[0]
-    if (!up || up.torrentUrl === null) {
-      await this.rejectRow(row, 'no-torrent-source', `no source lists a .torrent URL for ${row.name}${up?.magnet ? ' (only a magnet link, which this engine cannot resolve)' : ''}`, report, null)
+    const up = candidates.find((u) => u.torrentUrl !== null) ?? candidates.find((u) => u.magnet !== null) ?? candidates[0]
+    const engine = this.deps.engine!
+    const fromMagnet = up !== undefined && up.torrentUrl === null && up.magnet !== null && engine.fetchMetadata !== undefined
+    if (!up || (up.torrentUrl === null && !fromMagnet)) {
+      await this.rejectRow(row, 'no-torrent-source', `no source lists a .torrent URL for ${row.name}${up?.magnet ? ` (only a magnet link, and the ${engine.kind} engine cannot resolve one)` : ''}`, report, null)
       return null
     }
     let bytes: Buffer
     try {
-      bytes = await fetchBytes(up.torrentUrl, fetchOptions(this.m, this.m.max_torrent_bytes, signal))
+      bytes = fromMagnet
+        ? await engine.fetchMetadata!(up.magnet!, row.btih, { timeoutMs: this.m.timeout_ms, dataDir: this.staging(row, 'partial') })
+        : await fetchBytes(up.torrentUrl!, fetchOptions(this.m, this.m.max_torrent_bytes, signal))
     } catch (e) {
       if (e instanceof MirrorError && !e.transient) await this.rejectRow(row, e.code, `${up.source}: ${e.message}`, report, null)
       else this.fail(row, e, report)
@@ -332,7 +336,7 @@ export class MirrorSync {
       this.store.setTorrent(row.btih, bytes, { totalSize: t.totalSize, pieceLength: t.pieceLength, private: t.private, source: t.source, announce: t.announce }, this.stamp())
       return bytes
     } catch (e) {
-      await this.rejectRow(row, e instanceof AacseedError ? e.code : 'torrent-mismatch', `${up.source}: ${up.torrentUrl}: ${errorMessage(e)}`, report, null)
+      await this.rejectRow(row, e instanceof AacseedError ? e.code : 'torrent-mismatch', `${up.source}: ${up.torrentUrl ?? up.magnet}: ${errorMessage(e)}`, report, null)
       return null
     }
   }

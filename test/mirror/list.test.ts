@@ -366,6 +366,19 @@ describe('parseTorrentList: hostile entries are rejected one by one', () => {
     })
   }
 
+  for (const url of ['%2E%2E/x.torrent', 'a%2F..%2F..%2Fx.torrent', '%00.torrent', '%E2%80']) {
+    test(`file-list url ${JSON.stringify(url)} is decoded before it is checked`, () => {
+      assertRejectedAlone(entryFor(data, { url }), 'entry-invalid', /inside the list's folder|percent-encoded/, FILE_LIST)
+    })
+  }
+
+  test('a file-list url is percent-decoded, as published lists encode names (en dash ranges)', () => {
+    const enDash = metaName('zlib3_records', 300, 400).replace('--', '\u2013')
+    const parsed = parseTorrentList(listText([entryFor(enDash, { url: `torrents/${encodeURIComponent(enDash + '.torrent')}` })]), ctx(FILE_LIST))
+    assert.deepEqual(parsed.rejected, [])
+    assert.equal(parsed.torrents[0]!.torrentUrl, `/srv/upstream/lists/torrents/${enDash}.torrent`)
+  })
+
   test('the same btih listed for two names: the second is rejected, the first kept', () => {
     const btih = sha1(meta)
     const parsed = parseTorrentList(listText([entryFor(meta), entryFor(data, { btih, magnet_link: null }), entryFor(dataName('zlib3_files', 100, 200))]), ctx())

@@ -261,3 +261,22 @@ test('a mirror sync killed mid-download leaves nothing cataloged or published, a
   for (const [k, v] of readTree(up.root)) assert.ok(mirrored.get(k)?.equals(v), `${k} differs or is missing`)
   await killChild(served, 'SIGTERM')
 })
+
+test('a list entry with only a magnet link is resolved through the swarm (BEP 9) and mirrored like the others', { timeout: 180_000 }, async (t) => {
+  const dir = tempDir(t)
+  const tracker = await startTracker(t)
+  const site = await startStaticServer(t, join(dir, 'up', 'site'))
+  const up = await upstream(t, join(dir, 'up'), tracker, site.url)
+  await up.serve()
+  // The same list without .torrent URLs: the magnet links (with the tracker) are all there is.
+  const magnetsOnly = (JSON.parse(readFileSync(join(dir, 'up', 'site', 'torrents.json'), 'utf8')) as Array<Record<string, unknown>>).map(({ url: _url, ...rest }) => rest)
+  assert.ok(magnetsOnly.every((e) => typeof e.magnet_link === 'string' && (e.magnet_link as string).includes('tr=')))
+  site.override('/torrents.json', JSON.stringify(magnetsOnly))
+  const mirrorDir = join(dir, 'mirror')
+  const env = mirrorSetup(mirrorDir, `${site.url}/torrents.json`, await freePort())
+  const r = await sync(env, mirrorDir)
+  assert.deepEqual([...r.done].sort(), releasesOf(up.list()))
+  assert.ok(!site.requests.some((p) => p.endsWith('.torrent')), 'no .torrent was fetched over HTTP')
+  const mirrored = readTree(join(mirrorDir, 'releases'))
+  for (const [k, v] of readTree(up.root)) assert.ok(mirrored.get(k)?.equals(v), `${k} differs or is missing`)
+})
