@@ -2,11 +2,16 @@
  * The local upstream of the mirror tests: a static HTTP server on 127.0.0.1 (a random port)
  * serving a folder, whose answers a test can script (fail the next requests, count them).
  */
-import { createReadStream, statSync } from 'node:fs'
+import { createReadStream, readFileSync, statSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join, normalize, sep } from 'node:path'
 import type { TestContext } from 'node:test'
+import { scan, writeSampleRelease, type SampleCollection } from '../../src/catalog/index.js'
+import { configSchema } from '../../src/config/index.js'
+import { openDatabase } from '../../src/db/index.js'
+import { publishList } from '../../src/jobs/service.js'
+import { makeTorrents } from '../../src/torrents/index.js'
 
 export interface StaticServer {
   url: string
@@ -63,3 +68,44 @@ export async function startStaticServer(t: TestContext, dir: string): Promise<St
     override: (path, body) => (body === null ? overrides.delete(path) : overrides.set(path, Buffer.from(body))),
   }
 }
+
+export interface ListEntry {
+  display_name: string
+  btih: string
+  url: string
+  data_size: number
+  is_metadata: boolean
+}
+
+export const SMALL: SampleCollection[] = [
+  { name: 'zlib3_records', kind: 'records', ranges: 2, recordsPerRange: 60, framesPerFile: 1 },
+  { name: 'zlib3_files', kind: 'files', ranges: 1, recordsPerRange: 6, blobBytes: [1_000, 20_000] },
+]
+
+export interface Upstream {
+  root: string
+  site: string
+  listPath: string
+  list(): ListEntry[]
+  btih(name: string): string
+}
+
+/** An upstream made in process: its releases, .torrent files and list side by side in `site/` (relative URLs). */
+export async function buildUpstream(dir: string, collections = SMALL): Promise<Upstream> {
+  const root = join(dir, 'releases')
+  const site = join(dir, 'site')
+  writeSampleRelease({ root, collections, seed: 3 })
+  const config = configSchema.parse({ catalog: { roots: [root], database: join(dir, 'up.db') }, torrents: { out_dir: site, list_path: join(site, 'torrents.json'), piece_length: 65536 } })
+  const db = openDatabase(config.catalog.database)
+  try {
+    await scan({ db, roots: [root] })
+    await makeTorrents({ db, torrents: config.torrents })
+    await publishList(db, config)
+  } finally {
+    db.close()
+  }
+  const listPath = join(site, 'torrents.json')
+  const list = (): ListEntry[] => JSON.parse(readFileSync(listPath, 'utf8')) as ListEntry[]
+  return { root, site, listPath, list, btih: (name) => list().find((e) => e.display_name === `${name}.torrent`)!.btih }
+}
+

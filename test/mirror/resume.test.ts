@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
-import { CatalogStore, scan, writeSampleRelease, type SampleCollection } from '../../src/catalog/index.js'
+import { CatalogStore, scan } from '../../src/catalog/index.js'
 import { configSchema, type Config } from '../../src/config/index.js'
 import { openDatabase, type Db } from '../../src/db/index.js'
 import { publishList } from '../../src/jobs/service.js'
@@ -19,47 +19,7 @@ import { readTree } from '../engines/fixtures.js'
 import { aacid, dataName, metaName, rec, writeDataFolder, writeMeta } from '../fixtures.js'
 import { tempDir } from '../helpers.js'
 import { FakeEngine } from '../support/fake-engine.js'
-import { startStaticServer } from './fixtures.js'
-
-interface ListEntry {
-  display_name: string
-  btih: string
-  url: string
-  data_size: number
-  is_metadata: boolean
-}
-
-const SMALL: SampleCollection[] = [
-  { name: 'zlib3_records', kind: 'records', ranges: 2, recordsPerRange: 60, framesPerFile: 1 },
-  { name: 'zlib3_files', kind: 'files', ranges: 1, recordsPerRange: 6, blobBytes: [1_000, 20_000] },
-]
-
-interface Upstream {
-  root: string
-  site: string
-  listPath: string
-  list(): ListEntry[]
-  btih(name: string): string
-}
-
-/** An upstream made in process: its releases, .torrent files and list side by side in `site/` (relative URLs). */
-async function buildUpstream(dir: string, collections = SMALL): Promise<Upstream> {
-  const root = join(dir, 'releases')
-  const site = join(dir, 'site')
-  writeSampleRelease({ root, collections, seed: 3 })
-  const config = configSchema.parse({ catalog: { roots: [root], database: join(dir, 'up.db') }, torrents: { out_dir: site, list_path: join(site, 'torrents.json'), piece_length: 65536 } })
-  const db = openDatabase(config.catalog.database)
-  try {
-    await scan({ db, roots: [root] })
-    await makeTorrents({ db, torrents: config.torrents })
-    await publishList(db, config)
-  } finally {
-    db.close()
-  }
-  const listPath = join(site, 'torrents.json')
-  const list = (): ListEntry[] => JSON.parse(readFileSync(listPath, 'utf8')) as ListEntry[]
-  return { root, site, listPath, list, btih: (name) => list().find((e) => e.display_name === `${name}.torrent`)!.btih }
-}
+import { buildUpstream, SMALL, startStaticServer, type ListEntry } from './fixtures.js'
 
 interface Mirror {
   dir: string
