@@ -14,12 +14,12 @@ import type { Config } from '../config/index.js'
 import type { Db } from '../db/index.js'
 import { isEngineError, type EngineLogger } from '../engines/index.js'
 import { AacseedError, errorMessage } from '../errors.js'
-import { TorrentStore, type TorrentRow } from '../torrents/index.js'
+import { TorrentStore } from '../torrents/index.js'
 import { FleetError } from './errors.js'
 import { countHealth, holdsPlacements, seedboxStatus, torrentHealth, type HealthCounts, type SeedboxStatus, type TorrentHealthReport } from './health.js'
 import { planPlacement, replicasFor, type Holding, type Placement, type PlacementInput, type PlacementSeedbox, type ReplicationRules } from './placement.js'
 import { SeedboxClient, type SeedboxClientOptions, type SeedboxConfig } from './seedbox.js'
-import { FleetStore, type ActionRow, type SeedboxRow } from './store.js'
+import { FleetStore, type ActionRow, type FleetTorrent, type SeedboxRow } from './store.js'
 
 export type FleetConfig = Config['fleet']
 
@@ -67,7 +67,7 @@ export interface PlanReport {
   at: string
   placement: Placement
   seedboxes: SeedboxView[]
-  torrents: ReadonlyMap<string, TorrentRow>
+  torrents: ReadonlyMap<string, FleetTorrent>
 }
 
 export interface ApplyFailure {
@@ -164,9 +164,16 @@ export class Fleet {
     return this.config.seedboxes.map((s) => view(s, rows.get(s.name), now, this.config.down_after_s * 1000, planned.get(s.name) ?? 0))
   }
 
+  /** Every torrent the fleet keeps: those aacseed made, then those a seed plan gave it (which it downloads from the swarm). */
+  torrents(): FleetTorrent[] {
+    const made = new TorrentStore(this.db).all()
+    const known = new Set(made.map((t) => t.infohash))
+    return [...made, ...this.store.externalTorrents().filter((t) => !known.has(t.infohash))]
+  }
+
   /** The placement input from the stored state: which seedboxes hold placements, their room, and the copies. */
-  placementInput(now = this.now()): { input: PlacementInput; seedboxes: SeedboxView[]; torrents: Map<string, TorrentRow> } {
-    const torrents = new Map(new TorrentStore(this.db).all().map((t) => [t.infohash, t]))
+  placementInput(now = this.now()): { input: PlacementInput; seedboxes: SeedboxView[]; torrents: Map<string, FleetTorrent> } {
+    const torrents = new Map(this.torrents().map((t) => [t.infohash, t]))
     const views = this.seedboxViews(now)
     const copies = this.store.copies().filter((c) => torrents.has(c.infohash) && this.clients.has(c.seedbox))
     const pending = new Map<string, number>()
@@ -274,7 +281,7 @@ export class Fleet {
     const views = this.seedboxViews(now)
     const serving = new Set(views.filter((v) => holdsPlacements(v.status)).map((v) => v.name))
     const rules = replicationRules(this.config)
-    const torrents = new TorrentStore(this.db).all()
+    const torrents = this.torrents()
     const copies = this.store.copies().filter((c) => this.clients.has(c.seedbox))
     const reports = torrentHealth(
       torrents.map((t) => ({ infohash: t.infohash, name: t.name, target: replicasFor(rules, t) })),

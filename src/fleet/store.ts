@@ -24,6 +24,9 @@
  * swarm_scrapes          the swarm figures (seeders, leechers, completed) each tracker reported
  *                        for each torrent, per scrape: a time series.
  * swarm_trackers         per tracker: the last scrape, the last that answered, torrents asked, error.
+ * fleet_external_torrents (migration 006) torrents the fleet keeps without a local copy (a seed
+ *                        plan applied to the fleet): the seedboxes download them from the swarm.
+ *                        Name, kind, collection, size and where the checked .torrent is kept.
  *
  * History tables are pruned by age (`fleet.history_days`, `scrape.keep_days`).
  */
@@ -31,6 +34,16 @@ import type { Statement } from 'better-sqlite3'
 import type { Db } from '../db/index.js'
 import { copyState, TR_LOCAL_ERROR, type CopyState } from './health.js'
 import type { SeedboxPoll } from './seedbox.js'
+
+/** What the fleet needs of a torrent, whether aacseed made it or it came from a seed plan. */
+export interface FleetTorrent {
+  infohash: string
+  name: string
+  kind: 'meta' | 'data'
+  collection: string
+  totalSize: number
+  torrentPath: string
+}
 
 export interface SeedboxRow {
   name: string
@@ -299,6 +312,21 @@ export class FleetStore {
   }
 
   // ---- swarm ---------------------------------------------------------------------------------
+
+  externalTorrents(): FleetTorrent[] {
+    return this.db
+      .prepare('SELECT infohash, name, kind, collection, total_size AS totalSize, torrent_path AS torrentPath FROM fleet_external_torrents ORDER BY collection, name')
+      .all() as FleetTorrent[]
+  }
+
+  /** Returns whether it was new. */
+  addExternalTorrent(t: FleetTorrent, at: string): boolean {
+    return (
+      this.db
+        .prepare('INSERT INTO fleet_external_torrents (infohash, name, kind, collection, total_size, torrent_path, added_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (infohash) DO NOTHING')
+        .run(t.infohash, t.name, t.kind, t.collection, t.totalSize, t.torrentPath, at).changes > 0
+    )
+  }
 
   recordScrape(tracker: string, figures: readonly ScrapeFigures[], asked: number, at: string, error: string | null): void {
     const ins = this.db.prepare('INSERT OR REPLACE INTO swarm_scrapes (infohash, tracker, scraped_at, seeders, leechers, completed) VALUES (?, ?, ?, ?, ?, ?)')

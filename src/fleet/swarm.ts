@@ -31,7 +31,8 @@ export function scrapeTrackers(config: Config): string[] {
 export async function scrapeSwarm(db: Db, config: Config, opts: { signal?: AbortSignal; now?: () => Date } = {}): Promise<ScrapeReport> {
   const now = opts.now ?? (() => new Date())
   const store = new FleetStore(db)
-  const hashes = new TorrentStore(db).all().map((t) => t.infohash)
+  // Torrents a seed plan gave the fleet are scraped too: their seeders are why they were chosen.
+  const hashes = [...new Set([...new TorrentStore(db).all().map((t) => t.infohash), ...store.externalTorrents().map((t) => t.infohash)])]
   const trackers = scrapeTrackers(config)
   const report: ScrapeReport = { trackers: trackers.length, torrents: hashes.length, figures: 0, failed: [] }
   if (hashes.length === 0) return report

@@ -4,17 +4,20 @@
 import type { UpstreamRelease } from '../coverage/index.js'
 import { CatalogStore } from '../catalog/index.js'
 import type { Db } from '../db/index.js'
+import { FleetStore } from '../fleet/index.js'
 import { TorrentStore } from '../torrents/index.js'
 import type { PlanCandidate } from './plan.js'
 import { MirrorStore } from './store.js'
 
-/** One candidate per btih across all sources (the first source by name wins), marked held when this machine has or is getting it. */
+/** One candidate per btih across all sources (the first source by name wins), marked held when this machine or its fleet has or is getting it. */
 export function planCandidates(db: Db): PlanCandidate[] {
   const store = new MirrorStore(db)
   const held = new Set<string>()
   for (const r of new CatalogStore(db).releases()) held.add(r.name)
   for (const t of new TorrentStore(db).all()) held.add(t.name)
   for (const d of store.downloads()) if (d.state !== 'rejected') held.add(d.name)
+  // Given to the fleet by an earlier plan: taken care of as well.
+  for (const t of new FleetStore(db).externalTorrents()) held.add(t.name)
   const seen = new Set<string>()
   const out: PlanCandidate[] = []
   for (const u of store.upstream()) {

@@ -7,3 +7,4 @@ export { MirrorStore, type DownloadRow, type DownloadState, type SourceRow, type
 export { MirrorSync, mirrorRoot, followedBy, MIRROR_DIR, type MirrorDeps, type SyncOptions, type SyncReport, type SourceReport, type DeferReason } from './sync.js'
 export { planSeeding, globMatcher, type PlanCandidate, type PlanOptions, type SeedPlan, type PlannedTorrent, type SkipReason } from './plan.js'
 export { planCandidates, upstreamReleases } from './candidates.js'
+export { applyPlanLocally, applyPlanToFleet, type ApplyPlanReport } from './apply.js'

@@ -32,7 +32,7 @@ export interface PlanCandidate {
   scrapedAt: string | null
   obsolete: boolean
   embargo: boolean
-  /** Already on this machine: cataloged, torrented, or being downloaded. */
+  /** Already on this machine (cataloged, torrented, being downloaded) or given to its fleet. */
   held: boolean
   magnet: string | null
   torrentUrl: string | null

@@ -4,12 +4,13 @@
  * The upstream is a list file with .torrent files beside it (no network needed).
  */
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { openDatabase } from '../../src/db/index.js'
 import { magnetInfoHash } from '../../src/mirror/index.js'
 import { runCli, tempDir } from '../helpers.js'
+import { FakeTransmission } from '../support/fake-transmission.js'
 import { buildUpstream } from './fixtures.js'
 
 function mirrorConfig(dir: string, listPath: string, extra = ''): NodeJS.ProcessEnv {
@@ -76,10 +77,10 @@ test('mirror sources, a dry-run sync, plan in every format, --apply and mirror s
   assert.equal(one.chosen[0]!.bytes, smallest)
   assert.equal(one.skipped['over-budget'], list.length - 1)
 
-  const table = await runCli(['plan', '--budget', '1GB', '--apply'], { env, cwd: m })
+  const table = await runCli(['plan', '--budget', '1GB', '--apply', 'local'], { env, cwd: m })
   assert.equal(table.code, 0, table.stderr)
   assert.match(table.stdout, new RegExp(`${list.length} torrent\\(s\\), .+ of the 1\\.0 GB budget`))
-  assert.match(table.stdout, new RegExp(`queued ${list.length} for download`))
+  assert.match(table.stdout, new RegExp(`queued ${list.length} for download \\(0 already queued\\)`))
   const status = JSON.parse((await runCli(['mirror', 'status', '--json'], { env, cwd: m })).stdout) as { downloads: Array<{ name: string; state: string; wanted_by: string }> }
   assert.deepEqual(status.downloads.map((d) => d.name).sort(), names)
   assert.ok(status.downloads.every((d) => d.state === 'queued' && d.wanted_by === 'plan'))
@@ -100,6 +101,8 @@ test('mirror and plan usage errors exit 2 with a message naming what is wrong', 
     [['plan', '--budget', '10XB'], env, /--budget 10XB: not a size/],
     [['plan', '--budget', '1TB', '--format', 'xml'], env, /--format must be/],
     [['plan', '--budget', '1TB'], env, /no upstream torrents known/],
+    [['plan', '--budget', '1TB', '--apply', 'cloud'], env, /--apply must be local or fleet/],
+    [['plan', '--budget', '1TB', '--apply', 'fleet'], env, /--apply fleet: no seedbox is configured/],
     [['mirror', 'sync'], { ...env, AACSEED_MIRROR__ROOT: JSON.stringify(dir) }, /mirror\.root: .* is not one of catalog\.roots/],
     [['mirror', 'sync'], { ...env, AACSEED_MIRROR__SOURCES: '[]' }, /no mirror source/],
     [['mirror', 'sources'], { ...env, AACSEED_MIRROR__BUDGET_BYTES: '"lots"' }, /mirror\.budget_bytes: "lots" is not a size/],
@@ -113,4 +116,40 @@ test('mirror and plan usage errors exit 2 with a message naming what is wrong', 
   const r = await runCli(['mirror', 'sources'], { env, cwd: m })
   assert.equal(r.code, 1)
   assert.match(r.stdout, /last fetch failed: .*nowhere\.json: ENOENT/)
+})
+
+test('plan --apply fleet gives the plan to the fleet: fleet apply pushes each torrent to N seedboxes, which fetch it from the swarm', async (t) => {
+  const dir = tempDir(t)
+  const up = await buildUpstream(join(dir, 'up'))
+  const list = up.list()
+  const boxes: FakeTransmission[] = []
+  for (let i = 0; i < 3; i++) {
+    const f = new FakeTransmission()
+    await f.listen()
+    t.after(() => f.close())
+    boxes.push(f)
+  }
+  const m = join(dir, 'mirror')
+  const seedboxes = boxes.map((b, i) => `[[fleet.seedboxes]]\nname = "box-${i}"\nurl = "${b.url}"\npath = "/downloads"\nreserve_bytes = 0\n`).join('')
+  const env = mirrorConfig(m, up.listPath, `[torrents]\nout_dir = "torrents"\n[fleet]\nreplicas = 2\n${seedboxes}`)
+  assert.equal((await runCli(['mirror', 'sources'], { env, cwd: m })).code, 0)
+  const r = await runCli(['plan', '--budget', '1GB', '--apply', 'fleet', '--format', 'json'], { env, cwd: m })
+  assert.equal(r.code, 0, r.stdout + r.stderr)
+  const applied = (JSON.parse(r.stdout) as { applied: { to: string; added: string[]; failed: unknown[] } }).applied
+  assert.equal(applied.to, 'fleet')
+  assert.equal(applied.added.length, list.length)
+  // Nothing is downloaded here; the .torrent files are kept for the pushes.
+  assert.deepEqual(readdirSync(join(m, 'releases')), [])
+  assert.equal(readdirSync(join(m, 'torrents', 'upstream')).length, list.length)
+
+  const pushed = await runCli(['fleet', 'apply', '--json'], { env, cwd: m })
+  assert.equal(pushed.code, 0, pushed.stdout + pushed.stderr)
+  assert.equal((JSON.parse(pushed.stdout) as { added: number }).added, list.length * 2)
+  for (const e of list) {
+    const holders = boxes.filter((b) => b.torrents.has(e.btih))
+    assert.equal(holders.length, 2, `${e.display_name} on ${holders.length} seedboxes`)
+  }
+  // Taken care of: the next plan leaves them out.
+  const next = JSON.parse((await runCli(['plan', '--budget', '1GB', '--format', 'json'], { env, cwd: m })).stdout) as { chosen: unknown[]; skipped: { held: number } }
+  assert.deepEqual([next.chosen.length, next.skipped.held], [0, list.length])
 })

@@ -12,7 +12,7 @@ import { UsageError } from '../../errors.js'
 import { publishList, startEngine } from '../../jobs/service.js'
 import { seedTorrents } from '../../jobs/seed.js'
 import { createLogger } from '../../log/index.js'
-import { MirrorStore, MirrorSync, mirrorRoot, planCandidates, planSeeding, type SeedPlan, type SyncReport } from '../../mirror/index.js'
+import { applyPlanLocally, applyPlanToFleet, MirrorStore, MirrorSync, mirrorRoot, planCandidates, planSeeding, type SeedPlan, type SyncReport } from '../../mirror/index.js'
 import { magnetLink } from '../../torrents/index.js'
 import { defineCommand, str, writeJson, type CommandContext } from '../command.js'
 import { progressLine } from '../progress.js'
@@ -287,14 +287,14 @@ function planJson(plan: SeedPlan) {
 export const planCommand = defineCommand({
   name: 'plan',
   summary: 'choose the upstream torrents that help the archive most for a disk budget',
-  usage: '--budget SIZE [--collections GLOB,...] [--max-seeders N] [--format table|json|magnets|torrents] [--refresh] [--apply] [--db PATH]',
+  usage: '--budget SIZE [--collections GLOB,...] [--max-seeders N] [--format table|json|magnets|torrents] [--refresh] [--apply local|fleet] [--db PATH]',
   options: {
     budget: { type: 'string' },
     collections: { type: 'string' },
     'max-seeders': { type: 'string' },
     format: { type: 'string' },
     refresh: { type: 'boolean' },
-    apply: { type: 'boolean' },
+    apply: { type: 'string' },
     db: { type: 'string' },
   },
   help: [
@@ -303,8 +303,11 @@ export const planCommand = defineCommand({
     '--max-seeders N      leave out torrents with more seeders than N (default 10: the swarm keeps them)',
     '--format F           table (default), json, magnets (one per line), torrents (.torrent URLs, one per line)',
     '--refresh            fetch the mirror sources first (default: their lists as last fetched)',
-    '--apply              queue the chosen torrents for download into the mirror root; `aacseed mirror sync`',
+    '--apply local        queue the chosen torrents for download into the mirror root; `aacseed mirror sync`',
     '                     (or the mirror_sync job of `aacseed serve`) downloads, verifies and seeds them',
+    '--apply fleet        give them to the fleet: `fleet apply` (or its job) places each on N seedboxes,',
+    '                     which download it from the swarm; no local copy is made',
+    'exit code 1 when --apply could not take some torrent (its .torrent unreachable or invalid)',
     'Order: fewest seeders first, metadata before data, smaller first; a data torrent brings the',
     'metadata torrents of its collection that overlap its range. Obsolete, embargoed and held torrents are left out.',
   ],
@@ -319,6 +322,9 @@ export const planCommand = defineCommand({
     if (!Number.isInteger(maxSeeders) || maxSeeders < 0) throw new UsageError(`--max-seeders ${maxSeedersArg}: must be a whole number`)
     const format = str(ctx.values.format) ?? 'table'
     if (!['table', 'json', 'magnets', 'torrents'].includes(format)) throw new UsageError(`--format must be table, json, magnets or torrents, not ${JSON.stringify(format)}`)
+    const apply = str(ctx.values.apply)
+    if (apply !== undefined && apply !== 'local' && apply !== 'fleet') throw new UsageError(`--apply must be local or fleet, not ${JSON.stringify(apply)}`)
+    if (apply === 'fleet' && config.fleet.seedboxes.length === 0) throw new UsageError('--apply fleet: no seedbox is configured ([[fleet.seedboxes]])')
     const collections = str(ctx.values.collections)
       ?.split(',')
       .map((s) => s.trim())
@@ -333,14 +339,8 @@ export const planCommand = defineCommand({
       const candidates = planCandidates(db)
       if (candidates.length === 0) throw new UsageError('no upstream torrents known: configure [[mirror.sources]] and run `aacseed mirror sources` (or pass --refresh)')
       const plan = planSeeding(candidates, { budgetBytes: budget, maxSeeders, ...(collections ? { collections } : {}) })
-      let queued = 0
-      if (ctx.values.apply) {
-        const root = mirrorRoot(config)
-        const at = new Date().toISOString()
-        const sourceOf = new Map(sync.store.upstream().map((u) => [u.btih, u.source]))
-        for (const c of plan.chosen) if (sync.store.queue({ ...c, dataSize: c.bytes, source: sourceOf.get(c.btih) ?? 'plan', wantedBy: 'plan', root }, at)) queued++
-      }
-      if (format === 'json') writeJson(ctx, { ...planJson(plan), ...(ctx.values.apply ? { queued } : {}) })
+      const applied = apply === 'local' ? applyPlanLocally(db, config, plan.chosen) : apply === 'fleet' ? await applyPlanToFleet(db, config, plan.chosen) : null
+      if (format === 'json') writeJson(ctx, { ...planJson(plan), ...(applied ? { applied: { to: apply, ...applied } } : {}) })
       else if (format === 'magnets') ctx.out.write(planJson(plan).chosen.map((c) => c.magnet_link + '\n').join(''))
       else if (format === 'torrents') ctx.out.write(planJson(plan).chosen.map((c) => (c.url ?? c.magnet_link) + '\n').join(''))
       else {
@@ -351,12 +351,14 @@ export const planCommand = defineCommand({
         const s = plan.skipped
         lines.push(
           `${plan.chosen.length} torrent(s), ${formatBytes(plan.bytes)} of the ${formatBytes(plan.budgetBytes)} budget`,
-          `left out: ${s.held} held here, ${s['well-seeded']} with more than ${maxSeeders} seeders, ${s.obsolete} obsolete, ${s.embargo} embargoed, ${s['not-followed']} in other collections, ${s['unknown-size']} of unknown size, ${s['over-budget']} over the budget`,
+          `left out: ${s.held} held here or by the fleet, ${s['well-seeded']} with more than ${maxSeeders} seeders, ${s.obsolete} obsolete, ${s.embargo} embargoed, ${s['not-followed']} in other collections, ${s['unknown-size']} of unknown size, ${s['over-budget']} over the budget`,
         )
-        if (ctx.values.apply) lines.push(`queued ${queued} for download; run \`aacseed mirror sync\` (or let \`aacseed serve\` do it)`)
+        if (applied && apply === 'local') lines.push(`queued ${applied.added.length} for download (${applied.already.length} already queued); run \`aacseed mirror sync\` (or let \`aacseed serve\` do it)`)
+        if (applied && apply === 'fleet') lines.push(`gave ${applied.added.length} to the fleet (${applied.already.length} it already had); \`aacseed fleet apply\` (or its job) places them on the seedboxes`)
+        for (const f of applied?.failed ?? []) lines.push(`not applied ${f.name}: ${f.code}: ${f.message}`)
         ctx.out.write(lines.join('\n') + '\n')
       }
-      return 0
+      return applied && applied.failed.length > 0 ? 1 : 0
     } finally {
       db.close()
     }

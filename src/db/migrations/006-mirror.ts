@@ -1,6 +1,9 @@
 import type { Migration } from '../index.js'
 
-/** Mirror sources, upstream torrents and downloads; owned and documented by src/mirror/store.ts. */
+/**
+ * Mirror sources, upstream torrents and downloads (owned and documented by src/mirror/store.ts),
+ * and the torrents the fleet keeps without a local copy (src/fleet/store.ts).
+ */
 export const migration006: Migration = {
   version: 6,
   name: 'mirror',
@@ -77,6 +80,15 @@ export const migration006: Migration = {
       );
       CREATE INDEX mirror_downloads_state ON mirror_downloads(state);
       CREATE INDEX mirror_downloads_name ON mirror_downloads(name);
+      CREATE TABLE fleet_external_torrents (
+        infohash TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('meta', 'data')),
+        collection TEXT NOT NULL,
+        total_size INTEGER NOT NULL,
+        torrent_path TEXT NOT NULL,
+        added_at TEXT NOT NULL
+      );
     `)
   },
 }
