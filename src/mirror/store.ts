@@ -133,6 +133,11 @@ export class MirrorStore {
     return (this.db.prepare(sql).all(opts.source !== undefined ? { source: opts.source } : {}) as Record<string, unknown>[]).map(upstreamRow)
   }
 
+  /** Every source's entry for one torrent, listed now or before; listed ones first. */
+  upstreamByBtih(btih: string): StoredUpstream[] {
+    return (this.db.prepare(`${UPSTREAM} WHERE btih = ? ORDER BY listed DESC, source`).all(btih) as Record<string, unknown>[]).map(upstreamRow)
+  }
+
   rejections(source?: string): Rejection[] {
     const sql = `SELECT source, entry, code, message FROM mirror_rejections${source !== undefined ? ' WHERE source = ?' : ''} ORDER BY source, id`
     return (source !== undefined ? this.db.prepare(sql).all(source) : this.db.prepare(sql).all()) as Rejection[]

@@ -18,8 +18,7 @@
  * `<root>/.aacseed-mirror/rejected/<btih>/` and kept for a human, never published. Network
  * failures are retried: a few times within the pass, then by later passes with growing delays.
  */
-import { statfs } from 'node:fs/promises'
-import { lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises'
+import { lstat, mkdir, mkdtemp, open, readdir, rename, rm, statfs } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { CatalogStore, MIRROR_WORK_DIR, scan, scanSettings } from '../catalog/index.js'
@@ -163,9 +162,11 @@ export class MirrorSync {
       if (opts.signal?.aborted) break
       await this.verify(row, report)
     }
+    // What the root holds now: read once per pass, not once per queued download.
+    const heldBytes = this.rootBytes(root)
     for (const row of this.store.downloads(['queued'])) {
       if (opts.signal?.aborted) break
-      await this.start(row, root, statuses, report, opts.signal)
+      await this.start(row, heldBytes, statuses, report, opts.signal)
     }
     const placed = this.store.downloads(['placed'])
     if (placed.length > 0 && !opts.signal?.aborted) await this.finish(placed, root, report, opts.signal)
@@ -234,11 +235,15 @@ export class MirrorSync {
     const held = this.heldNames()
     // Metadata first: it is small, and it says what the data is.
     const order = [...offered].sort((a, b) => Number(a.kind === 'data') - Number(b.kind === 'data') || cmp(a.collection, b.collection) || a.fromS - b.fromS || cmp(a.name, b.name))
-    for (const t of order) {
-      if (held.has(t.name)) continue
-      held.add(t.name)
-      if (dryRun || this.store.queue({ ...t, wantedBy: 'sync', root }, this.stamp())) report.queued.push(t.name)
-    }
+    const at = this.stamp()
+    // One transaction: a first sync of a large list queues thousands.
+    this.deps.db.transaction(() => {
+      for (const t of order) {
+        if (held.has(t.name)) continue
+        held.add(t.name)
+        if (dryRun || this.store.queue({ ...t, wantedBy: 'sync', root }, at)) report.queued.push(t.name)
+      }
+    })()
   }
 
   // ---- downloads --------------------------------------------------------------------------
@@ -277,7 +282,14 @@ export class MirrorSync {
     })
   }
 
-  private async start(row: DownloadRow, root: string, statuses: Map<string, EngineTorrentStatus>, report: SyncReport, signal?: AbortSignal): Promise<void> {
+  private rootBytes(root: string): number {
+    return new CatalogStore(this.deps.db)
+      .releases()
+      .filter((r) => r.root === root)
+      .reduce((s, r) => s + r.bytes, 0)
+  }
+
+  private async start(row: DownloadRow, heldBytes: number, statuses: Map<string, EngineTorrentStatus>, report: SyncReport, signal?: AbortSignal): Promise<void> {
     const engine = this.deps.engine!
     if (row.nextAttemptAt !== null && row.nextAttemptAt > this.stamp()) {
       report.deferred.push({ name: row.name, reason: 'retry-later', detail: `after ${row.nextAttemptAt}: ${row.error ?? ''}` })
@@ -295,7 +307,7 @@ export class MirrorSync {
       torrent = got
     }
     const size = row.totalSize ?? parseTorrent(torrent, torrentLimits(this.m)).totalSize
-    const refusal = await this.budgetRefusal(size, root, active, statuses)
+    const refusal = await this.budgetRefusal(size, row.root, heldBytes, active, statuses)
     if (refusal) {
       report.deferred.push({ name: row.name, ...refusal })
       return
@@ -313,7 +325,7 @@ export class MirrorSync {
 
   /** Fetches and checks the .torrent; null when it failed (recorded as a failure or a rejection). */
   private async fetchTorrent(row: DownloadRow, report: SyncReport, signal?: AbortSignal): Promise<Buffer | null> {
-    const candidates = this.store.upstream({ all: true }).filter((u) => u.btih === row.btih)
+    const candidates = this.store.upstreamByBtih(row.btih)
     const up = candidates.find((u) => u.torrentUrl !== null) ?? candidates.find((u) => u.magnet !== null) ?? candidates[0]
     const engine = this.deps.engine!
     const fromMagnet = up !== undefined && up.torrentUrl === null && up.magnet !== null && engine.fetchMetadata !== undefined
@@ -342,13 +354,9 @@ export class MirrorSync {
   }
 
   /** Why a download of `size` bytes may not start now, or null. */
-  private async budgetRefusal(size: number, root: string, active: DownloadRow[], statuses: Map<string, EngineTorrentStatus>): Promise<{ reason: DeferReason; detail: string } | null> {
+  private async budgetRefusal(size: number, root: string, held: number, active: DownloadRow[], statuses: Map<string, EngineTorrentStatus>): Promise<{ reason: DeferReason; detail: string } | null> {
     const inFlight = this.store.downloads(['downloading', 'verifying', 'placed'])
     if (this.m.budget_bytes > 0) {
-      const held = new CatalogStore(this.deps.db)
-        .releases()
-        .filter((r) => r.root === root)
-        .reduce((s, r) => s + r.bytes, 0)
       const reserved = inFlight.reduce((s, d) => s + (d.totalSize ?? 0), 0)
       if (held + reserved + size > this.m.budget_bytes) {
         return { reason: 'budget', detail: `${held} bytes held + ${reserved} downloading + ${size} > mirror.budget_bytes ${this.m.budget_bytes}` }
@@ -366,10 +374,7 @@ export class MirrorSync {
     // A dry run shows what a real pass would start, by the sizes the lists give.
     const sizes = new Map(offered.map((t) => [t.name, t.dataSize]))
     let committed = 0
-    const held = new CatalogStore(this.deps.db)
-      .releases()
-      .filter((r) => r.root === root)
-      .reduce((s, r) => s + r.bytes, 0)
+    const held = this.rootBytes(root)
     const free = await this.freeBytes(root).catch(() => Number.POSITIVE_INFINITY)
     for (const name of report.queued) {
       const size = sizes.get(name) ?? 0
@@ -532,7 +537,7 @@ async function createEmptyFiles(folder: string, files: readonly TorrentFile[]): 
 
 /** The AAC checks of one release on its own, in a throwaway database (as `aacseed validate` does). */
 async function checkRelease(config: Config, dir: string, name: string): Promise<Array<{ path: string; line: number | null; code: string; message: string }>> {
-  const tmp = await import('node:fs/promises').then((fs) => fs.mkdtemp(join(tmpdir(), 'aacseed-mirror-check-')))
+  const tmp = await mkdtemp(join(tmpdir(), 'aacseed-mirror-check-'))
   const db = openDatabase(join(tmp, 'check.db'))
   try {
     const r = await scan({ db, roots: [dir], ...scanSettings(config.catalog), only: new Map([[dir, new Set([name])]]) })
