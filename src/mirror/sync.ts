@@ -115,6 +115,13 @@ async function statfsFree(path: string): Promise<number> {
 
 const MAX_RETRY_DELAY_MS = 6 * 3600_000
 
+interface PassState {
+  /** Bytes of the releases in the mirror root at the start of the pass. */
+  heldBytes: number
+  /** .torrent fetches that failed in this pass. */
+  fetchFailures: number
+}
+
 export class MirrorSync {
   readonly store: MirrorStore
   private readonly log: EngineLogger
@@ -163,10 +170,10 @@ export class MirrorSync {
       await this.verify(row, report)
     }
     // What the root holds now: read once per pass, not once per queued download.
-    const heldBytes = this.rootBytes(root)
+    const pass: PassState = { heldBytes: this.rootBytes(root), fetchFailures: 0 }
     for (const row of this.store.downloads(['queued'])) {
       if (opts.signal?.aborted) break
-      await this.start(row, heldBytes, statuses, report, opts.signal)
+      await this.start(row, pass, statuses, report, opts.signal)
     }
     const placed = this.store.downloads(['placed'])
     if (placed.length > 0 && !opts.signal?.aborted) await this.finish(placed, root, report, opts.signal)
@@ -289,7 +296,7 @@ export class MirrorSync {
       .reduce((s, r) => s + r.bytes, 0)
   }
 
-  private async start(row: DownloadRow, heldBytes: number, statuses: Map<string, EngineTorrentStatus>, report: SyncReport, signal?: AbortSignal): Promise<void> {
+  private async start(row: DownloadRow, pass: PassState, statuses: Map<string, EngineTorrentStatus>, report: SyncReport, signal?: AbortSignal): Promise<void> {
     const engine = this.deps.engine!
     if (row.nextAttemptAt !== null && row.nextAttemptAt > this.stamp()) {
       report.deferred.push({ name: row.name, reason: 'retry-later', detail: `after ${row.nextAttemptAt}: ${row.error ?? ''}` })
@@ -300,14 +307,32 @@ export class MirrorSync {
       report.deferred.push({ name: row.name, reason: 'max-active', detail: `${active.length} downloads in flight (mirror.max_active)` })
       return
     }
+    // The list's size first: a download that cannot fit is not worth fetching its .torrent for.
+    if (row.totalSize !== null) {
+      const refusal = await this.budgetRefusal(row.totalSize, row.root, pass.heldBytes, active, statuses)
+      if (refusal) {
+        report.deferred.push({ name: row.name, ...refusal })
+        return
+      }
+    }
     let torrent = row.torrent
     if (torrent === null) {
+      // A dead upstream must not cost every queued download its retries in one pass.
+      if (pass.fetchFailures >= this.m.max_active) {
+        report.deferred.push({ name: row.name, reason: 'retry-later', detail: `${pass.fetchFailures} .torrent fetches failed in this pass` })
+        return
+      }
+      const failedBefore = report.failed.length
       const got = await this.fetchTorrent(row, report, signal)
-      if (got === null) return
+      if (got === null) {
+        // Only failures count (a rejected .torrent says nothing about the upstream's health).
+        if (report.failed.length > failedBefore) pass.fetchFailures++
+        return
+      }
       torrent = got
     }
-    const size = row.totalSize ?? parseTorrent(torrent, torrentLimits(this.m)).totalSize
-    const refusal = await this.budgetRefusal(size, row.root, heldBytes, active, statuses)
+    const size = parseTorrent(torrent, torrentLimits(this.m)).totalSize
+    const refusal = await this.budgetRefusal(size, row.root, pass.heldBytes, active, statuses)
     if (refusal) {
       report.deferred.push({ name: row.name, ...refusal })
       return
@@ -322,6 +347,7 @@ export class MirrorSync {
     report.started.push(row.name)
     this.log.info({ release: row.name, bytes: size }, 'mirror: download started')
   }
+
 
   /** Fetches and checks the .torrent; null when it failed (recorded as a failure or a rejection). */
   private async fetchTorrent(row: DownloadRow, report: SyncReport, signal?: AbortSignal): Promise<Buffer | null> {

@@ -302,3 +302,17 @@ test('hostile list entries and .torrent files are rejected by name, and nothing 
     [...readTree(up.root).keys()].filter((p) => p === goodName),
   )
 })
+
+test('a dead upstream costs one pass at most mirror.max_active failed .torrent fetches; the rest wait for a later pass', async (t) => {
+  const dir = tempDir(t)
+  const up = await buildUpstream(join(dir, 'up'))
+  const server = await startStaticServer(t, up.site)
+  const list = up.list()
+  for (const e of list) server.failNext(`/${encodeURIComponent(e.display_name)}`, 100, 500)
+  const m = mirror(t, join(dir, 'mirror'), `${server.url}/torrents.json`, { max_active: 2, retries: 0 })
+  const r = await m.sync(new FakeEngine()).run()
+  assert.equal(r.failed.length, 2)
+  assert.equal(server.requests.filter((p) => p.endsWith('.torrent')).length, 2)
+  assert.deepEqual(r.deferred.map((d) => d.reason), list.slice(2).map(() => 'retry-later'))
+  assert.ok(r.deferred.every((d) => /2 \.torrent fetches failed in this pass/.test(d.detail)))
+})
