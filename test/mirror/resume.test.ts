@@ -17,7 +17,7 @@ import { MirrorStore, MirrorSync } from '../../src/mirror/index.js'
 import { buildTorrent, encode, makeTorrents, TorrentStore } from '../../src/torrents/index.js'
 import { readTree } from '../engines/fixtures.js'
 import { aacid, dataName, metaName, rec, writeDataFolder, writeMeta } from '../fixtures.js'
-import { tempDir } from '../helpers.js'
+import { runCli, tempDir } from '../helpers.js'
 import { FakeEngine } from '../support/fake-engine.js'
 import { buildUpstream, SMALL, startStaticServer, type ListEntry } from './fixtures.js'
 
@@ -172,6 +172,12 @@ test('a release that breaks the standard, or whose torrent is not made by the na
   // A verdict, not a hiccup: the next pass does not download them again.
   const again = await sync.run({ refresh: 'never' })
   assert.deepEqual([again.queued, again.started], [[], []])
+  // `aacseed health` lists them for the operator.
+  const health = await runCli(['health', '--json', '--db', m.config.catalog.database], { cwd: m.dir })
+  assert.equal(health.code, 1)
+  const ids = (JSON.parse(health.stdout) as { problems: Array<{ id: string; severity: string; details: string }> }).problems.filter((p) => p.id.startsWith('mirror-rejected:'))
+  assert.deepEqual(ids.map((p) => p.id).sort(), entries.map((e) => `mirror-rejected:${e.btih}`).sort())
+  assert.ok(ids.some((p) => p.details.startsWith('infohash-mismatch: ')))
 })
 
 test('downloads never start beyond the disk budget or into the free-space reserve', async (t) => {

@@ -4,6 +4,7 @@ import { openDatabase } from '../../db/index.js'
 import { EngineStatusStore } from '../../engines/index.js'
 import { Fleet, FleetStore, type FleetStatus, type PlanReport, type SeedboxView, type TorrentHealthReport } from '../../fleet/index.js'
 import { createLogger } from '../../log/index.js'
+import { MirrorStore } from '../../mirror/index.js'
 import { defineCommand, str, writeJson, type CommandContext } from '../command.js'
 import { formatBytes } from '../../coverage/format.js'
 
@@ -169,7 +170,7 @@ interface HealthProblem {
 
 export const healthCommand = defineCommand({
   name: 'health',
-  summary: 'everything that needs attention: seedboxes down, torrents below N or lost, copies in error, trackers failing',
+  summary: 'everything that needs attention: seedboxes down, torrents below N or lost, copies in error, trackers failing, mirror troubles',
   usage: '[--json] [--db PATH]',
   options: { json: { type: 'boolean' }, db: { type: 'string' } },
   help: ['From the stored polls and scrapes. Exit 0 when all is well, 1 when there is a problem.'],
@@ -195,6 +196,14 @@ export const healthCommand = defineCommand({
       }
       for (const tr of trackers) if (tr.error) problems.push({ id: `tracker-failing:${tr.tracker}`, severity: 'warning', summary: `scrape of ${tr.tracker} failed`, details: tr.error })
       for (const e of engine.filter((x) => x.state === 'error')) problems.push({ id: `engine-error:${e.infoHash}`, severity: 'error', summary: `${e.name}: the local ${e.engine} engine reports an error`, details: e.error ?? '' })
+      const mirror = new MirrorStore(fleet.db)
+      for (const src of mirror.sources()) if (src.error) problems.push({ id: `mirror-source-failing:${src.name}`, severity: 'warning', summary: `mirror source ${src.name} cannot be fetched (its last list is used)`, details: src.error })
+      for (const d of mirror.downloads(['rejected'])) {
+        problems.push({ id: `mirror-rejected:${d.btih}`, severity: 'error', summary: `mirror: ${d.name} was rejected and is not published`, details: `${d.errorCode}: ${d.error ?? ''}` })
+      }
+      for (const d of mirror.downloads(['queued', 'downloading']).filter((x) => x.attempts >= 3)) {
+        problems.push({ id: `mirror-retrying:${d.btih}`, severity: 'warning', summary: `mirror: ${d.name} failed ${d.attempts} times; next try ${d.nextAttemptAt ?? 'soon'}`, details: `${d.errorCode}: ${d.error ?? ''}` })
+      }
       const report = {
         at: s.at,
         ok: problems.length === 0,
