@@ -15,6 +15,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { CoverageSnapshot } from '../coverage/index.js'
 import { LEVEL_KEYS, SWARM_BUCKETS } from '../coverage/index.js'
 import type { JobRun } from '../jobs/index.js'
+import type { MirrorSummary } from '../mirror/index.js'
 
 export interface MetricsOptions {
   perTorrent: boolean
@@ -53,6 +54,8 @@ export const METRIC_NAMES = [
   'aacseed_job_last_success_timestamp_seconds',
   'aacseed_job_running',
   'aacseed_problems',
+  'aacseed_mirror_downloads',
+  'aacseed_mirror_source_up',
 ] as const
 
 export const PER_TORRENT_METRIC_NAMES = ['aacseed_torrent_copies', 'aacseed_torrent_swarm_seeders', 'aacseed_torrent_size_bytes'] as const
@@ -101,6 +104,8 @@ export class HttpMetrics {
       jobLastSuccess: gauge('aacseed_job_last_success_timestamp_seconds', 'When the job last finished ok (Unix time).', ['job']),
       jobRunning: gauge('aacseed_job_running', '1 while the job runs.', ['job']),
       problems: gauge('aacseed_problems', 'Open problems found in the releases, by scope and code.', ['scope', 'code']),
+      mirrorDownloads: gauge('aacseed_mirror_downloads', 'Mirror downloads by state (queued, downloading, verifying, placed, done, rejected).', ['state']),
+      mirrorSourceUp: gauge('aacseed_mirror_source_up', "1 when the mirror source's last fetch succeeded, else 0.", ['source']),
     }
     this.#jobRuns = new Counter({ name: 'aacseed_job_runs_total', help: 'Job runs that finished since aacseed started, by outcome (ok, failed, skipped, interrupted).', labelNames: ['job', 'outcome'], registers: r })
     this.#jobFailures = new Counter({ name: 'aacseed_job_failures_total', help: 'Job runs that failed since aacseed started.', labelNames: ['job'], registers: r })
@@ -121,7 +126,12 @@ export class HttpMetrics {
   }
 
   /** Sets every gauge from a new snapshot; called once per coverage generation. */
-  refresh(snap: CoverageSnapshot, problems: ReadonlyArray<{ scope: string; code: string; n: number }>, jobs: { schedules: Record<string, string>; running: string[]; runs: JobRun[] } | null): void {
+  refresh(
+    snap: CoverageSnapshot,
+    problems: ReadonlyArray<{ scope: string; code: string; n: number }>,
+    jobs: { schedules: Record<string, string>; running: string[]; runs: JobRun[] } | null,
+    mirror: Pick<MirrorSummary, 'downloads' | 'sources'> | null = null,
+  ): void {
     const g = this.#g
     for (const gauge of Object.values(g)) gauge.reset()
     const r = snap.report
@@ -158,6 +168,10 @@ export class HttpMetrics {
     }
     for (const p of problems) g.problems.set({ scope: p.scope, code: p.code }, p.n)
     if (jobs) this.#jobs(jobs)
+    if (mirror) {
+      for (const [state, n] of Object.entries(mirror.downloads)) g.mirrorDownloads.set({ state }, n)
+      for (const src of mirror.sources) g.mirrorSourceUp.set({ source: src.name }, src.ok ? 1 : 0)
+    }
     if (this.#torrent) {
       const t = this.#torrent
       t.copies.reset()

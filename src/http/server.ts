@@ -26,6 +26,7 @@
 import { randomBytes } from 'node:crypto'
 import { gzipSync } from 'node:zlib'
 import { fastify, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { mirrorSummary } from '../mirror/index.js'
 import { coverageJson, timelineJson, torrentJson, type CoverageCache, type CoverageSnapshot, type TorrentCoverage, type TorrentHealth } from '../coverage/index.js'
 import type { Db } from '../db/index.js'
 import { ConfigError, isAacseedError } from '../errors.js'
@@ -226,7 +227,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
         if (snap.generation === refreshedGeneration) warm(snap)
       })
       const jobs = opts.jobs ? { schedules: opts.jobs.schedules(), running: opts.jobs.running(), runs: opts.jobs.recentRuns({ limit: 200 }) } : null
-      metrics.refresh(snap, problems.counts(), jobs)
+      metrics.refresh(snap, problems.counts(), jobs, mirrorSummary(opts.db))
     }
     return snap
   }
@@ -381,6 +382,8 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
       true,
     ),
   )
+
+  app.get('/api/mirror', { schema: { querystring: SCHEMAS.none } }, (_req, reply) => reply.type(JSON_TYPE).header('cache-control', 'no-store').send(mirrorSummary(opts.db)))
 
   // ---- jobs, problems, health ----
 

@@ -18,6 +18,20 @@ export interface FetchOptions {
   onRetry?: (attempt: number, error: MirrorError, delayMs: number) => void
 }
 
+/**
+ * A location as shown in messages, logs and the API: a URL without its query and fragment,
+ * which may carry an access token of a private upstream (`?key=…`). Files are shown as they are.
+ */
+export function displayLocation(location: string): string {
+  if (!isRemote(location)) return location
+  try {
+    const u = new URL(location)
+    return `${u.origin}${u.pathname}${u.search ? '?…' : ''}`
+  } catch {
+    return location.replace(/[?#].*$/, '?…')
+  }
+}
+
 export function isRemote(location: string): boolean {
   return /^https?:\/\//i.test(location)
 }
@@ -37,11 +51,12 @@ export async function fetchBytes(location: string, opts: FetchOptions): Promise<
   }
 }
 
-async function fetchOnce(url: string, opts: FetchOptions): Promise<Buffer> {
+async function fetchOnce(location: string, opts: FetchOptions): Promise<Buffer> {
+  const url = displayLocation(location)
   const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)]) : AbortSignal.timeout(opts.timeoutMs)
   let res: Response
   try {
-    res = await fetch(url, { signal, redirect: 'follow', headers: { accept: 'application/json, application/x-bittorrent, */*' } })
+    res = await fetch(location, { signal, redirect: 'follow', headers: { accept: 'application/json, application/x-bittorrent, */*' } })
   } catch (e) {
     throw new MirrorError('fetch-failed', `${url}: ${describeFetchError(e)}`, { transient: true })
   }

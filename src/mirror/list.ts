@@ -11,6 +11,7 @@
 import { parseTorrentFileName, type ReleaseName } from '../aac/index.js'
 import { errorMessage } from '../errors.js'
 import { MirrorError, type MirrorErrorCode } from './errors.js'
+import { displayLocation } from './fetch.js'
 
 export interface UpstreamTorrent {
   /** v1 infohash, 40 lowercase hex digits. */
@@ -110,10 +111,10 @@ export function parseTorrentList(text: string, ctx: ListContext): ParsedList {
   try {
     data = JSON.parse(text)
   } catch (e) {
-    throw new MirrorError('list-invalid', `${ctx.source}: the list at ${ctx.location} is not JSON: ${errorMessage(e)}`)
+    throw new MirrorError('list-invalid', `${ctx.source}: the list at ${displayLocation(ctx.location)} is not JSON: ${errorMessage(e)}`)
   }
-  if (!Array.isArray(data)) throw new MirrorError('list-invalid', `${ctx.source}: the list at ${ctx.location} is not a JSON array`)
-  if (data.length > ctx.maxEntries) throw new MirrorError('list-invalid', `${ctx.source}: the list at ${ctx.location} has ${data.length} entries, more than the limit of ${ctx.maxEntries}`)
+  if (!Array.isArray(data)) throw new MirrorError('list-invalid', `${ctx.source}: the list at ${displayLocation(ctx.location)} is not a JSON array`)
+  if (data.length > ctx.maxEntries) throw new MirrorError('list-invalid', `${ctx.source}: the list at ${displayLocation(ctx.location)} has ${data.length} entries, more than the limit of ${ctx.maxEntries}`)
   const out: ParsedList = { torrents: [], rejected: [] }
   const seen = new Map<string, string>()
   data.forEach((raw: unknown, i) => {

@@ -9,7 +9,7 @@ import { errorMessage } from '../errors.js'
 import { parseTorrent } from '../torrents/index.js'
 import { checkUpstreamTorrent } from './check.js'
 import { MirrorError } from './errors.js'
-import { fetchBytes, type FetchOptions } from './fetch.js'
+import { displayLocation, fetchBytes, type FetchOptions } from './fetch.js'
 import { parseTorrentList, releaseOfTorrentName, type ParsedList, type UpstreamTorrent } from './list.js'
 
 export type MirrorConfig = Config['mirror']
@@ -35,7 +35,7 @@ export async function readSource(s: SourceConfig, m: MirrorConfig, signal?: Abor
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
     } catch {
-      throw new MirrorError('list-invalid', `${s.name}: the list at ${s.list} is not UTF-8`)
+      throw new MirrorError('list-invalid', `${s.name}: the list at ${displayLocation(s.list)} is not UTF-8`)
     }
     return parseTorrentList(text, { source: s.name, location: s.list, maxEntries: m.max_list_entries })
   }

@@ -29,7 +29,7 @@ import { AacseedError, ConfigError, errorMessage } from '../errors.js'
 import { buildTorrent, CREATED_BY, makeTorrents, parseTorrent, sortByNameBytes, TorrentStore, type TorrentFile } from '../torrents/index.js'
 import { checkUpstreamTorrent } from './check.js'
 import { MirrorError } from './errors.js'
-import { fetchBytes } from './fetch.js'
+import { displayLocation, fetchBytes } from './fetch.js'
 import type { Rejection, UpstreamTorrent } from './list.js'
 import { globMatcher } from './plan.js'
 import { fetchOptions, readSource, sourceLocation, torrentLimits, type SourceConfig } from './sources.js'
@@ -200,10 +200,11 @@ export class MirrorSync {
     for (const s of this.m.sources) {
       const location = sourceLocation(s)
       const last = stored.get(s.name)
+      const shown = displayLocation(location)
       const due =
         refresh === 'always' ||
         (refresh === 'due' && (!last?.fetchedAt || this.now().getTime() - Date.parse(last.fetchedAt) >= this.m.refresh_minutes * 60_000 || last.location !== location))
-      const entry: SourceReport = { name: s.name, location, fetched: false, offered: 0, rejected: 0, error: null }
+      const entry: SourceReport = { name: s.name, location: shown, fetched: false, offered: 0, rejected: 0, error: null }
       let torrents: UpstreamTorrent[] | null = null
       if (due) {
         try {
@@ -374,7 +375,7 @@ export class MirrorSync {
       this.store.setTorrent(row.btih, bytes, { totalSize: t.totalSize, pieceLength: t.pieceLength, private: t.private, source: t.source, announce: t.announce }, this.stamp())
       return bytes
     } catch (e) {
-      await this.rejectRow(row, e instanceof AacseedError ? e.code : 'torrent-mismatch', `${up.source}: ${up.torrentUrl ?? up.magnet}: ${errorMessage(e)}`, report, null)
+      await this.rejectRow(row, e instanceof AacseedError ? e.code : 'torrent-mismatch', `${up.source}: ${up.torrentUrl ? displayLocation(up.torrentUrl) : 'magnet'}: ${errorMessage(e)}`, report, null)
       return null
     }
   }
