@@ -194,17 +194,17 @@ export class MirrorSync {
     dryRun = false,
     signal?: AbortSignal,
   ): Promise<{ sources: SourceReport[]; rejected: Rejection[]; followed: Array<UpstreamTorrent & { source: string }> }> {
-    const offered: Array<UpstreamTorrent & { source: string }> = []
-    const report = { sources: [] as SourceReport[], rejectedEntries: [] as Rejection[] }
+    const followed: Array<UpstreamTorrent & { source: string }> = []
+    const sources: SourceReport[] = []
+    const rejected: Rejection[] = []
     const stored = new Map(this.store.sources().map((s) => [s.name, s]))
     for (const s of this.m.sources) {
       const location = sourceLocation(s)
       const last = stored.get(s.name)
-      const shown = displayLocation(location)
       const due =
         refresh === 'always' ||
         (refresh === 'due' && (!last?.fetchedAt || this.now().getTime() - Date.parse(last.fetchedAt) >= this.m.refresh_minutes * 60_000 || last.location !== location))
-      const entry: SourceReport = { name: s.name, location: shown, fetched: false, offered: 0, rejected: 0, error: null }
+      const entry: SourceReport = { name: s.name, location: displayLocation(location), fetched: false, offered: 0, rejected: 0, error: null }
       let torrents: UpstreamTorrent[] | null = null
       if (due) {
         try {
@@ -212,9 +212,14 @@ export class MirrorSync {
           torrents = parsed.torrents
           entry.fetched = true
           entry.rejected = parsed.rejected.length
-          report.rejectedEntries.push(...parsed.rejected)
+          rejected.push(...parsed.rejected)
           if (!dryRun) this.store.recordSourceList(s.name, location, parsed.torrents, parsed.rejected, this.stamp())
-          for (const r of parsed.rejected) this.log.warn({ source: s.name, entry: r.entry, code: r.code }, `mirror: rejected ${r.entry}: ${r.message}`)
+          // One line per source: a real list rejects thousands of entries (every non-AAC torrent) on every fetch.
+          if (parsed.rejected.length > 0) {
+            const byCode: Record<string, number> = {}
+            for (const r of parsed.rejected) byCode[r.code] = (byCode[r.code] ?? 0) + 1
+            this.log.warn({ source: s.name, rejected: byCode, first: `${parsed.rejected[0]!.entry}: ${parsed.rejected[0]!.message}` }, `mirror: ${parsed.rejected.length} list entries rejected (aacseed mirror sources lists them)`)
+          }
         } catch (e) {
           entry.error = errorMessage(e)
           if (!dryRun) this.store.recordSourceError(s.name, location, entry.error, this.stamp())
@@ -224,10 +229,10 @@ export class MirrorSync {
       torrents ??= this.store.upstream({ source: s.name })
       entry.offered = torrents.length
       const follows = followedBy(s)
-      for (const t of torrents) if (follows(t)) offered.push({ ...t, source: s.name })
-      report.sources.push(entry)
+      for (const t of torrents) if (follows(t)) followed.push({ ...t, source: s.name })
+      sources.push(entry)
     }
-    return { sources: report.sources, rejected: report.rejectedEntries, followed: offered }
+    return { sources, rejected, followed }
   }
 
   /** Names of releases this machine holds or is getting: cataloged anywhere, torrented, or downloading. */
