@@ -13,42 +13,18 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { TestContext } from 'node:test'
-import { writeRandom, aria2cDownload, makeRelease, makeTorrent, infoHashOf, openFds, startTracker, startTransmission } from '../test/engines/fixtures.js'
+import { aria2cDownload, makeRelease, makeTorrent, infoHashOf, openFds, startTracker, startTransmission } from '../test/engines/fixtures.js'
 import { freePort, waitFor } from '../test/helpers.js'
 import { WebTorrentEngine } from '../src/engines/webtorrent.js'
 import { openDatabase } from '../src/db/index.js'
+import { ensureData, FOLDER, SEED_CACHE, TOTAL } from './data.js'
 
 const repo = resolve(import.meta.dirname, '..', '..')
-const cache = join(repo, '.bench-cache', 'seed')
-const FOLDER = 'annas_archive_data__aacid__zlib3_files__20230808T051503Z--20230808T061503Z'
-const TOTAL = 2 * 2 ** 30
+const cache = SEED_CACHE
 
 // The fixtures take a test context for clean-up; the benchmark gives them its own.
 const cleanups: Array<() => unknown> = []
 const ctx = { after: (fn: () => unknown) => cleanups.push(fn), diagnostic: () => {}, skip: () => {} } as unknown as TestContext
-
-function ensureData(): string {
-  const root = join(cache, 'releases')
-  const dir = join(root, FOLDER)
-  const done = join(cache, 'complete')
-  if (existsSync(done)) return root
-  rmSync(cache, { recursive: true, force: true })
-  mkdirSync(dir, { recursive: true })
-  console.log('generating 2 GiB of release data (once)…')
-  let left = TOTAL
-  let i = 0
-  let t = Date.UTC(2023, 7, 8, 5, 15, 3) / 1000
-  while (left > 0) {
-    const size = Math.min(left, 100_000 + ((i * 7_919_993) % 11_900_000))
-    const ts = new Date(t * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '')
-    writeRandom(join(dir, `aacid__zlib3_files__${ts}__${22430000 + i}__${String(i).padStart(22, 'A')}`), size)
-    left -= size
-    i++
-    t += 7
-  }
-  writeFileSync(done, '')
-  return root
-}
 
 function serve(dir: string, config: string): { child: ChildProcess; exited: Promise<number | null> } {
   const child = spawn(process.execPath, [join(repo, 'bin', 'aacseed.js'), 'serve', '--config', config], { cwd: dir, stdio: 'ignore' })

@@ -354,7 +354,6 @@ export class MirrorSync {
     this.log.info({ release: row.name, bytes: size }, 'mirror: download started')
   }
 
-
   /** Fetches and checks the .torrent; null when it failed (recorded as a failure or a rejection). */
   private async fetchTorrent(row: DownloadRow, report: SyncReport, signal?: AbortSignal): Promise<Buffer | null> {
     const candidates = this.store.upstreamByBtih(row.btih)
