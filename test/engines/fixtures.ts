@@ -165,9 +165,9 @@ export interface Tracker {
 }
 
 /** A bittorrent-tracker HTTP server on 127.0.0.1 (UDP and WebSocket off), closed after the test. */
-export async function startTracker(t: TestContext): Promise<Tracker> {
+export async function startTracker(t: TestContext, opts: { intervalMs?: number } = {}): Promise<Tracker> {
   const port = await freePort()
-  const server = new TrackerServer({ udp: false, ws: false, http: true, stats: false, interval: 60_000 })
+  const server = new TrackerServer({ udp: false, ws: false, http: true, stats: false, interval: opts.intervalMs ?? 60_000 })
   server.on('error', () => {})
   server.on('warning', () => {})
   await new Promise<void>((res) => server.listen(port, '127.0.0.1', res))

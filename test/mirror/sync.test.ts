@@ -10,9 +10,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { writeSampleRelease, type SampleCollection } from '../../src/catalog/index.js'
-import { killChild, readTree, startTracker, type Tracker } from '../engines/fixtures.js'
+import { killChild, readTree, startTracker, startTransmission, type Tracker } from '../engines/fixtures.js'
 import { openDatabase } from '../../src/db/index.js'
-import { freePort, runCli, spawnCli, tempDir, waitFor } from '../helpers.js'
+import { freePort, requireTool, runCli, spawnCli, tempDir, waitFor } from '../helpers.js'
 import { startStaticServer } from './fixtures.js'
 
 interface ListEntry {
@@ -279,4 +279,41 @@ test('a list entry with only a magnet link is resolved through the swarm (BEP 9)
   assert.ok(!site.requests.some((p) => p.endsWith('.torrent')), 'no .torrent was fetched over HTTP')
   const mirrored = readTree(join(mirrorDir, 'releases'))
   for (const [k, v] of readTree(up.root)) assert.ok(mirrored.get(k)?.equals(v), `${k} differs or is missing`)
+})
+
+test('mirror sync with the Transmission engine: the daemon downloads into the staging folder, then seeds the placed release', { timeout: 240_000 }, async (t) => {
+  if (!requireTool(t, 'transmission-daemon')) return
+  const dir = tempDir(t)
+  // Transmission never dials a loopback peer, so the upstream seeder must dial it: a short
+  // tracker interval makes the seeder learn of the daemon soon after it announces.
+  const tracker = await startTracker(t, { intervalMs: 2_000 })
+  const site = await startStaticServer(t, join(dir, 'up', 'site'))
+  const up = await upstream(t, join(dir, 'up'), tracker, site.url)
+  await up.serve()
+  const daemon = await startTransmission(t, join(dir, 'daemon'))
+  const mirrorDir = join(dir, 'mirror')
+  const env = mirrorSetup(mirrorDir, `${site.url}/torrents.json`, await freePort())
+  writeFileSync(
+    join(mirrorDir, 'aacseed.toml'),
+    readFileSync(join(mirrorDir, 'aacseed.toml'), 'utf8').replace('[mirror]', `[engine]\nkind = "transmission"\n[engine.transmission]\nurl = "${daemon.url}"\n[mirror]\nmax_active = 16`),
+  )
+  const names = releasesOf(up.list())
+  const first = await runCli(['mirror', 'sync', '--json'], { env, cwd: mirrorDir })
+  assert.equal(first.code, 0, first.stdout + first.stderr)
+  assert.deepEqual([...(JSON.parse(first.stdout) as SyncJson).started].sort(), names)
+  // The daemon downloads on its own, into the staging folder.
+  await waitFor('the daemon has every download complete', async () => {
+    const r = await daemon.rpc('torrent-get', { fields: ['percentDone', 'downloadDir'] })
+    const ts = r.arguments.torrents as Array<{ percentDone: number; downloadDir: string }>
+    return ts.length === names.length && ts.every((x) => x.percentDone === 1 && x.downloadDir.includes('.aacseed-mirror/partial/'))
+  }, 180_000, 500)
+  const second = await sync(env, mirrorDir)
+  assert.deepEqual([...second.done].sort(), names)
+  const mirrored = readTree(join(mirrorDir, 'releases'))
+  for (const [k, v] of readTree(up.root)) assert.ok(mirrored.get(k)?.equals(v), `${k} differs or is missing`)
+  // Seeded again from the root, not from the staging folder.
+  const r = await daemon.rpc('torrent-get', { fields: ['hashString', 'downloadDir'] })
+  const ts = r.arguments.torrents as Array<{ hashString: string; downloadDir: string }>
+  assert.deepEqual(ts.map((x) => x.hashString).sort(), up.list().map((e) => e.btih).sort())
+  assert.ok(ts.every((x) => x.downloadDir.replace(/\/$/, '') === join(mirrorDir, 'releases')), JSON.stringify(ts))
 })
