@@ -13,7 +13,12 @@ import { chromium, type Page } from 'playwright-core'
 import { formatBytes, formatRatio } from '../../src/coverage/index.js'
 import { freePort, REPO_ROOT, requireTool, spawnCli, tempDir, waitFor } from '../helpers.js'
 import { DASHBOARD_REQUESTS } from '../../src/http/dashboard/page.js'
+import { openDatabase } from '../../src/db/index.js'
+import { MirrorStore } from '../../src/mirror/index.js'
 import { HOSTILE_KEY, HOSTILE_NAMES, writeTree } from './fixtures.js'
+
+const HOSTILE_MIRROR_ERROR = '<img src=x onerror=alert(9)> HTTP 503'
+const HOSTILE_MIRROR_NAME = '<svg onload=alert(5)>mirrored.jsonl.zst'
 
 const int = (n: number): string => n.toLocaleString('en')
 
@@ -84,6 +89,15 @@ test('the dashboard shows the API figures, renders hostile names as text, and re
     const c = await api<CoverageJson>('/api/coverage')
     return c.totals.torrents === 10 && c.totals.levels.seeded!.ranges === 10
   })
+
+  // A mirror with a failing source and a rejected download, their texts hostile.
+  const writer = openDatabase(join(dir, 'aacseed.db'))
+  const mirror = new MirrorStore(writer)
+  const at = new Date().toISOString()
+  mirror.recordSourceError('upstream', 'https://upstream.example/torrents.json?key=SECRET-77', HOSTILE_MIRROR_ERROR, at)
+  mirror.queue({ btih: 'e'.repeat(40), name: HOSTILE_MIRROR_NAME, kind: 'meta', collection: 'c_records', dataSize: 1234, source: 'upstream', wantedBy: 'sync', root: '/srv/r' }, at)
+  mirror.reject('e'.repeat(40), 'release-invalid', HOSTILE_MIRROR_ERROR, at)
+  writer.close()
 
   const userDataDir = tempDir(t, 'aacseed-chromium-')
   const browser = await chromium.launchPersistentContext(userDataDir, {
@@ -189,6 +203,12 @@ test('the dashboard shows the API figures, renders hostile names as text, and re
   assert.equal(await page.locator('#problems tbody tr').count(), problems.total)
   assert.ok((await page.locator('#jobs tbody tr').count()) >= 6)
   assert.match(await page.locator('#status').innerText(), /Database: ok\. Torrent engine \(webtorrent\): ok\./)
+  const mirrorText = await page.locator('#mirror').innerText()
+  assert.match(mirrorText, /Downloads: 0 queued, 0 downloading, 0 verifying, 0 placed, 0 done, 1 rejected\./)
+  assert.ok(mirrorText.includes(`failing: ${HOSTILE_MIRROR_ERROR}`), mirrorText)
+  assert.ok(mirrorText.includes('https://upstream.example/torrents.json?…') && !mirrorText.includes('SECRET-77'))
+  assert.equal(await page.locator('#mirror tbody tr').count(), 2)
+  assert.ok(await page.locator('#mirror').getByText(HOSTILE_MIRROR_NAME, { exact: true }).isVisible())
 
   // Hostile names and messages are there, as text; none ran, none became an element.
   for (const name of HOSTILE_NAMES) assert.ok(await page.getByText(name, { exact: true }).isVisible(), name)

@@ -228,6 +228,11 @@ interface SeedboxJson {
   last_seen_at: string | null
   error: string | null
 }
+interface MirrorJson {
+  sources: Array<{ name: string; location: string; fetched_at: string | null; ok: boolean; error: string | null; offered: number; rejected: number }>
+  downloads: Record<string, number>
+  pending: Array<{ name: string; state: string; total_size: number | null; attempts: number; error_code: string | null; error: string | null }>
+}
 interface RunJson {
   job: string
   trigger: string
@@ -709,6 +714,29 @@ function renderFleet(boxes: SeedboxJson[], target: number): void {
   )
 }
 
+function renderMirror(m: MirrorJson): void {
+  const d = m.downloads
+  const counts = ['queued', 'downloading', 'verifying', 'placed', 'done', 'rejected'].map((k) => `${formatInt(d[k] ?? 0)} ${k}`).join(', ')
+  section('mirror').replaceChildren(
+    el('h2', {}, 'Mirror'),
+    m.sources.length === 0
+      ? el('p', { class: 'empty' }, 'No mirror source yet: add [[mirror.sources]] to follow an upstream torrent list.')
+      : el('p', { class: 'note' }, 'Upstream torrent lists this machine follows, and the ranges it is fetching. ', el('span', { 'data-figure': 'mirror_done', 'data-value': String(d.done ?? 0) }, `Downloads: ${counts}.`)),
+    table(
+      ['source', 'list', 'status', 'torrents', 'rejected entries', 'fetched'],
+      m.sources.map((s) => [s.name, el('code', {}, s.location), el('span', { class: s.ok ? 'up' : 'down' }, s.ok ? 'ok' : `failing${s.error ? `: ${s.error}` : ''}`), formatInt(s.offered), formatInt(s.rejected), formatIso(s.fetched_at)]),
+      '',
+    ),
+    m.pending.length === 0
+      ? el('span', {})
+      : table(
+          ['release', 'state', 'size', 'attempts', 'last error'],
+          m.pending.slice(0, 25).map((p) => [el('code', {}, p.name), el('span', { class: p.state === 'rejected' ? 'down' : '' }, p.state), p.total_size === null ? '—' : formatBytes(p.total_size), formatInt(p.attempts), p.error ? `${p.error_code ?? ''}: ${p.error}` : '—']),
+          '',
+        ),
+  )
+}
+
 function renderRisk(page: Page<TorrentJson>, target: number): void {
   section('risk').replaceChildren(
     el('h2', {}, 'Torrents at risk'),
@@ -778,7 +806,7 @@ let shownGeneration = -1
 async function refresh(refreshSeconds: number): Promise<void> {
   try {
     // The page preloads exactly these URLs (DASHBOARD_REQUESTS in page.ts).
-    const [coverage, timeline, risk, seedboxes, jobs, problems, health] = await Promise.all([
+    const [coverage, timeline, risk, seedboxes, jobs, problems, health, mirror] = await Promise.all([
       getJson<CoverageJson>('/api/coverage'),
       getJson<TimelineJson>('/api/timeline'),
       getJson<Page<TorrentJson>>('/api/torrents?at_risk=true&sort=risk&limit=25'),
@@ -786,6 +814,7 @@ async function refresh(refreshSeconds: number): Promise<void> {
       getJson<{ runs: RunJson[] }>('/api/jobs?limit=15'),
       getJson<Page<ProblemJson>>('/api/problems?limit=25'),
       getJson<HealthJson>('/healthz'),
+      getJson<MirrorJson>('/api/mirror'),
     ])
     const fetched = performance.now()
     renderTotals(coverage, problems.total)
@@ -797,6 +826,7 @@ async function refresh(refreshSeconds: number): Promise<void> {
     }
     renderFleet(seedboxes.seedboxes, coverage.copies_target)
     renderRisk(risk, coverage.copies_target)
+    renderMirror(mirror)
     renderJobs(jobs.runs)
     renderProblems(problems)
     renderStatus(health, null, refreshSeconds)

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs'
  * What the dashboard's script fetches on every refresh. The page preloads them, so they are
  * on their way while the script loads (client.ts asks for exactly these URLs).
  */
-export const DASHBOARD_REQUESTS = ['/api/coverage', '/api/timeline', '/api/torrents?at_risk=true&sort=risk&limit=25', '/api/seedboxes', '/api/jobs?limit=15', '/api/problems?limit=25', '/healthz'] as const
+export const DASHBOARD_REQUESTS = ['/api/coverage', '/api/timeline', '/api/torrents?at_risk=true&sort=risk&limit=25', '/api/seedboxes', '/api/jobs?limit=15', '/api/problems?limit=25', '/healthz', '/api/mirror'] as const
 
 /** Escapes text for HTML element content and quoted attribute values. */
 export function escapeHtml(s: string): string {
@@ -46,6 +46,7 @@ ${DASHBOARD_REQUESTS.map((u) => `<link rel="preload" href="${escapeHtml(u)}" as=
 <section id="fleet"></section>
 </div>
 <section id="risk"></section>
+<section id="mirror"></section>
 <div class="columns">
 <section id="jobs"></section>
 <section id="problems"></section>
