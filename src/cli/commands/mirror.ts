@@ -12,7 +12,7 @@ import { UsageError } from '../../errors.js'
 import { publishList, startEngine } from '../../jobs/service.js'
 import { seedTorrents } from '../../jobs/seed.js'
 import { createLogger } from '../../log/index.js'
-import { applyPlanLocally, applyPlanToFleet, MirrorStore, MirrorSync, mirrorRoot, planCandidates, planSeeding, type SeedPlan, type SyncReport } from '../../mirror/index.js'
+import { applyPlanLocally, applyPlanToFleet, displayLocation, MirrorStore, MirrorSync, mirrorRoot, planCandidates, planSeeding, type SeedPlan, type SyncReport } from '../../mirror/index.js'
 import { magnetLink } from '../../torrents/index.js'
 import { defineCommand, str, writeJson, type CommandContext } from '../command.js'
 import { progressLine } from '../progress.js'
@@ -55,7 +55,7 @@ export const mirrorSources = defineCommand({
         const torrents = store.upstream({ source: s.name })
         return {
           name: s.name,
-          location: s.list || s.torrent_dir,
+          location: displayLocation(s.list || s.torrent_dir),
           fetched_at: row?.fetchedAt ?? null,
           ok_at: row?.okAt ?? null,
           error: row?.error ?? null,
