@@ -8,4 +8,4 @@ export { countHealth, type HealthCounts, type SeedboxStatus, type TorrentHealth,
 export { movedPlacements, planPlacement, replicasFor, type Placement, type PlacementInput } from './placement.js'
 export { seedboxPasswordEnv } from './seedbox.js'
 export { FleetStore } from './store.js'
-export { scrapeSwarm, scrapeTrackers, swarmFigures, type ScrapeReport } from './swarm.js'
+export { scrapeInto, scrapeSwarm, scrapeTrackers, swarmFigures, type ScrapeReport } from './swarm.js'

@@ -34,10 +34,27 @@ export async function scrapeSwarm(db: Db, config: Config, opts: { signal?: Abort
   // Torrents a seed plan gave the fleet are scraped too: their seeders are why they were chosen.
   const hashes = [...new Set([...new TorrentStore(db).all().map((t) => t.infohash), ...store.externalTorrents().map((t) => t.infohash)])]
   const trackers = scrapeTrackers(config)
-  const report: ScrapeReport = { trackers: trackers.length, torrents: hashes.length, figures: 0, failed: [] }
-  if (hashes.length === 0) return report
+  const report = hashes.length === 0 ? { trackers: trackers.length, torrents: 0, figures: 0, failed: [] } : await scrapeInto(db, new Map(trackers.map((tr) => [tr, hashes])), config, opts)
+  store.pruneScrapes(new Date(now().getTime() - config.scrape.keep_days * 86_400_000).toISOString())
+  return report
+}
+
+/**
+ * Asks each tracker about its infohashes (batched, all trackers at once) and stores what they
+ * answer, as the scrape job does. Trackers are stored as shown: a private tracker's passkey
+ * never reaches the database.
+ */
+export async function scrapeInto(
+  db: Db,
+  work: ReadonlyMap<string, readonly string[]>,
+  config: Config,
+  opts: { signal?: AbortSignal; now?: () => Date } = {},
+): Promise<ScrapeReport> {
+  const now = opts.now ?? (() => new Date())
+  const store = new FleetStore(db)
+  const report: ScrapeReport = { trackers: work.size, torrents: new Set([...work.values()].flat()).size, figures: 0, failed: [] }
   await Promise.all(
-    trackers.map(async (tracker) => {
+    [...work].map(async ([tracker, hashes]) => {
       let figures: ScrapeResult[] = []
       let error: string | null = null
       try {
@@ -47,12 +64,10 @@ export async function scrapeSwarm(db: Db, config: Config, opts: { signal?: Abort
         error = errorMessage(e)
         report.failed.push({ tracker: redactUrl(tracker), error })
       }
-      // The tracker is stored as shown (a private tracker's passkey never reaches the database).
       store.recordScrape(redactUrl(tracker), figures, hashes.length, now().toISOString(), error)
       report.figures += figures.length
     }),
   )
-  store.pruneScrapes(new Date(now().getTime() - config.scrape.keep_days * 86_400_000).toISOString())
   return report
 }
 

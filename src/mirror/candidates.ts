@@ -4,14 +4,20 @@
 import type { UpstreamRelease } from '../coverage/index.js'
 import { CatalogStore } from '../catalog/index.js'
 import type { Db } from '../db/index.js'
-import { FleetStore } from '../fleet/index.js'
+import type { Config } from '../config/index.js'
+import { FleetStore, scrapeInto, type ScrapeReport } from '../fleet/index.js'
 import { TorrentStore } from '../torrents/index.js'
 import type { PlanCandidate } from './plan.js'
 import { MirrorStore } from './store.js'
 
-/** One candidate per btih across all sources (the first source by name wins), marked held when this machine or its fleet has or is getting it. */
+/**
+ * One candidate per btih across all sources (the first source by name wins), marked held when
+ * this machine or its fleet has or is getting it. Seeders are the latest figures known: the
+ * list's, or a scrape of our own when it is newer (`scrapeCandidates`, the scrape job).
+ */
 export function planCandidates(db: Db): PlanCandidate[] {
   const store = new MirrorStore(db)
+  const scraped = new FleetStore(db).latestSwarm()
   const held = new Set<string>()
   for (const r of new CatalogStore(db).releases()) held.add(r.name)
   for (const t of new TorrentStore(db).all()) held.add(t.name)
@@ -23,6 +29,8 @@ export function planCandidates(db: Db): PlanCandidate[] {
   for (const u of store.upstream()) {
     if (seen.has(u.btih)) continue
     seen.add(u.btih)
+    const ours = scraped.get(u.btih)
+    const newer = ours !== undefined && (u.scrapedAt === null || Date.parse(ours.scrapedAt) > listTime(u.scrapedAt))
     out.push({
       btih: u.btih,
       name: u.name,
@@ -31,8 +39,8 @@ export function planCandidates(db: Db): PlanCandidate[] {
       fromS: u.fromS,
       toS: u.toS,
       bytes: u.dataSize,
-      seeders: u.seeders,
-      scrapedAt: u.scrapedAt,
+      seeders: newer ? ours.seeders : u.seeders,
+      scrapedAt: newer ? ours.scrapedAt : u.scrapedAt,
       obsolete: u.obsolete,
       embargo: u.embargo,
       held: held.has(u.name),
@@ -41,6 +49,33 @@ export function planCandidates(db: Db): PlanCandidate[] {
     })
   }
   return out
+}
+
+/** The list's `YYYY-MM-DDTHH:MM:SS` is UTC without a zone; NaN when unreadable. */
+function listTime(s: string): number {
+  return Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(s) ? s : `${s}Z`)
+}
+
+/**
+ * Asks the trackers named in the candidates' magnet links (and `scrape.trackers`) for fresh
+ * figures of the torrents that could be chosen, and stores them as the scrape job does.
+ * The trackers come from upstream lists: only http(s) and udp ones are asked, and only when
+ * the operator asks for it (`plan --scrape`).
+ */
+export async function scrapeCandidates(db: Db, config: Config, candidates: readonly PlanCandidate[], opts: { signal?: AbortSignal } = {}): Promise<ScrapeReport> {
+  const work = new Map<string, string[]>()
+  const add = (tracker: string, btih: string): void => {
+    const list = work.get(tracker)
+    if (list) list.push(btih)
+    else work.set(tracker, [btih])
+  }
+  for (const c of candidates) {
+    if (c.held || c.obsolete || c.embargo) continue
+    const trackers = new Set(config.scrape.trackers)
+    if (c.magnet) for (const tr of new URLSearchParams(c.magnet.slice(c.magnet.indexOf('?') + 1)).getAll('tr')) if (/^(https?|udp):\/\//i.test(tr)) trackers.add(tr)
+    for (const tr of trackers) add(tr, c.btih)
+  }
+  return scrapeInto(db, work, config, opts)
 }
 
 /** The releases the sources list now, one per name: coverage shows their ranges as known upstream. */

@@ -6,6 +6,6 @@ export { readSource, sourceLocation, type SourceConfig, type MirrorConfig } from
 export { MirrorStore, type DownloadRow, type DownloadState, type SourceRow, type StoredUpstream } from './store.js'
 export { MirrorSync, mirrorRoot, followedBy, MIRROR_DIR, type MirrorDeps, type SyncOptions, type SyncReport, type SourceReport, type DeferReason } from './sync.js'
 export { planSeeding, globMatcher, type PlanCandidate, type PlanOptions, type SeedPlan, type PlannedTorrent, type SkipReason } from './plan.js'
-export { planCandidates, upstreamReleases } from './candidates.js'
+export { planCandidates, scrapeCandidates, upstreamReleases } from './candidates.js'
 export { applyPlanLocally, applyPlanToFleet, type ApplyPlanReport } from './apply.js'
 export { mirrorSummary, type MirrorSummary } from './summary.js'

@@ -4,14 +4,17 @@
  * The upstream is a list file with .torrent files beside it (no network needed).
  */
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { openDatabase } from '../../src/db/index.js'
 import { magnetInfoHash } from '../../src/mirror/index.js'
+import { magnetLink } from '../../src/torrents/index.js'
+import { startTracker } from '../engines/fixtures.js'
 import { runCli, tempDir } from '../helpers.js'
 import { FakeTransmission } from '../support/fake-transmission.js'
-import { buildUpstream } from './fixtures.js'
+import { buildUpstream, SMALL } from './fixtures.js'
 
 function mirrorConfig(dir: string, listPath: string, extra = ''): NodeJS.ProcessEnv {
   mkdirSync(join(dir, 'releases'), { recursive: true })
@@ -153,3 +156,38 @@ test('plan --apply fleet gives the plan to the fleet: fleet apply pushes each to
   const next = JSON.parse((await runCli(['plan', '--budget', '1GB', '--format', 'json'], { env, cwd: m })).stdout) as { chosen: unknown[]; skipped: { held: number } }
   assert.deepEqual([next.chosen.length, next.skipped.held], [0, list.length])
 })
+
+test('plan --scrape asks the trackers of the magnet links for fresh seeders, and plans by them', async (t) => {
+  const dir = tempDir(t)
+  const up = await buildUpstream(join(dir, 'up'), [SMALL[0]!])
+  const tracker = await startTracker(t)
+  // The list claims nobody seeds either torrent; the tracker knows better for the first.
+  const entries = up.list().map((e) => ({ ...e, seeders: 0, stats_scraped_at: '2026-01-01T00:00:00', magnet_link: magnetLink({ infoHash: e.btih, name: e.display_name.replace(/\.torrent$/, ''), trackers: [tracker.announce] }) }))
+  writeFileSync(up.listPath, JSON.stringify(entries))
+  const [busy, lonely] = entries
+  await announceSeeders(tracker.announce, busy!.btih, 5)
+  const m = join(dir, 'mirror')
+  const env = mirrorConfig(m, up.listPath)
+  assert.equal((await runCli(['mirror', 'sources'], { env, cwd: m })).code, 0)
+  const stale = JSON.parse((await runCli(['plan', '--budget', '1GB', '--max-seeders', '3', '--format', 'json'], { env, cwd: m })).stdout) as { chosen: Array<{ btih: string; seeders: number }> }
+  assert.deepEqual(stale.chosen.map((c) => c.btih).sort(), [busy!.btih, lonely!.btih].sort())
+  const r = await runCli(['plan', '--budget', '1GB', '--max-seeders', '3', '--format', 'json', '--scrape'], { env, cwd: m })
+  assert.equal(r.code, 0, r.stderr)
+  assert.match(r.stderr, /scraped 2 torrent\(s\) at 1 tracker\(s\): 2 figure\(s\)/)
+  const fresh = JSON.parse(r.stdout) as { chosen: Array<{ btih: string; seeders: number }>; skipped: Record<string, number> }
+  assert.deepEqual(fresh.chosen.map((c) => [c.btih, c.seeders]), [[lonely!.btih, 0]])
+  assert.equal(fresh.skipped['well-seeded'], 1)
+  // The figures are kept: the next plan uses them without scraping again.
+  const later = JSON.parse((await runCli(['plan', '--budget', '1GB', '--max-seeders', '3', '--format', 'json'], { env, cwd: m })).stdout) as { chosen: Array<{ btih: string }> }
+  assert.deepEqual(later.chosen.map((c) => c.btih), [lonely!.btih])
+})
+
+/** Announces `n` distinct seeders of `btih` to an HTTP tracker, as clients would. */
+async function announceSeeders(announce: string, btih: string, n: number): Promise<void> {
+  const enc = (hex: string): string => [...Buffer.from(hex, 'hex')].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('')
+  for (let i = 0; i < n; i++) {
+    const peer = createHash('sha1').update(`peer ${i}`).digest('hex')
+    const r = await fetch(`${announce}?info_hash=${enc(btih)}&peer_id=${enc(peer)}&port=${20000 + i}&uploaded=0&downloaded=0&left=0&event=started&compact=1`)
+    await r.arrayBuffer()
+  }
+}

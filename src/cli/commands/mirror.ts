@@ -12,7 +12,7 @@ import { UsageError } from '../../errors.js'
 import { publishList, startEngine } from '../../jobs/service.js'
 import { seedTorrents } from '../../jobs/seed.js'
 import { createLogger } from '../../log/index.js'
-import { applyPlanLocally, applyPlanToFleet, displayLocation, MirrorStore, MirrorSync, mirrorRoot, planCandidates, planSeeding, type SeedPlan, type SyncReport } from '../../mirror/index.js'
+import { applyPlanLocally, applyPlanToFleet, displayLocation, MirrorStore, MirrorSync, mirrorRoot, planCandidates, planSeeding, scrapeCandidates, type SeedPlan, type SyncReport } from '../../mirror/index.js'
 import { magnetLink } from '../../torrents/index.js'
 import { defineCommand, str, writeJson, type CommandContext } from '../command.js'
 import { progressLine } from '../progress.js'
@@ -287,13 +287,14 @@ function planJson(plan: SeedPlan) {
 export const planCommand = defineCommand({
   name: 'plan',
   summary: 'choose the upstream torrents that help the archive most for a disk budget',
-  usage: '--budget SIZE [--collections GLOB,...] [--max-seeders N] [--format table|json|magnets|torrents] [--refresh] [--apply local|fleet] [--db PATH]',
+  usage: '--budget SIZE [--collections GLOB,...] [--max-seeders N] [--format table|json|magnets|torrents] [--refresh] [--scrape] [--apply local|fleet] [--db PATH]',
   options: {
     budget: { type: 'string' },
     collections: { type: 'string' },
     'max-seeders': { type: 'string' },
     format: { type: 'string' },
     refresh: { type: 'boolean' },
+    scrape: { type: 'boolean' },
     apply: { type: 'string' },
     db: { type: 'string' },
   },
@@ -303,6 +304,8 @@ export const planCommand = defineCommand({
     '--max-seeders N      leave out torrents with more seeders than N (default 10: the swarm keeps them)',
     '--format F           table (default), json, magnets (one per line), torrents (.torrent URLs, one per line)',
     '--refresh            fetch the mirror sources first (default: their lists as last fetched)',
+    '--scrape             ask the trackers of the candidates\' magnet links (and scrape.trackers) for',
+    '                     their seeders now, instead of trusting the lists\' figures',
     '--apply local        queue the chosen torrents for download into the mirror root; `aacseed mirror sync`',
     '                     (or the mirror_sync job of `aacseed serve`) downloads, verifies and seeds them',
     '--apply fleet        give them to the fleet: `fleet apply` (or its job) places each on N seedboxes,',
@@ -336,8 +339,13 @@ export const planCommand = defineCommand({
         requireSources(config)
         await sync.refreshSources('always')
       }
-      const candidates = planCandidates(db)
+      let candidates = planCandidates(db)
       if (candidates.length === 0) throw new UsageError('no upstream torrents known: configure [[mirror.sources]] and run `aacseed mirror sources` (or pass --refresh)')
+      if (ctx.values.scrape) {
+        const r = await scrapeCandidates(db, config, candidates)
+        ctx.err.write(`scraped ${r.torrents} torrent(s) at ${r.trackers} tracker(s): ${r.figures} figure(s)${r.failed.length ? `; ${r.failed.length} tracker(s) failed: ${r.failed.map((f) => `${f.tracker}: ${f.error}`).join('; ')}` : ''}\n`)
+        candidates = planCandidates(db)
+      }
       const plan = planSeeding(candidates, { budgetBytes: budget, maxSeeders, ...(collections ? { collections } : {}) })
       const applied = apply === 'local' ? applyPlanLocally(db, config, plan.chosen) : apply === 'fleet' ? await applyPlanToFleet(db, config, plan.chosen) : null
       if (format === 'json') writeJson(ctx, { ...planJson(plan), ...(applied ? { applied: { to: apply, ...applied } } : {}) })
