@@ -52,7 +52,7 @@ test('a seedbox killed and restarted in the middle of a push: each torrent ends 
   const torrents = raw.arguments.torrents as Array<{ hashString: string; downloadDir: string; status: number }>
   assert.deepEqual(torrents.map((x) => x.hashString).sort(), [...hashes].sort(), 'every placement there, each once')
   assert.ok(torrents.every((x) => x.downloadDir === daemon.downloadDir), 'into the seedbox path, also those reloaded after the SIGKILL')
-  assert.ok(torrents.every((x) => x.status !== 0), 'none left paused')
+  assert.ok(torrents.every((x) => x.status !== 0), `none left paused: ${JSON.stringify(torrents.map((x) => x.status))}; third apply ${JSON.stringify(third)}`)
   await fleet.poll()
   assert.equal(new FleetStore(db).copies().length, 12)
 })
