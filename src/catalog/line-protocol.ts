@@ -46,6 +46,11 @@ export interface ChunkRequest {
   /** The frame the chunk starts in, and where later frames start (relative to the chunk). */
   frameBase: number
   bounds: number[]
+  /**
+   * Where each `\n` of the chunk is (relative to it; transferred): the decompress worker finds
+   * them anyway to count lines, and a line worker, the busier thread, need not search again.
+   */
+  newlines: Int32Array
   context: FileContext
   target: RecordTarget
 }
@@ -81,6 +86,8 @@ export interface ChunkResult {
   lastLine: number
   sorted: boolean
   repeats: Array<{ aacid: string; first: number; last: number; n: number }>
+  /** Valid records per `data_folder` named (for meta_file_folders without reading the records back). */
+  folders: Array<[folder: string, records: number]>
 }
 
 export interface ChunkFailure {
