@@ -13,6 +13,14 @@ import type { ChunkFailure, ChunkResult, DecompressMessage, FileRequest } from '
  */
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 16 }
 
+/**
+ * Chunks in flight beyond two per line worker. Results are taken in file order, so one chunk
+ * that is slow (its worker waited for the write lock or a checkpoint) holds back the credits
+ * of those after it; with too little slack the decompressor stops and the other workers idle.
+ * 8 (16 MiB of chunks) halved the time line workers spent waiting for work over 2.
+ */
+const CREDIT_SLACK = 8
+
 export interface ReaderListener {
   chunk(r: ChunkResult): void
   decompress(m: DecompressMessage): void
@@ -55,7 +63,7 @@ export class LinePool {
     if (this.broken) throw this.broken
     if (this.listener) throw new Error('LinePool reads one file at a time')
     this.listener = listener
-    this.decompressor.postMessage({ type: 'file', file: { ...file, credits: this.lineWorkers.length * 2 + 2 } })
+    this.decompressor.postMessage({ type: 'file', file: { ...file, credits: this.lineWorkers.length * 2 + CREDIT_SLACK } })
   }
 
   /** One item (chunk or skipped line) was written: the decompressor may send another. */

@@ -26,6 +26,7 @@ import type { AacRange, DataFolder, MetaFile } from '../aac/index.js'
 import type { Db } from '../db/index.js'
 import type { Problem } from '../problems.js'
 import Database from 'better-sqlite3'
+import { closeSync, fdatasyncSync, openSync } from 'node:fs'
 import type { MetaFrame } from './meta-reader.js'
 
 export interface FileIdentity {
@@ -598,6 +599,18 @@ export class RecordWriter {
       this.db.pragma('wal_checkpoint(PASSIVE)')
     } catch {
       // Another connection is checkpointing: it does the same work.
+      return
+    }
+    // A checkpoint that other writers keep from catching up does not sync the database file,
+    // so every page copied back would wait for the fsync of the checkpoint at the end of the
+    // scan, when there is no other work left to hide it behind (0.1-0.3 s for a 100 MB
+    // catalog). Synced here, outside the write lock, they go to disk while the other threads
+    // work. Opened each time: a terminated worker thread would not close a descriptor it kept.
+    const fd = openSync(this.path, 'r')
+    try {
+      fdatasyncSync(fd)
+    } finally {
+      closeSync(fd)
     }
   }
 
