@@ -140,6 +140,21 @@ function scanString(buf: Uint8Array, i: number, end: number): number {
   for (;;) {
     // Find the next byte that needs attention, 16 and then 8 bytes at a time while they remain.
     find: {
+      // Most strings are short (keys, codes, titles): one word at a time for the first eight
+      // bytes, before the blocks of sixteen that pay off on long ones.
+      if (i + 8 <= end) {
+        let m = stops(dv.getInt32(off + i, true))
+        if (m !== 0) {
+          i += (31 - Math.clz32(m & -m)) >> 3
+          break find
+        }
+        m = stops(dv.getInt32(off + i + 4, true))
+        if (m !== 0) {
+          i += 4 + ((31 - Math.clz32(m & -m)) >> 3)
+          break find
+        }
+        i += 8
+      }
       while (i + 16 <= end) {
         const p = off + i
         const m0 = stops(dv.getInt32(p, true))
