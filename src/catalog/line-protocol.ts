@@ -51,6 +51,8 @@ export interface ChunkRequest {
    * them anyway to count lines, and a line worker, the busier thread, need not search again.
    */
   newlines: Int32Array
+  /** Whether the whole chunk is valid UTF-8 (checked there too: then no line needs checking here). */
+  utf8: boolean
   context: FileContext
   target: RecordTarget
 }

@@ -37,7 +37,7 @@ function writerFor(path: string): RecordWriter {
 function processChunk(req: ChunkRequest): ChunkResult {
   const buf = new Uint8Array(req.buffer, 0, req.length)
   const ctx: FileContext = req.context
-  const chunkIsUtf8 = isUtf8(buf)
+  const chunkIsUtf8 = req.utf8
   const cols: RecordColumns = { count: 0, aacids: [], lines: [], offsets: [], lengths: [], frames: [], folders: [] }
   const problems: LineProblem[] = []
   const bounds = req.bounds
