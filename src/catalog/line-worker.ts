@@ -13,7 +13,7 @@ import { RecordWriter, type RecordColumns } from './store.js'
 
 let writer: RecordWriter | null = null
 let chunksSinceCheckpoint = 0
-/** About 32 MiB of WAL per worker between checkpoints. */
+/** 32 MiB of metadata lines, about 4 MB of record pages, per worker between checkpoints. */
 const CHUNKS_PER_CHECKPOINT = 16
 const writeLock = new Int32Array((workerData as { writeLock: SharedArrayBuffer }).writeLock)
 
