@@ -12,9 +12,6 @@ import type { ChunkRequest, ChunkResult, LineProblem } from './line-protocol.js'
 import { RecordWriter, type RecordColumns } from './store.js'
 
 let writer: RecordWriter | null = null
-let chunksSinceCheckpoint = 0
-/** 32 MiB of metadata lines, about 4 MB of record pages, per worker between checkpoints. */
-const CHUNKS_PER_CHECKPOINT = 16
 const writeLock = new Int32Array((workerData as { writeLock: SharedArrayBuffer }).writeLock)
 
 function lock(): void {
@@ -92,10 +89,6 @@ function processChunk(req: ChunkRequest): ChunkResult {
       w.write(req.target.fileId, cols)
     } finally {
       unlock()
-    }
-    if (++chunksSinceCheckpoint >= CHUNKS_PER_CHECKPOINT) {
-      chunksSinceCheckpoint = 0
-      w.checkpoint()
     }
   }
   return { type: 'chunk', seq: req.seq, lines: line - req.lineBase, records: cols.count, problems, first: cols.aacids[0] ?? null, last: prev, firstLine: cols.lines[0] ?? 0, lastLine: prevLine, sorted, repeats, folders: [...folders] }
