@@ -44,8 +44,8 @@ export class LinePool {
   constructor(size = 0) {
     const n = size > 0 ? size : Math.max(1, availableParallelism())
     const channels = Array.from({ length: n }, () => new MessageChannel())
-    // The line workers take turns at SQLite's write lock through this word instead of SQLite's
-    // busy handler, which sleeps in growing steps and leaves the lock idle while others wait.
+    // The line workers (and now and then the checkpoint worker) take turns at SQLite's write
+    // lock through this word: see write-lock.ts.
     const writeLock = new SharedArrayBuffer(4)
     this.lineWorkers = channels.map((c) => {
       const w = new Worker(new URL('./line-worker.js', import.meta.url), { workerData: { port: c.port2, writeLock }, transferList: [c.port2], resourceLimits: WORKER_LIMITS })
@@ -62,7 +62,7 @@ export class LinePool {
     this.decompressor.on('error', (e) => this.fail(e))
     // Checkpoints copy the WAL back as the file is read (else all of it is left for the end),
     // and mostly wait for fsyncs: on a thread of their own, no line worker stops for them.
-    this.checkpointer = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { resourceLimits: WORKER_LIMITS })
+    this.checkpointer = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { writeLock }, resourceLimits: WORKER_LIMITS })
     this.checkpointer.on('message', () => (this.checkpointing = false))
     this.checkpointer.on('error', (e) => this.fail(e))
   }

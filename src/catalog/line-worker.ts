@@ -10,18 +10,10 @@ import { aacidRawFrom, aacidRawTo, checkRecordLine } from './record-line.js'
 import { checkRecordRules, type FileContext } from './record-rules.js'
 import type { ChunkRequest, ChunkResult, LineProblem } from './line-protocol.js'
 import { RecordWriter, type RecordColumns } from './store.js'
+import { WriteLock } from './write-lock.js'
 
 let writer: RecordWriter | null = null
-const writeLock = new Int32Array((workerData as { writeLock: SharedArrayBuffer }).writeLock)
-
-function lock(): void {
-  while (Atomics.compareExchange(writeLock, 0, 0, 1) !== 0) Atomics.wait(writeLock, 0, 1)
-}
-
-function unlock(): void {
-  Atomics.store(writeLock, 0, 0)
-  Atomics.notify(writeLock, 0, 1)
-}
+const writeLock = new WriteLock((workerData as { writeLock: SharedArrayBuffer }).writeLock)
 
 function writerFor(path: string): RecordWriter {
   if (writer?.path !== path) {
@@ -84,12 +76,7 @@ function processChunk(req: ChunkRequest): ChunkResult {
   cols.count = cols.aacids.length
   if (cols.count > 0) {
     const w = writerFor(req.target.database)
-    lock()
-    try {
-      w.write(req.target.fileId, cols)
-    } finally {
-      unlock()
-    }
+    writeLock.hold(() => w.write(req.target.fileId, cols))
   }
   return { type: 'chunk', seq: req.seq, lines: line - req.lineBase, records: cols.count, problems, first: cols.aacids[0] ?? null, last: prev, firstLine: cols.lines[0] ?? 0, lastLine: prevLine, sorted, repeats, folders: [...folders] }
 }
