@@ -8,6 +8,7 @@
  * Frame boundaries are exact: `ZSTD_decompressStream` returns 0 precisely when a frame ends,
  * so single-frame, multi-frame and seekable files are all read the same way.
  */
+import { isUtf8 } from 'node:buffer'
 import { open } from 'node:fs/promises'
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads'
 import type { ChunkRequest, DecompressMessage, FileRequest, MetaFrame } from './line-protocol.js'
@@ -69,6 +70,7 @@ async function readFile(req: FileRequest): Promise<void> {
   let lines = 0
   let nextPort = 0
   let frameCursor = 0
+  let newlines = new Int32Array(4096)
 
   const sendChunk = async (buf: Buffer, length: number, base: number): Promise<void> => {
     await acquire()
@@ -77,14 +79,24 @@ async function readFile(req: FileRequest): Promise<void> {
     while (frameCursor + 1 < frames.length && frames[frameCursor + 1]!.decompressedOffset <= base) frameCursor++
     const bounds: number[] = []
     for (let f = frameCursor + 1; f < frames.length && frames[f]!.decompressedOffset < base + length; f++) bounds.push(frames[f]!.decompressedOffset - base)
-    // Counting lines here, where there is time to spare, lets each line worker number its own lines.
+    // Finding the lines and checking UTF-8 here, where there is time to spare (this thread
+    // waits for credits while the line workers are busy), lets each line worker number its
+    // own lines and skip both passes (Buffer#indexOf is memchr).
     const lineBase = lines + 1
     const view = buf.subarray(0, length)
     let count = 0
-    for (let i = view.indexOf(10); i >= 0; i = view.indexOf(10, i + 1)) count++
+    for (let i = view.indexOf(10); i >= 0; i = view.indexOf(10, i + 1)) {
+      if (count === newlines.length) {
+        const bigger = new Int32Array(newlines.length * 2)
+        bigger.set(newlines)
+        newlines = bigger
+      }
+      newlines[count++] = i
+    }
     lines += view[length - 1] === 10 ? count : count + 1
-    const chunk: ChunkRequest = { seq: seq++, buffer: buf.buffer as ArrayBuffer, length, base, lineBase, frameBase: frameCursor, bounds, context: req.context, target: req.target }
-    ports[nextPort]!.postMessage(chunk, [chunk.buffer])
+    const ends = newlines.slice(0, count)
+    const chunk: ChunkRequest = { seq: seq++, buffer: buf.buffer as ArrayBuffer, length, base, lineBase, frameBase: frameCursor, bounds, newlines: ends, utf8: isUtf8(view), context: req.context, target: req.target }
+    ports[nextPort]!.postMessage(chunk, [chunk.buffer, ends.buffer])
     nextPort = (nextPort + 1) % ports.length
   }
 

@@ -1,7 +1,8 @@
 /**
  * The reader's threads: one decompress worker and N line workers, wired so that chunks go
- * from the first to the others directly and only verdicts reach the main thread. Kept for a
- * whole scan (starting threads costs tens of milliseconds); one file is read at a time.
+ * from the first to the others directly and only verdicts reach the main thread, and a
+ * checkpoint worker. Kept for a whole scan (starting threads costs tens of milliseconds); one
+ * file is read at a time.
  */
 import { availableParallelism } from 'node:os'
 import { MessageChannel, Worker } from 'node:worker_threads'
@@ -13,6 +14,17 @@ import type { ChunkFailure, ChunkResult, DecompressMessage, FileRequest } from '
  */
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 16 }
 
+/**
+ * Chunks in flight beyond two per line worker. Results are taken in file order, so one chunk
+ * that is slow (its worker waited for the write lock) holds back the credits
+ * of those after it; with too little slack the decompressor stops and the other workers idle.
+ * 8 (16 MiB of chunks) halved the time line workers spent waiting for work over 2.
+ */
+const CREDIT_SLACK = 8
+
+/** Items written between checkpoints: 16 MiB of metadata lines, about 2 MB of record pages. */
+const ITEMS_PER_CHECKPOINT = 8
+
 export interface ReaderListener {
   chunk(r: ChunkResult): void
   decompress(m: DecompressMessage): void
@@ -22,14 +34,18 @@ export interface ReaderListener {
 export class LinePool {
   private readonly decompressor: Worker
   private readonly lineWorkers: Worker[]
+  private readonly checkpointer: Worker
   private listener: ReaderListener | null = null
   private broken: Error | null = null
+  private database: string | null = null
+  private itemsSinceCheckpoint = 0
+  private checkpointing = false
 
   constructor(size = 0) {
     const n = size > 0 ? size : Math.max(1, availableParallelism())
     const channels = Array.from({ length: n }, () => new MessageChannel())
-    // The line workers take turns at SQLite's write lock through this word instead of SQLite's
-    // busy handler, which sleeps in growing steps and leaves the lock idle while others wait.
+    // The line workers (and now and then the checkpoint worker) take turns at SQLite's write
+    // lock through this word: see write-lock.ts.
     const writeLock = new SharedArrayBuffer(4)
     this.lineWorkers = channels.map((c) => {
       const w = new Worker(new URL('./line-worker.js', import.meta.url), { workerData: { port: c.port2, writeLock }, transferList: [c.port2], resourceLimits: WORKER_LIMITS })
@@ -44,6 +60,11 @@ export class LinePool {
     this.decompressor = new Worker(new URL('./decompress-worker.js', import.meta.url), { workerData: { ports }, transferList: ports, resourceLimits: WORKER_LIMITS })
     this.decompressor.on('message', (m: DecompressMessage) => this.listener?.decompress(m))
     this.decompressor.on('error', (e) => this.fail(e))
+    // Checkpoints copy the WAL back as the file is read (else all of it is left for the end),
+    // and mostly wait for fsyncs: on a thread of their own, no line worker stops for them.
+    this.checkpointer = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { writeLock }, resourceLimits: WORKER_LIMITS })
+    this.checkpointer.on('message', () => (this.checkpointing = false))
+    this.checkpointer.on('error', (e) => this.fail(e))
   }
 
   get size(): number {
@@ -55,12 +76,19 @@ export class LinePool {
     if (this.broken) throw this.broken
     if (this.listener) throw new Error('LinePool reads one file at a time')
     this.listener = listener
-    this.decompressor.postMessage({ type: 'file', file: { ...file, credits: this.lineWorkers.length * 2 + 2 } })
+    this.database = file.target.database
+    this.decompressor.postMessage({ type: 'file', file: { ...file, credits: this.lineWorkers.length * 2 + CREDIT_SLACK } })
   }
 
   /** One item (chunk or skipped line) was written: the decompressor may send another. */
   credit(): void {
     this.decompressor.postMessage({ type: 'credit', n: 1 })
+    // One checkpoint at a time; a request that finds one running is dropped, not queued.
+    if (++this.itemsSinceCheckpoint >= ITEMS_PER_CHECKPOINT && !this.checkpointing && this.database !== null) {
+      this.itemsSinceCheckpoint = 0
+      this.checkpointing = true
+      this.checkpointer.postMessage({ database: this.database })
+    }
   }
 
   /** Stops the current file for good: the pool cannot read another (late results could not be told apart). */
@@ -81,6 +109,6 @@ export class LinePool {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.decompressor, ...this.lineWorkers].map((w) => w.terminate()))
+    await Promise.all([this.decompressor, ...this.lineWorkers, this.checkpointer].map((w) => w.terminate()))
   }
 }

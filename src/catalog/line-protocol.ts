@@ -46,6 +46,13 @@ export interface ChunkRequest {
   /** The frame the chunk starts in, and where later frames start (relative to the chunk). */
   frameBase: number
   bounds: number[]
+  /**
+   * Where each `\n` of the chunk is (relative to it; transferred): the decompress worker finds
+   * them anyway to count lines, and a line worker, the busier thread, need not search again.
+   */
+  newlines: Int32Array
+  /** Whether the whole chunk is valid UTF-8 (checked there too: then no line needs checking here). */
+  utf8: boolean
   context: FileContext
   target: RecordTarget
 }
@@ -81,6 +88,8 @@ export interface ChunkResult {
   lastLine: number
   sorted: boolean
   repeats: Array<{ aacid: string; first: number; last: number; n: number }>
+  /** Valid records per `data_folder` named (for meta_file_folders without reading the records back). */
+  folders: Array<[folder: string, records: number]>
 }
 
 export interface ChunkFailure {

@@ -6,25 +6,14 @@
  */
 import { isUtf8 } from 'node:buffer'
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads'
-import { checkRecordLine } from './record-line.js'
+import { aacidRawFrom, aacidRawTo, checkRecordLine } from './record-line.js'
 import { checkRecordRules, type FileContext } from './record-rules.js'
 import type { ChunkRequest, ChunkResult, LineProblem } from './line-protocol.js'
 import { RecordWriter, type RecordColumns } from './store.js'
+import { WriteLock } from './write-lock.js'
 
 let writer: RecordWriter | null = null
-let chunksSinceCheckpoint = 0
-/** About 32 MiB of WAL per worker between checkpoints. */
-const CHUNKS_PER_CHECKPOINT = 16
-const writeLock = new Int32Array((workerData as { writeLock: SharedArrayBuffer }).writeLock)
-
-function lock(): void {
-  while (Atomics.compareExchange(writeLock, 0, 0, 1) !== 0) Atomics.wait(writeLock, 0, 1)
-}
-
-function unlock(): void {
-  Atomics.store(writeLock, 0, 0)
-  Atomics.notify(writeLock, 0, 1)
-}
+const writeLock = new WriteLock((workerData as { writeLock: SharedArrayBuffer }).writeLock)
 
 function writerFor(path: string): RecordWriter {
   if (writer?.path !== path) {
@@ -37,7 +26,7 @@ function writerFor(path: string): RecordWriter {
 function processChunk(req: ChunkRequest): ChunkResult {
   const buf = new Uint8Array(req.buffer, 0, req.length)
   const ctx: FileContext = req.context
-  const chunkIsUtf8 = isUtf8(buf)
+  const chunkIsUtf8 = req.utf8
   const cols: RecordColumns = { count: 0, aacids: [], lines: [], offsets: [], lengths: [], frames: [], folders: [] }
   const problems: LineProblem[] = []
   const bounds = req.bounds
@@ -50,9 +39,10 @@ function processChunk(req: ChunkRequest): ChunkResult {
   let prevLine = 0
   let sorted = true
   const repeats: ChunkResult['repeats'] = []
-  while (pos < n) {
-    let end = buf.indexOf(10, pos)
-    if (end < 0) end = n
+  const folders = new Map<string, number>()
+  const newlines = req.newlines
+  for (let k = 0; pos < n; k++) {
+    const end = k < newlines.length ? newlines[k]! : n
     const check = checkLine(buf, pos, end, chunkIsUtf8, ctx)
     if (check.ok) {
       while (nextBound < bounds.length && bounds[nextBound]! <= pos) {
@@ -76,6 +66,7 @@ function processChunk(req: ChunkRequest): ChunkResult {
       cols.lengths.push(end - pos)
       cols.frames.push(frame)
       cols.folders.push(check.dataFolder ?? '')
+      if (check.dataFolder !== null) folders.set(check.dataFolder, (folders.get(check.dataFolder) ?? 0) + 1)
     } else {
       problems.push({ line, offset: req.base + pos, aacid: check.aacid, code: check.code, message: check.message })
     }
@@ -85,18 +76,9 @@ function processChunk(req: ChunkRequest): ChunkResult {
   cols.count = cols.aacids.length
   if (cols.count > 0) {
     const w = writerFor(req.target.database)
-    lock()
-    try {
-      w.write(req.target.fileId, cols)
-    } finally {
-      unlock()
-    }
-    if (++chunksSinceCheckpoint >= CHUNKS_PER_CHECKPOINT) {
-      chunksSinceCheckpoint = 0
-      w.checkpoint()
-    }
+    writeLock.hold(() => w.write(req.target.fileId, cols))
   }
-  return { type: 'chunk', seq: req.seq, lines: line - req.lineBase, records: cols.count, problems, first: cols.aacids[0] ?? null, last: prev, firstLine: cols.lines[0] ?? 0, lastLine: prevLine, sorted, repeats }
+  return { type: 'chunk', seq: req.seq, lines: line - req.lineBase, records: cols.count, problems, first: cols.aacids[0] ?? null, last: prev, firstLine: cols.lines[0] ?? 0, lastLine: prevLine, sorted, repeats, folders: [...folders] }
 }
 
 type LineVerdict = { ok: true; aacid: string; dataFolder: string | null } | { ok: false; code: string; message: string; aacid: string | null }
@@ -108,7 +90,7 @@ function checkLine(buf: Uint8Array, start: number, end: number, chunkIsUtf8: boo
   if (start === end) return { ok: false, code: 'empty-line', message: 'empty line: every line must hold one record', aacid: null }
   const r = checkRecordLine(buf, start, end)
   if (!r.ok) return { ok: false, code: r.code, message: r.message, aacid: null }
-  const v = checkRecordRules(ctx, r.aacid, r.dataFolder)
+  const v = checkRecordRules(ctx, r.aacid, r.dataFolder, buf, aacidRawFrom, aacidRawTo)
   if (v) return { ok: false, ...v, aacid: r.aacid }
   return r
 }

@@ -32,6 +32,8 @@ export interface MetaReadResult {
   repeats: Array<{ aacid: string; first: number; last: number; n: number }>
   lines: number
   records: number
+  /** Records per data folder named. */
+  folders: Map<string, number>
   problems: number
   compressedBytes: number
   decompressedBytes: number
@@ -57,6 +59,7 @@ export function readMetaFile(path: string, context: FileContext, target: RecordT
     let lastAacid: string | null = null
     let lastLine = 0
     const repeats: MetaReadResult['repeats'] = []
+    const folders = new Map<string, number>()
 
     const report = (p: ReadProblem): void => {
       problems++
@@ -68,7 +71,7 @@ export function readMetaFile(path: string, context: FileContext, target: RecordT
       settled = true
       pool.release()
       if (e !== undefined) return reject(e)
-      resolve({ ordered, repeats, lines, records, problems, compressedBytes: done!.compressedBytes, decompressedBytes: done!.decompressedBytes, frames: done!.frames })
+      resolve({ ordered, repeats, lines, records, folders, problems, compressedBytes: done!.compressedBytes, decompressedBytes: done!.decompressedBytes, frames: done!.frames })
     }
 
     const handle = (item: Item): void => {
@@ -100,6 +103,7 @@ export function readMetaFile(path: string, context: FileContext, target: RecordT
         lastAacid = item.last
         lastLine = item.lastLine
       }
+      for (const [f, n] of item.folders) folders.set(f, (folders.get(f) ?? 0) + n)
       lines += item.lines
       records += item.records
       if (item.records > 0) sink.records(item.records)

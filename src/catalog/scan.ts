@@ -239,7 +239,8 @@ async function catalogMetaFile(store: CatalogStore, pool: LinePool, p: Planned &
   const problems: Problem[] = []
   let records = 0
   const name = p.release.name
-  let res: Awaited<ReturnType<typeof readMetaFile>>
+  // folders is null when the read broke off: the records written so far are counted in SQL.
+  let res: Omit<Awaited<ReturnType<typeof readMetaFile>>, 'folders'> & { folders: Map<string, number> | null }
   try {
     res = await readMetaFile(
       p.path,
@@ -267,13 +268,13 @@ async function catalogMetaFile(store: CatalogStore, pool: LinePool, p: Planned &
     }
     // An I/O error is this file's problem, not the scan's; forgetting its identity makes the next scan retry it.
     problems.push(problem('unreadable', name, `cannot read: ${code}`))
-    res = { ordered: false, repeats: [], lines: 0, records, problems: 0, compressedBytes: 0, decompressedBytes: 0, frames: [{ frame: 0, compressedOffset: 0, decompressedOffset: 0 }] }
+    res = { ordered: false, repeats: [], lines: 0, records, folders: null, problems: 0, compressedBytes: 0, decompressedBytes: 0, frames: [{ frame: 0, compressedOffset: 0, decompressedOffset: 0 }] }
     store.forgetIdentity(fileId)
   }
   for (const d of res.ordered ? res.repeats : store.duplicateAacids(fileId)) {
     problems.push(problem('duplicate-aacid', name, `AACID appears ${d.n} times in the file (lines ${d.first} to ${d.last})`, { line: d.last, aacid: d.aacid }))
   }
-  store.completeMetaFile(fileId, p.previous?.id ?? null, { records: res.records, decompressedBytes: res.decompressedBytes, frames: res.frames }, problems, p.rootId, p.release.range.collection)
+  store.completeMetaFile(fileId, p.previous?.id ?? null, { records: res.records, decompressedBytes: res.decompressedBytes, frames: res.frames, folders: res.folders }, problems, p.rootId, p.release.range.collection)
   return res.records
 }
 

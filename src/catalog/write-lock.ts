@@ -1,0 +1,25 @@
+/**
+ * The catalog's write lock among a scan's threads: one Int32 in a SharedArrayBuffer, taken in
+ * turn through Atomics instead of SQLite's busy handler, which sleeps in growing steps and
+ * leaves the lock idle while others wait. Held around each chunk's insert transaction (line
+ * workers) and, now and then, a checkpoint that must reach the end of the WAL (checkpoint
+ * worker).
+ */
+export class WriteLock {
+  private readonly word: Int32Array
+
+  constructor(shared: SharedArrayBuffer) {
+    this.word = new Int32Array(shared)
+  }
+
+  /** Runs `fn` holding the lock; blocks the thread until it is free. */
+  hold<T>(fn: () => T): T {
+    while (Atomics.compareExchange(this.word, 0, 0, 1) !== 0) Atomics.wait(this.word, 0, 1)
+    try {
+      return fn()
+    } finally {
+      Atomics.store(this.word, 0, 0)
+      Atomics.notify(this.word, 0, 1)
+    }
+  }
+}
