@@ -126,6 +126,17 @@ const jobs = z
   .strict()
   .default({})
 
+/** A list whose entries' `name`s must differ: the error points at the second one. */
+function uniqueNames(what: string) {
+  return (list: ReadonlyArray<{ name: string }>, ctx: z.RefinementCtx): void => {
+    const seen = new Set<string>()
+    list.forEach((s, i) => {
+      if (seen.has(s.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, 'name'], message: `${what} name ${JSON.stringify(s.name)} is used twice` })
+      seen.add(s.name)
+    })
+  }
+}
+
 const replicas = z.number().int().min(1).max(50)
 
 const seedbox = z
@@ -155,13 +166,7 @@ const fleet = z
     seedboxes: z
       .array(seedbox)
       .default([])
-      .superRefine((list, ctx) => {
-        const seen = new Set<string>()
-        list.forEach((s, i) => {
-          if (seen.has(s.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, 'name'], message: `seedbox name ${JSON.stringify(s.name)} is used twice` })
-          seen.add(s.name)
-        })
-      }),
+      .superRefine(uniqueNames('seedbox')),
     /** N: copies of each torrent kept on distinct seedboxes. */
     replicas: replicas.default(2),
     /** Per torrent kind, e.g. { meta = 3 }; a collection's own number wins. */
@@ -227,13 +232,7 @@ const mirror = z
     sources: z
       .array(mirrorSource)
       .default([])
-      .superRefine((list, ctx) => {
-        const seen = new Set<string>()
-        list.forEach((s, i) => {
-          if (seen.has(s.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, 'name'], message: `source name ${JSON.stringify(s.name)} is used twice` })
-          seen.add(s.name)
-        })
-      }),
+      .superRefine(uniqueNames('source')),
     /** The release root new releases are downloaded into; one of catalog.roots. Empty: the first. */
     root: z.string().default(''),
     /** Most bytes of releases the mirror root may hold (what is there plus downloads); 0 = no limit. */

@@ -26,6 +26,7 @@ import type { Config } from '../config/index.js'
 import { openDatabase, type Db } from '../db/index.js'
 import { silentLogger, type Engine, type EngineLogger, type EngineTorrentStatus } from '../engines/index.js'
 import { AacseedError, ConfigError, errorMessage } from '../errors.js'
+import { pathExists } from '../fs.js'
 import { buildTorrent, CREATED_BY, makeTorrents, parseTorrent, sortByNameBytes, TorrentStore, type TorrentFile } from '../torrents/index.js'
 import { checkUpstreamTorrent } from './check.js'
 import { MirrorError } from './errors.js'
@@ -447,8 +448,8 @@ export class MirrorSync {
   private async verify(row: DownloadRow, report: SyncReport): Promise<void> {
     const staged = join(this.staging(row, 'partial'), row.name)
     const target = join(row.root, row.name)
-    if (!(await exists(staged))) {
-      if (await exists(target)) {
+    if (!(await pathExists(staged))) {
+      if (await pathExists(target)) {
         // Renamed before the last pass could record it.
         this.store.setState(row.btih, 'placed', this.stamp())
         return
@@ -478,7 +479,7 @@ export class MirrorSync {
         )
         return
       }
-      if (await exists(target)) {
+      if (await pathExists(target)) {
         await this.rejectRow(row, 'name-taken', `${target} already exists; the download is kept aside`, report, staged)
         return
       }
@@ -545,15 +546,6 @@ export class MirrorSync {
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await lstat(path)
-    return true
-  } catch {
-    return false
-  }
 }
 
 /** Engines never write a zero-length file (there is no piece to write): make them, or the folder is not the release. */

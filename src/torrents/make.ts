@@ -15,6 +15,7 @@ import { CatalogStore, type CatalogRelease } from '../catalog/index.js'
 import type { Config } from '../config/index.js'
 import type { Db } from '../db/index.js'
 import { AacseedError } from '../errors.js'
+import { pathExists } from '../fs.js'
 import { problem, type Problem } from '../problems.js'
 import { buildTorrent, parseTorrent, type TorrentFile } from './metainfo.js'
 import { resolvePieceLength } from './piece-length.js'
@@ -82,7 +83,7 @@ export async function makeTorrents(opts: MakeOptions): Promise<MakeReport> {
     }
     const existing = store.byName(r.name)
     const path = join(outDir, torrentFileName(r.name))
-    if (existing && existing.dataIdentity === r.identity && existing.torrentPath === path && (await exists(path))) report.unchanged++
+    if (existing && existing.dataIdentity === r.identity && existing.torrentPath === path && (await pathExists(path))) report.unchanged++
     else todo.push(r)
   }
   const bytesTotal = todo.reduce((s, r) => s + r.bytes, 0)
@@ -115,15 +116,6 @@ function withTiers(base: readonly (readonly string[])[], extra: readonly (readon
     if (fresh.length > 0) out.push(fresh)
   }
   return out
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await lstat(path)
-    return true
-  } catch {
-    return false
-  }
 }
 
 async function makeOne(catalog: CatalogStore, store: TorrentStore, r: CatalogRelease, outDir: string, opts: MakeOptions, progress: (bytes: number) => void): Promise<MadeTorrent> {
