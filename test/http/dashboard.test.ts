@@ -50,7 +50,7 @@ test('the dashboard shows the API figures, renders hostile names as text, and re
       'lsd = false',
       '[jobs]',
       // Only the start-up runs; the test starts the rest itself.
-      ...['scan', 'make_torrents', 'seed', 'engine_status'].map((j) => `${j} = "0 0 1 1 *"`),
+      ...['scan', 'make_torrents', 'seed', 'engine_status', 'fleet_poll', 'fleet_apply', 'scrape', 'mirror_sync'].map((j) => `${j} = "0 0 1 1 *"`),
       '[http]',
       `port = ${port}`,
       'refresh_seconds = 1',
@@ -75,22 +75,10 @@ test('the dashboard shows the API figures, renders hostile names as text, and re
     return (await r.json()) as T
   }
 
-  // Start-up: seed, engine_status, then the catch-up scan, make_torrents, seed, engine_status.
+  // Start-up: seed, engine_status, then the catch-up scan, make_torrents, seed, engine_status, mirror_sync.
   await waitFor('aacseed serve to answer', async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok, 60_000)
-  await waitFor(
-    'the start-up jobs to catch up',
-    async () => {
-      const j = await api<{ runs: Array<{ job: string; outcome: string }> }>('/api/jobs?limit=50')
-      return j.runs.filter((r) => r.job === 'engine_status' && r.outcome === 'ok').length >= 2 && j.runs.every((r) => r.outcome !== 'running')
-    },
-    60_000,
-  )
-  await waitFor('coverage to show the torrents seeded', async () => {
-    const c = await api<CoverageJson>('/api/coverage')
-    return c.totals.torrents === 10 && c.totals.levels.seeded!.ranges === 10
-  })
-
-  // A mirror with a failing source and a rejected download, their texts hostile.
+  // A mirror with a failing source and a rejected download, their texts hostile (written
+  // before the start-up jobs settle, so the page and the test see the same generation).
   const writer = openDatabase(join(dir, 'aacseed.db'))
   const mirror = new MirrorStore(writer)
   const at = new Date().toISOString()
@@ -98,6 +86,20 @@ test('the dashboard shows the API figures, renders hostile names as text, and re
   mirror.queue({ btih: 'e'.repeat(40), name: HOSTILE_MIRROR_NAME, kind: 'meta', collection: 'c_records', dataSize: 1234, source: 'upstream', wantedBy: 'sync', root: '/srv/r' }, at)
   mirror.reject('e'.repeat(40), 'release-invalid', HOSTILE_MIRROR_ERROR, at)
   writer.close()
+
+  await waitFor(
+    'the start-up jobs to catch up',
+    async () => {
+      const j = await api<{ runs: Array<{ job: string; outcome: string }> }>('/api/jobs?limit=50')
+      // mirror_sync is the last of the catch-up (it has no source here, so it does nothing).
+      return j.runs.filter((r) => r.job === 'engine_status' && r.outcome === 'ok').length >= 2 && j.runs.some((r) => r.job === 'mirror_sync' && r.outcome === 'ok') && j.runs.every((r) => r.outcome !== 'running')
+    },
+    60_000,
+  )
+  await waitFor('coverage to show the torrents seeded', async () => {
+    const c = await api<CoverageJson>('/api/coverage')
+    return c.totals.torrents === 10 && c.totals.levels.seeded!.ranges === 10
+  })
 
   const userDataDir = tempDir(t, 'aacseed-chromium-')
   const browser = await chromium.launchPersistentContext(userDataDir, {
