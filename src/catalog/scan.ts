@@ -13,6 +13,7 @@ import { lstat, opendir, readdir } from 'node:fs/promises'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { join, resolve } from 'node:path'
 import { AacError, parseAacId, parseDataFolderName, parseMetaFileName, type DataFolder, type MetaFile } from '../aac/index.js'
+import { globToRegExp } from '../glob.js'
 import { AacseedError } from '../errors.js'
 import type { Config } from '../config/index.js'
 import type { Db } from '../db/index.js'
@@ -144,10 +145,6 @@ async function hashOverlaps(store: CatalogStore, collection: string): Promise<vo
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AacseedError('aborted', 'scan aborted')
-}
-
-function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`)
 }
 
 export const DEFAULT_IGNORE = ['.*', 'lost+found']

@@ -17,6 +17,7 @@
  * 4. whatever does not fit in the budget is skipped, and smaller torrents further down may
  *    still fit.
  */
+import { globToRegExp } from '../glob.js'
 
 export interface PlanCandidate {
   btih: string
@@ -63,7 +64,7 @@ export interface SeedPlan {
 
 export function globMatcher(globs: readonly string[] | undefined): (s: string) => boolean {
   if (!globs || globs.length === 0) return () => true
-  const res = globs.map((g) => new RegExp(`^${g.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`))
+  const res = globs.map(globToRegExp)
   return (s) => res.some((r) => r.test(s))
 }
 

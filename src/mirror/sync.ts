@@ -266,6 +266,11 @@ export class MirrorSync {
     return join(row.root, MIRROR_DIR, what, row.btih)
   }
 
+  /** Hands a download to the engine; adding it again resumes it (what is on disk is verified and kept). */
+  private async download(row: DownloadRow, torrent: Buffer): Promise<void> {
+    await this.deps.engine!.add({ torrent, infoHash: row.btih, name: row.name, dataDir: this.staging(row, 'partial'), verify: true, download: true, labels: ['aacseed-mirror'] })
+  }
+
   private retryAt(attempts: number): string {
     const delay = Math.min(MAX_RETRY_DELAY_MS, Math.max(60_000, this.m.retry_base_ms) * 2 ** attempts)
     return new Date(this.now().getTime() + delay).toISOString()
@@ -304,7 +309,6 @@ export class MirrorSync {
   }
 
   private async start(row: DownloadRow, pass: PassState, statuses: Map<string, EngineTorrentStatus>, report: SyncReport, signal?: AbortSignal): Promise<void> {
-    const engine = this.deps.engine!
     if (row.nextAttemptAt !== null && row.nextAttemptAt > this.stamp()) {
       report.deferred.push({ name: row.name, reason: 'retry-later', detail: `after ${row.nextAttemptAt}: ${row.error ?? ''}` })
       return
@@ -345,7 +349,7 @@ export class MirrorSync {
       return
     }
     try {
-      await engine.add({ torrent, infoHash: row.btih, name: row.name, dataDir: this.staging(row, 'partial'), verify: true, download: true, labels: ['aacseed-mirror'] })
+      await this.download(row, torrent)
     } catch (e) {
       this.fail(row, e, report)
       return
@@ -430,7 +434,7 @@ export class MirrorSync {
       if (row.nextAttemptAt !== null && row.nextAttemptAt > this.stamp()) return
       // The engine restarted (or lost it): add it again; what is on disk is verified and kept.
       try {
-        await engine.add({ torrent: row.torrent!, infoHash: row.btih, name: row.name, dataDir: this.staging(row, 'partial'), verify: true, download: true, labels: ['aacseed-mirror'] })
+        await this.download(row, row.torrent!)
         this.log.info({ release: row.name }, 'mirror: download resumed')
       } catch (e) {
         this.fail(row, e, report)

@@ -137,6 +137,12 @@ async function sync(env: NodeJS.ProcessEnv, cwd: string): Promise<SyncJson> {
   return JSON.parse(r.stdout) as SyncJson
 }
 
+/** Every upstream file is in the mirror root, byte for byte. */
+function assertHoldsUpstream(mirrorRoot: string, upstreamRoot: string): void {
+  const mirrored = readTree(mirrorRoot)
+  for (const [k, v] of readTree(upstreamRoot)) assert.ok(mirrored.get(k)?.equals(v), `${k} differs or is missing`)
+}
+
 function releasesOf(list: ListEntry[]): string[] {
   return list.map((e) => e.display_name.replace(/\.torrent$/, '')).sort()
 }
@@ -257,8 +263,7 @@ test('a mirror sync killed mid-download leaves nothing cataloged or published, a
   assert.deepEqual(ours.map((e) => e.btih).sort(), up.list().map((e) => e.btih).sort())
   // The mirror seeds them from its root: the tracker sees a second seeder for each.
   await waitFor('the mirror seeding every torrent', () => up.list().every((e) => tracker.seeders(e.btih) >= 2), 60_000, 200)
-  const mirrored = readTree(join(mirrorDir, 'releases'))
-  for (const [k, v] of readTree(up.root)) assert.ok(mirrored.get(k)?.equals(v), `${k} differs or is missing`)
+  assertHoldsUpstream(join(mirrorDir, 'releases'), up.root)
   await killChild(served, 'SIGTERM')
 })
 
@@ -277,8 +282,7 @@ test('a list entry with only a magnet link is resolved through the swarm (BEP 9)
   const r = await sync(env, mirrorDir)
   assert.deepEqual([...r.done].sort(), releasesOf(up.list()))
   assert.ok(!site.requests.some((p) => p.endsWith('.torrent')), 'no .torrent was fetched over HTTP')
-  const mirrored = readTree(join(mirrorDir, 'releases'))
-  for (const [k, v] of readTree(up.root)) assert.ok(mirrored.get(k)?.equals(v), `${k} differs or is missing`)
+  assertHoldsUpstream(join(mirrorDir, 'releases'), up.root)
 })
 
 test('mirror sync with the Transmission engine: the daemon downloads into the staging folder, then seeds the placed release', { timeout: 240_000 }, async (t) => {
@@ -309,8 +313,7 @@ test('mirror sync with the Transmission engine: the daemon downloads into the st
   }, 180_000, 500)
   const second = await sync(env, mirrorDir)
   assert.deepEqual([...second.done].sort(), names)
-  const mirrored = readTree(join(mirrorDir, 'releases'))
-  for (const [k, v] of readTree(up.root)) assert.ok(mirrored.get(k)?.equals(v), `${k} differs or is missing`)
+  assertHoldsUpstream(join(mirrorDir, 'releases'), up.root)
   // Seeded again from the root, not from the staging folder.
   const r = await daemon.rpc('torrent-get', { fields: ['hashString', 'downloadDir'] })
   const ts = r.arguments.torrents as Array<{ hashString: string; downloadDir: string }>

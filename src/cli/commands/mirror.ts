@@ -16,6 +16,7 @@ import { applyPlanLocally, applyPlanToFleet, displayLocation, MirrorStore, Mirro
 import { magnetLink } from '../../torrents/index.js'
 import { defineCommand, str, writeJson, type CommandContext } from '../command.js'
 import { progressLine } from '../progress.js'
+import { withEngineKind } from './service.js'
 
 function openDb(ctx: CommandContext, config: Config): Db {
   return openDatabase(resolve(ctx.cwd, str(ctx.values.db) ?? config.catalog.database))
@@ -161,12 +162,7 @@ export const mirrorSync = defineCommand({
     'exit code 1 when a source failed, entries or downloads were rejected, or something will be retried',
   ],
   async run(ctx) {
-    let config = ctx.config({ checkRoots: true })
-    const kind = str(ctx.values.engine)
-    if (kind !== undefined) {
-      if (kind !== 'webtorrent' && kind !== 'transmission') throw new UsageError(`--engine must be webtorrent or transmission, not ${JSON.stringify(kind)}`)
-      config = { ...config, engine: { ...config.engine, kind } }
-    }
+    const config = withEngineKind(ctx.config({ checkRoots: true }), str(ctx.values.engine))
     requireSources(config)
     mirrorRoot(config)
     const log = cliLogger(ctx, config)

@@ -16,7 +16,7 @@ function logger(ctx: CommandContext, config: Config): Logger {
   return createLogger({ level: config.log.level, pretty: ctx.out.isTTY === true, destination: ctx.out })
 }
 
-function withEngineKind(config: Config, kind: string | undefined): Config {
+export function withEngineKind(config: Config, kind: string | undefined): Config {
   if (kind === undefined) return config
   if (kind !== 'webtorrent' && kind !== 'transmission') throw new UsageError(`--engine must be webtorrent or transmission, not ${JSON.stringify(kind)}`)
   return { ...config, engine: { ...config.engine, kind } }
