@@ -416,6 +416,7 @@ interface Dispatcher {
  */
 function boundedDispatcher(connections: number): Dispatcher | null {
   try {
+    // oxlint-disable-next-line typescript/no-meaningless-void-operator -- the read itself is the point
     void globalThis.Headers // makes Node load its bundled undici, which installs the global dispatcher
     const global = (globalThis as Record<symbol, unknown>)[Symbol.for('undici.globalDispatcher.1')] as object | undefined
     const Agent = global?.constructor as (new (opts: { connections: number; keepAliveTimeout: number }) => Dispatcher) | undefined

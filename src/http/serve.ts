@@ -41,7 +41,9 @@ export async function startServeHttp(opts: ServeHttpOptions): Promise<{ url: str
       db,
       coverage: new CoverageCache({ db, inputs: opts.inputs ?? fleetCoverageInputs(fleet!, config.fleet.seedboxes.length > 0, () => upstreamReleases(db)) }),
       jobs: opts.jobs,
-      engine: { kind: opts.engine.kind, check: async () => void (await opts.engine.list()) },
+      engine: { kind: opts.engine.kind, check: async () => {
+        await opts.engine.list()
+      } },
       token,
       list: { urlBase: config.torrents.url_base, topLevelGroupName: config.torrents.top_level_group_name, trackers: config.torrents.announce.flat() },
       perTorrentMetrics: config.http.per_torrent_metrics,

@@ -66,7 +66,7 @@ export function createLogger(opts: LoggerOptions): Logger {
       colorize: toStdout && process.stdout.isTTY === true,
       translateTime: 'SYS:HH:MM:ss.l',
       ignore: 'area',
-      messageFormat: (log, messageKey) => (typeof log.area === 'string' ? `[${log.area}] ` : '') + String(log[messageKey] ?? ''),
+      messageFormat: (log, messageKey) => (typeof log.area === 'string' ? `[${log.area}] ` : '') + (typeof log[messageKey] === 'string' ? log[messageKey] : ''),
     })
     return pino(options, stream)
   }

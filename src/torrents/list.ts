@@ -92,7 +92,7 @@ export type ListFormat = 'json' | 'magnets' | 'csv'
 
 const CSV_COLUMNS = ['display_name', 'group_name', 'is_metadata', 'btih', 'data_size', 'num_files', 'torrent_size', 'added_to_torrents_list_at', 'seeders', 'leechers', 'url', 'magnet_link'] as const
 
-function csvCell(v: unknown): string {
+function csvCell(v: string | number | boolean | null | undefined): string {
   const s = v === null || v === undefined ? '' : String(v)
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
 }

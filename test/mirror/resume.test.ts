@@ -54,7 +54,9 @@ function mirror(t: TestContext, dir: string, listLocation: string, mirrorSetting
         engine,
         now: () => clock.now,
         freeBytes: async () => extra.freeBytes ?? 1e15,
-        afterPlace: async () => void (await publishList(db, config)),
+        afterPlace: async () => {
+          await publishList(db, config)
+        },
       }),
   }
 }

@@ -142,7 +142,7 @@ export class FakeTransmission {
         let hash: string
         let name: string
         try {
-          const { dict, raw } = decodeDict(Buffer.from(String(args.metainfo ?? ''), 'base64'))
+          const { dict, raw } = decodeDict(Buffer.from((args.metainfo as string | undefined) ?? '', 'base64'))
           hash = createHash('sha1').update(raw.get('info')!).digest('hex')
           const info = dict.info as { name?: Buffer }
           name = info.name?.toString('utf8') ?? hash
@@ -151,7 +151,7 @@ export class FakeTransmission {
         }
         const existing = this.torrents.get(hash)
         if (existing) return reply('success', { 'torrent-duplicate': { hashString: hash, id: 1, name: existing.name } })
-        this.put({ hashString: hash, name, status: args.paused ? 0 : 4, percentDone: 0, downloadDir: String(args['download-dir'] ?? '/downloads'), trackerStats: [] })
+        this.put({ hashString: hash, name, status: args.paused ? 0 : 4, percentDone: 0, downloadDir: (args['download-dir'] as string | undefined) ?? '/downloads', trackerStats: [] })
         return reply('success', { 'torrent-added': { hashString: hash, id: this.torrents.size, name } })
       }
       case 'torrent-set':

@@ -116,7 +116,10 @@ function allowedSyscalls(unitText: string): Set<string> {
   for (const line of lines) {
     const deny = line.startsWith('~')
     for (const name of line.replace(/^~/, '').split(/\s+/).filter(Boolean)) {
-      for (const s of expand(name)) deny ? allowed.delete(s) : allowed.add(s)
+      for (const s of expand(name)) {
+        if (deny) allowed.delete(s)
+        else allowed.add(s)
+      }
     }
   }
   return allowed
