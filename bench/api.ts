@@ -18,9 +18,23 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { chromium } from 'playwright-core'
-import { formatDataFolderName, formatMetaFileName, makeRange, parseDataFolderName, parseMetaFileName, timestampFromSeconds } from '../src/aac/index.js'
+import {
+  formatDataFolderName,
+  formatMetaFileName,
+  makeRange,
+  parseDataFolderName,
+  parseMetaFileName,
+  timestampFromSeconds,
+} from '../src/aac/index.js'
 import { CatalogStore } from '../src/catalog/index.js'
-import { CoverageCache, type CoverageInputs, type ExternalFigures, type FleetTorrentFigures, type SeedboxFigures, type SwarmTorrentFigures } from '../src/coverage/index.js'
+import {
+  CoverageCache,
+  type CoverageInputs,
+  type ExternalFigures,
+  type FleetTorrentFigures,
+  type SeedboxFigures,
+  type SwarmTorrentFigures,
+} from '../src/coverage/index.js'
 import { openDatabase, type Db } from '../src/db/index.js'
 import { EngineStatusStore } from '../src/engines/index.js'
 import { packageVersion, runnerJobs, startHttpServer } from '../src/http/index.js'
@@ -59,7 +73,9 @@ function generate(): void {
   const torrents = new TorrentStore(db)
   const rootId = catalog.rootId('/srv/aac/releases')
   // Records straight into the catalog's table (migration 001), one transaction per collection.
-  const insertRecord = db.prepare('INSERT INTO records (aacid, meta_file_id, line, offset, length, frame, data_folder) VALUES (?, ?, ?, ?, ?, ?, ?)')
+  const insertRecord = db.prepare(
+    'INSERT INTO records (aacid, meta_file_id, line, offset, length, frame, data_folder) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  )
   const perRange = RECORDS / (COLLECTIONS * RANGES_PER_COLLECTION)
   const madeAt = '2026-11-01T00:00:00.000Z'
   const all: Array<{ name: string; infohash: string; bytes: number }> = []
@@ -79,17 +95,56 @@ function generate(): void {
         const range = makeRange(collection, timestampFromSeconds(from).text, timestampFromSeconds(to).text)
         const metaName = formatMetaFileName('annas_archive', range, '.jsonl.seekable.zst')
         const metaBytes = Math.round(2e8 + unit(metaName) * 4e9)
-        const id = catalog.beginMetaFile(rootId, parseMetaFileName(metaName), { size: BigInt(metaBytes), mtimeNs: 1_700_000_000_000_000_000n, inode: inode++ })
+        const id = catalog.beginMetaFile(rootId, parseMetaFileName(metaName), {
+          size: BigInt(metaBytes),
+          mtimeNs: 1_700_000_000_000_000_000n,
+          inode: inode++,
+        })
         const folderNames = withData
-          ? Array.from({ length: FOLDERS_PER_RANGE }, (_, f) => formatDataFolderName('annas_archive', makeRange(collection, timestampFromSeconds(from + (f * DAY) / FOLDERS_PER_RANGE).text, timestampFromSeconds(from + ((f + 1) * DAY) / FOLDERS_PER_RANGE - 1).text)))
+          ? Array.from({ length: FOLDERS_PER_RANGE }, (_, f) =>
+              formatDataFolderName(
+                'annas_archive',
+                makeRange(
+                  collection,
+                  timestampFromSeconds(from + (f * DAY) / FOLDERS_PER_RANGE).text,
+                  timestampFromSeconds(from + ((f + 1) * DAY) / FOLDERS_PER_RANGE - 1).text,
+                ),
+              ),
+            )
           : []
         for (let i = 0; i < perRange; i++) {
           const sec = from + Math.floor((i * DAY) / perRange)
           const aacid = `aacid__${collection}__${timestampFromSeconds(sec).text}__${10_000_000 + c * 100_000 + r * 1000 + i}__${createHash('md5').update(`${c}.${r}.${i}`).digest('hex').slice(0, 22)}`
-          insertRecord.run(aacid, id, i + 1, i * 600, 600, 0, withData ? folderNames[Math.floor((i * FOLDERS_PER_RANGE) / perRange)]! : null)
+          insertRecord.run(
+            aacid,
+            id,
+            i + 1,
+            i * 600,
+            600,
+            0,
+            withData ? folderNames[Math.floor((i * FOLDERS_PER_RANGE) / perRange)]! : null,
+          )
         }
-        catalog.completeMetaFile(id, null, { records: perRange, decompressedBytes: perRange * 600, frames: [{ frame: 0, compressedOffset: 0, decompressedOffset: 0 }] }, [], rootId, collection)
-        const releases: Array<{ name: string; kind: 'meta' | 'data'; from: number; to: number; bytes: number; files: number }> = [{ name: metaName, kind: 'meta', from, to, bytes: metaBytes, files: 1 }]
+        catalog.completeMetaFile(
+          id,
+          null,
+          {
+            records: perRange,
+            decompressedBytes: perRange * 600,
+            frames: [{ frame: 0, compressedOffset: 0, decompressedOffset: 0 }],
+          },
+          [],
+          rootId,
+          collection,
+        )
+        const releases: Array<{
+          name: string
+          kind: 'meta' | 'data'
+          from: number
+          to: number
+          bytes: number
+          files: number
+        }> = [{ name: metaName, kind: 'meta', from, to, bytes: metaBytes, files: 1 }]
         if (withData) {
           for (let f = 0; f < FOLDERS_PER_RANGE; f++) {
             const ff = from + (f * DAY) / FOLDERS_PER_RANGE
@@ -97,8 +152,18 @@ function generate(): void {
             const name = folderNames[f]!
             const bytes = Math.round(1e10 + unit(name) * 5e10)
             const files = perRange / FOLDERS_PER_RANGE
-            const fid = catalog.beginDataFolder(rootId, parseDataFolderName(name), { mtimeNs: 1_700_000_000_000_000_000n, inode: inode++ })
-            catalog.completeDataFolder(fid, null, { files, bytes: BigInt(bytes), maxMtimeNs: 1_700_000_000_000_000_000n }, [], rootId, collection)
+            const fid = catalog.beginDataFolder(rootId, parseDataFolderName(name), {
+              mtimeNs: 1_700_000_000_000_000_000n,
+              inode: inode++,
+            })
+            catalog.completeDataFolder(
+              fid,
+              null,
+              { files, bytes: BigInt(bytes), maxMtimeNs: 1_700_000_000_000_000_000n },
+              [],
+              rootId,
+              collection,
+            )
             releases.push({ name, kind: 'data', from: ff, to: ft, bytes, files })
           }
         }
@@ -130,22 +195,53 @@ function generate(): void {
     })()
   }
   // Problems: bad names in the root, and a few conflicts between overlapping releases.
-  const metaNames = db.prepare("SELECT name, collection FROM meta_files ORDER BY id").all() as Array<{ name: string; collection: string }>
-  catalog.replaceRootProblems(rootId, Array.from({ length: 40 }, (_, i) => ({ path: `stray-file-${i}.tmp`, line: null, aacid: null, code: 'invalid-meta-file-name', message: `invalid metadata file name "stray-file-${i}.tmp"` })))
-  const insertProblem = db.prepare("INSERT INTO problems (root_id, scope, collection, path, line, aacid, code, message, found_at) VALUES (?, 'cross', ?, ?, NULL, NULL, 'overlap-mismatch', ?, ?)")
+  const metaNames = db.prepare('SELECT name, collection FROM meta_files ORDER BY id').all() as Array<{
+    name: string
+    collection: string
+  }>
+  catalog.replaceRootProblems(
+    rootId,
+    Array.from({ length: 40 }, (_, i) => ({
+      path: `stray-file-${i}.tmp`,
+      line: null,
+      aacid: null,
+      code: 'invalid-meta-file-name',
+      message: `invalid metadata file name "stray-file-${i}.tmp"`,
+    })),
+  )
+  const insertProblem = db.prepare(
+    "INSERT INTO problems (root_id, scope, collection, path, line, aacid, code, message, found_at) VALUES (?, 'cross', ?, ?, NULL, NULL, 'overlap-mismatch', ?, ?)",
+  )
   for (let i = 40; i < metaNames.length; i += 400) {
     const a = metaNames[i - 1]!
     const b = metaNames[i]!
-    insertProblem.run(rootId, b.collection, b.name, `ranges of ${b.name} and ${a.name} overlap but 3 AACID(s) in the overlap are only in ${b.name}`, madeAt)
+    insertProblem.run(
+      rootId,
+      b.collection,
+      b.name,
+      `ranges of ${b.name} and ${a.name} overlap but 3 AACID(s) in the overlap are only in ${b.name}`,
+      madeAt,
+    )
   }
   // The local engine seeds 80% of the torrents.
   new EngineStatusStore(db).record(
     'webtorrent',
-    all.map((t) => ({ infoHash: t.infohash, name: t.name, state: unit(`engine${t.name}`) < 0.8 ? ('seeding' as const) : ('checking' as const), bytesPresent: t.bytes, totalBytes: t.bytes, uploaded: 0, peers: 3, error: null })),
+    all.map((t) => ({
+      infoHash: t.infohash,
+      name: t.name,
+      state: unit(`engine${t.name}`) < 0.8 ? ('seeding' as const) : ('checking' as const),
+      bytesPresent: t.bytes,
+      totalBytes: t.bytes,
+      uploaded: 0,
+      peers: 3,
+      error: null,
+    })),
   )
   db.close()
   writeFileSync(join(cache, 'complete'), `${new Date().toISOString()}\n`)
-  console.log(`  generated in ${((performance.now() - started) / 1000).toFixed(1)} s: ${all.length.toLocaleString('en')} torrents`)
+  console.log(
+    `  generated in ${((performance.now() - started) / 1000).toFixed(1)} s: ${all.length.toLocaleString('en')} torrents`,
+  )
 }
 
 /** 50 seedboxes holding 0 to 3 copies of each torrent, and swarm figures for 90% of them. */
@@ -165,7 +261,13 @@ function fakeInputs(db: Db): CoverageInputs {
     const copies = Math.floor(unit(`copies${t.infohash}`) * 4)
     for (let k = 0; k < copies; k++) boxes[Math.floor(unit(`box${t.infohash}${k}`) * SEEDBOXES)]!.torrents++
     fleet.set(t.infohash, { copies })
-    if (unit(`scraped${t.infohash}`) < 0.9) swarm.set(t.infohash, { seeders: Math.floor(unit(`seeders${t.infohash}`) * 25), leechers: 1, completed: 40, scrapedAt: '2026-11-24T10:00:00' })
+    if (unit(`scraped${t.infohash}`) < 0.9)
+      swarm.set(t.infohash, {
+        seeders: Math.floor(unit(`seeders${t.infohash}`) * 25),
+        leechers: 1,
+        completed: 40,
+        scrapedAt: '2026-11-24T10:00:00',
+      })
   }
   const figures: ExternalFigures = { copiesTarget: 2, fleet, swarm, seedboxes: boxes, upstream: [] }
   return { read: () => figures }
@@ -180,7 +282,12 @@ async function serve(port: number): Promise<void> {
   const server = await startHttpServer({
     db,
     coverage,
-    jobs: runnerJobs(runner, { scan: '*/30 * * * *', make_torrents: '*/30 * * * *', seed: '*/10 * * * *', engine_status: '* * * * *' }),
+    jobs: runnerJobs(runner, {
+      scan: '*/30 * * * *',
+      make_torrents: '*/30 * * * *',
+      seed: '*/10 * * * *',
+      engine_status: '* * * * *',
+    }),
     engine: { kind: 'webtorrent', check: async () => undefined },
     list: { urlBase: 'https://example.org/torrents/', topLevelGroupName: 'aac', trackers: [] },
     logger: createLogger({ level: 'warn' }),
@@ -188,7 +295,9 @@ async function serve(port: number): Promise<void> {
     host: '127.0.0.1',
     port,
   })
-  process.stdout.write(`ready ${server.url} coverage computed in ${coverage.current().computeMs} ms (startup ${Math.round(performance.now() - started)} ms)\n`)
+  process.stdout.write(
+    `ready ${server.url} coverage computed in ${coverage.current().computeMs} ms (startup ${Math.round(performance.now() - started)} ms)\n`,
+  )
   process.on('SIGTERM', () => void server.close().then(() => process.exit(0)))
 }
 
@@ -201,7 +310,16 @@ async function firstRender(url: string): Promise<{ cold: number; warm: number; w
   const browser = await chromium.launchPersistentContext(userDataDir, {
     executablePath: '/usr/bin/chromium',
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     viewport: { width: 1280, height: 900 },
   })
   try {
@@ -225,11 +343,15 @@ async function firstRender(url: string): Promise<{ cold: number; warm: number; w
 
 async function main(): Promise<void> {
   if (!existsSync(join(cache, 'complete'))) {
-    console.log(`generating ${RECORDS.toLocaleString('en')} records in ${(COLLECTIONS * RANGES_PER_COLLECTION).toLocaleString('en')} ranges over ${COLLECTIONS} collections (once; cached in ${cache})…`)
+    console.log(
+      `generating ${RECORDS.toLocaleString('en')} records in ${(COLLECTIONS * RANGES_PER_COLLECTION).toLocaleString('en')} ranges over ${COLLECTIONS} collections (once; cached in ${cache})…`,
+    )
     generate()
   }
   const port = 20000 + Math.floor(Math.random() * 20000)
-  const child = spawn(process.execPath, [process.argv[1]!, '--serve', String(port)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [process.argv[1]!, '--serve', String(port)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   const ready = await new Promise<string>((res, rej) => {
     let out = ''
     child.stdout.on('data', (d: Buffer) => {
@@ -242,21 +364,37 @@ async function main(): Promise<void> {
   const base = `http://127.0.0.1:${port}`
   try {
     console.log(`server: ${ready.slice(6)}`)
-    const cov = (await (await fetch(`${base}/api/coverage`)).json()) as { totals: { records: number; releases: number; torrents: number; collections: number; bytes: number } }
-    const sizes = await Promise.all(['/api/coverage', '/metrics', '/'].map(async (p) => (await (await fetch(base + p)).arrayBuffer()).byteLength))
-    console.log(`catalog: ${cov.totals.records.toLocaleString('en')} records, ${cov.totals.releases.toLocaleString('en')} releases in ${cov.totals.collections} collections, ${cov.totals.torrents.toLocaleString('en')} torrents, ${(cov.totals.bytes / 1e12).toFixed(1)} TB; ${SEEDBOXES} seedboxes`)
-    console.log(`bodies: /api/coverage ${(sizes[0]! / 1024).toFixed(1)} KiB, /metrics ${(sizes[1]! / 1024).toFixed(1)} KiB, / ${(sizes[2]! / 1024).toFixed(1)} KiB`)
-    console.log(`load: autocannon, ${CONNECTIONS} connections, ${DURATION_S} s per endpoint (after 2 s of warm-up)`)
+    const cov = (await (await fetch(`${base}/api/coverage`)).json()) as {
+      totals: { records: number; releases: number; torrents: number; collections: number; bytes: number }
+    }
+    const sizes = await Promise.all(
+      ['/api/coverage', '/metrics', '/'].map(
+        async (p) => (await (await fetch(base + p)).arrayBuffer()).byteLength,
+      ),
+    )
+    console.log(
+      `catalog: ${cov.totals.records.toLocaleString('en')} records, ${cov.totals.releases.toLocaleString('en')} releases in ${cov.totals.collections} collections, ${cov.totals.torrents.toLocaleString('en')} torrents, ${(cov.totals.bytes / 1e12).toFixed(1)} TB; ${SEEDBOXES} seedboxes`,
+    )
+    console.log(
+      `bodies: /api/coverage ${(sizes[0]! / 1024).toFixed(1)} KiB, /metrics ${(sizes[1]! / 1024).toFixed(1)} KiB, / ${(sizes[2]! / 1024).toFixed(1)} KiB`,
+    )
+    console.log(
+      `load: autocannon, ${CONNECTIONS} connections, ${DURATION_S} s per endpoint (after 2 s of warm-up)`,
+    )
     const results: Record<string, Result> = {}
     for (const path of ['/api/coverage', '/metrics', '/']) {
       await load(base + path, 2)
       const r = await load(base + path, DURATION_S)
       results[path] = r
       const bad = r.errors + r.timeouts + r.non2xx
-      console.log(`  ${path.padEnd(14)} ${r.requests.average.toFixed(0).padStart(7)} req/s   p50 ${String(r.latency.p50).padStart(4)} ms   p99 ${String(r.latency.p99).padStart(4)} ms   max ${String(r.latency.max).padStart(5)} ms${bad > 0 ? `   ${bad} errors/non-2xx` : ''}`)
+      console.log(
+        `  ${path.padEnd(14)} ${r.requests.average.toFixed(0).padStart(7)} req/s   p50 ${String(r.latency.p50).padStart(4)} ms   p99 ${String(r.latency.p99).padStart(4)} ms   max ${String(r.latency.max).padStart(5)} ms${bad > 0 ? `   ${bad} errors/non-2xx` : ''}`,
+      )
     }
     const render = await firstRender(`${base}/`)
-    console.log(`dashboard first render in Chromium: ${render.cold} ms (cold page; navigation start to all figures drawn), ${render.warm} ms warm; wall ${render.wall.toFixed(0)} ms`)
+    console.log(
+      `dashboard first render in Chromium: ${render.cold} ms (cold page; navigation start to all figures drawn), ${render.warm} ms warm; wall ${render.wall.toFixed(0)} ms`,
+    )
     const c = results['/api/coverage']!
     const m = results['/metrics']!
     const checks: Array<[string, boolean]> = [
@@ -264,7 +402,10 @@ async function main(): Promise<void> {
       [`/api/coverage p99 ${c.latency.p99} ms <= 50`, c.latency.p99 <= 50],
       [`/metrics p99 ${m.latency.p99} ms <= 100`, m.latency.p99 <= 100],
       [`first render ${render.cold} ms <= 1000`, render.cold <= 1000],
-      ['no errors or non-2xx answers', Object.values(results).every((r) => r.errors + r.timeouts + r.non2xx === 0)],
+      [
+        'no errors or non-2xx answers',
+        Object.values(results).every((r) => r.errors + r.timeouts + r.non2xx === 0),
+      ],
     ]
     for (const [what, ok] of checks) console.log(`  ${ok ? 'pass' : 'FAIL'}  ${what}`)
     const ok = checks.every(([, pass]) => pass)

@@ -31,7 +31,11 @@ async function main(): Promise<void> {
   const wc = await shell(`zstd -dc '${file}' | wc -l`)
   const jq = existsSync('/usr/bin/jq') ? await shell(`zstd -dc '${file}' | jq -c .aacid | wc -l`) : null
   const db = join(cache, `bench-${process.pid}.db`)
-  const ours = await measure(process.execPath, [join(repo, 'bin', 'aacseed.js'), 'scan', root, '--db', db, '--json'], { env: { ...process.env, AACSEED_CONFIG: '' } })
+  const ours = await measure(
+    process.execPath,
+    [join(repo, 'bin', 'aacseed.js'), 'scan', root, '--db', db, '--json'],
+    { env: { ...process.env, AACSEED_CONFIG: '' } },
+  )
   for (const suffix of ['', '-wal', '-shm']) rmSync(db + suffix, { force: true })
   if (ours.code !== 0) {
     console.error(ours.stderr)
@@ -39,7 +43,10 @@ async function main(): Promise<void> {
   }
   const report = JSON.parse(ours.stdout) as { records: number; problems: unknown[] }
   const lines = Number(wc.stdout.trim())
-  if (report.records !== lines || report.problems.length !== 0) throw new Error(`aacseed cataloged ${report.records} records with ${report.problems.length} problems; zstd counted ${lines} lines`)
+  if (report.records !== lines || report.problems.length !== 0)
+    throw new Error(
+      `aacseed cataloged ${report.records} records with ${report.problems.length} problems; zstd counted ${lines} lines`,
+    )
   const ratio = ours.seconds / wc.seconds
   console.log(`records:                     ${lines.toLocaleString('en')}`)
   console.log(`zstd -dc | wc -l:            ${wc.seconds.toFixed(2)} s`)

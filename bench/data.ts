@@ -22,7 +22,10 @@ export function ensureData(): string {
   let t = Date.UTC(2023, 7, 8, 5, 15, 3) / 1000
   while (left > 0) {
     const size = Math.min(left, 100_000 + ((i * 7_919_993) % 11_900_000))
-    const ts = new Date(t * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '')
+    const ts = new Date(t * 1000)
+      .toISOString()
+      .replace(/\.\d{3}Z$/, 'Z')
+      .replace(/[-:]/g, '')
     writeRandom(join(dir, `aacid__zlib3_files__${ts}__${22430000 + i}__${String(i).padStart(22, 'A')}`), size)
     left -= size
     i++

@@ -25,7 +25,9 @@ import { Fleet, movedPlacements, planPlacement, type PlacementInput } from '../s
 import type { Holding, PlacementSeedbox, PlacementTorrent } from '../src/fleet/placement.js'
 import { FakeTransmission } from '../test/support/fake-transmission.js'
 
-const { values } = parseArgs({ options: { seedboxes: { type: 'string' }, torrents: { type: 'string' }, placement: { type: 'string' } } })
+const { values } = parseArgs({
+  options: { seedboxes: { type: 'string' }, torrents: { type: 'string' }, placement: { type: 'string' } },
+})
 const SEEDBOXES = Number(values.seedboxes ?? 50)
 const PER_SEEDBOX = Number(values.torrents ?? 2000)
 const PLACED = Number(values.placement ?? 100_000)
@@ -69,11 +71,23 @@ async function pollBench(): Promise<{ first: Timed; steady: Timed }> {
       fakes.push(f)
     }
     const db = openDatabase(join(dir, 'aacseed.db'))
-    const config = configSchema.parse({ fleet: { seedboxes: fakes.map((f, i) => ({ name: `fake-${i}`, url: f.url, path: '/downloads', reserve_bytes: 0 })) } })
+    const config = configSchema.parse({
+      fleet: {
+        seedboxes: fakes.map((f, i) => ({
+          name: `fake-${i}`,
+          url: f.url,
+          path: '/downloads',
+          reserve_bytes: 0,
+        })),
+      },
+    })
     const fleet = new Fleet(config, db)
     let first = { answered: 0, torrents: 0, failed: [] as unknown[] }
     const firstT = await timed(async () => (first = await fleet.poll()))
-    if (first.answered !== SEEDBOXES || first.torrents !== SEEDBOXES * PER_SEEDBOX) throw new Error(`poll answered ${first.answered}, ${first.torrents} torrents: ${JSON.stringify(first.failed.slice(0, 3))}`)
+    if (first.answered !== SEEDBOXES || first.torrents !== SEEDBOXES * PER_SEEDBOX)
+      throw new Error(
+        `poll answered ${first.answered}, ${first.torrents} torrents: ${JSON.stringify(first.failed.slice(0, 3))}`,
+      )
     // Steady state: some copies changed state since.
     for (const f of fakes) for (const t of [...f.torrents.values()].slice(0, 20)) t.rateUpload += 1000
     const steadyT = await timed(() => fleet.poll())
@@ -86,37 +100,89 @@ async function pollBench(): Promise<{ first: Timed; steady: Timed }> {
   }
 }
 
-async function placementBench(): Promise<{ empty: Timed; held: Timed; addShare: number; addMoved: number; removeMoved: number; removeHeld: number; placements: number }> {
-  const torrents: PlacementTorrent[] = Array.from({ length: PLACED }, (_, i) => ({ infohash: hex(`placed ${i}`), size: 1e8 + ((i * 7919) % 1e9), kind: i % 20 === 0 ? 'meta' : 'data', collection: `c${i % 13}` }))
-  const box = (name: string): PlacementSeedbox => ({ name, weight: 1, up: true, capacityBytes: Infinity, freeBytes: Infinity })
+async function placementBench(): Promise<{
+  empty: Timed
+  held: Timed
+  addShare: number
+  addMoved: number
+  removeMoved: number
+  removeHeld: number
+  placements: number
+}> {
+  const torrents: PlacementTorrent[] = Array.from({ length: PLACED }, (_, i) => ({
+    infohash: hex(`placed ${i}`),
+    size: 1e8 + ((i * 7919) % 1e9),
+    kind: i % 20 === 0 ? 'meta' : 'data',
+    collection: `c${i % 13}`,
+  }))
+  const box = (name: string): PlacementSeedbox => ({
+    name,
+    weight: 1,
+    up: true,
+    capacityBytes: Infinity,
+    freeBytes: Infinity,
+  })
   const boxes = Array.from({ length: SEEDBOXES }, (_, i) => box(`fake-${i}`))
-  const base: PlacementInput = { torrents, seedboxes: boxes, holdings: [], rules: { replicas: 2, byKind: {}, byCollection: {} }, removeExtra: true }
+  const base: PlacementInput = {
+    torrents,
+    seedboxes: boxes,
+    holdings: [],
+    rules: { replicas: 2, byKind: {}, byCollection: {} },
+    removeExtra: true,
+  }
   let plan = planPlacement({ ...base, torrents: torrents.slice(0, 1000) })
   const empty = await timed(() => (plan = planPlacement(base)))
-  const holdings: Holding[] = [...plan.holders].flatMap(([h, names]) => names.map((seedbox) => ({ seedbox, infohash: h, complete: true, active: true })))
+  const holdings: Holding[] = [...plan.holders].flatMap(([h, names]) =>
+    names.map((seedbox) => ({ seedbox, infohash: h, complete: true, active: true })),
+  )
   let same = plan
   const held = await timed(() => (same = planPlacement({ ...base, holdings })))
-  if (same.additions.length !== 0 || same.removals.length !== 0) throw new Error('a plan of a fleet that already holds it should change nothing')
+  if (same.additions.length !== 0 || same.removals.length !== 0)
+    throw new Error('a plan of a fleet that already holds it should change nothing')
   const placements = holdings.length
   const added = planPlacement({ ...base, seedboxes: [...boxes, box('fake-new')], holdings })
   const addMoved = movedPlacements(plan.holders, added.holders)
   const lost = boxes[Math.min(7, boxes.length - 1)]!.name
-  const removed = planPlacement({ ...base, seedboxes: boxes.map((b) => (b.name === lost ? { ...b, up: false } : b)), holdings })
+  const removed = planPlacement({
+    ...base,
+    seedboxes: boxes.map((b) => (b.name === lost ? { ...b, up: false } : b)),
+    holdings,
+  })
   const removeMoved = movedPlacements(plan.holders, removed.holders)
   const removeHeld = holdings.filter((h) => h.seedbox === lost).length
   return { empty, held, addShare: addMoved / placements, addMoved, removeMoved, removeHeld, placements }
 }
 
 const load = loadavg()[0]!.toFixed(2)
-console.log(`fleet benchmark: ${SEEDBOXES} fake seedboxes × ${PER_SEEDBOX} torrents; placement of ${PLACED} torrents, N = 2 (load average ${load})`)
+console.log(
+  `fleet benchmark: ${SEEDBOXES} fake seedboxes × ${PER_SEEDBOX} torrents; placement of ${PLACED} torrents, N = 2 (load average ${load})`,
+)
 const poll = await pollBench()
-console.log(`full health poll, first (all rows new):  ${show(poll.first)}  (bar ≤ ${POLL_BAR_S} s; CPU includes the fakes answering)`)
+console.log(
+  `full health poll, first (all rows new):  ${show(poll.first)}  (bar ≤ ${POLL_BAR_S} s; CPU includes the fakes answering)`,
+)
 console.log(`full health poll, steady state:          ${show(poll.steady)}  (bar ≤ ${POLL_BAR_S} s)`)
 const p = await placementBench()
-console.log(`placement of ${PLACED} torrents over ${SEEDBOXES} seedboxes, empty fleet:   ${show(p.empty)}  (bar ≤ ${PLACE_BAR_S} s)`)
-console.log(`placement of ${PLACED} torrents over ${SEEDBOXES} seedboxes, fleet holds it: ${show(p.held)}  (bar ≤ ${PLACE_BAR_S} s)`)
-console.log(`adding 1 seedbox to ${SEEDBOXES}: ${p.addMoved} of ${p.placements} placements move (${(p.addShare * 100).toFixed(2)}%; ideal ${(100 / (SEEDBOXES + 1)).toFixed(2)}%; bar ≤ ${MOVE_BAR * 100}%)`)
-console.log(`losing 1 of ${SEEDBOXES} seedboxes: ${p.removeMoved} placements move (it held ${p.removeHeld}: only those)`)
-const ok = Math.max(poll.first.wall, poll.steady.wall) <= POLL_BAR_S * 1000 && Math.max(p.empty.wall, p.held.wall) <= PLACE_BAR_S * 1000 && p.addShare <= MOVE_BAR && p.removeMoved === p.removeHeld
-console.log(ok ? 'all bars met' : `BAR MISSED (load average now ${loadavg()[0]!.toFixed(2)} on ${availableParallelism()} cores)`)
+console.log(
+  `placement of ${PLACED} torrents over ${SEEDBOXES} seedboxes, empty fleet:   ${show(p.empty)}  (bar ≤ ${PLACE_BAR_S} s)`,
+)
+console.log(
+  `placement of ${PLACED} torrents over ${SEEDBOXES} seedboxes, fleet holds it: ${show(p.held)}  (bar ≤ ${PLACE_BAR_S} s)`,
+)
+console.log(
+  `adding 1 seedbox to ${SEEDBOXES}: ${p.addMoved} of ${p.placements} placements move (${(p.addShare * 100).toFixed(2)}%; ideal ${(100 / (SEEDBOXES + 1)).toFixed(2)}%; bar ≤ ${MOVE_BAR * 100}%)`,
+)
+console.log(
+  `losing 1 of ${SEEDBOXES} seedboxes: ${p.removeMoved} placements move (it held ${p.removeHeld}: only those)`,
+)
+const ok =
+  Math.max(poll.first.wall, poll.steady.wall) <= POLL_BAR_S * 1000 &&
+  Math.max(p.empty.wall, p.held.wall) <= PLACE_BAR_S * 1000 &&
+  p.addShare <= MOVE_BAR &&
+  p.removeMoved === p.removeHeld
+console.log(
+  ok
+    ? 'all bars met'
+    : `BAR MISSED (load average now ${loadavg()[0]!.toFixed(2)} on ${availableParallelism()} cores)`,
+)
 process.exit(ok ? 0 : 1)

@@ -23,11 +23,18 @@ import { measure } from './measure.js'
 const repo = resolve(import.meta.dirname, '..', '..')
 const cli = join(repo, 'bin', 'aacseed.js')
 const cleanups: Array<() => unknown> = []
-const ctx = { after: (fn: () => unknown) => cleanups.push(fn), diagnostic: () => {}, skip: () => {} } as unknown as TestContext
+const ctx = {
+  after: (fn: () => unknown) => cleanups.push(fn),
+  diagnostic: () => {},
+  skip: () => {},
+} as unknown as TestContext
 
 function run(args: string[], cwd: string): Promise<void> {
   return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [cli, ...args, '--config', join(cwd, 'aacseed.toml')], { cwd, stdio: 'inherit' })
+    const child = spawn(process.execPath, [cli, ...args, '--config', join(cwd, 'aacseed.toml')], {
+      cwd,
+      stdio: 'inherit',
+    })
     child.on('exit', (c) => (c === 0 ? res() : rej(new Error(`aacseed ${args.join(' ')} exited ${c}`))))
   })
 }
@@ -52,7 +59,10 @@ async function main(): Promise<void> {
   console.log('upstream: cataloging and torrenting the 2 GiB release…')
   await run(['scan'], up)
   await run(['torrents', 'make'], up)
-  const seeder: ChildProcess = spawn(process.execPath, [cli, 'serve', '--config', join(up, 'aacseed.toml')], { cwd: up, stdio: 'ignore' })
+  const seeder: ChildProcess = spawn(process.execPath, [cli, 'serve', '--config', join(up, 'aacseed.toml')], {
+    cwd: up,
+    stdio: 'ignore',
+  })
   cleanups.push(() => seeder.kill('SIGKILL'))
   const list = (await (await fetch(`${site.url}/torrents.json`)).json()) as Array<{ btih: string }>
   await waitFor('upstream seeding', () => tracker.seeders(list[0]!.btih) > 0, 300_000, 200)
@@ -74,14 +84,23 @@ async function main(): Promise<void> {
     `[catalog]\nroots = ["releases"]\ndatabase = "aacseed.db"\n[torrents]\nout_dir = "torrents"\nlist_path = "torrents.json"\n` +
       `[engine.webtorrent]\nhost = "127.0.0.1"\nport = ${await freePort()}\ndht = false\nlsd = false\n[mirror]\nreserve_bytes = 0\n[[mirror.sources]]\nname = "upstream"\nlist = "${site.url}/torrents.json"\n`,
   )
-  const ours = await measure(process.execPath, [cli, 'mirror', 'sync', '--json', '--config', join(m, 'aacseed.toml')], { cwd: m })
+  const ours = await measure(
+    process.execPath,
+    [cli, 'mirror', 'sync', '--json', '--config', join(m, 'aacseed.toml')],
+    { cwd: m },
+  )
   if (ours.code !== 0) throw new Error(`mirror sync exited ${ours.code}: ${ours.stderr}`)
   const report = JSON.parse(ours.stdout) as { done: string[] }
-  if (report.done.length !== 1 || folderBytes(join(m, 'releases', FOLDER)) !== TOTAL) throw new Error(`mirror sync did not bring the release: ${ours.stdout}`)
+  if (report.done.length !== 1 || folderBytes(join(m, 'releases', FOLDER)) !== TOTAL)
+    throw new Error(`mirror sync did not bring the release: ${ours.stdout}`)
 
-  console.log(`data:                                 ${FOLDER} (${(TOTAL / 2 ** 30).toFixed(0)} GiB, ${readdirSync(join(root, FOLDER)).length} files)`)
+  console.log(
+    `data:                                 ${FOLDER} (${(TOTAL / 2 ** 30).toFixed(0)} GiB, ${readdirSync(join(root, FOLDER)).length} files)`,
+  )
   console.log(`aria2c download:                      ${aria.toFixed(2)} s`)
-  console.log(`aacseed mirror sync (download, check, re-torrent, scan, publish): ${ours.seconds.toFixed(2)} s`)
+  console.log(
+    `aacseed mirror sync (download, check, re-torrent, scan, publish): ${ours.seconds.toFixed(2)} s`,
+  )
   console.log(`ratio ours / aria2c:                  ${(ours.seconds / aria).toFixed(2)}`)
   console.log(`aacseed peak RSS:                     ${ours.peakRssMb?.toFixed(0) ?? '?'} MB`)
   rmSync(dir, { recursive: true, force: true })

@@ -34,10 +34,19 @@ function pick<T>(xs: readonly T[]): T {
 }
 
 const WORDS = {
-  en: 'the of and history theory practice volume edition introduction modern world life war peace science art guide complete handbook new studies selected works letters on a in to with from by for about collected essays'.split(' '),
-  latin: 'café naïve façade señor über Ångström crème brûlée Łódź élève déjà vu histoire littérature française español niño corazón São Paulo Müller Straße Gödel Erdős Dvořák Škoda'.split(' '),
-  ru: 'Война и мир история России книга русский язык литература сборник статей избранное том издание наука жизнь время люди город дорога'.split(' '),
-  cjk: '中国 历史 文学 日本語 小説 研究 科学 技术 世界 经济 社会 文化 东京 大学 出版社 第一卷 现代 教程 论文集 三国演义'.split(' '),
+  en: 'the of and history theory practice volume edition introduction modern world life war peace science art guide complete handbook new studies selected works letters on a in to with from by for about collected essays'.split(
+    ' ',
+  ),
+  latin:
+    'café naïve façade señor über Ångström crème brûlée Łódź élève déjà vu histoire littérature française español niño corazón São Paulo Müller Straße Gödel Erdős Dvořák Škoda'.split(
+      ' ',
+    ),
+  ru: 'Война и мир история России книга русский язык литература сборник статей избранное том издание наука жизнь время люди город дорога'.split(
+    ' ',
+  ),
+  cjk: '中国 历史 文学 日本語 小説 研究 科学 技术 世界 经济 社会 文化 东京 大学 出版社 第一卷 现代 教程 论文集 三国演义'.split(
+    ' ',
+  ),
 } as const
 type Lang = keyof typeof WORDS
 const LANGS: readonly Lang[] = ['en', 'en', 'latin', 'ru', 'cjk']
@@ -92,7 +101,13 @@ function recordLine(n: number): string {
     filesize_reported: 10000 + int(50_000_000),
     extension: pick(['epub', 'pdf', 'djvu', 'mobi', 'fb2']),
   }
-  const record = files ? { aacid, data_folder: `annas_archive_data__aacid__${collection}__20230808T014342Z--20230808T023702Z`, metadata } : { aacid, metadata }
+  const record = files
+    ? {
+        aacid,
+        data_folder: `annas_archive_data__aacid__${collection}__20230808T014342Z--20230808T023702Z`,
+        metadata,
+      }
+    : { aacid, metadata }
   let line = JSON.stringify(record)
   // JSON.stringify never writes \u escapes for printable text; some producers do.
   if (rand() < 0.15) line = line.replaceAll('é', '\\u00e9')
@@ -117,14 +132,20 @@ for (let n = 0; size < targetMB * 1e6; n++) {
 const lines = starts.length
 let nonAscii = 0
 for (let k = 0; k < size; k++) if (corpus[k]! >= 0x80) nonAscii++
-console.log(`${lines} lines, ${(size / 1e6).toFixed(1)} MB, ${((100 * nonAscii) / size).toFixed(1)}% non-ASCII bytes, ${(size / lines).toFixed(0)} bytes/line on average`)
+console.log(
+  `${lines} lines, ${(size / 1e6).toFixed(1)} MB, ${((100 * nonAscii) / size).toFixed(1)}% non-ASCII bytes, ${(size / lines).toFixed(0)} bytes/line on average`,
+)
 
 const ALLOWED = new Set(['aacid', 'metadata', 'data_folder'])
 function recordOk(v: unknown): boolean {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false
   const o = v as Record<string, unknown>
   for (const key in o) if (!ALLOWED.has(key)) return false
-  return typeof o.aacid === 'string' && 'metadata' in o && (o.data_folder === undefined || typeof o.data_folder === 'string')
+  return (
+    typeof o.aacid === 'string' &&
+    'metadata' in o &&
+    (o.data_folder === undefined || typeof o.data_folder === 'string')
+  )
 }
 function viaJsonParse(): number {
   let ok = 0
@@ -168,7 +189,9 @@ function time(name: string, fn: () => number): { wall: number; cpu: number } {
     if (result !== lines) throw new Error(`${name}: ${result} of ${lines} lines passed`)
   }
   const mb = size / 1e6
-  console.log(`${name.padEnd(21)} ${wall.toFixed(3)} s ${(mb / wall).toFixed(0).padStart(6)} MB/s   (CPU ${cpu.toFixed(3)} s ${(mb / cpu).toFixed(0).padStart(6)} MB/s)`)
+  console.log(
+    `${name.padEnd(21)} ${wall.toFixed(3)} s ${(mb / wall).toFixed(0).padStart(6)} MB/s   (CPU ${cpu.toFixed(3)} s ${(mb / cpu).toFixed(0).padStart(6)} MB/s)`,
+  )
   return { wall: mb / wall, cpu: mb / cpu }
 }
 
@@ -176,7 +199,8 @@ function time(name: string, fn: () => number): { wall: number; cpu: number } {
 for (let k = 0; k < lines; k += 97) {
   const r = checkRecordLine(corpus, starts[k]!, ends[k]!)
   const v = JSON.parse(corpus.toString('utf8', starts[k], ends[k])) as { aacid: string; data_folder?: string }
-  if (!r.ok || r.aacid !== v.aacid || r.dataFolder !== (v.data_folder ?? null)) throw new Error(`line ${k + 1}: results differ`)
+  if (!r.ok || r.aacid !== v.aacid || r.dataFolder !== (v.data_folder ?? null))
+    throw new Error(`line ${k + 1}: results differ`)
 }
 
 time('newline scan', newlineScan)
@@ -186,5 +210,9 @@ const parseText = time('JSON.parse (no utf8)', viaJsonParseOfText)
 texts = []
 const check = time('checkRecordLine', viaCheckRecordLine)
 const x = (a: number, b: number) => `${(a / b).toFixed(2)}x`
-console.log(`speedup: ${x(check.wall, parse.wall)} over JSON.parse, ${x(check.wall, parseText.wall)} over JSON.parse without the utf8 decode`)
-console.log(`speedup by CPU time: ${x(check.cpu, parse.cpu)} over JSON.parse, ${x(check.cpu, parseText.cpu)} over JSON.parse without the utf8 decode`)
+console.log(
+  `speedup: ${x(check.wall, parse.wall)} over JSON.parse, ${x(check.wall, parseText.wall)} over JSON.parse without the utf8 decode`,
+)
+console.log(
+  `speedup by CPU time: ${x(check.cpu, parse.cpu)} over JSON.parse, ${x(check.cpu, parseText.cpu)} over JSON.parse without the utf8 decode`,
+)

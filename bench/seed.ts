@@ -13,7 +13,15 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { TestContext } from 'node:test'
-import { aria2cDownload, makeRelease, makeTorrent, infoHashOf, openFds, startTracker, startTransmission } from '../test/engines/fixtures.js'
+import {
+  aria2cDownload,
+  makeRelease,
+  makeTorrent,
+  infoHashOf,
+  openFds,
+  startTracker,
+  startTransmission,
+} from '../test/engines/fixtures.js'
 import { freePort, waitFor } from '../test/helpers.js'
 import { WebTorrentEngine } from '../src/engines/webtorrent.js'
 import { openDatabase } from '../src/db/index.js'
@@ -24,10 +32,17 @@ const cache = SEED_CACHE
 
 // The fixtures take a test context for clean-up; the benchmark gives them its own.
 const cleanups: Array<() => unknown> = []
-const ctx = { after: (fn: () => unknown) => cleanups.push(fn), diagnostic: () => {}, skip: () => {} } as unknown as TestContext
+const ctx = {
+  after: (fn: () => unknown) => cleanups.push(fn),
+  diagnostic: () => {},
+  skip: () => {},
+} as unknown as TestContext
 
 function serve(dir: string, config: string): { child: ChildProcess; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [join(repo, 'bin', 'aacseed.js'), 'serve', '--config', config], { cwd: dir, stdio: 'ignore' })
+  const child = spawn(process.execPath, [join(repo, 'bin', 'aacseed.js'), 'serve', '--config', config], {
+    cwd: dir,
+    stdio: 'ignore',
+  })
   const exited = new Promise<number | null>((res) => child.once('exit', (c) => res(c)))
   cleanups.push(() => child.kill('SIGKILL'))
   return { child, exited }
@@ -37,7 +52,11 @@ function seedingCount(dbPath: string, sinceId: number): number {
   if (!existsSync(dbPath)) return 0
   const db = openDatabase(dbPath, { readonly: true })
   try {
-    const rows = db.prepare("SELECT counts FROM job_runs WHERE job = 'engine_status' AND outcome = 'ok' AND id > ? ORDER BY id DESC LIMIT 1").all(sinceId) as Array<{ counts: string }>
+    const rows = db
+      .prepare(
+        "SELECT counts FROM job_runs WHERE job = 'engine_status' AND outcome = 'ok' AND id > ? ORDER BY id DESC LIMIT 1",
+      )
+      .all(sinceId) as Array<{ counts: string }>
     return rows[0] ? (JSON.parse(rows[0].counts) as { seeding: number }).seeding : 0
   } finally {
     db.close()
@@ -75,15 +94,33 @@ async function scale(): Promise<{ seconds: number; rssMb: number; fds: number }>
   for (let i = 0; i < 1000; i++) {
     const release = makeRelease(join(dir, 'releases'), [2000, 3000], { collection: `scale${i}` })
     const torrent = makeTorrent(release, { pieceLength: 2 ** 15, announce: tracker.announce })
-    items.push({ torrent, infoHash: infoHashOf(torrent), name: release.name, dataDir: release.root, verify: false })
+    items.push({
+      torrent,
+      infoHash: infoHashOf(torrent),
+      name: release.name,
+      dataDir: release.root,
+      verify: false,
+    })
   }
-  const engine = new WebTorrentEngine({ port: 0, host: '127.0.0.1', dht: false, lsd: false, trackers: [], max_connections: 55 })
+  const engine = new WebTorrentEngine({
+    port: 0,
+    host: '127.0.0.1',
+    dht: false,
+    lsd: false,
+    trackers: [],
+    max_connections: 55,
+  })
   await engine.start()
   let fds = openFds()
   const sampler = setInterval(() => (fds = Math.max(fds, openFds())), 5)
   const started = process.hrtime.bigint()
   await Promise.all(items.map((t) => engine.add(t)))
-  await waitFor('1,000 seeding', async () => (await engine.list()).filter((s) => s.state === 'seeding').length === 1000, 60_000, 20)
+  await waitFor(
+    '1,000 seeding',
+    async () => (await engine.list()).filter((s) => s.state === 'seeding').length === 1000,
+    60_000,
+    20,
+  )
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
   clearInterval(sampler)
   const rssMb = process.resourceUsage().maxRSS / 1024
@@ -125,7 +162,11 @@ async function main(): Promise<void> {
 
   // 3. Transmission, tuned, same .torrent and data.
   const daemon = await startTransmission(ctx, join(dir, 'transmission'))
-  const added = await daemon.rpc('torrent-add', { metainfo: readFileSync(torrentPath).toString('base64'), 'download-dir': root, paused: false })
+  const added = await daemon.rpc('torrent-add', {
+    metainfo: readFileSync(torrentPath).toString('base64'),
+    'download-dir': root,
+    paused: false,
+  })
   if (added.result !== 'success') throw new Error(`transmission torrent-add: ${added.result}`)
   await waitFor(
     'transmission seeding',
@@ -144,7 +185,9 @@ async function main(): Promise<void> {
   const sc = await scale()
 
   const ratio = ours / transmission
-  console.log(`data:                               ${FOLDER} (${(TOTAL / 2 ** 30).toFixed(0)} GiB, ${readdirSync(join(root, FOLDER)).length} files)`)
+  console.log(
+    `data:                               ${FOLDER} (${(TOTAL / 2 ** 30).toFixed(0)} GiB, ${readdirSync(join(root, FOLDER)).length} files)`,
+  )
   console.log(`aria2c from aacseed (WebTorrent):   ${ours.toFixed(2)} s`)
   console.log(`aria2c from transmission-daemon:    ${transmission.toFixed(2)} s  (3.00, tuned settings.json)`)
   console.log(`ratio ours / transmission:          ${ratio.toFixed(2)}  (bar <= 1.5)`)

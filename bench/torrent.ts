@@ -12,10 +12,27 @@
  */
 import { spawnSync } from 'node:child_process'
 import { createCipheriv, createHash } from 'node:crypto'
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs'
 import { availableParallelism, loadavg } from 'node:os'
 import { join, resolve } from 'node:path'
-import { encodeShortuuid, formatAacId, formatDataFolderName, makeRange, timestampFromSeconds } from '../src/aac/index.js'
+import {
+  encodeShortuuid,
+  formatAacId,
+  formatDataFolderName,
+  makeRange,
+  timestampFromSeconds,
+} from '../src/aac/index.js'
 // The modules themselves, not the folder's index: that also loads the catalog and SQLite, which
 // would only add start-up work to the child being measured.
 import { buildTorrent, parseTorrent, type TorrentFile } from '../src/torrents/metainfo.js'
@@ -75,7 +92,11 @@ function ensureData(): Manifest {
   if (existsSync(manifestPath)) {
     const have = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest
     const dir = join(CACHE, have.folder)
-    if (JSON.stringify(have) === JSON.stringify(want) && have.files.every((f) => statSync(join(dir, f.path), { throwIfNoEntry: false })?.size === f.length)) return have
+    if (
+      JSON.stringify(have) === JSON.stringify(want) &&
+      have.files.every((f) => statSync(join(dir, f.path), { throwIfNoEntry: false })?.size === f.length)
+    )
+      return have
   }
   rmSync(CACHE, { recursive: true, force: true })
   const dir = join(CACHE, want.folder)
@@ -87,7 +108,7 @@ function ensureData(): Manifest {
     const key = createHash('sha256').update(`aacseed-bench-${i}`).digest()
     const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16))
     const fd = openSync(join(dir, f.path), 'w')
-    for (let left = f.length; left > 0; ) {
+    for (let left = f.length; left > 0;) {
       const n = Math.min(left, zeros.length)
       writeSync(fd, cipher.update(zeros.subarray(0, n)))
       left -= n
@@ -129,7 +150,11 @@ function timeMktorrent(dir: string, out: string): Run {
   rmSync(out, { force: true })
   const cpu0 = childrenCpu()
   const t0 = process.hrtime.bigint()
-  const r = spawnSync('mktorrent', ['-l', String(PIECE_LOG2), '-t', '2', '-d', '-a', 'http://127.0.0.1:1/announce', '-o', out, dir], { encoding: 'utf8' })
+  const r = spawnSync(
+    'mktorrent',
+    ['-l', String(PIECE_LOG2), '-t', '2', '-d', '-a', 'http://127.0.0.1:1/announce', '-o', out, dir],
+    { encoding: 'utf8' },
+  )
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9
   if (r.status !== 0) throw new Error(`mktorrent failed: ${r.stderr}`)
   return { seconds, cpu: childrenCpu() - cpu0, infoHash: parseTorrent(readFileSync(out)).infoHash }
@@ -163,7 +188,11 @@ async function child(): Promise<void> {
   })
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9
   // resourceUsage().maxRSS is in kilobytes, and covers the worker threads: they share the process.
-  const result: ChildResult = { seconds, infoHash: built.infoHash, maxRssMb: process.resourceUsage().maxRSS / 1024 }
+  const result: ChildResult = {
+    seconds,
+    infoHash: built.infoHash,
+    maxRssMb: process.resourceUsage().maxRSS / 1024,
+  }
   process.stdout.write(JSON.stringify(result))
 }
 
@@ -197,13 +226,28 @@ async function main(): Promise<number> {
   const ratio = ourBest / mkBest
   const same = [...mk, ...ours].every((x) => x.infoHash === ours[0]!.infoHash)
   const line = (k: string, v: string): void => void process.stdout.write(`${k.padEnd(22)} ${v}\n`)
-  line('data', `${m.files.length} files, ${(TOTAL / 1024 ** 3).toFixed(2)} GiB, piece length 2^${PIECE_LOG2}, ${availableParallelism()} cores, load ${loadavg()[0]!.toFixed(2)}`)
-  const runs = (xs: Run[]): string => xs.map((x) => `${x.seconds.toFixed(3)} s (cpu ${x.cpu.toFixed(2)} s)`).join(', ')
+  line(
+    'data',
+    `${m.files.length} files, ${(TOTAL / 1024 ** 3).toFixed(2)} GiB, piece length 2^${PIECE_LOG2}, ${availableParallelism()} cores, load ${loadavg()[0]!.toFixed(2)}`,
+  )
+  const runs = (xs: Run[]): string =>
+    xs.map((x) => `${x.seconds.toFixed(3)} s (cpu ${x.cpu.toFixed(2)} s)`).join(', ')
   line('mktorrent -t 2', `${runs(mk)}; best ${mkBest.toFixed(3)} s`)
-  line('buildTorrent', `${runs(ours)}; best ${ourBest.toFixed(3)} s, ${(TOTAL / ourBest / 1e9).toFixed(2)} GB/s`)
-  line('ratio ours/mktorrent', `${ratio.toFixed(3)} (bar ${RATIO_BAR}); cpu time ratio ${cpuRatio.toFixed(3)}`)
+  line(
+    'buildTorrent',
+    `${runs(ours)}; best ${ourBest.toFixed(3)} s, ${(TOTAL / ourBest / 1e9).toFixed(2)} GB/s`,
+  )
+  line(
+    'ratio ours/mktorrent',
+    `${ratio.toFixed(3)} (bar ${RATIO_BAR}); cpu time ratio ${cpuRatio.toFixed(3)}`,
+  )
   line('peak RSS (ours)', `${rss.toFixed(1)} MB (bar ${RSS_BAR_MB} MB)`)
-  line('infohash', same ? `${ours[0]!.infoHash} (equal)` : `DIFFERENT: ours ${ours.map((x) => x.infoHash).join(' ')}, mktorrent ${mk.map((x) => x.infoHash).join(' ')}`)
+  line(
+    'infohash',
+    same
+      ? `${ours[0]!.infoHash} (equal)`
+      : `DIFFERENT: ours ${ours.map((x) => x.infoHash).join(' ')}, mktorrent ${mk.map((x) => x.infoHash).join(' ')}`,
+  )
   const ok = same && ratio <= RATIO_BAR && rss <= RSS_BAR_MB
   line('result', ok ? 'PASS' : 'FAIL')
   return same ? (ok ? 0 : 1) : 2

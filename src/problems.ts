@@ -12,6 +12,11 @@ export interface Problem {
   message: string
 }
 
-export function problem(code: string, path: string, message: string, extra: { line?: number | null; aacid?: string | null } = {}): Problem {
+export function problem(
+  code: string,
+  path: string,
+  message: string,
+  extra: { line?: number | null; aacid?: string | null } = {},
+): Problem {
   return { path, line: extra.line ?? null, aacid: extra.aacid ?? null, code, message }
 }

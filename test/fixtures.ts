@@ -20,7 +20,13 @@ import {
   timestampFromSeconds,
   type MetaFileExtension,
 } from '../src/aac/index.js'
-import { encodeMetaFile, scan, seekTableFrame, type ScanOptions, type ScanReport } from '../src/catalog/index.js'
+import {
+  encodeMetaFile,
+  scan,
+  seekTableFrame,
+  type ScanOptions,
+  type ScanReport,
+} from '../src/catalog/index.js'
 import { openDatabase, type Db } from '../src/db/index.js'
 import type { Problem } from '../src/problems.js'
 import { tempDir } from './helpers.js'
@@ -39,10 +45,21 @@ export function ts(sec: number): string {
 
 /** A deterministic AACID of `collection` at T0+sec; `n` varies the id and shortuuid. */
 export function aacid(collection: string, sec: number, n = sec): string {
-  return formatAacId(collection, ts(sec), String(10_000 + n), encodeShortuuid(BigInt(n + 1) * 0x9e3779b97f4a7c15n))
+  return formatAacId(
+    collection,
+    ts(sec),
+    String(10_000 + n),
+    encodeShortuuid(BigInt(n + 1) * 0x9e3779b97f4a7c15n),
+  )
 }
 
-export function metaName(collection: string, from: number, to: number, ext: MetaFileExtension = '.jsonl.zst', prefix = 'annas_archive'): string {
+export function metaName(
+  collection: string,
+  from: number,
+  to: number,
+  ext: MetaFileExtension = '.jsonl.zst',
+  prefix = 'annas_archive',
+): string {
   return formatMetaFileName(prefix, makeRange(collection, ts(from), ts(to)), ext)
 }
 
@@ -52,17 +69,30 @@ export function dataName(collection: string, from: number, to: number, prefix = 
 
 /** One record line (no newline) as the standard writes it. */
 export function rec(id: string, metadata: unknown = { n: id.length }, dataFolder?: string): string {
-  return JSON.stringify(dataFolder === undefined ? { aacid: id, metadata } : { aacid: id, data_folder: dataFolder, metadata })
+  return JSON.stringify(
+    dataFolder === undefined ? { aacid: id, metadata } : { aacid: id, data_folder: dataFolder, metadata },
+  )
 }
 
 /** `count` valid record lines of `collection`, at seconds from, from+1, … */
-export function recs(collection: string, from: number, count: number, metadata: (i: number) => unknown = (i) => ({ i, title: `Titel ${i} – Zürich 東京` })): string[] {
+export function recs(
+  collection: string,
+  from: number,
+  count: number,
+  metadata: (i: number) => unknown = (i) => ({ i, title: `Titel ${i} – Zürich 東京` }),
+): string[] {
   return Array.from({ length: count }, (_, i) => rec(aacid(collection, from + i), metadata(i)))
 }
 
 /** Zstd-compresses raw bytes as one frame (checksummed when asked). */
-export function zstdFrame(bytes: Uint8Array | string, opts: { level?: number; checksum?: boolean } = {}): Buffer {
-  return zstd.compress(typeof bytes === 'string' ? Buffer.from(bytes) : bytes, { compressionLevel: opts.level ?? 3, checksumFlag: opts.checksum ?? false })
+export function zstdFrame(
+  bytes: Uint8Array | string,
+  opts: { level?: number; checksum?: boolean } = {},
+): Buffer {
+  return zstd.compress(typeof bytes === 'string' ? Buffer.from(bytes) : bytes, {
+    compressionLevel: opts.level ?? 3,
+    checksumFlag: opts.checksum ?? false,
+  })
 }
 
 export function zstdDecompress(bytes: Uint8Array): Buffer {
@@ -81,7 +111,10 @@ export function skippableFrame(payload: Uint8Array = Buffer.from('aacseed test')
  * Compresses a decompressed stream into one frame per slice, cutting at the given byte
  * positions (not necessarily line ends). Returns the file and where each frame starts.
  */
-export function framesAt(text: Buffer, cuts: number[]): { file: Buffer; frames: Array<{ compressedOffset: number; decompressedOffset: number; length: number }> } {
+export function framesAt(
+  text: Buffer,
+  cuts: number[],
+): { file: Buffer; frames: Array<{ compressedOffset: number; decompressedOffset: number; length: number }> } {
   const bounds = [0, ...cuts.filter((c) => c > 0 && c < text.length), text.length]
   const parts: Buffer[] = []
   const frames = []
@@ -95,7 +128,12 @@ export function framesAt(text: Buffer, cuts: number[]): { file: Buffer; frames: 
   return { file: Buffer.concat(parts), frames }
 }
 
-export function writeMeta(root: string, name: string, lines: readonly string[], opts: Parameters<typeof encodeMetaFile>[1] = {}): string {
+export function writeMeta(
+  root: string,
+  name: string,
+  lines: readonly string[],
+  opts: Parameters<typeof encodeMetaFile>[1] = {},
+): string {
   mkdirSync(root, { recursive: true })
   const path = join(root, name)
   writeFileSync(path, encodeMetaFile(lines, opts))
@@ -138,7 +176,11 @@ export function catalogDb(t: TestContext): { db: Db; path: string } {
   return { db, path }
 }
 
-export async function scanRoots(db: Db, roots: string[], extra: Partial<ScanOptions> = {}): Promise<ScanReport> {
+export async function scanRoots(
+  db: Db,
+  roots: string[],
+  extra: Partial<ScanOptions> = {},
+): Promise<ScanReport> {
   return await scan({ db, roots, parseWorkers: 2, ...extra })
 }
 
@@ -161,19 +203,42 @@ export function recordsOf(db: Db, metaFile: string): RecordRow[] {
     .all(metaFile) as RecordRow[]
 }
 
-export function metaRow(db: Db, name: string): { id: number; state: string; records: number; frames: number; problems: number; decompressed_bytes: number } | undefined {
-  return db.prepare("SELECT id, state, records, frames, problems, decompressed_bytes FROM meta_files WHERE name = ? AND state = 'complete'").get(name) as
-    | { id: number; state: string; records: number; frames: number; problems: number; decompressed_bytes: number }
+export function metaRow(
+  db: Db,
+  name: string,
+):
+  | {
+      id: number
+      state: string
+      records: number
+      frames: number
+      problems: number
+      decompressed_bytes: number
+    }
+  | undefined {
+  return db
+    .prepare(
+      "SELECT id, state, records, frames, problems, decompressed_bytes FROM meta_files WHERE name = ? AND state = 'complete'",
+    )
+    .get(name) as
+    | {
+        id: number
+        state: string
+        records: number
+        frames: number
+        problems: number
+        decompressed_bytes: number
+      }
     | undefined
 }
 
 export function dataFilesOf(db: Db, folder: string): string[] {
-  return (
-    db
-      .prepare("SELECT d.name FROM data_files d JOIN data_folders f ON f.id = d.data_folder_id WHERE f.name = ? AND f.state = 'complete' ORDER BY d.name")
-      .pluck()
-      .all(folder) as string[]
-  )
+  return db
+    .prepare(
+      "SELECT d.name FROM data_files d JOIN data_folders f ON f.id = d.data_folder_id WHERE f.name = ? AND f.state = 'complete' ORDER BY d.name",
+    )
+    .pluck()
+    .all(folder) as string[]
 }
 
 /** Problems with this code (in report order). */
@@ -185,9 +250,16 @@ export function withCode(problems: readonly Problem[], code: string): Problem[] 
  * Asserts that `problems` holds exactly one problem with this code and path, on this line
  * (null: not about a line), and returns it.
  */
-export function assertProblem(problems: readonly Problem[], want: { code: string; path: string; line: number | null; aacid?: string | null }): Problem {
+export function assertProblem(
+  problems: readonly Problem[],
+  want: { code: string; path: string; line: number | null; aacid?: string | null },
+): Problem {
   const same = problems.filter((p) => p.code === want.code && p.path === want.path)
-  assert.equal(same.length, 1, `expected one ${want.code} at ${want.path}, got ${JSON.stringify(problems, null, 1)}`)
+  assert.equal(
+    same.length,
+    1,
+    `expected one ${want.code} at ${want.path}, got ${JSON.stringify(problems, null, 1)}`,
+  )
   const p = same[0]!
   assert.equal(p.line, want.line, `${want.code} at ${want.path}: line`)
   if (want.aacid !== undefined) assert.equal(p.aacid, want.aacid, `${want.code} at ${want.path}: aacid`)
@@ -213,7 +285,8 @@ export function assertGoodNeighbour(db: Db, report: ScanReport, lines: readonly 
 
 /** Problems sorted into a stable order, for comparing two scans. */
 export function sortedProblems(ps: readonly Problem[]): Problem[] {
-  const key = (p: Problem): string => `${p.path}\0${String(p.line).padStart(12, '0')}\0${p.code}\0${p.aacid ?? ''}\0${p.message}`
+  const key = (p: Problem): string =>
+    `${p.path}\0${String(p.line).padStart(12, '0')}\0${p.code}\0${p.aacid ?? ''}\0${p.message}`
   return [...ps].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
 }
 

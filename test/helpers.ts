@@ -35,7 +35,8 @@ export async function freePort(): Promise<number> {
 export function requireTool(t: TestContext, tool: string): boolean {
   const found = spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0
   if (found) return true
-  if (process.env.CI === 'true') throw new Error(`required tool ${tool} is not installed (see the README's test command)`)
+  if (process.env.CI === 'true')
+    throw new Error(`required tool ${tool} is not installed (see the README's test command)`)
   t.skip(`${tool} is not installed`)
   return false
 }
@@ -47,19 +48,30 @@ export interface CliResult {
 }
 
 /** Runs the CLI in this process (fast, for exit codes and output shape). */
-export async function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+export async function runCli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<CliResult> {
   const out = new PassThrough()
   const err = new PassThrough()
   let stdout = ''
   let stderr = ''
   out.on('data', (d: Buffer) => (stdout += d.toString()))
   err.on('data', (d: Buffer) => (stderr += d.toString()))
-  const code = await main(args, { out, err, env: opts.env ?? { ...process.env, AACSEED_CONFIG: '' }, cwd: opts.cwd ?? process.cwd() })
+  const code = await main(args, {
+    out,
+    err,
+    env: opts.env ?? { ...process.env, AACSEED_CONFIG: '' },
+    cwd: opts.cwd ?? process.cwd(),
+  })
   return { code, stdout, stderr }
 }
 
 /** Runs the CLI as a child process, as a user would. */
-export function runCliProcess(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeout?: number } = {}): CliResult {
+export function runCliProcess(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeout?: number } = {},
+): CliResult {
   const r = spawnSync(process.execPath, [CLI, ...args], {
     env: opts.env ?? { ...process.env, AACSEED_CONFIG: '' },
     cwd: opts.cwd ?? process.cwd(),
@@ -71,10 +83,19 @@ export function runCliProcess(args: string[], opts: { env?: NodeJS.ProcessEnv; c
 }
 
 export function spawnCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): ChildProcess {
-  return spawn(process.execPath, [CLI, ...args], { env: opts.env ?? { ...process.env, AACSEED_CONFIG: '' }, cwd: opts.cwd ?? process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] })
+  return spawn(process.execPath, [CLI, ...args], {
+    env: opts.env ?? { ...process.env, AACSEED_CONFIG: '' },
+    cwd: opts.cwd ?? process.cwd(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 30_000,
+  intervalMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const v = await fn()

@@ -54,7 +54,11 @@ export interface AacRange {
 
 export type MetaFileExtension = '.jsonl.seekable.zst' | '.jsonl.zst' | '.jsonl.zstd'
 // Longest first: `.jsonl.zst` is a suffix of nothing else, but order documents intent.
-export const META_FILE_EXTENSIONS: readonly MetaFileExtension[] = ['.jsonl.seekable.zst', '.jsonl.zst', '.jsonl.zstd']
+export const META_FILE_EXTENSIONS: readonly MetaFileExtension[] = [
+  '.jsonl.seekable.zst',
+  '.jsonl.zst',
+  '.jsonl.zstd',
+]
 
 export interface MetaFile {
   kind: 'meta'
@@ -86,14 +90,21 @@ export function isCollectionName(s: string): boolean {
 
 export function parseCollection(s: string): string {
   if (!NAME_RE.test(s)) {
-    throw new AacError('invalid-collection', `invalid collection name ${JSON.stringify(s)}: use ASCII letters, digits and single underscores`)
+    throw new AacError(
+      'invalid-collection',
+      `invalid collection name ${JSON.stringify(s)}: use ASCII letters, digits and single underscores`,
+    )
   }
   return s
 }
 
 export function parseTimestamp(s: string): AacTimestamp {
   const m = TIMESTAMP_RE.exec(s)
-  if (!m) throw new AacError('invalid-timestamp', `invalid timestamp ${JSON.stringify(s)}: expected YYYYMMDDTHHMMSSZ`)
+  if (!m)
+    throw new AacError(
+      'invalid-timestamp',
+      `invalid timestamp ${JSON.stringify(s)}: expected YYYYMMDDTHHMMSSZ`,
+    )
   const [y, mo, d, h, mi, se] = m.slice(1).map(Number) as [number, number, number, number, number, number]
   const ms = Date.UTC(y, mo - 1, d, h, mi, se)
   const back = new Date(ms)
@@ -107,13 +118,19 @@ export function parseTimestamp(s: string): AacTimestamp {
     back.getUTCMinutes() !== mi ||
     back.getUTCSeconds() !== se
   ) {
-    throw new AacError('invalid-timestamp', `invalid timestamp ${JSON.stringify(s)}: not a real UTC date and time`)
+    throw new AacError(
+      'invalid-timestamp',
+      `invalid timestamp ${JSON.stringify(s)}: not a real UTC date and time`,
+    )
   }
   return { text: s, seconds: ms / 1000 }
 }
 
 export function formatTimestamp(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '')
+  return date
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '')
 }
 
 export function timestampFromSeconds(seconds: number): AacTimestamp {
@@ -121,7 +138,8 @@ export function timestampFromSeconds(seconds: number): AacTimestamp {
 }
 
 export function parseShortuuid(s: string): string {
-  if (!SHORTUUID_RE.test(s)) throw new AacError('invalid-shortuuid', `invalid shortuuid ${JSON.stringify(s)}: expected [0-9A-Za-z]+`)
+  if (!SHORTUUID_RE.test(s))
+    throw new AacError('invalid-shortuuid', `invalid shortuuid ${JSON.stringify(s)}: expected [0-9A-Za-z]+`)
   return s
 }
 
@@ -160,7 +178,10 @@ export function parseAacId(s: string): AacId {
   }
   const parts = s.split('__')
   if (parts[0] !== 'aacid' || parts.length < 4) {
-    throw new AacError('invalid-aacid', `invalid AACID ${JSON.stringify(s)}: expected aacid__{collection}__{timestamp}__[{id}__]{shortuuid}`)
+    throw new AacError(
+      'invalid-aacid',
+      `invalid AACID ${JSON.stringify(s)}: expected aacid__{collection}__{timestamp}__[{id}__]{shortuuid}`,
+    )
   }
   // The collection cannot contain `__` and the shortuuid has no `_`, so everything between
   // the timestamp and the last part is the id, even if the id itself contains `__`.
@@ -168,23 +189,36 @@ export function parseAacId(s: string): AacId {
   const timestamp = parseTimestampIn(parts[2]!, s)
   const shortuuid = parts[parts.length - 1]!
   if (!SHORTUUID_RE.test(shortuuid)) {
-    throw new AacError('invalid-shortuuid', `invalid AACID ${JSON.stringify(s)}: shortuuid ${JSON.stringify(shortuuid)} is not [0-9A-Za-z]+`)
+    throw new AacError(
+      'invalid-shortuuid',
+      `invalid AACID ${JSON.stringify(s)}: shortuuid ${JSON.stringify(shortuuid)} is not [0-9A-Za-z]+`,
+    )
   }
   let id: string | null = null
   if (parts.length > 4) {
     id = parts.slice(3, -1).join('__')
     if (!ID_RE.test(id)) {
-      throw new AacError('invalid-aacid', `invalid AACID ${JSON.stringify(s)}: id ${JSON.stringify(id)} must be printable ASCII without spaces`)
+      throw new AacError(
+        'invalid-aacid',
+        `invalid AACID ${JSON.stringify(s)}: id ${JSON.stringify(id)} must be printable ASCII without spaces`,
+      )
     }
     if (id.includes('/') || id.includes('\\')) {
-      throw new AacError('invalid-aacid', `invalid AACID ${JSON.stringify(s)}: id must not contain a path separator`)
+      throw new AacError(
+        'invalid-aacid',
+        `invalid AACID ${JSON.stringify(s)}: id must not contain a path separator`,
+      )
     }
   }
   return { text: s, collection, timestamp, id, shortuuid }
 }
 
 function parseCollectionIn(c: string, whole: string): string {
-  if (!NAME_RE.test(c)) throw new AacError('invalid-collection', `invalid collection ${JSON.stringify(c)} in ${JSON.stringify(whole)}`)
+  if (!NAME_RE.test(c))
+    throw new AacError(
+      'invalid-collection',
+      `invalid collection ${JSON.stringify(c)} in ${JSON.stringify(whole)}`,
+    )
   return c
 }
 
@@ -196,15 +230,25 @@ function parseTimestampIn(t: string, whole: string): AacTimestamp {
   }
 }
 
-export function formatAacId(collection: string, timestamp: string, id: string | null, shortuuid: string): string {
-  return id === null ? `aacid__${collection}__${timestamp}__${shortuuid}` : `aacid__${collection}__${timestamp}__${id}__${shortuuid}`
+export function formatAacId(
+  collection: string,
+  timestamp: string,
+  id: string | null,
+  shortuuid: string,
+): string {
+  return id === null
+    ? `aacid__${collection}__${timestamp}__${shortuuid}`
+    : `aacid__${collection}__${timestamp}__${id}__${shortuuid}`
 }
 
 /**
  * A new AACID. The standard keeps AACIDs within 150 characters by truncating the
  * collection-specific id, or dropping it when nothing of it would fit.
  */
-export function newAacId(collection: string, opts: { id?: string | null; timestamp?: string; shortuuid?: string } = {}): AacId {
+export function newAacId(
+  collection: string,
+  opts: { id?: string | null; timestamp?: string; shortuuid?: string } = {},
+): AacId {
   parseCollection(collection)
   const ts = opts.timestamp ?? formatTimestamp(new Date())
   parseTimestamp(ts)
@@ -220,7 +264,10 @@ export function newAacId(collection: string, opts: { id?: string | null; timesta
   }
   const text = formatAacId(collection, ts, id, uuid)
   if (text.length > AACID_MAX_LENGTH) {
-    throw new AacError('aacid-too-long', `collection name too long: even without an id the AACID has ${text.length} characters`)
+    throw new AacError(
+      'aacid-too-long',
+      `collection name too long: even without an id the AACID has ${text.length} characters`,
+    )
   }
   return parseAacId(text)
 }
@@ -228,11 +275,19 @@ export function newAacId(collection: string, opts: { id?: string | null; timesta
 /** Accepts `--` (real releases) and `–` U+2013 (the written standard). */
 export function parseRange(s: string): AacRange {
   const m = /^aacid__([^_].*?)__(\d{8}T\d{6}Z)(?:--|\u2013)(\d{8}T\d{6}Z)$/.exec(s)
-  if (!m) throw new AacError('invalid-range', `invalid AACID range ${JSON.stringify(s)}: expected aacid__{collection}__{from}--{to}`)
+  if (!m)
+    throw new AacError(
+      'invalid-range',
+      `invalid AACID range ${JSON.stringify(s)}: expected aacid__{collection}__{from}--{to}`,
+    )
   const collection = parseCollectionIn(m[1]!, s)
   const from = parseTimestampIn(m[2]!, s)
   const to = parseTimestampIn(m[3]!, s)
-  if (from.seconds > to.seconds) throw new AacError('range-reversed', `invalid AACID range ${JSON.stringify(s)}: ${from.text} is after ${to.text}`)
+  if (from.seconds > to.seconds)
+    throw new AacError(
+      'range-reversed',
+      `invalid AACID range ${JSON.stringify(s)}: ${from.text} is after ${to.text}`,
+    )
   return { collection, from, to }
 }
 
@@ -254,7 +309,11 @@ export function rangeContainsAacId(r: AacRange, id: AacId): boolean {
 }
 
 export function rangeContainsRange(outer: AacRange, inner: AacRange): boolean {
-  return outer.collection === inner.collection && outer.from.seconds <= inner.from.seconds && inner.to.seconds <= outer.to.seconds
+  return (
+    outer.collection === inner.collection &&
+    outer.from.seconds <= inner.from.seconds &&
+    inner.to.seconds <= outer.to.seconds
+  )
 }
 
 export function rangesOverlap(a: AacRange, b: AacRange): boolean {
@@ -275,15 +334,27 @@ export function parseMetaFileName(name: string): MetaFile {
   const ext = META_FILE_EXTENSIONS.find((e) => name.endsWith(e))
   const m = ext ? RELEASE_RE.exec(name.slice(0, -ext.length)) : null
   if (!ext || !m || m[2] !== 'meta') {
-    throw new AacError('invalid-meta-file-name', `invalid metadata file name ${JSON.stringify(name)}: expected {prefix}_meta__aacid__{collection}__{from}--{to}.jsonl.zst (or .jsonl.zstd, .jsonl.seekable.zst)`)
+    throw new AacError(
+      'invalid-meta-file-name',
+      `invalid metadata file name ${JSON.stringify(name)}: expected {prefix}_meta__aacid__{collection}__{from}--{to}.jsonl.zst (or .jsonl.zstd, .jsonl.seekable.zst)`,
+    )
   }
-  return { kind: 'meta', name, prefix: m[1]!, range: parseRangeIn(m[3]!, name, 'invalid-meta-file-name'), extension: ext }
+  return {
+    kind: 'meta',
+    name,
+    prefix: m[1]!,
+    range: parseRangeIn(m[3]!, name, 'invalid-meta-file-name'),
+    extension: ext,
+  }
 }
 
 export function parseDataFolderName(name: string): DataFolder {
   const m = RELEASE_RE.exec(name)
   if (!m || m[2] !== 'data') {
-    throw new AacError('invalid-data-folder-name', `invalid data folder name ${JSON.stringify(name)}: expected {prefix}_data__aacid__{collection}__{from}--{to}`)
+    throw new AacError(
+      'invalid-data-folder-name',
+      `invalid data folder name ${JSON.stringify(name)}: expected {prefix}_data__aacid__{collection}__{from}--{to}`,
+    )
   }
   return { kind: 'data', name, prefix: m[1]!, range: parseRangeIn(m[3]!, name, 'invalid-data-folder-name') }
 }
@@ -293,7 +364,10 @@ function parseRangeIn(s: string, name: string, code: AacErrorCode): AacRange {
     return parseRange(s)
   } catch (e) {
     const inner = e as AacError
-    throw new AacError(inner.code === 'range-reversed' ? 'range-reversed' : code, `${inner.message} in ${JSON.stringify(name)}`)
+    throw new AacError(
+      inner.code === 'range-reversed' ? 'range-reversed' : code,
+      `${inner.message} in ${JSON.stringify(name)}`,
+    )
   }
 }
 
@@ -302,7 +376,11 @@ export function parseReleaseName(name: string, isDirectory: boolean): ReleaseNam
   return isDirectory ? parseDataFolderName(name) : parseMetaFileName(name)
 }
 
-export function formatMetaFileName(prefix: string, range: AacRange, extension: MetaFileExtension = '.jsonl.zst'): string {
+export function formatMetaFileName(
+  prefix: string,
+  range: AacRange,
+  extension: MetaFileExtension = '.jsonl.zst',
+): string {
   return `${prefix}_meta__${formatRange(range)}${extension}`
 }
 
@@ -316,11 +394,20 @@ export function torrentFileName(release: ReleaseName | string): string {
 }
 
 export function parseTorrentFileName(name: string): ReleaseName {
-  if (!name.endsWith('.torrent')) throw new AacError('invalid-torrent-file-name', `invalid torrent file name ${JSON.stringify(name)}: must end in .torrent`)
+  if (!name.endsWith('.torrent'))
+    throw new AacError(
+      'invalid-torrent-file-name',
+      `invalid torrent file name ${JSON.stringify(name)}: must end in .torrent`,
+    )
   const base = name.slice(0, -'.torrent'.length)
   try {
-    return /_meta__/.test(base) && META_FILE_EXTENSIONS.some((e) => base.endsWith(e)) ? parseMetaFileName(base) : parseDataFolderName(base)
+    return /_meta__/.test(base) && META_FILE_EXTENSIONS.some((e) => base.endsWith(e))
+      ? parseMetaFileName(base)
+      : parseDataFolderName(base)
   } catch (e) {
-    throw new AacError('invalid-torrent-file-name', `invalid torrent file name ${JSON.stringify(name)}: ${(e as Error).message}`)
+    throw new AacError(
+      'invalid-torrent-file-name',
+      `invalid torrent file name ${JSON.stringify(name)}: ${(e as Error).message}`,
+    )
   }
 }

@@ -33,21 +33,29 @@ async function acquire(): Promise<void> {
   credits--
 }
 
-parentPort!.on('message', (m: { type: 'file'; file: FileRequest } | { type: 'credit'; n: number } | { type: 'cancel' }) => {
-  if (m.type === 'credit') {
-    credits += m.n
-  } else if (m.type === 'cancel') {
-    cancelled = true
-  } else {
-    cancelled = false
-    readFile(m.file).catch((e: unknown) => {
-      if (!cancelled) post({ type: 'failed', error: (e as Error).message, code: (e as NodeJS.ErrnoException).code ?? null })
-    })
-  }
-  const w = wake
-  wake = null
-  w?.()
-})
+parentPort!.on(
+  'message',
+  (m: { type: 'file'; file: FileRequest } | { type: 'credit'; n: number } | { type: 'cancel' }) => {
+    if (m.type === 'credit') {
+      credits += m.n
+    } else if (m.type === 'cancel') {
+      cancelled = true
+    } else {
+      cancelled = false
+      readFile(m.file).catch((e: unknown) => {
+        if (!cancelled)
+          post({
+            type: 'failed',
+            error: (e as Error).message,
+            code: (e as NodeJS.ErrnoException).code ?? null,
+          })
+      })
+    }
+    const w = wake
+    wake = null
+    w?.()
+  },
+)
 
 async function readFile(req: FileRequest): Promise<void> {
   credits = req.credits
@@ -76,9 +84,11 @@ async function readFile(req: FileRequest): Promise<void> {
     await acquire()
     // The frames a chunk's records may start in are all known: a frame's start is recorded
     // before any of its bytes are decoded.
-    while (frameCursor + 1 < frames.length && frames[frameCursor + 1]!.decompressedOffset <= base) frameCursor++
+    while (frameCursor + 1 < frames.length && frames[frameCursor + 1]!.decompressedOffset <= base)
+      frameCursor++
     const bounds: number[] = []
-    for (let f = frameCursor + 1; f < frames.length && frames[f]!.decompressedOffset < base + length; f++) bounds.push(frames[f]!.decompressedOffset - base)
+    for (let f = frameCursor + 1; f < frames.length && frames[f]!.decompressedOffset < base + length; f++)
+      bounds.push(frames[f]!.decompressedOffset - base)
     // Finding the lines and checking UTF-8 here, where there is time to spare (this thread
     // waits for credits while the line workers are busy), lets each line worker number its
     // own lines and skip both passes (Buffer#indexOf is memchr).
@@ -95,7 +105,19 @@ async function readFile(req: FileRequest): Promise<void> {
     }
     lines += view[length - 1] === 10 ? count : count + 1
     const ends = newlines.slice(0, count)
-    const chunk: ChunkRequest = { seq: seq++, buffer: buf.buffer as ArrayBuffer, length, base, lineBase, frameBase: frameCursor, bounds, newlines: ends, utf8: isUtf8(view), context: req.context, target: req.target }
+    const chunk: ChunkRequest = {
+      seq: seq++,
+      buffer: buf.buffer as ArrayBuffer,
+      length,
+      base,
+      lineBase,
+      frameBase: frameCursor,
+      bounds,
+      newlines: ends,
+      utf8: isUtf8(view),
+      context: req.context,
+      target: req.target,
+    }
     ports[nextPort]!.postMessage(chunk, [chunk.buffer, ends.buffer])
     nextPort = (nextPort + 1) % ports.length
   }
@@ -148,7 +170,8 @@ async function readFile(req: FileRequest): Promise<void> {
     await sendChunk(prev, sendLength, sentBase)
   }
 
-  const zstdProblem = (code: string, message: string): void => post({ type: 'problem', problem: { line: null, offset: cPos, aacid: null, code, message } })
+  const zstdProblem = (code: string, message: string): void =>
+    post({ type: 'problem', problem: { line: null, offset: cPos, aacid: null, code, message } })
 
   let fatal = false
   try {
@@ -164,13 +187,20 @@ async function readFile(req: FileRequest): Promise<void> {
           frameEnded = false
           const last = frames[frames.length - 1]!
           // A frame that produced nothing (a skippable frame) is not a place to start from.
-          if (dPos > last.decompressedOffset) frames.push({ frame: frames.length, compressedOffset: cPos, decompressedOffset: dPos })
+          if (dPos > last.decompressedOffset)
+            frames.push({ frame: frames.length, compressedOffset: cPos, decompressedOffset: dPos })
         }
         let ret: number, produced: number, consumed: number
         try {
-          ;[ret, produced, consumed] = dctx.decompressStream(out.subarray(fill), src.length > MAX_CALL_INPUT ? src.subarray(0, MAX_CALL_INPUT) : src)
+          ;[ret, produced, consumed] = dctx.decompressStream(
+            out.subarray(fill),
+            src.length > MAX_CALL_INPUT ? src.subarray(0, MAX_CALL_INPUT) : src,
+          )
         } catch (e) {
-          zstdProblem('corrupt-zstd', `corrupt zstd data near compressed byte ${cPos}: ${(e as Error).message}`)
+          zstdProblem(
+            'corrupt-zstd',
+            `corrupt zstd data near compressed byte ${cPos}: ${(e as Error).message}`,
+          )
           fatal = true
           break read
         }

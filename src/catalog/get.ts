@@ -8,19 +8,37 @@ import { CatalogStore } from './store.js'
  * Reads one record by its AACID: from the catalog's offsets, decompressing from the start of
  * the frame it lies in (for a seekable file, a small slice; for a single-frame file, up to it).
  */
-export async function getRecord(db: Db, aacid: string): Promise<{ bytes: Buffer; file: string; line: number }> {
+export async function getRecord(
+  db: Db,
+  aacid: string,
+): Promise<{ bytes: Buffer; file: string; line: number }> {
   const loc = new CatalogStore(db).locateRecord(aacid)[0]
   if (!loc) throw new AacseedError('not-found', `${aacid} is not in the catalog`)
   const path = join(loc.root, loc.name)
   let bytes: Buffer | undefined
   try {
-    await forEachRecordBytes(path, { compressedOffset: loc.compressedOffset, decompressedOffset: loc.frameOffset }, [loc], (_, b) => (bytes = b))
+    await forEachRecordBytes(
+      path,
+      { compressedOffset: loc.compressedOffset, decompressedOffset: loc.frameOffset },
+      [loc],
+      (_, b) => (bytes = b),
+    )
   } catch (e) {
     // A file removed, unreadable or damaged since the scan is the user's to fix, not a crash.
     const code = (e as NodeJS.ErrnoException).code
-    if (typeof code === 'string') throw new AacseedError('unreadable', `cannot read ${path}: ${code}; rescan`, { path })
-    throw new AacseedError('file-changed', `${path} no longer decodes where ${aacid} was cataloged (zstd: ${(e as Error).message}); rescan`, { path })
+    if (typeof code === 'string')
+      throw new AacseedError('unreadable', `cannot read ${path}: ${code}; rescan`, { path })
+    throw new AacseedError(
+      'file-changed',
+      `${path} no longer decodes where ${aacid} was cataloged (zstd: ${(e as Error).message}); rescan`,
+      { path },
+    )
   }
-  if (!bytes || !bytes.includes(`"${aacid}"`)) throw new AacseedError('file-changed', `${path} no longer holds ${aacid} where it was cataloged; rescan`, { path })
+  if (!bytes || !bytes.includes(`"${aacid}"`))
+    throw new AacseedError(
+      'file-changed',
+      `${path} no longer holds ${aacid} where it was cataloged; rescan`,
+      { path },
+    )
   return { bytes, file: loc.name, line: loc.line }
 }

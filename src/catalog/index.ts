@@ -1,4 +1,23 @@
-export { scan, scanSettings, DEFAULT_IGNORE, MIRROR_WORK_DIR, type ScanOptions, type ScanReport, type ScanProgress, type ScanStats } from './scan.js'
+export {
+  scan,
+  scanSettings,
+  DEFAULT_IGNORE,
+  MIRROR_WORK_DIR,
+  type ScanOptions,
+  type ScanReport,
+  type ScanProgress,
+  type ScanStats,
+} from './scan.js'
 export { getRecord } from './get.js'
 export { CatalogStore, type CatalogRelease, type CatalogTotals, type StoredProblem } from './store.js'
-export { writeSampleRelease, writeLargeMetaFile, encodeMetaFile, seekTableFrame, DEMO_COLLECTIONS, prng, zlibMetadata, type SampleCollection, type SampleSummary } from './sample.js'
+export {
+  writeSampleRelease,
+  writeLargeMetaFile,
+  encodeMetaFile,
+  seekTableFrame,
+  DEMO_COLLECTIONS,
+  prng,
+  zlibMetadata,
+  type SampleCollection,
+  type SampleSummary,
+} from './sample.js'

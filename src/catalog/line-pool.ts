@@ -48,7 +48,11 @@ export class LinePool {
     // lock through this word: see write-lock.ts.
     const writeLock = new SharedArrayBuffer(4)
     this.lineWorkers = channels.map((c) => {
-      const w = new Worker(new URL('./line-worker.js', import.meta.url), { workerData: { port: c.port2, writeLock }, transferList: [c.port2], resourceLimits: WORKER_LIMITS })
+      const w = new Worker(new URL('./line-worker.js', import.meta.url), {
+        workerData: { port: c.port2, writeLock },
+        transferList: [c.port2],
+        resourceLimits: WORKER_LIMITS,
+      })
       w.on('message', (m: ChunkResult | ChunkFailure) => {
         if (m.type === 'chunk') this.listener?.chunk(m)
         else this.fail(new Error(`line worker failed on chunk ${m.seq}: ${m.error}`))
@@ -57,12 +61,19 @@ export class LinePool {
       return w
     })
     const ports = channels.map((c) => c.port1)
-    this.decompressor = new Worker(new URL('./decompress-worker.js', import.meta.url), { workerData: { ports }, transferList: ports, resourceLimits: WORKER_LIMITS })
+    this.decompressor = new Worker(new URL('./decompress-worker.js', import.meta.url), {
+      workerData: { ports },
+      transferList: ports,
+      resourceLimits: WORKER_LIMITS,
+    })
     this.decompressor.on('message', (m: DecompressMessage) => this.listener?.decompress(m))
     this.decompressor.on('error', (e) => this.fail(e))
     // Checkpoints copy the WAL back as the file is read (else all of it is left for the end),
     // and mostly wait for fsyncs: on a thread of their own, no line worker stops for them.
-    this.checkpointer = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { writeLock }, resourceLimits: WORKER_LIMITS })
+    this.checkpointer = new Worker(new URL('./checkpoint-worker.js', import.meta.url), {
+      workerData: { writeLock },
+      resourceLimits: WORKER_LIMITS,
+    })
     this.checkpointer.on('message', () => (this.checkpointing = false))
     this.checkpointer.on('error', (e) => this.fail(e))
   }
@@ -77,14 +88,21 @@ export class LinePool {
     if (this.listener) throw new Error('LinePool reads one file at a time')
     this.listener = listener
     this.database = file.target.database
-    this.decompressor.postMessage({ type: 'file', file: { ...file, credits: this.lineWorkers.length * 2 + CREDIT_SLACK } })
+    this.decompressor.postMessage({
+      type: 'file',
+      file: { ...file, credits: this.lineWorkers.length * 2 + CREDIT_SLACK },
+    })
   }
 
   /** One item (chunk or skipped line) was written: the decompressor may send another. */
   credit(): void {
     this.decompressor.postMessage({ type: 'credit', n: 1 })
     // One checkpoint at a time; a request that finds one running is dropped, not queued.
-    if (++this.itemsSinceCheckpoint >= ITEMS_PER_CHECKPOINT && !this.checkpointing && this.database !== null) {
+    if (
+      ++this.itemsSinceCheckpoint >= ITEMS_PER_CHECKPOINT &&
+      !this.checkpointing &&
+      this.database !== null
+    ) {
       this.itemsSinceCheckpoint = 0
       this.checkpointing = true
       this.checkpointer.postMessage({ database: this.database })

@@ -27,7 +27,15 @@ function processChunk(req: ChunkRequest): ChunkResult {
   const buf = new Uint8Array(req.buffer, 0, req.length)
   const ctx: FileContext = req.context
   const chunkIsUtf8 = req.utf8
-  const cols: RecordColumns = { count: 0, aacids: [], lines: [], offsets: [], lengths: [], frames: [], folders: [] }
+  const cols: RecordColumns = {
+    count: 0,
+    aacids: [],
+    lines: [],
+    offsets: [],
+    lengths: [],
+    frames: [],
+    folders: [],
+  }
   const problems: LineProblem[] = []
   const bounds = req.bounds
   let frame = req.frameBase
@@ -68,7 +76,13 @@ function processChunk(req: ChunkRequest): ChunkResult {
       cols.folders.push(check.dataFolder ?? '')
       if (check.dataFolder !== null) folders.set(check.dataFolder, (folders.get(check.dataFolder) ?? 0) + 1)
     } else {
-      problems.push({ line, offset: req.base + pos, aacid: check.aacid, code: check.code, message: check.message })
+      problems.push({
+        line,
+        offset: req.base + pos,
+        aacid: check.aacid,
+        code: check.code,
+        message: check.message,
+      })
     }
     line++
     pos = end + 1
@@ -78,16 +92,43 @@ function processChunk(req: ChunkRequest): ChunkResult {
     const w = writerFor(req.target.database)
     writeLock.hold(() => w.write(req.target.fileId, cols))
   }
-  return { type: 'chunk', seq: req.seq, lines: line - req.lineBase, records: cols.count, problems, first: cols.aacids[0] ?? null, last: prev, firstLine: cols.lines[0] ?? 0, lastLine: prevLine, sorted, repeats, folders: [...folders] }
+  return {
+    type: 'chunk',
+    seq: req.seq,
+    lines: line - req.lineBase,
+    records: cols.count,
+    problems,
+    first: cols.aacids[0] ?? null,
+    last: prev,
+    firstLine: cols.lines[0] ?? 0,
+    lastLine: prevLine,
+    sorted,
+    repeats,
+    folders: [...folders],
+  }
 }
 
-type LineVerdict = { ok: true; aacid: string; dataFolder: string | null } | { ok: false; code: string; message: string; aacid: string | null }
+type LineVerdict =
+  | { ok: true; aacid: string; dataFolder: string | null }
+  | { ok: false; code: string; message: string; aacid: string | null }
 
-function checkLine(buf: Uint8Array, start: number, end: number, chunkIsUtf8: boolean, ctx: FileContext): LineVerdict {
+function checkLine(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  chunkIsUtf8: boolean,
+  ctx: FileContext,
+): LineVerdict {
   if (!chunkIsUtf8 && !isUtf8(buf.subarray(start, end))) {
     return { ok: false, code: 'invalid-utf8', message: 'line is not valid UTF-8', aacid: null }
   }
-  if (start === end) return { ok: false, code: 'empty-line', message: 'empty line: every line must hold one record', aacid: null }
+  if (start === end)
+    return {
+      ok: false,
+      code: 'empty-line',
+      message: 'empty line: every line must hold one record',
+      aacid: null,
+    }
   const r = checkRecordLine(buf, start, end)
   if (!r.ok) return { ok: false, code: r.code, message: r.message, aacid: null }
   const v = checkRecordRules(ctx, r.aacid, r.dataFolder, buf, aacidRawFrom, aacidRawTo)

@@ -40,17 +40,30 @@ export interface MetaReadResult {
   frames: MetaFrame[]
 }
 
-type Item = ChunkResult | { type: 'long'; seq: number; line: number; offset: number; length: number; maxLine: number }
+type Item =
+  ChunkResult | { type: 'long'; seq: number; line: number; offset: number; length: number; maxLine: number }
 
 const MiB = 1024 * 1024
 
-export function readMetaFile(path: string, context: FileContext, target: RecordTarget, pool: LinePool, sink: MetaReadSink, opts: MetaReadOptions = {}): Promise<MetaReadResult> {
+export function readMetaFile(
+  path: string,
+  context: FileContext,
+  target: RecordTarget,
+  pool: LinePool,
+  sink: MetaReadSink,
+  opts: MetaReadOptions = {},
+): Promise<MetaReadResult> {
   const chunkBytes = opts.chunkBytes ?? 2 * MiB
   const maxLineBytes = Math.max(chunkBytes, opts.maxLineBytes ?? 64 * MiB)
   return new Promise((resolve, reject) => {
     const pending = new Map<number, Item>()
     let next = 0
-    let done: { items: number; frames: MetaFrame[]; compressedBytes: number; decompressedBytes: number } | null = null
+    let done: {
+      items: number
+      frames: MetaFrame[]
+      compressedBytes: number
+      decompressedBytes: number
+    } | null = null
     let lines = 0
     let records = 0
     let problems = 0
@@ -71,16 +84,33 @@ export function readMetaFile(path: string, context: FileContext, target: RecordT
       settled = true
       pool.release()
       if (e !== undefined) return reject(e)
-      resolve({ ordered, repeats, lines, records, folders, problems, compressedBytes: done!.compressedBytes, decompressedBytes: done!.decompressedBytes, frames: done!.frames })
+      resolve({
+        ordered,
+        repeats,
+        lines,
+        records,
+        folders,
+        problems,
+        compressedBytes: done!.compressedBytes,
+        decompressedBytes: done!.decompressedBytes,
+        frames: done!.frames,
+      })
     }
 
     const handle = (item: Item): void => {
       if (item.type === 'long') {
         lines++
-        report({ line: item.line, offset: item.offset, aacid: null, code: 'line-too-long', message: `line is longer than ${item.maxLine} bytes (at least ${item.length}); skipped` })
+        report({
+          line: item.line,
+          offset: item.offset,
+          aacid: null,
+          code: 'line-too-long',
+          message: `line is longer than ${item.maxLine} bytes (at least ${item.length}); skipped`,
+        })
         return
       }
-      for (const p of item.problems) report({ line: p.line, offset: p.offset, aacid: p.aacid, code: p.code, message: p.message })
+      for (const p of item.problems)
+        report({ line: p.line, offset: p.offset, aacid: p.aacid, code: p.code, message: p.message })
       if (item.first !== null) {
         // Chunk boundaries: is the file still in order, and does a repeat straddle the boundary?
         if (lastAacid !== null) {

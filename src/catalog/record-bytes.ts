@@ -5,7 +5,6 @@
 import { open } from 'node:fs/promises'
 import { newDecompressContext } from './zstd.js'
 
-
 export interface FrameStart {
   compressedOffset: number
   decompressedOffset: number
@@ -15,7 +14,12 @@ export interface FrameStart {
  * Calls `each` with the bytes of every record, in order; `records` must be sorted by offset
  * and lie at or after `from`. Returns how many were found before the data ended.
  */
-export async function forEachRecordBytes<T extends { offset: number; length: number }>(path: string, from: FrameStart, records: readonly T[], each: (r: T, bytes: Buffer) => void): Promise<number> {
+export async function forEachRecordBytes<T extends { offset: number; length: number }>(
+  path: string,
+  from: FrameStart,
+  records: readonly T[],
+  each: (r: T, bytes: Buffer) => void,
+): Promise<number> {
   if (records.length === 0) return 0
   const fh = await open(path, 'r')
   try {

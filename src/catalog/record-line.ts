@@ -27,16 +27,16 @@
  */
 
 export type RecordLineError =
-  | 'invalid-json'
-  | 'not-an-object'
-  | 'unexpected-key'
-  | 'duplicate-key'
-  | 'missing-key'
-  | 'invalid-field-type'
+  'invalid-json' | 'not-an-object' | 'unexpected-key' | 'duplicate-key' | 'missing-key' | 'invalid-field-type'
 
 export type RecordLineCheck =
   | { ok: true; aacid: string; dataFolder: string | null }
-  | { ok: false; code: RecordLineError; message: string; /** 1-based byte column where it went wrong, best effort */ column: number }
+  | {
+      ok: false
+      code: RecordLineError
+      message: string
+      /** 1-based byte column where it went wrong, best effort */ column: number
+    }
 
 // ---------------------------------------------------------------------------------------------
 // Byte classes
@@ -275,7 +275,14 @@ function scanLiteral(buf: Uint8Array, i: number, end: number): number {
   if (c === 0x74 /* t */) {
     if (i + 4 <= end && buf[i + 1] === 0x72 && buf[i + 2] === 0x75 && buf[i + 3] === 0x65) return i + 4
   } else if (c === 0x66 /* f */) {
-    if (i + 5 <= end && buf[i + 1] === 0x61 && buf[i + 2] === 0x6c && buf[i + 3] === 0x73 && buf[i + 4] === 0x65) return i + 5
+    if (
+      i + 5 <= end &&
+      buf[i + 1] === 0x61 &&
+      buf[i + 2] === 0x6c &&
+      buf[i + 3] === 0x73 &&
+      buf[i + 4] === 0x65
+    )
+      return i + 5
   } else if (c === 0x6e /* n */) {
     if (i + 4 <= end && buf[i + 1] === 0x75 && buf[i + 2] === 0x6c && buf[i + 3] === 0x6c) return i + 4
   }
@@ -293,7 +300,8 @@ function push(depth: number, kind: number): void {
 
 /** After a `{` or `,` inside an object: whitespace, a key string, whitespace, `:`. */
 function scanKeyColon(buf: Uint8Array, i: number, end: number): number {
-  if (i >= end || buf[i] !== QUOTE) return fail(i, i >= end ? 'unexpected end of input' : 'expected a string key')
+  if (i >= end || buf[i] !== QUOTE)
+    return fail(i, i >= end ? 'unexpected end of input' : 'expected a string key')
   i = scanString(buf, i + 1, end)
   if (i < 0) return i
   i = skipWs(buf, i, end)
@@ -376,7 +384,11 @@ type Utf8Slice = (this: Uint8Array, start: number, end: number) => string
 const nodeUtf8Slice: Utf8Slice | null = (() => {
   const f = (Buffer.prototype as unknown as { utf8Slice?: Utf8Slice }).utf8Slice
   try {
-    if (typeof f === 'function' && f.call(new Uint8Array([0x20, 0xef, 0xbb, 0xbf, 0xc3, 0xa9, 0x20]), 1, 6) === '\ufeffé') return f
+    if (
+      typeof f === 'function' &&
+      f.call(new Uint8Array([0x20, 0xef, 0xbb, 0xbf, 0xc3, 0xa9, 0x20]), 1, 6) === '\ufeffé'
+    )
+      return f
   } catch {
     // fall back
   }
@@ -404,7 +416,13 @@ const KEY_METADATA = 2
 const KEY_DATA_FOLDER = 3
 
 function keyOfText(s: string): number {
-  return s === 'aacid' ? KEY_AACID : s === 'metadata' ? KEY_METADATA : s === 'data_folder' ? KEY_DATA_FOLDER : KEY_OTHER
+  return s === 'aacid'
+    ? KEY_AACID
+    : s === 'metadata'
+      ? KEY_METADATA
+      : s === 'data_folder'
+        ? KEY_DATA_FOLDER
+        : KEY_OTHER
 }
 
 const AACID_BYTES = new TextEncoder().encode('aacid')
@@ -460,7 +478,13 @@ function invalidJson(start: number): RecordLineCheck {
  * `JSON.parse` would give.
  */
 export function checkRecordLine(buf: Uint8Array, start: number, end: number): RecordLineCheck {
-  if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start <= end && end <= buf.length)) {
+  if (!(
+    Number.isInteger(start) &&
+    Number.isInteger(end) &&
+    start >= 0 &&
+    start <= end &&
+    end <= buf.length
+  )) {
     throw new RangeError(`checkRecordLine: bad range [${start}, ${end}) of ${buf.length} bytes`)
   }
   bindView(buf, end)

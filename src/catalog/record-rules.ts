@@ -108,7 +108,14 @@ const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
  * `raw[rawFrom, rawTo)`, when given, is the AACID as written in the line (JSON string content,
  * escapes not decoded; see record-line.ts), for the fast path.
  */
-export function checkRecordRules(ctx: FileContext, aacid: string, dataFolder: string | null, raw?: Uint8Array, rawFrom = 0, rawTo = 0): RuleViolation | null {
+export function checkRecordRules(
+  ctx: FileContext,
+  aacid: string,
+  dataFolder: string | null,
+  raw?: Uint8Array,
+  rawFrom = 0,
+  rawTo = 0,
+): RuleViolation | null {
   let t = raw !== undefined ? fastSeconds(ctx, raw, rawFrom, rawTo) : null
   if (t === null) {
     let id
@@ -118,16 +125,32 @@ export function checkRecordRules(ctx: FileContext, aacid: string, dataFolder: st
       return { code: e instanceof AacError ? e.code : 'invalid-aacid', message: (e as Error).message }
     }
     if (id.collection !== ctx.collection) {
-      return { code: 'aacid-wrong-collection', message: `AACID belongs to collection ${id.collection}, not to this file's ${ctx.collection}` }
+      return {
+        code: 'aacid-wrong-collection',
+        message: `AACID belongs to collection ${id.collection}, not to this file's ${ctx.collection}`,
+      }
     }
     t = id.timestamp.seconds
   }
   if (t < ctx.fromS || t > ctx.toS) {
-    return { code: 'aacid-out-of-range', message: `AACID timestamp ${aacid.split('__')[2]} lies outside the file's range` }
+    return {
+      code: 'aacid-out-of-range',
+      message: `AACID timestamp ${aacid.split('__')[2]} lies outside the file's range`,
+    }
   }
   if (dataFolder !== null) {
-    if (dataFolder.includes('/') || dataFolder.includes('\\') || dataFolder.includes('\0') || dataFolder === '.' || dataFolder === '..' || dataFolder.includes('..')) {
-      return { code: 'invalid-data-folder', message: `data_folder ${JSON.stringify(dataFolder)} must be a bare folder name, not a path` }
+    if (
+      dataFolder.includes('/') ||
+      dataFolder.includes('\\') ||
+      dataFolder.includes('\0') ||
+      dataFolder === '.' ||
+      dataFolder === '..' ||
+      dataFolder.includes('..')
+    ) {
+      return {
+        code: 'invalid-data-folder',
+        message: `data_folder ${JSON.stringify(dataFolder)} must be a bare folder name, not a path`,
+      }
     }
     let folder: DataFolder
     try {
@@ -137,10 +160,16 @@ export function checkRecordRules(ctx: FileContext, aacid: string, dataFolder: st
       return { code: 'invalid-data-folder', message: (e as Error).message }
     }
     if (folder.range.collection !== ctx.collection) {
-      return { code: 'data-folder-wrong-collection', message: `data_folder ${dataFolder} belongs to collection ${folder.range.collection}, not ${ctx.collection}` }
+      return {
+        code: 'data-folder-wrong-collection',
+        message: `data_folder ${dataFolder} belongs to collection ${folder.range.collection}, not ${ctx.collection}`,
+      }
     }
     if (t < folder.range.from.seconds || t > folder.range.to.seconds) {
-      return { code: 'data-folder-out-of-range', message: `data_folder ${dataFolder} does not contain the record's timestamp ${aacid.split('__')[2]}` }
+      return {
+        code: 'data-folder-out-of-range',
+        message: `data_folder ${dataFolder} does not contain the record's timestamp ${aacid.split('__')[2]}`,
+      }
     }
   }
   return null

@@ -57,7 +57,14 @@ export interface SampleSummary {
 export const DEMO_COLLECTIONS: SampleCollection[] = [
   { name: 'zlib3_records', kind: 'records', ranges: 3, recordsPerRange: 400, framesPerFile: 1 },
   { name: 'zlib3_files', kind: 'files', ranges: 2, recordsPerRange: 24, blobBytes: [1_000, 200_000] },
-  { name: 'duxiu_records', kind: 'xml', ranges: 1, recordsPerRange: 300, framesPerFile: 6, extension: '.jsonl.seekable.zst' },
+  {
+    name: 'duxiu_records',
+    kind: 'xml',
+    ranges: 1,
+    recordsPerRange: 300,
+    framesPerFile: 6,
+    extension: '.jsonl.seekable.zst',
+  },
 ]
 
 /** A small, fast, seedable PRNG (mulberry32): reproducible fixtures without dependencies. */
@@ -73,10 +80,47 @@ export function prng(seed: number): () => number {
 }
 
 const WORDS = [
-  'library', 'ocean', 'history', 'Ελληνικά', 'науки', '物理学', 'の研究', 'Zürich', 'façade', 'naïve', 'histoire', 'كتاب', 'भारत', 'mathematics',
-  'Els nens', 'de la senyora', 'Zlatin', 'über', 'Straße', 'teoría', 'computación', '東京', '北京大学', 'révolution', 'Ωmega', '"quoted"', 'back\\slash', 'tab\there',
+  'library',
+  'ocean',
+  'history',
+  'Ελληνικά',
+  'науки',
+  '物理学',
+  'の研究',
+  'Zürich',
+  'façade',
+  'naïve',
+  'histoire',
+  'كتاب',
+  'भारत',
+  'mathematics',
+  'Els nens',
+  'de la senyora',
+  'Zlatin',
+  'über',
+  'Straße',
+  'teoría',
+  'computación',
+  '東京',
+  '北京大学',
+  'révolution',
+  'Ωmega',
+  '"quoted"',
+  'back\\slash',
+  'tab\there',
 ]
-const LANGS = ['english', 'russian', 'chinese', 'catalan', 'german', 'french', 'spanish', 'japanese', 'arabic', 'hindi']
+const LANGS = [
+  'english',
+  'russian',
+  'chinese',
+  'catalan',
+  'german',
+  'french',
+  'spanish',
+  'japanese',
+  'arabic',
+  'hindi',
+]
 const EXTS = ['epub', 'pdf', 'djvu', 'mobi', 'fb2']
 
 function pick<T>(rng: () => number, xs: readonly T[]): T {
@@ -138,7 +182,12 @@ export function encodeMetaFile(lines: readonly string[], opts: MetaFileWriteOpti
   const frames: Buffer[] = []
   const sizes: Array<{ compressed: number; decompressed: number }> = []
   for (let i = 0; i < lines.length || (i === 0 && lines.length === 0); i += per) {
-    const text = Buffer.from(lines.slice(i, i + per).map((l) => l + '\n').join(''))
+    const text = Buffer.from(
+      lines
+        .slice(i, i + per)
+        .map((l) => l + '\n')
+        .join(''),
+    )
     const c = zstd.compress(text, { compressionLevel: opts.level ?? 3 })
     frames.push(c)
     sizes.push({ compressed: c.length, decompressed: text.length })
@@ -190,15 +239,28 @@ export function writeSampleRelease(opts: SampleOptions): SampleSummary {
         const ts = timestampFromSeconds(times[i]!).text
         const aacid = formatAacId(col.name, ts, String(zid++), shortuuid(rng))
         if (col.kind === 'files') {
-          const folder = folders.find((f) => times[i]! >= f.range.from.seconds && times[i]! <= f.range.to.seconds)!
-          lines.push(JSON.stringify({ aacid, data_folder: folder.name, metadata: { zlibrary_id: String(zid), md5: hex(rng, 32) } }))
+          const folder = folders.find(
+            (f) => times[i]! >= f.range.from.seconds && times[i]! <= f.range.to.seconds,
+          )!
+          lines.push(
+            JSON.stringify({
+              aacid,
+              data_folder: folder.name,
+              metadata: { zlibrary_id: String(zid), md5: hex(rng, 32) },
+            }),
+          )
           const [lo, hi] = col.blobBytes ?? [100, 10_000]
           const size = lo + Math.floor(rng() * (hi - lo))
           const blob = Buffer.alloc(size)
           for (let k = 0; k < size; k++) blob[k] = Math.floor(rng() * 256)
           folder.files.push([aacid, blob])
         } else if (col.kind === 'xml') {
-          lines.push(JSON.stringify({ aacid, metadata: `<record id="${zid}"><title>${words(rng, 4)}</title><note>a &lt; b &amp; c</note></record>` }))
+          lines.push(
+            JSON.stringify({
+              aacid,
+              metadata: `<record id="${zid}"><title>${words(rng, 4)}</title><note>a &lt; b &amp; c</note></record>`,
+            }),
+          )
         } else {
           lines.push(JSON.stringify({ aacid, metadata: zlibMetadata(rng, zid) }))
         }
@@ -206,7 +268,10 @@ export function writeSampleRelease(opts: SampleOptions): SampleSummary {
       const ext = col.extension ?? ((col.framesPerFile ?? 1) > 1 ? '.jsonl.seekable.zst' : '.jsonl.zst')
       const name = formatMetaFileName(prefix, range, ext)
       const frames = col.framesPerFile ?? 1
-      const bytes = encodeMetaFile(lines, { linesPerFrame: frames > 1 ? Math.ceil(n / frames) : 0, seekTable: ext === '.jsonl.seekable.zst' })
+      const bytes = encodeMetaFile(lines, {
+        linesPerFrame: frames > 1 ? Math.ceil(n / frames) : 0,
+        seekTable: ext === '.jsonl.seekable.zst',
+      })
       writeFileSync(join(opts.root, name), bytes)
       summary.metaFiles.push(name)
       summary.records += n
@@ -225,9 +290,18 @@ export function writeSampleRelease(opts: SampleOptions): SampleSummary {
   }
   return summary
 
-  function splitRange(range: AacRange, times: number[]): Array<{ name: string; range: AacRange; files: Array<[string, Buffer]> }> {
+  function splitRange(
+    range: AacRange,
+    times: number[],
+  ): Array<{ name: string; range: AacRange; files: Array<[string, Buffer]> }> {
     const mid = times[Math.floor(times.length / 2)] ?? range.from.seconds
-    const parts: Array<[number, number]> = mid > range.from.seconds ? [[range.from.seconds, mid - 1], [mid, range.to.seconds]] : [[range.from.seconds, range.to.seconds]]
+    const parts: Array<[number, number]> =
+      mid > range.from.seconds
+        ? [
+            [range.from.seconds, mid - 1],
+            [mid, range.to.seconds],
+          ]
+        : [[range.from.seconds, range.to.seconds]]
     return parts.map(([a, b]) => {
       const r = makeRange(range.collection, timestampFromSeconds(a).text, timestampFromSeconds(b).text)
       return { name: formatDataFolderName(prefix, r), range: r, files: [] }
@@ -239,7 +313,12 @@ export function writeSampleRelease(opts: SampleOptions): SampleSummary {
  * Writes one large zlib3-like metadata file through the `zstd` binary (multi-threaded),
  * for benchmarks: a million records are about 1 GB decompressed.
  */
-export async function writeLargeMetaFile(dir: string, collection: string, records: number, opts: { seed?: number; descriptionWords?: number; start?: number; prefix?: string } = {}): Promise<{ path: string; name: string; bytes: number }> {
+export async function writeLargeMetaFile(
+  dir: string,
+  collection: string,
+  records: number,
+  opts: { seed?: number; descriptionWords?: number; start?: number; prefix?: string } = {},
+): Promise<{ path: string; name: string; bytes: number }> {
   const tmp = join(dir, `.large-meta-${process.pid}.tmp`)
   const rng = prng(opts.seed ?? 7)
   const start = opts.start ?? Date.UTC(2023, 7, 8, 1, 43, 42) / 1000
@@ -254,8 +333,16 @@ export async function writeLargeMetaFile(dir: string, collection: string, record
     if (!child.stdin.write(s)) await once(child.stdin, 'drain')
   }
   for (let i = 0; i < records; i++) {
-    const aacid = formatAacId(collection, timestampFromSeconds(t).text, String(22_430_000 + i), shortuuid(rng))
-    block.push(JSON.stringify({ aacid, metadata: zlibMetadata(rng, 22_430_000 + i, opts.descriptionWords ?? 40) }) + '\n')
+    const aacid = formatAacId(
+      collection,
+      timestampFromSeconds(t).text,
+      String(22_430_000 + i),
+      shortuuid(rng),
+    )
+    block.push(
+      JSON.stringify({ aacid, metadata: zlibMetadata(rng, 22_430_000 + i, opts.descriptionWords ?? 40) }) +
+        '\n',
+    )
     if (rng() < 0.3) t++
     if (block.length >= 2000) await write()
   }
@@ -263,7 +350,10 @@ export async function writeLargeMetaFile(dir: string, collection: string, record
   child.stdin.end()
   const [code] = (await once(child, 'exit')) as [number]
   if (code !== 0) throw new Error(`zstd exited with ${code} writing ${tmp}`)
-  const name = formatMetaFileName(opts.prefix ?? 'annas_archive', makeRange(collection, timestampFromSeconds(start).text, timestampFromSeconds(t).text))
+  const name = formatMetaFileName(
+    opts.prefix ?? 'annas_archive',
+    makeRange(collection, timestampFromSeconds(start).text, timestampFromSeconds(t).text),
+  )
   renameSync(tmp, join(dir, name))
   return { path: join(dir, name), name, bytes }
 }

@@ -12,7 +12,14 @@ import { lstatSync, type BigIntStats } from 'node:fs'
 import { lstat, opendir, readdir } from 'node:fs/promises'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { join, resolve } from 'node:path'
-import { AacError, parseAacId, parseDataFolderName, parseMetaFileName, type DataFolder, type MetaFile } from '../aac/index.js'
+import {
+  AacError,
+  parseAacId,
+  parseDataFolderName,
+  parseMetaFileName,
+  type DataFolder,
+  type MetaFile,
+} from '../aac/index.js'
 import { globToRegExp } from '../glob.js'
 import { AacseedError } from '../errors.js'
 import type { Config } from '../config/index.js'
@@ -40,8 +47,15 @@ export interface ScanOptions {
 }
 
 /** The `[catalog]` settings that shape a scan, as scan options. */
-export function scanSettings(c: Config['catalog']): Pick<ScanOptions, 'parseWorkers' | 'chunkBytes' | 'maxLineBytes' | 'ignore'> {
-  return { parseWorkers: c.parse_workers, chunkBytes: c.chunk_bytes, maxLineBytes: c.max_line_bytes, ignore: c.ignore }
+export function scanSettings(
+  c: Config['catalog'],
+): Pick<ScanOptions, 'parseWorkers' | 'chunkBytes' | 'maxLineBytes' | 'ignore'> {
+  return {
+    parseWorkers: c.parse_workers,
+    chunkBytes: c.chunk_bytes,
+    maxLineBytes: c.max_line_bytes,
+    ignore: c.ignore,
+  }
 }
 
 export interface ScanProgress {
@@ -78,7 +92,14 @@ export async function scan(opts: ScanOptions): Promise<ScanReport> {
   // After a killed or failed scan every collection's cross checks are derived again.
   const recover = store.lastScanUnfinished()
   const runId = store.startScanRun(roots)
-  const stats: ScanStats = { entriesRead: 0, entriesUnchanged: 0, entriesRemoved: 0, recordsRead: 0, bytesRead: 0, seconds: 0 }
+  const stats: ScanStats = {
+    entriesRead: 0,
+    entriesUnchanged: 0,
+    entriesRemoved: 0,
+    recordsRead: 0,
+    bytesRead: 0,
+    seconds: 0,
+  }
   const touched = new Set<string>()
   const rootIds: number[] = []
   let pool: LinePool | undefined
@@ -100,7 +121,12 @@ export async function scan(opts: ScanOptions): Promise<ScanReport> {
         pool ??= new LinePool(opts.parseWorkers ?? 0)
         const base = bytesBefore
         stats.recordsRead += await catalogMetaFile(store, pool, p, opts, (done, records) =>
-          opts.onProgress?.({ entry: p.release.name, bytesDone: base + done, bytesTotal, records: stats.recordsRead + records }),
+          opts.onProgress?.({
+            entry: p.release.name,
+            bytesDone: base + done,
+            bytesTotal,
+            records: stats.recordsRead + records,
+          }),
         )
         bytesBefore += Number(p.size)
         stats.bytesRead += Number(p.size)
@@ -113,7 +139,9 @@ export async function scan(opts: ScanOptions): Promise<ScanReport> {
       store.replaceCrossProblems(c)
     }
     stats.seconds = (Date.now() - started) / 1000
-    const problems = store.problems(rootIds).map(({ path, line, aacid, code, message }) => ({ path, line, aacid, code, message }))
+    const problems = store
+      .problems(rootIds)
+      .map(({ path, line, aacid, code, message }) => ({ path, line, aacid, code, message }))
     store.finishScanRun(runId, {
       outcome: problems.length > 0 ? 'problems' : 'ok',
       entriesRead: stats.entriesRead,
@@ -125,7 +153,13 @@ export async function scan(opts: ScanOptions): Promise<ScanReport> {
     })
     return { ...store.totals(rootIds), problems, stats }
   } catch (e) {
-    store.finishScanRun(runId, { outcome: 'failed', ...stats, records: stats.recordsRead, problems: 0, error: (e as Error).message })
+    store.finishScanRun(runId, {
+      outcome: 'failed',
+      ...stats,
+      records: stats.recordsRead,
+      problems: 0,
+      error: (e as Error).message,
+    })
     throw e
   } finally {
     await pool?.close()
@@ -136,9 +170,14 @@ export async function scan(opts: ScanOptions): Promise<ScanReport> {
 async function hashOverlaps(store: CatalogStore, collection: string): Promise<void> {
   for (const f of store.recordsWithoutHash(collection)) {
     const hashes: Array<{ aacid: string; line: number; hash: string }> = []
-    await forEachRecordBytes(join(f.root, f.name), { compressedOffset: 0, decompressedOffset: 0 }, f.records, (r, bytes) => {
-      hashes.push({ aacid: r.aacid, line: r.line, hash: createHash('sha1').update(bytes).digest('base64') })
-    })
+    await forEachRecordBytes(
+      join(f.root, f.name),
+      { compressedOffset: 0, decompressedOffset: 0 },
+      f.records,
+      (r, bytes) => {
+        hashes.push({ aacid: r.aacid, line: r.line, hash: createHash('sha1').update(bytes).digest('base64') })
+      },
+    )
     store.setHashes(f.fileId, hashes)
   }
 }
@@ -152,12 +191,23 @@ export const DEFAULT_IGNORE = ['.*', 'lost+found']
 /** Where mirror sync keeps downloads until they are verified (src/mirror): never read as releases, whatever `catalog.ignore` says. */
 export const MIRROR_WORK_DIR = '.aacseed-mirror'
 
-async function planRoot(store: CatalogStore, root: string, rootId: number, opts: ScanOptions, stats: ScanStats, touched: Set<string>): Promise<Planned[]> {
+async function planRoot(
+  store: CatalogStore,
+  root: string,
+  rootId: number,
+  opts: ScanOptions,
+  stats: ScanStats,
+  touched: Set<string>,
+): Promise<Planned[]> {
   let entries
   try {
     entries = await readdir(root)
   } catch (e) {
-    throw new AacseedError('root-unreadable', `cannot read release root ${root}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { path: root })
+    throw new AacseedError(
+      'root-unreadable',
+      `cannot read release root ${root}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      { path: root },
+    )
   }
   const ignore = (opts.ignore ?? DEFAULT_IGNORE).map(globToRegExp)
   const rootProblems: Problem[] = []
@@ -165,7 +215,12 @@ async function planRoot(store: CatalogStore, root: string, rootId: number, opts:
   const seenMeta = new Map<string, Planned | null>()
   const seenData = new Map<string, Planned | null>()
   const unchanged = (prev: StoredEntry | undefined, st: BigIntStats, isFile: boolean): boolean =>
-    !opts.full && prev !== undefined && prev.state === 'complete' && prev.mtimeNs === st.mtimeNs && prev.inode === st.ino && (!isFile || prev.size === st.size)
+    !opts.full &&
+    prev !== undefined &&
+    prev.state === 'complete' &&
+    prev.mtimeNs === st.mtimeNs &&
+    prev.inode === st.ino &&
+    (!isFile || prev.size === st.size)
   const storedMeta = new Map(store.listMetaFiles(rootId).map((e) => [e.name, e]))
   const storedData = new Map(store.listDataFolders(rootId).map((e) => [e.name, e]))
   const only = opts.only?.get(root)
@@ -180,20 +235,53 @@ async function planRoot(store: CatalogStore, root: string, rootId: number, opts:
       if (++n % 512 === 0) await yieldToLoop()
       st = lstatSync(path, { bigint: true })
     } catch (e) {
-      rootProblems.push(problem('unreadable', name, `cannot stat: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`))
+      rootProblems.push(
+        problem(
+          'unreadable',
+          name,
+          `cannot stat: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        ),
+      )
       continue
     }
     try {
       if (st.isSymbolicLink()) {
-        rootProblems.push(problem('symlink-not-followed', name, 'symbolic link in a release root: releases must be real files and folders; not followed'))
+        rootProblems.push(
+          problem(
+            'symlink-not-followed',
+            name,
+            'symbolic link in a release root: releases must be real files and folders; not followed',
+          ),
+        )
       } else if (st.isDirectory()) {
         const previous = storedData.get(name)
         if (unchanged(previous, st, false)) seenData.set(name, null)
-        else seenData.set(name, { kind: 'data', root, rootId, path, release: parseDataFolderName(name), mtimeNs: st.mtimeNs, inode: st.ino, previous })
+        else
+          seenData.set(name, {
+            kind: 'data',
+            root,
+            rootId,
+            path,
+            release: parseDataFolderName(name),
+            mtimeNs: st.mtimeNs,
+            inode: st.ino,
+            previous,
+          })
       } else if (st.isFile()) {
         const previous = storedMeta.get(name)
         if (unchanged(previous, st, true)) seenMeta.set(name, null)
-        else seenMeta.set(name, { kind: 'meta', root, rootId, path, release: parseMetaFileName(name), size: st.size, mtimeNs: st.mtimeNs, inode: st.ino, previous })
+        else
+          seenMeta.set(name, {
+            kind: 'meta',
+            root,
+            rootId,
+            path,
+            release: parseMetaFileName(name),
+            size: st.size,
+            mtimeNs: st.mtimeNs,
+            inode: st.ino,
+            previous,
+          })
       } else {
         rootProblems.push(problem('not-a-regular-file', name, 'neither a regular file nor a folder'))
       }
@@ -211,7 +299,9 @@ async function planRoot(store: CatalogStore, root: string, rootId: number, opts:
       if (seen.has(name) || (only && !only.has(name))) continue
       drop(e.id)
       stats.entriesRemoved++
-      const release = name.includes('_meta__') ? tryParse(() => parseMetaFileName(name)) : tryParse(() => parseDataFolderName(name))
+      const release = name.includes('_meta__')
+        ? tryParse(() => parseMetaFileName(name))
+        : tryParse(() => parseDataFolderName(name))
       if (release) touched.add(release.range.collection)
     }
   }
@@ -231,8 +321,18 @@ function tryParse<T>(fn: () => T): T | undefined {
   }
 }
 
-async function catalogMetaFile(store: CatalogStore, pool: LinePool, p: Planned & { kind: 'meta' }, opts: ScanOptions, progress: (bytes: number, records: number) => void): Promise<number> {
-  const fileId = store.beginMetaFile(p.rootId, p.release, { size: p.size, mtimeNs: p.mtimeNs, inode: p.inode })
+async function catalogMetaFile(
+  store: CatalogStore,
+  pool: LinePool,
+  p: Planned & { kind: 'meta' },
+  opts: ScanOptions,
+  progress: (bytes: number, records: number) => void,
+): Promise<number> {
+  const fileId = store.beginMetaFile(p.rootId, p.release, {
+    size: p.size,
+    mtimeNs: p.mtimeNs,
+    inode: p.inode,
+  })
   const problems: Problem[] = []
   let records = 0
   const name = p.release.name
@@ -241,7 +341,11 @@ async function catalogMetaFile(store: CatalogStore, pool: LinePool, p: Planned &
   try {
     res = await readMetaFile(
       p.path,
-      { collection: p.release.range.collection, fromS: p.release.range.from.seconds, toS: p.release.range.to.seconds },
+      {
+        collection: p.release.range.collection,
+        fromS: p.release.range.from.seconds,
+        toS: p.release.range.to.seconds,
+      },
       { database: store.db.name, fileId },
       pool,
       {
@@ -254,28 +358,65 @@ async function catalogMetaFile(store: CatalogStore, pool: LinePool, p: Planned &
           problems.push(problem(rp.code, name, rp.message + where, { line: rp.line, aacid: rp.aacid }))
         },
       },
-      { ...(opts.maxLineBytes ? { maxLineBytes: opts.maxLineBytes } : {}), ...(opts.chunkBytes ? { chunkBytes: opts.chunkBytes } : {}), onProgress: (b) => progress(b, records) },
+      {
+        ...(opts.maxLineBytes ? { maxLineBytes: opts.maxLineBytes } : {}),
+        ...(opts.chunkBytes ? { chunkBytes: opts.chunkBytes } : {}),
+        onProgress: (b) => progress(b, records),
+      },
     )
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
-    if (typeof code !== 'string' || !/^E[A-Z]+$/.test(code) || (e instanceof AacseedError)) {
+    if (typeof code !== 'string' || !/^E[A-Z]+$/.test(code) || e instanceof AacseedError) {
       // The half-written version goes; the previous complete one stays until a scan reads the file.
       store.deleteMetaFile(fileId)
       throw e
     }
     // An I/O error is this file's problem, not the scan's; forgetting its identity makes the next scan retry it.
     problems.push(problem('unreadable', name, `cannot read: ${code}`))
-    res = { ordered: false, repeats: [], lines: 0, records, folders: null, problems: 0, compressedBytes: 0, decompressedBytes: 0, frames: [{ frame: 0, compressedOffset: 0, decompressedOffset: 0 }] }
+    res = {
+      ordered: false,
+      repeats: [],
+      lines: 0,
+      records,
+      folders: null,
+      problems: 0,
+      compressedBytes: 0,
+      decompressedBytes: 0,
+      frames: [{ frame: 0, compressedOffset: 0, decompressedOffset: 0 }],
+    }
     store.forgetIdentity(fileId)
   }
   for (const d of res.ordered ? res.repeats : store.duplicateAacids(fileId)) {
-    problems.push(problem('duplicate-aacid', name, `AACID appears ${d.n} times in the file (lines ${d.first} to ${d.last})`, { line: d.last, aacid: d.aacid }))
+    problems.push(
+      problem(
+        'duplicate-aacid',
+        name,
+        `AACID appears ${d.n} times in the file (lines ${d.first} to ${d.last})`,
+        { line: d.last, aacid: d.aacid },
+      ),
+    )
   }
-  store.completeMetaFile(fileId, p.previous?.id ?? null, { records: res.records, decompressedBytes: res.decompressedBytes, frames: res.frames, folders: res.folders }, problems, p.rootId, p.release.range.collection)
+  store.completeMetaFile(
+    fileId,
+    p.previous?.id ?? null,
+    {
+      records: res.records,
+      decompressedBytes: res.decompressedBytes,
+      frames: res.frames,
+      folders: res.folders,
+    },
+    problems,
+    p.rootId,
+    p.release.range.collection,
+  )
   return res.records
 }
 
-async function catalogDataFolder(store: CatalogStore, p: Planned & { kind: 'data' }, signal: AbortSignal | undefined): Promise<void> {
+async function catalogDataFolder(
+  store: CatalogStore,
+  p: Planned & { kind: 'data' },
+  signal: AbortSignal | undefined,
+): Promise<void> {
   const folderId = store.beginDataFolder(p.rootId, p.release, { mtimeNs: p.mtimeNs, inode: p.inode })
   const range = p.release.range
   const problems: Problem[] = []
@@ -303,7 +444,13 @@ async function catalogDataFolder(store: CatalogStore, p: Planned & { kind: 'data
         continue
       }
       if (st.isDirectory()) {
-        problems.push(problem('unexpected-subfolder', rel, 'a data folder holds only files named by AACIDs, no sub-folders'))
+        problems.push(
+          problem(
+            'unexpected-subfolder',
+            rel,
+            'a data folder holds only files named by AACIDs, no sub-folders',
+          ),
+        )
         continue
       }
       if (!st.isFile()) {
@@ -314,15 +461,31 @@ async function catalogDataFolder(store: CatalogStore, p: Planned & { kind: 'data
       try {
         id = parseAacId(name)
       } catch (e) {
-        problems.push(problem('invalid-data-file-name', rel, `file name is not an AACID: ${(e as Error).message}`))
+        problems.push(
+          problem('invalid-data-file-name', rel, `file name is not an AACID: ${(e as Error).message}`),
+        )
         continue
       }
       if (id.collection !== range.collection) {
-        problems.push(problem('data-file-wrong-collection', rel, `AACID belongs to collection ${id.collection}, not ${range.collection}`, { aacid: name }))
+        problems.push(
+          problem(
+            'data-file-wrong-collection',
+            rel,
+            `AACID belongs to collection ${id.collection}, not ${range.collection}`,
+            { aacid: name },
+          ),
+        )
         continue
       }
       if (id.timestamp.seconds < range.from.seconds || id.timestamp.seconds > range.to.seconds) {
-        problems.push(problem('data-file-out-of-range', rel, `AACID timestamp ${id.timestamp.text} lies outside the folder's range`, { aacid: name }))
+        problems.push(
+          problem(
+            'data-file-out-of-range',
+            rel,
+            `AACID timestamp ${id.timestamp.text} lies outside the folder's range`,
+            { aacid: name },
+          ),
+        )
         continue
       }
       batch.push({ name, size: st.size, mtimeNs: st.mtimeNs })
@@ -336,7 +499,14 @@ async function catalogDataFolder(store: CatalogStore, p: Planned & { kind: 'data
       }
     }
     store.insertDataFiles(folderId, batch)
-    store.completeDataFolder(folderId, p.previous?.id ?? null, { files, bytes, maxMtimeNs }, problems, p.rootId, range.collection)
+    store.completeDataFolder(
+      folderId,
+      p.previous?.id ?? null,
+      { files, bytes, maxMtimeNs },
+      problems,
+      p.rootId,
+      range.collection,
+    )
   } catch (e) {
     if (!isIoError(e)) {
       store.deleteDataFolder(folderId)
@@ -346,7 +516,14 @@ async function catalogDataFolder(store: CatalogStore, p: Planned & { kind: 'data
     // listed is kept; forgetting the folder's identity makes the next scan list it again.
     problems.push(problem('unreadable', folder, `cannot list: ${(e as NodeJS.ErrnoException).code}`))
     store.insertDataFiles(folderId, batch)
-    store.completeDataFolder(folderId, p.previous?.id ?? null, { files, bytes, maxMtimeNs }, problems, p.rootId, range.collection)
+    store.completeDataFolder(
+      folderId,
+      p.previous?.id ?? null,
+      { files, bytes, maxMtimeNs },
+      problems,
+      p.rootId,
+      range.collection,
+    )
     store.forgetFolderIdentity(folderId)
   }
 }

@@ -90,7 +90,11 @@ const now = (): string => new Date().toISOString()
 const ROWS_PER_INSERT = 64
 
 /** The AACID key range holding every record of one metadata file (see migration 001). */
-export function fileKeyRange(collection: string, fromText: string, toText: string): { lo: string; hi: string } {
+export function fileKeyRange(
+  collection: string,
+  fromText: string,
+  toText: string,
+): { lo: string; hi: string } {
   return { lo: `aacid__${collection}__${fromText}`, hi: `aacid__${collection}__${toText}__\uffff` }
 }
 
@@ -106,46 +110,60 @@ export class CatalogStore {
 
   private static prepare(db: Db) {
     return {
-    rootId: db.prepare('SELECT id FROM roots WHERE path = ?').pluck(),
-    insertRoot: db.prepare('INSERT INTO roots (path) VALUES (?)'),
-    insertCollection: db.prepare('INSERT OR IGNORE INTO collections (name, first_seen_at) VALUES (?, ?)'),
-    listMeta: db.prepare('SELECT id, name, state, size, mtime_ns AS mtimeNs, inode FROM meta_files WHERE root_id = ?').safeIntegers(true),
-    listData: db.prepare('SELECT id, name, state, 0 AS size, mtime_ns AS mtimeNs, inode FROM data_folders WHERE root_id = ?').safeIntegers(true),
-    insertMeta: db.prepare(
-      `INSERT INTO meta_files (root_id, name, prefix, collection, range_from, range_to, range_from_s, range_to_s, extension, size, mtime_ns, inode, state, scanned_at)
+      rootId: db.prepare('SELECT id FROM roots WHERE path = ?').pluck(),
+      insertRoot: db.prepare('INSERT INTO roots (path) VALUES (?)'),
+      insertCollection: db.prepare('INSERT OR IGNORE INTO collections (name, first_seen_at) VALUES (?, ?)'),
+      listMeta: db
+        .prepare('SELECT id, name, state, size, mtime_ns AS mtimeNs, inode FROM meta_files WHERE root_id = ?')
+        .safeIntegers(true),
+      listData: db
+        .prepare(
+          'SELECT id, name, state, 0 AS size, mtime_ns AS mtimeNs, inode FROM data_folders WHERE root_id = ?',
+        )
+        .safeIntegers(true),
+      insertMeta: db.prepare(
+        `INSERT INTO meta_files (root_id, name, prefix, collection, range_from, range_to, range_from_s, range_to_s, extension, size, mtime_ns, inode, state, scanned_at)
        VALUES (@root, @name, @prefix, @collection, @from, @to, @fromS, @toS, @extension, @size, @mtimeNs, @inode, 'scanning', @at)`,
-    ),
-    insertFrame: db.prepare('INSERT INTO meta_frames (meta_file_id, frame, compressed_offset, decompressed_offset) VALUES (?, ?, ?, ?)'),
-    insertMetaFolders: db.prepare(
-      `INSERT INTO meta_file_folders (meta_file_id, data_folder, records)
+      ),
+      insertFrame: db.prepare(
+        'INSERT INTO meta_frames (meta_file_id, frame, compressed_offset, decompressed_offset) VALUES (?, ?, ?, ?)',
+      ),
+      insertMetaFolders: db.prepare(
+        `INSERT INTO meta_file_folders (meta_file_id, data_folder, records)
        SELECT meta_file_id, data_folder, count(*) FROM records WHERE ${IN_FILE} AND data_folder IS NOT NULL GROUP BY data_folder`,
-    ),
-    insertMetaFolder: db.prepare('INSERT INTO meta_file_folders (meta_file_id, data_folder, records) VALUES (?, ?, ?)'),
-    duplicateAacids: db.prepare(
-      `SELECT aacid, min(line) AS first, max(line) AS last, count(*) AS n FROM records WHERE ${IN_FILE} GROUP BY aacid HAVING count(*) > 1 ORDER BY first LIMIT 1000`,
-    ),
-    fileKeys: db.prepare('SELECT collection, range_from AS fromText, range_to AS toText FROM meta_files WHERE id = ?'),
-    deleteRecords: db.prepare(`DELETE FROM records WHERE ${IN_FILE}`),
-    setHash: db.prepare('UPDATE records SET hash = ? WHERE aacid = ? AND meta_file_id = ? AND line = ?'),
-    completeMeta: db.prepare(
-      "UPDATE meta_files SET state = 'complete', records = @records, decompressed_bytes = @bytes, frames = @frames, problems = @problems, scanned_at = @at WHERE id = @id",
-    ),
-    deleteMeta: db.prepare('DELETE FROM meta_files WHERE id = ?'),
-    insertData: db.prepare(
-      `INSERT INTO data_folders (root_id, name, prefix, collection, range_from, range_to, range_from_s, range_to_s, mtime_ns, inode, state, scanned_at)
+      ),
+      insertMetaFolder: db.prepare(
+        'INSERT INTO meta_file_folders (meta_file_id, data_folder, records) VALUES (?, ?, ?)',
+      ),
+      duplicateAacids: db.prepare(
+        `SELECT aacid, min(line) AS first, max(line) AS last, count(*) AS n FROM records WHERE ${IN_FILE} GROUP BY aacid HAVING count(*) > 1 ORDER BY first LIMIT 1000`,
+      ),
+      fileKeys: db.prepare(
+        'SELECT collection, range_from AS fromText, range_to AS toText FROM meta_files WHERE id = ?',
+      ),
+      deleteRecords: db.prepare(`DELETE FROM records WHERE ${IN_FILE}`),
+      setHash: db.prepare('UPDATE records SET hash = ? WHERE aacid = ? AND meta_file_id = ? AND line = ?'),
+      completeMeta: db.prepare(
+        "UPDATE meta_files SET state = 'complete', records = @records, decompressed_bytes = @bytes, frames = @frames, problems = @problems, scanned_at = @at WHERE id = @id",
+      ),
+      deleteMeta: db.prepare('DELETE FROM meta_files WHERE id = ?'),
+      insertData: db.prepare(
+        `INSERT INTO data_folders (root_id, name, prefix, collection, range_from, range_to, range_from_s, range_to_s, mtime_ns, inode, state, scanned_at)
        VALUES (@root, @name, @prefix, @collection, @from, @to, @fromS, @toS, @mtimeNs, @inode, 'scanning', @at)`,
-    ),
-    insertDataFile: db.prepare('INSERT INTO data_files (data_folder_id, name, size, mtime_ns) VALUES (?, ?, ?, ?)'),
-    completeData: db.prepare(
-      "UPDATE data_folders SET state = 'complete', files = @files, bytes = @bytes, max_file_mtime_ns = @maxMtime, problems = @problems, scanned_at = @at WHERE id = @id",
-    ),
-    deleteData: db.prepare('DELETE FROM data_folders WHERE id = ?'),
-    insertProblem: db.prepare(
-      'INSERT INTO problems (root_id, scope, meta_file_id, data_folder_id, collection, path, line, aacid, code, message, found_at) VALUES (@root, @scope, @meta, @data, @collection, @path, @line, @aacid, @code, @message, @at)',
-    ),
-    deleteRootProblems: db.prepare("DELETE FROM problems WHERE root_id = ? AND scope = 'root'"),
-    deleteCrossProblems: db.prepare("DELETE FROM problems WHERE scope = 'cross' AND collection = ?"),
-  }
+      ),
+      insertDataFile: db.prepare(
+        'INSERT INTO data_files (data_folder_id, name, size, mtime_ns) VALUES (?, ?, ?, ?)',
+      ),
+      completeData: db.prepare(
+        "UPDATE data_folders SET state = 'complete', files = @files, bytes = @bytes, max_file_mtime_ns = @maxMtime, problems = @problems, scanned_at = @at WHERE id = @id",
+      ),
+      deleteData: db.prepare('DELETE FROM data_folders WHERE id = ?'),
+      insertProblem: db.prepare(
+        'INSERT INTO problems (root_id, scope, meta_file_id, data_folder_id, collection, path, line, aacid, code, message, found_at) VALUES (@root, @scope, @meta, @data, @collection, @path, @line, @aacid, @code, @message, @at)',
+      ),
+      deleteRootProblems: db.prepare("DELETE FROM problems WHERE root_id = ? AND scope = 'root'"),
+      deleteCrossProblems: db.prepare("DELETE FROM problems WHERE scope = 'cross' AND collection = ?"),
+    }
   }
 
   rootId(path: string): number {
@@ -155,28 +173,52 @@ export class CatalogStore {
 
   /** Rows a killed scan left half-written; their previous complete versions are untouched. */
   deleteUnfinished(): number {
-    const meta = this.db.prepare("SELECT id FROM meta_files WHERE state = 'scanning'").pluck().all() as number[]
+    const meta = this.db
+      .prepare("SELECT id FROM meta_files WHERE state = 'scanning'")
+      .pluck()
+      .all() as number[]
     for (const id of meta) this.deleteMetaFile(id)
     return meta.length + this.db.prepare("DELETE FROM data_folders WHERE state = 'scanning'").run().changes
   }
 
   listMetaFiles(rootId: number): StoredEntry[] {
-    return (this.stmts.listMeta.all(rootId) as Array<StoredEntry & { id: bigint }>).map((r) => ({ ...r, id: Number(r.id) }))
+    return (this.stmts.listMeta.all(rootId) as Array<StoredEntry & { id: bigint }>).map((r) => ({
+      ...r,
+      id: Number(r.id),
+    }))
   }
 
   listDataFolders(rootId: number): StoredEntry[] {
-    return (this.stmts.listData.all(rootId) as Array<StoredEntry & { id: bigint }>).map((r) => ({ ...r, id: Number(r.id) }))
+    return (this.stmts.listData.all(rootId) as Array<StoredEntry & { id: bigint }>).map((r) => ({
+      ...r,
+      id: Number(r.id),
+    }))
   }
 
   private rangeParams(range: AacRange) {
-    return { collection: range.collection, from: range.from.text, to: range.to.text, fromS: range.from.seconds, toS: range.to.seconds }
+    return {
+      collection: range.collection,
+      from: range.from.text,
+      to: range.to.text,
+      fromS: range.from.seconds,
+      toS: range.to.seconds,
+    }
   }
 
   beginMetaFile(rootId: number, meta: MetaFile, id: FileIdentity): number {
     this.stmts.insertCollection.run(meta.range.collection, now())
     return Number(
-      this.stmts.insertMeta.run({ root: rootId, name: meta.name, prefix: meta.prefix, ...this.rangeParams(meta.range), extension: meta.extension, size: id.size, mtimeNs: id.mtimeNs, inode: id.inode, at: now() })
-        .lastInsertRowid,
+      this.stmts.insertMeta.run({
+        root: rootId,
+        name: meta.name,
+        prefix: meta.prefix,
+        ...this.rangeParams(meta.range),
+        extension: meta.extension,
+        size: id.size,
+        mtimeNs: id.mtimeNs,
+        inode: id.inode,
+        at: now(),
+      }).lastInsertRowid,
     )
   }
 
@@ -188,28 +230,55 @@ export class CatalogStore {
   private writer: RecordWriter | undefined
 
   private fileKeys(fileId: number): { id: number; lo: string; hi: string } | undefined {
-    const f = this.stmts.fileKeys.get(fileId) as { collection: string; fromText: string; toText: string } | undefined
+    const f = this.stmts.fileKeys.get(fileId) as
+      { collection: string; fromText: string; toText: string } | undefined
     return f ? { id: fileId, ...fileKeyRange(f.collection, f.fromText, f.toText) } : undefined
   }
 
   /** Within one file an AACID may appear once. */
   duplicateAacids(fileId: number): Array<{ aacid: string; first: number; last: number; n: number }> {
-    return this.stmts.duplicateAacids.all(this.fileKeys(fileId)) as Array<{ aacid: string; first: number; last: number; n: number }>
+    return this.stmts.duplicateAacids.all(this.fileKeys(fileId)) as Array<{
+      aacid: string
+      first: number
+      last: number
+      n: number
+    }>
   }
 
   /**
    * Makes a freshly read file the catalog's version of it: frames and problems stored, the
    * previous version (if any) dropped, state `complete`, all in one transaction.
    */
-  completeMetaFile(fileId: number, previousId: number | null, stats: { records: number; decompressedBytes: number; frames: MetaFrame[]; folders?: Map<string, number> | null }, problems: Array<Omit<StoredProblem, 'root' | 'scope'>>, rootId: number, collection: string): void {
+  completeMetaFile(
+    fileId: number,
+    previousId: number | null,
+    stats: {
+      records: number
+      decompressedBytes: number
+      frames: MetaFrame[]
+      folders?: Map<string, number> | null
+    },
+    problems: Array<Omit<StoredProblem, 'root' | 'scope'>>,
+    rootId: number,
+    collection: string,
+  ): void {
     this.db.transaction(() => {
-      for (const f of stats.frames) this.stmts.insertFrame.run(fileId, f.frame, f.compressedOffset, f.decompressedOffset)
+      for (const f of stats.frames)
+        this.stmts.insertFrame.run(fileId, f.frame, f.compressedOffset, f.decompressedOffset)
       // Counted while reading when the reader could; reading a million records back costs a tenth of a scan.
-      if (stats.folders) for (const [folder, n] of stats.folders) this.stmts.insertMetaFolder.run(fileId, folder, n)
+      if (stats.folders)
+        for (const [folder, n] of stats.folders) this.stmts.insertMetaFolder.run(fileId, folder, n)
       else this.stmts.insertMetaFolders.run(this.fileKeys(fileId))
       for (const p of problems) this.insertProblem(rootId, 'meta', { meta: fileId, collection }, p)
       if (previousId !== null) this.deleteMetaFile(previousId)
-      this.stmts.completeMeta.run({ id: fileId, records: stats.records, bytes: stats.decompressedBytes, frames: stats.frames.length, problems: problems.length, at: now() })
+      this.stmts.completeMeta.run({
+        id: fileId,
+        records: stats.records,
+        bytes: stats.decompressedBytes,
+        frames: stats.frames.length,
+        problems: problems.length,
+        at: now(),
+      })
     })()
   }
 
@@ -234,7 +303,14 @@ export class CatalogStore {
   }
 
   /** Records of overlapping files whose line hash the immutability check needs and lacks. */
-  recordsWithoutHash(collection: string): Array<{ fileId: number; root: string; name: string; records: Array<{ aacid: string; line: number; offset: number; length: number }> }> {
+  recordsWithoutHash(
+    collection: string,
+  ): Array<{
+    fileId: number
+    root: string
+    name: string
+    records: Array<{ aacid: string; line: number; offset: number; length: number }>
+  }> {
     const out = []
     for (const p of this.overlappingPairs(collection)) {
       const { lo, hi } = fileKeyRange(collection, p.lo, p.hi)
@@ -243,7 +319,9 @@ export class CatalogStore {
         [p.b, p.bName, p.bRoot],
       ] as const) {
         const records = this.db
-          .prepare('SELECT aacid, line, offset, length FROM records WHERE aacid >= ? AND aacid <= ? AND meta_file_id = ? AND hash IS NULL ORDER BY offset')
+          .prepare(
+            'SELECT aacid, line, offset, length FROM records WHERE aacid >= ? AND aacid <= ? AND meta_file_id = ? AND hash IS NULL ORDER BY offset',
+          )
           .all(lo, hi, id) as Array<{ aacid: string; line: number; offset: number; length: number }>
         if (records.length > 0) out.push({ fileId: id, root, name, records })
       }
@@ -269,12 +347,33 @@ export class CatalogStore {
          JOIN roots rb ON rb.id = b.root_id
          WHERE a.collection = ? AND a.state = 'complete' AND b.state = 'complete'`,
       )
-      .all(collection) as Array<{ a: number; b: number; aName: string; bName: string; aRootId: number; bRootId: number; aRoot: string; bRoot: string; lo: string; hi: string }>
+      .all(collection) as Array<{
+      a: number
+      b: number
+      aName: string
+      bName: string
+      aRootId: number
+      bRootId: number
+      aRoot: string
+      bRoot: string
+      lo: string
+      hi: string
+    }>
   }
 
   beginDataFolder(rootId: number, folder: DataFolder, id: Omit<FileIdentity, 'size'>): number {
     this.stmts.insertCollection.run(folder.range.collection, now())
-    return Number(this.stmts.insertData.run({ root: rootId, name: folder.name, ...this.rangeParams(folder.range), prefix: folder.prefix, mtimeNs: id.mtimeNs, inode: id.inode, at: now() }).lastInsertRowid)
+    return Number(
+      this.stmts.insertData.run({
+        root: rootId,
+        name: folder.name,
+        ...this.rangeParams(folder.range),
+        prefix: folder.prefix,
+        mtimeNs: id.mtimeNs,
+        inode: id.inode,
+        at: now(),
+      }).lastInsertRowid,
+    )
   }
 
   insertDataFiles(folderId: number, files: Array<{ name: string; size: bigint; mtimeNs: bigint }>): void {
@@ -284,11 +383,25 @@ export class CatalogStore {
     })()
   }
 
-  completeDataFolder(folderId: number, previousId: number | null, stats: { files: number; bytes: bigint; maxMtimeNs: bigint }, problems: Array<Omit<StoredProblem, 'root' | 'scope'>>, rootId: number, collection: string): void {
+  completeDataFolder(
+    folderId: number,
+    previousId: number | null,
+    stats: { files: number; bytes: bigint; maxMtimeNs: bigint },
+    problems: Array<Omit<StoredProblem, 'root' | 'scope'>>,
+    rootId: number,
+    collection: string,
+  ): void {
     this.db.transaction(() => {
       for (const p of problems) this.insertProblem(rootId, 'data', { data: folderId, collection }, p)
       if (previousId !== null) this.stmts.deleteData.run(previousId)
-      this.stmts.completeData.run({ id: folderId, files: stats.files, bytes: stats.bytes, maxMtime: stats.maxMtimeNs, problems: problems.length, at: now() })
+      this.stmts.completeData.run({
+        id: folderId,
+        files: stats.files,
+        bytes: stats.bytes,
+        maxMtime: stats.maxMtimeNs,
+        problems: problems.length,
+        at: now(),
+      })
     })()
   }
 
@@ -303,8 +416,25 @@ export class CatalogStore {
     })()
   }
 
-  private insertProblem(rootId: number, scope: ProblemScope, ref: { meta?: number; data?: number; collection?: string }, p: Omit<Problem, never>): void {
-    this.stmts.insertProblem.run({ root: rootId, scope, meta: ref.meta ?? null, data: ref.data ?? null, collection: ref.collection ?? null, path: p.path, line: p.line, aacid: p.aacid, code: p.code, message: p.message, at: now() })
+  private insertProblem(
+    rootId: number,
+    scope: ProblemScope,
+    ref: { meta?: number; data?: number; collection?: string },
+    p: Omit<Problem, never>,
+  ): void {
+    this.stmts.insertProblem.run({
+      root: rootId,
+      scope,
+      meta: ref.meta ?? null,
+      data: ref.data ?? null,
+      collection: ref.collection ?? null,
+      path: p.path,
+      line: p.line,
+      aacid: p.aacid,
+      code: p.code,
+      message: p.message,
+      at: now(),
+    })
   }
 
   /**
@@ -328,7 +458,11 @@ export class CatalogStore {
     const out: Array<CrossProblem & { rootId: number }> = []
     // Timestamps are fixed-width, so `aacid__{c}__{ts}` sorts by time: the overlap is one key range.
     const inOverlap = `meta_file_id = ? AND aacid >= ? AND aacid <= ?`
-    const missing = this.db.prepare(`SELECT aacid FROM records WHERE ${inOverlap} AND aacid NOT IN (SELECT aacid FROM records WHERE ${inOverlap}) ORDER BY aacid LIMIT 101`).pluck()
+    const missing = this.db
+      .prepare(
+        `SELECT aacid FROM records WHERE ${inOverlap} AND aacid NOT IN (SELECT aacid FROM records WHERE ${inOverlap}) ORDER BY aacid LIMIT 101`,
+      )
+      .pluck()
     const differing = this.db.prepare(
       `SELECT x.aacid AS aacid, x.line AS line, y.line AS otherLine FROM records x JOIN records y ON y.aacid = x.aacid AND y.meta_file_id = ?
        WHERE x.meta_file_id = ? AND x.aacid >= ? AND x.aacid <= ? AND x.hash <> y.hash ORDER BY x.aacid LIMIT 1000`,
@@ -355,7 +489,11 @@ export class CatalogStore {
           })
         }
       }
-      for (const d of differing.all(p.b, p.a, lo, hi) as Array<{ aacid: string; line: number; otherLine: number }>) {
+      for (const d of differing.all(p.b, p.a, lo, hi) as Array<{
+        aacid: string
+        line: number
+        otherLine: number
+      }>) {
         out.push({
           rootId: p.aRootId,
           code: 'immutable-conflict',
@@ -383,7 +521,13 @@ export class CatalogStore {
            AND NOT EXISTS (SELECT 1 FROM data_files d WHERE d.data_folder_id = f.id AND d.name = r.aacid)
          ORDER BY m.name, r.line LIMIT 10000`,
       )
-      .all(collection) as Array<{ rootId: number; metaName: string; line: number; aacid: string; folder: string }>
+      .all(collection) as Array<{
+      rootId: number
+      metaName: string
+      line: number
+      aacid: string
+      folder: string
+    }>
     const stray = this.db
       .prepare(
         `SELECT f.root_id AS rootId, f.name AS folder, d.name AS file
@@ -453,15 +597,42 @@ export class CatalogStore {
 
   startScanRun(roots: string[]): number {
     this.db.prepare("UPDATE scan_runs SET outcome = 'interrupted' WHERE outcome = 'running'").run()
-    return Number(this.db.prepare("INSERT INTO scan_runs (started_at, outcome, roots) VALUES (?, 'running', ?)").run(now(), JSON.stringify(roots)).lastInsertRowid)
+    return Number(
+      this.db
+        .prepare("INSERT INTO scan_runs (started_at, outcome, roots) VALUES (?, 'running', ?)")
+        .run(now(), JSON.stringify(roots)).lastInsertRowid,
+    )
   }
 
-  finishScanRun(id: number, r: { outcome: 'ok' | 'problems' | 'failed'; entriesRead: number; entriesUnchanged: number; entriesRemoved: number; records: number; bytesRead: number; problems: number; error?: string }): void {
+  finishScanRun(
+    id: number,
+    r: {
+      outcome: 'ok' | 'problems' | 'failed'
+      entriesRead: number
+      entriesUnchanged: number
+      entriesRemoved: number
+      records: number
+      bytesRead: number
+      problems: number
+      error?: string
+    },
+  ): void {
     this.db
       .prepare(
         'UPDATE scan_runs SET finished_at = ?, outcome = ?, entries_read = ?, entries_unchanged = ?, entries_removed = ?, records = ?, bytes_read = ?, problems = ?, error = ? WHERE id = ?',
       )
-      .run(now(), r.outcome, r.entriesRead, r.entriesUnchanged, r.entriesRemoved, r.records, r.bytesRead, r.problems, r.error ?? null, id)
+      .run(
+        now(),
+        r.outcome,
+        r.entriesRead,
+        r.entriesUnchanged,
+        r.entriesRemoved,
+        r.records,
+        r.bytesRead,
+        r.problems,
+        r.error ?? null,
+        id,
+      )
   }
 
   /**
@@ -492,14 +663,31 @@ export class CatalogStore {
 
   /** A data folder's files in the byte order of their names (SQLite's BINARY collation is memcmp). */
   dataFiles(folderId: number): Array<{ name: string; size: number; mtimeNs: bigint }> {
-    return this.db.prepare('SELECT name, size, mtime_ns AS mtimeNs FROM data_files WHERE data_folder_id = ? ORDER BY name').safeIntegers(true).all(folderId).map((r) => {
-      const row = r as { name: string; size: bigint; mtimeNs: bigint }
-      return { name: row.name, size: Number(row.size), mtimeNs: row.mtimeNs }
-    })
+    return this.db
+      .prepare(
+        'SELECT name, size, mtime_ns AS mtimeNs FROM data_files WHERE data_folder_id = ? ORDER BY name',
+      )
+      .safeIntegers(true)
+      .all(folderId)
+      .map((r) => {
+        const row = r as { name: string; size: bigint; mtimeNs: bigint }
+        return { name: row.name, size: Number(row.size), mtimeNs: row.mtimeNs }
+      })
   }
 
   /** Where a record lives, for `aacseed get`. */
-  locateRecord(aacid: string): Array<{ root: string; name: string; line: number; offset: number; length: number; frame: number; compressedOffset: number; frameOffset: number }> {
+  locateRecord(
+    aacid: string,
+  ): Array<{
+    root: string
+    name: string
+    line: number
+    offset: number
+    length: number
+    frame: number
+    compressedOffset: number
+    frameOffset: number
+  }> {
     return this.db
       .prepare(
         `SELECT ro.path AS root, m.name, r.line, r.offset, r.length, r.frame, f.compressed_offset AS compressedOffset, f.decompressed_offset AS frameOffset
@@ -507,7 +695,16 @@ export class CatalogStore {
          JOIN meta_frames f ON f.meta_file_id = r.meta_file_id AND f.frame = r.frame
          WHERE r.aacid = ? AND m.state = 'complete' ORDER BY m.id`,
       )
-      .all(aacid) as Array<{ root: string; name: string; line: number; offset: number; length: number; frame: number; compressedOffset: number; frameOffset: number }>
+      .all(aacid) as Array<{
+      root: string
+      name: string
+      line: number
+      offset: number
+      length: number
+      frame: number
+      compressedOffset: number
+      frameOffset: number
+    }>
   }
 }
 
@@ -550,7 +747,9 @@ export class RecordWriter {
       this.db = target
     }
     this.path = this.db.name
-    this.one = this.db.prepare('INSERT INTO records (aacid, meta_file_id, line, offset, length, frame, data_folder) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    this.one = this.db.prepare(
+      'INSERT INTO records (aacid, meta_file_id, line, offset, length, frame, data_folder) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    )
   }
 
   /** One transaction per chunk; IMMEDIATE takes the write lock up front rather than upgrading into a busy wait. */
@@ -576,7 +775,15 @@ export class RecordWriter {
       }
       for (; i < c.count; i++) {
         const folder = c.folders[i]!
-        this.one.run(c.aacids[i], fileId, c.lines[i], c.offsets[i], c.lengths[i], c.frames[i], folder === '' ? null : folder)
+        this.one.run(
+          c.aacids[i],
+          fileId,
+          c.lines[i],
+          c.offsets[i],
+          c.lengths[i],
+          c.frames[i],
+          folder === '' ? null : folder,
+        )
       }
     })
     tx.immediate()
@@ -585,7 +792,12 @@ export class RecordWriter {
   private manyFor(fileId: number): Database.Statement {
     if (this.many?.fileId !== fileId) {
       const row = `(?, ${Math.trunc(fileId)}, ?, ?, ?, ?, ?)`
-      this.many = { fileId, stmt: this.db.prepare(`INSERT INTO records (aacid, meta_file_id, line, offset, length, frame, data_folder) VALUES ${Array(ROWS_PER_INSERT).fill(row).join(', ')}`) }
+      this.many = {
+        fileId,
+        stmt: this.db.prepare(
+          `INSERT INTO records (aacid, meta_file_id, line, offset, length, frame, data_folder) VALUES ${Array(ROWS_PER_INSERT).fill(row).join(', ')}`,
+        ),
+      }
     }
     return this.many.stmt
   }

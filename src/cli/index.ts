@@ -14,13 +14,20 @@ const GLOBAL_OPTIONS: OptionSpec = {
 }
 
 export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string
+  }
   return pkg.version
 }
 
 /** Runs one CLI invocation and returns its exit code: 0 ok, 1 problems found, 2 usage or configuration error. */
 export async function main(argv: string[], io: Partial<CommandIO> = {}): Promise<number> {
-  const ctxIO: CommandIO = { out: io.out ?? process.stdout, err: io.err ?? process.stderr, env: io.env ?? process.env, cwd: io.cwd ?? process.cwd() }
+  const ctxIO: CommandIO = {
+    out: io.out ?? process.stdout,
+    err: io.err ?? process.stderr,
+    env: io.env ?? process.env,
+    cwd: io.cwd ?? process.cwd(),
+  }
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     ctxIO.out.write(await overview())
     return argv.length === 0 ? 2 : 0
@@ -31,16 +38,25 @@ export async function main(argv: string[], io: Partial<CommandIO> = {}): Promise
   }
   const [entry, rest] = findCommand(argv)
   if (!entry) {
-    ctxIO.err.write(`aacseed: unknown command ${JSON.stringify(argv.slice(0, 2).join(' '))}\n\n${await overview()}`)
+    ctxIO.err.write(
+      `aacseed: unknown command ${JSON.stringify(argv.slice(0, 2).join(' '))}\n\n${await overview()}`,
+    )
     return 2
   }
   const command = await entry.load()
   try {
     let parsed
     try {
-      parsed = parseArgs({ args: rest, options: { ...GLOBAL_OPTIONS, ...command.options }, allowPositionals: true, strict: true })
+      parsed = parseArgs({
+        args: rest,
+        options: { ...GLOBAL_OPTIONS, ...command.options },
+        allowPositionals: true,
+        strict: true,
+      })
     } catch (e) {
-      throw new UsageError(`${(e as Error).message.split('\n')[0]}\nusage: aacseed ${command.name} ${command.usage}`)
+      throw new UsageError(
+        `${(e as Error).message.split('\n')[0]}\nusage: aacseed ${command.name} ${command.usage}`,
+      )
     }
     if (parsed.values.help) {
       ctxIO.out.write(commandHelp(command))
@@ -52,7 +68,8 @@ export async function main(argv: string[], io: Partial<CommandIO> = {}): Promise
       ...ctxIO,
       values: parsed.values,
       positionals: parsed.positionals,
-      config: (opts) => (config ??= loadConfig({ path: configPath, env: ctxIO.env, cwd: ctxIO.cwd, ...opts })),
+      config: (opts) =>
+        (config ??= loadConfig({ path: configPath, env: ctxIO.env, cwd: ctxIO.cwd, ...opts })),
     })
   } catch (e) {
     return reportError(e, ctxIO)
@@ -65,7 +82,9 @@ function reportError(e: unknown, io: CommandIO): number {
     return 2
   }
   if (e instanceof AacseedError) {
-    const where = e.location.path ? ` (${e.location.path}${e.location.line ? `:${e.location.line}` : ''})` : ''
+    const where = e.location.path
+      ? ` (${e.location.path}${e.location.line ? `:${e.location.line}` : ''})`
+      : ''
     io.err.write(`aacseed: ${e.code}: ${e.message}${where}\n`)
     return 1
   }
@@ -103,5 +122,11 @@ async function overview(): Promise<string> {
 }
 
 function commandHelp(c: Command): string {
-  return [`usage: aacseed ${c.name} ${c.usage}`, '', c.summary, ...(c.help ? ['', ...c.help.map((l) => `  ${l}`)] : []), ''].join('\n')
+  return [
+    `usage: aacseed ${c.name} ${c.usage}`,
+    '',
+    c.summary,
+    ...(c.help ? ['', ...c.help.map((l) => `  ${l}`)] : []),
+    '',
+  ].join('\n')
 }

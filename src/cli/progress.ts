@@ -12,7 +12,10 @@ function formatEta(s: number): string {
   return `${m}:${String(Math.floor(s % 60)).padStart(2, '0')}`
 }
 
-export function progressLine(stream: NodeJS.WritableStream & { isTTY?: boolean }, label: string): ProgressLine {
+export function progressLine(
+  stream: NodeJS.WritableStream & { isTTY?: boolean },
+  label: string,
+): ProgressLine {
   if (!stream.isTTY) return { update() {}, done() {} }
   const started = Date.now()
   let last = 0
@@ -28,7 +31,9 @@ export function progressLine(stream: NodeJS.WritableStream & { isTTY?: boolean }
       const width = 24
       const filled = Math.round((pct / 100) * width)
       const bar = '#'.repeat(filled) + '-'.repeat(width - filled)
-      stream.write(`\r\x1b[2K${label} [${bar}] ${pct.toFixed(0)}% ${formatBytes(done)}/${formatBytes(total)} ${formatBytes(rate)}/s ETA ${formatEta((total - done) / rate)}${extra ? ' ' + extra : ''}`)
+      stream.write(
+        `\r\x1b[2K${label} [${bar}] ${pct.toFixed(0)}% ${formatBytes(done)}/${formatBytes(total)} ${formatBytes(rate)}/s ETA ${formatEta((total - done) / rate)}${extra ? ' ' + extra : ''}`,
+      )
       shown = true
     },
     done() {

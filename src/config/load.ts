@@ -30,13 +30,19 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     try {
       text = readFileSync(abs, 'utf8')
     } catch (e) {
-      throw new ConfigError(`config: cannot read ${abs}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { path: abs })
+      throw new ConfigError(
+        `config: cannot read ${abs}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        { path: abs },
+      )
     }
     try {
       raw = parseToml(text) as Record<string, unknown>
     } catch (e) {
       const line = (e as { line?: number }).line
-      throw new ConfigError(`config: ${abs}${line ? `:${line}` : ''}: invalid TOML: ${(e as Error).message.split('\n')[0]}`, { path: abs, ...(line ? { line } : {}) })
+      throw new ConfigError(
+        `config: ${abs}${line ? `:${line}` : ''}: invalid TOML: ${(e as Error).message.split('\n')[0]}`,
+        { path: abs, ...(line ? { line } : {}) },
+      )
     }
     base = dirname(abs)
   }
@@ -47,7 +53,10 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   if (!parsed.success && keepEnvStrings(parsed.error.issues, overrides)) parsed = configSchema.safeParse(raw)
   if (!parsed.success) {
     // List every bad setting at once: fixing a config one error per restart is miserable.
-    throw new ConfigError(parsed.error.issues.map(formatIssue).join('\n'), file !== undefined ? { path: resolve(cwd, file) } : {})
+    throw new ConfigError(
+      parsed.error.issues.map(formatIssue).join('\n'),
+      file !== undefined ? { path: resolve(cwd, file) } : {},
+    )
   }
   const config = resolvePaths(parsed.data, base)
   if (opts.checkRoots) checkRoots(config.catalog.roots)
@@ -55,13 +64,21 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
 }
 
 export function checkRoots(roots: readonly string[], label = 'catalog.roots'): void {
-  const bad = roots.flatMap((r, i) => (existsSync(r) ? [] : [`config: ${label}[${i}]: path does not exist: ${r}`]))
+  const bad = roots.flatMap((r, i) =>
+    existsSync(r) ? [] : [`config: ${label}[${i}]: path does not exist: ${r}`],
+  )
   if (bad.length > 0) throw new ConfigError(bad.join('\n'), { field: label })
 }
 
 function formatIssue(issue: ZodIssue): string {
-  const path = issue.path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : String(p)), '')
-  const msg = issue.code === 'unrecognized_keys' ? `unknown setting(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}` : issue.message
+  const path = issue.path.reduce<string>(
+    (acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : String(p)),
+    '',
+  )
+  const msg =
+    issue.code === 'unrecognized_keys'
+      ? `unknown setting(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`
+      : issue.message
   return `config: ${path || '(top level)'}: ${msg}`
 }
 
@@ -95,7 +112,9 @@ function keepEnvStrings(issues: readonly ZodIssue[], overrides: readonly EnvOver
   let changed = false
   for (const issue of issues) {
     if (issue.code !== 'invalid_type' || issue.expected !== 'string') continue
-    const o = overrides.find((o) => o.keys.length === issue.path.length && o.keys.every((k, i) => k === issue.path[i]))
+    const o = overrides.find(
+      (o) => o.keys.length === issue.path.length && o.keys.every((k, i) => k === issue.path[i]),
+    )
     const last = o?.keys[o.keys.length - 1]
     if (o && last !== undefined && typeof o.node[last] !== 'string') {
       o.node[last] = o.text
@@ -126,7 +145,9 @@ function resolvePaths(c: Config, base: string): Config {
         password_file: abs(c.engine.transmission.password_file),
         // Keys are release roots as aacseed sees them, so they resolve like `catalog.roots` and
         // still match them; values are the daemon's own paths and stay as written.
-        path_map: Object.fromEntries(Object.entries(c.engine.transmission.path_map).map(([k, v]) => [abs(k), v])),
+        path_map: Object.fromEntries(
+          Object.entries(c.engine.transmission.path_map).map(([k, v]) => [abs(k), v]),
+        ),
       },
     },
     http: { ...c.http, token_file: abs(c.http.token_file) },
@@ -134,7 +155,11 @@ function resolvePaths(c: Config, base: string): Config {
       ...c.mirror,
       root: abs(c.mirror.root),
       // A list is a URL or a file; only a file is resolved.
-      sources: c.mirror.sources.map((s) => ({ ...s, list: /^[a-z][a-z0-9+.-]*:\/\//i.test(s.list) ? s.list : abs(s.list), torrent_dir: abs(s.torrent_dir) })),
+      sources: c.mirror.sources.map((s) => ({
+        ...s,
+        list: /^[a-z][a-z0-9+.-]*:\/\//i.test(s.list) ? s.list : abs(s.list),
+        torrent_dir: abs(s.torrent_dir),
+      })),
     },
   }
 }
@@ -144,10 +169,16 @@ function resolvePaths(c: Config, base: string): Config {
  * credential of that name (`LoadCredential=NAME:...` puts it in $CREDENTIALS_DIRECTORY).
  * An empty value means "not set". The value is never logged or echoed in errors.
  */
-export function readSecret(envName: string, file: string, env: NodeJS.ProcessEnv = process.env, credential?: string): string | undefined {
+export function readSecret(
+  envName: string,
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+  credential?: string,
+): string | undefined {
   const fromEnv = env[envName]
   if (fromEnv) return fromEnv
-  const path = file || (credential && env.CREDENTIALS_DIRECTORY ? join(env.CREDENTIALS_DIRECTORY, credential) : '')
+  const path =
+    file || (credential && env.CREDENTIALS_DIRECTORY ? join(env.CREDENTIALS_DIRECTORY, credential) : '')
   if (!path) return undefined
   try {
     return readFileSync(path, 'utf8').trim() || undefined

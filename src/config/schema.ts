@@ -13,7 +13,10 @@ const size = z.union([
   z.string().transform((s, ctx) => {
     const n = parseSize(s)
     if (n === null) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${JSON.stringify(s)} is not a size (e.g. 500GB, 10TB, 2TiB or a number of bytes)` })
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: `${JSON.stringify(s)} is not a size (e.g. 500GB, 10TB, 2TiB or a number of bytes)`,
+      })
       return z.NEVER
     }
     return n
@@ -27,11 +30,20 @@ const catalog = z
     /** The SQLite database. */
     database: z.string().min(1).default('aacseed.db'),
     /** Decompressed bytes per chunk: a line worker checks a chunk and writes its records in one transaction. */
-    chunk_bytes: z.number().int().min(65_536).max(64 * 1024 * 1024).default(2 * 1024 * 1024),
+    chunk_bytes: z
+      .number()
+      .int()
+      .min(65_536)
+      .max(64 * 1024 * 1024)
+      .default(2 * 1024 * 1024),
     /** Worker threads parsing and validating records (0 = one per core). */
     parse_workers: z.number().int().min(0).max(64).default(0),
     /** A longer metadata line is reported (`line-too-long`) and skipped, which bounds memory. */
-    max_line_bytes: z.number().int().min(1024 * 1024).default(64 * 1024 * 1024),
+    max_line_bytes: z
+      .number()
+      .int()
+      .min(1024 * 1024)
+      .default(64 * 1024 * 1024),
     /** Names in a release root that are neither releases nor problems (`*` globs). */
     ignore: z.array(z.string()).default(['.*', 'lost+found']),
   })
@@ -48,7 +60,10 @@ const torrents = z
     piece_length: z
       .number()
       .int()
-      .refine((n) => n === 0 || (n >= 32768 && n <= 16777216 && (n & (n - 1)) === 0), 'must be 0 (auto) or a power of two from 32768 to 16777216')
+      .refine(
+        (n) => n === 0 || (n >= 32768 && n <= 16777216 && (n & (n - 1)) === 0),
+        'must be 0 (auto) or a power of two from 32768 to 16777216',
+      )
       .default(0),
     /** `range-end`: the creation date is the end of the release's AACID range; `omit`: none. */
     creation_date: z.enum(['range-end', 'omit']).default('range-end'),
@@ -131,7 +146,12 @@ function uniqueNames(what: string) {
   return (list: ReadonlyArray<{ name: string }>, ctx: z.RefinementCtx): void => {
     const seen = new Set<string>()
     list.forEach((s, i) => {
-      if (seen.has(s.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, 'name'], message: `${what} name ${JSON.stringify(s.name)} is used twice` })
+      if (seen.has(s.name))
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: [i, 'name'],
+          message: `${what} name ${JSON.stringify(s.name)} is used twice`,
+        })
       seen.add(s.name)
     })
   }
@@ -142,7 +162,12 @@ const replicas = z.number().int().min(1).max(50)
 const seedbox = z
   .object({
     /** Lowercase letters, digits and `-`: it names the seedbox in the database, logs and the secret's variable. */
-    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and -, starting with a letter or digit'),
+    name: z
+      .string()
+      .regex(
+        /^[a-z0-9][a-z0-9-]{0,62}$/,
+        'must be lowercase letters, digits and -, starting with a letter or digit',
+      ),
     /** Transmission RPC URL (without credentials). */
     url: z.string().url(),
     username: z.string().default(''),
@@ -163,10 +188,7 @@ const seedbox = z
 
 const fleet = z
   .object({
-    seedboxes: z
-      .array(seedbox)
-      .default([])
-      .superRefine(uniqueNames('seedbox')),
+    seedboxes: z.array(seedbox).default([]).superRefine(uniqueNames('seedbox')),
     /** N: copies of each torrent kept on distinct seedboxes. */
     replicas: replicas.default(2),
     /** Per torrent kind, e.g. { meta = 3 }; a collection's own number wins. */
@@ -207,7 +229,12 @@ const scrape = z
 const mirrorSource = z
   .object({
     /** Lowercase letters, digits and `-`: names the source in the database and in reports. */
-    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and -, starting with a letter or digit'),
+    name: z
+      .string()
+      .regex(
+        /^[a-z0-9][a-z0-9-]{0,62}$/,
+        'must be lowercase letters, digits and -, starting with a letter or digit',
+      ),
     /** A torrent list in the JSON format aacseed publishes (Anna's Archive's): an http(s) URL or a file path. */
     list: z.string().default(''),
     /** Or a folder of .torrent files named `<release name>.torrent`. */
@@ -215,7 +242,10 @@ const mirrorSource = z
     /** Collections to follow (`*` globs). */
     collections: z.array(z.string().min(1)).min(1).default(['*']),
     /** Which torrents: metadata files (`meta`), data folders (`data`), or both. */
-    kinds: z.array(z.enum(['meta', 'data'])).min(1).default(['meta', 'data']),
+    kinds: z
+      .array(z.enum(['meta', 'data']))
+      .min(1)
+      .default(['meta', 'data']),
     skip_obsolete: z.boolean().default(true),
     skip_embargo: z.boolean().default(true),
     /** Torrents smaller or larger than these are not followed; 0 = no limit. */
@@ -224,15 +254,17 @@ const mirrorSource = z
   })
   .strict()
   .superRefine((s, ctx) => {
-    if ((s.list === '') === (s.torrent_dir === '')) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['list'], message: 'set exactly one of list and torrent_dir' })
+    if ((s.list === '') === (s.torrent_dir === ''))
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['list'],
+        message: 'set exactly one of list and torrent_dir',
+      })
   })
 
 const mirror = z
   .object({
-    sources: z
-      .array(mirrorSource)
-      .default([])
-      .superRefine(uniqueNames('source')),
+    sources: z.array(mirrorSource).default([]).superRefine(uniqueNames('source')),
     /** The release root new releases are downloaded into; one of catalog.roots. Empty: the first. */
     root: z.string().default(''),
     /** Most bytes of releases the mirror root may hold (what is there plus downloads); 0 = no limit. */
@@ -253,7 +285,11 @@ const mirror = z
     max_list_entries: z.number().int().min(1).default(1_000_000),
     max_torrent_bytes: size.default(64 * 1024 ** 2),
     max_torrent_files: z.number().int().min(1).default(1_000_000),
-    max_torrent_pieces: z.number().int().min(1).default(1 << 22),
+    max_torrent_pieces: z
+      .number()
+      .int()
+      .min(1)
+      .default(1 << 22),
   })
   .strict()
   .default({})

@@ -77,17 +77,25 @@ export class CoverageCache {
     // Asking SQLite costs tens of microseconds: a server answering thousands of requests a
     // second asks at most every `checkIntervalMs`.
     const now = this.#now()
-    if (this.#snapshot && !this.#dirty && now - this.#checkedAtMs < this.#checkIntervalMs) return this.#snapshot
+    if (this.#snapshot && !this.#dirty && now - this.#checkedAtMs < this.#checkIntervalMs)
+      return this.#snapshot
     this.#checkedAtMs = now
     const version = this.#dataVersion.get() as number
     if (version !== this.#seenVersion) this.#dirty = true
-    if (this.#snapshot && (!this.#dirty || this.#now() - this.#computedAtMs < this.#minIntervalMs)) return this.#snapshot
+    if (this.#snapshot && (!this.#dirty || this.#now() - this.#computedAtMs < this.#minIntervalMs))
+      return this.#snapshot
     this.#seenVersion = version
     this.#dirty = false
     const started = performance.now()
     const report = computeCoverage(this.#source.read())
     this.#computedAtMs = this.#now()
-    this.#snapshot = { generation: ++this.#generation, computedAt: new Date(this.#computedAtMs).toISOString(), computeMs: Math.round(performance.now() - started), reread: this.#source.lastReread, report }
+    this.#snapshot = {
+      generation: ++this.#generation,
+      computedAt: new Date(this.#computedAtMs).toISOString(),
+      computeMs: Math.round(performance.now() - started),
+      reread: this.#source.lastReread,
+      report,
+    }
     this.#onRecompute?.(this.#snapshot)
     return this.#snapshot
   }

@@ -66,14 +66,34 @@ function table(rows: string[][], rightAligned: (col: number) => boolean): string
 const OVERVIEW_LEVELS: LevelKey[] = ['held', 'torrented', 'seeded', 'fleet_1', 'fleet_n', 'swarm_lt4']
 
 function shortLabel(key: LevelKey, target: number): string {
-  const labels: Partial<Record<LevelKey, string>> = { held: 'HELD', torrented: 'TORRENT', seeded: 'SEEDED', fleet_1: '≥1 BOX', fleet_n: `≥${target} BOXES`, swarm_lt4: '<4 SEEDERS' }
+  const labels: Partial<Record<LevelKey, string>> = {
+    held: 'HELD',
+    torrented: 'TORRENT',
+    seeded: 'SEEDED',
+    fleet_1: '≥1 BOX',
+    fleet_n: `≥${target} BOXES`,
+    swarm_lt4: '<4 SEEDERS',
+  }
   return labels[key] ?? key
 }
 
 /** One line per collection: size, and the share of its bytes at each level. */
 export function formatCoverageOverview(r: CoverageReport): string {
-  const head = ['COLLECTION', 'RANGES', 'RECORDS', 'SIZE', ...OVERVIEW_LEVELS.map((k) => shortLabel(k, r.copiesTarget)), 'GAPS', 'OVERLAPS']
-  const line = (name: string, c: { totals: CollectionCoverage['totals']; levels: Record<LevelKey, { ratio: number }> }, gaps: string, overlaps: string) => [
+  const head = [
+    'COLLECTION',
+    'RANGES',
+    'RECORDS',
+    'SIZE',
+    ...OVERVIEW_LEVELS.map((k) => shortLabel(k, r.copiesTarget)),
+    'GAPS',
+    'OVERLAPS',
+  ]
+  const line = (
+    name: string,
+    c: { totals: CollectionCoverage['totals']; levels: Record<LevelKey, { ratio: number }> },
+    gaps: string,
+    overlaps: string,
+  ) => [
     name,
     int(c.totals.releases),
     int(c.totals.records),
@@ -82,8 +102,26 @@ export function formatCoverageOverview(r: CoverageReport): string {
     gaps,
     overlaps,
   ]
-  const rows = [head, ...r.collections.map((c) => line(c.collection, c, c.gaps.length === 0 ? '0' : `${c.gaps.length} (${formatDuration(c.gapSeconds)})`, overlapText(c.overlaps.length, c.overlaps.filter((o) => o.check === 'conflict').length)))]
-  if (r.collections.length > 1) rows.push(line('total', { totals: r.totals, levels: r.totals.levels }, String(r.totals.gaps), overlapText(r.totals.overlaps, r.totals.conflicts)))
+  const rows = [
+    head,
+    ...r.collections.map((c) =>
+      line(
+        c.collection,
+        c,
+        c.gaps.length === 0 ? '0' : `${c.gaps.length} (${formatDuration(c.gapSeconds)})`,
+        overlapText(c.overlaps.length, c.overlaps.filter((o) => o.check === 'conflict').length),
+      ),
+    ),
+  ]
+  if (r.collections.length > 1)
+    rows.push(
+      line(
+        'total',
+        { totals: r.totals, levels: r.totals.levels },
+        String(r.totals.gaps),
+        overlapText(r.totals.overlaps, r.totals.conflicts),
+      ),
+    )
   if (r.collections.length === 0) return 'no collections cataloged yet: run `aacseed scan` first\n'
   return [
     table(rows, (c) => c > 0),
@@ -103,24 +141,53 @@ function overlapText(n: number, conflicts: number): string {
 /** One collection: every level, then its gaps, overlaps and missing upstream ranges. */
 export function formatCollectionCoverage(c: CollectionCoverage, target: number): string {
   const out: string[] = []
-  out.push(`${c.collection}: ${int(c.totals.releases)} range(s) (${c.totals.metaFiles} metadata file(s), ${c.totals.dataFolders} data folder(s)), ${int(c.totals.records)} records, ${formatBytes(c.totals.bytes)}`)
+  out.push(
+    `${c.collection}: ${int(c.totals.releases)} range(s) (${c.totals.metaFiles} metadata file(s), ${c.totals.dataFolders} data folder(s)), ${int(c.totals.records)} records, ${formatBytes(c.totals.bytes)}`,
+  )
   if (c.from !== null && c.to !== null) out.push(`timeline ${c.from} – ${c.to}`)
   out.push('')
   const rows = [['LEVEL', 'RANGES', 'RECORDS', 'FILES', 'SIZE', 'SHARE', 'TIME COVERED', 'SPANS']]
   for (const l of LEVELS) {
     const f = c.levels[l.key]
-    rows.push([levelLabel(l.key, target), int(f.ranges), int(f.records), int(f.files), formatBytes(f.bytes), formatRatio(f.ratio), formatDuration(f.seconds), int(f.spans.length)])
+    rows.push([
+      levelLabel(l.key, target),
+      int(f.ranges),
+      int(f.records),
+      int(f.files),
+      formatBytes(f.bytes),
+      formatRatio(f.ratio),
+      formatDuration(f.seconds),
+      int(f.spans.length),
+    ])
   }
   out.push(table(rows, (col) => col > 0))
   out.push('')
-  out.push(c.gaps.length === 0 ? 'gaps: none' : `gaps: ${c.gaps.length} (${formatDuration(c.gapSeconds)}); a gap may be a missing release`)
-  for (const g of c.gaps.slice(0, 50)) out.push(`  ${g.from} – ${g.to}  ${formatDuration(g.seconds)}  after ${g.after || '?'}`)
+  out.push(
+    c.gaps.length === 0
+      ? 'gaps: none'
+      : `gaps: ${c.gaps.length} (${formatDuration(c.gapSeconds)}); a gap may be a missing release`,
+  )
+  for (const g of c.gaps.slice(0, 50))
+    out.push(`  ${g.from} – ${g.to}  ${formatDuration(g.seconds)}  after ${g.after || '?'}`)
   if (c.gaps.length > 50) out.push(`  … and ${c.gaps.length - 50} more (--json lists all)`)
-  out.push(c.overlaps.length === 0 ? 'overlaps: none' : `overlaps: ${c.overlaps.length}${c.overlapsTruncated ? '+' : ''}`)
-  for (const o of c.overlaps.slice(0, 50)) out.push(`  ${o.from} – ${o.to}  ${o.check}${o.problems.length > 0 ? ` (${o.problems.join(', ')})` : ''}  ${o.a} / ${o.b}`)
+  out.push(
+    c.overlaps.length === 0
+      ? 'overlaps: none'
+      : `overlaps: ${c.overlaps.length}${c.overlapsTruncated ? '+' : ''}`,
+  )
+  for (const o of c.overlaps.slice(0, 50))
+    out.push(
+      `  ${o.from} – ${o.to}  ${o.check}${o.problems.length > 0 ? ` (${o.problems.join(', ')})` : ''}  ${o.a} / ${o.b}`,
+    )
   if (c.overlaps.length > 50) out.push(`  … and ${c.overlaps.length - 50} more (--json lists all)`)
-  out.push(c.missing.length === 0 ? 'missing from upstream: none known' : `missing from upstream: ${c.missing.length}`)
+  out.push(
+    c.missing.length === 0
+      ? 'missing from upstream: none known'
+      : `missing from upstream: ${c.missing.length}`,
+  )
   for (const m of c.missing.slice(0, 50)) out.push(`  ${m.name}`)
-  out.push(`torrents: ${int(c.totals.torrents)}; ok ${c.health.ok}, degraded ${c.health.degraded}, lost ${c.health.lost}; at risk ${c.atRisk}`)
+  out.push(
+    `torrents: ${int(c.totals.torrents)}; ok ${c.health.ok}, degraded ${c.health.degraded}, lost ${c.health.lost}; at risk ${c.atRisk}`,
+  )
   return out.join('\n') + '\n'
 }

@@ -47,8 +47,31 @@ export {
   type TorrentHealth,
   type UpstreamRelease,
 } from './inputs.js'
-export { gapsBetween, mergeSpans, overlappingPairs, spanSeconds, totalSeconds, intersect, type Span } from './intervals.js'
+export {
+  gapsBetween,
+  mergeSpans,
+  overlappingPairs,
+  spanSeconds,
+  totalSeconds,
+  intersect,
+  type Span,
+} from './intervals.js'
 export { readCoverageData, CoverageSource } from './source.js'
 export { CoverageCache, type CoverageCacheOptions, type CoverageSnapshot } from './cache.js'
-export { formatBytes, formatCollectionCoverage, formatCoverageOverview, formatDuration, formatRatio, levelLabel } from './format.js'
-export { coverageJson, collectionJson, torrentJson, timelineJson, TIMELINE_COLUMNS, type CollectionJson, type CoverageJsonOptions } from './json.js'
+export {
+  formatBytes,
+  formatCollectionCoverage,
+  formatCoverageOverview,
+  formatDuration,
+  formatRatio,
+  levelLabel,
+} from './format.js'
+export {
+  coverageJson,
+  collectionJson,
+  torrentJson,
+  timelineJson,
+  TIMELINE_COLUMNS,
+  type CollectionJson,
+  type CoverageJsonOptions,
+} from './json.js'

@@ -79,7 +79,13 @@ export interface CoverageInputs {
 export const DEFAULT_COPIES_TARGET = 2
 
 export const NO_EXTERNAL_INPUTS: CoverageInputs = {
-  read: () => ({ copiesTarget: DEFAULT_COPIES_TARGET, fleet: new Map(), swarm: new Map(), seedboxes: [], upstream: [] }),
+  read: () => ({
+    copiesTarget: DEFAULT_COPIES_TARGET,
+    fleet: new Map(),
+    swarm: new Map(),
+    seedboxes: [],
+    upstream: [],
+  }),
 }
 
 /**
@@ -89,11 +95,21 @@ export const NO_EXTERNAL_INPUTS: CoverageInputs = {
  * would read "lost" for every torrent) and the local engine counts as the one copy; swarm
  * figures come from scrapes either way.
  */
-export function fleetCoverageInputs(fleet: { figures(): Omit<ExternalFigures, 'upstream'> }, hasSeedboxes: boolean, upstream: () => readonly UpstreamRelease[] = () => []): CoverageInputs {
+export function fleetCoverageInputs(
+  fleet: { figures(): Omit<ExternalFigures, 'upstream'> },
+  hasSeedboxes: boolean,
+  upstream: () => readonly UpstreamRelease[] = () => [],
+): CoverageInputs {
   return {
     read() {
       const f = fleet.figures()
-      return { copiesTarget: f.copiesTarget, fleet: hasSeedboxes ? f.fleet : new Map(), swarm: f.swarm, seedboxes: f.seedboxes, upstream: upstream() }
+      return {
+        copiesTarget: f.copiesTarget,
+        fleet: hasSeedboxes ? f.fleet : new Map(),
+        swarm: f.swarm,
+        seedboxes: f.seedboxes,
+        upstream: upstream(),
+      }
     },
   }
 }

@@ -64,7 +64,10 @@ export function intersect(a: Span, b: Span): Span | null {
  * sorted by start: O(n log n + pairs). Stops after `limit` pairs (a pathological catalog where
  * every range overlaps every other must not cost n² memory); `truncated` says so.
  */
-export function overlappingPairs<T extends Span>(items: readonly T[], limit = 10_000): { pairs: Array<{ a: T; b: T; overlap: Span }>; truncated: boolean } {
+export function overlappingPairs<T extends Span>(
+  items: readonly T[],
+  limit = 10_000,
+): { pairs: Array<{ a: T; b: T; overlap: Span }>; truncated: boolean } {
   const sorted = [...items].sort((x, y) => x.from - y.from || x.to - y.to)
   const pairs: Array<{ a: T; b: T; overlap: Span }> = []
   // Items whose span may still reach later starts; pruned lazily.

@@ -5,7 +5,15 @@
  * spans of every level, the gap, overlap and missing lists, and every release for a timeline.
  */
 import { levelLabel } from './format.js'
-import { LEVELS, LEVEL_KEYS, type CollectionCoverage, type CoverageReport, type LevelKey, type SummaryLevelFigures, type TorrentCoverage } from './model.js'
+import {
+  LEVELS,
+  LEVEL_KEYS,
+  type CollectionCoverage,
+  type CoverageReport,
+  type LevelKey,
+  type SummaryLevelFigures,
+  type TorrentCoverage,
+} from './model.js'
 
 export interface CoverageJsonOptions {
   /** Only this collection (detail implied). */
@@ -15,7 +23,10 @@ export interface CoverageJsonOptions {
   computedAt?: string
 }
 
-function levelJson(f: SummaryLevelFigures & { spans?: Array<{ from: number; to: number }> }, detail: boolean) {
+function levelJson(
+  f: SummaryLevelFigures & { spans?: Array<{ from: number; to: number }> },
+  detail: boolean,
+) {
   return {
     records: f.records,
     files: f.files,
@@ -27,8 +38,14 @@ function levelJson(f: SummaryLevelFigures & { spans?: Array<{ from: number; to: 
   }
 }
 
-function levelsJson(levels: Record<LevelKey, SummaryLevelFigures & { spans?: Array<{ from: number; to: number }> }>, detail: boolean) {
-  return Object.fromEntries(LEVEL_KEYS.map((k) => [k, levelJson(levels[k], detail)])) as Record<LevelKey, ReturnType<typeof levelJson>>
+function levelsJson(
+  levels: Record<LevelKey, SummaryLevelFigures & { spans?: Array<{ from: number; to: number }> }>,
+  detail: boolean,
+) {
+  return Object.fromEntries(LEVEL_KEYS.map((k) => [k, levelJson(levels[k], detail)])) as Record<
+    LevelKey,
+    ReturnType<typeof levelJson>
+  >
 }
 
 export function collectionJson(c: CollectionCoverage, detail: boolean) {
@@ -50,13 +67,44 @@ export function collectionJson(c: CollectionCoverage, detail: boolean) {
     swarm: c.swarm,
     health: c.health,
     gaps: { count: c.gaps.length, seconds: c.gapSeconds },
-    overlaps: { count: c.overlaps.length, conflicts: c.overlaps.filter((o) => o.check === 'conflict').length, truncated: c.overlapsTruncated },
+    overlaps: {
+      count: c.overlaps.length,
+      conflicts: c.overlaps.filter((o) => o.check === 'conflict').length,
+      truncated: c.overlapsTruncated,
+    },
     missing: c.missing.length,
     ...(detail
       ? {
-          gap_list: c.gaps.map((g) => ({ from: g.from, to: g.to, from_s: g.fromS, to_s: g.toS, seconds: g.seconds, after: g.after, before: g.before })),
-          overlap_list: c.overlaps.map((o) => ({ kind: o.kind, a: o.a, b: o.b, from: o.from, to: o.to, from_s: o.fromS, to_s: o.toS, seconds: o.seconds, check: o.check, problems: o.problems })),
-          missing_list: c.missing.map((m) => ({ name: m.name, kind: m.kind, from: m.from, to: m.to, from_s: m.fromS, to_s: m.toS, bytes: m.bytes })),
+          gap_list: c.gaps.map((g) => ({
+            from: g.from,
+            to: g.to,
+            from_s: g.fromS,
+            to_s: g.toS,
+            seconds: g.seconds,
+            after: g.after,
+            before: g.before,
+          })),
+          overlap_list: c.overlaps.map((o) => ({
+            kind: o.kind,
+            a: o.a,
+            b: o.b,
+            from: o.from,
+            to: o.to,
+            from_s: o.fromS,
+            to_s: o.toS,
+            seconds: o.seconds,
+            check: o.check,
+            problems: o.problems,
+          })),
+          missing_list: c.missing.map((m) => ({
+            name: m.name,
+            kind: m.kind,
+            from: m.from,
+            to: m.to,
+            from_s: m.fromS,
+            to_s: m.toS,
+            bytes: m.bytes,
+          })),
           release_list: c.items.map((i) => ({
             name: i.name,
             kind: i.kind,
@@ -85,13 +133,20 @@ export type CollectionJson = ReturnType<typeof collectionJson>
 
 export function coverageJson(r: CoverageReport, opts: CoverageJsonOptions = {}) {
   const detail = opts.detail === true || opts.collection !== undefined
-  const collections = opts.collection === undefined ? r.collections : r.collections.filter((c) => c.collection === opts.collection)
+  const collections =
+    opts.collection === undefined
+      ? r.collections
+      : r.collections.filter((c) => c.collection === opts.collection)
   const t = r.totals
   return {
     ...(opts.generation !== undefined ? { generation: opts.generation } : {}),
     ...(opts.computedAt !== undefined ? { computed_at: opts.computedAt } : {}),
     copies_target: r.copiesTarget,
-    levels: LEVELS.map((l) => ({ key: l.key, label: levelLabel(l.key, r.copiesTarget), description: l.key === 'fleet_n' ? l.description.replace('N ', `${r.copiesTarget} `) : l.description })),
+    levels: LEVELS.map((l) => ({
+      key: l.key,
+      label: levelLabel(l.key, r.copiesTarget),
+      description: l.key === 'fleet_n' ? l.description.replace('N ', `${r.copiesTarget} `) : l.description,
+    })),
     totals: {
       collections: t.collections,
       releases: t.releases,
@@ -145,7 +200,20 @@ export function torrentJson(t: TorrentCoverage) {
 }
 
 /** The columns of a release row in `timelineJson`, in order. */
-export const TIMELINE_COLUMNS = ['name', 'kind', 'from_s', 'to_s', 'state', 'bytes', 'records', 'files', 'problems', 'copies', 'target', 'seeders'] as const
+export const TIMELINE_COLUMNS = [
+  'name',
+  'kind',
+  'from_s',
+  'to_s',
+  'state',
+  'bytes',
+  'records',
+  'files',
+  'problems',
+  'copies',
+  'target',
+  'seeders',
+] as const
 
 const NAME_RE = /^(.+)_(meta|data)__aacid__([A-Za-z0-9_]+)__(\d{8}T\d{6}Z)--(\d{8}T\d{6}Z)(.*)$/
 
@@ -154,7 +222,11 @@ const NAME_RE = /^(.+)_(meta|data)__aacid__([A-Za-z0-9_]+)__(\d{8}T\d{6}Z)--(\d{
  * `{prefix}_{meta|data}__aacid__{collection}__{from}--{to}{extension}` of this release, which
  * every cataloged name is; the name itself otherwise.
  */
-function nameRef(i: { name: string; kind: string; collection: string; from: string; to: string }, prefixes: Map<string, number>, extensions: Map<string, number>): string | [number, number] {
+function nameRef(
+  i: { name: string; kind: string; collection: string; from: string; to: string },
+  prefixes: Map<string, number>,
+  extensions: Map<string, number>,
+): string | [number, number] {
   const m = NAME_RE.exec(i.name)
   if (!m || m[2] !== i.kind || m[3] !== i.collection || m[4] !== i.from || m[5] !== i.to) return i.name
   const index = (map: Map<string, number>, key: string): number => {
@@ -173,17 +245,53 @@ function nameRef(i: { name: string; kind: string; collection: string; from: stri
  * `YYYYMMDDTHHMMSSZ`), else the name itself. For 10,000 releases that is a sixth of the size
  * of `release_list` objects and quicker to parse. `GET /api/timeline`; the dashboard draws from it.
  */
-export function timelineJson(r: CoverageReport, opts: { collection?: string | undefined; generation?: number } = {}) {
-  const collections = opts.collection === undefined ? r.collections : r.collections.filter((c) => c.collection === opts.collection)
+export function timelineJson(
+  r: CoverageReport,
+  opts: { collection?: string | undefined; generation?: number } = {},
+) {
+  const collections =
+    opts.collection === undefined
+      ? r.collections
+      : r.collections.filter((c) => c.collection === opts.collection)
   const prefixes = new Map<string, number>()
   const extensions = new Map<string, number>()
   const out = collections.map((c) => ({
     collection: c.collection,
     from_s: c.fromS,
     to_s: c.toS,
-    gap_list: c.gaps.map((g) => ({ from_s: g.fromS, to_s: g.toS, seconds: g.seconds, after: g.after, before: g.before })),
-    overlap_list: c.overlaps.map((o) => ({ kind: o.kind, a: o.a, b: o.b, from_s: o.fromS, to_s: o.toS, check: o.check, problems: o.problems })),
-    releases: c.items.map((i) => [nameRef(i, prefixes, extensions), i.kind, i.fromS, i.toS, i.state, i.bytes, i.records, i.files, i.problems, i.copies, i.target, i.seeders] as const),
+    gap_list: c.gaps.map((g) => ({
+      from_s: g.fromS,
+      to_s: g.toS,
+      seconds: g.seconds,
+      after: g.after,
+      before: g.before,
+    })),
+    overlap_list: c.overlaps.map((o) => ({
+      kind: o.kind,
+      a: o.a,
+      b: o.b,
+      from_s: o.fromS,
+      to_s: o.toS,
+      check: o.check,
+      problems: o.problems,
+    })),
+    releases: c.items.map(
+      (i) =>
+        [
+          nameRef(i, prefixes, extensions),
+          i.kind,
+          i.fromS,
+          i.toS,
+          i.state,
+          i.bytes,
+          i.records,
+          i.files,
+          i.problems,
+          i.copies,
+          i.target,
+          i.seeders,
+        ] as const,
+    ),
   }))
   return {
     ...(opts.generation !== undefined ? { generation: opts.generation } : {}),

@@ -22,11 +22,27 @@
  */
 import { timestampFromSeconds } from '../aac/index.js'
 import type { ExternalFigures, SeedboxFigures, TorrentHealth, UpstreamRelease } from './inputs.js'
-import { gapsBetween, mergeSpans, overlappingPairs, spanSeconds, totalSeconds, type Span } from './intervals.js'
+import {
+  gapsBetween,
+  mergeSpans,
+  overlappingPairs,
+  spanSeconds,
+  totalSeconds,
+  type Span,
+} from './intervals.js'
 
 export type ReleaseKind = 'meta' | 'data'
 
-export type LevelKey = 'cataloged' | 'held' | 'torrented' | 'seeded' | 'fleet_1' | 'fleet_n' | 'swarm_lt4' | 'swarm_4to10' | 'swarm_gt10'
+export type LevelKey =
+  | 'cataloged'
+  | 'held'
+  | 'torrented'
+  | 'seeded'
+  | 'fleet_1'
+  | 'fleet_n'
+  | 'swarm_lt4'
+  | 'swarm_4to10'
+  | 'swarm_gt10'
 
 export interface LevelInfo {
   key: LevelKey
@@ -36,15 +52,31 @@ export interface LevelInfo {
 
 /** Plain-language names for the CLI, the API and the dashboard; `N` is replaced by the target. */
 export const LEVELS: readonly LevelInfo[] = [
-  { key: 'cataloged', label: 'Cataloged', description: 'found in a release root on this machine (problems or not)' },
+  {
+    key: 'cataloged',
+    label: 'Cataloged',
+    description: 'found in a release root on this machine (problems or not)',
+  },
   { key: 'held', label: 'Held here', description: 'on this machine and free of problems' },
   { key: 'torrented', label: 'Torrent made', description: 'aacseed made its .torrent' },
   { key: 'seeded', label: 'Seeded here', description: 'the local torrent engine is seeding it' },
   { key: 'fleet_1', label: 'On ≥ 1 seedbox', description: 'a complete copy on at least one fleet seedbox' },
-  { key: 'fleet_n', label: 'On ≥ N seedboxes', description: 'complete copies on at least N fleet seedboxes (the target)' },
-  { key: 'swarm_lt4', label: '< 4 swarm seeders', description: 'the public swarm has fewer than 4 seeders: at risk' },
+  {
+    key: 'fleet_n',
+    label: 'On ≥ N seedboxes',
+    description: 'complete copies on at least N fleet seedboxes (the target)',
+  },
+  {
+    key: 'swarm_lt4',
+    label: '< 4 swarm seeders',
+    description: 'the public swarm has fewer than 4 seeders: at risk',
+  },
   { key: 'swarm_4to10', label: '4–10 swarm seeders', description: 'the public swarm has 4 to 10 seeders' },
-  { key: 'swarm_gt10', label: '> 10 swarm seeders', description: 'the public swarm has more than 10 seeders' },
+  {
+    key: 'swarm_gt10',
+    label: '> 10 swarm seeders',
+    description: 'the public swarm has more than 10 seeders',
+  },
 ]
 
 export const LEVEL_KEYS: readonly LevelKey[] = LEVELS.map((l) => l.key)
@@ -65,7 +97,15 @@ export function swarmBucket(seeders: number | null): SwarmBucket {
  * `upstream` (known from an upstream list only) and `problems` (here, but with problems).
  */
 export type TimelineState = 'upstream' | 'problems' | 'held' | 'torrented' | 'seeded' | 'fleet_1' | 'fleet_n'
-export const TIMELINE_STATES: readonly TimelineState[] = ['upstream', 'problems', 'held', 'torrented', 'seeded', 'fleet_1', 'fleet_n']
+export const TIMELINE_STATES: readonly TimelineState[] = [
+  'upstream',
+  'problems',
+  'held',
+  'torrented',
+  'seeded',
+  'fleet_1',
+  'fleet_n',
+]
 
 // ---- input ---------------------------------------------------------------------------------
 
@@ -297,7 +337,11 @@ function deriveHealth(copies: number, target: number): TorrentHealth {
   return copies >= 1 ? 'degraded' : 'lost'
 }
 
-function torrentCoverage(t: TorrentInput, data: CoverageData, release: CatalogReleaseInput | undefined): TorrentCoverage {
+function torrentCoverage(
+  t: TorrentInput,
+  data: CoverageData,
+  release: CatalogReleaseInput | undefined,
+): TorrentCoverage {
   const { external } = data
   const engine = data.engine.get(t.infohash)
   const seedingLocally = engine?.state === 'seeding'
@@ -374,7 +418,12 @@ function emptyLevel(): LevelFigures {
 }
 
 function emptyBuckets(): Record<SwarmBucket, BucketFigures> {
-  return { lt4: { torrents: 0, bytes: 0 }, '4to10': { torrents: 0, bytes: 0 }, gt10: { torrents: 0, bytes: 0 }, unknown: { torrents: 0, bytes: 0 } }
+  return {
+    lt4: { torrents: 0, bytes: 0 },
+    '4to10': { torrents: 0, bytes: 0 },
+    gt10: { torrents: 0, bytes: 0 },
+    unknown: { torrents: 0, bytes: 0 },
+  }
 }
 
 function emptyHealth(): Record<TorrentHealth, number> {
@@ -389,8 +438,16 @@ function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   else map.set(key, [value])
 }
 
-function compareItems(a: RangeFields & { kind: ReleaseKind; name: string }, b: RangeFields & { kind: ReleaseKind; name: string }): number {
-  return a.fromS - b.fromS || (a.kind === b.kind ? 0 : a.kind === 'meta' ? -1 : 1) || a.toS - b.toS || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+function compareItems(
+  a: RangeFields & { kind: ReleaseKind; name: string },
+  b: RangeFields & { kind: ReleaseKind; name: string },
+): number {
+  return (
+    a.fromS - b.fromS ||
+    (a.kind === b.kind ? 0 : a.kind === 'meta' ? -1 : 1) ||
+    a.toS - b.toS ||
+    (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+  )
 }
 
 /** The gaps of the union of every known range, each with the releases on either side. */
@@ -414,27 +471,51 @@ function findGaps(items: readonly CoverageItem[]): Gap[] {
   }))
 }
 
-function findOverlaps(items: readonly CoverageItem[], problems: readonly OverlapProblemInput[]): { overlaps: Overlap[]; truncated: boolean } {
+function findOverlaps(
+  items: readonly CoverageItem[],
+  problems: readonly OverlapProblemInput[],
+): { overlaps: Overlap[]; truncated: boolean } {
   const byPath = new Map<string, OverlapProblemInput[]>()
   for (const p of problems) pushTo(byPath, p.path, p)
   const out: Overlap[] = []
   let truncated = false
   for (const kind of ['meta', 'data'] as const) {
-    const local = items.filter((i) => i.kind === kind && i.cataloged).map((i) => ({ from: i.fromS, to: i.toS, name: i.name }))
+    const local = items
+      .filter((i) => i.kind === kind && i.cataloged)
+      .map((i) => ({ from: i.fromS, to: i.toS, name: i.name }))
     const found = overlappingPairs(local, 1000)
     truncated ||= found.truncated
     for (const { a, b, overlap } of found.pairs) {
       // The catalog names one file as `path` and the other in the message.
-      const codes = [...(byPath.get(a.name) ?? []).filter((p) => p.message.includes(b.name)), ...(byPath.get(b.name) ?? []).filter((p) => p.message.includes(a.name))].map((p) => p.code)
+      const codes = [
+        ...(byPath.get(a.name) ?? []).filter((p) => p.message.includes(b.name)),
+        ...(byPath.get(b.name) ?? []).filter((p) => p.message.includes(a.name)),
+      ].map((p) => p.code)
       const check: OverlapCheck = kind === 'data' ? 'unchecked' : codes.length > 0 ? 'conflict' : 'ok'
-      out.push({ kind, a: a.name, b: b.name, from: text(overlap.from), to: text(overlap.to), fromS: overlap.from, toS: overlap.to, seconds: spanSeconds(overlap), check, problems: [...new Set(codes)].sort() })
+      out.push({
+        kind,
+        a: a.name,
+        b: b.name,
+        from: text(overlap.from),
+        to: text(overlap.to),
+        fromS: overlap.from,
+        toS: overlap.to,
+        seconds: spanSeconds(overlap),
+        check,
+        problems: [...new Set(codes)].sort(),
+      })
     }
   }
   out.sort((x, y) => x.fromS - y.fromS || (x.a < y.a ? -1 : 1))
   return { overlaps: out, truncated }
 }
 
-function collectionCoverage(collection: string, entries: Item[], data: CoverageData, missing: UpstreamRelease[]): CollectionCoverage {
+function collectionCoverage(
+  collection: string,
+  entries: Item[],
+  data: CoverageData,
+  missing: UpstreamRelease[],
+): CollectionCoverage {
   entries.sort((a, b) => compareItems(a.item, b.item))
   const items = entries.map((e) => e.item)
   const knownBytes = items.reduce((n, i) => n + i.bytes, 0)
@@ -490,7 +571,15 @@ function collectionCoverage(collection: string, entries: Item[], data: CoverageD
     to: empty ? null : text(toS),
     fromS: empty ? null : fromS,
     toS: empty ? null : toS,
-    totals: { releases: items.length, metaFiles, dataFolders: items.length - metaFiles, records, files, bytes: knownBytes, torrents },
+    totals: {
+      releases: items.length,
+      metaFiles,
+      dataFolders: items.length - metaFiles,
+      records,
+      files,
+      bytes: knownBytes,
+      torrents,
+    },
     levels,
     swarm,
     health,
@@ -524,9 +613,19 @@ function totalsOf(collections: readonly CollectionCoverage[]): CoverageTotals {
     conflicts: 0,
     missing: 0,
   }
-  for (const key of LEVEL_KEYS) t.levels[key] = { records: 0, files: 0, bytes: 0, ranges: 0, seconds: 0, ratio: 0 }
+  for (const key of LEVEL_KEYS)
+    t.levels[key] = { records: 0, files: 0, bytes: 0, ranges: 0, seconds: 0, ratio: 0 }
   for (const c of collections) {
-    for (const k of ['releases', 'metaFiles', 'dataFolders', 'records', 'files', 'bytes', 'torrents'] as const) t[k] += c.totals[k]
+    for (const k of [
+      'releases',
+      'metaFiles',
+      'dataFolders',
+      'records',
+      'files',
+      'bytes',
+      'torrents',
+    ] as const)
+      t[k] += c.totals[k]
     for (const key of LEVEL_KEYS) {
       const l = t.levels[key]
       const cl = c.levels[key]
@@ -555,11 +654,24 @@ function totalsOf(collections: readonly CollectionCoverage[]): CoverageTotals {
 /** The whole report. Deterministic: the same data gives the same report, whatever its order. */
 export function computeCoverage(data: CoverageData): CoverageReport {
   const target = Math.max(1, data.external.copiesTarget)
-  const input = target === data.external.copiesTarget ? data : { ...data, external: { ...data.external, copiesTarget: target } }
+  const input =
+    target === data.external.copiesTarget
+      ? data
+      : { ...data, external: { ...data.external, copiesTarget: target } }
   const releases = new Map<string, CatalogReleaseInput>()
   for (const r of input.releases) if (!releases.has(r.name)) releases.set(r.name, r)
   const entries = new Map<string, Item>()
-  const item = (r: RangeFields & { name: string; kind: ReleaseKind }, f: { records: number; files: number; bytes: number; problems: number; cataloged: boolean; upstream: boolean }): CoverageItem => ({
+  const item = (
+    r: RangeFields & { name: string; kind: ReleaseKind },
+    f: {
+      records: number
+      files: number
+      bytes: number
+      problems: number
+      cataloged: boolean
+      upstream: boolean
+    },
+  ): CoverageItem => ({
     name: r.name,
     kind: r.kind,
     collection: r.collection,
@@ -574,20 +686,53 @@ export function computeCoverage(data: CoverageData): CoverageReport {
     target,
     seeders: null,
   })
-  for (const r of releases.values()) entries.set(r.name, { item: item(r, { records: r.records, files: r.files, bytes: r.bytes, problems: r.problems, cataloged: true, upstream: false }), torrent: null })
+  for (const r of releases.values())
+    entries.set(r.name, {
+      item: item(r, {
+        records: r.records,
+        files: r.files,
+        bytes: r.bytes,
+        problems: r.problems,
+        cataloged: true,
+        upstream: false,
+      }),
+      torrent: null,
+    })
   const torrents: TorrentCoverage[] = []
   for (const t of input.torrents) {
     const tc = torrentCoverage(t, input, releases.get(t.name))
     torrents.push(tc)
     const e = entries.get(t.name)
     if (e) e.torrent = tc
-    else entries.set(t.name, { item: item(t, { records: 0, files: t.files, bytes: t.bytes, problems: 0, cataloged: false, upstream: false }), torrent: tc })
+    else
+      entries.set(t.name, {
+        item: item(t, {
+          records: 0,
+          files: t.files,
+          bytes: t.bytes,
+          problems: 0,
+          cataloged: false,
+          upstream: false,
+        }),
+        torrent: tc,
+      })
   }
   const missing = new Map<string, UpstreamRelease[]>()
   for (const u of input.external.upstream) {
     const e = entries.get(u.name)
     if (e) e.item.upstream = true
-    else entries.set(u.name, { item: item(u, { records: 0, files: 0, bytes: u.bytes ?? 0, problems: 0, cataloged: false, upstream: true }), torrent: null })
+    else
+      entries.set(u.name, {
+        item: item(u, {
+          records: 0,
+          files: 0,
+          bytes: u.bytes ?? 0,
+          problems: 0,
+          cataloged: false,
+          upstream: true,
+        }),
+        torrent: null,
+      })
     const held = releases.get(u.name)
     if (!held || held.problems > 0) pushTo(missing, u.collection, u)
   }
@@ -603,8 +748,12 @@ export function computeCoverage(data: CoverageData): CoverageReport {
     e.item.state = timelineState(e)
     pushTo(byCollection, e.item.collection, e)
   }
-  const collections = [...byCollection.keys()].sort().map((c) => collectionCoverage(c, byCollection.get(c)!, input, missing.get(c) ?? []))
-  torrents.sort((a, b) => (a.collection < b.collection ? -1 : a.collection > b.collection ? 1 : compareItems(a, b)))
+  const collections = [...byCollection.keys()]
+    .sort()
+    .map((c) => collectionCoverage(c, byCollection.get(c)!, input, missing.get(c) ?? []))
+  torrents.sort((a, b) =>
+    a.collection < b.collection ? -1 : a.collection > b.collection ? 1 : compareItems(a, b),
+  )
   const states: Record<string, number> = {}
   for (const e of input.engine.values()) states[e.state] = (states[e.state] ?? 0) + 1
   return {

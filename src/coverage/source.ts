@@ -14,7 +14,13 @@ import { CatalogStore } from '../catalog/index.js'
 import type { Db } from '../db/index.js'
 import { TorrentStore } from '../torrents/index.js'
 import type { CoverageInputs } from './inputs.js'
-import type { CatalogReleaseInput, CoverageData, EngineTorrentInput, OverlapProblemInput, TorrentInput } from './model.js'
+import type {
+  CatalogReleaseInput,
+  CoverageData,
+  EngineTorrentInput,
+  OverlapProblemInput,
+  TorrentInput,
+} from './model.js'
 
 function readReleases(db: Db): CatalogReleaseInput[] {
   return new CatalogStore(db).releases().map((r) => ({
@@ -49,18 +55,32 @@ function readTorrents(db: Db): TorrentInput[] {
 }
 
 function readEngine(db: Db): Map<string, EngineTorrentInput> {
-  const rows = db.prepare('SELECT infohash, state, last_seeding_at AS lastSeedingAt FROM engine_torrents').all() as EngineTorrentInput[]
+  const rows = db
+    .prepare('SELECT infohash, state, last_seeding_at AS lastSeedingAt FROM engine_torrents')
+    .all() as EngineTorrentInput[]
   return new Map(rows.map((r) => [r.infohash, r]))
 }
 
 function readOverlapProblems(db: Db): OverlapProblemInput[] {
-  return db.prepare("SELECT collection, code, path, message FROM problems WHERE scope = 'cross' AND code IN ('overlap-mismatch', 'immutable-conflict') LIMIT 100000").all() as OverlapProblemInput[]
+  return db
+    .prepare(
+      "SELECT collection, code, path, message FROM problems WHERE scope = 'cross' AND code IN ('overlap-mismatch', 'immutable-conflict') LIMIT 100000",
+    )
+    .all() as OverlapProblemInput[]
 }
 
 /** Reads everything at once (the CLI). */
 export function readCoverageData(db: Db, inputs: CoverageInputs): CoverageData {
   // One read transaction: the figures are of one moment even while a scan writes.
-  return db.transaction(() => ({ releases: readReleases(db), torrents: readTorrents(db), engine: readEngine(db), overlapProblems: readOverlapProblems(db), external: inputs.read() })).deferred()
+  return db
+    .transaction(() => ({
+      releases: readReleases(db),
+      torrents: readTorrents(db),
+      engine: readEngine(db),
+      overlapProblems: readOverlapProblems(db),
+      external: inputs.read(),
+    }))
+    .deferred()
 }
 
 /**
@@ -74,8 +94,10 @@ const SIGNATURES = {
       (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(max(scanned_at), '') || ':' || total(bytes) || ':' || total(files) FROM data_folders) || '|' ||
       (SELECT count(*) || ':' || coalesce(max(id), 0) FROM problems) || '|' ||
       (SELECT count(*) FROM roots)`,
-  torrents: "SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(max(made_at), '') || ':' || total(total_size) FROM torrents",
-  engine: "SELECT count(*) || ':' || coalesce(max(updated_at), '') || ':' || coalesce(max(last_seeding_at), '') FROM engine_torrents",
+  torrents:
+    "SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(max(made_at), '') || ':' || total(total_size) FROM torrents",
+  engine:
+    "SELECT count(*) || ':' || coalesce(max(updated_at), '') || ':' || coalesce(max(last_seeding_at), '') FROM engine_torrents",
 } as const
 
 interface Part<T> {
@@ -88,7 +110,10 @@ export class CoverageSource {
   readonly #db: Db
   readonly #inputs: CoverageInputs
   readonly #sig
-  readonly #catalog: Part<{ releases: CatalogReleaseInput[]; overlapProblems: OverlapProblemInput[] }> = { signature: undefined, value: undefined }
+  readonly #catalog: Part<{ releases: CatalogReleaseInput[]; overlapProblems: OverlapProblemInput[] }> = {
+    signature: undefined,
+    value: undefined,
+  }
   readonly #torrents: Part<TorrentInput[]> = { signature: undefined, value: undefined }
   readonly #engine: Part<Map<string, EngineTorrentInput>> = { signature: undefined, value: undefined }
   /** Parts re-read by the last `read()`: for logs and tests. */
@@ -117,7 +142,10 @@ export class CoverageSource {
     }
     return this.#db
       .transaction(() => {
-        const catalog = part('catalog', this.#catalog, () => ({ releases: readReleases(this.#db), overlapProblems: readOverlapProblems(this.#db) }))
+        const catalog = part('catalog', this.#catalog, () => ({
+          releases: readReleases(this.#db),
+          overlapProblems: readOverlapProblems(this.#db),
+        }))
         return {
           releases: catalog.releases,
           overlapProblems: catalog.overlapProblems,

@@ -38,18 +38,27 @@ export function openDatabase(path: string, opts: { readonly?: boolean } = {}): D
 }
 
 export function migrate(db: Db, list: readonly Migration[]): void {
-  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)')
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
+  )
   const done = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[])
   const newest = Math.max(0, ...done)
   const known = Math.max(0, ...list.map((m) => m.version))
   if (newest > known) {
-    throw new AacseedError('database-too-new', `database schema version ${newest} is newer than this aacseed knows (${known}); upgrade aacseed`)
+    throw new AacseedError(
+      'database-too-new',
+      `database schema version ${newest} is newer than this aacseed knows (${known}); upgrade aacseed`,
+    )
   }
   for (const m of [...list].sort((a, b) => a.version - b.version)) {
     if (done.has(m.version)) continue
     db.transaction(() => {
       m.up(db)
-      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString())
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+        m.version,
+        m.name,
+        new Date().toISOString(),
+      )
     })()
   }
 }

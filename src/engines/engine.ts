@@ -56,7 +56,11 @@ export interface Engine {
    * Resolves a magnet link to its .torrent through the swarm (BEP 9 metadata exchange), without
    * downloading data. Only engines that can hand the .torrent back implement it.
    */
-  fetchMetadata?(magnet: string, infoHash: string, opts: { timeoutMs: number; dataDir: string }): Promise<Buffer>
+  fetchMetadata?(
+    magnet: string,
+    infoHash: string,
+    opts: { timeoutMs: number; dataDir: string },
+  ): Promise<Buffer>
   close(): Promise<void>
 }
 
@@ -108,8 +112,18 @@ const HEX40 = /^[0-9a-f]{40}$/
 
 /** Checks the parts of an `EngineTorrent` both engines rely on. */
 export function checkEngineTorrent(kind: Engine['kind'], t: EngineTorrent): void {
-  if (!HEX40.test(t.infoHash)) throw new EngineError('engine-rejected', `${kind}: infohash must be 40 lowercase hex digits, got ${JSON.stringify(t.infoHash)}`)
-  if (!isAbsolute(t.dataDir)) throw new EngineError('engine-rejected', `${kind}: dataDir must be an absolute path, got ${JSON.stringify(t.dataDir)}`)
-  if (t.name === '' || t.name.includes('/') || t.name === '.' || t.name === '..') throw new EngineError('engine-rejected', `${kind}: bad torrent name ${JSON.stringify(t.name)}`)
-  if (t.torrent.length === 0) throw new EngineError('engine-rejected', `${kind}: empty .torrent for ${t.infoHash}`)
+  if (!HEX40.test(t.infoHash))
+    throw new EngineError(
+      'engine-rejected',
+      `${kind}: infohash must be 40 lowercase hex digits, got ${JSON.stringify(t.infoHash)}`,
+    )
+  if (!isAbsolute(t.dataDir))
+    throw new EngineError(
+      'engine-rejected',
+      `${kind}: dataDir must be an absolute path, got ${JSON.stringify(t.dataDir)}`,
+    )
+  if (t.name === '' || t.name.includes('/') || t.name === '.' || t.name === '..')
+    throw new EngineError('engine-rejected', `${kind}: bad torrent name ${JSON.stringify(t.name)}`)
+  if (t.torrent.length === 0)
+    throw new EngineError('engine-rejected', `${kind}: empty .torrent for ${t.infoHash}`)
 }

@@ -36,7 +36,11 @@ export function createEngine(config: Config['engine'], opts: CreateEngineOptions
     case 'webtorrent':
       return new WebTorrentEngine(config.webtorrent, { ...opts.webtorrent, ...(logger ? { logger } : {}) })
     case 'transmission':
-      return new TransmissionEngine(config.transmission, { ...opts.transmission, ...(logger ? { logger } : {}), ...(opts.env ? { env: opts.env } : {}) })
+      return new TransmissionEngine(config.transmission, {
+        ...opts.transmission,
+        ...(logger ? { logger } : {}),
+        ...(opts.env ? { env: opts.env } : {}),
+      })
   }
 }
 export { EngineStatusStore, type StoredEngineStatus } from './status.js'

@@ -55,7 +55,17 @@ export interface TransmissionEngineOptions {
 }
 
 /** The fields `list()` asks for, and only those. */
-const LIST_FIELDS = ['hashString', 'name', 'status', 'error', 'errorString', 'haveValid', 'totalSize', 'uploadedEver', 'peersConnected'] as const
+const LIST_FIELDS = [
+  'hashString',
+  'name',
+  'status',
+  'error',
+  'errorString',
+  'haveValid',
+  'totalSize',
+  'uploadedEver',
+  'peersConnected',
+] as const
 
 interface RawTorrent {
   hashString: string
@@ -99,7 +109,9 @@ export class TransmissionEngine implements Engine {
     // Credentials in the URL are moved to the Authorization header: fetch refuses them in a URL,
     // and the URL is shown in messages.
     const username = config.username || decodeURIComponent(url.username)
-    const password = readSecret('AACSEED_TRANSMISSION_PASSWORD', config.password_file, opts.env) ?? decodeURIComponent(url.password)
+    const password =
+      readSecret('AACSEED_TRANSMISSION_PASSWORD', config.password_file, opts.env) ??
+      decodeURIComponent(url.password)
     url.username = ''
     url.password = ''
     url.search = ''
@@ -110,23 +122,36 @@ export class TransmissionEngine implements Engine {
 
   async start(): Promise<void> {
     const s = await this.ensureSession()
-    this.log.info({ url: this.rpc.display, version: s.version, rpcVersion: s.rpcVersion }, 'transmission: connected')
+    this.log.info(
+      { url: this.rpc.display, version: s.version, rpcVersion: s.rpcVersion },
+      'transmission: connected',
+    )
   }
 
   async add(t: EngineTorrent): Promise<AddResult> {
     checkEngineTorrent(this.kind, t)
     const session = await this.ensureSession()
     const dir = mapPath(t.dataDir, this.config.path_map)
-    const reply = checkResult('torrent-add', await this.rpc.addTorrent(t.torrent.toString('base64'), { 'download-dir': dir, paused: false }))
+    const reply = checkResult(
+      'torrent-add',
+      await this.rpc.addTorrent(t.torrent.toString('base64'), { 'download-dir': dir, paused: false }),
+    )
     const args = reply.arguments as { 'torrent-added'?: AddedTorrent; 'torrent-duplicate'?: AddedTorrent }
     const added = args['torrent-added']
     const duplicate = args['torrent-duplicate']
     const found = added ?? duplicate
-    if (!found) throw new EngineError('engine-rejected', `transmission: torrent-add of ${t.name} answered neither torrent-added nor torrent-duplicate`)
+    if (!found)
+      throw new EngineError(
+        'engine-rejected',
+        `transmission: torrent-add of ${t.name} answered neither torrent-added nor torrent-duplicate`,
+      )
     const hash = found.hashString.toLowerCase()
     if (hash !== t.infoHash) {
       if (added) await this.rpc.removeTorrent([hash], false)
-      throw new EngineError('engine-rejected', `transmission: the .torrent for ${t.name} has infohash ${hash}, not ${t.infoHash}`)
+      throw new EngineError(
+        'engine-rejected',
+        `transmission: the .torrent for ${t.name} has infohash ${hash}, not ${t.infoHash}`,
+      )
     }
     const labels = [...new Set([...this.labels, ...(t.labels ?? [])])]
     const canLabel = session.rpcVersion >= 16 && labels.length > 0
@@ -137,18 +162,28 @@ export class TransmissionEngine implements Engine {
       return 'added'
     }
     // Already there: make sure it seeds from our data and carries our labels.
-    const existing = await this.getTorrents([hash], ['downloadDir', ...(session.rpcVersion >= 16 ? ['labels'] : [])])
+    const existing = await this.getTorrents(
+      [hash],
+      ['downloadDir', ...(session.rpcVersion >= 16 ? ['labels'] : [])],
+    )
     const current = existing[0] as { downloadDir?: string; labels?: string[] } | undefined
     let verify = t.verify
     if (current?.downloadDir !== undefined && stripSlash(current.downloadDir) !== stripSlash(dir)) {
-      this.log.warn({ ...fields, was: current.downloadDir }, 'transmission: duplicate torrent had another download-dir; moving it back (data untouched)')
-      checkResult('torrent-set-location', await this.rpc.call('torrent-set-location', { ids: [hash], location: dir, move: false }))
+      this.log.warn(
+        { ...fields, was: current.downloadDir },
+        'transmission: duplicate torrent had another download-dir; moving it back (data untouched)',
+      )
+      checkResult(
+        'torrent-set-location',
+        await this.rpc.call('torrent-set-location', { ids: [hash], location: dir, move: false }),
+      )
       verify = true
     }
     if (canLabel) {
       const have = current?.labels ?? []
       const merged = [...new Set([...have, ...labels])]
-      if (merged.length !== have.length) checkResult('torrent-set', await this.rpc.setTorrent([hash], { labels: merged }))
+      if (merged.length !== have.length)
+        checkResult('torrent-set', await this.rpc.setTorrent([hash], { labels: merged }))
     }
     if (verify) checkResult('torrent-verify', await this.rpc.verifyTorrent([hash]))
     this.log.info({ ...fields, verify }, 'transmission: torrent already present')
@@ -172,12 +207,16 @@ export class TransmissionEngine implements Engine {
     this.session = null
   }
 
-  private async getTorrents(ids: string[] | undefined, fields: readonly string[]): Promise<Array<Record<string, unknown>>> {
+  private async getTorrents(
+    ids: string[] | undefined,
+    fields: readonly string[],
+  ): Promise<Array<Record<string, unknown>>> {
     const args: Record<string, unknown> = { fields: ['hashString', ...fields] }
     if (ids) args.ids = ids
     const reply = checkResult('torrent-get', await this.rpc.call('torrent-get', args))
     const torrents = (reply.arguments as { torrents?: unknown }).torrents
-    if (!Array.isArray(torrents)) throw new EngineError('engine-rejected', 'transmission: torrent-get answered without a torrents list')
+    if (!Array.isArray(torrents))
+      throw new EngineError('engine-rejected', 'transmission: torrent-get answered without a torrents list')
     return torrents as Array<Record<string, unknown>>
   }
 
@@ -186,7 +225,10 @@ export class TransmissionEngine implements Engine {
     this.session ??= this.rpc
       .getSession()
       .then((reply) => {
-        const args = checkResult('session-get', reply).arguments as { 'rpc-version'?: number; version?: string }
+        const args = checkResult('session-get', reply).arguments as {
+          'rpc-version'?: number
+          version?: string
+        }
         return { rpcVersion: args['rpc-version'] ?? 0, version: args.version ?? 'unknown' }
       })
       .catch((e: unknown) => {
@@ -260,7 +302,10 @@ function stripSlash(p: string): string {
 function checkResult<A = unknown>(method: string, reply: unknown): RpcReply<A> {
   const r = reply as Partial<RpcReply<A>> | null | undefined
   if (typeof r !== 'object' || r === null || typeof r.result !== 'string') {
-    throw new EngineError('engine-rejected', `transmission: ${method}: the answer is not a Transmission RPC reply`)
+    throw new EngineError(
+      'engine-rejected',
+      `transmission: ${method}: the answer is not a Transmission RPC reply`,
+    )
   }
   if (r.result !== 'success') throw new EngineError('engine-rejected', `transmission: ${method}: ${r.result}`)
   return { result: r.result, arguments: (r.arguments ?? {}) as A }
@@ -270,7 +315,14 @@ function checkResult<A = unknown>(method: string, reply: unknown): RpcReply<A> {
 declare const baseClient: Transmission
 type BaseRequestResult<T> = ReturnType<typeof baseClient.request<T>>
 
-const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED'])
+const TRANSIENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+])
 
 /**
  * @ctrl/transmission's client with a bounded, typed transport: a session-id refresh is tried
@@ -293,7 +345,8 @@ export class RpcClient extends Transmission {
     super({ baseUrl: url.origin, path: url.pathname, username, password, timeout: timeoutMs })
     this.endpoint = url.toString()
     this.display = this.endpoint
-    this.authorization = username || password ? `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` : null
+    this.authorization =
+      username || password ? `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` : null
     // The base class keeps the credentials in `config`; they are not needed there any more.
     this.config = { ...this.config, username: '', password: '' }
   }
@@ -331,7 +384,12 @@ export class RpcClient extends Transmission {
       let res: Response
       let text: string
       try {
-        res = await fetch(this.endpoint, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.timeoutMs) })
+        res = await fetch(this.endpoint, {
+          method: 'POST',
+          headers,
+          body,
+          signal: AbortSignal.timeout(this.timeoutMs),
+        })
         text = await res.text()
       } catch (e) {
         throw this.networkError(method, e)
@@ -341,16 +399,40 @@ export class RpcClient extends Transmission {
         this.state.auth = { sessionId: res.headers.get('x-transmission-session-id') ?? '' }
         continue
       }
-      if (res.status === 401) throw new EngineError('engine-auth', `transmission: ${this.display}: 401 Unauthorized: wrong username or password`)
-      if (res.status === 403) throw new EngineError('engine-auth', `transmission: ${this.display}: 403 Forbidden: this address is not in the daemon's rpc-whitelist`)
-      if (res.status === 421) throw new EngineError('engine-auth', `transmission: ${this.display}: 421 Misdirected Request: the host name is not in the daemon's rpc-host-whitelist`)
-      if (res.status >= 500) throw new EngineError('engine-unreachable', `transmission: ${this.display}: HTTP ${res.status} for ${method}`, { transient: res.status >= 502 })
-      if (!res.ok) throw new EngineError('engine-rejected', `transmission: ${this.display}: HTTP ${res.status} for ${method}`)
+      if (res.status === 401)
+        throw new EngineError(
+          'engine-auth',
+          `transmission: ${this.display}: 401 Unauthorized: wrong username or password`,
+        )
+      if (res.status === 403)
+        throw new EngineError(
+          'engine-auth',
+          `transmission: ${this.display}: 403 Forbidden: this address is not in the daemon's rpc-whitelist`,
+        )
+      if (res.status === 421)
+        throw new EngineError(
+          'engine-auth',
+          `transmission: ${this.display}: 421 Misdirected Request: the host name is not in the daemon's rpc-host-whitelist`,
+        )
+      if (res.status >= 500)
+        throw new EngineError(
+          'engine-unreachable',
+          `transmission: ${this.display}: HTTP ${res.status} for ${method}`,
+          { transient: res.status >= 502 },
+        )
+      if (!res.ok)
+        throw new EngineError(
+          'engine-rejected',
+          `transmission: ${this.display}: HTTP ${res.status} for ${method}`,
+        )
       let data: unknown
       try {
         data = JSON.parse(text)
       } catch {
-        throw new EngineError('engine-rejected', `transmission: ${this.display}: the answer to ${method} is not JSON; is this a Transmission RPC URL?`)
+        throw new EngineError(
+          'engine-rejected',
+          `transmission: ${this.display}: the answer to ${method} is not JSON; is this a Transmission RPC URL?`,
+        )
       }
       return Object.assign(res, { _data: data as T })
     }
@@ -358,17 +440,23 @@ export class RpcClient extends Transmission {
 
   private networkError(method: string, e: unknown): EngineError {
     if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) {
-      return new EngineError('engine-timeout', `transmission: ${this.display}: no answer to ${method} within ${this.timeoutMs} ms`)
+      return new EngineError(
+        'engine-timeout',
+        `transmission: ${this.display}: no answer to ${method} within ${this.timeoutMs} ms`,
+      )
     }
     const code = errnoCode(e)
     const what = code ?? errorMessage(e)
-    return new EngineError('engine-unreachable', `transmission: cannot reach ${this.display}: ${what}`, { transient: code !== undefined && TRANSIENT_CODES.has(code) })
+    return new EngineError('engine-unreachable', `transmission: cannot reach ${this.display}: ${what}`, {
+      transient: code !== undefined && TRANSIENT_CODES.has(code),
+    })
   }
 }
 
 /** The errno-like code of a failed fetch: undici puts it on `cause`, or on `cause.errors[]` when several addresses failed. */
 function errnoCode(e: unknown): string | undefined {
-  const cause = (e as { cause?: unknown } | null)?.cause as { code?: unknown; errors?: Array<{ code?: unknown }> } | undefined
+  const cause = (e as { cause?: unknown } | null)?.cause as
+    { code?: unknown; errors?: Array<{ code?: unknown }> } | undefined
   if (typeof cause?.code === 'string') return cause.code
   const inner = cause?.errors?.find((x) => typeof x.code === 'string')?.code
   return typeof inner === 'string' ? inner : undefined

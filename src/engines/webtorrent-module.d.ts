@@ -23,7 +23,11 @@ declare module 'webtorrent' {
   }
   interface ChunkStore {
     readonly chunkLength: number
-    get(index: number, opts: { offset?: number; length?: number } | null, cb: (err: Error | null, buf?: Uint8Array) => void): void
+    get(
+      index: number,
+      opts: { offset?: number; length?: number } | null,
+      cb: (err: Error | null, buf?: Uint8Array) => void,
+    ): void
     put(index: number, buf: Uint8Array, cb?: Callback): void
     close(cb?: Callback): void
     destroy(cb?: Callback): void

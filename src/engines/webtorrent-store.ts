@@ -34,7 +34,8 @@ export class FilePool {
   private closed = false
 
   constructor(readonly max: number) {
-    if (!Number.isInteger(max) || max < 1) throw new RangeError(`FilePool: max must be a positive integer, got ${max}`)
+    if (!Number.isInteger(max) || max < 1)
+      throw new RangeError(`FilePool: max must be a positive integer, got ${max}`)
   }
 
   /** Handles open, opening or closing now: at most `max`. */
@@ -143,7 +144,9 @@ interface StoreFile {
 }
 
 /** An abstract-chunk-store over the torrent's files in place, reading through `pool`. */
-export function pooledChunkStore(pool: FilePool): new (chunkLength: number, opts: ChunkStoreOptions) => ChunkStore {
+export function pooledChunkStore(
+  pool: FilePool,
+): new (chunkLength: number, opts: ChunkStoreOptions) => ChunkStore {
   return class PooledChunkStore implements ChunkStore {
     readonly chunkLength: number
     private readonly files: StoreFile[]
@@ -167,7 +170,11 @@ export function pooledChunkStore(pool: FilePool): new (chunkLength: number, opts
       this.lastChunkLength = this.length - this.lastChunkIndex * chunkLength
     }
 
-    get(index: number, opts: { offset?: number; length?: number } | null, cb: (err: Error | null, buf?: Uint8Array) => void): void {
+    get(
+      index: number,
+      opts: { offset?: number; length?: number } | null,
+      cb: (err: Error | null, buf?: Uint8Array) => void,
+    ): void {
       const chunk = index === this.lastChunkIndex ? this.lastChunkLength : this.chunkLength
       const from = opts?.offset ?? 0
       const len = opts?.length ?? chunk - from

@@ -87,7 +87,11 @@ export class WebTorrentEngine implements Engine {
     this.verifySlots = new Semaphore(opts.maxConcurrentVerifications ?? 2)
     this.announceSlots = new Semaphore(opts.maxConcurrentAnnounces ?? 32)
     this.trackerDispatcher = boundedDispatcher(opts.maxTrackerSockets ?? 32)
-    if (!this.trackerDispatcher) this.log.warn({}, 'webtorrent: cannot bound tracker connections (no undici Agent found); announces use the global fetch pool')
+    if (!this.trackerDispatcher)
+      this.log.warn(
+        {},
+        'webtorrent: cannot bound tracker connections (no undici Agent found); announces use the global fetch pool',
+      )
   }
 
   /** Where peers connect (the chosen port when configured as 0); null before start. */
@@ -119,7 +123,9 @@ export class WebTorrentEngine implements Engine {
         announce: this.config.trackers,
         // No WebRTC: WebSocket trackers only serve WebRTC peers.
         wrtc: false,
-        ...(this.trackerDispatcher ? { proxyOpts: { httpAgent: this.trackerDispatcher, httpsAgent: this.trackerDispatcher } } : {}),
+        ...(this.trackerDispatcher
+          ? { proxyOpts: { httpAgent: this.trackerDispatcher, httpsAgent: this.trackerDispatcher } }
+          : {}),
       },
     })
     // Torrents have their own `error` listeners, so an error here is the client's own (its
@@ -132,8 +138,20 @@ export class WebTorrentEngine implements Engine {
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
         client.removeListener('listening', onListening)
-        if (err.code === 'EADDRINUSE') reject(new EngineError('port-in-use', `webtorrent: port ${port} on ${host || 'all addresses'} is already in use`))
-        else reject(new EngineError('engine-failed', `webtorrent: cannot listen on ${host || 'all addresses'} port ${port}: ${err.message}`))
+        if (err.code === 'EADDRINUSE')
+          reject(
+            new EngineError(
+              'port-in-use',
+              `webtorrent: port ${port} on ${host || 'all addresses'} is already in use`,
+            ),
+          )
+        else
+          reject(
+            new EngineError(
+              'engine-failed',
+              `webtorrent: cannot listen on ${host || 'all addresses'} port ${port}: ${err.message}`,
+            ),
+          )
       }
       const onListening = (): void => {
         client.removeListener('error', onError)
@@ -169,8 +187,21 @@ export class WebTorrentEngine implements Engine {
   }
 
   /** Adds `t` under a new entry; the entry is in place before any await, so a concurrent add sees a duplicate. */
-  private async addNew(client: WebTorrent, t: EngineTorrent, uploadedBefore: number, replacing?: Torrent): Promise<void> {
-    const entry: Entry = { infoHash: t.infoHash, name: t.name, torrent: null, error: null, removed: false, uploadedBefore, last: { bytesPresent: 0, totalBytes: 0, uploaded: uploadedBefore } }
+  private async addNew(
+    client: WebTorrent,
+    t: EngineTorrent,
+    uploadedBefore: number,
+    replacing?: Torrent,
+  ): Promise<void> {
+    const entry: Entry = {
+      infoHash: t.infoHash,
+      name: t.name,
+      torrent: null,
+      error: null,
+      removed: false,
+      uploadedBefore,
+      last: { bytesPresent: 0, totalBytes: 0, uploaded: uploadedBefore },
+    }
     this.entries.set(t.infoHash, entry)
     try {
       if (replacing) await closeTorrent(replacing)
@@ -178,13 +209,23 @@ export class WebTorrentEngine implements Engine {
       else await this.checkDataExists(t)
       if (t.verify) await this.verifySlots.acquire()
       try {
-        if (entry.removed || this.client !== client) throw new EngineError('engine-rejected', `webtorrent: ${t.infoHash} was removed while it waited to be added`)
+        if (entry.removed || this.client !== client)
+          throw new EngineError(
+            'engine-rejected',
+            `webtorrent: ${t.infoHash} was removed while it waited to be added`,
+          )
         await this.addToClient(client, entry, t)
       } finally {
         if (t.verify) this.verifySlots.release()
       }
     } catch (e) {
-      const err = e instanceof EngineError ? e : new EngineError('engine-rejected', `webtorrent: cannot add ${t.name} (${t.infoHash}): ${errorMessage(e)}`)
+      const err =
+        e instanceof EngineError
+          ? e
+          : new EngineError(
+              'engine-rejected',
+              `webtorrent: cannot add ${t.name} (${t.infoHash}): ${errorMessage(e)}`,
+            )
       if (!entry.removed && this.entries.get(t.infoHash) === entry) entry.error = err.message
       throw err
     }
@@ -196,7 +237,10 @@ export class WebTorrentEngine implements Engine {
     try {
       await stat(root)
     } catch (e) {
-      throw new EngineError('engine-rejected', `webtorrent: ${root} cannot be read: ${(e as NodeJS.ErrnoException).code ?? errorMessage(e)}`)
+      throw new EngineError(
+        'engine-rejected',
+        `webtorrent: ${root} cannot be read: ${(e as NodeJS.ErrnoException).code ?? errorMessage(e)}`,
+      )
     }
   }
 
@@ -218,7 +262,10 @@ export class WebTorrentEngine implements Engine {
     slotTimer.unref()
     if (entry.removed || this.client !== client) {
       releaseSlot()
-      throw new EngineError('engine-rejected', `webtorrent: ${t.infoHash} was removed while it waited to be added`)
+      throw new EngineError(
+        'engine-rejected',
+        `webtorrent: ${t.infoHash} was removed while it waited to be added`,
+      )
     }
     const torrent = client.add(t.torrent, {
       path: t.dataDir,
@@ -256,7 +303,12 @@ export class WebTorrentEngine implements Engine {
       }
       const onError = (err: unknown): void => {
         cleanup()
-        reject(new EngineError('engine-rejected', `webtorrent: cannot add ${t.name} (${t.infoHash}): ${errorMessage(err)}`))
+        reject(
+          new EngineError(
+            'engine-rejected',
+            `webtorrent: cannot add ${t.name} (${t.infoHash}): ${errorMessage(err)}`,
+          ),
+        )
       }
       const onClose = (): void => {
         cleanup()
@@ -280,25 +332,62 @@ export class WebTorrentEngine implements Engine {
       torrent.once('close', onClose)
     })
     const n = this.numbers(entry, torrent)
-    this.log.info({ ...fields, verified: t.verify, bytesPresent: n.bytesPresent, totalBytes: n.totalBytes }, 'webtorrent: torrent added')
+    this.log.info(
+      { ...fields, verified: t.verify, bytesPresent: n.bytesPresent, totalBytes: n.totalBytes },
+      'webtorrent: torrent added',
+    )
   }
 
-  async fetchMetadata(magnet: string, infoHash: string, opts: { timeoutMs: number; dataDir: string }): Promise<Buffer> {
+  async fetchMetadata(
+    magnet: string,
+    infoHash: string,
+    opts: { timeoutMs: number; dataDir: string },
+  ): Promise<Buffer> {
     const client = this.requireClient()
-    if (this.entries.has(infoHash)) throw new EngineError('engine-rejected', `webtorrent: ${infoHash} is already added; its metadata is known`)
-    const torrent = client.add(magnet, { path: opts.dataDir, store: pooledChunkStore(this.pool), storeCacheSlots: 0, destroyStoreOnDestroy: false })
+    if (this.entries.has(infoHash))
+      throw new EngineError(
+        'engine-rejected',
+        `webtorrent: ${infoHash} is already added; its metadata is known`,
+      )
+    const torrent = client.add(magnet, {
+      path: opts.dataDir,
+      store: pooledChunkStore(this.pool),
+      storeCacheSlots: 0,
+      destroyStoreOnDestroy: false,
+    })
     try {
       return await new Promise<Buffer>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new EngineError('engine-timeout', `webtorrent: no peer sent the metadata of ${infoHash} within ${opts.timeoutMs} ms`, { transient: true })), opts.timeoutMs)
+        const timer = setTimeout(
+          () =>
+            reject(
+              new EngineError(
+                'engine-timeout',
+                `webtorrent: no peer sent the metadata of ${infoHash} within ${opts.timeoutMs} ms`,
+                { transient: true },
+              ),
+            ),
+          opts.timeoutMs,
+        )
         torrent.once('metadata', () => {
           clearTimeout(timer)
           const file = torrent.torrentFile
-          if (!file || torrent.infoHash !== infoHash) reject(new EngineError('engine-rejected', `webtorrent: the metadata received for ${infoHash} is not that torrent's`))
+          if (!file || torrent.infoHash !== infoHash)
+            reject(
+              new EngineError(
+                'engine-rejected',
+                `webtorrent: the metadata received for ${infoHash} is not that torrent's`,
+              ),
+            )
           else resolve(Buffer.from(file))
         })
         torrent.once('error', (err: unknown) => {
           clearTimeout(timer)
-          reject(new EngineError('engine-rejected', `webtorrent: cannot resolve ${infoHash}: ${errorMessage(err)}`))
+          reject(
+            new EngineError(
+              'engine-rejected',
+              `webtorrent: cannot resolve ${infoHash}: ${errorMessage(err)}`,
+            ),
+          )
         })
       })
     } finally {
@@ -344,7 +433,16 @@ export class WebTorrentEngine implements Engine {
     else if (n.totalBytes > 0 && n.bytesPresent === n.totalBytes) state = 'seeding'
     else state = 'downloading'
     const peers = e.error === null && t && !t.destroyed ? t.numPeers : 0
-    return { infoHash: e.infoHash, name: e.name, state, bytesPresent: n.bytesPresent, totalBytes: n.totalBytes, uploaded: n.uploaded, peers, error: e.error }
+    return {
+      infoHash: e.infoHash,
+      name: e.name,
+      state,
+      bytesPresent: n.bytesPresent,
+      totalBytes: n.totalBytes,
+      uploaded: n.uploaded,
+      peers,
+      error: e.error,
+    }
   }
 
   /** Verified bytes come from the piece bitfield (webtorrent's `downloaded` also counts partial pieces). */
@@ -369,7 +467,8 @@ export class WebTorrentEngine implements Engine {
 
   private requireClient(): WebTorrent {
     this.requireOpen()
-    if (this.failure !== null) throw new EngineError('engine-failed', `webtorrent: the client failed: ${this.failure}`)
+    if (this.failure !== null)
+      throw new EngineError('engine-failed', `webtorrent: the client failed: ${this.failure}`)
     return this.client!
   }
 }
@@ -418,8 +517,10 @@ function boundedDispatcher(connections: number): Dispatcher | null {
   try {
     // oxlint-disable-next-line typescript/no-meaningless-void-operator -- the read itself is the point
     void globalThis.Headers // makes Node load its bundled undici, which installs the global dispatcher
-    const global = (globalThis as Record<symbol, unknown>)[Symbol.for('undici.globalDispatcher.1')] as object | undefined
-    const Agent = global?.constructor as (new (opts: { connections: number; keepAliveTimeout: number }) => Dispatcher) | undefined
+    const global = (globalThis as Record<symbol, unknown>)[Symbol.for('undici.globalDispatcher.1')] as
+      object | undefined
+    const Agent = global?.constructor as
+      (new (opts: { connections: number; keepAliveTimeout: number }) => Dispatcher) | undefined
     if (!Agent || Agent.name !== 'Agent') return null
     const agent = new Agent({ connections, keepAliveTimeout: 10_000 })
     return typeof agent.close === 'function' ? agent : null

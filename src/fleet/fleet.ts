@@ -16,8 +16,24 @@ import { isEngineError, type EngineLogger } from '../engines/index.js'
 import { AacseedError, errorMessage } from '../errors.js'
 import { TorrentStore } from '../torrents/index.js'
 import { FleetError } from './errors.js'
-import { countHealth, holdsPlacements, seedboxStatus, torrentHealth, type HealthCounts, type SeedboxStatus, type TorrentHealthReport } from './health.js'
-import { planPlacement, replicasFor, type Holding, type Placement, type PlacementInput, type PlacementSeedbox, type ReplicationRules } from './placement.js'
+import {
+  countHealth,
+  holdsPlacements,
+  seedboxStatus,
+  torrentHealth,
+  type HealthCounts,
+  type SeedboxStatus,
+  type TorrentHealthReport,
+} from './health.js'
+import {
+  planPlacement,
+  replicasFor,
+  type Holding,
+  type Placement,
+  type PlacementInput,
+  type PlacementSeedbox,
+  type ReplicationRules,
+} from './placement.js'
 import { SeedboxClient, type SeedboxClientOptions, type SeedboxConfig } from './seedbox.js'
 import { FleetStore, type ActionRow, type FleetTorrent, type SeedboxRow } from './store.js'
 
@@ -101,7 +117,11 @@ export interface FleetStatus {
 }
 
 export function replicationRules(config: FleetConfig): ReplicationRules {
-  return { replicas: config.replicas, byKind: config.replicas_by_kind, byCollection: config.replicas_by_collection }
+  return {
+    replicas: config.replicas,
+    byKind: config.replicas_by_kind,
+    byCollection: config.replicas_by_collection,
+  }
 }
 
 export class Fleet {
@@ -123,7 +143,15 @@ export class Fleet {
     this.now = opts.now ?? (() => new Date())
     this.pollConcurrency = opts.pollConcurrency ?? 16
     this.clients = new Map(
-      this.config.seedboxes.map((s) => [s.name, new SeedboxClient(s, { ...opts.client, labels: this.config.labels, logger: this.log, ...(opts.env ? { env: opts.env } : {}) })]),
+      this.config.seedboxes.map((s) => [
+        s.name,
+        new SeedboxClient(s, {
+          ...opts.client,
+          labels: this.config.labels,
+          logger: this.log,
+          ...(opts.env ? { env: opts.env } : {}),
+        }),
+      ]),
     )
   }
 
@@ -144,10 +172,14 @@ export class Fleet {
         report.torrents += poll.torrents.length
       } catch (e) {
         const code = e instanceof AacseedError ? e.code : 'error'
-        if (!(e instanceof AacseedError)) this.log.error({ seedbox: client.name, err: errorMessage(e) }, 'fleet: poll failed unexpectedly')
+        if (!(e instanceof AacseedError))
+          this.log.error({ seedbox: client.name, err: errorMessage(e) }, 'fleet: poll failed unexpectedly')
         this.store.recordFailure(client.name, client.url, code, errorMessage(e), this.now().toISOString())
         report.failed.push({ seedbox: client.name, code, error: errorMessage(e) })
-        this.log.warn({ seedbox: client.name, code, err: errorMessage(e) }, 'fleet: seedbox did not answer the poll')
+        this.log.warn(
+          { seedbox: client.name, code, err: errorMessage(e) },
+          'fleet: seedbox did not answer the poll',
+        )
       }
     })
     const cutoff = new Date(this.now().getTime() - this.config.history_days * 86_400_000).toISOString()
@@ -160,8 +192,11 @@ export class Fleet {
   seedboxViews(now = this.now()): SeedboxView[] {
     const rows = new Map(this.store.seedboxes().map((r) => [r.name, r]))
     const planned = new Map<string, number>()
-    for (const names of this.store.placements().values()) for (const n of names) planned.set(n, (planned.get(n) ?? 0) + 1)
-    return this.config.seedboxes.map((s) => view(s, rows.get(s.name), now, this.config.down_after_s * 1000, planned.get(s.name) ?? 0))
+    for (const names of this.store.placements().values())
+      for (const n of names) planned.set(n, (planned.get(n) ?? 0) + 1)
+    return this.config.seedboxes.map((s) =>
+      view(s, rows.get(s.name), now, this.config.down_after_s * 1000, planned.get(s.name) ?? 0),
+    )
   }
 
   /** Every torrent the fleet keeps: those aacseed made, then those a seed plan gave it (which it downloads from the swarm). */
@@ -172,7 +207,11 @@ export class Fleet {
   }
 
   /** The placement input from the stored state: which seedboxes hold placements, their room, and the copies. */
-  placementInput(now = this.now()): { input: PlacementInput; seedboxes: SeedboxView[]; torrents: Map<string, FleetTorrent> } {
+  placementInput(now = this.now()): {
+    input: PlacementInput
+    seedboxes: SeedboxView[]
+    torrents: Map<string, FleetTorrent>
+  } {
     const torrents = new Map(this.torrents().map((t) => [t.infohash, t]))
     const views = this.seedboxViews(now)
     const copies = this.store.copies().filter((c) => torrents.has(c.infohash) && this.clients.has(c.seedbox))
@@ -180,7 +219,10 @@ export class Fleet {
     for (const c of copies) {
       if (c.state === 'complete') continue
       const size = torrents.get(c.infohash)!.totalSize
-      pending.set(c.seedbox, (pending.get(c.seedbox) ?? 0) + Math.ceil(size * (1 - Math.min(1, c.percentDone))))
+      pending.set(
+        c.seedbox,
+        (pending.get(c.seedbox) ?? 0) + Math.ceil(size * (1 - Math.min(1, c.percentDone))),
+      )
     }
     const seedboxes: PlacementSeedbox[] = views.map((v) => ({
       name: v.name,
@@ -188,16 +230,29 @@ export class Fleet {
       up: holdsPlacements(v.status),
       capacityBytes: v.capacityBytes > 0 ? v.capacityBytes : Infinity,
       // Unknown free space: keep what it holds, download nothing new.
-      freeBytes: v.freeBytes === null ? 0 : Math.max(0, v.freeBytes - v.reserveBytes - (pending.get(v.name) ?? 0)),
+      freeBytes:
+        v.freeBytes === null ? 0 : Math.max(0, v.freeBytes - v.reserveBytes - (pending.get(v.name) ?? 0)),
     }))
-    const holdings: Holding[] = copies.map((c) => ({ seedbox: c.seedbox, infohash: c.infohash, complete: c.state === 'complete', active: c.state !== 'stopped' && c.state !== 'error' }))
+    const holdings: Holding[] = copies.map((c) => ({
+      seedbox: c.seedbox,
+      infohash: c.infohash,
+      complete: c.state === 'complete',
+      active: c.state !== 'stopped' && c.state !== 'error',
+    }))
     const input: PlacementInput = {
-      torrents: [...torrents.values()].map((t) => ({ infohash: t.infohash, size: t.totalSize, kind: t.kind, collection: t.collection })),
+      torrents: [...torrents.values()].map((t) => ({
+        infohash: t.infohash,
+        size: t.totalSize,
+        kind: t.kind,
+        collection: t.collection,
+      })),
       seedboxes,
       holdings,
       rules: replicationRules(this.config),
       removeExtra: this.config.remove_extra,
-      ...(this.config.count_local_engine ? { externalCopies: new Map([...this.store.localSeeding()].map((h) => [h, 1])) } : {}),
+      ...(this.config.count_local_engine
+        ? { externalCopies: new Map([...this.store.localSeeding()].map((h) => [h, 1])) }
+        : {}),
     }
     return { input, seedboxes: views, torrents }
   }
@@ -211,14 +266,33 @@ export class Fleet {
   /** Poll, plan, store the plan, push what is missing and (with `remove_extra`) remove extras. */
   async apply(signal?: AbortSignal): Promise<ApplyReport> {
     const poll = await this.poll(signal)
-    const answered = new Set([...this.clients.keys()].filter((n) => !poll.failed.some((f) => f.seedbox === n)))
+    const answered = new Set(
+      [...this.clients.keys()].filter((n) => !poll.failed.some((f) => f.seedbox === n)),
+    )
     const plan = this.plan()
     this.store.savePlacement(plan.placement.holders, plan.at)
-    const report: ApplyReport = { poll, added: 0, duplicate: 0, started: 0, removed: 0, deferred: 0, failed: [], shortfalls: plan.placement.shortfalls.length }
+    const report: ApplyReport = {
+      poll,
+      added: 0,
+      duplicate: 0,
+      started: 0,
+      removed: 0,
+      deferred: 0,
+      failed: [],
+      shortfalls: plan.placement.shortfalls.length,
+    }
     type Task = { seedbox: string; infohash: string; action: 'add' | 'start' | 'remove' }
     const tasks: Task[] = [
-      ...plan.placement.additions.map((a) => ({ seedbox: a.seedbox, infohash: a.infohash, action: a.action })),
-      ...plan.placement.removals.map((r) => ({ seedbox: r.seedbox, infohash: r.infohash, action: 'remove' as const })),
+      ...plan.placement.additions.map((a) => ({
+        seedbox: a.seedbox,
+        infohash: a.infohash,
+        action: a.action,
+      })),
+      ...plan.placement.removals.map((r) => ({
+        seedbox: r.seedbox,
+        infohash: r.infohash,
+        action: 'remove' as const,
+      })),
     ]
     const copies = new Map(this.store.copies().map((c) => [`${c.seedbox} ${c.infohash}`, c]))
     // One queue per seedbox (a daemon takes one push at a time from us), `push_concurrency` queues at once.
@@ -242,7 +316,10 @@ export class Fleet {
           let outcome: 'ok' | 'duplicate' = 'ok'
           if (task.action === 'add') {
             const bytes = await readFile(torrent.torrentPath).catch((e: unknown) => {
-              throw new FleetError('fleet-torrent-missing', `cannot read ${torrent.torrentPath}: ${(e as NodeJS.ErrnoException).code ?? errorMessage(e)}`)
+              throw new FleetError(
+                'fleet-torrent-missing',
+                `cannot read ${torrent.torrentPath}: ${(e as NodeJS.ErrnoException).code ?? errorMessage(e)}`,
+              )
             })
             const r = await client.push({ torrent: bytes, infoHash: torrent.infohash, name: torrent.name })
             if (r === 'added') report.added++
@@ -251,22 +328,63 @@ export class Fleet {
               outcome = 'duplicate'
             }
           } else if (task.action === 'start') {
-            await client.start(task.infohash, copies.get(`${task.seedbox} ${task.infohash}`)?.state === 'error')
+            await client.start(
+              task.infohash,
+              copies.get(`${task.seedbox} ${task.infohash}`)?.state === 'error',
+            )
             report.started++
           } else {
             await client.remove(task.infohash, this.config.delete_data_on_remove)
             report.removed++
           }
-          this.store.recordAction({ at: at(), seedbox: task.seedbox, infohash: task.infohash, action: task.action, outcome, errorCode: null, error: null })
-          this.log.info({ seedbox: task.seedbox, torrent: torrent.name, action: task.action, outcome }, `fleet: ${task.action} on ${task.seedbox}`)
+          this.store.recordAction({
+            at: at(),
+            seedbox: task.seedbox,
+            infohash: task.infohash,
+            action: task.action,
+            outcome,
+            errorCode: null,
+            error: null,
+          })
+          this.log.info(
+            { seedbox: task.seedbox, torrent: torrent.name, action: task.action, outcome },
+            `fleet: ${task.action} on ${task.seedbox}`,
+          )
         } catch (e) {
           if (!(e instanceof AacseedError)) throw e
-          const failure: ApplyFailure = { seedbox: task.seedbox, infohash: task.infohash, name: torrent.name, action: task.action, code: e.code, error: e.message }
+          const failure: ApplyFailure = {
+            seedbox: task.seedbox,
+            infohash: task.infohash,
+            name: torrent.name,
+            action: task.action,
+            code: e.code,
+            error: e.message,
+          }
           report.failed.push(failure)
-          this.store.recordAction({ at: at(), seedbox: task.seedbox, infohash: task.infohash, action: task.action, outcome: 'failed', errorCode: e.code, error: e.message })
-          this.log.warn({ seedbox: task.seedbox, torrent: torrent.name, action: task.action, code: e.code, err: e.message }, `fleet: ${task.action} on ${task.seedbox} failed`)
+          this.store.recordAction({
+            at: at(),
+            seedbox: task.seedbox,
+            infohash: task.infohash,
+            action: task.action,
+            outcome: 'failed',
+            errorCode: e.code,
+            error: e.message,
+          })
+          this.log.warn(
+            {
+              seedbox: task.seedbox,
+              torrent: torrent.name,
+              action: task.action,
+              code: e.code,
+              err: e.message,
+            },
+            `fleet: ${task.action} on ${task.seedbox} failed`,
+          )
           // A seedbox that stopped answering fails every task after this one too: leave the rest to the next apply.
-          if (isEngineError(e) && (e.code === 'engine-unreachable' || e.code === 'engine-timeout' || e.code === 'engine-auth')) {
+          if (
+            isEngineError(e) &&
+            (e.code === 'engine-unreachable' || e.code === 'engine-timeout' || e.code === 'engine-auth')
+          ) {
             report.deferred += queue.length - queue.indexOf(task) - 1
             return
           }
@@ -289,7 +407,14 @@ export class Fleet {
       serving,
       this.config.count_local_engine ? this.store.localSeeding() : null,
     )
-    return { at: now.toISOString(), seedboxes: views, torrents: reports, counts: countHealth(reports), replicas: this.config.replicas, recentActions: this.store.recentActions(20) }
+    return {
+      at: now.toISOString(),
+      seedboxes: views,
+      torrents: reports,
+      counts: countHealth(reports),
+      replicas: this.config.replicas,
+      recentActions: this.store.recentActions(20),
+    }
   }
 
   /**
@@ -301,14 +426,40 @@ export class Fleet {
     copiesTarget: number
     fleet: Map<string, { copies: number; health: TorrentHealthReport['health'] }>
     swarm: Map<string, { seeders: number; leechers: number; completed: number; scrapedAt: string | null }>
-    seedboxes: Array<{ name: string; up: boolean; freeBytes: number | null; torrents: number; errors: number; lastSeenAt: string | null; error: string | null }>
+    seedboxes: Array<{
+      name: string
+      up: boolean
+      freeBytes: number | null
+      torrents: number
+      errors: number
+      lastSeenAt: string | null
+      error: string | null
+    }>
   } {
     const s = this.status(now)
     return {
       copiesTarget: this.config.replicas,
       fleet: new Map(s.torrents.map((t) => [t.infohash, { copies: t.complete, health: t.health }])),
-      swarm: new Map([...this.store.latestSwarm()].map(([h, x]) => [h, { seeders: x.seeders, leechers: x.leechers, completed: x.completed, scrapedAt: x.scrapedAt.slice(0, 19) }])),
-      seedboxes: s.seedboxes.map((b) => ({ name: b.name, up: b.status === 'up', freeBytes: b.freeBytes, torrents: b.torrents, errors: b.errors, lastSeenAt: b.lastSeenAt, error: b.error ? `${b.error.code}: ${b.error.message}` : null })),
+      swarm: new Map(
+        [...this.store.latestSwarm()].map(([h, x]) => [
+          h,
+          {
+            seeders: x.seeders,
+            leechers: x.leechers,
+            completed: x.completed,
+            scrapedAt: x.scrapedAt.slice(0, 19),
+          },
+        ]),
+      ),
+      seedboxes: s.seedboxes.map((b) => ({
+        name: b.name,
+        up: b.status === 'up',
+        freeBytes: b.freeBytes,
+        torrents: b.torrents,
+        errors: b.errors,
+        lastSeenAt: b.lastSeenAt,
+        error: b.error ? `${b.error.code}: ${b.error.message}` : null,
+      })),
     }
   }
 
@@ -317,8 +468,18 @@ export class Fleet {
   }
 }
 
-function view(s: SeedboxConfig, row: SeedboxRow | undefined, now: Date, graceMs: number, planned: number): SeedboxView {
-  const status = seedboxStatus({ lastSeenAt: row?.lastSeenAt ?? null, failingSince: row?.failingSince ?? null }, now, graceMs)
+function view(
+  s: SeedboxConfig,
+  row: SeedboxRow | undefined,
+  now: Date,
+  graceMs: number,
+  planned: number,
+): SeedboxView {
+  const status = seedboxStatus(
+    { lastSeenAt: row?.lastSeenAt ?? null, failingSince: row?.failingSince ?? null },
+    now,
+    graceMs,
+  )
   return {
     name: s.name,
     url: row?.url ?? redactedUrl(s.url),
@@ -327,7 +488,8 @@ function view(s: SeedboxConfig, row: SeedboxRow | undefined, now: Date, graceMs:
     lastSeenAt: row?.lastSeenAt ?? null,
     lastPolledAt: row?.lastPolledAt ?? null,
     failingSince: row?.failingSince ?? null,
-    latencyMs: row?.latencyMs === null || row?.latencyMs === undefined ? null : Math.round(row.latencyMs * 10) / 10,
+    latencyMs:
+      row?.latencyMs === null || row?.latencyMs === undefined ? null : Math.round(row.latencyMs * 10) / 10,
     freeBytes: row?.freeBytes ?? null,
     reserveBytes: s.reserve_bytes,
     capacityBytes: s.capacity_bytes,
@@ -353,7 +515,11 @@ function redactedUrl(url: string): string {
 }
 
 /** Runs `fn` over `items`, at most `limit` at a time. */
-export async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+export async function mapLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0
   const worker = async (): Promise<void> => {
     while (next < items.length) await fn(items[next++]!)

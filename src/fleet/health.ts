@@ -108,7 +108,12 @@ export function verdict(complete: number, target: number): TorrentHealth {
  * configured) count for nothing; `localSeeding` holds the torrents the local engine seeds, and
  * is counted only when the local engine counts as a holder.
  */
-export function torrentHealth(torrents: readonly TorrentHealthInput[], copies: readonly CopyInput[], serving: ReadonlySet<string>, localSeeding: ReadonlySet<string> | null): TorrentHealthReport[] {
+export function torrentHealth(
+  torrents: readonly TorrentHealthInput[],
+  copies: readonly CopyInput[],
+  serving: ReadonlySet<string>,
+  localSeeding: ReadonlySet<string> | null,
+): TorrentHealthReport[] {
   const byHash = new Map<string, CopyInput[]>()
   for (const c of copies) {
     if (!serving.has(c.seedbox)) continue
@@ -123,7 +128,11 @@ export function torrentHealth(torrents: readonly TorrentHealthInput[], copies: r
     const complete = holders.length + (local ? 1 : 0)
     const errors: CopyError[] = cs
       .filter((c) => c.error !== 0 || c.state === 'error')
-      .map((c) => ({ seedbox: c.seedbox, kind: c.error === TR_LOCAL_ERROR || c.state === 'error' ? ('local' as const) : ('tracker' as const), message: c.errorString || `Transmission error ${c.error}` }))
+      .map((c) => ({
+        seedbox: c.seedbox,
+        kind: c.error === TR_LOCAL_ERROR || c.state === 'error' ? ('local' as const) : ('tracker' as const),
+        message: c.errorString || `Transmission error ${c.error}`,
+      }))
     return {
       infohash: t.infohash,
       name: t.name,

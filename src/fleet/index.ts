@@ -2,10 +2,31 @@
  * The fleet: keeps every torrent on N seedboxes (weighted rendezvous placement, capacity-aware),
  * polls their health, and scrapes the trackers for swarm figures. Others use these names only.
  */
-export { Fleet, replicationRules, type ApplyReport, type FleetOptions, type FleetStatus, type PlanReport, type PollReport, type SeedboxView } from './fleet.js'
+export {
+  Fleet,
+  replicationRules,
+  type ApplyReport,
+  type FleetOptions,
+  type FleetStatus,
+  type PlanReport,
+  type PollReport,
+  type SeedboxView,
+} from './fleet.js'
 export { FleetError, type FleetErrorCode } from './errors.js'
-export { countHealth, type HealthCounts, type SeedboxStatus, type TorrentHealth, type TorrentHealthReport } from './health.js'
-export { movedPlacements, planPlacement, replicasFor, type Placement, type PlacementInput } from './placement.js'
+export {
+  countHealth,
+  type HealthCounts,
+  type SeedboxStatus,
+  type TorrentHealth,
+  type TorrentHealthReport,
+} from './health.js'
+export {
+  movedPlacements,
+  planPlacement,
+  replicasFor,
+  type Placement,
+  type PlacementInput,
+} from './placement.js'
 export { seedboxPasswordEnv } from './seedbox.js'
 export { FleetStore } from './store.js'
 export { scrapeInto, scrapeSwarm, scrapeTrackers, swarmFigures, type ScrapeReport } from './swarm.js'

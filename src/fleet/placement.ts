@@ -133,7 +133,10 @@ export interface Placement {
 }
 
 /** The number of copies a torrent should have: its collection's rule, else its kind's, else N. */
-export function replicasFor(rules: ReplicationRules, t: Pick<PlacementTorrent, 'kind' | 'collection'>): number {
+export function replicasFor(
+  rules: ReplicationRules,
+  t: Pick<PlacementTorrent, 'kind' | 'collection'>,
+): number {
   return rules.byCollection[t.collection] ?? rules.byKind[t.kind] ?? rules.replicas
 }
 
@@ -229,13 +232,24 @@ export function planPlacement(input: PlacementInput): Placement {
   for (const s of input.seedboxes) {
     if (seen.has(s.name)) throw new Error(`placement: seedbox ${s.name} listed twice`)
     seen.add(s.name)
-    if (!(s.weight > 0)) throw new Error(`placement: seedbox ${s.name} has weight ${s.weight}; it must be > 0`)
+    if (!(s.weight > 0))
+      throw new Error(`placement: seedbox ${s.name} has weight ${s.weight}; it must be > 0`)
   }
   const boxes: Box[] = input.seedboxes
     .filter((s) => s.up)
     .map((s) => {
       const [s1, s2] = seedboxKeys(s.name)
-      return { name: s.name, s1, s2, weight: s.weight, capacity: s.capacityBytes, free: s.freeBytes, bytes: 0, newBytes: 0, torrents: 0 }
+      return {
+        name: s.name,
+        s1,
+        s2,
+        weight: s.weight,
+        capacity: s.capacityBytes,
+        free: s.freeBytes,
+        bytes: 0,
+        newBytes: 0,
+        torrents: 0,
+      }
     })
   const boxIndex = new Map(boxes.map((b, i) => [b.name, i]))
   const downCount = input.seedboxes.length - boxes.length
@@ -332,7 +346,8 @@ export function planPlacement(input: PlacementInput): Placement {
   for (const ti of order) {
     if (!held[ti] || need[ti] === 0) continue
     score(ti)
-    for (let r = 0, n = top(need[ti]!); r < n; r++) if (holds(ti, best[r]!) && fits(best[r]!, ts[ti]!.size, true)) put(ti, best[r]!, true)
+    for (let r = 0, n = top(need[ti]!); r < n; r++)
+      if (holds(ti, best[r]!) && fits(best[r]!, ts[ti]!.size, true)) put(ti, best[r]!, true)
   }
 
   // Pass 2: fill up to the target along each torrent's ranking, skipping seedboxes without room.
@@ -361,9 +376,15 @@ export function planPlacement(input: PlacementInput): Placement {
     }
     if (count[ti]! < need[ti]!) {
       const why: string[] = []
-      if (S < need[ti]!) why.push(`only ${S} seedbox(es) up${downCount > 0 ? ` (${downCount} down)` : ''}, ${need[ti]} needed`)
+      if (S < need[ti]!)
+        why.push(`only ${S} seedbox(es) up${downCount > 0 ? ` (${downCount} down)` : ''}, ${need[ti]} needed`)
       if (full > 0) why.push(`${full} up seedbox(es) lack room for ${t.size} bytes`)
-      shortfallOf.set(ti, { infohash: t.infohash, target: target[ti]!, planned: count[ti]! + target[ti]! - need[ti]!, reason: why.join('; ') || 'no seedbox can take it' })
+      shortfallOf.set(ti, {
+        infohash: t.infohash,
+        target: target[ti]!,
+        planned: count[ti]! + target[ti]! - need[ti]!,
+        reason: why.join('; ') || 'no seedbox can take it',
+      })
     }
   }
 
@@ -390,19 +411,27 @@ export function planPlacement(input: PlacementInput): Placement {
       names.push(name)
       const h = hs?.find((x) => x.bi === bi)
       if (!h) additions.push({ infohash: t.infohash, seedbox: name, bytes: t.size, action: 'add' })
-      else if (!h.h.active) additions.push({ infohash: t.infohash, seedbox: name, bytes: t.size, action: 'start' })
+      else if (!h.h.active)
+        additions.push({ infohash: t.infohash, seedbox: name, bytes: t.size, action: 'start' })
     }
     holders.set(t.infohash, names)
     const sf = shortfallOf.get(ti)
     if (sf) shortfalls.push(sf)
     if (!hs || hs.every((x) => x.bi >= 0 && isChosen(ti, x.bi))) continue
     const extras = hs.filter((x) => x.bi < 0 || !isChosen(ti, x.bi)).map((x) => x.h)
-    let complete = (input.externalCopies?.get(t.infohash) ?? 0) + hs.filter((x) => x.bi >= 0 && x.h.complete).length
+    let complete =
+      (input.externalCopies?.get(t.infohash) ?? 0) + hs.filter((x) => x.bi >= 0 && x.h.complete).length
     // Incomplete extras go first (they cost the torrent nothing), then by name: deterministic.
-    extras.sort((a, b) => Number(a.complete) - Number(b.complete) || (a.seedbox < b.seedbox ? -1 : a.seedbox > b.seedbox ? 1 : 0))
+    extras.sort(
+      (a, b) =>
+        Number(a.complete) - Number(b.complete) ||
+        (a.seedbox < b.seedbox ? -1 : a.seedbox > b.seedbox ? 1 : 0),
+    )
     for (const h of extras) {
-      if (!boxIndex.has(h.seedbox)) kept.push({ infohash: t.infohash, seedbox: h.seedbox, reason: 'seedbox-down' })
-      else if (!input.removeExtra) kept.push({ infohash: t.infohash, seedbox: h.seedbox, reason: 'remove-extra-off' })
+      if (!boxIndex.has(h.seedbox))
+        kept.push({ infohash: t.infohash, seedbox: h.seedbox, reason: 'seedbox-down' })
+      else if (!input.removeExtra)
+        kept.push({ infohash: t.infohash, seedbox: h.seedbox, reason: 'remove-extra-off' })
       else if (complete - (h.complete ? 1 : 0) >= target[ti]!) {
         removals.push({ infohash: t.infohash, seedbox: h.seedbox, bytes: t.size })
         if (h.complete) complete--
@@ -413,13 +442,24 @@ export function planPlacement(input: PlacementInput): Placement {
   const seedboxes: SeedboxPlan[] = input.seedboxes.map((s) => {
     const bi = boxIndex.get(s.name)
     const b = bi === undefined ? undefined : boxes[bi]
-    return { name: s.name, up: s.up, torrents: b?.torrents ?? 0, bytes: b?.bytes ?? 0, newBytes: b?.newBytes ?? 0, capacityBytes: s.capacityBytes, freeBytes: s.freeBytes }
+    return {
+      name: s.name,
+      up: s.up,
+      torrents: b?.torrents ?? 0,
+      bytes: b?.bytes ?? 0,
+      newBytes: b?.newBytes ?? 0,
+      capacityBytes: s.capacityBytes,
+      freeBytes: s.freeBytes,
+    }
   })
   return { holders, additions, removals, kept, shortfalls, seedboxes }
 }
 
 /** Placements (torrent on seedbox) in `after` that are not in `before`: what a change of the fleet moves. */
-export function movedPlacements(before: ReadonlyMap<string, readonly string[]>, after: ReadonlyMap<string, readonly string[]>): number {
+export function movedPlacements(
+  before: ReadonlyMap<string, readonly string[]>,
+  after: ReadonlyMap<string, readonly string[]>,
+): number {
   let moved = 0
   for (const [hash, names] of after) {
     const old = before.get(hash) ?? []

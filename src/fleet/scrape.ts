@@ -57,7 +57,11 @@ function encodeBytes(b: Buffer): string {
 }
 
 /** Scrapes one tracker for all `infohashes`, `batch` per request. Throws FleetError `scrape-failed` (results so far in `partial`). */
-export async function scrapeTracker(tracker: string, infohashes: readonly string[], opts: ScrapeOptions): Promise<ScrapeResult[]> {
+export async function scrapeTracker(
+  tracker: string,
+  infohashes: readonly string[],
+  opts: ScrapeOptions,
+): Promise<ScrapeResult[]> {
   const protocol = new URL(tracker).protocol
   if (protocol === 'udp:') return await udpScrape(tracker, infohashes, opts)
   if (protocol === 'http:' || protocol === 'https:') return await httpScrape(tracker, infohashes, opts)
@@ -73,10 +77,15 @@ export class ScrapeError extends FleetError {
   }
 }
 
-export async function httpScrape(announce: string, infohashes: readonly string[], opts: ScrapeOptions): Promise<ScrapeResult[]> {
+export async function httpScrape(
+  announce: string,
+  infohashes: readonly string[],
+  opts: ScrapeOptions,
+): Promise<ScrapeResult[]> {
   const url = scrapeUrl(announce)
   const shown = redactUrl(announce)
-  if (!url) throw new ScrapeError(`${shown}: no scrape URL (BEP 48: the announce path must end in "announce")`, [])
+  if (!url)
+    throw new ScrapeError(`${shown}: no scrape URL (BEP 48: the announce path must end in "announce")`, [])
   const out: ScrapeResult[] = []
   for (let i = 0; i < infohashes.length; i += opts.batch) {
     const batch = infohashes.slice(i, i + opts.batch)
@@ -89,7 +98,12 @@ export async function httpScrape(announce: string, infohashes: readonly string[]
       body = Buffer.from(await res.arrayBuffer())
       if (!res.ok) throw new Error(`HTTP ${res.status}`)
     } catch (e) {
-      const why = e instanceof Error && e.name === 'TimeoutError' ? `no answer within ${opts.timeoutMs} ms` : e instanceof Error ? ((e.cause as { code?: string } | undefined)?.code ?? e.message) : String(e)
+      const why =
+        e instanceof Error && e.name === 'TimeoutError'
+          ? `no answer within ${opts.timeoutMs} ms`
+          : e instanceof Error
+            ? ((e.cause as { code?: string } | undefined)?.code ?? e.message)
+            : String(e)
       throw new ScrapeError(`${shown}: scrape failed: ${why}`, out)
     }
     let files: Map<string, { complete: number; incomplete: number; downloaded: number }>
@@ -100,7 +114,12 @@ export async function httpScrape(announce: string, infohashes: readonly string[]
     }
     for (const h of batch) {
       const f = files.get(h)
-      out.push({ infohash: h, seeders: f?.complete ?? 0, leechers: f?.incomplete ?? 0, completed: f?.downloaded ?? 0 })
+      out.push({
+        infohash: h,
+        seeders: f?.complete ?? 0,
+        leechers: f?.incomplete ?? 0,
+        completed: f?.downloaded ?? 0,
+      })
     }
   }
   return out
@@ -110,7 +129,9 @@ export async function httpScrape(announce: string, infohashes: readonly string[]
  * Reads a BEP 48 scrape answer. A small bencode reader of its own, because `files` is keyed by
  * raw 20-byte infohashes, which are not text.
  */
-export function parseScrapeResponse(buf: Buffer): Map<string, { complete: number; incomplete: number; downloaded: number }> {
+export function parseScrapeResponse(
+  buf: Buffer,
+): Map<string, { complete: number; incomplete: number; downloaded: number }> {
   let pos = 0
   const fail = (m: string): never => {
     throw new Error(`bad scrape answer at byte ${pos}: ${m}`)
@@ -183,10 +204,12 @@ export function parseScrapeResponse(buf: Buffer): Map<string, { complete: number
  */
 function infohashKey(k: Buffer): string | null {
   if (k.length === 20) return k.toString('hex')
-  if (k.length === 40 && /^[0-9a-fA-F]{40}$/.test(k.toString('latin1'))) return k.toString('latin1').toLowerCase()
+  if (k.length === 40 && /^[0-9a-fA-F]{40}$/.test(k.toString('latin1')))
+    return k.toString('latin1').toLowerCase()
   if (k.length > 20 && k.length <= 40) {
     const chars = [...k.toString('utf8')]
-    if (chars.length === 20 && chars.every((c) => c.codePointAt(0)! <= 0xff)) return Buffer.from(chars.map((c) => c.codePointAt(0)!)).toString('hex')
+    if (chars.length === 20 && chars.every((c) => c.codePointAt(0)! <= 0xff))
+      return Buffer.from(chars.map((c) => c.codePointAt(0)!)).toString('hex')
   }
   return null
 }
@@ -196,7 +219,11 @@ const ACTION_CONNECT = 0
 const ACTION_SCRAPE = 2
 const ACTION_ERROR = 3
 
-export async function udpScrape(announce: string, infohashes: readonly string[], opts: ScrapeOptions): Promise<ScrapeResult[]> {
+export async function udpScrape(
+  announce: string,
+  infohashes: readonly string[],
+  opts: ScrapeOptions,
+): Promise<ScrapeResult[]> {
   const u = new URL(announce)
   const shown = redactUrl(announce)
   const port = Number(u.port)
@@ -206,7 +233,10 @@ export async function udpScrape(announce: string, infohashes: readonly string[],
   try {
     address = await lookup(host)
   } catch (e) {
-    throw new ScrapeError(`${shown}: cannot resolve ${host}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, [])
+    throw new ScrapeError(
+      `${shown}: cannot resolve ${host}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+      [],
+    )
   }
   const socket = createSocket(address.family === 6 ? 'udp6' : 'udp4')
   const inbox = new UdpInbox(socket)
@@ -254,10 +284,19 @@ export async function udpScrape(announce: string, infohashes: readonly string[],
       batch.forEach((h, j) => Buffer.from(h, 'hex').copy(p, 16 + 20 * j))
       const r = await request(p, tid)
       checkAction(r, ACTION_SCRAPE, shown, out)
-      if (r.length < 8 + 12 * batch.length) throw new ScrapeError(`${shown}: short scrape answer (${r.length} bytes for ${batch.length} torrents)`, out)
+      if (r.length < 8 + 12 * batch.length)
+        throw new ScrapeError(
+          `${shown}: short scrape answer (${r.length} bytes for ${batch.length} torrents)`,
+          out,
+        )
       batch.forEach((h, j) => {
         const at = 8 + 12 * j
-        out.push({ infohash: h, seeders: r.readUInt32BE(at), completed: r.readUInt32BE(at + 4), leechers: r.readUInt32BE(at + 8) })
+        out.push({
+          infohash: h,
+          seeders: r.readUInt32BE(at),
+          completed: r.readUInt32BE(at + 4),
+          leechers: r.readUInt32BE(at + 8),
+        })
       })
     }
     return out
@@ -271,7 +310,8 @@ export async function udpScrape(announce: string, infohashes: readonly string[],
 
 function checkAction(r: Buffer, want: number, shown: string, partial: ScrapeResult[]): void {
   const action = r.readUInt32BE(0)
-  if (action === ACTION_ERROR) throw new ScrapeError(`${shown}: tracker error: ${r.subarray(8).toString('utf8')}`, partial)
+  if (action === ACTION_ERROR)
+    throw new ScrapeError(`${shown}: tracker error: ${r.subarray(8).toString('utf8')}`, partial)
   if (action !== want) throw new ScrapeError(`${shown}: unexpected action ${action} in the answer`, partial)
 }
 

@@ -17,7 +17,19 @@ import { FleetError } from './errors.js'
 export type SeedboxConfig = Config['fleet']['seedboxes'][number]
 
 /** The `torrent-get` fields of the health poll, and only those. */
-export const POLL_FIELDS = ['hashString', 'name', 'status', 'percentDone', 'error', 'errorString', 'peersConnected', 'rateUpload', 'uploadedEver', 'isStalled', 'trackerStats'] as const
+export const POLL_FIELDS = [
+  'hashString',
+  'name',
+  'status',
+  'percentDone',
+  'error',
+  'errorString',
+  'peersConnected',
+  'rateUpload',
+  'uploadedEver',
+  'isStalled',
+  'trackerStats',
+] as const
 
 export interface SeedboxTorrent {
   infohash: string
@@ -78,7 +90,13 @@ export class SeedboxClient {
     this.name = config.name
     const url = new URL(config.url)
     const username = config.username || decodeURIComponent(url.username)
-    const password = readSecret(seedboxPasswordEnv(config.name), config.password_file, opts.env ?? process.env, `seedbox-${config.name}`) ?? decodeURIComponent(url.password)
+    const password =
+      readSecret(
+        seedboxPasswordEnv(config.name),
+        config.password_file,
+        opts.env ?? process.env,
+        `seedbox-${config.name}`,
+      ) ?? decodeURIComponent(url.password)
     url.username = ''
     url.password = ''
     url.search = ''
@@ -88,8 +106,19 @@ export class SeedboxClient {
     // The engine reads its password from this one variable; handing it over this way keeps the
     // seedbox's secret out of every config object.
     this.engine = new TransmissionEngine(
-      { url: this.url, username, password_file: '', path_map: {}, labels: opts.labels ?? [], timeout_ms: config.timeout_ms },
-      { env: { AACSEED_TRANSMISSION_PASSWORD: password }, logger: log, ...(opts.retry ? { retry: opts.retry } : {}) },
+      {
+        url: this.url,
+        username,
+        password_file: '',
+        path_map: {},
+        labels: opts.labels ?? [],
+        timeout_ms: config.timeout_ms,
+      },
+      {
+        env: { AACSEED_TRANSMISSION_PASSWORD: password },
+        logger: log,
+        ...(opts.retry ? { retry: opts.retry } : {}),
+      },
     )
     const pollRetry: RetryPolicy = { attempts: 2, baseDelayMs: 250, maxDelayMs: 1000, ...opts.pollRetry }
     this.rpc = new RpcClient(url, username, password, config.timeout_ms, pollRetry, log)
@@ -98,10 +127,19 @@ export class SeedboxClient {
   /** One health poll: `session-get` (timed), one batched `torrent-get` of POLL_FIELDS, and `free-space` of the path. */
   async poll(): Promise<SeedboxPoll> {
     const t0 = performance.now()
-    const session = rpcArgs('session-get', await this.rpc.call('session-get')) as { version?: unknown; 'rpc-version'?: unknown }
+    const session = rpcArgs('session-get', await this.rpc.call('session-get')) as {
+      version?: unknown
+      'rpc-version'?: unknown
+    }
     const latencyMs = performance.now() - t0
-    const got = rpcArgs('torrent-get', await this.rpc.call('torrent-get', { fields: POLL_FIELDS })) as { torrents?: unknown }
-    if (!Array.isArray(got.torrents)) throw new FleetError('fleet-bad-reply', `seedbox ${this.name}: torrent-get answered without a torrents list`)
+    const got = rpcArgs('torrent-get', await this.rpc.call('torrent-get', { fields: POLL_FIELDS })) as {
+      torrents?: unknown
+    }
+    if (!Array.isArray(got.torrents))
+      throw new FleetError(
+        'fleet-bad-reply',
+        `seedbox ${this.name}: torrent-get answered without a torrents list`,
+      )
     const torrents = got.torrents.flatMap((raw: unknown) => {
       const t = parseTorrent(raw)
       return t ? [t] : []
@@ -109,7 +147,9 @@ export class SeedboxClient {
     let freeBytes: number | null = null
     let freeSpaceError: string | null = null
     try {
-      const fs = rpcArgs('free-space', await this.rpc.call('free-space', { path: this.config.path })) as { 'size-bytes'?: unknown }
+      const fs = rpcArgs('free-space', await this.rpc.call('free-space', { path: this.config.path })) as {
+        'size-bytes'?: unknown
+      }
       if (typeof fs['size-bytes'] === 'number' && fs['size-bytes'] >= 0) freeBytes = fs['size-bytes']
       else freeSpaceError = 'free-space answered without size-bytes'
     } catch (e) {
@@ -117,7 +157,14 @@ export class SeedboxClient {
       if (!(e instanceof EngineError && e.code === 'engine-rejected')) throw e
       freeSpaceError = e.message
     }
-    return { version: typeof session.version === 'string' ? session.version : 'unknown', rpcVersion: typeof session['rpc-version'] === 'number' ? session['rpc-version'] : 0, latencyMs, freeBytes, freeSpaceError, torrents }
+    return {
+      version: typeof session.version === 'string' ? session.version : 'unknown',
+      rpcVersion: typeof session['rpc-version'] === 'number' ? session['rpc-version'] : 0,
+      latencyMs,
+      freeBytes,
+      freeSpaceError,
+      torrents,
+    }
   }
 
   /**
@@ -126,7 +173,13 @@ export class SeedboxClient {
    */
   async push(t: { torrent: Buffer; infoHash: string; name: string }): Promise<AddResult> {
     await this.ensureStarted()
-    return await this.engine.add({ torrent: t.torrent, infoHash: t.infoHash, name: t.name, dataDir: this.config.path, verify: false })
+    return await this.engine.add({
+      torrent: t.torrent,
+      infoHash: t.infoHash,
+      name: t.name,
+      dataDir: this.config.path,
+      verify: false,
+    })
   }
 
   /** Starts a stopped copy; `verify` first re-checks the data (after a local error such as missing files). */
@@ -136,7 +189,10 @@ export class SeedboxClient {
   }
 
   async remove(infohash: string, deleteData: boolean): Promise<void> {
-    rpcArgs('torrent-remove', await this.rpc.call('torrent-remove', { ids: [infohash], 'delete-local-data': deleteData }))
+    rpcArgs(
+      'torrent-remove',
+      await this.rpc.call('torrent-remove', { ids: [infohash], 'delete-local-data': deleteData }),
+    )
   }
 
   async close(): Promise<void> {
@@ -152,9 +208,16 @@ export class SeedboxClient {
 
 function rpcArgs(method: string, reply: unknown): Record<string, unknown> {
   const r = reply as { result?: unknown; arguments?: unknown } | null
-  if (typeof r !== 'object' || r === null || typeof r.result !== 'string') throw new EngineError('engine-rejected', `transmission: ${method}: the answer is not a Transmission RPC reply`)
+  if (typeof r !== 'object' || r === null || typeof r.result !== 'string')
+    throw new EngineError(
+      'engine-rejected',
+      `transmission: ${method}: the answer is not a Transmission RPC reply`,
+    )
   if (r.result !== 'success') throw new EngineError('engine-rejected', `transmission: ${method}: ${r.result}`)
-  return (typeof r.arguments === 'object' && r.arguments !== null ? r.arguments : {}) as Record<string, unknown>
+  return (typeof r.arguments === 'object' && r.arguments !== null ? r.arguments : {}) as Record<
+    string,
+    unknown
+  >
 }
 
 const num = (v: unknown, dflt = 0): number => (typeof v === 'number' && Number.isFinite(v) ? v : dflt)

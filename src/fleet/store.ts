@@ -151,12 +151,38 @@ export class FleetStore {
          FROM fleet_copies WHERE seedbox = ?`,
       )
       .raw()
-      .all(seedbox) as Array<[string, string, string, number, number, number, string, number, number, number, number, number | null, number | null, number | null]>
-    for (const r of stored) before.set(r[0], { state: r[2], errorString: r[6], sig: signature(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13]) })
+      .all(seedbox) as Array<
+      [
+        string,
+        string,
+        string,
+        number,
+        number,
+        number,
+        string,
+        number,
+        number,
+        number,
+        number,
+        number | null,
+        number | null,
+        number | null,
+      ]
+    >
+    for (const r of stored)
+      before.set(r[0], {
+        state: r[2],
+        errorString: r[6],
+        sig: signature(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13]),
+      })
     // A seedbox's first answered poll is its inventory, not a change: no history rows for it.
-    const firstPoll = db.prepare('SELECT 1 FROM fleet_seedboxes WHERE name = ? AND last_seen_at IS NOT NULL').get(seedbox) === undefined
+    const firstPoll =
+      db.prepare('SELECT 1 FROM fleet_seedboxes WHERE name = ? AND last_seen_at IS NOT NULL').get(seedbox) ===
+      undefined
     const rows: unknown[][] = []
-    const history = db.prepare('INSERT INTO fleet_copy_history (at, seedbox, infohash, state, percent_done, error_string) VALUES (?, ?, ?, ?, ?, ?)')
+    const history = db.prepare(
+      'INSERT INTO fleet_copy_history (at, seedbox, infohash, state, percent_done, error_string) VALUES (?, ?, ?, ?, ?, ?)',
+    )
     const drop = db.prepare('DELETE FROM fleet_copies WHERE seedbox = ? AND infohash = ?')
     db.transaction(() => {
       db.prepare(
@@ -165,25 +191,72 @@ export class FleetStore {
          ON CONFLICT (name) DO UPDATE SET url = excluded.url, last_polled_at = excluded.last_polled_at, last_seen_at = excluded.last_seen_at, failing_since = NULL,
            error_code = NULL, error = NULL, latency_ms = excluded.latency_ms, free_bytes = excluded.free_bytes, free_space_error = excluded.free_space_error,
            version = excluded.version, rpc_version = excluded.rpc_version, torrents = excluded.torrents, errors = excluded.errors`,
-      ).run(seedbox, url, at, at, poll.latencyMs, poll.freeBytes, poll.freeSpaceError, poll.version, poll.rpcVersion, poll.torrents.length, errors)
-      db.prepare('INSERT OR REPLACE INTO fleet_seedbox_history (at, seedbox, ok, latency_ms, free_bytes, torrents, errors, error_code) VALUES (?, ?, 1, ?, ?, ?, ?, NULL)').run(
-        at,
+      ).run(
         seedbox,
+        url,
+        at,
+        at,
         poll.latencyMs,
         poll.freeBytes,
+        poll.freeSpaceError,
+        poll.version,
+        poll.rpcVersion,
         poll.torrents.length,
         errors,
       )
+      db.prepare(
+        'INSERT OR REPLACE INTO fleet_seedbox_history (at, seedbox, ok, latency_ms, free_bytes, torrents, errors, error_code) VALUES (?, ?, 1, ?, ?, ?, ?, NULL)',
+      ).run(at, seedbox, poll.latencyMs, poll.freeBytes, poll.torrents.length, errors)
       for (const t of poll.torrents) {
         const state = copyState(t.status, t.percentDone, t.error)
         const stalled = t.stalled ? 1 : 0
         const old = before.get(t.infohash)
         before.delete(t.infohash)
-        if (old && old.sig === signature(t.name, state, t.status, t.percentDone, t.error, t.errorString, t.peers, t.rateUpload, t.uploaded, stalled, t.seeders, t.leechers, t.downloads)) continue
+        if (
+          old &&
+          old.sig ===
+            signature(
+              t.name,
+              state,
+              t.status,
+              t.percentDone,
+              t.error,
+              t.errorString,
+              t.peers,
+              t.rateUpload,
+              t.uploaded,
+              stalled,
+              t.seeders,
+              t.leechers,
+              t.downloads,
+            )
+        )
+          continue
         // Transmission status 6: seeding.
         const seedingAt = state === 'complete' && t.status === 6 ? at : null
-        rows.push([seedbox, t.infohash, t.name, state, t.status, t.percentDone, t.error, t.errorString, t.peers, t.rateUpload, t.uploaded, stalled, t.seeders, t.leechers, t.downloads, at, at, state === 'complete' ? at : null, seedingAt])
-        if (!firstPoll && (!old || old.state !== state || old.errorString !== t.errorString)) history.run(at, seedbox, t.infohash, state, t.percentDone, t.errorString)
+        rows.push([
+          seedbox,
+          t.infohash,
+          t.name,
+          state,
+          t.status,
+          t.percentDone,
+          t.error,
+          t.errorString,
+          t.peers,
+          t.rateUpload,
+          t.uploaded,
+          stalled,
+          t.seeders,
+          t.leechers,
+          t.downloads,
+          at,
+          at,
+          state === 'complete' ? at : null,
+          seedingAt,
+        ])
+        if (!firstPoll && (!old || old.state !== state || old.errorString !== t.errorString))
+          history.run(at, seedbox, t.infohash, state, t.percentDone, t.errorString)
       }
       this.upsertCopies(rows)
       for (const gone of before.keys()) {
@@ -223,32 +296,55 @@ export class FleetStore {
              failing_since = coalesce(fleet_seedboxes.failing_since, excluded.failing_since), error_code = excluded.error_code, error = excluded.error`,
         )
         .run(seedbox, url, at, at, errorCode, error)
-      this.db.prepare('INSERT OR REPLACE INTO fleet_seedbox_history (at, seedbox, ok, error_code) VALUES (?, ?, 0, ?)').run(at, seedbox, errorCode)
+      this.db
+        .prepare(
+          'INSERT OR REPLACE INTO fleet_seedbox_history (at, seedbox, ok, error_code) VALUES (?, ?, 0, ?)',
+        )
+        .run(at, seedbox, errorCode)
     })()
   }
 
   seedboxes(): SeedboxRow[] {
-    return this.db.prepare(`SELECT ${SEEDBOX_COLUMNS} FROM fleet_seedboxes ORDER BY name`).all() as SeedboxRow[]
+    return this.db
+      .prepare(`SELECT ${SEEDBOX_COLUMNS} FROM fleet_seedboxes ORDER BY name`)
+      .all() as SeedboxRow[]
   }
 
   /** Every copy's latest state (all seedboxes, or one). */
   copies(seedbox?: string): CopyRow[] {
-    const rows = (seedbox === undefined
-      ? this.db.prepare(`SELECT ${COPY_COLUMNS} FROM fleet_copies ORDER BY seedbox, infohash`).all()
-      : this.db.prepare(`SELECT ${COPY_COLUMNS} FROM fleet_copies WHERE seedbox = ? ORDER BY infohash`).all(seedbox)) as Array<Omit<CopyRow, 'stalled'> & { stalled: number }>
+    const rows = (
+      seedbox === undefined
+        ? this.db.prepare(`SELECT ${COPY_COLUMNS} FROM fleet_copies ORDER BY seedbox, infohash`).all()
+        : this.db
+            .prepare(`SELECT ${COPY_COLUMNS} FROM fleet_copies WHERE seedbox = ? ORDER BY infohash`)
+            .all(seedbox)
+    ) as Array<Omit<CopyRow, 'stalled'> & { stalled: number }>
     return rows.map((r) => ({ ...r, stalled: r.stalled === 1 }))
   }
 
   /** A torrent's state changes, newest first. */
-  copyHistory(infohash: string, limit = 100): Array<{ at: string; seedbox: string; state: string; percentDone: number; errorString: string }> {
+  copyHistory(
+    infohash: string,
+    limit = 100,
+  ): Array<{ at: string; seedbox: string; state: string; percentDone: number; errorString: string }> {
     return this.db
-      .prepare('SELECT at, seedbox, state, percent_done AS percentDone, error_string AS errorString FROM fleet_copy_history WHERE infohash = ? ORDER BY at DESC, id DESC LIMIT ?')
-      .all(infohash, limit) as Array<{ at: string; seedbox: string; state: string; percentDone: number; errorString: string }>
+      .prepare(
+        'SELECT at, seedbox, state, percent_done AS percentDone, error_string AS errorString FROM fleet_copy_history WHERE infohash = ? ORDER BY at DESC, id DESC LIMIT ?',
+      )
+      .all(infohash, limit) as Array<{
+      at: string
+      seedbox: string
+      state: string
+      percentDone: number
+      errorString: string
+    }>
   }
 
   /** Replaces the stored plan. */
   savePlacement(holders: ReadonlyMap<string, readonly string[]>, at: string): void {
-    const ins = this.db.prepare('INSERT INTO fleet_placements (infohash, seedbox, rank, planned_at) VALUES (?, ?, ?, ?)')
+    const ins = this.db.prepare(
+      'INSERT INTO fleet_placements (infohash, seedbox, rank, planned_at) VALUES (?, ?, ?, ?)',
+    )
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM fleet_placements').run()
       for (const [hash, names] of holders) names.forEach((n, i) => ins.run(hash, n, i, at))
@@ -257,7 +353,9 @@ export class FleetStore {
 
   placements(): Map<string, string[]> {
     const out = new Map<string, string[]>()
-    for (const r of this.db.prepare('SELECT infohash, seedbox FROM fleet_placements ORDER BY infohash, rank').all() as Array<{ infohash: string; seedbox: string }>) {
+    for (const r of this.db
+      .prepare('SELECT infohash, seedbox FROM fleet_placements ORDER BY infohash, rank')
+      .all() as Array<{ infohash: string; seedbox: string }>) {
       const list = out.get(r.infohash)
       if (list) list.push(r.seedbox)
       else out.set(r.infohash, [r.seedbox])
@@ -267,14 +365,18 @@ export class FleetStore {
 
   recordAction(a: ActionRow): void {
     this.db
-      .prepare('INSERT INTO fleet_actions (at, seedbox, infohash, action, outcome, error_code, error) VALUES (@at, @seedbox, @infohash, @action, @outcome, @errorCode, @error)')
+      .prepare(
+        'INSERT INTO fleet_actions (at, seedbox, infohash, action, outcome, error_code, error) VALUES (@at, @seedbox, @infohash, @action, @outcome, @errorCode, @error)',
+      )
       .run(a)
   }
 
   /** Newest first. */
   recentActions(limit = 50): ActionRow[] {
     return this.db
-      .prepare('SELECT at, seedbox, infohash, action, outcome, error_code AS errorCode, error FROM fleet_actions ORDER BY at DESC, id DESC LIMIT ?')
+      .prepare(
+        'SELECT at, seedbox, infohash, action, outcome, error_code AS errorCode, error FROM fleet_actions ORDER BY at DESC, id DESC LIMIT ?',
+      )
       .all(limit) as ActionRow[]
   }
 
@@ -308,14 +410,21 @@ export class FleetStore {
 
   /** The local engine's seeding torrents (engine_torrents, state `seeding`). */
   localSeeding(): Set<string> {
-    return new Set(this.db.prepare("SELECT infohash FROM engine_torrents WHERE state = 'seeding'").pluck().all() as string[])
+    return new Set(
+      this.db
+        .prepare("SELECT infohash FROM engine_torrents WHERE state = 'seeding'")
+        .pluck()
+        .all() as string[],
+    )
   }
 
   // ---- swarm ---------------------------------------------------------------------------------
 
   externalTorrents(): FleetTorrent[] {
     return this.db
-      .prepare('SELECT infohash, name, kind, collection, total_size AS totalSize, torrent_path AS torrentPath FROM fleet_external_torrents ORDER BY collection, name')
+      .prepare(
+        'SELECT infohash, name, kind, collection, total_size AS totalSize, torrent_path AS torrentPath FROM fleet_external_torrents ORDER BY collection, name',
+      )
       .all() as FleetTorrent[]
   }
 
@@ -323,13 +432,23 @@ export class FleetStore {
   addExternalTorrent(t: FleetTorrent, at: string): boolean {
     return (
       this.db
-        .prepare('INSERT INTO fleet_external_torrents (infohash, name, kind, collection, total_size, torrent_path, added_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (infohash) DO NOTHING')
+        .prepare(
+          'INSERT INTO fleet_external_torrents (infohash, name, kind, collection, total_size, torrent_path, added_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (infohash) DO NOTHING',
+        )
         .run(t.infohash, t.name, t.kind, t.collection, t.totalSize, t.torrentPath, at).changes > 0
     )
   }
 
-  recordScrape(tracker: string, figures: readonly ScrapeFigures[], asked: number, at: string, error: string | null): void {
-    const ins = this.db.prepare('INSERT OR REPLACE INTO swarm_scrapes (infohash, tracker, scraped_at, seeders, leechers, completed) VALUES (?, ?, ?, ?, ?, ?)')
+  recordScrape(
+    tracker: string,
+    figures: readonly ScrapeFigures[],
+    asked: number,
+    at: string,
+    error: string | null,
+  ): void {
+    const ins = this.db.prepare(
+      'INSERT OR REPLACE INTO swarm_scrapes (infohash, tracker, scraped_at, seeders, leechers, completed) VALUES (?, ?, ?, ?, ?, ?)',
+    )
     this.db.transaction(() => {
       for (const f of figures) ins.run(f.infohash, tracker, at, f.seeders, f.leechers, f.completed)
       this.db
@@ -352,18 +471,37 @@ export class FleetStore {
          GROUP BY s.infohash`,
       )
       .all() as Array<SwarmRow & { infohash: string }>
-    return new Map(rows.map((r) => [r.infohash, { seeders: r.seeders, leechers: r.leechers, completed: r.completed, scrapedAt: r.scrapedAt }]))
+    return new Map(
+      rows.map((r) => [
+        r.infohash,
+        { seeders: r.seeders, leechers: r.leechers, completed: r.completed, scrapedAt: r.scrapedAt },
+      ]),
+    )
   }
 
   /** One torrent's figures over time, oldest first. */
-  swarmSeries(infohash: string): Array<{ tracker: string; scrapedAt: string; seeders: number; leechers: number; completed: number }> {
+  swarmSeries(
+    infohash: string,
+  ): Array<{ tracker: string; scrapedAt: string; seeders: number; leechers: number; completed: number }> {
     return this.db
-      .prepare('SELECT tracker, scraped_at AS scrapedAt, seeders, leechers, completed FROM swarm_scrapes WHERE infohash = ? ORDER BY scraped_at, tracker')
-      .all(infohash) as Array<{ tracker: string; scrapedAt: string; seeders: number; leechers: number; completed: number }>
+      .prepare(
+        'SELECT tracker, scraped_at AS scrapedAt, seeders, leechers, completed FROM swarm_scrapes WHERE infohash = ? ORDER BY scraped_at, tracker',
+      )
+      .all(infohash) as Array<{
+      tracker: string
+      scrapedAt: string
+      seeders: number
+      leechers: number
+      completed: number
+    }>
   }
 
   trackers(): TrackerRow[] {
-    return this.db.prepare('SELECT tracker, last_scraped_at AS lastScrapedAt, last_ok_at AS lastOkAt, torrents, error FROM swarm_trackers ORDER BY tracker').all() as TrackerRow[]
+    return this.db
+      .prepare(
+        'SELECT tracker, last_scraped_at AS lastScrapedAt, last_ok_at AS lastOkAt, torrents, error FROM swarm_trackers ORDER BY tracker',
+      )
+      .all() as TrackerRow[]
   }
 
   pruneScrapes(before: string): number {

@@ -28,13 +28,25 @@ export function scrapeTrackers(config: Config): string[] {
   return [...new Set([...config.torrents.announce.flat(), ...config.scrape.trackers])]
 }
 
-export async function scrapeSwarm(db: Db, config: Config, opts: { signal?: AbortSignal; now?: () => Date } = {}): Promise<ScrapeReport> {
+export async function scrapeSwarm(
+  db: Db,
+  config: Config,
+  opts: { signal?: AbortSignal; now?: () => Date } = {},
+): Promise<ScrapeReport> {
   const now = opts.now ?? (() => new Date())
   const store = new FleetStore(db)
   // Torrents a seed plan gave the fleet are scraped too: their seeders are why they were chosen.
-  const hashes = [...new Set([...new TorrentStore(db).all().map((t) => t.infohash), ...store.externalTorrents().map((t) => t.infohash)])]
+  const hashes = [
+    ...new Set([
+      ...new TorrentStore(db).all().map((t) => t.infohash),
+      ...store.externalTorrents().map((t) => t.infohash),
+    ]),
+  ]
   const trackers = scrapeTrackers(config)
-  const report = hashes.length === 0 ? { trackers: trackers.length, torrents: 0, figures: 0, failed: [] } : await scrapeInto(db, new Map(trackers.map((tr) => [tr, hashes])), config, opts)
+  const report =
+    hashes.length === 0
+      ? { trackers: trackers.length, torrents: 0, figures: 0, failed: [] }
+      : await scrapeInto(db, new Map(trackers.map((tr) => [tr, hashes])), config, opts)
   store.pruneScrapes(new Date(now().getTime() - config.scrape.keep_days * 86_400_000).toISOString())
   return report
 }
@@ -52,13 +64,22 @@ export async function scrapeInto(
 ): Promise<ScrapeReport> {
   const now = opts.now ?? (() => new Date())
   const store = new FleetStore(db)
-  const report: ScrapeReport = { trackers: work.size, torrents: new Set([...work.values()].flat()).size, figures: 0, failed: [] }
+  const report: ScrapeReport = {
+    trackers: work.size,
+    torrents: new Set([...work.values()].flat()).size,
+    figures: 0,
+    failed: [],
+  }
   await Promise.all(
     [...work].map(async ([tracker, hashes]) => {
       let figures: ScrapeResult[] = []
       let error: string | null = null
       try {
-        figures = await scrapeTracker(tracker, hashes, { timeoutMs: config.scrape.timeout_ms, batch: config.scrape.batch, ...(opts.signal ? { signal: opts.signal } : {}) })
+        figures = await scrapeTracker(tracker, hashes, {
+          timeoutMs: config.scrape.timeout_ms,
+          batch: config.scrape.batch,
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        })
       } catch (e) {
         if (e instanceof ScrapeError) figures = e.partial
         error = errorMessage(e)

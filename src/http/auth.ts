@@ -17,7 +17,19 @@ export function tokenMatches(presented: string, token: string): boolean {
  * when the Authorization header is missing, malformed or carries another token.
  */
 export function requireToken(authorization: string | undefined, token: string | undefined): void {
-  if (!token) throw new HttpError(403, 'read-only', 'this aacseed API is read-only: configure http.token_file or AACSEED_HTTP_TOKEN to allow changes')
+  if (!token)
+    throw new HttpError(
+      403,
+      'read-only',
+      'this aacseed API is read-only: configure http.token_file or AACSEED_HTTP_TOKEN to allow changes',
+    )
   const m = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization ?? '')
-  if (!m || !tokenMatches(m[1]!, token)) throw new HttpError(401, 'unauthorized', 'a valid bearer token is required: Authorization: Bearer <token>', {}, { 'www-authenticate': 'Bearer realm="aacseed"' })
+  if (!m || !tokenMatches(m[1]!, token))
+    throw new HttpError(
+      401,
+      'unauthorized',
+      'a valid bearer token is required: Authorization: Bearer <token>',
+      {},
+      { 'www-authenticate': 'Bearer realm="aacseed"' },
+    )
 }

@@ -29,6 +29,10 @@ export class HttpError extends Error {
   }
 }
 
-export function errorBody(code: HttpErrorCode, message: string, extra: Record<string, unknown> = {}): { error: { code: HttpErrorCode; message: string } } & Record<string, unknown> {
+export function errorBody(
+  code: HttpErrorCode,
+  message: string,
+  extra: Record<string, unknown> = {},
+): { error: { code: HttpErrorCode; message: string } } & Record<string, unknown> {
   return { error: { code, message }, ...extra }
 }

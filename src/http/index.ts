@@ -1,5 +1,12 @@
 /** The HTTP API, Prometheus metrics and dashboard of `aacseed serve`. */
-export { buildHttpServer, startHttpServer, isLoopbackHost, type EngineProbe, type HttpServerOptions, type RunningHttpServer } from './server.js'
+export {
+  buildHttpServer,
+  startHttpServer,
+  isLoopbackHost,
+  type EngineProbe,
+  type HttpServerOptions,
+  type RunningHttpServer,
+} from './server.js'
 export { runnerJobs, runJson, type JobsApi } from './jobs.js'
 export { HttpMetrics, METRIC_NAMES, PER_TORRENT_METRIC_NAMES } from './metrics.js'
 export { HttpError, errorBody, type HttpErrorCode } from './errors.js'

@@ -24,7 +24,12 @@ export function runnerJobs(runner: JobRunner, schedules: Record<string, string>)
     running: () => runner.running(),
     recentRuns: (opts) => runner.recentRuns(opts),
     async start(name) {
-      if (!Object.hasOwn(schedules, name)) throw new HttpError(404, 'unknown-job', `no job ${JSON.stringify(name)}; jobs: ${Object.keys(schedules).join(', ')}`)
+      if (!Object.hasOwn(schedules, name))
+        throw new HttpError(
+          404,
+          'unknown-job',
+          `no job ${JSON.stringify(name)}; jobs: ${Object.keys(schedules).join(', ')}`,
+        )
       const done = runner.runNow(name, 'manual')
       done.catch(() => undefined)
       // runNow records the run (running, or skipped) before its first await: a pending promise
@@ -39,5 +44,15 @@ export function runnerJobs(runner: JobRunner, schedules: Record<string, string>)
 
 export function runJson(r: JobRun) {
   const duration = r.finishedAt === null ? null : Date.parse(r.finishedAt) - Date.parse(r.startedAt)
-  return { id: r.id, job: r.job, trigger: r.trigger, started_at: r.startedAt, finished_at: r.finishedAt, duration_ms: duration, outcome: r.outcome, counts: r.counts, error: r.error }
+  return {
+    id: r.id,
+    job: r.job,
+    trigger: r.trigger,
+    started_at: r.startedAt,
+    finished_at: r.finishedAt,
+    duration_ms: duration,
+    outcome: r.outcome,
+    counts: r.counts,
+    error: r.error,
+  }
 }

@@ -58,7 +58,11 @@ export const METRIC_NAMES = [
   'aacseed_mirror_source_up',
 ] as const
 
-export const PER_TORRENT_METRIC_NAMES = ['aacseed_torrent_copies', 'aacseed_torrent_swarm_seeders', 'aacseed_torrent_size_bytes'] as const
+export const PER_TORRENT_METRIC_NAMES = [
+  'aacseed_torrent_copies',
+  'aacseed_torrent_swarm_seeders',
+  'aacseed_torrent_size_bytes',
+] as const
 
 const TEXT_TTL_MS = 5000
 
@@ -76,39 +80,115 @@ export class HttpMetrics {
     const r = [this.registry]
     this.#watermark = (opts.since ?? new Date()).toISOString()
     collectDefaultMetrics({ register: this.registry })
-    const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: r })
-    new Gauge({ name: 'aacseed_build_info', help: 'Always 1; the version of aacseed serving.', labelNames: ['version'], registers: r }).set({ version: opts.version }, 1)
+    const gauge = (name: string, help: string, labelNames: string[] = []) =>
+      new Gauge({ name, help, labelNames, registers: r })
+    new Gauge({
+      name: 'aacseed_build_info',
+      help: 'Always 1; the version of aacseed serving.',
+      labelNames: ['version'],
+      registers: r,
+    }).set({ version: opts.version }, 1)
     const cl = ['collection', 'level']
     this.#g = {
       copiesTarget: gauge('aacseed_copies_target', 'Seedboxes each torrent should be on (N).'),
-      generation: gauge('aacseed_coverage_generation', 'Recomputations of coverage since start (changes when the database does).'),
+      generation: gauge(
+        'aacseed_coverage_generation',
+        'Recomputations of coverage since start (changes when the database does).',
+      ),
       computeSeconds: gauge('aacseed_coverage_compute_seconds', 'Time the last coverage recomputation took.'),
-      collectionBytes: gauge('aacseed_collection_bytes', 'Bytes of every known release of the collection (the denominator of the coverage ratio).', ['collection']),
-      collectionRecords: gauge('aacseed_collection_records', 'Records of the collection in the local catalog.', ['collection']),
-      ratio: gauge('aacseed_coverage_ratio', "Share of the collection's known bytes at this level (0 to 1).", cl),
+      collectionBytes: gauge(
+        'aacseed_collection_bytes',
+        'Bytes of every known release of the collection (the denominator of the coverage ratio).',
+        ['collection'],
+      ),
+      collectionRecords: gauge(
+        'aacseed_collection_records',
+        'Records of the collection in the local catalog.',
+        ['collection'],
+      ),
+      ratio: gauge(
+        'aacseed_coverage_ratio',
+        "Share of the collection's known bytes at this level (0 to 1).",
+        cl,
+      ),
       bytes: gauge('aacseed_coverage_bytes', 'Bytes of the releases at this level.', cl),
-      gaps: gauge('aacseed_coverage_gaps', 'Stretches of the timeline between releases that no known range covers.', ['collection']),
+      gaps: gauge(
+        'aacseed_coverage_gaps',
+        'Stretches of the timeline between releases that no known range covers.',
+        ['collection'],
+      ),
       gapSeconds: gauge('aacseed_coverage_gap_seconds', 'Seconds of the timeline in gaps.', ['collection']),
-      overlaps: gauge('aacseed_coverage_overlaps', 'Pairs of overlapping releases, by the result of the immutability check (ok, conflict, unchecked).', ['collection', 'check']),
-      missing: gauge('aacseed_coverage_missing_releases', 'Releases known upstream but not held here.', ['collection']),
-      torrents: gauge('aacseed_torrents', 'Torrents by health: ok (at the target copies), degraded (fewer), lost (none).', ['health']),
-      atRisk: gauge('aacseed_torrents_at_risk', 'Torrents below the target copies or with fewer than 4 swarm seeders.'),
-      engine: gauge('aacseed_engine_torrents', "Torrents in the local engine by state (seeding, checking, error, ...).", ['state']),
+      overlaps: gauge(
+        'aacseed_coverage_overlaps',
+        'Pairs of overlapping releases, by the result of the immutability check (ok, conflict, unchecked).',
+        ['collection', 'check'],
+      ),
+      missing: gauge('aacseed_coverage_missing_releases', 'Releases known upstream but not held here.', [
+        'collection',
+      ]),
+      torrents: gauge(
+        'aacseed_torrents',
+        'Torrents by health: ok (at the target copies), degraded (fewer), lost (none).',
+        ['health'],
+      ),
+      atRisk: gauge(
+        'aacseed_torrents_at_risk',
+        'Torrents below the target copies or with fewer than 4 swarm seeders.',
+      ),
+      engine: gauge(
+        'aacseed_engine_torrents',
+        'Torrents in the local engine by state (seeding, checking, error, ...).',
+        ['state'],
+      ),
       seedboxes: gauge('aacseed_seedboxes', 'Seedboxes the fleet reports.'),
-      seedboxUp: gauge('aacseed_seedbox_up', '1 when the seedbox answered at its last check, else 0.', ['seedbox']),
+      seedboxUp: gauge('aacseed_seedbox_up', '1 when the seedbox answered at its last check, else 0.', [
+        'seedbox',
+      ]),
       seedboxFree: gauge('aacseed_seedbox_free_bytes', 'Free space on the seedbox.', ['seedbox']),
       seedboxTorrents: gauge('aacseed_seedbox_torrents', 'Torrents the seedbox holds.', ['seedbox']),
       seedboxErrors: gauge('aacseed_seedbox_errors', 'Torrents the seedbox reports in error.', ['seedbox']),
-      swarmTorrents: gauge('aacseed_swarm_torrents', 'Torrents by public swarm seeders: lt4 (< 4), 4to10, gt10 (> 10), unknown (never scraped).', ['collection', 'bucket']),
-      swarmBytes: gauge('aacseed_swarm_bytes', 'Bytes of the torrents in each swarm seeder bucket.', ['collection', 'bucket']),
-      jobLastSuccess: gauge('aacseed_job_last_success_timestamp_seconds', 'When the job last finished ok (Unix time).', ['job']),
+      swarmTorrents: gauge(
+        'aacseed_swarm_torrents',
+        'Torrents by public swarm seeders: lt4 (< 4), 4to10, gt10 (> 10), unknown (never scraped).',
+        ['collection', 'bucket'],
+      ),
+      swarmBytes: gauge('aacseed_swarm_bytes', 'Bytes of the torrents in each swarm seeder bucket.', [
+        'collection',
+        'bucket',
+      ]),
+      jobLastSuccess: gauge(
+        'aacseed_job_last_success_timestamp_seconds',
+        'When the job last finished ok (Unix time).',
+        ['job'],
+      ),
       jobRunning: gauge('aacseed_job_running', '1 while the job runs.', ['job']),
-      problems: gauge('aacseed_problems', 'Open problems found in the releases, by scope and code.', ['scope', 'code']),
-      mirrorDownloads: gauge('aacseed_mirror_downloads', 'Mirror downloads by state (queued, downloading, verifying, placed, done, rejected).', ['state']),
-      mirrorSourceUp: gauge('aacseed_mirror_source_up', "1 when the mirror source's last fetch succeeded, else 0.", ['source']),
+      problems: gauge('aacseed_problems', 'Open problems found in the releases, by scope and code.', [
+        'scope',
+        'code',
+      ]),
+      mirrorDownloads: gauge(
+        'aacseed_mirror_downloads',
+        'Mirror downloads by state (queued, downloading, verifying, placed, done, rejected).',
+        ['state'],
+      ),
+      mirrorSourceUp: gauge(
+        'aacseed_mirror_source_up',
+        "1 when the mirror source's last fetch succeeded, else 0.",
+        ['source'],
+      ),
     }
-    this.#jobRuns = new Counter({ name: 'aacseed_job_runs_total', help: 'Job runs that finished since aacseed started, by outcome (ok, failed, skipped, interrupted).', labelNames: ['job', 'outcome'], registers: r })
-    this.#jobFailures = new Counter({ name: 'aacseed_job_failures_total', help: 'Job runs that failed since aacseed started.', labelNames: ['job'], registers: r })
+    this.#jobRuns = new Counter({
+      name: 'aacseed_job_runs_total',
+      help: 'Job runs that finished since aacseed started, by outcome (ok, failed, skipped, interrupted).',
+      labelNames: ['job', 'outcome'],
+      registers: r,
+    })
+    this.#jobFailures = new Counter({
+      name: 'aacseed_job_failures_total',
+      help: 'Job runs that failed since aacseed started.',
+      labelNames: ['job'],
+      registers: r,
+    })
     this.#jobDuration = new Histogram({
       name: 'aacseed_job_duration_seconds',
       help: 'How long job runs took (ok, failed or interrupted), since aacseed started.',
@@ -118,9 +198,24 @@ export class HttpMetrics {
     })
     this.#torrent = opts.perTorrent
       ? {
-          copies: new Gauge({ name: 'aacseed_torrent_copies', help: 'Copies of this torrent counted for health.', labelNames: ['infohash', 'collection', 'name'], registers: r }),
-          seeders: new Gauge({ name: 'aacseed_torrent_swarm_seeders', help: 'Seeders the public swarm reported for this torrent (absent when never scraped).', labelNames: ['infohash', 'collection', 'name'], registers: r }),
-          size: new Gauge({ name: 'aacseed_torrent_size_bytes', help: "Bytes of this torrent's data.", labelNames: ['infohash', 'collection', 'name'], registers: r }),
+          copies: new Gauge({
+            name: 'aacseed_torrent_copies',
+            help: 'Copies of this torrent counted for health.',
+            labelNames: ['infohash', 'collection', 'name'],
+            registers: r,
+          }),
+          seeders: new Gauge({
+            name: 'aacseed_torrent_swarm_seeders',
+            help: 'Seeders the public swarm reported for this torrent (absent when never scraped).',
+            labelNames: ['infohash', 'collection', 'name'],
+            registers: r,
+          }),
+          size: new Gauge({
+            name: 'aacseed_torrent_size_bytes',
+            help: "Bytes of this torrent's data.",
+            labelNames: ['infohash', 'collection', 'name'],
+            registers: r,
+          }),
         }
       : null
   }
@@ -149,14 +244,16 @@ export class HttpMetrics {
       }
       g.gaps.set({ collection }, c.gaps.length)
       g.gapSeconds.set({ collection }, c.gapSeconds)
-      for (const check of ['ok', 'conflict', 'unchecked'] as const) g.overlaps.set({ collection, check }, c.overlaps.filter((o) => o.check === check).length)
+      for (const check of ['ok', 'conflict', 'unchecked'] as const)
+        g.overlaps.set({ collection, check }, c.overlaps.filter((o) => o.check === check).length)
       g.missing.set({ collection }, c.missing.length)
       for (const bucket of SWARM_BUCKETS) {
         g.swarmTorrents.set({ collection, bucket }, c.swarm[bucket].torrents)
         g.swarmBytes.set({ collection, bucket }, c.swarm[bucket].bytes)
       }
     }
-    for (const health of ['ok', 'degraded', 'lost'] as const) g.torrents.set({ health }, r.totals.health[health])
+    for (const health of ['ok', 'degraded', 'lost'] as const)
+      g.torrents.set({ health }, r.totals.health[health])
     g.atRisk.set(r.totals.atRisk)
     for (const [state, n] of Object.entries(r.engine.states)) g.engine.set({ state }, n)
     g.seedboxes.set(r.seedboxes.length)
@@ -189,7 +286,8 @@ export class HttpMetrics {
 
   #jobs(jobs: { schedules: Record<string, string>; running: string[]; runs: JobRun[] }): void {
     const g = this.#g
-    for (const job of Object.keys(jobs.schedules)) g.jobRunning.set({ job }, jobs.running.includes(job) ? 1 : 0)
+    for (const job of Object.keys(jobs.schedules))
+      g.jobRunning.set({ job }, jobs.running.includes(job) ? 1 : 0)
     const lastOk = new Map<string, string>()
     let watermark = this.#watermark
     // Runs come newest first; count each finished run once, by its finish time.
@@ -199,7 +297,11 @@ export class HttpMetrics {
       if (run.finishedAt > watermark) watermark = run.finishedAt
       this.#jobRuns.inc({ job: run.job, outcome: run.outcome })
       if (run.outcome === 'failed') this.#jobFailures.inc({ job: run.job })
-      if (run.outcome !== 'skipped') this.#jobDuration.observe({ job: run.job }, Math.max(0, Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000)
+      if (run.outcome !== 'skipped')
+        this.#jobDuration.observe(
+          { job: run.job },
+          Math.max(0, Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000,
+        )
     }
     this.#watermark = watermark
     for (const [job, at] of lastOk) g.jobLastSuccess.set({ job }, Date.parse(at) / 1000)
@@ -212,7 +314,8 @@ export class HttpMetrics {
   async text(generation: number): Promise<{ plain: Buffer; gzip: Buffer }> {
     const now = Date.now()
     // The promise is cached, so concurrent scrapes share one rendering.
-    if (this.#text && this.#text.generation === generation && now - this.#text.at < TEXT_TTL_MS) return await this.#text.body
+    if (this.#text && this.#text.generation === generation && now - this.#text.at < TEXT_TTL_MS)
+      return await this.#text.body
     const body = this.registry.metrics().then((t) => {
       // prom-client writes NaN as `Nan` (its event-loop lag before the first sample); the format says `NaN`.
       const plain = Buffer.from(t.replace(/ Nan$/gm, ' NaN'), 'utf8')

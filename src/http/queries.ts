@@ -24,7 +24,8 @@ export interface ProblemFilter {
   scope?: string | undefined
 }
 
-const WHERE = '(@code IS NULL OR p.code = @code) AND (@collection IS NULL OR p.collection = @collection) AND (@scope IS NULL OR p.scope = @scope)'
+const WHERE =
+  '(@code IS NULL OR p.code = @code) AND (@collection IS NULL OR p.collection = @collection) AND (@scope IS NULL OR p.scope = @scope)'
 
 export class ProblemQueries {
   readonly #page
@@ -37,13 +38,22 @@ export class ProblemQueries {
        FROM problems p JOIN roots r ON r.id = p.root_id WHERE ${WHERE} ORDER BY p.id DESC LIMIT @limit OFFSET @offset`,
     )
     this.#count = db.prepare(`SELECT count(*) FROM problems p WHERE ${WHERE}`).pluck()
-    this.#byCode = db.prepare('SELECT scope, code, count(*) AS n FROM problems GROUP BY scope, code ORDER BY scope, code')
+    this.#byCode = db.prepare(
+      'SELECT scope, code, count(*) AS n FROM problems GROUP BY scope, code ORDER BY scope, code',
+    )
   }
 
   /** Newest first. */
   page(filter: ProblemFilter, limit: number, offset: number): { total: number; items: ProblemRow[] } {
-    const params = { code: filter.code ?? null, collection: filter.collection ?? null, scope: filter.scope ?? null }
-    return { total: this.#count.get(params) as number, items: this.#page.all({ ...params, limit, offset }) as ProblemRow[] }
+    const params = {
+      code: filter.code ?? null,
+      collection: filter.collection ?? null,
+      scope: filter.scope ?? null,
+    }
+    return {
+      total: this.#count.get(params) as number,
+      items: this.#page.all({ ...params, limit, offset }) as ProblemRow[],
+    }
   }
 
   counts(): Array<{ scope: string; code: string; n: number }> {

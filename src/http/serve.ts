@@ -26,11 +26,15 @@ export interface ServeHttpOptions {
 }
 
 export function packageVersion(): string {
-  return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+  return (
+    JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+  ).version
 }
 
 /** Starts listening; `close()` stops the server, then closes its database connection. */
-export async function startServeHttp(opts: ServeHttpOptions): Promise<{ url: string; close(): Promise<void> }> {
+export async function startServeHttp(
+  opts: ServeHttpOptions,
+): Promise<{ url: string; close(): Promise<void> }> {
   const { config } = opts
   const token = readSecret('AACSEED_HTTP_TOKEN', config.http.token_file, opts.env, 'http-token')
   const db = openDatabase(config.catalog.database, { readonly: true })
@@ -39,13 +43,25 @@ export async function startServeHttp(opts: ServeHttpOptions): Promise<{ url: str
   try {
     const server = await startHttpServer({
       db,
-      coverage: new CoverageCache({ db, inputs: opts.inputs ?? fleetCoverageInputs(fleet!, config.fleet.seedboxes.length > 0, () => upstreamReleases(db)) }),
+      coverage: new CoverageCache({
+        db,
+        inputs:
+          opts.inputs ??
+          fleetCoverageInputs(fleet!, config.fleet.seedboxes.length > 0, () => upstreamReleases(db)),
+      }),
       jobs: opts.jobs,
-      engine: { kind: opts.engine.kind, check: async () => {
-        await opts.engine.list()
-      } },
+      engine: {
+        kind: opts.engine.kind,
+        check: async () => {
+          await opts.engine.list()
+        },
+      },
       token,
-      list: { urlBase: config.torrents.url_base, topLevelGroupName: config.torrents.top_level_group_name, trackers: config.torrents.announce.flat() },
+      list: {
+        urlBase: config.torrents.url_base,
+        topLevelGroupName: config.torrents.top_level_group_name,
+        trackers: config.torrents.announce.flat(),
+      },
       perTorrentMetrics: config.http.per_torrent_metrics,
       refreshSeconds: config.http.refresh_seconds,
       logger: opts.logger,
@@ -53,7 +69,10 @@ export async function startServeHttp(opts: ServeHttpOptions): Promise<{ url: str
       host: config.http.host,
       port: config.http.port,
     })
-    opts.logger.info({ area: 'http', url: server.url, token: token ? 'configured' : 'none (read-only)' }, `dashboard and API at ${server.url}`)
+    opts.logger.info(
+      { area: 'http', url: server.url, token: token ? 'configured' : 'none (read-only)' },
+      `dashboard and API at ${server.url}`,
+    )
     return {
       url: server.url,
       async close() {

@@ -25,13 +25,33 @@
  */
 import { randomBytes } from 'node:crypto'
 import { gzipSync } from 'node:zlib'
-import { fastify, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import {
+  fastify,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify'
 import { mirrorSummary } from '../mirror/index.js'
-import { coverageJson, timelineJson, torrentJson, type CoverageCache, type CoverageSnapshot, type TorrentCoverage, type TorrentHealth } from '../coverage/index.js'
+import {
+  coverageJson,
+  timelineJson,
+  torrentJson,
+  type CoverageCache,
+  type CoverageSnapshot,
+  type TorrentCoverage,
+  type TorrentHealth,
+} from '../coverage/index.js'
 import type { Db } from '../db/index.js'
 import { ConfigError, isAacseedError } from '../errors.js'
 import type { Logger } from '../log/index.js'
-import { formatTorrentList, torrentListEntries, TorrentStore, type ListSettings, type SwarmFigures } from '../torrents/index.js'
+import {
+  formatTorrentList,
+  torrentListEntries,
+  TorrentStore,
+  type ListSettings,
+  type SwarmFigures,
+} from '../torrents/index.js'
 import { requireToken } from './auth.js'
 import { DASHBOARD_CSS, dashboardHtml, dashboardScript, FAVICON_SVG } from './dashboard/page.js'
 import { errorBody, HttpError, type HttpErrorCode } from './errors.js'
@@ -65,7 +85,8 @@ export interface HttpServerOptions {
 }
 
 const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
@@ -98,7 +119,11 @@ const offset = { type: 'integer', minimum: 0, maximum: 1_000_000_000, default: 0
 const name = { type: 'string', minLength: 1, maxLength: 300 }
 
 const SCHEMAS = {
-  coverage: { type: 'object', additionalProperties: false, properties: { collection: name, detail: { type: 'boolean', default: false } } },
+  coverage: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { collection: name, detail: { type: 'boolean', default: false } },
+  },
   timeline: { type: 'object', additionalProperties: false, properties: { collection: name } },
   torrents: {
     type: 'object',
@@ -115,11 +140,21 @@ const SCHEMAS = {
     },
   },
   jobs: { type: 'object', additionalProperties: false, properties: { job: name, limit: limit(500, 50) } },
-  run: { type: 'object', additionalProperties: false, properties: { wait: { type: 'boolean', default: false } } },
+  run: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { wait: { type: 'boolean', default: false } },
+  },
   problems: {
     type: 'object',
     additionalProperties: false,
-    properties: { code: name, collection: name, scope: { type: 'string', enum: ['root', 'meta', 'data', 'cross', 'torrent'] }, limit: limit(1000, 100), offset },
+    properties: {
+      code: name,
+      collection: name,
+      scope: { type: 'string', enum: ['root', 'meta', 'data', 'cross', 'torrent'] },
+      limit: limit(1000, 100),
+      offset,
+    },
   },
   none: { type: 'object', additionalProperties: false, properties: {} },
 } as const
@@ -152,12 +187,24 @@ function torrentsPage(snap: CoverageSnapshot, q: TorrentQuery) {
       (q.swarm === undefined || t.bucket === q.swarm),
   )
   if (q.sort === 'risk') list = [...list].sort(byRisk)
-  return { generation: snap.generation, total: list.length, limit: q.limit, offset: q.offset, items: list.slice(q.offset, q.offset + q.limit).map(torrentJson) }
+  return {
+    generation: snap.generation,
+    total: list.length,
+    limit: q.limit,
+    offset: q.offset,
+    items: list.slice(q.offset, q.offset + q.limit).map(torrentJson),
+  }
 }
 
 /** Riskiest first: fewest copies, then fewest swarm seeders (never scraped counts as none), then the biggest. */
 function byRisk(a: TorrentCoverage, b: TorrentCoverage): number {
-  return HEALTH_RANK[a.health] - HEALTH_RANK[b.health] || a.copies - b.copies || (a.seeders ?? -1) - (b.seeders ?? -1) || b.bytes - a.bytes || (a.name < b.name ? -1 : 1)
+  return (
+    HEALTH_RANK[a.health] - HEALTH_RANK[b.health] ||
+    a.copies - b.copies ||
+    (a.seeders ?? -1) - (b.seeders ?? -1) ||
+    b.bytes - a.bytes ||
+    (a.name < b.name ? -1 : 1)
+  )
 }
 
 /**
@@ -202,7 +249,8 @@ function validationMessage(e: FastifyError): string {
   const where = e.validationContext === 'querystring' ? 'parameter' : (e.validationContext ?? 'request')
   if (!v) return e.message
   const extra = (v.params as { additionalProperty?: unknown }).additionalProperty
-  if (v.keyword === 'additionalProperties' && typeof extra === 'string') return `unknown ${where} ${JSON.stringify(extra)}`
+  if (v.keyword === 'additionalProperties' && typeof extra === 'string')
+    return `unknown ${where} ${JSON.stringify(extra)}`
   const field = v.instancePath.replace(/^\//, '')
   return `${where} ${field ? `${field} ` : ''}${v.message ?? 'is invalid'}`
 }
@@ -226,7 +274,13 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
       setImmediate(() => {
         if (snap.generation === refreshedGeneration) warm(snap)
       })
-      const jobs = opts.jobs ? { schedules: opts.jobs.schedules(), running: opts.jobs.running(), runs: opts.jobs.recentRuns({ limit: 200 }) } : null
+      const jobs = opts.jobs
+        ? {
+            schedules: opts.jobs.schedules(),
+            running: opts.jobs.running(),
+            runs: opts.jobs.recentRuns({ limit: 200 }),
+          }
+        : null
       metrics.refresh(snap, problems.counts(), jobs, mirrorSummary(opts.db))
     }
     return snap
@@ -236,13 +290,21 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
    * Sends a snapshot-derived body with its ETag, or 304 when the client has it. `make` returns
    * a value to serialize, or with `raw` the JSON text itself.
    */
-  const sendView = (req: FastifyRequest, reply: FastifyReply, key: string, make: (snap: CoverageSnapshot) => unknown, raw = false): FastifyReply => {
+  const sendView = (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    key: string,
+    make: (snap: CoverageSnapshot) => unknown,
+    raw = false,
+  ): FastifyReply => {
     const snap = snapshot()
     const etag = `"${boot}-${snap.generation}"`
     reply.header('etag', etag).header('cache-control', 'no-cache').header('vary', 'accept-encoding')
     if (req.headers['if-none-match'] === etag) return reply.code(304).send()
     const text = () => (raw ? String(make(snap)) : JSON.stringify(make(snap)))
-    const gzip = /\bgzip\b/.test(req.headers['accept-encoding'] ?? '') ? views.gzip(snap.generation, key, text) : null
+    const gzip = /\bgzip\b/.test(req.headers['accept-encoding'] ?? '')
+      ? views.gzip(snap.generation, key, text)
+      : null
     if (gzip) return reply.type(JSON_TYPE).header('content-encoding', 'gzip').send(gzip)
     return reply.type(JSON_TYPE).send(views.get(snap.generation, key, text))
   }
@@ -250,7 +312,11 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   /** What the dashboard loads first, prepared ahead (after start and after each recomputation), off the request that caused it. */
   const warm = (snap: CoverageSnapshot): void => {
     const g = snap.generation
-    views.get(g, COVERAGE_SUMMARY_KEY, () => JSON.stringify(coverageJson(snap.report, { detail: false, generation: g, computedAt: snap.computedAt })))
+    views.get(g, COVERAGE_SUMMARY_KEY, () =>
+      JSON.stringify(
+        coverageJson(snap.report, { detail: false, generation: g, computedAt: snap.computedAt }),
+      ),
+    )
     views.gzip(g, TIMELINE_KEY, () => JSON.stringify(timelineJson(snap.report, { generation: g })))
     const risk: TorrentQuery = { at_risk: true, sort: 'risk', limit: 25, offset: 0 }
     views.get(g, torrentsKey(risk), () => JSON.stringify(torrentsPage(snap, risk)))
@@ -260,7 +326,9 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     logger: false,
     bodyLimit: 64 * 1024,
     return503OnClosing: true,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false },
+    },
     // Requests Fastify refuses before routing (a malformed URL, a bad content type).
     frameworkErrors: (err, _req, reply) => {
       const r = reply as unknown as FastifyReply
@@ -275,35 +343,73 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   app.addHook('onRequest', (req, reply, done) => {
     reply.headers(SECURITY_HEADERS)
     if (checkHost && !isLoopbackHost(hostName(req.headers.host))) {
-      done(new HttpError(403, 'forbidden-host', 'this aacseed listens on loopback only: use http://127.0.0.1:PORT/ (or localhost)'))
+      done(
+        new HttpError(
+          403,
+          'forbidden-host',
+          'this aacseed listens on loopback only: use http://127.0.0.1:PORT/ (or localhost)',
+        ),
+      )
       return
     }
     done()
   })
 
   app.setErrorHandler((err: FastifyError | HttpError | Error, req, reply) => {
-    if (err instanceof HttpError) return reply.code(err.status).headers(err.headers).type(JSON_TYPE).send(errorBody(err.code, err.message, err.extra))
+    if (err instanceof HttpError)
+      return reply
+        .code(err.status)
+        .headers(err.headers)
+        .type(JSON_TYPE)
+        .send(errorBody(err.code, err.message, err.extra))
     const fe = err as FastifyError
-    if (fe.validation) return reply.code(400).type(JSON_TYPE).send(errorBody('bad-request', validationMessage(fe)))
-    if (isAacseedError(err) && err.code === 'unknown-job') return reply.code(404).type(JSON_TYPE).send(errorBody('unknown-job', err.message))
-    if (isAacseedError(err) && err.code === 'jobs-stopping') return reply.code(503).type(JSON_TYPE).send(errorBody('jobs-stopping', err.message))
+    if (fe.validation)
+      return reply
+        .code(400)
+        .type(JSON_TYPE)
+        .send(errorBody('bad-request', validationMessage(fe)))
+    if (isAacseedError(err) && err.code === 'unknown-job')
+      return reply.code(404).type(JSON_TYPE).send(errorBody('unknown-job', err.message))
+    if (isAacseedError(err) && err.code === 'jobs-stopping')
+      return reply.code(503).type(JSON_TYPE).send(errorBody('jobs-stopping', err.message))
     const status = fe.statusCode ?? 500
     if (status < 500) {
-      const codes: Record<number, HttpErrorCode> = { 404: 'not-found', 405: 'method-not-allowed', 413: 'payload-too-large', 415: 'unsupported-media-type' }
-      return reply.code(status).type(JSON_TYPE).send(errorBody(codes[status] ?? 'bad-request', fe.message))
+      const codes: Record<number, HttpErrorCode> = {
+        404: 'not-found',
+        405: 'method-not-allowed',
+        413: 'payload-too-large',
+        415: 'unsupported-media-type',
+      }
+      return reply
+        .code(status)
+        .type(JSON_TYPE)
+        .send(errorBody(codes[status] ?? 'bad-request', fe.message))
     }
     log.error({ err, method: req.method, url: req.url }, `internal error answering ${req.method} ${req.url}`)
     return reply.code(500).type(JSON_TYPE).send(errorBody('internal', 'internal error; see the aacseed log'))
   })
 
-  app.setNotFoundHandler((req, reply) => reply.code(404).type(JSON_TYPE).send(errorBody('not-found', `no such endpoint: ${req.method} ${req.url.split('?')[0]}`)))
+  app.setNotFoundHandler((req, reply) =>
+    reply
+      .code(404)
+      .type(JSON_TYPE)
+      .send(errorBody('not-found', `no such endpoint: ${req.method} ${req.url.split('?')[0]}`)),
+  )
 
   // ---- dashboard ----
 
-  app.get('/', (_req, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(html))
-  app.get('/dashboard.js', (_req, reply) => reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(script))
-  app.get('/dashboard.css', (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'no-cache').send(DASHBOARD_CSS))
-  app.get('/favicon.svg', (_req, reply) => reply.type('image/svg+xml').header('cache-control', 'max-age=86400').send(FAVICON_SVG))
+  app.get('/', (_req, reply) =>
+    reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(html),
+  )
+  app.get('/dashboard.js', (_req, reply) =>
+    reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(script),
+  )
+  app.get('/dashboard.css', (_req, reply) =>
+    reply.type('text/css; charset=utf-8').header('cache-control', 'no-cache').send(DASHBOARD_CSS),
+  )
+  app.get('/favicon.svg', (_req, reply) =>
+    reply.type('image/svg+xml').header('cache-control', 'max-age=86400').send(FAVICON_SVG),
+  )
 
   // ---- coverage ----
 
@@ -329,32 +435,82 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     })),
   )
 
-  app.get<{ Querystring: { collection?: string; detail: boolean } }>('/api/coverage', { schema: { querystring: SCHEMAS.coverage } }, (req, reply) => {
-    const { collection, detail } = req.query
-    if (collection !== undefined && !snapshot().report.collections.some((c) => c.collection === collection)) {
-      throw new HttpError(404, 'unknown-collection', `no collection ${JSON.stringify(collection)}; GET /api/collections lists them`)
-    }
-    return sendView(req, reply, collection === undefined && !detail ? COVERAGE_SUMMARY_KEY : `coverage:${collection ?? ''}:${detail}`, (snap) => coverageJson(snap.report, { collection, detail, generation: snap.generation, computedAt: snap.computedAt }))
-  })
+  app.get<{ Querystring: { collection?: string; detail: boolean } }>(
+    '/api/coverage',
+    { schema: { querystring: SCHEMAS.coverage } },
+    (req, reply) => {
+      const { collection, detail } = req.query
+      if (
+        collection !== undefined &&
+        !snapshot().report.collections.some((c) => c.collection === collection)
+      ) {
+        throw new HttpError(
+          404,
+          'unknown-collection',
+          `no collection ${JSON.stringify(collection)}; GET /api/collections lists them`,
+        )
+      }
+      return sendView(
+        req,
+        reply,
+        collection === undefined && !detail ? COVERAGE_SUMMARY_KEY : `coverage:${collection ?? ''}:${detail}`,
+        (snap) =>
+          coverageJson(snap.report, {
+            collection,
+            detail,
+            generation: snap.generation,
+            computedAt: snap.computedAt,
+          }),
+      )
+    },
+  )
 
-  app.get<{ Querystring: { collection?: string } }>('/api/timeline', { schema: { querystring: SCHEMAS.timeline } }, (req, reply) => {
-    const { collection } = req.query
-    if (collection !== undefined && !snapshot().report.collections.some((c) => c.collection === collection)) {
-      throw new HttpError(404, 'unknown-collection', `no collection ${JSON.stringify(collection)}; GET /api/collections lists them`)
-    }
-    return sendView(req, reply, collection === undefined ? TIMELINE_KEY : `timeline:${collection}`, (snap) => timelineJson(snap.report, { collection, generation: snap.generation }))
-  })
+  app.get<{ Querystring: { collection?: string } }>(
+    '/api/timeline',
+    { schema: { querystring: SCHEMAS.timeline } },
+    (req, reply) => {
+      const { collection } = req.query
+      if (
+        collection !== undefined &&
+        !snapshot().report.collections.some((c) => c.collection === collection)
+      ) {
+        throw new HttpError(
+          404,
+          'unknown-collection',
+          `no collection ${JSON.stringify(collection)}; GET /api/collections lists them`,
+        )
+      }
+      return sendView(
+        req,
+        reply,
+        collection === undefined ? TIMELINE_KEY : `timeline:${collection}`,
+        (snap) => timelineJson(snap.report, { collection, generation: snap.generation }),
+      )
+    },
+  )
 
-  app.get<{ Querystring: TorrentQuery }>('/api/torrents', { schema: { querystring: SCHEMAS.torrents } }, (req, reply) => {
-    const q = req.query
-    return sendView(req, reply, torrentsKey(q), (snap) => torrentsPage(snap, q))
-  })
+  app.get<{ Querystring: TorrentQuery }>(
+    '/api/torrents',
+    { schema: { querystring: SCHEMAS.torrents } },
+    (req, reply) => {
+      const q = req.query
+      return sendView(req, reply, torrentsKey(q), (snap) => torrentsPage(snap, q))
+    },
+  )
 
   app.get('/api/seedboxes', { schema: { querystring: SCHEMAS.none } }, (req, reply) =>
     sendView(req, reply, 'seedboxes', (snap) => ({
       generation: snap.generation,
       copies_target: snap.report.copiesTarget,
-      seedboxes: snap.report.seedboxes.map((s) => ({ name: s.name, up: s.up, free_bytes: s.freeBytes, torrents: s.torrents, errors: s.errors, last_seen_at: s.lastSeenAt, error: s.error })),
+      seedboxes: snap.report.seedboxes.map((s) => ({
+        name: s.name,
+        up: s.up,
+        free_bytes: s.freeBytes,
+        torrents: s.torrents,
+        errors: s.errors,
+        last_seen_at: s.lastSeenAt,
+        error: s.error,
+      })),
     })),
   )
 
@@ -377,50 +533,97 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
             currentlySeeding: t.lastSeedingAt !== null && now - Date.parse(t.lastSeedingAt) <= SEVEN_DAYS_MS,
           }
         }
-        return formatTorrentList(torrentListEntries(new TorrentStore(opts.db).all(), opts.list, swarm), 'json')
+        return formatTorrentList(
+          torrentListEntries(new TorrentStore(opts.db).all(), opts.list, swarm),
+          'json',
+        )
       },
       true,
     ),
   )
 
-  app.get('/api/mirror', { schema: { querystring: SCHEMAS.none } }, (_req, reply) => reply.type(JSON_TYPE).header('cache-control', 'no-store').send(mirrorSummary(opts.db)))
+  app.get('/api/mirror', { schema: { querystring: SCHEMAS.none } }, (_req, reply) =>
+    reply.type(JSON_TYPE).header('cache-control', 'no-store').send(mirrorSummary(opts.db)),
+  )
 
   // ---- jobs, problems, health ----
 
-  app.get<{ Querystring: { job?: string; limit: number } }>('/api/jobs', { schema: { querystring: SCHEMAS.jobs } }, (req, reply) => {
-    const api = opts.jobs
-    if (!api) return reply.type(JSON_TYPE).header('cache-control', 'no-store').send({ jobs: [], running: [], runs: [] })
-    const schedules = api.schedules()
-    const running = api.running()
-    const { job } = req.query
-    if (job !== undefined && !Object.hasOwn(schedules, job)) throw new HttpError(404, 'unknown-job', `no job ${JSON.stringify(job)}; jobs: ${Object.keys(schedules).join(', ')}`)
-    const jobs = Object.entries(schedules).map(([name, schedule]) => {
-      const last = api.recentRuns({ job: name, limit: 1 })[0]
-      return { name, schedule, running: running.includes(name), last_run: last ? runJson(last) : null }
-    })
-    const runs = api.recentRuns({ ...(job !== undefined ? { job } : {}), limit: req.query.limit }).map(runJson)
-    return reply.type(JSON_TYPE).header('cache-control', 'no-store').send({ jobs, running, runs })
-  })
+  app.get<{ Querystring: { job?: string; limit: number } }>(
+    '/api/jobs',
+    { schema: { querystring: SCHEMAS.jobs } },
+    (req, reply) => {
+      const api = opts.jobs
+      if (!api)
+        return reply
+          .type(JSON_TYPE)
+          .header('cache-control', 'no-store')
+          .send({ jobs: [], running: [], runs: [] })
+      const schedules = api.schedules()
+      const running = api.running()
+      const { job } = req.query
+      if (job !== undefined && !Object.hasOwn(schedules, job))
+        throw new HttpError(
+          404,
+          'unknown-job',
+          `no job ${JSON.stringify(job)}; jobs: ${Object.keys(schedules).join(', ')}`,
+        )
+      const jobs = Object.entries(schedules).map(([name, schedule]) => {
+        const last = api.recentRuns({ job: name, limit: 1 })[0]
+        return { name, schedule, running: running.includes(name), last_run: last ? runJson(last) : null }
+      })
+      const runs = api
+        .recentRuns({ ...(job !== undefined ? { job } : {}), limit: req.query.limit })
+        .map(runJson)
+      return reply.type(JSON_TYPE).header('cache-control', 'no-store').send({ jobs, running, runs })
+    },
+  )
 
-  app.post<{ Params: { name: string }; Querystring: { wait: boolean } }>('/api/jobs/:name/run', { schema: { querystring: SCHEMAS.run } }, async (req, reply) => {
-    requireToken(req.headers.authorization, opts.token)
-    const api = opts.jobs
-    const name = req.params.name
-    if (!api || !Object.hasOwn(api.schedules(), name)) throw new HttpError(404, 'unknown-job', `no job ${JSON.stringify(name)}${api ? `; jobs: ${Object.keys(api.schedules()).join(', ')}` : ''}`)
-    const { run, done } = await api.start(name)
-    log.info({ job: name, run: run.id, outcome: run.outcome, remote: req.ip }, `job ${name} requested over HTTP`)
-    reply.type(JSON_TYPE).header('cache-control', 'no-store')
-    if (run.outcome === 'skipped') return reply.code(409).send(errorBody('job-running', `job ${name} is already running; this request was recorded as skipped`, { run: runJson(run) }))
-    if (req.query.wait) return reply.code(200).send({ run: runJson(await done) })
-    return reply.code(202).header('location', `/api/jobs?job=${encodeURIComponent(name)}`).send({ run: runJson(run) })
-  })
+  app.post<{ Params: { name: string }; Querystring: { wait: boolean } }>(
+    '/api/jobs/:name/run',
+    { schema: { querystring: SCHEMAS.run } },
+    async (req, reply) => {
+      requireToken(req.headers.authorization, opts.token)
+      const api = opts.jobs
+      const name = req.params.name
+      if (!api || !Object.hasOwn(api.schedules(), name))
+        throw new HttpError(
+          404,
+          'unknown-job',
+          `no job ${JSON.stringify(name)}${api ? `; jobs: ${Object.keys(api.schedules()).join(', ')}` : ''}`,
+        )
+      const { run, done } = await api.start(name)
+      log.info(
+        { job: name, run: run.id, outcome: run.outcome, remote: req.ip },
+        `job ${name} requested over HTTP`,
+      )
+      reply.type(JSON_TYPE).header('cache-control', 'no-store')
+      if (run.outcome === 'skipped')
+        return reply
+          .code(409)
+          .send(
+            errorBody('job-running', `job ${name} is already running; this request was recorded as skipped`, {
+              run: runJson(run),
+            }),
+          )
+      if (req.query.wait) return reply.code(200).send({ run: runJson(await done) })
+      return reply
+        .code(202)
+        .header('location', `/api/jobs?job=${encodeURIComponent(name)}`)
+        .send({ run: runJson(run) })
+    },
+  )
 
-  app.get<{ Querystring: { code?: string; collection?: string; scope?: string; limit: number; offset: number } }>('/api/problems', { schema: { querystring: SCHEMAS.problems } }, (req, reply) => {
+  app.get<{
+    Querystring: { code?: string; collection?: string; scope?: string; limit: number; offset: number }
+  }>('/api/problems', { schema: { querystring: SCHEMAS.problems } }, (req, reply) => {
     const q = req.query
     const page = problems.page({ code: q.code, collection: q.collection, scope: q.scope }, q.limit, q.offset)
     const byCode: Record<string, number> = {}
     for (const c of problems.counts()) byCode[c.code] = (byCode[c.code] ?? 0) + c.n
-    return reply.type(JSON_TYPE).header('cache-control', 'no-store').send({ total: page.total, limit: q.limit, offset: q.offset, by_code: byCode, items: page.items })
+    return reply
+      .type(JSON_TYPE)
+      .header('cache-control', 'no-store')
+      .send({ total: page.total, limit: q.limit, offset: q.offset, by_code: byCode, items: page.items })
   })
 
   app.get('/healthz', { schema: { querystring: SCHEMAS.none } }, async (_req, reply) => {
@@ -436,7 +639,16 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
       const probe = opts.engine
       let timer: NodeJS.Timeout | undefined
       try {
-        await Promise.race([probe.check(), new Promise((_, rej) => (timer = setTimeout(() => rej(new Error(`no answer within ${ENGINE_TIMEOUT_MS} ms`)), ENGINE_TIMEOUT_MS)))])
+        await Promise.race([
+          probe.check(),
+          new Promise(
+            (_, rej) =>
+              (timer = setTimeout(
+                () => rej(new Error(`no answer within ${ENGINE_TIMEOUT_MS} ms`)),
+                ENGINE_TIMEOUT_MS,
+              )),
+          ),
+        ])
         engine = { ok: true, kind: probe.kind }
       } catch (e) {
         engine = { ok: false, kind: probe.kind, error: (e as Error).message }
@@ -456,7 +668,8 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     const snap = snapshot()
     const body = await metrics.text(snap.generation)
     reply.type(metrics.contentType).header('cache-control', 'no-store').header('vary', 'accept-encoding')
-    if (/\bgzip\b/.test(req.headers['accept-encoding'] ?? '')) return reply.header('content-encoding', 'gzip').send(body.gzip)
+    if (/\bgzip\b/.test(req.headers['accept-encoding'] ?? ''))
+      return reply.header('content-encoding', 'gzip').send(body.gzip)
     return reply.send(body.plain)
   })
 
@@ -473,19 +686,33 @@ export interface RunningHttpServer {
 }
 
 /** Builds (which computes coverage once) and listens. A taken or unusable address is a ConfigError (exit 2). */
-export async function startHttpServer(opts: HttpServerOptions & { host: string; port: number }): Promise<RunningHttpServer> {
+export async function startHttpServer(
+  opts: HttpServerOptions & { host: string; port: number },
+): Promise<RunningHttpServer> {
   const app = buildHttpServer(opts)
   try {
     await app.listen({ host: opts.host, port: opts.port })
   } catch (e) {
     await app.close().catch(() => undefined)
     const code = (e as NodeJS.ErrnoException).code
-    if (code === 'EADDRINUSE') throw new ConfigError(`http: port ${opts.port} on ${opts.host} is already in use (set http.port, or http.enabled = false)`, { field: 'http.port' })
-    if (code === 'EADDRNOTAVAIL' || code === 'EACCES' || code === 'ENOTFOUND') throw new ConfigError(`http: cannot listen on ${opts.host}:${opts.port}: ${code}`, { field: 'http.host' })
+    if (code === 'EADDRINUSE')
+      throw new ConfigError(
+        `http: port ${opts.port} on ${opts.host} is already in use (set http.port, or http.enabled = false)`,
+        { field: 'http.port' },
+      )
+    if (code === 'EADDRNOTAVAIL' || code === 'EACCES' || code === 'ENOTFOUND')
+      throw new ConfigError(`http: cannot listen on ${opts.host}:${opts.port}: ${code}`, {
+        field: 'http.host',
+      })
     throw e
   }
   const addr = app.server.address()
   const port = typeof addr === 'object' && addr ? addr.port : opts.port
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host
-  return { app, url: `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}/`, port, close: () => app.close() }
+  return {
+    app,
+    url: `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}/`,
+    port,
+    close: () => app.close(),
+  }
 }

@@ -75,9 +75,13 @@ export class JobRunner {
       const result = validateDetailed(job.schedule)
       if (result.valid) continue
       const why = result.errors.map((e) => e.message).join('; ')
-      bad.push({ name: job.name, line: `config: jobs.${job.name}: invalid cron expression ${JSON.stringify(job.schedule)}${why ? `: ${why}` : ''}` })
+      bad.push({
+        name: job.name,
+        line: `config: jobs.${job.name}: invalid cron expression ${JSON.stringify(job.schedule)}${why ? `: ${why}` : ''}`,
+      })
     }
-    if (bad.length > 0) throw new InvalidCronError(bad.map((b) => b.line).join('\n'), { field: `jobs.${bad[0]!.name}` })
+    if (bad.length > 0)
+      throw new InvalidCronError(bad.map((b) => b.line).join('\n'), { field: `jobs.${bad[0]!.name}` })
   }
 
   /**
@@ -89,8 +93,15 @@ export class JobRunner {
     if (this.#started) throw new Error('JobRunner.start() called twice')
     this.validate()
     this.#started = true
-    const interrupted = this.#runs.interrupt(new Date(), 'aacseed stopped before the run finished (found at start-up)')
-    if (interrupted > 0) this.#log.warn({ runs: interrupted }, `marked ${interrupted} run(s) left running by an earlier process as interrupted`)
+    const interrupted = this.#runs.interrupt(
+      new Date(),
+      'aacseed stopped before the run finished (found at start-up)',
+    )
+    if (interrupted > 0)
+      this.#log.warn(
+        { runs: interrupted },
+        `marked ${interrupted} run(s) left running by an earlier process as interrupted`,
+      )
     for (const job of this.#jobs.values()) {
       // noOverlap stays off: our own guard records the skipped run, node-cron's would only drop it.
       const task = createTask(job.schedule, () => this.#scheduled(job.name), {
@@ -101,12 +112,18 @@ export class JobRunner {
       })
       // node-cron logs a warning of its own unless someone listens.
       task.on('execution:missed', (ctx) => {
-        this.#log.warn({ job: job.name, slot: ctx.date.toISOString() }, `job ${job.name}: missed its ${ctx.date.toISOString()} slot (event loop busy)`)
+        this.#log.warn(
+          { job: job.name, slot: ctx.date.toISOString() },
+          `job ${job.name}: missed its ${ctx.date.toISOString()} slot (event loop busy)`,
+        )
       })
       this.#tasks.push(task)
     }
     for (const task of this.#tasks) void task.start()
-    this.#log.info({ jobs: [...this.#jobs.values()].map((j) => `${j.name}=${j.schedule}`) }, 'job schedules started (UTC)')
+    this.#log.info(
+      { jobs: [...this.#jobs.values()].map((j) => `${j.name}=${j.schedule}`) },
+      'job schedules started (UTC)',
+    )
   }
 
   /**
@@ -116,12 +133,19 @@ export class JobRunner {
    */
   async runNow(name: string, trigger: JobTrigger = 'manual'): Promise<JobRun> {
     const job = this.#jobs.get(name)
-    if (!job) throw new AacseedError('unknown-job', `unknown job ${JSON.stringify(name)}; jobs: ${[...this.#jobs.keys()].join(', ')}`)
+    if (!job)
+      throw new AacseedError(
+        'unknown-job',
+        `unknown job ${JSON.stringify(name)}; jobs: ${[...this.#jobs.keys()].join(', ')}`,
+      )
     if (this.#stopping) throw new AacseedError('jobs-stopping', `cannot run job ${name}: aacseed is stopping`)
     const current = this.#running.get(name)
     if (current) {
       const id = this.#runs.skipped(name, trigger, new Date(), STILL_RUNNING)
-      this.#log.warn({ job: name, trigger, run: id, running: current.id }, `job ${name} skipped: ${STILL_RUNNING}`)
+      this.#log.warn(
+        { job: name, trigger, run: id, running: current.id },
+        `job ${name} skipped: ${STILL_RUNNING}`,
+      )
       return this.#runs.get(id)!
     }
     const controller = new AbortController()
@@ -172,7 +196,9 @@ export class JobRunner {
     for (const [name, r] of running) {
       if (!this.#running.has(name)) continue
       this.#log.warn({ job: name, run: r.id }, `job ${name} did not stop within ${timeoutMs} ms; leaving it`)
-      this.#record(() => this.#runs.interrupt(new Date(), `${STOPPED}: did not stop within ${timeoutMs} ms`, r.id))
+      this.#record(() =>
+        this.#runs.interrupt(new Date(), `${STOPPED}: did not stop within ${timeoutMs} ms`, r.id),
+      )
     }
   }
 
@@ -186,7 +212,11 @@ export class JobRunner {
     }
   }
 
-  async #execute(job: JobDefinition, run: { id: number; trigger: JobTrigger; startedAt: Date }, signal: AbortSignal): Promise<JobRun> {
+  async #execute(
+    job: JobDefinition,
+    run: { id: number; trigger: JobTrigger; startedAt: Date },
+    signal: AbortSignal,
+  ): Promise<JobRun> {
     const { id, trigger } = run
     const log = this.#log.child({ job: job.name, run: id })
     const started = performance.now()
@@ -222,7 +252,18 @@ export class JobRunner {
     let recorded: JobRun | undefined
     this.#record(() => (recorded = this.#runs.get(id)))
     // After a stop timeout the row says interrupted although the job ended since; the row wins.
-    return recorded ?? { id, job: job.name, trigger, startedAt: run.startedAt.toISOString(), finishedAt: finishedAt.toISOString(), outcome, counts, error }
+    return (
+      recorded ?? {
+        id,
+        job: job.name,
+        trigger,
+        startedAt: run.startedAt.toISOString(),
+        finishedAt: finishedAt.toISOString(),
+        outcome,
+        counts,
+        error,
+      }
+    )
   }
 
   /** Writes to the run log; a failure there (a locked or closed database) is logged, not thrown. */

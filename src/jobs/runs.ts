@@ -70,16 +70,24 @@ export class JobRuns {
     this.#finish = db.prepare<[string, string, string | null, string | null, number]>(
       "UPDATE job_runs SET finished_at = ?, outcome = ?, counts = ?, error = ? WHERE id = ? AND outcome = 'running'",
     )
-    this.#interruptAll = db.prepare<[string, string]>("UPDATE job_runs SET finished_at = ?, outcome = 'interrupted', error = ? WHERE outcome = 'running'")
-    this.#interruptOne = db.prepare<[string, string, number]>("UPDATE job_runs SET finished_at = ?, outcome = 'interrupted', error = ? WHERE id = ? AND outcome = 'running'")
+    this.#interruptAll = db.prepare<[string, string]>(
+      "UPDATE job_runs SET finished_at = ?, outcome = 'interrupted', error = ? WHERE outcome = 'running'",
+    )
+    this.#interruptOne = db.prepare<[string, string, number]>(
+      "UPDATE job_runs SET finished_at = ?, outcome = 'interrupted', error = ? WHERE id = ? AND outcome = 'running'",
+    )
     // The newest `keep` rows of a job stay; a running row is never pruned.
     this.#prune = db.prepare<[string, string, number]>(
       `DELETE FROM job_runs WHERE job = ? AND outcome != 'running'
          AND id NOT IN (SELECT id FROM job_runs WHERE job = ? ORDER BY started_at DESC, id DESC LIMIT ?)`,
     )
     this.#byId = db.prepare<[number], JobRunRow>(`SELECT ${COLUMNS} FROM job_runs WHERE id = ?`)
-    this.#recent = db.prepare<[number], JobRunRow>(`SELECT ${COLUMNS} FROM job_runs ORDER BY started_at DESC, id DESC LIMIT ?`)
-    this.#recentOfJob = db.prepare<[string, number], JobRunRow>(`SELECT ${COLUMNS} FROM job_runs WHERE job = ? ORDER BY started_at DESC, id DESC LIMIT ?`)
+    this.#recent = db.prepare<[number], JobRunRow>(
+      `SELECT ${COLUMNS} FROM job_runs ORDER BY started_at DESC, id DESC LIMIT ?`,
+    )
+    this.#recentOfJob = db.prepare<[string, number], JobRunRow>(
+      `SELECT ${COLUMNS} FROM job_runs WHERE job = ? ORDER BY started_at DESC, id DESC LIMIT ?`,
+    )
   }
 
   /** Records a run that starts now; returns its id. */
@@ -88,8 +96,17 @@ export class JobRuns {
   }
 
   /** Completes a `running` row; false if it was no longer running (already marked interrupted). */
-  finish(id: number, outcome: 'ok' | 'failed' | 'interrupted', at: Date, counts: JobCounts | null, error: string | null): boolean {
-    return this.#finish.run(at.toISOString(), outcome, counts === null ? null : JSON.stringify(counts), error, id).changes > 0
+  finish(
+    id: number,
+    outcome: 'ok' | 'failed' | 'interrupted',
+    at: Date,
+    counts: JobCounts | null,
+    error: string | null,
+  ): boolean {
+    return (
+      this.#finish.run(at.toISOString(), outcome, counts === null ? null : JSON.stringify(counts), error, id)
+        .changes > 0
+    )
   }
 
   /** Records a run that was not started because the same job was still running. */
@@ -101,7 +118,8 @@ export class JobRuns {
   /** Marks one run, or with no id every run still `running`, as `interrupted`; returns how many. */
   interrupt(at: Date, error: string, id?: number): number {
     const t = at.toISOString()
-    return (id === undefined ? this.#interruptAll.run(t, error) : this.#interruptOne.run(t, error, id)).changes
+    return (id === undefined ? this.#interruptAll.run(t, error) : this.#interruptOne.run(t, error, id))
+      .changes
   }
 
   /** Deletes all but the newest `keep` finished runs of a job; returns how many went. */
@@ -116,7 +134,8 @@ export class JobRuns {
 
   /** Newest first. */
   recent(opts: { job?: string | undefined; limit: number }): JobRun[] {
-    const rows = opts.job === undefined ? this.#recent.all(opts.limit) : this.#recentOfJob.all(opts.job, opts.limit)
+    const rows =
+      opts.job === undefined ? this.#recent.all(opts.limit) : this.#recentOfJob.all(opts.job, opts.limit)
     return rows.map(toRun)
   }
 }

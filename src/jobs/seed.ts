@@ -17,7 +17,11 @@ export interface SeedReport {
   failed: Array<{ name: string; error: string }>
 }
 
-export async function seedTorrents(db: Db, engine: Engine, opts: { labels?: string[]; signal?: AbortSignal } = {}): Promise<SeedReport> {
+export async function seedTorrents(
+  db: Db,
+  engine: Engine,
+  opts: { labels?: string[]; signal?: AbortSignal } = {},
+): Promise<SeedReport> {
   const identities = new Map(new CatalogStore(db).releases().map((r) => [r.name, r.identity]))
   const held = new Set((await engine.list()).map((s) => s.infoHash))
   const report: SeedReport = { added: 0, duplicate: 0, verified: 0, failed: [] }
@@ -30,7 +34,14 @@ export async function seedTorrents(db: Db, engine: Engine, opts: { labels?: stri
     const verify = identities.get(t.name) !== t.dataIdentity
     try {
       const torrent = await readFile(t.torrentPath)
-      const r = await engine.add({ torrent, infoHash: t.infohash, name: t.name, dataDir: t.root, verify, ...(opts.labels ? { labels: opts.labels } : {}) })
+      const r = await engine.add({
+        torrent,
+        infoHash: t.infohash,
+        name: t.name,
+        dataDir: t.root,
+        verify,
+        ...(opts.labels ? { labels: opts.labels } : {}),
+      })
       if (r === 'added') report.added++
       else report.duplicate++
       if (verify) report.verified++

@@ -10,12 +10,27 @@ import { ConfigError, errorMessage } from '../errors.js'
 import { Fleet, scrapeSwarm, swarmFigures } from '../fleet/index.js'
 import type { Logger } from '../log/index.js'
 import { MirrorStore, MirrorSync } from '../mirror/index.js'
-import { makeTorrents, publishTorrentList, type MakeOptions, torrentListEntries, TorrentStore, type TorrentListEntry } from '../torrents/index.js'
+import {
+  makeTorrents,
+  publishTorrentList,
+  type MakeOptions,
+  torrentListEntries,
+  TorrentStore,
+  type TorrentListEntry,
+} from '../torrents/index.js'
 import { JobRunner, type JobDefinition } from './runner.js'
 import type { JobCounts } from './runs.js'
 import { seedTorrents } from './seed.js'
 
-export type JobName = 'scan' | 'make_torrents' | 'seed' | 'engine_status' | 'fleet_poll' | 'fleet_apply' | 'scrape' | 'mirror_sync'
+export type JobName =
+  | 'scan'
+  | 'make_torrents'
+  | 'seed'
+  | 'engine_status'
+  | 'fleet_poll'
+  | 'fleet_apply'
+  | 'scrape'
+  | 'mirror_sync'
 
 export interface ServiceDeps {
   config: Config
@@ -26,7 +41,11 @@ export interface ServiceDeps {
 
 /** The published torrent list, with the swarm figures the scrape job stored. */
 export function torrentList(db: Db, config: Config): TorrentListEntry[] {
-  const settings = { urlBase: config.torrents.url_base, topLevelGroupName: config.torrents.top_level_group_name, trackers: config.torrents.announce.flat() }
+  const settings = {
+    urlBase: config.torrents.url_base,
+    topLevelGroupName: config.torrents.top_level_group_name,
+    trackers: config.torrents.announce.flat(),
+  }
   return torrentListEntries(new TorrentStore(db).all(), settings, swarmFigures(db))
 }
 
@@ -60,17 +79,33 @@ export function jobDefinitions({ config, db, engine, logger }: ServiceDeps): Job
   const jobs: Record<JobName, JobDefinition['run']> = {
     async scan(signal): Promise<JobCounts> {
       if (config.catalog.roots.length === 0) return { roots: 0 }
-      const r = await exclusive(() => scan({ db, roots: config.catalog.roots, ...scanSettings(config.catalog), signal }))
-      return { entries_read: r.stats.entriesRead, entries_unchanged: r.stats.entriesUnchanged, entries_removed: r.stats.entriesRemoved, records: r.records, problems: r.problems.length }
+      const r = await exclusive(() =>
+        scan({ db, roots: config.catalog.roots, ...scanSettings(config.catalog), signal }),
+      )
+      return {
+        entries_read: r.stats.entriesRead,
+        entries_unchanged: r.stats.entriesUnchanged,
+        entries_removed: r.stats.entriesRemoved,
+        records: r.records,
+        problems: r.problems.length,
+      }
     },
     async make_torrents(signal) {
-      const r = await exclusive(() => makeTorrents({ db, torrents: config.torrents, ...makeSettings(db), signal }))
+      const r = await exclusive(() =>
+        makeTorrents({ db, torrents: config.torrents, ...makeSettings(db), signal }),
+      )
       await publishList(db, config)
-      return { made: r.made.length, unchanged: r.unchanged, with_problems: r.withProblems, problems: r.problems.length }
+      return {
+        made: r.made.length,
+        unchanged: r.unchanged,
+        with_problems: r.withProblems,
+        problems: r.problems.length,
+      }
     },
     async seed(signal) {
       const r = await seedTorrents(db, engine, { labels: config.engine.transmission.labels, signal })
-      for (const f of r.failed) logger.warn({ area: 'seed', torrent: f.name, err: f.error }, 'engine did not take the torrent')
+      for (const f of r.failed)
+        logger.warn({ area: 'seed', torrent: f.name, err: f.error }, 'engine did not take the torrent')
       return { added: r.added, already: r.duplicate, verified: r.verified, failed: r.failed.length }
     },
     async engine_status() {
@@ -86,11 +121,27 @@ export function jobDefinitions({ config, db, engine, logger }: ServiceDeps): Job
     async fleet_poll(signal) {
       const r = await getFleet().poll(signal)
       const c = getFleet().status().counts
-      return { seedboxes: r.seedboxes, answered: r.answered, failed: r.failed.length, torrents: r.torrents, ok: c.ok, degraded: c.degraded, lost: c.lost }
+      return {
+        seedboxes: r.seedboxes,
+        answered: r.answered,
+        failed: r.failed.length,
+        torrents: r.torrents,
+        ok: c.ok,
+        degraded: c.degraded,
+        lost: c.lost,
+      }
     },
     async fleet_apply(signal) {
       const r = await getFleet().apply(signal)
-      return { added: r.added, already: r.duplicate, started: r.started, removed: r.removed, deferred: r.deferred, failed: r.failed.length, shortfalls: r.shortfalls }
+      return {
+        added: r.added,
+        already: r.duplicate,
+        started: r.started,
+        removed: r.removed,
+        deferred: r.deferred,
+        failed: r.failed.length,
+        shortfalls: r.shortfalls,
+      }
     },
     async mirror_sync(signal): Promise<JobCounts> {
       if (config.mirror.sources.length === 0) return { sources: 0 }
@@ -124,7 +175,11 @@ export function jobDefinitions({ config, db, engine, logger }: ServiceDeps): Job
       return { trackers: r.trackers, torrents: r.torrents, figures: r.figures, failed: r.failed.length }
     },
   }
-  return (Object.keys(jobs) as JobName[]).map((name) => ({ name, schedule: config.jobs[name], run: jobs[name] }))
+  return (Object.keys(jobs) as JobName[]).map((name) => ({
+    name,
+    schedule: config.jobs[name],
+    run: jobs[name],
+  }))
 }
 
 /** Starts an engine; a taken port is a configuration error (exit 2), anything else is rethrown. */
@@ -141,7 +196,12 @@ export class Service {
   readonly runner: JobRunner
 
   constructor(private readonly deps: ServiceDeps) {
-    this.runner = new JobRunner({ db: deps.db, logger: deps.logger, jobs: jobDefinitions(deps), keepRuns: deps.config.jobs.keep_runs })
+    this.runner = new JobRunner({
+      db: deps.db,
+      logger: deps.logger,
+      jobs: jobDefinitions(deps),
+      keepRuns: deps.config.jobs.keep_runs,
+    })
   }
 
   /**
@@ -157,7 +217,10 @@ export class Service {
       await startEngine(this.deps.engine)
     } catch (e) {
       if (e instanceof ConfigError) throw e
-      this.deps.logger.error({ area: 'engine', err: errorMessage(e) }, 'engine did not start; jobs will retry on schedule')
+      this.deps.logger.error(
+        { area: 'engine', err: errorMessage(e) },
+        'engine did not start; jobs will retry on schedule',
+      )
     }
   }
 
@@ -180,7 +243,9 @@ export class Service {
   /** Within 10 s: jobs aborted and awaited (their transactions commit or roll back), then the engine and the database close. */
   async stop(): Promise<void> {
     await this.runner.stop(7000)
-    await this.deps.engine.close().catch((e: unknown) => this.deps.logger.warn({ err: e }, 'engine did not close cleanly'))
+    await this.deps.engine
+      .close()
+      .catch((e: unknown) => this.deps.logger.warn({ err: e }, 'engine did not close cleanly'))
     this.deps.db.close()
   }
 }

@@ -66,11 +66,14 @@ export function createLogger(opts: LoggerOptions): Logger {
       colorize: toStdout && process.stdout.isTTY === true,
       translateTime: 'SYS:HH:MM:ss.l',
       ignore: 'area',
-      messageFormat: (log, messageKey) => (typeof log.area === 'string' ? `[${log.area}] ` : '') + (typeof log[messageKey] === 'string' ? log[messageKey] : ''),
+      messageFormat: (log, messageKey) =>
+        (typeof log.area === 'string' ? `[${log.area}] ` : '') +
+        (typeof log[messageKey] === 'string' ? log[messageKey] : ''),
     })
     return pino(options, stream)
   }
-  const out: DestinationStream = typeof dest === 'number' ? pino.destination({ dest, sync: true }) : (dest as DestinationStream)
+  const out: DestinationStream =
+    typeof dest === 'number' ? pino.destination({ dest, sync: true }) : (dest as DestinationStream)
   return pino(options, useJournald ? withSyslogPriority(out) : out)
 }
 

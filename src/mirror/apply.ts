@@ -33,13 +33,21 @@ export function applyPlanLocally(db: Db, config: Config, chosen: readonly Planne
   const at = new Date().toISOString()
   const report: ApplyPlanReport = { added: [], already: [], failed: [] }
   for (const c of chosen) {
-    const isNew = store.queue({ ...c, dataSize: c.bytes, source: sourceOf.get(c.btih) ?? 'plan', wantedBy: 'plan', root }, at)
+    const isNew = store.queue(
+      { ...c, dataSize: c.bytes, source: sourceOf.get(c.btih) ?? 'plan', wantedBy: 'plan', root },
+      at,
+    )
     ;(isNew ? report.added : report.already).push(c.name)
   }
   return report
 }
 
-export async function applyPlanToFleet(db: Db, config: Config, chosen: readonly PlannedTorrent[], signal?: AbortSignal): Promise<ApplyPlanReport> {
+export async function applyPlanToFleet(
+  db: Db,
+  config: Config,
+  chosen: readonly PlannedTorrent[],
+  signal?: AbortSignal,
+): Promise<ApplyPlanReport> {
   const fleet = new FleetStore(db)
   const known = new Set(fleet.externalTorrents().map((t) => t.infohash))
   const dir = join(config.torrents.out_dir, 'upstream')
@@ -50,19 +58,44 @@ export async function applyPlanToFleet(db: Db, config: Config, chosen: readonly 
       continue
     }
     if (c.torrentUrl === null) {
-      report.failed.push({ name: c.name, code: 'no-torrent-source', message: `${c.name}: the lists give no .torrent URL, only a magnet link` })
+      report.failed.push({
+        name: c.name,
+        code: 'no-torrent-source',
+        message: `${c.name}: the lists give no .torrent URL, only a magnet link`,
+      })
       continue
     }
     try {
-      const bytes = await fetchBytes(c.torrentUrl, fetchOptions(config.mirror, config.mirror.max_torrent_bytes, signal))
-      const t = checkUpstreamTorrent(bytes, { btih: c.btih, name: c.name, kind: c.kind, dataSize: c.bytes }, torrentLimits(config.mirror))
+      const bytes = await fetchBytes(
+        c.torrentUrl,
+        fetchOptions(config.mirror, config.mirror.max_torrent_bytes, signal),
+      )
+      const t = checkUpstreamTorrent(
+        bytes,
+        { btih: c.btih, name: c.name, kind: c.kind, dataSize: c.bytes },
+        torrentLimits(config.mirror),
+      )
       const path = join(dir, torrentFileName(c.name))
       await mkdir(dir, { recursive: true })
       await writeFileAtomic(path, bytes)
-      fleet.addExternalTorrent({ infohash: c.btih, name: c.name, kind: c.kind, collection: c.collection, totalSize: t.totalSize, torrentPath: path }, new Date().toISOString())
+      fleet.addExternalTorrent(
+        {
+          infohash: c.btih,
+          name: c.name,
+          kind: c.kind,
+          collection: c.collection,
+          totalSize: t.totalSize,
+          torrentPath: path,
+        },
+        new Date().toISOString(),
+      )
       report.added.push(c.name)
     } catch (e) {
-      report.failed.push({ name: c.name, code: e instanceof AacseedError ? e.code : 'fetch-failed', message: errorMessage(e) })
+      report.failed.push({
+        name: c.name,
+        code: e instanceof AacseedError ? e.code : 'fetch-failed',
+        message: errorMessage(e),
+      })
     }
   }
   return report

@@ -30,7 +30,8 @@ export function planCandidates(db: Db): PlanCandidate[] {
     if (seen.has(u.btih)) continue
     seen.add(u.btih)
     const ours = scraped.get(u.btih)
-    const newer = ours !== undefined && (u.scrapedAt === null || Date.parse(ours.scrapedAt) > listTime(u.scrapedAt))
+    const newer =
+      ours !== undefined && (u.scrapedAt === null || Date.parse(ours.scrapedAt) > listTime(u.scrapedAt))
     out.push({
       btih: u.btih,
       name: u.name,
@@ -62,7 +63,12 @@ function listTime(s: string): number {
  * The trackers come from upstream lists: only http(s) and udp ones are asked, and only when
  * the operator asks for it (`plan --scrape`).
  */
-export async function scrapeCandidates(db: Db, config: Config, candidates: readonly PlanCandidate[], opts: { signal?: AbortSignal } = {}): Promise<ScrapeReport> {
+export async function scrapeCandidates(
+  db: Db,
+  config: Config,
+  candidates: readonly PlanCandidate[],
+  opts: { signal?: AbortSignal } = {},
+): Promise<ScrapeReport> {
   const work = new Map<string, string[]>()
   const add = (tracker: string, btih: string): void => {
     const list = work.get(tracker)
@@ -72,7 +78,9 @@ export async function scrapeCandidates(db: Db, config: Config, candidates: reado
   for (const c of candidates) {
     if (c.held || c.obsolete || c.embargo) continue
     const trackers = new Set(config.scrape.trackers)
-    if (c.magnet) for (const tr of new URLSearchParams(c.magnet.slice(c.magnet.indexOf('?') + 1)).getAll('tr')) if (/^(https?|udp):\/\//i.test(tr)) trackers.add(tr)
+    if (c.magnet)
+      for (const tr of new URLSearchParams(c.magnet.slice(c.magnet.indexOf('?') + 1)).getAll('tr'))
+        if (/^(https?|udp):\/\//i.test(tr)) trackers.add(tr)
     for (const tr of trackers) add(tr, c.btih)
   }
   return scrapeInto(db, work, config, opts)
@@ -83,7 +91,16 @@ export function upstreamReleases(db: Db): UpstreamRelease[] {
   const byName = new Map<string, UpstreamRelease>()
   for (const u of new MirrorStore(db).upstream()) {
     if (byName.has(u.name)) continue
-    byName.set(u.name, { name: u.name, kind: u.kind, collection: u.collection, from: u.from, to: u.to, fromS: u.fromS, toS: u.toS, bytes: u.dataSize })
+    byName.set(u.name, {
+      name: u.name,
+      kind: u.kind,
+      collection: u.collection,
+      from: u.from,
+      to: u.to,
+      fromS: u.fromS,
+      toS: u.toS,
+      bytes: u.dataSize,
+    })
   }
   return [...byName.values()]
 }

@@ -12,7 +12,11 @@ import { parseTorrent, TorrentError, type ParsedTorrent, type ParseLimits } from
 import { MirrorError } from './errors.js'
 import type { UpstreamTorrent } from './list.js'
 
-export function checkUpstreamTorrent(buf: Uint8Array, up: Pick<UpstreamTorrent, 'btih' | 'name' | 'kind' | 'dataSize'>, limits: ParseLimits): ParsedTorrent {
+export function checkUpstreamTorrent(
+  buf: Uint8Array,
+  up: Pick<UpstreamTorrent, 'btih' | 'name' | 'kind' | 'dataSize'>,
+  limits: ParseLimits,
+): ParsedTorrent {
   let t: ParsedTorrent
   try {
     t = parseTorrent(buf, limits)
@@ -26,7 +30,8 @@ export function checkUpstreamTorrent(buf: Uint8Array, up: Pick<UpstreamTorrent, 
   }
   if (t.infoHash !== up.btih) mismatch(`has infohash ${t.infoHash}, not the listed ${up.btih}`)
   if (t.name !== up.name) mismatch(`is named ${JSON.stringify(t.name)}`)
-  if (up.dataSize !== null && t.totalSize !== up.dataSize) mismatch(`holds ${t.totalSize} bytes, not the listed ${up.dataSize}`)
+  if (up.dataSize !== null && t.totalSize !== up.dataSize)
+    mismatch(`holds ${t.totalSize} bytes, not the listed ${up.dataSize}`)
   if (up.kind === 'meta') {
     parseMetaFileName(t.name)
     if (t.kind !== 'file') mismatch('is a folder, but a metadata file is one file')
@@ -43,7 +48,11 @@ export function checkUpstreamTorrent(buf: Uint8Array, up: Pick<UpstreamTorrent, 
     } catch {
       ok = false
     }
-    if (!ok) throw new MirrorError('not-aac-name', `the .torrent for ${up.name} holds ${JSON.stringify(f.path)}, which is not an AACID of ${folder.range.collection} within the folder's range`)
+    if (!ok)
+      throw new MirrorError(
+        'not-aac-name',
+        `the .torrent for ${up.name} holds ${JSON.stringify(f.path)}, which is not an AACID of ${folder.range.collection} within the folder's range`,
+      )
   }
   return t
 }

@@ -42,7 +42,10 @@ export async function fetchBytes(location: string, opts: FetchOptions): Promise<
     try {
       return await fetchOnce(location, opts)
     } catch (e) {
-      const err = e instanceof MirrorError ? e : new MirrorError('fetch-failed', `${location}: ${errorMessage(e)}`, { transient: true })
+      const err =
+        e instanceof MirrorError
+          ? e
+          : new MirrorError('fetch-failed', `${location}: ${errorMessage(e)}`, { transient: true })
       if (!err.transient || attempt >= opts.retries || opts.signal?.aborted) throw err
       const delay = opts.retryBaseMs * 2 ** attempt
       opts.onRetry?.(attempt + 1, err, delay)
@@ -53,17 +56,27 @@ export async function fetchBytes(location: string, opts: FetchOptions): Promise<
 
 async function fetchOnce(location: string, opts: FetchOptions): Promise<Buffer> {
   const url = displayLocation(location)
-  const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)]) : AbortSignal.timeout(opts.timeoutMs)
+  const signal = opts.signal
+    ? AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)])
+    : AbortSignal.timeout(opts.timeoutMs)
   let res: Response
   try {
-    res = await fetch(location, { signal, redirect: 'follow', headers: { accept: 'application/json, application/x-bittorrent, */*' } })
+    res = await fetch(location, {
+      signal,
+      redirect: 'follow',
+      headers: { accept: 'application/json, application/x-bittorrent, */*' },
+    })
   } catch (e) {
     throw new MirrorError('fetch-failed', `${url}: ${describeFetchError(e)}`, { transient: true })
   }
   if (!res.ok) {
     await res.body?.cancel().catch(() => {})
     // 4xx may be a mirror's CDN hiccup as much as a missing file: retried like 5xx, and recorded.
-    throw new MirrorError('fetch-failed', `${url}: HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`, { transient: true })
+    throw new MirrorError(
+      'fetch-failed',
+      `${url}: HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`,
+      { transient: true },
+    )
   }
   const declared = Number(res.headers.get('content-length') ?? NaN)
   if (Number.isFinite(declared) && declared > opts.maxBytes) {
@@ -89,7 +102,8 @@ async function fetchOnce(location: string, opts: FetchOptions): Promise<Buffer> 
 }
 
 function describeFetchError(e: unknown): string {
-  if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) return 'timed out or aborted'
+  if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError'))
+    return 'timed out or aborted'
   const cause = e instanceof Error ? (e.cause as NodeJS.ErrnoException | undefined) : undefined
   return cause?.code ? `${cause.code}${cause.message ? ` (${cause.message})` : ''}` : errorMessage(e)
 }
@@ -100,10 +114,17 @@ async function readLocal(path: string, maxBytes: number): Promise<Buffer> {
   try {
     st = await lstat(path)
   } catch (e) {
-    throw new MirrorError('fetch-failed', `${path}: ${(e as NodeJS.ErrnoException).code ?? errorMessage(e)}`, { transient: true, path })
+    throw new MirrorError(
+      'fetch-failed',
+      `${path}: ${(e as NodeJS.ErrnoException).code ?? errorMessage(e)}`,
+      { transient: true, path },
+    )
   }
   if (!st.isFile()) throw new MirrorError('fetch-failed', `${path}: not a regular file`, { path })
-  if (st.size > maxBytes) throw new MirrorError('too-large', `${path}: ${st.size} bytes, more than the limit of ${maxBytes}`, { path })
+  if (st.size > maxBytes)
+    throw new MirrorError('too-large', `${path}: ${st.size} bytes, more than the limit of ${maxBytes}`, {
+      path,
+    })
   const fh = await open(path, 'r')
   try {
     const buf = Buffer.alloc(st.size)

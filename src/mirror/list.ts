@@ -86,12 +86,17 @@ function base32ToHex(s: string): string {
 }
 
 /** The release a `<name>.torrent` file name stands for, with the fields every upstream torrent carries. */
-export function releaseOfTorrentName(fileName: string): Pick<UpstreamTorrent, 'name' | 'kind' | 'collection' | 'from' | 'to' | 'fromS' | 'toS'> {
+export function releaseOfTorrentName(
+  fileName: string,
+): Pick<UpstreamTorrent, 'name' | 'kind' | 'collection' | 'from' | 'to' | 'fromS' | 'toS'> {
   let r: ReleaseName
   try {
     r = parseTorrentFileName(fileName)
   } catch (e) {
-    throw new MirrorError('not-aac-name', `${JSON.stringify(fileName)} is not an AAC release's torrent name: ${errorMessage(e)}`)
+    throw new MirrorError(
+      'not-aac-name',
+      `${JSON.stringify(fileName)} is not an AAC release's torrent name: ${errorMessage(e)}`,
+    )
   }
   return {
     name: r.name,
@@ -111,10 +116,21 @@ export function parseTorrentList(text: string, ctx: ListContext): ParsedList {
   try {
     data = JSON.parse(text)
   } catch (e) {
-    throw new MirrorError('list-invalid', `${ctx.source}: the list at ${displayLocation(ctx.location)} is not JSON: ${errorMessage(e)}`)
+    throw new MirrorError(
+      'list-invalid',
+      `${ctx.source}: the list at ${displayLocation(ctx.location)} is not JSON: ${errorMessage(e)}`,
+    )
   }
-  if (!Array.isArray(data)) throw new MirrorError('list-invalid', `${ctx.source}: the list at ${displayLocation(ctx.location)} is not a JSON array`)
-  if (data.length > ctx.maxEntries) throw new MirrorError('list-invalid', `${ctx.source}: the list at ${displayLocation(ctx.location)} has ${data.length} entries, more than the limit of ${ctx.maxEntries}`)
+  if (!Array.isArray(data))
+    throw new MirrorError(
+      'list-invalid',
+      `${ctx.source}: the list at ${displayLocation(ctx.location)} is not a JSON array`,
+    )
+  if (data.length > ctx.maxEntries)
+    throw new MirrorError(
+      'list-invalid',
+      `${ctx.source}: the list at ${displayLocation(ctx.location)} has ${data.length} entries, more than the limit of ${ctx.maxEntries}`,
+    )
   const out: ParsedList = { torrents: [], rejected: [] }
   const seen = new Map<string, string>()
   data.forEach((raw: unknown, i) => {
@@ -122,21 +138,30 @@ export function parseTorrentList(text: string, ctx: ListContext): ParsedList {
     try {
       const t = parseEntry(raw, ctx)
       const other = seen.get(t.btih)
-      if (other !== undefined && other !== t.name) throw new MirrorError('entry-invalid', `btih ${t.btih} is also listed for ${other}`)
+      if (other !== undefined && other !== t.name)
+        throw new MirrorError('entry-invalid', `btih ${t.btih} is also listed for ${other}`)
       if (other !== undefined) return // the same torrent twice: keep the first
       seen.set(t.btih, t.name)
       out.torrents.push(t)
     } catch (e) {
-      out.rejected.push({ source: ctx.source, entry: label, code: e instanceof MirrorError ? e.code : 'entry-invalid', message: errorMessage(e) })
+      out.rejected.push({
+        source: ctx.source,
+        entry: label,
+        code: e instanceof MirrorError ? e.code : 'entry-invalid',
+        message: errorMessage(e),
+      })
     }
   })
   return out
 }
 
 function entryLabel(raw: unknown, i: number): string {
-  const name = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).display_name : undefined
+  const name =
+    typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>).display_name : undefined
   // Printed in reports: keep hostile names short and visible (JSON escapes NUL and control characters).
-  return typeof name === 'string' ? `entry ${i} ${JSON.stringify(name.length > 300 ? name.slice(0, 300) + '…' : name)}` : `entry ${i}`
+  return typeof name === 'string'
+    ? `entry ${i} ${JSON.stringify(name.length > 300 ? name.slice(0, 300) + '…' : name)}`
+    : `entry ${i}`
 }
 
 function bad(code: MirrorErrorCode, message: string): never {
@@ -144,7 +169,8 @@ function bad(code: MirrorErrorCode, message: string): never {
 }
 
 function parseEntry(raw: unknown, ctx: ListContext): UpstreamTorrent {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) bad('entry-invalid', 'is not a JSON object')
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    bad('entry-invalid', 'is not a JSON object')
   const e = raw as Record<string, unknown>
   const displayName = e.display_name
   if (typeof displayName !== 'string') bad('entry-invalid', 'display_name is missing or not a string')
@@ -152,7 +178,8 @@ function parseEntry(raw: unknown, ctx: ListContext): UpstreamTorrent {
 
   let btih: string | null = null
   if (e.btih !== undefined && e.btih !== null) {
-    if (typeof e.btih !== 'string' || !HEX40.test(e.btih)) bad('entry-invalid', `btih ${JSON.stringify(e.btih)} is not 40 hex digits`)
+    if (typeof e.btih !== 'string' || !HEX40.test(e.btih))
+      bad('entry-invalid', `btih ${JSON.stringify(e.btih)} is not 40 hex digits`)
     btih = e.btih.toLowerCase()
   }
   let magnet: string | null = null
@@ -160,16 +187,21 @@ function parseEntry(raw: unknown, ctx: ListContext): UpstreamTorrent {
     if (typeof e.magnet_link !== 'string') bad('magnet-invalid', 'magnet_link is not a string')
     const fromMagnet = magnetInfoHash(e.magnet_link)
     if (fromMagnet === null) bad('magnet-invalid', 'magnet_link has no valid urn:btih infohash')
-    if (btih !== null && fromMagnet !== btih) bad('magnet-invalid', `magnet_link's infohash ${fromMagnet} is not the entry's btih ${btih}`)
+    if (btih !== null && fromMagnet !== btih)
+      bad('magnet-invalid', `magnet_link's infohash ${fromMagnet} is not the entry's btih ${btih}`)
     btih = fromMagnet
     magnet = e.magnet_link
   }
   if (btih === null) bad('entry-invalid', 'has neither btih nor magnet_link')
 
   const kindOfFlag = e.is_metadata
-  if (kindOfFlag !== undefined && typeof kindOfFlag !== 'boolean') bad('entry-invalid', 'is_metadata is not a boolean')
+  if (kindOfFlag !== undefined && typeof kindOfFlag !== 'boolean')
+    bad('entry-invalid', 'is_metadata is not a boolean')
   if (typeof kindOfFlag === 'boolean' && kindOfFlag !== (release.kind === 'meta')) {
-    bad('entry-invalid', `is_metadata is ${kindOfFlag}, but ${release.name} is ${release.kind === 'meta' ? 'a metadata file' : 'a data folder'}`)
+    bad(
+      'entry-invalid',
+      `is_metadata is ${kindOfFlag}, but ${release.name} is ${release.kind === 'meta' ? 'a metadata file' : 'a data folder'}`,
+    )
   }
 
   return {
@@ -192,7 +224,8 @@ function parseEntry(raw: unknown, ctx: ListContext): UpstreamTorrent {
 function count(e: Record<string, unknown>, key: string): number | null {
   const v = e[key]
   if (v === undefined || v === null) return null
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) bad('entry-invalid', `${key} ${JSON.stringify(v)} is not a non-negative integer`)
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    bad('entry-invalid', `${key} ${JSON.stringify(v)} is not a non-negative integer`)
   return v
 }
 
@@ -206,7 +239,8 @@ function flag(e: Record<string, unknown>, key: string): boolean {
 function stamp(e: Record<string, unknown>, key: string): string | null {
   const v = e[key]
   if (v === undefined || v === null || v === '') return null
-  if (typeof v !== 'string' || v.length > 40 || !/^\d{4}-\d{2}-\d{2}/.test(v)) bad('entry-invalid', `${key} ${JSON.stringify(v)} is not a date`)
+  if (typeof v !== 'string' || v.length > 40 || !/^\d{4}-\d{2}-\d{2}/.test(v))
+    bad('entry-invalid', `${key} ${JSON.stringify(v)} is not a date`)
   return v
 }
 
@@ -227,7 +261,8 @@ function torrentLocation(url: unknown, ctx: ListContext): string | null {
     } catch {
       return bad('entry-invalid', `url ${JSON.stringify(url)} is not a URL`)
     }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') bad('entry-invalid', `url ${JSON.stringify(url)}: only http and https are fetched`)
+    if (u.protocol !== 'http:' && u.protocol !== 'https:')
+      bad('entry-invalid', `url ${JSON.stringify(url)}: only http and https are fetched`)
     if (u.username || u.password) bad('entry-invalid', `url ${JSON.stringify(url)} carries credentials`)
     return u.href
   }
@@ -240,7 +275,12 @@ function torrentLocation(url: unknown, ctx: ListContext): string | null {
     return bad('entry-invalid', `url ${JSON.stringify(url)} is not a valid percent-encoded path`)
   }
   const parts = path.split('/')
-  if (path.startsWith('/') || path.includes('\\') || path.includes('\0') || parts.some((p) => p === '..' || p === '.' || p === '')) {
+  if (
+    path.startsWith('/') ||
+    path.includes('\\') ||
+    path.includes('\0') ||
+    parts.some((p) => p === '..' || p === '.' || p === '')
+  ) {
     bad('entry-invalid', `url ${JSON.stringify(url)} must be a path inside the list's folder`)
   }
   return dir + path

@@ -47,7 +47,8 @@ export interface PlanOptions {
   maxSeeders: number
 }
 
-export type SkipReason = 'held' | 'obsolete' | 'embargo' | 'not-followed' | 'well-seeded' | 'unknown-size' | 'over-budget'
+export type SkipReason =
+  'held' | 'obsolete' | 'embargo' | 'not-followed' | 'well-seeded' | 'unknown-size' | 'over-budget'
 
 export interface PlannedTorrent extends PlanCandidate {
   bytes: number
@@ -80,7 +81,15 @@ function compareCandidates(a: PlanCandidate, b: PlanCandidate): number {
 }
 
 export function planSeeding(candidates: readonly PlanCandidate[], opts: PlanOptions): SeedPlan {
-  const skipped: Record<SkipReason, number> = { held: 0, obsolete: 0, embargo: 0, 'not-followed': 0, 'well-seeded': 0, 'unknown-size': 0, 'over-budget': 0 }
+  const skipped: Record<SkipReason, number> = {
+    held: 0,
+    obsolete: 0,
+    embargo: 0,
+    'not-followed': 0,
+    'well-seeded': 0,
+    'unknown-size': 0,
+    'over-budget': 0,
+  }
   const followed = globMatcher(opts.collections)
   // Metadata that a chosen data torrent must bring along: any not held, not obsolete, in the collection.
   const metaByCollection = new Map<string, PlanCandidate[]>()

@@ -24,11 +24,21 @@ export function torrentLimits(m: MirrorConfig): { maxBytes: number; maxFiles: nu
 }
 
 export function fetchOptions(m: MirrorConfig, maxBytes: number, signal?: AbortSignal): FetchOptions {
-  return { maxBytes, timeoutMs: m.timeout_ms, retries: m.retries, retryBaseMs: m.retry_base_ms, ...(signal ? { signal } : {}) }
+  return {
+    maxBytes,
+    timeoutMs: m.timeout_ms,
+    retries: m.retries,
+    retryBaseMs: m.retry_base_ms,
+    ...(signal ? { signal } : {}),
+  }
 }
 
 /** Throws a `MirrorError` when the source as a whole cannot be read; bad entries are rejections. */
-export async function readSource(s: SourceConfig, m: MirrorConfig, signal?: AbortSignal): Promise<ParsedList> {
+export async function readSource(
+  s: SourceConfig,
+  m: MirrorConfig,
+  signal?: AbortSignal,
+): Promise<ParsedList> {
   if (s.list) {
     const bytes = await fetchBytes(s.list, fetchOptions(m, m.max_list_bytes, signal))
     let text: string
@@ -48,20 +58,33 @@ async function readTorrentDir(s: SourceConfig, m: MirrorConfig): Promise<ParsedL
   try {
     names = (await readdir(dir)).filter((n) => n.endsWith('.torrent')).sort()
   } catch (e) {
-    throw new MirrorError('fetch-failed', `${s.name}: cannot read the folder ${dir}: ${(e as NodeJS.ErrnoException).code ?? errorMessage(e)}`, { transient: true, path: dir })
+    throw new MirrorError(
+      'fetch-failed',
+      `${s.name}: cannot read the folder ${dir}: ${(e as NodeJS.ErrnoException).code ?? errorMessage(e)}`,
+      { transient: true, path: dir },
+    )
   }
-  if (names.length > m.max_list_entries) throw new MirrorError('list-invalid', `${s.name}: ${dir} holds ${names.length} .torrent files, more than the limit of ${m.max_list_entries}`)
+  if (names.length > m.max_list_entries)
+    throw new MirrorError(
+      'list-invalid',
+      `${s.name}: ${dir} holds ${names.length} .torrent files, more than the limit of ${m.max_list_entries}`,
+    )
   const out: ParsedList = { torrents: [], rejected: [] }
   for (const fileName of names) {
     const path = join(dir, fileName)
     try {
       const release = releaseOfTorrentName(fileName)
       const st = await lstat(path)
-      if (!st.isFile()) throw new MirrorError('entry-invalid', 'is not a regular file (symlinks are not followed)')
+      if (!st.isFile())
+        throw new MirrorError('entry-invalid', 'is not a regular file (symlinks are not followed)')
       const bytes = await fetchBytes(path, fetchOptions(m, m.max_torrent_bytes))
       // The file's own infohash is the entry's: checking it against itself still checks the name, kind and files.
       const { infoHash } = parseTorrent(bytes, torrentLimits(m))
-      const t = checkUpstreamTorrent(bytes, { btih: infoHash, name: release.name, kind: release.kind, dataSize: null }, torrentLimits(m))
+      const t = checkUpstreamTorrent(
+        bytes,
+        { btih: infoHash, name: release.name, kind: release.kind, dataSize: null },
+        torrentLimits(m),
+      )
       const entry: UpstreamTorrent = {
         btih: t.infoHash,
         ...release,
@@ -79,7 +102,12 @@ async function readTorrentDir(s: SourceConfig, m: MirrorConfig): Promise<ParsedL
       }
       out.torrents.push(entry)
     } catch (e) {
-      out.rejected.push({ source: s.name, entry: fileName, code: (e as { code?: string }).code ?? 'entry-invalid', message: errorMessage(e) })
+      out.rejected.push({
+        source: s.name,
+        entry: fileName,
+        code: (e as { code?: string }).code ?? 'entry-invalid',
+        message: errorMessage(e),
+      })
     }
   }
   return out

@@ -77,7 +77,9 @@ export class MirrorStore {
 
   sources(): SourceRow[] {
     return this.db
-      .prepare('SELECT name, location, fetched_at AS fetchedAt, ok_at AS okAt, error, offered, rejected FROM mirror_sources ORDER BY name')
+      .prepare(
+        'SELECT name, location, fetched_at AS fetchedAt, ok_at AS okAt, error, offered, rejected FROM mirror_sources ORDER BY name',
+      )
       .all() as SourceRow[]
   }
 
@@ -96,7 +98,13 @@ export class MirrorStore {
   }
 
   /** Stores a source's fresh list in one transaction: its torrents, which are no longer listed, and its rejections. */
-  recordSourceList(name: string, location: string, torrents: readonly UpstreamTorrent[], rejected: readonly Rejection[], at: string): void {
+  recordSourceList(
+    name: string,
+    location: string,
+    torrents: readonly UpstreamTorrent[],
+    rejected: readonly Rejection[],
+    at: string,
+  ): void {
     const upsert = this.db.prepare(
       `INSERT INTO upstream_torrents (source, btih, name, kind, collection, range_from, range_to, range_from_s, range_to_s, torrent_url, magnet, data_size, num_files,
          seeders, leechers, completed, scraped_at, obsolete, embargo, upstream_added_at, first_seen_at, last_seen_at, listed)
@@ -108,10 +116,13 @@ export class MirrorStore {
          scraped_at = excluded.scraped_at, obsolete = excluded.obsolete, embargo = excluded.embargo, upstream_added_at = excluded.upstream_added_at,
          last_seen_at = excluded.last_seen_at, listed = 1`,
     )
-    const addRejection = this.db.prepare('INSERT INTO mirror_rejections (source, entry, code, message, seen_at) VALUES (?, ?, ?, ?, ?)')
+    const addRejection = this.db.prepare(
+      'INSERT INTO mirror_rejections (source, entry, code, message, seen_at) VALUES (?, ?, ?, ?, ?)',
+    )
     this.db.transaction(() => {
       this.db.prepare('UPDATE upstream_torrents SET listed = 0 WHERE source = ?').run(name)
-      for (const t of torrents) upsert.run({ ...t, source: name, obsolete: t.obsolete ? 1 : 0, embargo: t.embargo ? 1 : 0, at })
+      for (const t of torrents)
+        upsert.run({ ...t, source: name, obsolete: t.obsolete ? 1 : 0, embargo: t.embargo ? 1 : 0, at })
       this.db.prepare('DELETE FROM mirror_rejections WHERE source = ?').run(name)
       for (const r of rejected) addRejection.run(name, r.entry, r.code, r.message, at)
       this.db
@@ -130,17 +141,29 @@ export class MirrorStore {
     if (!opts.all) where.push('listed = 1')
     if (opts.source !== undefined) where.push('source = @source')
     const sql = `${UPSTREAM}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY source, collection, range_from_s, kind DESC, name`
-    return (this.db.prepare(sql).all(opts.source !== undefined ? { source: opts.source } : {}) as Record<string, unknown>[]).map(upstreamRow)
+    return (
+      this.db.prepare(sql).all(opts.source !== undefined ? { source: opts.source } : {}) as Record<
+        string,
+        unknown
+      >[]
+    ).map(upstreamRow)
   }
 
   /** Every source's entry for one torrent, listed now or before; listed ones first. */
   upstreamByBtih(btih: string): StoredUpstream[] {
-    return (this.db.prepare(`${UPSTREAM} WHERE btih = ? ORDER BY listed DESC, source`).all(btih) as Record<string, unknown>[]).map(upstreamRow)
+    return (
+      this.db.prepare(`${UPSTREAM} WHERE btih = ? ORDER BY listed DESC, source`).all(btih) as Record<
+        string,
+        unknown
+      >[]
+    ).map(upstreamRow)
   }
 
   rejections(source?: string): Rejection[] {
     const sql = `SELECT source, entry, code, message FROM mirror_rejections${source !== undefined ? ' WHERE source = ?' : ''} ORDER BY source, id`
-    return (source !== undefined ? this.db.prepare(sql).all(source) : this.db.prepare(sql).all()) as Rejection[]
+    return (
+      source !== undefined ? this.db.prepare(sql).all(source) : this.db.prepare(sql).all()
+    ) as Rejection[]
   }
 
   downloads(states?: readonly DownloadState[]): DownloadRow[] {
@@ -153,7 +176,14 @@ export class MirrorStore {
   }
 
   /** Queues a release; a btih already known (in any state) is left as it is. Returns whether it was new. */
-  queue(t: Pick<UpstreamTorrent, 'btih' | 'name' | 'kind' | 'collection' | 'dataSize'> & { source: string; wantedBy: 'sync' | 'plan'; root: string }, at: string): boolean {
+  queue(
+    t: Pick<UpstreamTorrent, 'btih' | 'name' | 'kind' | 'collection' | 'dataSize'> & {
+      source: string
+      wantedBy: 'sync' | 'plan'
+      root: string
+    },
+    at: string,
+  ): boolean {
     const r = this.db
       .prepare(
         `INSERT INTO mirror_downloads (btih, name, kind, collection, source, wanted_by, state, root, total_size, created_at, updated_at)
@@ -164,28 +194,58 @@ export class MirrorStore {
   }
 
   /** The checked .torrent and what remaking it needs. */
-  setTorrent(btih: string, torrent: Buffer, info: { totalSize: number; pieceLength: number; private: boolean; source: string | null; announce: string[][] }, at: string): void {
+  setTorrent(
+    btih: string,
+    torrent: Buffer,
+    info: {
+      totalSize: number
+      pieceLength: number
+      private: boolean
+      source: string | null
+      announce: string[][]
+    },
+    at: string,
+  ): void {
     this.db
       .prepare(
         `UPDATE mirror_downloads SET torrent = ?, total_size = ?, piece_length = ?, private = ?, info_source = ?, announce = ?, error_code = NULL, error = NULL, updated_at = ? WHERE btih = ?`,
       )
-      .run(torrent, info.totalSize, info.pieceLength, info.private ? 1 : 0, info.source, JSON.stringify(info.announce), at, btih)
+      .run(
+        torrent,
+        info.totalSize,
+        info.pieceLength,
+        info.private ? 1 : 0,
+        info.source,
+        JSON.stringify(info.announce),
+        at,
+        btih,
+      )
   }
 
   setState(btih: string, state: DownloadState, at: string): void {
-    this.db.prepare(`UPDATE mirror_downloads SET state = ?, updated_at = ?, done_at = CASE WHEN ? = 'done' THEN ? ELSE done_at END WHERE btih = ?`).run(state, at, state, at, btih)
+    this.db
+      .prepare(
+        `UPDATE mirror_downloads SET state = ?, updated_at = ?, done_at = CASE WHEN ? = 'done' THEN ? ELSE done_at END WHERE btih = ?`,
+      )
+      .run(state, at, state, at, btih)
   }
 
   /** A failure worth retrying: counted, and the next attempt put off. */
   recordFailure(btih: string, code: string, message: string, nextAttemptAt: string, at: string): void {
     this.db
-      .prepare('UPDATE mirror_downloads SET attempts = attempts + 1, next_attempt_at = ?, error_code = ?, error = ?, updated_at = ? WHERE btih = ?')
+      .prepare(
+        'UPDATE mirror_downloads SET attempts = attempts + 1, next_attempt_at = ?, error_code = ?, error = ?, updated_at = ? WHERE btih = ?',
+      )
       .run(nextAttemptAt, code, message, at, btih)
   }
 
   /** A verdict on the content: not retried unless the operator asks. */
   reject(btih: string, code: string, message: string, at: string): void {
-    this.db.prepare("UPDATE mirror_downloads SET state = 'rejected', error_code = ?, error = ?, updated_at = ? WHERE btih = ?").run(code, message, at, btih)
+    this.db
+      .prepare(
+        "UPDATE mirror_downloads SET state = 'rejected', error_code = ?, error = ?, updated_at = ? WHERE btih = ?",
+      )
+      .run(code, message, at, btih)
   }
 
   /**
@@ -194,8 +254,26 @@ export class MirrorStore {
    */
   torrentShapes(): Map<string, TorrentShape> {
     const rows = this.db
-      .prepare("SELECT name, piece_length AS pieceLength, private, info_source AS source, announce FROM mirror_downloads WHERE state IN ('placed', 'done') AND piece_length IS NOT NULL")
-      .all() as Array<{ name: string; pieceLength: number; private: number; source: string | null; announce: string | null }>
-    return new Map(rows.map((r) => [r.name, { pieceLength: r.pieceLength, private: r.private === 1, source: r.source ?? '', announce: r.announce ? (JSON.parse(r.announce) as string[][]) : [] }]))
+      .prepare(
+        "SELECT name, piece_length AS pieceLength, private, info_source AS source, announce FROM mirror_downloads WHERE state IN ('placed', 'done') AND piece_length IS NOT NULL",
+      )
+      .all() as Array<{
+      name: string
+      pieceLength: number
+      private: number
+      source: string | null
+      announce: string | null
+    }>
+    return new Map(
+      rows.map((r) => [
+        r.name,
+        {
+          pieceLength: r.pieceLength,
+          private: r.private === 1,
+          source: r.source ?? '',
+          announce: r.announce ? (JSON.parse(r.announce) as string[][]) : [],
+        },
+      ]),
+    )
   }
 }

@@ -27,7 +27,15 @@ import { openDatabase, type Db } from '../db/index.js'
 import { silentLogger, type Engine, type EngineLogger, type EngineTorrentStatus } from '../engines/index.js'
 import { AacseedError, ConfigError, errorMessage } from '../errors.js'
 import { pathExists } from '../fs.js'
-import { buildTorrent, CREATED_BY, makeTorrents, parseTorrent, sortByNameBytes, TorrentStore, type TorrentFile } from '../torrents/index.js'
+import {
+  buildTorrent,
+  CREATED_BY,
+  makeTorrents,
+  parseTorrent,
+  sortByNameBytes,
+  TorrentStore,
+  type TorrentFile,
+} from '../torrents/index.js'
 import { checkUpstreamTorrent } from './check.js'
 import { MirrorError } from './errors.js'
 import { displayLocation, fetchBytes } from './fetch.js'
@@ -93,8 +101,15 @@ export interface SyncReport {
 /** The root downloads go to: `mirror.root`, else the first catalog root; it must be a catalog root so scans include it. */
 export function mirrorRoot(config: Config): string {
   const root = config.mirror.root || config.catalog.roots[0]
-  if (!root) throw new ConfigError('config: mirror.root: no release root to download into: set mirror.root or catalog.roots')
-  if (!config.catalog.roots.includes(root)) throw new ConfigError(`config: mirror.root: ${root} is not one of catalog.roots, so it would never be scanned`, { field: 'mirror.root' })
+  if (!root)
+    throw new ConfigError(
+      'config: mirror.root: no release root to download into: set mirror.root or catalog.roots',
+    )
+  if (!config.catalog.roots.includes(root))
+    throw new ConfigError(
+      `config: mirror.root: ${root} is not one of catalog.roots, so it would never be scanned`,
+      { field: 'mirror.root' },
+    )
   return root
 }
 
@@ -149,7 +164,21 @@ export class MirrorSync {
   async run(opts: SyncOptions = {}): Promise<SyncReport> {
     const root = mirrorRoot(this.deps.config)
     const dryRun = opts.dryRun === true
-    const report: SyncReport = { dryRun, sources: [], rejectedEntries: [], queued: [], started: [], downloading: [], placed: [], done: [], rejected: [], deferred: [], failed: [], pending: 0, inFlight: 0 }
+    const report: SyncReport = {
+      dryRun,
+      sources: [],
+      rejectedEntries: [],
+      queued: [],
+      started: [],
+      downloading: [],
+      placed: [],
+      done: [],
+      rejected: [],
+      deferred: [],
+      failed: [],
+      pending: 0,
+      inFlight: 0,
+    }
     const fetched = await this.refreshSources(opts.refresh ?? 'always', dryRun, opts.signal)
     report.sources = fetched.sources
     report.rejectedEntries = fetched.rejected
@@ -194,7 +223,11 @@ export class MirrorSync {
     refresh: 'always' | 'due' | 'never',
     dryRun = false,
     signal?: AbortSignal,
-  ): Promise<{ sources: SourceReport[]; rejected: Rejection[]; followed: Array<UpstreamTorrent & { source: string }> }> {
+  ): Promise<{
+    sources: SourceReport[]
+    rejected: Rejection[]
+    followed: Array<UpstreamTorrent & { source: string }>
+  }> {
     const followed: Array<UpstreamTorrent & { source: string }> = []
     const sources: SourceReport[] = []
     const rejected: Rejection[] = []
@@ -204,8 +237,18 @@ export class MirrorSync {
       const last = stored.get(s.name)
       const due =
         refresh === 'always' ||
-        (refresh === 'due' && (!last?.fetchedAt || this.now().getTime() - Date.parse(last.fetchedAt) >= this.m.refresh_minutes * 60_000 || last.location !== location))
-      const entry: SourceReport = { name: s.name, location: displayLocation(location), fetched: false, offered: 0, rejected: 0, error: null }
+        (refresh === 'due' &&
+          (!last?.fetchedAt ||
+            this.now().getTime() - Date.parse(last.fetchedAt) >= this.m.refresh_minutes * 60_000 ||
+            last.location !== location))
+      const entry: SourceReport = {
+        name: s.name,
+        location: displayLocation(location),
+        fetched: false,
+        offered: 0,
+        rejected: 0,
+        error: null,
+      }
       let torrents: UpstreamTorrent[] | null = null
       if (due) {
         try {
@@ -214,17 +257,28 @@ export class MirrorSync {
           entry.fetched = true
           entry.rejected = parsed.rejected.length
           rejected.push(...parsed.rejected)
-          if (!dryRun) this.store.recordSourceList(s.name, location, parsed.torrents, parsed.rejected, this.stamp())
+          if (!dryRun)
+            this.store.recordSourceList(s.name, location, parsed.torrents, parsed.rejected, this.stamp())
           // One line per source: a real list rejects thousands of entries (every non-AAC torrent) on every fetch.
           if (parsed.rejected.length > 0) {
             const byCode: Record<string, number> = {}
             for (const r of parsed.rejected) byCode[r.code] = (byCode[r.code] ?? 0) + 1
-            this.log.warn({ source: s.name, rejected: byCode, first: `${parsed.rejected[0]!.entry}: ${parsed.rejected[0]!.message}` }, `mirror: ${parsed.rejected.length} list entries rejected (aacseed mirror sources lists them)`)
+            this.log.warn(
+              {
+                source: s.name,
+                rejected: byCode,
+                first: `${parsed.rejected[0]!.entry}: ${parsed.rejected[0]!.message}`,
+              },
+              `mirror: ${parsed.rejected.length} list entries rejected (aacseed mirror sources lists them)`,
+            )
           }
         } catch (e) {
           entry.error = errorMessage(e)
           if (!dryRun) this.store.recordSourceError(s.name, location, entry.error, this.stamp())
-          this.log.warn({ source: s.name, err: entry.error }, 'mirror: cannot read the source; using its last list')
+          this.log.warn(
+            { source: s.name, err: entry.error },
+            'mirror: cannot read the source; using its last list',
+          )
         }
       }
       torrents ??= this.store.upstream({ source: s.name })
@@ -245,10 +299,21 @@ export class MirrorSync {
     return names
   }
 
-  private queueNew(offered: Array<UpstreamTorrent & { source: string }>, root: string, report: SyncReport, dryRun: boolean): void {
+  private queueNew(
+    offered: Array<UpstreamTorrent & { source: string }>,
+    root: string,
+    report: SyncReport,
+    dryRun: boolean,
+  ): void {
     const held = this.heldNames()
     // Metadata first: it is small, and it says what the data is.
-    const order = [...offered].sort((a, b) => Number(a.kind === 'data') - Number(b.kind === 'data') || cmp(a.collection, b.collection) || a.fromS - b.fromS || cmp(a.name, b.name))
+    const order = [...offered].sort(
+      (a, b) =>
+        Number(a.kind === 'data') - Number(b.kind === 'data') ||
+        cmp(a.collection, b.collection) ||
+        a.fromS - b.fromS ||
+        cmp(a.name, b.name),
+    )
     const at = this.stamp()
     // One transaction: a first sync of a large list queues thousands.
     this.deps.db.transaction(() => {
@@ -268,7 +333,15 @@ export class MirrorSync {
 
   /** Hands a download to the engine; adding it again resumes it (what is on disk is verified and kept). */
   private async download(row: DownloadRow, torrent: Buffer): Promise<void> {
-    await this.deps.engine!.add({ torrent, infoHash: row.btih, name: row.name, dataDir: this.staging(row, 'partial'), verify: true, download: true, labels: ['aacseed-mirror'] })
+    await this.deps.engine!.add({
+      torrent,
+      infoHash: row.btih,
+      name: row.name,
+      dataDir: this.staging(row, 'partial'),
+      verify: true,
+      download: true,
+      labels: ['aacseed-mirror'],
+    })
   }
 
   private retryAt(attempts: number): string {
@@ -284,7 +357,13 @@ export class MirrorSync {
     this.log.warn({ release: row.name, code, err: message }, 'mirror: will retry')
   }
 
-  private async rejectRow(row: DownloadRow, code: string, message: string, report: SyncReport, keepAside: string | null): Promise<void> {
+  private async rejectRow(
+    row: DownloadRow,
+    code: string,
+    message: string,
+    report: SyncReport,
+    keepAside: string | null,
+  ): Promise<void> {
     if (keepAside !== null) await this.moveAside(row, keepAside)
     this.store.reject(row.btih, code, message, this.stamp())
     report.rejected.push({ name: row.name, code, message })
@@ -308,14 +387,28 @@ export class MirrorSync {
       .reduce((s, r) => s + r.bytes, 0)
   }
 
-  private async start(row: DownloadRow, pass: PassState, statuses: Map<string, EngineTorrentStatus>, report: SyncReport, signal?: AbortSignal): Promise<void> {
+  private async start(
+    row: DownloadRow,
+    pass: PassState,
+    statuses: Map<string, EngineTorrentStatus>,
+    report: SyncReport,
+    signal?: AbortSignal,
+  ): Promise<void> {
     if (row.nextAttemptAt !== null && row.nextAttemptAt > this.stamp()) {
-      report.deferred.push({ name: row.name, reason: 'retry-later', detail: `after ${row.nextAttemptAt}: ${row.error ?? ''}` })
+      report.deferred.push({
+        name: row.name,
+        reason: 'retry-later',
+        detail: `after ${row.nextAttemptAt}: ${row.error ?? ''}`,
+      })
       return
     }
     const active = this.store.downloads(['downloading', 'verifying'])
     if (active.length >= this.m.max_active) {
-      report.deferred.push({ name: row.name, reason: 'max-active', detail: `${active.length} downloads in flight (mirror.max_active)` })
+      report.deferred.push({
+        name: row.name,
+        reason: 'max-active',
+        detail: `${active.length} downloads in flight (mirror.max_active)`,
+      })
       return
     }
     // The list's size first: a download that cannot fit is not worth fetching its .torrent for.
@@ -330,7 +423,11 @@ export class MirrorSync {
     if (torrent === null) {
       // A dead upstream must not cost every queued download its retries in one pass.
       if (pass.fetchFailures >= this.m.max_active) {
-        report.deferred.push({ name: row.name, reason: 'retry-later', detail: `${pass.fetchFailures} .torrent fetches failed in this pass` })
+        report.deferred.push({
+          name: row.name,
+          reason: 'retry-later',
+          detail: `${pass.fetchFailures} .torrent fetches failed in this pass`,
+        })
         return
       }
       const failedBefore = report.failed.length
@@ -360,53 +457,107 @@ export class MirrorSync {
   }
 
   /** Fetches and checks the .torrent; null when it failed (recorded as a failure or a rejection). */
-  private async fetchTorrent(row: DownloadRow, report: SyncReport, signal?: AbortSignal): Promise<Buffer | null> {
+  private async fetchTorrent(
+    row: DownloadRow,
+    report: SyncReport,
+    signal?: AbortSignal,
+  ): Promise<Buffer | null> {
     const candidates = this.store.upstreamByBtih(row.btih)
-    const up = candidates.find((u) => u.torrentUrl !== null) ?? candidates.find((u) => u.magnet !== null) ?? candidates[0]
+    const up =
+      candidates.find((u) => u.torrentUrl !== null) ??
+      candidates.find((u) => u.magnet !== null) ??
+      candidates[0]
     const engine = this.deps.engine!
-    const fromMagnet = up !== undefined && up.torrentUrl === null && up.magnet !== null && engine.fetchMetadata !== undefined
+    const fromMagnet =
+      up !== undefined && up.torrentUrl === null && up.magnet !== null && engine.fetchMetadata !== undefined
     if (!up || (up.torrentUrl === null && !fromMagnet)) {
-      await this.rejectRow(row, 'no-torrent-source', `no source lists a .torrent URL for ${row.name}${up?.magnet ? ` (only a magnet link, and the ${engine.kind} engine cannot resolve one)` : ''}`, report, null)
+      await this.rejectRow(
+        row,
+        'no-torrent-source',
+        `no source lists a .torrent URL for ${row.name}${up?.magnet ? ` (only a magnet link, and the ${engine.kind} engine cannot resolve one)` : ''}`,
+        report,
+        null,
+      )
       return null
     }
     let bytes: Buffer
     try {
       bytes = fromMagnet
-        ? await engine.fetchMetadata!(up.magnet!, row.btih, { timeoutMs: this.m.timeout_ms, dataDir: this.staging(row, 'partial') })
+        ? await engine.fetchMetadata!(up.magnet!, row.btih, {
+            timeoutMs: this.m.timeout_ms,
+            dataDir: this.staging(row, 'partial'),
+          })
         : await fetchBytes(up.torrentUrl!, fetchOptions(this.m, this.m.max_torrent_bytes, signal))
     } catch (e) {
-      if (e instanceof MirrorError && !e.transient) await this.rejectRow(row, e.code, `${up.source}: ${e.message}`, report, null)
+      if (e instanceof MirrorError && !e.transient)
+        await this.rejectRow(row, e.code, `${up.source}: ${e.message}`, report, null)
       else this.fail(row, e, report)
       return null
     }
     try {
       const t = checkUpstreamTorrent(bytes, up, torrentLimits(this.m))
-      this.store.setTorrent(row.btih, bytes, { totalSize: t.totalSize, pieceLength: t.pieceLength, private: t.private, source: t.source, announce: t.announce }, this.stamp())
+      this.store.setTorrent(
+        row.btih,
+        bytes,
+        {
+          totalSize: t.totalSize,
+          pieceLength: t.pieceLength,
+          private: t.private,
+          source: t.source,
+          announce: t.announce,
+        },
+        this.stamp(),
+      )
       return bytes
     } catch (e) {
-      await this.rejectRow(row, e instanceof AacseedError ? e.code : 'torrent-mismatch', `${up.source}: ${up.torrentUrl ? displayLocation(up.torrentUrl) : 'magnet'}: ${errorMessage(e)}`, report, null)
+      await this.rejectRow(
+        row,
+        e instanceof AacseedError ? e.code : 'torrent-mismatch',
+        `${up.source}: ${up.torrentUrl ? displayLocation(up.torrentUrl) : 'magnet'}: ${errorMessage(e)}`,
+        report,
+        null,
+      )
       return null
     }
   }
 
   /** Why a download of `size` bytes may not start now, or null. */
-  private async budgetRefusal(size: number, root: string, held: number, active: DownloadRow[], statuses: Map<string, EngineTorrentStatus>): Promise<{ reason: DeferReason; detail: string } | null> {
+  private async budgetRefusal(
+    size: number,
+    root: string,
+    held: number,
+    active: DownloadRow[],
+    statuses: Map<string, EngineTorrentStatus>,
+  ): Promise<{ reason: DeferReason; detail: string } | null> {
     const inFlight = this.store.downloads(['downloading', 'verifying', 'placed'])
     if (this.m.budget_bytes > 0) {
       const reserved = inFlight.reduce((s, d) => s + (d.totalSize ?? 0), 0)
       if (held + reserved + size > this.m.budget_bytes) {
-        return { reason: 'budget', detail: `${held} bytes held + ${reserved} downloading + ${size} > mirror.budget_bytes ${this.m.budget_bytes}` }
+        return {
+          reason: 'budget',
+          detail: `${held} bytes held + ${reserved} downloading + ${size} > mirror.budget_bytes ${this.m.budget_bytes}`,
+        }
       }
     }
     const free = await this.freeBytes(root)
-    const toCome = active.reduce((s, d) => s + Math.max(0, (d.totalSize ?? 0) - (statuses.get(d.btih)?.bytesPresent ?? 0)), 0)
+    const toCome = active.reduce(
+      (s, d) => s + Math.max(0, (d.totalSize ?? 0) - (statuses.get(d.btih)?.bytesPresent ?? 0)),
+      0,
+    )
     if (free - toCome - size < this.m.reserve_bytes) {
-      return { reason: 'reserve', detail: `${free} bytes free − ${toCome} still to download − ${size} < mirror.reserve_bytes ${this.m.reserve_bytes}` }
+      return {
+        reason: 'reserve',
+        detail: `${free} bytes free − ${toCome} still to download − ${size} < mirror.reserve_bytes ${this.m.reserve_bytes}`,
+      }
     }
     return null
   }
 
-  private async simulateStarts(report: SyncReport, root: string, offered: ReadonlyArray<UpstreamTorrent>): Promise<void> {
+  private async simulateStarts(
+    report: SyncReport,
+    root: string,
+    offered: ReadonlyArray<UpstreamTorrent>,
+  ): Promise<void> {
     // A dry run shows what a real pass would start, by the sizes the lists give.
     const sizes = new Map(offered.map((t) => [t.name, t.dataSize]))
     let committed = 0
@@ -414,8 +565,18 @@ export class MirrorSync {
     const free = await this.freeBytes(root).catch(() => Number.POSITIVE_INFINITY)
     for (const name of report.queued) {
       const size = sizes.get(name) ?? 0
-      if (this.m.budget_bytes > 0 && held + committed + size > this.m.budget_bytes) report.deferred.push({ name, reason: 'budget', detail: `would exceed mirror.budget_bytes ${this.m.budget_bytes}` })
-      else if (free - committed - size < this.m.reserve_bytes) report.deferred.push({ name, reason: 'reserve', detail: `would leave less than mirror.reserve_bytes ${this.m.reserve_bytes} free` })
+      if (this.m.budget_bytes > 0 && held + committed + size > this.m.budget_bytes)
+        report.deferred.push({
+          name,
+          reason: 'budget',
+          detail: `would exceed mirror.budget_bytes ${this.m.budget_bytes}`,
+        })
+      else if (free - committed - size < this.m.reserve_bytes)
+        report.deferred.push({
+          name,
+          reason: 'reserve',
+          detail: `would leave less than mirror.reserve_bytes ${this.m.reserve_bytes} free`,
+        })
       else {
         committed += size
         report.started.push(name)
@@ -423,12 +584,23 @@ export class MirrorSync {
     }
   }
 
-  private async advance(row: DownloadRow, status: EngineTorrentStatus | undefined, report: SyncReport): Promise<void> {
+  private async advance(
+    row: DownloadRow,
+    status: EngineTorrentStatus | undefined,
+    report: SyncReport,
+  ): Promise<void> {
     const engine = this.deps.engine!
     if (status === undefined || status.state === 'error') {
       if (status?.state === 'error') {
         await engine.remove(row.btih).catch(() => {})
-        this.fail(row, new MirrorError('download-failed', `the engine reports ${row.name} in error: ${status.error ?? 'unknown'}`), report)
+        this.fail(
+          row,
+          new MirrorError(
+            'download-failed',
+            `the engine reports ${row.name} in error: ${status.error ?? 'unknown'}`,
+          ),
+          report,
+        )
         return
       }
       if (row.nextAttemptAt !== null && row.nextAttemptAt > this.stamp()) return
@@ -446,7 +618,11 @@ export class MirrorSync {
       await this.verify({ ...row, state: 'verifying' }, report)
       return
     }
-    report.downloading.push({ name: row.name, bytesPresent: status.bytesPresent, totalBytes: status.totalBytes })
+    report.downloading.push({
+      name: row.name,
+      bytesPresent: status.bytesPresent,
+      totalBytes: status.totalBytes,
+    })
   }
 
   private async verify(row: DownloadRow, report: SyncReport): Promise<void> {
@@ -459,7 +635,11 @@ export class MirrorSync {
         return
       }
       this.store.setState(row.btih, 'downloading', this.stamp())
-      this.fail(row, new MirrorError('download-failed', `${staged} vanished before it was verified; downloading again`), report)
+      this.fail(
+        row,
+        new MirrorError('download-failed', `${staged} vanished before it was verified; downloading again`),
+        report,
+      )
       return
     }
     await this.deps.engine!.remove(row.btih).catch(() => {})
@@ -468,8 +648,16 @@ export class MirrorSync {
       await createEmptyFiles(staged, parsed.kind === 'folder' ? parsed.files : [])
       const problems = await checkRelease(this.deps.config, dirname(staged), row.name)
       if (problems.length > 0) {
-        const shown = problems.slice(0, 3).map((p) => `${p.path}${p.line !== null ? `:${p.line}` : ''}: ${p.code}: ${p.message}`)
-        await this.rejectRow(row, 'release-invalid', `${row.name} breaks the AAC standard: ${shown.join('; ')}${problems.length > 3 ? ` (and ${problems.length - 3} more)` : ''}`, report, staged)
+        const shown = problems
+          .slice(0, 3)
+          .map((p) => `${p.path}${p.line !== null ? `:${p.line}` : ''}: ${p.code}: ${p.message}`)
+        await this.rejectRow(
+          row,
+          'release-invalid',
+          `${row.name} breaks the AAC standard: ${shown.join('; ')}${problems.length > 3 ? ` (and ${problems.length - 3} more)` : ''}`,
+          report,
+          staged,
+        )
         return
       }
       const remade = await remake(staged, row, parsed.kind, this.deps.config.torrents.hash_workers)
@@ -484,7 +672,13 @@ export class MirrorSync {
         return
       }
       if (await pathExists(target)) {
-        await this.rejectRow(row, 'name-taken', `${target} already exists; the download is kept aside`, report, staged)
+        await this.rejectRow(
+          row,
+          'name-taken',
+          `${target} already exists; the download is kept aside`,
+          report,
+          staged,
+        )
         return
       }
       await rename(staged, target)
@@ -504,12 +698,27 @@ export class MirrorSync {
   }
 
   /** Scans the root, makes the torrents (upstream's shape), and checks each placed release came out as upstream's torrent. */
-  private async finish(placed: DownloadRow[], root: string, report: SyncReport, signal?: AbortSignal): Promise<void> {
+  private async finish(
+    placed: DownloadRow[],
+    root: string,
+    report: SyncReport,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const { db, config } = this.deps
     const shapes = this.store.torrentShapes()
     const scanned = await this.exclusive(async () => {
-      const r = await scan({ db, roots: [root], ...scanSettings(config.catalog), ...(signal ? { signal } : {}) })
-      await makeTorrents({ db, torrents: config.torrents, shapeOf: (name) => shapes.get(name), ...(signal ? { signal } : {}) })
+      const r = await scan({
+        db,
+        roots: [root],
+        ...scanSettings(config.catalog),
+        ...(signal ? { signal } : {}),
+      })
+      await makeTorrents({
+        db,
+        torrents: config.torrents,
+        shapeOf: (name) => shapes.get(name),
+        ...(signal ? { signal } : {}),
+      })
       return r
     })
     const torrents = new TorrentStore(db)
@@ -522,7 +731,9 @@ export class MirrorSync {
         continue
       }
       // Checks between releases (an overlap with other records, a conflict) only show in the root.
-      const problems = scanned.problems.filter((p) => p.path === row.name || p.path.startsWith(row.name + '/'))
+      const problems = scanned.problems.filter(
+        (p) => p.path === row.name || p.path.startsWith(row.name + '/'),
+      )
       const why = t
         ? `its torrent has infohash ${t.infohash}, not upstream's ${row.btih}`
         : problems.length > 0
@@ -531,7 +742,13 @@ export class MirrorSync {
               .map((p) => `${p.code}: ${p.message}`)
               .join('; ')}`
           : 'no torrent was made for it'
-      await this.rejectRow(row, t ? 'infohash-mismatch' : 'release-invalid', `${row.name} in ${root}: ${why}`, report, join(root, row.name))
+      await this.rejectRow(
+        row,
+        t ? 'infohash-mismatch' : 'release-invalid',
+        `${row.name} in ${root}: ${why}`,
+        report,
+        join(root, row.name),
+      )
       movedAside = true
     }
     if (movedAside) {
@@ -563,11 +780,20 @@ async function createEmptyFiles(folder: string, files: readonly TorrentFile[]): 
 }
 
 /** The AAC checks of one release on its own, in a throwaway database (as `aacseed validate` does). */
-async function checkRelease(config: Config, dir: string, name: string): Promise<Array<{ path: string; line: number | null; code: string; message: string }>> {
+async function checkRelease(
+  config: Config,
+  dir: string,
+  name: string,
+): Promise<Array<{ path: string; line: number | null; code: string; message: string }>> {
   const tmp = await mkdtemp(join(tmpdir(), 'aacseed-mirror-check-'))
   const db = openDatabase(join(tmp, 'check.db'))
   try {
-    const r = await scan({ db, roots: [dir], ...scanSettings(config.catalog), only: new Map([[dir, new Set([name])]]) })
+    const r = await scan({
+      db,
+      roots: [dir],
+      ...scanSettings(config.catalog),
+      only: new Map([[dir, new Set([name])]]),
+    })
     return r.problems
   } finally {
     db.close()
@@ -576,7 +802,12 @@ async function checkRelease(config: Config, dir: string, name: string): Promise<
 }
 
 /** The infohash of the staged release made by our rules with upstream's piece length, private flag and source tag. */
-async function remake(path: string, row: DownloadRow, kind: 'file' | 'folder', hashWorkers: number): Promise<string> {
+async function remake(
+  path: string,
+  row: DownloadRow,
+  kind: 'file' | 'folder',
+  hashWorkers: number,
+): Promise<string> {
   let files: TorrentFile[]
   if (kind === 'file') {
     files = [{ path: row.name, length: (await lstat(path)).size }]

@@ -57,7 +57,8 @@ function encodeInto(v: BencodeValue, out: Buffer[]): void {
     out.push(E)
   } else if (v !== null && typeof v === 'object') {
     const entries: [Buffer, BencodeValue][] = []
-    for (const [k, val] of Object.entries(v)) if (val !== undefined) entries.push([Buffer.from(k, 'utf8'), val])
+    for (const [k, val] of Object.entries(v))
+      if (val !== undefined) entries.push([Buffer.from(k, 'utf8'), val])
     // BEP 3: "Keys must be strings and appear in sorted order (sorted as raw strings, not alphanumerics)".
     entries.sort((a, b) => Buffer.compare(a[0], b[0]))
     out.push(D)
@@ -89,7 +90,10 @@ export function decode(buf: Uint8Array, opts: DecodeOptions = {}): Decoded {
  * Decodes a dictionary and also returns the exact input bytes of each of its values, because
  * an infohash is the SHA-1 of the `info` value as it was written, not as we would write it.
  */
-export function decodeDict(bytes: Uint8Array, opts: DecodeOptions = {}): { dict: DecodedDict; raw: Map<string, Buffer> } {
+export function decodeDict(
+  bytes: Uint8Array,
+  opts: DecodeOptions = {},
+): { dict: DecodedDict; raw: Map<string, Buffer> } {
   const buf = asBuffer(bytes)
   if (buf[0] !== 0x64 /* d */) throw new BencodeError('expected a dictionary', 0)
   const { value, raw } = decodeTopLevel(buf, opts)
@@ -150,7 +154,8 @@ function decodeTopLevel(buf: Buffer, opts: DecodeOptions): { value: Decoded; raw
     end += pos
     const text = buf.toString('latin1', pos, end)
     // Canonical: no leading zeros, no "-0", no "+", at least one digit.
-    if (!/^(?:0|-?[1-9][0-9]*)$/.test(text)) fail(`non-canonical integer ${JSON.stringify(text.slice(0, 40))}`, start)
+    if (!/^(?:0|-?[1-9][0-9]*)$/.test(text))
+      fail(`non-canonical integer ${JSON.stringify(text.slice(0, 40))}`, start)
     pos = end + 1
     const n = Number(text)
     return Number.isSafeInteger(n) ? n : BigInt(text)
@@ -194,7 +199,8 @@ function decodeTopLevel(buf: Buffer, opts: DecodeOptions): { value: Decoded; raw
       if (prev !== null) {
         const cmp = Buffer.compare(prev, keyBytes)
         if (cmp === 0) fail(`duplicate dictionary key ${JSON.stringify(keyBytes.toString('latin1'))}`, keyAt)
-        if (cmp > 0 && sorted) fail(`dictionary key ${JSON.stringify(keyBytes.toString('latin1'))} out of order`, keyAt)
+        if (cmp > 0 && sorted)
+          fail(`dictionary key ${JSON.stringify(keyBytes.toString('latin1'))} out of order`, keyAt)
       }
       prev = keyBytes
       let key: string
@@ -204,7 +210,8 @@ function decodeTopLevel(buf: Buffer, opts: DecodeOptions): { value: Decoded; raw
         return fail('dictionary key is not UTF-8', keyAt)
       }
       // With unsorted keys allowed, equal keys need not be adjacent.
-      if (!sorted && Object.prototype.hasOwnProperty.call(dict, key)) fail(`duplicate dictionary key ${JSON.stringify(key)}`, keyAt)
+      if (!sorted && Object.prototype.hasOwnProperty.call(dict, key))
+        fail(`duplicate dictionary key ${JSON.stringify(key)}`, keyAt)
       const valueAt = pos
       dict[key] = readValue(depth)
       if (depth === 1) raw.set(key, buf.subarray(valueAt, pos))

@@ -28,7 +28,14 @@ export const SHA1_LENGTH = 20
  * Writes the SHA-1 of pieces [firstPiece, endPiece) into `out` at their index × 20.
  * `onRead` is told each time another `buf`-full has been hashed.
  */
-export function hashSpan(span: Span, pieceLength: number, totalSize: number, buf: Buffer, out: Uint8Array, onRead?: (bytes: number) => void): void {
+export function hashSpan(
+  span: Span,
+  pieceLength: number,
+  totalSize: number,
+  buf: Buffer,
+  out: Uint8Array,
+  onRead?: (bytes: number) => void,
+): void {
   const start = span.firstPiece * pieceLength
   const end = Math.min(span.endPiece * pieceLength, totalSize)
   const pieces = new PieceWriter(pieceLength, span.firstPiece, out)
@@ -62,7 +69,8 @@ export function hashSpan(span: Span, pieceLength: number, totalSize: number, buf
     onRead?.(fill)
   }
   const hashed = pieces.finish()
-  if (hashed !== span.endPiece) throw new Error(`hashSpan: hashed pieces up to ${hashed}, expected ${span.endPiece}`)
+  if (hashed !== span.endPiece)
+    throw new Error(`hashSpan: hashed pieces up to ${hashed}, expected ${span.endPiece}`)
 }
 
 /** Cuts a byte stream into pieces and writes each piece's SHA-1 at its index. */
@@ -132,11 +140,22 @@ function openChecked(file: SpanFile): number {
 export function checkSize(path: string, st: { size: number; isFile(): boolean }, expected: number): void {
   if (!st.isFile()) throw new TorrentError('file-changed', `${path} is no longer a regular file`, { path })
   if (st.size !== expected) {
-    throw new TorrentError('file-changed', `${path} changed since it was cataloged: ${st.size} bytes, expected ${expected}`, { path })
+    throw new TorrentError(
+      'file-changed',
+      `${path} changed since it was cataloged: ${st.size} bytes, expected ${expected}`,
+      { path },
+    )
   }
 }
 
-function readChecked(fd: number, file: SpanFile, buf: Buffer, at: number, length: number, position: number): number {
+function readChecked(
+  fd: number,
+  file: SpanFile,
+  buf: Buffer,
+  at: number,
+  length: number,
+  position: number,
+): number {
   let n: number
   try {
     n = readSync(fd, buf, at, length, position)
@@ -144,12 +163,18 @@ function readChecked(fd: number, file: SpanFile, buf: Buffer, at: number, length
     throw fileError(file.path, e)
   }
   // The size was right at open time; a short read means it shrank while we read it.
-  if (n === 0) throw new TorrentError('file-changed', `${file.path} shrank while it was being hashed`, { path: file.path })
+  if (n === 0)
+    throw new TorrentError('file-changed', `${file.path} shrank while it was being hashed`, {
+      path: file.path,
+    })
   return n
 }
 
 export function fileError(path: string, e: unknown): TorrentError {
   const code = (e as NodeJS.ErrnoException).code
-  if (code === 'ENOENT' || code === 'ENOTDIR') return new TorrentError('file-changed', `${path} is missing (it changed since it was cataloged)`, { path })
+  if (code === 'ENOENT' || code === 'ENOTDIR')
+    return new TorrentError('file-changed', `${path} is missing (it changed since it was cataloged)`, {
+      path,
+    })
   return new TorrentError('file-unreadable', `cannot read ${path}: ${(e as Error).message}`, { path })
 }

@@ -25,6 +25,11 @@ port.on('message', (span: Span) => {
     reply({ type: 'done', bytes: unreported })
   } catch (e) {
     const err = e as Error & { code?: unknown; location?: { path?: string } }
-    reply({ type: 'error', code: typeof err.code === 'string' ? err.code : null, message: err.message, path: err.location?.path ?? null })
+    reply({
+      type: 'error',
+      code: typeof err.code === 'string' ? err.code : null,
+      message: err.message,
+      path: err.location?.path ?? null,
+    })
   }
 })

@@ -60,8 +60,13 @@ export type WorkerReply =
   | { type: 'error'; code: string | null; message: string; path: string | null }
 
 /** The concatenated SHA-1 digests of all pieces. */
-export async function hashPieces(files: readonly HashFile[], pieceLength: number, opts: HashOptions = {}): Promise<Buffer> {
-  if (!Number.isSafeInteger(pieceLength) || pieceLength <= 0) throw new TypeError(`hashPieces: bad piece length ${pieceLength}`)
+export async function hashPieces(
+  files: readonly HashFile[],
+  pieceLength: number,
+  opts: HashOptions = {},
+): Promise<Buffer> {
+  if (!Number.isSafeInteger(pieceLength) || pieceLength <= 0)
+    throw new TypeError(`hashPieces: bad piece length ${pieceLength}`)
   const { streamFiles, totalSize } = layout(files)
   const pieceCount = Math.ceil(totalSize / pieceLength)
   const readSize = Math.max(opts.readSize ?? DEFAULTS.readSize, 1)
@@ -69,7 +74,11 @@ export async function hashPieces(files: readonly HashFile[], pieceLength: number
   const spans = (function* (): Generator<Span> {
     for (let first = 0; first < pieceCount; first += spanPieces) {
       const end = Math.min(first + spanPieces, pieceCount)
-      yield { firstPiece: first, endPiece: end, files: filesIn(streamFiles, first * pieceLength, Math.min(end * pieceLength, totalSize)) }
+      yield {
+        firstPiece: first,
+        endPiece: end,
+        files: filesIn(streamFiles, first * pieceLength, Math.min(end * pieceLength, totalSize)),
+      }
     }
   })()
 
@@ -78,7 +87,8 @@ export async function hashPieces(files: readonly HashFile[], pieceLength: number
     const out = Buffer.alloc(pieceCount * SHA1_LENGTH)
     const buf = Buffer.allocUnsafe(Math.min(readSize, Math.max(totalSize, 1)))
     let done = 0
-    for (const span of spans) hashSpan(span, pieceLength, totalSize, buf, out, (n) => opts.onProgress?.((done += n)))
+    for (const span of spans)
+      hashSpan(span, pieceLength, totalSize, buf, out, (n) => opts.onProgress?.((done += n)))
     return out
   }
 
@@ -90,7 +100,12 @@ export async function hashPieces(files: readonly HashFile[], pieceLength: number
   return Buffer.from(new Uint8Array(shared))
 }
 
-function runWorkers(count: number, init: WorkerInit, spans: Iterator<Span>, opts: HashOptions): Promise<void> {
+function runWorkers(
+  count: number,
+  init: WorkerInit,
+  spans: Iterator<Span>,
+  opts: HashOptions,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const workers: Worker[] = []
     let busy = 0
@@ -105,7 +120,8 @@ function runWorkers(count: number, init: WorkerInit, spans: Iterator<Span>, opts
       if (err) reject(err)
       else resolve()
     }
-    const onAbort = (): void => finish(opts.signal?.reason instanceof Error ? opts.signal.reason : new Error('hashing aborted'))
+    const onAbort = (): void =>
+      finish(opts.signal?.reason instanceof Error ? opts.signal.reason : new Error('hashing aborted'))
     opts.signal?.addEventListener('abort', onAbort, { once: true })
 
     const feed = (w: Worker): void => {
@@ -154,7 +170,8 @@ function layout(files: readonly HashFile[]): { streamFiles: SpanFile[]; totalSiz
   const streamFiles: SpanFile[] = []
   let offset = 0
   for (const f of files) {
-    if (!Number.isSafeInteger(f.length) || f.length < 0) throw new TypeError(`hashPieces: bad length ${f.length} for ${f.path}`)
+    if (!Number.isSafeInteger(f.length) || f.length < 0)
+      throw new TypeError(`hashPieces: bad length ${f.length} for ${f.path}`)
     if (f.length === 0) {
       try {
         checkSize(f.path, statSync(f.path), 0)

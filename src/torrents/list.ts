@@ -54,9 +54,19 @@ export interface ListSettings {
   trackers: readonly string[]
 }
 
-const NO_SWARM: SwarmFigures = { seeders: 0, leechers: 0, completed: 0, statsScrapedAt: null, currentlySeeding: false }
+const NO_SWARM: SwarmFigures = {
+  seeders: 0,
+  leechers: 0,
+  completed: 0,
+  statsScrapedAt: null,
+  currentlySeeding: false,
+}
 
-export function torrentListEntries(rows: readonly TorrentRow[], settings: ListSettings, swarm: (infohash: string) => SwarmFigures | undefined = () => undefined): TorrentListEntry[] {
+export function torrentListEntries(
+  rows: readonly TorrentRow[],
+  settings: ListSettings,
+  swarm: (infohash: string) => SwarmFigures | undefined = () => undefined,
+): TorrentListEntry[] {
   return rows.map((t) => {
     const file = torrentFileName(t.name)
     const s = swarm(t.infohash) ?? NO_SWARM
@@ -90,7 +100,20 @@ export function torrentListEntries(rows: readonly TorrentRow[], settings: ListSe
 
 export type ListFormat = 'json' | 'magnets' | 'csv'
 
-const CSV_COLUMNS = ['display_name', 'group_name', 'is_metadata', 'btih', 'data_size', 'num_files', 'torrent_size', 'added_to_torrents_list_at', 'seeders', 'leechers', 'url', 'magnet_link'] as const
+const CSV_COLUMNS = [
+  'display_name',
+  'group_name',
+  'is_metadata',
+  'btih',
+  'data_size',
+  'num_files',
+  'torrent_size',
+  'added_to_torrents_list_at',
+  'seeders',
+  'leechers',
+  'url',
+  'magnet_link',
+] as const
 
 function csvCell(v: string | number | boolean | null | undefined): string {
   const s = v === null || v === undefined ? '' : String(v)
@@ -104,12 +127,19 @@ export function formatTorrentList(entries: readonly TorrentListEntry[], format: 
     case 'magnets':
       return entries.map((e) => e.magnet_link + '\n').join('')
     case 'csv':
-      return [CSV_COLUMNS.join(','), ...entries.map((e) => CSV_COLUMNS.map((c) => csvCell(e[c])).join(','))].join('\n') + '\n'
+      return (
+        [CSV_COLUMNS.join(','), ...entries.map((e) => CSV_COLUMNS.map((c) => csvCell(e[c])).join(','))].join(
+          '\n',
+        ) + '\n'
+      )
   }
 }
 
 /** Writes the JSON list atomically, so a web server never serves half of it. */
-export async function publishTorrentList(path: string, entries: readonly TorrentListEntry[]): Promise<string> {
+export async function publishTorrentList(
+  path: string,
+  entries: readonly TorrentListEntry[],
+): Promise<string> {
   await mkdir(dirname(path), { recursive: true })
   await writeFileAtomic(path, Buffer.from(formatTorrentList(entries, 'json')))
   return path

@@ -8,7 +8,11 @@ export interface MagnetInput {
 }
 
 export function magnetLink({ infoHash, name, trackers }: MagnetInput): string {
-  if (!/^[0-9a-fA-F]{40}$/.test(infoHash)) throw new TorrentError('invalid-infohash', `invalid infohash ${JSON.stringify(infoHash)}: expected 40 hex digits`)
+  if (!/^[0-9a-fA-F]{40}$/.test(infoHash))
+    throw new TorrentError(
+      'invalid-infohash',
+      `invalid infohash ${JSON.stringify(infoHash)}: expected 40 hex digits`,
+    )
   const parts = [`xt=urn:btih:${infoHash.toLowerCase()}`, `dn=${percentEncode(name)}`]
   for (const tr of new Set(trackers)) parts.push(`tr=${percentEncode(tr)}`)
   return `magnet:?${parts.join('&')}`

@@ -83,7 +83,13 @@ export async function makeTorrents(opts: MakeOptions): Promise<MakeReport> {
     }
     const existing = store.byName(r.name)
     const path = join(outDir, torrentFileName(r.name))
-    if (existing && existing.dataIdentity === r.identity && existing.torrentPath === path && (await pathExists(path))) report.unchanged++
+    if (
+      existing &&
+      existing.dataIdentity === r.identity &&
+      existing.torrentPath === path &&
+      (await pathExists(path))
+    )
+      report.unchanged++
     else todo.push(r)
   }
   const bytesTotal = todo.reduce((s, r) => s + r.bytes, 0)
@@ -93,7 +99,9 @@ export async function makeTorrents(opts: MakeOptions): Promise<MakeReport> {
     if (opts.signal?.aborted) throw new AacseedError('aborted', 'torrent making aborted')
     const base = bytesBefore
     try {
-      const made = await makeOne(catalog, store, r, outDir, opts, (done) => opts.onProgress?.({ release: r.name, bytesDone: base + done, bytesTotal }))
+      const made = await makeOne(catalog, store, r, outDir, opts, (done) =>
+        opts.onProgress?.({ release: r.name, bytesDone: base + done, bytesTotal }),
+      )
       report.made.push(made)
     } catch (e) {
       if (!(e instanceof AacseedError) || e.code === 'aborted') throw e
@@ -118,7 +126,14 @@ function withTiers(base: readonly (readonly string[])[], extra: readonly (readon
   return out
 }
 
-async function makeOne(catalog: CatalogStore, store: TorrentStore, r: CatalogRelease, outDir: string, opts: MakeOptions, progress: (bytes: number) => void): Promise<MadeTorrent> {
+async function makeOne(
+  catalog: CatalogStore,
+  store: TorrentStore,
+  r: CatalogRelease,
+  outDir: string,
+  opts: MakeOptions,
+  progress: (bytes: number) => void,
+): Promise<MadeTorrent> {
   const dataPath = join(r.root, r.name)
   const files = await unchangedFiles(catalog, r, dataPath)
   const totalSize = files.reduce((s, f) => s + f.length, 0)
@@ -145,19 +160,29 @@ async function makeOne(catalog: CatalogStore, store: TorrentStore, r: CatalogRel
   let outcome: MadeTorrent['outcome'] = 'made'
   const old = await readFile(torrentPath).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') return null
-    throw new AacseedError('torrent-unreadable', `cannot read existing ${torrentPath}: ${e.code}`, { path: torrentPath })
+    throw new AacseedError('torrent-unreadable', `cannot read existing ${torrentPath}: ${e.code}`, {
+      path: torrentPath,
+    })
   })
   if (old !== null) {
     let oldHash: string
     try {
       oldHash = parseTorrent(old).infoHash
     } catch (e) {
-      throw new AacseedError('torrent-conflict', `${torrentPath} exists and is not a valid torrent (${(e as Error).message}); not overwritten`, { path: torrentPath })
+      throw new AacseedError(
+        'torrent-conflict',
+        `${torrentPath} exists and is not a valid torrent (${(e as Error).message}); not overwritten`,
+        { path: torrentPath },
+      )
     }
     if (oldHash !== built.infoHash) {
-      throw new AacseedError('torrent-conflict', `${torrentPath} exists with infohash ${oldHash}, but the data hashes to ${built.infoHash}; AACs are immutable, so it is not overwritten`, {
-        path: torrentPath,
-      })
+      throw new AacseedError(
+        'torrent-conflict',
+        `${torrentPath} exists with infohash ${oldHash}, but the data hashes to ${built.infoHash}; AACs are immutable, so it is not overwritten`,
+        {
+          path: torrentPath,
+        },
+      )
     }
     outcome = 'adopted'
   }
@@ -181,13 +206,30 @@ async function makeOne(catalog: CatalogStore, store: TorrentStore, r: CatalogRel
     dataIdentity: r.identity,
     madeAt: new Date().toISOString(),
   })
-  return { name: r.name, infohash: built.infoHash, pieceLength: built.pieceLength, pieceCount: built.pieceCount, totalSize: built.totalSize, fileCount: built.fileCount, torrentPath, outcome }
+  return {
+    name: r.name,
+    infohash: built.infoHash,
+    pieceLength: built.pieceLength,
+    pieceCount: built.pieceCount,
+    totalSize: built.totalSize,
+    fileCount: built.fileCount,
+    torrentPath,
+    outcome,
+  }
 }
 
 /** The release's files as cataloged, after checking the disk still agrees (size, mtime, inode). */
-async function unchangedFiles(catalog: CatalogStore, r: CatalogRelease, dataPath: string): Promise<TorrentFile[]> {
+async function unchangedFiles(
+  catalog: CatalogStore,
+  r: CatalogRelease,
+  dataPath: string,
+): Promise<TorrentFile[]> {
   const changed = (what: string): never => {
-    throw new AacseedError('changed-since-scan', `${what} changed since it was cataloged; run aacseed scan before making its torrent`, { path: dataPath })
+    throw new AacseedError(
+      'changed-since-scan',
+      `${what} changed since it was cataloged; run aacseed scan before making its torrent`,
+      { path: dataPath },
+    )
   }
   const st = await lstat(dataPath, { bigint: true }).catch(() => changed(r.name))
   if (r.kind === 'meta') {
@@ -198,8 +240,11 @@ async function unchangedFiles(catalog: CatalogStore, r: CatalogRelease, dataPath
   if (!st.isDirectory() || !r.identity.startsWith(`${st.mtimeNs}:${st.ino}:`)) changed(r.name)
   const files = catalog.dataFiles(r.id)
   for (const f of files) {
-    const fst = await lstat(join(dataPath, f.name), { bigint: true }).catch(() => changed(`${r.name}/${f.name}`))
-    if (!fst.isFile() || Number(fst.size) !== f.size || fst.mtimeNs !== f.mtimeNs) changed(`${r.name}/${f.name}`)
+    const fst = await lstat(join(dataPath, f.name), { bigint: true }).catch(() =>
+      changed(`${r.name}/${f.name}`),
+    )
+    if (!fst.isFile() || Number(fst.size) !== f.size || fst.mtimeNs !== f.mtimeNs)
+      changed(`${r.name}/${f.name}`)
   }
   return files.map((f) => ({ path: f.name, length: f.size }))
 }

@@ -6,7 +6,14 @@
  */
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
-import { decodeDict, encode, type BencodeDict, type Decoded, type DecodedDict, type DecodeOptions } from './bencode.js'
+import {
+  decodeDict,
+  encode,
+  type BencodeDict,
+  type Decoded,
+  type DecodedDict,
+  type DecodeOptions,
+} from './bencode.js'
 import { TorrentError } from './errors.js'
 import { hashPieces } from './hasher.js'
 import { checkComponent, splitRelativePath } from './paths.js'
@@ -61,7 +68,11 @@ export async function buildTorrent(input: TorrentInput): Promise<BuiltTorrent> {
   const pieceLength = validatePieceLength(input.pieceLength)
   const pieceCount = Math.ceil(totalSize / pieceLength)
   if (pieceCount > MAX_BUILD_PIECES) {
-    throw new TorrentError('too-many-pieces', `${input.name}: ${pieceCount} pieces of ${pieceLength} bytes is more than ${MAX_BUILD_PIECES}; use a larger piece length`, { path: input.root })
+    throw new TorrentError(
+      'too-many-pieces',
+      `${input.name}: ${pieceCount} pieces of ${pieceLength} bytes is more than ${MAX_BUILD_PIECES}; use a larger piece length`,
+      { path: input.root },
+    )
   }
 
   const absolute = input.kind === 'file' ? [input.root] : paths.map((p) => join(input.root, ...p))
@@ -114,20 +125,30 @@ export function webSeedUrl(base: string): string {
   return base.endsWith('/') ? base : `${base}/`
 }
 
-function checkInput(input: TorrentInput): { files: readonly TorrentFile[]; totalSize: number; paths: string[][] } {
+function checkInput(input: TorrentInput): {
+  files: readonly TorrentFile[]
+  totalSize: number
+  paths: string[][]
+} {
   const bad = (message: string): never => {
     throw new TorrentError('invalid-torrent-input', `${input.name}: ${message}`, { path: input.root })
   }
   checkComponent(input.name, input.root)
   const files = input.files
   if (files.length === 0) bad('no files')
-  if (input.kind === 'file' && (files.length !== 1 || files[0]!.path !== input.name)) bad('a single-file torrent has exactly one file, named like the torrent')
+  if (input.kind === 'file' && (files.length !== 1 || files[0]!.path !== input.name))
+    bad('a single-file torrent has exactly one file, named like the torrent')
   let totalSize = 0
   for (const f of files) {
     if (!Number.isSafeInteger(f.length) || f.length < 0) bad(`bad length ${f.length} for ${f.path}`)
     totalSize += f.length
   }
-  if (totalSize === 0) throw new TorrentError('empty-torrent', `${input.name}: all files are empty; a torrent needs at least one byte`, { path: input.root })
+  if (totalSize === 0)
+    throw new TorrentError(
+      'empty-torrent',
+      `${input.name}: all files are empty; a torrent needs at least one byte`,
+      { path: input.root },
+    )
   const paths = input.kind === 'file' ? [[input.name]] : files.map((f) => splitRelativePath(f.path))
   const seen = new Set<string>()
   for (const f of files) {
@@ -183,9 +204,14 @@ export interface ParsedTorrent {
  * Reads an untrusted .torrent: every name is checked safe to create under a download folder
  * (`unsafe-torrent-path`), anything else malformed is `invalid-torrent` or `invalid-bencode`.
  */
-export function parseTorrent(buf: Uint8Array, limits: ParseLimits = {}, decodeOptions: DecodeOptions = {}): ParsedTorrent {
+export function parseTorrent(
+  buf: Uint8Array,
+  limits: ParseLimits = {},
+  decodeOptions: DecodeOptions = {},
+): ParsedTorrent {
   const lim = { ...DEFAULT_LIMITS, ...limits }
-  if (buf.length > lim.maxBytes) invalid(`the .torrent is ${buf.length} bytes, more than the limit of ${lim.maxBytes}`)
+  if (buf.length > lim.maxBytes)
+    invalid(`the .torrent is ${buf.length} bytes, more than the limit of ${lim.maxBytes}`)
   const { dict, raw } = decodeDict(buf, decodeOptions)
   const info = dictAt(dict, 'info')
   const infoBytes = raw.get('info')!
@@ -219,7 +245,9 @@ export function parseTorrent(buf: Uint8Array, limits: ParseLimits = {}, decodeOp
       const len = length(integer(entry, 'length', `${where}.length`), `${where}.length`)
       const parts = entry.path
       if (!Array.isArray(parts) || parts.length === 0) return invalid(`${where}.path is not a non-empty list`)
-      const path = parts.map((p, j) => checkComponent(utf8(p, `${where}.path[${j}]`), `${where}.path`)).join('/')
+      const path = parts
+        .map((p, j) => checkComponent(utf8(p, `${where}.path[${j}]`), `${where}.path`))
+        .join('/')
       if (seen.has(path)) invalid(`${where}: ${path} is listed twice`)
       seen.add(path)
       files.push({ path, length: len })
@@ -231,7 +259,9 @@ export function parseTorrent(buf: Uint8Array, limits: ParseLimits = {}, decodeOp
     return invalid('info has neither length nor files (v2-only torrents are not supported)')
   }
   if (pieceCount !== Math.ceil(totalSize / pieceLength)) {
-    invalid(`info.pieces holds ${pieceCount} hashes but ${totalSize} bytes in pieces of ${pieceLength} need ${Math.ceil(totalSize / pieceLength)}`)
+    invalid(
+      `info.pieces holds ${pieceCount} hashes but ${totalSize} bytes in pieces of ${pieceLength} need ${Math.ceil(totalSize / pieceLength)}`,
+    )
   }
 
   return {
@@ -256,10 +286,12 @@ function announceTiers(dict: DecodedDict): string[][] {
   const list = dict['announce-list']
   // BEP 12: a client that understands announce-list ignores announce.
   if (Array.isArray(list) && list.length > 0) {
-    return list.map((tier, i) => {
-      if (!Array.isArray(tier)) return invalid(`announce-list[${i}] is not a list`)
-      return tier.map((u, j) => utf8(u, `announce-list[${i}][${j}]`))
-    }).filter((t) => t.length > 0)
+    return list
+      .map((tier, i) => {
+        if (!Array.isArray(tier)) return invalid(`announce-list[${i}] is not a list`)
+        return tier.map((u, j) => utf8(u, `announce-list[${i}][${j}]`))
+      })
+      .filter((t) => t.length > 0)
   }
   return dict.announce === undefined ? [] : [[utf8(dict.announce, 'announce')]]
 }

@@ -19,13 +19,19 @@ export function unsafeComponentReason(c: string): string | null {
 
 export function checkComponent(c: string, where: string): string {
   const reason = unsafeComponentReason(c)
-  if (reason !== null) throw new TorrentError('unsafe-torrent-path', `unsafe path component ${JSON.stringify(c)} in ${where}: it ${reason}`, { path: where })
+  if (reason !== null)
+    throw new TorrentError(
+      'unsafe-torrent-path',
+      `unsafe path component ${JSON.stringify(c)} in ${where}: it ${reason}`,
+      { path: where },
+    )
   return c
 }
 
 /** Splits a relative '/'-separated path into checked components; absolute paths are refused. */
 export function splitRelativePath(path: string): string[] {
-  if (path.startsWith('/')) throw new TorrentError('unsafe-torrent-path', `path ${JSON.stringify(path)} is absolute`, { path })
+  if (path.startsWith('/'))
+    throw new TorrentError('unsafe-torrent-path', `path ${JSON.stringify(path)} is absolute`, { path })
   return path.split('/').map((c) => checkComponent(c, path))
 }
 

@@ -43,7 +43,9 @@ export class TorrentStore {
   constructor(readonly db: Db) {}
 
   all(): TorrentRow[] {
-    return this.db.prepare(`${SELECT} ORDER BY t.collection, t.range_from_s, t.kind DESC, t.name`).all() as TorrentRow[]
+    return this.db
+      .prepare(`${SELECT} ORDER BY t.collection, t.range_from_s, t.kind DESC, t.name`)
+      .all() as TorrentRow[]
   }
 
   byName(name: string): TorrentRow | undefined {
@@ -71,7 +73,10 @@ export class TorrentStore {
   }
 
   /** Replaces the `torrent` problems of the given releases (in their roots) with `problems`. */
-  replaceProblems(entries: Array<{ rootId: number; name: string }>, problems: Array<Problem & { rootId: number }>): void {
+  replaceProblems(
+    entries: Array<{ rootId: number; name: string }>,
+    problems: Array<Problem & { rootId: number }>,
+  ): void {
     const del = this.db.prepare("DELETE FROM problems WHERE scope = 'torrent' AND root_id = ? AND path = ?")
     const ins = this.db.prepare(
       "INSERT INTO problems (root_id, scope, collection, path, line, aacid, code, message, found_at) VALUES (@rootId, 'torrent', NULL, @path, @line, @aacid, @code, @message, @at)",

@@ -25,7 +25,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array, mode = 0o
   const tmp = tempPathFor(path)
   const fh = await open(tmp, 'wx', mode)
   try {
-    for (let at = 0; at < bytes.length; ) {
+    for (let at = 0; at < bytes.length;) {
       const { bytesWritten } = await fh.write(bytes, at, Math.min(WRITE_SLICE, bytes.length - at))
       at += bytesWritten
     }

@@ -57,7 +57,8 @@ function throwsCode(fn: () => unknown, code: AacErrorCode, what?: string): void 
 const EX_RECORD = 'aacid__zlib3_records__20230808T014342Z__22430000__hnyiZz2K44Ur5SBAuAgpg8'
 const EX_FILE = 'aacid__zlib3_files__20230808T051503Z__22433983__NRgUGwTJYJpkQjTbz2jA3M'
 const EX_DATA_FOLDER = 'annas_archive_data__aacid__zlib3_files__20230808T051503Z--20230808T051504Z'
-const EX_META_TORRENT = 'annas_archive_meta__aacid__zlib3_records__20230808T014342Z--20230808T023702Z.jsonl.zst.torrent'
+const EX_META_TORRENT =
+  'annas_archive_meta__aacid__zlib3_records__20230808T014342Z--20230808T023702Z.jsonl.zst.torrent'
 const EX_DATA_TORRENT = 'annas_archive_data__aacid__zlib3_files__20230808T055130Z--20230808T055131Z.torrent'
 const TS = '20230808T014342Z'
 const TS_SECONDS = 1691459022 // Date.UTC(2023, 7, 8, 1, 43, 42) / 1000
@@ -69,14 +70,47 @@ const base57 = new RegExp(`^[${SHORTUUID_ALPHABET}]{22}$`)
 // ---------------------------------------------------------------------------------------------
 describe('collection names', () => {
   test('ASCII letters, digits and single underscores are valid', () => {
-    for (const c of ['zlib3_records', 'zlib3_files', 'ia2_acsmpdf_files', 'duxiu_records', 'a', 'A', '0', '123', '2024', 'a1_B2_c3', 'x_1']) {
+    for (const c of [
+      'zlib3_records',
+      'zlib3_files',
+      'ia2_acsmpdf_files',
+      'duxiu_records',
+      'a',
+      'A',
+      '0',
+      '123',
+      '2024',
+      'a1_B2_c3',
+      'x_1',
+    ]) {
       assert.equal(isCollectionName(c), true, c)
       assert.equal(parseCollection(c), c)
     }
   })
 
   test('double, leading and trailing underscores, empty, non-ASCII and punctuation are invalid', () => {
-    for (const c of ['a__b', 'zlib3__records', '_a', 'a_', '_', '__', '', 'ä', 'zlib\u00e9', 'ＡＢ', '-', 'zlib3-records', 'a b', ' a', 'a ', 'a.b', 'a/b', 'a\\b', 'a\nb', 'a\u2013b']) {
+    for (const c of [
+      'a__b',
+      'zlib3__records',
+      '_a',
+      'a_',
+      '_',
+      '__',
+      '',
+      'ä',
+      'zlib\u00e9',
+      'ＡＢ',
+      '-',
+      'zlib3-records',
+      'a b',
+      ' a',
+      'a ',
+      'a.b',
+      'a/b',
+      'a\\b',
+      'a\nb',
+      'a\u2013b',
+    ]) {
       assert.equal(isCollectionName(c), false, JSON.stringify(c))
       throwsCode(() => parseCollection(c), 'invalid-collection', JSON.stringify(c))
     }
@@ -95,7 +129,14 @@ describe('timestamps', () => {
   })
 
   test('only real calendar dates and times', () => {
-    for (const ok of ['20240229T000000Z', '20000229T120000Z', '20230131T000000Z', '20231231T235959Z', '20230430T000000Z', '20230101T000000Z']) {
+    for (const ok of [
+      '20240229T000000Z',
+      '20000229T120000Z',
+      '20230131T000000Z',
+      '20231231T235959Z',
+      '20230430T000000Z',
+      '20230101T000000Z',
+    ]) {
       assert.equal(parseTimestamp(ok).text, ok)
     }
     for (const bad of [
@@ -168,9 +209,13 @@ describe('shortuuid', () => {
     return digits.reverse().join('')
   }
   const uuidInt = (u: string): bigint => BigInt('0x' + u.replace(/-/g, ''))
-  const uuidText = (n: bigint): string => n.toString(16).padStart(32, '0').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5')
+  const uuidText = (n: bigint): string =>
+    n
+      .toString(16)
+      .padStart(32, '0')
+      .replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5')
 
-  test('the alphabet is the Python library\'s: 57 distinct sorted characters without 0, 1, I, O, l', () => {
+  test("the alphabet is the Python library's: 57 distinct sorted characters without 0, 1, I, O, l", () => {
     assert.equal(SHORTUUID_ALPHABET, '23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz')
     assert.equal(SHORTUUID_ALPHABET.length, 57)
     assert.equal(new Set(SHORTUUID_ALPHABET).size, 57)
@@ -246,13 +291,14 @@ describe('shortuuid', () => {
 
   test('parseShortuuid accepts any [0-9A-Za-z]+ and nothing else', () => {
     for (const s of [UUID, '0', 'lIO01', 'abcXYZ0123456789']) assert.equal(parseShortuuid(s), s)
-    for (const s of ['', 'abc-def', 'abc_def', 'abc def', 'ä', 'abc\n']) throwsCode(() => parseShortuuid(s), 'invalid-shortuuid', JSON.stringify(s))
+    for (const s of ['', 'abc-def', 'abc_def', 'abc def', 'ä', 'abc\n'])
+      throwsCode(() => parseShortuuid(s), 'invalid-shortuuid', JSON.stringify(s))
   })
 })
 
 // ---------------------------------------------------------------------------------------------
 describe('AACIDs', () => {
-  test('the standard\'s example AACIDs (5-part form)', () => {
+  test("the standard's example AACIDs (5-part form)", () => {
     assert.deepEqual(parseAacId(EX_RECORD), {
       text: EX_RECORD,
       collection: 'zlib3_records',
@@ -270,7 +316,13 @@ describe('AACIDs', () => {
 
   test('the 4-part form has no id', () => {
     const s = `aacid__zlib3_records__${TS}__${UUID}`
-    assert.deepEqual(parseAacId(s), { text: s, collection: 'zlib3_records', timestamp: { text: TS, seconds: TS_SECONDS }, id: null, shortuuid: UUID })
+    assert.deepEqual(parseAacId(s), {
+      text: s,
+      collection: 'zlib3_records',
+      timestamp: { text: TS, seconds: TS_SECONDS },
+      id: null,
+      shortuuid: UUID,
+    })
   })
 
   test('everything between the timestamp and the shortuuid is the id, even with _ and __ inside', () => {
@@ -326,7 +378,8 @@ describe('AACIDs', () => {
   })
 
   test('a bad collection or timestamp inside an AACID', () => {
-    for (const c of ['_c', 'c-d', 'ä', 'c d', '']) throwsCode(() => parseAacId(`aacid__${c}__${TS}__1__${UUID}`), 'invalid-collection', c)
+    for (const c of ['_c', 'c-d', 'ä', 'c d', ''])
+      throwsCode(() => parseAacId(`aacid__${c}__${TS}__1__${UUID}`), 'invalid-collection', c)
     for (const t of ['20230229T000000Z', '20230808T014342', '2023-08-08T01:43:42Z', 'x', '']) {
       throwsCode(() => parseAacId(`aacid__c__${t}__1__${UUID}`), 'invalid-timestamp', t)
     }
@@ -365,7 +418,11 @@ describe('AACIDs', () => {
     const ROOM = 98
 
     test('keeps a short id and always parses back', () => {
-      const a = newAacId('zlib3_records', { id: '22430000', timestamp: TS, shortuuid: 'hnyiZz2K44Ur5SBAuAgpg8' })
+      const a = newAacId('zlib3_records', {
+        id: '22430000',
+        timestamp: TS,
+        shortuuid: 'hnyiZz2K44Ur5SBAuAgpg8',
+      })
       assert.equal(a.text, EX_RECORD)
       assert.deepEqual(parseAacId(a.text), a)
       const b = newAacId('c', { id: 'a__b_c', timestamp: TS, shortuuid: UUID })
@@ -391,12 +448,19 @@ describe('AACIDs', () => {
       assert.equal(a.shortuuid, UUID)
       assert.deepEqual(parseAacId(a.text), a)
       // One character more than fits, and exactly what fits.
-      assert.equal(newAacId('c', { id: 'b'.repeat(ROOM + 1), timestamp: TS, shortuuid: UUID }).id, 'b'.repeat(ROOM))
+      assert.equal(
+        newAacId('c', { id: 'b'.repeat(ROOM + 1), timestamp: TS, shortuuid: UUID }).id,
+        'b'.repeat(ROOM),
+      )
       assert.equal(newAacId('c', { id: 'b'.repeat(ROOM), timestamp: TS, shortuuid: UUID }).text.length, 150)
     })
 
     test('a cut never leaves a trailing _ that would merge into the __ separator', () => {
-      const single = newAacId('c', { id: 'a'.repeat(ROOM - 1) + '_' + 'b'.repeat(20), timestamp: TS, shortuuid: UUID })
+      const single = newAacId('c', {
+        id: 'a'.repeat(ROOM - 1) + '_' + 'b'.repeat(20),
+        timestamp: TS,
+        shortuuid: UUID,
+      })
       assert.equal(single.id, 'a'.repeat(ROOM - 1))
       assert.ok(!single.text.includes('___'), single.text)
       assert.equal(single.shortuuid, UUID)
@@ -430,8 +494,14 @@ describe('AACIDs', () => {
     test('a collection too long even without an id is aacid-too-long', () => {
       // aacid__{101 chars}__{TS}__{UUID} is exactly 150 characters.
       assert.equal(newAacId('c'.repeat(101), { id: null, timestamp: TS, shortuuid: UUID }).text.length, 150)
-      throwsCode(() => newAacId('c'.repeat(102), { id: null, timestamp: TS, shortuuid: UUID }), 'aacid-too-long')
-      throwsCode(() => newAacId('c'.repeat(102), { id: 'x', timestamp: TS, shortuuid: UUID }), 'aacid-too-long')
+      throwsCode(
+        () => newAacId('c'.repeat(102), { id: null, timestamp: TS, shortuuid: UUID }),
+        'aacid-too-long',
+      )
+      throwsCode(
+        () => newAacId('c'.repeat(102), { id: 'x', timestamp: TS, shortuuid: UUID }),
+        'aacid-too-long',
+      )
     })
 
     test('any id of any length and underscore pattern gives an AACID that parses back to a prefix of it', () => {
@@ -453,7 +523,8 @@ describe('AACIDs', () => {
         }
         // Truncation only when needed: an id that fits (after trailing `_`) is kept whole.
         const fitting = id.replace(/_+$/, '')
-        if (`aacid__${coll}__${TS}__${fitting}__${UUID}`.length <= 150 && fitting !== '') assert.equal(a.id, fitting)
+        if (`aacid__${coll}__${TS}__${fitting}__${UUID}`.length <= 150 && fitting !== '')
+          assert.equal(a.id, fitting)
       }
     })
 
@@ -526,7 +597,9 @@ describe('AACID ranges', () => {
     ]) {
       assert.throws(
         () => parseRange(s),
-        (e: unknown) => e instanceof AacError && ['invalid-range', 'invalid-collection', 'invalid-timestamp'].includes(e.code),
+        (e: unknown) =>
+          e instanceof AacError &&
+          ['invalid-range', 'invalid-collection', 'invalid-timestamp'].includes(e.code),
         JSON.stringify(s),
       )
     }
@@ -559,7 +632,10 @@ describe('AACID ranges', () => {
     assert.equal(rangeContainsAacId(r, parseAacId(`aacid__zlib3_files__20230808T051505Z__${UUID}`)), false)
     assert.equal(rangeContainsAacId(r, parseAacId(`aacid__zlib3_files__20230808T051502Z__${UUID}`)), false)
     // Collection mismatch: same time, other collection (the records and files of one library).
-    assert.equal(rangeContainsAacId(r, parseAacId(`aacid__zlib3_records__20230808T051503Z__22433983__${UUID}`)), false)
+    assert.equal(
+      rangeContainsAacId(r, parseAacId(`aacid__zlib3_records__20230808T051503Z__22433983__${UUID}`)),
+      false,
+    )
     assert.equal(rangeContainsAacId(R(TS, TS, 'zlib3_files'), parseAacId(EX_RECORD)), false)
     assert.equal(rangeContainsAacId(R(TS, TS, 'zlib3'), parseAacId(EX_RECORD)), false)
   })
@@ -600,9 +676,18 @@ describe('AACID ranges', () => {
 
   test('rangeIntersection is the inclusive common part, or null', () => {
     const a = R('20230808T010000Z', '20230808T020000Z')
-    assert.deepEqual(rangeIntersection(a, R('20230808T013000Z', '20230808T030000Z')), R('20230808T013000Z', '20230808T020000Z'))
-    assert.deepEqual(rangeIntersection(R('20230808T013000Z', '20230808T030000Z'), a), R('20230808T013000Z', '20230808T020000Z'))
-    assert.deepEqual(rangeIntersection(a, R('20230808T020000Z', '20230808T030000Z')), R('20230808T020000Z', '20230808T020000Z'))
+    assert.deepEqual(
+      rangeIntersection(a, R('20230808T013000Z', '20230808T030000Z')),
+      R('20230808T013000Z', '20230808T020000Z'),
+    )
+    assert.deepEqual(
+      rangeIntersection(R('20230808T013000Z', '20230808T030000Z'), a),
+      R('20230808T013000Z', '20230808T020000Z'),
+    )
+    assert.deepEqual(
+      rangeIntersection(a, R('20230808T020000Z', '20230808T030000Z')),
+      R('20230808T020000Z', '20230808T020000Z'),
+    )
     assert.deepEqual(rangeIntersection(a, R('20230808T000000Z', '20230808T030000Z')), a)
     assert.deepEqual(rangeIntersection(a, a), a)
     assert.equal(rangeIntersection(a, R('20230808T020001Z', '20230808T030000Z')), null)
@@ -617,7 +702,13 @@ describe('release names', () => {
   test('metadata files with each extension', () => {
     for (const ext of ['.jsonl.zst', '.jsonl.zstd', '.jsonl.seekable.zst'] as const) {
       const name = `annas_archive_meta__${range}${ext}`
-      assert.deepEqual(parseMetaFileName(name), { kind: 'meta', name, prefix: 'annas_archive', range: expectedRange, extension: ext })
+      assert.deepEqual(parseMetaFileName(name), {
+        kind: 'meta',
+        name,
+        prefix: 'annas_archive',
+        range: expectedRange,
+        extension: ext,
+      })
       assert.equal(formatMetaFileName('annas_archive', expectedRange, ext), name)
     }
     assert.deepEqual([...META_FILE_EXTENSIONS].sort(), ['.jsonl.seekable.zst', '.jsonl.zst', '.jsonl.zstd'])
@@ -625,7 +716,17 @@ describe('release names', () => {
   })
 
   test('any institution prefix', () => {
-    for (const prefix of ['my_institute', 'annas_archive', 'x', 'Lib2', 'a_b_c_d', 'meta', 'data', 'my_data', 'my_meta_org']) {
+    for (const prefix of [
+      'my_institute',
+      'annas_archive',
+      'x',
+      'Lib2',
+      'a_b_c_d',
+      'meta',
+      'data',
+      'my_data',
+      'my_meta_org',
+    ]) {
       const meta = parseMetaFileName(`${prefix}_meta__${range}.jsonl.zst`)
       assert.equal(meta.prefix, prefix)
       assert.deepEqual(meta.range, expectedRange)
@@ -649,9 +750,14 @@ describe('release names', () => {
     assert.equal(torrentFileName(d), dname + '.torrent') // the original name plus .torrent
   })
 
-  test('data folders, including the standard\'s example and its blob', () => {
+  test("data folders, including the standard's example and its blob", () => {
     const d = parseDataFolderName(EX_DATA_FOLDER)
-    assert.deepEqual(d, { kind: 'data', name: EX_DATA_FOLDER, prefix: 'annas_archive', range: makeRange('zlib3_files', '20230808T051503Z', '20230808T051504Z') })
+    assert.deepEqual(d, {
+      kind: 'data',
+      name: EX_DATA_FOLDER,
+      prefix: 'annas_archive',
+      range: makeRange('zlib3_files', '20230808T051503Z', '20230808T051504Z'),
+    })
     assert.equal(formatDataFolderName('annas_archive', d.range), EX_DATA_FOLDER)
     // The example record's blob lives in this folder: same collection, timestamp inside the range.
     assert.equal(rangeContainsAacId(d.range, parseAacId(EX_FILE)), true)
@@ -662,7 +768,10 @@ describe('release names', () => {
     assert.equal(parseReleaseName(`annas_archive_meta__${range}.jsonl.zst`, false).kind, 'meta')
     assert.equal(parseReleaseName(EX_DATA_FOLDER, true).kind, 'data')
     throwsCode(() => parseReleaseName(EX_DATA_FOLDER, false), 'invalid-meta-file-name')
-    throwsCode(() => parseReleaseName(`annas_archive_meta__${range}.jsonl.zst`, true), 'invalid-data-folder-name')
+    throwsCode(
+      () => parseReleaseName(`annas_archive_meta__${range}.jsonl.zst`, true),
+      'invalid-data-folder-name',
+    )
   })
 
   test('metadata file names that are rejected', () => {
@@ -689,7 +798,10 @@ describe('release names', () => {
     ]) {
       throwsCode(() => parseMetaFileName(name), 'invalid-meta-file-name', name)
     }
-    throwsCode(() => parseMetaFileName('annas_archive_meta__aacid__c__20230808T023702Z--20230808T014342Z.jsonl.zst'), 'range-reversed')
+    throwsCode(
+      () => parseMetaFileName('annas_archive_meta__aacid__c__20230808T023702Z--20230808T014342Z.jsonl.zst'),
+      'range-reversed',
+    )
   })
 
   test('data folder names that are rejected', () => {
@@ -706,13 +818,19 @@ describe('release names', () => {
     ]) {
       throwsCode(() => parseDataFolderName(name), 'invalid-data-folder-name', name)
     }
-    throwsCode(() => parseDataFolderName('annas_archive_data__aacid__c__20230808T051504Z--20230808T051503Z'), 'range-reversed')
+    throwsCode(
+      () => parseDataFolderName('annas_archive_data__aacid__c__20230808T051504Z--20230808T051503Z'),
+      'range-reversed',
+    )
   })
 
-  test('torrent names: the standard\'s examples', () => {
+  test("torrent names: the standard's examples", () => {
     const m = parseTorrentFileName(EX_META_TORRENT)
     assert.equal(m.kind, 'meta')
-    assert.equal(m.name, 'annas_archive_meta__aacid__zlib3_records__20230808T014342Z--20230808T023702Z.jsonl.zst')
+    assert.equal(
+      m.name,
+      'annas_archive_meta__aacid__zlib3_records__20230808T014342Z--20230808T023702Z.jsonl.zst',
+    )
     assert.equal(m.prefix, 'annas_archive')
     assert.deepEqual(m.range, expectedRange)
     assert.equal(m.kind === 'meta' && m.extension, '.jsonl.zst')

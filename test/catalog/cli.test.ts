@@ -22,16 +22,27 @@ interface ScanJson {
 
 /** Parses `--json` output and checks its shape exactly: these keys, these types, nothing else. */
 function parseJson(r: CliResult): ScanJson {
-  assert.equal(r.stdout.trimEnd().split('\n')[0], '{', `one JSON object on stdout (exit ${r.code}, stderr: ${r.stderr})`)
+  assert.equal(
+    r.stdout.trimEnd().split('\n')[0],
+    '{',
+    `one JSON object on stdout (exit ${r.code}, stderr: ${r.stderr})`,
+  )
   const v = JSON.parse(r.stdout) as Record<string, unknown>
   assert.deepEqual(Object.keys(v).sort(), ['data_files', 'data_folders', 'meta_files', 'problems', 'records'])
-  for (const k of ['meta_files', 'data_folders', 'records', 'data_files']) assert.ok(Number.isSafeInteger(v[k]) && (v[k] as number) >= 0, `${k} is a count`)
+  for (const k of ['meta_files', 'data_folders', 'records', 'data_files'])
+    assert.ok(Number.isSafeInteger(v[k]) && (v[k] as number) >= 0, `${k} is a count`)
   assert.ok(Array.isArray(v.problems))
   for (const p of v.problems as Array<Record<string, unknown>>) {
     assert.deepEqual(Object.keys(p).sort(), ['aacid', 'code', 'line', 'message', 'path'])
     assert.equal(typeof p.path, 'string')
-    assert.ok(!(p.path as string).startsWith('/') && !(p.path as string).includes('..'), `path ${String(p.path)} is relative to its root`)
-    assert.ok(p.line === null || (Number.isSafeInteger(p.line) && (p.line as number) >= 1), 'line is null or a 1-based number')
+    assert.ok(
+      !(p.path as string).startsWith('/') && !(p.path as string).includes('..'),
+      `path ${String(p.path)} is relative to its root`,
+    )
+    assert.ok(
+      p.line === null || (Number.isSafeInteger(p.line) && (p.line as number) >= 1),
+      'line is null or a 1-based number',
+    )
     assert.ok(p.aacid === null || typeof p.aacid === 'string')
     assert.match(p.code as string, /^[a-z0-9]+(-[a-z0-9]+)*$/, 'code is kebab-case')
     assert.equal(typeof p.message, 'string')
@@ -58,7 +69,11 @@ function treeWithProblems(t: TestContext): { root: string; sample: SampleSummary
   const root = tempDir(t, 'aacseed-cli-')
   const sample = writeSampleRelease({ root })
   const ids = [10, 11, 12].map((s) => aacid(C, s))
-  writeMeta(root, META, ids.map((a) => rec(a, {}, FOLDER)))
+  writeMeta(
+    root,
+    META,
+    ids.map((a) => rec(a, {}, FOLDER)),
+  )
   writeDataFolder(root, FOLDER, [ids[0]!, ids[2]!])
   writeFileSync(join(root, FOLDER, 'README'), 'x')
   const bad = recs('cli_records', 10, 6)
@@ -99,7 +114,10 @@ describe('aacseed scan: exit codes and --json', () => {
     const { root } = treeWithProblems(t)
     const r = await runCli(['scan', root, '--db', join(tempDir(t), 'c.db')])
     assert.equal(r.code, 1)
-    assert.match(r.stdout, /^cataloged \d+ metadata file\(s\) with [\d,]+ records, \d+ data folder\(s\) with [\d,]+ files$/m)
+    assert.match(
+      r.stdout,
+      /^cataloged \d+ metadata file\(s\) with [\d,]+ records, \d+ data folder\(s\) with [\d,]+ files$/m,
+    )
     assert.match(r.stdout, /^3 problem\(s\):$/m)
     assert.ok(r.stdout.includes(`  ${BAD}:4: invalid-field-type: `), r.stdout)
     assert.ok(r.stdout.includes(`  ${FOLDER}/README: invalid-data-file-name: `), r.stdout)
@@ -128,14 +146,39 @@ describe('aacseed scan: exit codes and --json', () => {
     const unknownKey = join(cwd, 'unknown.toml')
     writeFileSync(unknownKey, '[catalog]\nrootz = []\n')
     const cases: Array<[string, string[], NodeJS.ProcessEnv | undefined, RegExp]> = [
-      ['a missing root', ['scan', join(root, 'no-such-dir'), '--db', join(cwd, 'x.db')], undefined, /release root does not exist/],
+      [
+        'a missing root',
+        ['scan', join(root, 'no-such-dir'), '--db', join(cwd, 'x.db')],
+        undefined,
+        /release root does not exist/,
+      ],
       ['no root at all', ['scan', '--db', join(cwd, 'x.db')], undefined, /no release root/],
       ['an unknown option', ['scan', root, '--db', join(cwd, 'x.db'), '--bogus'], undefined, /bogus/],
       ['--db without a value', ['scan', root, '--db'], undefined, /usage: aacseed scan/],
-      ['invalid TOML', ['scan', root, '--db', join(cwd, 'x.db')], { ...process.env, AACSEED_CONFIG: badToml }, /invalid TOML/],
-      ['a wrongly typed setting', ['scan', root, '--db', join(cwd, 'x.db')], { ...process.env, AACSEED_CONFIG: badValue }, /catalog\.roots/],
-      ['an unknown setting', ['scan', root, '--db', join(cwd, 'x.db')], { ...process.env, AACSEED_CONFIG: unknownKey }, /rootz/],
-      ['a config file that does not exist', ['scan', root, '--db', join(cwd, 'x.db'), '--config', join(cwd, 'nope.toml')], undefined, /cannot read/],
+      [
+        'invalid TOML',
+        ['scan', root, '--db', join(cwd, 'x.db')],
+        { ...process.env, AACSEED_CONFIG: badToml },
+        /invalid TOML/,
+      ],
+      [
+        'a wrongly typed setting',
+        ['scan', root, '--db', join(cwd, 'x.db')],
+        { ...process.env, AACSEED_CONFIG: badValue },
+        /catalog\.roots/,
+      ],
+      [
+        'an unknown setting',
+        ['scan', root, '--db', join(cwd, 'x.db')],
+        { ...process.env, AACSEED_CONFIG: unknownKey },
+        /rootz/,
+      ],
+      [
+        'a config file that does not exist',
+        ['scan', root, '--db', join(cwd, 'x.db'), '--config', join(cwd, 'nope.toml')],
+        undefined,
+        /cannot read/,
+      ],
     ]
     for (const [why, args, env, message] of cases) {
       const r = await runCli(args, { cwd, ...(env ? { env } : {}) })
@@ -153,7 +196,10 @@ describe('aacseed validate', () => {
   function validate(t: TestContext, args: string[]): CliResult {
     const cwd = tempDir(t)
     const tmp = tempDir(t)
-    const r = runCliProcess(['validate', ...args], { cwd, env: { ...process.env, AACSEED_CONFIG: '', TMPDIR: tmp } })
+    const r = runCliProcess(['validate', ...args], {
+      cwd,
+      env: { ...process.env, AACSEED_CONFIG: '', TMPDIR: tmp },
+    })
     assert.deepEqual(readdirSync(cwd), [], 'nothing written to the cwd')
     assert.deepEqual(readdirSync(tmp), [], 'no database left behind in TMPDIR')
     return r
@@ -170,7 +216,9 @@ describe('aacseed validate', () => {
       j.problems.map((p) => [p.path, p.line, p.code]),
       [[BAD, 4, 'invalid-field-type']],
     )
-    const sampleMeta = readdirSync(root).find((n) => n.startsWith('annas_archive_meta__aacid__zlib3_records'))!
+    const sampleMeta = readdirSync(root).find((n) =>
+      n.startsWith('annas_archive_meta__aacid__zlib3_records'),
+    )!
     const good = validate(t, [join(root, sampleMeta), '--json'])
     assert.equal(good.code, 0, good.stderr)
     assert.deepEqual(totals(parseJson(good)), [1, 0, 400, 0])
@@ -236,8 +284,14 @@ describe('aacseed demo and get', () => {
     const r = await runCli(['demo', '--out', dir])
     assert.equal(r.code, 0, r.stderr)
     const releases = join(dir, 'releases')
-    assert.ok(r.stdout.includes(`wrote a sample release tree to ${releases}: 6 metadata files, 4 data folders`), r.stdout)
-    assert.match(r.stdout, /^cataloged 6 metadata file\(s\) with 1,548 records, 4 data folder\(s\) with 48 files$/m)
+    assert.ok(
+      r.stdout.includes(`wrote a sample release tree to ${releases}: 6 metadata files, 4 data folders`),
+      r.stdout,
+    )
+    assert.match(
+      r.stdout,
+      /^cataloged 6 metadata file\(s\) with 1,548 records, 4 data folder\(s\) with 48 files$/m,
+    )
     assert.match(r.stdout, /^no problems$/m)
     assert.ok(r.stdout.includes(`database: ${join(dir, 'aacseed.db')}`))
     assert.equal(readdirSync(releases).length, 10)
@@ -263,7 +317,12 @@ describe('aacseed demo and get', () => {
     await runCli(['demo', '--out', dir])
     const db = join(dir, 'aacseed.db')
     const conn = openDatabase(db)
-    const row = conn.prepare("SELECT aacid FROM records WHERE aacid LIKE 'aacid__duxiu_records__%' ORDER BY aacid LIMIT 1 OFFSET 150").pluck().get() as string
+    const row = conn
+      .prepare(
+        "SELECT aacid FROM records WHERE aacid LIKE 'aacid__duxiu_records__%' ORDER BY aacid LIMIT 1 OFFSET 150",
+      )
+      .pluck()
+      .get() as string
     conn.close()
     const g = await runCli(['get', row, '--db', db])
     assert.equal(g.code, 0, g.stderr)

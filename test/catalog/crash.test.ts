@@ -14,7 +14,18 @@ import { writeLargeMetaFile, writeSampleRelease } from '../../src/catalog/index.
 import { openDatabase } from '../../src/db/index.js'
 import type { Problem } from '../../src/problems.js'
 import { requireTool, runCliProcess, spawnCli, tempDir } from '../helpers.js'
-import { aacid, catalogDb, dataName, metaName, rec, recs, scanRoots, sortedProblems, writeDataFolder, writeMeta } from '../fixtures.js'
+import {
+  aacid,
+  catalogDb,
+  dataName,
+  metaName,
+  rec,
+  recs,
+  scanRoots,
+  sortedProblems,
+  writeDataFolder,
+  writeMeta,
+} from '../fixtures.js'
 
 interface ScanJson {
   meta_files: number
@@ -42,7 +53,11 @@ async function buildTree(t: { after(fn: () => void): void }): Promise<string> {
   const C = 'crash_files'
   const folder = dataName(C, 0, 99)
   const ids = [10, 11, 12, 13].map((s) => aacid(C, s))
-  writeMeta(root, metaName(C, 0, 99), ids.slice(0, 3).map((a) => rec(a, {}, folder)))
+  writeMeta(
+    root,
+    metaName(C, 0, 99),
+    ids.slice(0, 3).map((a) => rec(a, {}, folder)),
+  )
   writeDataFolder(root, folder, [ids[0]!, ids[1]!, ids[3]!])
   const bad = recs('crash_records', 10, 4)
   bad[2] = '{"aacid":'
@@ -87,7 +102,11 @@ function checkConsistent(dbPath: string): Consistency {
   try {
     assert.equal(db.pragma('integrity_check', { simple: true }), 'ok')
     assert.deepEqual(db.pragma('foreign_key_check'), [])
-    const files = db.prepare('SELECT id, name, state, collection, range_from AS rf, range_to AS rt, records, frames, problems FROM meta_files').all() as Array<{
+    const files = db
+      .prepare(
+        'SELECT id, name, state, collection, range_from AS rf, range_to AS rt, records, frames, problems FROM meta_files',
+      )
+      .all() as Array<{
       id: number
       name: string
       state: string
@@ -98,7 +117,9 @@ function checkConsistent(dbPath: string): Consistency {
       frames: number
       problems: number
     }>
-    const inRange = db.prepare('SELECT count(*) FROM records WHERE aacid >= ? AND aacid <= ? AND meta_file_id = ?').pluck()
+    const inRange = db
+      .prepare('SELECT count(*) FROM records WHERE aacid >= ? AND aacid <= ? AND meta_file_id = ?')
+      .pluck()
     const byId = db.prepare('SELECT count(*) FROM records WHERE meta_file_id = ?').pluck()
     let records = 0
     for (const f of files) {
@@ -107,18 +128,56 @@ function checkConsistent(dbPath: string): Consistency {
       const n = inRange.get(lo, hi, f.id) as number
       assert.equal(n, f.records, `${f.name}: records column vs rows`)
       assert.equal(byId.get(f.id), n, `${f.name}: every record of the file lies in its key range`)
-      assert.equal(db.prepare('SELECT count(*) FROM meta_frames WHERE meta_file_id = ?').pluck().get(f.id), f.frames, `${f.name}: frames`)
-      assert.equal(db.prepare("SELECT count(*) FROM problems WHERE meta_file_id = ? AND scope = 'meta'").pluck().get(f.id), f.problems, `${f.name}: problems`)
+      assert.equal(
+        db.prepare('SELECT count(*) FROM meta_frames WHERE meta_file_id = ?').pluck().get(f.id),
+        f.frames,
+        `${f.name}: frames`,
+      )
+      assert.equal(
+        db
+          .prepare("SELECT count(*) FROM problems WHERE meta_file_id = ? AND scope = 'meta'")
+          .pluck()
+          .get(f.id),
+        f.problems,
+        `${f.name}: problems`,
+      )
       records += n
     }
-    assert.deepEqual(db.prepare("SELECT root_id, name, count(*) AS n FROM meta_files WHERE state = 'complete' GROUP BY root_id, name HAVING n > 1").all(), [])
-    assert.deepEqual(db.prepare("SELECT root_id, name, count(*) AS n FROM data_folders WHERE state = 'complete' GROUP BY root_id, name HAVING n > 1").all(), [])
-    assert.equal(db.prepare('SELECT count(*) FROM records WHERE meta_file_id NOT IN (SELECT id FROM meta_files)').pluck().get(), 0, 'no orphan records')
-    const folders = db.prepare("SELECT f.name, f.files, (SELECT count(*) FROM data_files d WHERE d.data_folder_id = f.id) AS n FROM data_folders f WHERE state = 'complete'").all() as Array<{ name: string; files: number; n: number }>
+    assert.deepEqual(
+      db
+        .prepare(
+          "SELECT root_id, name, count(*) AS n FROM meta_files WHERE state = 'complete' GROUP BY root_id, name HAVING n > 1",
+        )
+        .all(),
+      [],
+    )
+    assert.deepEqual(
+      db
+        .prepare(
+          "SELECT root_id, name, count(*) AS n FROM data_folders WHERE state = 'complete' GROUP BY root_id, name HAVING n > 1",
+        )
+        .all(),
+      [],
+    )
+    assert.equal(
+      db
+        .prepare('SELECT count(*) FROM records WHERE meta_file_id NOT IN (SELECT id FROM meta_files)')
+        .pluck()
+        .get(),
+      0,
+      'no orphan records',
+    )
+    const folders = db
+      .prepare(
+        "SELECT f.name, f.files, (SELECT count(*) FROM data_files d WHERE d.data_folder_id = f.id) AS n FROM data_folders f WHERE state = 'complete'",
+      )
+      .all() as Array<{ name: string; files: number; n: number }>
     for (const f of folders) assert.equal(f.n, f.files, `${f.name}: files`)
     return {
       complete: files.filter((f) => f.state === 'complete').length,
-      scanning: files.filter((f) => f.state === 'scanning').length + (db.prepare("SELECT count(*) FROM data_folders WHERE state = 'scanning'").pluck().get() as number),
+      scanning:
+        files.filter((f) => f.state === 'scanning').length +
+        (db.prepare("SELECT count(*) FROM data_folders WHERE state = 'scanning'").pluck().get() as number),
       records,
     }
   } finally {
@@ -127,7 +186,10 @@ function checkConsistent(dbPath: string): Consistency {
 }
 
 function assertSameCatalog(got: ScanJson, want: ScanJson): void {
-  assert.deepEqual([got.meta_files, got.data_folders, got.records, got.data_files], [want.meta_files, want.data_folders, want.records, want.data_files])
+  assert.deepEqual(
+    [got.meta_files, got.data_folders, got.records, got.data_files],
+    [want.meta_files, want.data_folders, want.records, want.data_files],
+  )
   assert.deepEqual(sortedProblems(got.problems), sortedProblems(want.problems))
 }
 
@@ -137,7 +199,9 @@ describe('SIGKILL during a scan', () => {
     const root = await sharedTree()
     const dir = tempDir(t)
     const clean = scanToEnd(root, join(dir, 'clean.db'))
-    t.diagnostic(`clean scan: ${clean.ms.toFixed(0)} ms, ${clean.json.records} records, ${clean.json.problems.length} problems`)
+    t.diagnostic(
+      `clean scan: ${clean.ms.toFixed(0)} ms, ${clean.json.records} records, ${clean.json.problems.length} problems`,
+    )
     assert.ok(clean.json.problems.some((p) => p.code === 'missing-data-file'))
     assert.ok(clean.json.problems.some((p) => p.code === 'stray-data-file'))
 
@@ -152,7 +216,10 @@ describe('SIGKILL during a scan', () => {
       outcomes.push(`${ms} ms: ${how}, ${c.complete} complete + ${c.scanning} scanning, ${c.records} records`)
     }
     t.diagnostic(outcomes.join('; '))
-    assert.ok(outcomes.some((o) => o.includes('killed')), 'at least one run was killed mid-way')
+    assert.ok(
+      outcomes.some((o) => o.includes('killed')),
+      'at least one run was killed mid-way',
+    )
     const finished = scanToEnd(root, db)
     assertSameCatalog(finished.json, clean.json)
     const after = checkConsistent(db)
@@ -218,7 +285,11 @@ describe('a scan stopped between its entries and its cross checks', () => {
     const C = 'window_files'
     const folder = dataName(C, 0, 99)
     const ids = [10, 11, 12].map((s) => aacid(C, s))
-    writeMeta(root, metaName(C, 0, 99), ids.map((a) => rec(a, {}, folder)))
+    writeMeta(
+      root,
+      metaName(C, 0, 99),
+      ids.map((a) => rec(a, {}, folder)),
+    )
     writeDataFolder(root, folder, ids)
     const { db } = catalogDb(t)
     assert.deepEqual((await scanRoots(db, [root])).problems, [])
@@ -231,7 +302,9 @@ describe('a scan stopped between its entries and its cross checks', () => {
       ['missing-data-file'],
     )
     db.prepare("DELETE FROM problems WHERE scope = 'cross'").run()
-    db.prepare("UPDATE scan_runs SET outcome = 'running', finished_at = NULL WHERE id = (SELECT max(id) FROM scan_runs)").run()
+    db.prepare(
+      "UPDATE scan_runs SET outcome = 'running', finished_at = NULL WHERE id = (SELECT max(id) FROM scan_runs)",
+    ).run()
     const next = await scanRoots(db, [root])
     assert.equal(next.stats.entriesRead, 0)
     assert.deepEqual(

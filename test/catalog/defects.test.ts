@@ -60,31 +60,101 @@ function linesAround(defect: string): string[] {
 const A3 = aacid(BAD, 12)
 
 const LINE_DEFECTS: Array<{ code: string; line: string; aacid?: string | null; why: string }> = [
-  { why: 'an unclosed object', code: 'invalid-json', line: `{"aacid":"${A3}","metadata":{"x":1}`, aacid: null },
+  {
+    why: 'an unclosed object',
+    code: 'invalid-json',
+    line: `{"aacid":"${A3}","metadata":{"x":1}`,
+    aacid: null,
+  },
   { why: 'a trailing comma', code: 'invalid-json', line: `{"aacid":"${A3}","metadata":1,}`, aacid: null },
-  { why: 'a single-quoted string', code: 'invalid-json', line: `{'aacid':'${A3}','metadata':1}`, aacid: null },
+  {
+    why: 'a single-quoted string',
+    code: 'invalid-json',
+    line: `{'aacid':'${A3}','metadata':1}`,
+    aacid: null,
+  },
   { why: 'two values on one line', code: 'invalid-json', line: `${rec(A3)} ${rec(A3)}`, aacid: null },
   { why: 'an array', code: 'not-an-object', line: `["${A3}", {}]`, aacid: null },
   { why: 'a bare string', code: 'not-an-object', line: `"${A3}"`, aacid: null },
-  { why: 'an extra top-level key', code: 'unexpected-key', line: `{"aacid":"${A3}","metadata":{},"md5":"x"}`, aacid: null },
-  { why: 'a key twice', code: 'duplicate-key', line: `{"aacid":"${A3}","metadata":1,"metadata":2}`, aacid: null },
+  {
+    why: 'an extra top-level key',
+    code: 'unexpected-key',
+    line: `{"aacid":"${A3}","metadata":{},"md5":"x"}`,
+    aacid: null,
+  },
+  {
+    why: 'a key twice',
+    code: 'duplicate-key',
+    line: `{"aacid":"${A3}","metadata":1,"metadata":2}`,
+    aacid: null,
+  },
   { why: 'no aacid', code: 'missing-key', line: '{"metadata":{"title":"x"}}', aacid: null },
   { why: 'no metadata', code: 'missing-key', line: `{"aacid":"${A3}"}`, aacid: null },
   { why: 'a numeric aacid', code: 'invalid-field-type', line: '{"aacid":12,"metadata":{}}', aacid: null },
-  { why: 'a null data_folder', code: 'invalid-field-type', line: `{"aacid":"${A3}","metadata":{},"data_folder":null}`, aacid: null },
-  { why: 'an AACID that is no AACID', code: 'invalid-aacid', line: rec('not an aacid'), aacid: 'not an aacid' },
-  { why: 'an impossible date', code: 'invalid-timestamp', line: rec(`aacid__${BAD}__20240230T000000Z__1__abc`) },
-  { why: 'a collection with a hyphen', code: 'invalid-collection', line: rec(`aacid__bad-records__${ts(12)}__1__abc`) },
-  { why: 'a shortuuid with a hyphen', code: 'invalid-shortuuid', line: rec(`aacid__${BAD}__${ts(12)}__1__x-y`) },
-  { why: 'an AACID over 150 characters', code: 'aacid-too-long', line: rec(`aacid__${BAD}__${ts(12)}__${'9'.repeat(130)}__abc`) },
-  { why: 'an AACID of another collection', code: 'aacid-wrong-collection', line: rec(aacid('other_records', 12)) },
+  {
+    why: 'a null data_folder',
+    code: 'invalid-field-type',
+    line: `{"aacid":"${A3}","metadata":{},"data_folder":null}`,
+    aacid: null,
+  },
+  {
+    why: 'an AACID that is no AACID',
+    code: 'invalid-aacid',
+    line: rec('not an aacid'),
+    aacid: 'not an aacid',
+  },
+  {
+    why: 'an impossible date',
+    code: 'invalid-timestamp',
+    line: rec(`aacid__${BAD}__20240230T000000Z__1__abc`),
+  },
+  {
+    why: 'a collection with a hyphen',
+    code: 'invalid-collection',
+    line: rec(`aacid__bad-records__${ts(12)}__1__abc`),
+  },
+  {
+    why: 'a shortuuid with a hyphen',
+    code: 'invalid-shortuuid',
+    line: rec(`aacid__${BAD}__${ts(12)}__1__x-y`),
+  },
+  {
+    why: 'an AACID over 150 characters',
+    code: 'aacid-too-long',
+    line: rec(`aacid__${BAD}__${ts(12)}__${'9'.repeat(130)}__abc`),
+  },
+  {
+    why: 'an AACID of another collection',
+    code: 'aacid-wrong-collection',
+    line: rec(aacid('other_records', 12)),
+  },
   { why: 'an AACID after the range', code: 'aacid-out-of-range', line: rec(aacid(BAD, 100)) },
   { why: 'an AACID before the range', code: 'aacid-out-of-range', line: rec(aacid(BAD, -1)) },
-  { why: 'a data_folder path with ..', code: 'invalid-data-folder', line: rec(A3, {}, `../${dataName(BAD, 0, 99)}`) },
-  { why: 'a data_folder path with /', code: 'invalid-data-folder', line: rec(A3, {}, `sub/${dataName(BAD, 0, 99)}`) },
-  { why: 'a data_folder that is a metadata file name', code: 'invalid-data-folder', line: rec(A3, {}, BAD_FILE) },
-  { why: 'a data_folder of another collection', code: 'data-folder-wrong-collection', line: rec(A3, {}, dataName('other_files', 0, 99)) },
-  { why: 'a data_folder whose range misses the record', code: 'data-folder-out-of-range', line: rec(A3, {}, dataName(BAD, 13, 99)) },
+  {
+    why: 'a data_folder path with ..',
+    code: 'invalid-data-folder',
+    line: rec(A3, {}, `../${dataName(BAD, 0, 99)}`),
+  },
+  {
+    why: 'a data_folder path with /',
+    code: 'invalid-data-folder',
+    line: rec(A3, {}, `sub/${dataName(BAD, 0, 99)}`),
+  },
+  {
+    why: 'a data_folder that is a metadata file name',
+    code: 'invalid-data-folder',
+    line: rec(A3, {}, BAD_FILE),
+  },
+  {
+    why: 'a data_folder of another collection',
+    code: 'data-folder-wrong-collection',
+    line: rec(A3, {}, dataName('other_files', 0, 99)),
+  },
+  {
+    why: 'a data_folder whose range misses the record',
+    code: 'data-folder-out-of-range',
+    line: rec(A3, {}, dataName(BAD, 13, 99)),
+  },
   { why: 'an empty line', code: 'empty-line', line: '', aacid: null },
   { why: 'a line of blanks', code: 'invalid-json', line: '   ', aacid: null },
 ]
@@ -117,7 +187,12 @@ describe('line defects: the bad line is a problem, the other lines of the file a
     const { root } = tree(t)
     const lines = recs(BAD, 10, 30)
     const pick = (code: string): (typeof LINE_DEFECTS)[number] => LINE_DEFECTS.find((d) => d.code === code)!
-    const defects = [pick('invalid-json'), pick('not-an-object'), pick('aacid-out-of-range'), pick('empty-line')]
+    const defects = [
+      pick('invalid-json'),
+      pick('not-an-object'),
+      pick('aacid-out-of-range'),
+      pick('empty-line'),
+    ]
     const at = [4, 9, 17, 30]
     defects.forEach((d, i) => (lines[at[i]! - 1] = d.line))
     writeMeta(root, BAD_FILE, lines, { linesPerFrame: 7 })
@@ -137,15 +212,29 @@ describe('line defects: the bad line is a problem, the other lines of the file a
     const { root, good } = tree(t)
     const lines = recs(BAD, 10, 5).map((l) => Buffer.from(l + '\n'))
     // A lone continuation byte and a truncated 3-byte sequence inside the title of line 2.
-    lines[1] = Buffer.concat([Buffer.from(`{"aacid":"${aacid(BAD, 11)}","metadata":{"title":"caf`), Buffer.from([0xc3, 0x28, 0x80, 0xe2, 0x82]), Buffer.from('"}}\n')])
+    lines[1] = Buffer.concat([
+      Buffer.from(`{"aacid":"${aacid(BAD, 11)}","metadata":{"title":"caf`),
+      Buffer.from([0xc3, 0x28, 0x80, 0xe2, 0x82]),
+      Buffer.from('"}}\n'),
+    ])
     // An overlong encoding of '/' on line 4.
-    lines[3] = Buffer.concat([Buffer.from(`{"aacid":"${aacid(BAD, 13)}","metadata":"a`), Buffer.from([0xc0, 0xaf]), Buffer.from('"}\n')])
+    lines[3] = Buffer.concat([
+      Buffer.from(`{"aacid":"${aacid(BAD, 13)}","metadata":"a`),
+      Buffer.from([0xc0, 0xaf]),
+      Buffer.from('"}\n'),
+    ])
     writeRaw(root, BAD_FILE, zstdFrame(Buffer.concat(lines)))
     const { db } = catalogDb(t)
     const r = await scanRoots(db, [root])
     assert.equal(r.problems.length, 2, JSON.stringify(r.problems))
-    assertProblem(withCode(r.problems, 'invalid-utf8').filter((p) => p.line === 2), { code: 'invalid-utf8', path: BAD_FILE, line: 2 })
-    assertProblem(withCode(r.problems, 'invalid-utf8').filter((p) => p.line === 4), { code: 'invalid-utf8', path: BAD_FILE, line: 4 })
+    assertProblem(
+      withCode(r.problems, 'invalid-utf8').filter((p) => p.line === 2),
+      { code: 'invalid-utf8', path: BAD_FILE, line: 2 },
+    )
+    assertProblem(
+      withCode(r.problems, 'invalid-utf8').filter((p) => p.line === 4),
+      { code: 'invalid-utf8', path: BAD_FILE, line: 4 },
+    )
     assert.deepEqual(
       recordsOf(db, BAD_FILE).map((x) => x.line),
       [1, 3, 5],
@@ -170,7 +259,12 @@ describe('line defects: the bad line is a problem, the other lines of the file a
     const { db } = catalogDb(t)
     const r = await scanRoots(db, [root])
     assert.equal(r.problems.length, 1, JSON.stringify(r.problems))
-    const p = assertProblem(r.problems, { code: 'duplicate-aacid', path: BAD_FILE, line: 5, aacid: aacid(BAD, 11) })
+    const p = assertProblem(r.problems, {
+      code: 'duplicate-aacid',
+      path: BAD_FILE,
+      line: 5,
+      aacid: aacid(BAD, 11),
+    })
     assert.match(p.message, /2\b/)
     assertGoodNeighbour(db, r, good)
   })
@@ -180,7 +274,14 @@ describe('line defects: the bad line is a problem, the other lines of the file a
     // 90 sorted records; record 11 three times in a row, record 69 twice. With 1 KiB chunks
     // (a few lines each) the repeats fall inside chunks and across their boundaries.
     const base = recs(BAD, 10, 90)
-    const lines = [...base.slice(0, 2), base[1]!, base[1]!, ...base.slice(2, 60), base[59]!, ...base.slice(60)]
+    const lines = [
+      ...base.slice(0, 2),
+      base[1]!,
+      base[1]!,
+      ...base.slice(2, 60),
+      base[59]!,
+      ...base.slice(60),
+    ]
     writeMeta(root, BAD_FILE, lines)
     for (const chunkBytes of [1 << 20, 1024, 700]) {
       const { db } = catalogDb(t)
@@ -203,7 +304,13 @@ describe('line defects: the bad line is a problem, the other lines of the file a
   test('string metadata (XML) and a data_folder whose folder is not in the root are fine', async (t) => {
     const { root, good } = tree(t)
     const folder = dataName(BAD, 0, 99)
-    const lines = [rec(aacid(BAD, 10), '<r a="1">x &amp; y</r>'), rec(aacid(BAD, 11), 'plain'), rec(aacid(BAD, 12), null), rec(aacid(BAD, 13), [1, 2]), rec(aacid(BAD, 14), {}, folder)]
+    const lines = [
+      rec(aacid(BAD, 10), '<r a="1">x &amp; y</r>'),
+      rec(aacid(BAD, 11), 'plain'),
+      rec(aacid(BAD, 12), null),
+      rec(aacid(BAD, 13), [1, 2]),
+      rec(aacid(BAD, 14), {}, folder),
+    ]
     writeMeta(root, BAD_FILE, lines)
     const { db } = catalogDb(t)
     const r = await scanRoots(db, [root])
@@ -225,7 +332,11 @@ describe('a line of 100 MB', () => {
     const l4 = `{"aacid":"${aacid(BAD, 13)}",`
     const l5 = rec(aacid(BAD, 14), 'after the long line')
     // Frame 0: line 1; frame 1: the long line; frame 2: the rest.
-    const parts = [Buffer.from(l1 + '\n'), Buffer.from(huge + '\n'), Buffer.from([l3, l4, l5].join('\n') + '\n')]
+    const parts = [
+      Buffer.from(l1 + '\n'),
+      Buffer.from(huge + '\n'),
+      Buffer.from([l3, l4, l5].join('\n') + '\n'),
+    ]
     writeRaw(root, BAD_FILE, Buffer.concat(parts.map((p) => zstdFrame(p, { level: 1 }))))
     const { db } = catalogDb(t)
     const r = await scanRoots(db, [root])
@@ -240,7 +351,12 @@ describe('a line of 100 MB', () => {
       [
         { line: 1, offset: 0, length: Buffer.byteLength(l1), frame: 0 },
         { line: 3, offset: o3, length: Buffer.byteLength(l3), frame: 2 },
-        { line: 5, offset: o3 + Buffer.byteLength(l3) + 1 + Buffer.byteLength(l4) + 1, length: Buffer.byteLength(l5), frame: 2 },
+        {
+          line: 5,
+          offset: o3 + Buffer.byteLength(l3) + 1 + Buffer.byteLength(l4) + 1,
+          length: Buffer.byteLength(l5),
+          frame: 2,
+        },
       ],
     )
     assertGoodNeighbour(db, r, good)
@@ -253,7 +369,12 @@ describe('a line of 100 MB', () => {
 
   test('a long last line without a newline, and a smaller max_line_bytes, are reported the same way', async (t) => {
     const { root, good } = tree(t)
-    const text = [rec(aacid(BAD, 10)), rec(aacid(BAD, 11), 'y'.repeat(3 * 1024 * 1024)), rec(aacid(BAD, 12)), rec(aacid(BAD, 13), 'z'.repeat(5 * 1024 * 1024))].join('\n')
+    const text = [
+      rec(aacid(BAD, 10)),
+      rec(aacid(BAD, 11), 'y'.repeat(3 * 1024 * 1024)),
+      rec(aacid(BAD, 12)),
+      rec(aacid(BAD, 13), 'z'.repeat(5 * 1024 * 1024)),
+    ].join('\n')
     writeRaw(root, BAD_FILE, zstdFrame(text, { level: 1 }))
     const { db } = catalogDb(t)
     const r = await scanRoots(db, [root], { maxLineBytes: 1024 * 1024 })
@@ -269,12 +390,14 @@ describe('a line of 100 MB', () => {
 })
 
 describe('memory stays bounded', () => {
-  test('a 512 MiB line: the scanning process peaks far below the line\'s size', async (t) => {
+  test("a 512 MiB line: the scanning process peaks far below the line's size", async (t) => {
     if (!requireTool(t, 'zstd')) return
     const { root } = tree(t)
     const dir = tempDir(t)
     // Streamed through the zstd binary: the test never holds the line either.
-    const child = spawn('zstd', ['-1', '-q', '-f', '-o', join(root, BAD_FILE)], { stdio: ['pipe', 'ignore', 'inherit'] })
+    const child = spawn('zstd', ['-1', '-q', '-f', '-o', join(root, BAD_FILE)], {
+      stdio: ['pipe', 'ignore', 'inherit'],
+    })
     const write = async (b: string | Buffer): Promise<void> => {
       if (!child.stdin.write(b)) await once(child.stdin, 'drain')
     }
@@ -293,7 +416,11 @@ describe('memory stays bounded', () => {
         'process.stderr.write(`maxrss_kb=${process.resourceUsage().maxRSS}\\n`)\n' +
         'process.exit(code)\n',
     )
-    const r = spawnSync(process.execPath, [wrapper, 'scan', root, '--db', join(dir, 'c.db'), '--json'], { encoding: 'utf8', env: { ...process.env, AACSEED_CONFIG: '' }, timeout: 120_000 })
+    const r = spawnSync(process.execPath, [wrapper, 'scan', root, '--db', join(dir, 'c.db'), '--json'], {
+      encoding: 'utf8',
+      env: { ...process.env, AACSEED_CONFIG: '' },
+      timeout: 120_000,
+    })
     assert.equal(r.status, 1, r.stderr)
     const out = JSON.parse(r.stdout) as { records: number; problems: Problem[] }
     assert.deepEqual(
@@ -310,7 +437,11 @@ describe('memory stays bounded', () => {
 
 describe('file defects: corrupt and truncated zstd', () => {
   /** 50 records, 10 per frame, frames cut at line ends; returns the file and its frames. */
-  function fiveFrames(): { lines: string[]; file: Buffer; frames: Array<{ compressedOffset: number; decompressedOffset: number }> } {
+  function fiveFrames(): {
+    lines: string[]
+    file: Buffer
+    frames: Array<{ compressedOffset: number; decompressedOffset: number }>
+  } {
     const lines = recs(BAD, 10, 50)
     const text = Buffer.from(lines.map((l) => l + '\n').join(''))
     const cuts: number[] = []
@@ -376,7 +507,8 @@ describe('file defects: corrupt and truncated zstd', () => {
     let x = 12345
     const noise = (n: number): string => {
       let s = ''
-      for (let i = 0; i < n; i++) s += String.fromCharCode(97 + ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 27))
+      for (let i = 0; i < n; i++)
+        s += String.fromCharCode(97 + ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 27))
       return s
     }
     const lines = Array.from({ length: 20_000 }, (_, i) => rec(aacid(BAD, i), { i, text: noise(300) }))
@@ -415,10 +547,15 @@ describe('file defects: corrupt and truncated zstd', () => {
     writeRaw(root, BAD_FILE, file)
     const { db } = catalogDb(t)
     const r = await scanRoots(db, [root])
-    const p = assertProblem(withCode(r.problems, 'corrupt-zstd'), { code: 'corrupt-zstd', path: BAD_FILE, line: null })
+    const p = assertProblem(withCode(r.problems, 'corrupt-zstd'), {
+      code: 'corrupt-zstd',
+      path: BAD_FILE,
+      line: null,
+    })
     assert.match(p.message, /byte \d+/)
     // Whatever was decoded of the damaged frame, no record may claim a line it does not hold.
-    for (const x of recordsOf(db, BAD_FILE)) assert.equal(x.aacid, (JSON.parse(lines[x.line - 1]!) as { aacid: string }).aacid, `line ${x.line}`)
+    for (const x of recordsOf(db, BAD_FILE))
+      assert.equal(x.aacid, (JSON.parse(lines[x.line - 1]!) as { aacid: string }).aacid, `line ${x.line}`)
     assert.ok(r.problems.every((q) => q.path === BAD_FILE))
     assertGoodNeighbour(db, r, good)
   })
@@ -439,7 +576,10 @@ describe('file defects: corrupt and truncated zstd', () => {
     assertProblem(r.problems, { code: 'truncated-zstd', path: single2, line: null })
     const rows = recordsOf(db, BAD_FILE)
     const whole = frames.filter((_, i) => (frames[i + 1]?.compressedOffset ?? file.length) <= cut).length
-    assert.ok(rows.length >= whole * 10, `frames before the cut are cataloged (${rows.length} records, ${whole} whole frames)`)
+    assert.ok(
+      rows.length >= whole * 10,
+      `frames before the cut are cataloged (${rows.length} records, ${whole} whole frames)`,
+    )
     assert.ok(rows.length < 50)
     assertPrefix(rows, lines)
     assertPrefix(recordsOf(db, single2), lines)
@@ -476,7 +616,14 @@ describe('file defects: corrupt and truncated zstd', () => {
     writeRaw(root, empty, Buffer.alloc(0))
     writeRaw(root, plain, Buffer.from(recs(BAD, 110, 3).join('\n') + '\n'))
     const tl = recs(BAD, 210, 4)
-    writeRaw(root, trailing, Buffer.concat([zstdFrame(tl.map((l) => l + '\n').join('')), Buffer.from('garbage after the last frame')]))
+    writeRaw(
+      root,
+      trailing,
+      Buffer.concat([
+        zstdFrame(tl.map((l) => l + '\n').join('')),
+        Buffer.from('garbage after the last frame'),
+      ]),
+    )
     const { db } = catalogDb(t)
     const r = await scanRoots(db, [root])
     assert.equal(r.problems.length, 3, JSON.stringify(r.problems))
@@ -524,7 +671,11 @@ describe('names in a release root', () => {
     const r = await scanRoots(db, [root])
     assert.equal(r.problems.length, 4, JSON.stringify(r.problems))
     assertProblem(r.problems, { code: 'invalid-meta-file-name', path: 'NOTES.txt', line: null })
-    assertProblem(r.problems, { code: 'invalid-meta-file-name', path: `annas_archive_meta__aacid__${BAD}__${ts(0)}--${ts(9)}.jsonl.gz`, line: null })
+    assertProblem(r.problems, {
+      code: 'invalid-meta-file-name',
+      path: `annas_archive_meta__aacid__${BAD}__${ts(0)}--${ts(9)}.jsonl.gz`,
+      line: null,
+    })
     assertProblem(r.problems, { code: 'invalid-data-folder-name', path: 'scratch', line: null })
     assertProblem(r.problems, { code: 'range-reversed', path: reversed, line: null })
     assert.equal(recordsOf(db, enDash).length, 3)
@@ -546,7 +697,8 @@ describe('names in a release root', () => {
     const { db } = catalogDb(t)
     const r = await scanRoots(db, [root])
     assert.equal(r.problems.length, 3, JSON.stringify(r.problems))
-    for (const path of [linkedMeta, linkedFolder, 'dangling']) assertProblem(r.problems, { code: 'symlink-not-followed', path, line: null })
+    for (const path of [linkedMeta, linkedFolder, 'dangling'])
+      assertProblem(r.problems, { code: 'symlink-not-followed', path, line: null })
     assert.equal(metaRow(db, linkedMeta), undefined)
     assert.deepEqual(dataFilesOf(db, linkedFolder), [])
     assert.equal(r.meta_files, 1)
@@ -572,13 +724,51 @@ describe('data folder defects: each entry is a problem at folder/name; the valid
   const FOLDER = dataName(C, 0, 99)
   const VALID = [aacid(C, 10), aacid(C, 11), aacid(C, 12)]
 
-  const cases: Array<{ code: string; why: string; entry: string; make(dir: string, t: TestContext): void; aacid?: string | null }> = [
-    { code: 'symlink-not-followed', why: 'a symlink to a file', entry: aacid(C, 13), make: (d, t) => symlinkSync(join(tempDir(t), 'x'), join(d, aacid(C, 13))) },
-    { code: 'unexpected-subfolder', why: 'a sub-folder (its files are not listed)', entry: aacid(C, 14), make: (d) => writeDataFolder(d, aacid(C, 14), [aacid(C, 15)]) },
-    { code: 'invalid-data-file-name', why: 'a README', entry: 'README.txt', make: (d) => writeFileSync(join(d, 'README.txt'), 'hi') },
-    { code: 'invalid-data-file-name', why: 'an AACID with an extension', entry: `${aacid(C, 16)}.pdf`, make: (d) => writeFileSync(join(d, `${aacid(C, 16)}.pdf`), 'x') },
-    { code: 'data-file-wrong-collection', why: 'a blob of another collection', entry: aacid('other_files', 17), aacid: aacid('other_files', 17), make: (d) => writeFileSync(join(d, aacid('other_files', 17)), 'x') },
-    { code: 'data-file-out-of-range', why: 'a blob after the range', entry: aacid(C, 100), aacid: aacid(C, 100), make: (d) => writeFileSync(join(d, aacid(C, 100)), 'x') },
+  const cases: Array<{
+    code: string
+    why: string
+    entry: string
+    make(dir: string, t: TestContext): void
+    aacid?: string | null
+  }> = [
+    {
+      code: 'symlink-not-followed',
+      why: 'a symlink to a file',
+      entry: aacid(C, 13),
+      make: (d, t) => symlinkSync(join(tempDir(t), 'x'), join(d, aacid(C, 13))),
+    },
+    {
+      code: 'unexpected-subfolder',
+      why: 'a sub-folder (its files are not listed)',
+      entry: aacid(C, 14),
+      make: (d) => writeDataFolder(d, aacid(C, 14), [aacid(C, 15)]),
+    },
+    {
+      code: 'invalid-data-file-name',
+      why: 'a README',
+      entry: 'README.txt',
+      make: (d) => writeFileSync(join(d, 'README.txt'), 'hi'),
+    },
+    {
+      code: 'invalid-data-file-name',
+      why: 'an AACID with an extension',
+      entry: `${aacid(C, 16)}.pdf`,
+      make: (d) => writeFileSync(join(d, `${aacid(C, 16)}.pdf`), 'x'),
+    },
+    {
+      code: 'data-file-wrong-collection',
+      why: 'a blob of another collection',
+      entry: aacid('other_files', 17),
+      aacid: aacid('other_files', 17),
+      make: (d) => writeFileSync(join(d, aacid('other_files', 17)), 'x'),
+    },
+    {
+      code: 'data-file-out-of-range',
+      why: 'a blob after the range',
+      entry: aacid(C, 100),
+      aacid: aacid(C, 100),
+      make: (d) => writeFileSync(join(d, aacid(C, 100)), 'x'),
+    },
     {
       code: 'not-a-regular-file',
       why: 'a FIFO',
@@ -596,7 +786,12 @@ describe('data folder defects: each entry is a problem at folder/name; the valid
       const { db } = catalogDb(t)
       const r = await scanRoots(db, [root])
       assert.equal(r.problems.length, 1, JSON.stringify(r.problems))
-      assertProblem(r.problems, { code: c.code, path: `${FOLDER}/${c.entry}`, line: null, ...(c.aacid !== undefined ? { aacid: c.aacid } : {}) })
+      assertProblem(r.problems, {
+        code: c.code,
+        path: `${FOLDER}/${c.entry}`,
+        line: null,
+        ...(c.aacid !== undefined ? { aacid: c.aacid } : {}),
+      })
       assert.deepEqual(dataFilesOf(db, FOLDER), VALID)
       assert.equal(r.data_folders, 1)
       assert.equal(r.data_files, 3)
@@ -614,7 +809,9 @@ describe('I/O errors while reading', () => {
     writeDataFolder(root, later, [aacid('zz_files', 10), aacid('zz_files', 11)])
     const { db } = catalogDb(t)
     // Metadata files are read before data folders: the folder goes while the neighbour is read.
-    const r = await scanRoots(db, [root], { onProgress: () => rmSync(join(root, gone), { recursive: true, force: true }) })
+    const r = await scanRoots(db, [root], {
+      onProgress: () => rmSync(join(root, gone), { recursive: true, force: true }),
+    })
     assert.equal(r.problems.length, 1, JSON.stringify(r.problems))
     const p = assertProblem(r.problems, { code: 'unreadable', path: gone, line: null })
     assert.match(p.message, /ENOENT/)
@@ -635,7 +832,11 @@ describe('checks between entries', () => {
 
   test('missing-data-file: a referenced blob is absent; its record still cataloged', async (t) => {
     const { root, good } = tree(t)
-    writeMeta(root, META, ids.map((a) => rec(a, {}, FOLDER)))
+    writeMeta(
+      root,
+      META,
+      ids.map((a) => rec(a, {}, FOLDER)),
+    )
     writeDataFolder(root, FOLDER, [ids[0]!, ids[1]!, ids[3]!])
     const { db } = catalogDb(t)
     const r = await scanRoots(db, [root])
@@ -647,19 +848,32 @@ describe('checks between entries', () => {
 
   test('stray-data-file: a blob no record references', async (t) => {
     const { root, good } = tree(t)
-    writeMeta(root, META, ids.slice(0, 3).map((a) => rec(a, {}, FOLDER)))
+    writeMeta(
+      root,
+      META,
+      ids.slice(0, 3).map((a) => rec(a, {}, FOLDER)),
+    )
     writeDataFolder(root, FOLDER, ids)
     const { db } = catalogDb(t)
     const r = await scanRoots(db, [root])
     assert.equal(r.problems.length, 1, JSON.stringify(r.problems))
-    assertProblem(r.problems, { code: 'stray-data-file', path: `${FOLDER}/${ids[3]}`, line: null, aacid: ids[3] })
+    assertProblem(r.problems, {
+      code: 'stray-data-file',
+      path: `${FOLDER}/${ids[3]}`,
+      line: null,
+      aacid: ids[3],
+    })
     assert.deepEqual(dataFilesOf(db, FOLDER), ids)
     assertGoodNeighbour(db, r, good)
   })
 
   test('a symlinked blob is not followed: symlink-not-followed and missing-data-file', async (t) => {
     const { root, good } = tree(t)
-    writeMeta(root, META, ids.map((a) => rec(a, {}, FOLDER)))
+    writeMeta(
+      root,
+      META,
+      ids.map((a) => rec(a, {}, FOLDER)),
+    )
     const dir = writeDataFolder(root, FOLDER, ids.slice(0, 3))
     const target = join(tempDir(t), 'blob')
     writeFileSync(target, 'elsewhere')
@@ -761,13 +975,10 @@ describe('checks between entries', () => {
     assert.ok(conflicts[0]!.message.includes(join(r2, A)), conflicts[0]!.message)
     // r1's copy of A (and r2's) hold T0+18, B does not; each problem is relative to its file's own root.
     const mismatches = withCode(r.problems, 'overlap-mismatch')
-    assert.deepEqual(
-      mismatches.map((p) => [p.path, p.aacid]).sort(),
-      [
-        [A, aacid(R, 18)],
-        [A, aacid(R, 18)],
-      ],
-    )
+    assert.deepEqual(mismatches.map((p) => [p.path, p.aacid]).sort(), [
+      [A, aacid(R, 18)],
+      [A, aacid(R, 18)],
+    ])
     assert.equal(r.problems.length, 3, JSON.stringify(r.problems))
     assertGoodNeighbour(db, r, good)
   })

@@ -36,7 +36,11 @@ function buildTree(t: TestContext): { root: string; entries: number } {
   const root = tempDir(t, 'aacseed-incremental-')
   const sample = writeSampleRelease({ root })
   const ids = [10, 11, 12, 13, 14].map((s) => aacid(C, s))
-  writeMeta(root, META, ids.map((a) => rec(a, { n: a.length }, FOLDER)))
+  writeMeta(
+    root,
+    META,
+    ids.map((a) => rec(a, { n: a.length }, FOLDER)),
+  )
   writeDataFolder(root, FOLDER, ids)
   const bad = recs(R, 10, 5)
   bad[1] = '{"aacid":'
@@ -49,7 +53,10 @@ function totals(r: ScanReport): [number, number, number, number] {
 }
 
 function countRows(db: Db, sql: string, ...args: unknown[]): number {
-  return db.prepare(sql).pluck().get(...args) as number
+  return db
+    .prepare(sql)
+    .pluck()
+    .get(...args) as number
 }
 
 /** Bumps a file's or folder's mtime without touching its content. */
@@ -67,7 +74,14 @@ describe('rescans', () => {
     assert.equal(first.stats.entriesRead, entries)
     assert.equal(first.problems.length, 1)
     const again = await scanRoots(db, [root])
-    assert.deepEqual(again.stats, { ...again.stats, entriesRead: 0, entriesUnchanged: entries, entriesRemoved: 0, recordsRead: 0, bytesRead: 0 })
+    assert.deepEqual(again.stats, {
+      ...again.stats,
+      entriesRead: 0,
+      entriesUnchanged: entries,
+      entriesRemoved: 0,
+      recordsRead: 0,
+      bytesRead: 0,
+    })
     assert.deepEqual(totals(again), totals(first))
     assert.deepEqual(sortedProblems(again.problems), sortedProblems(first.problems))
     assert.equal(countRows(db, "SELECT count(*) FROM meta_files WHERE state <> 'complete'"), 0)
@@ -91,7 +105,8 @@ describe('rescans', () => {
     for (let i = 0; i < 10_000; i++) {
       const c = `k${i % 40}_records`
       const from = i * 10
-      if (i < 2000) writeFileSync(join(root, metaName(c, from, from + 9)), encodeMetaFile([rec(aacid(c, from + 1))]))
+      if (i < 2000)
+        writeFileSync(join(root, metaName(c, from, from + 9)), encodeMetaFile([rec(aacid(c, from + 1))]))
       else mkdirSync(join(root, dataName(c, from, from + 9)))
     }
     const { db } = catalogDb(t)
@@ -136,7 +151,12 @@ describe('changed entries are re-read and their rows replaced', () => {
       recordsOf(db, name).map((x) => x.aacid),
       [0, 1, 2, 3, 4, 6].map((i) => aacid(R, 50 + i)),
     )
-    for (const id of oldIds) assert.equal(countRows(db, 'SELECT count(*) FROM records WHERE aacid = ?', id), 0, `old record ${id} is gone`)
+    for (const id of oldIds)
+      assert.equal(
+        countRows(db, 'SELECT count(*) FROM records WHERE aacid = ?', id),
+        0,
+        `old record ${id} is gone`,
+      )
     assert.equal(countRows(db, 'SELECT count(*) FROM meta_files WHERE name = ?', name), 1)
     assert.deepEqual(
       r.problems.map((p) => [p.path, p.line, p.code]),
@@ -152,7 +172,14 @@ describe('changed entries are re-read and their rows replaced', () => {
     const r = await scanRoots(db, [root])
     assert.equal(r.stats.entriesRead, 1)
     assert.deepEqual(totals(r), totals(first))
-    assert.equal(countRows(db, "SELECT count(*) FROM records r JOIN meta_files m ON m.id = r.meta_file_id WHERE m.name = ?", META), 5)
+    assert.equal(
+      countRows(
+        db,
+        'SELECT count(*) FROM records r JOIN meta_files m ON m.id = r.meta_file_id WHERE m.name = ?',
+        META,
+      ),
+      5,
+    )
     assert.equal(countRows(db, 'SELECT count(*) FROM records'), first.records)
     assert.deepEqual(sortedProblems(r.problems), sortedProblems(first.problems))
   })

@@ -53,7 +53,11 @@ function assertPositions(rows: RecordRow[], decompressed: Buffer, lines: readonl
   assert.equal(rows.length, lines.length)
   rows.forEach((r, i) => {
     assert.equal(r.line, i + 1)
-    assert.equal(decompressed.subarray(r.offset, r.offset + r.length).toString('utf8'), lines[i], `line ${r.line}: bytes at its offset`)
+    assert.equal(
+      decompressed.subarray(r.offset, r.offset + r.length).toString('utf8'),
+      lines[i],
+      `line ${r.line}: bytes at its offset`,
+    )
     assert.equal(r.aacid, (JSON.parse(lines[i]!) as { aacid: string }).aacid)
   })
 }
@@ -65,9 +69,14 @@ function frameAt(starts: readonly number[], offset: number): number {
   return f
 }
 
-function framesOf(db: Db, name: string): Array<{ frame: number; compressed_offset: number; decompressed_offset: number }> {
+function framesOf(
+  db: Db,
+  name: string,
+): Array<{ frame: number; compressed_offset: number; decompressed_offset: number }> {
   return db
-    .prepare("SELECT f.frame, f.compressed_offset, f.decompressed_offset FROM meta_frames f JOIN meta_files m ON m.id = f.meta_file_id WHERE m.name = ? AND m.state = 'complete' ORDER BY f.frame")
+    .prepare(
+      "SELECT f.frame, f.compressed_offset, f.decompressed_offset FROM meta_frames f JOIN meta_files m ON m.id = f.meta_file_id WHERE m.name = ? AND m.state = 'complete' ORDER BY f.frame",
+    )
     .all(name) as Array<{ frame: number; compressed_offset: number; decompressed_offset: number }>
 }
 
@@ -81,7 +90,11 @@ function variedLines(n: number, from = 10): string[] {
     const id = aacid(C, from + i)
     if (i % 7 === 3) return rec(id, `<record n="${i}">${'Ελληνικά & 東京 '.repeat(i % 13)}</record>`)
     if (i % 11 === 5) return rec(id, null)
-    return rec(id, { i, title: `Titel ${i} – Zürich 東京 ${'ü'.repeat((i * 37) % 500)}`, isbns: i % 2 ? [] : [`978${i}`] })
+    return rec(id, {
+      i,
+      title: `Titel ${i} – Zürich 東京 ${'ü'.repeat((i * 37) % 500)}`,
+      isbns: i % 2 ? [] : [`978${i}`],
+    })
   })
 }
 
@@ -92,11 +105,23 @@ describe('multi-frame files: positions against zstd -dc', () => {
     const text = Buffer.from(lines.map((l) => l + '\n').join(''))
     // Cuts every 997 bytes (mostly mid-line, some mid-character), and one exactly at a line start.
     const lineStart100 = Buffer.byteLength(lines.slice(0, 100).join('\n')) + 1
-    const cuts = [...Array.from({ length: Math.floor(text.length / 997) }, (_, i) => (i + 1) * 997), lineStart100].sort((a, b) => a - b)
+    const cuts = [
+      ...Array.from({ length: Math.floor(text.length / 997) }, (_, i) => (i + 1) * 997),
+      lineStart100,
+    ].sort((a, b) => a - b)
     const { file, frames } = framesAt(text, cuts)
     const skip = skippableFrame(Buffer.from('leading skippable frame'))
     const name = metaName(C, 0, 999, '.jsonl.seekable.zst')
-    const whole = Buffer.concat([skip, file, seekTableFrame(frames.map((f, i) => ({ compressed: (frames[i + 1]?.compressedOffset ?? file.length) - f.compressedOffset, decompressed: f.length })))])
+    const whole = Buffer.concat([
+      skip,
+      file,
+      seekTableFrame(
+        frames.map((f, i) => ({
+          compressed: (frames[i + 1]?.compressedOffset ?? file.length) - f.compressedOffset,
+          decompressed: f.length,
+        })),
+      ),
+    ])
     const path = writeRaw(root, name, whole)
     const d = zstdDc(t, path)
     if (!d) return
@@ -108,7 +133,10 @@ describe('multi-frame files: positions against zstd -dc', () => {
     assertPositions(rows, d, lines)
     const starts = frames.map((f) => f.decompressedOffset)
     for (const row of rows) assert.equal(row.frame, frameAt(starts, row.offset), `line ${row.line}: frame`)
-    assert.ok(rows[99]!.frame > 0 && starts.includes(rows[100]!.offset), 'one record starts exactly at a frame start')
+    assert.ok(
+      rows[99]!.frame > 0 && starts.includes(rows[100]!.offset),
+      'one record starts exactly at a frame start',
+    )
     // Stored frames: where each starts, compressed and decompressed. The leading skippable frame
     // produces nothing, so frame 0 starts at byte 0 and decoding from there skips it.
     const stored = framesOf(db, name)
@@ -131,7 +159,7 @@ describe('multi-frame files: positions against zstd -dc', () => {
     }
   })
 
-  test('the sample writer\'s seekable format: line-aligned frames and a seek table', async (t) => {
+  test("the sample writer's seekable format: line-aligned frames and a seek table", async (t) => {
     const root = tempDir(t)
     const lines = variedLines(95)
     const name = metaName(C, 0, 999, '.jsonl.seekable.zst')
@@ -151,7 +179,13 @@ describe('multi-frame files: positions against zstd -dc', () => {
     for (const f of stored) {
       const next = stored[f.frame + 1]?.compressed_offset
       const out = zstdDecompressFrom(file, f.compressed_offset, next)
-      assert.equal(out.toString(), lines.slice(f.frame * 10, f.frame * 10 + 10).map((l) => l + '\n').join(''))
+      assert.equal(
+        out.toString(),
+        lines
+          .slice(f.frame * 10, f.frame * 10 + 10)
+          .map((l) => l + '\n')
+          .join(''),
+      )
     }
     for (const i of [0, 47, 94]) {
       const g = await get(dbPath, rows[i]!.aacid)
@@ -207,7 +241,9 @@ describe('line endings, encodings and edge files', () => {
     const rows = recordsOf(db, name)
     assertPositions(rows, d, lines)
     rows.forEach((row, i) => assert.equal(row.length, Buffer.byteLength(lines[i]!)))
-    assert.ok(rows.every((row) => d[row.offset + row.length - 1] === 0x0d && d[row.offset + row.length] === 0x0a))
+    assert.ok(
+      rows.every((row) => d[row.offset + row.length - 1] === 0x0d && d[row.offset + row.length] === 0x0a),
+    )
     const g = await get(dbPath, rows[5]!.aacid)
     assert.equal(g.code, 0, g.stderr)
     assert.equal(g.stdout, lines[5] + '\n')
@@ -240,7 +276,11 @@ describe('line endings, encodings and edge files', () => {
 
   test('offsets and lengths count bytes, not characters', async (t) => {
     const root = tempDir(t)
-    const lines = [rec(aacid(C, 10), '東京'.repeat(50)), rec(aacid(C, 11), '😀'.repeat(10)), rec(aacid(C, 12), 'plain')]
+    const lines = [
+      rec(aacid(C, 10), '東京'.repeat(50)),
+      rec(aacid(C, 11), '😀'.repeat(10)),
+      rec(aacid(C, 12), 'plain'),
+    ]
     const name = metaName(C, 0, 999)
     writeMeta(root, name, lines)
     const { db } = catalogDb(t)
@@ -267,7 +307,11 @@ describe('line endings, encodings and edge files', () => {
     writeMeta(root, emptyFrame, [])
     writeRaw(root, onlySkippable, skippableFrame())
     const tail = recs(C, 30, 2)
-    writeRaw(root, emptyThenData, Buffer.concat([zstdFrame(''), zstdFrame(''), zstdFrame(tail.map((l) => l + '\n').join(''))]))
+    writeRaw(
+      root,
+      emptyThenData,
+      Buffer.concat([zstdFrame(''), zstdFrame(''), zstdFrame(tail.map((l) => l + '\n').join(''))]),
+    )
     const { db } = catalogDb(t)
     const r = await scanRoots(db, [root])
     assert.deepEqual(
@@ -295,12 +339,17 @@ describe('the reader on its own: chunk boundaries and growing buffers', () => {
   test('small chunks: lines across chunk and frame boundaries keep exact positions; an over-long line is skipped', async (t) => {
     const root = tempDir(t)
     // Lines from 60 bytes to 3 kB, one of 8 kB (over the 5000-byte bound), a CRLF one, an invalid one.
-    const lines = Array.from({ length: 400 }, (_, i) => rec(aacid(C, 10 + i), { pad: 'p'.repeat((i * 389) % 3000) }))
+    const lines = Array.from({ length: 400 }, (_, i) =>
+      rec(aacid(C, 10 + i), { pad: 'p'.repeat((i * 389) % 3000) }),
+    )
     lines[123] = rec(aacid(C, 133), { pad: 'L'.repeat(8000) })
     lines[200] = lines[200] + '\r'
     lines[300] = '{"aacid":'
     const text = Buffer.from(lines.join('\n') + '\n')
-    const { file, frames } = framesAt(text, Array.from({ length: 40 }, (_, i) => (i + 1) * 4099))
+    const { file, frames } = framesAt(
+      text,
+      Array.from({ length: 40 }, (_, i) => (i + 1) * 4099),
+    )
     const path = writeRaw(root, metaName(C, 0, 999), file)
     const pool = new LinePool(2)
     t.after(() => pool.close())
@@ -308,7 +357,11 @@ describe('the reader on its own: chunk boundaries and growing buffers', () => {
     const db = openDatabase(join(root, 'catalog.db'))
     t.after(() => db.close())
     const store = new CatalogStore(db)
-    const fileId = store.beginMetaFile(store.rootId(root), parseMetaFileName(metaName(C, 0, 999)), { size: 0n, mtimeNs: 0n, inode: 0n })
+    const fileId = store.beginMetaFile(store.rootId(root), parseMetaFileName(metaName(C, 0, 999)), {
+      size: 0n,
+      mtimeNs: 0n,
+      inode: 0n,
+    })
     const problems: ReadProblem[] = []
     let counted = 0
     const res = await readMetaFile(
@@ -326,7 +379,9 @@ describe('the reader on its own: chunk boundaries and growing buffers', () => {
       },
       { chunkBytes: 1000, maxLineBytes: 5000 },
     )
-    const got = db.prepare('SELECT line, offset, length, frame, aacid FROM records WHERE meta_file_id = ? ORDER BY line').all(fileId)
+    const got = db
+      .prepare('SELECT line, offset, length, frame, aacid FROM records WHERE meta_file_id = ? ORDER BY line')
+      .all(fileId)
     assert.equal(counted, got.length)
     assert.deepEqual(
       problems.map((p) => [p.line, p.code]),
@@ -339,7 +394,17 @@ describe('the reader on its own: chunk boundaries and growing buffers', () => {
     const want = []
     for (let i = 0; i < lines.length; i++) {
       const len = Buffer.byteLength(lines[i]!)
-      if (i !== 123 && i !== 300) want.push({ line: i + 1, offset: off, length: len, frame: frameAt(frames.map((f) => f.decompressedOffset), off), aacid: aacid(C, 10 + i) })
+      if (i !== 123 && i !== 300)
+        want.push({
+          line: i + 1,
+          offset: off,
+          length: len,
+          frame: frameAt(
+            frames.map((f) => f.decompressedOffset),
+            off,
+          ),
+          aacid: aacid(C, 10 + i),
+        })
       off += len + 1
     }
     assert.deepEqual(got, want)

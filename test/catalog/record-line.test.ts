@@ -64,8 +64,13 @@ function reference(text: string): Verdict {
   const o = v as Record<string, unknown>
   if (!keys.includes('aacid') || !keys.includes('metadata')) return { ok: false, code: 'missing-key' }
   if (typeof o.aacid !== 'string') return { ok: false, code: 'invalid-field-type' }
-  if (keys.includes('data_folder') && typeof o.data_folder !== 'string') return { ok: false, code: 'invalid-field-type' }
-  return { ok: true, aacid: o.aacid, dataFolder: keys.includes('data_folder') ? (o.data_folder as string) : null }
+  if (keys.includes('data_folder') && typeof o.data_folder !== 'string')
+    return { ok: false, code: 'invalid-field-type' }
+  return {
+    ok: true,
+    aacid: o.aacid,
+    dataFolder: keys.includes('data_folder') ? (o.data_folder as string) : null,
+  }
 }
 
 function verdictOf(r: RecordLineCheck): Verdict {
@@ -77,7 +82,9 @@ function verdictOf(r: RecordLineCheck): Verdict {
 test('a valid record gives its aacid and data_folder', () => {
   const aacid = 'aacid__zlib3_records__20230808T014342Z__22430000__hnyiZz2K44Ur5SBAuAgpg8'
   assert.deepEqual(
-    check(`{"aacid":"${aacid}","metadata":{"zlibrary_id":22430000,"date_added":"2022-08-24","extension":"epub","filesize_reported":483359,"md5_reported":"21f19f95c4b969d06fe5860a98e29f0d","title":"Els nens de la senyora Zlatin","language":"catalan","isbns":[]}}`),
+    check(
+      `{"aacid":"${aacid}","metadata":{"zlibrary_id":22430000,"date_added":"2022-08-24","extension":"epub","filesize_reported":483359,"md5_reported":"21f19f95c4b969d06fe5860a98e29f0d","title":"Els nens de la senyora Zlatin","language":"catalan","isbns":[]}}`,
+    ),
     { ok: true, aacid, dataFolder: null },
   )
   assert.deepEqual(
@@ -91,7 +98,11 @@ test('a valid record gives its aacid and data_folder', () => {
     },
   )
   // metadata may be any JSON value, e.g. a string holding XML
-  assert.deepEqual(check('{"metadata":"<record id=\\"1\\"/>","aacid":"a"}'), { ok: true, aacid: 'a', dataFolder: null })
+  assert.deepEqual(check('{"metadata":"<record id=\\"1\\"/>","aacid":"a"}'), {
+    ok: true,
+    aacid: 'a',
+    dataFolder: null,
+  })
   assert.deepEqual(check('{"aacid":"a","metadata":null}'), { ok: true, aacid: 'a', dataFolder: null })
 })
 
@@ -148,7 +159,11 @@ test('precedence: invalid JSON first, then keys, duplicates, presence, types', (
 })
 
 test('keys are compared after decoding escapes, as JSON.parse does', () => {
-  assert.deepEqual(check('{"\\u0061acid":"a","meta\\u0064ata":1,"data\\u005ffolder":"d"}'), { ok: true, aacid: 'a', dataFolder: 'd' })
+  assert.deepEqual(check('{"\\u0061acid":"a","meta\\u0064ata":1,"data\\u005ffolder":"d"}'), {
+    ok: true,
+    aacid: 'a',
+    dataFolder: 'd',
+  })
   assert.equal(problemOf('{"aacid":"a","\\u0061acid":"b","metadata":1}').code, 'duplicate-key')
   assert.equal(problemOf('{"aacid":"a","metadata":1,"aacid\\u0000":1}').code, 'unexpected-key')
   assert.equal(problemOf('{"aacid":"a","metadata":1,"__proto__":{}}').code, 'unexpected-key')
@@ -165,17 +180,74 @@ test('whitespace is exactly JSON whitespace: space, tab, LF, CR', () => {
   }
 })
 
-const VALID_NUMBERS = ['0', '-0', '1', '-1', '10', '1234567890', '0.5', '-0.0', '1.25', '1e5', '1E5', '1e+5', '1e-5', '1E-05', '0e0', '-0.0e-0', '12.34e+56', '99999999999999999999999999', '1e400', '1.7976931348623157e308', '5e-324']
-const INVALID_NUMBERS = ['01', '00', '-01', '1.', '.5', '-.5', '-', '+1', '1e', '1e+', '1E-', '--1', '1.e5', '1..5', '1.5.5', '1ee5', '0x1', '0X1F', 'NaN', 'Infinity', '-Infinity', '1_000', '٣', '１', '0.e1', '1e5.5', '+']
+const VALID_NUMBERS = [
+  '0',
+  '-0',
+  '1',
+  '-1',
+  '10',
+  '1234567890',
+  '0.5',
+  '-0.0',
+  '1.25',
+  '1e5',
+  '1E5',
+  '1e+5',
+  '1e-5',
+  '1E-05',
+  '0e0',
+  '-0.0e-0',
+  '12.34e+56',
+  '99999999999999999999999999',
+  '1e400',
+  '1.7976931348623157e308',
+  '5e-324',
+]
+const INVALID_NUMBERS = [
+  '01',
+  '00',
+  '-01',
+  '1.',
+  '.5',
+  '-.5',
+  '-',
+  '+1',
+  '1e',
+  '1e+',
+  '1E-',
+  '--1',
+  '1.e5',
+  '1..5',
+  '1.5.5',
+  '1ee5',
+  '0x1',
+  '0X1F',
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  '1_000',
+  '٣',
+  '１',
+  '0.e1',
+  '1e5.5',
+  '+',
+]
 
 test('numbers: exactly the RFC 8259 grammar, like JSON.parse', () => {
   for (const n of [...VALID_NUMBERS, ...INVALID_NUMBERS]) {
-    for (const line of [`{"aacid":"a","metadata":${n}}`, `{"aacid":"a","metadata":[${n}]}`, `{"aacid":"a","metadata":{"n":${n} }}`, n, ` ${n} `]) {
+    for (const line of [
+      `{"aacid":"a","metadata":${n}}`,
+      `{"aacid":"a","metadata":[${n}]}`,
+      `{"aacid":"a","metadata":{"n":${n} }}`,
+      n,
+      ` ${n} `,
+    ]) {
       assert.deepEqual(verdictOf(check(line)), reference(line), line)
     }
   }
   for (const n of VALID_NUMBERS) assert.equal(check(`{"aacid":"a","metadata":${n}}`).ok, true, n)
-  for (const n of INVALID_NUMBERS) assert.equal(problemOf(`{"aacid":"a","metadata":${n}}`).code, 'invalid-json', n)
+  for (const n of INVALID_NUMBERS)
+    assert.equal(problemOf(`{"aacid":"a","metadata":${n}}`).code, 'invalid-json', n)
 })
 
 test('strings: every escape, and the extracted values equal JSON.parse', () => {
@@ -191,7 +263,10 @@ test('strings: every escape, and the extracted values equal JSON.parse', () => {
     'x'.repeat(1000) + '\\n' + 'é'.repeat(1000),
   ]
   for (const v of values) {
-    for (const line of [`{"aacid":"${v}","metadata":"${v}","data_folder":"${v}"}`, `{"data_folder":"${v}","metadata":{"${v}":"${v}"},"aacid":"${v}"}`]) {
+    for (const line of [
+      `{"aacid":"${v}","metadata":"${v}","data_folder":"${v}"}`,
+      `{"data_folder":"${v}","metadata":{"${v}":"${v}"},"aacid":"${v}"}`,
+    ]) {
       const want = reference(line)
       assert.equal(want.ok, true, line)
       assert.deepEqual(check(line), want, line)
@@ -199,7 +274,23 @@ test('strings: every escape, and the extracted values equal JSON.parse', () => {
       assert.deepEqual(check(new Uint8Array(Buffer.from(line))), want, line)
     }
   }
-  const bad = ['\\x', "\\'", '\\a', '\\U0041', '\\u12', '\\u12G4', '\\uZZZZ', '\\u', '\\', '\t', '\n', '\r', '\u0000', '\u001f', '\u0008']
+  const bad = [
+    '\\x',
+    "\\'",
+    '\\a',
+    '\\U0041',
+    '\\u12',
+    '\\u12G4',
+    '\\uZZZZ',
+    '\\u',
+    '\\',
+    '\t',
+    '\n',
+    '\r',
+    '\u0000',
+    '\u001f',
+    '\u0008',
+  ]
   for (const v of bad) {
     const line = `{"aacid":"a","metadata":"${v}"}`
     assert.equal(reference(line).ok, false, line)
@@ -240,7 +331,11 @@ test('only bytes [start, end) are read, at any alignment, from a Buffer or a pla
       lines.forEach((line, k) => {
         const from = starts[k]! + shift
         if (from < 0) return
-        assert.deepEqual(verdictOf(checkRecordLine(view, from, from + Buffer.byteLength(line))), reference(line), `${line} at ${from}`)
+        assert.deepEqual(
+          verdictOf(checkRecordLine(view, from, from + Buffer.byteLength(line))),
+          reference(line),
+          `${line} at ${from}`,
+        )
       })
     }
   }
@@ -265,13 +360,18 @@ test('10,000 levels of nesting inside metadata are valid and do not overflow the
   }
   const deeper = 1_000_000
   assert.equal(check(`{"aacid":"a","metadata":${'['.repeat(deeper)}${']'.repeat(deeper)}}`).ok, true)
-  assert.equal(problemOf(`{"aacid":"a","metadata":${'['.repeat(deeper)}${']'.repeat(deeper - 1)}}`).code, 'invalid-json')
+  assert.equal(
+    problemOf(`{"aacid":"a","metadata":${'['.repeat(deeper)}${']'.repeat(deeper - 1)}}`).code,
+    'invalid-json',
+  )
   assert.equal(problemOf(`{"aacid":"a","metadata":${'['.repeat(d)}${']'.repeat(d)}]}`).code, 'invalid-json')
   assert.equal(problemOf(`{"aacid":"a","metadata":${'['.repeat(d)}${'}'.repeat(d)}}`).code, 'invalid-json')
 })
 
 test('a 100 MB line is checked in linear time, and errors deep inside it are found', (t) => {
-  const unit = Buffer.from('Привет мир \\"quoted\\" 你好世界 café\\n\\u00e9\\ud83d\\ude00 plain ascii text here. ')
+  const unit = Buffer.from(
+    'Привет мир \\"quoted\\" 你好世界 café\\n\\u00e9\\ud83d\\ude00 plain ascii text here. ',
+  )
   const text = Buffer.alloc(unit.length * Math.floor(86e6 / unit.length), unit)
   const depth = 4_000_000
   const items = Buffer.alloc(2 * 3_000_000, '7,')
@@ -287,11 +387,17 @@ test('a 100 MB line is checked in linear time, and errors deep inside it are fou
   ])
   assert.ok(line.length > 100e6)
   const t0 = performance.now()
-  assert.deepEqual(checkRecordLine(line, 0, line.length), { ok: true, aacid: 'aacid__big', dataFolder: 'annas_archive_data__x' })
+  assert.deepEqual(checkRecordLine(line, 0, line.length), {
+    ok: true,
+    aacid: 'aacid__big',
+    dataFolder: 'annas_archive_data__x',
+  })
   const ms = performance.now() - t0
   // About 0.2 s at the expected speed; anything quadratic would take hours.
   assert.ok(ms < 10_000, `took ${ms.toFixed(0)} ms`)
-  t.diagnostic(`${(line.length / 1e6).toFixed(0)} MB line with ${depth} levels of nesting checked in ${ms.toFixed(0)} ms`)
+  t.diagnostic(
+    `${(line.length / 1e6).toFixed(0)} MB line with ${depth} levels of nesting checked in ${ms.toFixed(0)} ms`,
+  )
 
   const prefix = Buffer.byteLength('{"data_folder":"annas_archive_data__x","metadata":{"description":"')
   const at = prefix + Math.floor(40e6 / unit.length) * unit.length + unit.indexOf('plain') // mid-description
@@ -360,7 +466,22 @@ class Gen {
       else if (r < 0.8) s += '\\' + this.pick(['"', '\\', '/', 'b', 'f', 'n', 'r', 't'])
       else if (r < 0.9) s += '\\u' + this.hex4()
       else if (r < 0.93) s += this.pick(['\\ud83d\\ude00', '\\uD800', '\\uDFFF', '\\udc00\\ud800'])
-      else if (this.chance(this.bad * 5)) s += this.pick(['\\x', "\\'", '\\a', '\\U0041', '\\u12', '\\uZZ00', '\\u00G0', '\t', '\n', '\r', '\u0001', '\u001f', '\\'])
+      else if (this.chance(this.bad * 5))
+        s += this.pick([
+          '\\x',
+          "\\'",
+          '\\a',
+          '\\U0041',
+          '\\u12',
+          '\\uZZ00',
+          '\\u00G0',
+          '\t',
+          '\n',
+          '\r',
+          '\u0001',
+          '\u001f',
+          '\\',
+        ])
       else s += 'x'
     }
     return s
@@ -382,7 +503,8 @@ class Gen {
   }
 
   literal(): string {
-    if (this.chance(this.bad * 2)) return this.pick(['True', 'nul', 'tru', 'undefined', 'nulll', 'falsey', 'f', 'NULL'])
+    if (this.chance(this.bad * 2))
+      return this.pick(['True', 'nul', 'tru', 'undefined', 'nulll', 'falsey', 'f', 'NULL'])
     return this.pick(['true', 'false', 'null'])
   }
 
@@ -396,7 +518,10 @@ class Gen {
       const n = this.int(5)
       const items: string[] = []
       const obj = this.chance(0.5)
-      for (let k = 0; k < n; k++) items.push(obj ? this.member(this.string(), depth - 1) : this.ws() + this.value(depth - 1) + this.ws())
+      for (let k = 0; k < n; k++)
+        items.push(
+          obj ? this.member(this.string(), depth - 1) : this.ws() + this.value(depth - 1) + this.ws(),
+        )
       let body = items.join(this.chance(this.bad) ? this.pick([',,', ' ', ';']) : ',')
       if (n > 0 && this.chance(this.bad)) body += ','
       if (n === 0) body = this.ws()
@@ -418,15 +543,28 @@ class Gen {
     const members: string[] = []
     const aacidKey = this.pick(['"aacid"', '"aacid"', '"aacid"', '"\\u0061acid"', '"aaci\\u0064"'])
     if (!this.chance(0.03)) {
-      const value = this.chance(0.9) ? this.string(this.chance(0.5) ? 'aacid__zlib3_records__20230808T014342Z__22430000__hnyiZz2K44Ur5SBAuAgpg8' : this.stringContent()) : this.value(1)
+      const value = this.chance(0.9)
+        ? this.string(
+            this.chance(0.5)
+              ? 'aacid__zlib3_records__20230808T014342Z__22430000__hnyiZz2K44Ur5SBAuAgpg8'
+              : this.stringContent(),
+          )
+        : this.value(1)
       members.push(this.ws() + aacidKey + this.ws() + ':' + this.ws() + value + this.ws())
     }
-    if (!this.chance(0.03)) members.push(this.member(this.pick(['"metadata"', '"metadata"', '"meta\\u0064ata"']), 4))
+    if (!this.chance(0.03))
+      members.push(this.member(this.pick(['"metadata"', '"metadata"', '"meta\\u0064ata"']), 4))
     if (this.chance(0.3)) {
       const value = this.chance(0.9) ? this.string() : this.value(1)
       members.push(this.ws() + this.pick(['"data_folder"', '"data\\u005ffolder"']) + ':' + value)
     }
-    if (this.chance(0.04)) members.push(this.member(this.string(this.pick(['extra', 'AACID', 'aacid ', '', '__proto__', 'metadata\\u0000'])), 1))
+    if (this.chance(0.04))
+      members.push(
+        this.member(
+          this.string(this.pick(['extra', 'AACID', 'aacid ', '', '__proto__', 'metadata\\u0000'])),
+          1,
+        ),
+      )
     if (this.chance(0.04) && members.length > 0) members.push(this.pick(members))
     for (let k = members.length - 1; k > 0; k--) {
       const j = this.int(k + 1)
@@ -485,10 +623,18 @@ test('randomized: the same verdicts and values as JSON.parse on 60,000+ lines an
     const text = bytes.toString('utf8')
     const want = reference(text)
     const got = checkEmbedded(g, bytes)
-    if (!got.ok) assert.ok(got.column >= 1 && got.column <= bytes.length + 1, `column ${got.column} of ${bytes.length} bytes`)
+    if (!got.ok)
+      assert.ok(
+        got.column >= 1 && got.column <= bytes.length + 1,
+        `column ${got.column} of ${bytes.length} bytes`,
+      )
     const gotVerdict = verdictOf(got)
     if (JSON.stringify(gotVerdict) !== JSON.stringify(want)) {
-      assert.deepEqual(gotVerdict, want, `${origin} case ${cases}: ${JSON.stringify(text).slice(0, 2000)}\n${JSON.stringify(got)}`)
+      assert.deepEqual(
+        gotVerdict,
+        want,
+        `${origin} case ${cases}: ${JSON.stringify(text).slice(0, 2000)}\n${JSON.stringify(got)}`,
+      )
     }
     cases++
     count(`${origin}:${want.ok ? 'ok' : want.code}`)
@@ -512,9 +658,22 @@ test('randomized: the same verdicts and values as JSON.parse on 60,000+ lines an
   assert.ok(cases >= 50_000, `only ${cases} cases`)
   // every outcome must have been exercised by both sources
   for (const origin of ['generated', 'mutated']) {
-    for (const outcome of ['ok', 'invalid-json', 'not-an-object', 'unexpected-key', 'duplicate-key', 'missing-key', 'invalid-field-type']) {
-      assert.ok((tally.get(`${origin}:${outcome}`) ?? 0) > 20, `${origin}:${outcome} seen ${tally.get(`${origin}:${outcome}`) ?? 0} times`)
+    for (const outcome of [
+      'ok',
+      'invalid-json',
+      'not-an-object',
+      'unexpected-key',
+      'duplicate-key',
+      'missing-key',
+      'invalid-field-type',
+    ]) {
+      assert.ok(
+        (tally.get(`${origin}:${outcome}`) ?? 0) > 20,
+        `${origin}:${outcome} seen ${tally.get(`${origin}:${outcome}`) ?? 0} times`,
+      )
     }
   }
-  t.diagnostic(`${cases} cases (${skippedNotUtf8} mutations skipped as not UTF-8): ${JSON.stringify(Object.fromEntries([...tally].sort()))}`)
+  t.diagnostic(
+    `${cases} cases (${skippedNotUtf8} mutations skipped as not UTF-8): ${JSON.stringify(Object.fromEntries([...tally].sort()))}`,
+  )
 })

@@ -8,7 +8,7 @@ const EX_RECORD = 'aacid__zlib3_records__20230808T014342Z__22430000__hnyiZz2K44U
 const base57 = new RegExp(`^[${SHORTUUID_ALPHABET}]{22}$`)
 
 describe('aacseed aacid parse', () => {
-  test('prints the parts of the standard\'s example as JSON', async () => {
+  test("prints the parts of the standard's example as JSON", async () => {
     const r = await runCli(['aacid', 'parse', EX_RECORD])
     assert.equal(r.code, 0, r.stderr)
     assert.equal(r.stderr, '')
@@ -23,7 +23,11 @@ describe('aacseed aacid parse', () => {
   })
 
   test('the 4-part form prints id null; an id with __ comes out whole', async () => {
-    const four = await runCli(['aacid', 'parse', 'aacid__zlib3_files__20230808T051503Z__NRgUGwTJYJpkQjTbz2jA3M'])
+    const four = await runCli([
+      'aacid',
+      'parse',
+      'aacid__zlib3_files__20230808T051503Z__NRgUGwTJYJpkQjTbz2jA3M',
+    ])
     assert.equal(four.code, 0, four.stderr)
     assert.equal(JSON.parse(four.stdout).id, null)
     const two = await runCli(['aacid', 'parse', 'aacid__c__20230808T051503Z__a__b_c__NRgUGwTJYJpkQjTbz2jA3M'])
@@ -52,7 +56,10 @@ describe('aacseed aacid parse', () => {
   })
 
   test('no AACID, or two, is a usage error (exit 2)', async () => {
-    for (const args of [['aacid', 'parse'], ['aacid', 'parse', EX_RECORD, EX_RECORD]]) {
+    for (const args of [
+      ['aacid', 'parse'],
+      ['aacid', 'parse', EX_RECORD, EX_RECORD],
+    ]) {
       const r = await runCli(args)
       assert.equal(r.code, 2, args.join(' '))
       assert.match(r.stderr, /usage: aacseed aacid parse AACID/)
@@ -62,7 +69,15 @@ describe('aacseed aacid parse', () => {
 
 describe('aacseed aacid new', () => {
   test('prints an AACID with the given collection, time and id', async () => {
-    const r = await runCli(['aacid', 'new', 'zlib3_records', '--id', '22430000', '--time', '20230808T014342Z'])
+    const r = await runCli([
+      'aacid',
+      'new',
+      'zlib3_records',
+      '--id',
+      '22430000',
+      '--time',
+      '20230808T014342Z',
+    ])
     assert.equal(r.code, 0, r.stderr)
     assert.equal(r.stderr, '')
     assert.match(r.stdout, /^aacid__\S+\n$/)
@@ -143,7 +158,14 @@ describe('aacseed aacid new', () => {
 
 describe('the CLI frame', () => {
   test('--help exits 0, for the whole tool and for each command', async () => {
-    for (const args of [['--help'], ['-h'], ['help'], ['aacid', 'parse', '--help'], ['aacid', 'new', '--help'], ['aacid', 'new', '-h']]) {
+    for (const args of [
+      ['--help'],
+      ['-h'],
+      ['help'],
+      ['aacid', 'parse', '--help'],
+      ['aacid', 'new', '--help'],
+      ['aacid', 'new', '-h'],
+    ]) {
       const r = await runCli(args)
       assert.equal(r.code, 0, args.join(' '))
       assert.match(r.stdout, /usage: aacseed/, args.join(' '))

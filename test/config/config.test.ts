@@ -30,8 +30,12 @@ function write(path: string, text: string): string {
 /** Asserts that every key of `expected` has this value in `actual` (keys added to the schema later are ignored). */
 function assertSubset(actual: unknown, expected: unknown, path = 'config'): void {
   if (typeof expected === 'object' && expected !== null && !Array.isArray(expected)) {
-    assert.ok(typeof actual === 'object' && actual !== null && !Array.isArray(actual), `${path}: expected an object, got ${JSON.stringify(actual)}`)
-    for (const [k, v] of Object.entries(expected)) assertSubset((actual as Record<string, unknown>)[k], v, `${path}.${k}`)
+    assert.ok(
+      typeof actual === 'object' && actual !== null && !Array.isArray(actual),
+      `${path}: expected an object, got ${JSON.stringify(actual)}`,
+    )
+    for (const [k, v] of Object.entries(expected))
+      assertSubset((actual as Record<string, unknown>)[k], v, `${path}.${k}`)
   } else {
     assert.deepEqual(actual, expected, path)
   }
@@ -67,7 +71,13 @@ function documentedDefaults(base: string) {
         timeout_ms: 30_000,
       },
     },
-    jobs: { scan: '*/30 * * * *', make_torrents: '*/30 * * * *', seed: '*/10 * * * *', engine_status: '* * * * *', keep_runs: 1000 },
+    jobs: {
+      scan: '*/30 * * * *',
+      make_torrents: '*/30 * * * *',
+      seed: '*/10 * * * *',
+      engine_status: '* * * * *',
+      keep_runs: 1000,
+    },
     http: { enabled: true, host: '127.0.0.1', port: 8737, token_file: '' },
     log: { level: 'info' },
   }
@@ -94,7 +104,7 @@ describe('loadConfig', () => {
     assertDefaults(loadConfig({ env: { AACSEED_CONFIG: '' }, cwd: dir }), dir)
   })
 
-  test('an empty file gives the defaults, relative to the file\'s folder', (t) => {
+  test("an empty file gives the defaults, relative to the file's folder", (t) => {
     const dir = tempDir(t)
     mkdirSync(join(dir, 'etc'))
     const file = write(join(dir, 'etc', 'empty.toml'), '')
@@ -164,13 +174,21 @@ level = "debug"
     )
     const c = loadConfig({ path: file, env: {}, cwd: '/' })
     assertSubset(c, {
-      catalog: { roots: ['/srv/releases', join(dir, 'more')], database: '/var/lib/aacseed/catalog.db', chunk_bytes: 1_048_576, parse_workers: 4 },
+      catalog: {
+        roots: ['/srv/releases', join(dir, 'more')],
+        database: '/var/lib/aacseed/catalog.db',
+        chunk_bytes: 1_048_576,
+        parse_workers: 4,
+      },
       torrents: {
         out_dir: '/srv/torrents',
         list_path: '',
         piece_length: 4194304,
         creation_date: 'omit',
-        announce: [['http://tracker.example:6969/announce'], ['udp://a.example:1337/announce', 'udp://b.example:1337/announce']],
+        announce: [
+          ['http://tracker.example:6969/announce'],
+          ['udp://a.example:1337/announce', 'udp://b.example:1337/announce'],
+        ],
         web_seeds: ['https://seed.example/releases/'],
         comment: 'made by aacseed',
         source: 'AAC',
@@ -181,7 +199,14 @@ level = "debug"
       },
       engine: {
         kind: 'transmission',
-        webtorrent: { port: 51413, host: '::', dht: false, lsd: false, trackers: ['udp://c.example:1337/announce'], max_connections: 200 },
+        webtorrent: {
+          port: 51413,
+          host: '::',
+          dht: false,
+          lsd: false,
+          trackers: ['udp://c.example:1337/announce'],
+          max_connections: 200,
+        },
         transmission: {
           url: 'http://10.0.0.2:9091/transmission/rpc',
           username: 'seeder',
@@ -191,7 +216,13 @@ level = "debug"
           timeout_ms: 5000,
         },
       },
-      jobs: { scan: '0 * * * *', make_torrents: '5 * * * *', seed: '*/5 * * * *', engine_status: '*/2 * * * *', keep_runs: 50 },
+      jobs: {
+        scan: '0 * * * *',
+        make_torrents: '5 * * * *',
+        seed: '*/5 * * * *',
+        engine_status: '*/2 * * * *',
+        keep_runs: 50,
+      },
       http: { enabled: false, host: '0.0.0.0', port: 9000, token_file: '/run/credentials/aacseed/token' },
       log: { level: 'debug' },
     })
@@ -201,7 +232,14 @@ level = "debug"
     const dir = tempDir(t)
     const file = write(join(dir, 'a.toml'), '[http]\nport = 1234\n')
     const c = loadConfig({ path: file, env: {}, cwd: dir })
-    assert.deepEqual(c.http, { enabled: true, host: '127.0.0.1', port: 1234, token_file: '', per_torrent_metrics: false, refresh_seconds: 10 })
+    assert.deepEqual(c.http, {
+      enabled: true,
+      host: '127.0.0.1',
+      port: 1234,
+      token_file: '',
+      per_torrent_metrics: false,
+      refresh_seconds: 10,
+    })
     assert.deepEqual(c.catalog, loadConfig({ env: {}, cwd: dir }).catalog)
   })
 
@@ -260,7 +298,11 @@ level = "loud"
       /^config: http\.port: Expected number, received string$/,
       /^config: log\.level: .*'fatal'/,
     ]
-    for (const re of expect) assert.ok(lines.some((l) => re.test(l)), `${re} not in:\n${e.message}`)
+    for (const re of expect)
+      assert.ok(
+        lines.some((l) => re.test(l)),
+        `${re} not in:\n${e.message}`,
+      )
     assert.equal(lines.length, expect.length, e.message)
     for (const l of lines) assert.match(l, /^config: /)
   })
@@ -278,7 +320,7 @@ level = "loud"
     }
   })
 
-  test('relative paths resolve against the config file\'s folder, not the working directory', (t) => {
+  test("relative paths resolve against the config file's folder, not the working directory", (t) => {
     const dir = tempDir(t)
     mkdirSync(join(dir, 'etc', 'aacseed'), { recursive: true })
     mkdirSync(join(dir, 'elsewhere'))
@@ -309,7 +351,10 @@ token_file = "secrets/token"
       assert.equal(c.http.token_file, join(base, 'secrets', 'token'))
       // path_map keys are release roots as aacseed sees them: they resolve like catalog.roots and
       // still match them; the values are the daemon's own paths and stay as written.
-      assert.deepEqual(c.engine.transmission.path_map, { [join(dir, 'releases')]: '/downloads/releases', '/abs/releases': '/downloads/abs' })
+      assert.deepEqual(c.engine.transmission.path_map, {
+        [join(dir, 'releases')]: '/downloads/releases',
+        '/abs/releases': '/downloads/abs',
+      })
       assert.equal(c.catalog.roots[0]! in c.engine.transmission.path_map, true)
     }
     // A relative --config path is itself relative to the working directory.
@@ -333,7 +378,10 @@ describe('release roots', () => {
     mkdirSync(join(dir, 'r0'))
     const file = write(join(dir, 'roots.toml'), '[catalog]\nroots = ["r0", "missing"]\n')
     // Not checked unless asked for.
-    assert.deepEqual(loadConfig({ path: file, env: {}, cwd: '/' }).catalog.roots, [join(dir, 'r0'), join(dir, 'missing')])
+    assert.deepEqual(loadConfig({ path: file, env: {}, cwd: '/' }).catalog.roots, [
+      join(dir, 'r0'),
+      join(dir, 'missing'),
+    ])
     const e = configError(() => loadConfig({ path: file, env: {}, cwd: '/', checkRoots: true }))
     assert.equal(e.message, `config: catalog.roots[1]: path does not exist: ${join(dir, 'missing')}`)
     assert.match(e.message, /^config: catalog\.roots\[1\]: path does not exist/)
@@ -382,7 +430,10 @@ describe('environment overrides', () => {
 
   test('overrides win over the file and keep its other keys', (t) => {
     const dir = tempDir(t)
-    const file = write(join(dir, 'c.toml'), '[http]\nport = 1234\nhost = "0.0.0.0"\n[catalog]\ndatabase = "from-file.db"\n')
+    const file = write(
+      join(dir, 'c.toml'),
+      '[http]\nport = 1234\nhost = "0.0.0.0"\n[catalog]\ndatabase = "from-file.db"\n',
+    )
     const c = loadConfig({ path: file, cwd: '/', env: { AACSEED_HTTP__PORT: '4321' } })
     assert.equal(c.http.port, 4321)
     assert.equal(c.http.host, '0.0.0.0')
@@ -393,19 +444,29 @@ describe('environment overrides', () => {
     const dir = tempDir(t)
     const c = loadConfig({
       cwd: dir,
-      env: { AACSEED_TORRENTS__COMMENT: '123', AACSEED_TORRENTS__SOURCE: 'true', AACSEED_ENGINE__TRANSMISSION__USERNAME: '1000', AACSEED_TORRENTS__URL_BASE: 'null' },
+      env: {
+        AACSEED_TORRENTS__COMMENT: '123',
+        AACSEED_TORRENTS__SOURCE: 'true',
+        AACSEED_ENGINE__TRANSMISSION__USERNAME: '1000',
+        AACSEED_TORRENTS__URL_BASE: 'null',
+      },
     })
     assert.equal(c.torrents.comment, '123')
     assert.equal(c.torrents.source, 'true')
     assert.equal(c.engine.transmission.username, '1000')
     assert.equal(c.torrents.url_base, 'null')
     // A quoted JSON string is still a JSON string.
-    assert.equal(loadConfig({ cwd: dir, env: { AACSEED_TORRENTS__COMMENT: '"quoted"' } }).torrents.comment, 'quoted')
+    assert.equal(
+      loadConfig({ cwd: dir, env: { AACSEED_TORRENTS__COMMENT: '"quoted"' } }).torrents.comment,
+      'quoted',
+    )
   })
 
-  test('a bad override value is reported with the setting\'s path, with the other errors', (t) => {
+  test("a bad override value is reported with the setting's path, with the other errors", (t) => {
     const dir = tempDir(t)
-    const e = configError(() => loadConfig({ cwd: dir, env: { AACSEED_HTTP__PORT: 'abc', AACSEED_TORRENTS__PIECE_LENGTH: '1000' } }))
+    const e = configError(() =>
+      loadConfig({ cwd: dir, env: { AACSEED_HTTP__PORT: 'abc', AACSEED_TORRENTS__PIECE_LENGTH: '1000' } }),
+    )
     const lines = e.message.split('\n').sort()
     assert.equal(lines.length, 2, e.message)
     assert.match(lines[0]!, /^config: http\.port: Expected number, received string$/)
@@ -415,8 +476,14 @@ describe('environment overrides', () => {
 
   test('an override of an unknown setting is an error that names it', (t) => {
     const dir = tempDir(t)
-    assert.equal(configError(() => loadConfig({ cwd: dir, env: { AACSEED_CATALOG__DATABSE: 'x' } })).message, 'config: catalog: unknown setting(s) "databse"')
-    assert.equal(configError(() => loadConfig({ cwd: dir, env: { AACSEED_NOPE__X: '1' } })).message, 'config: (top level): unknown setting(s) "nope"')
+    assert.equal(
+      configError(() => loadConfig({ cwd: dir, env: { AACSEED_CATALOG__DATABSE: 'x' } })).message,
+      'config: catalog: unknown setting(s) "databse"',
+    )
+    assert.equal(
+      configError(() => loadConfig({ cwd: dir, env: { AACSEED_NOPE__X: '1' } })).message,
+      'config: (top level): unknown setting(s) "nope"',
+    )
   })
 
   test('variables that are not overrides are ignored', (t) => {
@@ -466,9 +533,15 @@ describe('choosing the file', () => {
 
   test('invalid TOML names the file and the line', (t) => {
     const dir = tempDir(t)
-    const file = write(join(dir, 'broken.toml'), '[catalog]\ndatabase = "x.db"\n\nroots = [ "a", \nchunk_bytes = = 3\n')
+    const file = write(
+      join(dir, 'broken.toml'),
+      '[catalog]\ndatabase = "x.db"\n\nroots = [ "a", \nchunk_bytes = = 3\n',
+    )
     const e = configError(() => loadConfig({ path: 'broken.toml', env: {}, cwd: dir }))
-    assert.match(e.message, new RegExp(`^config: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:5: invalid TOML: `))
+    assert.match(
+      e.message,
+      new RegExp(`^config: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:5: invalid TOML: `),
+    )
     assert.ok(!e.message.includes('\n'), 'one line, without the code excerpt')
     assert.equal(e.location.path, file)
     assert.equal(e.location.line, 5)
@@ -487,7 +560,10 @@ describe('choosing the file', () => {
     const dir = tempDir(t)
     const file = write(join(dir, 'bad.toml'), '[http]\nport = "x"\n')
     assert.equal(configError(() => loadConfig({ path: 'bad.toml', env: {}, cwd: dir })).location.path, file)
-    assert.deepEqual(configError(() => loadConfig({ env: { AACSEED_HTTP__PORT: '"x"' }, cwd: dir })).location, {})
+    assert.deepEqual(
+      configError(() => loadConfig({ env: { AACSEED_HTTP__PORT: '"x"' }, cwd: dir })).location,
+      {},
+    )
   })
 })
 

@@ -34,7 +34,25 @@ test('bare numbers and B are bytes; surrounding spaces are fine; fractions of a 
 })
 
 test('anything else is not a size', () => {
-  for (const s of ['10XB', '-1', '-1GB', '', '   ', 'TB', '1e3', '1.', '.5T', '10 T B', '10TBs', '1,000', '0x10', 'Infinity', 'NaN', '10 TB extra', '5 iB']) {
+  for (const s of [
+    '10XB',
+    '-1',
+    '-1GB',
+    '',
+    '   ',
+    'TB',
+    '1e3',
+    '1.',
+    '.5T',
+    '10 T B',
+    '10TBs',
+    '1,000',
+    '0x10',
+    'Infinity',
+    'NaN',
+    '10 TB extra',
+    '5 iB',
+  ]) {
     assert.equal(parseSize(s), null, JSON.stringify(s))
   }
 })

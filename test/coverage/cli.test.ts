@@ -4,7 +4,13 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { writeSampleRelease } from '../../src/catalog/index.js'
-import { computeCoverage, coverageJson, CoverageCache, NO_EXTERNAL_INPUTS, readCoverageData } from '../../src/coverage/index.js'
+import {
+  computeCoverage,
+  coverageJson,
+  CoverageCache,
+  NO_EXTERNAL_INPUTS,
+  readCoverageData,
+} from '../../src/coverage/index.js'
 import { openDatabase } from '../../src/db/index.js'
 import { EngineStatusStore } from '../../src/engines/index.js'
 import { runCli, tempDir } from '../helpers.js'
@@ -13,7 +19,10 @@ async function catalogedTree(t: TestContext): Promise<{ dir: string; db: string;
   const dir = tempDir(t)
   writeSampleRelease({ root: join(dir, 'releases'), seed: 5 })
   const config = join(dir, 'aacseed.toml')
-  writeFileSync(config, '[catalog]\nroots = ["releases"]\ndatabase = "aacseed.db"\n[torrents]\nout_dir = "torrents"\nlist_path = ""\n')
+  writeFileSync(
+    config,
+    '[catalog]\nroots = ["releases"]\ndatabase = "aacseed.db"\n[torrents]\nout_dir = "torrents"\nlist_path = ""\n',
+  )
   const env = { ...process.env, AACSEED_CONFIG: config }
   const s = await runCli(['scan'], { env })
   assert.equal(s.code, 0, s.stderr)
@@ -28,10 +37,20 @@ test('aacseed coverage prints one line per collection; --json is the API shape; 
   const table = await runCli(['coverage'], { env: tree.env })
   assert.equal(table.code, 0, table.stderr)
   const lines = table.stdout.split('\n')
-  assert.match(lines[0]!, /^COLLECTION\s+RANGES\s+RECORDS\s+SIZE\s+HELD\s+TORRENT\s+SEEDED\s+≥1 BOX\s+≥2 BOXES\s+<4 SEEDERS\s+GAPS\s+OVERLAPS$/)
-  for (const c of ['duxiu_records', 'zlib3_files', 'zlib3_records']) assert.match(table.stdout, new RegExp(`^${c}\\s+\\d+\\s+[\\d,]+\\s+\\S+ \\w?B\\s+100%\\s+100%\\s+0%\\s+0%\\s+0%\\s+0%`, 'm'))
+  assert.match(
+    lines[0]!,
+    /^COLLECTION\s+RANGES\s+RECORDS\s+SIZE\s+HELD\s+TORRENT\s+SEEDED\s+≥1 BOX\s+≥2 BOXES\s+<4 SEEDERS\s+GAPS\s+OVERLAPS$/,
+  )
+  for (const c of ['duxiu_records', 'zlib3_files', 'zlib3_records'])
+    assert.match(
+      table.stdout,
+      new RegExp(`^${c}\\s+\\d+\\s+[\\d,]+\\s+\\S+ \\w?B\\s+100%\\s+100%\\s+0%\\s+0%\\s+0%\\s+0%`, 'm'),
+    )
   assert.match(table.stdout, /^total\s+10\s+1,548\s/m)
-  assert.ok(lines.every((l) => [...l].length <= 120), 'the table fits a terminal')
+  assert.ok(
+    lines.every((l) => [...l].length <= 120),
+    'the table fits a terminal',
+  )
 
   const json = await runCli(['coverage', '--json'], { env: tree.env })
   assert.equal(json.code, 0, json.stderr)
@@ -46,13 +65,18 @@ test('aacseed coverage prints one line per collection; --json is the API shape; 
 
   const one = await runCli(['coverage', '--collection', 'zlib3_records'], { env: tree.env })
   assert.equal(one.code, 0, one.stderr)
-  assert.match(one.stdout, /^zlib3_records: 3 range\(s\) \(3 metadata file\(s\), 0 data folder\(s\)\), 1,200 records/)
+  assert.match(
+    one.stdout,
+    /^zlib3_records: 3 range\(s\) \(3 metadata file\(s\), 0 data folder\(s\)\), 1,200 records/,
+  )
   assert.match(one.stdout, /^Held here\s+3\s+1,200\s+3\s/m)
   // The sample writes its ranges an hour apart: two gaps between three ranges.
   assert.match(one.stdout, /^gaps: 2 \(/m)
   assert.match(one.stdout, /^overlaps: none$/m)
 
-  const oneJson = JSON.parse((await runCli(['coverage', '--collection', 'zlib3_files', '--json'], { env: tree.env })).stdout) as { collections: Array<{ collection: string; release_list: unknown[]; gap_list: unknown[] }> }
+  const oneJson = JSON.parse(
+    (await runCli(['coverage', '--collection', 'zlib3_files', '--json'], { env: tree.env })).stdout,
+  ) as { collections: Array<{ collection: string; release_list: unknown[]; gap_list: unknown[] }> }
   assert.deepEqual(
     oneJson.collections.map((c) => c.collection),
     ['zlib3_files'],
@@ -61,7 +85,10 @@ test('aacseed coverage prints one line per collection; --json is the API shape; 
 
   const bad = await runCli(['coverage', '--collection', 'nope'], { env: tree.env })
   assert.equal(bad.code, 2)
-  assert.match(bad.stderr, /no collection "nope" in the catalog; collections: duxiu_records, zlib3_files, zlib3_records/)
+  assert.match(
+    bad.stderr,
+    /no collection "nope" in the catalog; collections: duxiu_records, zlib3_files, zlib3_records/,
+  )
 })
 
 test('aacseed coverage on an empty catalog says what to do', async (t) => {
@@ -81,14 +108,31 @@ test('the coverage cache recomputes when another connection commits, at most onc
   })
   let now = 1_000_000
   let recomputed = 0
-  const cache = new CoverageCache({ db: reader, inputs: NO_EXTERNAL_INPUTS, minIntervalMs: 2000, now: () => now, onRecompute: () => recomputed++ })
+  const cache = new CoverageCache({
+    db: reader,
+    inputs: NO_EXTERNAL_INPUTS,
+    minIntervalMs: 2000,
+    now: () => now,
+    onRecompute: () => recomputed++,
+  })
   const first = cache.current()
   assert.equal(first.generation, 1)
   assert.equal(cache.current(), first, 'unchanged database: the same snapshot')
   assert.equal(recomputed, 1)
 
   // A commit by another connection (as a job of `serve` makes) is seen, but not within the interval.
-  new EngineStatusStore(writer).record('webtorrent', [{ infoHash: 'a'.repeat(40), name: 'x', state: 'seeding', bytesPresent: 1, totalBytes: 1, uploaded: 0, peers: 0, error: null }])
+  new EngineStatusStore(writer).record('webtorrent', [
+    {
+      infoHash: 'a'.repeat(40),
+      name: 'x',
+      state: 'seeding',
+      bytesPresent: 1,
+      totalBytes: 1,
+      uploaded: 0,
+      peers: 0,
+      error: null,
+    },
+  ])
   now += 500
   assert.equal(cache.current(), first, 'within the interval: the previous snapshot')
   now += 2000

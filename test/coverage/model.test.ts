@@ -23,7 +23,12 @@ import {
 const T0 = Date.UTC(2024, 0, 1) / 1000
 const ts = (s: number): string => timestampFromSeconds(T0 + s).text
 
-function meta(collection: string, from: number, to: number, extra: Partial<CatalogReleaseInput> = {}): CatalogReleaseInput {
+function meta(
+  collection: string,
+  from: number,
+  to: number,
+  extra: Partial<CatalogReleaseInput> = {},
+): CatalogReleaseInput {
   return {
     kind: 'meta',
     name: `annas_archive_meta__aacid__${collection}__${ts(from)}--${ts(to)}.jsonl.zst`,
@@ -40,13 +45,41 @@ function meta(collection: string, from: number, to: number, extra: Partial<Catal
   }
 }
 
-function data(collection: string, from: number, to: number, extra: Partial<CatalogReleaseInput> = {}): CatalogReleaseInput {
-  return { ...meta(collection, from, to), kind: 'data', name: `annas_archive_data__aacid__${collection}__${ts(from)}--${ts(to)}`, records: 0, files: 10, bytes: 50_000, ...extra }
+function data(
+  collection: string,
+  from: number,
+  to: number,
+  extra: Partial<CatalogReleaseInput> = {},
+): CatalogReleaseInput {
+  return {
+    ...meta(collection, from, to),
+    kind: 'data',
+    name: `annas_archive_data__aacid__${collection}__${ts(from)}--${ts(to)}`,
+    records: 0,
+    files: 10,
+    bytes: 50_000,
+    ...extra,
+  }
 }
 
 let hashCounter = 0
-function torrentOf(r: CatalogReleaseInput, infohash = (++hashCounter).toString(16).padStart(40, '0')): TorrentInput {
-  return { name: r.name, infohash, kind: r.kind, collection: r.collection, from: r.from, to: r.to, fromS: r.fromS, toS: r.toS, bytes: r.bytes, files: r.files, addedAt: '2024-01-02' }
+function torrentOf(
+  r: CatalogReleaseInput,
+  infohash = (++hashCounter).toString(16).padStart(40, '0'),
+): TorrentInput {
+  return {
+    name: r.name,
+    infohash,
+    kind: r.kind,
+    collection: r.collection,
+    from: r.from,
+    to: r.to,
+    fromS: r.fromS,
+    toS: r.toS,
+    bytes: r.bytes,
+    files: r.files,
+    addedAt: '2024-01-02',
+  }
 }
 
 function external(over: Partial<ExternalFigures> = {}): ExternalFigures {
@@ -60,29 +93,104 @@ function input(over: Partial<CoverageData> & { releases: CatalogReleaseInput[] }
 const spans = (list: Array<[number, number]>) => list.map(([from, to]) => ({ from, to }))
 
 test('spans: adjacent ranges merge with no gap; inclusive ends count one second each', () => {
-  assert.deepEqual(mergeSpans(spans([[10, 19], [0, 9]])), spans([[0, 19]]))
-  assert.deepEqual(gapsBetween(mergeSpans(spans([[0, 9], [10, 19]]))), [])
-  assert.equal(totalSeconds(mergeSpans(spans([[0, 9], [10, 19]]))), 20)
+  assert.deepEqual(
+    mergeSpans(
+      spans([
+        [10, 19],
+        [0, 9],
+      ]),
+    ),
+    spans([[0, 19]]),
+  )
+  assert.deepEqual(
+    gapsBetween(
+      mergeSpans(
+        spans([
+          [0, 9],
+          [10, 19],
+        ]),
+      ),
+    ),
+    [],
+  )
+  assert.equal(
+    totalSeconds(
+      mergeSpans(
+        spans([
+          [0, 9],
+          [10, 19],
+        ]),
+      ),
+    ),
+    20,
+  )
 })
 
 test('spans: overlapping ranges merge; the overlap of [0,10] and [10,20] is the one second 10', () => {
-  assert.deepEqual(mergeSpans(spans([[0, 10], [5, 15]])), spans([[0, 15]]))
-  assert.deepEqual(mergeSpans(spans([[0, 100], [5, 15]])), spans([[0, 100]]))
-  const { pairs } = overlappingPairs(spans([[10, 20], [0, 10]]))
+  assert.deepEqual(
+    mergeSpans(
+      spans([
+        [0, 10],
+        [5, 15],
+      ]),
+    ),
+    spans([[0, 15]]),
+  )
+  assert.deepEqual(
+    mergeSpans(
+      spans([
+        [0, 100],
+        [5, 15],
+      ]),
+    ),
+    spans([[0, 100]]),
+  )
+  const { pairs } = overlappingPairs(
+    spans([
+      [10, 20],
+      [0, 10],
+    ]),
+  )
   assert.equal(pairs.length, 1)
   assert.deepEqual(pairs[0]!.overlap, { from: 10, to: 10 })
-  assert.equal(overlappingPairs(spans([[0, 9], [10, 19]])).pairs.length, 0)
+  assert.equal(
+    overlappingPairs(
+      spans([
+        [0, 9],
+        [10, 19],
+      ]),
+    ).pairs.length,
+    0,
+  )
 })
 
 test('spans: a gap is the seconds strictly between two ranges', () => {
-  const merged = mergeSpans(spans([[20, 29], [0, 9]]))
+  const merged = mergeSpans(
+    spans([
+      [20, 29],
+      [0, 9],
+    ]),
+  )
   assert.deepEqual(gapsBetween(merged), spans([[10, 19]]))
   assert.equal(totalSeconds(merged), 20)
 })
 
 test('spans: single-second ranges', () => {
-  const merged = mergeSpans(spans([[8, 8], [5, 5], [6, 6], [5, 5]]))
-  assert.deepEqual(merged, spans([[5, 6], [8, 8]]))
+  const merged = mergeSpans(
+    spans([
+      [8, 8],
+      [5, 5],
+      [6, 6],
+      [5, 5],
+    ]),
+  )
+  assert.deepEqual(
+    merged,
+    spans([
+      [5, 6],
+      [8, 8],
+    ]),
+  )
   assert.deepEqual(gapsBetween(merged), spans([[7, 7]]))
   assert.equal(totalSeconds(merged), 3)
 })
@@ -105,9 +213,33 @@ test('adjacent releases: one span per level, no gaps, no overlaps', () => {
   assert.equal(c.collection, 'c')
   assert.equal(c.from, ts(0))
   assert.equal(c.to, ts(199))
-  assert.deepEqual(c.totals, { releases: 2, metaFiles: 2, dataFolders: 0, records: 200, files: 2, bytes: 2000, torrents: 0 })
-  assert.deepEqual(c.levels.held, { records: 200, files: 2, bytes: 2000, ranges: 2, seconds: 200, ratio: 1, spans: [{ from: T0, to: T0 + 199 }] })
-  assert.deepEqual(c.levels.torrented, { records: 0, files: 0, bytes: 0, ranges: 0, seconds: 0, ratio: 0, spans: [] })
+  assert.deepEqual(c.totals, {
+    releases: 2,
+    metaFiles: 2,
+    dataFolders: 0,
+    records: 200,
+    files: 2,
+    bytes: 2000,
+    torrents: 0,
+  })
+  assert.deepEqual(c.levels.held, {
+    records: 200,
+    files: 2,
+    bytes: 2000,
+    ranges: 2,
+    seconds: 200,
+    ratio: 1,
+    spans: [{ from: T0, to: T0 + 199 }],
+  })
+  assert.deepEqual(c.levels.torrented, {
+    records: 0,
+    files: 0,
+    bytes: 0,
+    ranges: 0,
+    seconds: 0,
+    ratio: 0,
+    spans: [],
+  })
   assert.deepEqual(c.gaps, [])
   assert.deepEqual(c.overlaps, [])
   assert.deepEqual(
@@ -124,7 +256,9 @@ test('gapped releases: the gap is reported with the releases on either side', ()
   const b = meta('c', 20, 29)
   const d = data('c', 0, 4)
   const c = computeCoverage(input({ releases: [a, b, d] })).collections[0]!
-  assert.deepEqual(c.gaps, [{ from: ts(10), to: ts(19), fromS: T0 + 10, toS: T0 + 19, seconds: 10, after: a.name, before: b.name }])
+  assert.deepEqual(c.gaps, [
+    { from: ts(10), to: ts(19), fromS: T0 + 10, toS: T0 + 19, seconds: 10, after: a.name, before: b.name },
+  ])
   assert.equal(c.gapSeconds, 10)
   assert.equal(c.levels.cataloged.seconds, 20)
   assert.deepEqual(c.levels.cataloged.spans, [
@@ -134,7 +268,8 @@ test('gapped releases: the gap is reported with the releases on either side', ()
 })
 
 test('single-second releases: each covers one second; one second apart is a one-second gap', () => {
-  const c = computeCoverage(input({ releases: [meta('c', 5, 5), meta('c', 6, 6), meta('c', 8, 8)] })).collections[0]!
+  const c = computeCoverage(input({ releases: [meta('c', 5, 5), meta('c', 6, 6), meta('c', 8, 8)] }))
+    .collections[0]!
   assert.equal(c.levels.held.seconds, 3)
   assert.equal(c.levels.held.ranges, 3)
   assert.deepEqual(
@@ -149,20 +284,63 @@ test('overlapping releases: the immutability check result comes from the catalog
   const x = meta('c', 200, 260)
   const y = meta('c', 250, 300)
   const problems: OverlapProblemInput[] = [
-    { collection: 'c', code: 'immutable-conflict', path: x.name, message: `record aacid__c__... differs between ${x.name} line 3 and ${y.name} line 1: AACs are immutable` },
-    { collection: 'c', code: 'overlap-mismatch', path: y.name, message: `ranges of ${y.name} and ${x.name} overlap but 2 AACID(s) are only in ${y.name}` },
+    {
+      collection: 'c',
+      code: 'immutable-conflict',
+      path: x.name,
+      message: `record aacid__c__... differs between ${x.name} line 3 and ${y.name} line 1: AACs are immutable`,
+    },
+    {
+      collection: 'c',
+      code: 'overlap-mismatch',
+      path: y.name,
+      message: `ranges of ${y.name} and ${x.name} overlap but 2 AACID(s) are only in ${y.name}`,
+    },
     // Another collection's problem naming the same files must not count.
-    { collection: 'other', code: 'overlap-mismatch', path: a.name, message: `ranges of ${a.name} and ${b.name} overlap` },
+    {
+      collection: 'other',
+      code: 'overlap-mismatch',
+      path: a.name,
+      message: `ranges of ${a.name} and ${b.name} overlap`,
+    },
   ]
   const d1 = data('c', 0, 30)
   const d2 = data('c', 30, 45)
-  const c = computeCoverage(input({ releases: [a, b, x, y, d1, d2], overlapProblems: problems })).collections[0]!
+  const c = computeCoverage(input({ releases: [a, b, x, y, d1, d2], overlapProblems: problems }))
+    .collections[0]!
   assert.deepEqual(
-    c.overlaps.map((o) => ({ kind: o.kind, a: o.a, b: o.b, from: o.fromS - T0, to: o.toS - T0, seconds: o.seconds, check: o.check, problems: o.problems })),
+    c.overlaps.map((o) => ({
+      kind: o.kind,
+      a: o.a,
+      b: o.b,
+      from: o.fromS - T0,
+      to: o.toS - T0,
+      seconds: o.seconds,
+      check: o.check,
+      problems: o.problems,
+    })),
     [
-      { kind: 'data', a: d1.name, b: d2.name, from: 30, to: 30, seconds: 1, check: 'unchecked', problems: [] },
+      {
+        kind: 'data',
+        a: d1.name,
+        b: d2.name,
+        from: 30,
+        to: 30,
+        seconds: 1,
+        check: 'unchecked',
+        problems: [],
+      },
       { kind: 'meta', a: a.name, b: b.name, from: 40, to: 50, seconds: 11, check: 'ok', problems: [] },
-      { kind: 'meta', a: x.name, b: y.name, from: 250, to: 260, seconds: 11, check: 'conflict', problems: ['immutable-conflict', 'overlap-mismatch'] },
+      {
+        kind: 'meta',
+        a: x.name,
+        b: y.name,
+        from: 250,
+        to: 260,
+        seconds: 11,
+        check: 'conflict',
+        problems: ['immutable-conflict', 'overlap-mismatch'],
+      },
     ],
   )
   // The union counts overlapping seconds once.
@@ -197,7 +375,9 @@ test('torrents, the local engine and the fleet: levels, copies and health', () =
     [t3.infohash, { copies: 3 }],
     [td.infohash, { copies: 2, target: 3 }],
   ])
-  const r = computeCoverage(input({ releases: rs, torrents: [t3, t1, t0, td, t2], engine, external: external({ fleet }) }))
+  const r = computeCoverage(
+    input({ releases: rs, torrents: [t3, t1, t0, td, t2], engine, external: external({ fleet }) }),
+  )
   const c = r.collections[0]!
   assert.equal(c.totals.torrents, 5)
   assert.equal(c.levels.torrented.ranges, 5)
@@ -208,11 +388,20 @@ test('torrents, the local engine and the fleet: levels, copies and health', () =
   assert.deepEqual(c.levels.fleet_n.spans, [{ from: T0 + 30, to: T0 + 39 }])
   const by = new Map(r.torrents.map((t) => [t.infohash, t]))
   // Not reported by the fleet: seeding here counts as one copy.
-  assert.deepEqual([by.get(t0.infohash)!.copies, by.get(t0.infohash)!.health, by.get(t0.infohash)!.fleetCopies], [1, 'degraded', null])
+  assert.deepEqual(
+    [by.get(t0.infohash)!.copies, by.get(t0.infohash)!.health, by.get(t0.infohash)!.fleetCopies],
+    [1, 'degraded', null],
+  )
   assert.deepEqual([by.get(t1.infohash)!.copies, by.get(t1.infohash)!.health], [0, 'lost'])
   assert.deepEqual([by.get(t2.infohash)!.copies, by.get(t2.infohash)!.health], [1, 'degraded'])
-  assert.deepEqual([by.get(t3.infohash)!.copies, by.get(t3.infohash)!.health, by.get(t3.infohash)!.atRisk], [3, 'ok', false])
-  assert.deepEqual([by.get(td.infohash)!.copies, by.get(td.infohash)!.target, by.get(td.infohash)!.health], [2, 3, 'degraded'])
+  assert.deepEqual(
+    [by.get(t3.infohash)!.copies, by.get(t3.infohash)!.health, by.get(t3.infohash)!.atRisk],
+    [3, 'ok', false],
+  )
+  assert.deepEqual(
+    [by.get(td.infohash)!.copies, by.get(td.infohash)!.target, by.get(td.infohash)!.health],
+    [2, 3, 'degraded'],
+  )
   assert.deepEqual(c.health, { ok: 1, degraded: 3, lost: 1 })
   assert.equal(c.atRisk, 4)
   assert.deepEqual(
@@ -226,15 +415,39 @@ test('torrents, the local engine and the fleet: levels, copies and health', () =
     ],
   )
   // The fleet's own verdict wins over the derived one.
-  const verdict = computeCoverage(input({ releases: rs, torrents: ts4, external: external({ fleet: new Map([[t3.infohash, { copies: 3, health: 'degraded' }]]) }) }))
+  const verdict = computeCoverage(
+    input({
+      releases: rs,
+      torrents: ts4,
+      external: external({ fleet: new Map([[t3.infohash, { copies: 3, health: 'degraded' }]]) }),
+    }),
+  )
   assert.equal(verdict.torrents.find((t) => t.infohash === t3.infohash)!.health, 'degraded')
 })
 
 test('swarm buckets: < 4, 4–10, > 10 seeders, and never scraped', () => {
-  assert.deepEqual([0, 3, 4, 10, 11, null].map(swarmBucket), ['lt4', 'lt4', '4to10', '4to10', 'gt10', 'unknown'])
-  const rs = [meta('c', 0, 9, { bytes: 1 }), meta('c', 10, 19, { bytes: 10 }), meta('c', 20, 29, { bytes: 100 }), meta('c', 30, 39, { bytes: 1000 }), meta('c', 40, 49, { bytes: 10000 })]
+  assert.deepEqual([0, 3, 4, 10, 11, null].map(swarmBucket), [
+    'lt4',
+    'lt4',
+    '4to10',
+    '4to10',
+    'gt10',
+    'unknown',
+  ])
+  const rs = [
+    meta('c', 0, 9, { bytes: 1 }),
+    meta('c', 10, 19, { bytes: 10 }),
+    meta('c', 20, 29, { bytes: 100 }),
+    meta('c', 30, 39, { bytes: 1000 }),
+    meta('c', 40, 49, { bytes: 10000 }),
+  ]
   const tor = rs.map((r) => torrentOf(r))
-  const s = (seeders: number): SwarmTorrentFigures => ({ seeders, leechers: 1, completed: 5, scrapedAt: '2024-01-03T00:00:00' })
+  const s = (seeders: number): SwarmTorrentFigures => ({
+    seeders,
+    leechers: 1,
+    completed: 5,
+    scrapedAt: '2024-01-03T00:00:00',
+  })
   const swarm = new Map<string, SwarmTorrentFigures>([
     [tor[0]!.infohash, s(0)],
     [tor[1]!.infohash, s(4)],
@@ -244,8 +457,16 @@ test('swarm buckets: < 4, 4–10, > 10 seeders, and never scraped', () => {
   const fleet = new Map(tor.map((t) => [t.infohash, { copies: 2 }]))
   const r = computeCoverage(input({ releases: rs, torrents: tor, external: external({ swarm, fleet }) }))
   const c = r.collections[0]!
-  assert.deepEqual(c.swarm, { lt4: { torrents: 1, bytes: 1 }, '4to10': { torrents: 2, bytes: 110 }, gt10: { torrents: 1, bytes: 1000 }, unknown: { torrents: 1, bytes: 10000 } })
-  assert.deepEqual([c.levels.swarm_lt4.ranges, c.levels.swarm_4to10.ranges, c.levels.swarm_gt10.ranges], [1, 2, 1])
+  assert.deepEqual(c.swarm, {
+    lt4: { torrents: 1, bytes: 1 },
+    '4to10': { torrents: 2, bytes: 110 },
+    gt10: { torrents: 1, bytes: 1000 },
+    unknown: { torrents: 1, bytes: 10000 },
+  })
+  assert.deepEqual(
+    [c.levels.swarm_lt4.ranges, c.levels.swarm_4to10.ranges, c.levels.swarm_gt10.ranges],
+    [1, 2, 1],
+  )
   assert.equal(c.levels.swarm_4to10.seconds, 20)
   // Enough copies, but 0 seeders in the swarm: still at risk. Unknown seeders alone are not.
   assert.deepEqual(
@@ -263,9 +484,28 @@ test('swarm buckets: < 4, 4–10, > 10 seeders, and never scraped', () => {
 test('upstream ranges: missing ones are listed, count as known bytes and are not gaps', () => {
   const a = meta('c', 0, 9)
   const b = meta('c', 20, 29)
-  const between: UpstreamRelease = { name: meta('c', 10, 19).name, kind: 'meta', collection: 'c', from: ts(10), to: ts(19), fromS: T0 + 10, toS: T0 + 19, bytes: 2000 }
-  const held: UpstreamRelease = { name: a.name, kind: 'meta', collection: 'c', from: a.from, to: a.to, fromS: a.fromS, toS: a.toS, bytes: 1000 }
-  const c = computeCoverage(input({ releases: [a, b], external: external({ upstream: [between, held] }) })).collections[0]!
+  const between: UpstreamRelease = {
+    name: meta('c', 10, 19).name,
+    kind: 'meta',
+    collection: 'c',
+    from: ts(10),
+    to: ts(19),
+    fromS: T0 + 10,
+    toS: T0 + 19,
+    bytes: 2000,
+  }
+  const held: UpstreamRelease = {
+    name: a.name,
+    kind: 'meta',
+    collection: 'c',
+    from: a.from,
+    to: a.to,
+    fromS: a.fromS,
+    toS: a.toS,
+    bytes: 1000,
+  }
+  const c = computeCoverage(input({ releases: [a, b], external: external({ upstream: [between, held] }) }))
+    .collections[0]!
   assert.deepEqual(
     c.missing.map((m) => m.name),
     [between.name],
@@ -286,7 +526,13 @@ test('upstream ranges: missing ones are listed, count as known bytes and are not
 test('a torrent whose release left the catalog still counts for the torrent and fleet levels', () => {
   const gone = meta('c', 0, 9)
   const t = torrentOf(gone)
-  const r = computeCoverage(input({ releases: [], torrents: [t], external: external({ fleet: new Map([[t.infohash, { copies: 2 }]]) }) }))
+  const r = computeCoverage(
+    input({
+      releases: [],
+      torrents: [t],
+      external: external({ fleet: new Map([[t.infohash, { copies: 2 }]]) }),
+    }),
+  )
   const c = r.collections[0]!
   assert.equal(c.levels.cataloged.ranges, 0)
   assert.equal(c.levels.held.ranges, 0)
@@ -299,7 +545,11 @@ test('a torrent whose release left the catalog still counts for the torrent and 
 test('collections are separate; totals add up; ratios are of all known bytes', () => {
   const r = computeCoverage(
     input({
-      releases: [meta('b_records', 0, 9, { bytes: 300 }), meta('a_records', 0, 9, { bytes: 100 }), meta('a_records', 20, 29, { bytes: 100, problems: 1 })],
+      releases: [
+        meta('b_records', 0, 9, { bytes: 300 }),
+        meta('a_records', 0, 9, { bytes: 100 }),
+        meta('a_records', 20, 29, { bytes: 100, problems: 1 }),
+      ],
     }),
   )
   assert.deepEqual(
@@ -320,7 +570,9 @@ test('the same data in any order gives the same report; a release in two roots c
   const rs = [meta('c', 0, 9), meta('c', 5, 19), meta('c', 40, 49), data('c', 0, 3), meta('d', 0, 0)]
   const tor = rs.slice(0, 3).map((r) => torrentOf(r))
   const one = computeCoverage(input({ releases: rs, torrents: tor }))
-  const other = computeCoverage(input({ releases: [...rs].reverse().concat([{ ...rs[0]! }]), torrents: [...tor].reverse() }))
+  const other = computeCoverage(
+    input({ releases: [...rs].reverse().concat([{ ...rs[0]! }]), torrents: [...tor].reverse() }),
+  )
   assert.deepEqual(other, one)
   assert.equal(one.totals.releases, 5)
 })

@@ -43,11 +43,26 @@ test('EngineError is an AacseedError with a stable code', () => {
   assert.ok(isEngineError(e, 'engine-auth'))
   assert.ok(!isEngineError(e, 'engine-timeout'))
   assert.ok(!isEngineError(new Error('x')))
-  const base = { torrent: Buffer.from('d4:infod4:name1:xee'), infoHash: 'a'.repeat(40), name: 'x', dataDir: '/srv', verify: false }
+  const base = {
+    torrent: Buffer.from('d4:infod4:name1:xee'),
+    infoHash: 'a'.repeat(40),
+    name: 'x',
+    dataDir: '/srv',
+    verify: false,
+  }
   assert.doesNotThrow(() => checkEngineTorrent('webtorrent', base))
-  assert.throws(() => checkEngineTorrent('webtorrent', { ...base, infoHash: 'A'.repeat(40) }), (x: unknown) => isEngineError(x, 'engine-rejected'))
-  assert.throws(() => checkEngineTorrent('transmission', { ...base, dataDir: 'relative/dir' }), (x: unknown) => isEngineError(x, 'engine-rejected'))
-  assert.throws(() => checkEngineTorrent('transmission', { ...base, name: '../up' }), (x: unknown) => isEngineError(x, 'engine-rejected'))
+  assert.throws(
+    () => checkEngineTorrent('webtorrent', { ...base, infoHash: 'A'.repeat(40) }),
+    (x: unknown) => isEngineError(x, 'engine-rejected'),
+  )
+  assert.throws(
+    () => checkEngineTorrent('transmission', { ...base, dataDir: 'relative/dir' }),
+    (x: unknown) => isEngineError(x, 'engine-rejected'),
+  )
+  assert.throws(
+    () => checkEngineTorrent('transmission', { ...base, name: '../up' }),
+    (x: unknown) => isEngineError(x, 'engine-rejected'),
+  )
 })
 
 test('createEngine builds the configured engine', async () => {
@@ -91,7 +106,10 @@ test('FilePool never holds more than max handles, however many reads run at once
   )
   assert.ok(peakSize <= 5, `pool size reached ${peakSize}`)
   assert.ok(peakFds <= 5, `open descriptors rose by ${peakFds}`)
-  await assert.rejects(pool.use(join(dir, 'missing'), 'r', async () => 0), /ENOENT/)
+  await assert.rejects(
+    pool.use(join(dir, 'missing'), 'r', async () => 0),
+    /ENOENT/,
+  )
   pool.closeAll()
   await new Promise((r) => setTimeout(r, 50))
   assert.ok(openFds() - base <= 0, 'closeAll closes every handle')
@@ -112,9 +130,13 @@ test('the pooled chunk store reads and writes pieces across file boundaries, and
   const Store = pooledChunkStore(pool)
   const store = new Store(4, { path: dir, files, length: data.length, name: release.name })
   const get = (i: number, o?: { offset?: number; length?: number }): Promise<Buffer> =>
-    new Promise((res, rej) => store.get(i, o ?? null, (err, buf) => (err ? rej(err) : res(Buffer.from(buf!)))))
-  const put = (i: number, b: Buffer): Promise<void> => new Promise((res, rej) => store.put(i, b, (err) => (err ? rej(err) : res())))
-  for (let i = 0; i * 4 < data.length; i++) assert.deepEqual(await get(i), data.subarray(i * 4, i * 4 + 4), `piece ${i}`)
+    new Promise((res, rej) =>
+      store.get(i, o ?? null, (err, buf) => (err ? rej(err) : res(Buffer.from(buf!)))),
+    )
+  const put = (i: number, b: Buffer): Promise<void> =>
+    new Promise((res, rej) => store.put(i, b, (err) => (err ? rej(err) : res())))
+  for (let i = 0; i * 4 < data.length; i++)
+    assert.deepEqual(await get(i), data.subarray(i * 4, i * 4 + 4), `piece ${i}`)
   assert.deepEqual(await get(1, { offset: 1, length: 2 }), data.subarray(5, 7))
   await assert.rejects(get(99))
 
@@ -130,6 +152,14 @@ test('the pooled chunk store reads and writes pieces across file boundaries, and
   for (const f of release.files) assert.ok(existsSync(join(release.dir, f.path)), 'destroy keeps the data')
   await assert.rejects(get(0), /closed/)
 
-  const escaping = new Store(4, { path: join(dir, 'inner'), files: [{ path: '../outside', length: 4, offset: 0 }], length: 4, name: 'x' })
-  await assert.rejects(new Promise((res, rej) => escaping.get(0, null, (err, buf) => (err ? rej(err) : res(buf)))), /leaves the data folder/)
+  const escaping = new Store(4, {
+    path: join(dir, 'inner'),
+    files: [{ path: '../outside', length: 4, offset: 0 }],
+    length: 4,
+    name: 'x',
+  })
+  await assert.rejects(
+    new Promise((res, rej) => escaping.get(0, null, (err, buf) => (err ? rej(err) : res(buf)))),
+    /leaves the data folder/,
+  )
 })

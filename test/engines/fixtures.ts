@@ -30,7 +30,11 @@ export interface Release {
 let counter = 0
 
 /** A release folder named like an AAC data folder, holding files named like AAC blobs, of random bytes. */
-export function makeRelease(root: string, sizes: number[], opts: { collection?: string; name?: string } = {}): Release {
+export function makeRelease(
+  root: string,
+  sizes: number[],
+  opts: { collection?: string; name?: string } = {},
+): Release {
   const collection = opts.collection ?? 'upload_files_test'
   const n = ++counter
   const stamp = `20241105T${String(100000 + n).slice(-6)}Z`
@@ -48,7 +52,7 @@ export function makeRelease(root: string, sizes: number[], opts: { collection?: 
 export function writeRandom(path: string, size: number): void {
   const fd = openSync(path, 'w')
   try {
-    for (let done = 0; done < size; ) {
+    for (let done = 0; done < size;) {
       const chunk = randomBytes(Math.min(1 << 20, size - done))
       writeSync(fd, chunk)
       done += chunk.length
@@ -60,7 +64,9 @@ export function writeRandom(path: string, size: number): void {
 
 /** `mktorrent -l 18 -a ANNOUNCE`: the .torrent bytes, also written to `out`. */
 export function mktorrent(target: string, announce: string, out: string, pieceLengthLog2 = 18): Buffer {
-  const r = spawnSync('mktorrent', ['-l', String(pieceLengthLog2), '-a', announce, '-o', out, target], { encoding: 'utf8' })
+  const r = spawnSync('mktorrent', ['-l', String(pieceLengthLog2), '-a', announce, '-o', out, target], {
+    encoding: 'utf8',
+  })
   if (r.status !== 0) throw new Error(`mktorrent failed (${r.status}): ${r.stderr}${r.stdout}`)
   return readFileSync(out)
 }
@@ -85,7 +91,7 @@ function bencodeEnd(buf: Buffer, i: number): number {
 /** The v1 infohash: SHA-1 of the exact bytes of the top-level `info` value. */
 export function infoHashOf(torrent: Buffer): string {
   if (torrent[0] !== 0x64) throw new Error('not a bencoded dictionary')
-  for (let i = 1; torrent[i] !== 0x65; ) {
+  for (let i = 1; torrent[i] !== 0x65;) {
     const keyEnd = bencodeEnd(torrent, i)
     const key = torrent.toString('latin1', torrent.indexOf(0x3a, i) + 1, keyEnd)
     const valueEnd = bencodeEnd(torrent, keyEnd)
@@ -103,7 +109,11 @@ function bencode(v: Bencodable): Buffer {
   if (Buffer.isBuffer(v)) return Buffer.concat([Buffer.from(`${v.length}:`), v])
   if (Array.isArray(v)) return Buffer.concat([Buffer.from('l'), ...v.map(bencode), Buffer.from('e')])
   const keys = Object.keys(v).sort()
-  return Buffer.concat([Buffer.from('d'), ...keys.flatMap((k) => [bencode(k), bencode(v[k]!)]), Buffer.from('e')])
+  return Buffer.concat([
+    Buffer.from('d'),
+    ...keys.flatMap((k) => [bencode(k), bencode(v[k]!)]),
+    Buffer.from('e'),
+  ])
 }
 
 /**
@@ -111,7 +121,10 @@ function bencode(v: Bencodable): Buffer {
  * run each would dominate the test). Pieces are hashed from `pieceData` when given (for sparse
  * files of zeros), else read from disk. Cross-checked against mktorrent in engine-units.test.ts.
  */
-export function makeTorrent(release: Release, opts: { pieceLength?: number; announce?: string; zeros?: boolean } = {}): Buffer {
+export function makeTorrent(
+  release: Release,
+  opts: { pieceLength?: number; announce?: string; zeros?: boolean } = {},
+): Buffer {
   const pieceLength = opts.pieceLength ?? 1 << 18
   const files = [...release.files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
   const total = files.reduce((s, f) => s + f.size, 0)
@@ -167,19 +180,34 @@ export interface Tracker {
 /** A bittorrent-tracker HTTP server on 127.0.0.1 (UDP and WebSocket off), closed after the test. */
 export async function startTracker(t: TestContext, opts: { intervalMs?: number } = {}): Promise<Tracker> {
   const port = await freePort()
-  const server = new TrackerServer({ udp: false, ws: false, http: true, stats: false, interval: opts.intervalMs ?? 60_000 })
+  const server = new TrackerServer({
+    udp: false,
+    ws: false,
+    http: true,
+    stats: false,
+    interval: opts.intervalMs ?? 60_000,
+  })
   server.on('error', () => {})
   server.on('warning', () => {})
   await new Promise<void>((res) => server.listen(port, '127.0.0.1', res))
   t.after(() => new Promise<void>((res) => server.close(() => res())))
-  return { announce: `http://127.0.0.1:${port}/announce`, server, seeders: (h) => server.torrents[h]?.complete ?? 0 }
+  return {
+    announce: `http://127.0.0.1:${port}/announce`,
+    server,
+    seeders: (h) => server.torrents[h]?.complete ?? 0,
+  }
 }
 
 /**
  * Downloads a torrent with aria2c (the independent peer) into `outDir`; resolves when aria2c
  * exits 0 (it verifies every piece), rejects with its output otherwise.
  */
-export async function aria2cDownload(t: TestContext, torrentPath: string, outDir: string, timeoutMs = 90_000): Promise<void> {
+export async function aria2cDownload(
+  t: TestContext,
+  torrentPath: string,
+  outDir: string,
+  timeoutMs = 90_000,
+): Promise<void> {
   const port = await freePort()
   const args = [
     '--no-conf=true',
@@ -243,14 +271,21 @@ export interface TransmissionDaemon {
   start(): Promise<void>
   kill(signal?: NodeJS.Signals): Promise<void>
   /** A raw RPC call for assertions (independent of the engine under test). */
-  rpc(method: string, args?: Record<string, unknown>): Promise<{ result: string; arguments: Record<string, unknown> }>
+  rpc(
+    method: string,
+    args?: Record<string, unknown>,
+  ): Promise<{ result: string; arguments: Record<string, unknown> }>
 }
 
 /**
  * A real transmission-daemon 3.00 with a settings.json tuned to seed fast on loopback (the
  * defaults throttle it: small cache, few upload slots, uTP and LPD on). Killed after the test.
  */
-export async function startTransmission(t: TestContext, dir: string, opts: { auth?: { user: string; pass: string } } = {}): Promise<TransmissionDaemon> {
+export async function startTransmission(
+  t: TestContext,
+  dir: string,
+  opts: { auth?: { user: string; pass: string } } = {},
+): Promise<TransmissionDaemon> {
   const rpcPort = await freePort()
   const peerPort = await freePort()
   const configDir = join(dir, 'transmission-config')
@@ -276,9 +311,9 @@ export async function startTransmission(t: TestContext, dir: string, opts: { aut
     'speed-limit-up-enabled': false,
     'speed-limit-down-enabled': false,
     'alt-speed-enabled': false,
-    'encryption': 1,
+    encryption: 1,
     'prefetch-enabled': true,
-    'preallocation': 0,
+    preallocation: 0,
     'rename-partial-files': false,
     'ratio-limit-enabled': false,
     'idle-seeding-limit-enabled': false,
@@ -314,7 +349,27 @@ export async function startTransmission(t: TestContext, dir: string, opts: { aut
   const start = async (): Promise<void> => {
     await kill()
     const auth = opts.auth ? ['-t', '-u', opts.auth.user, '-v', opts.auth.pass] : ['-T']
-    const args = ['-f', '-g', configDir, '-p', String(rpcPort), '-P', String(peerPort), '-r', '127.0.0.1', '-a', '127.0.0.1', ...auth, '--no-portmap', '--no-dht', '--no-lpd', '-w', downloadDir, '-e', logPath]
+    const args = [
+      '-f',
+      '-g',
+      configDir,
+      '-p',
+      String(rpcPort),
+      '-P',
+      String(peerPort),
+      '-r',
+      '127.0.0.1',
+      '-a',
+      '127.0.0.1',
+      ...auth,
+      '--no-portmap',
+      '--no-dht',
+      '--no-lpd',
+      '-w',
+      downloadDir,
+      '-e',
+      logPath,
+    ]
     child = spawn('transmission-daemon', args, { stdio: 'ignore' })
     const proc = child
     // A daemon must never keep the test process alive, nor outlive it (even if a failed test
@@ -325,7 +380,8 @@ export async function startTransmission(t: TestContext, dir: string, opts: { aut
     await waitFor(
       'transmission-daemon RPC',
       async () => {
-        if (proc.exitCode !== null) throw new Error(`transmission-daemon exited ${proc.exitCode}; see ${logPath}`)
+        if (proc.exitCode !== null)
+          throw new Error(`transmission-daemon exited ${proc.exitCode}; see ${logPath}`)
         try {
           const r = await fetch(url, { method: 'POST', body: '{}' })
           await r.arrayBuffer()
@@ -338,11 +394,19 @@ export async function startTransmission(t: TestContext, dir: string, opts: { aut
       50,
     )
   }
-  const rpc = async (method: string, args: Record<string, unknown> = {}): Promise<{ result: string; arguments: Record<string, unknown> }> => {
+  const rpc = async (
+    method: string,
+    args: Record<string, unknown> = {},
+  ): Promise<{ result: string; arguments: Record<string, unknown> }> => {
     for (let i = 0; i < 3; i++) {
       const headers: Record<string, string> = { 'x-transmission-session-id': sessionId }
-      if (opts.auth) headers.authorization = `Basic ${Buffer.from(`${opts.auth.user}:${opts.auth.pass}`).toString('base64')}`
-      const r = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ method, arguments: args }) })
+      if (opts.auth)
+        headers.authorization = `Basic ${Buffer.from(`${opts.auth.user}:${opts.auth.pass}`).toString('base64')}`
+      const r = await fetch(url, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ method, arguments: args }),
+      })
       if (r.status === 409) {
         sessionId = r.headers.get('x-transmission-session-id') ?? ''
         await r.arrayBuffer()

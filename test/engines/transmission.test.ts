@@ -4,16 +4,48 @@ import { createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { configSchema } from '../../src/config/index.js'
-import { createEngine, isEngineError, type EngineTorrent, type EngineTorrentStatus } from '../../src/engines/index.js'
-import { TransmissionEngine, type TransmissionConfig, type TransmissionEngineOptions } from '../../src/engines/transmission.js'
+import {
+  createEngine,
+  isEngineError,
+  type EngineTorrent,
+  type EngineTorrentStatus,
+} from '../../src/engines/index.js'
+import {
+  TransmissionEngine,
+  type TransmissionConfig,
+  type TransmissionEngineOptions,
+} from '../../src/engines/transmission.js'
 import { freePort, requireTool, tempDir, waitFor } from '../helpers.js'
-import { aria2cDownload, infoHashOf, makeRelease, memoryLogger, mktorrent, readTree, startTracker, startTransmission, writeRandom, type Release } from './fixtures.js'
+import {
+  aria2cDownload,
+  infoHashOf,
+  makeRelease,
+  memoryLogger,
+  mktorrent,
+  readTree,
+  startTracker,
+  startTransmission,
+  writeRandom,
+  type Release,
+} from './fixtures.js'
 
 function trConfig(over: Partial<TransmissionConfig> = {}): TransmissionConfig {
-  return { url: 'http://127.0.0.1:9/transmission/rpc', username: '', password_file: '', path_map: {}, labels: ['aacseed'], timeout_ms: 10_000, ...over }
+  return {
+    url: 'http://127.0.0.1:9/transmission/rpc',
+    username: '',
+    password_file: '',
+    path_map: {},
+    labels: ['aacseed'],
+    timeout_ms: 10_000,
+    ...over,
+  }
 }
 
-function engineFor(t: TestContext, config: Partial<TransmissionConfig>, opts: TransmissionEngineOptions = {}): TransmissionEngine {
+function engineFor(
+  t: TestContext,
+  config: Partial<TransmissionConfig>,
+  opts: TransmissionEngineOptions = {},
+): TransmissionEngine {
   // env: {} keeps a password in the test runner's own environment out of these tests.
   const engine = new TransmissionEngine(trConfig(config), { env: {}, ...opts })
   t.after(() => engine.close())
@@ -28,18 +60,40 @@ interface Pushed {
   item(over?: Partial<EngineTorrent>): EngineTorrent
 }
 
-function prepare(root: string, announce: string, out: string, sizes = [1_200_000, 2_500_000, 300_001]): Pushed {
+function prepare(
+  root: string,
+  announce: string,
+  out: string,
+  sizes = [1_200_000, 2_500_000, 300_001],
+): Pushed {
   const release = makeRelease(root, sizes)
   mkdirSync(out, { recursive: true })
   const torrentPath = join(out, `${release.name}.torrent`)
   const torrent = mktorrent(release.dir, announce, torrentPath)
   const infoHash = infoHashOf(torrent)
-  return { release, torrentPath, torrent, infoHash, item: (over = {}) => ({ torrent, infoHash, name: release.name, dataDir: release.root, verify: false, ...over }) }
+  return {
+    release,
+    torrentPath,
+    torrent,
+    infoHash,
+    item: (over = {}) => ({
+      torrent,
+      infoHash,
+      name: release.name,
+      dataDir: release.root,
+      verify: false,
+      ...over,
+    }),
+  }
 }
 
 const total = (r: Release): number => r.files.reduce((s, f) => s + f.size, 0)
 
-async function seeding(engine: TransmissionEngine, infoHash: string, timeoutMs = 30_000): Promise<EngineTorrentStatus> {
+async function seeding(
+  engine: TransmissionEngine,
+  infoHash: string,
+  timeoutMs = 30_000,
+): Promise<EngineTorrentStatus> {
   return await waitFor(
     `${infoHash} to seed at 100%`,
     async () => {
@@ -52,41 +106,70 @@ async function seeding(engine: TransmissionEngine, infoHash: string, timeoutMs =
 }
 
 test('transmission verifies and seeds a pushed release, a second push is a duplicate, and aria2c downloads it', async (t) => {
-  if (!requireTool(t, 'mktorrent') || !requireTool(t, 'transmission-daemon') || !requireTool(t, 'aria2c')) return
+  if (!requireTool(t, 'mktorrent') || !requireTool(t, 'transmission-daemon') || !requireTool(t, 'aria2c'))
+    return
   const dir = tempDir(t)
   const tracker = await startTracker(t)
   const p = prepare(join(dir, 'releases'), tracker.announce, join(dir, 'torrents'))
   const daemon = await startTransmission(t, dir)
   const logger = memoryLogger()
-  const config = configSchema.parse({ engine: { kind: 'transmission', transmission: { url: daemon.url, labels: ['aacseed'], timeout_ms: 10_000 } } })
+  const config = configSchema.parse({
+    engine: {
+      kind: 'transmission',
+      transmission: { url: daemon.url, labels: ['aacseed'], timeout_ms: 10_000 },
+    },
+  })
   const engine = createEngine(config.engine, { logger, env: {} })
   t.after(() => engine.close())
   assert.equal(engine.kind, 'transmission')
   await engine.start()
-  assert.ok(logger.lines.some((l) => l.msg === 'transmission: connected' && l.fields.rpcVersion === 16), JSON.stringify(logger.lines))
+  assert.ok(
+    logger.lines.some((l) => l.msg === 'transmission: connected' && l.fields.rpcVersion === 16),
+    JSON.stringify(logger.lines),
+  )
 
   assert.equal(await engine.add(p.item({ labels: ['upload_files_test'] })), 'added')
   const s = await seeding(engine as TransmissionEngine, p.infoHash)
   // Transmission's own infohash is the one we computed from the info slice.
-  assert.deepEqual({ ...s, uploaded: 0, peers: 0 }, { infoHash: p.infoHash, name: p.release.name, state: 'seeding', bytesPresent: total(p.release), totalBytes: total(p.release), uploaded: 0, peers: 0, error: null })
+  assert.deepEqual(
+    { ...s, uploaded: 0, peers: 0 },
+    {
+      infoHash: p.infoHash,
+      name: p.release.name,
+      state: 'seeding',
+      bytesPresent: total(p.release),
+      totalBytes: total(p.release),
+      uploaded: 0,
+      peers: 0,
+      error: null,
+    },
+  )
 
   assert.equal(await engine.add(p.item()), 'duplicate')
   const all = await engine.list()
   assert.equal(all.length, 1)
   // The daemon's own view: our download-dir (not @ctrl/transmission's /downloads default) and our labels (rpc-version 16 = 3.00 has them).
   const raw = await daemon.rpc('torrent-get', { ids: [p.infoHash], fields: ['downloadDir', 'labels'] })
-  assert.deepEqual(raw.arguments.torrents, [{ downloadDir: p.release.root, labels: ['aacseed', 'upload_files_test'] }])
+  assert.deepEqual(raw.arguments.torrents, [
+    { downloadDir: p.release.root, labels: ['aacseed', 'upload_files_test'] },
+  ])
 
   await waitFor('the tracker to list the daemon as a seeder', () => tracker.seeders(p.infoHash) >= 1, 30_000)
   const out = join(dir, 'aria2')
   await aria2cDownload(t, p.torrentPath, out)
   const got = readTree(join(out, p.release.name))
   for (const [k, v] of readTree(p.release.dir)) assert.ok(got.get(k)?.equals(v), `${k} differs`)
-  await waitFor('uploadedEver to count the download', async () => ((await engine.list())[0]?.uploaded ?? 0) >= total(p.release), 30_000, 250)
+  await waitFor(
+    'uploadedEver to count the download',
+    async () => ((await engine.list())[0]?.uploaded ?? 0) >= total(p.release),
+    30_000,
+    250,
+  )
 
   await engine.remove(p.infoHash)
   assert.deepEqual(await engine.list(), [])
-  for (const f of p.release.files) assert.equal(statSync(join(p.release.dir, f.path)).size, f.size, 'remove never deletes data')
+  for (const f of p.release.files)
+    assert.equal(statSync(join(p.release.dir, f.path)).size, f.size, 'remove never deletes data')
 })
 
 test('transmission: path_map gives the daemon its own path to the data (longest prefix wins)', async (t) => {
@@ -101,7 +184,10 @@ test('transmission: path_map gives the daemon its own path to the data (longest 
   const daemon = await startTransmission(t, dir)
   const engine = engineFor(t, {
     url: daemon.url,
-    path_map: { [join(dir, 'local-mount')]: '/nonexistent/shorter-prefix', [`${localRoot}/`]: join(dir, 'daemon-view') },
+    path_map: {
+      [join(dir, 'local-mount')]: '/nonexistent/shorter-prefix',
+      [`${localRoot}/`]: join(dir, 'daemon-view'),
+    },
   })
   await engine.start()
   assert.equal(await engine.add(p.item({ dataDir: localRoot })), 'added')
@@ -129,11 +215,14 @@ test('transmission: verify=true on a duplicate makes the daemon check the data a
   })
   assert.ok(checked.bytesPresent <= total(p.release) - victim.size + 2 * 2 ** 18, JSON.stringify(checked))
 
-  await assert.rejects(engine.add({ ...p.item(), torrent: Buffer.from('d4:spam4:eggse'), infoHash: 'cd'.repeat(20) }), (e: unknown) => {
-    assert.ok(isEngineError(e, 'engine-rejected'), String(e))
-    assert.match(e.message, /torrent-add: invalid or corrupt torrent file/)
-    return true
-  })
+  await assert.rejects(
+    engine.add({ ...p.item(), torrent: Buffer.from('d4:spam4:eggse'), infoHash: 'cd'.repeat(20) }),
+    (e: unknown) => {
+      assert.ok(isEngineError(e, 'engine-rejected'), String(e))
+      assert.match(e.message, /torrent-add: invalid or corrupt torrent file/)
+      return true
+    },
+  )
 })
 
 test('transmission with RPC authentication: a wrong password is engine-auth without the password; the right one works', async (t) => {
@@ -145,7 +234,11 @@ test('transmission with RPC authentication: a wrong password is engine-auth with
   const daemon = await startTransmission(t, dir, { auth: { user, pass } })
   const logger = memoryLogger()
 
-  const bad = engineFor(t, { url: daemon.url, username: user }, { env: { AACSEED_TRANSMISSION_PASSWORD: wrong }, logger })
+  const bad = engineFor(
+    t,
+    { url: daemon.url, username: user },
+    { env: { AACSEED_TRANSMISSION_PASSWORD: wrong }, logger },
+  )
   const started = Date.now()
   await assert.rejects(bad.start(), (e: unknown) => {
     assert.ok(isEngineError(e, 'engine-auth'), String(e))
@@ -158,7 +251,10 @@ test('transmission with RPC authentication: a wrong password is engine-auth with
 
   // Credentials inside the URL are used, and kept out of messages.
   const inUrl = engineFor(t, { url: daemon.url.replace('http://', `http://${user}:${wrong}@`) })
-  await assert.rejects(inUrl.start(), (e: unknown) => isEngineError(e, 'engine-auth') && !e.message.includes(wrong))
+  await assert.rejects(
+    inUrl.start(),
+    (e: unknown) => isEngineError(e, 'engine-auth') && !e.message.includes(wrong),
+  )
   const goodUrl = engineFor(t, { url: daemon.url.replace('http://', `http://${user}:${pass}@`) })
   await goodUrl.start()
 
@@ -184,7 +280,11 @@ test('transmission unreachable: engine-unreachable after a bounded number of ret
   assert.equal(logger.lines.filter((l) => l.msg === 'transmission: retrying').length, 4)
   assert.ok(ms >= 3500 && ms < 8000, `gave up after ${ms} ms`)
 
-  const quick = engineFor(t, { url: `http://127.0.0.1:${port}/transmission/rpc` }, { retry: { attempts: 2, baseDelayMs: 10 } })
+  const quick = engineFor(
+    t,
+    { url: `http://127.0.0.1:${port}/transmission/rpc` },
+    { retry: { attempts: 2, baseDelayMs: 10 } },
+  )
   const s2 = Date.now()
   await assert.rejects(quick.list(), (e: unknown) => isEngineError(e, 'engine-unreachable'))
   assert.ok(Date.now() - s2 < 1000)
@@ -200,17 +300,26 @@ test('transmission unreachable: engine-unreachable after a bounded number of ret
   const silentPort = (silent.address() as { port: number }).port
   const slow = engineFor(t, { url: `http://127.0.0.1:${silentPort}/transmission/rpc`, timeout_ms: 300 })
   const s3 = Date.now()
-  await assert.rejects(slow.start(), (e: unknown) => isEngineError(e, 'engine-timeout') && /300 ms/.test(e.message))
+  await assert.rejects(
+    slow.start(),
+    (e: unknown) => isEngineError(e, 'engine-timeout') && /300 ms/.test(e.message),
+  )
   assert.ok(Date.now() - s3 < 2000)
 })
 
 test('transmission killed (SIGKILL) and restarted between two pushes: the second push adds the rest and nothing twice', async (t) => {
   if (!requireTool(t, 'mktorrent') || !requireTool(t, 'transmission-daemon')) return
   const dir = tempDir(t)
-  const pushes = Array.from({ length: 6 }, () => prepare(join(dir, 'releases'), 'http://127.0.0.1:1/announce', join(dir, 'torrents'), [400_000, 300_000]))
+  const pushes = Array.from({ length: 6 }, () =>
+    prepare(join(dir, 'releases'), 'http://127.0.0.1:1/announce', join(dir, 'torrents'), [400_000, 300_000]),
+  )
   const daemon = await startTransmission(t, dir)
   const logger = memoryLogger()
-  const engine = engineFor(t, { url: daemon.url }, { logger, retry: { attempts: 10, baseDelayMs: 200, maxDelayMs: 1000 } })
+  const engine = engineFor(
+    t,
+    { url: daemon.url },
+    { logger, retry: { attempts: 10, baseDelayMs: 200, maxDelayMs: 1000 } },
+  )
   await engine.start()
 
   for (const p of pushes.slice(0, 4)) assert.equal(await engine.add(p.item()), 'added')
@@ -221,16 +330,27 @@ test('transmission killed (SIGKILL) and restarted between two pushes: the second
   await new Promise((r) => setTimeout(r, 300))
   await daemon.start()
   assert.equal(await during, 'added')
-  assert.ok(logger.lines.some((l) => l.msg === 'transmission: retrying'), 'the push during the restart was retried')
+  assert.ok(
+    logger.lines.some((l) => l.msg === 'transmission: retrying'),
+    'the push during the restart was retried',
+  )
 
   const second = []
   for (const p of pushes) second.push(await engine.add(p.item()))
   assert.deepEqual(second, ['duplicate', 'duplicate', 'duplicate', 'duplicate', 'duplicate', 'added'])
   const list = await engine.list()
-  assert.deepEqual(list.map((s) => s.infoHash).sort(), pushes.map((p) => p.infoHash).sort(), 'each torrent once')
+  assert.deepEqual(
+    list.map((s) => s.infoHash).sort(),
+    pushes.map((p) => p.infoHash).sort(),
+    'each torrent once',
+  )
   // After SIGKILL the daemon reloaded the first torrents without their download-dir; the second
   // push moved them back to the data, so all of them seed.
   for (const p of pushes) await seeding(engine, p.infoHash)
   const raw = await daemon.rpc('torrent-get', { fields: ['downloadDir'] })
-  assert.ok((raw.arguments.torrents as Array<{ downloadDir: string }>).every((x) => x.downloadDir === pushes[0]!.release.root))
+  assert.ok(
+    (raw.arguments.torrents as Array<{ downloadDir: string }>).every(
+      (x) => x.downloadDir === pushes[0]!.release.root,
+    ),
+  )
 })

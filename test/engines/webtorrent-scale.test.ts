@@ -9,7 +9,15 @@ import { test } from 'node:test'
 import type { EngineTorrent, EngineTorrentState } from '../../src/engines/index.js'
 import { WebTorrentEngine } from '../../src/engines/webtorrent.js'
 import { tempDir, waitFor } from '../helpers.js'
-import { bytesReadSoFar, infoHashOf, makeRelease, makeTorrent, openFds, startTracker, type Release } from './fixtures.js'
+import {
+  bytesReadSoFar,
+  infoHashOf,
+  makeRelease,
+  makeTorrent,
+  openFds,
+  startTracker,
+  type Release,
+} from './fixtures.js'
 
 const GiB = 2 ** 30
 
@@ -18,7 +26,10 @@ test('adding an already-hashed 2 GiB release with verify=false reads none of it'
   // Eight sparse 256 MiB files of zeros: a real, valid torrent whose pieces are all the same hash.
   const name = 'annas_archive_data__aacid__upload_files_big__20241105T000000Z--20241105T000001Z'
   mkdirSync(join(dir, name))
-  const files = Array.from({ length: 8 }, (_, i) => ({ path: `aacid__upload_files_big__20241105T000000Z__${i}__sparse`, size: 256 * 2 ** 20 }))
+  const files = Array.from({ length: 8 }, (_, i) => ({
+    path: `aacid__upload_files_big__20241105T000000Z__${i}__sparse`,
+    size: 256 * 2 ** 20,
+  }))
   for (const f of files) {
     writeFileSync(join(dir, name, f.path), '')
     truncateSync(join(dir, name, f.path), f.size)
@@ -26,7 +37,14 @@ test('adding an already-hashed 2 GiB release with verify=false reads none of it'
   const release: Release = { root: dir, name, dir: join(dir, name), files }
   const torrent = makeTorrent(release, { pieceLength: 4 * 2 ** 20, zeros: true })
   const infoHash = infoHashOf(torrent)
-  const engine = new WebTorrentEngine({ port: 0, host: '127.0.0.1', dht: false, lsd: false, trackers: [], max_connections: 55 })
+  const engine = new WebTorrentEngine({
+    port: 0,
+    host: '127.0.0.1',
+    dht: false,
+    lsd: false,
+    trackers: [],
+    max_connections: 55,
+  })
   t.after(() => engine.close())
   await engine.start()
 
@@ -40,7 +58,9 @@ test('adding an already-hashed 2 GiB release with verify=false reads none of it'
   assert.equal(s?.bytesPresent, 2 * GiB)
   assert.ok(read < 2 ** 20, `add read ${read} bytes`)
   assert.ok(ms < 2000, `add took ${ms} ms`)
-  t.diagnostic(`add of an already-hashed 2 GiB torrent (512 pieces, 8 files) with verify=false: ${ms.toFixed(1)} ms, ${read} bytes read`)
+  t.diagnostic(
+    `add of an already-hashed 2 GiB torrent (512 pieces, 8 files) with verify=false: ${ms.toFixed(1)} ms, ${read} bytes read`,
+  )
 })
 
 test('1,000 torrents announcing, 200 of them verifying, stay within a bounded number of open descriptors', async (t) => {
@@ -52,7 +72,13 @@ test('1,000 torrents announcing, 200 of them verifying, stay within a bounded nu
     const torrent = makeTorrent(release, { pieceLength: 2 ** 15, announce: tracker.announce })
     releases.push({ release, torrent, infoHash: infoHashOf(torrent) })
   }
-  const item = (r: (typeof releases)[number], verify: boolean): EngineTorrent => ({ torrent: r.torrent, infoHash: r.infoHash, name: r.release.name, dataDir: r.release.root, verify })
+  const item = (r: (typeof releases)[number], verify: boolean): EngineTorrent => ({
+    torrent: r.torrent,
+    infoHash: r.infoHash,
+    name: r.release.name,
+    dataDir: r.release.root,
+    verify,
+  })
   const maxOpenFiles = 64
   const maxTrackerSockets = 8
   const engine = new WebTorrentEngine(
@@ -71,7 +97,12 @@ test('1,000 torrents announcing, 200 of them verifying, stay within a bounded nu
   const results = await Promise.all(releases.map((r) => engine.add(item(r, false))))
   const addMs = Date.now() - started
   assert.equal(results.filter((r) => r === 'added').length, 1000)
-  await waitFor('the tracker to know all 1,000 seeders', () => releases.every((r) => tracker.seeders(r.infoHash) >= 1), 120_000, 50)
+  await waitFor(
+    'the tracker to know all 1,000 seeders',
+    () => releases.every((r) => tracker.seeders(r.infoHash) >= 1),
+    120_000,
+    50,
+  )
   const peakAnnouncing = peak
 
   // 200 of them again, verified: 600 files are read through the shared handle pool.
@@ -79,14 +110,22 @@ test('1,000 torrents announcing, 200 of them verifying, stay within a bounded nu
   await Promise.all(again.map((r) => engine.remove(r.infoHash)))
   const adds = Promise.all(again.map((r) => engine.add(item(r, true))))
   const states = new Set<EngineTorrentState>((await engine.list()).map((s) => s.state))
-  assert.ok(states.has('queued'), `torrents waiting for a verification slot are queued (saw ${[...states].join(', ')})`)
+  assert.ok(
+    states.has('queued'),
+    `torrents waiting for a verification slot are queued (saw ${[...states].join(', ')})`,
+  )
   await adds
   clearInterval(sampler)
   const list = await engine.list()
   assert.equal(list.length, 1000)
-  assert.ok(list.every((s) => s.state === 'seeding' && s.bytesPresent === 15000), 'every torrent seeds all its data')
+  assert.ok(
+    list.every((s) => s.state === 'seeding' && s.bytesPresent === 15000),
+    'every torrent seeds all its data',
+  )
 
-  t.diagnostic(`1,000 adds (verify=false) took ${addMs} ms; open descriptors: ${base} before, peak ${peakAnnouncing} while announcing, peak ${peak} with 200 verifying (pool ${maxOpenFiles}, tracker sockets ${maxTrackerSockets})`)
+  t.diagnostic(
+    `1,000 adds (verify=false) took ${addMs} ms; open descriptors: ${base} before, peak ${peakAnnouncing} while announcing, peak ${peak} with 200 verifying (pool ${maxOpenFiles}, tracker sockets ${maxTrackerSockets})`,
+  )
   // Tracker sockets on both ends (the tracker runs in this process) plus the pool plus slack.
   assert.ok(peak - base <= maxOpenFiles + 2 * maxTrackerSockets + 40, `peak ${peak} vs base ${base}`)
 })

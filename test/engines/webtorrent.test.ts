@@ -4,16 +4,36 @@ import { createServer, connect } from 'node:net'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { configSchema } from '../../src/config/index.js'
-import { createEngine, isEngineError, type EngineTorrent, type EngineTorrentStatus } from '../../src/engines/index.js'
+import {
+  createEngine,
+  isEngineError,
+  type EngineTorrent,
+  type EngineTorrentStatus,
+} from '../../src/engines/index.js'
 import { WebTorrentEngine, type WebTorrentConfig } from '../../src/engines/webtorrent.js'
 import { freePort, requireTool, tempDir, waitFor } from '../helpers.js'
-import { aria2cDownload, bytesReadSoFar, infoHashOf, makeRelease, memoryLogger, mktorrent, readTree, startTracker, writeRandom, type Release } from './fixtures.js'
+import {
+  aria2cDownload,
+  bytesReadSoFar,
+  infoHashOf,
+  makeRelease,
+  memoryLogger,
+  mktorrent,
+  readTree,
+  startTracker,
+  writeRandom,
+  type Release,
+} from './fixtures.js'
 
 function wtConfig(over: Partial<WebTorrentConfig> = {}): WebTorrentConfig {
   return { port: 0, host: '127.0.0.1', dht: false, lsd: false, trackers: [], max_connections: 55, ...over }
 }
 
-async function startEngine(t: TestContext, over: Partial<WebTorrentConfig> = {}, logger = memoryLogger()): Promise<WebTorrentEngine> {
+async function startEngine(
+  t: TestContext,
+  over: Partial<WebTorrentConfig> = {},
+  logger = memoryLogger(),
+): Promise<WebTorrentEngine> {
   const engine = new WebTorrentEngine(wtConfig(over), { logger })
   t.after(() => engine.close())
   await engine.start()
@@ -45,7 +65,14 @@ function fixture(t: TestContext, announce: string, sizes = [1_500_000, 700_001, 
   const torrentPath = join(dir, `${release.name}.torrent`)
   const torrent = mktorrent(release.dir, announce, torrentPath)
   const infoHash = infoHashOf(torrent)
-  return { dir, release, torrentPath, torrent, infoHash, add: (dataDir, verify) => ({ torrent, infoHash, name: release.name, dataDir, verify, labels: ['test'] }) }
+  return {
+    dir,
+    release,
+    torrentPath,
+    torrent,
+    infoHash,
+    add: (dataDir, verify) => ({ torrent, infoHash, name: release.name, dataDir, verify, labels: ['test'] }),
+  }
 }
 
 test('webtorrent seeds a release folder without verifying it, and aria2c downloads it byte for byte', async (t) => {
@@ -54,7 +81,9 @@ test('webtorrent seeds a release folder without verifying it, and aria2c downloa
   const f = fixture(t, tracker.announce)
   const total = totalSize(f.release)
   const logger = memoryLogger()
-  const config = configSchema.parse({ engine: { kind: 'webtorrent', webtorrent: { port: 0, host: '127.0.0.1', dht: false, lsd: false } } })
+  const config = configSchema.parse({
+    engine: { kind: 'webtorrent', webtorrent: { port: 0, host: '127.0.0.1', dht: false, lsd: false } },
+  })
   const engine = createEngine(config.engine, { logger })
   assert.equal(engine.kind, 'webtorrent')
   t.after(() => engine.close())
@@ -63,7 +92,16 @@ test('webtorrent seeds a release folder without verifying it, and aria2c downloa
   // Our infohash (bencode info slice) and webtorrent's own parse agree, or add would reject.
   assert.equal(await engine.add(f.add(f.release.root, false)), 'added')
   const [added] = await engine.list()
-  assert.deepEqual(added, { infoHash: f.infoHash, name: f.release.name, state: 'seeding', bytesPresent: total, totalBytes: total, uploaded: 0, peers: 0, error: null })
+  assert.deepEqual(added, {
+    infoHash: f.infoHash,
+    name: f.release.name,
+    state: 'seeding',
+    bytesPresent: total,
+    totalBytes: total,
+    uploaded: 0,
+    peers: 0,
+    error: null,
+  })
   assert.equal(await engine.add(f.add(f.release.root, false)), 'duplicate')
   assert.equal((await engine.list()).length, 1)
 
@@ -81,7 +119,9 @@ test('webtorrent seeds a release folder without verifying it, and aria2c downloa
   })
   assert.equal(after.state, 'seeding')
   assert.equal(after.bytesPresent, total)
-  assert.ok(logger.lines.some((l) => l.msg === 'webtorrent: torrent added' && l.fields.infoHash === f.infoHash))
+  assert.ok(
+    logger.lines.some((l) => l.msg === 'webtorrent: torrent added' && l.fields.infoHash === f.infoHash),
+  )
 })
 
 test('verify=false trusts the data without reading it; verify=true (also on a duplicate) finds the corrupted pieces', async (t) => {
@@ -105,7 +145,9 @@ test('verify=false trusts the data without reading it; verify=true (also on a du
   assert.equal(trusted.state, 'seeding')
   assert.equal(trusted.bytesPresent, total, 'skipVerify reports every piece present')
   assert.ok(read < total / 4, `adding with verify=false read ${read} bytes of a ${total}-byte release`)
-  await waitFor('the tracker failure to be logged as a warning', () => logger.lines.some((l) => l.level === 'warn' && l.fields.infoHash === f.infoHash))
+  await waitFor('the tracker failure to be logged as a warning', () =>
+    logger.lines.some((l) => l.level === 'warn' && l.fields.infoHash === f.infoHash),
+  )
   await waitFor('the configured extra tracker to list the seeder', () => extra.seeders(f.infoHash) >= 1)
 
   // The same torrent again with verify=true: still a duplicate, but now the data is checked.
@@ -116,14 +158,18 @@ test('verify=false trusts the data without reading it; verify=true (also on a du
   assert.ok(read2 >= total, `verification must read the data (read ${read2} of ${total})`)
   assert.equal(checked.state, 'downloading')
   assert.equal(checked.totalBytes, total)
-  assert.ok(checked.bytesPresent > 0 && checked.bytesPresent < total, `bytesPresent ${checked.bytesPresent} of ${total}`)
+  assert.ok(
+    checked.bytesPresent > 0 && checked.bytesPresent < total,
+    `bytesPresent ${checked.bytesPresent} of ${total}`,
+  )
   // Pieces wholly inside the corrupted file are missing; the others are present.
   assert.ok(checked.bytesPresent <= total - victim.size + 2 * 2 ** 18, `bytesPresent ${checked.bytesPresent}`)
 
   await engine.remove(f.infoHash)
   assert.deepEqual(await engine.list(), [])
   await engine.remove(f.infoHash) // unknown: not an error
-  for (const file of f.release.files) assert.equal(statSync(join(f.release.dir, file.path)).size, file.size, 'remove never deletes data')
+  for (const file of f.release.files)
+    assert.equal(statSync(join(f.release.dir, file.path)).size, file.size, 'remove never deletes data')
 
   // Added fresh with verify=true: the same finding.
   assert.equal(await engine.add(f.add(f.release.root, true)), 'added')
@@ -147,8 +193,16 @@ test('a torrent failing after it was added shows as error in list() and leaves t
   const repairer = await startEngine(t)
   assert.equal(await repairer.add(f.add(repairRoot, true)), 'added')
   assert.ok((await only(repairer)).bytesPresent < total)
-  await waitFor('the damaged copy to be repaired', async () => (await only(repairer)).state === 'seeding', 60_000)
-  assert.ok(readTree(join(repairRoot, f.release.name)).get(damaged.path)!.equals(readTree(f.release.dir).get(damaged.path)!))
+  await waitFor(
+    'the damaged copy to be repaired',
+    async () => (await only(repairer)).state === 'seeding',
+    60_000,
+  )
+  assert.ok(
+    readTree(join(repairRoot, f.release.name))
+      .get(damaged.path)!
+      .equals(readTree(f.release.dir).get(damaged.path)!),
+  )
 
   // A copy where one file's place is taken by a folder: pieces read as missing, and writing the
   // downloaded piece fails, which makes webtorrent tear the torrent down with an error.
@@ -160,10 +214,14 @@ test('a torrent failing after it was added shows as error in list() and leaves t
   const logger = memoryLogger()
   const broken = await startEngine(t, {}, logger)
   assert.equal(await broken.add(f.add(brokenRoot, true)), 'added')
-  const failed = await waitFor('the torrent to fail', async () => {
-    const s = await only(broken)
-    return s.state === 'error' ? s : undefined
-  }, 60_000)
+  const failed = await waitFor(
+    'the torrent to fail',
+    async () => {
+      const s = await only(broken)
+      return s.state === 'error' ? s : undefined
+    },
+    60_000,
+  )
   assert.match(failed.error ?? '', /EISDIR|directory/i)
   assert.equal(failed.totalBytes, total)
   assert.ok(logger.lines.some((l) => l.level === 'error' && l.fields.infoHash === f.infoHash))
@@ -216,8 +274,15 @@ test('webtorrent rejects a .torrent whose infohash is not the one given, and a m
   })
   assert.equal((await engine.list()).find((s) => s.infoHash === wrongHash)?.state, 'error')
   await engine.remove(wrongHash)
-  await assert.rejects(engine.add(f.add(join(f.dir, 'nowhere'), false)), (e: unknown) => isEngineError(e, 'engine-rejected'))
-  await assert.rejects(engine.add({ ...f.add(f.release.root, false), torrent: Buffer.from('not a torrent') }), (e: unknown) => isEngineError(e, 'engine-rejected'))
+  await assert.rejects(engine.add(f.add(join(f.dir, 'nowhere'), false)), (e: unknown) =>
+    isEngineError(e, 'engine-rejected'),
+  )
+  await assert.rejects(
+    engine.add({ ...f.add(f.release.root, false), torrent: Buffer.from('not a torrent') }),
+    (e: unknown) => isEngineError(e, 'engine-rejected'),
+  )
   await engine.close()
-  await assert.rejects(engine.add(f.add(f.release.root, false)), (e: unknown) => isEngineError(e, 'engine-closed'))
+  await assert.rejects(engine.add(f.add(f.release.root, false)), (e: unknown) =>
+    isEngineError(e, 'engine-closed'),
+  )
 })

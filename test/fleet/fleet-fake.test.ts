@@ -14,7 +14,11 @@ import { runCli, tempDir } from '../helpers.js'
 import { FakeTransmission } from '../support/fake-transmission.js'
 import { Clock, fakeTorrent, fleetConfig, type BoxSpec } from './support.js'
 
-async function fakes(t: TestContext, n: number, opts: ConstructorParameters<typeof FakeTransmission>[0] = {}): Promise<FakeTransmission[]> {
+async function fakes(
+  t: TestContext,
+  n: number,
+  opts: ConstructorParameters<typeof FakeTransmission>[0] = {},
+): Promise<FakeTransmission[]> {
   const out: FakeTransmission[] = []
   for (let i = 0; i < n; i++) {
     const f = new FakeTransmission(opts)
@@ -40,12 +44,30 @@ test('poll: one torrent-get per seedbox with only the health fields, stored per 
   const [a, b] = await fakes(t, 2)
   const h1 = 'a'.repeat(40)
   const h2 = 'b'.repeat(40)
-  a!.put({ hashString: h1, trackerStats: [{ seederCount: -1, leecherCount: -1, downloadCount: -1 }, { seederCount: 7, leecherCount: 2, downloadCount: 40 }] })
+  a!.put({
+    hashString: h1,
+    trackerStats: [
+      { seederCount: -1, leecherCount: -1, downloadCount: -1 },
+      { seederCount: 7, leecherCount: 2, downloadCount: 40 },
+    ],
+  })
   a!.put({ hashString: h2, status: 4, percentDone: 0.5, peersConnected: 3 })
-  b!.put({ hashString: h1, status: 0, error: 3, errorString: 'No data found! Ensure your drives are connected or use "Set Location".' })
+  b!.put({
+    hashString: h1,
+    status: 0,
+    error: 3,
+    errorString: 'No data found! Ensure your drives are connected or use "Set Location".',
+  })
   a!.freeBytes = 123_456_789
   const clock = new Clock()
-  const fleet = new Fleet(fleetConfig(dbPath, [{ name: 'a', url: a!.url }, { name: 'b', url: b!.url }]), db, { now: clock.now, client: quick })
+  const fleet = new Fleet(
+    fleetConfig(dbPath, [
+      { name: 'a', url: a!.url },
+      { name: 'b', url: b!.url },
+    ]),
+    db,
+    { now: clock.now, client: quick },
+  )
   const r = await fleet.poll()
   assert.deepEqual({ ...r, ms: 0 }, { seedboxes: 2, answered: 2, failed: [], torrents: 3, ms: 0 })
   assert.deepEqual(a!.calls, ['session-get', 'torrent-get', 'free-space'])
@@ -54,7 +76,11 @@ test('poll: one torrent-get per seedbox with only the health fields, stored per 
   const copies = store.copies()
   const c = (sb: string, h: string) => copies.find((x) => x.seedbox === sb && x.infohash === h)!
   assert.equal(c('a', h1).state, 'complete')
-  assert.deepEqual([c('a', h1).seeders, c('a', h1).leechers, c('a', h1).downloads], [7, 2, 40], 'the best tracker figures; -1 is unknown')
+  assert.deepEqual(
+    [c('a', h1).seeders, c('a', h1).leechers, c('a', h1).downloads],
+    [7, 2, 40],
+    'the best tracker figures; -1 is unknown',
+  )
   assert.equal(c('a', h2).state, 'downloading')
   assert.equal(c('a', h2).peers, 3)
   assert.equal(c('b', h1).state, 'error')
@@ -76,12 +102,25 @@ test('poll: one torrent-get per seedbox with only the health fields, stored per 
   b!.torrents.delete(h1)
   clock.advance(60_000)
   await fleet.poll()
-  assert.deepEqual(store.copyHistory(h2).map((x) => x.state), ['complete'])
-  assert.deepEqual(store.copyHistory(h1).filter((x) => x.seedbox === 'b').map((x) => x.state), ['gone'])
+  assert.deepEqual(
+    store.copyHistory(h2).map((x) => x.state),
+    ['complete'],
+  )
+  assert.deepEqual(
+    store
+      .copyHistory(h1)
+      .filter((x) => x.seedbox === 'b')
+      .map((x) => x.state),
+    ['gone'],
+  )
   a!.put({ hashString: 'd'.repeat(40), status: 4, percentDone: 0 })
   clock.advance(60_000)
   await fleet.poll()
-  assert.deepEqual(store.copyHistory('d'.repeat(40)).map((x) => x.state), ['downloading'], 'a torrent new since the inventory is a change')
+  assert.deepEqual(
+    store.copyHistory('d'.repeat(40)).map((x) => x.state),
+    ['downloading'],
+    'a torrent new since the inventory is a change',
+  )
   assert.equal(store.copies('b').length, 0)
 
   // History is bounded: rows older than fleet.history_days go at the next poll.
@@ -92,7 +131,11 @@ test('poll: one torrent-get per seedbox with only the health fields, stored per 
 
 test('poll tolerates a daemon that leaves fields out (older or newer Transmission)', async (t) => {
   const { dbPath, db } = setup(t)
-  const [a] = await fakes(t, 1, { omitFields: ['isStalled', 'trackerStats', 'rateUpload', 'peersConnected'], version: '4.1.0 (fake)', rpcVersion: 18 })
+  const [a] = await fakes(t, 1, {
+    omitFields: ['isStalled', 'trackerStats', 'rateUpload', 'peersConnected'],
+    version: '4.1.0 (fake)',
+    rpcVersion: 18,
+  })
   a!.put({ hashString: 'c'.repeat(40) })
   const fleet = new Fleet(fleetConfig(dbPath, [{ name: 'a', url: a!.url }]), db, { client: quick })
   const r = await fleet.poll()
@@ -116,26 +159,50 @@ test('a 409 session change between polls and mid-apply is handled; wrong credent
   ]
   const env = { [seedboxPasswordEnv('locked')]: 'wr0ng-pw' }
   const logs: string[] = []
-  const logger = { info: (f: object, m: string) => logs.push(m + JSON.stringify(f)), warn: (f: object, m: string) => logs.push(m + JSON.stringify(f)), error: (f: object, m: string) => logs.push(m + JSON.stringify(f)) }
+  const logger = {
+    info: (f: object, m: string) => logs.push(m + JSON.stringify(f)),
+    warn: (f: object, m: string) => logs.push(m + JSON.stringify(f)),
+    error: (f: object, m: string) => logs.push(m + JSON.stringify(f)),
+  }
   const fleet = new Fleet(fleetConfig(dbPath, boxes), db, { env, logger, client: quick })
   const t0 = Date.now()
   const r = await fleet.poll()
   assert.ok(Date.now() - t0 < 3000, 'a silent seedbox costs its timeout, not more')
   assert.equal(r.answered, 1)
-  assert.deepEqual(r.failed.map((f) => [f.seedbox, f.code]).sort(), [['locked', 'engine-auth'], ['silent', 'engine-timeout']])
+  assert.deepEqual(r.failed.map((f) => [f.seedbox, f.code]).sort(), [
+    ['locked', 'engine-auth'],
+    ['silent', 'engine-timeout'],
+  ])
   good!.rotateSession()
-  assert.equal((await fleet.poll()).answered, 1, 'a new session id (daemon restart) costs one 409, not a failure')
+  assert.equal(
+    (await fleet.poll()).answered,
+    1,
+    'a new session id (daemon restart) costs one 409, not a failure',
+  )
   const views = fleet.seedboxViews()
-  assert.deepEqual(views.map((v) => [v.name, v.status, v.error?.code ?? null]), [['good', 'up', null], ['locked', 'unknown', 'engine-auth'], ['silent', 'unknown', 'engine-timeout']])
+  assert.deepEqual(
+    views.map((v) => [v.name, v.status, v.error?.code ?? null]),
+    [
+      ['good', 'up', null],
+      ['locked', 'unknown', 'engine-auth'],
+      ['silent', 'unknown', 'engine-timeout'],
+    ],
+  )
   const shown = JSON.stringify({ views, logs, r, actions: new FleetStore(db).recentActions() })
   assert.ok(!shown.includes(pass) && !shown.includes('wr0ng-pw'), 'no password in status, logs or reports')
 
   // The CLI: `fleet status --json` and `health` show the failing seedboxes, without secrets.
-  writeFileSync(join(dir, 'aacseed.toml'), `[catalog]\ndatabase = "${dbPath}"\n[fleet]\n${boxes.map((b) => `[[fleet.seedboxes]]\nname = "${b.name}"\nurl = "${b.url}"\nusername = "u"\npath = "/downloads"\nreserve_bytes = 0\n${b.password_file ? `password_file = "${b.password_file}"\n` : ''}`).join('')}`)
+  writeFileSync(
+    join(dir, 'aacseed.toml'),
+    `[catalog]\ndatabase = "${dbPath}"\n[fleet]\n${boxes.map((b) => `[[fleet.seedboxes]]\nname = "${b.name}"\nurl = "${b.url}"\nusername = "u"\npath = "/downloads"\nreserve_bytes = 0\n${b.password_file ? `password_file = "${b.password_file}"\n` : ''}`).join('')}`,
+  )
   const status = await runCli(['fleet', 'status', '--json', '--config', join(dir, 'aacseed.toml')], { env })
   assert.equal(status.code, 0, status.stderr)
   const parsed = JSON.parse(status.stdout) as { seedboxes: Array<{ name: string; status: string }> }
-  assert.deepEqual(parsed.seedboxes.map((s) => s.name), ['good', 'locked', 'silent'])
+  assert.deepEqual(
+    parsed.seedboxes.map((s) => s.name),
+    ['good', 'locked', 'silent'],
+  )
   const health = await runCli(['health', '--config', join(dir, 'aacseed.toml')], { env })
   assert.equal(health.code, 1)
   assert.match(health.stdout, /seedbox locked is unknown/)
@@ -146,12 +213,23 @@ test('apply: N = 2 placements are pushed once; a second apply adds nothing; a da
   const { dir, dbPath, db } = setup(t)
   const boxes = await fakes(t, 3)
   const torrents = Array.from({ length: 12 }, (_, i) => fakeTorrent(db, join(dir, 'torrents'), i))
-  const config = fleetConfig(dbPath, boxes.map((f, i) => ({ name: `sb${i}`, url: f.url })))
+  const config = fleetConfig(
+    dbPath,
+    boxes.map((f, i) => ({ name: `sb${i}`, url: f.url })),
+  )
   const fleet = new Fleet(config, db, { client: quick })
   const first = await fleet.apply()
   assert.deepEqual([first.added, first.duplicate, first.failed.length, first.shortfalls], [24, 0, 0, 0])
-  for (const tr of torrents) assert.equal(boxes.filter((b) => b.torrents.has(tr.infohash)).length, 2, `${tr.name} on two seedboxes`)
-  assert.ok(boxes.every((b) => [...b.torrents.values()].every((x) => x.downloadDir === '/downloads' && x.status === 4 && x.labels.includes('aacseed'))), 'unpaused, into the seedbox path, labelled')
+  for (const tr of torrents)
+    assert.equal(boxes.filter((b) => b.torrents.has(tr.infohash)).length, 2, `${tr.name} on two seedboxes`)
+  assert.ok(
+    boxes.every((b) =>
+      [...b.torrents.values()].every(
+        (x) => x.downloadDir === '/downloads' && x.status === 4 && x.labels.includes('aacseed'),
+      ),
+    ),
+    'unpaused, into the seedbox path, labelled',
+  )
 
   const again = await fleet.apply()
   assert.deepEqual([again.added, again.duplicate, again.started], [0, 0, 0], 'nothing pushed twice')
@@ -174,7 +252,10 @@ test('apply: N = 2 placements are pushed once; a second apply adds nothing; a da
   holder.calls.length = 0
   const started = await fleet.apply()
   assert.equal(started.started, 1)
-  assert.deepEqual(holder.calls.filter((c) => c.startsWith('torrent-')), ['torrent-get', 'torrent-verify', 'torrent-start'])
+  assert.deepEqual(
+    holder.calls.filter((c) => c.startsWith('torrent-')),
+    ['torrent-get', 'torrent-verify', 'torrent-start'],
+  )
 })
 
 test('down after the grace period: re-placed elsewhere; back: reconciled to exactly the planned holders (remove_extra)', async (t) => {
@@ -189,7 +270,8 @@ test('down after the grace period: re-placed elsewhere; back: reconciled to exac
   )
   const fleet = new Fleet(config, db, { now: clock.now, client: quick })
   const complete = () => {
-    for (const b of boxes) for (const x of b.torrents.values()) Object.assign(x, { status: 6, percentDone: 1 })
+    for (const b of boxes)
+      for (const x of b.torrents.values()) Object.assign(x, { status: 6, percentDone: 1 })
   }
   await fleet.apply()
   complete()
@@ -218,7 +300,10 @@ test('down after the grace period: re-placed elsewhere; back: reconciled to exac
   const figures = fleet.figures()
   assert.equal(figures.copiesTarget, 2)
   assert.ok([...figures.fleet.values()].every((f) => f.copies === 2 && f.health === 'ok'))
-  assert.deepEqual(figures.seedboxes.map((b) => b.up), [true, false, true, true])
+  assert.deepEqual(
+    figures.seedboxes.map((b) => b.up),
+    [true, false, true, true],
+  )
 
   // Back: its copies are still there; the replacements become extras and go.
   lost.mode = 'ok'
@@ -237,7 +322,15 @@ test('never removed while below N elsewhere, even with remove_extra', async (t) 
   const boxes = await fakes(t, 3)
   const [tr] = [fakeTorrent(db, join(dir, 'torrents'), 0)]
   // Only one copy exists, on whichever seedbox the plan does NOT want.
-  const fleet0 = new Fleet(fleetConfig(dbPath, boxes.map((f, i) => ({ name: `sb${i}`, url: f.url })), { remove_extra: true, replicas: 2 }), db, { client: quick })
+  const fleet0 = new Fleet(
+    fleetConfig(
+      dbPath,
+      boxes.map((f, i) => ({ name: `sb${i}`, url: f.url })),
+      { remove_extra: true, replicas: 2 },
+    ),
+    db,
+    { client: quick },
+  )
   await fleet0.poll()
   const want = fleet0.plan().placement.holders.get(tr!.infohash)!
   const outsider = boxes.findIndex((_, i) => !want.includes(`sb${i}`))

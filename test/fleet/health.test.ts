@@ -1,7 +1,14 @@
 /** The pure health rules: seedbox status and grace, copy states from Transmission's numbers, torrent verdicts. */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { copyState, countHealth, holdsPlacements, seedboxStatus, torrentHealth, type CopyInput } from '../../src/fleet/health.js'
+import {
+  copyState,
+  countHealth,
+  holdsPlacements,
+  seedboxStatus,
+  torrentHealth,
+  type CopyInput,
+} from '../../src/fleet/health.js'
 
 const at = (s: number) => new Date(Date.parse('2026-11-24T10:00:00Z') + s * 1000)
 const iso = (s: number) => at(s).toISOString()
@@ -14,7 +21,12 @@ test('seedbox status: up, failing within the grace period, down after it, unknow
   assert.equal(seedboxStatus({ lastSeenAt: null, failingSince: null }, at(0), grace), 'unknown')
   assert.equal(seedboxStatus({ lastSeenAt: null, failingSince: iso(0) }, at(10), grace), 'unknown')
   assert.equal(seedboxStatus({ lastSeenAt: null, failingSince: iso(0) }, at(300), grace), 'down')
-  assert.deepEqual((['up', 'failing', 'down', 'unknown'] as const).map(holdsPlacements), [true, true, false, false])
+  assert.deepEqual((['up', 'failing', 'down', 'unknown'] as const).map(holdsPlacements), [
+    true,
+    true,
+    false,
+    false,
+  ])
 })
 
 test('copy state from Transmission status, percentDone and error (3.00 and 4.x share the numbers)', () => {
@@ -31,7 +43,13 @@ test('copy state from Transmission status, percentDone and error (3.00 and 4.x s
 })
 
 test('torrent health: ok at N complete copies, degraded below, lost at none; down seedboxes and the local engine', () => {
-  const c = (seedbox: string, infohash: string, state: CopyInput['state'], error = 0, errorString = ''): CopyInput => ({ seedbox, infohash, state, error, errorString })
+  const c = (
+    seedbox: string,
+    infohash: string,
+    state: CopyInput['state'],
+    error = 0,
+    errorString = '',
+  ): CopyInput => ({ seedbox, infohash, state, error, errorString })
   const copies = [
     c('a', 'h1', 'complete'),
     c('b', 'h1', 'complete'),
@@ -43,18 +61,24 @@ test('torrent health: ok at N complete copies, degraded below, lost at none; dow
   ]
   const torrents = ['h1', 'h2', 'h3', 'h4'].map((h) => ({ infohash: h, name: h, target: 2 }))
   const r = torrentHealth(torrents, copies, new Set(['a', 'b']), null)
-  assert.deepEqual(r.map((x) => [x.infohash, x.complete, x.downloading, x.health]), [
-    ['h1', 2, 0, 'ok'],
-    ['h2', 1, 1, 'degraded'],
-    ['h3', 1, 0, 'degraded'],
-    ['h4', 0, 0, 'lost'],
-  ])
+  assert.deepEqual(
+    r.map((x) => [x.infohash, x.complete, x.downloading, x.health]),
+    [
+      ['h1', 2, 0, 'ok'],
+      ['h2', 1, 1, 'degraded'],
+      ['h3', 1, 0, 'degraded'],
+      ['h4', 0, 0, 'lost'],
+    ],
+  )
   assert.deepEqual(r[2]!.errors, [
     { seedbox: 'a', kind: 'local', message: 'No data found!' },
     { seedbox: 'b', kind: 'tracker', message: 'Tracker gave HTTP response code 404' },
   ])
   assert.deepEqual(countHealth(r), { ok: 1, degraded: 2, lost: 1 })
   const withLocal = torrentHealth(torrents, copies, new Set(['a', 'b']), new Set(['h2', 'h4']))
-  assert.deepEqual(withLocal.map((x) => x.health), ['ok', 'ok', 'degraded', 'degraded'])
+  assert.deepEqual(
+    withLocal.map((x) => x.health),
+    ['ok', 'ok', 'degraded', 'degraded'],
+  )
   assert.equal(withLocal[1]!.local, true)
 })

@@ -17,7 +17,12 @@ export interface BoxSpec {
   timeout_ms?: number
 }
 
-export function fleetConfig(dbPath: string, boxes: BoxSpec[], fleet: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Config {
+export function fleetConfig(
+  dbPath: string,
+  boxes: BoxSpec[],
+  fleet: Record<string, unknown> = {},
+  extra: Record<string, unknown> = {},
+): Config {
   return configSchema.parse({
     catalog: { database: dbPath },
     fleet: {
@@ -36,7 +41,18 @@ export interface StoredTorrent {
 }
 
 /** A torrents row (and its root) as `torrents make` would store it. */
-export function insertTorrent(db: Db, t: { name: string; infohash: string; torrentPath: string; size: number; root: string; kind?: 'meta' | 'data'; collection?: string }): StoredTorrent {
+export function insertTorrent(
+  db: Db,
+  t: {
+    name: string
+    infohash: string
+    torrentPath: string
+    size: number
+    root: string
+    kind?: 'meta' | 'data'
+    collection?: string
+  },
+): StoredTorrent {
   db.prepare('INSERT OR IGNORE INTO roots (path) VALUES (?)').run(t.root)
   const rootId = (db.prepare('SELECT id FROM roots WHERE path = ?').get(t.root) as { id: number }).id
   new TorrentStore(db).upsert({
@@ -65,7 +81,12 @@ export function insertTorrent(db: Db, t: { name: string; infohash: string; torre
 export function fakeTorrent(db: Db, dir: string, i: number, size = 1000): StoredTorrent {
   mkdirSync(dir, { recursive: true })
   const name = `annas_archive_data__aacid__upload_files_test__20241105T${String(100000 + i).slice(-6)}Z--20241105T${String(100000 + i).slice(-6)}Z`
-  const info = { length: size, name, 'piece length': 262144, pieces: createHash('sha1').update(`piece ${i}`).digest() }
+  const info = {
+    length: size,
+    name,
+    'piece length': 262144,
+    pieces: createHash('sha1').update(`piece ${i}`).digest(),
+  }
   const bytes = encode({ info })
   const infohash = createHash('sha1').update(encode(info)).digest('hex')
   const torrentPath = join(dir, `${name}.torrent`)

@@ -2,14 +2,29 @@
 import assert from 'node:assert/strict'
 import { test, type TestContext } from 'node:test'
 import { gunzipSync } from 'node:zlib'
-import { computeCoverage, coverageJson, fleetCoverageInputs, NO_EXTERNAL_INPUTS, readCoverageData } from '../../src/coverage/index.js'
+import {
+  computeCoverage,
+  coverageJson,
+  fleetCoverageInputs,
+  NO_EXTERNAL_INPUTS,
+  readCoverageData,
+} from '../../src/coverage/index.js'
 import { EngineStatusStore } from '../../src/engines/index.js'
 import { timelineRows } from '../../src/http/dashboard/client.js'
 import { runnerJobs, tokenMatches, type JobsApi } from '../../src/http/index.js'
 import { JobRunner } from '../../src/jobs/index.js'
 import { formatTorrentList, torrentListEntries, TorrentStore } from '../../src/torrents/index.js'
 import { waitFor } from '../helpers.js'
-import { apiServer, apiTree, fakeInputs, HOSTILE_KEY, HOSTILE_NAMES, silentLogger, T0, type ApiTree } from './fixtures.js'
+import {
+  apiServer,
+  apiTree,
+  fakeInputs,
+  HOSTILE_KEY,
+  HOSTILE_NAMES,
+  silentLogger,
+  T0,
+  type ApiTree,
+} from './fixtures.js'
 
 interface ErrorJson {
   error: { code: string; message: string }
@@ -22,7 +37,10 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 }
 
 /** A job runner over the tree's writer: `scan` waits for its gate, `broken` throws. */
-function jobs(t: TestContext, tree: ApiTree): { api: JobsApi; gate: { promise: Promise<void>; resolve: () => void }; runner: JobRunner } {
+function jobs(
+  t: TestContext,
+  tree: ApiTree,
+): { api: JobsApi; gate: { promise: Promise<void>; resolve: () => void }; runner: JobRunner } {
   const gate = deferred()
   const runner = new JobRunner({
     db: tree.writer,
@@ -45,10 +63,18 @@ test('GET /api/collections and /api/coverage: the figures of the coverage model,
   const cols = await app.inject('/api/collections')
   assert.equal(cols.statusCode, 200)
   assert.match(cols.headers['content-type'] as string, /^application\/json/)
-  const colsJson = cols.json<{ collections: Array<{ collection: string; records: number; bytes: number; torrents: number; gaps: number }> }>()
+  const colsJson = cols.json<{
+    collections: Array<{ collection: string; records: number; bytes: number; torrents: number; gaps: number }>
+  }>()
   assert.deepEqual(
     colsJson.collections.map((c) => [c.collection, c.records, c.bytes, c.torrents, c.gaps]),
-    expected.collections.map((c) => [c.collection, c.totals.records, c.totals.bytes, c.totals.torrents, c.gaps.length]),
+    expected.collections.map((c) => [
+      c.collection,
+      c.totals.records,
+      c.totals.bytes,
+      c.totals.torrents,
+      c.gaps.length,
+    ]),
   )
 
   const summary = await app.inject('/api/coverage')
@@ -66,7 +92,14 @@ test('GET /api/collections and /api/coverage: the figures of the coverage model,
 
   const one = await app.inject('/api/coverage?collection=zlib3_files')
   assert.equal(one.statusCode, 200)
-  const oneJson = one.json<{ collections: Array<{ collection: string; release_list: Array<{ name: string; state: string }>; gap_list: unknown[]; levels: { held: { spans: number[][] } } }> }>()
+  const oneJson = one.json<{
+    collections: Array<{
+      collection: string
+      release_list: Array<{ name: string; state: string }>
+      gap_list: unknown[]
+      levels: { held: { spans: number[][] } }
+    }>
+  }>()
   assert.deepEqual(
     oneJson.collections.map((c) => c.collection),
     ['zlib3_files'],
@@ -75,8 +108,13 @@ test('GET /api/collections and /api/coverage: the figures of the coverage model,
   assert.equal(oneJson.collections[0]!.gap_list.length, 1)
   assert.ok(Array.isArray(oneJson.collections[0]!.levels.held.spans))
 
-  const all = (await app.inject('/api/coverage?detail=true')).json<{ collections: Array<{ release_list: unknown[] }> }>()
-  assert.equal(all.collections.reduce((n, c) => n + c.release_list.length, 0), 10)
+  const all = (await app.inject('/api/coverage?detail=true')).json<{
+    collections: Array<{ release_list: unknown[] }>
+  }>()
+  assert.equal(
+    all.collections.reduce((n, c) => n + c.release_list.length, 0),
+    10,
+  )
 
   const unknown = await app.inject('/api/coverage?collection=nope')
   assert.equal(unknown.statusCode, 404)
@@ -86,7 +124,10 @@ test('GET /api/collections and /api/coverage: the figures of the coverage model,
     assert.equal(r.statusCode, 400, bad)
     assert.equal(r.json<ErrorJson>().error.code, 'bad-request')
   }
-  assert.match((await app.inject('/api/coverage?colection=x')).json<ErrorJson>().error.message, /unknown parameter "colection"/)
+  assert.match(
+    (await app.inject('/api/coverage?colection=x')).json<ErrorJson>().error.message,
+    /unknown parameter "colection"/,
+  )
 })
 
 test('coverage answers carry an ETag; 304 until another connection commits, then a new generation', async (t) => {
@@ -104,14 +145,28 @@ test('coverage answers carry an ETag; 304 until another connection commits, then
   const after = await app.inject({ url: '/api/coverage', headers: { 'if-none-match': etag } })
   assert.equal(after.statusCode, 200)
   assert.notEqual(after.headers.etag, etag)
-  assert.equal(after.json<{ totals: { levels: { seeded: { ranges: number } } } }>().totals.levels.seeded.ranges, 0)
+  assert.equal(
+    after.json<{ totals: { levels: { seeded: { ranges: number } } } }>().totals.levels.seeded.ranges,
+    0,
+  )
   assert.ok(after.json<{ generation: number }>().generation > first.json<{ generation: number }>().generation)
 })
 
 test('GET /api/torrents: pagination covers every torrent once; filters by collection, kind, health, risk and swarm', async (t) => {
   const tree = await apiTree(t)
   const { app } = apiServer(t, tree)
-  type Item = { name: string; infohash: string; collection: string; kind: string; health: string; copies: number; seeders: number | null; at_risk: boolean; swarm_bucket: string; seeding_locally: boolean }
+  type Item = {
+    name: string
+    infohash: string
+    collection: string
+    kind: string
+    health: string
+    copies: number
+    seeders: number | null
+    at_risk: boolean
+    swarm_bucket: string
+    seeding_locally: boolean
+  }
   type PageJson = { total: number; limit: number; offset: number; items: Item[] }
   const get = async (q: string) => {
     const r = await app.inject(`/api/torrents${q}`)
@@ -130,10 +185,13 @@ test('GET /api/torrents: pagination covers every torrent once; filters by collec
     assert.equal(p.items.length, Math.min(3, 10 - offset))
     seen.push(...p.items.map((i) => i.infohash))
   }
-  assert.deepEqual(seen, all.items.map((i) => i.infohash))
+  assert.deepEqual(
+    seen,
+    all.items.map((i) => i.infohash),
+  )
   assert.equal((await get('?offset=50')).items.length, 0)
 
-  assert.ok(all.items.every((i) => i.seeding_locally === (tree.infohashes.indexOf(i.infohash) < 5)))
+  assert.ok(all.items.every((i) => i.seeding_locally === tree.infohashes.indexOf(i.infohash) < 5))
   const files = await get('?collection=zlib3_files')
   assert.equal(files.total, 6)
   assert.ok(files.items.every((i) => i.collection === 'zlib3_files'))
@@ -152,23 +210,52 @@ test('GET /api/torrents: pagination covers every torrent once; filters by collec
   const rank = { lost: 0, degraded: 1, ok: 2 } as Record<string, number>
   for (let i = 1; i < risky.items.length; i++) {
     const [a, b] = [risky.items[i - 1]!, risky.items[i]!]
-    assert.ok(rank[a.health]! < rank[b.health]! || (rank[a.health] === rank[b.health] && a.copies <= b.copies), 'riskiest first')
+    assert.ok(
+      rank[a.health]! < rank[b.health]! || (rank[a.health] === rank[b.health] && a.copies <= b.copies),
+      'riskiest first',
+    )
   }
-  assert.equal((await get('?swarm=lt4')).total, all.items.filter((i) => i.seeders !== null && i.seeders < 4).length)
+  assert.equal(
+    (await get('?swarm=lt4')).total,
+    all.items.filter((i) => i.seeders !== null && i.seeders < 4).length,
+  )
   assert.equal((await get('?swarm=unknown')).total, all.items.filter((i) => i.seeders === null).length)
 
-  for (const bad of ['?limit=0', '?limit=1001', '?offset=-1', '?kind=blob', '?health=fine', '?health=ok,', '?sort=size', '?at_risk=maybe', '?page=2']) {
+  for (const bad of [
+    '?limit=0',
+    '?limit=1001',
+    '?offset=-1',
+    '?kind=blob',
+    '?health=fine',
+    '?health=ok,',
+    '?sort=size',
+    '?at_risk=maybe',
+    '?page=2',
+  ]) {
     const r = await app.inject(`/api/torrents${bad}`)
     assert.equal(r.statusCode, 400, bad)
     assert.equal(r.json<ErrorJson>().error.code, 'bad-request', bad)
   }
-  assert.match((await app.inject('/api/torrents?limit=5000')).json<ErrorJson>().error.message, /parameter limit must be <= 1000/)
+  assert.match(
+    (await app.inject('/api/torrents?limit=5000')).json<ErrorJson>().error.message,
+    /parameter limit must be <= 1000/,
+  )
 })
 
 test('GET /api/seedboxes: the fleet inputs, or an empty list until the fleet lands', async (t) => {
   const tree = await apiTree(t)
   const withFleet = apiServer(t, tree).app
-  const r = (await withFleet.inject('/api/seedboxes')).json<{ copies_target: number; seedboxes: Array<{ name: string; up: boolean; free_bytes: number | null; torrents: number; errors: number; error: string | null }> }>()
+  const r = (await withFleet.inject('/api/seedboxes')).json<{
+    copies_target: number
+    seedboxes: Array<{
+      name: string
+      up: boolean
+      free_bytes: number | null
+      torrents: number
+      errors: number
+      error: string | null
+    }>
+  }>()
   assert.equal(r.copies_target, 2)
   assert.deepEqual(
     r.seedboxes.map((s) => [s.name, s.up, s.free_bytes, s.torrents, s.errors, s.error]),
@@ -179,7 +266,9 @@ test('GET /api/seedboxes: the fleet inputs, or an empty list until the fleet lan
   )
   const none = apiServer(t, tree, { inputs: NO_EXTERNAL_INPUTS }).app
   assert.deepEqual((await none.inject('/api/seedboxes')).json<{ seedboxes: unknown[] }>().seedboxes, [])
-  const cov = (await none.inject('/api/coverage')).json<{ totals: { levels: Record<string, { bytes: number }>; swarm: Record<string, { torrents: number }> } }>()
+  const cov = (await none.inject('/api/coverage')).json<{
+    totals: { levels: Record<string, { bytes: number }>; swarm: Record<string, { torrents: number }> }
+  }>()
   assert.equal(cov.totals.levels.fleet_1!.bytes, 0)
   assert.equal(cov.totals.levels.fleet_n!.bytes, 0)
   assert.equal(cov.totals.swarm.unknown!.torrents, 10)
@@ -195,7 +284,10 @@ test('GET /api/jobs and POST /api/jobs/NAME/run: runs listed; starting one needs
 
   const token = 's3cret-token'
   const { app } = apiServer(t, tree, { jobs: api, token })
-  const listed = (await app.inject('/api/jobs')).json<{ jobs: Array<{ name: string; schedule: string; running: boolean; last_run: unknown }>; runs: unknown[] }>()
+  const listed = (await app.inject('/api/jobs')).json<{
+    jobs: Array<{ name: string; schedule: string; running: boolean; last_run: unknown }>
+    runs: unknown[]
+  }>()
   assert.deepEqual(
     listed.jobs.map((j) => [j.name, j.schedule, j.running, j.last_run]),
     [
@@ -205,21 +297,42 @@ test('GET /api/jobs and POST /api/jobs/NAME/run: runs listed; starting one needs
   )
   assert.deepEqual(listed.runs, [])
 
-  for (const authorization of [undefined, '', 'Bearer', 'Bearer wrong-token', `Basic ${Buffer.from(`x:${token}`).toString('base64')}`, `Bearer ${token}x`, `bearer  ${token.slice(0, -1)}`]) {
-    const r = await app.inject({ method: 'POST', url: '/api/jobs/scan/run', headers: authorization === undefined ? {} : { authorization } })
+  for (const authorization of [
+    undefined,
+    '',
+    'Bearer',
+    'Bearer wrong-token',
+    `Basic ${Buffer.from(`x:${token}`).toString('base64')}`,
+    `Bearer ${token}x`,
+    `bearer  ${token.slice(0, -1)}`,
+  ]) {
+    const r = await app.inject({
+      method: 'POST',
+      url: '/api/jobs/scan/run',
+      headers: authorization === undefined ? {} : { authorization },
+    })
     assert.equal(r.statusCode, 401, String(authorization))
     assert.equal(r.json<ErrorJson>().error.code, 'unauthorized')
     assert.match(r.headers['www-authenticate'] as string, /^Bearer/)
   }
-  assert.equal((await app.inject('/api/jobs')).json<{ runs: unknown[] }>().runs.length, 0, 'refused requests start nothing')
+  assert.equal(
+    (await app.inject('/api/jobs')).json<{ runs: unknown[] }>().runs.length,
+    0,
+    'refused requests start nothing',
+  )
 
   const auth = { authorization: `Bearer ${token}` }
   const started = await app.inject({ method: 'POST', url: '/api/jobs/scan/run', headers: auth })
   assert.equal(started.statusCode, 202, started.body)
-  const run = started.json<{ run: { id: number; job: string; trigger: string; outcome: string; finished_at: null } }>().run
+  const run = started.json<{
+    run: { id: number; job: string; trigger: string; outcome: string; finished_at: null }
+  }>().run
   assert.deepEqual([run.job, run.trigger, run.outcome, run.finished_at], ['scan', 'manual', 'running', null])
   assert.equal(started.headers.location, '/api/jobs?job=scan')
-  assert.equal((await app.inject('/api/jobs')).json<{ jobs: Array<{ running: boolean }> }>().jobs[0]!.running, true)
+  assert.equal(
+    (await app.inject('/api/jobs')).json<{ jobs: Array<{ running: boolean }> }>().jobs[0]!.running,
+    true,
+  )
 
   const twice = await app.inject({ method: 'POST', url: '/api/jobs/scan/run', headers: auth })
   assert.equal(twice.statusCode, 409)
@@ -227,16 +340,30 @@ test('GET /api/jobs and POST /api/jobs/NAME/run: runs listed; starting one needs
   assert.equal(twice.json<{ run: { outcome: string } }>().run.outcome, 'skipped')
 
   gate.resolve()
-  await waitFor('the scan run to finish', async () => (await app.inject('/api/jobs?job=scan&limit=5')).json<{ runs: Array<{ id: number; outcome: string }> }>().runs.find((r) => r.id === run.id)?.outcome === 'ok')
-  const waited = await app.inject({ method: 'POST', url: '/api/jobs/scan/run?wait=true', headers: { authorization: `bearer ${token}` } })
+  await waitFor(
+    'the scan run to finish',
+    async () =>
+      (await app.inject('/api/jobs?job=scan&limit=5'))
+        .json<{ runs: Array<{ id: number; outcome: string }> }>()
+        .runs.find((r) => r.id === run.id)?.outcome === 'ok',
+  )
+  const waited = await app.inject({
+    method: 'POST',
+    url: '/api/jobs/scan/run?wait=true',
+    headers: { authorization: `bearer ${token}` },
+  })
   assert.equal(waited.statusCode, 200)
-  const done = waited.json<{ run: { outcome: string; counts: Record<string, number>; duration_ms: number } }>().run
+  const done = waited.json<{
+    run: { outcome: string; counts: Record<string, number>; duration_ms: number }
+  }>().run
   assert.deepEqual([done.outcome, done.counts], ['ok', { entries_read: 3 }])
   assert.equal(typeof done.duration_ms, 'number')
   const failed = await app.inject({ method: 'POST', url: '/api/jobs/broken/run?wait=true', headers: auth })
   assert.equal(failed.statusCode, 200)
   assert.deepEqual(
-    (({ outcome, error }) => [outcome, error])(failed.json<{ run: { outcome: string; error: string } }>().run),
+    (({ outcome, error }) => [outcome, error])(
+      failed.json<{ run: { outcome: string; error: string } }>().run,
+    ),
     ['failed', 'disk on fire'],
   )
 
@@ -252,17 +379,35 @@ test('GET /api/jobs and POST /api/jobs/NAME/run: runs listed; starting one needs
 
 test('the token comparison is exact', () => {
   assert.equal(tokenMatches('abc', 'abc'), true)
-  for (const other of ['', 'ab', 'abcd', 'ABC', 'abc ']) assert.equal(tokenMatches(other, 'abc'), false, other)
+  for (const other of ['', 'ab', 'abcd', 'ABC', 'abc '])
+    assert.equal(tokenMatches(other, 'abc'), false, other)
 })
 
 test('GET /api/problems: open problems, counted by code, filtered and paginated; hostile text stays data', async (t) => {
   const tree = await apiTree(t, { hostile: true })
   const { app } = apiServer(t, tree)
-  type P = { total: number; by_code: Record<string, number>; items: Array<{ code: string; path: string; message: string; scope: string; collection: string | null; root: string }> }
+  type P = {
+    total: number
+    by_code: Record<string, number>
+    items: Array<{
+      code: string
+      path: string
+      message: string
+      scope: string
+      collection: string | null
+      root: string
+    }>
+  }
   const all = (await app.inject('/api/problems')).json<P>()
   assert.equal(all.total, 3)
   assert.deepEqual(all.by_code, { 'invalid-meta-file-name': 2, 'unexpected-key': 1 })
-  assert.deepEqual(all.items.filter((p) => p.code === 'invalid-meta-file-name').map((p) => p.path).sort(), [...HOSTILE_NAMES].sort())
+  assert.deepEqual(
+    all.items
+      .filter((p) => p.code === 'invalid-meta-file-name')
+      .map((p) => p.path)
+      .sort(),
+    [...HOSTILE_NAMES].sort(),
+  )
   const key = all.items.find((p) => p.code === 'unexpected-key')!
   assert.ok(key.message.includes(JSON.stringify(HOSTILE_KEY)), key.message)
   assert.equal(key.collection, 'hostile_records')
@@ -275,8 +420,17 @@ test('GET /api/problems: open problems, counted by code, filtered and paginated;
   assert.equal((await app.inject('/api/problems?collection=hostile_records')).json<P>().total, 1)
   assert.equal((await app.inject('/api/problems?scope=everywhere')).statusCode, 400)
   // The release with the bad record is cataloged but not held, so no torrent was made for it.
-  const cov = (await app.inject('/api/coverage?collection=hostile_records')).json<{ collections: Array<{ levels: Record<string, { ranges: number }>; release_list: Array<{ state: string }> }> }>()
-  assert.deepEqual([cov.collections[0]!.levels.cataloged!.ranges, cov.collections[0]!.levels.held!.ranges, cov.collections[0]!.release_list[0]!.state], [1, 0, 'problems'])
+  const cov = (await app.inject('/api/coverage?collection=hostile_records')).json<{
+    collections: Array<{ levels: Record<string, { ranges: number }>; release_list: Array<{ state: string }> }>
+  }>()
+  assert.deepEqual(
+    [
+      cov.collections[0]!.levels.cataloged!.ranges,
+      cov.collections[0]!.levels.held!.ranges,
+      cov.collections[0]!.release_list[0]!.state,
+    ],
+    [1, 0, 'problems'],
+  )
 })
 
 test('GET /torrents.json: the published list, with the swarm figures and seeding state filled in', async (t) => {
@@ -284,11 +438,36 @@ test('GET /torrents.json: the published list, with the swarm figures and seeding
   const { app } = apiServer(t, tree)
   const r = await app.inject('/torrents.json')
   assert.equal(r.statusCode, 200)
-  type Entry = { btih: string; seeders: number; leechers: number; completed: number; stats_scraped_at: string | null; aa_currently_seeding: boolean; url: string; display_name: string }
+  type Entry = {
+    btih: string
+    seeders: number
+    leechers: number
+    completed: number
+    stats_scraped_at: string | null
+    aa_currently_seeding: boolean
+    url: string
+    display_name: string
+  }
   const list = r.json<Entry[]>()
-  const published = JSON.parse(formatTorrentList(torrentListEntries(new TorrentStore(tree.reader).all(), { urlBase: 'https://example.org/t/', topLevelGroupName: 'aac', trackers: [] }), 'json')) as Entry[]
+  const published = JSON.parse(
+    formatTorrentList(
+      torrentListEntries(new TorrentStore(tree.reader).all(), {
+        urlBase: 'https://example.org/t/',
+        topLevelGroupName: 'aac',
+        trackers: [],
+      }),
+      'json',
+    ),
+  ) as Entry[]
   assert.equal(list.length, 10)
-  const strip = ({ seeders: _s, leechers: _l, completed: _d, stats_scraped_at: _a, aa_currently_seeding: _c, ...rest }: Entry) => rest
+  const strip = ({
+    seeders: _s,
+    leechers: _l,
+    completed: _d,
+    stats_scraped_at: _a,
+    aa_currently_seeding: _c,
+    ...rest
+  }: Entry) => rest
   assert.deepEqual(list.map(strip), published.map(strip))
   const pos = (e: Entry) => tree.infohashes.indexOf(e.btih)
   for (const e of list) {
@@ -305,11 +484,31 @@ test('GET /healthz: database and engine; 503 when the engine does not answer', a
   const ok = apiServer(t, tree, { engine: { kind: 'webtorrent', check: async () => undefined } }).app
   const r = await ok.inject('/healthz')
   assert.equal(r.statusCode, 200)
-  assert.deepEqual(r.json(), { status: 'ok', version: '9.9.9-test', database: { ok: true }, engine: { ok: true, kind: 'webtorrent' } })
-  const down = apiServer(t, tree, { engine: { kind: 'transmission', check: async () => Promise.reject(new Error('transmission: connection refused at http://127.0.0.1:9/transmission/rpc')) } }).app
+  assert.deepEqual(r.json(), {
+    status: 'ok',
+    version: '9.9.9-test',
+    database: { ok: true },
+    engine: { ok: true, kind: 'webtorrent' },
+  })
+  const down = apiServer(t, tree, {
+    engine: {
+      kind: 'transmission',
+      check: async () =>
+        Promise.reject(new Error('transmission: connection refused at http://127.0.0.1:9/transmission/rpc')),
+    },
+  }).app
   const d = await down.inject('/healthz')
   assert.equal(d.statusCode, 503)
-  assert.deepEqual(d.json(), { status: 'unhealthy', version: '9.9.9-test', database: { ok: true }, engine: { ok: false, kind: 'transmission', error: 'transmission: connection refused at http://127.0.0.1:9/transmission/rpc' } })
+  assert.deepEqual(d.json(), {
+    status: 'unhealthy',
+    version: '9.9.9-test',
+    database: { ok: true },
+    engine: {
+      ok: false,
+      kind: 'transmission',
+      error: 'transmission: connection refused at http://127.0.0.1:9/transmission/rpc',
+    },
+  })
   assert.equal((await apiServer(t, tree).app.inject('/healthz')).json<{ engine: unknown }>().engine, null)
 })
 
@@ -318,9 +517,19 @@ test('fences: JSON errors with codes, a CSP without inline script, and loopback 
   const { app } = apiServer(t, tree, { host: '127.0.0.1' })
   const missing = await app.inject('/api/nothing?x=<b>')
   assert.equal(missing.statusCode, 404)
-  assert.deepEqual(missing.json(), { error: { code: 'not-found', message: 'no such endpoint: GET /api/nothing' } })
-  assert.equal((await app.inject({ method: 'DELETE', url: '/api/coverage' })).json<ErrorJson>().error.code, 'not-found')
-  const big = await app.inject({ method: 'POST', url: '/api/jobs/scan/run', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ x: 'y'.repeat(100_000) }) })
+  assert.deepEqual(missing.json(), {
+    error: { code: 'not-found', message: 'no such endpoint: GET /api/nothing' },
+  })
+  assert.equal(
+    (await app.inject({ method: 'DELETE', url: '/api/coverage' })).json<ErrorJson>().error.code,
+    'not-found',
+  )
+  const big = await app.inject({
+    method: 'POST',
+    url: '/api/jobs/scan/run',
+    headers: { 'content-type': 'application/json' },
+    payload: JSON.stringify({ x: 'y'.repeat(100_000) }),
+  })
   assert.equal(big.statusCode, 413)
   assert.equal(big.json<ErrorJson>().error.code, 'payload-too-large')
 
@@ -333,7 +542,8 @@ test('fences: JSON errors with codes, a CSP without inline script, and loopback 
     assert.equal(r.headers['x-content-type-options'], 'nosniff', url)
     assert.equal(r.headers['x-frame-options'], 'DENY', url)
   }
-  for (const host of ['127.0.0.1:8737', 'localhost:8737', 'localhost', '[::1]:8737', '127.0.0.2']) assert.equal((await app.inject({ url: '/api/collections', headers: { host } })).statusCode, 200, host)
+  for (const host of ['127.0.0.1:8737', 'localhost:8737', 'localhost', '[::1]:8737', '127.0.0.2'])
+    assert.equal((await app.inject({ url: '/api/collections', headers: { host } })).statusCode, 200, host)
   for (const host of ['evil.example', 'evil.example:8737', '127.0.0.1.evil.example', '[::2]:80']) {
     const r = await app.inject({ url: '/api/collections', headers: { host } })
     assert.equal(r.statusCode, 403, host)
@@ -341,7 +551,10 @@ test('fences: JSON errors with codes, a CSP without inline script, and loopback 
   }
   // Bound to all interfaces (behind a proxy, say), any Host is served.
   const open = apiServer(t, tree, { host: '0.0.0.0' }).app
-  assert.equal((await open.inject({ url: '/api/collections', headers: { host: 'aacseed.example.org' } })).statusCode, 200)
+  assert.equal(
+    (await open.inject({ url: '/api/collections', headers: { host: 'aacseed.example.org' } })).statusCode,
+    200,
+  )
 })
 
 test('the dashboard: HTML without inline script or outside URLs; script, style and icon served by aacseed', async (t) => {
@@ -361,7 +574,11 @@ test('the dashboard: HTML without inline script or outside URLs; script, style a
   const js = await app.inject('/dashboard.js')
   assert.equal(js.statusCode, 200)
   assert.match(js.headers['content-type'] as string, /^text\/javascript/)
-  assert.doesNotMatch(js.body, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function/, 'the script never parses markup')
+  assert.doesNotMatch(
+    js.body,
+    /innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function/,
+    'the script never parses markup',
+  )
   assert.doesNotMatch(js.body, /sourceMappingURL/)
   assert.doesNotMatch(js.body, /https?:\/\/(?!www\.w3\.org\/2000\/svg)/)
   const css = await app.inject('/dashboard.css')
@@ -376,38 +593,102 @@ test('GET /api/timeline: compact rows whose names the dashboard rebuilds exactly
   // 600 releases known upstream only: a timeline big enough to be compressed.
   const upstream = Array.from({ length: 600 }, (_, i) => {
     const from = T0 + 86400 * 10 + i * 100
-    const ts = (s: number) => new Date(s * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '')
-    return { name: `other_institute_meta__aacid__zlib3_records__${ts(from)}--${ts(from + 99)}.jsonl.zst`, kind: 'meta' as const, collection: 'zlib3_records', from: ts(from), to: ts(from + 99), fromS: from, toS: from + 99, bytes: 1000 }
+    const ts = (s: number) =>
+      new Date(s * 1000)
+        .toISOString()
+        .replace(/\.\d{3}Z$/, 'Z')
+        .replace(/[-:]/g, '')
+    return {
+      name: `other_institute_meta__aacid__zlib3_records__${ts(from)}--${ts(from + 99)}.jsonl.zst`,
+      kind: 'meta' as const,
+      collection: 'zlib3_records',
+      from: ts(from),
+      to: ts(from + 99),
+      fromS: from,
+      toS: from + 99,
+      bytes: 1000,
+    }
   })
-  upstream.push({ ...upstream[0]!, name: 'not-a-standard-name', fromS: upstream[0]!.fromS - 5000, toS: upstream[0]!.fromS - 4000 })
+  upstream.push({
+    ...upstream[0]!,
+    name: 'not-a-standard-name',
+    fromS: upstream[0]!.fromS - 5000,
+    toS: upstream[0]!.fromS - 4000,
+  })
   const { app } = apiServer(t, tree, { inputs: { read: () => ({ ...base.figures, upstream }) } })
   const plain = await app.inject('/api/timeline')
   assert.equal(plain.statusCode, 200)
   assert.equal(plain.headers['content-encoding'], undefined)
   assert.equal(plain.headers.vary, 'accept-encoding')
   const tl = plain.json<Parameters<typeof timelineRows>[0]>()
-  assert.deepEqual(tl.columns, ['name', 'kind', 'from_s', 'to_s', 'state', 'bytes', 'records', 'files', 'problems', 'copies', 'target', 'seeders'])
+  assert.deepEqual(tl.columns, [
+    'name',
+    'kind',
+    'from_s',
+    'to_s',
+    'state',
+    'bytes',
+    'records',
+    'files',
+    'problems',
+    'copies',
+    'target',
+    'seeders',
+  ])
   assert.deepEqual(tl.prefixes.sort(), ['annas_archive', 'other_institute'])
-  const detail = (await app.inject('/api/coverage?detail=true')).json<{ collections: Array<{ collection: string; release_list: Array<{ name: string; kind: string; from_s: number; to_s: number; state: string; bytes: number; copies: number; seeders: number | null }> }> }>()
+  const detail = (await app.inject('/api/coverage?detail=true')).json<{
+    collections: Array<{
+      collection: string
+      release_list: Array<{
+        name: string
+        kind: string
+        from_s: number
+        to_s: number
+        state: string
+        bytes: number
+        copies: number
+        seeders: number | null
+      }>
+    }>
+  }>()
   const rows = timelineRows(tl)
   for (const c of detail.collections) {
     const line = rows.get(c.collection)!
     assert.deepEqual(
-      line.release_list.map((r) => [line.nameOf(r), r.kind, r.from_s, r.to_s, r.state, r.bytes, r.copies, r.seeders]),
+      line.release_list.map((r) => [
+        line.nameOf(r),
+        r.kind,
+        r.from_s,
+        r.to_s,
+        r.state,
+        r.bytes,
+        r.copies,
+        r.seeders,
+      ]),
       c.release_list.map((r) => [r.name, r.kind, r.from_s, r.to_s, r.state, r.bytes, r.copies, r.seeders]),
       c.collection,
     )
   }
   assert.equal(rows.get('zlib3_records')!.release_list.filter((r) => r.state === 'upstream').length, 601)
 
-  const zipped = await app.inject({ url: '/api/timeline', headers: { 'accept-encoding': 'gzip, deflate, br' } })
+  const zipped = await app.inject({
+    url: '/api/timeline',
+    headers: { 'accept-encoding': 'gzip, deflate, br' },
+  })
   assert.equal(zipped.headers['content-encoding'], 'gzip')
   assert.ok(zipped.rawPayload.length < plain.rawPayload.length / 4)
   assert.equal(gunzipSync(zipped.rawPayload).toString(), plain.body)
-  const one = (await app.inject('/api/timeline?collection=duxiu_records')).json<{ collections: Array<{ collection: string }> }>()
-  assert.deepEqual(one.collections.map((c) => c.collection), ['duxiu_records'])
+  const one = (await app.inject('/api/timeline?collection=duxiu_records')).json<{
+    collections: Array<{ collection: string }>
+  }>()
+  assert.deepEqual(
+    one.collections.map((c) => c.collection),
+    ['duxiu_records'],
+  )
   assert.equal((await app.inject('/api/timeline?collection=nope')).statusCode, 404)
-  const cov = (await app.inject('/api/coverage?collection=zlib3_records')).json<{ collections: Array<{ missing: number; missing_list: Array<{ name: string }> }> }>()
+  const cov = (await app.inject('/api/coverage?collection=zlib3_records')).json<{
+    collections: Array<{ missing: number; missing_list: Array<{ name: string }> }>
+  }>()
   assert.equal(cov.collections[0]!.missing, 601)
 })
 
@@ -415,7 +696,9 @@ test('serve reads the fleet through its figures; without seedboxes, only the swa
   const figures = {
     copiesTarget: 3,
     fleet: new Map([['a'.repeat(40), { copies: 0, health: 'lost' as const }]]),
-    swarm: new Map([['a'.repeat(40), { seeders: 7, leechers: 1, completed: 2, scrapedAt: '2026-11-24T10:00:00' }]]),
+    swarm: new Map([
+      ['a'.repeat(40), { seeders: 7, leechers: 1, completed: 2, scrapedAt: '2026-11-24T10:00:00' }],
+    ]),
     seedboxes: [],
   }
   const withBoxes = fleetCoverageInputs({ figures: () => figures }, true).read()

@@ -41,7 +41,8 @@ function familyOf(sample: string, families: Map<string, Family>): Family | undef
   for (const suffix of ['', '_bucket', '_sum', '_count']) {
     if (!sample.endsWith(suffix)) continue
     const f = families.get(sample.slice(0, sample.length - suffix.length))
-    if (f && (suffix === '' || f.type === 'histogram' || (f.type === 'summary' && suffix !== '_bucket'))) return f
+    if (f && (suffix === '' || f.type === 'histogram' || (f.type === 'summary' && suffix !== '_bucket')))
+      return f
   }
   return undefined
 }
@@ -126,7 +127,8 @@ export function parseExposition(text: string): Map<string, Family> {
       const [, name, labelText, value] = m as unknown as [string, string, string | undefined, string]
       const f = familyOf(name, families)
       if (!f) throw new Error(`${where}: sample ${name} has no TYPE or HELP before it`)
-      if (f !== current || closed.has(f.name)) throw new Error(`${where}: samples of ${f.name} are not together`)
+      if (f !== current || closed.has(f.name))
+        throw new Error(`${where}: samples of ${f.name} are not together`)
       const labels = parseLabels(labelText ?? '', where)
       const key = `${name}{${Object.entries(labels)
         .sort()
@@ -137,7 +139,8 @@ export function parseExposition(text: string): Map<string, Family> {
       f.samples.push({ name, labels, value: parseFloatStrict(value, where) })
     })
   for (const f of families.values()) {
-    if (f.type === 'counter' && f.samples.some((s) => s.value < 0 || Number.isNaN(s.value))) throw new Error(`${f.name}: a counter below 0`)
+    if (f.type === 'counter' && f.samples.some((s) => s.value < 0 || Number.isNaN(s.value)))
+      throw new Error(`${f.name}: a counter below 0`)
     if (f.type === 'histogram') checkHistogram(f)
   }
   return families
@@ -160,16 +163,26 @@ function checkHistogram(f: Family): void {
   for (const g of groups.values()) {
     const last = g.buckets[g.buckets.length - 1]
     if (!last || last[0] !== Infinity) throw new Error(`${f.name}: no +Inf bucket`)
-    if (g.count !== last[1] || g.sum === undefined) throw new Error(`${f.name}: _count differs from the +Inf bucket, or _sum missing`)
-    for (let i = 1; i < g.buckets.length; i++) if (g.buckets[i]![0] <= g.buckets[i - 1]![0] || g.buckets[i]![1] < g.buckets[i - 1]![1]) throw new Error(`${f.name}: buckets not cumulative`)
+    if (g.count !== last[1] || g.sum === undefined)
+      throw new Error(`${f.name}: _count differs from the +Inf bucket, or _sum missing`)
+    for (let i = 1; i < g.buckets.length; i++)
+      if (g.buckets[i]![0] <= g.buckets[i - 1]![0] || g.buckets[i]![1] < g.buckets[i - 1]![1])
+        throw new Error(`${f.name}: buckets not cumulative`)
   }
 }
 
-const value = (f: Map<string, Family>, name: string, labels: Record<string, string> = {}): number | undefined =>
-  familyOf(name, f)?.samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value
+const value = (
+  f: Map<string, Family>,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined =>
+  familyOf(name, f)?.samples.find(
+    (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+  )?.value
 
 test('the strict parser accepts the format and refuses what it forbids', () => {
-  const ok = '# HELP a_total Things.\n# TYPE a_total counter\na_total{x="q\\"\\\\\\n"} 3\n# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="+Inf"} 2\nh_sum 3.5\nh_count 2\n'
+  const ok =
+    '# HELP a_total Things.\n# TYPE a_total counter\na_total{x="q\\"\\\\\\n"} 3\n# TYPE h histogram\nh_bucket{le="1"} 1\nh_bucket{le="+Inf"} 2\nh_sum 3.5\nh_count 2\n'
   const f = parseExposition(ok)
   assert.equal(f.get('a_total')!.samples[0]!.labels.x, 'q"\\\n')
   for (const bad of [
@@ -221,22 +234,44 @@ test('GET /metrics: valid exposition with every documented series, equal to the 
   assert.equal(f.get('aacseed_job_duration_seconds')!.type, 'histogram')
   assert.equal(f.get('aacseed_coverage_ratio')!.type, 'gauge')
 
-  const cov = (await app.inject('/api/coverage')).json<{ collections: Array<{ collection: string; bytes: number; levels: Record<string, { ratio: number; bytes: number; records: number; ranges: number; seconds: number }>; gaps: { count: number; seconds: number }; swarm: Record<string, { torrents: number; bytes: number }> }>; totals: { health: Record<string, number>; at_risk: number } }>()
+  const cov = (await app.inject('/api/coverage')).json<{
+    collections: Array<{
+      collection: string
+      bytes: number
+      levels: Record<
+        string,
+        { ratio: number; bytes: number; records: number; ranges: number; seconds: number }
+      >
+      gaps: { count: number; seconds: number }
+      swarm: Record<string, { torrents: number; bytes: number }>
+    }>
+    totals: { health: Record<string, number>; at_risk: number }
+  }>()
   for (const c of cov.collections) {
     assert.equal(value(f, 'aacseed_collection_bytes', { collection: c.collection }), c.bytes)
     for (const [level, l] of Object.entries(c.levels)) {
-      assert.equal(value(f, 'aacseed_coverage_ratio', { collection: c.collection, level }), l.ratio, `${c.collection} ${level}`)
+      assert.equal(
+        value(f, 'aacseed_coverage_ratio', { collection: c.collection, level }),
+        l.ratio,
+        `${c.collection} ${level}`,
+      )
       assert.equal(value(f, 'aacseed_coverage_bytes', { collection: c.collection, level }), l.bytes)
     }
     assert.equal(value(f, 'aacseed_coverage_gaps', { collection: c.collection }), c.gaps.count)
-    for (const [bucket, b] of Object.entries(c.swarm)) assert.equal(value(f, 'aacseed_swarm_bytes', { collection: c.collection, bucket }), b.bytes)
+    for (const [bucket, b] of Object.entries(c.swarm))
+      assert.equal(value(f, 'aacseed_swarm_bytes', { collection: c.collection, bucket }), b.bytes)
   }
-  for (const [health, n] of Object.entries(cov.totals.health)) assert.equal(value(f, 'aacseed_torrents', { health }), n)
+  for (const [health, n] of Object.entries(cov.totals.health))
+    assert.equal(value(f, 'aacseed_torrents', { health }), n)
   assert.equal(value(f, 'aacseed_torrents_at_risk'), cov.totals.at_risk)
   assert.equal(value(f, 'aacseed_seedbox_up', { seedbox: 'box-1' }), 1)
   assert.equal(value(f, 'aacseed_seedbox_up', { seedbox: 'box-2' }), 0)
   assert.equal(value(f, 'aacseed_seedbox_free_bytes', { seedbox: 'box-1' }), 5e12)
-  assert.equal(value(f, 'aacseed_seedbox_free_bytes', { seedbox: 'box-2' }), undefined, 'unknown free space is absent, not 0')
+  assert.equal(
+    value(f, 'aacseed_seedbox_free_bytes', { seedbox: 'box-2' }),
+    undefined,
+    'unknown free space is absent, not 0',
+  )
   assert.equal(value(f, 'aacseed_problems', { scope: 'root', code: 'invalid-meta-file-name' }), 2)
   assert.equal(value(f, 'aacseed_problems', { scope: 'meta', code: 'unexpected-key' }), 1)
   assert.equal(value(f, 'aacseed_engine_torrents', { state: 'seeding' }), 5)
@@ -255,7 +290,9 @@ test('GET /metrics: valid exposition with every documented series, equal to the 
   assert.equal(value(f, 'aacseed_job_runs_total', { job: 'broken', outcome: 'failed' }), 1)
   assert.equal(value(f, 'aacseed_job_duration_seconds_count', { job: 'scan' }), 2)
   assert.equal(value(f, 'aacseed_job_duration_seconds_bucket', { job: 'scan', le: '+Inf' }), 2)
-  assert.ok((value(f, 'aacseed_job_last_success_timestamp_seconds', { job: 'scan' }) ?? 0) > Date.now() / 1000 - 60)
+  assert.ok(
+    (value(f, 'aacseed_job_last_success_timestamp_seconds', { job: 'scan' }) ?? 0) > Date.now() / 1000 - 60,
+  )
   assert.equal(value(f, 'aacseed_job_last_success_timestamp_seconds', { job: 'broken' }), undefined)
   assert.equal(value(f, 'aacseed_job_running', { job: 'scan' }), 0)
   // Scraped again with nothing new: the counters stay.

@@ -31,13 +31,22 @@ function setup(t: TestContext): { db: Db; logger: Logger; logs: LogLine[]; path:
   return { db, logger: createLogger({ level: 'debug', destination: stream }), logs, path }
 }
 
-function runner(t: TestContext, env: { db: Db; logger: Logger }, jobs: JobDefinition[], keepRuns?: number): JobRunner {
+function runner(
+  t: TestContext,
+  env: { db: Db; logger: Logger },
+  jobs: JobDefinition[],
+  keepRuns?: number,
+): JobRunner {
   const r = new JobRunner({ db: env.db, logger: env.logger, jobs, ...(keepRuns ? { keepRuns } : {}) })
   t.after(() => r.stop(1000))
   return r
 }
 
-function job(name: string, run: (signal: AbortSignal) => Promise<JobCounts>, schedule = '0 0 1 1 *'): JobDefinition {
+function job(
+  name: string,
+  run: (signal: AbortSignal) => Promise<JobCounts>,
+  schedule = '0 0 1 1 *',
+): JobDefinition {
   return { name, schedule, run }
 }
 
@@ -168,7 +177,9 @@ test('bad cron expressions are a configuration error naming each job and express
 
 test('runs left running by a killed process are marked interrupted on start', async (t) => {
   const env = setup(t)
-  const insert = env.db.prepare("INSERT INTO job_runs (job, trigger, started_at, outcome) VALUES (?, 'schedule', ?, ?)")
+  const insert = env.db.prepare(
+    "INSERT INTO job_runs (job, trigger, started_at, outcome) VALUES (?, 'schedule', ?, ?)",
+  )
   insert.run('scan', '2026-01-01T00:00:00.000Z', 'running')
   insert.run('seed', '2026-01-01T00:00:01.000Z', 'ok')
   const r = runner(t, env, [job('scan', async () => ({})), job('seed', async () => ({}))])
@@ -205,7 +216,10 @@ test('stop() aborts running jobs and waits for them', async (t) => {
   const run = await pending
   assert.equal(run.outcome, 'interrupted')
   assert.equal(run.error, 'aacseed stopped before the run finished')
-  await assert.rejects(r.runNow('scan'), (e: unknown) => e instanceof AacseedError && e.code === 'jobs-stopping')
+  await assert.rejects(
+    r.runNow('scan'),
+    (e: unknown) => e instanceof AacseedError && e.code === 'jobs-stopping',
+  )
 })
 
 test('stop() gives up on a job that ignores the signal after the timeout and records it interrupted', async (t) => {
@@ -250,7 +264,10 @@ test('only the newest keep_runs runs of each job are kept', async (t) => {
 
 test('runNow rejects an unknown job', async (t) => {
   const r = runner(t, setup(t), [job('scan', async () => ({}))])
-  await assert.rejects(r.runNow('nope'), (e: unknown) => e instanceof AacseedError && e.code === 'unknown-job' && /scan/.test(e.message))
+  await assert.rejects(
+    r.runNow('nope'),
+    (e: unknown) => e instanceof AacseedError && e.code === 'unknown-job' && /scan/.test(e.message),
+  )
 })
 
 test('a schedule with seconds fires the job (cron "* * * * * *", UTC); a scheduled failure stays in the log', async (t) => {
@@ -260,9 +277,19 @@ test('a schedule with seconds fires the job (cron "* * * * * *", UTC); a schedul
     job('seed', () => Promise.reject(new Error('transmission unreachable')), '* * * * * *'),
   ])
   r.start()
-  const run = await waitFor('a scheduled run', () => r.recentRuns({ job: 'engine_status' }).find((x) => x.trigger === 'schedule' && x.outcome === 'ok'), 2500, 50)
+  const run = await waitFor(
+    'a scheduled run',
+    () => r.recentRuns({ job: 'engine_status' }).find((x) => x.trigger === 'schedule' && x.outcome === 'ok'),
+    2500,
+    50,
+  )
   assert.equal(run.job, 'engine_status')
-  const failed = await waitFor('a failed scheduled run', () => r.recentRuns({ job: 'seed' }).find((x) => x.outcome === 'failed'), 2500, 50)
+  const failed = await waitFor(
+    'a failed scheduled run',
+    () => r.recentRuns({ job: 'seed' }).find((x) => x.outcome === 'failed'),
+    2500,
+    50,
+  )
   assert.equal(failed.error, 'transmission unreachable')
   await r.stop()
   const count = r.recentRuns().length

@@ -80,20 +80,29 @@ async function stop(s: Served): Promise<{ code: number | null; ms: number }> {
 test('serve catalogs, torrents and seeds a release tree; aria2c downloads every release; a restart re-hashes nothing', async (t) => {
   if (!requireTool(t, 'aria2c')) return
   const dir = tempDir(t)
-  writeSampleRelease({ root: join(dir, 'releases'), seed: 11, collections: [
-    { name: 'zlib3_records', kind: 'records', ranges: 2, recordsPerRange: 200 },
-    { name: 'zlib3_files', kind: 'files', ranges: 1, recordsPerRange: 16, blobBytes: [500_000, 1_500_000] },
-  ] })
+  writeSampleRelease({
+    root: join(dir, 'releases'),
+    seed: 11,
+    collections: [
+      { name: 'zlib3_records', kind: 'records', ranges: 2, recordsPerRange: 200 },
+      { name: 'zlib3_files', kind: 'files', ranges: 1, recordsPerRange: 16, blobBytes: [500_000, 1_500_000] },
+    ],
+  })
   const tracker = await startTracker(t)
   const config = writeConfig(dir, baseToml(tracker.announce, await freePort()))
   const s = start(t, dir, config)
   const releases = readdirSync(s.root)
   // Up to date: every release torrented and seeding.
-  await waitFor('all releases seeding', async () => {
-    if (s.child.exitCode !== null) throw new Error(`serve exited ${s.child.exitCode}:\n${s.output()}`)
-    const seeds = (await runs(s)).filter((r) => r.job === 'engine_status' && r.outcome === 'ok')
-    return seeds.some((r) => r.counts?.seeding === releases.length)
-  }, 60_000, 300).catch((e: Error) => {
+  await waitFor(
+    'all releases seeding',
+    async () => {
+      if (s.child.exitCode !== null) throw new Error(`serve exited ${s.child.exitCode}:\n${s.output()}`)
+      const seeds = (await runs(s)).filter((r) => r.job === 'engine_status' && r.outcome === 'ok')
+      return seeds.some((r) => r.counts?.seeding === releases.length)
+    },
+    60_000,
+    300,
+  ).catch((e: Error) => {
     throw new Error(`${e.message}\n${s.output().slice(-3000)}`)
   })
   assert.deepEqual(readdirSync(join(dir, 'torrents')).sort(), releases.map((n) => `${n}.torrent`).sort())
@@ -104,7 +113,11 @@ test('serve catalogs, torrents and seeds a release tree; aria2c downloads every 
     const got = readTree(out)
     const want = readTree(s.root)
     for (const [p, bytes] of got) assert.ok(bytes.equals(want.get(p)!), `${p} downloaded intact`)
-    assert.ok(got.size > 0 && [...want.keys()].filter((p) => p === name || p.startsWith(`${name}/`)).every((p) => got.has(p)), `all of ${name} downloaded`)
+    assert.ok(
+      got.size > 0 &&
+        [...want.keys()].filter((p) => p === name || p.startsWith(`${name}/`)).every((p) => got.has(p)),
+      `all of ${name} downloaded`,
+    )
   }
 
   const stopped = await stop(s)
@@ -115,14 +128,35 @@ test('serve catalogs, torrents and seeds a release tree; aria2c downloads every 
   const lastRun = Math.max(...(await runs(s)).map((r) => r.id))
   const again = start(t, dir, config)
   const startedAt = Date.now()
-  const seedRun = await waitFor('startup seed run', async () => (await runs(again)).find((r) => r.id > lastRun && r.job === 'seed' && r.trigger === 'startup' && r.outcome === 'ok' && (r.counts?.added ?? 0) > 0 && r.counts?.already === 0), 30_000, 100)
+  const seedRun = await waitFor(
+    'startup seed run',
+    async () =>
+      (await runs(again)).find(
+        (r) =>
+          r.id > lastRun &&
+          r.job === 'seed' &&
+          r.trigger === 'startup' &&
+          r.outcome === 'ok' &&
+          (r.counts?.added ?? 0) > 0 &&
+          r.counts?.already === 0,
+      ),
+    30_000,
+    100,
+  )
   t.diagnostic(`time to seeding after restart: ${Date.now() - startedAt} ms`)
   assert.equal(seedRun.counts?.added, releases.length)
   assert.equal(seedRun.counts?.verified, 0)
-  const seeding = await waitFor('seeding after restart', async () => {
-    const st = (await runs(again)).filter((r) => r.id > lastRun && r.job === 'engine_status' && r.outcome === 'ok')
-    return st.find((r) => r.counts?.seeding === releases.length)
-  }, 30_000, 200)
+  const seeding = await waitFor(
+    'seeding after restart',
+    async () => {
+      const st = (await runs(again)).filter(
+        (r) => r.id > lastRun && r.job === 'engine_status' && r.outcome === 'ok',
+      )
+      return st.find((r) => r.counts?.seeding === releases.length)
+    },
+    30_000,
+    200,
+  )
   assert.ok(seeding)
   // The data was not read again: aria2c still gets every byte, from pieces WebTorrent never re-hashed.
   const out = tempDir(t)
@@ -134,15 +168,28 @@ test('serve catalogs, torrents and seeds a release tree; aria2c downloads every 
 
 test('bad input: missing root, bad cron and a port in use are clear errors with exit code 2', async (t) => {
   const dir = tempDir(t)
-  writeSampleRelease({ root: join(dir, 'releases'), seed: 2, collections: [{ name: 'zlib3_records', kind: 'records', ranges: 1, recordsPerRange: 10 }] })
+  writeSampleRelease({
+    root: join(dir, 'releases'),
+    seed: 2,
+    collections: [{ name: 'zlib3_records', kind: 'records', ranges: 1, recordsPerRange: 10 }],
+  })
   const port = await freePort()
 
-  const missing = writeConfig(dir, baseToml('http://127.0.0.1:1/announce', port).replace('roots = ["releases"]', 'roots = ["releases", "nowhere"]'))
+  const missing = writeConfig(
+    dir,
+    baseToml('http://127.0.0.1:1/announce', port).replace(
+      'roots = ["releases"]',
+      'roots = ["releases", "nowhere"]',
+    ),
+  )
   let r = await runCli(['serve'], { env: { ...process.env, AACSEED_CONFIG: missing }, cwd: dir })
   assert.equal(r.code, 2)
   assert.match(r.stderr, /catalog\.roots\[1\]: path does not exist/)
 
-  const badCron = writeConfig(dir, baseToml('http://127.0.0.1:1/announce', port, '[jobs]\nscan = "every minute"\n'))
+  const badCron = writeConfig(
+    dir,
+    baseToml('http://127.0.0.1:1/announce', port, '[jobs]\nscan = "every minute"\n'),
+  )
   r = await runCli(['serve'], { env: { ...process.env, AACSEED_CONFIG: badCron }, cwd: dir })
   assert.equal(r.code, 2)
   assert.match(r.stderr, /jobs\.scan/)
@@ -162,7 +209,11 @@ test('bad input: missing root, bad cron and a port in use are clear errors with 
 test('with Transmission unreachable or refusing the credentials, serve keeps running and records failed seed runs', async (t) => {
   if (!requireTool(t, 'transmission-daemon')) return
   const dir = tempDir(t)
-  writeSampleRelease({ root: join(dir, 'releases'), seed: 5, collections: [{ name: 'zlib3_records', kind: 'records', ranges: 1, recordsPerRange: 20 }] })
+  writeSampleRelease({
+    root: join(dir, 'releases'),
+    seed: 5,
+    collections: [{ name: 'zlib3_records', kind: 'records', ranges: 1, recordsPerRange: 20 }],
+  })
   const daemon = await startTransmission(t, dir, { auth: { user: 'seeder', pass: 'right-password' } })
   const deadPort = await freePort()
   for (const [label, url, password] of [
@@ -171,7 +222,11 @@ test('with Transmission unreachable or refusing the credentials, serve keeps run
   ] as const) {
     const config = writeConfig(
       dir,
-      baseToml('http://127.0.0.1:1/announce', await freePort(), `[engine]\nkind = "transmission"\n[engine.transmission]\nurl = "${url}"\nusername = "seeder"\ntimeout_ms = 2000\n`),
+      baseToml(
+        'http://127.0.0.1:1/announce',
+        await freePort(),
+        `[engine]\nkind = "transmission"\n[engine.transmission]\nurl = "${url}"\nusername = "seeder"\ntimeout_ms = 2000\n`,
+      ),
     )
     const env = { ...process.env, AACSEED_CONFIG: config, AACSEED_TRANSMISSION_PASSWORD: password }
     const before = Math.max(0, ...(await runs({ env, dir })).map((r) => r.id))
@@ -180,8 +235,19 @@ test('with Transmission unreachable or refusing the credentials, serve keeps run
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()))
     t.after(() => killChild(child))
-    const failed = await waitFor(`${label}: a failed seed run`, async () => (await runs({ env, dir })).find((r) => r.id > before && r.job === 'seed' && r.outcome === 'failed' && r.trigger === 'startup'), 60_000, 200)
-    assert.match(failed.error ?? '', label === 'unreachable' ? /unreachable|refused|ECONNREFUSED/i : /auth|401|credential/i)
+    const failed = await waitFor(
+      `${label}: a failed seed run`,
+      async () =>
+        (await runs({ env, dir })).find(
+          (r) => r.id > before && r.job === 'seed' && r.outcome === 'failed' && r.trigger === 'startup',
+        ),
+      60_000,
+      200,
+    )
+    assert.match(
+      failed.error ?? '',
+      label === 'unreachable' ? /unreachable|refused|ECONNREFUSED/i : /auth|401|credential/i,
+    )
     assert.ok(!(failed.error ?? '').includes(password), 'the password is not in the recorded error')
     assert.ok(!out.includes(password), 'the password is not logged')
     assert.equal(child.exitCode, null, `${label}: serve is still running\n${out}`)

@@ -44,7 +44,10 @@ test('JSON lines carry level, time, msg and the area of the child logger', () =>
 
 test('errors are logged with message and stack', () => {
   const out = capture()
-  createLogger({ level: 'info', destination: out.stream }).error({ err: new Error('disk full') }, 'scan failed')
+  createLogger({ level: 'info', destination: out.stream }).error(
+    { err: new Error('disk full') },
+    'scan failed',
+  )
   const err = out.lines()[0]!.err as { message: string; stack: string }
   assert.equal(err.message, 'disk full')
   assert.match(err.stack, /Error: disk full/)
@@ -66,18 +69,25 @@ test('secrets are redacted by field name at the top level, one and two levels do
     'settings',
   )
   const text = out.text()
-  for (const secret of ['pw0', 'pw1', 'pw2', 'tk0', 'tk1', 'tk2', 'YWRtaW46cHcz', 'tk3']) assert.ok(!text.includes(secret), `${secret} leaked: ${text}`)
+  for (const secret of ['pw0', 'pw1', 'pw2', 'tk0', 'tk1', 'tk2', 'YWRtaW46cHcz', 'tk3'])
+    assert.ok(!text.includes(secret), `${secret} leaked: ${text}`)
   const line = out.lines()[0]!
   assert.deepEqual(line.transmission, { username: 'admin', password: '[redacted]' })
   assert.equal((line.req as { headers: Record<string, string> }).headers.accept, 'text/html')
 })
 
 test('redactUrl hides userinfo passwords and credential query parameters, and nothing else', () => {
-  assert.equal(redactUrl('http://admin:s3cret@127.0.0.1:9091/transmission/rpc'), 'http://admin:***@127.0.0.1:9091/transmission/rpc')
+  assert.equal(
+    redactUrl('http://admin:s3cret@127.0.0.1:9091/transmission/rpc'),
+    'http://admin:***@127.0.0.1:9091/transmission/rpc',
+  )
   // The last @ before the path ends the userinfo, as in a URL parser.
   assert.equal(redactUrl('https://admin:p@ss@host/x'), 'https://admin:***@host/x')
   assert.equal(redactUrl('https://admin@host/x'), 'https://admin@host/x')
-  assert.equal(redactUrl('http://tracker.example/announce?passkey=abc123&info_hash=x'), 'http://tracker.example/announce?passkey=***&info_hash=x')
+  assert.equal(
+    redactUrl('http://tracker.example/announce?passkey=abc123&info_hash=x'),
+    'http://tracker.example/announce?passkey=***&info_hash=x',
+  )
   assert.equal(redactUrl('http://h/a?x=1&token=t0k#frag'), 'http://h/a?x=1&token=***#frag')
   // An @ in the path or query is not userinfo.
   assert.equal(redactUrl('http://host/users/a@b?x=1'), 'http://host/users/a@b?x=1')

@@ -22,7 +22,12 @@ interface Built extends BuiltTorrent {
   kind: 'meta' | 'data'
 }
 
-async function build(root: string, name: string, kind: 'meta' | 'data', files: Array<{ path: string; size: number }>): Promise<Built> {
+async function build(
+  root: string,
+  name: string,
+  kind: 'meta' | 'data',
+  files: Array<{ path: string; size: number }>,
+): Promise<Built> {
   const path = join(root, name)
   if (kind === 'meta') {
     writeFileSync(path, bytesOf(name, files[0]!.size))
@@ -34,7 +39,10 @@ async function build(root: string, name: string, kind: 'meta' | 'data', files: A
     name,
     kind: kind === 'meta' ? 'file' : 'folder',
     root: path,
-    files: kind === 'meta' ? [{ path: name, length: files[0]!.size }] : files.map((f) => ({ path: f.path, length: f.size })),
+    files:
+      kind === 'meta'
+        ? [{ path: name, length: files[0]!.size }]
+        : files.map((f) => ({ path: f.path, length: f.size })),
     pieceLength: PIECE,
     announce: [['http://127.0.0.1:1/announce']],
     webSeeds: [],
@@ -58,13 +66,28 @@ function bytesOf(seed: string, size: number): Buffer {
 }
 
 /** A hand-made torrent: any info dictionary, with a consistent pieces field unless given. */
-function hand(info: BencodeDict & { files?: Array<{ length: number; path: string[] }>; length?: number }, pieceLength = PIECE): { buf: Buffer; btih: string } {
+function hand(
+  info: BencodeDict & { files?: Array<{ length: number; path: string[] }>; length?: number },
+  pieceLength = PIECE,
+): { buf: Buffer; btih: string } {
   const total = info.length ?? (info.files ?? []).reduce((s, f) => s + f.length, 0)
-  const full: BencodeDict = { 'piece length': pieceLength, pieces: Buffer.alloc(20 * Math.ceil(total / pieceLength), 7), ...info }
-  return { buf: encode({ announce: 'http://127.0.0.1:1/announce', info: full }), btih: createHash('sha1').update(encode(full)).digest('hex') }
+  const full: BencodeDict = {
+    'piece length': pieceLength,
+    pieces: Buffer.alloc(20 * Math.ceil(total / pieceLength), 7),
+    ...info,
+  }
+  return {
+    buf: encode({ announce: 'http://127.0.0.1:1/announce', info: full }),
+    btih: createHash('sha1').update(encode(full)).digest('hex'),
+  }
 }
 
-function entry(b: { btih: string } | Built, name: string, kind: 'meta' | 'data', dataSize: number | null): { btih: string; name: string; kind: 'meta' | 'data'; dataSize: number | null } {
+function entry(
+  b: { btih: string } | Built,
+  name: string,
+  kind: 'meta' | 'data',
+  dataSize: number | null,
+): { btih: string; name: string; kind: 'meta' | 'data'; dataSize: number | null } {
   return { btih: 'infoHash' in b ? b.infoHash : b.btih, name, kind, dataSize }
 }
 
@@ -108,16 +131,19 @@ describe('checkUpstreamTorrent: accepted', () => {
     assert.equal(d.infoHash, data.infoHash)
     assert.equal(d.kind, 'folder')
     assert.equal(d.totalSize, DATA_SIZE)
-    assert.deepEqual(
-      d.files.map((f) => f.path).sort(),
-      DATA_FILES.map((f) => f.path).sort(),
-    )
+    assert.deepEqual(d.files.map((f) => f.path).sort(), DATA_FILES.map((f) => f.path).sort())
   })
 
   test('an unknown size (data_size null) is not compared', async (t) => {
     const { meta, data } = await fixtures(t)
-    assert.equal(checkUpstreamTorrent(meta.torrent, entry(meta, META, 'meta', null), LIMITS).infoHash, meta.infoHash)
-    assert.equal(checkUpstreamTorrent(data.torrent, entry(data, DATA, 'data', null), LIMITS).infoHash, data.infoHash)
+    assert.equal(
+      checkUpstreamTorrent(meta.torrent, entry(meta, META, 'meta', null), LIMITS).infoHash,
+      meta.infoHash,
+    )
+    assert.equal(
+      checkUpstreamTorrent(data.torrent, entry(data, DATA, 'data', null), LIMITS).infoHash,
+      data.infoHash,
+    )
   })
 
   test('AACIDs at both ends of the folder range are inside it', () => {
@@ -131,14 +157,22 @@ describe('checkUpstreamTorrent: accepted', () => {
 describe('checkUpstreamTorrent: not the listed torrent (torrent-mismatch)', () => {
   test('another infohash', async (t) => {
     const { meta, otherMeta } = await fixtures(t)
-    const f = failure(() => checkUpstreamTorrent(meta.torrent, { btih: otherMeta.infoHash, name: META, kind: 'meta', dataSize: null }, LIMITS))
+    const f = failure(() =>
+      checkUpstreamTorrent(
+        meta.torrent,
+        { btih: otherMeta.infoHash, name: META, kind: 'meta', dataSize: null },
+        LIMITS,
+      ),
+    )
     assert.equal(f.code, 'torrent-mismatch')
     assert.match(f.message, new RegExp(`has infohash ${meta.infoHash}, not the listed ${otherMeta.infoHash}`))
   })
 
   test('another name (with its own, matching infohash)', async (t) => {
     const { otherMeta } = await fixtures(t)
-    const f = failure(() => checkUpstreamTorrent(otherMeta.torrent, entry(otherMeta, META, 'meta', null), LIMITS))
+    const f = failure(() =>
+      checkUpstreamTorrent(otherMeta.torrent, entry(otherMeta, META, 'meta', null), LIMITS),
+    )
     assert.equal(f.code, 'torrent-mismatch')
     assert.match(f.message, new RegExp(`is named "${otherMeta.name}"`))
   })
@@ -171,13 +205,25 @@ describe('checkUpstreamTorrent: not the listed torrent (torrent-mismatch)', () =
   })
 
   test('a data folder torrent with a sub-folder', () => {
-    const h = hand({ name: DATA, files: [{ length: 100, path: [aacid('zlib3_files', 10)] }, { length: 100, path: ['sub', aacid('zlib3_files', 11)] }] })
+    const h = hand({
+      name: DATA,
+      files: [
+        { length: 100, path: [aacid('zlib3_files', 10)] },
+        { length: 100, path: ['sub', aacid('zlib3_files', 11)] },
+      ],
+    })
     const f = failure(() => checkUpstreamTorrent(h.buf, entry(h, DATA, 'data', 200), LIMITS))
     assert.equal(f.code, 'torrent-mismatch')
     assert.match(f.message, /sub\/aacid__zlib3_files__.*holds no sub-folders/)
     // A sub-folder named like an AACID is no better.
-    const h2 = hand({ name: DATA, files: [{ length: 100, path: [aacid('zlib3_files', 10), aacid('zlib3_files', 11)] }] })
-    assert.equal(failure(() => checkUpstreamTorrent(h2.buf, entry(h2, DATA, 'data', 100), LIMITS)).code, 'torrent-mismatch')
+    const h2 = hand({
+      name: DATA,
+      files: [{ length: 100, path: [aacid('zlib3_files', 10), aacid('zlib3_files', 11)] }],
+    })
+    assert.equal(
+      failure(() => checkUpstreamTorrent(h2.buf, entry(h2, DATA, 'data', 100), LIMITS)).code,
+      'torrent-mismatch',
+    )
   })
 })
 
@@ -193,7 +239,13 @@ describe('checkUpstreamTorrent: a data folder holds only AACIDs of its range (no
   ]
   for (const [what, file] of cases) {
     test(what, () => {
-      const h = hand({ name: DATA, files: [{ length: 10, path: [aacid('zlib3_files', 12)] }, { length: 10, path: [file] }] })
+      const h = hand({
+        name: DATA,
+        files: [
+          { length: 10, path: [aacid('zlib3_files', 12)] },
+          { length: 10, path: [file] },
+        ],
+      })
       const f = failure(() => checkUpstreamTorrent(h.buf, entry(h, DATA, 'data', 20), LIMITS))
       assert.equal(f.code, 'not-aac-name')
       assert.ok(f.message.includes(JSON.stringify(file)), f.message)
@@ -230,8 +282,13 @@ describe('checkUpstreamTorrent: limits and malformed input', () => {
   test('more files than maxFiles', () => {
     const files = [10, 11, 12, 13].map((s) => ({ length: 10, path: [aacid('zlib3_files', s)] }))
     const h = hand({ name: DATA, files })
-    assert.equal(checkUpstreamTorrent(h.buf, entry(h, DATA, 'data', 40), { ...LIMITS, maxFiles: 4 }).files.length, 4)
-    const f = failure(() => checkUpstreamTorrent(h.buf, entry(h, DATA, 'data', 40), { ...LIMITS, maxFiles: 3 }))
+    assert.equal(
+      checkUpstreamTorrent(h.buf, entry(h, DATA, 'data', 40), { ...LIMITS, maxFiles: 4 }).files.length,
+      4,
+    )
+    const f = failure(() =>
+      checkUpstreamTorrent(h.buf, entry(h, DATA, 'data', 40), { ...LIMITS, maxFiles: 3 }),
+    )
     assert.equal(f.code, 'invalid-torrent')
     assert.match(f.message, /4 files is more than the limit of 3/)
   })
@@ -239,8 +296,14 @@ describe('checkUpstreamTorrent: limits and malformed input', () => {
   test('more pieces than maxPieces', async (t) => {
     const { meta } = await fixtures(t)
     // 70,000 bytes in 32 KiB pieces: 3 pieces.
-    assert.equal(checkUpstreamTorrent(meta.torrent, entry(meta, META, 'meta', null), { ...LIMITS, maxPieces: 3 }).pieceCount, 3)
-    const f = failure(() => checkUpstreamTorrent(meta.torrent, entry(meta, META, 'meta', null), { ...LIMITS, maxPieces: 2 }))
+    assert.equal(
+      checkUpstreamTorrent(meta.torrent, entry(meta, META, 'meta', null), { ...LIMITS, maxPieces: 3 })
+        .pieceCount,
+      3,
+    )
+    const f = failure(() =>
+      checkUpstreamTorrent(meta.torrent, entry(meta, META, 'meta', null), { ...LIMITS, maxPieces: 2 }),
+    )
     assert.equal(f.code, 'invalid-torrent')
     assert.match(f.message, /3 pieces is more than the limit of 2/)
   })
@@ -248,8 +311,14 @@ describe('checkUpstreamTorrent: limits and malformed input', () => {
   test('more bytes than maxBytes', async (t) => {
     const { data } = await fixtures(t)
     const n = data.torrent.length
-    assert.equal(checkUpstreamTorrent(data.torrent, entry(data, DATA, 'data', null), { ...LIMITS, maxBytes: n }).infoHash, data.infoHash)
-    const f = failure(() => checkUpstreamTorrent(data.torrent, entry(data, DATA, 'data', null), { ...LIMITS, maxBytes: n - 1 }))
+    assert.equal(
+      checkUpstreamTorrent(data.torrent, entry(data, DATA, 'data', null), { ...LIMITS, maxBytes: n })
+        .infoHash,
+      data.infoHash,
+    )
+    const f = failure(() =>
+      checkUpstreamTorrent(data.torrent, entry(data, DATA, 'data', null), { ...LIMITS, maxBytes: n - 1 }),
+    )
     assert.equal(f.code, 'invalid-torrent')
     assert.match(f.message, new RegExp(`is ${n} bytes, more than the limit of ${n - 1}`))
   })
@@ -264,8 +333,15 @@ describe('checkUpstreamTorrent: limits and malformed input', () => {
   test('garbage bytes are invalid-bencode, naming the offset', () => {
     const garbage = bytesOf('garbage', 200)
     garbage[0] = 0x78 // not 'd'
-    for (const buf of [garbage, Buffer.from('<html>404</html>'), Buffer.from('d4:infod4:name'), Buffer.alloc(0)]) {
-      const f = failure(() => checkUpstreamTorrent(buf, { btih: '0'.repeat(40), name: META, kind: 'meta', dataSize: null }, LIMITS))
+    for (const buf of [
+      garbage,
+      Buffer.from('<html>404</html>'),
+      Buffer.from('d4:infod4:name'),
+      Buffer.alloc(0),
+    ]) {
+      const f = failure(() =>
+        checkUpstreamTorrent(buf, { btih: '0'.repeat(40), name: META, kind: 'meta', dataSize: null }, LIMITS),
+      )
       assert.equal(f.code, 'invalid-bencode', f.message)
       assert.match(f.message, /invalid bencode at byte \d+/)
     }
@@ -273,12 +349,24 @@ describe('checkUpstreamTorrent: limits and malformed input', () => {
 
   test('a truncated real torrent is invalid-bencode', async (t) => {
     const { data } = await fixtures(t)
-    const f = failure(() => checkUpstreamTorrent(data.torrent.subarray(0, data.torrent.length - 5), entry(data, DATA, 'data', null), LIMITS))
+    const f = failure(() =>
+      checkUpstreamTorrent(
+        data.torrent.subarray(0, data.torrent.length - 5),
+        entry(data, DATA, 'data', null),
+        LIMITS,
+      ),
+    )
     assert.equal(f.code, 'invalid-bencode', f.message)
   })
 
   test('valid bencode without an info dictionary is invalid-torrent', () => {
-    const f = failure(() => checkUpstreamTorrent(encode({ announce: 'x' }), { btih: '0'.repeat(40), name: META, kind: 'meta', dataSize: null }, LIMITS))
+    const f = failure(() =>
+      checkUpstreamTorrent(
+        encode({ announce: 'x' }),
+        { btih: '0'.repeat(40), name: META, kind: 'meta', dataSize: null },
+        LIMITS,
+      ),
+    )
     assert.equal(f.code, 'invalid-torrent')
     assert.match(f.message, /info is missing/)
   })

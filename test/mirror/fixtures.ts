@@ -55,7 +55,10 @@ export async function startStaticServer(t: TestContext, dir: string): Promise<St
       res.writeHead(404).end('not found')
       return
     }
-    res.writeHead(200, { 'content-length': size, 'content-type': path.endsWith('.json') ? 'application/json' : 'application/x-bittorrent' })
+    res.writeHead(200, {
+      'content-length': size,
+      'content-type': path.endsWith('.json') ? 'application/json' : 'application/x-bittorrent',
+    })
     createReadStream(file).pipe(res)
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -65,7 +68,8 @@ export async function startStaticServer(t: TestContext, dir: string): Promise<St
     url: `http://127.0.0.1:${port}`,
     requests,
     failNext: (path, n, status) => failures.set(path, { n, status }),
-    override: (path, body) => (body === null ? overrides.delete(path) : overrides.set(path, Buffer.from(body))),
+    override: (path, body) =>
+      body === null ? overrides.delete(path) : overrides.set(path, Buffer.from(body)),
   }
 }
 
@@ -95,7 +99,10 @@ export async function buildUpstream(dir: string, collections = SMALL): Promise<U
   const root = join(dir, 'releases')
   const site = join(dir, 'site')
   writeSampleRelease({ root, collections, seed: 3 })
-  const config = configSchema.parse({ catalog: { roots: [root], database: join(dir, 'up.db') }, torrents: { out_dir: site, list_path: join(site, 'torrents.json'), piece_length: 65536 } })
+  const config = configSchema.parse({
+    catalog: { roots: [root], database: join(dir, 'up.db') },
+    torrents: { out_dir: site, list_path: join(site, 'torrents.json'), piece_length: 65536 },
+  })
   const db = openDatabase(config.catalog.database)
   try {
     await scan({ db, roots: [root] })
@@ -106,6 +113,11 @@ export async function buildUpstream(dir: string, collections = SMALL): Promise<U
   }
   const listPath = join(site, 'torrents.json')
   const list = (): ListEntry[] => JSON.parse(readFileSync(listPath, 'utf8')) as ListEntry[]
-  return { root, site, listPath, list, btih: (name) => list().find((e) => e.display_name === `${name}.torrent`)!.btih }
+  return {
+    root,
+    site,
+    listPath,
+    list,
+    btih: (name) => list().find((e) => e.display_name === `${name}.torrent`)!.btih,
+  }
 }
-

@@ -14,8 +14,20 @@ test('GET /api/mirror and the mirror series of /metrics', async (t) => {
   const store = new MirrorStore(tree.writer)
   const at = '2026-11-25T10:00:00.000Z'
   store.recordSourceList('public', 'https://example.org/dyn/torrents.json', [], [], at)
-  store.recordSourceError('private', 'https://upstream.example/list.json?key=SECRET-TOKEN-123', 'https://upstream.example/list.json?…: HTTP 503', at)
-  const base = { kind: 'meta' as const, collection: 'c_records', dataSize: 10, source: 'public', wantedBy: 'sync' as const, root: '/srv/r' }
+  store.recordSourceError(
+    'private',
+    'https://upstream.example/list.json?key=SECRET-TOKEN-123',
+    'https://upstream.example/list.json?…: HTTP 503',
+    at,
+  )
+  const base = {
+    kind: 'meta' as const,
+    collection: 'c_records',
+    dataSize: 10,
+    source: 'public',
+    wantedBy: 'sync' as const,
+    root: '/srv/r',
+  }
   store.queue({ ...base, btih: 'a'.repeat(40), name: 'first' }, at)
   store.queue({ ...base, btih: 'b'.repeat(40), name: 'second' }, at)
   store.queue({ ...base, btih: 'c'.repeat(40), name: 'third' }, at)
@@ -38,8 +50,21 @@ test('GET /api/mirror and the mirror series of /metrics', async (t) => {
       ['public', 'https://example.org/dyn/torrents.json', true],
     ],
   )
-  assert.deepEqual(body.downloads, { queued: 1, downloading: 0, verifying: 0, placed: 0, done: 1, rejected: 1 })
-  assert.deepEqual(body.pending.map((p) => [p.name, p.state, p.error_code]), [['third', 'rejected', 'infohash-mismatch'], ['first', 'queued', null]])
+  assert.deepEqual(body.downloads, {
+    queued: 1,
+    downloading: 0,
+    verifying: 0,
+    placed: 0,
+    done: 1,
+    rejected: 1,
+  })
+  assert.deepEqual(
+    body.pending.map((p) => [p.name, p.state, p.error_code]),
+    [
+      ['third', 'rejected', 'infohash-mismatch'],
+      ['first', 'queued', null],
+    ],
+  )
 
   const metrics = (await app.inject('/metrics')).body
   assert.match(metrics, /^aacseed_mirror_downloads\{state="rejected"\} 1$/m)
@@ -54,8 +79,16 @@ test('fetch errors name the URL without its query string', async (t) => {
   const server = await startStaticServer(t, dir)
   server.failNext('/list.json', 5, 503)
   await assert.rejects(
-    fetchBytes(`${server.url}/list.json?key=SECRET-TOKEN-456`, { maxBytes: 1000, timeoutMs: 2000, retries: 1, retryBaseMs: 1 }),
-    (e: Error & { code?: string }) => e.code === 'fetch-failed' && e.message === `${server.url}/list.json?…: HTTP 503 Service Unavailable` && !e.message.includes('SECRET'),
+    fetchBytes(`${server.url}/list.json?key=SECRET-TOKEN-456`, {
+      maxBytes: 1000,
+      timeoutMs: 2000,
+      retries: 1,
+      retryBaseMs: 1,
+    }),
+    (e: Error & { code?: string }) =>
+      e.code === 'fetch-failed' &&
+      e.message === `${server.url}/list.json?…: HTTP 503 Service Unavailable` &&
+      !e.message.includes('SECRET'),
   )
   assert.equal(server.requests.length, 2)
   assert.equal(displayLocation('/srv/lists/torrents.json'), '/srv/lists/torrents.json')

@@ -7,8 +7,20 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { describe, test } from 'node:test'
-import { MirrorError, magnetInfoHash, parseTorrentList, releaseOfTorrentName, type ListContext, type ParsedList } from '../../src/mirror/index.js'
-import { magnetLink, torrentListEntries, type TorrentListEntry, type TorrentRow } from '../../src/torrents/index.js'
+import {
+  MirrorError,
+  magnetInfoHash,
+  parseTorrentList,
+  releaseOfTorrentName,
+  type ListContext,
+  type ParsedList,
+} from '../../src/mirror/index.js'
+import {
+  magnetLink,
+  torrentListEntries,
+  type TorrentListEntry,
+  type TorrentRow,
+} from '../../src/torrents/index.js'
 import { dataName, metaName, T0, ts } from '../fixtures.js'
 
 const HTTP_LIST = 'http://mirror.example.org/aa/lists/torrents.json'
@@ -56,18 +68,68 @@ function row(spec: RowSpec, i: number): TorrentRow {
 }
 
 const SPECS: RowSpec[] = [
-  { name: metaName('zlib3_records', 0, 99), kind: 'meta', collection: 'zlib3_records', from: 0, to: 99, size: 50_001, files: 1 },
-  { name: metaName('zlib3_files', 10, 3600, '.jsonl.seekable.zst'), kind: 'meta', collection: 'zlib3_files', from: 10, to: 3600, size: 7_777_777, files: 1 },
-  { name: dataName('zlib3_files', 10, 3600), kind: 'data', collection: 'zlib3_files', from: 10, to: 3600, size: 123_456_789_012, files: 4242 },
+  {
+    name: metaName('zlib3_records', 0, 99),
+    kind: 'meta',
+    collection: 'zlib3_records',
+    from: 0,
+    to: 99,
+    size: 50_001,
+    files: 1,
+  },
+  {
+    name: metaName('zlib3_files', 10, 3600, '.jsonl.seekable.zst'),
+    kind: 'meta',
+    collection: 'zlib3_files',
+    from: 10,
+    to: 3600,
+    size: 7_777_777,
+    files: 1,
+  },
+  {
+    name: dataName('zlib3_files', 10, 3600),
+    kind: 'data',
+    collection: 'zlib3_files',
+    from: 10,
+    to: 3600,
+    size: 123_456_789_012,
+    files: 4242,
+  },
 ]
 
 /** The list exactly as aacseed publishes it (the same producer `torrents make` uses). */
 function published(urlBase: string): TorrentListEntry[] {
   const swarm = new Map([
-    [sha1(SPECS[0]!.name), { seeders: 0, leechers: 3, completed: 9, statsScrapedAt: '2024-03-04T05:06:07', currentlySeeding: true }],
-    [sha1(SPECS[1]!.name), { seeders: 17, leechers: 0, completed: 123, statsScrapedAt: '2024-03-05T00:00:00', currentlySeeding: false }],
+    [
+      sha1(SPECS[0]!.name),
+      {
+        seeders: 0,
+        leechers: 3,
+        completed: 9,
+        statsScrapedAt: '2024-03-04T05:06:07',
+        currentlySeeding: true,
+      },
+    ],
+    [
+      sha1(SPECS[1]!.name),
+      {
+        seeders: 17,
+        leechers: 0,
+        completed: 123,
+        statsScrapedAt: '2024-03-05T00:00:00',
+        currentlySeeding: false,
+      },
+    ],
   ])
-  return torrentListEntries(SPECS.map(row), { urlBase, topLevelGroupName: 'aa_derived_mirror_metadata', trackers: ['udp://tracker.example.org:1337/announce'] }, (h) => swarm.get(h))
+  return torrentListEntries(
+    SPECS.map(row),
+    {
+      urlBase,
+      topLevelGroupName: 'aa_derived_mirror_metadata',
+      trackers: ['udp://tracker.example.org:1337/announce'],
+    },
+    (h) => swarm.get(h),
+  )
 }
 
 function listText(entries: readonly unknown[]): string {
@@ -124,7 +186,12 @@ function withNeighbours(hostile: unknown, location = HTTP_LIST): { parsed: Parse
   return { parsed, goodNames: [before, after] }
 }
 
-function assertRejectedAlone(hostile: unknown, code: string, messagePart: RegExp, location = HTTP_LIST): void {
+function assertRejectedAlone(
+  hostile: unknown,
+  code: string,
+  messagePart: RegExp,
+  location = HTTP_LIST,
+): void {
   const { parsed, goodNames } = withNeighbours(hostile, location)
   assert.deepEqual(
     parsed.torrents.map((t) => t.name),
@@ -133,7 +200,12 @@ function assertRejectedAlone(hostile: unknown, code: string, messagePart: RegExp
   )
   assert.equal(parsed.rejected.length, 1, `one rejection, got ${JSON.stringify(parsed.rejected)}`)
   const r = parsed.rejected[0]!
-  const name = typeof hostile === 'object' && hostile !== null && typeof (hostile as { display_name?: unknown }).display_name === 'string' ? ((hostile as { display_name: string }).display_name) : undefined
+  const name =
+    typeof hostile === 'object' &&
+    hostile !== null &&
+    typeof (hostile as { display_name?: unknown }).display_name === 'string'
+      ? (hostile as { display_name: string }).display_name
+      : undefined
   assert.equal(r.entry, label(1, name))
   assert.equal(r.source, 'upstream-a')
   assert.equal(r.code, code, r.message)
@@ -193,7 +265,10 @@ describe('parseTorrentList: the list aacseed publishes', () => {
       parsed.torrents.map((t) => t.torrentUrl),
       SPECS.map((s) => `https://cdn.example.net/torrents/${s.name}.torrent`),
     )
-    const rooted = parseTorrentList(listText([entryFor(SPECS[0]!.name, { url: '/t/x.torrent' })]), ctx(HTTP_LIST))
+    const rooted = parseTorrentList(
+      listText([entryFor(SPECS[0]!.name, { url: '/t/x.torrent' })]),
+      ctx(HTTP_LIST),
+    )
     assert.equal(rooted.torrents[0]!.torrentUrl, 'http://mirror.example.org/t/x.torrent')
   })
 
@@ -212,7 +287,10 @@ describe('parseTorrentList: the list aacseed publishes', () => {
   test('an entry with only a magnet link takes its infohash from it; no url, no stats read as null', () => {
     const name = dataName('ia_files', 5, 6)
     const btih = sha1('ia')
-    const minimal = { display_name: `${name}.torrent`, magnet_link: `magnet:?xt=urn:btih:${btih.toUpperCase()}&dn=x` }
+    const minimal = {
+      display_name: `${name}.torrent`,
+      magnet_link: `magnet:?xt=urn:btih:${btih.toUpperCase()}&dn=x`,
+    }
     const parsed = parseTorrentList(listText([minimal]), ctx())
     assert.deepEqual(parsed.rejected, [])
     const t = parsed.torrents[0]!
@@ -229,7 +307,10 @@ describe('parseTorrentList: the list aacseed publishes', () => {
 
   test('the same torrent listed twice under the same name is kept once, without a rejection', () => {
     const name = metaName('zlib3_records', 0, 9)
-    const parsed = parseTorrentList(listText([entryFor(name, { seeders: 4 }), entryFor(name, { seeders: 9 })]), ctx())
+    const parsed = parseTorrentList(
+      listText([entryFor(name, { seeders: 4 }), entryFor(name, { seeders: 9 })]),
+      ctx(),
+    )
     assert.deepEqual(parsed.rejected, [])
     assert.equal(parsed.torrents.length, 1)
     assert.equal(parsed.torrents[0]!.seeders, 4, 'the first one is kept')
@@ -239,7 +320,10 @@ describe('parseTorrentList: the list aacseed publishes', () => {
     const name = metaName('zlib3_records', 0, 9)
     const btih = sha1(name)
     for (const b32 of [base32OfHex(btih), base32OfHex(btih, true)]) {
-      const parsed = parseTorrentList(listText([entryFor(name, { magnet_link: `magnet:?xt=urn:btih:${b32}&dn=x` })]), ctx())
+      const parsed = parseTorrentList(
+        listText([entryFor(name, { magnet_link: `magnet:?xt=urn:btih:${b32}&dn=x` })]),
+        ctx(),
+      )
       assert.deepEqual(parsed.rejected, [], b32)
       assert.equal(parsed.torrents[0]!.btih, btih)
     }
@@ -264,13 +348,19 @@ describe('parseTorrentList: hostile entries are rejected one by one', () => {
   ]
   for (const [what, displayName] of badNames) {
     test(`display_name with ${what}`, () => {
-      assertRejectedAlone(entryFor('x', { display_name: displayName, btih: sha1(displayName), magnet_link: null }), 'not-aac-name', /not an AAC release's torrent name/)
+      assertRejectedAlone(
+        entryFor('x', { display_name: displayName, btih: sha1(displayName), magnet_link: null }),
+        'not-aac-name',
+        /not an AAC release's torrent name/,
+      )
     })
   }
 
   test('a NUL in a display_name is escaped in the rejection, never printed raw', () => {
     const displayName = `annas_archive\0_data__aacid__c__${ts(0)}--${ts(1)}.torrent`
-    const { parsed } = withNeighbours(entryFor('x', { display_name: displayName, btih: sha1('n'), magnet_link: null }))
+    const { parsed } = withNeighbours(
+      entryFor('x', { display_name: displayName, btih: sha1('n'), magnet_link: null }),
+    )
     const r = parsed.rejected[0]!
     assert.ok(!r.entry.includes('\0'))
     assert.ok(r.entry.includes('\\u0000'))
@@ -283,12 +373,20 @@ describe('parseTorrentList: hostile entries are rejected one by one', () => {
 
   for (const btih of ['abc', sha1('x').slice(0, 39), sha1('x') + '0', 'g'.repeat(40), 42, true]) {
     test(`btih ${JSON.stringify(btih)} is not 40 hex digits`, () => {
-      assertRejectedAlone(entryFor(meta, { btih, magnet_link: null }), 'entry-invalid', /btih .* is not 40 hex digits/)
+      assertRejectedAlone(
+        entryFor(meta, { btih, magnet_link: null }),
+        'entry-invalid',
+        /btih .* is not 40 hex digits/,
+      )
     })
   }
 
   test('neither btih nor magnet', () => {
-    assertRejectedAlone(entryFor(meta, { btih: null, magnet_link: null }), 'entry-invalid', /neither btih nor magnet_link/)
+    assertRejectedAlone(
+      entryFor(meta, { btih: null, magnet_link: null }),
+      'entry-invalid',
+      /neither btih nor magnet_link/,
+    )
   })
 
   const badMagnets: Array<[string, unknown]> = [
@@ -305,24 +403,47 @@ describe('parseTorrentList: hostile entries are rejected one by one', () => {
   }
 
   test('magnet whose infohash differs from btih', () => {
-    assertRejectedAlone(entryFor(meta, { magnet_link: `magnet:?xt=urn:btih:${sha1('other')}` }), 'magnet-invalid', new RegExp(`${sha1('other')} is not the entry's btih ${sha1(meta)}`))
+    assertRejectedAlone(
+      entryFor(meta, { magnet_link: `magnet:?xt=urn:btih:${sha1('other')}` }),
+      'magnet-invalid',
+      new RegExp(`${sha1('other')} is not the entry's btih ${sha1(meta)}`),
+    )
     // base32 of another hash, too
-    assertRejectedAlone(entryFor(meta, { magnet_link: `magnet:?xt=urn:btih:${base32OfHex(sha1('other'))}` }), 'magnet-invalid', /is not the entry's btih/)
+    assertRejectedAlone(
+      entryFor(meta, { magnet_link: `magnet:?xt=urn:btih:${base32OfHex(sha1('other'))}` }),
+      'magnet-invalid',
+      /is not the entry's btih/,
+    )
   })
 
   test('magnet carrying two different infohashes', () => {
-    assertRejectedAlone(entryFor(meta, { btih: null, magnet_link: `magnet:?xt=urn:btih:${sha1(meta)}&xt=urn:btih:${sha1('other')}` }), 'magnet-invalid', /no valid urn:btih/)
+    assertRejectedAlone(
+      entryFor(meta, {
+        btih: null,
+        magnet_link: `magnet:?xt=urn:btih:${sha1(meta)}&xt=urn:btih:${sha1('other')}`,
+      }),
+      'magnet-invalid',
+      /no valid urn:btih/,
+    )
   })
 
   test('is_metadata contradicting the name', () => {
     assertRejectedAlone(entryFor(meta, { is_metadata: false }), 'entry-invalid', /is_metadata is false/)
     assertRejectedAlone(entryFor(data, { is_metadata: true }), 'entry-invalid', /is_metadata is true/)
-    assertRejectedAlone(entryFor(data, { is_metadata: 'yes' }), 'entry-invalid', /is_metadata is not a boolean/)
+    assertRejectedAlone(
+      entryFor(data, { is_metadata: 'yes' }),
+      'entry-invalid',
+      /is_metadata is not a boolean/,
+    )
   })
 
   for (const v of [-1, 1.5, '1000', Number.MAX_SAFE_INTEGER + 2, true]) {
     test(`data_size ${JSON.stringify(v)}`, () => {
-      assertRejectedAlone(entryFor(data, { data_size: v }), 'entry-invalid', /data_size .* is not a non-negative integer/)
+      assertRejectedAlone(
+        entryFor(data, { data_size: v }),
+        'entry-invalid',
+        /data_size .* is not a non-negative integer/,
+      )
     })
   }
 
@@ -335,11 +456,25 @@ describe('parseTorrentList: hostile entries are rejected one by one', () => {
   test('obsolete / embargo / dates of the wrong type', () => {
     assertRejectedAlone(entryFor(data, { obsolete: 'true' }), 'entry-invalid', /obsolete is not a boolean/)
     assertRejectedAlone(entryFor(data, { embargo: 1 }), 'entry-invalid', /embargo is not a boolean/)
-    assertRejectedAlone(entryFor(data, { stats_scraped_at: 'yesterday' }), 'entry-invalid', /stats_scraped_at/)
-    assertRejectedAlone(entryFor(data, { added_to_torrents_list_at: 20240101 }), 'entry-invalid', /added_to_torrents_list_at/)
+    assertRejectedAlone(
+      entryFor(data, { stats_scraped_at: 'yesterday' }),
+      'entry-invalid',
+      /stats_scraped_at/,
+    )
+    assertRejectedAlone(
+      entryFor(data, { added_to_torrents_list_at: 20240101 }),
+      'entry-invalid',
+      /added_to_torrents_list_at/,
+    )
   })
 
-  const badHttpUrls = ['file:///etc/passwd', 'javascript:alert(1)', 'data:application/x-bittorrent;base64,ZGU=', 'ftp://example.org/x.torrent', 'FILE:///etc/x.torrent']
+  const badHttpUrls = [
+    'file:///etc/passwd',
+    'javascript:alert(1)',
+    'data:application/x-bittorrent;base64,ZGU=',
+    'ftp://example.org/x.torrent',
+    'FILE:///etc/x.torrent',
+  ]
   for (const url of badHttpUrls) {
     test(`url ${url} in an http list`, () => {
       assertRejectedAlone(entryFor(data, { url }), 'entry-invalid', /only http and https are fetched/)
@@ -347,12 +482,25 @@ describe('parseTorrentList: hostile entries are rejected one by one', () => {
   }
 
   test('a file list may not point to a non-http scheme either', () => {
-    assertRejectedAlone(entryFor(data, { url: 'file:///etc/passwd' }), 'entry-invalid', /only http and https/, FILE_LIST)
+    assertRejectedAlone(
+      entryFor(data, { url: 'file:///etc/passwd' }),
+      'entry-invalid',
+      /only http and https/,
+      FILE_LIST,
+    )
   })
 
   test('url with credentials', () => {
-    assertRejectedAlone(entryFor(data, { url: 'https://user:secret@example.org/x.torrent' }), 'entry-invalid', /carries credentials/)
-    assertRejectedAlone(entryFor(data, { url: 'http://user@example.org/x.torrent' }), 'entry-invalid', /carries credentials/)
+    assertRejectedAlone(
+      entryFor(data, { url: 'https://user:secret@example.org/x.torrent' }),
+      'entry-invalid',
+      /carries credentials/,
+    )
+    assertRejectedAlone(
+      entryFor(data, { url: 'http://user@example.org/x.torrent' }),
+      'entry-invalid',
+      /carries credentials/,
+    )
   })
 
   test('url with NUL or of the wrong type', () => {
@@ -360,28 +508,56 @@ describe('parseTorrentList: hostile entries are rejected one by one', () => {
     assertRejectedAlone(entryFor(data, { url: 17 }), 'entry-invalid', /url is not a string/)
   })
 
-  for (const url of ['../x.torrent', 'torrents/../../../etc/x.torrent', 'torrents/..', '/etc/x.torrent', 'a\\..\\..\\x.torrent', './x.torrent', 'a//x.torrent']) {
+  for (const url of [
+    '../x.torrent',
+    'torrents/../../../etc/x.torrent',
+    'torrents/..',
+    '/etc/x.torrent',
+    'a\\..\\..\\x.torrent',
+    './x.torrent',
+    'a//x.torrent',
+  ]) {
     test(`file-list url ${JSON.stringify(url)} leaves the list's folder`, () => {
-      assertRejectedAlone(entryFor(data, { url }), 'entry-invalid', /must be a path inside the list's folder/, FILE_LIST)
+      assertRejectedAlone(
+        entryFor(data, { url }),
+        'entry-invalid',
+        /must be a path inside the list's folder/,
+        FILE_LIST,
+      )
     })
   }
 
   for (const url of ['%2E%2E/x.torrent', 'a%2F..%2F..%2Fx.torrent', '%00.torrent', '%E2%80']) {
     test(`file-list url ${JSON.stringify(url)} is decoded before it is checked`, () => {
-      assertRejectedAlone(entryFor(data, { url }), 'entry-invalid', /inside the list's folder|percent-encoded/, FILE_LIST)
+      assertRejectedAlone(
+        entryFor(data, { url }),
+        'entry-invalid',
+        /inside the list's folder|percent-encoded/,
+        FILE_LIST,
+      )
     })
   }
 
   test('a file-list url is percent-decoded, as published lists encode names (en dash ranges)', () => {
     const enDash = metaName('zlib3_records', 300, 400).replace('--', '\u2013')
-    const parsed = parseTorrentList(listText([entryFor(enDash, { url: `torrents/${encodeURIComponent(enDash + '.torrent')}` })]), ctx(FILE_LIST))
+    const parsed = parseTorrentList(
+      listText([entryFor(enDash, { url: `torrents/${encodeURIComponent(enDash + '.torrent')}` })]),
+      ctx(FILE_LIST),
+    )
     assert.deepEqual(parsed.rejected, [])
     assert.equal(parsed.torrents[0]!.torrentUrl, `/srv/upstream/lists/torrents/${enDash}.torrent`)
   })
 
   test('the same btih listed for two names: the second is rejected, the first kept', () => {
     const btih = sha1(meta)
-    const parsed = parseTorrentList(listText([entryFor(meta), entryFor(data, { btih, magnet_link: null }), entryFor(dataName('zlib3_files', 100, 200))]), ctx())
+    const parsed = parseTorrentList(
+      listText([
+        entryFor(meta),
+        entryFor(data, { btih, magnet_link: null }),
+        entryFor(dataName('zlib3_files', 100, 200)),
+      ]),
+      ctx(),
+    )
     assert.deepEqual(
       parsed.torrents.map((t) => t.name),
       [meta, dataName('zlib3_files', 100, 200)],
@@ -394,7 +570,10 @@ describe('parseTorrentList: hostile entries are rejected one by one', () => {
 
   test('a rejected entry does not claim its btih', () => {
     const btih = sha1(meta)
-    const parsed = parseTorrentList(listText([entryFor(data, { btih, magnet_link: null, url: 'javascript:x' }), entryFor(meta)]), ctx())
+    const parsed = parseTorrentList(
+      listText([entryFor(data, { btih, magnet_link: null, url: 'javascript:x' }), entryFor(meta)]),
+      ctx(),
+    )
     assert.deepEqual(
       parsed.torrents.map((t) => t.name),
       [meta],
@@ -413,12 +592,19 @@ describe('parseTorrentList: hostile entries are rejected one by one', () => {
     const displayName = 'x'.repeat(10_000) + '.torrent'
     const { parsed } = withNeighbours(entryFor('x', { display_name: displayName }))
     assert.equal(parsed.rejected.length, 1)
-    assert.ok(parsed.rejected[0]!.entry.length < 400, `label of ${parsed.rejected[0]!.entry.length} characters`)
+    assert.ok(
+      parsed.rejected[0]!.entry.length < 400,
+      `label of ${parsed.rejected[0]!.entry.length} characters`,
+    )
     assert.ok(parsed.rejected[0]!.entry.startsWith('entry 1 "xxx'))
   })
 
   test('many hostile entries in one list: each rejected, in order, the good ones all kept', () => {
-    const good = [metaName('a_records', 0, 1), dataName('a_files', 0, 1), metaName('b_records', 5, 9, '.jsonl.zstd')]
+    const good = [
+      metaName('a_records', 0, 1),
+      dataName('a_files', 0, 1),
+      metaName('b_records', 5, 9, '.jsonl.zstd'),
+    ]
     const list = [
       entryFor(good[0]!),
       entryFor('x', { display_name: '../../etc/passwd.torrent' }),
@@ -460,12 +646,21 @@ describe('parseTorrentList: whole-list failures', () => {
     for (const text of ['', '<html>502 Bad Gateway</html>', '[{"display_name": "x"', '\u0000']) {
       const e = listError(text)
       assert.equal(e.code, 'list-invalid')
-      assert.match(e.message, /upstream-a: the list at http:\/\/mirror\.example\.org\/aa\/lists\/torrents\.json is not JSON/)
+      assert.match(
+        e.message,
+        /upstream-a: the list at http:\/\/mirror\.example\.org\/aa\/lists\/torrents\.json is not JSON/,
+      )
     }
   })
 
   test('not an array', () => {
-    for (const text of ['{}', 'null', '"[]"', '42', JSON.stringify({ torrents: [entryFor(metaName('c', 0, 1))] })]) {
+    for (const text of [
+      '{}',
+      'null',
+      '"[]"',
+      '42',
+      JSON.stringify({ torrents: [entryFor(metaName('c', 0, 1))] }),
+    ]) {
       const e = listError(text)
       assert.equal(e.code, 'list-invalid')
       assert.match(e.message, /is not a JSON array/)
@@ -502,7 +697,10 @@ describe('magnetInfoHash', () => {
     assert.equal(magnetInfoHash(`magnet:?xt=urn:btih:${base32OfHex(hex, true)}`), hex)
     // every bit position: all-ones and a single high bit
     assert.equal(magnetInfoHash(`magnet:?xt=urn:btih:${base32OfHex('f'.repeat(40))}`), 'f'.repeat(40))
-    assert.equal(magnetInfoHash(`magnet:?xt=urn:btih:${base32OfHex('8' + '0'.repeat(39))}`), '8' + '0'.repeat(39))
+    assert.equal(
+      magnetInfoHash(`magnet:?xt=urn:btih:${base32OfHex('8' + '0'.repeat(39))}`),
+      '8' + '0'.repeat(39),
+    )
   })
 
   test('the same hash twice (hex and base32) is that hash; two different ones are none', () => {
@@ -532,9 +730,25 @@ describe('magnetInfoHash', () => {
 describe('releaseOfTorrentName', () => {
   test('a metadata file and a data folder', () => {
     const m = metaName('zlib3_records', 3, 4000, '.jsonl.seekable.zst', 'my_institute')
-    assert.deepEqual(releaseOfTorrentName(`${m}.torrent`), { name: m, kind: 'meta', collection: 'zlib3_records', from: ts(3), to: ts(4000), fromS: T0 + 3, toS: T0 + 4000 })
+    assert.deepEqual(releaseOfTorrentName(`${m}.torrent`), {
+      name: m,
+      kind: 'meta',
+      collection: 'zlib3_records',
+      from: ts(3),
+      to: ts(4000),
+      fromS: T0 + 3,
+      toS: T0 + 4000,
+    })
     const d = dataName('zlib3_files', 7, 7)
-    assert.deepEqual(releaseOfTorrentName(`${d}.torrent`), { name: d, kind: 'data', collection: 'zlib3_files', from: ts(7), to: ts(7), fromS: T0 + 7, toS: T0 + 7 })
+    assert.deepEqual(releaseOfTorrentName(`${d}.torrent`), {
+      name: d,
+      kind: 'data',
+      collection: 'zlib3_files',
+      from: ts(7),
+      to: ts(7),
+      fromS: T0 + 7,
+      toS: T0 + 7,
+    })
   })
 
   test('the en dash of the written standard is accepted', () => {
@@ -545,10 +759,17 @@ describe('releaseOfTorrentName', () => {
   })
 
   test('anything else is not-aac-name', () => {
-    for (const n of ['r_000.torrent', `${metaName('c', 0, 1)}`, `../${dataName('c', 0, 1)}.torrent`, `annas_archive_data__aacid__c__${ts(2)}--${ts(1)}.torrent`, '.torrent']) {
+    for (const n of [
+      'r_000.torrent',
+      `${metaName('c', 0, 1)}`,
+      `../${dataName('c', 0, 1)}.torrent`,
+      `annas_archive_data__aacid__c__${ts(2)}--${ts(1)}.torrent`,
+      '.torrent',
+    ]) {
       assert.throws(
         () => releaseOfTorrentName(n),
-        (e: unknown) => e instanceof MirrorError && e.code === 'not-aac-name' && e.message.includes(JSON.stringify(n)),
+        (e: unknown) =>
+          e instanceof MirrorError && e.code === 'not-aac-name' && e.message.includes(JSON.stringify(n)),
         n,
       )
     }

@@ -6,7 +6,14 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { describe, test } from 'node:test'
 import { prng } from '../../src/catalog/index.js'
-import { globMatcher, planSeeding, type PlanCandidate, type PlanOptions, type SeedPlan, type SkipReason } from '../../src/mirror/index.js'
+import {
+  globMatcher,
+  planSeeding,
+  type PlanCandidate,
+  type PlanOptions,
+  type SeedPlan,
+  type SkipReason,
+} from '../../src/mirror/index.js'
 import { dataName, metaName, T0 } from '../fixtures.js'
 
 const GB = 1e9
@@ -15,7 +22,13 @@ function btihOf(name: string): string {
   return createHash('sha1').update(name).digest('hex')
 }
 
-function cand(kind: 'meta' | 'data', collection: string, from: number, to: number, over: Partial<PlanCandidate> = {}): PlanCandidate {
+function cand(
+  kind: 'meta' | 'data',
+  collection: string,
+  from: number,
+  to: number,
+  over: Partial<PlanCandidate> = {},
+): PlanCandidate {
   const name = kind === 'meta' ? metaName(collection, from, to) : dataName(collection, from, to)
   return {
     btih: btihOf(name),
@@ -36,7 +49,14 @@ function cand(kind: 'meta' | 'data', collection: string, from: number, to: numbe
   }
 }
 
-const COLLECTIONS = ['zlib3_records', 'zlib3_files', 'ia_files', 'duxiu_files', 'hathi_files', 'upload_records']
+const COLLECTIONS = [
+  'zlib3_records',
+  'zlib3_files',
+  'ia_files',
+  'duxiu_files',
+  'hathi_files',
+  'upload_records',
+]
 
 /** A reproducible list: per collection, contiguous metadata ranges and (for *_files) contiguous data ranges of other lengths, so a data range overlaps one to several metadata ranges. */
 function generate(seed: number, count: number): PlanCandidate[] {
@@ -119,7 +139,8 @@ function checkPlan(cands: readonly PlanCandidate[], opts: PlanOptions, plan: See
   const index = new Map(plan.chosen.map((c, i) => [c.btih, i]))
   const indexByName = new Map(plan.chosen.map((c, i) => [c.name, i]))
   const brought = new Map<string, number>()
-  for (const m of plan.chosen) if (m.metadataFor !== null) brought.set(m.metadataFor, (brought.get(m.metadataFor) ?? 0) + m.bytes)
+  for (const m of plan.chosen)
+    if (m.metadataFor !== null) brought.set(m.metadataFor, (brought.get(m.metadataFor) ?? 0) + m.bytes)
   assert.equal(index.size, plan.chosen.length, 'no torrent is chosen twice')
 
   // Budget.
@@ -138,7 +159,10 @@ function checkPlan(cands: readonly PlanCandidate[], opts: PlanOptions, plan: See
     assert.ok(!c.obsolete && !c.embargo && !c.held, `${c.name} is neither obsolete, embargoed nor held`)
     assert.ok(followed(c.collection), `${c.name} is followed`)
     if (c.metadataFor === null) {
-      assert.ok(c.seeders === null || c.seeders <= opts.maxSeeders, `${c.name} has ${c.seeders} seeders, more than ${opts.maxSeeders}`)
+      assert.ok(
+        c.seeders === null || c.seeders <= opts.maxSeeders,
+        `${c.name} has ${c.seeders} seeders, more than ${opts.maxSeeders}`,
+      )
     } else {
       assert.equal(c.kind, 'meta', 'only metadata is brought along')
       const forIdx = indexByName.get(c.metadataFor) ?? -1
@@ -162,12 +186,19 @@ function checkPlan(cands: readonly PlanCandidate[], opts: PlanOptions, plan: See
   // Fewest seeders first: the torrents chosen for themselves, in choice order.
   const heads = plan.chosen.filter((c) => c.metadataFor === null)
   for (let i = 1; i < heads.length; i++) {
-    assert.ok(seedKey(heads[i - 1]!) <= seedKey(heads[i]!), `${heads[i - 1]!.name} (${heads[i - 1]!.seeders}) before ${heads[i]!.name} (${heads[i]!.seeders})`)
+    assert.ok(
+      seedKey(heads[i - 1]!) <= seedKey(heads[i]!),
+      `${heads[i - 1]!.name} (${heads[i - 1]!.seeders}) before ${heads[i]!.name} (${heads[i]!.seeders})`,
+    )
   }
 
   // Every candidate is chosen or skipped for exactly one reason.
   const skippedTotal = Object.values(plan.skipped).reduce((s, n) => s + n, 0)
-  assert.equal(plan.chosen.length + skippedTotal, cands.length, `chosen ${plan.chosen.length} + skipped ${JSON.stringify(plan.skipped)} = ${cands.length}`)
+  assert.equal(
+    plan.chosen.length + skippedTotal,
+    cands.length,
+    `chosen ${plan.chosen.length} + skipped ${JSON.stringify(plan.skipped)} = ${cands.length}`,
+  )
   // The reasons decided by a candidate alone, counted independently (in the documented order).
   const want: Partial<Record<SkipReason, number>> = { obsolete: 0, embargo: 0, held: 0, 'not-followed': 0 }
   let wellSeeded = 0
@@ -179,13 +210,23 @@ function checkPlan(cands: readonly PlanCandidate[], opts: PlanOptions, plan: See
     else if (c.seeders !== null && c.seeders > opts.maxSeeders && !index.has(c.btih)) wellSeeded++
   }
   for (const [k, v] of Object.entries(want)) assert.equal(plan.skipped[k as SkipReason], v, `skipped.${k}`)
-  assert.equal(plan.skipped['well-seeded'], wellSeeded, 'skipped.well-seeded (a well-seeded metadata torrent brought along is chosen)')
+  assert.equal(
+    plan.skipped['well-seeded'],
+    wellSeeded,
+    'skipped.well-seeded (a well-seeded metadata torrent brought along is chosen)',
+  )
 
   // Eligible torrents left out did not fit. `need` is what taking one would cost at the end:
   // itself plus its metadata not chosen. Were it within what is left of the budget, it would
   // have fitted at its turn too (greedy: the plan only grows), so it must not be.
   const eligible = cands.filter(
-    (c) => !c.obsolete && !c.embargo && !c.held && followed(c.collection) && !(c.seeders !== null && c.seeders > opts.maxSeeders) && c.bytes !== null,
+    (c) =>
+      !c.obsolete &&
+      !c.embargo &&
+      !c.held &&
+      followed(c.collection) &&
+      !(c.seeders !== null && c.seeders > opts.maxSeeders) &&
+      c.bytes !== null,
   )
   const left = opts.budgetBytes - plan.bytes
   // Preference: a left-out torrent with fewer seeders than a chosen one came first, so it did
@@ -193,7 +234,8 @@ function checkPlan(cands: readonly PlanCandidate[], opts: PlanOptions, plan: See
   const sortedHeads = [...heads].map((h) => ({ key: seedKey(h), took: h.bytes + (brought.get(h.name) ?? 0) }))
   sortedHeads.sort((a, b) => a.key - b.key)
   const minTookFrom: number[] = new Array(sortedHeads.length + 1).fill(Infinity)
-  for (let i = sortedHeads.length - 1; i >= 0; i--) minTookFrom[i] = Math.min(minTookFrom[i + 1]!, sortedHeads[i]!.took)
+  for (let i = sortedHeads.length - 1; i >= 0; i--)
+    minTookFrom[i] = Math.min(minTookFrom[i + 1]!, sortedHeads[i]!.took)
   let checkedPreference = 0
   for (const u of eligible) {
     if (index.has(u.btih)) continue
@@ -201,7 +243,10 @@ function checkPlan(cands: readonly PlanCandidate[], opts: PlanOptions, plan: See
     if (comp.some((m) => m.bytes === null)) continue // skipped for an unknown size
     const needEnd = u.bytes! + comp.filter((m) => !index.has(m.btih)).reduce((s, m) => s + m.bytes!, 0)
     const needMax = u.bytes! + comp.reduce((s, m) => s + m.bytes!, 0)
-    assert.ok(needEnd > left, `${u.name} needs ${needEnd} bytes and ${left} are left: it should have been chosen`)
+    assert.ok(
+      needEnd > left,
+      `${u.name} needs ${needEnd} bytes and ${left} are left: it should have been chosen`,
+    )
     // First chosen head with a strictly larger seeder key.
     let lo = 0
     let hi = sortedHeads.length
@@ -212,7 +257,10 @@ function checkPlan(cands: readonly PlanCandidate[], opts: PlanOptions, plan: See
     }
     if (lo < sortedHeads.length) {
       checkedPreference++
-      assert.ok(needMax > minTookFrom[lo]!, `${u.name} (${u.seeders} seeders, needs at most ${needMax}) was passed over for a torrent with more seeders that took ${minTookFrom[lo]}`)
+      assert.ok(
+        needMax > minTookFrom[lo]!,
+        `${u.name} (${u.seeders} seeders, needs at most ${needMax}) was passed over for a torrent with more seeders that took ${minTookFrom[lo]}`,
+      )
     }
   }
   return checkedPreference
@@ -229,13 +277,24 @@ describe('planSeeding over 10,000 generated candidates', () => {
     assert.ok(cands.some((c) => c.seeders === null))
     assert.ok(cands.some((c) => c.seeders === 0))
     assert.ok(cands.some((c) => c.bytes === null))
-    for (const f of ['obsolete', 'embargo', 'held'] as const) assert.ok(cands.some((c) => c[f]), f)
+    for (const f of ['obsolete', 'embargo', 'held'] as const)
+      assert.ok(
+        cands.some((c) => c[f]),
+        f,
+      )
   })
 
   const settings: Array<[string, PlanOptions]> = [
     ['a tight budget', { budgetBytes: 20 * 1e12, maxSeeders: 10 }],
     ['a tenth of everything', { budgetBytes: Math.floor(totalBytes / 10), maxSeeders: 10 }],
-    ['an eighth of everything, some collections', { budgetBytes: Math.floor(totalBytes / 8), maxSeeders: 5, collections: ['zlib3_*', 'ia_files', 'upload_*'] }],
+    [
+      'an eighth of everything, some collections',
+      {
+        budgetBytes: Math.floor(totalBytes / 8),
+        maxSeeders: 5,
+        collections: ['zlib3_*', 'ia_files', 'upload_*'],
+      },
+    ],
     ['more than everything', { budgetBytes: totalBytes * 2, maxSeeders: 20 }],
     ['a budget smaller than any data torrent', { budgetBytes: 9 * GB, maxSeeders: 10 }],
   ]
@@ -252,9 +311,14 @@ describe('planSeeding over 10,000 generated candidates', () => {
   }
 
   test('the plan does not depend on the input order', () => {
-    const opts: PlanOptions = { budgetBytes: Math.floor(totalBytes / 7), maxSeeders: 12, collections: ['*_files', 'zlib3_records'] }
+    const opts: PlanOptions = {
+      budgetBytes: Math.floor(totalBytes / 7),
+      maxSeeders: 12,
+      collections: ['*_files', 'zlib3_records'],
+    }
     const plan = planSeeding(cands, opts)
-    for (const seed of [1, 2, 3]) assert.deepEqual(planSeeding(shuffle(cands, seed), opts), plan, `shuffle ${seed}`)
+    for (const seed of [1, 2, 3])
+      assert.deepEqual(planSeeding(shuffle(cands, seed), opts), plan, `shuffle ${seed}`)
     assert.deepEqual(planSeeding([...cands].reverse(), opts), plan)
   })
 
@@ -264,18 +328,24 @@ describe('planSeeding over 10,000 generated candidates', () => {
     assert.equal(plan.skipped['over-budget'], 0)
     const chosen = new Set(plan.chosen.map((c) => c.btih))
     for (const c of cands) {
-      const eligible = !c.obsolete && !c.embargo && !c.held && !(c.seeders !== null && c.seeders > 20) && c.bytes !== null
+      const eligible =
+        !c.obsolete && !c.embargo && !c.held && !(c.seeders !== null && c.seeders > 20) && c.bytes !== null
       const blocked = c.kind === 'data' && companions(cands, c).some((m) => m.bytes === null)
       if (eligible && !blocked) assert.ok(chosen.has(c.btih), c.name)
-      if (eligible && blocked) assert.ok(!chosen.has(c.btih), `${c.name} is chosen though its metadata has no known size`)
+      if (eligible && blocked)
+        assert.ok(!chosen.has(c.btih), `${c.name} is chosen though its metadata has no known size`)
     }
   })
 
   test('a budget that fits exactly the k least-seeded metadata torrents chooses exactly those', () => {
     // Only metadata, all eligible: no torrent brings another along.
-    const metas = cands.filter((c) => c.kind === 'meta').map((c) => ({ ...c, obsolete: false, embargo: false, held: false, bytes: c.bytes ?? 1000 }))
+    const metas = cands
+      .filter((c) => c.kind === 'meta')
+      .map((c) => ({ ...c, obsolete: false, embargo: false, held: false, bytes: c.bytes ?? 1000 }))
     // The documented order: fewest seeders (unknown right after zero), then smaller, then name.
-    const order = [...metas].sort((a, b) => seedKey(a) - seedKey(b) || a.bytes - b.bytes || (a.name < b.name ? -1 : 1))
+    const order = [...metas].sort(
+      (a, b) => seedKey(a) - seedKey(b) || a.bytes - b.bytes || (a.name < b.name ? -1 : 1),
+    )
     for (const k of [1, 10, 500, 3000]) {
       const want = order.slice(0, k)
       const budget = want.reduce((s, c) => s + c.bytes, 0)
@@ -385,7 +455,15 @@ describe('planSeeding: the rules, by hand', () => {
       plan.chosen.map((x) => x.name),
       [d.name],
     )
-    assert.deepEqual(plan.skipped, { held: 1, obsolete: 1, embargo: 1, 'not-followed': 0, 'well-seeded': 0, 'unknown-size': 0, 'over-budget': 0 })
+    assert.deepEqual(plan.skipped, {
+      held: 1,
+      obsolete: 1,
+      embargo: 1,
+      'not-followed': 0,
+      'well-seeded': 0,
+      'unknown-size': 0,
+      'over-budget': 0,
+    })
   })
 
   test('a data torrent whose metadata does not fit with it is skipped; smaller ones further down still fit', () => {

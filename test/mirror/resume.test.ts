@@ -30,13 +30,25 @@ interface Mirror {
   sync(engine: FakeEngine, extra?: { freeBytes?: number }): MirrorSync
 }
 
-function mirror(t: TestContext, dir: string, listLocation: string, mirrorSettings: Record<string, unknown> = {}): Mirror {
+function mirror(
+  t: TestContext,
+  dir: string,
+  listLocation: string,
+  mirrorSettings: Record<string, unknown> = {},
+): Mirror {
   const root = join(dir, 'releases')
   mkdirSync(root, { recursive: true })
   const config = configSchema.parse({
     catalog: { roots: [root], database: join(dir, 'aacseed.db') },
     torrents: { out_dir: join(dir, 'torrents'), list_path: join(dir, 'torrents.json') },
-    mirror: { sources: [{ name: 'up', list: listLocation }], reserve_bytes: 0, max_active: 16, retries: 0, retry_base_ms: 10, ...mirrorSettings },
+    mirror: {
+      sources: [{ name: 'up', list: listLocation }],
+      reserve_bytes: 0,
+      max_active: 16,
+      retries: 0,
+      retry_base_ms: 10,
+      ...mirrorSettings,
+    },
   })
   const db = openDatabase(config.catalog.database)
   t.after(() => db.close())
@@ -67,7 +79,9 @@ function names(list: ListEntry[]): string[] {
 
 function publishedBtihs(m: Mirror): string[] {
   try {
-    return (JSON.parse(readFileSync(m.config.torrents.list_path, 'utf8')) as ListEntry[]).map((e) => e.btih).sort()
+    return (JSON.parse(readFileSync(m.config.torrents.list_path, 'utf8')) as ListEntry[])
+      .map((e) => e.btih)
+      .sort()
   } catch {
     return []
   }
@@ -81,7 +95,11 @@ test('a partial download is never cataloged or published; after a restart the do
   const engine = new FakeEngine()
   const first = await m.sync(engine).run()
   assert.deepEqual([...first.started].sort(), all)
-  assert.ok(engine.added.every((a) => a.download === true && a.dataDir.startsWith(join(m.root, '.aacseed-mirror', 'partial'))))
+  assert.ok(
+    engine.added.every(
+      (a) => a.download === true && a.dataDir.startsWith(join(m.root, '.aacseed-mirror', 'partial')),
+    ),
+  )
 
   // Half of a data folder and half of a metadata file are on disk.
   const data = all.find((n) => n.includes('_data__'))!
@@ -107,9 +125,21 @@ test('a partial download is never cataloged or published; after a restart the do
   assert.deepEqual([...third.done].sort(), all)
   const mirrored = readTree(m.root)
   for (const [k, v] of readTree(up.root)) assert.ok(mirrored.get(k)?.equals(v), `${k} differs or is missing`)
-  assert.deepEqual(publishedBtihs(m), up.list().map((e) => e.btih).sort())
+  assert.deepEqual(
+    publishedBtihs(m),
+    up
+      .list()
+      .map((e) => e.btih)
+      .sort(),
+  )
   // Seeding from the root, not the staging folder: the engine let go of every download.
-  assert.deepEqual([...engine2.removed].sort(), up.list().map((e) => e.btih).sort())
+  assert.deepEqual(
+    [...engine2.removed].sort(),
+    up
+      .list()
+      .map((e) => e.btih)
+      .sort(),
+  )
 })
 
 test('a pass killed between the rename and recording it is finished by the next pass', async (t) => {
@@ -147,11 +177,34 @@ test('a release that breaks the standard, or whose torrent is not made by the na
   const entries: ListEntry[] = []
   for (const [name, kind, files] of [
     [badMeta, 'file', [{ path: badMeta, length: statSync(join(upRoot, badMeta)).size }]],
-    [folder, 'folder', blobs.map((b) => ({ path: b, length: statSync(join(upRoot, folder, b)).size })).reverse()],
+    [
+      folder,
+      'folder',
+      blobs.map((b) => ({ path: b, length: statSync(join(upRoot, folder, b)).size })).reverse(),
+    ],
   ] as const) {
-    const built = await buildTorrent({ name, kind, root: join(upRoot, name), files, pieceLength: 32768, announce: [], webSeeds: [], comment: '', createdBy: 'upstream', creationDate: null, source: '', private: false })
+    const built = await buildTorrent({
+      name,
+      kind,
+      root: join(upRoot, name),
+      files,
+      pieceLength: 32768,
+      announce: [],
+      webSeeds: [],
+      comment: '',
+      createdBy: 'upstream',
+      creationDate: null,
+      source: '',
+      private: false,
+    })
     writeFileSync(join(site, `${name}.torrent`), built.torrent)
-    entries.push({ display_name: `${name}.torrent`, btih: built.infoHash, url: `${name}.torrent`, data_size: built.totalSize, is_metadata: kind === 'file' })
+    entries.push({
+      display_name: `${name}.torrent`,
+      btih: built.infoHash,
+      url: `${name}.torrent`,
+      data_size: built.totalSize,
+      is_metadata: kind === 'file',
+    })
   }
   writeFileSync(join(site, 'torrents.json'), JSON.stringify(entries))
   const m = mirror(t, join(dir, 'mirror'), join(site, 'torrents.json'))
@@ -177,7 +230,9 @@ test('a release that breaks the standard, or whose torrent is not made by the na
   // `aacseed health` lists them for the operator.
   const health = await runCli(['health', '--json', '--db', m.config.catalog.database], { cwd: m.dir })
   assert.equal(health.code, 1)
-  const ids = (JSON.parse(health.stdout) as { problems: Array<{ id: string; severity: string; details: string }> }).problems.filter((p) => p.id.startsWith('mirror-rejected:'))
+  const ids = (
+    JSON.parse(health.stdout) as { problems: Array<{ id: string; severity: string; details: string }> }
+  ).problems.filter((p) => p.id.startsWith('mirror-rejected:'))
   assert.deepEqual(ids.map((p) => p.id).sort(), entries.map((e) => `mirror-rejected:${e.btih}`).sort())
   assert.ok(ids.some((p) => p.details.startsWith('infohash-mismatch: ')))
 })
@@ -192,11 +247,17 @@ test('downloads never start beyond the disk budget or into the free-space reserv
   const m = mirror(t, join(dir, 'mirror'), up.listPath, { budget_bytes: metaBytes })
   const engine = new FakeEngine()
   const r = await m.sync(engine).run()
-  const startedBytes = r.started.reduce((s, n) => s + list.find((e) => e.display_name === `${n}.torrent`)!.data_size, 0)
+  const startedBytes = r.started.reduce(
+    (s, n) => s + list.find((e) => e.display_name === `${n}.torrent`)!.data_size,
+    0,
+  )
   assert.ok(startedBytes <= metaBytes)
   assert.ok(r.started.length > 0 && r.started.every((n) => n.includes('_meta__')), JSON.stringify(r.started))
   const deferred = r.deferred.filter((d) => d.reason === 'budget').map((d) => d.name)
-  assert.deepEqual(deferred, list.filter((e) => !e.is_metadata).map((e) => e.display_name.replace(/\.torrent$/, '')))
+  assert.deepEqual(
+    deferred,
+    list.filter((e) => !e.is_metadata).map((e) => e.display_name.replace(/\.torrent$/, '')),
+  )
 
   // Free space: the reserve is never used.
   const m2 = mirror(t, join(dir, 'mirror2'), up.listPath, { reserve_bytes: 1_000_000 })
@@ -236,7 +297,10 @@ test('HTTP failures are retried with backoff within a pass, then by later passes
 
   // Too early: not tried again.
   const early = await sync.run({ refresh: 'never' })
-  assert.deepEqual(early.deferred.map((d) => d.reason), ['retry-later'])
+  assert.deepEqual(
+    early.deferred.map((d) => d.reason),
+    ['retry-later'],
+  )
   assert.equal(server.requests.filter((p) => p === pathB).length, 3)
   // Later, and the server is back.
   server.failNext(pathB, 0, 404)
@@ -257,7 +321,12 @@ test('hostile list entries and .torrent files are rejected by name, and nothing 
   const hostileName = metaName('evil_records', 0, 9)
   // A .torrent with a proper AAC name whose file climbs out of the download folder.
   const climbing = encode({
-    info: { name: hostileName, 'piece length': 32768, pieces: Buffer.alloc(20), files: [{ length: 10, path: ['..', '..', 'evil'] }] },
+    info: {
+      name: hostileName,
+      'piece length': 32768,
+      pieces: Buffer.alloc(20),
+      files: [{ length: 10, path: ['..', '..', 'evil'] }],
+    },
   })
   writeFileSync(join(up.site, `${hostileName}.torrent`), climbing)
   const hugeName = metaName('huge_records', 0, 9)
@@ -270,9 +339,18 @@ test('hostile list entries and .torrent files are rejected by name, and nothing 
     { display_name: 'evil\u0000.torrent', btih: btih(3), url: 'x.torrent' },
     { display_name: 'dir\\evil.torrent', btih: btih(4), url: 'x.torrent' },
     { display_name: 'r_000.torrent', btih: btih(5), url: 'x.torrent' },
-    { display_name: `${metaName('ok_records', 0, 9)}.torrent`, magnet_link: 'magnet:?xt=urn:btih:nothex', url: 'x.torrent' },
+    {
+      display_name: `${metaName('ok_records', 0, 9)}.torrent`,
+      magnet_link: 'magnet:?xt=urn:btih:nothex',
+      url: 'x.torrent',
+    },
     { display_name: `${metaName('ok_records', 10, 19)}.torrent`, btih: btih(6), url: '../../../etc/passwd' },
-    { display_name: `${hostileName}.torrent`, btih: btih(7), url: `${hostileName}.torrent`, is_metadata: true },
+    {
+      display_name: `${hostileName}.torrent`,
+      btih: btih(7),
+      url: `${hostileName}.torrent`,
+      is_metadata: true,
+    },
     { display_name: `${hugeName}.torrent`, btih: btih(8), url: `${hugeName}.torrent`, is_metadata: true },
   ]
   writeFileSync(up.listPath, JSON.stringify(entries))
@@ -291,16 +369,28 @@ test('hostile list entries and .torrent files are rejected by name, and nothing 
     `entry 7 "${metaName('ok_records', 10, 19)}.torrent" entry-invalid`,
   ])
   assert.ok(r.rejectedEntries.every((x) => x.source === 'up'))
-  assert.deepEqual(Object.fromEntries(r.rejected.map((x) => [x.name, x.code])), { [hostileName]: 'unsafe-torrent-path', [hugeName]: 'too-large' })
+  assert.deepEqual(Object.fromEntries(r.rejected.map((x) => [x.name, x.code])), {
+    [hostileName]: 'unsafe-torrent-path',
+    [hugeName]: 'too-large',
+  })
   // The rest of the list still counts.
-  assert.deepEqual(engine.added.map((a) => a.infoHash), [good.btih])
+  assert.deepEqual(
+    engine.added.map((a) => a.infoHash),
+    [good.btih],
+  )
   engine.complete(good.btih, up.root)
   const done = await sync.run({ refresh: 'never' })
   assert.deepEqual(done.done, [good.display_name.replace(/\.torrent$/, '')])
 
   // Every file the mirror wrote is its database, its torrents and list, or under its release root.
   const written = [...readTree(m.dir).keys()]
-  const outside = written.filter((p) => !p.startsWith('releases/') && !p.startsWith('torrents/') && !/^aacseed\.db(-wal|-shm)?$/.test(p) && p !== 'torrents.json')
+  const outside = written.filter(
+    (p) =>
+      !p.startsWith('releases/') &&
+      !p.startsWith('torrents/') &&
+      !/^aacseed\.db(-wal|-shm)?$/.test(p) &&
+      p !== 'torrents.json',
+  )
   assert.deepEqual(outside, [])
   assert.deepEqual(readdirSync(dir).sort(), ['mirror', 'up'])
   assert.ok(written.every((p) => !p.includes('evil')))
@@ -321,6 +411,9 @@ test('a dead upstream costs one pass at most mirror.max_active failed .torrent f
   const r = await m.sync(new FakeEngine()).run()
   assert.equal(r.failed.length, 2)
   assert.equal(server.requests.filter((p) => p.endsWith('.torrent')).length, 2)
-  assert.deepEqual(r.deferred.map((d) => d.reason), list.slice(2).map(() => 'retry-later'))
+  assert.deepEqual(
+    r.deferred.map((d) => d.reason),
+    list.slice(2).map(() => 'retry-later'),
+  )
   assert.ok(r.deferred.every((d) => /2 \.torrent fetches failed in this pass/.test(d.detail)))
 })

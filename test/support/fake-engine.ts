@@ -69,7 +69,8 @@ export class FakeEngine implements Engine {
     const parsed = parseTorrent(h.t.torrent)
     const first = parsed.files[0]!
     const src = parsed.kind === 'file' ? join(from, h.t.name) : join(from, h.t.name, first.path)
-    const dest = parsed.kind === 'file' ? join(h.t.dataDir, h.t.name) : join(h.t.dataDir, h.t.name, first.path)
+    const dest =
+      parsed.kind === 'file' ? join(h.t.dataDir, h.t.name) : join(h.t.dataDir, h.t.name, first.path)
     mkdirSync(join(dest, '..'), { recursive: true })
     const bytes = readFileSync(src).subarray(0, Math.floor(first.length / 2))
     const fd = openSync(dest, 'w')

@@ -121,14 +121,23 @@ export class FakeTransmission {
     const method = body.method ?? ''
     this.calls.push(method)
     const args = body.arguments ?? {}
-    const reply = (result: string, a: Record<string, unknown> = {}) => this.send(res, 200, JSON.stringify({ result, arguments: a }), 'application/json')
+    const reply = (result: string, a: Record<string, unknown> = {}) =>
+      this.send(res, 200, JSON.stringify({ result, arguments: a }), 'application/json')
     const ids = (args.ids as string[] | undefined)?.map((h) => h.toLowerCase())
-    const selected = ids ? ids.flatMap((h) => (this.torrents.has(h) ? [this.torrents.get(h)!] : [])) : [...this.torrents.values()]
+    const selected = ids
+      ? ids.flatMap((h) => (this.torrents.has(h) ? [this.torrents.get(h)!] : []))
+      : [...this.torrents.values()]
     switch (method) {
       case 'session-get':
-        return reply('success', { version: this.opts.version ?? '3.00 (fake)', 'rpc-version': this.opts.rpcVersion ?? 16, 'download-dir': '/downloads' })
+        return reply('success', {
+          version: this.opts.version ?? '3.00 (fake)',
+          'rpc-version': this.opts.rpcVersion ?? 16,
+          'download-dir': '/downloads',
+        })
       case 'torrent-get': {
-        const fields = ((args.fields as string[] | undefined) ?? ['hashString']).filter((f) => !this.opts.omitFields?.includes(f))
+        const fields = ((args.fields as string[] | undefined) ?? ['hashString']).filter(
+          (f) => !this.opts.omitFields?.includes(f),
+        )
         const torrents = selected.map((t) => {
           const o: Record<string, unknown> = {}
           for (const f of fields) o[f] = (t as unknown as Record<string, unknown>)[f]
@@ -137,7 +146,11 @@ export class FakeTransmission {
         return reply('success', { torrents })
       }
       case 'free-space':
-        return reply('success', { path: args.path, 'size-bytes': this.freeBytes, total_size: this.freeBytes * 2 })
+        return reply('success', {
+          path: args.path,
+          'size-bytes': this.freeBytes,
+          total_size: this.freeBytes * 2,
+        })
       case 'torrent-add': {
         let hash: string
         let name: string
@@ -150,8 +163,16 @@ export class FakeTransmission {
           return reply('invalid or corrupt torrent file')
         }
         const existing = this.torrents.get(hash)
-        if (existing) return reply('success', { 'torrent-duplicate': { hashString: hash, id: 1, name: existing.name } })
-        this.put({ hashString: hash, name, status: args.paused ? 0 : 4, percentDone: 0, downloadDir: (args['download-dir'] as string | undefined) ?? '/downloads', trackerStats: [] })
+        if (existing)
+          return reply('success', { 'torrent-duplicate': { hashString: hash, id: 1, name: existing.name } })
+        this.put({
+          hashString: hash,
+          name,
+          status: args.paused ? 0 : 4,
+          percentDone: 0,
+          downloadDir: (args['download-dir'] as string | undefined) ?? '/downloads',
+          trackerStats: [],
+        })
         return reply('success', { 'torrent-added': { hashString: hash, id: this.torrents.size, name } })
       }
       case 'torrent-set':

@@ -16,7 +16,13 @@ const UNIT = join(SYSTEMD_DIR, 'aacseed.service')
 const TRANSMISSION_UNIT = '/lib/systemd/system/transmission-daemon.service'
 
 // Plain, stable output: no colours, no pager, warnings but no debug chatter.
-const ENV = { ...process.env, SYSTEMD_LOG_LEVEL: 'info', SYSTEMD_COLORS: '0', SYSTEMD_PAGER: '', LC_ALL: 'C.UTF-8' }
+const ENV = {
+  ...process.env,
+  SYSTEMD_LOG_LEVEL: 'info',
+  SYSTEMD_COLORS: '0',
+  SYSTEMD_PAGER: '',
+  LC_ALL: 'C.UTF-8',
+}
 
 function run(cmd: string, args: string[], cwd?: string): SpawnSyncReturns<string> {
   const r = spawnSync(cmd, args, { env: ENV, encoding: 'utf8', timeout: 60_000, ...(cwd ? { cwd } : {}) })
@@ -79,7 +85,10 @@ test('systemd-analyze security rates the unit at exposure 2.0 or better', (t) =>
 
 test("Debian's transmission-daemon unit rates far worse (proves the parser reads real numbers)", (t) => {
   if (!requireTool(t, 'systemd-analyze') || !requireTool(t, 'transmission-daemon')) return
-  assert.ok(existsSync(TRANSMISSION_UNIT), `${TRANSMISSION_UNIT} is missing although transmission-daemon is installed`)
+  assert.ok(
+    existsSync(TRANSMISSION_UNIT),
+    `${TRANSMISSION_UNIT} is missing although transmission-daemon is installed`,
+  )
   const level = exposure(TRANSMISSION_UNIT)
   t.diagnostic(`transmission-daemon.service exposure: ${level}`)
   assert.ok(level >= 5.0, `exposure ${level} < 5.0`)
@@ -178,7 +187,19 @@ test("node does aacseed's kind of work under the unit's SystemCallFilter (emulat
   const summary = join(dir, 'strace.txt')
   // `!` inverts the set; `?` keeps strace quiet about names this architecture lacks (mmap2, ...).
   const inject = `inject=!${[...allowed].map((s) => `?${s}`).join(',')}:error=${errno}`
-  const args = ['-f', '-qq', '-c', '-o', summary, '-e', inject, process.execPath, join(dir, 'workload.mjs'), join(REPO_ROOT, 'package.json'), dir]
+  const args = [
+    '-f',
+    '-qq',
+    '-c',
+    '-o',
+    summary,
+    '-e',
+    inject,
+    process.execPath,
+    join(dir, 'workload.mjs'),
+    join(REPO_ROOT, 'package.json'),
+    dir,
+  ]
   const r = run('strace', args)
   assert.equal(r.status, 0, `node failed under the filter:\n${r.stderr}`)
   assert.match(r.stdout, /workload ok/)
@@ -188,11 +209,19 @@ test("node does aacseed's kind of work under the unit's SystemCallFilter (emulat
     .map((l) => l.trim().split(/\s+/))
     .filter((f) => f.length >= 5 && /^\d/.test(f[0]!) && f.at(-1) !== 'total')
     .map((f) => f.at(-1)!)
-  assert.ok(used.length > 30 && used.includes('prlimit64'), `suspiciously few system calls seen: ${used.join(' ')}`)
+  assert.ok(
+    used.length > 30 && used.includes('prlimit64'),
+    `suspiciously few system calls seen: ${used.join(' ')}`,
+  )
   const refused = used.filter((s) => !allowed.has(s))
-  t.diagnostic(`${used.length} distinct system calls made, ${allowed.size} allowed; refused with ${errno} and survived: ${refused.join(' ') || 'none'}`)
+  t.diagnostic(
+    `${used.length} distinct system calls made, ${allowed.size} allowed; refused with ${errno} and survived: ${refused.join(' ') || 'none'}`,
+  )
   // Ones we know about and checked; anything new deserves a look (and a comment in the unit).
-  assert.deepEqual(refused.filter((s) => s !== 'fchown'), [])
+  assert.deepEqual(
+    refused.filter((s) => s !== 'fchown'),
+    [],
+  )
 })
 
 test('the sysusers file creates the user the unit runs as, and tmpfiles its folders', (t) => {
@@ -231,7 +260,10 @@ test('the sysusers file creates the user the unit runs as, and tmpfiles its fold
   ]
   for (const [path, kind, mode, owner, group] of expect) {
     const st = statSync(join(root, path))
-    assert.deepEqual([path, st.isDirectory() ? 'dir' : 'file', st.mode & 0o7777, st.uid, st.gid], [path, kind, mode, owner, group])
+    assert.deepEqual(
+      [path, st.isDirectory() ? 'dir' : 'file', st.mode & 0o7777, st.uid, st.gid],
+      [path, kind, mode, owner, group],
+    )
   }
   // A secret written into a credential file survives the next boot's tmpfiles run.
   const secret = join(root, 'etc/aacseed/credentials/http-token')

@@ -34,16 +34,31 @@ test('encodes each type canonically', () => {
 })
 
 test('sorts dictionary keys by raw bytes and skips undefined values', () => {
-  assert.equal(encode({ b: 1, a: 2, B: 3, 'a b': 4, aa: 5 }).toString(), 'd1:Bi3e1:ai2e3:a bi4e2:aai5e1:bi1ee')
+  assert.equal(
+    encode({ b: 1, a: 2, B: 3, 'a b': 4, aa: 5 }).toString(),
+    'd1:Bi3e1:ai2e3:a bi4e2:aai5e1:bi1ee',
+  )
   // U+FF21 is EF BC A1 in UTF-8 and U+1F600 is F0 9F 98 80: bytes put U+FF21 first, while
   // JavaScript's UTF-16 comparison ("\ud83d" < "\uff21") would put the emoji first.
   const enc = encode({ '\u{1F600}': 1, '\uFF21': 2 })
-  assert.deepEqual(enc, Buffer.concat([b('d3:'), Buffer.from('\uFF21'), b('i2e4:'), Buffer.from('\u{1F600}'), b('i1ee')]))
+  assert.deepEqual(
+    enc,
+    Buffer.concat([b('d3:'), Buffer.from('\uFF21'), b('i2e4:'), Buffer.from('\u{1F600}'), b('i1ee')]),
+  )
   assert.equal(encode({ z: undefined, a: 1 }).toString(), 'd1:ai1ee')
 })
 
 test('round trips nested values, returning byte strings as Buffers', () => {
-  const value = { announce: 'http://x/a', info: { files: [{ length: 5, path: ['a', 'b'] }], name: 'n', 'piece length': 32768, pieces: Buffer.alloc(20, 7) }, list: [0, -1, 2n ** 70n, ''] }
+  const value = {
+    announce: 'http://x/a',
+    info: {
+      files: [{ length: 5, path: ['a', 'b'] }],
+      name: 'n',
+      'piece length': 32768,
+      pieces: Buffer.alloc(20, 7),
+    },
+    list: [0, -1, 2n ** 70n, ''],
+  }
   const enc = encode(value)
   const dec = decode(enc)
   assert.deepEqual(encode(dec), enc)
@@ -63,7 +78,10 @@ test('decodeDict returns the exact bytes of each top-level value', () => {
   assert.equal(raw.get('info')!.toString('latin1'), info)
   assert.equal(raw.get('announce')!.toString('latin1'), '1:u')
   assert.ok(dict.info)
-  assert.throws(() => decodeDict(b('li1ee')), (e: unknown) => e instanceof BencodeError && e.offset === 0)
+  assert.throws(
+    () => decodeDict(b('li1ee')),
+    (e: unknown) => e instanceof BencodeError && e.offset === 0,
+  )
 })
 
 test('rejects non-canonical and malformed input with the byte offset', () => {
@@ -92,7 +110,10 @@ test('rejects non-canonical and malformed input with the byte offset', () => {
 })
 
 test('unsorted keys are an option, duplicate keys never', () => {
-  assert.deepEqual(Object.keys(decode(b('d1:bi1e1:ai2ee'), { allowUnsortedKeys: true }) as object), ['b', 'a'])
+  assert.deepEqual(Object.keys(decode(b('d1:bi1e1:ai2ee'), { allowUnsortedKeys: true }) as object), [
+    'b',
+    'a',
+  ])
   rejects('d1:bi1e1:ai2e1:bi3ee', 13, /duplicate dictionary key/, { allowUnsortedKeys: true })
 })
 

@@ -16,8 +16,10 @@ function theirs(path: string, pieceLength: number): Promise<Uint8Array> {
     // No default public trackers, a fixed date instead of "now", and no junk filter. Its folder
     // walker (get-files.js) still drops dot files and "junk" such as Thumbs.db whatever the
     // option says, so the folders below hold neither.
-    createTorrent(path, { pieceLength, announceList: [], creationDate: new Date(1_691_472_903_000), filterJunkFiles: false }, (err, torrent) =>
-      err ? reject(err) : resolve(torrent),
+    createTorrent(
+      path,
+      { pieceLength, announceList: [], creationDate: new Date(1_691_472_903_000), filterJunkFiles: false },
+      (err, torrent) => (err ? reject(err) : resolve(torrent)),
     )
   })
 }
@@ -45,7 +47,14 @@ test('same info dictionary as create-torrent for a flat data folder and for a si
     await assertSame(baseInput({ name, kind: 'folder', root: join(root, name), files, pieceLength }))
   }
   writeFiles(root, { 'meta.jsonl.zst': 123_456 })
-  await assertSame(baseInput({ name: 'meta.jsonl.zst', kind: 'file', root: join(root, 'meta.jsonl.zst'), files: [{ path: 'meta.jsonl.zst', length: 123_456 }] }))
+  await assertSame(
+    baseInput({
+      name: 'meta.jsonl.zst',
+      kind: 'file',
+      root: join(root, 'meta.jsonl.zst'),
+      files: [{ path: 'meta.jsonl.zst', length: 123_456 }],
+    }),
+  )
 })
 
 test('create-torrent walks one folder at a time, so nested orders differ from mktorrent', async (t) => {

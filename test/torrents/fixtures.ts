@@ -35,7 +35,9 @@ export function listFiles(dir: string): { path: string; length: number }[] {
   return out.reverse()
 }
 
-export function baseInput(overrides: Partial<TorrentInput> & Pick<TorrentInput, 'name' | 'kind' | 'root' | 'files'>): TorrentInput {
+export function baseInput(
+  overrides: Partial<TorrentInput> & Pick<TorrentInput, 'name' | 'kind' | 'root' | 'files'>,
+): TorrentInput {
   return {
     pieceLength: 1 << 15,
     announce: [['http://127.0.0.1:1/announce']],
@@ -69,7 +71,12 @@ export function mktorrent(target: string, outDir: string, opts: MktorrentOptions
 }
 
 /** The info dictionary's exact bytes and its SHA-1, read from any .torrent. */
-export function infoOf(torrent: Uint8Array): { bytes: Buffer; reencoded: Buffer; infoHash: string; info: DecodedDict } {
+export function infoOf(torrent: Uint8Array): {
+  bytes: Buffer
+  reencoded: Buffer
+  infoHash: string
+  info: DecodedDict
+} {
   const { dict, raw } = decodeDict(torrent)
   const bytes = raw.get('info')!
   const info = dict.info as DecodedDict
@@ -80,6 +87,11 @@ export function infoOf(torrent: Uint8Array): { bytes: Buffer; reencoded: Buffer;
 export function referencePieces(paths: string[], pieceLength: number): Buffer {
   const all = Buffer.concat(paths.map((p) => readFileSync(p)))
   const out: Buffer[] = []
-  for (let at = 0; at < all.length; at += pieceLength) out.push(createHash('sha1').update(all.subarray(at, at + pieceLength)).digest())
+  for (let at = 0; at < all.length; at += pieceLength)
+    out.push(
+      createHash('sha1')
+        .update(all.subarray(at, at + pieceLength))
+        .digest(),
+    )
   return Buffer.concat(out)
 }

@@ -28,7 +28,10 @@ function folder(t: Parameters<typeof tempDir>[0]): { dir: string; files: HashFil
 test('worker and inline hashing both equal the obvious concatenate-then-hash', async (t) => {
   const { files } = folder(t)
   for (const pieceLength of [1000, 16_384, 32_768, 1 << 20]) {
-    const want = referencePieces(files.map((f) => f.path), pieceLength)
+    const want = referencePieces(
+      files.map((f) => f.path),
+      pieceLength,
+    )
     const cases = [
       { inlineBelow: Infinity },
       { inlineBelow: Infinity, readSize: 777 },
@@ -48,11 +51,17 @@ test('worker and inline hashing both equal the obvious concatenate-then-hash', a
 test('reports progress up to the total, never going back', async (t) => {
   const { files } = folder(t)
   const total = files.reduce((n, f) => n + f.length, 0)
-  for (const opts of [{ inlineBelow: Infinity, readSize: 50_000 }, { inlineBelow: 0, workers: 2, spanSize: 100_000, readSize: 50_000 }]) {
+  for (const opts of [
+    { inlineBelow: Infinity, readSize: 50_000 },
+    { inlineBelow: 0, workers: 2, spanSize: 100_000, readSize: 50_000 },
+  ]) {
     const seen: number[] = []
     await hashPieces(files, 32_768, { ...opts, onProgress: (n) => seen.push(n) })
     assert.ok(seen.length > 5, `${seen.length} progress calls`)
-    assert.deepEqual([...seen].sort((a, b) => a - b), seen)
+    assert.deepEqual(
+      [...seen].sort((a, b) => a - b),
+      seen,
+    )
     assert.equal(seen.at(-1), total)
   }
 })
@@ -74,14 +83,21 @@ test('a file whose size differs from the cataloged one is file-changed, naming i
     await assertFileChanged(hashPieces(grown, 32_768, opts), join(dir, 'f'), /333333 bytes, expected 333332/)
   }
   truncateSync(join(dir, 'h'), 10)
-  await assertFileChanged(hashPieces(files, 32_768, { inlineBelow: 0, workers: 2 }), join(dir, 'h'), /10 bytes, expected 250000/)
+  await assertFileChanged(
+    hashPieces(files, 32_768, { inlineBelow: 0, workers: 2 }),
+    join(dir, 'h'),
+    /10 bytes, expected 250000/,
+  )
 })
 
 test('an empty file that gained bytes, or a missing file, is file-changed too', async (t) => {
   const { dir, files } = folder(t)
   writeFileSync(join(dir, 'c-empty'), 'x')
   await assertFileChanged(hashPieces(files, 32_768), join(dir, 'c-empty'), /1 bytes, expected 0/)
-  const missing = [...files.filter((f) => !f.path.endsWith('c-empty')), { path: join(dir, 'nope'), length: 5 }]
+  const missing = [
+    ...files.filter((f) => !f.path.endsWith('c-empty')),
+    { path: join(dir, 'nope'), length: 5 },
+  ]
   for (const opts of [{ inlineBelow: Infinity }, { inlineBelow: 0, workers: 2 }]) {
     await assertFileChanged(hashPieces(missing, 32_768, opts), join(dir, 'nope'), /is missing/)
   }
@@ -93,6 +109,12 @@ test('an abort stops the workers', async (t) => {
   ac.abort(new Error('shutting down'))
   await assert.rejects(hashPieces(files, 32_768, { inlineBelow: 0, signal: ac.signal }), /shutting down/)
   const late = new AbortController()
-  const p = hashPieces(files, 1000, { inlineBelow: 0, workers: 2, spanSize: 1000, signal: late.signal, onProgress: () => late.abort(new Error('stop now')) })
+  const p = hashPieces(files, 1000, {
+    inlineBelow: 0,
+    workers: 2,
+    spanSize: 1000,
+    signal: late.signal,
+    onProgress: () => late.abort(new Error('stop now')),
+  })
   await assert.rejects(p, /stop now/)
 })

@@ -4,7 +4,15 @@
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { appendFileSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import {
+  appendFileSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { writeSampleRelease } from '../../src/catalog/index.js'
@@ -29,14 +37,30 @@ function tree(t: TestContext, extraToml = ''): Tree {
     config,
     `[catalog]\nroots = ["releases"]\ndatabase = "aacseed.db"\n[torrents]\nout_dir = "torrents"\nlist_path = "public/torrents.json"\nurl_base = "https://example.org/torrents/"\nannounce = [["http://127.0.0.1:6969/announce"], ["udp://127.0.0.1:6969/announce"]]\n${extraToml}`,
   )
-  return { dir, root, db: join(dir, 'aacseed.db'), out: join(dir, 'torrents'), config, env: { ...process.env, AACSEED_CONFIG: config } }
+  return {
+    dir,
+    root,
+    db: join(dir, 'aacseed.db'),
+    out: join(dir, 'torrents'),
+    config,
+    env: { ...process.env, AACSEED_CONFIG: config },
+  }
 }
 
 async function scanAndMake(tr: Tree, extra: string[] = []) {
   const s = await runCli(['scan'], { env: tr.env })
   assert.equal(s.code, 0, s.stderr + s.stdout)
   const m = await runCli(['torrents', 'make', '--json', ...extra], { env: tr.env })
-  return { code: m.code, report: JSON.parse(m.stdout) as { made: Array<{ name: string; infohash: string; outcome: string }>; unchanged: number; problems: Array<{ path: string; code: string }>; list_path: string }, stderr: m.stderr }
+  return {
+    code: m.code,
+    report: JSON.parse(m.stdout) as {
+      made: Array<{ name: string; infohash: string; outcome: string }>
+      unchanged: number
+      problems: Array<{ path: string; code: string }>
+      list_path: string
+    },
+    stderr: m.stderr,
+  }
 }
 
 test('makes one torrent per metadata file and data folder, named by the standard, equal to mktorrent', async (t) => {
@@ -45,7 +69,10 @@ test('makes one torrent per metadata file and data folder, named by the standard
   const { code, report } = await scanAndMake(tr, ['--piece-length', '32768'])
   assert.equal(code, 0)
   const releases = readdirSync(tr.root).sort()
-  assert.deepEqual(readdirSync(tr.out).sort(), releases.map((n) => `${n}.torrent`))
+  assert.deepEqual(
+    readdirSync(tr.out).sort(),
+    releases.map((n) => `${n}.torrent`),
+  )
   assert.equal(report.made.length, releases.length)
   for (const name of releases) {
     const ours = parseTorrent(readFileSync(join(tr.out, `${name}.torrent`)))
@@ -57,7 +84,15 @@ test('makes one torrent per metadata file and data folder, named by the standard
     // Fixed `created by` and a creation date derived from the range's end, never "now".
     assert.equal(ours.createdBy, 'aacseed')
     const to = /--(\d{8}T\d{6}Z)/.exec(name)![1]!
-    const end = Date.UTC(+to.slice(0, 4), +to.slice(4, 6) - 1, +to.slice(6, 8), +to.slice(9, 11), +to.slice(11, 13), +to.slice(13, 15)) / 1000
+    const end =
+      Date.UTC(
+        +to.slice(0, 4),
+        +to.slice(4, 6) - 1,
+        +to.slice(6, 8),
+        +to.slice(9, 11),
+        +to.slice(11, 13),
+        +to.slice(13, 15),
+      ) / 1000
     assert.equal(ours.creationDate, end)
     assert.deepEqual(ours.announce, [['http://127.0.0.1:6969/announce'], ['udp://127.0.0.1:6969/announce']])
   }
@@ -73,7 +108,10 @@ test('a second run makes nothing, and a remade torrent is byte-identical', async
   assert.equal(again.report.unchanged, readdirSync(tr.root).length)
   rmSync(join(tr.out, name))
   const remade = await scanAndMake(tr)
-  assert.deepEqual(remade.report.made.map((m) => `${m.name}.torrent`), [name])
+  assert.deepEqual(
+    remade.report.made.map((m) => `${m.name}.torrent`),
+    [name],
+  )
   assert.ok(readFileSync(join(tr.out, name)).equals(before), 'remade .torrent is byte-identical')
 })
 
@@ -105,7 +143,10 @@ test('data changed since the scan is not torrented until rescanned (changed-sinc
   appendFileSync(join(tr.root, folder, blob), 'x')
   const m = await runCli(['torrents', 'make', '--json'], { env: tr.env })
   assert.equal(m.code, 1)
-  const report = JSON.parse(m.stdout) as { made: Array<{ name: string }>; problems: Array<{ path: string; code: string }> }
+  const report = JSON.parse(m.stdout) as {
+    made: Array<{ name: string }>
+    problems: Array<{ path: string; code: string }>
+  }
   assert.deepEqual(
     report.problems.map((p) => [p.path, p.code]),
     [[folder, 'changed-since-scan']],
@@ -117,7 +158,11 @@ test('data changed since the scan is not torrented until rescanned (changed-sinc
   rmSync(join(tr.out, `${meta}.torrent`))
   utimesSync(join(tr.root, meta), new Date(), new Date(Date.now() + 5000))
   const m2 = await runCli(['torrents', 'make', '--json'], { env: tr.env })
-  assert.ok((JSON.parse(m2.stdout) as { problems: Array<{ path: string; code: string }> }).problems.some((p) => p.path === meta && p.code === 'changed-since-scan'))
+  assert.ok(
+    (JSON.parse(m2.stdout) as { problems: Array<{ path: string; code: string }> }).problems.some(
+      (p) => p.path === meta && p.code === 'changed-since-scan',
+    ),
+  )
 })
 
 test('releases with catalog problems are not torrented', async (t) => {
@@ -139,7 +184,28 @@ test('the torrent list: JSON compatible with Anna’s Archive’s, magnets and C
   assert.equal(listed.code, 0)
   assert.deepEqual(JSON.parse(listed.stdout), published)
   assert.equal(published.length, readdirSync(tr.root).length)
-  const fields = ['url', 'top_level_group_name', 'group_name', 'display_name', 'added_to_torrents_list_at', 'is_metadata', 'btih', 'magnet_link', 'torrent_size', 'num_files', 'data_size', 'aa_currently_seeding', 'obsolete', 'embargo', 'seeders', 'leechers', 'completed', 'stats_scraped_at', 'partially_broken', 'random']
+  const fields = [
+    'url',
+    'top_level_group_name',
+    'group_name',
+    'display_name',
+    'added_to_torrents_list_at',
+    'is_metadata',
+    'btih',
+    'magnet_link',
+    'torrent_size',
+    'num_files',
+    'data_size',
+    'aa_currently_seeding',
+    'obsolete',
+    'embargo',
+    'seeders',
+    'leechers',
+    'completed',
+    'stats_scraped_at',
+    'partially_broken',
+    'random',
+  ]
   for (const e of published) {
     for (const f of fields) assert.ok(f in e, `field ${f}`)
     const name = String(e.display_name)
@@ -156,12 +222,18 @@ test('the torrent list: JSON compatible with Anna’s Archive’s, magnets and C
     const magnet = new URL(String(e.magnet_link))
     assert.equal(magnet.searchParams.get('xt'), `urn:btih:${parsed.infoHash}`)
     assert.equal(magnet.searchParams.get('dn'), parsed.name)
-    assert.deepEqual(magnet.searchParams.getAll('tr'), ['http://127.0.0.1:6969/announce', 'udp://127.0.0.1:6969/announce'])
+    assert.deepEqual(magnet.searchParams.getAll('tr'), [
+      'http://127.0.0.1:6969/announce',
+      'udp://127.0.0.1:6969/announce',
+    ])
     assert.equal(e.seeders, 0)
     assert.equal(e.stats_scraped_at, null)
   }
   const magnets = await runCli(['torrents', 'list', '--format', 'magnets'], { env: tr.env })
-  assert.deepEqual(magnets.stdout.trim().split('\n'), published.map((e) => e.magnet_link))
+  assert.deepEqual(
+    magnets.stdout.trim().split('\n'),
+    published.map((e) => e.magnet_link),
+  )
   const csv = await runCli(['torrents', 'list', '--format', 'csv'], { env: tr.env })
   const rows = csv.stdout.trim().split('\n')
   assert.equal(rows.length, published.length + 1)

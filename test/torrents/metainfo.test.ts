@@ -3,14 +3,36 @@ import { createHash } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
-import { buildTorrent, decode, encode, parseTorrent, sortByNameBytes, TorrentError, type BencodeValue, type DecodedDict, type TorrentInput } from '../../src/torrents/index.js'
+import {
+  buildTorrent,
+  decode,
+  encode,
+  parseTorrent,
+  sortByNameBytes,
+  TorrentError,
+  type BencodeValue,
+  type DecodedDict,
+  type TorrentInput,
+} from '../../src/torrents/index.js'
 import { tempDir } from '../helpers.js'
 import { baseInput, infoOf, listFiles, referencePieces, writeFiles } from './fixtures.js'
 
-function dataFolder(t: TestContext, sizes: Record<string, number> = { 'aacid__x__20230808T051503Z__1__A': 70_000, 'aacid__x__20230808T051503Z__2__B': 0, 'aacid__x__20230808T051503Z__C': 5 }): TorrentInput {
+function dataFolder(
+  t: TestContext,
+  sizes: Record<string, number> = {
+    aacid__x__20230808T051503Z__1__A: 70_000,
+    aacid__x__20230808T051503Z__2__B: 0,
+    aacid__x__20230808T051503Z__C: 5,
+  },
+): TorrentInput {
   const root = join(tempDir(t), 'annas_archive_data__aacid__x__20230808T051503Z--20230808T051504Z')
   writeFiles(root, sizes)
-  return baseInput({ name: 'annas_archive_data__aacid__x__20230808T051503Z--20230808T051504Z', kind: 'folder', root, files: sortByNameBytes(listFiles(root)) })
+  return baseInput({
+    name: 'annas_archive_data__aacid__x__20230808T051503Z--20230808T051504Z',
+    kind: 'folder',
+    root,
+    files: sortByNameBytes(listFiles(root)),
+  })
 }
 
 function rejectsWith(code: string, pattern: RegExp): (e: unknown) => boolean {
@@ -22,12 +44,18 @@ function rejectsWith(code: string, pattern: RegExp): (e: unknown) => boolean {
   }
 }
 
-const str = (v: unknown): string => (Buffer.isBuffer(v) ? v.toString('utf8') : assert.fail(`not a byte string: ${String(v)}`))
+const str = (v: unknown): string =>
+  Buffer.isBuffer(v) ? v.toString('utf8') : assert.fail(`not a byte string: ${String(v)}`)
 
 test('the same input gives byte-identical torrents, whatever the number of hash workers', async (t) => {
   const sizes: Record<string, number> = {}
   for (let i = 0; i < 12; i++) sizes[`aacid__x__20230808T051503Z__${i}__A`] = 900_001 + i
-  const input = { ...dataFolder(t, sizes), comment: 'c', createdBy: 'aacseed test', creationDate: 1_691_472_903 }
+  const input = {
+    ...dataFolder(t, sizes),
+    comment: 'c',
+    createdBy: 'aacseed test',
+    creationDate: 1_691_472_903,
+  }
   const a = await buildTorrent(input)
   const b = await buildTorrent({ ...input, hashWorkers: 1 })
   const c = await buildTorrent({ ...input, hashWorkers: 3 })
@@ -68,9 +96,20 @@ test('optional keys are written only when set', async (t) => {
       })
     ).torrent,
   ) as DecodedDict
-  assert.deepEqual(Object.keys(full), ['announce', 'announce-list', 'comment', 'created by', 'creation date', 'info', 'url-list'])
+  assert.deepEqual(Object.keys(full), [
+    'announce',
+    'announce-list',
+    'comment',
+    'created by',
+    'creation date',
+    'info',
+    'url-list',
+  ])
   assert.equal(str(full.announce), 'http://t1/a')
-  assert.deepEqual((full['announce-list'] as Buffer[][]).map((tier) => tier.map(str)), [['http://t1/a'], ['http://t2/a', 'udp://t3:80']])
+  assert.deepEqual(
+    (full['announce-list'] as Buffer[][]).map((tier) => tier.map(str)),
+    [['http://t1/a'], ['http://t2/a', 'udp://t3:80']],
+  )
   // BEP 19: clients append name/path to a URL ending in '/'.
   assert.deepEqual((full['url-list'] as Buffer[]).map(str), ['https://host/releases/', 'https://mirror/aa/'])
   assert.equal(str(full.comment), 'AAC release')
@@ -85,7 +124,14 @@ test('optional keys are written only when set', async (t) => {
 test('a single-file torrent has length instead of files', async (t) => {
   const dir = tempDir(t)
   writeFiles(dir, { 'm.jsonl.zst': 40_000 })
-  const built = await buildTorrent(baseInput({ name: 'm.jsonl.zst', kind: 'file', root: join(dir, 'm.jsonl.zst'), files: [{ path: 'm.jsonl.zst', length: 40_000 }] }))
+  const built = await buildTorrent(
+    baseInput({
+      name: 'm.jsonl.zst',
+      kind: 'file',
+      root: join(dir, 'm.jsonl.zst'),
+      files: [{ path: 'm.jsonl.zst', length: 40_000 }],
+    }),
+  )
   const info = (decode(built.torrent) as DecodedDict).info as DecodedDict
   assert.deepEqual(Object.keys(info), ['length', 'name', 'piece length', 'pieces'])
   assert.equal(info.length, 40_000)
@@ -115,21 +161,57 @@ test('refuses inputs that cannot make a sound torrent', async (t) => {
     [{ files: [{ path: 'a//b', length: 1 }] }, 'unsafe-torrent-path', /is empty/],
     [{ files: [{ path: 'a\\b', length: 1 }] }, 'unsafe-torrent-path', /contains '\\'/],
     [{ files: [] }, 'invalid-torrent-input', /no files/],
-    [{ files: [{ path: 'a', length: 1 }, { path: 'a', length: 1 }] }, 'invalid-torrent-input', /listed twice/],
-    [{ files: [{ path: 'a', length: 1 }, { path: 'a/b', length: 1 }] }, 'invalid-torrent-input', /both a file and a folder/],
+    [
+      {
+        files: [
+          { path: 'a', length: 1 },
+          { path: 'a', length: 1 },
+        ],
+      },
+      'invalid-torrent-input',
+      /listed twice/,
+    ],
+    [
+      {
+        files: [
+          { path: 'a', length: 1 },
+          { path: 'a/b', length: 1 },
+        ],
+      },
+      'invalid-torrent-input',
+      /both a file and a folder/,
+    ],
     [{ files: [{ path: 'a', length: -1 }] }, 'invalid-torrent-input', /bad length -1/],
-    [{ kind: 'file', files: [{ path: 'other', length: 1 }] }, 'invalid-torrent-input', /exactly one file, named like the torrent/],
+    [
+      { kind: 'file', files: [{ path: 'other', length: 1 }] },
+      'invalid-torrent-input',
+      /exactly one file, named like the torrent/,
+    ],
     [{ files: [{ path: 'a', length: 0 }] }, 'empty-torrent', /at least one byte/],
     [{ announce: [['http://t/a'], []] }, 'invalid-torrent-input', /tier is empty/],
     [{ pieceLength: 1000 }, 'invalid-piece-length', /power of two/],
     // Checked before any file is opened: these files do not exist.
     [{ files: [{ path: 'huge', length: 2 ** 47 }] }, 'too-many-pieces', /4294967296 pieces of 32768 bytes/],
   ]
-  for (const [over, code, pattern] of cases) await assert.rejects(buildTorrent({ ...input, ...over }), rejectsWith(code, pattern), JSON.stringify(over))
+  for (const [over, code, pattern] of cases)
+    await assert.rejects(
+      buildTorrent({ ...input, ...over }),
+      rejectsWith(code, pattern),
+      JSON.stringify(over),
+    )
 })
 
 test('parseTorrent reads back what buildTorrent wrote', async (t) => {
-  const input = { ...dataFolder(t), announce: [['http://t1/a'], ['http://t2/a']], webSeeds: ['https://host/r'], comment: 'hi', createdBy: 'me', creationDate: 5, source: 'S', private: true }
+  const input = {
+    ...dataFolder(t),
+    announce: [['http://t1/a'], ['http://t2/a']],
+    webSeeds: ['https://host/r'],
+    comment: 'hi',
+    createdBy: 'me',
+    creationDate: 5,
+    source: 'S',
+    private: true,
+  }
   const built = await buildTorrent(input)
   assert.deepEqual(parseTorrent(built.torrent), {
     infoHash: built.infoHash,
@@ -155,16 +237,29 @@ function torrentWith(info: Record<string, BencodeValue>, outer: Record<string, B
 
 test('parseTorrent refuses paths that could leave the download folder', () => {
   for (const bad of ['..', '.', '', 'a/b', 'a\\b', 'a\0b', 'C:', 'c:evil']) {
-    assert.throws(() => parseTorrent(torrentWith({ files: [{ length: 1, path: ['ok', bad] }] })), rejectsWith('unsafe-torrent-path', /unsafe path component/), JSON.stringify(bad))
-    assert.throws(() => parseTorrent(torrentWith({ name: bad, length: 1 })), rejectsWith('unsafe-torrent-path', /info\.name/), JSON.stringify(bad))
+    assert.throws(
+      () => parseTorrent(torrentWith({ files: [{ length: 1, path: ['ok', bad] }] })),
+      rejectsWith('unsafe-torrent-path', /unsafe path component/),
+      JSON.stringify(bad),
+    )
+    assert.throws(
+      () => parseTorrent(torrentWith({ name: bad, length: 1 })),
+      rejectsWith('unsafe-torrent-path', /info\.name/),
+      JSON.stringify(bad),
+    )
   }
 })
 
 test('parseTorrent enforces its limits and the shape of a v1 torrent', () => {
-  const files = (n: number): BencodeValue[] => Array.from({ length: n }, (_, i) => ({ length: 1, path: [`f${i}`] }))
+  const files = (n: number): BencodeValue[] =>
+    Array.from({ length: n }, (_, i) => ({ length: 1, path: [`f${i}`] }))
   const cases: [Buffer, Parameters<typeof parseTorrent>[1], RegExp][] = [
     [torrentWith({ files: files(3) }), { maxFiles: 2 }, /3 files is more than the limit of 2/],
-    [torrentWith({ length: 16_384 * 3, pieces: Buffer.alloc(60) }), { maxPieces: 2 }, /3 pieces is more than the limit of 2/],
+    [
+      torrentWith({ length: 16_384 * 3, pieces: Buffer.alloc(60) }),
+      { maxPieces: 2 },
+      /3 pieces is more than the limit of 2/,
+    ],
     [torrentWith({ length: 1 }), { maxBytes: 10 }, /more than the limit of 10/],
     [torrentWith({ length: 16_385 }), {}, /holds 1 hashes but 16385 bytes in pieces of 16384 need 2/],
     [torrentWith({ length: 1, pieces: Buffer.alloc(21) }), {}, /not a multiple of 20/],
@@ -178,7 +273,8 @@ test('parseTorrent enforces its limits and the shape of a v1 torrent', () => {
     [torrentWith({ length: 1, 'piece length': 0 }), {}, /out of range/],
     [encode({ announce: 'x' }), {}, /info is missing/],
   ]
-  for (const [buf, limits, pattern] of cases) assert.throws(() => parseTorrent(buf, limits), rejectsWith('invalid-torrent', pattern), String(pattern))
+  for (const [buf, limits, pattern] of cases)
+    assert.throws(() => parseTorrent(buf, limits), rejectsWith('invalid-torrent', pattern), String(pattern))
 })
 
 test('parseTorrent takes the infohash from the bytes as written and reads tracker forms', () => {

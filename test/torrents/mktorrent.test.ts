@@ -13,15 +13,28 @@ import { baseInput, infoOf, listFiles, mktorrent, writeFiles, type MktorrentOpti
 async function assertSameAsMktorrent(t: TestContext, target: string, opts: MktorrentOptions): Promise<void> {
   const kind = statSync(target).isDirectory() ? 'folder' : 'file'
   const name = basename(target)
-  const files = kind === 'folder' ? sortByNameBytes(listFiles(target)) : [{ path: name, length: statSync(target).size }]
+  const files =
+    kind === 'folder' ? sortByNameBytes(listFiles(target)) : [{ path: name, length: statSync(target).size }]
   const ours = await buildTorrent(
-    baseInput({ name, kind, root: target, files, pieceLength: 2 ** opts.pieceLog2, private: opts.private ?? false, source: opts.source ?? '' }),
+    baseInput({
+      name,
+      kind,
+      root: target,
+      files,
+      pieceLength: 2 ** opts.pieceLog2,
+      private: opts.private ?? false,
+      source: opts.source ?? '',
+    }),
   )
   const theirs = mktorrent(target, tempDir(t), opts)
   const a = infoOf(ours.torrent)
   const b = infoOf(theirs)
   assert.ok(b.bytes.equals(b.reencoded), 'mktorrent wrote a canonical info dictionary')
-  assert.equal(a.bytes.toString('latin1'), b.bytes.toString('latin1'), `info of ${name} with -l ${opts.pieceLog2}`)
+  assert.equal(
+    a.bytes.toString('latin1'),
+    b.bytes.toString('latin1'),
+    `info of ${name} with -l ${opts.pieceLog2}`,
+  )
   assert.equal(ours.infoHash, b.infoHash)
   assert.equal(a.info.private, opts.private ? 1 : undefined)
   assert.equal(b.info.private, opts.private ? 1 : undefined)
@@ -31,9 +44,18 @@ async function assertSameAsMktorrent(t: TestContext, target: string, opts: Mktor
 test('one file, with sizes that are and are not multiples of the piece length', async (t) => {
   if (!requireTool(t, 'mktorrent')) return
   const dir = tempDir(t)
-  writeFiles(dir, { 'annas_archive_meta__aacid__zlib3_records__20230808T014342Z--20230808T023702Z.jsonl.zst': 1_000_001, 'one-piece': 32_768, 'two-pieces': 65_536, tiny: 3 })
+  writeFiles(dir, {
+    'annas_archive_meta__aacid__zlib3_records__20230808T014342Z--20230808T023702Z.jsonl.zst': 1_000_001,
+    'one-piece': 32_768,
+    'two-pieces': 65_536,
+    tiny: 3,
+  })
   for (const pieceLog2 of [15, 18, 22]) {
-    await assertSameAsMktorrent(t, join(dir, 'annas_archive_meta__aacid__zlib3_records__20230808T014342Z--20230808T023702Z.jsonl.zst'), { pieceLog2 })
+    await assertSameAsMktorrent(
+      t,
+      join(dir, 'annas_archive_meta__aacid__zlib3_records__20230808T014342Z--20230808T023702Z.jsonl.zst'),
+      { pieceLog2 },
+    )
   }
   await assertSameAsMktorrent(t, join(dir, 'one-piece'), { pieceLog2: 15 })
   await assertSameAsMktorrent(t, join(dir, 'two-pieces'), { pieceLog2: 15 })
@@ -52,7 +74,7 @@ test('a data folder of AACID-named blobs whose order depends on -, _, case and d
     [`${p}2__z2cdefghijkmnopqrstuvw`]: 0,
     [`${p}1__92cdefghijkmnopqrstuvw`]: 65_537,
     [`${p}Q2cdefghijkmnopqrstuvw`]: 12_345,
-    'aacid__x_files__20230808T051504Z__1__A2cdefghijkmnopqrstuvw': 262_144,
+    aacid__x_files__20230808T051504Z__1__A2cdefghijkmnopqrstuvw: 262_144,
   })
   for (const pieceLog2 of [15, 18, 22]) await assertSameAsMktorrent(t, folder, { pieceLog2 })
 })
@@ -62,7 +84,19 @@ test('nested folders, dot files and non-ASCII names sort by the bytes of the who
   const folder = join(tempDir(t), 'nested')
   // mktorrent: "B/q" < "Z" < "a-b" < "a/x" < "a0" < "b"; a per-folder walk would put "a/x" before "a-b".
   // U+FF21 (EF BC A1) sorts before U+1F600 (F0 9F 98 80) by bytes, after it by UTF-16 units.
-  writeFiles(folder, { 'a-b': 5, 'a/x': 70_000, 'a/y/z': 3, a0: 1, 'B/q': 2, b: 33_000, Z: 4, '.hidden': 6, 'é': 7, '\uFF21': 8, '\u{1F600}': 9 })
+  writeFiles(folder, {
+    'a-b': 5,
+    'a/x': 70_000,
+    'a/y/z': 3,
+    a0: 1,
+    'B/q': 2,
+    b: 33_000,
+    Z: 4,
+    '.hidden': 6,
+    é: 7,
+    '\uFF21': 8,
+    '\u{1F600}': 9,
+  })
   for (const pieceLog2 of [15, 18]) await assertSameAsMktorrent(t, folder, { pieceLog2 })
 
   // The order is what makes these equal: JavaScript's own sort gives another infohash.
@@ -98,7 +132,8 @@ test('a folder large enough to be hashed by several worker threads', async (t) =
   const folder = join(tempDir(t), 'big')
   mkdirSync(folder)
   const files: Record<string, number> = {}
-  for (let i = 0; i < 24; i++) files[`aacid__x_files__20230808T051503Z__${i}__B2cdefghijkmnopqrstuvw`] = 1_000_000 + i * 123_457
+  for (let i = 0; i < 24; i++)
+    files[`aacid__x_files__20230808T051503Z__${i}__B2cdefghijkmnopqrstuvw`] = 1_000_000 + i * 123_457
   writeFiles(folder, files)
   await assertSameAsMktorrent(t, folder, { pieceLog2: 15 })
   await assertSameAsMktorrent(t, folder, { pieceLog2: 18 })

@@ -9,7 +9,11 @@ declare module 'create-torrent' {
     private?: boolean
     createdBy?: string
   }
-  export default function createTorrent(input: string, opts: CreateTorrentOptions, cb: (err: Error | null, torrent: Uint8Array) => void): void
+  export default function createTorrent(
+    input: string,
+    opts: CreateTorrentOptions,
+    cb: (err: Error | null, torrent: Uint8Array) => void,
+  ): void
 }
 
 declare module 'bittorrent-tracker' {

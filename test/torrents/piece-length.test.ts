@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { choosePieceLength, isValidPieceLength, resolvePieceLength, TorrentError, validatePieceLength } from '../../src/torrents/index.js'
+import {
+  choosePieceLength,
+  isValidPieceLength,
+  resolvePieceLength,
+  TorrentError,
+  validatePieceLength,
+} from '../../src/torrents/index.js'
 
 const KiB = 1024
 const MiB = 1024 ** 2
@@ -32,7 +38,8 @@ test('keeps 1,025–2,048 pieces until the 16 MiB cap, with the fewest pieces ne
     assert.ok(isValidPieceLength(length))
     const pieces = Math.ceil(size / length)
     if (length < 16 * MiB) assert.ok(pieces <= 2048, `${size}: ${pieces} pieces of ${length}`)
-    if (length > 32 * KiB) assert.ok(pieces > 1024, `${size}: ${pieces} pieces of ${length}; half the length would do`)
+    if (length > 32 * KiB)
+      assert.ok(pieces > 1024, `${size}: ${pieces} pieces of ${length}; half the length would do`)
   }
   assert.equal(Math.ceil(1e12 / choosePieceLength(1e12)), 59_605)
 })
@@ -42,7 +49,10 @@ test('validates an explicit piece length', () => {
   for (const bad of [0, 16 * KiB, 32 * MiB, 48 * KiB, 32 * KiB + 1, 1.5, -32 * KiB, Number.NaN]) {
     assert.throws(
       () => validatePieceLength(bad),
-      (e: unknown) => e instanceof TorrentError && e.code === 'invalid-piece-length' && /power of two from 32768 \(32 KiB\) to 16777216 \(16 MiB\)/.test(e.message),
+      (e: unknown) =>
+        e instanceof TorrentError &&
+        e.code === 'invalid-piece-length' &&
+        /power of two from 32768 \(32 KiB\) to 16777216 \(16 MiB\)/.test(e.message),
       String(bad),
     )
   }

@@ -26,7 +26,11 @@ const SEEDING = 6
 /** One RPC call, with Transmission's CSRF handshake: a 409 hands out the session id to send. */
 async function rpc<T>(url: string, session: { id: string }, method: string, args: object): Promise<T> {
   for (let attempt = 0; attempt < 3; attempt++) {
-    const res = await fetch(url, { method: 'POST', headers: { 'X-Transmission-Session-Id': session.id }, body: JSON.stringify({ method, arguments: args }) })
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'X-Transmission-Session-Id': session.id },
+      body: JSON.stringify({ method, arguments: args }),
+    })
     if (res.status === 409) {
       session.id = res.headers.get('X-Transmission-Session-Id') ?? ''
       continue
@@ -75,7 +79,25 @@ test('transmission-daemon verifies our multi-file torrent against the data and s
   const peerPort = await freePort()
   const daemon = spawn(
     'transmission-daemon',
-    ['-f', '-g', tempDir(t), '-p', String(rpcPort), '-P', String(peerPort), '-r', '127.0.0.1', '-a', '127.0.0.1', '-T', '--no-portmap', '--no-dht', '--no-lpd', '-w', downloads],
+    [
+      '-f',
+      '-g',
+      tempDir(t),
+      '-p',
+      String(rpcPort),
+      '-P',
+      String(peerPort),
+      '-r',
+      '127.0.0.1',
+      '-a',
+      '127.0.0.1',
+      '-T',
+      '--no-portmap',
+      '--no-dht',
+      '--no-lpd',
+      '-w',
+      downloads,
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   )
   let stderr = ''
@@ -90,24 +112,50 @@ test('transmission-daemon verifies our multi-file torrent against the data and s
 
   const url = `http://127.0.0.1:${rpcPort}/transmission/rpc`
   const session = { id: '' }
-  await waitFor('the RPC server', () => fetch(url, { method: 'POST' }).then(() => true, () => false), 15_000)
-  const added = await rpc<{ 'torrent-added'?: { id: number; hashString: string } }>(url, session, 'torrent-add', {
-    metainfo: built.torrent.toString('base64'),
-    'download-dir': downloads,
-    paused: false,
-  })
+  await waitFor(
+    'the RPC server',
+    () =>
+      fetch(url, { method: 'POST' }).then(
+        () => true,
+        () => false,
+      ),
+    15_000,
+  )
+  const added = await rpc<{ 'torrent-added'?: { id: number; hashString: string } }>(
+    url,
+    session,
+    'torrent-add',
+    {
+      metainfo: built.torrent.toString('base64'),
+      'download-dir': downloads,
+      paused: false,
+    },
+  )
   const id = added['torrent-added']?.id
   assert.ok(id !== undefined, `torrent-add: ${JSON.stringify(added)}`)
 
   const get = async (): Promise<TorrentStatus> =>
-    (await rpc<{ torrents: TorrentStatus[] }>(url, session, 'torrent-get', { ids: [id], fields: ['hashString', 'percentDone', 'status', 'error', 'errorString'] })).torrents[0]!
+    (
+      await rpc<{ torrents: TorrentStatus[] }>(url, session, 'torrent-get', {
+        ids: [id],
+        fields: ['hashString', 'percentDone', 'status', 'error', 'errorString'],
+      })
+    ).torrents[0]!
   // Wait for the check to end, not for success: wrong pieces would show as a download at once.
-  const done = await waitFor('transmission to verify the data', async () => {
-    const s = await get()
-    return s.status !== 0 && !VERIFYING.has(s.status) ? s : undefined
-  }, 30_000, 100).catch((e: Error) => {
+  const done = await waitFor(
+    'transmission to verify the data',
+    async () => {
+      const s = await get()
+      return s.status !== 0 && !VERIFYING.has(s.status) ? s : undefined
+    },
+    30_000,
+    100,
+  ).catch((e: Error) => {
     throw new Error(`${e.message}; daemon stderr: ${stderr}`)
   })
   assert.equal(done.hashString, built.infoHash)
-  assert.deepEqual({ percentDone: done.percentDone, status: done.status, error: done.error, errorString: done.errorString }, { percentDone: 1, status: SEEDING, error: 0, errorString: '' })
+  assert.deepEqual(
+    { percentDone: done.percentDone, status: done.status, error: done.error, errorString: done.errorString },
+    { percentDone: 1, status: SEEDING, error: 0, errorString: '' },
+  )
 })

@@ -14,7 +14,9 @@ test('writes, replaces, and leaves nothing else behind', async (t) => {
   await writeFileAtomic(target, Buffer.from('second, longer'))
   assert.equal(readFileSync(target, 'utf8'), 'second, longer')
   assert.deepEqual(readdirSync(dir), ['x.torrent'])
-  await assert.rejects(writeFileAtomic(join(dir, 'missing', 'y.torrent'), Buffer.from('z')), { code: 'ENOENT' })
+  await assert.rejects(writeFileAtomic(join(dir, 'missing', 'y.torrent'), Buffer.from('z')), {
+    code: 'ENOENT',
+  })
   assert.deepEqual(readdirSync(dir), ['x.torrent'])
 })
 
@@ -29,13 +31,23 @@ const ATTEMPTS = 5
 async function killMidWrite(t: TestContext, dir: string, target: string): Promise<string[] | null> {
   const script = join(dir, '..', 'writer.mjs')
   const module = new URL('../../src/torrents/write.js', import.meta.url).href
-  writeFileSync(script, `import { writeFileAtomic } from ${JSON.stringify(module)}\nawait writeFileAtomic(process.argv[2], Buffer.alloc(${SIZE}, 0x6e))\n`)
+  writeFileSync(
+    script,
+    `import { writeFileAtomic } from ${JSON.stringify(module)}\nawait writeFileAtomic(process.argv[2], Buffer.alloc(${SIZE}, 0x6e))\n`,
+  )
   const child = spawn(process.execPath, [script, target], { stdio: 'ignore' })
   t.after(() => child.kill('SIGKILL'))
   let ended = false
-  const exited = new Promise<NodeJS.Signals | null>((res) => child.on('exit', (_code, signal) => res(signal))).finally(() => (ended = true))
+  const exited = new Promise<NodeJS.Signals | null>((res) =>
+    child.on('exit', (_code, signal) => res(signal)),
+  ).finally(() => (ended = true))
   const others = (): string[] => readdirSync(dir).filter((n) => n !== 'x.torrent')
-  await waitFor('the writer to start writing', () => ended || others().some((n) => statSync(join(dir, n), { throwIfNoEntry: false })?.size), 60_000, 1)
+  await waitFor(
+    'the writer to start writing',
+    () => ended || others().some((n) => statSync(join(dir, n), { throwIfNoEntry: false })?.size),
+    60_000,
+    1,
+  )
   if (ended) return null
   child.kill('SIGKILL')
   if ((await exited) !== 'SIGKILL') return null

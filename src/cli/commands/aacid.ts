@@ -30,11 +30,18 @@ export const aacidNew = defineCommand({
   summary: 'make a new AACID (the id is truncated or dropped to keep it within 150 characters)',
   usage: 'COLLECTION [--id ID] [--time YYYYMMDDTHHMMSSZ]',
   options: { id: { type: 'string' }, time: { type: 'string' } },
-  help: ['--id ID       the collection-specific id (optional)', '--time TS     the timestamp (default: now, UTC)'],
+  help: [
+    '--id ID       the collection-specific id (optional)',
+    '--time TS     the timestamp (default: now, UTC)',
+  ],
   async run(ctx) {
-    if (ctx.positionals.length !== 1) throw new UsageError('usage: aacseed aacid new COLLECTION [--id ID] [--time TIMESTAMP]')
+    if (ctx.positionals.length !== 1)
+      throw new UsageError('usage: aacseed aacid new COLLECTION [--id ID] [--time TIMESTAMP]')
     const time = str(ctx.values.time)
-    const id = newAacId(ctx.positionals[0]!, { id: str(ctx.values.id) ?? null, ...(time ? { timestamp: time } : {}) })
+    const id = newAacId(ctx.positionals[0]!, {
+      id: str(ctx.values.id) ?? null,
+      ...(time ? { timestamp: time } : {}),
+    })
     ctx.out.write(id.text + '\n')
     return 0
   },

@@ -11,7 +11,13 @@ import { formatBytes } from '../../coverage/format.js'
 import { progressLine } from '../progress.js'
 
 function reportJson(r: ScanReport) {
-  return { meta_files: r.meta_files, data_folders: r.data_folders, records: r.records, data_files: r.data_files, problems: r.problems }
+  return {
+    meta_files: r.meta_files,
+    data_folders: r.data_folders,
+    records: r.records,
+    data_files: r.data_files,
+    problems: r.problems,
+  }
 }
 
 function printReport(ctx: CommandContext, r: ScanReport, verb: string): void {
@@ -23,13 +29,20 @@ function printReport(ctx: CommandContext, r: ScanReport, verb: string): void {
   if (r.problems.length === 0) lines.push('no problems')
   else {
     lines.push(`${r.problems.length} problem(s):`)
-    for (const p of r.problems.slice(0, 50)) lines.push(`  ${p.path}${p.line !== null ? `:${p.line}` : ''}: ${p.code}: ${p.message}`)
+    for (const p of r.problems.slice(0, 50))
+      lines.push(`  ${p.path}${p.line !== null ? `:${p.line}` : ''}: ${p.code}: ${p.message}`)
     if (r.problems.length > 50) lines.push(`  … and ${r.problems.length - 50} more (--json lists all)`)
   }
   ctx.out.write(lines.join('\n') + '\n')
 }
 
-async function runScan(ctx: CommandContext, config: Config, dbPath: string, roots: string[], extra: { only?: Map<string, Set<string>>; full?: boolean } = {}): Promise<ScanReport> {
+async function runScan(
+  ctx: CommandContext,
+  config: Config,
+  dbPath: string,
+  roots: string[],
+  extra: { only?: Map<string, Set<string>>; full?: boolean } = {},
+): Promise<ScanReport> {
   const db = openDatabase(dbPath)
   const bar = progressLine(ctx.err, 'scan')
   try {
@@ -64,10 +77,18 @@ export const scanCommand = defineCommand({
   ],
   async run(ctx) {
     const config = ctx.config()
-    const roots = ctx.positionals.length > 0 ? ctx.positionals.map((p) => resolve(ctx.cwd, p)) : config.catalog.roots
-    if (roots.length === 0) throw new UsageError('no release root: pass ROOT or set catalog.roots in the config')
+    const roots =
+      ctx.positionals.length > 0 ? ctx.positionals.map((p) => resolve(ctx.cwd, p)) : config.catalog.roots
+    if (roots.length === 0)
+      throw new UsageError('no release root: pass ROOT or set catalog.roots in the config')
     checkPaths(roots, 'release root')
-    const report = await runScan(ctx, config, resolve(ctx.cwd, str(ctx.values.db) ?? config.catalog.database), roots, { full: ctx.values.full === true })
+    const report = await runScan(
+      ctx,
+      config,
+      resolve(ctx.cwd, str(ctx.values.db) ?? config.catalog.database),
+      roots,
+      { full: ctx.values.full === true },
+    )
     if (ctx.values.json) writeJson(ctx, reportJson(report))
     else printReport(ctx, report, 'cataloged')
     return report.problems.length > 0 ? 1 : 0
@@ -79,7 +100,10 @@ export const validateCommand = defineCommand({
   summary: 'check metadata files, data folders or whole roots against the standard, without a database',
   usage: 'PATH... [--json]',
   options: { json: { type: 'boolean' } },
-  help: ['PATH   a metadata file, a data folder, or a release root', '--json print the same object as scan --json'],
+  help: [
+    'PATH   a metadata file, a data folder, or a release root',
+    '--json print the same object as scan --json',
+  ],
   async run(ctx) {
     if (ctx.positionals.length === 0) throw new UsageError('usage: aacseed validate PATH... [--json]')
     const paths = ctx.positionals.map((p) => resolve(ctx.cwd, p))
@@ -161,7 +185,9 @@ export const demoCommand = defineCommand({
   summary: 'write a sample release tree and catalog it',
   usage: '--out DIR [--db PATH] [--json]',
   options: { out: { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' } },
-  help: ['--out DIR   where to write the sample tree (DIR/releases) and, by default, the database (DIR/aacseed.db)'],
+  help: [
+    '--out DIR   where to write the sample tree (DIR/releases) and, by default, the database (DIR/aacseed.db)',
+  ],
   async run(ctx) {
     const out = str(ctx.values.out)
     if (!out) throw new UsageError('usage: aacseed demo --out DIR')
@@ -175,9 +201,13 @@ export const demoCommand = defineCommand({
     if (!existsSync(configPath)) writeFileSync(configPath, demoConfig(root, dbPath, dir))
     if (ctx.values.json) writeJson(ctx, reportJson(report))
     else {
-      ctx.out.write(`wrote a sample release tree to ${root}: ${sample.metaFiles.length} metadata files, ${sample.dataFolders.length} data folders\n`)
+      ctx.out.write(
+        `wrote a sample release tree to ${root}: ${sample.metaFiles.length} metadata files, ${sample.dataFolders.length} data folders\n`,
+      )
       printReport(ctx, report, 'cataloged')
-      ctx.out.write(`database: ${dbPath}\nconfig:   ${configPath}\n\nnext: aacseed serve --config ${configPath}\n`)
+      ctx.out.write(
+        `database: ${dbPath}\nconfig:   ${configPath}\n\nnext: aacseed serve --config ${configPath}\n`,
+      )
     }
     return report.problems.length > 0 ? 1 : 0
   },

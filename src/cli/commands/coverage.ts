@@ -1,6 +1,13 @@
 import { resolve } from 'node:path'
 import { upstreamReleases } from '../../mirror/index.js'
-import { computeCoverage, coverageJson, fleetCoverageInputs, formatCollectionCoverage, formatCoverageOverview, readCoverageData } from '../../coverage/index.js'
+import {
+  computeCoverage,
+  coverageJson,
+  fleetCoverageInputs,
+  formatCollectionCoverage,
+  formatCoverageOverview,
+  readCoverageData,
+} from '../../coverage/index.js'
 import { openDatabase } from '../../db/index.js'
 import { Fleet } from '../../fleet/index.js'
 import { UsageError } from '../../errors.js'
@@ -8,7 +15,8 @@ import { defineCommand, str, writeJson } from '../command.js'
 
 export const coverageCommand = defineCommand({
   name: 'coverage',
-  summary: 'show how well each collection is kept: held here, torrented, seeded, on seedboxes, in the swarm; gaps and overlaps',
+  summary:
+    'show how well each collection is kept: held here, torrented, seeded, on seedboxes, in the swarm; gaps and overlaps',
   usage: '[--collection NAME] [--json] [--db PATH]',
   options: { collection: { type: 'string' }, json: { type: 'boolean' }, db: { type: 'string' } },
   help: [
@@ -22,14 +30,25 @@ export const coverageCommand = defineCommand({
     // The fleet's last polls and scrapes, as stored; no seedbox or tracker is contacted.
     const fleet = new Fleet(config, db, { env: ctx.env })
     try {
-      const report = computeCoverage(readCoverageData(db, fleetCoverageInputs(fleet, config.fleet.seedboxes.length > 0, () => upstreamReleases(db))))
+      const report = computeCoverage(
+        readCoverageData(
+          db,
+          fleetCoverageInputs(fleet, config.fleet.seedboxes.length > 0, () => upstreamReleases(db)),
+        ),
+      )
       const collection = str(ctx.values.collection)
-      const found = collection === undefined ? undefined : report.collections.find((c) => c.collection === collection)
+      const found =
+        collection === undefined ? undefined : report.collections.find((c) => c.collection === collection)
       if (collection !== undefined && !found) {
-        throw new UsageError(`no collection ${JSON.stringify(collection)} in the catalog; collections: ${report.collections.map((c) => c.collection).join(', ') || '(none)'}`)
+        throw new UsageError(
+          `no collection ${JSON.stringify(collection)} in the catalog; collections: ${report.collections.map((c) => c.collection).join(', ') || '(none)'}`,
+        )
       }
       if (ctx.values.json) writeJson(ctx, coverageJson(report, { collection, detail: true }))
-      else ctx.out.write(found ? formatCollectionCoverage(found, report.copiesTarget) : formatCoverageOverview(report))
+      else
+        ctx.out.write(
+          found ? formatCollectionCoverage(found, report.copiesTarget) : formatCoverageOverview(report),
+        )
       return 0
     } finally {
       await fleet.close()

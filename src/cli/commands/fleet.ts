@@ -2,14 +2,24 @@ import { resolve } from 'node:path'
 import type { Config } from '../../config/index.js'
 import { openDatabase } from '../../db/index.js'
 import { EngineStatusStore } from '../../engines/index.js'
-import { Fleet, FleetStore, type FleetStatus, type PlanReport, type SeedboxView, type TorrentHealthReport } from '../../fleet/index.js'
+import {
+  Fleet,
+  FleetStore,
+  type FleetStatus,
+  type PlanReport,
+  type SeedboxView,
+  type TorrentHealthReport,
+} from '../../fleet/index.js'
 import { createLogger } from '../../log/index.js'
 import { MirrorStore } from '../../mirror/index.js'
 import { defineCommand, str, writeJson, type CommandContext } from '../command.js'
 import { formatBytes } from '../../coverage/format.js'
 
 /** Opens the database and the fleet, runs `fn`, closes both. */
-async function withFleet<T>(ctx: CommandContext, fn: (fleet: Fleet, config: Config) => Promise<T>): Promise<T> {
+async function withFleet<T>(
+  ctx: CommandContext,
+  fn: (fleet: Fleet, config: Config) => Promise<T>,
+): Promise<T> {
   const config = ctx.config()
   const db = openDatabase(resolve(ctx.cwd, str(ctx.values.db) ?? config.catalog.database))
   const logger = createLogger({ level: 'warn', destination: ctx.err, pretty: false })
@@ -37,9 +47,23 @@ function seedboxLines(views: readonly SeedboxView[]): string[] {
     String(v.planned),
     v.error ? `${v.error.code}: ${v.error.message}` : v.tags.join(','),
   ])
-  const head = ['seedbox', 'status', 'last seen', 'rpc', 'free', 'torrents', 'errors', 'planned', 'error / tags']
+  const head = [
+    'seedbox',
+    'status',
+    'last seen',
+    'rpc',
+    'free',
+    'torrents',
+    'errors',
+    'planned',
+    'error / tags',
+  ]
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
-  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd()
   return [line(head), ...rows.map(line)]
 }
 
@@ -49,7 +73,12 @@ function planJson(p: PlanReport) {
     at: p.at,
     torrents: p.torrents.size,
     placements: [...p.placement.holders.values()].reduce((n, l) => n + l.length, 0),
-    seedboxes: p.placement.seedboxes.map((s) => ({ ...s, capacityBytes: Number.isFinite(s.capacityBytes) ? s.capacityBytes : null, freeBytes: Number.isFinite(s.freeBytes) ? s.freeBytes : null, status: p.seedboxes.find((v) => v.name === s.name)?.status })),
+    seedboxes: p.placement.seedboxes.map((s) => ({
+      ...s,
+      capacityBytes: Number.isFinite(s.capacityBytes) ? s.capacityBytes : null,
+      freeBytes: Number.isFinite(s.freeBytes) ? s.freeBytes : null,
+      status: p.seedboxes.find((v) => v.name === s.name)?.status,
+    })),
     additions: p.placement.additions.map((a) => ({ ...a, name: name(a.infohash) })),
     removals: p.placement.removals.map((r) => ({ ...r, name: name(r.infohash) })),
     kept: p.placement.kept.map((k) => ({ ...k, name: name(k.infohash) })),
@@ -63,16 +92,26 @@ const LIST_LIMIT = 50
 function listed<T>(items: readonly T[], fmt: (x: T) => string, all: boolean): string[] {
   const shown = all ? items : items.slice(0, LIST_LIMIT)
   const out = shown.map(fmt)
-  if (shown.length < items.length) out.push(`  … and ${items.length - shown.length} more (--all lists every one)`)
+  if (shown.length < items.length)
+    out.push(`  … and ${items.length - shown.length} more (--all lists every one)`)
   return out
 }
 
 export const fleetPlan = defineCommand({
   name: 'fleet plan',
-  summary: 'show which seedbox should hold which torrent: additions, removals, and torrents that cannot reach N',
+  summary:
+    'show which seedbox should hold which torrent: additions, removals, and torrents that cannot reach N',
   usage: '[--json] [--no-poll] [--all] [--db PATH]',
-  options: { json: { type: 'boolean' }, 'no-poll': { type: 'boolean' }, all: { type: 'boolean' }, db: { type: 'string' } },
-  help: ['Polls every seedbox first (--no-poll: plan from the last stored poll). Changes nothing.', 'Exit 1 when some torrent cannot reach its target of copies.'],
+  options: {
+    json: { type: 'boolean' },
+    'no-poll': { type: 'boolean' },
+    all: { type: 'boolean' },
+    db: { type: 'string' },
+  },
+  help: [
+    'Polls every seedbox first (--no-poll: plan from the last stored poll). Changes nothing.',
+    'Exit 1 when some torrent cannot reach its target of copies.',
+  ],
   async run(ctx) {
     return await withFleet(ctx, async (fleet) => {
       if (!ctx.values['no-poll']) await fleet.poll()
@@ -81,10 +120,24 @@ export const fleetPlan = defineCommand({
       else {
         const name = (h: string) => p.torrents.get(h)?.name ?? h
         const all = ctx.values.all === true
-        const lines = [`plan at ${p.at}: ${p.torrents.size} torrent(s) over ${p.seedboxes.length} seedbox(es)`]
-        lines.push(...p.placement.seedboxes.map((s) => `  ${s.name}: ${s.up ? 'up' : 'not placing'}, ${s.torrents} torrent(s), ${bytes(s.bytes)} (${bytes(s.newBytes)} to download; room ${bytes(s.freeBytes)})`))
+        const lines = [
+          `plan at ${p.at}: ${p.torrents.size} torrent(s) over ${p.seedboxes.length} seedbox(es)`,
+        ]
+        lines.push(
+          ...p.placement.seedboxes.map(
+            (s) =>
+              `  ${s.name}: ${s.up ? 'up' : 'not placing'}, ${s.torrents} torrent(s), ${bytes(s.bytes)} (${bytes(s.newBytes)} to download; room ${bytes(s.freeBytes)})`,
+          ),
+        )
         lines.push(`additions: ${p.placement.additions.length}`)
-        lines.push(...listed(p.placement.additions, (a) => `  + ${a.seedbox} ${a.action === 'start' ? 'start' : 'add'} ${name(a.infohash)} (${bytes(a.bytes)})`, all))
+        lines.push(
+          ...listed(
+            p.placement.additions,
+            (a) =>
+              `  + ${a.seedbox} ${a.action === 'start' ? 'start' : 'add'} ${name(a.infohash)} (${bytes(a.bytes)})`,
+            all,
+          ),
+        )
         lines.push(`removals: ${p.placement.removals.length}`)
         lines.push(...listed(p.placement.removals, (r) => `  - ${r.seedbox} ${name(r.infohash)}`, all))
         if (p.placement.kept.length > 0) {
@@ -93,7 +146,13 @@ export const fleetPlan = defineCommand({
           lines.push(`extra copies kept: ${[...by].map(([r, n]) => `${n} ${r}`).join(', ')}`)
         }
         lines.push(`cannot reach N: ${p.placement.shortfalls.length}`)
-        lines.push(...listed(p.placement.shortfalls, (s) => `  ! ${name(s.infohash)}: ${s.planned}/${s.target}: ${s.reason}`, all))
+        lines.push(
+          ...listed(
+            p.placement.shortfalls,
+            (s) => `  ! ${name(s.infohash)}: ${s.planned}/${s.target}: ${s.reason}`,
+            all,
+          ),
+        )
         ctx.out.write(lines.join('\n') + '\n')
       }
       return p.placement.shortfalls.length > 0 ? 1 : 0
@@ -126,20 +185,38 @@ export const fleetApply = defineCommand({
 })
 
 function torrentLine(t: TorrentHealthReport): string {
-  const errs = t.errors.map((e) => ` [${e.seedbox}: ${e.kind === 'tracker' ? 'tracker: ' : ''}${e.message}]`).join('')
+  const errs = t.errors
+    .map((e) => ` [${e.seedbox}: ${e.kind === 'tracker' ? 'tracker: ' : ''}${e.message}]`)
+    .join('')
   return `  ${t.health.padEnd(8)} ${t.complete}/${t.target}${t.downloading ? ` (+${t.downloading} downloading)` : ''} ${t.name}${t.holders.length ? ` on ${t.holders.join(', ')}` : ''}${t.local ? ' +local' : ''}${errs}`
 }
 
 function statusJson(s: FleetStatus) {
-  return { at: s.at, replicas: s.replicas, counts: s.counts, seedboxes: s.seedboxes, torrents: s.torrents, recent_actions: s.recentActions }
+  return {
+    at: s.at,
+    replicas: s.replicas,
+    counts: s.counts,
+    seedboxes: s.seedboxes,
+    torrents: s.torrents,
+    recent_actions: s.recentActions,
+  }
 }
 
 export const fleetStatus = defineCommand({
   name: 'fleet status',
-  summary: 'seedboxes (up/down, last seen, RPC latency, free space, torrents, errors) and every torrent\'s copies and health',
+  summary:
+    "seedboxes (up/down, last seen, RPC latency, free space, torrents, errors) and every torrent's copies and health",
   usage: '[--json] [--poll] [--all] [--db PATH]',
-  options: { json: { type: 'boolean' }, poll: { type: 'boolean' }, all: { type: 'boolean' }, db: { type: 'string' } },
-  help: ['From the last stored poll (`aacseed serve` polls on schedule); --poll polls first.', '--all lists healthy torrents too.'],
+  options: {
+    json: { type: 'boolean' },
+    poll: { type: 'boolean' },
+    all: { type: 'boolean' },
+    db: { type: 'string' },
+  },
+  help: [
+    'From the last stored poll (`aacseed serve` polls on schedule); --poll polls first.',
+    '--all lists healthy torrents too.',
+  ],
   async run(ctx) {
     return await withFleet(ctx, async (fleet) => {
       if (ctx.values.poll) await fleet.poll()
@@ -147,12 +224,23 @@ export const fleetStatus = defineCommand({
       if (ctx.values.json) writeJson(ctx, statusJson(s))
       else {
         const all = ctx.values.all === true
-        const lines = [...seedboxLines(s.seedboxes), '', `torrents: ${s.counts.ok} ok, ${s.counts.degraded} degraded, ${s.counts.lost} lost (N = ${s.replicas})`]
+        const lines = [
+          ...seedboxLines(s.seedboxes),
+          '',
+          `torrents: ${s.counts.ok} ok, ${s.counts.degraded} degraded, ${s.counts.lost} lost (N = ${s.replicas})`,
+        ]
         const shown = all ? s.torrents : s.torrents.filter((t) => t.health !== 'ok' || t.errors.length > 0)
         lines.push(...listed(shown, torrentLine, all))
         if (s.recentActions.length > 0) {
           lines.push('', 'recent pushes:')
-          lines.push(...s.recentActions.slice(0, 10).map((a) => `  ${a.at} ${a.action} ${a.infohash.slice(0, 12)} on ${a.seedbox}: ${a.outcome}${a.error ? ` (${a.error})` : ''}`))
+          lines.push(
+            ...s.recentActions
+              .slice(0, 10)
+              .map(
+                (a) =>
+                  `  ${a.at} ${a.action} ${a.infohash.slice(0, 12)} on ${a.seedbox}: ${a.outcome}${a.error ? ` (${a.error})` : ''}`,
+              ),
+          )
         }
         ctx.out.write(lines.join('\n') + '\n')
       }
@@ -170,7 +258,8 @@ interface HealthProblem {
 
 export const healthCommand = defineCommand({
   name: 'health',
-  summary: 'everything that needs attention: seedboxes down, torrents below N or lost, copies in error, trackers failing, mirror troubles',
+  summary:
+    'everything that needs attention: seedboxes down, torrents below N or lost, copies in error, trackers failing, mirror troubles',
   usage: '[--json] [--db PATH]',
   options: { json: { type: 'boolean' }, db: { type: 'string' } },
   help: ['From the stored polls and scrapes. Exit 0 when all is well, 1 when there is a problem.'],
@@ -184,31 +273,86 @@ export const healthCommand = defineCommand({
       const problems: HealthProblem[] = []
       for (const b of s.seedboxes) {
         if (b.status === 'down' || b.status === 'failing' || b.status === 'unknown') {
-          const sev = b.status === 'failing' || (b.status === 'unknown' && b.lastPolledAt === null) ? 'warning' : 'error'
-          problems.push({ id: `seedbox-${b.status}:${b.name}`, severity: sev, summary: `seedbox ${b.name} is ${b.status}${b.status === 'unknown' && b.lastPolledAt === null ? ' (never polled)' : ''}`, details: b.error ? `${b.error.code}: ${b.error.message}` : `last seen ${b.lastSeenAt ?? 'never'}` })
+          const sev =
+            b.status === 'failing' || (b.status === 'unknown' && b.lastPolledAt === null)
+              ? 'warning'
+              : 'error'
+          problems.push({
+            id: `seedbox-${b.status}:${b.name}`,
+            severity: sev,
+            summary: `seedbox ${b.name} is ${b.status}${b.status === 'unknown' && b.lastPolledAt === null ? ' (never polled)' : ''}`,
+            details: b.error ? `${b.error.code}: ${b.error.message}` : `last seen ${b.lastSeenAt ?? 'never'}`,
+          })
         }
       }
       for (const t of s.torrents) {
         if (t.health !== 'ok' && s.seedboxes.length > 0) {
-          problems.push({ id: `torrent-${t.health}:${t.infohash}`, severity: t.health === 'lost' ? 'error' : 'warning', summary: `${t.name}: ${t.health}, ${t.complete} of ${t.target} copies`, details: t.holders.length ? `complete on ${t.holders.join(', ')}` : 'no complete copy on any seedbox' })
+          problems.push({
+            id: `torrent-${t.health}:${t.infohash}`,
+            severity: t.health === 'lost' ? 'error' : 'warning',
+            summary: `${t.name}: ${t.health}, ${t.complete} of ${t.target} copies`,
+            details: t.holders.length
+              ? `complete on ${t.holders.join(', ')}`
+              : 'no complete copy on any seedbox',
+          })
         }
-        for (const e of t.errors.filter((x) => x.kind === 'local')) problems.push({ id: `copy-error:${e.seedbox}:${t.infohash}`, severity: 'error', summary: `${t.name} on ${e.seedbox}: ${e.message}`, details: 'the daemon reports a local error (missing or unreadable data, disk full)' })
+        for (const e of t.errors.filter((x) => x.kind === 'local'))
+          problems.push({
+            id: `copy-error:${e.seedbox}:${t.infohash}`,
+            severity: 'error',
+            summary: `${t.name} on ${e.seedbox}: ${e.message}`,
+            details: 'the daemon reports a local error (missing or unreadable data, disk full)',
+          })
       }
-      for (const tr of trackers) if (tr.error) problems.push({ id: `tracker-failing:${tr.tracker}`, severity: 'warning', summary: `scrape of ${tr.tracker} failed`, details: tr.error })
-      for (const e of engine.filter((x) => x.state === 'error')) problems.push({ id: `engine-error:${e.infoHash}`, severity: 'error', summary: `${e.name}: the local ${e.engine} engine reports an error`, details: e.error ?? '' })
+      for (const tr of trackers)
+        if (tr.error)
+          problems.push({
+            id: `tracker-failing:${tr.tracker}`,
+            severity: 'warning',
+            summary: `scrape of ${tr.tracker} failed`,
+            details: tr.error,
+          })
+      for (const e of engine.filter((x) => x.state === 'error'))
+        problems.push({
+          id: `engine-error:${e.infoHash}`,
+          severity: 'error',
+          summary: `${e.name}: the local ${e.engine} engine reports an error`,
+          details: e.error ?? '',
+        })
       const mirror = new MirrorStore(fleet.db)
-      for (const src of mirror.sources()) if (src.error) problems.push({ id: `mirror-source-failing:${src.name}`, severity: 'warning', summary: `mirror source ${src.name} cannot be fetched (its last list is used)`, details: src.error })
+      for (const src of mirror.sources())
+        if (src.error)
+          problems.push({
+            id: `mirror-source-failing:${src.name}`,
+            severity: 'warning',
+            summary: `mirror source ${src.name} cannot be fetched (its last list is used)`,
+            details: src.error,
+          })
       for (const d of mirror.downloads(['rejected'])) {
-        problems.push({ id: `mirror-rejected:${d.btih}`, severity: 'error', summary: `mirror: ${d.name} was rejected and is not published`, details: `${d.errorCode}: ${d.error ?? ''}` })
+        problems.push({
+          id: `mirror-rejected:${d.btih}`,
+          severity: 'error',
+          summary: `mirror: ${d.name} was rejected and is not published`,
+          details: `${d.errorCode}: ${d.error ?? ''}`,
+        })
       }
       for (const d of mirror.downloads(['queued', 'downloading']).filter((x) => x.attempts >= 3)) {
-        problems.push({ id: `mirror-retrying:${d.btih}`, severity: 'warning', summary: `mirror: ${d.name} failed ${d.attempts} times; next try ${d.nextAttemptAt ?? 'soon'}`, details: `${d.errorCode}: ${d.error ?? ''}` })
+        problems.push({
+          id: `mirror-retrying:${d.btih}`,
+          severity: 'warning',
+          summary: `mirror: ${d.name} failed ${d.attempts} times; next try ${d.nextAttemptAt ?? 'soon'}`,
+          details: `${d.errorCode}: ${d.error ?? ''}`,
+        })
       }
       const report = {
         at: s.at,
         ok: problems.length === 0,
         problems,
-        engine: { torrents: engine.length, seeding: engine.filter((e) => e.state === 'seeding').length, errors: engine.filter((e) => e.state === 'error').length },
+        engine: {
+          torrents: engine.length,
+          seeding: engine.filter((e) => e.state === 'seeding').length,
+          errors: engine.filter((e) => e.state === 'error').length,
+        },
         fleet: { replicas: s.replicas, counts: s.counts, seedboxes: s.seedboxes },
         trackers,
         torrents: s.torrents.map((t) => ({ ...t, swarm: swarm.get(t.infohash) ?? null })),
@@ -220,7 +364,12 @@ export const healthCommand = defineCommand({
           `local engine: ${report.engine.seeding}/${report.engine.torrents} seeding, ${report.engine.errors} in error`,
           `fleet: ${s.seedboxes.filter((b) => b.status === 'up').length}/${s.seedboxes.length} seedbox(es) up; torrents ${s.counts.ok} ok, ${s.counts.degraded} degraded, ${s.counts.lost} lost (N = ${s.replicas})`,
           `swarm: ${swarm.size}/${s.torrents.length} torrent(s) scraped${trackers.length ? `; trackers: ${trackers.map((t) => `${t.tracker} ${t.error ? 'failing' : 'ok'}`).join(', ')}` : ''}`,
-          ...listed(problems, (p) => `  ${p.severity === 'error' ? 'ERROR' : 'warn '} ${p.summary}${p.details ? ` — ${p.details}` : ''}`, false),
+          ...listed(
+            problems,
+            (p) =>
+              `  ${p.severity === 'error' ? 'ERROR' : 'warn '} ${p.summary}${p.details ? ` — ${p.details}` : ''}`,
+            false,
+          ),
         ]
         ctx.out.write(lines.join('\n') + '\n')
       }

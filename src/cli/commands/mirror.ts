@@ -12,7 +12,19 @@ import { UsageError } from '../../errors.js'
 import { publishList, startEngine } from '../../jobs/service.js'
 import { seedTorrents } from '../../jobs/seed.js'
 import { createLogger } from '../../log/index.js'
-import { applyPlanLocally, applyPlanToFleet, displayLocation, MirrorStore, MirrorSync, mirrorRoot, planCandidates, planSeeding, scrapeCandidates, type SeedPlan, type SyncReport } from '../../mirror/index.js'
+import {
+  applyPlanLocally,
+  applyPlanToFleet,
+  displayLocation,
+  MirrorStore,
+  MirrorSync,
+  mirrorRoot,
+  planCandidates,
+  planSeeding,
+  scrapeCandidates,
+  type SeedPlan,
+  type SyncReport,
+} from '../../mirror/index.js'
 import { magnetLink } from '../../torrents/index.js'
 import { defineCommand, str, writeJson, type CommandContext } from '../command.js'
 import { progressLine } from '../progress.js'
@@ -23,12 +35,19 @@ function openDb(ctx: CommandContext, config: Config): Db {
 }
 
 function requireSources(config: Config): void {
-  if (config.mirror.sources.length === 0) throw new UsageError('no mirror source: add a [[mirror.sources]] table to the config (see config/aacseed.example.toml)')
+  if (config.mirror.sources.length === 0)
+    throw new UsageError(
+      'no mirror source: add a [[mirror.sources]] table to the config (see config/aacseed.example.toml)',
+    )
 }
 
 /** Warnings and errors to stderr, so stdout stays the report (or JSON). */
 function cliLogger(ctx: CommandContext, config: Config) {
-  return createLogger({ level: config.log.level === 'info' ? 'warn' : config.log.level, pretty: ctx.err.isTTY === true, destination: ctx.err })
+  return createLogger({
+    level: config.log.level === 'info' ? 'warn' : config.log.level,
+    pretty: ctx.err.isTTY === true,
+    destination: ctx.err,
+  })
 }
 
 export const mirrorSources = defineCommand({
@@ -49,7 +68,11 @@ export const mirrorSources = defineCommand({
       const sync = new MirrorSync({ db, config, engine: null, logger: cliLogger(ctx, config) })
       if (!ctx.values.cached) await sync.refreshSources('always')
       const store = sync.store
-      const held = new Set(planCandidates(db).filter((c) => c.held).map((c) => c.name))
+      const held = new Set(
+        planCandidates(db)
+          .filter((c) => c.held)
+          .map((c) => c.name),
+      )
       const stored = new Map(store.sources().map((s) => [s.name, s]))
       const sources = config.mirror.sources.map((s) => {
         const row = stored.get(s.name)
@@ -87,7 +110,9 @@ export const mirrorSources = defineCommand({
         const lines: string[] = []
         for (const s of sources) {
           lines.push(`${s.name}  ${s.location}`)
-          lines.push(`  fetched ${s.fetched_at ?? 'never'}${s.error ? `; last fetch failed: ${s.error}` : ''}`)
+          lines.push(
+            `  fetched ${s.fetched_at ?? 'never'}${s.error ? `; last fetch failed: ${s.error}` : ''}`,
+          )
           const byCollection = new Map<string, { meta: number; data: number; bytes: number; held: number }>()
           for (const t of s.torrents) {
             const c = byCollection.get(t.collection) ?? { meta: 0, data: 0, bytes: 0, held: 0 }
@@ -96,12 +121,18 @@ export const mirrorSources = defineCommand({
             if (t.held) c.held++
             byCollection.set(t.collection, c)
           }
-          lines.push(`  ${s.offered} torrent(s) in ${byCollection.size} collection(s); ${s.rejected.length} entr${s.rejected.length === 1 ? 'y' : 'ies'} rejected`)
+          lines.push(
+            `  ${s.offered} torrent(s) in ${byCollection.size} collection(s); ${s.rejected.length} entr${s.rejected.length === 1 ? 'y' : 'ies'} rejected`,
+          )
           for (const [name, c] of [...byCollection].sort(([a], [b]) => (a < b ? -1 : 1))) {
-            lines.push(`    ${name}: ${c.meta} metadata, ${c.data} data, ${formatBytes(c.bytes)}; ${c.held} held here`)
+            lines.push(
+              `    ${name}: ${c.meta} metadata, ${c.data} data, ${formatBytes(c.bytes)}; ${c.held} held here`,
+            )
           }
-          for (const r of s.rejected.slice(0, 20)) lines.push(`  rejected ${r.entry}: ${r.code}: ${r.message}`)
-          if (s.rejected.length > 20) lines.push(`  … and ${s.rejected.length - 20} more rejected (--json lists all)`)
+          for (const r of s.rejected.slice(0, 20))
+            lines.push(`  rejected ${r.entry}: ${r.code}: ${r.message}`)
+          if (s.rejected.length > 20)
+            lines.push(`  … and ${s.rejected.length - 20} more rejected (--json lists all)`)
         }
         ctx.out.write(lines.join('\n') + '\n')
       }
@@ -130,16 +161,22 @@ function mergeReports(a: SyncReport | null, b: SyncReport): SyncReport {
 function printSync(ctx: CommandContext, r: SyncReport): void {
   const lines: string[] = []
   for (const s of r.sources) {
-    lines.push(`source ${s.name}: ${s.offered} torrent(s) listed${s.fetched ? '' : ' (stored list)'}${s.rejected ? `, ${s.rejected} entr${s.rejected === 1 ? 'y' : 'ies'} rejected` : ''}${s.error ? `; cannot fetch: ${s.error}` : ''}`)
+    lines.push(
+      `source ${s.name}: ${s.offered} torrent(s) listed${s.fetched ? '' : ' (stored list)'}${s.rejected ? `, ${s.rejected} entr${s.rejected === 1 ? 'y' : 'ies'} rejected` : ''}${s.error ? `; cannot fetch: ${s.error}` : ''}`,
+    )
   }
-  for (const e of r.rejectedEntries.slice(0, 20)) lines.push(`  rejected ${e.source}: ${e.entry}: ${e.code}: ${e.message}`)
-  if (r.rejectedEntries.length > 20) lines.push(`  … and ${r.rejectedEntries.length - 20} more (--json lists all)`)
+  for (const e of r.rejectedEntries.slice(0, 20))
+    lines.push(`  rejected ${e.source}: ${e.entry}: ${e.code}: ${e.message}`)
+  if (r.rejectedEntries.length > 20)
+    lines.push(`  … and ${r.rejectedEntries.length - 20} more (--json lists all)`)
   const names = (label: string, list: string[]): void => {
-    if (list.length > 0) lines.push(`${label} ${list.length}: ${list.slice(0, 10).join(', ')}${list.length > 10 ? ', …' : ''}`)
+    if (list.length > 0)
+      lines.push(`${label} ${list.length}: ${list.slice(0, 10).join(', ')}${list.length > 10 ? ', …' : ''}`)
   }
   names(r.dryRun ? 'would queue' : 'queued', r.queued)
   names(r.dryRun ? 'would start' : 'started', r.started)
-  for (const d of r.downloading) lines.push(`downloading ${d.name}: ${formatBytes(d.bytesPresent)} of ${formatBytes(d.totalBytes)}`)
+  for (const d of r.downloading)
+    lines.push(`downloading ${d.name}: ${formatBytes(d.bytesPresent)} of ${formatBytes(d.totalBytes)}`)
   names('verified and cataloged', r.done)
   for (const x of r.rejected) lines.push(`rejected ${x.name}: ${x.code}: ${x.message}`)
   for (const x of r.deferred) lines.push(`waiting ${x.name}: ${x.reason}: ${x.detail}`)
@@ -150,9 +187,16 @@ function printSync(ctx: CommandContext, r: SyncReport): void {
 
 export const mirrorSync = defineCommand({
   name: 'mirror sync',
-  summary: 'fetch the ranges the mirror sources list and this machine lacks; verify, catalog and publish them',
+  summary:
+    'fetch the ranges the mirror sources list and this machine lacks; verify, catalog and publish them',
   usage: '[--dry-run] [--no-wait] [--engine webtorrent|transmission] [--json] [--db PATH]',
-  options: { 'dry-run': { type: 'boolean' }, 'no-wait': { type: 'boolean' }, engine: { type: 'string' }, json: { type: 'boolean' }, db: { type: 'string' } },
+  options: {
+    'dry-run': { type: 'boolean' },
+    'no-wait': { type: 'boolean' },
+    engine: { type: 'string' },
+    json: { type: 'boolean' },
+    db: { type: 'string' },
+  },
   help: [
     '--dry-run   fetch the lists and show what would be downloaded; change nothing',
     '--no-wait   one pass: start downloads and return (the embedded engine stops with the command;',
@@ -209,7 +253,11 @@ export const mirrorSync = defineCommand({
       bar.done()
       if (ctx.values.json) writeJson(ctx, total)
       else printSync(ctx, total)
-      const troubled = total.sources.some((s) => s.error) || total.rejectedEntries.length > 0 || total.rejected.length > 0 || total.failed.length > 0
+      const troubled =
+        total.sources.some((s) => s.error) ||
+        total.rejectedEntries.length > 0 ||
+        total.rejected.length > 0 ||
+        total.failed.length > 0
       return troubled || controller.signal.aborted ? 1 : 0
     } finally {
       process.off('SIGINT', onSignal)
@@ -283,7 +331,8 @@ function planJson(plan: SeedPlan) {
 export const planCommand = defineCommand({
   name: 'plan',
   summary: 'choose the upstream torrents that help the archive most for a disk budget',
-  usage: '--budget SIZE [--collections GLOB,...] [--max-seeders N] [--format table|json|magnets|torrents] [--refresh] [--scrape] [--apply local|fleet] [--db PATH]',
+  usage:
+    '--budget SIZE [--collections GLOB,...] [--max-seeders N] [--format table|json|magnets|torrents] [--refresh] [--scrape] [--apply local|fleet] [--db PATH]',
   options: {
     budget: { type: 'string' },
     collections: { type: 'string' },
@@ -300,8 +349,8 @@ export const planCommand = defineCommand({
     '--max-seeders N      leave out torrents with more seeders than N (default 10: the swarm keeps them)',
     '--format F           table (default), json, magnets (one per line), torrents (.torrent URLs, one per line)',
     '--refresh            fetch the mirror sources first (default: their lists as last fetched)',
-    '--scrape             ask the trackers of the candidates\' magnet links (and scrape.trackers) for',
-    '                     their seeders now, instead of trusting the lists\' figures',
+    "--scrape             ask the trackers of the candidates' magnet links (and scrape.trackers) for",
+    "                     their seeders now, instead of trusting the lists' figures",
     '--apply local        queue the chosen torrents for download into the mirror root; `aacseed mirror sync`',
     '                     (or the mirror_sync job of `aacseed serve`) downloads, verifies and seeds them',
     '--apply fleet        give them to the fleet: `fleet apply` (or its job) places each on N seedboxes,',
@@ -313,17 +362,22 @@ export const planCommand = defineCommand({
   async run(ctx) {
     const config = ctx.config()
     const budgetArg = str(ctx.values.budget)
-    if (budgetArg === undefined) throw new UsageError('usage: aacseed plan --budget SIZE (e.g. --budget 10TB)')
+    if (budgetArg === undefined)
+      throw new UsageError('usage: aacseed plan --budget SIZE (e.g. --budget 10TB)')
     const budget = parseSize(budgetArg)
     if (budget === null) throw new UsageError(`--budget ${budgetArg}: not a size (e.g. 500GB, 10TB, 2TiB)`)
     const maxSeedersArg = str(ctx.values['max-seeders']) ?? '10'
     const maxSeeders = Number(maxSeedersArg)
-    if (!Number.isInteger(maxSeeders) || maxSeeders < 0) throw new UsageError(`--max-seeders ${maxSeedersArg}: must be a whole number`)
+    if (!Number.isInteger(maxSeeders) || maxSeeders < 0)
+      throw new UsageError(`--max-seeders ${maxSeedersArg}: must be a whole number`)
     const format = str(ctx.values.format) ?? 'table'
-    if (!['table', 'json', 'magnets', 'torrents'].includes(format)) throw new UsageError(`--format must be table, json, magnets or torrents, not ${JSON.stringify(format)}`)
+    if (!['table', 'json', 'magnets', 'torrents'].includes(format))
+      throw new UsageError(`--format must be table, json, magnets or torrents, not ${JSON.stringify(format)}`)
     const apply = str(ctx.values.apply)
-    if (apply !== undefined && apply !== 'local' && apply !== 'fleet') throw new UsageError(`--apply must be local or fleet, not ${JSON.stringify(apply)}`)
-    if (apply === 'fleet' && config.fleet.seedboxes.length === 0) throw new UsageError('--apply fleet: no seedbox is configured ([[fleet.seedboxes]])')
+    if (apply !== undefined && apply !== 'local' && apply !== 'fleet')
+      throw new UsageError(`--apply must be local or fleet, not ${JSON.stringify(apply)}`)
+    if (apply === 'fleet' && config.fleet.seedboxes.length === 0)
+      throw new UsageError('--apply fleet: no seedbox is configured ([[fleet.seedboxes]])')
     const collections = str(ctx.values.collections)
       ?.split(',')
       .map((s) => s.trim())
@@ -336,29 +390,62 @@ export const planCommand = defineCommand({
         await sync.refreshSources('always')
       }
       let candidates = planCandidates(db)
-      if (candidates.length === 0) throw new UsageError('no upstream torrents known: configure [[mirror.sources]] and run `aacseed mirror sources` (or pass --refresh)')
+      if (candidates.length === 0)
+        throw new UsageError(
+          'no upstream torrents known: configure [[mirror.sources]] and run `aacseed mirror sources` (or pass --refresh)',
+        )
       if (ctx.values.scrape) {
         const r = await scrapeCandidates(db, config, candidates)
-        ctx.err.write(`scraped ${r.torrents} torrent(s) at ${r.trackers} tracker(s): ${r.figures} figure(s)${r.failed.length ? `; ${r.failed.length} tracker(s) failed: ${r.failed.map((f) => `${f.tracker}: ${f.error}`).join('; ')}` : ''}\n`)
+        ctx.err.write(
+          `scraped ${r.torrents} torrent(s) at ${r.trackers} tracker(s): ${r.figures} figure(s)${r.failed.length ? `; ${r.failed.length} tracker(s) failed: ${r.failed.map((f) => `${f.tracker}: ${f.error}`).join('; ')}` : ''}\n`,
+        )
         candidates = planCandidates(db)
       }
-      const plan = planSeeding(candidates, { budgetBytes: budget, maxSeeders, ...(collections ? { collections } : {}) })
-      const applied = apply === 'local' ? applyPlanLocally(db, config, plan.chosen) : apply === 'fleet' ? await applyPlanToFleet(db, config, plan.chosen) : null
-      if (format === 'json') writeJson(ctx, { ...planJson(plan), ...(applied ? { applied: { to: apply, ...applied } } : {}) })
-      else if (format === 'magnets') ctx.out.write(planJson(plan).chosen.map((c) => c.magnet_link + '\n').join(''))
-      else if (format === 'torrents') ctx.out.write(planJson(plan).chosen.map((c) => (c.url ?? c.magnet_link) + '\n').join(''))
+      const plan = planSeeding(candidates, {
+        budgetBytes: budget,
+        maxSeeders,
+        ...(collections ? { collections } : {}),
+      })
+      const applied =
+        apply === 'local'
+          ? applyPlanLocally(db, config, plan.chosen)
+          : apply === 'fleet'
+            ? await applyPlanToFleet(db, config, plan.chosen)
+            : null
+      if (format === 'json')
+        writeJson(ctx, { ...planJson(plan), ...(applied ? { applied: { to: apply, ...applied } } : {}) })
+      else if (format === 'magnets')
+        ctx.out.write(
+          planJson(plan)
+            .chosen.map((c) => c.magnet_link + '\n')
+            .join(''),
+        )
+      else if (format === 'torrents')
+        ctx.out.write(
+          planJson(plan)
+            .chosen.map((c) => (c.url ?? c.magnet_link) + '\n')
+            .join(''),
+        )
       else {
         const lines = [`${'seeders'.padStart(7)}  ${'size'.padStart(10)}  kind  name`]
         for (const c of plan.chosen) {
-          lines.push(`${(c.seeders === null ? '?' : String(c.seeders)).padStart(7)}  ${formatBytes(c.bytes).padStart(10)}  ${c.kind.padEnd(4)}  ${c.name}${c.metadataFor ? '  (metadata for the data below)' : ''}`)
+          lines.push(
+            `${(c.seeders === null ? '?' : String(c.seeders)).padStart(7)}  ${formatBytes(c.bytes).padStart(10)}  ${c.kind.padEnd(4)}  ${c.name}${c.metadataFor ? '  (metadata for the data below)' : ''}`,
+          )
         }
         const s = plan.skipped
         lines.push(
           `${plan.chosen.length} torrent(s), ${formatBytes(plan.bytes)} of the ${formatBytes(plan.budgetBytes)} budget`,
           `left out: ${s.held} held here or by the fleet, ${s['well-seeded']} with more than ${maxSeeders} seeders, ${s.obsolete} obsolete, ${s.embargo} embargoed, ${s['not-followed']} in other collections, ${s['unknown-size']} of unknown size, ${s['over-budget']} over the budget`,
         )
-        if (applied && apply === 'local') lines.push(`queued ${applied.added.length} for download (${applied.already.length} already queued); run \`aacseed mirror sync\` (or let \`aacseed serve\` do it)`)
-        if (applied && apply === 'fleet') lines.push(`gave ${applied.added.length} to the fleet (${applied.already.length} it already had); \`aacseed fleet apply\` (or its job) places them on the seedboxes`)
+        if (applied && apply === 'local')
+          lines.push(
+            `queued ${applied.added.length} for download (${applied.already.length} already queued); run \`aacseed mirror sync\` (or let \`aacseed serve\` do it)`,
+          )
+        if (applied && apply === 'fleet')
+          lines.push(
+            `gave ${applied.added.length} to the fleet (${applied.already.length} it already had); \`aacseed fleet apply\` (or its job) places them on the seedboxes`,
+          )
         for (const f of applied?.failed ?? []) lines.push(`not applied ${f.name}: ${f.code}: ${f.message}`)
         ctx.out.write(lines.join('\n') + '\n')
       }

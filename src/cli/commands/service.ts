@@ -10,7 +10,16 @@ import { seedTorrents } from '../../jobs/seed.js'
 import { createLogger, type Logger } from '../../log/index.js'
 import { defineCommand, str, writeJson, type CommandContext } from '../command.js'
 
-const JOB_NAMES: JobName[] = ['scan', 'make_torrents', 'seed', 'engine_status', 'fleet_poll', 'fleet_apply', 'scrape', 'mirror_sync']
+const JOB_NAMES: JobName[] = [
+  'scan',
+  'make_torrents',
+  'seed',
+  'engine_status',
+  'fleet_poll',
+  'fleet_apply',
+  'scrape',
+  'mirror_sync',
+]
 
 function logger(ctx: CommandContext, config: Config): Logger {
   return createLogger({ level: config.log.level, pretty: ctx.out.isTTY === true, destination: ctx.out })
@@ -18,7 +27,8 @@ function logger(ctx: CommandContext, config: Config): Logger {
 
 export function withEngineKind(config: Config, kind: string | undefined): Config {
   if (kind === undefined) return config
-  if (kind !== 'webtorrent' && kind !== 'transmission') throw new UsageError(`--engine must be webtorrent or transmission, not ${JSON.stringify(kind)}`)
+  if (kind !== 'webtorrent' && kind !== 'transmission')
+    throw new UsageError(`--engine must be webtorrent or transmission, not ${JSON.stringify(kind)}`)
   return { ...config, engine: { ...config.engine, kind } }
 }
 
@@ -43,7 +53,10 @@ export const serveCommand = defineCommand({
   summary: 'run the service: seed, and keep the catalog, torrents and engine status up to date on schedule',
   usage: '[--engine webtorrent|transmission]',
   options: { engine: { type: 'string' } },
-  help: ['Logs JSON lines to stdout (readable text on a terminal). Stops cleanly on SIGTERM or SIGINT.', '--engine KIND   override engine.kind'],
+  help: [
+    'Logs JSON lines to stdout (readable text on a terminal). Stops cleanly on SIGTERM or SIGINT.',
+    '--engine KIND   override engine.kind',
+  ],
   async run(ctx) {
     const config = withEngineKind(ctx.config({ checkRoots: true }), str(ctx.values.engine))
     const log = logger(ctx, config)
@@ -57,8 +70,16 @@ export const serveCommand = defineCommand({
       await service.startEngine()
       // Before the start-up jobs, so the dashboard answers while they run.
       if (config.http.enabled) {
-        const schedules = Object.fromEntries(jobDefinitions({ config, db, engine, logger: log }).map((j) => [j.name, j.schedule]))
-        http = await startServeHttp({ config, engine, jobs: runnerJobs(service.runner, schedules), logger: log, env: ctx.env })
+        const schedules = Object.fromEntries(
+          jobDefinitions({ config, db, engine, logger: log }).map((j) => [j.name, j.schedule]),
+        )
+        http = await startServeHttp({
+          config,
+          engine,
+          jobs: runnerJobs(service.runner, schedules),
+          logger: log,
+          env: ctx.env,
+        })
       }
     } catch (e) {
       await engine.close().catch(() => undefined)
@@ -67,8 +88,14 @@ export const serveCommand = defineCommand({
     }
     await service.start()
     const configArg = str(ctx.values.config) ?? ctx.env.AACSEED_CONFIG
-    const check = [`aacseed jobs${configArg ? ` --config ${configArg}` : ''}`, ...(config.http.enabled ? [`http://${config.http.host}:${config.http.port}/`] : [])]
-    log.info({ engine: engine.kind, database: config.catalog.database, roots: config.catalog.roots, check }, `aacseed serving; check it with: ${check.join('  or  ')}`)
+    const check = [
+      `aacseed jobs${configArg ? ` --config ${configArg}` : ''}`,
+      ...(config.http.enabled ? [`http://${config.http.host}:${config.http.port}/`] : []),
+    ]
+    log.info(
+      { engine: engine.kind, database: config.catalog.database, roots: config.catalog.roots, check },
+      `aacseed serving; check it with: ${check.join('  or  ')}`,
+    )
     const sig = await stopped
     log.info({ signal: sig }, 'stopping')
     // First: no request may start a job or read a closing database.
@@ -92,10 +119,18 @@ export const seedCommand = defineCommand({
     try {
       await startEngine(engine)
       const r = await seedTorrents(db, engine, { labels: config.engine.transmission.labels })
-      const report = { engine: engine.kind, added: r.added, already: r.duplicate, verified: r.verified, failed: r.failed }
+      const report = {
+        engine: engine.kind,
+        added: r.added,
+        already: r.duplicate,
+        verified: r.verified,
+        failed: r.failed,
+      }
       if (ctx.values.json) writeJson(ctx, report)
       else {
-        ctx.out.write(`${engine.kind}: ${r.added} added, ${r.duplicate} already seeding, ${r.verified} verified against changed data, ${r.failed.length} failed\n`)
+        ctx.out.write(
+          `${engine.kind}: ${r.added} added, ${r.duplicate} already seeding, ${r.verified} verified against changed data, ${r.failed.length} failed\n`,
+        )
         for (const f of r.failed) ctx.out.write(`  ${f.name}: ${f.error}\n`)
       }
       if (engine.kind === 'webtorrent' && r.failed.length === 0) {
@@ -114,7 +149,12 @@ export const jobsCommand = defineCommand({
   name: 'jobs',
   summary: 'show recent job runs (start, end, outcome, counts, error)',
   usage: '[--job NAME] [--limit N] [--json] [--db PATH]',
-  options: { job: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, db: { type: 'string' } },
+  options: {
+    job: { type: 'string' },
+    limit: { type: 'string' },
+    json: { type: 'boolean' },
+    db: { type: 'string' },
+  },
   async run(ctx) {
     const config = ctx.config()
     const db = openDatabase(resolve(ctx.cwd, str(ctx.values.db) ?? config.catalog.database))
@@ -126,8 +166,12 @@ export const jobsCommand = defineCommand({
       else if (runs.length === 0) ctx.out.write('no job runs yet\n')
       else {
         for (const r of runs) {
-          const counts = Object.entries(r.counts ?? {}).map(([k, v]) => `${k}=${v}`).join(' ')
-          ctx.out.write(`${r.startedAt}  ${r.job.padEnd(13)} ${r.outcome.padEnd(11)} ${r.trigger.padEnd(8)} ${counts}${r.error ? `  error: ${r.error}` : ''}\n`)
+          const counts = Object.entries(r.counts ?? {})
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')
+          ctx.out.write(
+            `${r.startedAt}  ${r.job.padEnd(13)} ${r.outcome.padEnd(11)} ${r.trigger.padEnd(8)} ${counts}${r.error ? `  error: ${r.error}` : ''}\n`,
+          )
         }
       }
       return 0
@@ -144,18 +188,32 @@ export const runCommand = defineCommand({
   options: { json: { type: 'boolean' } },
   async run(ctx) {
     const name = ctx.positionals[0]
-    if (ctx.positionals.length !== 1 || !JOB_NAMES.includes(name as JobName)) throw new UsageError(`usage: aacseed run JOB, where JOB is one of ${JOB_NAMES.join(', ')}`)
+    if (ctx.positionals.length !== 1 || !JOB_NAMES.includes(name as JobName))
+      throw new UsageError(`usage: aacseed run JOB, where JOB is one of ${JOB_NAMES.join(', ')}`)
     const config = ctx.config({ checkRoots: name === 'scan' })
-    const log = createLogger({ level: config.log.level, destination: ctx.err, pretty: ctx.err.isTTY === true })
+    const log = createLogger({
+      level: config.log.level,
+      destination: ctx.err,
+      pretty: ctx.err.isTTY === true,
+    })
     const db = openDatabase(config.catalog.database)
     const engine = createEngine(config.engine, { logger: log.child({ area: 'engine' }), env: ctx.env })
     try {
       if (name === 'seed' || name === 'engine_status') await startEngine(engine)
-      const runner = new JobRunner({ db, logger: log, jobs: jobDefinitions({ config, db, engine, logger: log }), keepRuns: config.jobs.keep_runs })
+      const runner = new JobRunner({
+        db,
+        logger: log,
+        jobs: jobDefinitions({ config, db, engine, logger: log }),
+        keepRuns: config.jobs.keep_runs,
+      })
       const run = await runner.runNow(name!, 'manual')
       if (ctx.values.json) writeJson(ctx, run)
-      else ctx.out.write(`${run.job}: ${run.outcome} ${JSON.stringify(run.counts ?? {})}${run.error ? ` error: ${run.error}` : ''}\n`)
-      if (run.outcome === 'failed') throw new AacseedError('job-failed', `job ${name} failed: ${run.error ?? 'unknown error'}`)
+      else
+        ctx.out.write(
+          `${run.job}: ${run.outcome} ${JSON.stringify(run.counts ?? {})}${run.error ? ` error: ${run.error}` : ''}\n`,
+        )
+      if (run.outcome === 'failed')
+        throw new AacseedError('job-failed', `job ${name} failed: ${run.error ?? 'unknown error'}`)
       return (run.counts?.problems ?? 0) > 0 ? 1 : 0
     } finally {
       await engine.close().catch(() => undefined)

@@ -11,7 +11,12 @@ export const torrentsMake = defineCommand({
   name: 'torrents make',
   summary: 'make the missing .torrent files for everything cataloged and problem-free, and publish the list',
   usage: '[--db PATH] [--out DIR] [--piece-length BYTES] [--json]',
-  options: { db: { type: 'string' }, out: { type: 'string' }, 'piece-length': { type: 'string' }, json: { type: 'boolean' } },
+  options: {
+    db: { type: 'string' },
+    out: { type: 'string' },
+    'piece-length': { type: 'string' },
+    json: { type: 'boolean' },
+  },
   help: [
     '--db PATH             the catalog (default: catalog.database)',
     '--out DIR             where .torrent files go (default: torrents.out_dir)',
@@ -24,7 +29,10 @@ export const torrentsMake = defineCommand({
     let pieceLength: number | undefined
     if (pl !== undefined) {
       const n = Number(pl)
-      if (n !== 0 && !isValidPieceLength(n)) throw new UsageError(`--piece-length ${pl}: must be 0 (by size) or a power of two from 32768 to 16777216`)
+      if (n !== 0 && !isValidPieceLength(n))
+        throw new UsageError(
+          `--piece-length ${pl}: must be 0 (by size) or a power of two from 32768 to 16777216`,
+        )
       pieceLength = n
     }
     const out = str(ctx.values.out)
@@ -42,10 +50,21 @@ export const torrentsMake = defineCommand({
       bar.done()
       const listPath = await publishList(db, config)
       if (ctx.values.json) {
-        writeJson(ctx, { made: report.made, unchanged: report.unchanged, with_problems: report.withProblems, list_path: listPath, problems: report.problems })
+        writeJson(ctx, {
+          made: report.made,
+          unchanged: report.unchanged,
+          with_problems: report.withProblems,
+          list_path: listPath,
+          problems: report.problems,
+        })
       } else {
-        const lines = [`made ${report.made.length} torrent(s); ${report.unchanged} already made and unchanged; ${report.withProblems} release(s) skipped for catalog problems`]
-        for (const m of report.made) lines.push(`  ${m.outcome === 'made' ? 'made' : 'adopted'} ${m.infohash} ${m.name}.torrent (${formatBytes(m.totalSize)}, ${m.fileCount} file(s), ${m.pieceCount} × ${formatBytes(m.pieceLength)} pieces)`)
+        const lines = [
+          `made ${report.made.length} torrent(s); ${report.unchanged} already made and unchanged; ${report.withProblems} release(s) skipped for catalog problems`,
+        ]
+        for (const m of report.made)
+          lines.push(
+            `  ${m.outcome === 'made' ? 'made' : 'adopted'} ${m.infohash} ${m.name}.torrent (${formatBytes(m.totalSize)}, ${m.fileCount} file(s), ${m.pieceCount} × ${formatBytes(m.pieceLength)} pieces)`,
+          )
         for (const p of report.problems) lines.push(`  ${p.path}: ${p.code}: ${p.message}`)
         if (listPath) lines.push(`torrent list: ${listPath}`)
         ctx.out.write(lines.join('\n') + '\n')
@@ -66,7 +85,8 @@ export const torrentsList = defineCommand({
   async run(ctx) {
     const config = ctx.config()
     const format = (str(ctx.values.format) ?? 'json') as ListFormat
-    if (!['json', 'magnets', 'csv'].includes(format)) throw new UsageError(`--format must be json, magnets or csv, not ${JSON.stringify(format)}`)
+    if (!['json', 'magnets', 'csv'].includes(format))
+      throw new UsageError(`--format must be json, magnets or csv, not ${JSON.stringify(format)}`)
     const db = openDatabase(resolve(ctx.cwd, str(ctx.values.db) ?? config.catalog.database))
     try {
       ctx.out.write(formatTorrentList(torrentList(db, config), format))

@@ -7,4 +7,11 @@ import { migration005 } from './005-fleet.js'
 import { migration006 } from './006-mirror.js'
 
 /** Numbered migrations, applied in order; never edit one that has shipped, add the next number. */
-export const migrations: Migration[] = [migration001, migration002, migration003, migration004, migration005, migration006]
+export const migrations: Migration[] = [
+  migration001,
+  migration002,
+  migration003,
+  migration004,
+  migration005,
+  migration006,
+]

@@ -59,10 +59,17 @@ interface FetchResponse {
   json(): Promise<unknown>
 }
 declare const document: DomDocument
-declare function fetch(url: string, init?: { cache?: 'no-cache' | 'no-store'; headers?: Record<string, string> }): Promise<FetchResponse>
+declare function fetch(
+  url: string,
+  init?: { cache?: 'no-cache' | 'no-store'; headers?: Record<string, string> },
+): Promise<FetchResponse>
 declare function setTimeout(fn: () => void, ms: number): number
 declare const performance: { now(): number }
-declare const window: { readonly innerWidth: number; readonly devicePixelRatio: number; addEventListener(type: 'resize', fn: () => void): void }
+declare const window: {
+  readonly innerWidth: number
+  readonly devicePixelRatio: number
+  addEventListener(type: 'resize', fn: () => void): void
+}
 declare function requestAnimationFrame(fn: () => void): number
 declare function getComputedStyle(e: DomElement): { getPropertyValue(name: string): string }
 
@@ -125,7 +132,15 @@ interface TimelineJson {
     from_s: number | null
     to_s: number | null
     gap_list: Array<{ from_s: number; to_s: number; seconds: number; after: string; before: string }>
-    overlap_list: Array<{ kind: string; a: string; b: string; from_s: number; to_s: number; check: string; problems: string[] }>
+    overlap_list: Array<{
+      kind: string
+      a: string
+      b: string
+      from_s: number
+      to_s: number
+      check: string
+      problems: string[]
+    }>
     releases: unknown[][]
   }>
 }
@@ -143,13 +158,30 @@ interface CollectionTimeline {
 
 /** `20230808T014342Z` from Unix seconds. */
 export function aacTimestamp(s: number): string {
-  return new Date(s * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '')
+  return new Date(s * 1000)
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '')
 }
 
 /** Rows to objects, by the column names the server sent; names rebuilt from their references. */
 export function timelineRows(t: TimelineJson): Map<string, CollectionTimeline> {
   const col = (name: string): number => t.columns.indexOf(name)
-  const [iName, iKind, iFrom, iTo, iState, iBytes, iRecords, iFiles, iProblems, iCopies, iTarget, iSeeders] = ['name', 'kind', 'from_s', 'to_s', 'state', 'bytes', 'records', 'files', 'problems', 'copies', 'target', 'seeders'].map(col) as number[]
+  const [iName, iKind, iFrom, iTo, iState, iBytes, iRecords, iFiles, iProblems, iCopies, iTarget, iSeeders] =
+    [
+      'name',
+      'kind',
+      'from_s',
+      'to_s',
+      'state',
+      'bytes',
+      'records',
+      'files',
+      'problems',
+      'copies',
+      'target',
+      'seeders',
+    ].map(col) as number[]
   return new Map(
     t.collections.map((c) => [
       c.collection,
@@ -160,7 +192,9 @@ export function timelineRows(t: TimelineJson): Map<string, CollectionTimeline> {
         gap_list: c.gap_list,
         overlap_list: c.overlap_list,
         nameOf: (r: ReleaseJson): string =>
-          typeof r.ref === 'string' ? r.ref : `${t.prefixes[r.ref[0]]}_${r.kind}__aacid__${c.collection}__${aacTimestamp(r.from_s)}--${aacTimestamp(r.to_s)}${t.extensions[r.ref[1]]}`,
+          typeof r.ref === 'string'
+            ? r.ref
+            : `${t.prefixes[r.ref[0]]}_${r.kind}__aacid__${c.collection}__${aacTimestamp(r.from_s)}--${aacTimestamp(r.to_s)}${t.extensions[r.ref[1]]}`,
         release_list: c.releases.map((r) => ({
           ref: r[iName!] as string | [number, number],
           kind: r[iKind!] as 'meta' | 'data',
@@ -229,9 +263,24 @@ interface SeedboxJson {
   error: string | null
 }
 interface MirrorJson {
-  sources: Array<{ name: string; location: string; fetched_at: string | null; ok: boolean; error: string | null; offered: number; rejected: number }>
+  sources: Array<{
+    name: string
+    location: string
+    fetched_at: string | null
+    ok: boolean
+    error: string | null
+    offered: number
+    rejected: number
+  }>
   downloads: Record<string, number>
-  pending: Array<{ name: string; state: string; total_size: number | null; attempts: number; error_code: string | null; error: string | null }>
+  pending: Array<{
+    name: string
+    state: string
+    total_size: number | null
+    attempts: number
+    error_code: string | null
+    error: string | null
+  }>
 }
 interface RunJson {
   job: string
@@ -326,7 +375,8 @@ type Child = DomNode | string | number | null | undefined | false
 function el(tag: string, attrs: Record<string, string> = {}, ...children: Child[]): DomElement {
   const e = document.createElement(tag)
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v)
-  for (const c of children) if (c !== null && c !== undefined && c !== false) e.append(typeof c === 'number' ? String(c) : c)
+  for (const c of children)
+    if (c !== null && c !== undefined && c !== false) e.append(typeof c === 'number' ? String(c) : c)
   return e
 }
 
@@ -335,7 +385,8 @@ const SVG_NS = 'http://www.w3.org/2000/svg'
 function svg(tag: string, attrs: Record<string, string | number> = {}, ...children: Child[]): DomElement {
   const e = document.createElementNS(SVG_NS, tag)
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v))
-  for (const c of children) if (c !== null && c !== undefined && c !== false) e.append(typeof c === 'number' ? String(c) : c)
+  for (const c of children)
+    if (c !== null && c !== undefined && c !== false) e.append(typeof c === 'number' ? String(c) : c)
   return e
 }
 
@@ -356,15 +407,28 @@ function section(id: string): DomElement {
 }
 
 function figure(key: string, label: string, value: number, shown: string, note: string): DomElement {
-  return el('div', { class: 'card', 'data-figure': key, 'data-value': String(value) }, el('div', { class: 'card-value', title: note }, shown), el('div', { class: 'card-label' }, label))
+  return el(
+    'div',
+    { class: 'card', 'data-figure': key, 'data-value': String(value) },
+    el('div', { class: 'card-value', title: note }, shown),
+    el('div', { class: 'card-label' }, label),
+  )
 }
 
 // ---- levels and colours -------------------------------------------------------------------
 
 /** Timeline states, weakest first; the CSS gives each its colour. */
 const STATES: Array<{ key: string; label: string; note: string }> = [
-  { key: 'upstream', label: 'Known upstream, not here', note: 'listed by an upstream torrent list, but not on this machine' },
-  { key: 'problems', label: 'Here, with problems', note: 'on this machine, but the catalog found problems: no torrent is made' },
+  {
+    key: 'upstream',
+    label: 'Known upstream, not here',
+    note: 'listed by an upstream torrent list, but not on this machine',
+  },
+  {
+    key: 'problems',
+    label: 'Here, with problems',
+    note: 'on this machine, but the catalog found problems: no torrent is made',
+  },
   { key: 'held', label: 'Held here only', note: 'on this machine and problem-free, no torrent yet' },
   { key: 'torrented', label: 'Torrent made', note: 'a .torrent exists, but nothing seeds it yet' },
   { key: 'seeded', label: 'Seeded here', note: 'the torrent engine on this machine seeds it' },
@@ -378,14 +442,56 @@ function renderTotals(c: CoverageJson, problems: number): void {
   const t = c.totals
   const n = c.copies_target
   section('totals').replaceChildren(
-    figure('records', 'records cataloged', t.records, formatInt(t.records), 'metadata records in the local catalog'),
+    figure(
+      'records',
+      'records cataloged',
+      t.records,
+      formatInt(t.records),
+      'metadata records in the local catalog',
+    ),
     figure('bytes', 'of releases known', t.bytes, formatBytes(t.bytes), `${formatInt(t.bytes)} bytes`),
-    figure('torrents', 'torrents made', t.torrents, formatInt(t.torrents), 'one per metadata file and one per data folder'),
-    figure('held_ratio', 'held here, problem-free', t.levels.held?.ratio ?? 0, formatRatio(t.levels.held?.ratio ?? 0), 'share of all known bytes'),
-    figure('seeded_ratio', 'seeded here', t.levels.seeded?.ratio ?? 0, formatRatio(t.levels.seeded?.ratio ?? 0), 'share of all known bytes seeded by the local engine'),
-    figure('fleet_n_ratio', `on ≥ ${n} seedboxes`, t.levels.fleet_n?.ratio ?? 0, formatRatio(t.levels.fleet_n?.ratio ?? 0), `share of all known bytes with at least ${n} complete copies in the fleet`),
-    figure('at_risk', 'torrents at risk', t.at_risk, formatInt(t.at_risk), `fewer than ${n} copies, or fewer than 4 seeders in the public swarm`),
-    figure('gaps', 'gaps in the timeline', t.gaps, formatInt(t.gaps), 'stretches of time no release covers: possibly missing releases'),
+    figure(
+      'torrents',
+      'torrents made',
+      t.torrents,
+      formatInt(t.torrents),
+      'one per metadata file and one per data folder',
+    ),
+    figure(
+      'held_ratio',
+      'held here, problem-free',
+      t.levels.held?.ratio ?? 0,
+      formatRatio(t.levels.held?.ratio ?? 0),
+      'share of all known bytes',
+    ),
+    figure(
+      'seeded_ratio',
+      'seeded here',
+      t.levels.seeded?.ratio ?? 0,
+      formatRatio(t.levels.seeded?.ratio ?? 0),
+      'share of all known bytes seeded by the local engine',
+    ),
+    figure(
+      'fleet_n_ratio',
+      `on ≥ ${n} seedboxes`,
+      t.levels.fleet_n?.ratio ?? 0,
+      formatRatio(t.levels.fleet_n?.ratio ?? 0),
+      `share of all known bytes with at least ${n} complete copies in the fleet`,
+    ),
+    figure(
+      'at_risk',
+      'torrents at risk',
+      t.at_risk,
+      formatInt(t.at_risk),
+      `fewer than ${n} copies, or fewer than 4 seeders in the public swarm`,
+    ),
+    figure(
+      'gaps',
+      'gaps in the timeline',
+      t.gaps,
+      formatInt(t.gaps),
+      'stretches of time no release covers: possibly missing releases',
+    ),
     figure('problems', 'open problems', problems, formatInt(problems), 'defects found in the release files'),
   )
 }
@@ -403,8 +509,18 @@ function renderLegend(): void {
       'ul',
       { class: 'legend' },
       ...STATES.map((s) => el('li', { title: s.note }, el('span', { class: `swatch s-${s.key}` }), s.label)),
-      el('li', { title: 'no release covers this stretch of time: often a release that is missing here' }, el('span', { class: 'swatch s-gap' }), 'Gap: no release covers this time'),
-      el('li', { title: 'two releases cover the same time; red when their records differ' }, el('span', { class: 'swatch s-overlap' }), 'Overlap (red: records differ)'),
+      el(
+        'li',
+        { title: 'no release covers this stretch of time: often a release that is missing here' },
+        el('span', { class: 'swatch s-gap' }),
+        'Gap: no release covers this time',
+      ),
+      el(
+        'li',
+        { title: 'two releases cover the same time; red when their records differ' },
+        el('span', { class: 'swatch s-overlap' }),
+        'Overlap (red: records differ)',
+      ),
     ),
   )
 }
@@ -498,7 +614,8 @@ function drawTimeline(m: TimelineModel, color: (name: string) => string): void {
   ctx.clearRect(0, 0, width, m.height)
   const x = (s: number): number => ((s - m.t0) / m.span) * width
   ctx.fillStyle = color('gap')
-  for (const g of m.c.gap_list) ctx.fillRect(x(g.from_s), 0, Math.max(x(g.to_s + 1) - x(g.from_s), 1.5), m.height)
+  for (const g of m.c.gap_list)
+    ctx.fillRect(x(g.from_s), 0, Math.max(x(g.to_s + 1) - x(g.from_s), 1.5), m.height)
   // One colour at a time (setting fillStyle parses a colour), and all outlines as one path.
   const byState = new Map<string, Array<[number, number, number]>>()
   const outlines: Array<[number, number, number]> = []
@@ -537,7 +654,8 @@ function describeAt(m: TimelineModel, clientX: number, clientY: number): string 
   const near = (from: number, to: number): boolean => t >= from - slack && t <= to + 1 + slack
   if (py <= OVERLAP_MARK + 1) {
     const o = m.c.overlap_list.find((x) => near(x.from_s, x.to_s))
-    if (o) return `Overlap ${formatSeconds(o.from_s, true)} – ${formatSeconds(o.to_s, true)}:\n${o.a}\n${o.b}\n${o.check === 'ok' ? 'the same records (checked)' : o.check === 'conflict' ? `records differ (${o.problems.join(', ')})` : 'not checked (data folders)'}`
+    if (o)
+      return `Overlap ${formatSeconds(o.from_s, true)} – ${formatSeconds(o.to_s, true)}:\n${o.a}\n${o.b}\n${o.check === 'ok' ? 'the same records (checked)' : o.check === 'conflict' ? `records differ (${o.problems.join(', ')})` : 'not checked (data folders)'}`
   }
   const row = m.rows.find((r) => py >= r.y && py < r.y + ROW)
   if (row) {
@@ -572,8 +690,11 @@ const timelines: TimelineModel[] = []
  */
 function timeline(c: CollectionTimeline): DomElement {
   const releases = c.release_list
-  if (c.from_s === null || c.to_s === null || releases.length === 0) return el('p', { class: 'empty' }, 'No releases known.')
-  const kinds = (['meta', 'data'] as const).map((k) => ({ kind: k, rows: lanes(releases.filter((r) => r.kind === k)) })).filter((k) => k.rows.length > 0)
+  if (c.from_s === null || c.to_s === null || releases.length === 0)
+    return el('p', { class: 'empty' }, 'No releases known.')
+  const kinds = (['meta', 'data'] as const)
+    .map((k) => ({ kind: k, rows: lanes(releases.filter((r) => r.kind === k)) }))
+    .filter((k) => k.rows.length > 0)
   const rows: TimelineModel['rows'] = []
   let y = 0
   for (const k of kinds) {
@@ -613,12 +734,28 @@ function timeline(c: CollectionTimeline): DomElement {
   canvas.addEventListener('mouseleave', () => {
     tooltip().hidden = true
   })
-  const labels = el('div', { class: 'lane-labels' }, ...kinds.map((k) => el('span', { class: `lane-label rows-${Math.min(k.rows.length, 4)}` }, k.kind === 'meta' ? 'metadata' : 'data')))
+  const labels = el(
+    'div',
+    { class: 'lane-labels' },
+    ...kinds.map((k) =>
+      el(
+        'span',
+        { class: `lane-label rows-${Math.min(k.rows.length, 4)}` },
+        k.kind === 'meta' ? 'metadata' : 'data',
+      ),
+    ),
+  )
   return el(
     'div',
     { class: 'timeline-wrap' },
     el('div', { class: 'timeline-row' }, labels, canvas),
-    el('div', { class: 'axis' }, el('span', {}, formatSeconds(c.from_s)), el('span', {}, `${formatDuration(model.span)} of AACID time`), el('span', {}, formatSeconds(c.to_s))),
+    el(
+      'div',
+      { class: 'axis' },
+      el('span', {}, formatSeconds(c.from_s)),
+      el('span', {}, `${formatDuration(model.span)} of AACID time`),
+      el('span', {}, formatSeconds(c.to_s)),
+    ),
   )
 }
 
@@ -632,18 +769,50 @@ function renderCollections(c: CoverageJson, tl: Map<string, CollectionTimeline>)
   const target = c.copies_target
   timelines.length = 0
   const blocks = c.collections.map((col) => {
-    const line: CollectionTimeline = tl.get(col.collection) ?? { collection: col.collection, from_s: null, to_s: null, gap_list: [], overlap_list: [], release_list: [], nameOf: () => '' }
+    const line: CollectionTimeline = tl.get(col.collection) ?? {
+      collection: col.collection,
+      from_s: null,
+      to_s: null,
+      gap_list: [],
+      overlap_list: [],
+      release_list: [],
+      nameOf: () => '',
+    }
     const fleetN = col.levels.fleet_n?.ratio ?? 0
-    const gapText = col.gaps.count === 0 ? 'no gaps' : `${count(col.gaps.count, 'gap')} (${formatDuration(col.gaps.seconds)})`
-    const overlapText = col.overlaps.count === 0 ? 'no overlaps' : `${count(col.overlaps.count, 'overlap')}${col.overlaps.conflicts > 0 ? `, ${col.overlaps.conflicts} with differing records` : ''}`
+    const gapText =
+      col.gaps.count === 0
+        ? 'no gaps'
+        : `${count(col.gaps.count, 'gap')} (${formatDuration(col.gaps.seconds)})`
+    const overlapText =
+      col.overlaps.count === 0
+        ? 'no overlaps'
+        : `${count(col.overlaps.count, 'overlap')}${col.overlaps.conflicts > 0 ? `, ${col.overlaps.conflicts} with differing records` : ''}`
     const gapsTable = table(
       ['from', 'to', 'length', 'after release'],
-      line.gap_list.slice(0, 100).map((g) => [formatSeconds(g.from_s, true), formatSeconds(g.to_s, true), formatDuration(g.seconds), el('code', {}, g.after)]),
+      line.gap_list
+        .slice(0, 100)
+        .map((g) => [
+          formatSeconds(g.from_s, true),
+          formatSeconds(g.to_s, true),
+          formatDuration(g.seconds),
+          el('code', {}, g.after),
+        ]),
       'No gaps.',
     )
     const overlapsTable = table(
       ['from', 'to', 'releases', 'check'],
-      line.overlap_list.slice(0, 100).map((o) => [formatSeconds(o.from_s, true), formatSeconds(o.to_s, true), el('span', {}, el('code', {}, o.a), ' and ', el('code', {}, o.b)), o.check === 'conflict' ? `differ: ${o.problems.join(', ')}` : o.check === 'ok' ? 'same records' : 'not checked']),
+      line.overlap_list
+        .slice(0, 100)
+        .map((o) => [
+          formatSeconds(o.from_s, true),
+          formatSeconds(o.to_s, true),
+          el('span', {}, el('code', {}, o.a), ' and ', el('code', {}, o.b)),
+          o.check === 'conflict'
+            ? `differ: ${o.problems.join(', ')}`
+            : o.check === 'ok'
+              ? 'same records'
+              : 'not checked',
+        ]),
       'No overlaps.',
     )
     return el(
@@ -653,25 +822,60 @@ function renderCollections(c: CoverageJson, tl: Map<string, CollectionTimeline>)
       el(
         'p',
         { class: 'figures' },
-        el('span', { 'data-figure': 'records', 'data-value': String(col.records) }, count(col.records, 'record')),
+        el(
+          'span',
+          { 'data-figure': 'records', 'data-value': String(col.records) },
+          count(col.records, 'record'),
+        ),
         ' · ',
         el('span', { 'data-figure': 'bytes', 'data-value': String(col.bytes) }, formatBytes(col.bytes)),
         ' · ',
-        el('span', { 'data-figure': 'releases', 'data-value': String(col.releases) }, count(col.releases, 'release')),
+        el(
+          'span',
+          { 'data-figure': 'releases', 'data-value': String(col.releases) },
+          count(col.releases, 'release'),
+        ),
         ' · ',
-        el('span', { 'data-figure': 'torrents', 'data-value': String(col.torrents) }, count(col.torrents, 'torrent')),
+        el(
+          'span',
+          { 'data-figure': 'torrents', 'data-value': String(col.torrents) },
+          count(col.torrents, 'torrent'),
+        ),
         ' · ',
-        el('span', { 'data-figure': 'fleet_n_ratio', 'data-value': String(fleetN) }, `${formatRatio(fleetN)} on ≥ ${target} seedboxes`),
+        el(
+          'span',
+          { 'data-figure': 'fleet_n_ratio', 'data-value': String(fleetN) },
+          `${formatRatio(fleetN)} on ≥ ${target} seedboxes`,
+        ),
         ' · ',
         el('span', { 'data-figure': 'gaps', 'data-value': String(col.gaps.count) }, gapText),
         ' · ',
         overlapText,
       ),
       timeline(line),
-      el('details', {}, el('summary', {}, 'Gaps and overlaps'), el('h4', {}, 'Gaps'), gapsTable, el('h4', {}, 'Overlaps'), overlapsTable),
+      el(
+        'details',
+        {},
+        el('summary', {}, 'Gaps and overlaps'),
+        el('h4', {}, 'Gaps'),
+        gapsTable,
+        el('h4', {}, 'Overlaps'),
+        overlapsTable,
+      ),
     )
   })
-  section('collections').replaceChildren(el('h2', {}, 'Collections'), ...(blocks.length > 0 ? blocks : [el('p', { class: 'empty' }, 'Nothing cataloged yet. aacseed scans the configured release roots on schedule.')]))
+  section('collections').replaceChildren(
+    el('h2', {}, 'Collections'),
+    ...(blocks.length > 0
+      ? blocks
+      : [
+          el(
+            'p',
+            { class: 'empty' },
+            'Nothing cataloged yet. aacseed scans the configured release roots on schedule.',
+          ),
+        ]),
+  )
   drawTimelines()
 }
 
@@ -686,7 +890,11 @@ function renderSeeders(c: CoverageJson): void {
   const max = Math.max(1, ...rows.map((r) => s[r.key].bytes))
   section('seeders').replaceChildren(
     el('h2', {}, 'Public swarm: data by number of seeders'),
-    el('p', { class: 'note' }, 'How much data has few or many seeders in the public BitTorrent swarm (everyone, not only your machines), as trackers report it.'),
+    el(
+      'p',
+      { class: 'note' },
+      'How much data has few or many seeders in the public BitTorrent swarm (everyone, not only your machines), as trackers report it.',
+    ),
     el(
       'div',
       { class: 'bars' },
@@ -695,8 +903,28 @@ function renderSeeders(c: CoverageJson): void {
           'div',
           { class: 'bar-row', 'data-bucket': r.key, 'data-value': String(s[r.key].bytes) },
           el('span', { class: 'bar-label' }, r.label),
-          svg('svg', { class: 'hbar', viewBox: '0 0 100 10', preserveAspectRatio: 'none', role: 'img', 'aria-label': r.label }, svg('rect', { class: `b-${r.key}`, x: 0, y: 0, height: 10, width: ((s[r.key].bytes / max) * 100).toFixed(2) })),
-          el('span', { class: 'bar-value' }, `${formatBytes(s[r.key].bytes)} in ${count(s[r.key].torrents, 'torrent')}`),
+          svg(
+            'svg',
+            {
+              class: 'hbar',
+              viewBox: '0 0 100 10',
+              preserveAspectRatio: 'none',
+              role: 'img',
+              'aria-label': r.label,
+            },
+            svg('rect', {
+              class: `b-${r.key}`,
+              x: 0,
+              y: 0,
+              height: 10,
+              width: ((s[r.key].bytes / max) * 100).toFixed(2),
+            }),
+          ),
+          el(
+            'span',
+            { class: 'bar-value' },
+            `${formatBytes(s[r.key].bytes)} in ${count(s[r.key].torrents, 'torrent')}`,
+          ),
         ),
       ),
     ),
@@ -708,7 +936,14 @@ function renderFleet(boxes: SeedboxJson[], target: number): void {
     el('h2', {}, 'Seedboxes'),
     table(
       ['seedbox', 'status', 'free space', 'torrents', 'errors', 'last seen'],
-      boxes.map((b) => [b.name, el('span', { class: b.up ? 'up' : 'down' }, b.up ? 'up' : `down${b.error ? `: ${b.error}` : ''}`), b.free_bytes === null ? '—' : formatBytes(b.free_bytes), formatInt(b.torrents), formatInt(b.errors), formatIso(b.last_seen_at)]),
+      boxes.map((b) => [
+        b.name,
+        el('span', { class: b.up ? 'up' : 'down' }, b.up ? 'up' : `down${b.error ? `: ${b.error}` : ''}`),
+        b.free_bytes === null ? '—' : formatBytes(b.free_bytes),
+        formatInt(b.torrents),
+        formatInt(b.errors),
+        formatIso(b.last_seen_at),
+      ]),
       `No seedboxes reported yet. Until a fleet is set up, this machine is the only copy aacseed knows of (the target is ${target} copies).`,
     ),
   )
@@ -716,22 +951,52 @@ function renderFleet(boxes: SeedboxJson[], target: number): void {
 
 function renderMirror(m: MirrorJson): void {
   const d = m.downloads
-  const counts = ['queued', 'downloading', 'verifying', 'placed', 'done', 'rejected'].map((k) => `${formatInt(d[k] ?? 0)} ${k}`).join(', ')
+  const counts = ['queued', 'downloading', 'verifying', 'placed', 'done', 'rejected']
+    .map((k) => `${formatInt(d[k] ?? 0)} ${k}`)
+    .join(', ')
   section('mirror').replaceChildren(
     el('h2', {}, 'Mirror'),
     m.sources.length === 0
-      ? el('p', { class: 'empty' }, 'No mirror source yet: add [[mirror.sources]] to follow an upstream torrent list.')
-      : el('p', { class: 'note' }, 'Upstream torrent lists this machine follows, and the ranges it is fetching. ', el('span', { 'data-figure': 'mirror_done', 'data-value': String(d.done ?? 0) }, `Downloads: ${counts}.`)),
+      ? el(
+          'p',
+          { class: 'empty' },
+          'No mirror source yet: add [[mirror.sources]] to follow an upstream torrent list.',
+        )
+      : el(
+          'p',
+          { class: 'note' },
+          'Upstream torrent lists this machine follows, and the ranges it is fetching. ',
+          el(
+            'span',
+            { 'data-figure': 'mirror_done', 'data-value': String(d.done ?? 0) },
+            `Downloads: ${counts}.`,
+          ),
+        ),
     table(
       ['source', 'list', 'status', 'torrents', 'rejected entries', 'fetched'],
-      m.sources.map((s) => [s.name, el('code', {}, s.location), el('span', { class: s.ok ? 'up' : 'down' }, s.ok ? 'ok' : `failing${s.error ? `: ${s.error}` : ''}`), formatInt(s.offered), formatInt(s.rejected), formatIso(s.fetched_at)]),
+      m.sources.map((s) => [
+        s.name,
+        el('code', {}, s.location),
+        el('span', { class: s.ok ? 'up' : 'down' }, s.ok ? 'ok' : `failing${s.error ? `: ${s.error}` : ''}`),
+        formatInt(s.offered),
+        formatInt(s.rejected),
+        formatIso(s.fetched_at),
+      ]),
       '',
     ),
     m.pending.length === 0
       ? el('span', {})
       : table(
           ['release', 'state', 'size', 'attempts', 'last error'],
-          m.pending.slice(0, 25).map((p) => [el('code', {}, p.name), el('span', { class: p.state === 'rejected' ? 'down' : '' }, p.state), p.total_size === null ? '—' : formatBytes(p.total_size), formatInt(p.attempts), p.error ? `${p.error_code ?? ''}: ${p.error}` : '—']),
+          m.pending
+            .slice(0, 25)
+            .map((p) => [
+              el('code', {}, p.name),
+              el('span', { class: p.state === 'rejected' ? 'down' : '' }, p.state),
+              p.total_size === null ? '—' : formatBytes(p.total_size),
+              formatInt(p.attempts),
+              p.error ? `${p.error_code ?? ''}: ${p.error}` : '—',
+            ]),
           '',
         ),
   )
@@ -740,10 +1005,26 @@ function renderMirror(m: MirrorJson): void {
 function renderRisk(page: Page<TorrentJson>, target: number): void {
   section('risk').replaceChildren(
     el('h2', {}, 'Torrents at risk'),
-    el('p', { class: 'note' }, `Torrents with fewer than ${target} copies, or fewer than 4 seeders in the public swarm; the riskiest first. `, el('span', { 'data-figure': 'risk_total', 'data-value': String(page.total) }, `${formatInt(page.total)} in all.`)),
+    el(
+      'p',
+      { class: 'note' },
+      `Torrents with fewer than ${target} copies, or fewer than 4 seeders in the public swarm; the riskiest first. `,
+      el(
+        'span',
+        { 'data-figure': 'risk_total', 'data-value': String(page.total) },
+        `${formatInt(page.total)} in all.`,
+      ),
+    ),
     table(
       ['torrent', 'collection', 'size', 'copies', 'swarm seeders', 'status'],
-      page.items.map((t) => [el('code', {}, t.name), t.collection, formatBytes(t.bytes), `${t.copies} of ${t.target}`, t.seeders === null ? 'not scraped' : formatInt(t.seeders), el('span', { class: `health h-${t.health}` }, t.health)]),
+      page.items.map((t) => [
+        el('code', {}, t.name),
+        t.collection,
+        formatBytes(t.bytes),
+        `${t.copies} of ${t.target}`,
+        t.seeders === null ? 'not scraped' : formatInt(t.seeders),
+        el('span', { class: `health h-${t.health}` }, t.health),
+      ]),
       'None: every torrent has enough copies.',
     ),
   )
@@ -759,7 +1040,10 @@ function renderJobs(runs: RunJson[]): void {
         formatIso(r.started_at),
         r.duration_ms === null ? 'running' : formatDuration(r.duration_ms / 1000),
         el('span', { class: `outcome o-${r.outcome}` }, r.outcome),
-        r.error ?? Object.entries(r.counts ?? {}).map(([k, v]) => `${k.replace(/_/g, ' ')} ${formatInt(v)}`).join(', '),
+        r.error ??
+          Object.entries(r.counts ?? {})
+            .map(([k, v]) => `${k.replace(/_/g, ' ')} ${formatInt(v)}`)
+            .join(', '),
       ]),
       'No job has run yet.',
       'jobs',
@@ -770,10 +1054,18 @@ function renderJobs(runs: RunJson[]): void {
 function renderProblems(page: Page<ProblemJson>): void {
   section('problems').replaceChildren(
     el('h2', {}, 'Open problems'),
-    el('p', { class: 'note' }, `Defects the catalog found in the release files (bad names, broken files, records that contradict each other). ${formatInt(page.total)} in all; the newest ${Math.min(page.items.length, page.total)} shown.`),
+    el(
+      'p',
+      { class: 'note' },
+      `Defects the catalog found in the release files (bad names, broken files, records that contradict each other). ${formatInt(page.total)} in all; the newest ${Math.min(page.items.length, page.total)} shown.`,
+    ),
     table(
       ['problem', 'where', 'what'],
-      page.items.map((p) => [el('code', {}, p.code), el('code', {}, `${p.path}${p.line !== null ? `:${p.line}` : ''}`), p.message]),
+      page.items.map((p) => [
+        el('code', {}, p.code),
+        el('code', {}, `${p.path}${p.line !== null ? `:${p.line}` : ''}`),
+        p.message,
+      ]),
       'No problems found.',
     ),
   )
@@ -782,14 +1074,36 @@ function renderProblems(page: Page<ProblemJson>): void {
 function renderStatus(health: HealthJson | null, error: string | null, refreshSeconds: number): void {
   const now = new Date().toISOString()
   const parts: Child[] = []
-  if (error !== null) parts.push(el('span', { class: 'down' }, `Cannot reach aacseed: ${error}. Retrying every ${refreshSeconds} s.`))
+  if (error !== null)
+    parts.push(
+      el('span', { class: 'down' }, `Cannot reach aacseed: ${error}. Retrying every ${refreshSeconds} s.`),
+    )
   else parts.push(`Updated ${now.slice(11, 19)} UTC; refreshes every ${refreshSeconds} s.`)
   if (health) {
-    parts.push(' Database: ', el('span', { class: health.database.ok ? 'up' : 'down' }, health.database.ok ? 'ok' : `failing (${health.database.error ?? 'unknown'})`))
-    if (health.engine) parts.push(`. Torrent engine (${health.engine.kind}): `, el('span', { class: health.engine.ok ? 'up' : 'down' }, health.engine.ok ? 'ok' : `unreachable (${health.engine.error ?? 'unknown'})`))
+    parts.push(
+      ' Database: ',
+      el(
+        'span',
+        { class: health.database.ok ? 'up' : 'down' },
+        health.database.ok ? 'ok' : `failing (${health.database.error ?? 'unknown'})`,
+      ),
+    )
+    if (health.engine)
+      parts.push(
+        `. Torrent engine (${health.engine.kind}): `,
+        el(
+          'span',
+          { class: health.engine.ok ? 'up' : 'down' },
+          health.engine.ok ? 'ok' : `unreachable (${health.engine.error ?? 'unknown'})`,
+        ),
+      )
     parts.push('.')
   }
-  section('status').replaceChildren(...parts.filter((p): p is DomNode | string => p !== null && p !== undefined && p !== false && typeof p !== 'number'))
+  section('status').replaceChildren(
+    ...parts.filter(
+      (p): p is DomNode | string => p !== null && p !== undefined && p !== false && typeof p !== 'number',
+    ),
+  )
 }
 
 // ---- the refresh loop ----------------------------------------------------------------------

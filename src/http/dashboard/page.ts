@@ -10,11 +10,23 @@ import { readFileSync } from 'node:fs'
  * What the dashboard's script fetches on every refresh. The page preloads them, so they are
  * on their way while the script loads (client.ts asks for exactly these URLs).
  */
-export const DASHBOARD_REQUESTS = ['/api/coverage', '/api/timeline', '/api/torrents?at_risk=true&sort=risk&limit=25', '/api/seedboxes', '/api/jobs?limit=15', '/api/problems?limit=25', '/healthz', '/api/mirror'] as const
+export const DASHBOARD_REQUESTS = [
+  '/api/coverage',
+  '/api/timeline',
+  '/api/torrents?at_risk=true&sort=risk&limit=25',
+  '/api/seedboxes',
+  '/api/jobs?limit=15',
+  '/api/problems?limit=25',
+  '/healthz',
+  '/api/mirror',
+] as const
 
 /** Escapes text for HTML element content and quoted attribute values. */
 export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)
+  return s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  )
 }
 
 export function dashboardHtml(opts: { version: string; refreshSeconds: number }): string {
