@@ -303,9 +303,7 @@ export class CatalogStore {
   }
 
   /** Records of overlapping files whose line hash the immutability check needs and lacks. */
-  recordsWithoutHash(
-    collection: string,
-  ): Array<{
+  recordsWithoutHash(collection: string): Array<{
     fileId: number
     root: string
     name: string
@@ -676,9 +674,7 @@ export class CatalogStore {
   }
 
   /** Where a record lives, for `aacseed get`. */
-  locateRecord(
-    aacid: string,
-  ): Array<{
+  locateRecord(aacid: string): Array<{
     root: string
     name: string
     line: number

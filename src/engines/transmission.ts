@@ -24,6 +24,7 @@ import { Transmission } from '@ctrl/transmission'
 import type { Config } from '../config/schema.js'
 import { readSecret } from '../config/load.js'
 import { errorMessage } from '../errors.js'
+import { withRetry } from '../retry.js'
 import {
   checkEngineTorrent,
   EngineError,
@@ -362,16 +363,13 @@ export class RpcClient extends Transmission {
   }
 
   private async requestWithRetry<T>(method: string, args: object): Promise<Response & { _data?: T }> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.requestOnce<T>(method, args)
-      } catch (e) {
-        if (!(e instanceof EngineError) || !e.transient || attempt >= this.retry.attempts) throw e
-        const delay = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1))
-        this.log.warn({ method, attempt, delayMs: delay, err: e.message }, 'transmission: retrying')
-        await new Promise((r) => setTimeout(r, delay))
-      }
-    }
+    return withRetry(() => this.requestOnce<T>(method, args), {
+      attempts: this.retry.attempts,
+      backoff: { baseMs: this.retry.baseDelayMs, maxMs: this.retry.maxDelayMs },
+      retryable: (e) => e instanceof EngineError && e.transient,
+      onRetry: (attempt, e, delayMs) =>
+        this.log.warn({ method, attempt, delayMs, err: errorMessage(e) }, 'transmission: retrying'),
+    })
   }
 
   private async requestOnce<T>(method: string, args: object): Promise<Response & { _data?: T }> {

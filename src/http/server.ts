@@ -598,13 +598,11 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
       )
       reply.type(JSON_TYPE).header('cache-control', 'no-store')
       if (run.outcome === 'skipped')
-        return reply
-          .code(409)
-          .send(
-            errorBody('job-running', `job ${name} is already running; this request was recorded as skipped`, {
-              run: runJson(run),
-            }),
-          )
+        return reply.code(409).send(
+          errorBody('job-running', `job ${name} is already running; this request was recorded as skipped`, {
+            run: runJson(run),
+          }),
+        )
       if (req.query.wait) return reply.code(200).send({ run: runJson(await done) })
       return reply
         .code(202)

@@ -1,10 +1,11 @@
 /**
  * Getting upstream bytes (a list or a .torrent) from an http(s) URL or a file, within a size
- * limit and a timeout, retrying with doubling backoff. Failures are `MirrorError`s naming what
+ * limit and a timeout, retrying with backoff (`withRetry`). Failures are `MirrorError`s naming what
  * was fetched; a body larger than the limit is cut off as it streams, never buffered whole.
  */
 import { lstat, open } from 'node:fs/promises'
 import { errorMessage } from '../errors.js'
+import { withRetry } from '../retry.js'
 import { MirrorError } from './errors.js'
 
 export interface FetchOptions {
@@ -38,21 +39,29 @@ export function isRemote(location: string): boolean {
 
 export async function fetchBytes(location: string, opts: FetchOptions): Promise<Buffer> {
   if (!isRemote(location)) return readLocal(location, opts.maxBytes)
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fetchOnce(location, opts)
-    } catch (e) {
-      const err =
-        e instanceof MirrorError
-          ? e
-          : new MirrorError('fetch-failed', `${location}: ${errorMessage(e)}`, { transient: true })
-      if (!err.transient || attempt >= opts.retries || opts.signal?.aborted) throw err
-      const delay = opts.retryBaseMs * 2 ** attempt
-      opts.onRetry?.(attempt + 1, err, delay)
-      await sleep(delay, opts.signal)
-    }
-  }
+  return withRetry(
+    async () => {
+      try {
+        return await fetchOnce(location, opts)
+      } catch (e) {
+        if (e instanceof MirrorError) throw e
+        throw new MirrorError('fetch-failed', `${displayLocation(location)}: ${errorMessage(e)}`, {
+          transient: true,
+        })
+      }
+    },
+    {
+      attempts: opts.retries + 1,
+      backoff: { baseMs: opts.retryBaseMs, maxMs: MAX_FETCH_DELAY_MS },
+      retryable: (e) => e instanceof MirrorError && e.transient,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onRetry: (n, e, delay) => opts.onRetry?.(n, e as MirrorError, delay),
+    },
+  )
 }
+
+/** Within one sync a request waits at most this long between tries; later passes retry further apart. */
+const MAX_FETCH_DELAY_MS = 60_000
 
 async function fetchOnce(location: string, opts: FetchOptions): Promise<Buffer> {
   const url = displayLocation(location)
@@ -133,16 +142,4 @@ async function readLocal(path: string, maxBytes: number): Promise<Buffer> {
   } finally {
     await fh.close()
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms)
-    function done(): void {
-      clearTimeout(t)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    signal?.addEventListener('abort', done, { once: true })
-  })
 }

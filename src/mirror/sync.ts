@@ -27,6 +27,7 @@ import { openDatabase, type Db } from '../db/index.js'
 import { silentLogger, type Engine, type EngineLogger, type EngineTorrentStatus } from '../engines/index.js'
 import { AacseedError, ConfigError, errorMessage } from '../errors.js'
 import { pathExists } from '../fs.js'
+import { backoffDelay } from '../retry.js'
 import {
   buildTorrent,
   CREATED_BY,
@@ -345,7 +346,10 @@ export class MirrorSync {
   }
 
   private retryAt(attempts: number): string {
-    const delay = Math.min(MAX_RETRY_DELAY_MS, Math.max(60_000, this.m.retry_base_ms) * 2 ** attempts)
+    const delay = backoffDelay(attempts + 1, {
+      baseMs: Math.max(60_000, this.m.retry_base_ms),
+      maxMs: MAX_RETRY_DELAY_MS,
+    })
     return new Date(this.now().getTime() + delay).toISOString()
   }
 

@@ -85,18 +85,16 @@ export async function apiTree(t: TestContext, opts: { hostile?: boolean } = {}):
   const torrents = new TorrentStore(writer).all()
   new EngineStatusStore(writer).record(
     'webtorrent',
-    torrents
-      .slice(0, Math.ceil(torrents.length / 2))
-      .map((x) => ({
-        infoHash: x.infohash,
-        name: x.name,
-        state: 'seeding' as const,
-        bytesPresent: x.totalSize,
-        totalBytes: x.totalSize,
-        uploaded: 0,
-        peers: 0,
-        error: null,
-      })),
+    torrents.slice(0, Math.ceil(torrents.length / 2)).map((x) => ({
+      infoHash: x.infohash,
+      name: x.name,
+      state: 'seeding' as const,
+      bytesPresent: x.totalSize,
+      totalBytes: x.totalSize,
+      uploaded: 0,
+      peers: 0,
+      error: null,
+    })),
   )
   return { dir, db: tree.db, writer, reader, infohashes: torrents.map((x) => x.infohash) }
 }

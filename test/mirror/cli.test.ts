@@ -219,18 +219,16 @@ test('plan --scrape asks the trackers of the magnet links for fresh seeders, and
   const up = await buildUpstream(join(dir, 'up'), [SMALL[0]!])
   const tracker = await startTracker(t)
   // The list claims nobody seeds either torrent; the tracker knows better for the first.
-  const entries = up
-    .list()
-    .map((e) => ({
-      ...e,
-      seeders: 0,
-      stats_scraped_at: '2026-01-01T00:00:00',
-      magnet_link: magnetLink({
-        infoHash: e.btih,
-        name: e.display_name.replace(/\.torrent$/, ''),
-        trackers: [tracker.announce],
-      }),
-    }))
+  const entries = up.list().map((e) => ({
+    ...e,
+    seeders: 0,
+    stats_scraped_at: '2026-01-01T00:00:00',
+    magnet_link: magnetLink({
+      infoHash: e.btih,
+      name: e.display_name.replace(/\.torrent$/, ''),
+      trackers: [tracker.announce],
+    }),
+  }))
   writeFileSync(up.listPath, JSON.stringify(entries))
   const [busy, lonely] = entries
   await announceSeeders(tracker.announce, busy!.btih, 5)
