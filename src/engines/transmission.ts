@@ -24,6 +24,7 @@ import { Transmission } from '@ctrl/transmission'
 import type { Config } from '../config/schema.js'
 import { readSecret } from '../config/load.js'
 import { errorMessage } from '../errors.js'
+import { redactUrl } from '../log/index.js'
 import { withRetry } from '../retry.js'
 import {
   checkEngineTorrent,
@@ -345,7 +346,7 @@ export class RpcClient extends Transmission {
   ) {
     super({ baseUrl: url.origin, path: url.pathname, username, password, timeout: timeoutMs })
     this.endpoint = url.toString()
-    this.display = this.endpoint
+    this.display = redactUrl(this.endpoint)
     this.authorization =
       username || password ? `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` : null
     // The base class keeps the credentials in `config`; they are not needed there any more.

@@ -14,6 +14,7 @@ import type { Config } from '../config/index.js'
 import type { Db } from '../db/index.js'
 import { isEngineError, type EngineLogger } from '../engines/index.js'
 import { AacseedError, errorMessage } from '../errors.js'
+import { redactUrl } from '../log/index.js'
 import { TorrentStore } from '../torrents/index.js'
 import { FleetError } from './errors.js'
 import {
@@ -167,14 +168,20 @@ export class Fleet {
       if (signal?.aborted) return
       try {
         const poll = await client.poll()
-        this.store.recordPoll(client.name, client.url, poll, this.now().toISOString())
+        this.store.recordPoll(client.name, redactUrl(client.url), poll, this.now().toISOString())
         report.answered++
         report.torrents += poll.torrents.length
       } catch (e) {
         const code = e instanceof AacseedError ? e.code : 'error'
         if (!(e instanceof AacseedError))
           this.log.error({ seedbox: client.name, err: errorMessage(e) }, 'fleet: poll failed unexpectedly')
-        this.store.recordFailure(client.name, client.url, code, errorMessage(e), this.now().toISOString())
+        this.store.recordFailure(
+          client.name,
+          redactUrl(client.url),
+          code,
+          errorMessage(e),
+          this.now().toISOString(),
+        )
         report.failed.push({ seedbox: client.name, code, error: errorMessage(e) })
         this.log.warn(
           { seedbox: client.name, code, err: errorMessage(e) },
@@ -482,7 +489,7 @@ function view(
   )
   return {
     name: s.name,
-    url: row?.url ?? redactedUrl(s.url),
+    url: row?.url ?? redactUrl(s.url),
     tags: s.tags,
     status,
     lastSeenAt: row?.lastSeenAt ?? null,
@@ -498,19 +505,6 @@ function view(
     planned,
     error: row?.errorCode ? { code: row.errorCode, message: row.error ?? '' } : null,
     version: row?.version ?? null,
-  }
-}
-
-function redactedUrl(url: string): string {
-  try {
-    const u = new URL(url)
-    u.username = ''
-    u.password = ''
-    u.search = ''
-    u.hash = ''
-    return u.toString()
-  } catch {
-    return '(invalid url)'
   }
 }
 

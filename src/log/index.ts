@@ -2,11 +2,13 @@
  * Logging: pino JSON lines on stdout (journald stores them as they are; `journalctl -u aacseed
  * -o cat | pino-pretty` reads them back), or pino-pretty when a person watches a terminal.
  * Each area logs through a child logger tagged `area` (`logger.child({ area: 'scan' })`).
- * Secrets are redacted by field name, and `redactUrl` hides the ones inside URLs.
+ * Secrets are redacted by field name, and `redactUrl` (redact.ts) hides the ones inside URLs.
  */
 import { fstatSync } from 'node:fs'
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino'
 import pretty from 'pino-pretty'
+
+export { redactUrl, redactUrlsIn, REDACTED } from './redact.js'
 
 export type Logger = PinoLogger
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
@@ -75,20 +77,6 @@ export function createLogger(opts: LoggerOptions): Logger {
   const out: DestinationStream =
     typeof dest === 'number' ? pino.destination({ dest, sync: true }) : (dest as DestinationStream)
   return pino(options, useJournald ? withSyslogPriority(out) : out)
-}
-
-/**
- * Hides secrets in a URL so it can be logged: the password of `user:password@` and the values
- * of query parameters that commonly carry credentials (a private tracker's `passkey`, `token`).
- * Works on the text, so the rest of the URL stays exactly as written.
- */
-export function redactUrl(url: string): string {
-  return url
-    .replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i, (_all, scheme: string, userinfo: string) => {
-      const colon = userinfo.indexOf(':')
-      return colon < 0 ? `${scheme}${userinfo}@` : `${scheme}${userinfo.slice(0, colon)}:***@`
-    })
-    .replace(/([?&](?:passkey|token|password|pass|secret|key|api_?key|auth)=)[^&#]*/gi, '$1***')
 }
 
 // pino levels to syslog priorities (sd-daemon(3)): fatal crit, error err, warn warning, info, debug.

@@ -5,6 +5,7 @@
  */
 import { lstat, open } from 'node:fs/promises'
 import { errorMessage } from '../errors.js'
+import { redactUrl } from '../log/index.js'
 import { withRetry } from '../retry.js'
 import { MirrorError } from './errors.js'
 
@@ -20,17 +21,11 @@ export interface FetchOptions {
 }
 
 /**
- * A location as shown in messages, logs and the API: a URL without its query and fragment,
- * which may carry an access token of a private upstream (`?key=…`). Files are shown as they are.
+ * A location as shown in messages, logs and the API: a URL through the one redactor (a private
+ * upstream's `?key=…` becomes `?key=***`), a file as it is.
  */
 export function displayLocation(location: string): string {
-  if (!isRemote(location)) return location
-  try {
-    const u = new URL(location)
-    return `${u.origin}${u.pathname}${u.search ? '?…' : ''}`
-  } catch {
-    return location.replace(/[?#].*$/, '?…')
-  }
+  return isRemote(location) ? redactUrl(location) : location
 }
 
 export function isRemote(location: string): boolean {

@@ -76,7 +76,7 @@ test('secrets are redacted by field name at the top level, one and two levels do
   assert.equal((line.req as { headers: Record<string, string> }).headers.accept, 'text/html')
 })
 
-test('redactUrl hides userinfo passwords and credential query parameters, and nothing else', () => {
+test('redactUrl hides userinfo passwords and query values, and nothing else', () => {
   assert.equal(
     redactUrl('http://admin:s3cret@127.0.0.1:9091/transmission/rpc'),
     'http://admin:***@127.0.0.1:9091/transmission/rpc',
@@ -88,9 +88,15 @@ test('redactUrl hides userinfo passwords and credential query parameters, and no
     redactUrl('http://tracker.example/announce?passkey=abc123&info_hash=x'),
     'http://tracker.example/announce?passkey=***&info_hash=x',
   )
-  assert.equal(redactUrl('http://h/a?x=1&token=t0k#frag'), 'http://h/a?x=1&token=***#frag')
+  // Any query value may be a token (a mirror's `?key=`); names stay.
+  assert.equal(redactUrl('http://h/a?x=1&token=t0k#frag'), 'http://h/a?x=***&token=***#frag')
+  // Passkey path segments: test/faults/secrets-redact.test.ts has the real-world shapes.
+  assert.equal(
+    redactUrl('https://tracker.example/0123456789abcdef0123456789abcdef/announce'),
+    'https://tracker.example/***/announce',
+  )
   // An @ in the path or query is not userinfo.
-  assert.equal(redactUrl('http://host/users/a@b?x=1'), 'http://host/users/a@b?x=1')
+  assert.equal(redactUrl('http://host/users/a@b?x=1'), 'http://host/users/a@b?x=***')
   assert.equal(redactUrl('udp://tracker.example:1337/announce'), 'udp://tracker.example:1337/announce')
   assert.equal(redactUrl('not a url'), 'not a url')
 })

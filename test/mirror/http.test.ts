@@ -17,7 +17,7 @@ test('GET /api/mirror and the mirror series of /metrics', async (t) => {
   store.recordSourceError(
     'private',
     'https://upstream.example/list.json?key=SECRET-TOKEN-123',
-    'https://upstream.example/list.json?…: HTTP 503',
+    'https://upstream.example/list.json?key=***: HTTP 503',
     at,
   )
   const base = {
@@ -46,7 +46,7 @@ test('GET /api/mirror and the mirror series of /metrics', async (t) => {
   assert.deepEqual(
     body.sources.map((s) => [s.name, s.location, s.ok]),
     [
-      ['private', 'https://upstream.example/list.json?…', false],
+      ['private', 'https://upstream.example/list.json?key=***', false],
       ['public', 'https://example.org/dyn/torrents.json', true],
     ],
   )
@@ -74,7 +74,7 @@ test('GET /api/mirror and the mirror series of /metrics', async (t) => {
   assert.ok(!metrics.includes('SECRET-TOKEN-123'))
 })
 
-test('fetch errors name the URL without its query string', async (t) => {
+test('fetch errors name the URL with its query values redacted', async (t) => {
   const dir = tempDir(t)
   const server = await startStaticServer(t, dir)
   server.failNext('/list.json', 5, 503)
@@ -87,10 +87,13 @@ test('fetch errors name the URL without its query string', async (t) => {
     }),
     (e: Error & { code?: string }) =>
       e.code === 'fetch-failed' &&
-      e.message === `${server.url}/list.json?…: HTTP 503 Service Unavailable` &&
+      e.message === `${server.url}/list.json?key=***: HTTP 503 Service Unavailable` &&
       !e.message.includes('SECRET'),
   )
   assert.equal(server.requests.length, 2)
   assert.equal(displayLocation('/srv/lists/torrents.json'), '/srv/lists/torrents.json')
-  assert.equal(displayLocation('https://example.org/a.json#frag'), 'https://example.org/a.json')
+  assert.equal(
+    displayLocation('https://example.org/a.json?key=SECRET#frag'),
+    'https://example.org/a.json?key=***#frag',
+  )
 })
