@@ -723,8 +723,8 @@ export interface RecordColumns {
  */
 export class RecordWriter {
   private readonly db: Database.Database
-  private one: Database.Statement
-  private many: { fileId: number; stmt: Database.Statement } | null = null
+  private insertOne: Database.Statement
+  private insertBatch: { fileId: number; stmt: Database.Statement } | null = null
   private readonly args: unknown[] = new Array(ROWS_PER_INSERT * 6)
 
   readonly path: string
@@ -743,14 +743,14 @@ export class RecordWriter {
       this.db = target
     }
     this.path = this.db.name
-    this.one = this.db.prepare(
+    this.insertOne = this.db.prepare(
       'INSERT INTO records (aacid, meta_file_id, line, offset, length, frame, data_folder) VALUES (?, ?, ?, ?, ?, ?, ?)',
     )
   }
 
   /** One transaction per chunk; IMMEDIATE takes the write lock up front rather than upgrading into a busy wait. */
   write(fileId: number, c: RecordColumns): void {
-    const many = this.manyFor(fileId)
+    const insertBatch = this.batchInsertFor(fileId)
     const args = this.args
     const tx = this.db.transaction(() => {
       let i = 0
@@ -767,11 +767,11 @@ export class RecordWriter {
           args[a++] = c.frames[i + k]
           args[a++] = folder === '' ? null : folder
         }
-        many.run(...args)
+        insertBatch.run(...args)
       }
       for (; i < c.count; i++) {
         const folder = c.folders[i]!
-        this.one.run(
+        this.insertOne.run(
           c.aacids[i],
           fileId,
           c.lines[i],
@@ -785,17 +785,17 @@ export class RecordWriter {
     tx.immediate()
   }
 
-  private manyFor(fileId: number): Database.Statement {
-    if (this.many?.fileId !== fileId) {
+  private batchInsertFor(fileId: number): Database.Statement {
+    if (this.insertBatch?.fileId !== fileId) {
       const row = `(?, ${Math.trunc(fileId)}, ?, ?, ?, ?, ?)`
-      this.many = {
+      this.insertBatch = {
         fileId,
         stmt: this.db.prepare(
           `INSERT INTO records (aacid, meta_file_id, line, offset, length, frame, data_folder) VALUES ${Array(ROWS_PER_INSERT).fill(row).join(', ')}`,
         ),
       }
     }
-    return this.many.stmt
+    return this.insertBatch.stmt
   }
 
   /** Closes a connection of its own. */

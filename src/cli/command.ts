@@ -37,6 +37,7 @@ export function writeJson(io: CommandIO, value: unknown): void {
   io.out.write(JSON.stringify(value, null, 2) + '\n')
 }
 
-export function str(v: unknown): string | undefined {
+/** A parsed option value that is a string, or undefined (absent, or a boolean flag given bare). */
+export function stringFlag(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined
 }

@@ -9,13 +9,9 @@ import { dirname } from 'node:path'
 import { AacseedError } from '../errors.js'
 import { migrations } from './migrations/index.js'
 
-export type Db = Database.Database
+import type { Db, Migration } from './migration.js'
 
-export interface Migration {
-  version: number
-  name: string
-  up(db: Db): void
-}
+export type { Db, Migration }
 
 export function openDatabase(path: string, opts: { readonly?: boolean } = {}): Db {
   if (path !== ':memory:' && !opts.readonly) mkdirSync(dirname(path), { recursive: true })
@@ -44,6 +40,9 @@ export function migrate(db: Db, list: readonly Migration[]): void {
   const done = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[])
   const newest = Math.max(0, ...done)
   const known = Math.max(0, ...list.map((m) => m.version))
+  if (new Set(list.map((m) => m.version)).size !== list.length) {
+    throw new AacseedError('migration-duplicate', 'two migrations share a version number')
+  }
   if (newest > known) {
     throw new AacseedError(
       'database-too-new',

@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto'
 import { lookup } from 'node:dns/promises'
 import { redactUrl } from '../log/index.js'
 import { FleetError } from './errors.js'
+import { decode, type Decoded, type DecodedDict } from '../torrents/bencode.js'
 
 export interface ScrapeResult {
   infohash: string
@@ -126,75 +127,38 @@ export async function httpScrape(
 }
 
 /**
- * Reads a BEP 48 scrape answer. A small bencode reader of its own, because `files` is keyed by
- * raw 20-byte infohashes, which are not text.
+ * Reads a BEP 48 scrape answer. `files` is keyed by raw 20-byte infohashes, which are not text,
+ * so the keys are decoded as byte strings; trackers are not all canonical about key order.
  */
 export function parseScrapeResponse(
   buf: Buffer,
 ): Map<string, { complete: number; incomplete: number; downloaded: number }> {
-  let pos = 0
-  const fail = (m: string): never => {
-    throw new Error(`bad scrape answer at byte ${pos}: ${m}`)
+  let top: Decoded
+  try {
+    top = decode(buf, { byteKeys: true, allowUnsortedKeys: true, maxDepth: 8 })
+  } catch (e) {
+    throw new Error(`bad scrape answer: ${(e as Error).message}`)
   }
-  const bytes = (): Buffer => {
-    const colon = buf.indexOf(0x3a, pos)
-    if (colon < 0) fail('expected a string')
-    const n = Number(buf.toString('latin1', pos, colon))
-    if (!Number.isSafeInteger(n) || n < 0 || colon + 1 + n > buf.length) fail('bad string length')
-    const b = buf.subarray(colon + 1, colon + 1 + n)
-    pos = colon + 1 + n
-    return b
-  }
-  const value = (depth: number): unknown => {
-    if (depth > 8) fail('nested too deep')
-    const c = buf[pos]
-    if (c === 0x69) {
-      const end = buf.indexOf(0x65, pos)
-      if (end < 0) fail('unterminated integer')
-      const n = Number(buf.toString('latin1', pos + 1, end))
-      pos = end + 1
-      return n
-    }
-    if (c === 0x6c) {
-      pos++
-      const list: unknown[] = []
-      while (buf[pos] !== 0x65) {
-        if (pos >= buf.length) fail('unterminated list')
-        list.push(value(depth + 1))
-      }
-      pos++
-      return list
-    }
-    if (c === 0x64) {
-      pos++
-      const dict = new Map<string, unknown>()
-      while (buf[pos] !== 0x65) {
-        if (pos >= buf.length) fail('unterminated dictionary')
-        const k = bytes()
-        dict.set(infohashKey(k) ?? k.toString('latin1'), value(depth + 1))
-      }
-      pos++
-      return dict
-    }
-    if (c !== undefined && c >= 0x30 && c <= 0x39) return bytes()
-    return fail('unexpected byte')
-  }
-  const top = value(0)
-  if (!(top instanceof Map)) throw new Error('scrape answer is not a dictionary')
-  const failure = top.get('failure reason')
+  if (!isDict(top)) throw new Error('scrape answer is not a dictionary')
+  const failure = top['failure reason']
   if (Buffer.isBuffer(failure)) throw new Error(`tracker refused the scrape: ${failure.toString('utf8')}`)
-  const files = top.get('files')
+  const files = top.files
   const out = new Map<string, { complete: number; incomplete: number; downloaded: number }>()
-  if (!(files instanceof Map)) return out
-  for (const [hash, f] of files) {
-    if (!(f instanceof Map) || !/^[0-9a-f]{40}$/.test(hash)) continue
+  if (!isDict(files)) return out
+  for (const [key, f] of Object.entries(files)) {
+    const hash = infohashKey(Buffer.from(key, 'latin1'))
+    if (hash === null || !isDict(f)) continue
     const n = (k: string): number => {
-      const v = f.get(k)
+      const v = f[k]
       return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0
     }
     out.set(hash, { complete: n('complete'), incomplete: n('incomplete'), downloaded: n('downloaded') })
   }
   return out
+}
+
+function isDict(v: Decoded | undefined): v is DecodedDict {
+  return v !== undefined && typeof v === 'object' && !Buffer.isBuffer(v) && !Array.isArray(v)
 }
 
 /**

@@ -22,7 +22,6 @@ export {
   MirrorSync,
   mirrorRoot,
   followedBy,
-  MIRROR_DIR,
   type MirrorDeps,
   type SyncOptions,
   type SyncReport,

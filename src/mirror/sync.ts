@@ -46,7 +46,6 @@ import { fetchOptions, readSource, sourceLocation, torrentLimits, type SourceCon
 import { MirrorStore, type DownloadRow } from './store.js'
 
 /** Under the root, never scanned, on the root's filesystem (so renames are atomic). */
-export const MIRROR_DIR = MIRROR_WORK_DIR
 
 export interface MirrorDeps {
   db: Db
@@ -154,7 +153,7 @@ export class MirrorSync {
     this.exclusive = deps.exclusive ?? ((fn) => fn())
   }
 
-  private get m(): Config['mirror'] {
+  private get settings(): Config['mirror'] {
     return this.deps.config.mirror
   }
 
@@ -233,14 +232,14 @@ export class MirrorSync {
     const sources: SourceReport[] = []
     const rejected: Rejection[] = []
     const stored = new Map(this.store.sources().map((s) => [s.name, s]))
-    for (const s of this.m.sources) {
+    for (const s of this.settings.sources) {
       const location = sourceLocation(s)
       const last = stored.get(s.name)
       const due =
         refresh === 'always' ||
         (refresh === 'due' &&
           (!last?.fetchedAt ||
-            this.now().getTime() - Date.parse(last.fetchedAt) >= this.m.refresh_minutes * 60_000 ||
+            this.now().getTime() - Date.parse(last.fetchedAt) >= this.settings.refresh_minutes * 60_000 ||
             last.location !== location))
       const entry: SourceReport = {
         name: s.name,
@@ -253,7 +252,7 @@ export class MirrorSync {
       let torrents: UpstreamTorrent[] | null = null
       if (due) {
         try {
-          const parsed = await readSource(s, this.m, signal)
+          const parsed = await readSource(s, this.settings, signal)
           torrents = parsed.torrents
           entry.fetched = true
           entry.rejected = parsed.rejected.length
@@ -329,7 +328,7 @@ export class MirrorSync {
   // ---- downloads --------------------------------------------------------------------------
 
   private staging(row: Pick<DownloadRow, 'root' | 'btih'>, what: 'partial' | 'rejected'): string {
-    return join(row.root, MIRROR_DIR, what, row.btih)
+    return join(row.root, MIRROR_WORK_DIR, what, row.btih)
   }
 
   /** Hands a download to the engine; adding it again resumes it (what is on disk is verified and kept). */
@@ -347,7 +346,7 @@ export class MirrorSync {
 
   private retryAt(attempts: number): string {
     const delay = backoffDelay(attempts + 1, {
-      baseMs: Math.max(60_000, this.m.retry_base_ms),
+      baseMs: Math.max(60_000, this.settings.retry_base_ms),
       maxMs: MAX_RETRY_DELAY_MS,
     })
     return new Date(this.now().getTime() + delay).toISOString()
@@ -407,7 +406,7 @@ export class MirrorSync {
       return
     }
     const active = this.store.downloads(['downloading', 'verifying'])
-    if (active.length >= this.m.max_active) {
+    if (active.length >= this.settings.max_active) {
       report.deferred.push({
         name: row.name,
         reason: 'max-active',
@@ -426,7 +425,7 @@ export class MirrorSync {
     let torrent = row.torrent
     if (torrent === null) {
       // A dead upstream must not cost every queued download its retries in one pass.
-      if (pass.fetchFailures >= this.m.max_active) {
+      if (pass.fetchFailures >= this.settings.max_active) {
         report.deferred.push({
           name: row.name,
           reason: 'retry-later',
@@ -443,7 +442,7 @@ export class MirrorSync {
       }
       torrent = got
     }
-    const size = parseTorrent(torrent, torrentLimits(this.m)).totalSize
+    const size = parseTorrent(torrent, torrentLimits(this.settings)).totalSize
     const refusal = await this.budgetRefusal(size, row.root, pass.heldBytes, active, statuses)
     if (refusal) {
       report.deferred.push({ name: row.name, ...refusal })
@@ -488,10 +487,13 @@ export class MirrorSync {
     try {
       bytes = fromMagnet
         ? await engine.fetchMetadata!(up.magnet!, row.btih, {
-            timeoutMs: this.m.timeout_ms,
+            timeoutMs: this.settings.timeout_ms,
             dataDir: this.staging(row, 'partial'),
           })
-        : await fetchBytes(up.torrentUrl!, fetchOptions(this.m, this.m.max_torrent_bytes, signal))
+        : await fetchBytes(
+            up.torrentUrl!,
+            fetchOptions(this.settings, this.settings.max_torrent_bytes, signal),
+          )
     } catch (e) {
       if (e instanceof MirrorError && !e.transient)
         await this.rejectRow(row, e.code, `${up.source}: ${e.message}`, report, null)
@@ -499,7 +501,7 @@ export class MirrorSync {
       return null
     }
     try {
-      const t = checkUpstreamTorrent(bytes, up, torrentLimits(this.m))
+      const t = checkUpstreamTorrent(bytes, up, torrentLimits(this.settings))
       this.store.setTorrent(
         row.btih,
         bytes,
@@ -534,12 +536,12 @@ export class MirrorSync {
     statuses: Map<string, EngineTorrentStatus>,
   ): Promise<{ reason: DeferReason; detail: string } | null> {
     const inFlight = this.store.downloads(['downloading', 'verifying', 'placed'])
-    if (this.m.budget_bytes > 0) {
+    if (this.settings.budget_bytes > 0) {
       const reserved = inFlight.reduce((s, d) => s + (d.totalSize ?? 0), 0)
-      if (held + reserved + size > this.m.budget_bytes) {
+      if (held + reserved + size > this.settings.budget_bytes) {
         return {
           reason: 'budget',
-          detail: `${held} bytes held + ${reserved} downloading + ${size} > mirror.budget_bytes ${this.m.budget_bytes}`,
+          detail: `${held} bytes held + ${reserved} downloading + ${size} > mirror.budget_bytes ${this.settings.budget_bytes}`,
         }
       }
     }
@@ -548,10 +550,10 @@ export class MirrorSync {
       (s, d) => s + Math.max(0, (d.totalSize ?? 0) - (statuses.get(d.btih)?.bytesPresent ?? 0)),
       0,
     )
-    if (free - toCome - size < this.m.reserve_bytes) {
+    if (free - toCome - size < this.settings.reserve_bytes) {
       return {
         reason: 'reserve',
-        detail: `${free} bytes free − ${toCome} still to download − ${size} < mirror.reserve_bytes ${this.m.reserve_bytes}`,
+        detail: `${free} bytes free − ${toCome} still to download − ${size} < mirror.reserve_bytes ${this.settings.reserve_bytes}`,
       }
     }
     return null
@@ -569,17 +571,17 @@ export class MirrorSync {
     const free = await this.freeBytes(root).catch(() => Number.POSITIVE_INFINITY)
     for (const name of report.queued) {
       const size = sizes.get(name) ?? 0
-      if (this.m.budget_bytes > 0 && held + committed + size > this.m.budget_bytes)
+      if (this.settings.budget_bytes > 0 && held + committed + size > this.settings.budget_bytes)
         report.deferred.push({
           name,
           reason: 'budget',
-          detail: `would exceed mirror.budget_bytes ${this.m.budget_bytes}`,
+          detail: `would exceed mirror.budget_bytes ${this.settings.budget_bytes}`,
         })
-      else if (free - committed - size < this.m.reserve_bytes)
+      else if (free - committed - size < this.settings.reserve_bytes)
         report.deferred.push({
           name,
           reason: 'reserve',
-          detail: `would leave less than mirror.reserve_bytes ${this.m.reserve_bytes} free`,
+          detail: `would leave less than mirror.reserve_bytes ${this.settings.reserve_bytes} free`,
         })
       else {
         committed += size
@@ -647,7 +649,7 @@ export class MirrorSync {
       return
     }
     await this.deps.engine!.remove(row.btih).catch(() => {})
-    const parsed = parseTorrent(row.torrent!, torrentLimits(this.m))
+    const parsed = parseTorrent(row.torrent!, torrentLimits(this.settings))
     try {
       await createEmptyFiles(staged, parsed.kind === 'folder' ? parsed.files : [])
       const problems = await checkRelease(this.deps.config, dirname(staged), row.name)

@@ -80,6 +80,12 @@ export interface DecodeOptions {
    * from the raw bytes anyway. Duplicate keys are always rejected: they make a value ambiguous.
    */
   allowUnsortedKeys?: boolean
+  /**
+   * Dictionary keys as byte strings: each key is returned as a latin1 string, one character per
+   * byte, so binary keys (a BEP 48 scrape's `files`, keyed by raw infohashes) survive;
+   * `Buffer.from(key, 'latin1')` gives the bytes back. By default keys must be UTF-8.
+   */
+  byteKeys?: boolean
 }
 
 export function decode(buf: Uint8Array, opts: DecodeOptions = {}): Decoded {
@@ -113,6 +119,7 @@ const MAX_INT_CHARS = 40
 function decodeTopLevel(buf: Buffer, opts: DecodeOptions): { value: Decoded; raw: Map<string, Buffer> } {
   const maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH
   const sorted = !opts.allowUnsortedKeys
+  const byteKeys = opts.byteKeys ?? false
   const raw = new Map<string, Buffer>()
   let pos = 0
 
@@ -204,10 +211,13 @@ function decodeTopLevel(buf: Buffer, opts: DecodeOptions): { value: Decoded; raw
       }
       prev = keyBytes
       let key: string
-      try {
-        key = utf8.decode(keyBytes)
-      } catch {
-        return fail('dictionary key is not UTF-8', keyAt)
+      if (byteKeys) key = keyBytes.toString('latin1')
+      else {
+        try {
+          key = utf8.decode(keyBytes)
+        } catch {
+          return fail('dictionary key is not UTF-8', keyAt)
+        }
       }
       // With unsorted keys allowed, equal keys need not be adjacent.
       if (!sorted && Object.prototype.hasOwnProperty.call(dict, key))

@@ -132,3 +132,13 @@ test('bounds nesting depth without deep recursion', () => {
   assert.deepEqual(decode(b('llee'), { maxDepth: 2 }), [[]])
   rejects(b('d1:ad1:ad1:alleeee'), 13, /nested deeper than 4/, { maxDepth: 4 })
 })
+
+test('byte-string keys keep binary keys, such as the raw infohashes of a scrape answer', () => {
+  const hash = Buffer.from('c3288000ff01020304050607080910111213141516'.slice(0, 40), 'hex')
+  const input = Buffer.concat([Buffer.from('d5:filesd20:'), hash, Buffer.from('d8:completei3eeee')])
+  assert.throws(() => decode(input), /not UTF-8/)
+  const out = decode(input, { byteKeys: true }) as { files: Record<string, { complete: number }> }
+  const [key] = Object.keys(out.files)
+  assert.deepEqual(Buffer.from(key!, 'latin1'), hash)
+  assert.equal(out.files[key!]!.complete, 3)
+})

@@ -1,6 +1,6 @@
 import { newAacId, parseAacId } from '../../aac/index.js'
 import { UsageError } from '../../errors.js'
-import { defineCommand, str, writeJson } from '../command.js'
+import { defineCommand, stringFlag, writeJson } from '../command.js'
 
 function aacidJson(id: ReturnType<typeof parseAacId>) {
   return {
@@ -37,9 +37,9 @@ export const aacidNew = defineCommand({
   async run(ctx) {
     if (ctx.positionals.length !== 1)
       throw new UsageError('usage: aacseed aacid new COLLECTION [--id ID] [--time TIMESTAMP]')
-    const time = str(ctx.values.time)
+    const time = stringFlag(ctx.values.time)
     const id = newAacId(ctx.positionals[0]!, {
-      id: str(ctx.values.id) ?? null,
+      id: stringFlag(ctx.values.id) ?? null,
       ...(time ? { timestamp: time } : {}),
     })
     ctx.out.write(id.text + '\n')

@@ -6,7 +6,7 @@ import { getRecord, scan, scanSettings, writeSampleRelease, type ScanReport } fr
 import type { Config } from '../../config/index.js'
 import { openDatabase } from '../../db/index.js'
 import { UsageError } from '../../errors.js'
-import { defineCommand, str, writeJson, type CommandContext } from '../command.js'
+import { defineCommand, stringFlag, writeJson, type CommandContext } from '../command.js'
 import { formatBytes } from '../../coverage/format.js'
 import { progressLine } from '../progress.js'
 
@@ -85,7 +85,7 @@ export const scanCommand = defineCommand({
     const report = await runScan(
       ctx,
       config,
-      resolve(ctx.cwd, str(ctx.values.db) ?? config.catalog.database),
+      resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database),
       roots,
       { full: ctx.values.full === true },
     )
@@ -149,7 +149,7 @@ export const getCommand = defineCommand({
   options: { db: { type: 'string' } },
   async run(ctx) {
     if (ctx.positionals.length !== 1) throw new UsageError('usage: aacseed get AACID [--db PATH]')
-    const db = openDatabase(resolve(ctx.cwd, str(ctx.values.db) ?? ctx.config().catalog.database))
+    const db = openDatabase(resolve(ctx.cwd, stringFlag(ctx.values.db) ?? ctx.config().catalog.database))
     try {
       const r = await getRecord(db, ctx.positionals[0]!)
       ctx.out.write(r.bytes)
@@ -189,12 +189,12 @@ export const demoCommand = defineCommand({
     '--out DIR   where to write the sample tree (DIR/releases) and, by default, the database (DIR/aacseed.db)',
   ],
   async run(ctx) {
-    const out = str(ctx.values.out)
+    const out = stringFlag(ctx.values.out)
     if (!out) throw new UsageError('usage: aacseed demo --out DIR')
     const dir = resolve(ctx.cwd, out)
     const root = join(dir, 'releases')
     const sample = writeSampleRelease({ root })
-    const dbPath = resolve(ctx.cwd, str(ctx.values.db) ?? join(dir, 'aacseed.db'))
+    const dbPath = resolve(ctx.cwd, stringFlag(ctx.values.db) ?? join(dir, 'aacseed.db'))
     const report = await runScan(ctx, ctx.config(), dbPath, [root])
     // A ready config for `aacseed serve` on the sample: everything inside DIR, embedded engine.
     const configPath = join(dir, 'aacseed.toml')

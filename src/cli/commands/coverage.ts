@@ -11,7 +11,7 @@ import {
 import { openDatabase } from '../../db/index.js'
 import { Fleet } from '../../fleet/index.js'
 import { UsageError } from '../../errors.js'
-import { defineCommand, str, writeJson } from '../command.js'
+import { defineCommand, stringFlag, writeJson } from '../command.js'
 
 export const coverageCommand = defineCommand({
   name: 'coverage',
@@ -26,7 +26,7 @@ export const coverageCommand = defineCommand({
   ],
   async run(ctx) {
     const config = ctx.config()
-    const db = openDatabase(resolve(ctx.cwd, str(ctx.values.db) ?? config.catalog.database))
+    const db = openDatabase(resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database))
     // The fleet's last polls and scrapes, as stored; no seedbox or tracker is contacted.
     const fleet = new Fleet(config, db, { env: ctx.env })
     try {
@@ -36,7 +36,7 @@ export const coverageCommand = defineCommand({
           fleetCoverageInputs(fleet, config.fleet.seedboxes.length > 0, () => upstreamReleases(db)),
         ),
       )
-      const collection = str(ctx.values.collection)
+      const collection = stringFlag(ctx.values.collection)
       const found =
         collection === undefined ? undefined : report.collections.find((c) => c.collection === collection)
       if (collection !== undefined && !found) {

@@ -12,7 +12,7 @@ import {
 } from '../../fleet/index.js'
 import { createLogger } from '../../log/index.js'
 import { MirrorStore } from '../../mirror/index.js'
-import { defineCommand, str, writeJson, type CommandContext } from '../command.js'
+import { defineCommand, stringFlag, writeJson, type CommandContext } from '../command.js'
 import { formatBytes } from '../../coverage/format.js'
 
 /** Opens the database and the fleet, runs `fn`, closes both. */
@@ -21,7 +21,7 @@ async function withFleet<T>(
   fn: (fleet: Fleet, config: Config) => Promise<T>,
 ): Promise<T> {
   const config = ctx.config()
-  const db = openDatabase(resolve(ctx.cwd, str(ctx.values.db) ?? config.catalog.database))
+  const db = openDatabase(resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database))
   const logger = createLogger({ level: 'warn', destination: ctx.err, pretty: false })
   const fleet = new Fleet(config, db, { env: ctx.env, logger })
   try {

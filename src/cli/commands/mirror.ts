@@ -26,12 +26,12 @@ import {
   type SyncReport,
 } from '../../mirror/index.js'
 import { magnetLink } from '../../torrents/index.js'
-import { defineCommand, str, writeJson, type CommandContext } from '../command.js'
+import { defineCommand, stringFlag, writeJson, type CommandContext } from '../command.js'
 import { progressLine } from '../progress.js'
 import { withEngineKind } from './service.js'
 
 function openDb(ctx: CommandContext, config: Config): Db {
-  return openDatabase(resolve(ctx.cwd, str(ctx.values.db) ?? config.catalog.database))
+  return openDatabase(resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database))
 }
 
 function requireSources(config: Config): void {
@@ -206,7 +206,7 @@ export const mirrorSync = defineCommand({
     'exit code 1 when a source failed, entries or downloads were rejected, or something will be retried',
   ],
   async run(ctx) {
-    const config = withEngineKind(ctx.config({ checkRoots: true }), str(ctx.values.engine))
+    const config = withEngineKind(ctx.config({ checkRoots: true }), stringFlag(ctx.values.engine))
     requireSources(config)
     mirrorRoot(config)
     const log = cliLogger(ctx, config)
@@ -361,24 +361,24 @@ export const planCommand = defineCommand({
   ],
   async run(ctx) {
     const config = ctx.config()
-    const budgetArg = str(ctx.values.budget)
+    const budgetArg = stringFlag(ctx.values.budget)
     if (budgetArg === undefined)
       throw new UsageError('usage: aacseed plan --budget SIZE (e.g. --budget 10TB)')
     const budget = parseSize(budgetArg)
     if (budget === null) throw new UsageError(`--budget ${budgetArg}: not a size (e.g. 500GB, 10TB, 2TiB)`)
-    const maxSeedersArg = str(ctx.values['max-seeders']) ?? '10'
+    const maxSeedersArg = stringFlag(ctx.values['max-seeders']) ?? '10'
     const maxSeeders = Number(maxSeedersArg)
     if (!Number.isInteger(maxSeeders) || maxSeeders < 0)
       throw new UsageError(`--max-seeders ${maxSeedersArg}: must be a whole number`)
-    const format = str(ctx.values.format) ?? 'table'
+    const format = stringFlag(ctx.values.format) ?? 'table'
     if (!['table', 'json', 'magnets', 'torrents'].includes(format))
       throw new UsageError(`--format must be table, json, magnets or torrents, not ${JSON.stringify(format)}`)
-    const apply = str(ctx.values.apply)
+    const apply = stringFlag(ctx.values.apply)
     if (apply !== undefined && apply !== 'local' && apply !== 'fleet')
       throw new UsageError(`--apply must be local or fleet, not ${JSON.stringify(apply)}`)
     if (apply === 'fleet' && config.fleet.seedboxes.length === 0)
       throw new UsageError('--apply fleet: no seedbox is configured ([[fleet.seedboxes]])')
-    const collections = str(ctx.values.collections)
+    const collections = stringFlag(ctx.values.collections)
       ?.split(',')
       .map((s) => s.trim())
       .filter(Boolean)

@@ -8,7 +8,7 @@ import { JobRunner } from '../../jobs/index.js'
 import { jobDefinitions, Service, startEngine, type JobName } from '../../jobs/service.js'
 import { seedTorrents } from '../../jobs/seed.js'
 import { createLogger, type Logger } from '../../log/index.js'
-import { defineCommand, str, writeJson, type CommandContext } from '../command.js'
+import { defineCommand, stringFlag, writeJson, type CommandContext } from '../command.js'
 
 const JOB_NAMES: JobName[] = [
   'scan',
@@ -58,7 +58,7 @@ export const serveCommand = defineCommand({
     '--engine KIND   override engine.kind',
   ],
   async run(ctx) {
-    const config = withEngineKind(ctx.config({ checkRoots: true }), str(ctx.values.engine))
+    const config = withEngineKind(ctx.config({ checkRoots: true }), stringFlag(ctx.values.engine))
     const log = logger(ctx, config)
     const db = openDatabase(config.catalog.database)
     const engine = createEngine(config.engine, { logger: log.child({ area: 'engine' }), env: ctx.env })
@@ -87,7 +87,7 @@ export const serveCommand = defineCommand({
       throw e
     }
     await service.start()
-    const configArg = str(ctx.values.config) ?? ctx.env.AACSEED_CONFIG
+    const configArg = stringFlag(ctx.values.config) ?? ctx.env.AACSEED_CONFIG
     const check = [
       `aacseed jobs${configArg ? ` --config ${configArg}` : ''}`,
       ...(config.http.enabled ? [`http://${config.http.host}:${config.http.port}/`] : []),
@@ -112,7 +112,7 @@ export const seedCommand = defineCommand({
   usage: '[--engine webtorrent|transmission] [--json]',
   options: { engine: { type: 'string' }, json: { type: 'boolean' } },
   async run(ctx) {
-    const config = withEngineKind(ctx.config(), str(ctx.values.engine))
+    const config = withEngineKind(ctx.config(), stringFlag(ctx.values.engine))
     const log = createLogger({ level: 'warn', destination: ctx.err, pretty: false })
     const db = openDatabase(config.catalog.database)
     const engine = createEngine(config.engine, { logger: log, env: ctx.env })
@@ -157,11 +157,14 @@ export const jobsCommand = defineCommand({
   },
   async run(ctx) {
     const config = ctx.config()
-    const db = openDatabase(resolve(ctx.cwd, str(ctx.values.db) ?? config.catalog.database))
+    const db = openDatabase(resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database))
     try {
       const runner = new JobRunner({ db, logger: createLogger({ level: 'silent' }), jobs: [] })
-      const job = str(ctx.values.job)
-      const runs = runner.recentRuns({ ...(job ? { job } : {}), limit: Number(str(ctx.values.limit) ?? 20) })
+      const job = stringFlag(ctx.values.job)
+      const runs = runner.recentRuns({
+        ...(job ? { job } : {}),
+        limit: Number(stringFlag(ctx.values.limit) ?? 20),
+      })
       if (ctx.values.json) writeJson(ctx, runs)
       else if (runs.length === 0) ctx.out.write('no job runs yet\n')
       else {

@@ -3,7 +3,7 @@ import { openDatabase } from '../../db/index.js'
 import { UsageError } from '../../errors.js'
 import { makeSettings, publishList, torrentList } from '../../jobs/service.js'
 import { formatTorrentList, makeTorrents, isValidPieceLength, type ListFormat } from '../../torrents/index.js'
-import { defineCommand, str, writeJson } from '../command.js'
+import { defineCommand, stringFlag, writeJson } from '../command.js'
 import { formatBytes } from '../../coverage/format.js'
 import { progressLine } from '../progress.js'
 
@@ -25,7 +25,7 @@ export const torrentsMake = defineCommand({
   ],
   async run(ctx) {
     const config = ctx.config()
-    const pl = str(ctx.values['piece-length'])
+    const pl = stringFlag(ctx.values['piece-length'])
     let pieceLength: number | undefined
     if (pl !== undefined) {
       const n = Number(pl)
@@ -35,8 +35,8 @@ export const torrentsMake = defineCommand({
         )
       pieceLength = n
     }
-    const out = str(ctx.values.out)
-    const db = openDatabase(resolve(ctx.cwd, str(ctx.values.db) ?? config.catalog.database))
+    const out = stringFlag(ctx.values.out)
+    const db = openDatabase(resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database))
     const bar = progressLine(ctx.err, 'hash')
     try {
       const report = await makeTorrents({
@@ -84,10 +84,10 @@ export const torrentsList = defineCommand({
   options: { db: { type: 'string' }, format: { type: 'string' } },
   async run(ctx) {
     const config = ctx.config()
-    const format = (str(ctx.values.format) ?? 'json') as ListFormat
+    const format = (stringFlag(ctx.values.format) ?? 'json') as ListFormat
     if (!['json', 'magnets', 'csv'].includes(format))
       throw new UsageError(`--format must be json, magnets or csv, not ${JSON.stringify(format)}`)
-    const db = openDatabase(resolve(ctx.cwd, str(ctx.values.db) ?? config.catalog.database))
+    const db = openDatabase(resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database))
     try {
       ctx.out.write(formatTorrentList(torrentList(db, config), format))
       return 0

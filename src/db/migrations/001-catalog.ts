@@ -1,4 +1,4 @@
-import type { Migration } from '../index.js'
+import type { Migration } from '../migration.js'
 
 /**
  * The release catalog. Every table is owned by src/catalog/store.ts, which documents the

@@ -1,4 +1,4 @@
-import type { Migration } from '../index.js'
+import type { Migration } from '../migration.js'
 
 /** The torrents aacseed made; owned and documented by src/torrents/store.ts. */
 export const migration002: Migration = {

@@ -1,4 +1,4 @@
-import type { Migration } from '../index.js'
+import type { Migration } from '../migration.js'
 
 /**
  * The job run log. The table is owned by src/jobs/runs.ts, which holds every query on it and

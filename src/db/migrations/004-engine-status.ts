@@ -1,4 +1,4 @@
-import type { Migration } from '../index.js'
+import type { Migration } from '../migration.js'
 
 /** What the seeding engine last reported per torrent; owned and documented by src/engines/status.ts. */
 export const migration004: Migration = {

@@ -1,4 +1,4 @@
-import type { Migration } from '../index.js'
+import type { Migration } from '../migration.js'
 
 /** The fleet's polls, placements and push log, and the swarm scrapes; owned and documented by src/fleet/store.ts. */
 export const migration005: Migration = {

@@ -1,4 +1,4 @@
-import type { Migration } from '../index.js'
+import type { Migration } from '../migration.js'
 
 /**
  * Mirror sources, upstream torrents and downloads (owned and documented by src/mirror/store.ts),

@@ -1,4 +1,4 @@
-import type { Migration } from '../index.js'
+import type { Migration } from '../migration.js'
 import { migration001 } from './001-catalog.js'
 import { migration002 } from './002-torrents.js'
 import { migration003 } from './003-jobs.js'
