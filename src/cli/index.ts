@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { loadConfig, type Config } from '../config/index.js'
+import { describeConfigLocation, loadConfig, locateConfig, type Config } from '../config/index.js'
 import { AacseedError, ConfigError, UsageError } from '../errors.js'
 import type { Command, CommandIO, OptionSpec } from './command.js'
 import type { CommandEntry } from './commands/index.js'
@@ -58,12 +58,16 @@ export async function main(argv: string[], io: Partial<CommandIO> = {}): Promise
         `${(e as Error).message.split('\n')[0]}\nusage: aacseed ${command.name} ${command.usage}`,
       )
     }
+    const configPath = typeof parsed.values.config === 'string' ? parsed.values.config : undefined
     if (parsed.values.help) {
-      ctxIO.out.write(commandHelp(command))
+      const where = describeConfigLocation(
+        locateConfig({ path: configPath, env: ctxIO.env, cwd: ctxIO.cwd }),
+        ctxIO.env,
+      )
+      ctxIO.out.write(commandHelp(command, where))
       return 0
     }
     let config: Config | undefined
-    const configPath = typeof parsed.values.config === 'string' ? parsed.values.config : undefined
     return await command.run({
       ...ctxIO,
       values: parsed.values,
@@ -112,7 +116,9 @@ async function overview(): Promise<string> {
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'global options:',
-    '  --config PATH   TOML configuration (default: $AACSEED_CONFIG, else built-in defaults)',
+    '  --config PATH   TOML configuration (default: the first of $AACSEED_CONFIG, ./aacseed.toml,',
+    '                  $XDG_CONFIG_HOME/aacseed/aacseed.toml, /etc/aacseed/aacseed.toml; else built-in',
+    '                  defaults with data in $XDG_DATA_HOME/aacseed; `aacseed config` shows which)',
     '  -h, --help      help',
     '  -V, --version   print the version',
     '',
@@ -121,12 +127,14 @@ async function overview(): Promise<string> {
   ].join('\n')
 }
 
-function commandHelp(c: Command): string {
+function commandHelp(c: Command, configLine: string): string {
   return [
     `usage: aacseed ${c.name} ${c.usage}`,
     '',
     c.summary,
     ...(c.help ? ['', ...c.help.map((l) => `  ${l}`)] : []),
+    '',
+    configLine,
     '',
   ].join('\n')
 }

@@ -1,2 +1,10 @@
 export { configSchema, type Config, type ConfigInput } from './schema.js'
 export { loadConfig, checkRoots, readSecret, type LoadConfigOptions } from './load.js'
+export {
+  locateConfig,
+  describeConfigLocation,
+  userConfigPath,
+  userDataDir,
+  type ConfigLocation,
+  type ConfigSource,
+} from './locate.js'

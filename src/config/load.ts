@@ -3,10 +3,11 @@ import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { parse as parseToml } from 'smol-toml'
 import type { ZodIssue } from 'zod'
 import { ConfigError } from '../errors.js'
+import { locateConfig, userDataDir } from './locate.js'
 import { configSchema, type Config } from './schema.js'
 
 export interface LoadConfigOptions {
-  /** `--config PATH`; falls back to AACSEED_CONFIG; no file at all means defaults. */
+  /** `--config PATH`; else the lookup of `locateConfig` (AACSEED_CONFIG, ./aacseed.toml, XDG, /etc); no file at all means defaults. */
   path?: string | undefined
   env?: NodeJS.ProcessEnv
   cwd?: string
@@ -21,9 +22,11 @@ const NOT_OVERRIDES = new Set(['AACSEED_CONFIG', 'AACSEED_TRANSMISSION_PASSWORD'
 export function loadConfig(opts: LoadConfigOptions = {}): Config {
   const env = opts.env ?? process.env
   const cwd = opts.cwd ?? process.cwd()
-  const file = opts.path ?? (env.AACSEED_CONFIG || undefined)
+  const file = locateConfig({ path: opts.path, env, cwd }).path ?? undefined
   let raw: Record<string, unknown> = {}
-  let base = cwd
+  // Without a config file, relative defaults (`aacseed.db`, `torrents/`) go to the user's data
+  // folder: nothing is written into the current folder unless the user named it.
+  let base = userDataDir(env)
   if (file !== undefined) {
     const abs = resolve(cwd, file)
     let text: string

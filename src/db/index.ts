@@ -4,9 +4,9 @@
  * Tables and their SQL belong to the module that owns them; this only sequences their DDL.
  */
 import Database from 'better-sqlite3'
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { AacseedError } from '../errors.js'
+import { AacseedError, ConfigError } from '../errors.js'
 import { migrations } from './migrations/index.js'
 
 import type { Db, Migration } from './migration.js'
@@ -31,6 +31,20 @@ export function openDatabase(path: string, opts: { readonly?: boolean } = {}): D
   db.pragma('cache_size = -32768')
   if (!opts.readonly) migrate(db, migrations)
   return db
+}
+
+/**
+ * For commands that only read the catalog: a database that does not exist is the user's
+ * mistake (a wrong --db or config, exit 2), never an empty catalog created on the spot that
+ * then answers "nothing here".
+ */
+export function openExistingDatabase(path: string): Db {
+  if (path !== ':memory:' && !existsSync(path))
+    throw new ConfigError(
+      `no database at ${path} (catalog.database, or --db): check the config in use (aacseed config), or catalog something first (aacseed scan)`,
+      { path },
+    )
+  return openDatabase(path)
 }
 
 export function migrate(db: Db, list: readonly Migration[]): void {

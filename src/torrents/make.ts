@@ -19,7 +19,7 @@ import { pathExists } from '../fs.js'
 import { problem, type Problem } from '../problems.js'
 import { buildTorrent, parseTorrent, type TorrentFile } from './metainfo.js'
 import { resolvePieceLength } from './piece-length.js'
-import { TorrentStore } from './store.js'
+import { TorrentStore, type NewTorrentRow, type TorrentRow } from './store.js'
 import { writeFileAtomic } from './write.js'
 
 /** Fixed, without a version: a new aacseed must make the same bytes as the old one. */
@@ -39,6 +39,12 @@ export interface MakeOptions {
   shapeOf?: (name: string) => TorrentShape | undefined
   onProgress?: (p: { release: string; bytesDone: number; bytesTotal: number }) => void
   signal?: AbortSignal
+  /**
+   * A trial (another folder or piece length than configured): the .torrent files go to
+   * `outDir` and the rows come back in the report, but the catalog's torrents and problems
+   * are not touched, so what is published (and seeded) stays as it was.
+   */
+  trial?: boolean
 }
 
 export interface TorrentShape {
@@ -67,6 +73,8 @@ export interface MakeReport {
   /** Releases not torrented because the catalog reports problems in them. */
   withProblems: number
   problems: Problem[]
+  /** A trial's torrents as list rows (the catalog was not changed); empty otherwise. */
+  trialRows: TorrentRow[]
 }
 
 export async function makeTorrents(opts: MakeOptions): Promise<MakeReport> {
@@ -74,7 +82,7 @@ export async function makeTorrents(opts: MakeOptions): Promise<MakeReport> {
   const store = new TorrentStore(opts.db)
   const outDir = opts.outDir ?? opts.torrents.out_dir
   await mkdir(outDir, { recursive: true })
-  const report: MakeReport = { made: [], unchanged: 0, withProblems: 0, problems: [] }
+  const report: MakeReport = { made: [], unchanged: 0, withProblems: 0, problems: [], trialRows: [] }
   const todo: CatalogRelease[] = []
   for (const r of catalog.releases()) {
     if (r.problems > 0) {
@@ -83,7 +91,9 @@ export async function makeTorrents(opts: MakeOptions): Promise<MakeReport> {
     }
     const existing = store.byName(r.name)
     const path = join(outDir, torrentFileName(r.name))
+    // A trial hashes everything again: the catalog knows only the published torrents.
     if (
+      !opts.trial &&
       existing &&
       existing.dataIdentity === r.identity &&
       existing.torrentPath === path &&
@@ -99,17 +109,27 @@ export async function makeTorrents(opts: MakeOptions): Promise<MakeReport> {
     if (opts.signal?.aborted) throw new AacseedError('aborted', 'torrent making aborted')
     const base = bytesBefore
     try {
-      const made = await makeOne(catalog, store, r, outDir, opts, (done) =>
+      const { made, row } = await makeOne(catalog, r, outDir, opts, (done) =>
         opts.onProgress?.({ release: r.name, bytesDone: base + done, bytesTotal }),
       )
       report.made.push(made)
+      if (!opts.trial) store.upsert(row)
+      else {
+        const published = store.byName(r.name)
+        report.trialRows.push({
+          ...row,
+          id: 0,
+          root: r.root,
+          addedAt: published?.addedAt ?? row.madeAt.slice(0, 10),
+        })
+      }
     } catch (e) {
       if (!(e instanceof AacseedError) || e.code === 'aborted') throw e
       problems.push({ ...problem(e.code, r.name, e.message), rootId: r.rootId })
     }
     bytesBefore += r.bytes
   }
-  store.replaceProblems(todo, problems)
+  if (!opts.trial) store.replaceProblems(todo, problems)
   report.problems = problems.map(({ rootId: _, ...p }) => p)
   return report
 }
@@ -128,12 +148,11 @@ function withTiers(base: readonly (readonly string[])[], extra: readonly (readon
 
 async function makeOne(
   catalog: CatalogStore,
-  store: TorrentStore,
   r: CatalogRelease,
   outDir: string,
   opts: MakeOptions,
   progress: (bytes: number) => void,
-): Promise<MadeTorrent> {
+): Promise<{ made: MadeTorrent; row: NewTorrentRow }> {
   const dataPath = join(r.root, r.name)
   const files = await unchangedFiles(catalog, r, dataPath)
   const totalSize = files.reduce((s, f) => s + f.length, 0)
@@ -187,7 +206,7 @@ async function makeOne(
     outcome = 'adopted'
   }
   if (old === null || !old.equals(built.torrent)) await writeFileAtomic(torrentPath, built.torrent)
-  store.upsert({
+  const row: NewTorrentRow = {
     name: r.name,
     kind: r.kind,
     collection: r.collection,
@@ -205,8 +224,8 @@ async function makeOne(
     torrentSize: built.torrent.length,
     dataIdentity: r.identity,
     madeAt: new Date().toISOString(),
-  })
-  return {
+  }
+  const made: MadeTorrent = {
     name: r.name,
     infohash: built.infoHash,
     pieceLength: built.pieceLength,
@@ -216,6 +235,7 @@ async function makeOne(
     torrentPath,
     outcome,
   }
+  return { made, row }
 }
 
 /** The release's files as cataloged, after checking the disk still agrees (size, mtime, inode). */

@@ -6,7 +6,16 @@ import assert from 'node:assert/strict'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import { checkRoots, configSchema, loadConfig, readSecret, type Config } from '../../src/config/index.js'
+import {
+  checkRoots,
+  configSchema,
+  describeConfigLocation,
+  loadConfig,
+  locateConfig,
+  readSecret,
+  userConfigPath,
+  type Config,
+} from '../../src/config/index.js'
 import { ConfigError } from '../../src/errors.js'
 import { tempDir } from '../helpers.js'
 
@@ -97,11 +106,61 @@ function assertDefaults(c: Config, base: string): void {
 }
 
 describe('loadConfig', () => {
-  test('no file: every default, paths relative to the working directory', (t) => {
+  test('no file: every default, paths in $XDG_DATA_HOME/aacseed, never the working directory', (t) => {
     const dir = tempDir(t)
-    assertDefaults(loadConfig({ env: {}, cwd: dir }), dir)
+    const env = { HOME: join(dir, 'home'), XDG_DATA_HOME: join(dir, 'data') }
+    assertDefaults(loadConfig({ env, cwd: dir }), join(dir, 'data', 'aacseed'))
     // An empty AACSEED_CONFIG means no file, too.
-    assertDefaults(loadConfig({ env: { AACSEED_CONFIG: '' }, cwd: dir }), dir)
+    assertDefaults(
+      loadConfig({ env: { ...env, AACSEED_CONFIG: '' }, cwd: dir }),
+      join(dir, 'data', 'aacseed'),
+    )
+    // Without XDG_DATA_HOME (or with a relative one, which the XDG spec says to ignore): ~/.local/share.
+    const home = join(dir, 'home', '.local', 'share', 'aacseed')
+    assertDefaults(loadConfig({ env: { HOME: join(dir, 'home') }, cwd: dir }), home)
+    assertDefaults(loadConfig({ env: { HOME: join(dir, 'home'), XDG_DATA_HOME: 'rel' }, cwd: dir }), home)
+  })
+
+  test('lookup without --config: $AACSEED_CONFIG, ./aacseed.toml, $XDG_CONFIG_HOME/aacseed, /etc/aacseed', (t) => {
+    const dir = tempDir(t)
+    const cwd = join(dir, 'work')
+    const xdg = join(dir, 'xdg')
+    mkdirSync(cwd)
+    mkdirSync(join(xdg, 'aacseed'), { recursive: true })
+    const env = { HOME: join(dir, 'home'), XDG_CONFIG_HOME: xdg }
+    const none = locateConfig({ env, cwd })
+    assert.equal(none.path, null)
+    assert.deepEqual(none.searched, [
+      '$AACSEED_CONFIG',
+      join(cwd, 'aacseed.toml'),
+      join(xdg, 'aacseed', 'aacseed.toml'),
+      '/etc/aacseed/aacseed.toml',
+    ])
+    const user = write(join(xdg, 'aacseed', 'aacseed.toml'), '[http]\nport = 1001\n')
+    assert.deepEqual(locateConfig({ env, cwd }), { path: user, source: 'user', searched: none.searched })
+    assert.equal(loadConfig({ env, cwd }).http.port, 1001)
+    // Relative paths in a found file resolve against its folder, as for --config.
+    assert.equal(loadConfig({ env, cwd }).catalog.database, join(xdg, 'aacseed', 'aacseed.db'))
+    const local = write(join(cwd, 'aacseed.toml'), '[http]\nport = 1002\n')
+    assert.equal(locateConfig({ env, cwd }).path, local)
+    assert.equal(loadConfig({ env, cwd }).http.port, 1002)
+    const named = write(join(dir, 'named.toml'), '[http]\nport = 1003\n')
+    assert.equal(loadConfig({ env: { ...env, AACSEED_CONFIG: named }, cwd }).http.port, 1003)
+    assert.equal(locateConfig({ env: { ...env, AACSEED_CONFIG: named }, cwd }).source, 'env')
+    // --config wins over everything, and a named file that is missing is an error, not a fallback.
+    assert.equal(loadConfig({ path: user, env: { ...env, AACSEED_CONFIG: named }, cwd }).http.port, 1001)
+    const e = configError(() => loadConfig({ env: { ...env, AACSEED_CONFIG: join(dir, 'nope.toml') }, cwd }))
+    assert.match(e.message, /cannot read .*nope\.toml: ENOENT/)
+    // $XDG_CONFIG_HOME unset: ~/.config.
+    assert.equal(userConfigPath({ HOME: '/h' }), '/h/.config/aacseed/aacseed.toml')
+    assert.match(
+      describeConfigLocation(locateConfig({ env, cwd }), env),
+      /^config: .*work\/aacseed\.toml \(from \.\/aacseed\.toml\)$/,
+    )
+    assert.match(
+      describeConfigLocation(none, env),
+      /^config: none found \(looked at \$AACSEED_CONFIG, .*\); built-in defaults/,
+    )
   })
 
   test("an empty file gives the defaults, relative to the file's folder", (t) => {
@@ -240,7 +299,10 @@ level = "debug"
       per_torrent_metrics: false,
       refresh_seconds: 10,
     })
-    assert.deepEqual(c.catalog, loadConfig({ env: {}, cwd: dir }).catalog)
+    assert.deepEqual(
+      c.catalog,
+      loadConfig({ path: write(join(dir, 'empty.toml'), ''), env: {}, cwd: dir }).catalog,
+    )
   })
 
   test('an unknown key is an error that names it, at any depth', (t) => {
@@ -409,6 +471,7 @@ describe('environment overrides', () => {
     const c = loadConfig({
       cwd: dir,
       env: {
+        XDG_DATA_HOME: join(dir, 'data'),
         AACSEED_CATALOG__DATABASE: '/var/lib/aacseed/x.db',
         AACSEED_HTTP__PORT: '9000',
         AACSEED_HTTP__ENABLED: 'false',
@@ -422,7 +485,8 @@ describe('environment overrides', () => {
     assert.equal(c.http.port, 9000)
     assert.equal(typeof c.http.port, 'number')
     assert.equal(c.http.enabled, false)
-    assert.deepEqual(c.catalog.roots, ['/srv/a', join(dir, 'b')])
+    // Without a config file, relative paths resolve against the data folder, as the defaults do.
+    assert.deepEqual(c.catalog.roots, ['/srv/a', join(dir, 'data', 'aacseed', 'b')])
     assert.equal(c.engine.webtorrent.port, 7000)
     assert.deepEqual(c.engine.transmission.path_map, { '/srv/a': '/downloads/a' })
     assert.equal(c.log.level, 'debug')
@@ -501,9 +565,10 @@ describe('environment overrides', () => {
         AACSEED___PORT: '4',
         AACSEED_HTTP__: '5',
         PATH: '/usr/bin',
+        XDG_DATA_HOME: dir,
       },
     })
-    assertDefaults(c, dir)
+    assertDefaults(c, join(dir, 'aacseed'))
     // Secrets never end up in the config object.
     assert.ok(!JSON.stringify(c).includes('secret'))
     assert.ok(!JSON.stringify(c).includes('token"'))

@@ -93,6 +93,7 @@ test('aacseed coverage prints one line per collection; --json is the API shape; 
 
 test('aacseed coverage on an empty catalog says what to do', async (t) => {
   const dir = tempDir(t)
+  openDatabase(join(dir, 'empty.db')).close()
   const r = await runCli(['coverage', '--db', join(dir, 'empty.db')])
   assert.equal(r.code, 0, r.stderr)
   assert.match(r.stdout, /no collections cataloged yet: run `aacseed scan` first/)

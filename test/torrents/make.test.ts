@@ -16,7 +16,8 @@ import {
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { writeSampleRelease } from '../../src/catalog/index.js'
-import { parseTorrent } from '../../src/torrents/index.js'
+import { openDatabase } from '../../src/db/index.js'
+import { parseTorrent, TorrentStore } from '../../src/torrents/index.js'
 import { requireTool, runCli, tempDir } from '../helpers.js'
 
 interface Tree {
@@ -65,7 +66,7 @@ async function scanAndMake(tr: Tree, extra: string[] = []) {
 
 test('makes one torrent per metadata file and data folder, named by the standard, equal to mktorrent', async (t) => {
   if (!requireTool(t, 'mktorrent')) return
-  const tr = tree(t)
+  const tr = tree(t, 'piece_length = 32768\n')
   const { code, report } = await scanAndMake(tr, ['--piece-length', '32768'])
   assert.equal(code, 0)
   const releases = readdirSync(tr.root).sort()
@@ -247,4 +248,66 @@ test('--piece-length must be a power of two in range (exit 2)', async (t) => {
   const r = await runCli(['torrents', 'make', '--piece-length', '100000'], { env: tr.env })
   assert.equal(r.code, 2)
   assert.match(r.stderr, /power of two/)
+})
+
+test('a trial (--out elsewhere, another piece length) leaves the published list and the catalog alone', async (t) => {
+  const tr = tree(t)
+  const { report } = await scanAndMake(tr)
+  const listPath = report.list_path
+  const published = readFileSync(listPath)
+  const db = openDatabase(tr.db)
+  t.after(() => db.close())
+  const rows = () => JSON.stringify(new TorrentStore(db).all())
+  const problems = () => JSON.stringify(db.prepare("SELECT * FROM problems WHERE scope = 'torrent'").all())
+  const [rowsBefore, problemsBefore] = [rows(), problems()]
+  const outBefore = readdirSync(tr.out).map((n) => readFileSync(join(tr.out, n)))
+
+  const trialDir = join(tr.dir, 'trial')
+  const m = await runCli(['torrents', 'make', '--json', '--out', trialDir, '--piece-length', '65536'], {
+    env: tr.env,
+  })
+  assert.equal(m.code, 0, m.stderr)
+  const trial = JSON.parse(m.stdout) as {
+    made: Array<{ infohash: string }>
+    list_path: string
+    trial: boolean
+  }
+  assert.equal(trial.trial, true)
+  assert.equal(trial.list_path, join(trialDir, 'torrents.json'))
+  // Every release again, at 64 KiB, with its own list in the trial folder...
+  assert.equal(trial.made.length, readdirSync(tr.root).length)
+  const trialList = JSON.parse(readFileSync(trial.list_path, 'utf8')) as Array<{
+    btih: string
+    piece_length: number
+  }>
+  assert.deepEqual(trialList.map((e) => e.btih).sort(), trial.made.map((x) => x.infohash).sort())
+  assert.ok(trialList.every((e) => e.piece_length === 65536))
+  assert.equal(readdirSync(trialDir).filter((n) => n.endsWith('.torrent')).length, trial.made.length)
+  // ...while the published list, the catalog's torrents and problems, and out_dir are as they were.
+  assert.ok(readFileSync(listPath).equals(published), 'published list untouched')
+  assert.equal(rows(), rowsBefore)
+  assert.equal(problems(), problemsBefore)
+  assert.deepEqual(
+    readdirSync(tr.out).map((n) => readFileSync(join(tr.out, n))),
+    outBefore,
+  )
+  const publishedHashes = (JSON.parse(published.toString()) as Array<{ btih: string }>).map((e) => e.btih)
+  assert.ok(!trial.made.some((x) => publishedHashes.includes(x.infohash)), 'the trial made other torrents')
+
+  // --out elsewhere alone is a trial too (same piece length: same infohashes, own list).
+  const same = await runCli(['torrents', 'make', '--json', '--out', join(tr.dir, 'copy')], { env: tr.env })
+  assert.equal(same.code, 0, same.stderr)
+  const copy = JSON.parse(same.stdout) as { made: Array<{ infohash: string }>; trial: boolean }
+  assert.equal(copy.trial, true)
+  assert.deepEqual(copy.made.map((x) => x.infohash).sort(), [...publishedHashes].sort())
+  assert.equal(rows(), rowsBefore)
+
+  // A trial piece length into out_dir would block the real torrents later: refused.
+  const refused = await runCli(['torrents', 'make', '--piece-length', '65536'], { env: tr.env })
+  assert.equal(refused.code, 2)
+  assert.match(refused.stderr, /a trial needs --out DIR/)
+  // A normal run afterwards still finds everything made and unchanged.
+  const after = await scanAndMake(tr)
+  assert.equal(after.report.made.length, 0)
+  assert.ok(readFileSync(listPath).equals(published))
 })

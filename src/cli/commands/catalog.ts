@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path'
 import { parseDataFolderName, parseMetaFileName } from '../../aac/index.js'
 import { getRecord, scan, scanSettings, writeSampleRelease, type ScanReport } from '../../catalog/index.js'
 import type { Config } from '../../config/index.js'
-import { openDatabase } from '../../db/index.js'
+import { openDatabase, openExistingDatabase } from '../../db/index.js'
 import { UsageError } from '../../errors.js'
 import { defineCommand, stringFlag, writeJson, type CommandContext } from '../command.js'
 import { formatBytes } from '../../coverage/format.js'
@@ -149,7 +149,9 @@ export const getCommand = defineCommand({
   options: { db: { type: 'string' } },
   async run(ctx) {
     if (ctx.positionals.length !== 1) throw new UsageError('usage: aacseed get AACID [--db PATH]')
-    const db = openDatabase(resolve(ctx.cwd, stringFlag(ctx.values.db) ?? ctx.config().catalog.database))
+    const db = openExistingDatabase(
+      resolve(ctx.cwd, stringFlag(ctx.values.db) ?? ctx.config().catalog.database),
+    )
     try {
       const r = await getRecord(db, ctx.positionals[0]!)
       ctx.out.write(r.bytes)

@@ -8,7 +8,7 @@ import {
   formatCoverageOverview,
   readCoverageData,
 } from '../../coverage/index.js'
-import { openDatabase } from '../../db/index.js'
+import { openExistingDatabase } from '../../db/index.js'
 import { Fleet } from '../../fleet/index.js'
 import { UsageError } from '../../errors.js'
 import { defineCommand, stringFlag, writeJson } from '../command.js'
@@ -26,7 +26,7 @@ export const coverageCommand = defineCommand({
   ],
   async run(ctx) {
     const config = ctx.config()
-    const db = openDatabase(resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database))
+    const db = openExistingDatabase(resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database))
     // The fleet's last polls and scrapes, as stored; no seedbox or tracker is contacted.
     const fleet = new Fleet(config, db, { env: ctx.env })
     try {

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path'
 import type { Config } from '../../config/index.js'
-import { openDatabase } from '../../db/index.js'
+import { openDatabase, openExistingDatabase, type Db } from '../../db/index.js'
 import { EngineStatusStore } from '../../engines/index.js'
 import {
   Fleet,
@@ -19,9 +19,10 @@ import { formatBytes } from '../../coverage/format.js'
 async function withFleet<T>(
   ctx: CommandContext,
   fn: (fleet: Fleet, config: Config) => Promise<T>,
+  open: (path: string) => Db = openDatabase,
 ): Promise<T> {
   const config = ctx.config()
-  const db = openDatabase(resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database))
+  const db = open(resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database))
   const logger = createLogger({ level: 'warn', destination: ctx.err, pretty: false })
   const fleet = new Fleet(config, db, { env: ctx.env, logger })
   try {
@@ -30,6 +31,14 @@ async function withFleet<T>(
     await fleet.close()
     db.close()
   }
+}
+
+/** For the commands that report stored state: a missing database is an error, not created. */
+function withStoredFleet<T>(
+  ctx: CommandContext,
+  fn: (fleet: Fleet, config: Config) => Promise<T>,
+): Promise<T> {
+  return withFleet(ctx, fn, openExistingDatabase)
 }
 
 const bytes = (n: number | null): string => (n === null ? '?' : Number.isFinite(n) ? formatBytes(n) : '∞')
@@ -218,7 +227,7 @@ export const fleetStatus = defineCommand({
     '--all lists healthy torrents too.',
   ],
   async run(ctx) {
-    return await withFleet(ctx, async (fleet) => {
+    return await withStoredFleet(ctx, async (fleet) => {
       if (ctx.values.poll) await fleet.poll()
       const s = fleet.status()
       if (ctx.values.json) writeJson(ctx, statusJson(s))
@@ -264,7 +273,7 @@ export const healthCommand = defineCommand({
   options: { json: { type: 'boolean' }, db: { type: 'string' } },
   help: ['From the stored polls and scrapes. Exit 0 when all is well, 1 when there is a problem.'],
   async run(ctx) {
-    return await withFleet(ctx, async (fleet) => {
+    return await withStoredFleet(ctx, async (fleet) => {
       const s = fleet.status()
       const store = new FleetStore(fleet.db)
       const swarm = store.latestSwarm()

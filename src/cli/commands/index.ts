@@ -28,6 +28,7 @@ export const commandEntries: CommandEntry[] = [
   { name: 'mirror status', load: async () => (await import('./mirror.js')).mirrorStatus },
   { name: 'plan', load: async () => (await import('./mirror.js')).planCommand },
   { name: 'health', load: async () => (await import('./fleet.js')).healthCommand },
+  { name: 'config', load: async () => (await import('./config.js')).configCommand },
   { name: 'demo', load: async () => (await import('./catalog.js')).demoCommand },
   { name: 'aacid parse', load: async () => (await import('./aacid.js')).aacidParse },
   { name: 'aacid new', load: async () => (await import('./aacid.js')).aacidNew },

@@ -6,7 +6,7 @@ import { resolve } from 'node:path'
 import type { Config } from '../../config/index.js'
 import { parseSize } from '../../config/size.js'
 import { formatBytes } from '../../coverage/format.js'
-import { openDatabase, type Db } from '../../db/index.js'
+import { openDatabase, openExistingDatabase, type Db } from '../../db/index.js'
 import { createEngine, type Engine } from '../../engines/index.js'
 import { UsageError } from '../../errors.js'
 import { publishList, startEngine } from '../../jobs/service.js'
@@ -30,8 +30,9 @@ import { defineCommand, stringFlag, writeJson, type CommandContext } from '../co
 import { progressLine } from '../progress.js'
 import { withEngineKind } from './service.js'
 
-function openDb(ctx: CommandContext, config: Config): Db {
-  return openDatabase(resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database))
+function openDb(ctx: CommandContext, config: Config, opts: { readOnly?: boolean } = {}): Db {
+  const path = resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database)
+  return opts.readOnly ? openExistingDatabase(path) : openDatabase(path)
 }
 
 function requireSources(config: Config): void {
@@ -275,7 +276,7 @@ export const mirrorStatus = defineCommand({
   options: { json: { type: 'boolean' }, db: { type: 'string' } },
   async run(ctx) {
     const config = ctx.config()
-    const db = openDb(ctx, config)
+    const db = openDb(ctx, config, { readOnly: true })
     try {
       const rows = new MirrorStore(db).downloads().map((d) => ({
         btih: d.btih,

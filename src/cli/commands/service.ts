@@ -1,6 +1,6 @@
 import { resolve } from 'node:path'
 import type { Config } from '../../config/index.js'
-import { openDatabase } from '../../db/index.js'
+import { openDatabase, openExistingDatabase } from '../../db/index.js'
 import { createEngine } from '../../engines/index.js'
 import { AacseedError, UsageError } from '../../errors.js'
 import { runnerJobs, startServeHttp } from '../../http/index.js'
@@ -157,7 +157,7 @@ export const jobsCommand = defineCommand({
   },
   async run(ctx) {
     const config = ctx.config()
-    const db = openDatabase(resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database))
+    const db = openExistingDatabase(resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database))
     try {
       const runner = new JobRunner({ db, logger: createLogger({ level: 'silent' }), jobs: [] })
       const job = stringFlag(ctx.values.job)

@@ -1,11 +1,63 @@
-import { resolve } from 'node:path'
-import { openDatabase } from '../../db/index.js'
+import { realpathSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import type { Config } from '../../config/index.js'
+import { openDatabase, openExistingDatabase } from '../../db/index.js'
 import { UsageError } from '../../errors.js'
 import { makeSettings, publishList, torrentList } from '../../jobs/service.js'
-import { formatTorrentList, makeTorrents, isValidPieceLength, type ListFormat } from '../../torrents/index.js'
+import {
+  formatTorrentList,
+  isValidPieceLength,
+  makeTorrents,
+  publishTorrentList,
+  torrentListEntries,
+  type ListFormat,
+  type ListSettings,
+} from '../../torrents/index.js'
 import { defineCommand, stringFlag, writeJson } from '../command.js'
 import { formatBytes } from '../../coverage/format.js'
 import { progressLine } from '../progress.js'
+
+/** The settings the published list is built with; a trial's list uses the same ones. */
+function listSettings(config: Config): ListSettings {
+  return {
+    urlBase: config.torrents.url_base,
+    topLevelGroupName: config.torrents.top_level_group_name,
+    trackers: config.torrents.announce.flat(),
+  }
+}
+
+function samePath(a: string, b: string): boolean {
+  const real = (p: string): string => {
+    try {
+      return realpathSync(p)
+    } catch {
+      return resolve(p)
+    }
+  }
+  return real(a) === real(b)
+}
+
+/**
+ * A run with another folder or piece length than configured is a trial: it must not re-point
+ * the published list or the catalog's torrents at torrents nobody seeds. Returns the trial's
+ * own list path (DIR/torrents.json), or null for a normal run.
+ */
+function trialListPath(config: Config, outDir: string, pieceLength: number | undefined): string | null {
+  const otherDir = !samePath(outDir, config.torrents.out_dir)
+  const otherPieces = pieceLength !== undefined && pieceLength !== config.torrents.piece_length
+  if (!otherDir && !otherPieces) return null
+  if (!otherDir)
+    // Trial torrents in out_dir would later block the real ones there (`torrent-conflict`).
+    throw new UsageError(
+      `--piece-length ${pieceLength} differs from torrents.piece_length (${config.torrents.piece_length}): a trial needs --out DIR, a folder other than torrents.out_dir (${config.torrents.out_dir})`,
+    )
+  const list = join(outDir, 'torrents.json')
+  if (config.torrents.list_path && samePath(list, config.torrents.list_path))
+    throw new UsageError(
+      `--out ${outDir}: a trial writes its list to ${list}, which is the published list (torrents.list_path); choose another folder`,
+    )
+  return list
+}
 
 export const torrentsMake = defineCommand({
   name: 'torrents make',
@@ -21,7 +73,10 @@ export const torrentsMake = defineCommand({
     '--db PATH             the catalog (default: catalog.database)',
     '--out DIR             where .torrent files go (default: torrents.out_dir)',
     '--piece-length BYTES  a power of two from 32768 to 16777216 (default: torrents.piece_length; 0 = by size)',
-    '--json                print {made, unchanged, with_problems, list_path, problems} as JSON',
+    '--json                print {made, unchanged, with_problems, list_path, trial, problems} as JSON',
+    'A trial: --out other than torrents.out_dir, or a piece length other than the configured one.',
+    'It writes the .torrent files and its own list (DIR/torrents.json) into DIR only; the',
+    "published list and the catalog's torrents stay as they are. A trial piece length needs --out.",
   ],
   async run(ctx) {
     const config = ctx.config()
@@ -36,25 +91,32 @@ export const torrentsMake = defineCommand({
       pieceLength = n
     }
     const out = stringFlag(ctx.values.out)
+    const outDir = out === undefined ? config.torrents.out_dir : resolve(ctx.cwd, out)
+    const trial = trialListPath(config, outDir, pieceLength)
     const db = openDatabase(resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database))
     const bar = progressLine(ctx.err, 'hash')
     try {
       const report = await makeTorrents({
         db,
         torrents: config.torrents,
-        ...(out ? { outDir: resolve(ctx.cwd, out) } : {}),
+        outDir,
         ...(pieceLength !== undefined ? { pieceLength } : {}),
         ...makeSettings(db),
+        trial: trial !== null,
         onProgress: (p) => bar.update(p.bytesDone, p.bytesTotal),
       })
       bar.done()
-      const listPath = await publishList(db, config)
+      const listPath =
+        trial === null
+          ? await publishList(db, config)
+          : await publishTorrentList(trial, torrentListEntries(report.trialRows, listSettings(config)))
       if (ctx.values.json) {
         writeJson(ctx, {
           made: report.made,
           unchanged: report.unchanged,
           with_problems: report.withProblems,
           list_path: listPath,
+          trial: trial !== null,
           problems: report.problems,
         })
       } else {
@@ -66,7 +128,11 @@ export const torrentsMake = defineCommand({
             `  ${m.outcome === 'made' ? 'made' : 'adopted'} ${m.infohash} ${m.name}.torrent (${formatBytes(m.totalSize)}, ${m.fileCount} file(s), ${m.pieceCount} × ${formatBytes(m.pieceLength)} pieces)`,
           )
         for (const p of report.problems) lines.push(`  ${p.path}: ${p.code}: ${p.message}`)
-        if (listPath) lines.push(`torrent list: ${listPath}`)
+        if (trial !== null)
+          lines.push(
+            `trial list: ${trial} (a trial: the published list${config.torrents.list_path ? ` ${config.torrents.list_path}` : ''} and the catalog's torrents are unchanged)`,
+          )
+        else if (listPath) lines.push(`torrent list: ${listPath}`)
         ctx.out.write(lines.join('\n') + '\n')
       }
       return report.problems.length > 0 ? 1 : 0
@@ -87,7 +153,7 @@ export const torrentsList = defineCommand({
     const format = (stringFlag(ctx.values.format) ?? 'json') as ListFormat
     if (!['json', 'magnets', 'csv'].includes(format))
       throw new UsageError(`--format must be json, magnets or csv, not ${JSON.stringify(format)}`)
-    const db = openDatabase(resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database))
+    const db = openExistingDatabase(resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database))
     try {
       ctx.out.write(formatTorrentList(torrentList(db, config), format))
       return 0
