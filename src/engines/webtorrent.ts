@@ -481,8 +481,10 @@ async function closeTorrent(torrent: Torrent): Promise<void> {
 
 /**
  * Builds the client so that its TCP server listens on `host` (empty: all addresses).
- * webtorrent's ConnPool calls `net.createServer()` and `server.listen(port, cb)` synchronously
- * in the constructor, so wrapping `net.createServer` for that one call reaches exactly it.
+ * webtorrent has no option for the listening host (webtorrent/webtorrent#2890; the open pull
+ * request #2891, "torrentHost", would add one and remove this). Its ConnPool calls
+ * `net.createServer()` and `server.listen(port, cb)` synchronously in the constructor, so
+ * wrapping `net.createServer` for that one synchronous call reaches exactly it and nothing else.
  */
 function createClient(host: string, opts: WebTorrentOptions): WebTorrent {
   if (!host) return new WebTorrent(opts)
@@ -508,10 +510,17 @@ interface Dispatcher {
 /**
  * An undici Agent with at most `connections` sockets per tracker. bittorrent-tracker announces
  * with the global `fetch` (undici), which takes a `dispatcher`, not an http.Agent; without one,
- * a thousand torrents announcing at once open a thousand sockets. undici is not a dependency
- * here, so the Agent class is taken from Node's own global dispatcher (the registered
- * `undici.globalDispatcher.1` symbol, installed when Node first loads its bundled undici);
- * null if that ever changes.
+ * a thousand torrents announcing at once open a thousand sockets.
+ *
+ * The Agent must come from the same undici major as the `fetch` that uses it: the dispatch
+ * handler protocol changed between majors (a v7 Agent given to Node 20's undici 6 fetch fails
+ * with "invalid onRequestStart method", a v6 one given to Node 26's undici 8 with "invalid
+ * onError method"; nodejs/undici#5341). A pinned `undici` dependency would therefore break
+ * announces on some supported Node. So the Agent class is taken from the host's own global
+ * dispatcher, under `Symbol.for('undici.globalDispatcher.1')`, the key every copy of undici uses
+ * to share one global dispatcher (versioned by its Dispatcher API); null if that ever changes,
+ * and announces then use the global pool. A `fetch` option in bittorrent-tracker would let us
+ * pass an Agent together with its own fetch and drop this.
  */
 function boundedDispatcher(connections: number): Dispatcher | null {
   try {
