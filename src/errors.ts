@@ -34,6 +34,14 @@ export class ConfigError extends AacseedError {
   }
 }
 
+/**
+ * The machine, not the input or the program: a full disk, a read-only file system, a denied
+ * permission, an I/O error. Exit code 3, so a script (or systemd's `RestartPreventExitStatus`)
+ * can tell "free some space" from "problems found" (1) and "fix the command or config" (2).
+ * The message names the file system and what was being written; see `environmentError` in fs.ts.
+ */
+export class EnvironmentError extends AacseedError {}
+
 export function isAacseedError(e: unknown): e is AacseedError {
   return e instanceof AacseedError
 }

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { describeConfigLocation, loadConfig, locateConfig, type Config } from '../config/index.js'
-import { AacseedError, ConfigError, UsageError } from '../errors.js'
+import { databaseEnvironmentError } from '../db/failure.js'
+import { AacseedError, ConfigError, EnvironmentError, UsageError } from '../errors.js'
+import { errnoEnvironmentError } from '../fs.js'
 import type { Command, CommandIO, OptionSpec } from './command.js'
 import type { CommandEntry } from './commands/index.js'
 import { commandEntries } from './commands/index.js'
@@ -11,6 +13,7 @@ export type { Command, CommandContext, CommandIO } from './command.js'
 const GLOBAL_OPTIONS: OptionSpec = {
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  debug: { type: 'boolean' },
 }
 
 export function version(): string {
@@ -20,7 +23,10 @@ export function version(): string {
   return pkg.version
 }
 
-/** Runs one CLI invocation and returns its exit code: 0 ok, 1 problems found, 2 usage or configuration error. */
+/**
+ * Runs one CLI invocation and returns its exit code: 0 ok, 1 problems found, 2 usage or
+ * configuration error, 3 environment failure (disk full, read-only, permission, I/O).
+ */
 export async function main(argv: string[], io: Partial<CommandIO> = {}): Promise<number> {
   const ctxIO: CommandIO = {
     out: io.out ?? process.stdout,
@@ -76,24 +82,37 @@ export async function main(argv: string[], io: Partial<CommandIO> = {}): Promise
         (config ??= loadConfig({ path: configPath, env: ctxIO.env, cwd: ctxIO.cwd, ...opts })),
     })
   } catch (e) {
-    return reportError(e, ctxIO)
+    return reportError(e, ctxIO, rest.includes('--debug'))
   }
 }
 
-function reportError(e: unknown, io: CommandIO): number {
+/** Exit codes, as the README's table documents them. */
+export const EXIT = { ok: 0, problems: 1, usage: 2, environment: 3 } as const
+
+function reportError(e: unknown, io: CommandIO, debug: boolean): number {
+  const stack = (x: unknown): string =>
+    debug && x instanceof Error && x.stack
+      ? `\n${x.stack}${x.cause ? `\ncaused by: ${stack(x.cause)}` : ''}`
+      : ''
   if (e instanceof UsageError || e instanceof ConfigError) {
-    io.err.write(`aacseed: ${e.message}\n`)
-    return 2
+    io.err.write(`aacseed: ${e.message}${stack(e)}\n`)
+    return EXIT.usage
+  }
+  const env = e instanceof EnvironmentError ? e : (databaseEnvironmentError(e) ?? errnoEnvironmentError(e))
+  if (env) {
+    io.err.write(`aacseed: ${env.message}${stack(env.cause ?? env)}\n`)
+    return EXIT.environment
   }
   if (e instanceof AacseedError) {
     const where = e.location.path
       ? ` (${e.location.path}${e.location.line ? `:${e.location.line}` : ''})`
       : ''
-    io.err.write(`aacseed: ${e.code}: ${e.message}${where}\n`)
-    return 1
+    io.err.write(`aacseed: ${e.code}: ${e.message}${where}${stack(e)}\n`)
+    return EXIT.problems
   }
+  // A bug: the stack is what a report needs, so it is shown without --debug too.
   io.err.write(`aacseed: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
-  return 1
+  return EXIT.problems
 }
 
 function findCommand(argv: string[]): [CommandEntry | undefined, string[]] {
@@ -119,10 +138,12 @@ async function overview(): Promise<string> {
     '  --config PATH   TOML configuration (default: the first of $AACSEED_CONFIG, ./aacseed.toml,',
     '                  $XDG_CONFIG_HOME/aacseed/aacseed.toml, /etc/aacseed/aacseed.toml; else built-in',
     '                  defaults with data in $XDG_DATA_HOME/aacseed; `aacseed config` shows which)',
+    '  --debug         show the stack of an error',
     '  -h, --help      help',
     '  -V, --version   print the version',
     '',
-    'exit codes: 0 ok, 1 problems found, 2 usage or configuration error',
+    'exit codes: 0 ok, 1 problems found, 2 usage or configuration error,',
+    '            3 environment failure (disk full, read-only, permission denied, I/O error)',
     '',
   ].join('\n')
 }

@@ -7,6 +7,8 @@ import Database from 'better-sqlite3'
 import { existsSync, mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { AacseedError, ConfigError } from '../errors.js'
+import { environmentError } from '../fs.js'
+import { setWritableDatabase } from './failure.js'
 import { migrations } from './migrations/index.js'
 
 import type { Db, Migration } from './migration.js'
@@ -14,13 +16,17 @@ import type { Db, Migration } from './migration.js'
 export type { Db, Migration }
 
 export function openDatabase(path: string, opts: { readonly?: boolean } = {}): Db {
-  if (path !== ':memory:' && !opts.readonly) mkdirSync(dirname(path), { recursive: true })
   let db: Db
   try {
+    if (path !== ':memory:' && !opts.readonly) mkdirSync(dirname(path), { recursive: true })
     db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false })
   } catch (e) {
-    throw new AacseedError('database-open', `cannot open database ${path}: ${(e as Error).message}`, { path })
+    throw (
+      environmentError(e, 'opening the catalog database', path) ??
+      new AacseedError('database-open', `cannot open database ${path}: ${(e as Error).message}`, { path })
+    )
   }
+  if (!opts.readonly && path !== ':memory:') setWritableDatabase(path)
   db.pragma('busy_timeout = 10000')
   if (!opts.readonly) {
     db.pragma('journal_mode = WAL')

@@ -8,8 +8,11 @@
  */
 import { createTask, validateDetailed, type Logger as CronLogger, type ScheduledTask } from 'node-cron'
 import type { Db } from '../db/index.js'
+import { databaseEnvironmentError } from '../db/failure.js'
 import { AacseedError, ConfigError, errorMessage } from '../errors.js'
+import { errnoEnvironmentError } from '../fs.js'
 import type { Logger } from '../log/index.js'
+import { backoffDelay, sleep, type Backoff } from '../retry.js'
 import { JobRuns, type JobCounts, type JobRun, type JobTrigger } from './runs.js'
 
 export interface JobDefinition {
@@ -30,7 +33,14 @@ export interface JobRunnerOptions {
   jobs: JobDefinition[]
   /** Runs kept per job in the database (config `jobs.keep_runs`). */
   keepRuns?: number
+  /**
+   * A scheduled run that fails (a full disk, a seedbox down) is tried again this many times, with
+   * this backoff, before it waits for its next slot. Default: 3 retries, 1 min doubling to 15 min.
+   */
+  retry?: { retries: number; backoff: Backoff }
 }
+
+const DEFAULT_RETRY = { retries: 3, backoff: { baseMs: 60_000, maxMs: 15 * 60_000 } }
 
 /** A cron expression that node-cron rejects; a configuration error (exit code 2). */
 export class InvalidCronError extends ConfigError {
@@ -51,6 +61,9 @@ export class JobRunner {
   readonly #runs: JobRuns
   readonly #log: Logger
   readonly #keepRuns: number
+  readonly #retry: { retries: number; backoff: Backoff }
+  /** Aborted by stop(): cuts the waits between retries short. */
+  readonly #stopped = new AbortController()
   readonly #running = new Map<string, Running>()
   #tasks: ScheduledTask[] = []
   #started = false
@@ -66,6 +79,7 @@ export class JobRunner {
     this.#runs = new JobRuns(opts.db)
     this.#log = opts.logger.child({ area: 'jobs' })
     this.#keepRuns = opts.keepRuns ?? 1000
+    this.#retry = opts.retry ?? DEFAULT_RETRY
   }
 
   /** Checks every cron expression; throws one InvalidCronError listing all the bad ones. */
@@ -104,7 +118,7 @@ export class JobRunner {
       )
     for (const job of this.#jobs.values()) {
       // noOverlap stays off: our own guard records the skipped run, node-cron's would only drop it.
-      const task = createTask(job.schedule, () => this.#scheduled(job.name), {
+      const task = createTask(job.schedule, () => this.runScheduled(job.name), {
         name: `aacseed:${job.name}`,
         timezone: 'UTC',
         noOverlap: false,
@@ -181,6 +195,7 @@ export class JobRunner {
   }
 
   async #stop(timeoutMs: number): Promise<void> {
+    this.#stopped.abort()
     for (const task of this.#tasks) void task.destroy()
     this.#tasks = []
     const running = [...this.#running.entries()]
@@ -202,13 +217,38 @@ export class JobRunner {
     }
   }
 
-  /** The node-cron callback: never throws, so a failing job cannot reach node-cron or the process. */
-  async #scheduled(name: string): Promise<void> {
-    if (this.#stopping) return
-    try {
-      await this.runNow(name, 'schedule')
-    } catch (e) {
-      this.#log.error({ job: name, err: e }, `job ${name}: could not run: ${errorMessage(e)}`)
+  /**
+   * A scheduled run (the node-cron callback): never throws, so a failing job cannot reach
+   * node-cron or the process. A failed run (or one that could not even be recorded, as on a
+   * full disk) is retried with backoff, a bounded number of times; a skipped or interrupted run
+   * is not. Resolves when the last try is over.
+   */
+  async runScheduled(name: string): Promise<void> {
+    for (let failures = 0; ;) {
+      if (this.#stopping) return
+      let failed: boolean
+      try {
+        failed = (await this.runNow(name, 'schedule')).outcome === 'failed'
+      } catch (e) {
+        failed = true
+        const shown = describeFailure(e)
+        this.#log.error({ job: name, err: shown.err }, `job ${name}: could not run: ${shown.message}`)
+      }
+      if (!failed) return
+      failures++
+      if (failures > this.#retry.retries) {
+        this.#log.warn(
+          { job: name, failures },
+          `job ${name}: failed ${failures} times; waiting for its next slot`,
+        )
+        return
+      }
+      const delay = backoffDelay(failures, this.#retry.backoff)
+      this.#log.warn(
+        { job: name, failures, delayMs: delay },
+        `job ${name}: retry ${failures} of ${this.#retry.retries} in ${Math.round(delay / 1000)} s`,
+      )
+      await sleep(delay, this.#stopped.signal)
     }
   }
 
@@ -240,8 +280,9 @@ export class JobRunner {
       log.warn({ ms, counts }, `job ${job.name} interrupted after ${ms} ms`)
     } else if (failed) {
       outcome = 'failed'
-      error = errorMessage(failure)
-      log.error({ ms, err: failure }, `job ${job.name} failed after ${ms} ms: ${error}`)
+      const shown = describeFailure(failure)
+      error = shown.message
+      log.error({ ms, err: shown.err }, `job ${job.name} failed after ${ms} ms: ${error}`)
     } else {
       outcome = 'ok'
       log.info({ ms, counts }, `job ${job.name} finished in ${ms} ms`)
@@ -284,6 +325,18 @@ export class JobRunner {
       debug: (m, e) => log.debug({ err: e }, `node-cron: ${errorMessage(m)}`),
     }
   }
+}
+
+/**
+ * What a failure is recorded and logged as. A fault of the machine (a full disk) is named as the
+ * CLI names it (`no space left on /var/lib/aacseed (writing the catalog database …)`), without a
+ * stack: the stack of a full disk helps nobody. Anything else keeps its stack for the log.
+ */
+function describeFailure(e: unknown): { message: string; err: unknown } {
+  const env = databaseEnvironmentError(e) ?? errnoEnvironmentError(e)
+  if (env)
+    return { message: env.message, err: { type: 'EnvironmentError', code: env.code, message: env.message } }
+  return { message: errorMessage(e), err: e }
 }
 
 function isAbortError(e: unknown): boolean {

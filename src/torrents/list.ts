@@ -141,6 +141,6 @@ export async function publishTorrentList(
   entries: readonly TorrentListEntry[],
 ): Promise<string> {
   await mkdir(dirname(path), { recursive: true })
-  await writeFileAtomic(path, Buffer.from(formatTorrentList(entries, 'json')))
+  await writeFileAtomic(path, Buffer.from(formatTorrentList(entries, 'json')), 0o644, 'the torrent list')
   return path
 }

@@ -14,7 +14,7 @@ import { torrentFileName } from '../aac/index.js'
 import { CatalogStore, type CatalogRelease } from '../catalog/index.js'
 import type { Config } from '../config/index.js'
 import type { Db } from '../db/index.js'
-import { AacseedError } from '../errors.js'
+import { AacseedError, EnvironmentError } from '../errors.js'
 import { pathExists } from '../fs.js'
 import { problem, type Problem } from '../problems.js'
 import { buildTorrent, parseTorrent, type TorrentFile } from './metainfo.js'
@@ -124,7 +124,8 @@ export async function makeTorrents(opts: MakeOptions): Promise<MakeReport> {
         })
       }
     } catch (e) {
-      if (!(e instanceof AacseedError) || e.code === 'aborted') throw e
+      // A full disk is not this release's problem: every other release would fail the same way.
+      if (!(e instanceof AacseedError) || e.code === 'aborted' || e instanceof EnvironmentError) throw e
       problems.push({ ...problem(e.code, r.name, e.message), rootId: r.rootId })
     }
     bytesBefore += r.bytes
@@ -205,7 +206,8 @@ async function makeOne(
     }
     outcome = 'adopted'
   }
-  if (old === null || !old.equals(built.torrent)) await writeFileAtomic(torrentPath, built.torrent)
+  if (old === null || !old.equals(built.torrent))
+    await writeFileAtomic(torrentPath, built.torrent, 0o644, 'the torrent file')
   const row: NewTorrentRow = {
     name: r.name,
     kind: r.kind,

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import { open, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
+import { environmentError } from '../fs.js'
 
 const TEMP_RE = /^\..+\.tmp-\d+-[0-9a-f]{12}$/
 
@@ -21,7 +22,24 @@ export function isAtomicTempName(name: string): boolean {
 // Large buffers are written in slices so that a fatal signal is never stuck behind one huge call.
 const WRITE_SLICE = 8 << 20
 
-export async function writeFileAtomic(path: string, bytes: Uint8Array, mode = 0o644): Promise<void> {
+/**
+ * Writes `bytes` to `path` atomically. A full disk (or another fault of the machine) becomes an
+ * `EnvironmentError` naming the file system and `what` was written ("the torrent file").
+ */
+export async function writeFileAtomic(
+  path: string,
+  bytes: Uint8Array,
+  mode = 0o644,
+  what = 'the file',
+): Promise<void> {
+  try {
+    await writeAtomic(path, bytes, mode)
+  } catch (e) {
+    throw environmentError(e, `writing ${what}`, path) ?? e
+  }
+}
+
+async function writeAtomic(path: string, bytes: Uint8Array, mode: number): Promise<void> {
   const tmp = tempPathFor(path)
   const fh = await open(tmp, 'wx', mode)
   try {
