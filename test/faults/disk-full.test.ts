@@ -5,7 +5,7 @@
  * retried, and the retry succeeds once space is free.
  */
 import assert from 'node:assert/strict'
-import { rmSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { openDatabase } from '../../src/db/index.js'
@@ -13,10 +13,27 @@ import { JobRunner } from '../../src/jobs/runner.js'
 import { createLogger } from '../../src/log/index.js'
 import { writeFileAtomic } from '../../src/torrents/index.js'
 import { metaName, recs, writeMeta } from '../fixtures.js'
-import { runCliProcess, tempDir, waitFor } from '../helpers.js'
+import { runCliProcess, tempDir, waitFor, type CliResult } from '../helpers.js'
 import { fill, hasStack, smallDisk } from './support.js'
 
 const EXIT_ENVIRONMENT = 3
+
+/**
+ * The CLI as a user runs it, with its own config and working folder, so nothing lands in the
+ * repository or the user's XDG folders.
+ */
+function cli(t: import('node:test').TestContext, args: string[], db: string, outDir = ''): CliResult {
+  const cwd = tempDir(t)
+  const config = join(cwd, 'aacseed.toml')
+  writeFileSync(
+    config,
+    `[catalog]\ndatabase = ${JSON.stringify(db)}\n[torrents]\nlist_path = ""\n${outDir ? `out_dir = ${JSON.stringify(outDir)}\n` : ''}`,
+  )
+  return runCliProcess([...args, '--config', config], {
+    cwd,
+    env: { ...process.env, AACSEED_CONFIG: '', XDG_CONFIG_HOME: cwd, XDG_DATA_HOME: cwd },
+  })
+}
 
 function tree(t: import('node:test').TestContext): string {
   const root = tempDir(t)
@@ -30,19 +47,19 @@ test('disk full: scan with the database on a full disk names the file system and
   const root = tree(t)
   const db = join(disk, 'aacseed.db')
   const filler = fill(disk, 16 * 1024)
-  const r = runCliProcess(['scan', root, '--db', db])
+  const r = cli(t, ['scan', root], db)
   assert.equal(r.code, EXIT_ENVIRONMENT, r.stderr)
   assert.equal(r.stderr, `aacseed: no space left on ${disk} (writing the catalog database ${db})\n`)
   assert.ok(!hasStack(r.stderr), r.stderr)
 
-  const debug = runCliProcess(['scan', root, '--db', db, '--debug'])
+  const debug = cli(t, ['scan', root, '--debug'], db)
   assert.equal(debug.code, EXIT_ENVIRONMENT, debug.stderr)
   assert.ok(debug.stderr.startsWith(`aacseed: no space left on ${disk}`), debug.stderr)
   assert.ok(hasStack(debug.stderr), `--debug shows the stack: ${debug.stderr}`)
 
   // Recovery: space freed, the same command completes and the catalog holds every record.
   rmSync(filler)
-  const again = runCliProcess(['scan', root, '--db', db, '--json'])
+  const again = cli(t, ['scan', root, '--json'], db)
   assert.equal(again.code, 0, again.stderr)
   assert.equal((JSON.parse(again.stdout) as { records: number }).records, 2000)
 })
@@ -52,10 +69,10 @@ test('disk full: torrents make with the output folder on a full disk names the t
   if (!disk) return
   const root = tree(t)
   const db = join(tempDir(t), 'aacseed.db')
-  assert.equal(runCliProcess(['scan', root, '--db', db]).code, 0)
+  assert.equal(cli(t, ['scan', root], db).code, 0)
   const out = join(disk, 'torrents')
   const filler = fill(disk, 0)
-  const r = runCliProcess(['torrents', 'make', '--db', db, '--out', out])
+  const r = cli(t, ['torrents', 'make'], db, out)
   assert.equal(r.code, EXIT_ENVIRONMENT, r.stderr)
   const torrent = join(out, `${metaName('full_records', 0, 1999)}.torrent`)
   // The folder may not even be creatable; either way the message names the file system.
@@ -68,10 +85,10 @@ test('disk full: torrents make with the output folder on a full disk names the t
   assert.ok(!hasStack(r.stderr), r.stderr)
   // With the folder in place and the disk full, it is the torrent file that cannot be written.
   rmSync(filler)
-  runCliProcess(['torrents', 'make', '--db', db, '--out', out]) // makes it; now remove and refill
+  cli(t, ['torrents', 'make'], db, out) // makes it; now remove and refill
   rmSync(torrent)
   fill(disk, 0)
-  const r2 = runCliProcess(['torrents', 'make', '--db', db, '--out', out])
+  const r2 = cli(t, ['torrents', 'make'], db, out)
   assert.equal(r2.code, EXIT_ENVIRONMENT, r2.stderr)
   assert.equal(r2.stderr, `aacseed: no space left on ${disk} (writing the torrent file ${torrent})\n`)
 })
