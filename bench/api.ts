@@ -260,7 +260,12 @@ function fakeInputs(db: Db): CoverageInputs {
   for (const t of new TorrentStore(db).all()) {
     const copies = Math.floor(unit(`copies${t.infohash}`) * 4)
     for (let k = 0; k < copies; k++) boxes[Math.floor(unit(`box${t.infohash}${k}`) * SEEDBOXES)]!.torrents++
-    fleet.set(t.infohash, { copies })
+    fleet.set(t.infohash, {
+      copies,
+      seedboxCopies: copies,
+      target: 2,
+      health: copies >= 2 ? 'ok' : copies > 0 ? 'degraded' : 'lost',
+    })
     if (unit(`scraped${t.infohash}`) < 0.9)
       swarm.set(t.infohash, {
         seeders: Math.floor(unit(`seeders${t.infohash}`) * 25),
@@ -289,7 +294,6 @@ async function serve(port: number): Promise<void> {
       engine_status: '* * * * *',
     }),
     engine: { kind: 'webtorrent', check: async () => undefined },
-    list: { urlBase: 'https://example.org/torrents/', topLevelGroupName: 'aac', trackers: [] },
     logger: createLogger({ level: 'warn' }),
     version: packageVersion(),
     host: '127.0.0.1',

@@ -9,6 +9,7 @@ export {
   type ScanStats,
 } from './scan.js'
 export { getRecord } from './get.js'
+export { ProblemQueries, type ProblemFilter, type ProblemRow } from './problems.js'
 export { CatalogStore, type CatalogRelease, type CatalogTotals, type StoredProblem } from './store.js'
 export {
   writeSampleRelease,

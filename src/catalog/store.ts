@@ -659,6 +659,35 @@ export class CatalogStore {
     return rows.filter((r) => !seen.has(r.name) && seen.add(r.name) !== undefined)
   }
 
+  /** The cross-release problems coverage reports as overlaps: a mismatch on shared ranges, an immutable file changed. */
+  storedOverlapProblems(
+    limit = 100_000,
+  ): Array<{ collection: string | null; code: string; path: string; message: string }> {
+    return this.db
+      .prepare(
+        "SELECT collection, code, path, message FROM problems WHERE scope = 'cross' AND code IN ('overlap-mismatch', 'immutable-conflict') LIMIT ?",
+      )
+      .all(limit) as Array<{ collection: string | null; code: string; path: string; message: string }>
+  }
+
+  /**
+   * Moves on every write that changes a release or a problem: rows are replaced (new ids) or
+   * updated (a new `scanned_at`, size), so counts, largest ids, latest times and sums together
+   * move. Readers that cache `releases()` re-read when it does.
+   */
+  signature(): string {
+    return this.db
+      .prepare(
+        `SELECT
+          (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(max(scanned_at), '') || ':' || total(size) || ':' || total(records) FROM meta_files) || '|' ||
+          (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(max(scanned_at), '') || ':' || total(bytes) || ':' || total(files) FROM data_folders) || '|' ||
+          (SELECT count(*) || ':' || coalesce(max(id), 0) FROM problems) || '|' ||
+          (SELECT count(*) FROM roots)`,
+      )
+      .pluck()
+      .get() as string
+  }
+
   /** A data folder's files in the byte order of their names (SQLite's BINARY collation is memcmp). */
   dataFiles(folderId: number): Array<{ name: string; size: number; mtimeNs: bigint }> {
     return this.db

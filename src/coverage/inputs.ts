@@ -3,22 +3,23 @@
  * the fleet's seedboxes hold of each torrent, what the public swarm reported for it, each
  * seedbox's state, and the releases an upstream list knows of. The fleet (src/fleet), swarm
  * scraping and mirror sync provide these by implementing `CoverageInputs`; coverage never reads
- * their tables. `fleetCoverageInputs` adapts the fleet's summary; `NO_EXTERNAL_INPUTS` reports
- * nothing (the fleet and swarm levels then read zero).
+ * their tables. `fleetCoverageInputs` adapts the health state; `NO_EXTERNAL_INPUTS` reports
+ * nothing (every torrent then reads lost, and the fleet and swarm levels zero).
  */
 
-/** A torrent's state across the fleet: `ok` at the target number of copies, `degraded` below it, `lost` at none. */
-export type TorrentHealth = 'ok' | 'degraded' | 'lost'
+import type { TorrentHealth } from '../fleet/health.js'
 
-export const TORRENT_HEALTH: readonly TorrentHealth[] = ['ok', 'degraded', 'lost']
+export { TORRENT_HEALTH, type TorrentHealth } from '../fleet/health.js'
 
+/** A torrent's copies and verdict, as the one health model (src/fleet/health.ts) decided them. */
 export interface FleetTorrentFigures {
-  /** Seedboxes holding a complete, verified copy. */
+  /** Copies counted towards the target (seedboxes', and the local engine's where it counts). */
   copies: number
-  /** This torrent's own N when it differs from `copiesTarget` (per kind or collection). */
-  target?: number
-  /** The fleet's own verdict, when it has one; otherwise coverage derives it from `copies`. */
-  health?: TorrentHealth
+  /** Complete copies on seedboxes that hold placements. */
+  seedboxCopies: number
+  /** This torrent's N (per kind or collection). */
+  target: number
+  health: TorrentHealth
 }
 
 export interface SwarmTorrentFigures {
@@ -59,7 +60,10 @@ export interface UpstreamRelease {
 export interface ExternalFigures {
   /** N: the number of seedboxes each torrent should be on (the fleet's target). */
   copiesTarget: number
-  /** By infohash (40 lowercase hex). A torrent absent here is one the fleet does not report. */
+  /**
+   * By infohash (40 lowercase hex): every torrent's health. One absent here (made after the
+   * health state was read) has no copy counted: `lost`.
+   */
   fleet: ReadonlyMap<string, FleetTorrentFigures>
   /** By infohash. Absent: never scraped. */
   swarm: ReadonlyMap<string, SwarmTorrentFigures>
@@ -75,7 +79,7 @@ export interface CoverageInputs {
   read(): ExternalFigures
 }
 
-/** Until the fleet supplies its own target (its default `fleet.replicas`). */
+/** `fleet.replicas`' default, for inputs that report no fleet. */
 export const DEFAULT_COPIES_TARGET = 2
 
 export const NO_EXTERNAL_INPUTS: CoverageInputs = {
@@ -89,27 +93,14 @@ export const NO_EXTERNAL_INPUTS: CoverageInputs = {
 }
 
 /**
- * The inputs from the fleet's own summary (`Fleet.figures()` in src/fleet: its stored polls
- * and scrapes; nothing is contacted) and the mirror's stored upstream lists. With no seedbox
- * configured there is no fleet to hold copies: its per-torrent figures are left out (they
- * would read "lost" for every torrent) and the local engine counts as the one copy; swarm
- * figures come from scrapes either way.
+ * The inputs from the health state (src/fleet/status.ts `readHealth` and `coverageFigures`:
+ * stored polls, the local engine's report and scrapes; nothing is contacted) and the mirror's
+ * stored upstream lists. Coverage takes each torrent's copies and verdict as they are: it never
+ * counts copies itself.
  */
 export function fleetCoverageInputs(
-  fleet: { figures(): Omit<ExternalFigures, 'upstream'> },
-  hasSeedboxes: boolean,
+  figures: () => Omit<ExternalFigures, 'upstream'>,
   upstream: () => readonly UpstreamRelease[] = () => [],
 ): CoverageInputs {
-  return {
-    read() {
-      const f = fleet.figures()
-      return {
-        copiesTarget: f.copiesTarget,
-        fleet: hasSeedboxes ? f.fleet : new Map(),
-        swarm: f.swarm,
-        seedboxes: f.seedboxes,
-        upstream: upstream(),
-      }
-    },
-  }
+  return { read: () => ({ ...figures(), upstream: upstream() }) }
 }

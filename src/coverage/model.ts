@@ -21,6 +21,7 @@
  * listed upstream with a size). The timeline of each level is the union of its ranges.
  */
 import { timestampFromSeconds } from '../aac/index.js'
+import type { CopyState } from '../engines/engine.js'
 import type { ExternalFigures, SeedboxFigures, TorrentHealth, UpstreamRelease } from './inputs.js'
 import {
   gapsBetween,
@@ -143,8 +144,7 @@ export interface TorrentInput extends RangeFields {
 
 export interface EngineTorrentInput {
   infohash: string
-  /** checking, downloading, seeding, paused, error, queued. */
-  state: string
+  state: CopyState
   lastSeedingAt: string | null
 }
 
@@ -231,9 +231,9 @@ export interface TorrentCoverage extends RangeFields {
   lastSeedingAt: string | null
   /** Complete copies on fleet seedboxes; null when the fleet does not report it. */
   fleetCopies: number | null
-  /** Copies counted for health: the fleet's, or, until the fleet reports the torrent, 1 while seeded here. */
+  /** Copies counted for health (src/fleet/health.ts): seedboxes', and the local engine's where it counts. */
   copies: number
-  /** The copies it should have: the fleet's target for it, else `copiesTarget`. */
+  /** The copies it should have (N for its kind or collection). */
   target: number
   health: TorrentHealth
   seeders: number | null
@@ -332,11 +332,6 @@ interface Item {
 
 const OVERLAP_CODES = new Set(['overlap-mismatch', 'immutable-conflict'])
 
-function deriveHealth(copies: number, target: number): TorrentHealth {
-  if (copies >= target) return 'ok'
-  return copies >= 1 ? 'degraded' : 'lost'
-}
-
 function torrentCoverage(
   t: TorrentInput,
   data: CoverageData,
@@ -345,11 +340,12 @@ function torrentCoverage(
   const { external } = data
   const engine = data.engine.get(t.infohash)
   const seedingLocally = engine?.state === 'seeding'
+  // The one health model's answer (src/fleet/health.ts); coverage never counts copies itself.
   const fleet = external.fleet.get(t.infohash)
   const swarm = external.swarm.get(t.infohash)
-  const copies = fleet ? fleet.copies : seedingLocally ? 1 : 0
-  const target = Math.max(1, fleet?.target ?? external.copiesTarget)
-  const health = fleet?.health ?? deriveHealth(copies, target)
+  const copies = fleet?.copies ?? 0
+  const target = fleet?.target ?? Math.max(1, external.copiesTarget)
+  const health = fleet?.health ?? 'lost'
   const seeders = swarm ? swarm.seeders : null
   return {
     name: t.name,
@@ -368,7 +364,7 @@ function torrentCoverage(
     engineState: engine?.state ?? null,
     seedingLocally,
     lastSeedingAt: engine?.lastSeedingAt ?? null,
-    fleetCopies: fleet ? fleet.copies : null,
+    fleetCopies: fleet ? fleet.seedboxCopies : null,
     copies,
     target,
     health,

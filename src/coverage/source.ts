@@ -1,9 +1,8 @@
 /**
- * Reads the model's local inputs from the database: the catalog's releases (through
- * `CatalogStore.releases()`, which owns their meaning), the torrents (`TorrentStore`), the local
- * engine's state per torrent and the catalog's overlap problems (two read-only queries of our
- * own: the engine's table is rewritten every minute, and its store's full rows and ordering
- * cost more than coverage needs). External figures come from `CoverageInputs`.
+ * Reads the model's local inputs through the stores that own their tables: the catalog's
+ * releases and overlap problems (`CatalogStore`), the torrents (`TorrentStore`) and the local
+ * engine's state per torrent (`EngineStatusStore`). External figures (each torrent's health,
+ * swarm, seedboxes, upstream) come from `CoverageInputs`. Coverage runs no SQL of its own.
  *
  * `CoverageSource` re-reads each part only when a cheap signature of its tables changed: the
  * engine status job rewrites `engine_torrents` every minute, and re-reading 10,000 catalog
@@ -12,6 +11,7 @@
 import { parseTimestamp } from '../aac/index.js'
 import { CatalogStore } from '../catalog/index.js'
 import type { Db } from '../db/index.js'
+import { EngineStatusStore } from '../engines/status.js'
 import { TorrentStore } from '../torrents/index.js'
 import type { CoverageInputs } from './inputs.js'
 import type {
@@ -22,8 +22,8 @@ import type {
   TorrentInput,
 } from './model.js'
 
-function readReleases(db: Db): CatalogReleaseInput[] {
-  return new CatalogStore(db).releases().map((r) => ({
+function readReleases(store: CatalogStore): CatalogReleaseInput[] {
+  return store.releases().map((r) => ({
     kind: r.kind,
     name: r.name,
     collection: r.collection,
@@ -38,8 +38,8 @@ function readReleases(db: Db): CatalogReleaseInput[] {
   }))
 }
 
-function readTorrents(db: Db): TorrentInput[] {
-  return new TorrentStore(db).all().map((t) => ({
+function readTorrents(store: TorrentStore): TorrentInput[] {
+  return store.all().map((t) => ({
     name: t.name,
     infohash: t.infohash,
     kind: t.kind,
@@ -54,19 +54,12 @@ function readTorrents(db: Db): TorrentInput[] {
   }))
 }
 
-function readEngine(db: Db): Map<string, EngineTorrentInput> {
-  const rows = db
-    .prepare('SELECT infohash, state, last_seeding_at AS lastSeedingAt FROM engine_torrents')
-    .all() as EngineTorrentInput[]
-  return new Map(rows.map((r) => [r.infohash, r]))
-}
-
-function readOverlapProblems(db: Db): OverlapProblemInput[] {
-  return db
-    .prepare(
-      "SELECT collection, code, path, message FROM problems WHERE scope = 'cross' AND code IN ('overlap-mismatch', 'immutable-conflict') LIMIT 100000",
-    )
-    .all() as OverlapProblemInput[]
+function readEngine(store: EngineStatusStore): Map<string, EngineTorrentInput> {
+  return new Map(
+    store
+      .copies()
+      .map((r) => [r.infohash, { infohash: r.infohash, state: r.state, lastSeedingAt: r.lastSeedingAt }]),
+  )
 }
 
 /** Reads everything at once (the CLI). */
@@ -74,31 +67,14 @@ export function readCoverageData(db: Db, inputs: CoverageInputs): CoverageData {
   // One read transaction: the figures are of one moment even while a scan writes.
   return db
     .transaction(() => ({
-      releases: readReleases(db),
-      torrents: readTorrents(db),
-      engine: readEngine(db),
-      overlapProblems: readOverlapProblems(db),
+      releases: readReleases(new CatalogStore(db)),
+      torrents: readTorrents(new TorrentStore(db)),
+      engine: readEngine(new EngineStatusStore(db)),
+      overlapProblems: new CatalogStore(db).storedOverlapProblems(),
       external: inputs.read(),
     }))
     .deferred()
 }
-
-/**
- * What changes each part's content. Rows are replaced (new ids) or updated (a new
- * `scanned_at`, `made_at`, `updated_at`, size), so counts, largest ids, latest times and sums
- * together move on every write that matters.
- */
-const SIGNATURES = {
-  catalog: `SELECT
-      (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(max(scanned_at), '') || ':' || total(size) || ':' || total(records) FROM meta_files) || '|' ||
-      (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(max(scanned_at), '') || ':' || total(bytes) || ':' || total(files) FROM data_folders) || '|' ||
-      (SELECT count(*) || ':' || coalesce(max(id), 0) FROM problems) || '|' ||
-      (SELECT count(*) FROM roots)`,
-  torrents:
-    "SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(max(made_at), '') || ':' || total(total_size) FROM torrents",
-  engine:
-    "SELECT count(*) || ':' || coalesce(max(updated_at), '') || ':' || coalesce(max(last_seeding_at), '') FROM engine_torrents",
-} as const
 
 interface Part<T> {
   signature: string | undefined
@@ -109,7 +85,7 @@ interface Part<T> {
 export class CoverageSource {
   readonly #db: Db
   readonly #inputs: CoverageInputs
-  readonly #sig
+  readonly #stores
   readonly #catalog: Part<{ releases: CatalogReleaseInput[]; overlapProblems: OverlapProblemInput[] }> = {
     signature: undefined,
     value: undefined,
@@ -122,17 +98,18 @@ export class CoverageSource {
   constructor(db: Db, inputs: CoverageInputs) {
     this.#db = db
     this.#inputs = inputs
-    this.#sig = {
-      catalog: db.prepare(SIGNATURES.catalog).pluck(),
-      torrents: db.prepare(SIGNATURES.torrents).pluck(),
-      engine: db.prepare(SIGNATURES.engine).pluck(),
+    this.#stores = {
+      catalog: new CatalogStore(db),
+      torrents: new TorrentStore(db),
+      engine: new EngineStatusStore(db),
     }
   }
 
   read(): CoverageData {
     this.lastReread = []
-    const part = <T>(name: keyof typeof SIGNATURES, p: Part<T>, load: () => T): T => {
-      const signature = this.#sig[name].get() as string
+    const stores = this.#stores
+    const part = <T>(name: keyof typeof stores, p: Part<T>, load: () => T): T => {
+      const signature = stores[name].signature()
       if (p.value === undefined || p.signature !== signature) {
         p.value = load()
         p.signature = signature
@@ -143,14 +120,14 @@ export class CoverageSource {
     return this.#db
       .transaction(() => {
         const catalog = part('catalog', this.#catalog, () => ({
-          releases: readReleases(this.#db),
-          overlapProblems: readOverlapProblems(this.#db),
+          releases: readReleases(stores.catalog),
+          overlapProblems: stores.catalog.storedOverlapProblems(),
         }))
         return {
           releases: catalog.releases,
           overlapProblems: catalog.overlapProblems,
-          torrents: part('torrents', this.#torrents, () => readTorrents(this.#db)),
-          engine: part('engine', this.#engine, () => readEngine(this.#db)),
+          torrents: part('torrents', this.#torrents, () => readTorrents(stores.torrents)),
+          engine: part('engine', this.#engine, () => readEngine(stores.engine)),
           external: this.#inputs.read(),
         }
       })

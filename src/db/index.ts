@@ -53,6 +53,11 @@ export function openExistingDatabase(path: string): Db {
   return openDatabase(path)
 }
 
+/** The newest migration applied (0 for a new database); throws when the database cannot be read. */
+export function schemaVersion(db: Db): number {
+  return db.prepare('SELECT coalesce(max(version), 0) FROM schema_migrations').pluck().get() as number
+}
+
 export function migrate(db: Db, list: readonly Migration[]): void {
   db.exec(
     'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',

@@ -25,12 +25,36 @@ export interface EngineTorrent {
   labels?: string[]
 }
 
-export type EngineTorrentState = 'checking' | 'downloading' | 'seeding' | 'paused' | 'error' | 'queued'
+/**
+ * The state of one copy of a torrent, in every engine and on every seedbox: the one vocabulary
+ * every client's own states are mapped into (at its edge, in its file), and the only one stored
+ * (`engine_torrents.state`, `fleet_copies.state`) and shown.
+ *
+ *   downloading  fetching data, or queued to (not every piece is verified)
+ *   seeding      every piece verified, and serving it or queued to serve it
+ *   stopped      paused by someone, or by a seed limit
+ *   error        the client reports a local error (unreadable data, disk full)
+ *   checking     verifying data, or waiting to
+ *   missing      the client knows the torrent but its data is gone (e.g. qBittorrent's
+ *                `missingFiles`); a client that cannot tell this from `error` says `error`
+ *
+ * Only `seeding` is a copy that counts towards a torrent's health (src/fleet/health.ts).
+ */
+export type CopyState = 'downloading' | 'seeding' | 'stopped' | 'error' | 'checking' | 'missing'
+
+export const COPY_STATES: readonly CopyState[] = [
+  'downloading',
+  'seeding',
+  'stopped',
+  'error',
+  'checking',
+  'missing',
+]
 
 export interface EngineTorrentStatus {
   infoHash: string
   name: string
-  state: EngineTorrentState
+  state: CopyState
   /** Bytes of verified pieces. */
   bytesPresent: number
   totalBytes: number

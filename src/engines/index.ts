@@ -8,15 +8,16 @@ import { TransmissionEngine, type TransmissionEngineOptions } from './transmissi
 import { WebTorrentEngine, type WebTorrentEngineOptions } from './webtorrent.js'
 
 export {
+  COPY_STATES,
   EngineError,
   isEngineError,
   silentLogger,
   type AddResult,
+  type CopyState,
   type Engine,
   type EngineErrorCode,
   type EngineLogger,
   type EngineTorrent,
-  type EngineTorrentState,
   type EngineTorrentStatus,
 } from './engine.js'
 export { mapPath } from './transmission.js'

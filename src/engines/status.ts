@@ -1,13 +1,13 @@
 /**
  * SQL for `engine_torrents` (migration 004): the seeding engine's latest report per torrent.
  *
- * engine_torrents  infohash, which engine, name, state (EngineTorrentState), bytes present and
+ * engine_torrents  infohash, which engine, name, state (`CopyState`, src/engines/engine.ts), bytes present and
  *                  total, uploaded, peers, the engine's error text, when it was first and last
  *                  seen seeding (for the list's `aa_currently_seeding`: seen within 7 days),
  *                  and when this row was written. Torrents the engine no longer reports go.
  */
 import type { Db } from '../db/index.js'
-import type { EngineTorrentStatus } from './engine.js'
+import type { CopyState, EngineTorrentStatus } from './engine.js'
 
 export interface StoredEngineStatus extends EngineTorrentStatus {
   engine: string
@@ -33,6 +33,33 @@ export class EngineStatusStore {
       for (const s of statuses) upsert.run({ ...s, engine, seedingAt: s.state === 'seeding' ? at : null, at })
       this.db.prepare('DELETE FROM engine_torrents WHERE engine = ? AND updated_at <> ?').run(engine, at)
     })()
+  }
+
+  /** Each torrent's state as the health model reads it. */
+  copies(): Array<{
+    infohash: string
+    state: CopyState
+    error: string | null
+    lastSeedingAt: string | null
+  }> {
+    return this.db
+      .prepare('SELECT infohash, state, error, last_seeding_at AS lastSeedingAt FROM engine_torrents')
+      .all() as Array<{
+      infohash: string
+      state: CopyState
+      error: string | null
+      lastSeedingAt: string | null
+    }>
+  }
+
+  /** Moves whenever the engine's report changes (coverage re-reads it then). */
+  signature(): string {
+    return this.db
+      .prepare(
+        "SELECT count(*) || ':' || coalesce(max(updated_at), '') || ':' || coalesce(max(last_seeding_at), '') FROM engine_torrents",
+      )
+      .pluck()
+      .get() as string
   }
 
   all(): StoredEngineStatus[] {

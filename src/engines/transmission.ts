@@ -34,7 +34,7 @@ import {
   type Engine,
   type EngineLogger,
   type EngineTorrent,
-  type EngineTorrentState,
+  type CopyState,
   type EngineTorrentStatus,
 } from './engine.js'
 
@@ -61,6 +61,7 @@ const LIST_FIELDS = [
   'hashString',
   'name',
   'status',
+  'percentDone',
   'error',
   'errorString',
   'haveValid',
@@ -73,6 +74,7 @@ interface RawTorrent {
   hashString: string
   name: string
   status: number
+  percentDone: number
   error: number
   errorString: string
   /** Bytes of pieces that passed their hash check. */
@@ -241,33 +243,44 @@ export class TransmissionEngine implements Engine {
   }
 }
 
-/** Transmission's torrent status numbers (tr_torrent_activity) and error kinds (tr_stat_errtype). */
-const STATUS: Record<number, EngineTorrentState> = {
-  0: 'paused', // stopped
-  1: 'checking', // queued to verify
-  2: 'checking',
-  3: 'queued', // queued to download
-  4: 'downloading',
-  5: 'queued', // queued to seed
-  6: 'seeding',
-}
-const TR_STAT_LOCAL_ERROR = 3
+/** Transmission's error kinds (tr_stat_errtype): 1 tracker warning, 2 tracker error, 3 local error. */
+export const TR_LOCAL_ERROR = 3
+
+/** Transmission's torrent status numbers (tr_torrent_activity, the same in 3.00 and 4.x). */
+const KNOWN_STATUS = new Set([0, 1, 2, 3, 4, 5, 6])
 
 /**
- * Only a local error (3: missing or unreadable data, disk full) makes the state `error`; tracker
- * warnings and errors (1, 2) do not stop seeding to other peers, so they keep the state and
- * their text is reported in `error`.
+ * Transmission's `status`, `percentDone` and `error` in the copy-state vocabulary, for the local
+ * engine and the seedboxes alike. Only a local error (3: missing or unreadable data, disk full)
+ * makes the state `error`; tracker warnings and errors (1, 2) do not stop seeding to other
+ * peers, so they keep the state. Queued to download (3) is `downloading`, queued to seed (5)
+ * `seeding`, queued to verify (1) `checking`; a seeding status with unverified pieces (files
+ * left out) is still `downloading`.
  */
-export function transmissionState(status: number, error: number): EngineTorrentState {
-  if (error === TR_STAT_LOCAL_ERROR) return 'error'
-  return STATUS[status] ?? 'error'
+export function transmissionState(status: number, percentDone: number, error: number): CopyState {
+  if (error === TR_LOCAL_ERROR) return 'error'
+  switch (status) {
+    case 0:
+      return 'stopped'
+    case 1:
+    case 2:
+      return 'checking'
+    case 3:
+    case 4:
+      return 'downloading'
+    case 5:
+    case 6:
+      return percentDone >= 1 ? 'seeding' : 'downloading'
+    default:
+      return 'error'
+  }
 }
 
 function toStatus(t: RawTorrent): EngineTorrentStatus {
-  const state = transmissionState(t.status, t.error)
+  const state = transmissionState(t.status, t.percentDone, t.error)
   let error: string | null = null
-  if (t.error !== 0) error = t.error === TR_STAT_LOCAL_ERROR ? t.errorString : `tracker: ${t.errorString}`
-  else if (STATUS[t.status] === undefined) error = `unknown Transmission status ${t.status}`
+  if (t.error !== 0) error = t.error === TR_LOCAL_ERROR ? t.errorString : `tracker: ${t.errorString}`
+  else if (!KNOWN_STATUS.has(t.status)) error = `unknown Transmission status ${t.status}`
   return {
     infoHash: t.hashString.toLowerCase(),
     name: t.name,

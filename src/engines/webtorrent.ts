@@ -31,7 +31,7 @@ import {
   type Engine,
   type EngineLogger,
   type EngineTorrent,
-  type EngineTorrentState,
+  type CopyState,
   type EngineTorrentStatus,
 } from './engine.js'
 import { FilePool, pooledChunkStore } from './webtorrent-store.js'
@@ -425,11 +425,11 @@ export class WebTorrentEngine implements Engine {
   private status(e: Entry): EngineTorrentStatus {
     const t = e.torrent
     const n = e.error === null && t && !t.destroyed ? this.numbers(e, t) : e.last
-    let state: EngineTorrentState
+    let state: CopyState
     if (e.error !== null) state = 'error'
-    else if (!t) state = 'queued'
-    else if (!t.ready) state = 'checking'
-    else if (t.paused) state = 'paused'
+    // Not added yet: waiting for a verification slot.
+    else if (!t || !t.ready) state = 'checking'
+    else if (t.paused) state = 'stopped'
     else if (n.totalBytes > 0 && n.bytesPresent === n.totalBytes) state = 'seeding'
     else state = 'downloading'
     const peers = e.error === null && t && !t.destroyed ? t.numPeers : 0

@@ -15,30 +15,28 @@ import type { Db } from '../db/index.js'
 import { isEngineError, type EngineLogger } from '../engines/index.js'
 import { AacseedError, errorMessage } from '../errors.js'
 import { redactUrl } from '../log/index.js'
-import { TorrentStore } from '../torrents/index.js'
 import { FleetError } from './errors.js'
-import {
-  countHealth,
-  holdsPlacements,
-  seedboxStatus,
-  torrentHealth,
-  type HealthCounts,
-  type SeedboxStatus,
-  type TorrentHealthReport,
-} from './health.js'
+import { holdsPlacements } from './health.js'
 import {
   planPlacement,
-  replicasFor,
   type Holding,
   type Placement,
   type PlacementInput,
   type PlacementSeedbox,
-  type ReplicationRules,
 } from './placement.js'
 import { SeedboxClient, type SeedboxClientOptions, type SeedboxConfig } from './seedbox.js'
-import { FleetStore, type ActionRow, type FleetTorrent, type SeedboxRow } from './store.js'
+import {
+  fleetTorrents,
+  readHealth,
+  replicationRules,
+  seedboxViews,
+  type FleetConfig,
+  type HealthState,
+  type SeedboxView,
+} from './status.js'
+import { FleetStore, type ActionRow, type FleetTorrent } from './store.js'
 
-export type FleetConfig = Config['fleet']
+export { replicationRules, type FleetConfig, type SeedboxView } from './status.js'
 
 export interface FleetOptions {
   env?: NodeJS.ProcessEnv
@@ -58,26 +56,6 @@ export interface PollReport {
   /** Torrents reported by the seedboxes that answered. */
   torrents: number
   ms: number
-}
-
-export interface SeedboxView {
-  name: string
-  url: string
-  tags: string[]
-  status: SeedboxStatus
-  lastSeenAt: string | null
-  lastPolledAt: string | null
-  failingSince: string | null
-  latencyMs: number | null
-  freeBytes: number | null
-  reserveBytes: number
-  capacityBytes: number
-  torrents: number
-  errors: number
-  /** Torrents the last plan put on it. */
-  planned: number
-  error: { code: string; message: string } | null
-  version: string | null
 }
 
 export interface PlanReport {
@@ -108,21 +86,9 @@ export interface ApplyReport {
   shortfalls: number
 }
 
-export interface FleetStatus {
-  at: string
-  seedboxes: SeedboxView[]
-  torrents: TorrentHealthReport[]
-  counts: HealthCounts
-  replicas: number
+/** The health state (status.ts `readHealth`) and the recent pushes. */
+export interface FleetStatus extends HealthState {
   recentActions: ActionRow[]
-}
-
-export function replicationRules(config: FleetConfig): ReplicationRules {
-  return {
-    replicas: config.replicas,
-    byKind: config.replicas_by_kind,
-    byCollection: config.replicas_by_collection,
-  }
 }
 
 export class Fleet {
@@ -134,7 +100,7 @@ export class Fleet {
   private readonly pollConcurrency: number
 
   constructor(
-    fullConfig: Config,
+    private readonly fullConfig: Config,
     readonly db: Db,
     opts: FleetOptions = {},
   ) {
@@ -197,20 +163,12 @@ export class Fleet {
 
   /** The configured seedboxes as the stored polls see them now. */
   seedboxViews(now = this.now()): SeedboxView[] {
-    const rows = new Map(this.store.seedboxes().map((r) => [r.name, r]))
-    const planned = new Map<string, number>()
-    for (const names of this.store.placements().values())
-      for (const n of names) planned.set(n, (planned.get(n) ?? 0) + 1)
-    return this.config.seedboxes.map((s) =>
-      view(s, rows.get(s.name), now, this.config.down_after_s * 1000, planned.get(s.name) ?? 0),
-    )
+    return seedboxViews(this.db, this.config, now, this.store)
   }
 
   /** Every torrent the fleet keeps: those aacseed made, then those a seed plan gave it (which it downloads from the swarm). */
   torrents(): FleetTorrent[] {
-    const made = new TorrentStore(this.db).all()
-    const known = new Set(made.map((t) => t.infohash))
-    return [...made, ...this.store.externalTorrents().filter((t) => !known.has(t.infohash))]
+    return fleetTorrents(this.db, this.store)
   }
 
   /** The placement input from the stored state: which seedboxes hold placements, their room, and the copies. */
@@ -224,7 +182,7 @@ export class Fleet {
     const copies = this.store.copies().filter((c) => torrents.has(c.infohash) && this.clients.has(c.seedbox))
     const pending = new Map<string, number>()
     for (const c of copies) {
-      if (c.state === 'complete') continue
+      if (c.state === 'seeding') continue
       const size = torrents.get(c.infohash)!.totalSize
       pending.set(
         c.seedbox,
@@ -243,8 +201,8 @@ export class Fleet {
     const holdings: Holding[] = copies.map((c) => ({
       seedbox: c.seedbox,
       infohash: c.infohash,
-      complete: c.state === 'complete',
-      active: c.state !== 'stopped' && c.state !== 'error',
+      complete: c.state === 'seeding',
+      active: c.state !== 'stopped' && c.state !== 'error' && c.state !== 'missing',
     }))
     const input: PlacementInput = {
       torrents: [...torrents.values()].map((t) => ({
@@ -257,9 +215,12 @@ export class Fleet {
       holdings,
       rules: replicationRules(this.config),
       removeExtra: this.config.remove_extra,
-      ...(this.config.count_local_engine
-        ? { externalCopies: new Map([...this.store.localSeeding()].map((h) => [h, 1])) }
-        : {}),
+      // The local engine's copy, where the health model counts it (and only there).
+      externalCopies: new Map(
+        readHealth(this.db, this.fullConfig, now)
+          .torrents.filter((t) => t.local)
+          .map((t) => [t.infohash, 1]),
+      ),
     }
     return { input, seedboxes: views, torrents }
   }
@@ -403,108 +364,11 @@ export class Fleet {
 
   /** Seedboxes, every torrent's health, and the recent pushes, from the stored polls. */
   status(now = this.now()): FleetStatus {
-    const views = this.seedboxViews(now)
-    const serving = new Set(views.filter((v) => holdsPlacements(v.status)).map((v) => v.name))
-    const rules = replicationRules(this.config)
-    const torrents = this.torrents()
-    const copies = this.store.copies().filter((c) => this.clients.has(c.seedbox))
-    const reports = torrentHealth(
-      torrents.map((t) => ({ infohash: t.infohash, name: t.name, target: replicasFor(rules, t) })),
-      copies,
-      serving,
-      this.config.count_local_engine ? this.store.localSeeding() : null,
-    )
-    return {
-      at: now.toISOString(),
-      seedboxes: views,
-      torrents: reports,
-      counts: countHealth(reports),
-      replicas: this.config.replicas,
-      recentActions: this.store.recentActions(20),
-    }
-  }
-
-  /**
-   * The fleet's and the swarm's figures as coverage (src/coverage/inputs.ts `ExternalFigures`)
-   * reads them: the target, complete copies and health per torrent, the latest swarm figures,
-   * and each seedbox's state. From the database only; nothing is polled.
-   */
-  figures(now = this.now()): {
-    copiesTarget: number
-    fleet: Map<string, { copies: number; health: TorrentHealthReport['health'] }>
-    swarm: Map<string, { seeders: number; leechers: number; completed: number; scrapedAt: string | null }>
-    seedboxes: Array<{
-      name: string
-      up: boolean
-      freeBytes: number | null
-      torrents: number
-      errors: number
-      lastSeenAt: string | null
-      error: string | null
-    }>
-  } {
-    const s = this.status(now)
-    return {
-      copiesTarget: this.config.replicas,
-      fleet: new Map(s.torrents.map((t) => [t.infohash, { copies: t.complete, health: t.health }])),
-      swarm: new Map(
-        [...this.store.latestSwarm()].map(([h, x]) => [
-          h,
-          {
-            seeders: x.seeders,
-            leechers: x.leechers,
-            completed: x.completed,
-            scrapedAt: x.scrapedAt.slice(0, 19),
-          },
-        ]),
-      ),
-      seedboxes: s.seedboxes.map((b) => ({
-        name: b.name,
-        up: b.status === 'up',
-        freeBytes: b.freeBytes,
-        torrents: b.torrents,
-        errors: b.errors,
-        lastSeenAt: b.lastSeenAt,
-        error: b.error ? `${b.error.code}: ${b.error.message}` : null,
-      })),
-    }
+    return { ...readHealth(this.db, this.fullConfig, now), recentActions: this.store.recentActions(20) }
   }
 
   async close(): Promise<void> {
     await Promise.all([...this.clients.values()].map((c) => c.close()))
-  }
-}
-
-function view(
-  s: SeedboxConfig,
-  row: SeedboxRow | undefined,
-  now: Date,
-  graceMs: number,
-  planned: number,
-): SeedboxView {
-  const status = seedboxStatus(
-    { lastSeenAt: row?.lastSeenAt ?? null, failingSince: row?.failingSince ?? null },
-    now,
-    graceMs,
-  )
-  return {
-    name: s.name,
-    url: row?.url ?? redactUrl(s.url),
-    tags: s.tags,
-    status,
-    lastSeenAt: row?.lastSeenAt ?? null,
-    lastPolledAt: row?.lastPolledAt ?? null,
-    failingSince: row?.failingSince ?? null,
-    latencyMs:
-      row?.latencyMs === null || row?.latencyMs === undefined ? null : Math.round(row.latencyMs * 10) / 10,
-    freeBytes: row?.freeBytes ?? null,
-    reserveBytes: s.reserve_bytes,
-    capacityBytes: s.capacity_bytes,
-    torrents: row?.torrents ?? 0,
-    errors: row?.errors ?? 0,
-    planned,
-    error: row?.errorCode ? { code: row.errorCode, message: row.error ?? '' } : null,
-    version: row?.version ?? null,
   }
 }
 

@@ -1,9 +1,13 @@
 /**
- * Fleet health as pure functions over what the polls stored: whether a seedbox is up, what a
- * copy's Transmission state means, and each torrent's verdict (`ok` at its target of complete
- * copies, `degraded` below it, `lost` at none).
+ * Torrent health as one pure function over what the polls stored: whether a seedbox is up, and
+ * each torrent's copies (the local engine's and each seedbox's, with their state), its target N,
+ * its verdict and its swarm figures. Every view (`fleet status`, `health`, `coverage`, the API,
+ * /metrics, the dashboard, the published list and /torrents.json) reads `torrentHealth`'s
+ * answer, through `readHealth` (src/fleet/status.ts); nothing else counts copies.
  */
+import type { CopyState } from '../engines/engine.js'
 
+export type { CopyState } from '../engines/engine.js'
 /**
  * `up`: the last poll answered. `failing`: polls fail, but for less than the grace period, so the
  * seedbox keeps its placements (a restart or a network blip moves nothing). `down`: failing for
@@ -30,119 +34,222 @@ export function holdsPlacements(status: SeedboxStatus): boolean {
 }
 
 /**
- * A copy on a seedbox: `complete` (verified and serving: seeding or queued to seed),
- * `downloading` (or queued to), `checking` (verifying), `stopped` (paused by someone, or by a
- * seed limit), `error` (a local error: data missing or unreadable, disk full).
+ * `ok`: at least N copies count; `degraded`: fewer, but at least one; `lost`: none. A copy
+ * counts when its state is `seeding` and it is on a configured seedbox that holds placements
+ * (up, or failing within `fleet.down_after_s`), or it is the local engine's and the local
+ * engine counts (`fleet.count_local_engine`, or no seedbox configured: then the local engine
+ * is the only place a copy can be).
  */
-export type CopyState = 'complete' | 'downloading' | 'checking' | 'stopped' | 'error'
-
-/** Transmission's tr_stat_errtype: 1 tracker warning, 2 tracker error, 3 local error. */
-export const TR_LOCAL_ERROR = 3
-
-/** From Transmission's `status` (tr_torrent_activity, the same numbers in 3.00 and 4.x), `percentDone` and `error`. */
-export function copyState(status: number, percentDone: number, error: number): CopyState {
-  if (error === TR_LOCAL_ERROR) return 'error'
-  switch (status) {
-    case 0:
-      return 'stopped'
-    case 1:
-    case 2:
-      return 'checking'
-    case 3:
-    case 4:
-      return 'downloading'
-    case 5:
-    case 6:
-      return percentDone >= 1 ? 'complete' : 'downloading'
-    default:
-      return 'error'
-  }
-}
-
 export type TorrentHealth = 'ok' | 'degraded' | 'lost'
 
+export const TORRENT_HEALTH: readonly TorrentHealth[] = ['ok', 'degraded', 'lost']
+
+/** `aa_currently_seeding`: seen seeding by the local engine or a seedbox within this long. */
+export const CURRENTLY_SEEDING_MS = 7 * 86_400_000
+
+export function verdict(counted: number, target: number): TorrentHealth {
+  return counted >= target ? 'ok' : counted > 0 ? 'degraded' : 'lost'
+}
+
+/** A seedbox's stored copy. */
 export interface CopyInput {
   seedbox: string
   infohash: string
   state: CopyState
-  /** The daemon's error text (error 3: the local error; 1, 2: the tracker's). */
+  /** The daemon's error kind (Transmission's tr_stat_errtype: 1, 2 tracker; 3 local) and text. */
   error: number
   errorString: string
+  /** When the copy was last written seeding (the row is current as of its seedbox's `lastSeenAt`). */
+  lastSeedingAt: string | null
 }
 
-export interface TorrentHealthInput {
+/** The local engine's stored copy (engine_torrents). */
+export interface LocalCopyInput {
+  state: CopyState
+  error: string | null
+  lastSeedingAt: string | null
+}
+
+export interface HealthSeedboxInput {
+  name: string
+  status: SeedboxStatus
+  lastSeenAt: string | null
+}
+
+export interface HealthTorrentInput {
   infohash: string
   name: string
-  /** Copies wanted (the local engine's included when it counts). */
+  kind: 'meta' | 'data'
+  collection: string
+  /** N: copies wanted (src/fleet/placement.ts `replicasFor`). */
   target: number
 }
 
+export interface SwarmInput {
+  seeders: number
+  leechers: number
+  completed: number
+  /** ISO 8601 of the newest scrape the figures come from. */
+  scrapedAt: string
+}
+
+export interface HealthInput {
+  torrents: readonly HealthTorrentInput[]
+  /** The configured seedboxes; copies on any other count for nothing and are not shown. */
+  seedboxes: readonly HealthSeedboxInput[]
+  copies: readonly CopyInput[]
+  /** The local engine's copies, by infohash. */
+  local: ReadonlyMap<string, LocalCopyInput>
+  /** `fleet.count_local_engine`. */
+  countLocalEngine: boolean
+  /** The latest scrape per torrent. */
+  swarm: ReadonlyMap<string, SwarmInput>
+  now: Date
+}
+
+export interface Copy {
+  /** `local`, or the seedbox's name. */
+  holder: string
+  local: boolean
+  state: CopyState
+  /** Counted towards the target. */
+  counted: boolean
+  /** The client's error or warning text, or null. */
+  error: string | null
+}
+
 export interface CopyError {
+  /** The seedbox's name, or `local`. */
   seedbox: string
   /** `local`: the copy cannot serve (missing data...); `tracker`: a tracker's warning or error. */
   kind: 'local' | 'tracker'
   message: string
 }
 
+export interface SwarmReport {
+  seeders: number
+  leechers: number
+  completed: number
+  /** `YYYY-MM-DDTHH:MM:SS` UTC, no zone: the published list's format. */
+  scrapedAt: string
+}
+
 export interface TorrentHealthReport {
   infohash: string
   name: string
+  kind: 'meta' | 'data'
+  collection: string
   target: number
-  /** Complete copies on seedboxes that hold placements, plus the local engine when it counts. */
+  /** Every copy known: the local engine's first, then the configured seedboxes' by name. */
+  copies: Copy[]
+  /** Copies counted towards the target. */
   complete: number
-  /** Seedboxes with a complete copy. */
+  /** Seedboxes whose copy counts. */
   holders: string[]
-  downloading: number
-  /** The local engine's copy counted. */
+  /** The local engine's copy counts. */
   local: boolean
+  /** Copies downloading or checking (on any configured seedbox, or here). */
+  downloading: number
   errors: CopyError[]
   health: TorrentHealth
+  /** The latest scrape's figures, or null when never scraped. */
+  swarm: SwarmReport | null
+  /** Last seen seeding here or on a configured seedbox (ISO 8601), or null. */
+  lastSeedingAt: string | null
+  /** Seen seeding within `CURRENTLY_SEEDING_MS`: the list's `aa_currently_seeding`. */
+  currentlySeeding: boolean
 }
 
-export function verdict(complete: number, target: number): TorrentHealth {
-  return complete >= target ? 'ok' : complete > 0 ? 'degraded' : 'lost'
+/** Whether the local engine's copy counts towards N: configured, or the only place a copy can be. */
+export function countsLocalEngine(countLocalEngine: boolean, seedboxes: number): boolean {
+  return countLocalEngine || seedboxes === 0
 }
 
-/**
- * Each torrent's health. Copies on seedboxes not in `serving` (down, unknown, or no longer
- * configured) count for nothing; `localSeeding` holds the torrents the local engine seeds, and
- * is counted only when the local engine counts as a holder.
- */
-export function torrentHealth(
-  torrents: readonly TorrentHealthInput[],
-  copies: readonly CopyInput[],
-  serving: ReadonlySet<string>,
-  localSeeding: ReadonlySet<string> | null,
-): TorrentHealthReport[] {
+const latest = (a: string | null, b: string | null): string | null =>
+  a === null || (b !== null && b > a) ? b : a
+
+/** Each torrent's copies, health and swarm figures: the one answer every view shows. */
+export function torrentHealth(input: HealthInput): TorrentHealthReport[] {
+  const boxes = new Map(input.seedboxes.map((s) => [s.name, s]))
+  const countLocal = countsLocalEngine(input.countLocalEngine, input.seedboxes.length)
   const byHash = new Map<string, CopyInput[]>()
-  for (const c of copies) {
-    if (!serving.has(c.seedbox)) continue
+  for (const c of input.copies) {
+    if (!boxes.has(c.seedbox)) continue
     const list = byHash.get(c.infohash)
     if (list) list.push(c)
     else byHash.set(c.infohash, [c])
   }
-  return torrents.map((t) => {
-    const cs = byHash.get(t.infohash) ?? []
-    const holders = cs.filter((c) => c.state === 'complete').map((c) => c.seedbox)
-    const local = localSeeding?.has(t.infohash) ?? false
-    const complete = holders.length + (local ? 1 : 0)
-    const errors: CopyError[] = cs
-      .filter((c) => c.error !== 0 || c.state === 'error')
-      .map((c) => ({
-        seedbox: c.seedbox,
-        kind: c.error === TR_LOCAL_ERROR || c.state === 'error' ? ('local' as const) : ('tracker' as const),
-        message: c.errorString || `Transmission error ${c.error}`,
-      }))
+  const nowMs = input.now.getTime()
+  return input.torrents.map((t) => {
+    const copies: Copy[] = []
+    const errors: CopyError[] = []
+    let lastSeedingAt: string | null = null
+    const local = input.local.get(t.infohash)
+    if (local) {
+      copies.push({
+        holder: 'local',
+        local: true,
+        state: local.state,
+        counted: countLocal && local.state === 'seeding',
+        error: local.error,
+      })
+      if (local.state === 'error' || local.state === 'missing')
+        errors.push({
+          seedbox: 'local',
+          kind: 'local',
+          message: local.error ?? `the local engine reports ${local.state}`,
+        })
+      lastSeedingAt = latest(lastSeedingAt, local.lastSeedingAt)
+    }
+    const seedboxCopies = (byHash.get(t.infohash) ?? []).sort((a, b) => (a.seedbox < b.seedbox ? -1 : 1))
+    for (const c of seedboxCopies) {
+      const box = boxes.get(c.seedbox)!
+      copies.push({
+        holder: c.seedbox,
+        local: false,
+        state: c.state,
+        counted: c.state === 'seeding' && holdsPlacements(box.status),
+        error: c.errorString || (c.error !== 0 ? `error ${c.error}` : null),
+      })
+      if (c.state === 'error' || c.state === 'missing' || c.error !== 0) {
+        const isLocal = c.state === 'error' || c.state === 'missing'
+        errors.push({
+          seedbox: c.seedbox,
+          kind: isLocal ? 'local' : 'tracker',
+          message: c.errorString || (isLocal ? `the daemon reports ${c.state}` : `tracker error ${c.error}`),
+        })
+      }
+      // A copy row is current as of its seedbox's last answered poll (unchanged rows are not rewritten).
+      lastSeedingAt = latest(
+        lastSeedingAt,
+        c.state === 'seeding' ? (box.lastSeenAt ?? c.lastSeedingAt) : c.lastSeedingAt,
+      )
+    }
+    const counted = copies.filter((c) => c.counted)
+    const s = input.swarm.get(t.infohash)
     return {
       infohash: t.infohash,
       name: t.name,
+      kind: t.kind,
+      collection: t.collection,
       target: t.target,
-      complete,
-      holders,
-      downloading: cs.filter((c) => c.state === 'downloading' || c.state === 'checking').length,
-      local,
+      copies,
+      complete: counted.length,
+      holders: counted.filter((c) => !c.local).map((c) => c.holder),
+      local: counted.some((c) => c.local),
+      downloading: copies.filter((c) => c.state === 'downloading' || c.state === 'checking').length,
       errors,
-      health: verdict(complete, t.target),
+      health: verdict(counted.length, t.target),
+      swarm: s
+        ? {
+            seeders: s.seeders,
+            leechers: s.leechers,
+            completed: s.completed,
+            scrapedAt: s.scrapedAt.slice(0, 19),
+          }
+        : null,
+      lastSeedingAt,
+      currentlySeeding: lastSeedingAt !== null && nowMs - Date.parse(lastSeedingAt) <= CURRENTLY_SEEDING_MS,
     }
   })
 }

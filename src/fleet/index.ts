@@ -15,11 +15,19 @@ export {
 export { FleetError, type FleetErrorCode } from './errors.js'
 export {
   countHealth,
+  CURRENTLY_SEEDING_MS,
+  TORRENT_HEALTH,
+  torrentHealth,
+  type Copy,
+  type CopyState,
   type HealthCounts,
+  type HealthInput,
   type SeedboxStatus,
   type TorrentHealth,
   type TorrentHealthReport,
 } from './health.js'
+export { coverageFigures, readHealth, type HealthState } from './status.js'
+export { listFigures, publishedList, publishedListJson } from './list.js'
 export {
   movedPlacements,
   planPlacement,
@@ -29,4 +37,4 @@ export {
 } from './placement.js'
 export { seedboxPasswordEnv } from './seedbox.js'
 export { FleetStore } from './store.js'
-export { scrapeInto, scrapeSwarm, scrapeTrackers, swarmFigures, type ScrapeReport } from './swarm.js'
+export { scrapeInto, scrapeSwarm, scrapeTrackers, type ScrapeReport } from './swarm.js'

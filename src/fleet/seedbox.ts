@@ -11,7 +11,13 @@
 import type { Config } from '../config/index.js'
 import { readSecret } from '../config/index.js'
 import { EngineError, type AddResult, type EngineLogger } from '../engines/index.js'
-import { RpcClient, TransmissionEngine, type RetryPolicy } from '../engines/transmission.js'
+import type { CopyState } from '../engines/engine.js'
+import {
+  RpcClient,
+  TransmissionEngine,
+  transmissionState,
+  type RetryPolicy,
+} from '../engines/transmission.js'
 import { FleetError } from './errors.js'
 
 export type SeedboxConfig = Config['fleet']['seedboxes'][number]
@@ -31,9 +37,13 @@ export const POLL_FIELDS = [
   'trackerStats',
 ] as const
 
+/** One torrent as a seedbox's daemon reports it; also the stored copy's fields (store.ts `CopyRow`). */
 export interface SeedboxTorrent {
   infohash: string
   name: string
+  /** Mapped by the client at its edge (Transmission: `transmissionState`). */
+  state: CopyState
+  /** The daemon's own status number, kept for display (Transmission's tr_torrent_activity). */
   status: number
   percentDone: number
   error: number
@@ -237,12 +247,16 @@ function parseTorrent(raw: unknown): SeedboxTorrent | null {
   if (typeof raw !== 'object' || raw === null) return null
   const t = raw as Record<string, unknown>
   if (typeof t.hashString !== 'string' || !/^[0-9a-fA-F]{40}$/.test(t.hashString)) return null
+  const status = num(t.status, -1)
+  const percentDone = num(t.percentDone)
+  const error = num(t.error)
   return {
     infohash: t.hashString.toLowerCase(),
     name: typeof t.name === 'string' ? t.name : '',
-    status: num(t.status, -1),
-    percentDone: num(t.percentDone),
-    error: num(t.error),
+    state: transmissionState(status, percentDone, error),
+    status,
+    percentDone,
+    error,
     errorString: typeof t.errorString === 'string' ? t.errorString : '',
     peers: num(t.peersConnected),
     rateUpload: num(t.rateUpload),

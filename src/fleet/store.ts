@@ -10,7 +10,7 @@
  *                        local error.
  * fleet_seedbox_history  one row per poll of each seedbox (ok, latency, free bytes, counts).
  * fleet_copies           the latest state of every torrent on every seedbox, as its last answered
- *                        poll saw it: derived `state` (src/fleet/health.ts `CopyState`), the raw
+ *                        poll saw it: `state` (src/engines/engine.ts `CopyState`, mapped by the client), the raw
  *                        Transmission fields (status, percentDone, error, errorString,
  *                        peersConnected, rateUpload, uploadedEver, isStalled), the best tracker
  *                        figures of its trackerStats, when it was first seen and last changed,
@@ -32,8 +32,7 @@
  */
 import type { Statement } from 'better-sqlite3'
 import type { Db } from '../db/index.js'
-import { copyState, TR_LOCAL_ERROR, type CopyState } from './health.js'
-import type { SeedboxPoll } from './seedbox.js'
+import type { SeedboxPoll, SeedboxTorrent } from './seedbox.js'
 
 /** What the fleet needs of a torrent, whether aacseed made it or it came from a seed plan. */
 export interface FleetTorrent {
@@ -62,22 +61,9 @@ export interface SeedboxRow {
   errors: number
 }
 
-export interface CopyRow {
+/** A stored copy: what the daemon reported (`SeedboxTorrent`), where, and when. */
+export interface CopyRow extends SeedboxTorrent {
   seedbox: string
-  infohash: string
-  name: string
-  state: CopyState
-  status: number
-  percentDone: number
-  error: number
-  errorString: string
-  peers: number
-  rateUpload: number
-  uploaded: number
-  stalled: boolean
-  seeders: number | null
-  leechers: number | null
-  downloads: number | null
   firstSeenAt: string
   updatedAt: string
   lastCompleteAt: string | null
@@ -143,7 +129,7 @@ export class FleetStore {
    */
   recordPoll(seedbox: string, url: string, poll: SeedboxPoll, at: string): void {
     const db = this.db
-    const errors = poll.torrents.filter((t) => t.error === TR_LOCAL_ERROR).length
+    const errors = poll.torrents.filter((t) => t.state === 'error' || t.state === 'missing').length
     const before = new Map<string, { state: string; errorString: string; sig: string }>()
     const stored = db
       .prepare(
@@ -208,7 +194,7 @@ export class FleetStore {
         'INSERT OR REPLACE INTO fleet_seedbox_history (at, seedbox, ok, latency_ms, free_bytes, torrents, errors, error_code) VALUES (?, ?, 1, ?, ?, ?, ?, NULL)',
       ).run(at, seedbox, poll.latencyMs, poll.freeBytes, poll.torrents.length, errors)
       for (const t of poll.torrents) {
-        const state = copyState(t.status, t.percentDone, t.error)
+        const state = t.state
         const stalled = t.stalled ? 1 : 0
         const old = before.get(t.infohash)
         before.delete(t.infohash)
@@ -232,8 +218,7 @@ export class FleetStore {
             )
         )
           continue
-        // Transmission status 6: seeding.
-        const seedingAt = state === 'complete' && t.status === 6 ? at : null
+        const seedingAt = state === 'seeding' ? at : null
         rows.push([
           seedbox,
           t.infohash,
@@ -252,7 +237,7 @@ export class FleetStore {
           t.downloads,
           at,
           at,
-          state === 'complete' ? at : null,
+          state === 'seeding' ? at : null,
           seedingAt,
         ])
         if (!firstPoll && (!old || old.state !== state || old.errorString !== t.errorString))
@@ -389,33 +374,6 @@ export class FleetStore {
       n += this.db.prepare('DELETE FROM fleet_actions WHERE at < ?').run(before).changes
     })()
     return n
-  }
-
-  /**
-   * When each torrent was last seen seeding, by the local engine (engine_torrents, migration 004)
-   * or on any seedbox: the list's `aa_currently_seeding`.
-   */
-  lastSeeding(): Map<string, string> {
-    const rows = this.db
-      .prepare(
-        `SELECT infohash, MAX(at) AS at FROM (
-           SELECT infohash, last_seeding_at AS at FROM engine_torrents WHERE last_seeding_at IS NOT NULL
-           UNION ALL SELECT c.infohash, CASE WHEN c.state = 'complete' AND c.status = 6 THEN s.last_seen_at ELSE c.last_seeding_at END AS at
-             FROM fleet_copies c JOIN fleet_seedboxes s ON s.name = c.seedbox WHERE c.last_seeding_at IS NOT NULL
-         ) GROUP BY infohash`,
-      )
-      .all() as Array<{ infohash: string; at: string }>
-    return new Map(rows.map((r) => [r.infohash, r.at]))
-  }
-
-  /** The local engine's seeding torrents (engine_torrents, state `seeding`). */
-  localSeeding(): Set<string> {
-    return new Set(
-      this.db
-        .prepare("SELECT infohash FROM engine_torrents WHERE state = 'seeding'")
-        .pluck()
-        .all() as string[],
-    )
   }
 
   // ---- swarm ---------------------------------------------------------------------------------

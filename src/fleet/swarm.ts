@@ -1,19 +1,15 @@
 /**
  * Swarm figures: the `scrape` job asks every tracker about every torrent aacseed made and
- * stores the answers as a time series; `swarmFigures` turns the latest of them, and who was
- * seen seeding, into the published list's `seeders`, `leechers`, `completed`,
- * `stats_scraped_at` and `aa_currently_seeding`.
+ * stores the answers as a time series; the health model (health.ts) reads the latest of them
+ * for every view and the published list (list.ts).
  */
 import type { Config } from '../config/index.js'
 import type { Db } from '../db/index.js'
 import { errorMessage } from '../errors.js'
 import { redactUrl } from '../log/index.js'
-import { TorrentStore, type SwarmFigures } from '../torrents/index.js'
+import { TorrentStore } from '../torrents/index.js'
 import { ScrapeError, scrapeTracker, type ScrapeResult } from './scrape.js'
 import { FleetStore } from './store.js'
-
-/** `aa_currently_seeding`: seen seeding by the local engine or a seedbox within this long. */
-export const CURRENTLY_SEEDING_MS = 7 * 86_400_000
 
 export interface ScrapeReport {
   trackers: number
@@ -90,25 +86,4 @@ export async function scrapeInto(
     }),
   )
   return report
-}
-
-/** The list's swarm callback, read once from the database. */
-export function swarmFigures(db: Db, now = new Date()): (infohash: string) => SwarmFigures | undefined {
-  const store = new FleetStore(db)
-  const latest = store.latestSwarm()
-  const seeding = store.lastSeeding()
-  return (infohash) => {
-    const s = latest.get(infohash)
-    const seen = seeding.get(infohash)
-    const currentlySeeding = seen !== undefined && now.getTime() - Date.parse(seen) <= CURRENTLY_SEEDING_MS
-    if (!s && !currentlySeeding) return undefined
-    return {
-      seeders: s?.seeders ?? 0,
-      leechers: s?.leechers ?? 0,
-      completed: s?.completed ?? 0,
-      // The list's format: `YYYY-MM-DDTHH:MM:SS`, UTC, no zone.
-      statsScrapedAt: s ? s.scrapedAt.slice(0, 19) : null,
-      currentlySeeding,
-    }
-  }
 }

@@ -10,7 +10,7 @@ import { CoverageCache, fleetCoverageInputs, type CoverageInputs } from '../cove
 import { upstreamReleases } from '../mirror/index.js'
 import { openDatabase } from '../db/index.js'
 import type { Engine } from '../engines/index.js'
-import { Fleet } from '../fleet/index.js'
+import { coverageFigures, publishedListJson, readHealth } from '../fleet/index.js'
 import type { Logger } from '../log/index.js'
 import type { JobsApi } from './jobs.js'
 import { startHttpServer } from './server.js'
@@ -21,7 +21,7 @@ export interface ServeHttpOptions {
   jobs: JobsApi
   logger: Logger
   env: NodeJS.ProcessEnv
-  /** Fleet, swarm and upstream figures; default: the fleet's (`Fleet.figures()`), read from the database. */
+  /** Fleet, swarm and upstream figures; default: the health state (`readHealth`), read from the database. */
   inputs?: CoverageInputs
 }
 
@@ -38,8 +38,6 @@ export async function startServeHttp(
   const { config } = opts
   const token = readSecret('AACSEED_HTTP_TOKEN', config.http.token_file, opts.env, 'http-token')
   const db = openDatabase(config.catalog.database, { readonly: true })
-  // Only ever asked for figures from the database: its seedbox clients stay unconnected.
-  const fleet = opts.inputs ? null : new Fleet(config, db, { env: opts.env })
   try {
     const server = await startHttpServer({
       db,
@@ -47,7 +45,10 @@ export async function startServeHttp(
         db,
         inputs:
           opts.inputs ??
-          fleetCoverageInputs(fleet!, config.fleet.seedboxes.length > 0, () => upstreamReleases(db)),
+          fleetCoverageInputs(
+            () => coverageFigures(readHealth(db, config)),
+            () => upstreamReleases(db),
+          ),
       }),
       jobs: opts.jobs,
       engine: {
@@ -57,11 +58,7 @@ export async function startServeHttp(
         },
       },
       token,
-      list: {
-        urlBase: config.torrents.url_base,
-        topLevelGroupName: config.torrents.top_level_group_name,
-        trackers: config.torrents.announce.flat(),
-      },
+      torrentList: () => publishedListJson(db, config),
       perTorrentMetrics: config.http.per_torrent_metrics,
       refreshSeconds: config.http.refresh_seconds,
       logger: opts.logger,
@@ -77,12 +74,10 @@ export async function startServeHttp(
       url: server.url,
       async close() {
         await server.close()
-        await fleet?.close()
         db.close()
       },
     }
   } catch (e) {
-    await fleet?.close()
     db.close()
     throw e
   }

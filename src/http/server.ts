@@ -32,6 +32,7 @@ import {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify'
+import { ProblemQueries } from '../catalog/problems.js'
 import { mirrorSummary } from '../mirror/index.js'
 import {
   coverageJson,
@@ -42,22 +43,14 @@ import {
   type TorrentCoverage,
   type TorrentHealth,
 } from '../coverage/index.js'
-import type { Db } from '../db/index.js'
+import { schemaVersion, type Db } from '../db/index.js'
 import { ConfigError, isAacseedError } from '../errors.js'
 import type { Logger } from '../log/index.js'
-import {
-  formatTorrentList,
-  torrentListEntries,
-  TorrentStore,
-  type ListSettings,
-  type SwarmFigures,
-} from '../torrents/index.js'
 import { requireToken } from './auth.js'
 import { DASHBOARD_CSS, dashboardHtml, dashboardScript, FAVICON_SVG } from './dashboard/page.js'
 import { errorBody, HttpError, type HttpErrorCode } from './errors.js'
 import { runJson, type JobsApi } from './jobs.js'
 import { HttpMetrics } from './metrics.js'
-import { ProblemQueries } from './queries.js'
 
 /** Whether the torrent engine answers; `check` rejects when it does not. */
 export interface EngineProbe {
@@ -73,8 +66,11 @@ export interface HttpServerOptions {
   engine?: EngineProbe | undefined
   /** Bearer token for POST endpoints; absent or empty: the API is read-only. */
   token?: string | undefined
-  /** For /torrents.json: the same settings as the published list. */
-  list: ListSettings
+  /**
+   * GET /torrents.json: the published list's text (src/fleet/list.ts `publishedListJson`, the
+   * function that writes the list file), or absent when serve publishes none.
+   */
+  torrentList?: (() => string) | undefined
   perTorrentMetrics?: boolean
   /** How often the dashboard refreshes itself. */
   refreshSeconds?: number
@@ -97,7 +93,6 @@ const JSON_TYPE = 'application/json; charset=utf-8'
 const COVERAGE_SUMMARY_KEY = 'coverage::false'
 const TIMELINE_KEY = 'timeline:'
 const ENGINE_TIMEOUT_MS = 3000
-const SEVEN_DAYS_MS = 7 * 86400 * 1000
 
 export function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase()
@@ -514,33 +509,12 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     })),
   )
 
-  app.get('/torrents.json', { schema: { querystring: SCHEMAS.none } }, (req, reply) =>
-    sendView(
-      req,
-      reply,
-      'torrents.json',
-      (snap) => {
-        const byHash = new Map(snap.report.torrents.map((t) => [t.infohash, t]))
-        const now = Date.now()
-        const swarm = (infohash: string): SwarmFigures | undefined => {
-          const t = byHash.get(infohash)
-          if (!t) return undefined
-          return {
-            seeders: t.seeders ?? 0,
-            leechers: t.leechers ?? 0,
-            completed: t.completed ?? 0,
-            statsScrapedAt: t.scrapedAt,
-            currentlySeeding: t.lastSeedingAt !== null && now - Date.parse(t.lastSeedingAt) <= SEVEN_DAYS_MS,
-          }
-        }
-        return formatTorrentList(
-          torrentListEntries(new TorrentStore(opts.db).all(), opts.list, swarm),
-          'json',
-        )
-      },
-      true,
-    ),
-  )
+  app.get('/torrents.json', { schema: { querystring: SCHEMAS.none } }, (req, reply) => {
+    const list = opts.torrentList
+    if (!list) throw new HttpError(404, 'not-found', 'this aacseed publishes no torrent list')
+    // The same text as the list file, per database generation.
+    return sendView(req, reply, 'torrents.json', () => list(), true)
+  })
 
   app.get('/api/mirror', { schema: { querystring: SCHEMAS.none } }, (_req, reply) =>
     reply.type(JSON_TYPE).header('cache-control', 'no-store').send(mirrorSummary(opts.db)),
@@ -627,7 +601,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   app.get('/healthz', { schema: { querystring: SCHEMAS.none } }, async (_req, reply) => {
     let database: { ok: boolean; error?: string }
     try {
-      opts.db.prepare('SELECT count(*) FROM schema_migrations').pluck().get()
+      schemaVersion(opts.db)
       database = { ok: true }
     } catch (e) {
       database = { ok: false, error: (e as Error).message }

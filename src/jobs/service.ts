@@ -7,15 +7,13 @@ import type { Config } from '../config/index.js'
 import type { Db } from '../db/index.js'
 import { EngineStatusStore, isEngineError, type Engine } from '../engines/index.js'
 import { ConfigError, errorMessage } from '../errors.js'
-import { Fleet, scrapeSwarm, swarmFigures } from '../fleet/index.js'
+import { Fleet, publishedList, scrapeSwarm } from '../fleet/index.js'
 import type { Logger } from '../log/index.js'
 import { MirrorStore, MirrorSync } from '../mirror/index.js'
 import {
   makeTorrents,
   publishTorrentList,
   type MakeOptions,
-  torrentListEntries,
-  TorrentStore,
   type TorrentListEntry,
 } from '../torrents/index.js'
 import { JobRunner, type JobDefinition } from './runner.js'
@@ -39,14 +37,9 @@ export interface ServiceDeps {
   logger: Logger
 }
 
-/** The published torrent list, with the swarm figures the scrape job stored. */
+/** The published torrent list, with the health state's swarm and seeding figures (src/fleet/list.ts). */
 export function torrentList(db: Db, config: Config): TorrentListEntry[] {
-  const settings = {
-    urlBase: config.torrents.url_base,
-    topLevelGroupName: config.torrents.top_level_group_name,
-    trackers: config.torrents.announce.flat(),
-  }
-  return torrentListEntries(new TorrentStore(db).all(), settings, swarmFigures(db))
+  return publishedList(db, config)
 }
 
 /** Rewrites the list file (`torrents.list_path`); null when none is configured. */

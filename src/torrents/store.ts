@@ -48,6 +48,16 @@ export class TorrentStore {
       .all() as TorrentRow[]
   }
 
+  /** Moves on every write: a torrent made, re-made (a new `made_at`) or forgotten. */
+  signature(): string {
+    return this.db
+      .prepare(
+        "SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(max(made_at), '') || ':' || total(total_size) FROM torrents",
+      )
+      .pluck()
+      .get() as string
+  }
+
   byName(name: string): TorrentRow | undefined {
     return this.db.prepare(`${SELECT} WHERE t.name = ?`).get(name) as TorrentRow | undefined
   }

@@ -86,6 +86,16 @@ function external(over: Partial<ExternalFigures> = {}): ExternalFigures {
   return { copiesTarget: 2, fleet: new Map(), swarm: new Map(), seedboxes: [], upstream: [], ...over }
 }
 
+/** A torrent's figures as the health model (src/fleet/health.ts) reports them: all copies on seedboxes. */
+function fig(copies: number, target = 2): FleetTorrentFigures {
+  return {
+    copies,
+    seedboxCopies: copies,
+    target,
+    health: copies >= target ? 'ok' : copies > 0 ? 'degraded' : 'lost',
+  }
+}
+
 function input(over: Partial<CoverageData> & { releases: CatalogReleaseInput[] }): CoverageData {
   return { torrents: [], engine: new Map(), overlapProblems: [], external: external(), ...over }
 }
@@ -371,9 +381,9 @@ test('torrents, the local engine and the fleet: levels, copies and health', () =
     [td.infohash, { infohash: td.infohash, state: 'seeding', lastSeedingAt: '2024-01-03T00:00:00.000Z' }],
   ])
   const fleet = new Map<string, FleetTorrentFigures>([
-    [t2.infohash, { copies: 1 }],
-    [t3.infohash, { copies: 3 }],
-    [td.infohash, { copies: 2, target: 3 }],
+    [t2.infohash, fig(1)],
+    [t3.infohash, fig(3)],
+    [td.infohash, fig(2, 3)],
   ])
   const r = computeCoverage(
     input({ releases: rs, torrents: [t3, t1, t0, td, t2], engine, external: external({ fleet }) }),
@@ -387,10 +397,10 @@ test('torrents, the local engine and the fleet: levels, copies and health', () =
   assert.equal(c.levels.fleet_n.ranges, 1)
   assert.deepEqual(c.levels.fleet_n.spans, [{ from: T0 + 30, to: T0 + 39 }])
   const by = new Map(r.torrents.map((t) => [t.infohash, t]))
-  // Not reported by the fleet: seeding here counts as one copy.
+  // Not in the health state: coverage counts nothing itself, even for a torrent seeding here.
   assert.deepEqual(
     [by.get(t0.infohash)!.copies, by.get(t0.infohash)!.health, by.get(t0.infohash)!.fleetCopies],
-    [1, 'degraded', null],
+    [0, 'lost', null],
   )
   assert.deepEqual([by.get(t1.infohash)!.copies, by.get(t1.infohash)!.health], [0, 'lost'])
   assert.deepEqual([by.get(t2.infohash)!.copies, by.get(t2.infohash)!.health], [1, 'degraded'])
@@ -402,7 +412,7 @@ test('torrents, the local engine and the fleet: levels, copies and health', () =
     [by.get(td.infohash)!.copies, by.get(td.infohash)!.target, by.get(td.infohash)!.health],
     [2, 3, 'degraded'],
   )
-  assert.deepEqual(c.health, { ok: 1, degraded: 3, lost: 1 })
+  assert.deepEqual(c.health, { ok: 1, degraded: 2, lost: 2 })
   assert.equal(c.atRisk, 4)
   assert.deepEqual(
     c.items.map((i) => [i.kind, i.fromS - T0, i.state]),
@@ -414,12 +424,12 @@ test('torrents, the local engine and the fleet: levels, copies and health', () =
       ['meta', 30, 'fleet_n'],
     ],
   )
-  // The fleet's own verdict wins over the derived one.
+  // The health model's verdict is taken as it is, never re-derived.
   const verdict = computeCoverage(
     input({
       releases: rs,
       torrents: ts4,
-      external: external({ fleet: new Map([[t3.infohash, { copies: 3, health: 'degraded' }]]) }),
+      external: external({ fleet: new Map([[t3.infohash, { ...fig(3), health: 'degraded' as const }]]) }),
     }),
   )
   assert.equal(verdict.torrents.find((t) => t.infohash === t3.infohash)!.health, 'degraded')
@@ -454,7 +464,7 @@ test('swarm buckets: < 4, 4–10, > 10 seeders, and never scraped', () => {
     [tor[2]!.infohash, s(10)],
     [tor[3]!.infohash, s(11)],
   ])
-  const fleet = new Map(tor.map((t) => [t.infohash, { copies: 2 }]))
+  const fleet = new Map(tor.map((t) => [t.infohash, fig(2)]))
   const r = computeCoverage(input({ releases: rs, torrents: tor, external: external({ swarm, fleet }) }))
   const c = r.collections[0]!
   assert.deepEqual(c.swarm, {
@@ -530,7 +540,7 @@ test('a torrent whose release left the catalog still counts for the torrent and 
     input({
       releases: [],
       torrents: [t],
-      external: external({ fleet: new Map([[t.infohash, { copies: 2 }]]) }),
+      external: external({ fleet: new Map([[t.infohash, fig(2)]]) }),
     }),
   )
   const c = r.collections[0]!

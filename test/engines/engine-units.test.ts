@@ -25,13 +25,26 @@ test('mapPath: the longest path_map prefix wins, on whole path components', () =
   assert.equal(mapPath('/x/y', {}), '/x/y')
 })
 
-test('transmissionState maps status numbers, and only local errors to error', () => {
-  const byStatus = [0, 1, 2, 3, 4, 5, 6].map((s) => transmissionState(s, 0))
-  assert.deepEqual(byStatus, ['paused', 'checking', 'checking', 'queued', 'downloading', 'queued', 'seeding'])
-  assert.equal(transmissionState(6, 3), 'error', 'local error (missing data)')
-  assert.equal(transmissionState(6, 1), 'seeding', 'a tracker warning keeps seeding')
-  assert.equal(transmissionState(6, 2), 'seeding', 'a tracker error keeps seeding')
-  assert.equal(transmissionState(99, 0), 'error', 'an unknown status is not silently healthy')
+test('transmissionState maps status numbers into the copy-state vocabulary, and only local errors to error', () => {
+  const byStatus = [0, 1, 2, 3, 4, 5, 6].map((s) => transmissionState(s, 1, 0))
+  assert.deepEqual(byStatus, [
+    'stopped',
+    'checking',
+    'checking',
+    'downloading',
+    'downloading',
+    'seeding',
+    'seeding',
+  ])
+  assert.equal(
+    transmissionState(6, 0.5, 0),
+    'downloading',
+    'seeding with pieces left out is not a complete copy',
+  )
+  assert.equal(transmissionState(6, 1, 3), 'error', 'local error (missing data)')
+  assert.equal(transmissionState(6, 1, 1), 'seeding', 'a tracker warning keeps seeding')
+  assert.equal(transmissionState(6, 1, 2), 'seeding', 'a tracker error keeps seeding')
+  assert.equal(transmissionState(99, 1, 0), 'error', 'an unknown status is not silently healthy')
 })
 
 test('EngineError is an AacseedError with a stable code', () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { mkdirSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import type { EngineTorrent, EngineTorrentState } from '../../src/engines/index.js'
+import type { EngineTorrent, CopyState } from '../../src/engines/index.js'
 import { WebTorrentEngine } from '../../src/engines/webtorrent.js'
 import { tempDir, waitFor } from '../helpers.js'
 import {
@@ -109,10 +109,10 @@ test('1,000 torrents announcing, 200 of them verifying, stay within a bounded nu
   const again = releases.slice(0, 200)
   await Promise.all(again.map((r) => engine.remove(r.infoHash)))
   const adds = Promise.all(again.map((r) => engine.add(item(r, true))))
-  const states = new Set<EngineTorrentState>((await engine.list()).map((s) => s.state))
+  const states = new Set<CopyState>((await engine.list()).map((s) => s.state))
   assert.ok(
-    states.has('queued'),
-    `torrents waiting for a verification slot are queued (saw ${[...states].join(', ')})`,
+    states.has('checking'),
+    `torrents waiting for a verification slot are checking (saw ${[...states].join(', ')})`,
   )
   await adds
   clearInterval(sampler)

@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { openDatabase, type Db } from '../../src/db/index.js'
-import { Fleet, FleetStore, seedboxPasswordEnv } from '../../src/fleet/index.js'
+import { coverageFigures, Fleet, FleetStore, seedboxPasswordEnv } from '../../src/fleet/index.js'
 import { runCli, tempDir } from '../helpers.js'
 import { FakeTransmission } from '../support/fake-transmission.js'
 import { Clock, fakeTorrent, fleetConfig, type BoxSpec } from './support.js'
@@ -75,7 +75,7 @@ test('poll: one torrent-get per seedbox with only the health fields, stored per 
   const store = new FleetStore(db)
   const copies = store.copies()
   const c = (sb: string, h: string) => copies.find((x) => x.seedbox === sb && x.infohash === h)!
-  assert.equal(c('a', h1).state, 'complete')
+  assert.equal(c('a', h1).state, 'seeding')
   assert.deepEqual(
     [c('a', h1).seeders, c('a', h1).leechers, c('a', h1).downloads],
     [7, 2, 40],
@@ -104,7 +104,7 @@ test('poll: one torrent-get per seedbox with only the health fields, stored per 
   await fleet.poll()
   assert.deepEqual(
     store.copyHistory(h2).map((x) => x.state),
-    ['complete'],
+    ['seeding'],
   )
   assert.deepEqual(
     store
@@ -141,7 +141,7 @@ test('poll tolerates a daemon that leaves fields out (older or newer Transmissio
   const r = await fleet.poll()
   assert.equal(r.answered, 1)
   const [copy] = new FleetStore(db).copies()
-  assert.deepEqual([copy!.state, copy!.seeders, copy!.peers, copy!.stalled], ['complete', null, 0, false])
+  assert.deepEqual([copy!.state, copy!.seeders, copy!.peers, copy!.stalled], ['seeding', null, 0, false])
   assert.equal(fleet.seedboxViews()[0]!.version, '4.1.0 (fake)')
 })
 
@@ -297,7 +297,7 @@ test('down after the grace period: re-placed elsewhere; back: reconciled to exac
   complete()
   await fleet.poll()
   assert.equal(fleet.status().counts.ok, 20)
-  const figures = fleet.figures()
+  const figures = coverageFigures(fleet.status())
   assert.equal(figures.copiesTarget, 2)
   assert.ok([...figures.fleet.values()].every((f) => f.copies === 2 && f.health === 'ok'))
   assert.deepEqual(

@@ -1,8 +1,7 @@
-/** The pure health rules: seedbox status and grace, copy states from Transmission's numbers, torrent verdicts. */
+/** The pure health rules: seedbox status and grace, torrent verdicts (Transmission's numbers: test/engines/engine-units.test.ts). */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import {
-  copyState,
   countHealth,
   holdsPlacements,
   seedboxStatus,
@@ -29,38 +28,46 @@ test('seedbox status: up, failing within the grace period, down after it, unknow
   ])
 })
 
-test('copy state from Transmission status, percentDone and error (3.00 and 4.x share the numbers)', () => {
-  assert.equal(copyState(6, 1, 0), 'complete')
-  assert.equal(copyState(5, 1, 0), 'complete', 'queued to seed')
-  assert.equal(copyState(6, 1, 1), 'complete', 'a tracker warning does not stop serving')
-  assert.equal(copyState(6, 1, 3), 'error', 'a local error (missing data) does')
-  assert.equal(copyState(4, 0.4, 0), 'downloading')
-  assert.equal(copyState(3, 0, 0), 'downloading')
-  assert.equal(copyState(2, 0.2, 0), 'checking')
-  assert.equal(copyState(1, 0, 0), 'checking')
-  assert.equal(copyState(0, 1, 0), 'stopped')
-  assert.equal(copyState(42, 1, 0), 'error', 'an unknown status is not healthy')
-})
-
-test('torrent health: ok at N complete copies, degraded below, lost at none; down seedboxes and the local engine', () => {
+test('torrent health: ok at N seeding copies, degraded below, lost at none; down seedboxes and the local engine', () => {
   const c = (
     seedbox: string,
     infohash: string,
     state: CopyInput['state'],
     error = 0,
     errorString = '',
-  ): CopyInput => ({ seedbox, infohash, state, error, errorString })
+  ): CopyInput => ({ seedbox, infohash, state, error, errorString, lastSeedingAt: null })
   const copies = [
-    c('a', 'h1', 'complete'),
-    c('b', 'h1', 'complete'),
-    c('a', 'h2', 'complete'),
+    c('a', 'h1', 'seeding'),
+    c('b', 'h1', 'seeding'),
+    c('a', 'h2', 'seeding'),
     c('b', 'h2', 'downloading'),
-    c('c', 'h2', 'complete'),
+    c('c', 'h2', 'seeding'),
     c('a', 'h3', 'error', 3, 'No data found!'),
-    c('b', 'h3', 'complete', 2, 'Tracker gave HTTP response code 404'),
+    c('b', 'h3', 'seeding', 2, 'Tracker gave HTTP response code 404'),
+    c('gone', 'h4', 'seeding'),
   ]
-  const torrents = ['h1', 'h2', 'h3', 'h4'].map((h) => ({ infohash: h, name: h, target: 2 }))
-  const r = torrentHealth(torrents, copies, new Set(['a', 'b']), null)
+  const torrents = ['h1', 'h2', 'h3', 'h4'].map((h) => ({
+    infohash: h,
+    name: h,
+    kind: 'data' as const,
+    collection: 'x',
+    target: 2,
+  }))
+  const seedboxes = [
+    { name: 'a', status: 'up' as const, lastSeenAt: iso(0) },
+    { name: 'b', status: 'failing' as const, lastSeenAt: iso(0) },
+    { name: 'c', status: 'down' as const, lastSeenAt: iso(0) },
+  ]
+  const base = {
+    torrents,
+    seedboxes,
+    copies,
+    local: new Map(),
+    countLocalEngine: false,
+    swarm: new Map(),
+    now: at(0),
+  }
+  const r = torrentHealth(base)
   assert.deepEqual(
     r.map((x) => [x.infohash, x.complete, x.downloading, x.health]),
     [
@@ -70,15 +77,47 @@ test('torrent health: ok at N complete copies, degraded below, lost at none; dow
       ['h4', 0, 0, 'lost'],
     ],
   )
+  assert.deepEqual(
+    r[1]!.copies.map((x) => [x.holder, x.state, x.counted]),
+    [
+      ['a', 'seeding', true],
+      ['b', 'downloading', false],
+      ['c', 'seeding', false],
+    ],
+    'a copy on a down seedbox is shown, not counted; one on an unconfigured seedbox is not shown',
+  )
   assert.deepEqual(r[2]!.errors, [
     { seedbox: 'a', kind: 'local', message: 'No data found!' },
     { seedbox: 'b', kind: 'tracker', message: 'Tracker gave HTTP response code 404' },
   ])
   assert.deepEqual(countHealth(r), { ok: 1, degraded: 2, lost: 1 })
-  const withLocal = torrentHealth(torrents, copies, new Set(['a', 'b']), new Set(['h2', 'h4']))
+  const local = new Map([
+    ['h2', { state: 'seeding' as const, error: null, lastSeedingAt: iso(0) }],
+    ['h4', { state: 'seeding' as const, error: null, lastSeedingAt: iso(0) }],
+  ])
+  const withLocal = torrentHealth({ ...base, local, countLocalEngine: true })
   assert.deepEqual(
     withLocal.map((x) => x.health),
     ['ok', 'ok', 'degraded', 'degraded'],
   )
   assert.equal(withLocal[1]!.local, true)
+  const notCounted = torrentHealth({ ...base, local })
+  assert.deepEqual(
+    notCounted.map((x) => x.health),
+    ['ok', 'degraded', 'degraded', 'lost'],
+    'count_local_engine off: the local copy is shown but does not count',
+  )
+  assert.equal(notCounted[3]!.copies[0]!.holder, 'local')
+  assert.equal(notCounted[3]!.currentlySeeding, true, 'seen seeding here: aa_currently_seeding either way')
+  const alone = torrentHealth({ ...base, seedboxes: [], local })
+  assert.deepEqual(
+    alone.map((x) => [x.complete, x.health]),
+    [
+      [0, 'lost'],
+      [1, 'degraded'],
+      [0, 'lost'],
+      [1, 'degraded'],
+    ],
+    'no seedbox configured: the local engine is the one place a copy can be, and counts',
+  )
 })

@@ -1,6 +1,7 @@
 /** Every endpoint of the HTTP API through fastify.inject: shapes, filters, pagination, errors, auth, caching and fences. */
 import assert from 'node:assert/strict'
 import { test, type TestContext } from 'node:test'
+import { readFileSync } from 'node:fs'
 import { gunzipSync } from 'node:zlib'
 import {
   computeCoverage,
@@ -13,7 +14,8 @@ import { EngineStatusStore } from '../../src/engines/index.js'
 import { timelineRows } from '../../src/http/dashboard/client.js'
 import { runnerJobs, tokenMatches, type JobsApi } from '../../src/http/index.js'
 import { JobRunner } from '../../src/jobs/index.js'
-import { formatTorrentList, torrentListEntries, TorrentStore } from '../../src/torrents/index.js'
+import { publishList } from '../../src/jobs/service.js'
+import { FleetStore } from '../../src/fleet/index.js'
 import { waitFor } from '../helpers.js'
 import {
   apiServer,
@@ -433,11 +435,28 @@ test('GET /api/problems: open problems, counted by code, filtered and paginated;
   )
 })
 
-test('GET /torrents.json: the published list, with the swarm figures and seeding state filled in', async (t) => {
+test('GET /torrents.json: byte for byte the published list file, with the stored swarm figures and seeding state', async (t) => {
   const tree = await apiTree(t)
+  // Scrapes as the scrape job stores them: 0, 5, 20 seeders, never scraped, … by position.
+  new FleetStore(tree.writer).recordScrape(
+    'udp://tracker.example:6969',
+    tree.infohashes.flatMap((h, i) =>
+      i % 4 === 3 ? [] : [{ infohash: h, seeders: [0, 5, 20][i % 4]!, leechers: 1, completed: 9 }],
+    ),
+    tree.infohashes.length,
+    '2026-11-24T10:00:00.000Z',
+    null,
+  )
   const { app } = apiServer(t, tree)
   const r = await app.inject('/torrents.json')
   assert.equal(r.statusCode, 200)
+  const listPath = await publishList(tree.writer, tree.config)
+  assert.ok(listPath)
+  assert.equal(
+    r.body,
+    readFileSync(listPath, 'utf8'),
+    'the file and the endpoint: one function, the same bytes',
+  )
   type Entry = {
     btih: string
     seeders: number
@@ -446,29 +465,9 @@ test('GET /torrents.json: the published list, with the swarm figures and seeding
     stats_scraped_at: string | null
     aa_currently_seeding: boolean
     url: string
-    display_name: string
   }
   const list = r.json<Entry[]>()
-  const published = JSON.parse(
-    formatTorrentList(
-      torrentListEntries(new TorrentStore(tree.reader).all(), {
-        urlBase: 'https://example.org/t/',
-        topLevelGroupName: 'aac',
-        trackers: [],
-      }),
-      'json',
-    ),
-  ) as Entry[]
   assert.equal(list.length, 10)
-  const strip = ({
-    seeders: _s,
-    leechers: _l,
-    completed: _d,
-    stats_scraped_at: _a,
-    aa_currently_seeding: _c,
-    ...rest
-  }: Entry) => rest
-  assert.deepEqual(list.map(strip), published.map(strip))
   const pos = (e: Entry) => tree.infohashes.indexOf(e.btih)
   for (const e of list) {
     assert.equal(e.seeders, pos(e) % 4 === 3 ? 0 : [0, 5, 20][pos(e) % 4])
@@ -692,20 +691,18 @@ test('GET /api/timeline: compact rows whose names the dashboard rebuilds exactly
   assert.equal(cov.collections[0]!.missing, 601)
 })
 
-test('serve reads the fleet through its figures; without seedboxes, only the swarm figures count', () => {
+test('coverage takes the health state as it is: fleetCoverageInputs passes the figures through', () => {
   const figures = {
     copiesTarget: 3,
-    fleet: new Map([['a'.repeat(40), { copies: 0, health: 'lost' as const }]]),
+    fleet: new Map([['a'.repeat(40), { copies: 0, seedboxCopies: 0, target: 3, health: 'lost' as const }]]),
     swarm: new Map([
       ['a'.repeat(40), { seeders: 7, leechers: 1, completed: 2, scrapedAt: '2026-11-24T10:00:00' }],
     ]),
     seedboxes: [],
   }
-  const withBoxes = fleetCoverageInputs({ figures: () => figures }, true).read()
-  assert.equal(withBoxes.copiesTarget, 3)
-  assert.equal(withBoxes.fleet.get('a'.repeat(40))!.health, 'lost')
-  assert.deepEqual(withBoxes.upstream, [])
-  const none = fleetCoverageInputs({ figures: () => figures }, false).read()
-  assert.equal(none.fleet.size, 0, 'no fleet: the local engine is the one copy, not "lost"')
-  assert.equal(none.swarm.get('a'.repeat(40))!.seeders, 7)
+  const read = fleetCoverageInputs(() => figures).read()
+  assert.equal(read.copiesTarget, 3)
+  assert.equal(read.fleet.get('a'.repeat(40))!.health, 'lost')
+  assert.equal(read.swarm.get('a'.repeat(40))!.seeders, 7)
+  assert.deepEqual(read.upstream, [])
 })

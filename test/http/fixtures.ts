@@ -14,8 +14,10 @@ import {
   type ExternalFigures,
   type SeedboxFigures,
 } from '../../src/coverage/index.js'
+import { loadConfig, type Config } from '../../src/config/index.js'
 import { openDatabase, type Db } from '../../src/db/index.js'
 import { EngineStatusStore } from '../../src/engines/index.js'
+import { publishedListJson } from '../../src/fleet/index.js'
 import { buildHttpServer, type HttpServerOptions } from '../../src/http/index.js'
 import { createLogger } from '../../src/log/index.js'
 import { TorrentStore } from '../../src/torrents/index.js'
@@ -65,6 +67,7 @@ export interface ApiTree {
   /** Reads, as the HTTP server's own connection does. */
   reader: Db
   infohashes: string[]
+  config: Config
 }
 
 /** Scans and makes torrents with the CLI; the first half of the torrents is reported seeding. */
@@ -96,7 +99,14 @@ export async function apiTree(t: TestContext, opts: { hostile?: boolean } = {}):
       error: null,
     })),
   )
-  return { dir, db: tree.db, writer, reader, infohashes: torrents.map((x) => x.infohash) }
+  return {
+    dir,
+    db: tree.db,
+    writer,
+    reader,
+    infohashes: torrents.map((x) => x.infohash),
+    config: loadConfig({ path: tree.config, env: {} }),
+  }
 }
 
 export const SEEDBOXES: SeedboxFigures[] = [
@@ -127,7 +137,17 @@ export function fakeInputs(
 ): CoverageInputs & { figures: ExternalFigures } {
   const figures: ExternalFigures = {
     copiesTarget: target,
-    fleet: new Map(infohashes.map((h, i) => [h, { copies: i % 4 }])),
+    fleet: new Map(
+      infohashes.map((h, i) => [
+        h,
+        {
+          copies: i % 4,
+          seedboxCopies: i % 4,
+          target,
+          health: i % 4 >= target ? 'ok' : i % 4 > 0 ? 'degraded' : 'lost',
+        } as const,
+      ]),
+    ),
     swarm: new Map(
       infohashes.flatMap((h, i) =>
         i % 4 === 3
@@ -162,7 +182,7 @@ export function apiServer(
   const app = buildHttpServer({
     db: tree.reader,
     coverage,
-    list: { urlBase: 'https://example.org/t/', topLevelGroupName: 'aac', trackers: [] },
+    torrentList: () => publishedListJson(tree.reader, tree.config),
     logger: silentLogger,
     version: '9.9.9-test',
     ...opts,

@@ -178,6 +178,9 @@ function demoConfig(root: string, db: string, dir: string): string {
     '[engine.webtorrent]',
     '# 0: any free port, so the demo never collides with a client already running here.',
     'port = 0',
+    '[fleet]',
+    "# One machine and no seedbox: the local engine's copy is the one wanted.",
+    'replicas = 1',
     '',
   ].join('\n')
 }

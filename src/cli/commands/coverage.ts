@@ -9,7 +9,7 @@ import {
   readCoverageData,
 } from '../../coverage/index.js'
 import { openExistingDatabase } from '../../db/index.js'
-import { Fleet } from '../../fleet/index.js'
+import { coverageFigures, readHealth } from '../../fleet/index.js'
 import { UsageError } from '../../errors.js'
 import { defineCommand, stringFlag, writeJson } from '../command.js'
 
@@ -27,13 +27,15 @@ export const coverageCommand = defineCommand({
   async run(ctx) {
     const config = ctx.config()
     const db = openExistingDatabase(resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database))
-    // The fleet's last polls and scrapes, as stored; no seedbox or tracker is contacted.
-    const fleet = new Fleet(config, db, { env: ctx.env })
     try {
+      // The health state from the stored polls and scrapes; no seedbox or tracker is contacted.
       const report = computeCoverage(
         readCoverageData(
           db,
-          fleetCoverageInputs(fleet, config.fleet.seedboxes.length > 0, () => upstreamReleases(db)),
+          fleetCoverageInputs(
+            () => coverageFigures(readHealth(db, config)),
+            () => upstreamReleases(db),
+          ),
         ),
       )
       const collection = stringFlag(ctx.values.collection)
@@ -51,7 +53,6 @@ export const coverageCommand = defineCommand({
         )
       return 0
     } finally {
-      await fleet.close()
       db.close()
     }
   },

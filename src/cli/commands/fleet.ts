@@ -276,7 +276,6 @@ export const healthCommand = defineCommand({
     return await withStoredFleet(ctx, async (fleet) => {
       const s = fleet.status()
       const store = new FleetStore(fleet.db)
-      const swarm = store.latestSwarm()
       const trackers = store.trackers()
       const engine = new EngineStatusStore(fleet.db).all()
       const problems: HealthProblem[] = []
@@ -295,17 +294,17 @@ export const healthCommand = defineCommand({
         }
       }
       for (const t of s.torrents) {
-        if (t.health !== 'ok' && s.seedboxes.length > 0) {
+        if (t.health !== 'ok') {
+          const on = [...(t.local ? ['the local engine'] : []), ...t.holders]
           problems.push({
             id: `torrent-${t.health}:${t.infohash}`,
             severity: t.health === 'lost' ? 'error' : 'warning',
             summary: `${t.name}: ${t.health}, ${t.complete} of ${t.target} copies`,
-            details: t.holders.length
-              ? `complete on ${t.holders.join(', ')}`
-              : 'no complete copy on any seedbox',
+            details: on.length ? `counted: ${on.join(', ')}` : 'no copy counts',
           })
         }
-        for (const e of t.errors.filter((x) => x.kind === 'local'))
+        // The local engine's errors are listed below, from its own report.
+        for (const e of t.errors.filter((x) => x.kind === 'local' && x.seedbox !== 'local'))
           problems.push({
             id: `copy-error:${e.seedbox}:${t.infohash}`,
             severity: 'error',
@@ -364,7 +363,7 @@ export const healthCommand = defineCommand({
         },
         fleet: { replicas: s.replicas, counts: s.counts, seedboxes: s.seedboxes },
         trackers,
-        torrents: s.torrents.map((t) => ({ ...t, swarm: swarm.get(t.infohash) ?? null })),
+        torrents: s.torrents,
       }
       if (ctx.values.json) writeJson(ctx, report)
       else {
@@ -372,7 +371,7 @@ export const healthCommand = defineCommand({
           `health at ${s.at}: ${problems.length === 0 ? 'all well' : `${problems.length} problem(s)`}`,
           `local engine: ${report.engine.seeding}/${report.engine.torrents} seeding, ${report.engine.errors} in error`,
           `fleet: ${s.seedboxes.filter((b) => b.status === 'up').length}/${s.seedboxes.length} seedbox(es) up; torrents ${s.counts.ok} ok, ${s.counts.degraded} degraded, ${s.counts.lost} lost (N = ${s.replicas})`,
-          `swarm: ${swarm.size}/${s.torrents.length} torrent(s) scraped${trackers.length ? `; trackers: ${trackers.map((t) => `${t.tracker} ${t.error ? 'failing' : 'ok'}`).join(', ')}` : ''}`,
+          `swarm: ${s.torrents.filter((t) => t.swarm !== null).length}/${s.torrents.length} torrent(s) scraped${trackers.length ? `; trackers: ${trackers.map((t) => `${t.tracker} ${t.error ? 'failing' : 'ok'}`).join(', ')}` : ''}`,
           ...listed(
             problems,
             (p) =>

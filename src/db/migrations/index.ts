@@ -5,6 +5,7 @@ import { migration003 } from './003-jobs.js'
 import { migration004 } from './004-engine-status.js'
 import { migration005 } from './005-fleet.js'
 import { migration006 } from './006-mirror.js'
+import { migration007 } from './007-copy-states.js'
 
 /** Numbered migrations, applied in order; never edit one that has shipped, add the next number. */
 export const migrations: Migration[] = [
@@ -14,4 +15,5 @@ export const migrations: Migration[] = [
   migration004,
   migration005,
   migration006,
+  migration007,
 ]

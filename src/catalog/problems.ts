@@ -1,7 +1,6 @@
 /**
- * Read-only queries the API needs that no store offers: open problems, paged and counted. The
- * `problems` table is owned by src/catalog/store.ts (and src/torrents/store.ts for scope
- * `torrent`), which documents its columns.
+ * Read-only queries of the `problems` table (written by src/catalog/store.ts, and by
+ * src/torrents/store.ts for scope `torrent`): open problems, paged and counted, for the API.
  */
 import type { Db } from '../db/index.js'
 
