@@ -9,6 +9,7 @@ import { UsageError } from '../../errors.js'
 import { defineCommand, stringFlag, writeJson, type CommandContext } from '../command.js'
 import { formatBytes } from '../../coverage/format.js'
 import { progressLine } from '../progress.js'
+import { aacseedCommand } from '../invocation.js'
 
 function reportJson(r: ScanReport) {
   return {
@@ -211,7 +212,7 @@ export const demoCommand = defineCommand({
       )
       printReport(ctx, report, 'cataloged')
       ctx.out.write(
-        `database: ${dbPath}\nconfig:   ${configPath}\n\nnext: aacseed serve --config ${configPath}\n`,
+        `database: ${dbPath}\nconfig:   ${configPath}\n\nnext: ${aacseedCommand(process.argv[1], ctx.env, ctx.cwd)} serve --config ${configPath}\n`,
       )
     }
     return report.problems.length > 0 ? 1 : 0

@@ -9,6 +9,7 @@ import { jobDefinitions, Service, startEngine, type JobName } from '../../jobs/s
 import { seedTorrents } from '../../jobs/seed.js'
 import { createLogger, type Logger } from '../../log/index.js'
 import { defineCommand, stringFlag, writeJson, type CommandContext } from '../command.js'
+import { aacseedCommand } from '../invocation.js'
 
 const JOB_NAMES: JobName[] = [
   'scan',
@@ -89,7 +90,7 @@ export const serveCommand = defineCommand({
     await service.start()
     const configArg = stringFlag(ctx.values.config) ?? ctx.env.AACSEED_CONFIG
     const check = [
-      `aacseed jobs${configArg ? ` --config ${configArg}` : ''}`,
+      `${aacseedCommand(process.argv[1], ctx.env, ctx.cwd)} jobs${configArg ? ` --config ${configArg}` : ''}`,
       ...(config.http.enabled ? [`http://${config.http.host}:${config.http.port}/`] : []),
     ]
     log.info(
