@@ -39,7 +39,8 @@ export async function main(argv: string[], io: Partial<CommandIO> = {}): Promise
     return argv.length === 0 ? 2 : 0
   }
   if (argv[0] === '--version' || argv[0] === '-V') {
-    ctxIO.out.write(version() + '\n')
+    const { SCHEMA_VERSION } = await import('../db/migrations/index.js')
+    ctxIO.out.write(`aacseed ${version()} (catalog schema ${SCHEMA_VERSION})\n`)
     return 0
   }
   const [entry, rest] = findCommand(argv)

@@ -74,15 +74,29 @@ export function migrate(db: Db, list: readonly Migration[]): void {
       `database schema version ${newest} is newer than this aacseed knows (${known}); upgrade aacseed`,
     )
   }
-  for (const m of [...list].sort((a, b) => a.version - b.version)) {
-    if (done.has(m.version)) continue
+  const pending = [...list].sort((a, b) => a.version - b.version).filter((m) => !done.has(m.version))
+  if (pending.length === 0) return
+  // All pending migrations in one transaction (SQLite's DDL is transactional): an upgrade
+  // that fails halfway leaves the database exactly as the previous release left it.
+  let current: Migration | undefined
+  try {
     db.transaction(() => {
-      m.up(db)
-      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
-        m.version,
-        m.name,
-        new Date().toISOString(),
-      )
+      for (const m of pending) {
+        current = m
+        m.up(db)
+        db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+          m.version,
+          m.name,
+          new Date().toISOString(),
+        )
+      }
     })()
+  } catch (e) {
+    const which = current ? `migration ${current.version} (${current.name})` : 'migrating'
+    throw new AacseedError(
+      'migration-failed',
+      `${which} failed: ${(e as Error).message}; the database was left untouched at schema version ${newest}`,
+      { path: db.name },
+    )
   }
 }

@@ -179,10 +179,10 @@ describe('the CLI frame', () => {
     assert.match(help.stdout, /--time/)
   })
 
-  test('--version prints the package version', async () => {
+  test('--version prints the package version and the catalog schema version', async () => {
     const r = await runCli(['--version'])
     assert.equal(r.code, 0)
-    assert.match(r.stdout, /^\d+\.\d+\.\d+\S*\n$/)
+    assert.match(r.stdout, /^aacseed \d+\.\d+\.\d+\S* \(catalog schema \d+\)\n$/)
   })
 
   test('no arguments prints the overview and exits 2', async () => {

@@ -17,3 +17,6 @@ export const migrations: Migration[] = [
   migration006,
   migration007,
 ]
+
+/** The schema version this aacseed writes: the newest migration's number. */
+export const SCHEMA_VERSION = Math.max(...migrations.map((m) => m.version))
