@@ -114,8 +114,13 @@ export class TransmissionEngine implements Engine {
     // and the URL is shown in messages.
     const username = config.username || decodeURIComponent(url.username)
     const password =
-      readSecret('AACSEED_TRANSMISSION_PASSWORD', config.password_file, opts.env) ??
-      decodeURIComponent(url.password)
+      readSecret(
+        'AACSEED_TRANSMISSION_PASSWORD',
+        config.password_file,
+        opts.env,
+        // The systemd units' LoadCredential= name; a seedbox's engine gets an env without it.
+        'transmission-password',
+      ) ?? decodeURIComponent(url.password)
     url.username = ''
     url.password = ''
     url.search = ''
