@@ -99,7 +99,7 @@ describe('rescans', () => {
     assert.match(text.stdout, new RegExp(`read 0 entries .*; ${entries} unchanged, 0 removed`))
   })
 
-  test('a rescan of an unchanged tree of 10,000 entries takes under a second', async (t) => {
+  test('a rescan of an unchanged tree of 10,000 entries reads none of them', async (t) => {
     const root = tempDir(t, 'aacseed-10k-')
     // 2,000 small metadata files and 8,000 data folders across 40 collections.
     for (let i = 0; i < 10_000; i++) {
@@ -124,9 +124,8 @@ describe('rescans', () => {
       assert.equal(r.stats.entriesUnchanged, 10_000)
       assert.deepEqual(totals(r), totals(first))
     }
+    // How long it takes is measured by `npm run bench:rescan` (bar: 1 s), not by a timed test.
     t.diagnostic(`rescans of the unchanged tree: ${times.map((x) => x.toFixed(0)).join(', ')} ms`)
-    // The best of three: the bar is the scanner's cost, not a neighbour's burst of load.
-    assert.ok(Math.min(...times) < 1000, `rescan took ${Math.min(...times).toFixed(0)} ms`)
   })
 })
 
