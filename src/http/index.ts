@@ -12,4 +12,4 @@ export { HttpMetrics, METRIC_NAMES, PER_TORRENT_METRIC_NAMES } from './metrics.j
 export { HttpError, errorBody, type HttpErrorCode } from './errors.js'
 export { tokenMatches, requireToken } from './auth.js'
 export { escapeHtml } from './dashboard/page.js'
-export { startServeHttp, packageVersion, type ServeHttpOptions } from './serve.js'
+export { healthInputs, startServeHttp, packageVersion, type ServeHttpOptions } from './serve.js'

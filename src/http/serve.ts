@@ -8,7 +8,7 @@ import type { Config } from '../config/index.js'
 import { readSecret } from '../config/load.js'
 import { CoverageCache, fleetCoverageInputs, type CoverageInputs } from '../coverage/index.js'
 import { upstreamReleases } from '../mirror/index.js'
-import { openDatabase } from '../db/index.js'
+import { openDatabase, type Db } from '../db/index.js'
 import type { Engine } from '../engines/index.js'
 import { coverageFigures, publishedListJson, readHealth } from '../fleet/index.js'
 import type { Logger } from '../log/index.js'
@@ -31,6 +31,14 @@ export function packageVersion(): string {
   ).version
 }
 
+/** What coverage reads besides the catalog: the health state (src/fleet/status.ts) and the mirror's upstream releases. */
+export function healthInputs(db: Db, config: Config): CoverageInputs {
+  return fleetCoverageInputs(
+    () => coverageFigures(readHealth(db, config)),
+    () => upstreamReleases(db),
+  )
+}
+
 /** Starts listening; `close()` stops the server, then closes its database connection. */
 export async function startServeHttp(
   opts: ServeHttpOptions,
@@ -43,12 +51,7 @@ export async function startServeHttp(
       db,
       coverage: new CoverageCache({
         db,
-        inputs:
-          opts.inputs ??
-          fleetCoverageInputs(
-            () => coverageFigures(readHealth(db, config)),
-            () => upstreamReleases(db),
-          ),
+        inputs: opts.inputs ?? healthInputs(db, config),
       }),
       jobs: opts.jobs,
       engine: {
