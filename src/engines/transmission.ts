@@ -137,6 +137,14 @@ export class TransmissionEngine implements Engine {
     )
   }
 
+  /** The daemon's version and rpc-version, asked afresh (for `aacseed doctor`). */
+  async info(): Promise<{ version: string; apiVersion: string; latencyMs: number }> {
+    const t0 = performance.now()
+    this.session = null
+    const s = await this.ensureSession()
+    return { version: s.version, apiVersion: String(s.rpcVersion), latencyMs: performance.now() - t0 }
+  }
+
   async add(t: EngineTorrent): Promise<AddResult> {
     checkEngineTorrent(this.kind, t)
     const session = await this.ensureSession()

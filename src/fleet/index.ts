@@ -35,6 +35,6 @@ export {
   type Placement,
   type PlacementInput,
 } from './placement.js'
-export { seedboxPasswordEnv } from './seedbox.js'
+export { SeedboxClient, seedboxPasswordEnv } from './seedbox.js'
 export { FleetStore } from './store.js'
 export { scrapeInto, scrapeSwarm, scrapeTrackers, type ScrapeReport } from './swarm.js'

@@ -284,7 +284,11 @@ export interface TransmissionDaemon {
 export async function startTransmission(
   t: TestContext,
   dir: string,
-  opts: { auth?: { user: string; pass: string } } = {},
+  opts: {
+    auth?: { user: string; pass: string }
+    /** A command the daemon runs under, e.g. `['faketime', '-f', '+1h']` for a daemon whose clock is off. */
+    wrap?: string[]
+  } = {},
 ): Promise<TransmissionDaemon> {
   const rpcPort = await freePort()
   const peerPort = await freePort()
@@ -370,7 +374,8 @@ export async function startTransmission(
       '-e',
       logPath,
     ]
-    child = spawn('transmission-daemon', args, { stdio: 'ignore' })
+    const [cmd, ...pre] = [...(opts.wrap ?? []), 'transmission-daemon']
+    child = spawn(cmd!, [...pre, ...args], { stdio: 'ignore' })
     const proc = child
     // A daemon must never keep the test process alive, nor outlive it (even if a failed test
     // restarts one after its `t.after` ran).

@@ -29,6 +29,7 @@ export const commandEntries: CommandEntry[] = [
   { name: 'plan', load: async () => (await import('./mirror.js')).planCommand },
   { name: 'health', load: async () => (await import('./fleet.js')).healthCommand },
   { name: 'config', load: async () => (await import('./config.js')).configCommand },
+  { name: 'doctor', load: async () => (await import('./doctor.js')).doctorCommand },
   { name: 'demo', load: async () => (await import('./catalog.js')).demoCommand },
   { name: 'aacid parse', load: async () => (await import('./aacid.js')).aacidParse },
   { name: 'aacid new', load: async () => (await import('./aacid.js')).aacidNew },
