@@ -1,4 +1,4 @@
-export { configSchema, type Config, type ConfigInput } from './schema.js'
+export { configSchema, JOB_NAMES, type Config, type ConfigInput, type JobName } from './schema.js'
 export { loadConfig, checkRoots, readSecret, type LoadConfigOptions } from './load.js'
 export {
   locateConfig,

@@ -121,20 +121,31 @@ const engine = z
   .strict()
   .default({})
 
+/**
+ * Every scheduled job of `aacseed serve` and its default schedule: the one list of job names
+ * (`JOB_NAMES`) that serve, `run`, `jobs --job` and the config's `[jobs]` table share.
+ */
+const jobSchedules = {
+  scan: cron.default('*/30 * * * *'),
+  make_torrents: cron.default('*/30 * * * *'),
+  seed: cron.default('*/10 * * * *'),
+  engine_status: cron.default('* * * * *'),
+  /** Poll every seedbox of the fleet (src/fleet). */
+  fleet_poll: cron.default('* * * * *'),
+  /** Poll, plan and push missing placements (and removals, when `fleet.remove_extra`). */
+  fleet_apply: cron.default('*/10 * * * *'),
+  /** Scrape the trackers for swarm figures. */
+  scrape: cron.default('*/30 * * * *'),
+  /** Follow the mirror sources: fetch new ranges, advance downloads, place finished ones. */
+  mirror_sync: cron.default('*/5 * * * *'),
+}
+
+export type JobName = keyof typeof jobSchedules
+export const JOB_NAMES = Object.keys(jobSchedules) as JobName[]
+
 const jobs = z
   .object({
-    scan: cron.default('*/30 * * * *'),
-    make_torrents: cron.default('*/30 * * * *'),
-    seed: cron.default('*/10 * * * *'),
-    engine_status: cron.default('* * * * *'),
-    /** Poll every seedbox of the fleet (src/fleet). */
-    fleet_poll: cron.default('* * * * *'),
-    /** Poll, plan and push missing placements (and removals, when `fleet.remove_extra`). */
-    fleet_apply: cron.default('*/10 * * * *'),
-    /** Scrape the trackers for swarm figures. */
-    scrape: cron.default('*/30 * * * *'),
-    /** Follow the mirror sources: fetch new ranges, advance downloads, place finished ones. */
-    mirror_sync: cron.default('*/5 * * * *'),
+    ...jobSchedules,
     /** Job runs kept in the database. */
     keep_runs: z.number().int().min(10).default(1000),
   })

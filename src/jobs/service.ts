@@ -3,55 +3,25 @@
  * Each job is a thin adapter from a capability (catalog, torrents, engines) to counts.
  */
 import { scan, scanSettings } from '../catalog/index.js'
-import type { Config } from '../config/index.js'
+import type { Config, JobName } from '../config/index.js'
 import type { Db } from '../db/index.js'
-import { EngineStatusStore, isEngineError, type Engine } from '../engines/index.js'
+import { EngineStatusStore, type Engine } from '../engines/index.js'
+import { startEngine } from '../engines/start.js'
 import { ConfigError, errorMessage } from '../errors.js'
-import { Fleet, publishedList, scrapeSwarm } from '../fleet/index.js'
+import { Fleet, scrapeSwarm } from '../fleet/index.js'
 import type { Logger } from '../log/index.js'
-import { MirrorStore, MirrorSync } from '../mirror/index.js'
-import {
-  makeTorrents,
-  publishTorrentList,
-  type MakeOptions,
-  type TorrentListEntry,
-} from '../torrents/index.js'
+import { MirrorSync } from '../mirror/index.js'
+import { makeSettings, publishList } from '../publish/index.js'
+import { makeTorrents } from '../torrents/index.js'
 import { JobRunner, type JobDefinition } from './runner.js'
 import type { JobCounts } from './runs.js'
 import { seedTorrents } from './seed.js'
-
-export type JobName =
-  | 'scan'
-  | 'make_torrents'
-  | 'seed'
-  | 'engine_status'
-  | 'fleet_poll'
-  | 'fleet_apply'
-  | 'scrape'
-  | 'mirror_sync'
 
 export interface ServiceDeps {
   config: Config
   db: Db
   engine: Engine
   logger: Logger
-}
-
-/** The published torrent list, with the health state's swarm and seeding figures (src/fleet/list.ts). */
-export function torrentList(db: Db, config: Config): TorrentListEntry[] {
-  return publishedList(db, config)
-}
-
-/** Rewrites the list file (`torrents.list_path`); null when none is configured. */
-export function publishList(db: Db, config: Config): Promise<string> | null {
-  if (!config.torrents.list_path) return null
-  return publishTorrentList(config.torrents.list_path, torrentList(db, config))
-}
-
-/** `torrents make` options every caller shares: mirrored releases keep upstream's torrent shape. */
-export function makeSettings(db: Db): Pick<MakeOptions, 'shapeOf'> {
-  const shapes = new MirrorStore(db).torrentShapes()
-  return { shapeOf: (name) => shapes.get(name) }
 }
 
 /** Runs one catalog writer at a time: two scans (or a scan and a make) at once would undo each other's unfinished rows. */
@@ -175,16 +145,6 @@ export function jobDefinitions({ config, db, engine, logger }: ServiceDeps): Job
   }))
 }
 
-/** Starts an engine; a taken port is a configuration error (exit 2), anything else is rethrown. */
-export async function startEngine(engine: Engine): Promise<void> {
-  try {
-    await engine.start()
-  } catch (e) {
-    if (isEngineError(e) && e.code === 'port-in-use') throw new ConfigError(`engine: ${e.message}`)
-    throw e
-  }
-}
-
 export class Service {
   readonly runner: JobRunner
 
@@ -197,10 +157,6 @@ export class Service {
     })
   }
 
-  /**
-   * Seeds what was already made first (no scan needed: a restart is seeding within seconds),
-   * then schedules the jobs and brings the catalog and torrents up to date in the background.
-   */
   /**
    * A taken port is the operator's to fix (exit 2: systemd does not restart in a loop). An
    * unreachable or refusing daemon may come back: the jobs record their failures and retry.
@@ -217,7 +173,11 @@ export class Service {
     }
   }
 
-  /** After `startEngine()`. */
+  /**
+   * After `startEngine()`. Seeds what was already made first (no scan needed: a restart is
+   * seeding within seconds), then schedules the jobs and brings the catalog and torrents up to
+   * date in the background.
+   */
   async start(): Promise<void> {
     this.runner.validate()
     this.runner.start()

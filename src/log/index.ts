@@ -5,8 +5,13 @@
  * Secrets are redacted by field name, and `redactUrl` (redact.ts) hides the ones inside URLs.
  */
 import { fstatSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino'
-import pretty from 'pino-pretty'
+import type PinoPretty from 'pino-pretty'
+
+// pino-pretty (and its colour and date libraries) is loaded only when a person watches a
+// terminal: every CLI command imports this module, and start-up time is part of each command.
+const require = createRequire(import.meta.url)
 
 export { redactUrl, redactUrlsIn, REDACTED } from './redact.js'
 
@@ -62,6 +67,7 @@ export function createLogger(opts: LoggerOptions): Logger {
   if (usePretty) {
     // In this thread, not a transport worker: start-up stays fast and every line is out
     // before the process exits.
+    const pretty = require('pino-pretty') as typeof PinoPretty
     const stream = pretty({
       destination: dest,
       sync: true,

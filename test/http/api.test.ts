@@ -14,7 +14,7 @@ import { EngineStatusStore } from '../../src/engines/index.js'
 import { timelineRows } from '../../src/http/dashboard/client.js'
 import { runnerJobs, tokenMatches, type JobsApi } from '../../src/http/index.js'
 import { JobRunner } from '../../src/jobs/index.js'
-import { publishList } from '../../src/jobs/service.js'
+import { publishList } from '../../src/publish/index.js'
 import { FleetStore } from '../../src/fleet/index.js'
 import { waitFor } from '../helpers.js'
 import {

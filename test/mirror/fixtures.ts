@@ -10,7 +10,7 @@ import type { TestContext } from 'node:test'
 import { scan, writeSampleRelease, type SampleCollection } from '../../src/catalog/index.js'
 import { configSchema } from '../../src/config/index.js'
 import { openDatabase } from '../../src/db/index.js'
-import { publishList } from '../../src/jobs/service.js'
+import { publishList } from '../../src/publish/index.js'
 import { makeTorrents } from '../../src/torrents/index.js'
 
 export interface StaticServer {

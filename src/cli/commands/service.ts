@@ -1,26 +1,14 @@
-import { resolve } from 'node:path'
-import type { Config } from '../../config/index.js'
-import { openDatabase, openExistingDatabase } from '../../db/index.js'
-import { createEngine } from '../../engines/index.js'
+/**
+ * `aacseed serve`, `seed` and `run`: the commands that start an engine. The engines, the job
+ * service and the HTTP server are imported when a command runs, not when this module loads:
+ * `aacseed --help` loads every command module, and must not pay for WebTorrent or Fastify.
+ */
+import { JOB_NAMES, type Config, type JobName } from '../../config/index.js'
+import { openDatabase } from '../../db/index.js'
 import { AacseedError, UsageError } from '../../errors.js'
-import { runnerJobs, startServeHttp } from '../../http/index.js'
-import { JobRunner } from '../../jobs/index.js'
-import { jobDefinitions, Service, startEngine, type JobName } from '../../jobs/service.js'
-import { seedTorrents } from '../../jobs/seed.js'
 import { createLogger, type Logger } from '../../log/index.js'
 import { defineCommand, stringFlag, writeJson, type CommandContext } from '../command.js'
 import { aacseedCommand } from '../invocation.js'
-
-const JOB_NAMES: JobName[] = [
-  'scan',
-  'make_torrents',
-  'seed',
-  'engine_status',
-  'fleet_poll',
-  'fleet_apply',
-  'scrape',
-  'mirror_sync',
-]
 
 function logger(ctx: CommandContext, config: Config): Logger {
   return createLogger({ level: config.log.level, pretty: ctx.out.isTTY === true, destination: ctx.out })
@@ -60,6 +48,9 @@ export const serveCommand = defineCommand({
   ],
   async run(ctx) {
     const config = withEngineKind(ctx.config({ checkRoots: true }), stringFlag(ctx.values.engine))
+    const [{ createEngine }, { jobDefinitions, Service }, { runnerJobs, startServeHttp }] = await Promise.all(
+      [import('../../engines/index.js'), import('../../jobs/service.js'), import('../../http/index.js')],
+    )
     const log = logger(ctx, config)
     const db = openDatabase(config.catalog.database)
     const engine = createEngine(config.engine, { logger: log.child({ area: 'engine' }), env: ctx.env })
@@ -114,6 +105,11 @@ export const seedCommand = defineCommand({
   options: { engine: { type: 'string' }, json: { type: 'boolean' } },
   async run(ctx) {
     const config = withEngineKind(ctx.config(), stringFlag(ctx.values.engine))
+    const [{ createEngine }, { startEngine }, { seedTorrents }] = await Promise.all([
+      import('../../engines/index.js'),
+      import('../../engines/start.js'),
+      import('../../jobs/seed.js'),
+    ])
     const log = createLogger({ level: 'warn', destination: ctx.err, pretty: false })
     const db = openDatabase(config.catalog.database)
     const engine = createEngine(config.engine, { logger: log, env: ctx.env })
@@ -146,45 +142,6 @@ export const seedCommand = defineCommand({
   },
 })
 
-export const jobsCommand = defineCommand({
-  name: 'jobs',
-  summary: 'show recent job runs (start, end, outcome, counts, error)',
-  usage: '[--job NAME] [--limit N] [--json] [--db PATH]',
-  options: {
-    job: { type: 'string' },
-    limit: { type: 'string' },
-    json: { type: 'boolean' },
-    db: { type: 'string' },
-  },
-  async run(ctx) {
-    const config = ctx.config()
-    const db = openExistingDatabase(resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database))
-    try {
-      const runner = new JobRunner({ db, logger: createLogger({ level: 'silent' }), jobs: [] })
-      const job = stringFlag(ctx.values.job)
-      const runs = runner.recentRuns({
-        ...(job ? { job } : {}),
-        limit: Number(stringFlag(ctx.values.limit) ?? 20),
-      })
-      if (ctx.values.json) writeJson(ctx, runs)
-      else if (runs.length === 0) ctx.out.write('no job runs yet\n')
-      else {
-        for (const r of runs) {
-          const counts = Object.entries(r.counts ?? {})
-            .map(([k, v]) => `${k}=${v}`)
-            .join(' ')
-          ctx.out.write(
-            `${r.startedAt}  ${r.job.padEnd(13)} ${r.outcome.padEnd(11)} ${r.trigger.padEnd(8)} ${counts}${r.error ? `  error: ${r.error}` : ''}\n`,
-          )
-        }
-      }
-      return 0
-    } finally {
-      db.close()
-    }
-  },
-})
-
 export const runCommand = defineCommand({
   name: 'run',
   summary: 'run one job now, in this process, and record it',
@@ -195,6 +152,12 @@ export const runCommand = defineCommand({
     if (ctx.positionals.length !== 1 || !JOB_NAMES.includes(name as JobName))
       throw new UsageError(`usage: aacseed run JOB, where JOB is one of ${JOB_NAMES.join(', ')}`)
     const config = ctx.config({ checkRoots: name === 'scan' })
+    const [{ createEngine }, { startEngine }, { JobRunner }, { jobDefinitions }] = await Promise.all([
+      import('../../engines/index.js'),
+      import('../../engines/start.js'),
+      import('../../jobs/index.js'),
+      import('../../jobs/service.js'),
+    ])
     const log = createLogger({
       level: config.log.level,
       destination: ctx.err,

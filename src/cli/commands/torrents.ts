@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path'
 import type { Config } from '../../config/index.js'
 import { openDatabase, openExistingDatabase } from '../../db/index.js'
 import { UsageError } from '../../errors.js'
-import { makeSettings, publishList, torrentList } from '../../jobs/service.js'
+import { makeSettings, publishList, torrentList } from '../../publish/index.js'
 import {
   formatTorrentList,
   isValidPieceLength,

@@ -1,0 +1,29 @@
+/**
+ * What aacseed publishes: the torrent list file (fleet's `publishedList`: aacseed's torrents with
+ * the health state's figures) and the options every `torrents make` shares (mirror's upstream
+ * shapes). It joins torrents, fleet and mirror, so it sits above those three and below jobs and
+ * cli. It imports their modules directly, not their index files, so `torrents make` and
+ * `torrents list` load no engine or HTTP code (test/cli/startup.test.ts).
+ */
+import type { Config } from '../config/index.js'
+import type { Db } from '../db/index.js'
+import { publishedList } from '../fleet/list.js'
+import { MirrorStore } from '../mirror/store.js'
+import { publishTorrentList, type MakeOptions, type TorrentListEntry } from '../torrents/index.js'
+
+/** The published torrent list (see fleet/list.ts). */
+export function torrentList(db: Db, config: Config): TorrentListEntry[] {
+  return publishedList(db, config)
+}
+
+/** Rewrites the list file (`torrents.list_path`); null when none is configured. */
+export function publishList(db: Db, config: Config): Promise<string> | null {
+  if (!config.torrents.list_path) return null
+  return publishTorrentList(config.torrents.list_path, torrentList(db, config))
+}
+
+/** `torrents make` options every caller shares: mirrored releases keep upstream's torrent shape. */
+export function makeSettings(db: Db): Pick<MakeOptions, 'shapeOf'> {
+  const shapes = new MirrorStore(db).torrentShapes()
+  return { shapeOf: (name) => shapes.get(name) }
+}
