@@ -20,7 +20,8 @@
  * copies without them (extras on a down seedbox are left alone: they cannot be reached).
  */
 
-export type TorrentKind = 'meta' | 'data'
+/** `other`: an opaque torrent from an upstream list (not an AAC release), placed like any other. */
+export type TorrentKind = 'meta' | 'data' | 'other'
 
 export interface PlacementTorrent {
   /** 40 lowercase hex digits (any unique text works; hex infohashes are hashed fastest). */

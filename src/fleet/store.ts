@@ -38,7 +38,9 @@ import type { SeedboxPoll, SeedboxTorrent } from './seedbox.js'
 export interface FleetTorrent {
   infohash: string
   name: string
-  kind: 'meta' | 'data'
+  /** `other`: an opaque torrent (not an AAC release) a seed plan gave the fleet. */
+  kind: 'meta' | 'data' | 'other'
+  /** '' for an opaque torrent. */
   collection: string
   totalSize: number
   torrentPath: string

@@ -11,7 +11,7 @@ import type { Db } from '../db/index.js'
 import { AacseedError, errorMessage } from '../errors.js'
 import { FleetStore } from '../fleet/index.js'
 import { writeFileAtomic } from '../torrents/index.js'
-import { checkUpstreamTorrent } from './check.js'
+import { checkOpaqueTorrent, checkUpstreamTorrent } from './check.js'
 import { fetchBytes } from './fetch.js'
 import type { PlannedTorrent } from './plan.js'
 import { fetchOptions, torrentLimits } from './sources.js'
@@ -33,8 +33,24 @@ export function applyPlanLocally(db: Db, config: Config, chosen: readonly Planne
   const at = new Date().toISOString()
   const report: ApplyPlanReport = { added: [], already: [], failed: [] }
   for (const c of chosen) {
+    if (c.kind === 'other' || c.collection === null) {
+      report.failed.push({
+        name: c.name,
+        code: 'not-supported',
+        message: `${c.name} is not an AAC release: follow its group with a mirror source's kinds = ["other"] and groups, or --apply fleet`,
+      })
+      continue
+    }
     const isNew = store.queue(
-      { ...c, dataSize: c.bytes, source: sourceOf.get(c.btih) ?? 'plan', wantedBy: 'plan', root },
+      {
+        ...c,
+        kind: c.kind,
+        collection: c.collection,
+        dataSize: c.bytes,
+        source: sourceOf.get(c.btih) ?? 'plan',
+        wantedBy: 'plan',
+        root,
+      },
       at,
     )
     ;(isNew ? report.added : report.already).push(c.name)
@@ -70,12 +86,20 @@ export async function applyPlanToFleet(
         c.torrentUrl,
         fetchOptions(config.mirror, config.mirror.max_torrent_bytes, signal),
       )
-      const t = checkUpstreamTorrent(
-        bytes,
-        { btih: c.btih, name: c.name, kind: c.kind, dataSize: c.bytes },
-        torrentLimits(config.mirror),
-      )
-      const path = join(dir, torrentFileName(c.name))
+      const t =
+        c.kind === 'other'
+          ? checkOpaqueTorrent(
+              bytes,
+              { btih: c.btih, dataSize: c.bytes, label: c.name },
+              torrentLimits(config.mirror),
+            )
+          : checkUpstreamTorrent(
+              bytes,
+              { btih: c.btih, name: c.name, kind: c.kind, dataSize: c.bytes },
+              torrentLimits(config.mirror),
+            )
+      // Opaque torrents' display names repeat across groups (f_1000.torrent): they are kept by btih.
+      const path = join(dir, c.kind === 'other' ? `${c.btih}.torrent` : torrentFileName(c.name))
       await mkdir(dir, { recursive: true })
       await writeFileAtomic(path, bytes)
       fleet.addExternalTorrent(
@@ -83,7 +107,7 @@ export async function applyPlanToFleet(
           infohash: c.btih,
           name: c.name,
           kind: c.kind,
-          collection: c.collection,
+          collection: c.collection ?? '',
           totalSize: t.totalSize,
           torrentPath: path,
         },

@@ -7,54 +7,102 @@ import type { Db } from '../db/index.js'
 import type { Config } from '../config/index.js'
 import { FleetStore, scrapeInto, type ScrapeReport } from '../fleet/index.js'
 import { TorrentStore } from '../torrents/index.js'
+import { parseListDate } from './dates.js'
 import type { PlanCandidate } from './plan.js'
 import { MirrorStore } from './store.js'
 
 /**
- * One candidate per btih across all sources (the first source by name wins), marked held when
- * this machine or its fleet has or is getting it. Seeders are the latest figures known: the
- * list's, or a scrape of our own when it is newer (`scrapeCandidates`, the scrape job).
+ * What this machine or its fleet has or is getting: AAC releases by name (cataloged anywhere,
+ * torrented, downloading) and any torrent by btih (torrented, downloading, seeded by the local
+ * engine, or given to the fleet by an earlier plan).
+ */
+export function heldHere(db: Db): { names: Set<string>; btihs: Set<string> } {
+  const fleet = new FleetStore(db)
+  const names = new Set<string>()
+  const btihs = new Set<string>()
+  for (const r of new CatalogStore(db).releases()) names.add(r.name)
+  for (const t of new TorrentStore(db).all()) {
+    names.add(t.name)
+    btihs.add(t.infohash)
+  }
+  for (const d of new MirrorStore(db).downloads())
+    if (d.state !== 'rejected') {
+      names.add(d.name)
+      btihs.add(d.btih)
+    }
+  for (const t of fleet.externalTorrents()) btihs.add(t.infohash)
+  for (const h of fleet.localSeeding()) btihs.add(h)
+  return { names, btihs }
+}
+
+/**
+ * One candidate per btih across all sources (the first source by name wins), AAC releases and
+ * opaque torrents alike, marked held when this machine or its fleet has or is getting it (an
+ * AAC release by name or btih, an opaque torrent by btih: its identity). Seeders are the latest
+ * figures known: the list's, or a scrape of our own when it is newer (`scrapeCandidates`, the
+ * scrape job).
  */
 export function planCandidates(db: Db): PlanCandidate[] {
   const store = new MirrorStore(db)
   const scraped = new FleetStore(db).latestSwarm()
-  const held = new Set<string>()
-  for (const r of new CatalogStore(db).releases()) held.add(r.name)
-  for (const t of new TorrentStore(db).all()) held.add(t.name)
-  for (const d of store.downloads()) if (d.state !== 'rejected') held.add(d.name)
-  // Given to the fleet by an earlier plan: taken care of as well.
-  for (const t of new FleetStore(db).externalTorrents()) held.add(t.name)
+  const { names: held, btihs: heldBtih } = heldHere(db)
   const seen = new Set<string>()
   const out: PlanCandidate[] = []
+  const figures = (btih: string, listed: number | null, listedAt: string | null) => {
+    const ours = scraped.get(btih)
+    const newer = ours !== undefined && (listedAt === null || Date.parse(ours.scrapedAt) > listTime(listedAt))
+    return newer
+      ? { seeders: ours.seeders, scrapedAt: ours.scrapedAt }
+      : { seeders: listed, scrapedAt: listedAt }
+  }
   for (const u of store.upstream()) {
     if (seen.has(u.btih)) continue
     seen.add(u.btih)
-    const ours = scraped.get(u.btih)
-    const newer =
-      ours !== undefined && (u.scrapedAt === null || Date.parse(ours.scrapedAt) > listTime(u.scrapedAt))
     out.push({
       btih: u.btih,
       name: u.name,
       kind: u.kind,
       collection: u.collection,
+      group: u.group,
+      topGroup: u.topGroup,
       fromS: u.fromS,
       toS: u.toS,
       bytes: u.dataSize,
-      seeders: newer ? ours.seeders : u.seeders,
-      scrapedAt: newer ? ours.scrapedAt : u.scrapedAt,
+      ...figures(u.btih, u.seeders, u.scrapedAt),
       obsolete: u.obsolete,
       embargo: u.embargo,
-      held: held.has(u.name),
+      held: held.has(u.name) || heldBtih.has(u.btih),
       magnet: u.magnet,
       torrentUrl: u.torrentUrl,
+    })
+  }
+  for (const o of store.opaque()) {
+    if (seen.has(o.btih)) continue
+    seen.add(o.btih)
+    out.push({
+      btih: o.btih,
+      name: o.displayName.replace(/\.torrent$/, ''),
+      kind: 'other',
+      collection: null,
+      group: o.group,
+      topGroup: o.topGroup,
+      fromS: 0,
+      toS: 0,
+      bytes: o.dataSize,
+      ...figures(o.btih, o.seeders, o.scrapedAt),
+      obsolete: o.obsolete,
+      embargo: o.embargo,
+      held: heldBtih.has(o.btih),
+      magnet: o.magnet,
+      torrentUrl: o.torrentUrl,
     })
   }
   return out
 }
 
-/** The list's `YYYY-MM-DDTHH:MM:SS` is UTC without a zone; NaN when unreadable. */
+/** The list's dates are UTC without a zone (src/mirror/dates.ts); NaN when unreadable. */
 function listTime(s: string): number {
-  return Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(s) ? s : `${s}Z`)
+  return parseListDate(s) ?? NaN
 }
 
 /**

@@ -56,3 +56,34 @@ export function checkUpstreamTorrent(
   }
   return t
 }
+
+/**
+ * Checking an opaque torrent's .torrent (an entry that is not an AAC release): no AAC rule
+ * applies, so it must only be the torrent its entry names (the infohash, and the listed size
+ * when there is one) and safe to download (`parseTorrent` refuses paths that leave the folder).
+ * Its data is verified by the engine, piece by piece, against that infohash.
+ */
+export function checkOpaqueTorrent(
+  buf: Uint8Array,
+  up: { btih: string; dataSize: number | null; label: string },
+  limits: ParseLimits,
+): ParsedTorrent {
+  let t: ParsedTorrent
+  try {
+    t = parseTorrent(buf, limits)
+  } catch (e) {
+    if (e instanceof TorrentError) throw e
+    throw new MirrorError('torrent-mismatch', `invalid .torrent: ${errorMessage(e)}`)
+  }
+  if (t.infoHash !== up.btih)
+    throw new MirrorError(
+      'torrent-mismatch',
+      `the .torrent for ${up.label} has infohash ${t.infoHash}, not the listed ${up.btih}`,
+    )
+  if (up.dataSize !== null && t.totalSize !== up.dataSize)
+    throw new MirrorError(
+      'torrent-mismatch',
+      `the .torrent for ${up.label} holds ${t.totalSize} bytes, not the listed ${up.dataSize}`,
+    )
+  return t
+}

@@ -4,11 +4,13 @@ export {
   magnetInfoHash,
   releaseOfTorrentName,
   type UpstreamTorrent,
+  type OpaqueTorrent,
   type Rejection,
   type ParsedList,
   type ListContext,
 } from './list.js'
-export { checkUpstreamTorrent } from './check.js'
+export { checkUpstreamTorrent, checkOpaqueTorrent } from './check.js'
+export { parseListDate } from './dates.js'
 export { fetchBytes, displayLocation, type FetchOptions } from './fetch.js'
 export { readSource, sourceLocation, type SourceConfig, type MirrorConfig } from './sources.js'
 export {
@@ -17,6 +19,7 @@ export {
   type DownloadState,
   type SourceRow,
   type StoredUpstream,
+  type StoredOpaque,
 } from './store.js'
 export {
   MirrorSync,
@@ -31,12 +34,13 @@ export {
 export {
   planSeeding,
   globMatcher,
+  planFollows,
   type PlanCandidate,
   type PlanOptions,
   type SeedPlan,
   type PlannedTorrent,
   type SkipReason,
 } from './plan.js'
-export { planCandidates, scrapeCandidates, upstreamReleases } from './candidates.js'
+export { heldHere, planCandidates, scrapeCandidates, upstreamReleases } from './candidates.js'
 export { applyPlanLocally, applyPlanToFleet, type ApplyPlanReport } from './apply.js'
 export { mirrorSummary, type MirrorSummary } from './summary.js'

@@ -1,15 +1,19 @@
 /**
  * Reading an upstream torrent list: the JSON array aacseed publishes, which is Anna's
- * Archive's format. Pure: text in, `UpstreamTorrent`s and rejections out.
+ * Archive's format. Pure: text in, `UpstreamTorrent`s, `OpaqueTorrent`s and rejections out.
  *
  * Upstream content is untrusted. Each entry is checked on its own, and a bad entry is a
  * rejection naming the source and the entry, never an exception: the rest of the list still
- * counts. Only AAC releases are followed, so the release name (the `display_name` without
- * `.torrent`) must parse as a metadata file or data folder name by the standard. That also
- * rules out every name that could leave a download folder (`/`, `\`, `..`, NUL).
+ * counts. An entry whose release name (the `display_name` without `.torrent`) parses as an
+ * AAC metadata file or data folder name is an AAC release; any other well-formed entry is an
+ * opaque torrent (Library Genesis, Sci-Hub, …): kept with its group and figures, known by its
+ * btih, checked by nothing but the engine's pieces. Malformed entries (a bad btih or URL, a
+ * magnet for another torrent, a name or group that could leave a folder, a bad date) are
+ * rejections either way.
  */
 import { parseTorrentFileName, type ReleaseName } from '../aac/index.js'
 import { errorMessage } from '../errors.js'
+import { parseListDate } from './dates.js'
 import { MirrorError, type MirrorErrorCode } from './errors.js'
 import { displayLocation } from './fetch.js'
 
@@ -39,6 +43,38 @@ export interface UpstreamTorrent {
   embargo: boolean
   /** The list's `added_to_torrents_list_at`, or null. */
   addedAt: string | null
+  /** The list's `top_level_group_name` and `group_name`; '' when it gives none. */
+  topGroup: string
+  group: string
+}
+
+/**
+ * A list entry that is not an AAC release: kept as the list gives it. Its identity is its btih;
+ * its display name is a label (checked to be one safe path component, as its group is, since a
+ * mirror downloads it under its group's folder).
+ */
+export interface OpaqueTorrent {
+  btih: string
+  /** `display_name` as listed (`sm_00200000-00299999.torrent`). */
+  displayName: string
+  topGroup: string
+  group: string
+  torrentUrl: string | null
+  magnet: string | null
+  torrentSize: number | null
+  dataSize: number | null
+  numFiles: number | null
+  seeders: number | null
+  leechers: number | null
+  completed: number | null
+  scrapedAt: string | null
+  addedAt: string | null
+  obsolete: boolean
+  embargo: boolean
+  partiallyBroken: boolean
+  isMetadata: boolean
+  /** The entry as upstream wrote it (JSON), so a list we publish keeps its fields unchanged. */
+  entry: string
 }
 
 export interface Rejection {
@@ -51,7 +87,10 @@ export interface Rejection {
 
 export interface ParsedList {
   torrents: UpstreamTorrent[]
+  opaque: OpaqueTorrent[]
   rejected: Rejection[]
+  /** Entries that repeat a torrent already listed (the same btih, e.g. in a second group): kept once. */
+  duplicates: number
 }
 
 export interface ListContext {
@@ -110,6 +149,10 @@ export function releaseOfTorrentName(
 }
 
 const HEX40 = /^[0-9a-fA-F]{40}$/
+const AAC_SHAPE = /_(?:meta|data)__aacid__/
+// A separator, NUL or another control character: never in a file name we create.
+// oxlint-disable-next-line no-control-regex
+const UNSAFE_CHAR = /[/\\\u0000-\u001f\u007f]/
 
 export function parseTorrentList(text: string, ctx: ListContext): ParsedList {
   let data: unknown
@@ -131,18 +174,30 @@ export function parseTorrentList(text: string, ctx: ListContext): ParsedList {
       'list-invalid',
       `${ctx.source}: the list at ${displayLocation(ctx.location)} has ${data.length} entries, more than the limit of ${ctx.maxEntries}`,
     )
-  const out: ParsedList = { torrents: [], rejected: [] }
-  const seen = new Map<string, string>()
+  const out: ParsedList = { torrents: [], opaque: [], rejected: [], duplicates: 0 }
+  // btih → the AAC release name, or null for an opaque torrent.
+  const seen = new Map<string, string | null>()
   data.forEach((raw: unknown, i) => {
     const label = entryLabel(raw, i)
     try {
-      const t = parseEntry(raw, ctx)
-      const other = seen.get(t.btih)
-      if (other !== undefined && other !== t.name)
-        throw new MirrorError('entry-invalid', `btih ${t.btih} is also listed for ${other}`)
-      if (other !== undefined) return // the same torrent twice: keep the first
-      seen.set(t.btih, t.name)
-      out.torrents.push(t)
+      const parsed = parseEntry(raw, ctx)
+      const t = parsed.aac ?? parsed.opaque
+      const name = parsed.aac ? parsed.aac.name : null
+      if (seen.has(t.btih)) {
+        const other = seen.get(t.btih)!
+        // The same torrent twice (an AAC release, or an opaque torrent in a second group): keep the first.
+        if (other === name) {
+          out.duplicates++
+          return
+        }
+        throw new MirrorError(
+          'entry-invalid',
+          `btih ${t.btih} is also listed for ${other === null ? 'a torrent that is not an AAC release' : other}`,
+        )
+      }
+      seen.set(t.btih, name)
+      if (parsed.aac) out.torrents.push(parsed.aac)
+      else out.opaque.push(parsed.opaque)
     } catch (e) {
       out.rejected.push({
         source: ctx.source,
@@ -168,13 +223,46 @@ function bad(code: MirrorErrorCode, message: string): never {
   throw new MirrorError(code, message)
 }
 
-function parseEntry(raw: unknown, ctx: ListContext): UpstreamTorrent {
+/** The AAC release a display name stands for, or null when it is not an AAC release's name. */
+function aacRelease(displayName: string): ReturnType<typeof releaseOfTorrentName> | null {
+  // Most of a real list is not AAC: skip the parser (and the three errors it would throw) for
+  // names that cannot be a release's: every one has `_meta__aacid__` or `_data__aacid__`.
+  if (!AAC_SHAPE.test(displayName)) return null
+  try {
+    return releaseOfTorrentName(displayName)
+  } catch (e) {
+    if (e instanceof MirrorError && e.code === 'not-aac-name') return null
+    throw e
+  }
+}
+
+/**
+ * A name used as one folder or file name under the mirror root: no separator, no `.`/`..`, no
+ * NUL or control character, at most 255 bytes (most file systems' limit).
+ */
+function safeComponent(what: string, v: string): string {
+  if (v === '' || v === '.' || v === '..' || UNSAFE_CHAR.test(v) || Buffer.byteLength(v) > 255)
+    bad('entry-invalid', `${what} ${JSON.stringify(v)} is not a safe file name`)
+  return v
+}
+
+function groupName(e: Record<string, unknown>, key: string): string {
+  const v = e[key]
+  if (v === undefined || v === null || v === '') return ''
+  if (typeof v !== 'string') bad('entry-invalid', `${key} is not a string`)
+  return safeComponent(key, v)
+}
+
+type ParsedEntry = { aac: UpstreamTorrent; opaque?: never } | { aac?: never; opaque: OpaqueTorrent }
+
+function parseEntry(raw: unknown, ctx: ListContext): ParsedEntry {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
     bad('entry-invalid', 'is not a JSON object')
   const e = raw as Record<string, unknown>
   const displayName = e.display_name
   if (typeof displayName !== 'string') bad('entry-invalid', 'display_name is missing or not a string')
-  const release = releaseOfTorrentName(displayName)
+  const release = aacRelease(displayName)
+  if (release === null) safeComponent('display_name', displayName)
 
   let btih: string | null = null
   if (e.btih !== undefined && e.btih !== null) {
@@ -197,6 +285,33 @@ function parseEntry(raw: unknown, ctx: ListContext): UpstreamTorrent {
   const kindOfFlag = e.is_metadata
   if (kindOfFlag !== undefined && typeof kindOfFlag !== 'boolean')
     bad('entry-invalid', 'is_metadata is not a boolean')
+  const topGroup = groupName(e, 'top_level_group_name')
+  const group = groupName(e, 'group_name')
+  if (release === null) {
+    return {
+      opaque: {
+        btih,
+        displayName,
+        topGroup,
+        group,
+        torrentUrl: torrentLocation(e.url, ctx),
+        magnet,
+        torrentSize: count(e, 'torrent_size'),
+        dataSize: count(e, 'data_size'),
+        numFiles: count(e, 'num_files'),
+        seeders: count(e, 'seeders'),
+        leechers: count(e, 'leechers'),
+        completed: count(e, 'completed'),
+        scrapedAt: stamp(e, 'stats_scraped_at'),
+        addedAt: stamp(e, 'added_to_torrents_list_at'),
+        obsolete: flag(e, 'obsolete'),
+        embargo: flag(e, 'embargo'),
+        partiallyBroken: flag(e, 'partially_broken'),
+        isMetadata: kindOfFlag === true,
+        entry: JSON.stringify(e),
+      },
+    }
+  }
   if (typeof kindOfFlag === 'boolean' && kindOfFlag !== (release.kind === 'meta')) {
     bad(
       'entry-invalid',
@@ -205,19 +320,23 @@ function parseEntry(raw: unknown, ctx: ListContext): UpstreamTorrent {
   }
 
   return {
-    btih,
-    ...release,
-    torrentUrl: torrentLocation(e.url, ctx),
-    magnet,
-    dataSize: count(e, 'data_size'),
-    numFiles: count(e, 'num_files'),
-    seeders: count(e, 'seeders'),
-    leechers: count(e, 'leechers'),
-    completed: count(e, 'completed'),
-    scrapedAt: stamp(e, 'stats_scraped_at'),
-    obsolete: flag(e, 'obsolete'),
-    embargo: flag(e, 'embargo'),
-    addedAt: stamp(e, 'added_to_torrents_list_at'),
+    aac: {
+      btih,
+      ...release,
+      torrentUrl: torrentLocation(e.url, ctx),
+      magnet,
+      dataSize: count(e, 'data_size'),
+      numFiles: count(e, 'num_files'),
+      seeders: count(e, 'seeders'),
+      leechers: count(e, 'leechers'),
+      completed: count(e, 'completed'),
+      scrapedAt: stamp(e, 'stats_scraped_at'),
+      obsolete: flag(e, 'obsolete'),
+      embargo: flag(e, 'embargo'),
+      addedAt: stamp(e, 'added_to_torrents_list_at'),
+      topGroup,
+      group: group || release.collection,
+    },
   }
 }
 
@@ -239,8 +358,9 @@ function flag(e: Record<string, unknown>, key: string): boolean {
 function stamp(e: Record<string, unknown>, key: string): string | null {
   const v = e[key]
   if (v === undefined || v === null || v === '') return null
-  if (typeof v !== 'string' || v.length > 40 || !/^\d{4}-\d{2}-\d{2}/.test(v))
-    bad('entry-invalid', `${key} ${JSON.stringify(v)} is not a date`)
+  // `2023-12-21` and `2025-08-14T12:11:10` in real lists, both UTC (src/mirror/dates.ts).
+  if (typeof v !== 'string' || v.length > 40 || parseListDate(v) === null)
+    bad('entry-invalid', `${key} ${JSON.stringify(v)} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS, UTC)`)
   return v
 }
 

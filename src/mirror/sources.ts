@@ -69,7 +69,7 @@ async function readTorrentDir(s: SourceConfig, m: MirrorConfig): Promise<ParsedL
       'list-invalid',
       `${s.name}: ${dir} holds ${names.length} .torrent files, more than the limit of ${m.max_list_entries}`,
     )
-  const out: ParsedList = { torrents: [], rejected: [] }
+  const out: ParsedList = { torrents: [], opaque: [], rejected: [], duplicates: 0 }
   for (const fileName of names) {
     const path = join(dir, fileName)
     try {
@@ -99,6 +99,8 @@ async function readTorrentDir(s: SourceConfig, m: MirrorConfig): Promise<ParsedL
         obsolete: false,
         embargo: false,
         addedAt: null,
+        topGroup: '',
+        group: release.collection,
       }
       out.torrents.push(entry)
     } catch (e) {

@@ -258,7 +258,14 @@ export class MirrorSync {
           entry.rejected = parsed.rejected.length
           rejected.push(...parsed.rejected)
           if (!dryRun)
-            this.store.recordSourceList(s.name, location, parsed.torrents, parsed.rejected, this.stamp())
+            this.store.recordSourceList(
+              s.name,
+              location,
+              parsed.torrents,
+              parsed.rejected,
+              this.stamp(),
+              parsed,
+            )
           // One line per source: a real list rejects thousands of entries (every non-AAC torrent) on every fetch.
           if (parsed.rejected.length > 0) {
             const byCode: Record<string, number> = {}

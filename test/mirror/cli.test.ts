@@ -46,7 +46,7 @@ test('mirror sources, a dry-run sync, plan in every format, --apply and mirror s
   assert.equal(human.code, 0, human.stderr)
   assert.match(
     human.stdout,
-    new RegExp(`${list.length} torrent\\(s\\) in 2 collection\\(s\\); 0 entries rejected`),
+    new RegExp(`${list.length} AAC releases, 0 other torrents in 0 groups, 0 rejected`),
   )
   assert.match(human.stdout, /zlib3_files: 1 metadata, \d+ data, .+; 0 held here/)
 

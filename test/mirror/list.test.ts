@@ -334,25 +334,45 @@ describe('parseTorrentList: hostile entries are rejected one by one', () => {
   const meta = metaName('zlib3_records', 0, 99)
   const data = dataName('zlib3_files', 0, 99)
 
-  const badNames: Array<[string, string]> = [
+  // A name that could leave a folder is malformed, AAC-looking or not.
+  const unsafeNames: Array<[string, string]> = [
     ['a parent step', `../${meta}.torrent`],
     ['a parent step inside', `${dataName('c', 0, 1)}/../../x.torrent`],
     ['an absolute path', '/etc/x.torrent'],
     ['a NUL', `annas_archive\0_data__aacid__c__${ts(0)}--${ts(1)}.torrent`],
     ['a backslash', `..\\${dataName('c', 0, 1)}.torrent`],
-    ['a non-AAC name', 'r_000.torrent'],
+    ['only dots', '..'],
+    ['a newline', 'r_000\n.torrent'],
+  ]
+  for (const [what, displayName] of unsafeNames) {
+    test(`display_name with ${what}`, () => {
+      assertRejectedAlone(
+        entryFor('x', { display_name: displayName, btih: sha1(displayName), magnet_link: null }),
+        'entry-invalid',
+        /display_name .* is not a safe file name/,
+      )
+    })
+  }
+
+  // Any other name that is not an AAC release's is an opaque torrent: kept, never rejected.
+  const otherNames: Array<[string, string]> = [
+    ['a Library Genesis name', 'r_000.torrent'],
     ['no .torrent suffix', dataName('c', 0, 1)],
     ['a reversed AACID range', `annas_archive_data__aacid__c__${ts(10)}--${ts(5)}.torrent`],
     ['an impossible timestamp', 'annas_archive_data__aacid__c__20230231T000000Z--20230301T000000Z.torrent'],
     ['a collection with __', `annas_archive_data__aacid__a__b__${ts(0)}--${ts(1)}.torrent`],
   ]
-  for (const [what, displayName] of badNames) {
-    test(`display_name with ${what}`, () => {
-      assertRejectedAlone(
-        entryFor('x', { display_name: displayName, btih: sha1(displayName), magnet_link: null }),
-        'not-aac-name',
-        /not an AAC release's torrent name/,
+  for (const [what, displayName] of otherNames) {
+    test(`display_name with ${what} is an opaque torrent`, () => {
+      const parsed = parseTorrentList(
+        listText([entryFor('x', { display_name: displayName, btih: sha1(displayName), magnet_link: null })]),
+        ctx(),
       )
+      assert.deepEqual(parsed.rejected, [])
+      assert.deepEqual(parsed.torrents, [])
+      assert.equal(parsed.opaque.length, 1)
+      assert.equal(parsed.opaque[0]!.displayName, displayName)
+      assert.equal(parsed.opaque[0]!.btih, sha1(displayName))
     })
   }
 
@@ -622,7 +642,7 @@ describe('parseTorrentList: hostile entries are rejected one by one', () => {
     assert.deepEqual(
       parsed.rejected.map((r) => [r.entry, r.code]),
       [
-        [label(1, '../../etc/passwd.torrent'), 'not-aac-name'],
+        [label(1, '../../etc/passwd.torrent'), 'entry-invalid'],
         [label(3), 'entry-invalid'],
         [label(4, `${meta}.torrent`), 'entry-invalid'],
         [label(5, `${meta}.torrent`), 'entry-invalid'],
@@ -680,7 +700,7 @@ describe('parseTorrentList: whole-list failures', () => {
   })
 
   test('an empty array is an empty list, not an error', () => {
-    assert.deepEqual(parseTorrentList('[]', ctx()), { torrents: [], rejected: [] })
+    assert.deepEqual(parseTorrentList('[]', ctx()), { torrents: [], opaque: [], rejected: [], duplicates: 0 })
   })
 })
 

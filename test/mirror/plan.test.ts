@@ -8,6 +8,7 @@ import { describe, test } from 'node:test'
 import { prng } from '../../src/catalog/index.js'
 import {
   globMatcher,
+  planFollows,
   planSeeding,
   type PlanCandidate,
   type PlanOptions,
@@ -35,6 +36,8 @@ function cand(
     name,
     kind,
     collection,
+    group: collection,
+    topGroup: 'managed_by_aa',
     fromS: T0 + from,
     toS: T0 + to,
     bytes: 1 * GB,
@@ -124,17 +127,18 @@ function companions(all: readonly PlanCandidate[], d: PlanCandidate): PlanCandid
   if (!byCollection) {
     byCollection = new Map()
     for (const m of all) {
-      if (m.kind !== 'meta' || m.held || m.obsolete || m.embargo) continue
+      if (m.kind !== 'meta' || m.collection === null || m.held || m.obsolete || m.embargo) continue
       byCollection.set(m.collection, [...(byCollection.get(m.collection) ?? []), m])
     }
     metaIndex.set(all, byCollection)
   }
+  if (d.collection === null) return []
   return (byCollection.get(d.collection) ?? []).filter((m) => overlaps(m, d))
 }
 
 /** Every property a plan must have, whatever the input. Returns how many left-out torrents the preference check compared. */
 function checkPlan(cands: readonly PlanCandidate[], opts: PlanOptions, plan: SeedPlan): number {
-  const followed = globMatcher(opts.collections)
+  const followed = planFollows(opts)
   const byBtih = new Map(cands.map((c) => [c.btih, c]))
   const index = new Map(plan.chosen.map((c, i) => [c.btih, i]))
   const indexByName = new Map(plan.chosen.map((c, i) => [c.name, i]))
@@ -157,7 +161,7 @@ function checkPlan(cands: readonly PlanCandidate[], opts: PlanOptions, plan: See
     assert.equal(c.seeders, orig.seeders)
     assert.equal(c.name, orig.name)
     assert.ok(!c.obsolete && !c.embargo && !c.held, `${c.name} is neither obsolete, embargoed nor held`)
-    assert.ok(followed(c.collection), `${c.name} is followed`)
+    assert.ok(followed(c), `${c.name} is followed`)
     if (c.metadataFor === null) {
       assert.ok(
         c.seeders === null || c.seeders <= opts.maxSeeders,
@@ -206,7 +210,7 @@ function checkPlan(cands: readonly PlanCandidate[], opts: PlanOptions, plan: See
     if (c.obsolete) want.obsolete!++
     else if (c.embargo) want.embargo!++
     else if (c.held) want.held!++
-    else if (!followed(c.collection)) want['not-followed']!++
+    else if (!followed(c)) want['not-followed']!++
     else if (c.seeders !== null && c.seeders > opts.maxSeeders && !index.has(c.btih)) wellSeeded++
   }
   for (const [k, v] of Object.entries(want)) assert.equal(plan.skipped[k as SkipReason], v, `skipped.${k}`)
@@ -224,7 +228,7 @@ function checkPlan(cands: readonly PlanCandidate[], opts: PlanOptions, plan: See
       !c.obsolete &&
       !c.embargo &&
       !c.held &&
-      followed(c.collection) &&
+      followed(c) &&
       !(c.seeders !== null && c.seeders > opts.maxSeeders) &&
       c.bytes !== null,
   )
@@ -524,7 +528,7 @@ describe('planSeeding: the rules, by hand', () => {
     const cs = names.map((n, i) => cand('meta', n, i * 10, i * 10 + 9, { bytes: 1 }))
     const chosenFor = (collections: string[] | undefined): string[] =>
       planSeeding(cs, { budgetBytes: 1000, maxSeeders: 5, ...(collections ? { collections } : {}) })
-        .chosen.map((c) => c.collection)
+        .chosen.map((c) => c.collection ?? '')
         .sort()
     assert.deepEqual(chosenFor(['zlib3_*']), ['zlib3_files', 'zlib3_records'])
     assert.deepEqual(chosenFor(['*_files']), ['ia_files', 'zlib3_files'])

@@ -17,6 +17,7 @@ import {
   applyPlanLocally,
   applyPlanToFleet,
   displayLocation,
+  heldHere,
   MirrorStore,
   MirrorSync,
   mirrorRoot,
@@ -59,7 +60,10 @@ export const mirrorSources = defineCommand({
   options: { cached: { type: 'boolean' }, json: { type: 'boolean' }, db: { type: 'string' } },
   help: [
     '--cached    show the lists as last fetched, without fetching',
-    '--json      {sources: [{name, location, fetched_at, ok_at, error, offered, rejected: [...], torrents: [...]}]}',
+    '--json      {sources: [{name, location, fetched_at, ok_at, error, offered, other_torrents, duplicates,',
+    '            rejected: [...], torrents: [...], others: [...]}]}',
+    'An entry whose name is not an AAC release is an "other" (opaque) torrent, kept with its group;',
+    'only malformed entries are rejected.',
     'exit code 1 when a source failed or entries were rejected',
   ],
   async run(ctx) {
@@ -70,15 +74,27 @@ export const mirrorSources = defineCommand({
       const sync = new MirrorSync({ db, config, engine: null, logger: cliLogger(ctx, config) })
       if (!ctx.values.cached) await sync.refreshSources('always')
       const store = sync.store
-      const held = new Set(
-        planCandidates(db)
-          .filter((c) => c.held)
-          .map((c) => c.name),
-      )
+      const { names: heldNames, btihs: heldBtihs } = heldHere(db)
       const stored = new Map(store.sources().map((s) => [s.name, s]))
+      const json = ctx.values.json === true
       const sources = config.mirror.sources.map((s) => {
         const row = stored.get(s.name)
         const torrents = store.upstream({ source: s.name })
+        const isHeld = (t: { name: string; btih: string }) => heldNames.has(t.name) || heldBtihs.has(t.btih)
+        // A real list has tens of thousands of other torrents: the text report reads only what it sums.
+        const groups = new Map<string, { torrents: number; bytes: number; held: number }>()
+        const groupNames = new Set<string>()
+        let otherCount = 0
+        for (const [btih, top, group, size] of store.opaqueGroupsOf(s.name)) {
+          const key = top ? `${top}/${group}` : group
+          const g = groups.get(key) ?? { torrents: 0, bytes: 0, held: 0 }
+          g.torrents++
+          g.bytes += size ?? 0
+          if (heldBtihs.has(btih)) g.held++
+          groups.set(key, g)
+          groupNames.add(group)
+          otherCount++
+        }
         return {
           name: s.name,
           location: displayLocation(s.list || s.torrent_dir),
@@ -86,7 +102,11 @@ export const mirrorSources = defineCommand({
           ok_at: row?.okAt ?? null,
           error: row?.error ?? null,
           offered: torrents.length,
+          other_torrents: otherCount,
+          groups: groupNames.size,
+          duplicates: row?.duplicates ?? 0,
           rejected: store.rejections(s.name).map(({ entry, code, message }) => ({ entry, code, message })),
+          byGroup: groups,
           torrents: torrents.map((t) => ({
             btih: t.btih,
             name: t.name,
@@ -103,11 +123,34 @@ export const mirrorSources = defineCommand({
             obsolete: t.obsolete,
             embargo: t.embargo,
             first_seen_at: t.firstSeenAt,
-            held: held.has(t.name),
+            top_level_group_name: t.topGroup,
+            group_name: t.group,
+            held: isHeld(t),
           })),
+          others: json
+            ? store.opaque({ source: s.name }).map((o) => ({
+                btih: o.btih,
+                display_name: o.displayName,
+                top_level_group_name: o.topGroup,
+                group_name: o.group,
+                url: o.torrentUrl,
+                data_size: o.dataSize,
+                num_files: o.numFiles,
+                seeders: o.seeders,
+                leechers: o.leechers,
+                completed: o.completed,
+                stats_scraped_at: o.scrapedAt,
+                added_to_torrents_list_at: o.addedAt,
+                obsolete: o.obsolete,
+                embargo: o.embargo,
+                partially_broken: o.partiallyBroken,
+                first_seen_at: o.firstSeenAt,
+                held: heldBtihs.has(o.btih),
+              }))
+            : [],
         }
       })
-      if (ctx.values.json) writeJson(ctx, { sources })
+      if (json) writeJson(ctx, { sources: sources.map(({ byGroup: _, ...rest }) => rest) })
       else {
         const lines: string[] = []
         for (const s of sources) {
@@ -123,13 +166,17 @@ export const mirrorSources = defineCommand({
             if (t.held) c.held++
             byCollection.set(t.collection, c)
           }
+          const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`
           lines.push(
-            `  ${s.offered} torrent(s) in ${byCollection.size} collection(s); ${s.rejected.length} entr${s.rejected.length === 1 ? 'y' : 'ies'} rejected`,
+            `  ${plural(s.offered, 'AAC release', 'AAC releases')}, ${plural(s.other_torrents, 'other torrent', 'other torrents')} in ${plural(s.groups, 'group', 'groups')}, ${s.rejected.length} rejected${s.duplicates ? ` (${s.duplicates} listed again, kept once)` : ''}`,
           )
           for (const [name, c] of [...byCollection].sort(([a], [b]) => (a < b ? -1 : 1))) {
             lines.push(
               `    ${name}: ${c.meta} metadata, ${c.data} data, ${formatBytes(c.bytes)}; ${c.held} held here`,
             )
+          }
+          for (const [name, g] of [...s.byGroup].sort(([a], [b]) => (a < b ? -1 : 1))) {
+            lines.push(`    ${name}: ${g.torrents} other, ${formatBytes(g.bytes)}; ${g.held} held here`)
           }
           for (const r of s.rejected.slice(0, 20))
             lines.push(`  rejected ${r.entry}: ${r.code}: ${r.message}`)
@@ -319,6 +366,8 @@ function planJson(plan: SeedPlan) {
       name: c.name,
       kind: c.kind,
       collection: c.collection,
+      top_level_group_name: c.topGroup,
+      group_name: c.group,
       bytes: c.bytes,
       seeders: c.seeders,
       stats_scraped_at: c.scrapedAt,
@@ -334,10 +383,11 @@ export const planCommand = defineCommand({
   name: 'plan',
   summary: 'choose the upstream torrents that help the archive most for a disk budget',
   usage:
-    '--budget SIZE [--collections GLOB,...] [--max-seeders N] [--format table|json|magnets|torrents] [--refresh] [--scrape] [--apply local|fleet] [--db PATH]',
+    '--budget SIZE [--collections GLOB,...] [--groups GLOB,...] [--max-seeders N] [--format table|json|magnets|torrents] [--refresh] [--scrape] [--apply local|fleet] [--db PATH]',
   options: {
     budget: { type: 'string' },
     collections: { type: 'string' },
+    groups: { type: 'string' },
     'max-seeders': { type: 'string' },
     format: { type: 'string' },
     refresh: { type: 'boolean' },
@@ -347,7 +397,11 @@ export const planCommand = defineCommand({
   },
   help: [
     '--budget SIZE        disk to fill: 10TB, 500GB, 2TiB, or bytes',
-    '--collections LIST   comma-separated `*` globs (default: every collection)',
+    '--collections LIST   comma-separated `*` globs over AAC collections',
+    "--groups LIST        comma-separated `*` globs over the list's groups: `scihub`, `libgen_*`, or",
+    '                     `external/*` with the top-level group. With neither option every torrent',
+    '                     in the lists is a candidate (AAC or not); with one or both, a torrent is one',
+    '                     when its collection or its group matches',
     '--max-seeders N      leave out torrents with more seeders than N (default 10: the swarm keeps them)',
     '--format F           table (default), json, magnets (one per line), torrents (.torrent URLs, one per line)',
     '--refresh            fetch the mirror sources first (default: their lists as last fetched)',
@@ -360,6 +414,7 @@ export const planCommand = defineCommand({
     'exit code 1 when --apply could not take some torrent (its .torrent unreachable or invalid)',
     'Order: fewest seeders first, metadata before data, smaller first; a data torrent brings the',
     'metadata torrents of its collection that overlap its range. Obsolete, embargoed and held torrents are left out.',
+    'Torrents that are not AAC releases (Library Genesis, Sci-Hub, …) are planned like data.',
   ],
   async run(ctx) {
     const config = ctx.config()
@@ -380,10 +435,13 @@ export const planCommand = defineCommand({
       throw new UsageError(`--apply must be local or fleet, not ${JSON.stringify(apply)}`)
     if (apply === 'fleet' && config.fleet.seedboxes.length === 0)
       throw new UsageError('--apply fleet: no seedbox is configured ([[fleet.seedboxes]])')
-    const collections = stringFlag(ctx.values.collections)
-      ?.split(',')
-      .map((s) => s.trim())
-      .filter(Boolean)
+    const globs = (v: unknown): string[] | undefined =>
+      stringFlag(v)
+        ?.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    const collections = globs(ctx.values.collections)
+    const groups = globs(ctx.values.groups)
     const db = openDb(ctx, config)
     try {
       const sync = new MirrorSync({ db, config, engine: null, logger: cliLogger(ctx, config) })
@@ -407,6 +465,7 @@ export const planCommand = defineCommand({
         budgetBytes: budget,
         maxSeeders,
         ...(collections ? { collections } : {}),
+        ...(groups ? { groups } : {}),
       })
       const applied =
         apply === 'local'
@@ -429,16 +488,17 @@ export const planCommand = defineCommand({
             .join(''),
         )
       else {
-        const lines = [`${'seeders'.padStart(7)}  ${'size'.padStart(10)}  kind  name`]
+        const lines = [`${'seeders'.padStart(7)}  ${'size'.padStart(10)}  kind   name`]
         for (const c of plan.chosen) {
+          const label = c.kind === 'other' ? `${c.group || '(no group)'}/${c.name}` : c.name
           lines.push(
-            `${(c.seeders === null ? '?' : String(c.seeders)).padStart(7)}  ${formatBytes(c.bytes).padStart(10)}  ${c.kind.padEnd(4)}  ${c.name}${c.metadataFor ? '  (metadata for the data below)' : ''}`,
+            `${(c.seeders === null ? '?' : String(c.seeders)).padStart(7)}  ${formatBytes(c.bytes).padStart(10)}  ${c.kind.padEnd(5)}  ${label}${c.metadataFor ? '  (metadata for the data below)' : ''}`,
           )
         }
         const s = plan.skipped
         lines.push(
           `${plan.chosen.length} torrent(s), ${formatBytes(plan.bytes)} of the ${formatBytes(plan.budgetBytes)} budget`,
-          `left out: ${s.held} held here or by the fleet, ${s['well-seeded']} with more than ${maxSeeders} seeders, ${s.obsolete} obsolete, ${s.embargo} embargoed, ${s['not-followed']} in other collections, ${s['unknown-size']} of unknown size, ${s['over-budget']} over the budget`,
+          `left out: ${s.held} held here or by the fleet, ${s['well-seeded']} with more than ${maxSeeders} seeders, ${s.obsolete} obsolete, ${s.embargo} embargoed, ${s['not-followed']} in other collections or groups, ${s['unknown-size']} of unknown size, ${s['over-budget']} over the budget`,
         )
         if (applied && apply === 'local')
           lines.push(

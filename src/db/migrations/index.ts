@@ -6,6 +6,7 @@ import { migration004 } from './004-engine-status.js'
 import { migration005 } from './005-fleet.js'
 import { migration006 } from './006-mirror.js'
 import { migration007 } from './007-copy-states.js'
+import { migration008 } from './008-opaque.js'
 
 /** Numbered migrations, applied in order; never edit one that has shipped, add the next number. */
 export const migrations: Migration[] = [
@@ -16,6 +17,7 @@ export const migrations: Migration[] = [
   migration005,
   migration006,
   migration007,
+  migration008,
 ]
 
 /** The schema version this aacseed writes: the newest migration's number. */
