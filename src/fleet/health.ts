@@ -79,7 +79,8 @@ export interface HealthSeedboxInput {
 export interface HealthTorrentInput {
   infohash: string
   name: string
-  kind: 'meta' | 'data'
+  /** `other`: an opaque torrent (not an AAC release) from an upstream list. */
+  kind: 'meta' | 'data' | 'other'
   collection: string
   /** N: copies wanted (src/fleet/placement.ts `replicasFor`). */
   target: number
@@ -137,7 +138,8 @@ export interface SwarmReport {
 export interface TorrentHealthReport {
   infohash: string
   name: string
-  kind: 'meta' | 'data'
+  /** `other`: an opaque torrent (not an AAC release) from an upstream list. */
+  kind: 'meta' | 'data' | 'other'
   collection: string
   target: number
   /** Every copy known: the local engine's first, then the configured seedboxes' by name. */

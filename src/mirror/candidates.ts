@@ -4,6 +4,7 @@
 import type { UpstreamRelease } from '../coverage/index.js'
 import { CatalogStore } from '../catalog/index.js'
 import type { Db } from '../db/index.js'
+import { EngineStatusStore } from '../engines/status.js'
 import type { Config } from '../config/index.js'
 import { FleetStore, scrapeInto, type ScrapeReport } from '../fleet/index.js'
 import { TorrentStore } from '../torrents/index.js'
@@ -13,7 +14,7 @@ import { MirrorStore } from './store.js'
 
 /**
  * What this machine or its fleet has or is getting: AAC releases by name (cataloged anywhere,
- * torrented, downloading) and any torrent by btih (torrented, downloading, seeded by the local
+ * torrented, downloading) and any torrent by btih (torrented, downloading, in the local
  * engine, or given to the fleet by an earlier plan).
  */
 export function heldHere(db: Db): { names: Set<string>; btihs: Set<string> } {
@@ -31,7 +32,7 @@ export function heldHere(db: Db): { names: Set<string>; btihs: Set<string> } {
       btihs.add(d.btih)
     }
   for (const t of fleet.externalTorrents()) btihs.add(t.infohash)
-  for (const h of fleet.localSeeding()) btihs.add(h)
+  for (const c of new EngineStatusStore(db).copies()) btihs.add(c.infohash)
   return { names, btihs }
 }
 

@@ -97,7 +97,7 @@ test('a failing migration leaves the old database untouched and says so', (t) =>
         e instanceof AacseedError &&
         e.code === 'migration-failed' &&
         e.message.includes(`migration ${SCHEMA_VERSION + 2} (breaks) failed`) &&
-        e.message.includes(`left untouched at schema version ${SCHEMA_VERSION}`),
+        e.message.includes('left untouched at schema version 6'), // the fixture's
     )
   } finally {
     db.close()
