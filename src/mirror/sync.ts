@@ -736,11 +736,11 @@ export class MirrorSync {
     })
     const torrents = new TorrentStore(db)
     let movedAside = false
+    const good: DownloadRow[] = []
     for (const row of placed) {
       const t = torrents.byName(row.name)
       if (t && t.infohash === row.btih) {
-        this.store.setState(row.btih, 'done', this.stamp())
-        report.done.push(row.name)
+        good.push(row)
         continue
       }
       // Checks between releases (an overlap with other records, a conflict) only show in the root.
@@ -774,7 +774,13 @@ export class MirrorSync {
         }
       })
     }
+    // `done` means published: the list is written first, so a reader that sees `done` finds the
+    // release in the list, and a pass killed in between finishes it on the next pass.
     await this.deps.afterPlace?.()
+    for (const row of good) {
+      this.store.setState(row.btih, 'done', this.stamp())
+      report.done.push(row.name)
+    }
   }
 }
 
