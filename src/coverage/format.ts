@@ -1,25 +1,9 @@
 /** `aacseed coverage` on a terminal: one compact line per collection, or one collection in detail. */
 import { LEVELS, type CollectionCoverage, type CoverageReport, type LevelKey } from './model.js'
 
-/** Decimal units, as disks and the torrent list count them. */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB', 'PB', 'EB']
-  let i = 0
-  let v = n
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000
-    i++
-  }
-  return `${v >= 100 || i === 0 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`
-}
-
-/** A share, rounded down so that 99.97% never reads as 100%. */
-export function formatRatio(r: number): string {
-  if (r >= 1) return '100%'
-  if (r <= 0) return '0%'
-  const tenths = Math.floor(r * 1000) / 10
-  return tenths === 0 ? '<0.1%' : `${tenths}%`
-}
+// One home for both, shared with the dashboard's script (src/units.ts says how).
+export { formatBytes, formatRatio } from '../units.js'
+import { formatBytes, formatRatio } from '../units.js'
 
 /** 90061 → `1d 1h`; the two largest units. */
 export function formatDuration(seconds: number): string {

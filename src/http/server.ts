@@ -1,7 +1,8 @@
 /**
  * The HTTP API, metrics and dashboard of `aacseed serve` (Fastify).
  *
- *   GET  /                     the dashboard (HTML; its script and style are /dashboard.js, /dashboard.css)
+ *   GET  /                     the dashboard (HTML; its script and style are /dashboard.js (which imports
+ *                              /units.js, src/units.ts) and /dashboard.css)
  *   GET  /api/collections      every collection with its totals
  *   GET  /api/coverage         coverage per collection and level [?collection=NAME] [?detail=true]
  *   GET  /api/timeline         every release's range and state, compact, for timelines [?collection=NAME]
@@ -47,9 +48,16 @@ import { schemaVersion, type Db } from '../db/index.js'
 import { ConfigError, isAacseedError } from '../errors.js'
 import type { Logger } from '../log/index.js'
 import { requireToken } from './auth.js'
-import { DASHBOARD_CSS, dashboardHtml, dashboardScript, FAVICON_SVG } from './dashboard/page.js'
+import { DASHBOARD_CSS, dashboardHtml, dashboardScript, FAVICON_SVG, unitsScript } from './dashboard/page.js'
 import { errorBody, HttpError, type HttpErrorCode } from './errors.js'
 import { runJson, type JobsApi } from './jobs.js'
+import type {
+  HealthzResponse,
+  JobsResponse,
+  ProblemsResponse,
+  SeedboxesResponse,
+  TorrentsResponse,
+} from './shapes.js'
 import { HttpMetrics } from './metrics.js'
 
 /** Whether the torrent engine answers; `check` rejects when it does not. */
@@ -171,7 +179,7 @@ function torrentsKey(q: TorrentQuery): string {
   return `torrents:${JSON.stringify([q.collection, q.kind, q.health, q.at_risk, q.swarm, q.sort, q.limit, q.offset])}`
 }
 
-function torrentsPage(snap: CoverageSnapshot, q: TorrentQuery) {
+function torrentsPage(snap: CoverageSnapshot, q: TorrentQuery): TorrentsResponse {
   const health = q.health ? new Set(q.health.split(',')) : null
   let list = snap.report.torrents.filter(
     (t) =>
@@ -259,6 +267,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   const metrics = new HttpMetrics({ perTorrent: opts.perTorrentMetrics ?? false, version: opts.version })
   const html = dashboardHtml({ version: opts.version, refreshSeconds: opts.refreshSeconds ?? 10 })
   const script = dashboardScript()
+  const units = unitsScript()
   let refreshedGeneration = -1
 
   /** The current snapshot; on a new generation, the metrics follow it. */
@@ -399,6 +408,9 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   app.get('/dashboard.js', (_req, reply) =>
     reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(script),
   )
+  app.get('/units.js', (_req, reply) =>
+    reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(units),
+  )
   app.get('/dashboard.css', (_req, reply) =>
     reply.type('text/css; charset=utf-8').header('cache-control', 'no-cache').send(DASHBOARD_CSS),
   )
@@ -494,7 +506,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   )
 
   app.get('/api/seedboxes', { schema: { querystring: SCHEMAS.none } }, (req, reply) =>
-    sendView(req, reply, 'seedboxes', (snap) => ({
+    sendView(req, reply, 'seedboxes', (snap): SeedboxesResponse => ({
       generation: snap.generation,
       copies_target: snap.report.copiesTarget,
       seedboxes: snap.report.seedboxes.map((s) => ({
@@ -548,7 +560,10 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
       const runs = api
         .recentRuns({ ...(job !== undefined ? { job } : {}), limit: req.query.limit })
         .map(runJson)
-      return reply.type(JSON_TYPE).header('cache-control', 'no-store').send({ jobs, running, runs })
+      return reply
+        .type(JSON_TYPE)
+        .header('cache-control', 'no-store')
+        .send({ jobs, running, runs } satisfies JobsResponse)
     },
   )
 
@@ -595,7 +610,13 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     return reply
       .type(JSON_TYPE)
       .header('cache-control', 'no-store')
-      .send({ total: page.total, limit: q.limit, offset: q.offset, by_code: byCode, items: page.items })
+      .send({
+        total: page.total,
+        limit: q.limit,
+        offset: q.offset,
+        by_code: byCode,
+        items: page.items,
+      } satisfies ProblemsResponse)
   })
 
   app.get('/healthz', { schema: { querystring: SCHEMAS.none } }, async (_req, reply) => {
@@ -633,7 +654,12 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
       .code(ok ? 200 : 503)
       .type(JSON_TYPE)
       .header('cache-control', 'no-store')
-      .send({ status: ok ? 'ok' : 'unhealthy', version: opts.version, database, engine })
+      .send({
+        status: ok ? 'ok' : 'unhealthy',
+        version: opts.version,
+        database,
+        engine,
+      } satisfies HealthzResponse)
   })
 
   app.get('/metrics', { schema: { querystring: SCHEMAS.none } }, async (req, reply) => {

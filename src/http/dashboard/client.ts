@@ -8,6 +8,19 @@
  * every one of them reaches the page through `textContent` or a text node, never as markup.
  */
 
+import type {
+  CoverageResponse,
+  HealthzResponse,
+  MirrorResponse,
+  ProblemsResponse,
+  RunItem,
+  SeedboxItem,
+  TimelineResponse,
+  TorrentsResponse,
+} from '../shapes.js'
+// Served to the browser as /units.js (src/units.ts): the CLI's formatting, not a copy of it.
+import { formatBytes, formatRatio } from '../../units.js'
+
 // ---- the browser APIs used, declared for this module only ---------------------------------
 
 interface DomNode {
@@ -73,21 +86,12 @@ declare const window: {
 declare function requestAnimationFrame(fn: () => void): number
 declare function getComputedStyle(e: DomElement): { getPropertyValue(name: string): string }
 
-// ---- the API's shapes (the fields the page reads) -------------------------------------------
+// ---- the API's shapes: typed once, in src/http/shapes.ts (type-only imports vanish from the JS) --
 
-interface LevelFigures {
-  records: number
-  files: number
-  bytes: number
-  ranges: number
-  seconds: number
-  ratio: number
-}
-interface Bucket {
-  torrents: number
-  bytes: number
-}
-type Buckets = Record<'lt4' | '4to10' | 'gt10' | 'unknown', Bucket>
+type CoverageJson = CoverageResponse
+type TimelineJson = TimelineResponse
+type Buckets = CoverageResponse['totals']['swarm']
+/** A release of the timeline, as an object (`timelineRows` builds it from a row). */
 interface ReleaseJson {
   /** The name, or its reference into the timeline's prefixes and extensions (see `nameOf`). */
   ref: string | [number, number]
@@ -102,47 +106,6 @@ interface ReleaseJson {
   copies: number
   target: number
   seeders: number | null
-}
-interface CollectionJson {
-  collection: string
-  from: string | null
-  to: string | null
-  from_s: number | null
-  to_s: number | null
-  releases: number
-  records: number
-  files: number
-  bytes: number
-  torrents: number
-  at_risk: number
-  levels: Record<string, LevelFigures>
-  swarm: Buckets
-  gaps: { count: number; seconds: number }
-  overlaps: { count: number; conflicts: number }
-  missing: number
-}
-/** GET /api/timeline: releases as rows of `columns`. */
-interface TimelineJson {
-  generation: number
-  columns: string[]
-  prefixes: string[]
-  extensions: string[]
-  collections: Array<{
-    collection: string
-    from_s: number | null
-    to_s: number | null
-    gap_list: Array<{ from_s: number; to_s: number; seconds: number; after: string; before: string }>
-    overlap_list: Array<{
-      kind: string
-      a: string
-      b: string
-      from_s: number
-      to_s: number
-      check: string
-      problems: string[]
-    }>
-    releases: unknown[][]
-  }>
 }
 /** One collection's timeline, releases as objects. */
 interface CollectionTimeline {
@@ -166,7 +129,7 @@ export function aacTimestamp(s: number): string {
 
 /** Rows to objects, by the column names the server sent; names rebuilt from their references. */
 export function timelineRows(t: TimelineJson): Map<string, CollectionTimeline> {
-  const col = (name: string): number => t.columns.indexOf(name)
+  const col = (name: string): number => (t.columns as readonly string[]).indexOf(name)
   const [iName, iKind, iFrom, iTo, iState, iBytes, iRecords, iFiles, iProblems, iCopies, iTarget, iSeeders] =
     [
       'name',
@@ -213,119 +176,7 @@ export function timelineRows(t: TimelineJson): Map<string, CollectionTimeline> {
     ]),
   )
 }
-interface CoverageJson {
-  generation: number
-  computed_at: string
-  copies_target: number
-  levels: Array<{ key: string; label: string; description: string }>
-  totals: {
-    collections: number
-    releases: number
-    records: number
-    files: number
-    bytes: number
-    torrents: number
-    at_risk: number
-    gaps: number
-    gap_seconds: number
-    overlaps: number
-    conflicts: number
-    missing: number
-    levels: Record<string, LevelFigures>
-    swarm: Buckets
-    health: Record<string, number>
-  }
-  collections: CollectionJson[]
-}
-interface TorrentJson {
-  name: string
-  collection: string
-  kind: string
-  bytes: number
-  copies: number
-  target: number
-  seeders: number | null
-  health: string
-  seeding_locally: boolean
-  engine_state: string | null
-}
-interface Page<T> {
-  total: number
-  items: T[]
-}
-interface SeedboxJson {
-  name: string
-  up: boolean
-  free_bytes: number | null
-  torrents: number
-  errors: number
-  last_seen_at: string | null
-  error: string | null
-}
-interface MirrorJson {
-  sources: Array<{
-    name: string
-    location: string
-    fetched_at: string | null
-    ok: boolean
-    error: string | null
-    offered: number
-    rejected: number
-  }>
-  downloads: Record<string, number>
-  pending: Array<{
-    name: string
-    state: string
-    total_size: number | null
-    attempts: number
-    error_code: string | null
-    error: string | null
-  }>
-}
-interface RunJson {
-  job: string
-  trigger: string
-  started_at: string
-  duration_ms: number | null
-  outcome: string
-  counts: Record<string, number> | null
-  error: string | null
-}
-interface ProblemJson {
-  scope: string
-  path: string
-  line: number | null
-  code: string
-  message: string
-  collection: string | null
-}
-interface HealthJson {
-  status: string
-  database: { ok: boolean; error?: string }
-  engine: { ok: boolean; kind: string; error?: string } | null
-}
-
-// ---- formatting (the same rules as `aacseed coverage`) -------------------------------------
-
-/** Decimal units, as disks and the torrent list count them. */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB', 'PB', 'EB']
-  let i = 0
-  let v = n
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000
-    i++
-  }
-  return `${v >= 100 || i === 0 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`
-}
-
-/** Rounded down, so that 99.97% never reads as 100%. */
-export function formatRatio(r: number): string {
-  if (r >= 1) return '100%'
-  if (r <= 0) return '0%'
-  const tenths = Math.floor(r * 1000) / 10
-  return tenths === 0 ? '<0.1%' : `${tenths}%`
-}
+// ---- formatting (bytes and shares: src/units.ts, the code `aacseed coverage` uses) ----------
 
 // One formatter: toLocaleString builds a new one per call, which costs a page of numbers 100+ ms.
 const INT = new Intl.NumberFormat('en')
@@ -931,7 +782,7 @@ function renderSeeders(c: CoverageJson): void {
   )
 }
 
-function renderFleet(boxes: SeedboxJson[], target: number): void {
+function renderFleet(boxes: SeedboxItem[], target: number): void {
   section('fleet').replaceChildren(
     el('h2', {}, 'Seedboxes'),
     table(
@@ -949,9 +800,9 @@ function renderFleet(boxes: SeedboxJson[], target: number): void {
   )
 }
 
-function renderMirror(m: MirrorJson): void {
+function renderMirror(m: MirrorResponse): void {
   const d = m.downloads
-  const counts = ['queued', 'downloading', 'verifying', 'placed', 'done', 'rejected']
+  const counts = (['queued', 'downloading', 'verifying', 'placed', 'done', 'rejected'] as const)
     .map((k) => `${formatInt(d[k] ?? 0)} ${k}`)
     .join(', ')
   section('mirror').replaceChildren(
@@ -1002,7 +853,7 @@ function renderMirror(m: MirrorJson): void {
   )
 }
 
-function renderRisk(page: Page<TorrentJson>, target: number): void {
+function renderRisk(page: TorrentsResponse, target: number): void {
   section('risk').replaceChildren(
     el('h2', {}, 'Torrents at risk'),
     el(
@@ -1030,7 +881,7 @@ function renderRisk(page: Page<TorrentJson>, target: number): void {
   )
 }
 
-function renderJobs(runs: RunJson[]): void {
+function renderJobs(runs: RunItem[]): void {
   section('jobs').replaceChildren(
     el('h2', {}, 'Recent job runs'),
     table(
@@ -1051,7 +902,7 @@ function renderJobs(runs: RunJson[]): void {
   )
 }
 
-function renderProblems(page: Page<ProblemJson>): void {
+function renderProblems(page: ProblemsResponse): void {
   section('problems').replaceChildren(
     el('h2', {}, 'Open problems'),
     el(
@@ -1071,7 +922,7 @@ function renderProblems(page: Page<ProblemJson>): void {
   )
 }
 
-function renderStatus(health: HealthJson | null, error: string | null, refreshSeconds: number): void {
+function renderStatus(health: HealthzResponse | null, error: string | null, refreshSeconds: number): void {
   const now = new Date().toISOString()
   const parts: Child[] = []
   if (error !== null)
@@ -1123,12 +974,12 @@ async function refresh(refreshSeconds: number): Promise<void> {
     const [coverage, timeline, risk, seedboxes, jobs, problems, health, mirror] = await Promise.all([
       getJson<CoverageJson>('/api/coverage'),
       getJson<TimelineJson>('/api/timeline'),
-      getJson<Page<TorrentJson>>('/api/torrents?at_risk=true&sort=risk&limit=25'),
-      getJson<{ seedboxes: SeedboxJson[] }>('/api/seedboxes'),
-      getJson<{ runs: RunJson[] }>('/api/jobs?limit=15'),
-      getJson<Page<ProblemJson>>('/api/problems?limit=25'),
-      getJson<HealthJson>('/healthz'),
-      getJson<MirrorJson>('/api/mirror'),
+      getJson<TorrentsResponse>('/api/torrents?at_risk=true&sort=risk&limit=25'),
+      getJson<{ seedboxes: SeedboxItem[] }>('/api/seedboxes'),
+      getJson<{ runs: RunItem[] }>('/api/jobs?limit=15'),
+      getJson<ProblemsResponse>('/api/problems?limit=25'),
+      getJson<HealthzResponse>('/healthz'),
+      getJson<MirrorResponse>('/api/mirror'),
     ])
     const fetched = performance.now()
     renderTotals(coverage, problems.total)

@@ -41,6 +41,7 @@ export function dashboardHtml(opts: { version: string; refreshSeconds: number })
 <link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/dashboard.css">
 <script type="module" src="/dashboard.js"></script>
+<link rel="modulepreload" href="/units.js">
 ${DASHBOARD_REQUESTS.map((u) => `<link rel="preload" href="${escapeHtml(u)}" as="fetch" crossorigin="anonymous">`).join('\n')}
 </head>
 <body data-refresh-seconds="${refresh}">
@@ -142,5 +143,15 @@ export const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0
 /** The compiled client.js; its source map comment dropped (the map is not served). */
 export function dashboardScript(): string {
   const js = readFileSync(new URL('./client.js', import.meta.url), 'utf8')
+  // Its one import, `../../units.js`, resolves against /dashboard.js to /units.js.
+  return withoutSourceMap(js)
+}
+
+/** src/units.ts compiled: the byte and share formatting the CLI uses, for the page to import. */
+export function unitsScript(): string {
+  return withoutSourceMap(readFileSync(new URL('../../units.js', import.meta.url), 'utf8'))
+}
+
+function withoutSourceMap(js: string): string {
   return js.replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n')
 }
