@@ -128,6 +128,13 @@ test(
     assert.equal(help.status, 0, help.stderr)
     assert.match(help.stdout, /usage: aacseed COMMAND/)
 
+    const version = run(['--version'])
+    assert.equal(version.status, 0, version.stderr)
+    assert.match(
+      version.stdout,
+      new RegExp(`^aacseed ${VERSION.replace(/\./g, '\\.')} \\(catalog schema \\d+\\)\n$`),
+    )
+
     const out = join(dir, 'demo')
     const demo = run(['demo', '--out', out])
     assert.equal(demo.status, 0, demo.stderr)
