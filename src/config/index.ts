@@ -1,4 +1,11 @@
-export { configSchema, JOB_NAMES, type Config, type ConfigInput, type JobName } from './schema.js'
+export {
+  configSchema,
+  ENGINE_KINDS,
+  JOB_NAMES,
+  type Config,
+  type ConfigInput,
+  type JobName,
+} from './schema.js'
 export { loadConfig, checkRoots, readSecret, type LoadConfigOptions } from './load.js'
 export {
   locateConfig,

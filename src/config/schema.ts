@@ -98,25 +98,57 @@ const webtorrent = z
   .strict()
   .default({})
 
-const transmission = z
+/** The daemon kinds aacseed drives over their RPC (src/engines/engine.ts `REMOTE_KINDS`). */
+const remoteKind = z.enum(['transmission', 'qbittorrent', 'deluge', 'rtorrent'])
+
+/** Every `engine.kind`: the embedded engine, then the daemons. */
+export const ENGINE_KINDS = ['webtorrent', ...remoteKind.options] as const
+
+/** `[engine.<kind>]`: one daemon driven as the local engine. */
+function remoteEngine(defaultUrl: string) {
+  return z
+    .object({
+      /** The daemon's RPC URL, without credentials. */
+      url: z.string().url().default(defaultUrl),
+      username: z.string().default(''),
+      /** Read the password from this file (e.g. a systemd credential); or set AACSEED_<KIND>_PASSWORD. */
+      password_file: z.string().default(''),
+      /** Where the daemon sees the release roots: { "/srv/releases" = "/downloads/releases" }. */
+      path_map: z.record(z.string()).default({}),
+      labels: z.array(z.string()).default(['aacseed']),
+      timeout_ms: z.number().int().min(100).default(30_000),
+    })
+    .strict()
+    .default({})
+}
+
+const transmission = remoteEngine('http://127.0.0.1:9091/transmission/rpc')
+const qbittorrent = remoteEngine('http://127.0.0.1:8080/')
+const deluge = z
   .object({
-    url: z.string().url().default('http://127.0.0.1:9091/transmission/rpc'),
+    url: z.string().url().default('http://127.0.0.1:8112/json'),
+    /** deluge-web has a password only; the username is ignored. */
     username: z.string().default(''),
-    /** Read the password from this file (e.g. a systemd credential); or set AACSEED_TRANSMISSION_PASSWORD. */
     password_file: z.string().default(''),
-    /** Where the daemon sees the release roots: { "/srv/releases" = "/downloads/releases" }. */
     path_map: z.record(z.string()).default({}),
     labels: z.array(z.string()).default(['aacseed']),
     timeout_ms: z.number().int().min(100).default(30_000),
+    /** The daemon deluge-web connects to, `host:port`; '' keeps its current one (or its only one). */
+    daemon: z.string().default(''),
   })
   .strict()
   .default({})
+const rtorrent = remoteEngine('scgi://127.0.0.1:5000')
 
 const engine = z
   .object({
-    kind: z.enum(['webtorrent', 'transmission']).default('webtorrent'),
+    /** `webtorrent` (embedded) or a daemon driven over its RPC, configured in its own table below. */
+    kind: z.enum(ENGINE_KINDS).default('webtorrent'),
     webtorrent,
     transmission,
+    qbittorrent,
+    deluge,
+    rtorrent,
   })
   .strict()
   .default({})
@@ -179,7 +211,13 @@ const seedbox = z
         /^[a-z0-9][a-z0-9-]{0,62}$/,
         'must be lowercase letters, digits and -, starting with a letter or digit',
       ),
-    /** Transmission RPC URL (without credentials). */
+    /** Which daemon the seedbox runs; it decides how `url` is spoken to. */
+    kind: remoteKind.default('transmission'),
+    /**
+     * The daemon's RPC URL, without credentials: Transmission `.../transmission/rpc`, qBittorrent
+     * the WebUI's root, Deluge deluge-web's `.../json`, rTorrent `scgi://host:port` or an
+     * HTTP XML-RPC endpoint (`.../RPC2`).
+     */
     url: z.string().url(),
     username: z.string().default(''),
     /** Read the RPC password from this absolute path; or AACSEED_SEEDBOX_<NAME>_PASSWORD; or the systemd credential `seedbox-<name>`. */
@@ -188,12 +226,14 @@ const seedbox = z
     path: z.string().refine((p) => p.startsWith('/'), 'must be an absolute path'),
     /** Most bytes of releases it may hold; 0: as much as its free space allows. */
     capacity_bytes: bytes.default(0),
-    /** Free space (Transmission's `free-space` of `path`) always left unused. */
+    /** Free space at `path` (as the daemon reports it) always left unused. */
     reserve_bytes: bytes.default(10 * 1024 ** 3),
     /** Relative share of the torrents (2 takes about twice those of 1). */
     weight: z.number().positive().default(1),
     tags: z.array(z.string()).default([]),
     timeout_ms: z.number().int().min(100).default(15_000),
+    /** Deluge only: the daemon deluge-web connects to, `host:port`; '' keeps its current one. */
+    daemon: z.string().default(''),
   })
   .strict()
 

@@ -84,8 +84,12 @@ export function pathFindings(config: Config): Finding[] {
   })
   if (mirrorRoot && !config.catalog.roots.includes(mirrorRoot)) writable('mirror.root', mirrorRoot, true)
   if (config.http.token_file) readable('http.token_file', config.http.token_file, false)
-  if (config.engine.kind === 'transmission' && config.engine.transmission.password_file)
-    readable('engine.transmission.password_file', config.engine.transmission.password_file, false)
+  if (config.engine.kind !== 'webtorrent' && config.engine[config.engine.kind].password_file)
+    readable(
+      `engine.${config.engine.kind}.password_file`,
+      config.engine[config.engine.kind].password_file,
+      false,
+    )
   config.fleet.seedboxes.forEach((s, i) => {
     if (s.password_file) readable(`fleet.seedboxes[${i}].password_file`, s.password_file, false)
   })
@@ -148,9 +152,9 @@ async function engineFindings(opts: DoctorOptions): Promise<Finding[]> {
   const { createEngine } = await import('../engines/index.js')
   const engine = createEngine(config.engine, {
     env: opts.env,
-    transmission: { retry: { attempts: 1, baseDelayMs: 100, maxDelayMs: 100 } },
+    retry: { attempts: 1, baseDelayMs: 100, maxDelayMs: 100 },
   })
-  const url = redactUrl(config.engine.transmission.url)
+  const url = redactUrl(config.engine[kind].url)
   const setting = `engine.${kind}.url`
   try {
     // Engines that can say which daemon they talk to implement `info()`.
@@ -164,7 +168,7 @@ async function engineFindings(opts: DoctorOptions): Promise<Finding[]> {
       await engine.list()
     }
     const out = [finding('engine', 'ok', `${kind} ${version} at ${url}`, { setting })]
-    out.push(await clockFinding(setting, config.engine.transmission.url, `the ${kind} engine`, opts))
+    out.push(await clockFinding(setting, config.engine[kind].url, `the ${kind} engine`, opts))
     return out
   } catch (e) {
     return [
@@ -193,7 +197,7 @@ async function seedboxFindings(opts: DoctorOptions): Promise<Finding[]> {
     const url = redactUrl(box.url)
     try {
       const poll = await client.poll()
-      const kind = (poll as { kind?: string }).kind ?? 'transmission'
+      const kind = poll.kind
       out.push(
         finding(
           'seedbox',

@@ -1,7 +1,9 @@
 /**
  * The one interface everything above the engines (jobs, fleet, dashboard) talks to. Each
- * torrent client gets one file implementing it (`webtorrent.ts`, `transmission.ts`); nothing
- * above this folder knows which one it is talking to.
+ * torrent client gets one file implementing it (`webtorrent.ts`, `transmission.ts`,
+ * `qbittorrent.ts`, `deluge.ts`, `rtorrent.ts`); nothing above this folder knows which one it
+ * is talking to. The four daemons also implement `RemoteEngine`, what a seedbox of the fleet
+ * is asked for (state of all torrents in one call, start, stop, remove with data, free space).
  */
 import { isAbsolute } from 'node:path'
 import { AacseedError } from '../errors.js'
@@ -67,8 +69,13 @@ export interface EngineTorrentStatus {
 
 export type AddResult = 'added' | 'duplicate'
 
+/** The torrent daemons aacseed drives over their RPC, for `[engine]` and for seedboxes. */
+export const REMOTE_KINDS = ['transmission', 'qbittorrent', 'deluge', 'rtorrent'] as const
+export type RemoteKind = (typeof REMOTE_KINDS)[number]
+export type EngineKind = 'webtorrent' | RemoteKind
+
 export interface Engine {
-  readonly kind: 'webtorrent' | 'transmission'
+  readonly kind: EngineKind
   /** Connects (Transmission) or starts listening (WebTorrent). */
   start(): Promise<void>
   /** Adds a torrent to seed from `dataDir`; adding one that is already there is `'duplicate'`, not an error. */
@@ -86,6 +93,60 @@ export interface Engine {
     opts: { timeoutMs: number; dataDir: string },
   ): Promise<Buffer>
   close(): Promise<void>
+}
+
+/** Where a torrent's trouble lies: its data on the daemon's disk (`local`), or its trackers. */
+export type ErrorKind = 'none' | 'tracker' | 'local'
+
+/** One torrent as a daemon's health poll sees it, the same fields from every kind. */
+export interface RemoteTorrentStatus extends EngineTorrentStatus {
+  /** Fraction of the wanted bytes verified, 0..1. */
+  progress: number
+  ratio: number
+  /** Bytes per second being uploaded now. */
+  rateUpload: number
+  /** Active but moving no bytes (a seed nobody asks for is stalled too). */
+  stalled: boolean
+  errorKind: ErrorKind
+  /** Swarm figures the daemon learnt from its trackers; null when it does not say. */
+  seeders: number | null
+  leechers: number | null
+  downloads: number | null
+  /** The daemon's own word for the state (Transmission `6`, qBittorrent `stalledUP`, Deluge `Seeding`, ...), for messages. */
+  native: string
+}
+
+export interface RemoteInfo {
+  /** The daemon's version as it reports it (`4.5.2`, `3.00 (bb6b5a062e)`, `0.9.8`); any string is accepted. */
+  version: string
+  /** The RPC's own version (Transmission rpc-version, qBittorrent WebAPI, rTorrent API), or ''. */
+  apiVersion: string
+  /** Round trip of the version call, ms. */
+  latencyMs: number
+}
+
+/**
+ * A torrent daemon on a seedbox or behind `[engine]`: one of `REMOTE_KINDS`, driven over its
+ * RPC. Every call logs in or reconnects as needed, retries transient failures a bounded number
+ * of times, and fails with an `EngineError`.
+ */
+export interface RemoteEngine extends Engine {
+  readonly kind: RemoteKind
+  /** Connects (logs in) and reads the daemon's version. */
+  info(): Promise<RemoteInfo>
+  /** Every torrent the daemon has, in one call. */
+  list(): Promise<RemoteTorrentStatus[]>
+  /** Free bytes where the daemon keeps `path` (as the daemon sees it); `engine-rejected` when it cannot tell. */
+  freeSpace(path: string): Promise<number>
+  /**
+   * Starts a stopped torrent; `verify` re-checks its data first. An unknown infohash is
+   * `engine-rejected` where the daemon says so (Deluge, rTorrent) and nothing where it does not.
+   */
+  resume(infoHash: string, opts?: { verify?: boolean }): Promise<void>
+  /** Stops a torrent without removing it. */
+  pause(infoHash: string): Promise<void>
+  /** Removes the torrent; `deleteData` also deletes its files on the daemon's disk. Unknown infohash: not an error. */
+  remove(infoHash: string, opts?: { deleteData?: boolean }): Promise<void>
 }
 
 /** A pino logger fits this shape; so does a test's array of lines. */

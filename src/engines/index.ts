@@ -4,7 +4,8 @@
  */
 import type { Config } from '../config/schema.js'
 import type { Engine, EngineLogger } from './engine.js'
-import { TransmissionEngine, type TransmissionEngineOptions } from './transmission.js'
+import { createRemoteEngine, engineSettings } from './remote.js'
+import type { RetryPolicy } from './rpc.js'
 import { WebTorrentEngine, type WebTorrentEngineOptions } from './webtorrent.js'
 
 export {
@@ -19,15 +20,24 @@ export {
   type EngineLogger,
   type EngineTorrent,
   type EngineTorrentStatus,
+  type EngineKind,
+  type ErrorKind,
+  type RemoteEngine,
+  type RemoteInfo,
+  type RemoteKind,
+  type RemoteTorrentStatus,
+  REMOTE_KINDS,
 } from './engine.js'
-export { mapPath } from './transmission.js'
+export { mapPath, type RemoteSettings, type RetryPolicy } from './rpc.js'
+export { createRemoteEngine, enginePasswordEnv, engineSettings } from './remote.js'
 
 export interface CreateEngineOptions {
   logger?: EngineLogger
-  /** Where AACSEED_TRANSMISSION_PASSWORD is read (default process.env). */
+  /** Where AACSEED_<KIND>_PASSWORD is read (default process.env). */
   env?: NodeJS.ProcessEnv
   webtorrent?: Omit<WebTorrentEngineOptions, 'logger'>
-  transmission?: Omit<TransmissionEngineOptions, 'logger' | 'env'>
+  /** Retries of the daemon kinds' RPC calls. */
+  retry?: Partial<RetryPolicy>
 }
 
 /** The configured engine, not yet started: call `start()`, and `close()` on shutdown. */
@@ -37,10 +47,12 @@ export function createEngine(config: Config['engine'], opts: CreateEngineOptions
     case 'webtorrent':
       return new WebTorrentEngine(config.webtorrent, { ...opts.webtorrent, ...(logger ? { logger } : {}) })
     case 'transmission':
-      return new TransmissionEngine(config.transmission, {
-        ...opts.transmission,
+    case 'qbittorrent':
+    case 'deluge':
+    case 'rtorrent':
+      return createRemoteEngine(config.kind, engineSettings(config.kind, config, opts.env), {
         ...(logger ? { logger } : {}),
-        ...(opts.env ? { env: opts.env } : {}),
+        ...(opts.retry ? { retry: opts.retry } : {}),
       })
   }
 }

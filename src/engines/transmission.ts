@@ -1,88 +1,74 @@
 /**
- * A Transmission daemon over its RPC, through @ctrl/transmission.
- *
- * Its typed methods (`addTorrent`, `setTorrent`, `verifyTorrent`, `removeTorrent`, `getSession`)
- * are used as they are; its one transport method, `request`, is replaced, because in 7.4.0 it
- * (1) retries HTTP 409 (the session-id handshake) without a limit, (2) reads
- * `error.response.status` even when there is no response, so a refused connection or a
- * timeout surfaces as an unrelated TypeError, and (3) never checks the RPC `result`.
+ * A Transmission daemon over its RPC: a small client of our own (see rpc.ts for why not
+ * @ctrl/transmission).
  *
  * Speaks the legacy protocol (`{ method, arguments }` → `{ result, arguments }`), which
  * Transmission 2.x, 3.00 and 4.x all answer; 4.1's JSON-RPC 2.0 is not needed.
  *
- * Facts checked against Transmission 3.00 (rpc-version 16):
+ * Quirks, checked against Transmission 3.00 (rpc-version 16):
+ * - the session-id handshake: the first call (and the first after a restart) answers 409 with
+ *   the id to send; we take it and retry, twice at most;
  * - adding a torrent over existing data verifies it by itself; there is no way to skip that;
  * - `torrent-add` of a torrent already there answers `torrent-duplicate` (success);
  * - `labels` exist from rpc-version 16 (3.00 included), set with `torrent-set`;
  * - after SIGKILL the daemon reloads torrents added since its last save from its `torrents/`
  *   folder but without their resume file, i.e. with the session's default download-dir; so a
  *   duplicate whose download-dir is not ours is moved back (`torrent-set-location`, move false)
- *   and verified.
+ *   and verified;
+ * - `error` is tr_stat_errtype: 1 tracker warning, 2 tracker error, 3 local error; only 3
+ *   stops the torrent from serving.
  */
-import { posix } from 'node:path'
-import { Transmission } from '@ctrl/transmission'
 import type { Config } from '../config/schema.js'
 import { readSecret } from '../config/load.js'
-import { errorMessage } from '../errors.js'
-import { redactUrl } from '../log/index.js'
-import { withRetry } from '../retry.js'
 import {
   checkEngineTorrent,
   EngineError,
   silentLogger,
   type AddResult,
-  type Engine,
   type EngineLogger,
   type EngineTorrent,
   type CopyState,
-  type EngineTorrentStatus,
+  type ErrorKind,
+  type RemoteEngine,
+  type RemoteInfo,
+  type RemoteTorrentStatus,
 } from './engine.js'
+import {
+  DEFAULT_RETRY,
+  displayUrl,
+  httpExchange,
+  mapPath,
+  num,
+  retrying,
+  splitCredentials,
+  statusError,
+  stripSlash,
+  HEX40_ANY_CASE,
+  type RemoteEngineOptions,
+  type RemoteSettings,
+  type RetryPolicy,
+} from './rpc.js'
 
 export type TransmissionConfig = Config['engine']['transmission']
 
-export interface RetryPolicy {
-  /** Tries in all, including the first (default 5). */
-  attempts: number
-  /** Wait before the second try; doubled for each further try (default 250 ms). */
-  baseDelayMs: number
-  /** Longest wait between tries (default 4 s). */
-  maxDelayMs: number
-}
-
-export interface TransmissionEngineOptions {
-  logger?: EngineLogger
-  /** Where AACSEED_TRANSMISSION_PASSWORD is read (default process.env). */
-  env?: NodeJS.ProcessEnv
-  retry?: Partial<RetryPolicy>
-}
-
-/** The fields `list()` asks for, and only those. */
-const LIST_FIELDS = [
+/** The `torrent-get` fields of `list()`, and only those. */
+export const LIST_FIELDS = [
   'hashString',
   'name',
   'status',
-  'percentDone',
   'error',
   'errorString',
   'haveValid',
   'totalSize',
+  'sizeWhenDone',
+  'percentDone',
   'uploadedEver',
+  'uploadRatio',
+  'rateUpload',
   'peersConnected',
+  'isStalled',
+  'trackerStats',
 ] as const
-
-interface RawTorrent {
-  hashString: string
-  name: string
-  status: number
-  percentDone: number
-  error: number
-  errorString: string
-  /** Bytes of pieces that passed their hash check. */
-  haveValid: number
-  totalSize: number
-  uploadedEver: number
-  peersConnected: number
-}
 
 interface AddedTorrent {
   hashString: string
@@ -90,43 +76,56 @@ interface AddedTorrent {
   name: string
 }
 
-interface RpcReply<A> {
-  result: string
-  arguments: A
-}
-
-export class TransmissionEngine implements Engine {
+export class TransmissionEngine implements RemoteEngine {
   readonly kind = 'transmission' as const
-  private readonly rpc: RpcClient
+  private readonly rpc: TransmissionRpc
   private readonly log: EngineLogger
-  private readonly labels: string[]
+  private readonly labels: readonly string[]
+  private readonly pathMap: Readonly<Record<string, string>>
   private session: Promise<{ rpcVersion: number; version: string }> | null = null
   private closed = false
 
-  constructor(
-    private readonly config: TransmissionConfig,
-    opts: TransmissionEngineOptions = {},
-  ) {
+  constructor(settings: RemoteSettings, opts: RemoteEngineOptions = {}) {
     this.log = opts.logger ?? silentLogger
-    this.labels = config.labels
-    const url = new URL(config.url)
-    // Credentials in the URL are moved to the Authorization header: fetch refuses them in a URL,
-    // and the URL is shown in messages.
-    const username = config.username || decodeURIComponent(url.username)
-    const password =
-      readSecret(
-        'AACSEED_TRANSMISSION_PASSWORD',
-        config.password_file,
-        opts.env,
-        // The systemd units' LoadCredential= name; a seedbox's engine gets an env without it.
-        'transmission-password',
-      ) ?? decodeURIComponent(url.password)
-    url.username = ''
-    url.password = ''
-    url.search = ''
-    url.hash = ''
-    const retry: RetryPolicy = { attempts: 5, baseDelayMs: 250, maxDelayMs: 4000, ...opts.retry }
-    this.rpc = new RpcClient(url, username, password, config.timeout_ms, retry, this.log)
+    this.labels = settings.labels
+    this.pathMap = settings.pathMap
+    const { url, username, password } = splitCredentials(settings.url, settings.username, settings.password)
+    this.rpc = new TransmissionRpc(
+      url,
+      username,
+      password,
+      settings.timeoutMs,
+      {
+        ...DEFAULT_RETRY,
+        ...opts.retry,
+      },
+      this.log,
+    )
+  }
+
+  /** `[engine.transmission]` with its password from AACSEED_TRANSMISSION_PASSWORD or `password_file`. */
+  static fromConfig(
+    config: TransmissionConfig,
+    opts: RemoteEngineOptions & { env?: NodeJS.ProcessEnv } = {},
+  ): TransmissionEngine {
+    const password = readSecret(
+      'AACSEED_TRANSMISSION_PASSWORD',
+      config.password_file,
+      opts.env,
+      // The systemd units' LoadCredential= name.
+      'transmission-password',
+    )
+    return new TransmissionEngine(
+      {
+        url: config.url,
+        username: config.username,
+        password: password ?? decodeURIComponent(new URL(config.url).password),
+        pathMap: config.path_map,
+        labels: config.labels,
+        timeoutMs: config.timeout_ms,
+      },
+      opts,
+    )
   }
 
   async start(): Promise<void> {
@@ -137,23 +136,26 @@ export class TransmissionEngine implements Engine {
     )
   }
 
-  /** The daemon's version and rpc-version, asked afresh (for `aacseed doctor`). */
-  async info(): Promise<{ version: string; apiVersion: string; latencyMs: number }> {
+  async info(): Promise<RemoteInfo> {
     const t0 = performance.now()
-    this.session = null
-    const s = await this.ensureSession()
-    return { version: s.version, apiVersion: String(s.rpcVersion), latencyMs: performance.now() - t0 }
+    const args = await this.rpc.call('session-get', { fields: ['version', 'rpc-version'] })
+    const latencyMs = performance.now() - t0
+    const version = typeof args.version === 'string' ? args.version : 'unknown'
+    const rpcVersion = typeof args['rpc-version'] === 'number' ? args['rpc-version'] : 0
+    // A fresh answer is the session for the calls that follow (one session-get per poll).
+    if (!this.closed) this.session = Promise.resolve({ rpcVersion, version })
+    return { version, apiVersion: rpcVersion ? String(rpcVersion) : '', latencyMs }
   }
 
   async add(t: EngineTorrent): Promise<AddResult> {
     checkEngineTorrent(this.kind, t)
     const session = await this.ensureSession()
-    const dir = mapPath(t.dataDir, this.config.path_map)
-    const reply = checkResult(
-      'torrent-add',
-      await this.rpc.addTorrent(t.torrent.toString('base64'), { 'download-dir': dir, paused: false }),
-    )
-    const args = reply.arguments as { 'torrent-added'?: AddedTorrent; 'torrent-duplicate'?: AddedTorrent }
+    const dir = mapPath(t.dataDir, this.pathMap)
+    const args = (await this.rpc.call('torrent-add', {
+      metainfo: t.torrent.toString('base64'),
+      'download-dir': dir,
+      paused: false,
+    })) as { 'torrent-added'?: AddedTorrent; 'torrent-duplicate'?: AddedTorrent }
     const added = args['torrent-added']
     const duplicate = args['torrent-duplicate']
     const found = added ?? duplicate
@@ -164,7 +166,7 @@ export class TransmissionEngine implements Engine {
       )
     const hash = found.hashString.toLowerCase()
     if (hash !== t.infoHash) {
-      if (added) await this.rpc.removeTorrent([hash], false)
+      if (added) await this.rpc.call('torrent-remove', { ids: [hash], 'delete-local-data': false })
       throw new EngineError(
         'engine-rejected',
         `transmission: the .torrent for ${t.name} has infohash ${hash}, not ${t.infoHash}`,
@@ -174,7 +176,7 @@ export class TransmissionEngine implements Engine {
     const canLabel = session.rpcVersion >= 16 && labels.length > 0
     const fields = { infoHash: hash, name: t.name, downloadDir: dir }
     if (added) {
-      if (canLabel) checkResult('torrent-set', await this.rpc.setTorrent([hash], { labels }))
+      if (canLabel) await this.rpc.call('torrent-set', { ids: [hash], labels })
       this.log.info(fields, 'transmission: torrent added')
       return 'added'
     }
@@ -190,33 +192,54 @@ export class TransmissionEngine implements Engine {
         { ...fields, was: current.downloadDir },
         'transmission: duplicate torrent had another download-dir; moving it back (data untouched)',
       )
-      checkResult(
-        'torrent-set-location',
-        await this.rpc.call('torrent-set-location', { ids: [hash], location: dir, move: false }),
-      )
+      await this.rpc.call('torrent-set-location', { ids: [hash], location: dir, move: false })
       verify = true
     }
     if (canLabel) {
       const have = current?.labels ?? []
       const merged = [...new Set([...have, ...labels])]
-      if (merged.length !== have.length)
-        checkResult('torrent-set', await this.rpc.setTorrent([hash], { labels: merged }))
+      if (merged.length !== have.length) await this.rpc.call('torrent-set', { ids: [hash], labels: merged })
     }
-    if (verify) checkResult('torrent-verify', await this.rpc.verifyTorrent([hash]))
+    if (verify) await this.rpc.call('torrent-verify', { ids: [hash] })
     this.log.info({ ...fields, verify }, 'transmission: torrent already present')
     return 'duplicate'
   }
 
-  async remove(infoHash: string, _opts?: { deleteData?: false }): Promise<void> {
+  async remove(infoHash: string, opts: { deleteData?: boolean } = {}): Promise<void> {
     await this.ensureSession()
-    checkResult('torrent-remove', await this.rpc.removeTorrent([infoHash], false))
-    this.log.info({ infoHash }, 'transmission: torrent removed')
+    await this.rpc.call('torrent-remove', { ids: [infoHash], 'delete-local-data': opts.deleteData === true })
+    this.log.info({ infoHash, deleteData: opts.deleteData === true }, 'transmission: torrent removed')
   }
 
-  async list(): Promise<EngineTorrentStatus[]> {
+  async resume(infoHash: string, opts: { verify?: boolean } = {}): Promise<void> {
     await this.ensureSession()
-    const torrents = (await this.getTorrents(undefined, LIST_FIELDS)) as unknown as RawTorrent[]
-    return torrents.map(toStatus)
+    if (opts.verify) await this.rpc.call('torrent-verify', { ids: [infoHash] })
+    await this.rpc.call('torrent-start', { ids: [infoHash] })
+  }
+
+  async pause(infoHash: string): Promise<void> {
+    await this.ensureSession()
+    await this.rpc.call('torrent-stop', { ids: [infoHash] })
+  }
+
+  async freeSpace(path: string): Promise<number> {
+    const args = await this.rpc.call('free-space', { path })
+    const size = args['size-bytes']
+    if (typeof size !== 'number' || size < 0)
+      throw new EngineError(
+        'engine-rejected',
+        `transmission: free-space of ${path} answered without size-bytes`,
+      )
+    return size
+  }
+
+  async list(): Promise<RemoteTorrentStatus[]> {
+    await this.ensureSession()
+    const torrents = await this.getTorrents(undefined, LIST_FIELDS)
+    return torrents.flatMap((raw) => {
+      const t = parseTransmissionTorrent(raw)
+      return t ? [t] : []
+    })
   }
 
   async close(): Promise<void> {
@@ -230,8 +253,8 @@ export class TransmissionEngine implements Engine {
   ): Promise<Array<Record<string, unknown>>> {
     const args: Record<string, unknown> = { fields: ['hashString', ...fields] }
     if (ids) args.ids = ids
-    const reply = checkResult('torrent-get', await this.rpc.call('torrent-get', args))
-    const torrents = (reply.arguments as { torrents?: unknown }).torrents
+    const reply = await this.rpc.call('torrent-get', args)
+    const torrents = reply.torrents
     if (!Array.isArray(torrents))
       throw new EngineError('engine-rejected', 'transmission: torrent-get answered without a torrents list')
     return torrents as Array<Record<string, unknown>>
@@ -239,15 +262,8 @@ export class TransmissionEngine implements Engine {
 
   private async ensureSession(): Promise<{ rpcVersion: number; version: string }> {
     if (this.closed) throw new EngineError('engine-closed', 'transmission: the engine is closed')
-    this.session ??= this.rpc
-      .getSession()
-      .then((reply) => {
-        const args = checkResult('session-get', reply).arguments as {
-          'rpc-version'?: number
-          version?: string
-        }
-        return { rpcVersion: args['rpc-version'] ?? 0, version: args.version ?? 'unknown' }
-      })
+    this.session ??= this.info()
+      .then(() => this.session!)
       .catch((e: unknown) => {
         this.session = null
         throw e
@@ -259,7 +275,7 @@ export class TransmissionEngine implements Engine {
 /** Transmission's error kinds (tr_stat_errtype): 1 tracker warning, 2 tracker error, 3 local error. */
 export const TR_LOCAL_ERROR = 3
 
-/** Transmission's torrent status numbers (tr_torrent_activity, the same in 3.00 and 4.x). */
+/** Transmission's torrent status numbers (tr_torrent_activity, the same in 2.x, 3.00 and 4.x). */
 const KNOWN_STATUS = new Set([0, 1, 2, 3, 4, 5, 6])
 
 /**
@@ -289,78 +305,62 @@ export function transmissionState(status: number, percentDone: number, error: nu
   }
 }
 
-function toStatus(t: RawTorrent): EngineTorrentStatus {
-  const state = transmissionState(t.status, t.percentDone, t.error)
+/** Largest non-negative value of a trackerStats key (Transmission reports -1 for "unknown"). */
+function bestOf(stats: unknown, key: string): number | null {
+  if (!Array.isArray(stats)) return null
+  let best: number | null = null
+  for (const s of stats) {
+    const v = (s as Record<string, unknown> | null)?.[key]
+    if (typeof v === 'number' && v >= 0 && (best === null || v > best)) best = v
+  }
+  return best
+}
+
+/** One `torrent-get` entry, read defensively: a field an older daemon lacks gets its neutral value. */
+export function parseTransmissionTorrent(raw: unknown): RemoteTorrentStatus | null {
+  if (typeof raw !== 'object' || raw === null) return null
+  const t = raw as Record<string, unknown>
+  if (typeof t.hashString !== 'string' || !HEX40_ANY_CASE.test(t.hashString)) return null
+  const status = num(t.status, -1)
+  const errNo = num(t.error)
+  const errorString = typeof t.errorString === 'string' ? t.errorString : ''
+  const state = transmissionState(status, num(t.percentDone), errNo)
+  const errorKind: ErrorKind = errNo === TR_LOCAL_ERROR ? 'local' : errNo !== 0 ? 'tracker' : 'none'
   let error: string | null = null
-  if (t.error !== 0) error = t.error === TR_LOCAL_ERROR ? t.errorString : `tracker: ${t.errorString}`
-  else if (!KNOWN_STATUS.has(t.status)) error = `unknown Transmission status ${t.status}`
+  if (errorKind === 'local') error = errorString || 'local error'
+  else if (errorKind === 'tracker') error = `tracker: ${errorString}`
+  else if (!KNOWN_STATUS.has(status)) error = `unknown Transmission status ${status}`
+  const totalBytes = num(t.totalSize)
   return {
     infoHash: t.hashString.toLowerCase(),
-    name: t.name,
+    name: typeof t.name === 'string' ? t.name : '',
     state,
-    bytesPresent: t.haveValid,
-    totalBytes: t.totalSize,
-    uploaded: t.uploadedEver,
-    peers: t.peersConnected,
+    bytesPresent: num(t.haveValid),
+    totalBytes,
+    uploaded: num(t.uploadedEver),
+    peers: num(t.peersConnected),
     error,
+    progress: num(t.percentDone),
+    ratio: Math.max(0, num(t.uploadRatio)),
+    rateUpload: num(t.rateUpload),
+    stalled: t.isStalled === true,
+    errorKind,
+    seeders: bestOf(t.trackerStats, 'seederCount'),
+    leechers: bestOf(t.trackerStats, 'leecherCount'),
+    downloads: bestOf(t.trackerStats, 'downloadCount'),
+    native: String(status),
   }
 }
 
 /**
- * Maps a local path to the daemon's view of it: the longest `path_map` prefix wins, matched
- * on whole path components (`/srv/rel` does not map `/srv/release`). Unmapped paths pass as they are.
+ * The RPC transport: the session-id handshake (twice at most), HTTP errors as `EngineError`s,
+ * the RPC `result` checked, and transient failures retried with capped backoff.
  */
-export function mapPath(local: string, pathMap: Readonly<Record<string, string>>): string {
-  const path = stripSlash(posix.normalize(local))
-  let best: { from: string; to: string } | null = null
-  for (const [rawFrom, to] of Object.entries(pathMap)) {
-    const from = stripSlash(posix.normalize(rawFrom))
-    const matches = from === '/' || path === from || path.startsWith(`${from}/`)
-    if (matches && (best === null || from.length > best.from.length)) best = { from, to }
-  }
-  if (!best) return path
-  const rest = best.from === '/' ? path : path.slice(best.from.length)
-  return stripSlash(posix.normalize(`${stripSlash(best.to)}/${rest}`))
-}
-
-function stripSlash(p: string): string {
-  return p.length > 1 && p.endsWith('/') ? p.replace(/\/+$/, '') || '/' : p
-}
-
-function checkResult<A = unknown>(method: string, reply: unknown): RpcReply<A> {
-  const r = reply as Partial<RpcReply<A>> | null | undefined
-  if (typeof r !== 'object' || r === null || typeof r.result !== 'string') {
-    throw new EngineError(
-      'engine-rejected',
-      `transmission: ${method}: the answer is not a Transmission RPC reply`,
-    )
-  }
-  if (r.result !== 'success') throw new EngineError('engine-rejected', `transmission: ${method}: ${r.result}`)
-  return { result: r.result, arguments: (r.arguments ?? {}) as A }
-}
-
-/** What the base class declares `request` to return (a Promise of a Promise, as 7.4.0 types it). */
-declare const baseClient: Transmission
-type BaseRequestResult<T> = ReturnType<typeof baseClient.request<T>>
-
-const TRANSIENT_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'EAI_AGAIN',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-])
-
-/**
- * @ctrl/transmission's client with a bounded, typed transport: a session-id refresh is tried
- * twice at most, transient failures (a daemon restarting) are retried with capped exponential
- * backoff, and every failure is an `EngineError` whose message holds no credentials.
- */
-export class RpcClient extends Transmission {
+class TransmissionRpc {
   readonly display: string
   private readonly endpoint: string
   private readonly authorization: string | null
+  private sessionId = ''
 
   constructor(
     url: URL,
@@ -370,119 +370,71 @@ export class RpcClient extends Transmission {
     private readonly retry: RetryPolicy,
     private readonly log: EngineLogger,
   ) {
-    super({ baseUrl: url.origin, path: url.pathname, username, password, timeout: timeoutMs })
     this.endpoint = url.toString()
-    this.display = redactUrl(this.endpoint)
+    this.display = displayUrl(url)
     this.authorization =
       username || password ? `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` : null
-    // The base class keeps the credentials in `config`; they are not needed there any more.
-    this.config = { ...this.config, username: '', password: '' }
   }
 
-  /** The base class's methods (`addTorrent`, `getSession`, ...) all come through here. */
-  override request<T>(method: string, args: object = {}): BaseRequestResult<T> {
-    return this.requestWithRetry<T>(method, args) as unknown as BaseRequestResult<T>
+  /** One RPC call; its `arguments` once `result` is `success`. */
+  async call(method: string, args: object = {}): Promise<Record<string, unknown>> {
+    return await retrying('transmission', method, this.retry, this.log, () => this.once(method, args))
   }
 
-  /** One RPC call; the parsed reply, not yet checked for `result`. */
-  async call(method: string, args: object = {}): Promise<unknown> {
-    return (await this.requestWithRetry<unknown>(method, args))._data
-  }
-
-  private async requestWithRetry<T>(method: string, args: object): Promise<Response & { _data?: T }> {
-    return withRetry(() => this.requestOnce<T>(method, args), {
-      attempts: this.retry.attempts,
-      backoff: { baseMs: this.retry.baseDelayMs, maxMs: this.retry.maxDelayMs },
-      retryable: (e) => e instanceof EngineError && e.transient,
-      onRetry: (attempt, e, delayMs) =>
-        this.log.warn({ method, attempt, delayMs, err: errorMessage(e) }, 'transmission: retrying'),
-    })
-  }
-
-  private async requestOnce<T>(method: string, args: object): Promise<Response & { _data?: T }> {
+  private async once(method: string, args: object): Promise<Record<string, unknown>> {
     const body = JSON.stringify({ method, arguments: args })
     for (let sessionTries = 0; ; sessionTries++) {
       const headers: Record<string, string> = { 'content-type': 'application/json' }
-      const sessionId = this.state.auth?.sessionId
-      if (sessionId) headers['x-transmission-session-id'] = sessionId
+      if (this.sessionId) headers['x-transmission-session-id'] = this.sessionId
       if (this.authorization) headers.authorization = this.authorization
-      let res: Response
-      let text: string
-      try {
-        res = await fetch(this.endpoint, {
-          method: 'POST',
-          headers,
-          body,
-          signal: AbortSignal.timeout(this.timeoutMs),
-        })
-        text = await res.text()
-      } catch (e) {
-        throw this.networkError(method, e)
-      }
+      const res = await httpExchange(
+        'transmission',
+        this.display,
+        this.endpoint,
+        { method: 'POST', headers, body },
+        this.timeoutMs,
+        method,
+      )
       if (res.status === 409 && sessionTries < 2) {
         // The session-id handshake: the daemon names the id to send (a new one after a restart).
-        this.state.auth = { sessionId: res.headers.get('x-transmission-session-id') ?? '' }
+        this.sessionId = res.headers.get('x-transmission-session-id') ?? ''
         continue
       }
-      if (res.status === 401)
-        throw new EngineError(
-          'engine-auth',
-          `transmission: ${this.display}: 401 Unauthorized: wrong username or password`,
-        )
       if (res.status === 403)
-        throw new EngineError(
-          'engine-auth',
-          `transmission: ${this.display}: 403 Forbidden: this address is not in the daemon's rpc-whitelist`,
+        throw statusError(
+          'transmission',
+          this.display,
+          403,
+          method,
+          "this address is not in the daemon's rpc-whitelist",
         )
       if (res.status === 421)
         throw new EngineError(
           'engine-auth',
           `transmission: ${this.display}: 421 Misdirected Request: the host name is not in the daemon's rpc-host-whitelist`,
         )
-      if (res.status >= 500)
-        throw new EngineError(
-          'engine-unreachable',
-          `transmission: ${this.display}: HTTP ${res.status} for ${method}`,
-          { transient: res.status >= 502 },
-        )
-      if (!res.ok)
-        throw new EngineError(
-          'engine-rejected',
-          `transmission: ${this.display}: HTTP ${res.status} for ${method}`,
-        )
+      if (res.status !== 200) throw statusError('transmission', this.display, res.status, method)
       let data: unknown
       try {
-        data = JSON.parse(text)
+        data = JSON.parse(res.text)
       } catch {
         throw new EngineError(
           'engine-rejected',
           `transmission: ${this.display}: the answer to ${method} is not JSON; is this a Transmission RPC URL?`,
         )
       }
-      return Object.assign(res, { _data: data as T })
+      const r = data as { result?: unknown; arguments?: unknown } | null
+      if (typeof r !== 'object' || r === null || typeof r.result !== 'string')
+        throw new EngineError(
+          'engine-rejected',
+          `transmission: ${method}: the answer is not a Transmission RPC reply`,
+        )
+      if (r.result !== 'success')
+        throw new EngineError('engine-rejected', `transmission: ${method}: ${r.result}`)
+      return (typeof r.arguments === 'object' && r.arguments !== null ? r.arguments : {}) as Record<
+        string,
+        unknown
+      >
     }
   }
-
-  private networkError(method: string, e: unknown): EngineError {
-    if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) {
-      return new EngineError(
-        'engine-timeout',
-        `transmission: ${this.display}: no answer to ${method} within ${this.timeoutMs} ms`,
-      )
-    }
-    const code = errnoCode(e)
-    const what = code ?? errorMessage(e)
-    return new EngineError('engine-unreachable', `transmission: cannot reach ${this.display}: ${what}`, {
-      transient: code !== undefined && TRANSIENT_CODES.has(code),
-    })
-  }
-}
-
-/** The errno-like code of a failed fetch: undici puts it on `cause`, or on `cause.errors[]` when several addresses failed. */
-function errnoCode(e: unknown): string | undefined {
-  const cause = (e as { cause?: unknown } | null)?.cause as
-    { code?: unknown; errors?: Array<{ code?: unknown }> } | undefined
-  if (typeof cause?.code === 'string') return cause.code
-  const inner = cause?.errors?.find((x) => typeof x.code === 'string')?.code
-  return typeof inner === 'string' ? inner : undefined
 }

@@ -1,51 +1,36 @@
 /**
- * One seedbox's Transmission daemon, for the fleet: pushes and removals go through
- * `TransmissionEngine` (bounded retries, 409 session handling, duplicates, the SIGKILL-reload
- * download-dir fix); the health poll and `free-space` use the same bounded transport directly,
- * because they need raw fields (`trackerStats`) that `Engine.list()` does not carry.
- *
- * Speaks the legacy RPC protocol, which Transmission 2.x, 3.00 and 4.x all answer (4.1's
- * JSON-RPC 2.0 is optional). Every field of `torrent-get` is read defensively: a field an
- * older daemon lacks gets its neutral value instead of failing the poll.
+ * One seedbox's daemon, for the fleet: whichever kind it runs (`kind` in its config), through
+ * the engines' `RemoteEngine` (bounded retries, logins and session handling, duplicates, each
+ * kind's quirks). A health poll is three calls: the version (timed), the state of every
+ * torrent in one call, and the free space at the seedbox's path. Each kind's states arrive
+ * here already mapped into the copy-state vocabulary (`CopyState`, at the client's edge).
  */
 import type { Config } from '../config/index.js'
 import { readSecret } from '../config/index.js'
-import { EngineError, type AddResult, type EngineLogger } from '../engines/index.js'
-import type { CopyState } from '../engines/engine.js'
 import {
-  RpcClient,
-  TransmissionEngine,
-  transmissionState,
+  createRemoteEngine,
+  EngineError,
+  type AddResult,
+  type CopyState,
+  type EngineLogger,
+  type ErrorKind,
+  type RemoteEngine,
+  type RemoteKind,
   type RetryPolicy,
-} from '../engines/transmission.js'
-import { FleetError } from './errors.js'
+} from '../engines/index.js'
 
 export type SeedboxConfig = Config['fleet']['seedboxes'][number]
-
-/** The `torrent-get` fields of the health poll, and only those. */
-export const POLL_FIELDS = [
-  'hashString',
-  'name',
-  'status',
-  'percentDone',
-  'error',
-  'errorString',
-  'peersConnected',
-  'rateUpload',
-  'uploadedEver',
-  'isStalled',
-  'trackerStats',
-] as const
 
 /** One torrent as a seedbox's daemon reports it; also the stored copy's fields (store.ts `CopyRow`). */
 export interface SeedboxTorrent {
   infohash: string
   name: string
-  /** Mapped by the client at its edge (Transmission: `transmissionState`). */
+  /** Mapped by the client at its edge (src/engines/<kind>.ts). */
   state: CopyState
-  /** The daemon's own status number, kept for display (Transmission's tr_torrent_activity). */
+  /** The daemon's own status number where it has one (Transmission's tr_torrent_activity), else -1. */
   status: number
   percentDone: number
+  /** `ERROR_CODE` of the error kind: 0 none, 2 a tracker's, 3 local (Transmission's tr_stat_errtype numbers). */
   error: number
   errorString: string
   peers: number
@@ -59,9 +44,11 @@ export interface SeedboxTorrent {
 }
 
 export interface SeedboxPoll {
+  kind: RemoteKind
   version: string
+  /** The RPC's own version where it is a number (Transmission rpc-version, rTorrent API), else 0. */
   rpcVersion: number
-  /** Round trip of `session-get`, in ms. */
+  /** Round trip of the version call, in ms. */
   latencyMs: number
   /** Free bytes at the seedbox's path, or null when the daemon could not tell (`freeSpaceError`). */
   freeBytes: number | null
@@ -70,6 +57,9 @@ export interface SeedboxPoll {
 }
 
 /** The environment variable holding a seedbox's RPC password: AACSEED_SEEDBOX_<NAME>_PASSWORD, `-` as `_`. */
+/** The stored `error` number of each error kind: the same for every kind of daemon. */
+export const ERROR_CODE: Record<ErrorKind, number> = { none: 0, tracker: 2, local: 3 }
+
 export function seedboxPasswordEnv(name: string): string {
   return `AACSEED_SEEDBOX_${name.toUpperCase().replace(/-/g, '_')}_PASSWORD`
 }
@@ -79,7 +69,7 @@ export interface SeedboxClientOptions {
   logger?: EngineLogger
   /** Labels set on pushed torrents. */
   labels?: string[]
-  /** Retries of pushes and removals (default: TransmissionEngine's, 5 tries up to 4 s apart). */
+  /** Retries of pushes and removals (default: 5 tries up to 4 s apart). */
   retry?: Partial<RetryPolicy>
   /** Retries of a poll: few, a poll runs again soon anyway (default 2 tries, 250 ms apart). */
   pollRetry?: Partial<RetryPolicy>
@@ -87,183 +77,117 @@ export interface SeedboxClientOptions {
 
 export class SeedboxClient {
   readonly name: string
+  readonly kind: RemoteKind
   /** The RPC URL without credentials, for messages. */
   readonly url: string
-  private readonly engine: TransmissionEngine
-  private readonly rpc: RpcClient
-  private started = false
+  private readonly engine: RemoteEngine
+  private readonly poller: RemoteEngine
 
   constructor(
     readonly config: SeedboxConfig,
     opts: SeedboxClientOptions = {},
   ) {
     this.name = config.name
-    const url = new URL(config.url)
-    const username = config.username || decodeURIComponent(url.username)
+    this.kind = config.kind
     const password =
       readSecret(
         seedboxPasswordEnv(config.name),
         config.password_file,
         opts.env ?? process.env,
         `seedbox-${config.name}`,
-      ) ?? decodeURIComponent(url.password)
+      ) ?? ''
+    const url = new URL(config.url)
     url.username = ''
     url.password = ''
     url.search = ''
     url.hash = ''
     this.url = url.toString()
     const log = opts.logger ?? { info() {}, warn() {}, error() {} }
-    // The engine reads its password from this one variable; handing it over this way keeps the
-    // seedbox's secret out of every config object.
-    this.engine = new TransmissionEngine(
-      {
-        url: this.url,
-        username,
-        password_file: '',
-        path_map: {},
-        labels: opts.labels ?? [],
-        timeout_ms: config.timeout_ms,
-      },
-      {
-        env: { AACSEED_TRANSMISSION_PASSWORD: password },
-        logger: log,
-        ...(opts.retry ? { retry: opts.retry } : {}),
-      },
-    )
-    const pollRetry: RetryPolicy = { attempts: 2, baseDelayMs: 250, maxDelayMs: 1000, ...opts.pollRetry }
-    this.rpc = new RpcClient(url, username, password, config.timeout_ms, pollRetry, log)
+    const settings = {
+      url: config.url,
+      username: config.username,
+      password,
+      // The seedbox's path is already the daemon's view.
+      pathMap: {},
+      labels: opts.labels ?? [],
+      timeoutMs: config.timeout_ms,
+      daemon: config.daemon,
+    }
+    this.engine = createRemoteEngine(config.kind, settings, {
+      logger: log,
+      ...(opts.retry ? { retry: opts.retry } : {}),
+    })
+    // Polls retry less than pushes: the next poll comes soon anyway.
+    this.poller = createRemoteEngine(config.kind, settings, {
+      logger: log,
+      retry: { attempts: 2, baseDelayMs: 250, maxDelayMs: 1000, ...opts.pollRetry },
+    })
   }
 
-  /** One health poll: `session-get` (timed), one batched `torrent-get` of POLL_FIELDS, and `free-space` of the path. */
+  /** One health poll: the version (timed), every torrent in one call, and the free space at the path. */
   async poll(): Promise<SeedboxPoll> {
-    const t0 = performance.now()
-    const session = rpcArgs('session-get', await this.rpc.call('session-get')) as {
-      version?: unknown
-      'rpc-version'?: unknown
-    }
-    const latencyMs = performance.now() - t0
-    const got = rpcArgs('torrent-get', await this.rpc.call('torrent-get', { fields: POLL_FIELDS })) as {
-      torrents?: unknown
-    }
-    if (!Array.isArray(got.torrents))
-      throw new FleetError(
-        'fleet-bad-reply',
-        `seedbox ${this.name}: torrent-get answered without a torrents list`,
-      )
-    const torrents = got.torrents.flatMap((raw: unknown) => {
-      const t = parseTorrent(raw)
-      return t ? [t] : []
-    })
+    const info = await this.poller.info()
+    const list = await this.poller.list()
     let freeBytes: number | null = null
     let freeSpaceError: string | null = null
     try {
-      const fs = rpcArgs('free-space', await this.rpc.call('free-space', { path: this.config.path })) as {
-        'size-bytes'?: unknown
-      }
-      if (typeof fs['size-bytes'] === 'number' && fs['size-bytes'] >= 0) freeBytes = fs['size-bytes']
-      else freeSpaceError = 'free-space answered without size-bytes'
+      freeBytes = await this.poller.freeSpace(this.config.path)
     } catch (e) {
       // A daemon that cannot measure its path (missing folder, old daemon) still holds and serves torrents.
       if (!(e instanceof EngineError && e.code === 'engine-rejected')) throw e
       freeSpaceError = e.message
     }
     return {
-      version: typeof session.version === 'string' ? session.version : 'unknown',
-      rpcVersion: typeof session['rpc-version'] === 'number' ? session['rpc-version'] : 0,
-      latencyMs,
+      kind: this.kind,
+      version: info.version,
+      rpcVersion: /^\d+$/.test(info.apiVersion) ? Number(info.apiVersion) : 0,
+      latencyMs: info.latencyMs,
       freeBytes,
       freeSpaceError,
-      torrents,
+      torrents: list.map((t) => ({
+        infohash: t.infoHash,
+        name: t.name,
+        state: t.state,
+        status: /^\d+$/.test(t.native) ? Number(t.native) : -1,
+        percentDone: t.progress,
+        error: ERROR_CODE[t.errorKind],
+        errorString: t.error ?? '',
+        peers: t.peers,
+        rateUpload: t.rateUpload,
+        uploaded: t.uploaded,
+        stalled: t.stalled,
+        seeders: t.seeders,
+        leechers: t.leechers,
+        downloads: t.downloads,
+      })),
     }
   }
 
   /**
-   * Adds the torrent unpaused with the seedbox's path as download-dir: the daemon verifies what
+   * Adds the torrent unpaused with the seedbox's path as its save path: the daemon verifies what
    * is there and downloads the rest from the swarm. Already there: `duplicate`, nothing added.
    */
   async push(t: { torrent: Buffer; infoHash: string; name: string }): Promise<AddResult> {
-    await this.ensureStarted()
     return await this.engine.add({
       torrent: t.torrent,
       infoHash: t.infoHash,
       name: t.name,
       dataDir: this.config.path,
       verify: false,
+      download: true,
     })
   }
 
   /** Starts a stopped copy; `verify` first re-checks the data (after a local error such as missing files). */
   async start(infohash: string, verify: boolean): Promise<void> {
-    if (verify) rpcArgs('torrent-verify', await this.rpc.call('torrent-verify', { ids: [infohash] }))
-    rpcArgs('torrent-start', await this.rpc.call('torrent-start', { ids: [infohash] }))
+    await this.engine.resume(infohash, { verify })
   }
 
   async remove(infohash: string, deleteData: boolean): Promise<void> {
-    rpcArgs(
-      'torrent-remove',
-      await this.rpc.call('torrent-remove', { ids: [infohash], 'delete-local-data': deleteData }),
-    )
+    await this.engine.remove(infohash, { deleteData })
   }
 
   async close(): Promise<void> {
-    await this.engine.close()
-  }
-
-  private async ensureStarted(): Promise<void> {
-    if (this.started) return
-    await this.engine.start()
-    this.started = true
-  }
-}
-
-function rpcArgs(method: string, reply: unknown): Record<string, unknown> {
-  const r = reply as { result?: unknown; arguments?: unknown } | null
-  if (typeof r !== 'object' || r === null || typeof r.result !== 'string')
-    throw new EngineError(
-      'engine-rejected',
-      `transmission: ${method}: the answer is not a Transmission RPC reply`,
-    )
-  if (r.result !== 'success') throw new EngineError('engine-rejected', `transmission: ${method}: ${r.result}`)
-  return (typeof r.arguments === 'object' && r.arguments !== null ? r.arguments : {}) as Record<
-    string,
-    unknown
-  >
-}
-
-const num = (v: unknown, dflt = 0): number => (typeof v === 'number' && Number.isFinite(v) ? v : dflt)
-
-/** Largest non-negative value of a trackerStats key (Transmission reports -1 for "unknown"). */
-function bestOf(stats: unknown, key: string): number | null {
-  if (!Array.isArray(stats)) return null
-  let best: number | null = null
-  for (const s of stats) {
-    const v = (s as Record<string, unknown> | null)?.[key]
-    if (typeof v === 'number' && v >= 0 && (best === null || v > best)) best = v
-  }
-  return best
-}
-
-function parseTorrent(raw: unknown): SeedboxTorrent | null {
-  if (typeof raw !== 'object' || raw === null) return null
-  const t = raw as Record<string, unknown>
-  if (typeof t.hashString !== 'string' || !/^[0-9a-fA-F]{40}$/.test(t.hashString)) return null
-  const status = num(t.status, -1)
-  const percentDone = num(t.percentDone)
-  const error = num(t.error)
-  return {
-    infohash: t.hashString.toLowerCase(),
-    name: typeof t.name === 'string' ? t.name : '',
-    state: transmissionState(status, percentDone, error),
-    status,
-    percentDone,
-    error,
-    errorString: typeof t.errorString === 'string' ? t.errorString : '',
-    peers: num(t.peersConnected),
-    rateUpload: num(t.rateUpload),
-    uploaded: num(t.uploadedEver),
-    stalled: t.isStalled === true,
-    seeders: bestOf(t.trackerStats, 'seederCount'),
-    leechers: bestOf(t.trackerStats, 'leecherCount'),
-    downloads: bestOf(t.trackerStats, 'downloadCount'),
+    await Promise.all([this.engine.close(), this.poller.close()])
   }
 }

@@ -27,6 +27,8 @@ type SeedboxConfig = FleetConfig['seedboxes'][number]
 
 export interface SeedboxView {
   name: string
+  /** The daemon it runs (config `kind`). */
+  kind: SeedboxConfig['kind']
   url: string
   tags: string[]
   status: SeedboxStatus
@@ -190,6 +192,7 @@ function view(
   )
   return {
     name: s.name,
+    kind: s.kind,
     url: row?.url ?? redactUrl(s.url),
     tags: s.tags,
     status,

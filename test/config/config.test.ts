@@ -79,6 +79,31 @@ function documentedDefaults(base: string) {
         labels: ['aacseed'],
         timeout_ms: 30_000,
       },
+      qbittorrent: {
+        url: 'http://127.0.0.1:8080/',
+        username: '',
+        password_file: '',
+        path_map: {},
+        labels: ['aacseed'],
+        timeout_ms: 30_000,
+      },
+      deluge: {
+        url: 'http://127.0.0.1:8112/json',
+        username: '',
+        password_file: '',
+        path_map: {},
+        labels: ['aacseed'],
+        timeout_ms: 30_000,
+        daemon: '',
+      },
+      rtorrent: {
+        url: 'scgi://127.0.0.1:5000',
+        username: '',
+        password_file: '',
+        path_map: {},
+        labels: ['aacseed'],
+        timeout_ms: 30_000,
+      },
     },
     jobs: {
       scan: '*/30 * * * *',
@@ -338,7 +363,7 @@ announce = [["not a url"]]
 private = "yes"
 
 [engine]
-kind = "qbittorrent"
+kind = "utorrent"
 
 [http]
 port = "x"

@@ -288,8 +288,11 @@ export async function startTransmission(
     auth?: { user: string; pass: string }
     /** A command the daemon runs under, e.g. `['faketime', '-f', '+1h']` for a daemon whose clock is off. */
     wrap?: string[]
+    /** The address it binds (RPC and peers): 127.0.0.1, or one inside the test's network namespace. */
+    host?: string
   } = {},
 ): Promise<TransmissionDaemon> {
+  const host = opts.host ?? '127.0.0.1'
   const rpcPort = await freePort()
   const peerPort = await freePort()
   const configDir = join(dir, 'transmission-config')
@@ -299,7 +302,7 @@ export async function startTransmission(
   mkdirSync(downloadDir, { recursive: true })
   // Keys as Transmission 3.00 writes them (`transmission-daemon -d` dumps them).
   const settings = {
-    'bind-address-ipv4': '127.0.0.1',
+    'bind-address-ipv4': host,
     'bind-address-ipv6': '::1',
     'cache-size-mb': 32,
     'dht-enabled': false,
@@ -332,17 +335,17 @@ export async function startTransmission(
     'blocklist-enabled': false,
     'message-level': 2,
     'rpc-enabled': true,
-    'rpc-bind-address': '127.0.0.1',
+    'rpc-bind-address': host,
     'rpc-port': rpcPort,
     'rpc-whitelist-enabled': true,
-    'rpc-whitelist': '127.0.0.1,::1',
+    'rpc-whitelist': `127.0.0.1,::1,${host}`,
     'rpc-host-whitelist-enabled': false,
     'rpc-authentication-required': opts.auth !== undefined,
     'rpc-username': opts.auth?.user ?? '',
     'rpc-password': opts.auth?.pass ?? '',
   }
   writeFileSync(join(configDir, 'settings.json'), JSON.stringify(settings, null, 2))
-  const url = `http://127.0.0.1:${rpcPort}/transmission/rpc`
+  const url = `http://${host}:${rpcPort}/transmission/rpc`
   let child: ChildProcess | null = null
   let sessionId = ''
 
@@ -362,9 +365,9 @@ export async function startTransmission(
       '-P',
       String(peerPort),
       '-r',
-      '127.0.0.1',
+      host,
       '-a',
-      '127.0.0.1',
+      `127.0.0.1,${host}`,
       ...auth,
       '--no-portmap',
       '--no-dht',

@@ -114,6 +114,7 @@ test('every view gives the same copies and health for every torrent, across the 
       return s === 'none' ? [] : [fakeCopy(x.torrent.infohash, x.torrent.name, s)]
     })
     const poll = {
+      kind: 'transmission' as const,
       version: '3.00 (fake)',
       rpcVersion: 16,
       latencyMs: 1,

@@ -47,6 +47,8 @@ function seedboxLines(views: readonly SeedboxView[]): string[] {
   if (views.length === 0) return ['no seedboxes configured ([[fleet.seedboxes]] in the config)']
   const rows = views.map((v) => [
     v.name,
+    v.kind,
+    v.version ?? '?',
     v.status,
     v.lastSeenAt ?? 'never',
     v.latencyMs === null ? '-' : `${v.latencyMs} ms`,
@@ -58,6 +60,8 @@ function seedboxLines(views: readonly SeedboxView[]): string[] {
   ])
   const head = [
     'seedbox',
+    'kind',
+    'version',
     'status',
     'last seen',
     'rpc',

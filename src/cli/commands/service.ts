@@ -3,7 +3,7 @@
  * service and the HTTP server are imported when a command runs, not when this module loads:
  * `aacseed --help` loads every command module, and must not pay for WebTorrent or Fastify.
  */
-import { JOB_NAMES, type Config, type JobName } from '../../config/index.js'
+import { ENGINE_KINDS, JOB_NAMES, type Config, type JobName } from '../../config/index.js'
 import { openDatabase } from '../../db/index.js'
 import { AacseedError, UsageError } from '../../errors.js'
 import { createLogger, type Logger } from '../../log/index.js'
@@ -16,9 +16,10 @@ function logger(ctx: CommandContext, config: Config): Logger {
 
 export function withEngineKind(config: Config, kind: string | undefined): Config {
   if (kind === undefined) return config
-  if (kind !== 'webtorrent' && kind !== 'transmission')
-    throw new UsageError(`--engine must be webtorrent or transmission, not ${JSON.stringify(kind)}`)
-  return { ...config, engine: { ...config.engine, kind } }
+  const known = ENGINE_KINDS.find((k) => k === kind)
+  if (!known)
+    throw new UsageError(`--engine must be one of ${ENGINE_KINDS.join(', ')}, not ${JSON.stringify(kind)}`)
+  return { ...config, engine: { ...config.engine, kind: known } }
 }
 
 function waitForStopSignal(): Promise<string> {
@@ -44,7 +45,7 @@ export const serveCommand = defineCommand({
   options: { engine: { type: 'string' } },
   help: [
     'Logs JSON lines to stdout (readable text on a terminal). Stops cleanly on SIGTERM or SIGINT.',
-    '--engine KIND   override engine.kind',
+    '--engine KIND   override engine.kind (webtorrent, transmission, qbittorrent, deluge, rtorrent)',
   ],
   async run(ctx) {
     const config = withEngineKind(ctx.config({ checkRoots: true }), stringFlag(ctx.values.engine))
@@ -115,7 +116,9 @@ export const seedCommand = defineCommand({
     const engine = createEngine(config.engine, { logger: log, env: ctx.env })
     try {
       await startEngine(engine)
-      const r = await seedTorrents(db, engine, { labels: config.engine.transmission.labels })
+      const r = await seedTorrents(db, engine, {
+        labels: config.engine.kind === 'webtorrent' ? [] : config.engine[config.engine.kind].labels,
+      })
       const report = {
         engine: engine.kind,
         added: r.added,
