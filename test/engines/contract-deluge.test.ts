@@ -1,3 +1,0 @@
-import { contractSuite } from './contract.js'
-
-contractSuite('deluge')
