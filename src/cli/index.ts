@@ -5,6 +5,7 @@ import { databaseEnvironmentError } from '../db/failure.js'
 import { AacseedError, ConfigError, EnvironmentError, UsageError } from '../errors.js'
 import { errnoEnvironmentError } from '../fs.js'
 import type { Command, CommandIO, OptionSpec } from './command.js'
+import { visibleStream } from './terminal.js'
 import type { CommandEntry } from './commands/index.js'
 import { commandEntries } from './commands/index.js'
 
@@ -28,9 +29,10 @@ export function version(): string {
  * configuration error, 3 environment failure (disk full, read-only, permission, I/O).
  */
 export async function main(argv: string[], io: Partial<CommandIO> = {}): Promise<number> {
+  // Every human-readable line may hold a stranger's file name: shown visibly (src/cli/terminal.ts).
   const ctxIO: CommandIO = {
-    out: io.out ?? process.stdout,
-    err: io.err ?? process.stderr,
+    out: visibleStream(io.out ?? process.stdout),
+    err: visibleStream(io.err ?? process.stderr),
     env: io.env ?? process.env,
     cwd: io.cwd ?? process.cwd(),
   }

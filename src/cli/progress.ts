@@ -1,5 +1,6 @@
 /** A one-line progress display on a TTY (stderr); silent otherwise, so logs and pipes stay clean. */
 import { formatBytes } from '../coverage/format.js'
+import { rawStream, visible } from './terminal.js'
 
 export interface ProgressLine {
   update(done: number, total: number, extra?: string): void
@@ -17,6 +18,8 @@ export function progressLine(
   label: string,
 ): ProgressLine {
   if (!stream.isTTY) return { update() {}, done() {} }
+  // Its own \r and ESC[2K are meant; the rest of stderr is shown visibly.
+  const raw = rawStream(stream)
   const started = Date.now()
   let last = 0
   let shown = false
@@ -31,13 +34,13 @@ export function progressLine(
       const width = 24
       const filled = Math.round((pct / 100) * width)
       const bar = '#'.repeat(filled) + '-'.repeat(width - filled)
-      stream.write(
-        `\r\x1b[2K${label} [${bar}] ${pct.toFixed(0)}% ${formatBytes(done)}/${formatBytes(total)} ${formatBytes(rate)}/s ETA ${formatEta((total - done) / rate)}${extra ? ' ' + extra : ''}`,
+      raw.write(
+        `\r\x1b[2K${label} [${bar}] ${pct.toFixed(0)}% ${formatBytes(done)}/${formatBytes(total)} ${formatBytes(rate)}/s ETA ${formatEta((total - done) / rate)}${extra ? ' ' + visible(extra) : ''}`,
       )
       shown = true
     },
     done() {
-      if (shown) stream.write('\r\x1b[2K')
+      if (shown) raw.write('\r\x1b[2K')
     },
   }
 }

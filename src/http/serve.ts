@@ -39,6 +39,12 @@ export function healthInputs(db: Db, config: Config): CoverageInputs {
   )
 }
 
+/** Whether a listen address is this machine only (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase()
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h) || h.startsWith('::ffff:127.')
+}
+
 /** Starts listening; `close()` stops the server, then closes its database connection. */
 export async function startServeHttp(
   opts: ServeHttpOptions,
@@ -69,10 +75,18 @@ export async function startServeHttp(
       host: config.http.host,
       port: config.http.port,
     })
+    // Not a field named `token`: the logger redacts that name, and the line said "[redacted]"
+    // with a token or without one.
+    const tokenState = token ? 'configured' : 'none (read-only)'
     opts.logger.info(
-      { area: 'http', url: server.url, token: token ? 'configured' : 'none (read-only)' },
-      `dashboard and API at ${server.url}`,
+      { area: 'http', url: server.url, auth: `token ${tokenState}` },
+      `dashboard and API at ${server.url}; token: ${tokenState}`,
     )
+    if (!token && !isLoopback(config.http.host))
+      opts.logger.warn(
+        { area: 'http', host: config.http.host },
+        `http.host ${config.http.host} is reachable beyond this machine and no token is configured: anyone who can reach it reads the dashboard, the API (catalog, coverage, torrents, seedboxes with their redacted URLs, mirror sources, job runs), /metrics and /torrents.json; jobs cannot be started (that needs a token). Set http.token_file or AACSEED_HTTP_TOKEN, or bind to 127.0.0.1`,
+      )
     return {
       url: server.url,
       async close() {

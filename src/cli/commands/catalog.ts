@@ -10,6 +10,7 @@ import { defineCommand, stringFlag, writeJson, type CommandContext } from '../co
 import { formatBytes } from '../../coverage/format.js'
 import { progressLine } from '../progress.js'
 import { aacseedCommand } from '../invocation.js'
+import { visible } from '../terminal.js'
 
 function reportJson(r: ScanReport) {
   return {
@@ -31,7 +32,9 @@ function printReport(ctx: CommandContext, r: ScanReport, verb: string): void {
   else {
     lines.push(`${r.problems.length} problem(s):`)
     for (const p of r.problems.slice(0, 50))
-      lines.push(`  ${p.path}${p.line !== null ? `:${p.line}` : ''}: ${p.code}: ${p.message}`)
+      lines.push(
+        `  ${visible(p.path)}${p.line !== null ? `:${p.line}` : ''}: ${p.code}: ${visible(p.message)}`,
+      )
     if (r.problems.length > 50) lines.push(`  … and ${r.problems.length - 50} more (--json lists all)`)
   }
   ctx.out.write(lines.join('\n') + '\n')

@@ -31,6 +31,7 @@ import { magnetLink } from '../../torrents/index.js'
 import { defineCommand, stringFlag, writeJson, type CommandContext } from '../command.js'
 import { progressLine } from '../progress.js'
 import { withEngineKind } from './service.js'
+import { visible } from '../terminal.js'
 
 function openDb(ctx: CommandContext, config: Config, opts: { readOnly?: boolean } = {}): Db {
   const path = resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database)
@@ -154,9 +155,9 @@ export const mirrorSources = defineCommand({
       else {
         const lines: string[] = []
         for (const s of sources) {
-          lines.push(`${s.name}  ${s.location}`)
+          lines.push(`${s.name}  ${visible(s.location)}`)
           lines.push(
-            `  fetched ${s.fetched_at ?? 'never'}${s.error ? `; last fetch failed: ${s.error}` : ''}`,
+            `  fetched ${s.fetched_at ?? 'never'}${s.error ? `; last fetch failed: ${visible(s.error)}` : ''}`,
           )
           const byCollection = new Map<string, { meta: number; data: number; bytes: number; held: number }>()
           for (const t of s.torrents) {
@@ -179,7 +180,7 @@ export const mirrorSources = defineCommand({
             lines.push(`    ${name}: ${g.torrents} other, ${formatBytes(g.bytes)}; ${g.held} held here`)
           }
           for (const r of s.rejected.slice(0, 20))
-            lines.push(`  rejected ${r.entry}: ${r.code}: ${r.message}`)
+            lines.push(`  rejected ${visible(r.entry)}: ${r.code}: ${visible(r.message)}`)
           if (s.rejected.length > 20)
             lines.push(`  … and ${s.rejected.length - 20} more rejected (--json lists all)`)
         }
@@ -225,11 +226,14 @@ function printSync(ctx: CommandContext, r: SyncReport): void {
   names(r.dryRun ? 'would queue' : 'queued', r.queued)
   names(r.dryRun ? 'would start' : 'started', r.started)
   for (const d of r.downloading)
-    lines.push(`downloading ${d.name}: ${formatBytes(d.bytesPresent)} of ${formatBytes(d.totalBytes)}`)
+    lines.push(
+      `downloading ${visible(d.name)}: ${formatBytes(d.bytesPresent)} of ${formatBytes(d.totalBytes)}`,
+    )
   names('verified and cataloged', r.done)
-  for (const x of r.rejected) lines.push(`rejected ${x.name}: ${x.code}: ${x.message}`)
-  for (const x of r.deferred) lines.push(`waiting ${x.name}: ${x.reason}: ${x.detail}`)
-  for (const x of r.failed) lines.push(`failed ${x.name} (will retry): ${x.code}: ${x.message}`)
+  for (const x of r.rejected) lines.push(`rejected ${visible(x.name)}: ${x.code}: ${visible(x.message)}`)
+  for (const x of r.deferred) lines.push(`waiting ${visible(x.name)}: ${x.reason}: ${visible(x.detail)}`)
+  for (const x of r.failed)
+    lines.push(`failed ${visible(x.name)} (will retry): ${x.code}: ${visible(x.message)}`)
   if (lines.length === r.sources.length) lines.push('nothing to do: every followed range is held here')
   ctx.out.write(lines.join('\n') + '\n')
 }
@@ -508,7 +512,8 @@ export const planCommand = defineCommand({
           lines.push(
             `gave ${applied.added.length} to the fleet (${applied.already.length} it already had); \`aacseed fleet apply\` (or its job) places them on the seedboxes`,
           )
-        for (const f of applied?.failed ?? []) lines.push(`not applied ${f.name}: ${f.code}: ${f.message}`)
+        for (const f of applied?.failed ?? [])
+          lines.push(`not applied ${visible(f.name)}: ${f.code}: ${visible(f.message)}`)
         ctx.out.write(lines.join('\n') + '\n')
       }
       return applied && applied.failed.length > 0 ? 1 : 0

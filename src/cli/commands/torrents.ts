@@ -16,6 +16,7 @@ import {
 import { defineCommand, stringFlag, writeJson } from '../command.js'
 import { formatBytes } from '../../coverage/format.js'
 import { progressLine } from '../progress.js'
+import { visible } from '../terminal.js'
 
 /** The settings the published list is built with; a trial's list uses the same ones. */
 function listSettings(config: Config): ListSettings {
@@ -127,7 +128,7 @@ export const torrentsMake = defineCommand({
           lines.push(
             `  ${m.outcome === 'made' ? 'made' : 'adopted'} ${m.infohash} ${m.name}.torrent (${formatBytes(m.totalSize)}, ${m.fileCount} file(s), ${m.pieceCount} × ${formatBytes(m.pieceLength)} pieces)`,
           )
-        for (const p of report.problems) lines.push(`  ${p.path}: ${p.code}: ${p.message}`)
+        for (const p of report.problems) lines.push(`  ${visible(p.path)}: ${p.code}: ${visible(p.message)}`)
         if (trial !== null)
           lines.push(
             `trial list: ${trial} (a trial: the published list${config.torrents.list_path ? ` ${config.torrents.list_path}` : ''} and the catalog's torrents are unchanged)`,
