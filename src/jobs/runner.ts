@@ -13,6 +13,7 @@ import { AacseedError, ConfigError, errorMessage } from '../errors.js'
 import { errnoEnvironmentError } from '../fs.js'
 import type { Logger } from '../log/index.js'
 import { backoffDelay, sleep, type Backoff } from '../retry.js'
+import { heldMessage, Lease, LeaseHeldError, type Leases } from './leases.js'
 import { JobRuns, type JobCounts, type JobRun, type JobTrigger } from './runs.js'
 
 export interface JobDefinition {
@@ -38,6 +39,12 @@ export interface JobRunnerOptions {
    * this backoff, before it waits for its next slot. Default: 3 retries, 1 min doubling to 15 min.
    */
   retry?: { retries: number; backoff: Backoff }
+  /**
+   * Cross-process guard: each run holds the lease named after its job, so the same job never
+   * runs in two processes on one database; a run whose lease another process holds is
+   * recorded as skipped, with the holder named.
+   */
+  leases?: Leases
 }
 
 const DEFAULT_RETRY = { retries: 3, backoff: { baseMs: 60_000, maxMs: 15 * 60_000 } }
@@ -64,6 +71,7 @@ export class JobRunner {
   readonly #retry: { retries: number; backoff: Backoff }
   /** Aborted by stop(): cuts the waits between retries short. */
   readonly #stopped = new AbortController()
+  readonly #leases: Leases | undefined
   readonly #running = new Map<string, Running>()
   #tasks: ScheduledTask[] = []
   #started = false
@@ -80,6 +88,7 @@ export class JobRunner {
     this.#log = opts.logger.child({ area: 'jobs' })
     this.#keepRuns = opts.keepRuns ?? 1000
     this.#retry = opts.retry ?? DEFAULT_RETRY
+    this.#leases = opts.leases
   }
 
   /** Checks every cron expression; throws one InvalidCronError listing all the bad ones. */
@@ -162,15 +171,36 @@ export class JobRunner {
       )
       return this.#runs.get(id)!
     }
+    let lease: Lease | undefined
+    if (this.#leases) {
+      const got = this.#leases.tryAcquire(name, name)
+      if (!(got instanceof Lease)) {
+        const why = heldMessage(got)
+        const id = this.#runs.skipped(name, trigger, new Date(), why)
+        this.#log.warn(
+          { job: name, trigger, run: id, holder: got.holder, pid: got.pid },
+          `job ${name} skipped: ${why}`,
+        )
+        return this.#runs.get(id)!
+      }
+      lease = got
+    }
     const controller = new AbortController()
     const startedAt = new Date()
-    const id = this.#runs.start(name, trigger, startedAt)
+    let id: number
+    try {
+      id = this.#runs.start(name, trigger, startedAt)
+    } catch (e) {
+      lease?.release()
+      throw e
+    }
     const done = this.#execute(job, { id, trigger, startedAt }, controller.signal)
     this.#running.set(name, { id, controller, done })
     try {
       return await done
     } finally {
       this.#running.delete(name)
+      lease?.release()
     }
   }
 
@@ -272,9 +302,14 @@ export class JobRunner {
       failure = e
     }
     const ms = Math.round(performance.now() - started)
-    let outcome: 'ok' | 'failed' | 'interrupted'
+    let outcome: 'ok' | 'failed' | 'interrupted' | 'skipped'
     let error: string | null = null
-    if (signal.aborted) {
+    if (failure instanceof LeaseHeldError) {
+      // Another process holds what this job needed (the catalog, say): not a failure of ours.
+      outcome = 'skipped'
+      error = failure.message
+      log.warn({ ms }, `job ${job.name} skipped: ${error}`)
+    } else if (signal.aborted) {
       outcome = 'interrupted'
       error = failed && !isAbortError(failure) ? `${STOPPED}: ${errorMessage(failure)}` : STOPPED
       log.warn({ ms, counts }, `job ${job.name} interrupted after ${ms} ms`)

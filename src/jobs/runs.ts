@@ -14,7 +14,8 @@
  *   - `running`: started, not finished;
  *   - `ok`: finished without an error;
  *   - `failed`: the job threw; `error` holds the message;
- *   - `skipped`: not run, because the same job was still running (`started_at` = `finished_at`);
+ *   - `skipped`: not run, because the same job was still running (`started_at` = `finished_at`),
+ *     or because another process held its lease (src/jobs/leases.ts; `error` names the holder);
  *   - `interrupted`: cut short: aacseed was stopping (the run saw its abort signal, or did not
  *     finish within the stop timeout), or the process died and the next start found the row
  *     still `running`.
@@ -98,7 +99,7 @@ export class JobRuns {
   /** Completes a `running` row; false if it was no longer running (already marked interrupted). */
   finish(
     id: number,
-    outcome: 'ok' | 'failed' | 'interrupted',
+    outcome: 'ok' | 'failed' | 'interrupted' | 'skipped',
     at: Date,
     counts: JobCounts | null,
     error: string | null,

@@ -13,6 +13,7 @@ import type { Logger } from '../log/index.js'
 import { MirrorSync } from '../mirror/index.js'
 import { makeSettings, publishList } from '../publish/index.js'
 import { makeTorrents } from '../torrents/index.js'
+import { catalogLock, type Leases } from './leases.js'
 import { JobRunner, type JobDefinition } from './runner.js'
 import type { JobCounts } from './runs.js'
 import { seedTorrents } from './seed.js'
@@ -22,28 +23,22 @@ export interface ServiceDeps {
   db: Db
   engine: Engine
   logger: Logger
+  /** Cross-process guards (src/jobs/leases.ts): each job's own, and the catalog's for its writers. */
+  leases?: Leases
 }
 
-/** Runs one catalog writer at a time: two scans (or a scan and a make) at once would undo each other's unfinished rows. */
-export function exclusiveLock(): <T>(fn: () => Promise<T>) => Promise<T> {
-  let tail: Promise<unknown> = Promise.resolve()
-  return <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = tail.then(fn, fn)
-    tail = run.catch(() => {})
-    return run
-  }
-}
-
-export function jobDefinitions({ config, db, engine, logger }: ServiceDeps): JobDefinition[] {
+export function jobDefinitions({ config, db, engine, logger, leases }: ServiceDeps): JobDefinition[] {
   // Built on first use: a seedbox's unreadable secret file fails the fleet jobs, not `run scan`.
   let fleet: Fleet | undefined
   const getFleet = (): Fleet => (fleet ??= new Fleet(config, db, { logger: logger.child({ area: 'fleet' }) }))
-  const exclusive = exclusiveLock()
+  // Scans, torrent making and mirror placing each rewrite catalog rows: one at a time, here and across processes.
+  const exclusive = catalogLock(leases, 'mirror_sync')
   const jobs: Record<JobName, JobDefinition['run']> = {
     async scan(signal): Promise<JobCounts> {
       if (config.catalog.roots.length === 0) return { roots: 0 }
-      const r = await exclusive(() =>
-        scan({ db, roots: config.catalog.roots, ...scanSettings(config.catalog), signal }),
+      const r = await exclusive(
+        () => scan({ db, roots: config.catalog.roots, ...scanSettings(config.catalog), signal }),
+        'scan',
       )
       return {
         entries_read: r.stats.entriesRead,
@@ -54,10 +49,11 @@ export function jobDefinitions({ config, db, engine, logger }: ServiceDeps): Job
       }
     },
     async make_torrents(signal) {
-      const r = await exclusive(() =>
-        makeTorrents({ db, torrents: config.torrents, ...makeSettings(db), signal }),
-      )
-      await publishList(db, config)
+      const r = await exclusive(async () => {
+        const made = await makeTorrents({ db, torrents: config.torrents, ...makeSettings(db), signal })
+        await publishList(db, config)
+        return made
+      }, 'make_torrents')
       return {
         made: r.made.length,
         unchanged: r.unchanged,
@@ -154,6 +150,7 @@ export class Service {
       logger: deps.logger,
       jobs: jobDefinitions(deps),
       keepRuns: deps.config.jobs.keep_runs,
+      ...(deps.leases ? { leases: deps.leases } : {}),
     })
   }
 

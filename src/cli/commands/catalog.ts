@@ -6,6 +6,7 @@ import { getRecord, scan, scanSettings, writeSampleRelease, type ScanReport } fr
 import type { Config } from '../../config/index.js'
 import { openDatabase, openExistingDatabase } from '../../db/index.js'
 import { UsageError } from '../../errors.js'
+import { Leases } from '../../jobs/leases.js'
 import { defineCommand, stringFlag, writeJson, type CommandContext } from '../command.js'
 import { formatBytes } from '../../coverage/format.js'
 import { progressLine } from '../progress.js'
@@ -45,18 +46,22 @@ async function runScan(
   config: Config,
   dbPath: string,
   roots: string[],
-  extra: { only?: Map<string, Set<string>>; full?: boolean } = {},
+  extra: { only?: Map<string, Set<string>>; full?: boolean; shared?: boolean } = {},
 ): Promise<ScanReport> {
+  const { shared, ...options } = extra
   const db = openDatabase(dbPath)
   const bar = progressLine(ctx.err, 'scan')
-  try {
-    return await scan({
+  const run = () =>
+    scan({
       db,
       roots,
       ...scanSettings(config.catalog),
-      ...extra,
+      ...options,
       onProgress: (p) => bar.update(p.bytesDone, p.bytesTotal, `${p.records.toLocaleString('en')} records`),
     })
+  try {
+    // A database serve (or another command) may be writing: hold the catalog while scanning.
+    return shared ? await new Leases(db, { holder: 'cli' }).with(['catalog'], 'scan', run) : await run()
   } finally {
     bar.done()
     db.close()
@@ -91,7 +96,7 @@ export const scanCommand = defineCommand({
       config,
       resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database),
       roots,
-      { full: ctx.values.full === true },
+      { full: ctx.values.full === true, shared: true },
     )
     if (ctx.values.json) writeJson(ctx, reportJson(report))
     else printReport(ctx, report, 'cataloged')

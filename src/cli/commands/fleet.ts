@@ -10,6 +10,7 @@ import {
   type SeedboxView,
   type TorrentHealthReport,
 } from '../../fleet/index.js'
+import { Leases } from '../../jobs/leases.js'
 import { createLogger } from '../../log/index.js'
 import { MirrorStore } from '../../mirror/index.js'
 import { defineCommand, stringFlag, writeJson, type CommandContext } from '../command.js'
@@ -181,7 +182,10 @@ export const fleetApply = defineCommand({
   help: ['Exit 1 when a push failed or some torrent cannot reach its target of copies.'],
   async run(ctx) {
     return await withFleet(ctx, async (fleet) => {
-      const r = await fleet.apply()
+      // serve's fleet_apply job and this command would push the same placements twice.
+      const r = await new Leases(fleet.db, { holder: 'cli' }).with(['fleet_apply'], 'fleet apply', () =>
+        fleet.apply(),
+      )
       if (ctx.values.json) writeJson(ctx, r)
       else {
         const lines = [

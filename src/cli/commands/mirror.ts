@@ -11,6 +11,7 @@ import { createEngine, type Engine } from '../../engines/index.js'
 import { UsageError } from '../../errors.js'
 import { startEngine } from '../../engines/start.js'
 import { publishList } from '../../publish/index.js'
+import { catalogLock, Lease, Leases } from '../../jobs/leases.js'
 import { seedTorrents } from '../../jobs/seed.js'
 import { createLogger } from '../../log/index.js'
 import {
@@ -265,6 +266,7 @@ export const mirrorSync = defineCommand({
     const log = cliLogger(ctx, config)
     const db = openDb(ctx, config)
     let engine: Engine | null = null
+    let lease: Lease | undefined
     const controller = new AbortController()
     const onSignal = (): void => controller.abort()
     process.once('SIGINT', onSignal)
@@ -276,6 +278,9 @@ export const mirrorSync = defineCommand({
         else printSync(ctx, r)
         return r.sources.some((s) => s.error) || r.rejectedEntries.length > 0 ? 1 : 0
       }
+      // serve's mirror_sync job and this command would start the same downloads twice.
+      const leases = new Leases(db, { holder: 'cli' })
+      lease = leases.acquire('mirror_sync', 'mirror sync')
       engine = createEngine(config.engine, { logger: log.child({ area: 'engine' }), env: ctx.env })
       await startEngine(engine)
       const e = engine
@@ -284,6 +289,7 @@ export const mirrorSync = defineCommand({
         config,
         engine: e,
         logger: log.child({ area: 'mirror' }),
+        exclusive: catalogLock(leases, 'mirror sync'),
         afterPlace: async () => {
           await publishList(db, config)
           await seedTorrents(db, e, { labels: config.engine.transmission.labels })
@@ -316,6 +322,7 @@ export const mirrorSync = defineCommand({
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
       await engine?.close().catch(() => undefined)
+      lease?.release()
       db.close()
     }
   },

@@ -5,7 +5,9 @@
  */
 import { ENGINE_KINDS, JOB_NAMES, type Config, type JobName } from '../../config/index.js'
 import { openDatabase } from '../../db/index.js'
-import { AacseedError, UsageError } from '../../errors.js'
+import { AacseedError, ConfigError, UsageError } from '../../errors.js'
+import { Lease, LeaseHeldError, Leases } from '../../jobs/leases.js'
+import { runInServe } from '../forward.js'
 import { createLogger, type Logger } from '../../log/index.js'
 import { defineCommand, stringFlag, writeJson, type CommandContext } from '../command.js'
 import { aacseedCommand } from '../invocation.js'
@@ -54,11 +56,26 @@ export const serveCommand = defineCommand({
     )
     const log = logger(ctx, config)
     const db = openDatabase(config.catalog.database)
+    const leases = new Leases(db, { holder: 'serve' })
+    // One serve per database: it owns the engine, and the CLI finds it (and its API) here.
+    let serveLease: Lease
+    try {
+      serveLease = leases.acquire('serve', 'serve')
+    } catch (e) {
+      db.close()
+      throw e
+    }
     const engine = createEngine(config.engine, { logger: log.child({ area: 'engine' }), env: ctx.env })
-    const service = new Service({ config, db, engine, logger: log })
-    service.runner.validate()
+    const service = new Service({ config, db, engine, logger: log, leases })
+    try {
+      service.runner.validate()
+    } catch (e) {
+      serveLease.release()
+      db.close()
+      throw e
+    }
     const stopped = waitForStopSignal()
-    let http: { close(): Promise<void> } | null = null
+    let http: { url: string; close(): Promise<void> } | null = null
     try {
       await service.startEngine()
       // Before the start-up jobs, so the dashboard answers while they run.
@@ -74,8 +91,10 @@ export const serveCommand = defineCommand({
           env: ctx.env,
         })
       }
+      if (http) leases.setHttpUrl(serveLease, http.url)
     } catch (e) {
       await engine.close().catch(() => undefined)
+      serveLease.release()
       db.close()
       throw e
     }
@@ -93,6 +112,7 @@ export const serveCommand = defineCommand({
     log.info({ signal: sig }, 'stopping')
     // First: no request may start a job or read a closing database.
     await http?.close()
+    serveLease.release()
     await service.stop()
     log.info('stopped')
     return 0
@@ -113,8 +133,21 @@ export const seedCommand = defineCommand({
     ])
     const log = createLogger({ level: 'warn', destination: ctx.err, pretty: false })
     const db = openDatabase(config.catalog.database)
+    const leases = new Leases(db, { holder: 'cli' })
+    const serve = config.engine.kind === 'webtorrent' ? leases.holderOf('serve') : undefined
+    if (serve) {
+      // serve's embedded engine is the one seeding: hand it the torrents, do not start another.
+      try {
+        const run = await runInServe(serve, 'seed', config, ctx.env, 'seed')
+        return printRun(ctx, run, `seed (in serve, pid ${serve.pid})`, leases)
+      } finally {
+        db.close()
+      }
+    }
+    let lease: Lease | undefined
     const engine = createEngine(config.engine, { logger: log, env: ctx.env })
     try {
+      lease = leases.acquire('seed', 'seed')
       await startEngine(engine)
       const r = await seedTorrents(db, engine, {
         labels: config.engine.kind === 'webtorrent' ? [] : config.engine[config.engine.kind].labels,
@@ -140,14 +173,39 @@ export const seedCommand = defineCommand({
       return r.failed.length > 0 ? 1 : 0
     } finally {
       await engine.close().catch(() => undefined)
+      lease?.release()
       db.close()
     }
   },
 })
 
+/** A run's outcome as `run` prints it; a skipped run (someone else holds it) exits 2, a failed one 1. */
+function printRun(
+  ctx: CommandContext,
+  run: { job: string; outcome: string; counts: Record<string, number> | null; error: string | null },
+  label: string,
+  leases?: Leases,
+): number {
+  if (ctx.values.json) writeJson(ctx, run)
+  else
+    ctx.out.write(
+      `${label}: ${run.outcome} ${JSON.stringify(run.counts ?? {})}${run.error ? ` error: ${run.error}` : ''}\n`,
+    )
+  if (run.outcome === 'skipped') {
+    // Skipped because the same job was running: name who runs it, as a held lease does.
+    const held = leases?.holderOf(run.job)
+    throw held
+      ? new LeaseHeldError(held)
+      : new ConfigError(run.error ?? `${run.job} is already running; wait for it to finish`)
+  }
+  if (run.outcome === 'failed')
+    throw new AacseedError('job-failed', `job ${run.job} failed: ${run.error ?? 'unknown error'}`)
+  return (run.counts?.problems ?? 0) > 0 ? 1 : 0
+}
+
 export const runCommand = defineCommand({
   name: 'run',
-  summary: 'run one job now, in this process, and record it',
+  summary: 'run one job now and record it: in the running serve when there is one, else in this process',
   usage: `JOB   (${JOB_NAMES.join(', ')})`,
   options: { json: { type: 'boolean' } },
   async run(ctx) {
@@ -167,24 +225,35 @@ export const runCommand = defineCommand({
       pretty: ctx.err.isTTY === true,
     })
     const db = openDatabase(config.catalog.database)
+    const leases = new Leases(db, { holder: 'cli' })
+    const serve = leases.holderOf('serve')
+    if (serve) {
+      // The job runs in serve, with serve's engine and runner: never a second, empty engine here.
+      try {
+        const run = await runInServe(serve, name!, config, ctx.env)
+        return printRun(ctx, run, `${name} (in serve, pid ${serve.pid})`, leases)
+      } finally {
+        db.close()
+      }
+    }
+    const needsEngine = name === 'seed' || name === 'engine_status'
+    if (needsEngine && config.engine.kind === 'webtorrent') {
+      db.close()
+      throw new UsageError(
+        `run ${name} needs the running engine, and the embedded engine runs inside serve, which is not running on ${config.catalog.database}: start aacseed serve${name === 'seed' ? ' (or aacseed seed, which keeps seeding)' : ''}`,
+      )
+    }
     const engine = createEngine(config.engine, { logger: log.child({ area: 'engine' }), env: ctx.env })
     try {
-      if (name === 'seed' || name === 'engine_status') await startEngine(engine)
+      if (needsEngine) await startEngine(engine)
       const runner = new JobRunner({
         db,
         logger: log,
-        jobs: jobDefinitions({ config, db, engine, logger: log }),
+        jobs: jobDefinitions({ config, db, engine, logger: log, leases }),
         keepRuns: config.jobs.keep_runs,
+        leases,
       })
-      const run = await runner.runNow(name!, 'manual')
-      if (ctx.values.json) writeJson(ctx, run)
-      else
-        ctx.out.write(
-          `${run.job}: ${run.outcome} ${JSON.stringify(run.counts ?? {})}${run.error ? ` error: ${run.error}` : ''}\n`,
-        )
-      if (run.outcome === 'failed')
-        throw new AacseedError('job-failed', `job ${name} failed: ${run.error ?? 'unknown error'}`)
-      return (run.counts?.problems ?? 0) > 0 ? 1 : 0
+      return printRun(ctx, await runner.runNow(name!, 'manual'), name!)
     } finally {
       await engine.close().catch(() => undefined)
       db.close()

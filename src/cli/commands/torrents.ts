@@ -4,6 +4,7 @@ import type { Config } from '../../config/index.js'
 import { openDatabase, openExistingDatabase } from '../../db/index.js'
 import { UsageError } from '../../errors.js'
 import { makeSettings, publishList, torrentList } from '../../publish/index.js'
+import { Leases } from '../../jobs/leases.js'
 import {
   formatTorrentList,
   isValidPieceLength,
@@ -97,19 +98,29 @@ export const torrentsMake = defineCommand({
     const db = openDatabase(resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database))
     const bar = progressLine(ctx.err, 'hash')
     try {
-      const report = await makeTorrents({
-        db,
-        torrents: config.torrents,
-        outDir,
-        ...(pieceLength !== undefined ? { pieceLength } : {}),
-        ...makeSettings(db),
-        trial: trial !== null,
-        onProgress: (p) => bar.update(p.bytesDone, p.bytesTotal),
-      })
+      const make = () =>
+        makeTorrents({
+          db,
+          torrents: config.torrents,
+          outDir,
+          ...(pieceLength !== undefined ? { pieceLength } : {}),
+          ...makeSettings(db),
+          trial: trial !== null,
+          onProgress: (p) => bar.update(p.bytesDone, p.bytesTotal),
+        })
+      // A trial only reads the catalog; a real run writes it and the published list.
+      const report =
+        trial === null
+          ? await new Leases(db, { holder: 'cli' }).with(['catalog'], 'torrents make', async () => {
+              const r = await make()
+              await publishList(db, config)
+              return r
+            })
+          : await make()
       bar.done()
       const listPath =
         trial === null
-          ? await publishList(db, config)
+          ? config.torrents.list_path || null
           : await publishTorrentList(trial, torrentListEntries(report.trialRows, listSettings(config)))
       if (ctx.values.json) {
         writeJson(ctx, {

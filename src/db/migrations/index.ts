@@ -7,6 +7,7 @@ import { migration005 } from './005-fleet.js'
 import { migration006 } from './006-mirror.js'
 import { migration007 } from './007-copy-states.js'
 import { migration008 } from './008-opaque.js'
+import { migration009 } from './009-leases.js'
 
 /** Numbered migrations, applied in order; never edit one that has shipped, add the next number. */
 export const migrations: Migration[] = [
@@ -18,6 +19,7 @@ export const migrations: Migration[] = [
   migration006,
   migration007,
   migration008,
+  migration009,
 ]
 
 /** The schema version this aacseed writes: the newest migration's number. */
