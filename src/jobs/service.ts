@@ -70,6 +70,8 @@ export function jobDefinitions({ config, db, engine, logger, leases }: ServiceDe
     async engine_status() {
       const statuses = await engine.list()
       new EngineStatusStore(db).record(engine.kind, statuses)
+      // The list's `aa_currently_seeding` follows what the engine reports.
+      await publishList(db, config)
       return {
         torrents: statuses.length,
         seeding: statuses.filter((s) => s.state === 'seeding').length,
@@ -80,6 +82,7 @@ export function jobDefinitions({ config, db, engine, logger, leases }: ServiceDe
     async fleet_poll(signal) {
       const r = await getFleet().poll(signal)
       const c = getFleet().status().counts
+      await publishList(db, config)
       return {
         seedboxes: r.seedboxes,
         answered: r.answered,

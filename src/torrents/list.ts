@@ -3,7 +3,7 @@
  * existing consumers (in Go, Rust and TypeScript) read ours unchanged. Pure (rows in, text out) but for the atomic publishing at the end.
  */
 import { createHash } from 'node:crypto'
-import { mkdir } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { torrentFileName } from '../aac/index.js'
 import { magnetLink } from './magnet.js'
@@ -141,6 +141,10 @@ export async function publishTorrentList(
   entries: readonly TorrentListEntry[],
 ): Promise<string> {
   await mkdir(dirname(path), { recursive: true })
-  await writeFileAtomic(path, Buffer.from(formatTorrentList(entries, 'json')), 0o644, 'the torrent list')
+  const bytes = Buffer.from(formatTorrentList(entries, 'json'))
+  // Republished after every status run: rewritten only when its figures moved.
+  const current = await readFile(path).catch(() => null)
+  if (current === null || !current.equals(bytes))
+    await writeFileAtomic(path, bytes, 0o644, 'the torrent list')
   return path
 }
