@@ -5,6 +5,13 @@
  * (`CoverageInputs`), and the terminal format of `aacseed coverage`.
  */
 export {
+  groupCoverage,
+  groupCoverageJson,
+  type GroupCoverage,
+  type GroupFigure,
+  type GroupTorrentInput,
+} from './groups.js'
+export {
   computeCoverage,
   swarmBucket,
   LEVELS,

@@ -12,7 +12,7 @@
  */
 import { gzipSync } from 'node:zlib'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { CoverageSnapshot } from '../coverage/index.js'
+import type { CoverageSnapshot, GroupCoverage } from '../coverage/index.js'
 import { LEVEL_KEYS, SWARM_BUCKETS } from '../coverage/index.js'
 import type { JobRun } from '../jobs/index.js'
 import type { MirrorSummary } from '../mirror/index.js'
@@ -56,6 +56,9 @@ export const METRIC_NAMES = [
   'aacseed_problems',
   'aacseed_mirror_downloads',
   'aacseed_mirror_source_up',
+  'aacseed_group_torrents',
+  'aacseed_group_bytes',
+  'aacseed_group_swarm_torrents',
 ] as const
 
 export const PER_TORRENT_METRIC_NAMES = [
@@ -176,6 +179,21 @@ export class HttpMetrics {
         "1 when the mirror source's last fetch succeeded, else 0.",
         ['source'],
       ),
+      groupTorrents: gauge(
+        'aacseed_group_torrents',
+        'Torrents of the upstream group (AAC or not), by level: upstream, held, seeded, on_seedbox, on_target.',
+        ['group', 'level'],
+      ),
+      groupBytes: gauge(
+        'aacseed_group_bytes',
+        'Bytes of the upstream group, by level: upstream, held, seeded, on_seedbox, on_target.',
+        ['group', 'level'],
+      ),
+      groupSwarm: gauge(
+        'aacseed_group_swarm_torrents',
+        'Torrents of the upstream group by swarm seeders: lt4, 4to10, gt10, unknown.',
+        ['group', 'bucket'],
+      ),
     }
     this.#jobRuns = new Counter({
       name: 'aacseed_job_runs_total',
@@ -226,6 +244,7 @@ export class HttpMetrics {
     problems: ReadonlyArray<{ scope: string; code: string; n: number }>,
     jobs: { schedules: Record<string, string>; running: string[]; runs: JobRun[] } | null,
     mirror: Pick<MirrorSummary, 'downloads' | 'sources'> | null = null,
+    groups: readonly GroupCoverage[] | null = null,
   ): void {
     const g = this.#g
     for (const gauge of Object.values(g)) gauge.reset()
@@ -268,6 +287,21 @@ export class HttpMetrics {
     if (mirror) {
       for (const [state, n] of Object.entries(mirror.downloads)) g.mirrorDownloads.set({ state }, n)
       for (const src of mirror.sources) g.mirrorSourceUp.set({ source: src.name }, src.ok ? 1 : 0)
+    }
+    for (const x of groups ?? []) {
+      const levels = {
+        upstream: x.upstream,
+        held: x.held,
+        seeded: x.seeded,
+        on_seedbox: x.onSeedbox,
+        on_target: x.onTarget,
+      }
+      for (const [level, f] of Object.entries(levels)) {
+        g.groupTorrents.set({ group: x.group, level }, f.torrents)
+        g.groupBytes.set({ group: x.group, level }, f.bytes)
+      }
+      for (const bucket of SWARM_BUCKETS)
+        g.groupSwarm.set({ group: x.group, bucket }, x.swarm[bucket].torrents)
     }
     if (this.#torrent) {
       const t = this.#torrent

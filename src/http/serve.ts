@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import type { Config } from '../config/index.js'
 import { readSecret } from '../config/load.js'
 import { CoverageCache, fleetCoverageInputs, type CoverageInputs } from '../coverage/index.js'
-import { upstreamReleases } from '../mirror/index.js'
+import { readGroupCoverage, upstreamReleases } from '../mirror/index.js'
 import { openDatabase, type Db } from '../db/index.js'
 import type { Engine } from '../engines/index.js'
 import { coverageFigures, publishedListJson, readHealth } from '../fleet/index.js'
@@ -68,6 +68,7 @@ export async function startServeHttp(
       },
       token,
       torrentList: () => publishedListJson(db, config),
+      groups: () => readGroupCoverage(db, config),
       perTorrentMetrics: config.http.per_torrent_metrics,
       refreshSeconds: config.http.refresh_seconds,
       logger: opts.logger,

@@ -11,6 +11,8 @@
  *   GET  /api/jobs             jobs, their schedules and recent runs
  *   POST /api/jobs/NAME/run    start a job now (bearer token required)
  *   GET  /api/problems         open problems, filtered and paginated
+ *   GET  /api/groups           coverage per group of the upstream lists (AAC or not): upstream, held,
+ *                              seeded, on seedboxes, swarm buckets
  *   GET  /torrents.json        the published torrent list, with live swarm and seeding figures
  *   GET  /healthz              200 when the database and the engine answer, else 503
  *   GET  /metrics              Prometheus text format
@@ -37,6 +39,8 @@ import { ProblemQueries } from '../catalog/problems.js'
 import { mirrorSummary } from '../mirror/index.js'
 import {
   coverageJson,
+  groupCoverageJson,
+  type GroupCoverage,
   timelineJson,
   torrentJson,
   type CoverageCache,
@@ -79,6 +83,8 @@ export interface HttpServerOptions {
    * function that writes the list file), or absent when serve publishes none.
    */
   torrentList?: (() => string) | undefined
+  /** GET /api/groups and the aacseed_group_* series (src/mirror/groups.ts `readGroupCoverage`); absent: none. */
+  groups?: (() => GroupCoverage[]) | undefined
   perTorrentMetrics?: boolean
   /** How often the dashboard refreshes itself. */
   refreshSeconds?: number
@@ -285,7 +291,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
             runs: opts.jobs.recentRuns({ limit: 200 }),
           }
         : null
-      metrics.refresh(snap, problems.counts(), jobs, mirrorSummary(opts.db))
+      metrics.refresh(snap, problems.counts(), jobs, mirrorSummary(opts.db), opts.groups?.() ?? null)
     }
     return snap
   }
@@ -527,6 +533,13 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     // The same text as the list file, per database generation.
     return sendView(req, reply, 'torrents.json', () => list(), true)
   })
+
+  app.get('/api/groups', { schema: { querystring: SCHEMAS.none } }, (_req, reply) =>
+    reply
+      .type(JSON_TYPE)
+      .header('cache-control', 'no-store')
+      .send(groupCoverageJson(opts.groups?.() ?? [])),
+  )
 
   app.get('/api/mirror', { schema: { querystring: SCHEMAS.none } }, (_req, reply) =>
     reply.type(JSON_TYPE).header('cache-control', 'no-store').send(mirrorSummary(opts.db)),

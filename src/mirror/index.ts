@@ -44,3 +44,4 @@ export {
 export { heldHere, planCandidates, scrapeCandidates, upstreamReleases } from './candidates.js'
 export { applyPlanLocally, applyPlanToFleet, type ApplyPlanReport } from './apply.js'
 export { mirrorSummary, type MirrorSummary } from './summary.js'
+export { groupInputs, readGroupCoverage } from './groups.js'
