@@ -97,6 +97,7 @@ test('per group: upstream, held, seeded, on ≥ 1 and ≥ N seedboxes, swarm buc
       at,
     )
   const poll = (hashes: string[]) => ({
+    kind: 'transmission' as const,
     version: '3.00 (fake)',
     rpcVersion: 16,
     latencyMs: 1,
