@@ -43,6 +43,9 @@ const catalog = z
       .number()
       .int()
       .min(1024 * 1024)
+      // A line is held whole while it is parsed, at about 3 × its size in memory (a 2 GB line
+      // cost 6.2 GB): 256 MiB keeps the worst line under 1 GB.
+      .max(256 * 1024 * 1024)
       .default(64 * 1024 * 1024),
     /** Names in a release root that are neither releases nor problems (`*` globs). */
     ignore: z.array(z.string()).default(['.*', 'lost+found']),
@@ -204,12 +207,15 @@ const replicas = z.number().int().min(1).max(50)
 
 const seedbox = z
   .object({
-    /** Lowercase letters, digits and `-`: it names the seedbox in the database, logs and the secret's variable. */
+    /** Lowercase letters and digits joined by single `-`: it names the seedbox in the database, logs and the secret's variable. */
     name: z
       .string()
+      .max(63)
+      // No `--` and no trailing `-`: the password variable AACSEED_SEEDBOX_<NAME>_PASSWORD
+      // writes `-` as `_`, and a `__` in it would read as a config override (`[a]` `b`).
       .regex(
-        /^[a-z0-9][a-z0-9-]{0,62}$/,
-        'must be lowercase letters, digits and -, starting with a letter or digit',
+        /^[a-z0-9]+(-[a-z0-9]+)*$/,
+        'must be lowercase letters and digits in words joined by single -, e.g. box-1 (no --, no - at either end)',
       ),
     /** Which daemon the seedbox runs; it decides how `url` is spoken to. */
     kind: remoteKind.default('transmission'),

@@ -15,6 +15,8 @@ export type HttpErrorCode =
   | 'method-not-allowed'
   | 'unsupported-media-type'
   | 'payload-too-large'
+  | 'headers-too-large'
+  | 'request-timeout'
   | 'internal'
 
 export class HttpError extends Error {

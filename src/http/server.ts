@@ -26,6 +26,7 @@
  * the API through DNS rebinding); every answer forbids inline script and framing (CSP), and
  * the dashboard renders every string as text.
  */
+import { STATUS_CODES } from 'node:http'
 import { randomBytes } from 'node:crypto'
 import { gzipSync } from 'node:zlib'
 import {
@@ -338,6 +339,26 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     return503OnClosing: true,
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false },
+    },
+    // Requests Node's parser refuses before Fastify sees them (headers over 16 KiB, garbage):
+    // answered in the API's error format too, not Node's or Fastify's own body.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return
+      const [status, code, message]: [number, HttpErrorCode, string] =
+        err.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'headers-too-large', 'the request headers are larger than 16 KiB']
+          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? [408, 'request-timeout', 'the request was not received in time']
+            : [400, 'bad-request', 'malformed HTTP request']
+      const body = JSON.stringify(errorBody(code, message))
+      const head = [
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
+        `content-type: ${JSON_TYPE}`,
+        `content-length: ${Buffer.byteLength(body)}`,
+        'connection: close',
+        ...Object.entries(SECURITY_HEADERS).map(([k, v]) => `${k}: ${v}`),
+      ]
+      socket.end(`${head.join('\r\n')}\r\n\r\n${body}`)
     },
     // Requests Fastify refuses before routing (a malformed URL, a bad content type).
     frameworkErrors: (err, _req, reply) => {
