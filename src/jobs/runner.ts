@@ -109,16 +109,20 @@ export class JobRunner {
 
   /**
    * Validates, marks runs left `running` by a process that died as `interrupted`, and schedules
-   * every job. Only the one serving process may call it: another process's live runs would be
-   * marked interrupted too.
+   * every job. Only the one serving process may call it. With leases, a run whose job's lease
+   * another live process holds (`aacseed run scan` in another shell) is left running.
    */
   start(): void {
     if (this.#started) throw new Error('JobRunner.start() called twice')
     this.validate()
     this.#started = true
+    const leases = this.#leases
+    const alive = leases ? [...this.#jobs.keys()].filter((name) => leases.holderOf(name) !== undefined) : []
     const interrupted = this.#runs.interrupt(
       new Date(),
       'aacseed stopped before the run finished (found at start-up)',
+      undefined,
+      alive,
     )
     if (interrupted > 0)
       this.#log.warn(

@@ -63,7 +63,10 @@ export class JobRuns {
   readonly #recent
   readonly #recentOfJob
 
+  readonly #db: Db
+
   constructor(db: Db) {
+    this.#db = db
     this.#insert = db.prepare<[string, string, string, string | null, string, string | null]>(
       'INSERT INTO job_runs (job, trigger, started_at, finished_at, outcome, error) VALUES (?, ?, ?, ?, ?, ?)',
     )
@@ -116,11 +119,19 @@ export class JobRuns {
     return Number(this.#insert.run(job, trigger, t, t, 'skipped', error).lastInsertRowid)
   }
 
-  /** Marks one run, or with no id every run still `running`, as `interrupted`; returns how many. */
-  interrupt(at: Date, error: string, id?: number): number {
+  /**
+   * Marks one run, or with no id every run still `running` (except those of the jobs in
+   * `alive`, whose runs another live process holds), as `interrupted`; returns how many.
+   */
+  interrupt(at: Date, error: string, id?: number, alive: readonly string[] = []): number {
     const t = at.toISOString()
-    return (id === undefined ? this.#interruptAll.run(t, error) : this.#interruptOne.run(t, error, id))
-      .changes
+    if (id !== undefined) return this.#interruptOne.run(t, error, id).changes
+    if (alive.length === 0) return this.#interruptAll.run(t, error).changes
+    return this.#db
+      .prepare(
+        `UPDATE job_runs SET finished_at = ?, outcome = 'interrupted', error = ? WHERE outcome = 'running' AND job NOT IN (${alive.map(() => '?').join(', ')})`,
+      )
+      .run(t, error, ...alive).changes
   }
 
   /** Deletes all but the newest `keep` finished runs of a job; returns how many went. */

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { openDatabase } from '../../src/db/index.js'
 import { JobRunner } from '../../src/jobs/index.js'
+import { JobRuns } from '../../src/jobs/runs.js'
 import { Lease, LeaseHeldError, Leases, TTL_MS } from '../../src/jobs/leases.js'
 import { createLogger } from '../../src/log/index.js'
 import { REPO_ROOT, tempDir, waitFor } from '../helpers.js'
@@ -167,5 +168,27 @@ describe('leases', () => {
     assert.match(blocked.error ?? '', /torrents make is running in aacseed \(pid 777/)
     catalog.release()
     assert.equal((await runner.runNow('make_torrents')).outcome, 'ok')
+  })
+
+  test("serve's start-up leaves the running runs of another live process alone", async (t) => {
+    const db = openDatabase(join(tempDir(t), 'l.db'))
+    t.after(() => db.close())
+    const other = new Leases(db, { holder: 'cli', pid: 777, host: 'elsewhere' })
+    const runs = new JobRuns(db)
+    const live = runs.start('scan', 'manual', new Date())
+    const dead = runs.start('scrape', 'manual', new Date())
+    const held = other.acquire('scan', 'scan')
+    const job = (name: string) => ({ name, schedule: '0 0 1 1 *', run: () => Promise.resolve({}) })
+    const runner = new JobRunner({
+      db,
+      logger: silent,
+      leases: new Leases(db, { holder: 'serve' }),
+      jobs: [job('scan'), job('scrape')],
+    })
+    runner.start()
+    t.after(() => runner.stop())
+    assert.equal(runs.get(live)!.outcome, 'running')
+    assert.equal(runs.get(dead)!.outcome, 'interrupted')
+    held.release()
   })
 })
