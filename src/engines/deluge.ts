@@ -16,6 +16,10 @@
  *   for the infohash first; `seed_mode` skips the hash check (only for data known unchanged);
  * - the label is the Label plugin's (`label.add`, `label.set_torrent`; lowercase only). If the
  *   plugin cannot be enabled, torrents go unlabelled and we say so once;
+ * - Debian's 2.0.3 on libtorrent 2.0 fails in its tracker_error_alert handler (a Python binding
+ *   mismatch) and its logging then fails too (`Logging.findCaller()` on Python 3.11): a torrent
+ *   whose tracker errors can leave deluged or deluge-web no longer answering. We see that as
+ *   `engine-timeout`, and the fleet as a seedbox that is failing; upgrade Deluge where possible;
  * - `progress` is a percentage; `state` is a word (`Seeding`, `Paused`, `Queued`, ...); a
  *   tracker's trouble is in `tracker_status` ("Error: ...") while `message` carries a local one.
  */
@@ -115,7 +119,11 @@ export function parseDelugeTorrent(hash: string, raw: unknown): RemoteTorrentSta
 }
 
 /** deluge-web's error code 1: our session is unknown to it (expired, or deluge-web restarted). */
-class SessionExpired extends Error {}
+class SessionExpired extends Error {
+  constructor() {
+    super('deluge: deluge-web does not know our session (it expired, or deluge-web restarted)')
+  }
+}
 
 interface JsonReply {
   result: unknown
@@ -249,7 +257,7 @@ export class DelugeEngine implements RemoteEngine {
   }
 
   /** Sets the Label plugin's label; without the plugin, says so once and goes on. */
-  private async label(infoHash: string, labels: string[]): Promise<void> {
+  private async label(infoHash: string, labels: string[], again = false): Promise<void> {
     const label = labels[0]?.toLowerCase()
     if (!label) return
     this.labelPlugin ??= (async () => {
@@ -266,13 +274,22 @@ export class DelugeEngine implements RemoteEngine {
         return false
       }
     })()
-    if (await this.labelPlugin) await this.core('label.set_torrent', [infoHash, label])
+    if (!(await this.labelPlugin)) return
+    try {
+      await this.core('label.set_torrent', [infoHash, label])
+    } catch (e) {
+      // A daemon killed before it saved its config comes back without the plugin: enable it again, once.
+      if (again || !(e instanceof EngineError && /unknown method/i.test(e.message))) throw e
+      this.labelPlugin = null
+      return await this.label(infoHash, labels, true)
+    }
   }
 
   /** A call that needs the daemon: logs in and attaches deluge-web to the daemon first. */
   private async core(method: string, params: unknown[]): Promise<unknown> {
     if (this.closed) throw new EngineError('engine-closed', 'deluge: the engine is closed')
     return await retrying('deluge', method, this.retry, this.log, async () => {
+      // Up to two recoveries: a restarted deluge-web may first lack its daemon (code 2), then our session (code 1).
       for (let again = 0; ; again++) {
         if (this.cookie === null) await this.login()
         if (!this.attached) {
@@ -280,20 +297,20 @@ export class DelugeEngine implements RemoteEngine {
             await this.attach()
           } catch (e) {
             // A restarted deluge-web does not know our session.
-            if (!(e instanceof SessionExpired) || again > 0) throw e
+            if (!(e instanceof SessionExpired) || again >= 2) throw e
             this.cookie = null
             continue
           }
         }
         const r = await this.send(method, params)
         if (r.error === null) return r.result
-        // 1: the session expired; 2: the web UI lost its daemon (a restart of either). Once each.
-        if (again === 0 && r.error.code === 1) {
+        // 1: the session expired; 2: the web UI lost its daemon (a restart of either).
+        if (again < 2 && r.error.code === 1) {
           this.cookie = null
           this.attached = false
           continue
         }
-        if (again === 0 && r.error.code === 2) {
+        if (again < 2 && r.error.code === 2) {
           this.attached = false
           continue
         }

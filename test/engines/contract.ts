@@ -19,10 +19,14 @@ import {
 } from '../../src/engines/index.js'
 import { requireTool, tempDir, waitFor } from '../helpers.js'
 import { DAEMON_TOOLS, startDaemon, type Daemon } from './daemons.js'
-import { infoHashOf, makeRelease, makeTorrent, type Release } from './fixtures.js'
+import { infoHashOf, makeRelease, makeTorrent, startTracker, type Release } from './fixtures.js'
 
-/** Nothing listens there: rTorrent refuses a .torrent without an announce URL, the others do not mind. */
-const ANNOUNCE = 'http://127.0.0.1:1/announce'
+/**
+ * A tracker that answers: rTorrent refuses a .torrent without an announce URL, and Debian's
+ * Deluge 2.0.3 on libtorrent 2.0 stops answering after a tracker error (its tracker_error_alert
+ * handler fails on a binding mismatch), so the announce must reach a working tracker.
+ */
+let ANNOUNCE = ''
 
 /** Figures the suite measured, printed at the end (the closing note's table). */
 export const measured: Record<string, unknown> = {}
@@ -84,6 +88,7 @@ export function contractSuite(kind: RemoteKind): void {
       )
       if (missing.length > 0) return
       dir = tempDir(ctx)
+      ANNOUNCE = (await startTracker(ctx as unknown as Parameters<typeof startTracker>[0])).announce
       daemon = await startDaemon(
         ctx as unknown as Parameters<typeof startDaemon>[0],
         kind,
