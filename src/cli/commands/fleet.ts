@@ -201,11 +201,15 @@ export const fleetApply = defineCommand({
   },
 })
 
+/** `degraded 1/2 NAME  copies: local seeding, box-a seeding, box-b downloading, box-c seeding (not counted)`. */
 function torrentLine(t: TorrentHealthReport): string {
   const errs = t.errors
     .map((e) => ` [${e.seedbox}: ${e.kind === 'tracker' ? 'tracker: ' : ''}${e.message}]`)
     .join('')
-  return `  ${t.health.padEnd(8)} ${t.complete}/${t.target}${t.downloading ? ` (+${t.downloading} downloading)` : ''} ${t.name}${t.holders.length ? ` on ${t.holders.join(', ')}` : ''}${t.local ? ' +local' : ''}${errs}`
+  const copies = t.copies
+    .map((c) => `${c.holder} ${c.state}${c.state === 'seeding' && !c.counted ? ' (not counted)' : ''}`)
+    .join(', ')
+  return `  ${t.health.padEnd(8)} ${t.complete}/${t.target} ${t.name}  ${copies ? `copies: ${copies}` : 'no copy'}${errs}`
 }
 
 function statusJson(s: FleetStatus) {
@@ -244,7 +248,7 @@ export const fleetStatus = defineCommand({
         const lines = [
           ...seedboxLines(s.seedboxes),
           '',
-          `torrents: ${s.counts.ok} ok, ${s.counts.degraded} degraded, ${s.counts.lost} lost (N = ${s.replicas})`,
+          `torrents: ${s.counts.ok} ok, ${s.counts.degraded} degraded, ${s.counts.lost} lost (N = ${s.replicas}; the local engine's copy ${s.localCounts ? 'counts' : 'does not count'})`,
         ]
         const shown = all ? s.torrents : s.torrents.filter((t) => t.health !== 'ok' || t.errors.length > 0)
         lines.push(...listed(shown, torrentLine, all))
