@@ -337,6 +337,11 @@ const mirror = z
     /** Retries of a failed request within one sync, with doubling backoff from retry_base_ms. */
     retries: z.number().int().min(0).max(10).default(3),
     retry_base_ms: z.number().int().min(1).default(1000),
+    /**
+     * Let URLs from a remote list (and their redirects) name loopback, private or link-local
+     * hosts. Off: such URLs are refused, unless the list itself is served from such a host.
+     */
+    allow_private_hosts: z.boolean().default(false),
     /** Limits on untrusted upstream content. */
     max_list_bytes: size.default(256 * 1024 ** 2),
     max_list_entries: z.number().int().min(1).default(1_000_000),

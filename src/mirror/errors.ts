@@ -15,6 +15,14 @@ export type MirrorErrorCode =
   | 'no-torrent-source'
   /** A network error, a timeout or an HTTP status other than 2xx (after retries). */
   | 'fetch-failed'
+  /** A URL from upstream (or a redirect) naming a loopback, private or link-local host. */
+  | 'private-host'
+  /** One release name listed with two different infohashes: AACs are immutable, neither is taken. */
+  | 'conflicting-entry'
+  /** A .torrent aacseed cannot check (a piece length it cannot make, `*.utf-8` names that disagree). */
+  | 'torrent-unsupported'
+  /** The same failure twice in a row: retrying cannot help. */
+  | 'failed-repeatedly'
   /** A response or file larger than its configured limit. */
   | 'too-large'
   /** The downloaded release breaks the AAC standard. */

@@ -3,7 +3,9 @@
  * limit and a timeout, retrying with backoff (`withRetry`). Failures are `MirrorError`s naming what
  * was fetched; a body larger than the limit is cut off as it streams, never buffered whole.
  */
+import { lookup } from 'node:dns/promises'
 import { lstat, open } from 'node:fs/promises'
+import { isIP } from 'node:net'
 import { errorMessage } from '../errors.js'
 import { redactUrl } from '../log/index.js'
 import { withRetry } from '../retry.js'
@@ -15,6 +17,8 @@ export interface FetchOptions {
   /** Further attempts after the first. */
   retries: number
   retryBaseMs: number
+  /** Which hosts a URL (and every redirect) may name; absent: any. */
+  hosts?: HostPolicy
   signal?: AbortSignal
   /** Told about each failed attempt that will be retried. */
   onRetry?: (attempt: number, error: MirrorError, delayMs: number) => void
@@ -59,20 +63,61 @@ export async function fetchBytes(location: string, opts: FetchOptions): Promise<
 const MAX_FETCH_DELAY_MS = 60_000
 
 async function fetchOnce(location: string, opts: FetchOptions): Promise<Buffer> {
-  const url = displayLocation(location)
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of openStream(location, opts)) {
+    chunks.push(Buffer.from(chunk))
+    size += chunk.length
+  }
+  return Buffer.concat(chunks, size)
+}
+
+/** Redirects followed at most; each one is checked like the first URL. */
+const MAX_REDIRECTS = 5
+
+/**
+ * The body of one http(s) GET, chunk by chunk, cut off (`too-large`) as soon as it passes
+ * `maxBytes`. Redirects are followed by hand so that each target is checked against the host
+ * policy before it is asked, and so that no raw `Location` (which may carry a token) reaches
+ * a message: every URL shown goes through `displayLocation`.
+ */
+export async function* openStream(location: string, opts: FetchOptions): AsyncGenerator<Uint8Array> {
   const signal = opts.signal
     ? AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)])
     : AbortSignal.timeout(opts.timeoutMs)
+  let current = location
   let res: Response
-  try {
-    res = await fetch(location, {
-      signal,
-      redirect: 'follow',
-      headers: { accept: 'application/json, application/x-bittorrent, */*' },
-    })
-  } catch (e) {
-    throw new MirrorError('fetch-failed', `${url}: ${describeFetchError(e)}`, { transient: true })
+  for (let hops = 0; ; hops++) {
+    const url = displayLocation(current)
+    if (opts.hosts) await checkHost(current, opts.hosts, url)
+    try {
+      res = await fetch(current, {
+        signal,
+        redirect: 'manual',
+        headers: { accept: 'application/json, application/x-bittorrent, */*' },
+      })
+    } catch (e) {
+      throw new MirrorError('fetch-failed', `${url}: ${describeFetchError(e)}`, { transient: true })
+    }
+    if (res.status < 300 || res.status > 399 || res.status === 304) break
+    await res.body?.cancel().catch(() => {})
+    const target = res.headers.get('location')
+    if (hops >= MAX_REDIRECTS)
+      throw new MirrorError('fetch-failed', `${url}: more than ${MAX_REDIRECTS} redirects`, {
+        transient: true,
+      })
+    let next: URL | null = null
+    try {
+      next = target ? new URL(target, current) : null
+    } catch {
+      next = null
+    }
+    if (next === null || (next.protocol !== 'http:' && next.protocol !== 'https:'))
+      // The target is not shown: it is upstream's text, may hold a token, and is not a URL we would ask.
+      throw new MirrorError('fetch-failed', `${url}: HTTP ${res.status} redirects to an unusable location`)
+    current = next.href
   }
+  const url = displayLocation(current)
   if (!res.ok) {
     await res.body?.cancel().catch(() => {})
     // 4xx may be a mirror's CDN hiccup as much as a missing file: retried like 5xx, and recorded.
@@ -87,22 +132,100 @@ async function fetchOnce(location: string, opts: FetchOptions): Promise<Buffer> 
     await res.body?.cancel().catch(() => {})
     throw new MirrorError('too-large', `${url}: ${declared} bytes, more than the limit of ${opts.maxBytes}`)
   }
-  const chunks: Buffer[] = []
   let size = 0
+  const reader = res.body?.getReader()
+  if (!reader) return
   try {
-    for await (const chunk of res.body ?? []) {
-      size += chunk.length
-      if (size > opts.maxBytes) {
-        await res.body?.cancel().catch(() => {})
-        throw new MirrorError('too-large', `${url}: more than the limit of ${opts.maxBytes} bytes`)
+    for (;;) {
+      let r: Awaited<ReturnType<typeof reader.read>>
+      try {
+        r = await reader.read()
+      } catch (e) {
+        throw new MirrorError('fetch-failed', `${url}: ${describeFetchError(e)}`, { transient: true })
       }
-      chunks.push(Buffer.from(chunk))
+      if (r.done) return
+      size += r.value.length
+      if (size > opts.maxBytes)
+        throw new MirrorError('too-large', `${url}: more than the limit of ${opts.maxBytes} bytes`)
+      yield r.value
     }
-  } catch (e) {
-    if (e instanceof MirrorError) throw e
-    throw new MirrorError('fetch-failed', `${url}: ${describeFetchError(e)}`, { transient: true })
+  } finally {
+    await reader.cancel().catch(() => {})
   }
-  return Buffer.concat(chunks, size)
+}
+
+/**
+ * Where URLs from upstream may point. A remote list must not make aacseed ask a host on the
+ * machine or its network (a cloud metadata service at 169.254.169.254, an admin page on
+ * 127.0.0.1): such hosts are refused unless the list itself is served from one, or the
+ * operator allows them (`mirror.allow_private_hosts`).
+ */
+export interface HostPolicy {
+  allowPrivate: boolean
+  /** Tests replace the resolver and the rule; the real ones are `dns.lookup` and `isPrivateAddress`. */
+  resolve?: (host: string) => Promise<string[]>
+  isPrivate?: (address: string) => boolean
+}
+
+/** Loopback, private (RFC 1918, ULA), link-local, CGNAT, unspecified and multicast addresses. */
+export function isPrivateAddress(address: string): boolean {
+  const a = address.replace(/^\[|\]$/g, '').toLowerCase()
+  if (isIP(a) === 4) {
+    const [p, q] = a.split('.').map(Number) as [number, number]
+    return (
+      p === 0 ||
+      p === 10 ||
+      p === 127 ||
+      (p === 100 && q >= 64 && q <= 127) ||
+      (p === 169 && q === 254) ||
+      (p === 172 && q >= 16 && q <= 31) ||
+      (p === 192 && q === 168) ||
+      p >= 224
+    )
+  }
+  if (isIP(a) === 6) {
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a)
+    if (mapped) return isPrivateAddress(mapped[1]!)
+    return a === '::' || a === '::1' || /^f[cd]/.test(a) || /^fe[89ab]/.test(a) || a.startsWith('ff')
+  }
+  return false
+}
+
+/** Whether a location is on this machine or its network (a file counts: it is the operator's own). */
+export async function isPrivateLocation(
+  location: string,
+  policy: Omit<HostPolicy, 'allowPrivate'> = {},
+): Promise<boolean> {
+  if (!isRemote(location)) return true
+  try {
+    const addrs = await addressesOf(new URL(location).hostname, policy)
+    return addrs.some(policy.isPrivate ?? isPrivateAddress)
+  } catch {
+    return false
+  }
+}
+
+async function addressesOf(hostname: string, policy: Omit<HostPolicy, 'allowPrivate'>): Promise<string[]> {
+  const host = hostname.replace(/^\[|\]$/g, '')
+  if (isIP(host)) return [host]
+  if (policy.resolve) return policy.resolve(host)
+  return (await lookup(host, { all: true })).map((a) => a.address)
+}
+
+async function checkHost(location: string, policy: HostPolicy, shown: string): Promise<void> {
+  if (policy.allowPrivate) return
+  let addrs: string[]
+  try {
+    addrs = await addressesOf(new URL(location).hostname, policy)
+  } catch (e) {
+    throw new MirrorError('fetch-failed', `${shown}: ${describeFetchError(e)}`, { transient: true })
+  }
+  const bad = addrs.find(policy.isPrivate ?? isPrivateAddress)
+  if (bad !== undefined)
+    throw new MirrorError(
+      'private-host',
+      `${shown}: names a loopback, private or link-local address (${bad}); set mirror.allow_private_hosts = true to allow it`,
+    )
 }
 
 function describeFetchError(e: unknown): string {

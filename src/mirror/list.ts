@@ -41,6 +41,8 @@ export interface UpstreamTorrent {
   scrapedAt: string | null
   obsolete: boolean
   embargo: boolean
+  /** Upstream says some of the release's data is damaged; carried into the list we publish. */
+  partiallyBroken: boolean
   /** The list's `added_to_torrents_list_at`, or null. */
   addedAt: string | null
   /** The list's `top_level_group_name` and `group_name`; '' when it gives none. */
@@ -154,6 +156,57 @@ const AAC_SHAPE = /_(?:meta|data)__aacid__/
 // oxlint-disable-next-line no-control-regex
 const UNSAFE_CHAR = /[/\\\u0000-\u001f\u007f]/
 
+/** One entry read: an AAC release, an opaque torrent, or a rejection naming the entry. */
+export type EntryVerdict =
+  | { torrent: UpstreamTorrent; label: string }
+  | { opaque: OpaqueTorrent; label: string }
+  | { rejection: Rejection }
+
+/**
+ * The one place a list entry is judged on its own (types, name, kind, infohash, dates, URL).
+ * What needs the whole list (the same btih twice, one release name with two btih) is
+ * `ListDedup`'s part in memory and `MirrorStore.listWriter`'s over stored rows.
+ */
+export function classifyEntry(raw: unknown, index: number, ctx: ListContext): EntryVerdict {
+  const label = entryLabel(raw, index)
+  try {
+    const parsed = parseEntry(raw, ctx)
+    return parsed.aac ? { torrent: parsed.aac, label } : { opaque: parsed.opaque, label }
+  } catch (e) {
+    return {
+      rejection: {
+        source: ctx.source,
+        entry: label,
+        code: e instanceof MirrorError ? e.code : 'entry-invalid',
+        message: errorMessage(e),
+      },
+    }
+  }
+}
+
+export function tooManyEntries(ctx: ListContext, count: number): MirrorError {
+  return new MirrorError(
+    'list-invalid',
+    `${ctx.source}: the list at ${displayLocation(ctx.location)} has more than ${ctx.maxEntries} entries (the limit; ${count} read when it was refused)`,
+  )
+}
+
+/** The rejection of one entry of a release name listed with more than one btih. */
+export function conflictRejection(
+  source: string,
+  name: string,
+  btih: string,
+  btihs: readonly string[],
+): Rejection {
+  return {
+    source,
+    entry: `${JSON.stringify(name + '.torrent')} btih ${btih}`,
+    code: 'conflicting-entry',
+    message: `${name} is listed with ${btihs.length} different btih (${btihs.join(', ')}): an AAC release never changes, so none of them is taken`,
+  }
+}
+
+/** Reads a whole list held in memory (tests, dry runs); `readListStream` reads one as it arrives. */
 export function parseTorrentList(text: string, ctx: ListContext): ParsedList {
   let data: unknown
   try {
@@ -169,45 +222,73 @@ export function parseTorrentList(text: string, ctx: ListContext): ParsedList {
       'list-invalid',
       `${ctx.source}: the list at ${displayLocation(ctx.location)} is not a JSON array`,
     )
-  if (data.length > ctx.maxEntries)
-    throw new MirrorError(
-      'list-invalid',
-      `${ctx.source}: the list at ${displayLocation(ctx.location)} has ${data.length} entries, more than the limit of ${ctx.maxEntries}`,
-    )
-  const out: ParsedList = { torrents: [], opaque: [], rejected: [], duplicates: 0 }
-  // btih → the AAC release name, or null for an opaque torrent.
-  const seen = new Map<string, string | null>()
-  data.forEach((raw: unknown, i) => {
-    const label = entryLabel(raw, i)
-    try {
-      const parsed = parseEntry(raw, ctx)
-      const t = parsed.aac ?? parsed.opaque
-      const name = parsed.aac ? parsed.aac.name : null
-      if (seen.has(t.btih)) {
-        const other = seen.get(t.btih)!
-        // The same torrent twice (an AAC release, or an opaque torrent in a second group): keep the first.
-        if (other === name) {
-          out.duplicates++
-          return
-        }
-        throw new MirrorError(
-          'entry-invalid',
-          `btih ${t.btih} is also listed for ${other === null ? 'a torrent that is not an AAC release' : other}`,
-        )
-      }
-      seen.set(t.btih, name)
-      if (parsed.aac) out.torrents.push(parsed.aac)
-      else out.opaque.push(parsed.opaque)
-    } catch (e) {
-      out.rejected.push({
-        source: ctx.source,
-        entry: label,
-        code: e instanceof MirrorError ? e.code : 'entry-invalid',
-        message: errorMessage(e),
-      })
+  if (data.length > ctx.maxEntries) throw tooManyEntries(ctx, data.length)
+  const dedup = new ListDedup(ctx.source)
+  data.forEach((raw: unknown, i) => dedup.add(classifyEntry(raw, i, ctx)))
+  return dedup.finish()
+}
+
+/**
+ * The whole-list rules, in memory: the same torrent twice (an AAC release, or an opaque
+ * torrent in a second group) is kept once and counted as a duplicate; a btih listed under two
+ * names is rejected the second time; a release name listed with two different btih is
+ * rejected in all its entries (`conflicting-entry`).
+ */
+export class ListDedup {
+  /** btih → the AAC release name, or null for an opaque torrent. */
+  private readonly seen = new Map<string, string | null>()
+  private readonly torrents: UpstreamTorrent[] = []
+  private readonly opaque: OpaqueTorrent[] = []
+  private readonly rejected: Rejection[] = []
+  private readonly btihsByName = new Map<string, string[]>()
+  private duplicates = 0
+
+  constructor(private readonly source: string) {}
+
+  add(v: EntryVerdict): void {
+    if ('rejection' in v) {
+      this.rejected.push(v.rejection)
+      return
     }
-  })
-  return out
+    const t = 'torrent' in v ? v.torrent : v.opaque
+    const name = 'torrent' in v ? v.torrent.name : null
+    if (this.seen.has(t.btih)) {
+      const other = this.seen.get(t.btih)!
+      if (other === name) this.duplicates++
+      else
+        this.rejected.push({
+          source: this.source,
+          entry: v.label,
+          code: 'entry-invalid',
+          message: `btih ${t.btih} is also listed for ${other === null ? 'a torrent that is not an AAC release' : other}`,
+        })
+      return
+    }
+    this.seen.set(t.btih, name)
+    if ('torrent' in v) {
+      this.torrents.push(v.torrent)
+      const list = this.btihsByName.get(v.torrent.name)
+      if (list) list.push(t.btih)
+      else this.btihsByName.set(v.torrent.name, [t.btih])
+    } else this.opaque.push(v.opaque)
+  }
+
+  finish(): ParsedList {
+    const conflicting = new Set<string>()
+    const rejected = [...this.rejected]
+    for (const [name, btihs] of this.btihsByName) {
+      if (btihs.length < 2) continue
+      conflicting.add(name)
+      const sorted = [...btihs].sort()
+      for (const b of sorted) rejected.push(conflictRejection(this.source, name, b, sorted))
+    }
+    return {
+      torrents: this.torrents.filter((t) => !conflicting.has(t.name)),
+      opaque: this.opaque,
+      rejected,
+      duplicates: this.duplicates,
+    }
+  }
 }
 
 function entryLabel(raw: unknown, i: number): string {
@@ -333,6 +414,7 @@ function parseEntry(raw: unknown, ctx: ListContext): ParsedEntry {
       scrapedAt: stamp(e, 'stats_scraped_at'),
       obsolete: flag(e, 'obsolete'),
       embargo: flag(e, 'embargo'),
+      partiallyBroken: flag(e, 'partially_broken'),
       addedAt: stamp(e, 'added_to_torrents_list_at'),
       topGroup,
       group: group || release.collection,

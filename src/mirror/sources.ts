@@ -1,16 +1,25 @@
 /**
- * Reading one configured source into upstream torrents: a list (URL or file) through
- * `parseTorrentList`, or a folder of .torrent files, each checked like a fetched one.
+ * Reading one configured source into upstream torrents: a list (URL or file) streamed through
+ * `readListStream` in a worker thread, or a folder of .torrent files, each checked like a fetched one.
  */
 import { lstat, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
 import type { Config } from '../config/index.js'
 import { errorMessage } from '../errors.js'
 import { parseTorrent } from '../torrents/index.js'
 import { checkUpstreamTorrent } from './check.js'
-import { MirrorError } from './errors.js'
-import { displayLocation, fetchBytes, type FetchOptions } from './fetch.js'
-import { parseTorrentList, releaseOfTorrentName, type ParsedList, type UpstreamTorrent } from './list.js'
+import { withRetry } from '../retry.js'
+import { MirrorError, type MirrorErrorCode } from './errors.js'
+import { fetchBytes, isPrivateLocation, type FetchOptions } from './fetch.js'
+import type { ListWorkerInput, ListWorkerMessage } from './list-worker.js'
+import {
+  ListDedup,
+  releaseOfTorrentName,
+  type EntryVerdict,
+  type ParsedList,
+  type UpstreamTorrent,
+} from './list.js'
 
 export type MirrorConfig = Config['mirror']
 export type SourceConfig = MirrorConfig['sources'][number]
@@ -33,23 +42,118 @@ export function fetchOptions(m: MirrorConfig, maxBytes: number, signal?: AbortSi
   }
 }
 
-/** Throws a `MirrorError` when the source as a whole cannot be read; bad entries are rejections. */
-export async function readSource(
+/** Where a source's entries go as they are read: the store (`MirrorStore.listWriter`) or memory (a dry run). */
+export interface ListSink<R> {
+  add(verdicts: readonly EntryVerdict[]): void
+  finish(): R
+  /** The read failed or was refused: forget what it added. */
+  abandon(): void
+}
+
+/** A sink that keeps the list in memory, with the whole-list rules of `ListDedup`. */
+export function memorySink(source: string): ListSink<ParsedList> {
+  const dedup = new ListDedup(source)
+  return {
+    add: (verdicts) => verdicts.forEach((v) => dedup.add(v)),
+    finish: () => dedup.finish(),
+    abandon() {},
+  }
+}
+
+/**
+ * Reads one source into a sink, each try with a fresh sink. Throws a `MirrorError` when the
+ * source as a whole cannot be read; bad entries are rejections. A list is fetched and parsed
+ * in a worker thread, as it arrives.
+ */
+export async function readSource<R>(
   s: SourceConfig,
   m: MirrorConfig,
+  open: () => ListSink<R>,
   signal?: AbortSignal,
-): Promise<ParsedList> {
-  if (s.list) {
-    const bytes = await fetchBytes(s.list, fetchOptions(m, m.max_list_bytes, signal))
-    let text: string
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
-    } catch {
-      throw new MirrorError('list-invalid', `${s.name}: the list at ${displayLocation(s.list)} is not UTF-8`)
-    }
-    return parseTorrentList(text, { source: s.name, location: s.list, maxEntries: m.max_list_entries })
+): Promise<R> {
+  if (!s.list) {
+    const parsed = await readTorrentDir(s, m)
+    const sink = open()
+    sink.add([
+      ...parsed.torrents.map((torrent) => ({ torrent, label: torrent.name })),
+      ...parsed.rejected.map((rejection) => ({ rejection })),
+    ])
+    return sink.finish()
   }
-  return readTorrentDir(s, m)
+  const list = s.list
+  const allowPrivate = m.allow_private_hosts || (await isPrivateLocation(list)) ? null : false
+  return withRetry(
+    async () => {
+      const sink = open()
+      try {
+        return await runListWorker(
+          {
+            ctx: { source: s.name, location: list, maxEntries: m.max_list_entries },
+            fetch: {
+              maxBytes: m.max_list_bytes,
+              timeoutMs: m.timeout_ms,
+              retries: 0,
+              retryBaseMs: m.retry_base_ms,
+              allowPrivate,
+            },
+          },
+          sink,
+          signal,
+        )
+      } catch (e) {
+        sink.abandon()
+        throw e
+      }
+    },
+    {
+      attempts: m.retries + 1,
+      backoff: { baseMs: m.retry_base_ms, maxMs: 60_000 },
+      retryable: (e) => e instanceof MirrorError && e.transient,
+      ...(signal ? { signal } : {}),
+    },
+  )
+}
+
+function runListWorker<R>(input: ListWorkerInput, sink: ListSink<R>, signal?: AbortSignal): Promise<R> {
+  return new Promise<R>((resolve, reject) => {
+    const worker = new Worker(new URL('./list-worker.js', import.meta.url), { workerData: input })
+    let settled = false
+    const settle = (fn: () => void): void => {
+      if (settled) return
+      settled = true
+      signal?.removeEventListener('abort', onAbort)
+      void worker.terminate()
+      fn()
+    }
+    const onAbort = (): void =>
+      settle(() =>
+        reject(new MirrorError('fetch-failed', `${input.ctx.source}: reading the list was stopped`)),
+      )
+    signal?.addEventListener('abort', onAbort, { once: true })
+    if (signal?.aborted) onAbort()
+    worker.on('message', (msg: ListWorkerMessage) => {
+      if (settled) return
+      try {
+        if (msg.type === 'batch') {
+          sink.add(msg.batch.verdicts)
+          worker.postMessage('ack')
+        } else if (msg.type === 'done') {
+          const r = sink.finish()
+          settle(() => resolve(r))
+        } else {
+          settle(() =>
+            reject(new MirrorError(msg.code as MirrorErrorCode, msg.message, { transient: msg.transient })),
+          )
+        }
+      } catch (e) {
+        settle(() => reject(e instanceof Error ? e : new Error(String(e))))
+      }
+    })
+    worker.on('error', (e) => settle(() => reject(e)))
+    worker.on('exit', (code) =>
+      settle(() => reject(new Error(`the list reader for ${input.ctx.source} stopped (exit code ${code})`))),
+    )
+  })
 }
 
 async function readTorrentDir(s: SourceConfig, m: MirrorConfig): Promise<ParsedList> {
@@ -98,6 +202,7 @@ async function readTorrentDir(s: SourceConfig, m: MirrorConfig): Promise<ParsedL
         scrapedAt: null,
         obsolete: false,
         embargo: false,
+        partiallyBroken: false,
         addedAt: null,
         topGroup: '',
         group: release.collection,

@@ -21,7 +21,13 @@
  */
 import type { Db } from '../db/index.js'
 import type { TorrentShape } from '../torrents/index.js'
-import type { OpaqueTorrent, Rejection, UpstreamTorrent } from './list.js'
+import {
+  conflictRejection,
+  type EntryVerdict,
+  type OpaqueTorrent,
+  type Rejection,
+  type UpstreamTorrent,
+} from './list.js'
 
 export type DownloadState = 'queued' | 'downloading' | 'verifying' | 'placed' | 'done' | 'rejected'
 
@@ -80,7 +86,7 @@ const DOWNLOAD = `SELECT btih, name, kind, collection, source, wanted_by AS want
   FROM mirror_downloads`
 
 const UPSTREAM = `SELECT source, btih, name, kind, collection, range_from AS "from", range_to AS "to", range_from_s AS fromS, range_to_s AS toS, torrent_url AS torrentUrl, magnet,
-  data_size AS dataSize, num_files AS numFiles, seeders, leechers, completed, scraped_at AS scrapedAt, obsolete, embargo, upstream_added_at AS addedAt,
+  data_size AS dataSize, num_files AS numFiles, seeders, leechers, completed, scraped_at AS scrapedAt, obsolete, embargo, partially_broken AS partiallyBroken, upstream_added_at AS addedAt,
   top_group AS topGroup, group_name AS "group", first_seen_at AS firstSeenAt, last_seen_at AS lastSeenAt
   FROM upstream_torrents`
 
@@ -90,7 +96,12 @@ const OPAQUE = `SELECT source, btih, display_name AS displayName, top_group AS t
   FROM upstream_opaque`
 
 function upstreamRow(r: Record<string, unknown>): StoredUpstream {
-  return { ...(r as unknown as StoredUpstream), obsolete: r.obsolete === 1, embargo: r.embargo === 1 }
+  return {
+    ...(r as unknown as StoredUpstream),
+    obsolete: r.obsolete === 1,
+    embargo: r.embargo === 1,
+    partiallyBroken: r.partiallyBroken === 1,
+  }
 }
 
 /** In place: a real list has tens of thousands of these, and a copy of each doubles the garbage. */
@@ -127,10 +138,7 @@ export class MirrorStore {
       .run(name, location, at, error)
   }
 
-  /**
-   * Stores a source's fresh list in one transaction: its AAC releases and opaque torrents, which
-   * are no longer listed, and its rejections.
-   */
+  /** Stores a source's fresh list held in memory (a folder of .torrent files, tests). */
   recordSourceList(
     name: string,
     location: string,
@@ -139,18 +147,52 @@ export class MirrorStore {
     at: string,
     others: { opaque: readonly OpaqueTorrent[]; duplicates: number } = { opaque: [], duplicates: 0 },
   ): void {
-    const upsert = this.db.prepare(
+    const w = this.listWriter(name, location, at)
+    w.add([
+      ...torrents.map((torrent) => ({ torrent, label: torrent.name })),
+      ...others.opaque.map((opaque) => ({ opaque, label: opaque.displayName })),
+      ...rejected.map((rejection) => ({ rejection })),
+    ])
+    w.finish(others.duplicates)
+  }
+
+  /**
+   * Stores a source's list as it is read, batch by batch, each batch one short transaction (a
+   * list of a million entries must not hold the database, or the event loop, for long). Rows
+   * of this read carry `last_seen_at = at`; `finish` then, in one transaction, un-lists what the
+   * list no longer holds, rejects every release name listed with two btih (`conflicting-entry`)
+   * and records the source. `abandon` (a refused or failed read) removes what only this read
+   * added, so a list refused half-way leaves the last good one in place.
+   *
+   * The whole-list rules, over stored rows, are `ListDedup`'s: the same torrent twice is kept
+   * once (a duplicate); a btih under a second name is rejected; a release name with two btih is
+   * rejected in all its entries.
+   */
+  listWriter(
+    name: string,
+    location: string,
+    at: string,
+  ): {
+    add(verdicts: readonly EntryVerdict[]): void
+    /** `extraDuplicates`: repeats already folded before the writer saw them. */
+    finish(extraDuplicates?: number): { offered: number; rejected: number }
+    abandon(): void
+  } {
+    const db = this.db
+    const upsert = db.prepare(
       `INSERT INTO upstream_torrents (source, btih, name, kind, collection, range_from, range_to, range_from_s, range_to_s, torrent_url, magnet, data_size, num_files,
-         seeders, leechers, completed, scraped_at, obsolete, embargo, upstream_added_at, top_group, group_name, first_seen_at, last_seen_at, listed)
+         seeders, leechers, completed, scraped_at, obsolete, embargo, partially_broken, upstream_added_at, top_group, group_name, first_seen_at, last_seen_at, listed)
        VALUES (@source, @btih, @name, @kind, @collection, @from, @to, @fromS, @toS, @torrentUrl, @magnet, @dataSize, @numFiles,
-         @seeders, @leechers, @completed, @scrapedAt, @obsolete, @embargo, @addedAt, @topGroup, @group, @at, @at, 1)
+         @seeders, @leechers, @completed, @scrapedAt, @obsolete, @embargo, @partiallyBroken, @addedAt, @topGroup, @group, @at, @at, 1)
        ON CONFLICT (source, btih) DO UPDATE SET name = excluded.name, kind = excluded.kind, collection = excluded.collection, range_from = excluded.range_from,
          range_to = excluded.range_to, range_from_s = excluded.range_from_s, range_to_s = excluded.range_to_s, torrent_url = excluded.torrent_url, magnet = excluded.magnet,
          data_size = excluded.data_size, num_files = excluded.num_files, seeders = excluded.seeders, leechers = excluded.leechers, completed = excluded.completed,
-         scraped_at = excluded.scraped_at, obsolete = excluded.obsolete, embargo = excluded.embargo, upstream_added_at = excluded.upstream_added_at,
-         top_group = excluded.top_group, group_name = excluded.group_name, last_seen_at = excluded.last_seen_at, listed = 1`,
+         scraped_at = excluded.scraped_at, obsolete = excluded.obsolete, embargo = excluded.embargo, partially_broken = excluded.partially_broken,
+         upstream_added_at = excluded.upstream_added_at, top_group = excluded.top_group, group_name = excluded.group_name,
+         last_seen_at = excluded.last_seen_at, listed = 1
+       WHERE upstream_torrents.last_seen_at <> excluded.last_seen_at`,
     )
-    const upsertOpaque = this.db.prepare(
+    const upsertOpaque = db.prepare(
       `INSERT INTO upstream_opaque (source, btih, display_name, top_group, group_name, torrent_url, magnet, torrent_size, data_size, num_files, seeders, leechers, completed,
          scraped_at, upstream_added_at, obsolete, embargo, partially_broken, is_metadata, entry, first_seen_at, last_seen_at, listed)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
@@ -158,60 +200,166 @@ export class MirrorStore {
          torrent_url = excluded.torrent_url, magnet = excluded.magnet, torrent_size = excluded.torrent_size, data_size = excluded.data_size, num_files = excluded.num_files,
          seeders = excluded.seeders, leechers = excluded.leechers, completed = excluded.completed, scraped_at = excluded.scraped_at,
          upstream_added_at = excluded.upstream_added_at, obsolete = excluded.obsolete, embargo = excluded.embargo, partially_broken = excluded.partially_broken,
-         is_metadata = excluded.is_metadata, entry = excluded.entry, last_seen_at = excluded.last_seen_at, listed = 1`,
+         is_metadata = excluded.is_metadata, entry = excluded.entry, last_seen_at = excluded.last_seen_at, listed = 1
+       WHERE upstream_opaque.last_seen_at <> excluded.last_seen_at`,
     )
-    const addRejection = this.db.prepare(
+    const aacNow = db
+      .prepare('SELECT name FROM upstream_torrents WHERE source = ? AND btih = ? AND last_seen_at = ?')
+      .pluck()
+    const opaqueNow = db
+      .prepare('SELECT 1 FROM upstream_opaque WHERE source = ? AND btih = ? AND last_seen_at = ?')
+      .pluck()
+    const sameName = db
+      .prepare(
+        'SELECT 1 FROM upstream_torrents WHERE source = ? AND name = ? AND last_seen_at = ? AND btih <> ?',
+      )
+      .pluck()
+    const addRejection = db.prepare(
       'INSERT INTO mirror_rejections (source, entry, code, message, seen_at) VALUES (?, ?, ?, ?, ?)',
     )
-    this.db.transaction(() => {
-      this.db.prepare('UPDATE upstream_torrents SET listed = 0 WHERE source = ?').run(name)
-      for (const t of torrents)
-        upsert.run({ ...t, source: name, obsolete: t.obsolete ? 1 : 0, embargo: t.embargo ? 1 : 0, at })
-      this.db.prepare('UPDATE upstream_opaque SET listed = 0 WHERE source = ?').run(name)
-      for (const t of others.opaque)
-        upsertOpaque.run(
-          name,
-          t.btih,
-          t.displayName,
-          t.topGroup,
-          t.group,
-          t.torrentUrl,
-          t.magnet,
-          t.torrentSize,
-          t.dataSize,
-          t.numFiles,
-          t.seeders,
-          t.leechers,
-          t.completed,
-          t.scrapedAt,
-          t.addedAt,
-          t.obsolete ? 1 : 0,
-          t.embargo ? 1 : 0,
-          t.partiallyBroken ? 1 : 0,
-          t.isMetadata ? 1 : 0,
-          t.entry,
-          at,
-          at,
+    /** Release names this read lists with more than one btih: few, so kept in memory. */
+    const conflicting = new Set<string>()
+    let rejectedCount = 0
+    let duplicates = 0
+    const reject = (entry: string, code: string, message: string): void => {
+      addRejection.run(name, entry, code, message, at)
+      rejectedCount++
+    }
+    /** The name this read already gave a btih: a release name, null for an opaque torrent, undefined if none. */
+    const seenAs = (btih: string): string | null | undefined => {
+      const n = aacNow.get(name, btih, at) as string | undefined
+      if (n !== undefined) return n
+      return opaqueNow.get(name, btih, at) !== undefined ? null : undefined
+    }
+    const repeat = (btih: string, as: string | null, label: string): boolean => {
+      const other = seenAs(btih)
+      if (other === undefined) return false
+      if (other === as) duplicates++
+      else
+        reject(
+          label,
+          'entry-invalid',
+          `btih ${btih} is also listed for ${other === null ? 'a torrent that is not an AAC release' : other}`,
         )
-      this.db.prepare('DELETE FROM mirror_rejections WHERE source = ?').run(name)
-      for (const r of rejected) addRejection.run(name, r.entry, r.code, r.message, at)
-      this.db
-        .prepare(
-          `INSERT INTO mirror_sources (name, location, fetched_at, ok_at, error, offered, others, duplicates, rejected) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)
-           ON CONFLICT (name) DO UPDATE SET location = excluded.location, fetched_at = excluded.fetched_at, ok_at = excluded.ok_at, error = NULL,
-             offered = excluded.offered, others = excluded.others, duplicates = excluded.duplicates, rejected = excluded.rejected`,
-        )
-        .run(
-          name,
-          location,
-          at,
-          at,
-          torrents.length,
-          others.opaque.length,
-          others.duplicates,
-          rejected.length,
-        )
-    })()
+      return true
+    }
+    const add = db.transaction((verdicts: readonly EntryVerdict[]) => {
+      for (const v of verdicts) {
+        if ('rejection' in v) reject(v.rejection.entry, v.rejection.code, v.rejection.message)
+        else if ('torrent' in v) {
+          const t = v.torrent
+          if (repeat(t.btih, t.name, v.label)) continue
+          upsert.run({
+            ...t,
+            source: name,
+            obsolete: t.obsolete ? 1 : 0,
+            embargo: t.embargo ? 1 : 0,
+            partiallyBroken: t.partiallyBroken ? 1 : 0,
+            at,
+          })
+          if (sameName.get(name, t.name, at, t.btih) !== undefined) conflicting.add(t.name)
+        } else {
+          const t = v.opaque
+          if (repeat(t.btih, null, v.label)) continue
+          upsertOpaque.run(
+            name,
+            t.btih,
+            t.displayName,
+            t.topGroup,
+            t.group,
+            t.torrentUrl,
+            t.magnet,
+            t.torrentSize,
+            t.dataSize,
+            t.numFiles,
+            t.seeders,
+            t.leechers,
+            t.completed,
+            t.scrapedAt,
+            t.addedAt,
+            t.obsolete ? 1 : 0,
+            t.embargo ? 1 : 0,
+            t.partiallyBroken ? 1 : 0,
+            t.isMetadata ? 1 : 0,
+            t.entry,
+            at,
+            at,
+          )
+        }
+      }
+    })
+    return {
+      add: (verdicts) => add(verdicts),
+      finish: (extraDuplicates = 0) =>
+        db.transaction(() => {
+          const btihsOf = db
+            .prepare(
+              'SELECT btih FROM upstream_torrents WHERE source = ? AND name = ? AND last_seen_at = ? ORDER BY btih',
+            )
+            .pluck()
+          const unlist = db.prepare('UPDATE upstream_torrents SET listed = 0 WHERE source = ? AND name = ?')
+          for (const c of [...conflicting].sort()) {
+            const btihs = btihsOf.all(name, c, at) as string[]
+            for (const b of btihs) {
+              const r = conflictRejection(name, c, b, btihs)
+              reject(r.entry, r.code, r.message)
+            }
+            unlist.run(name, c)
+          }
+          db.prepare(
+            'UPDATE upstream_torrents SET listed = 0 WHERE source = ? AND listed = 1 AND last_seen_at <> ?',
+          ).run(name, at)
+          db.prepare(
+            'UPDATE upstream_opaque SET listed = 0 WHERE source = ? AND listed = 1 AND last_seen_at <> ?',
+          ).run(name, at)
+          db.prepare('DELETE FROM mirror_rejections WHERE source = ? AND seen_at <> ?').run(name, at)
+          const count = (table: string): number =>
+            db
+              .prepare(`SELECT COUNT(*) FROM ${table} WHERE source = ? AND listed = 1`)
+              .pluck()
+              .get(name) as number
+          const offered = count('upstream_torrents')
+          db.prepare(
+            `INSERT INTO mirror_sources (name, location, fetched_at, ok_at, error, offered, others, duplicates, rejected) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)
+             ON CONFLICT (name) DO UPDATE SET location = excluded.location, fetched_at = excluded.fetched_at, ok_at = excluded.ok_at, error = NULL,
+               offered = excluded.offered, others = excluded.others, duplicates = excluded.duplicates, rejected = excluded.rejected`,
+          ).run(
+            name,
+            location,
+            at,
+            at,
+            offered,
+            count('upstream_opaque'),
+            duplicates + extraDuplicates,
+            rejectedCount,
+          )
+          return { offered, rejected: rejectedCount }
+        })(),
+      abandon: () =>
+        db.transaction(() => {
+          db.prepare('DELETE FROM upstream_torrents WHERE source = ? AND first_seen_at = ?').run(name, at)
+          db.prepare('DELETE FROM upstream_opaque WHERE source = ? AND first_seen_at = ?').run(name, at)
+          db.prepare('DELETE FROM mirror_rejections WHERE source = ? AND seen_at = ?').run(name, at)
+        })(),
+    }
+  }
+
+  /**
+   * Visits the torrents a source lists now, a page at a time in btih order, giving the event
+   * loop a turn between pages: a source may list a million.
+   */
+  async eachUpstream(source: string, fn: (t: StoredUpstream) => void, pageSize = 5000): Promise<void> {
+    const page = this.db.prepare(
+      `${UPSTREAM} WHERE source = ? AND listed = 1 AND btih > ? ORDER BY btih LIMIT ?`,
+    )
+    let after = ''
+    for (;;) {
+      const rows = page.all(source, after, pageSize) as Record<string, unknown>[]
+      for (const r of rows) fn(upstreamRow(r))
+      if (rows.length < pageSize) return
+      after = rows[rows.length - 1]!.btih as string
+      await new Promise((r) => setImmediate(r))
+    }
   }
 
   /** The torrents sources list now (or, with `all`, ever listed), one row per (source, btih). */

@@ -42,7 +42,14 @@ import { MirrorError } from './errors.js'
 import { displayLocation, fetchBytes } from './fetch.js'
 import type { Rejection, UpstreamTorrent } from './list.js'
 import { globMatcher } from './plan.js'
-import { fetchOptions, readSource, sourceLocation, torrentLimits, type SourceConfig } from './sources.js'
+import {
+  fetchOptions,
+  memorySink,
+  readSource,
+  sourceLocation,
+  torrentLimits,
+  type SourceConfig,
+} from './sources.js'
 import { MirrorStore, type DownloadRow } from './store.js'
 
 /** Under the root, never scanned, on the root's filesystem (so renames are atomic). */
@@ -249,34 +256,37 @@ export class MirrorSync {
         rejected: 0,
         error: null,
       }
-      let torrents: UpstreamTorrent[] | null = null
+      let fresh: UpstreamTorrent[] | null = null
       if (due) {
         try {
-          const parsed = await readSource(s, this.settings, signal)
-          torrents = parsed.torrents
-          entry.fetched = true
-          entry.rejected = parsed.rejected.length
-          rejected.push(...parsed.rejected)
-          if (!dryRun)
-            this.store.recordSourceList(
-              s.name,
-              location,
-              parsed.torrents,
-              parsed.rejected,
-              this.stamp(),
-              parsed,
+          let sourceRejections: Rejection[]
+          if (dryRun) {
+            const parsed = await readSource(s, this.settings, () => memorySink(s.name), signal)
+            fresh = parsed.torrents
+            sourceRejections = parsed.rejected
+          } else {
+            await readSource(
+              s,
+              this.settings,
+              () => this.store.listWriter(s.name, location, this.stamp()),
+              signal,
             )
-          // One line per source: a real list rejects thousands of entries (every non-AAC torrent) on every fetch.
-          if (parsed.rejected.length > 0) {
+            sourceRejections = this.store.rejections(s.name)
+          }
+          entry.fetched = true
+          entry.rejected = sourceRejections.length
+          rejected.push(...sourceRejections)
+          // One line per source: a real list may reject thousands of entries on every fetch.
+          if (sourceRejections.length > 0) {
             const byCode: Record<string, number> = {}
-            for (const r of parsed.rejected) byCode[r.code] = (byCode[r.code] ?? 0) + 1
+            for (const r of sourceRejections) byCode[r.code] = (byCode[r.code] ?? 0) + 1
             this.log.warn(
               {
                 source: s.name,
                 rejected: byCode,
-                first: `${parsed.rejected[0]!.entry}: ${parsed.rejected[0]!.message}`,
+                first: `${sourceRejections[0]!.entry}: ${sourceRejections[0]!.message}`,
               },
-              `mirror: ${parsed.rejected.length} list entries rejected (aacseed mirror sources lists them)`,
+              `mirror: ${sourceRejections.length} list entries rejected (aacseed mirror sources lists them)`,
             )
           }
         } catch (e) {
@@ -288,10 +298,15 @@ export class MirrorSync {
           )
         }
       }
-      torrents ??= this.store.upstream({ source: s.name })
-      entry.offered = torrents.length
       const follows = followedBy(s)
-      for (const t of torrents) if (follows(t)) followed.push({ ...t, source: s.name })
+      let offered = 0
+      const visit = (t: UpstreamTorrent): void => {
+        offered++
+        if (follows(t)) followed.push({ ...t, source: s.name })
+      }
+      if (fresh) fresh.forEach(visit)
+      else await this.store.eachUpstream(s.name, visit)
+      entry.offered = offered
       sources.push(entry)
     }
     return { sources, rejected, followed }

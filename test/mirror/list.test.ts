@@ -691,7 +691,7 @@ describe('parseTorrentList: whole-list failures', () => {
     const entries = Array.from({ length: 5 }, (_, i) => entryFor(metaName('c', i * 10, i * 10 + 9)))
     const e = listError(listText(entries), ctx(HTTP_LIST, 4))
     assert.equal(e.code, 'list-invalid')
-    assert.match(e.message, /has 5 entries, more than the limit of 4/)
+    assert.match(e.message, /has more than 4 entries \(the limit; 5 read when it was refused\)/)
     const ok = parseTorrentList(listText(entries), ctx(HTTP_LIST, 5))
     assert.equal(ok.torrents.length, 5)
     // The limit counts entries, good or bad.

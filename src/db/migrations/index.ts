@@ -8,6 +8,7 @@ import { migration006 } from './006-mirror.js'
 import { migration007 } from './007-copy-states.js'
 import { migration008 } from './008-opaque.js'
 import { migration009 } from './009-leases.js'
+import { migration010 } from './010-upstream-flags.js'
 
 /** Numbered migrations, applied in order; never edit one that has shipped, add the next number. */
 export const migrations: Migration[] = [
@@ -20,6 +21,7 @@ export const migrations: Migration[] = [
   migration007,
   migration008,
   migration009,
+  migration010,
 ]
 
 /** The schema version this aacseed writes: the newest migration's number. */

@@ -1,0 +1,114 @@
+/**
+ * Reading an upstream list as it arrives: bytes in, batches of judged entries out, never the
+ * whole list in memory. A 1,000,000-entry list is a few hundred megabytes of JSON; `JSON.parse`
+ * of it costs gigabytes and blocks for tens of seconds, so it is tokenised by
+ * `@streamparser/json` (a streaming parser with no dependencies; stream-json's own README says
+ * it is not meant for hostile input). Each array element is judged by `classifyEntry` as soon
+ * as it is complete and then dropped. The entry limit is checked as elements arrive, so a list
+ * over it is refused the moment it is crossed.
+ */
+import { JSONParser } from '@streamparser/json'
+import { errorMessage } from '../errors.js'
+import { MirrorError } from './errors.js'
+import { displayLocation } from './fetch.js'
+import { classifyEntry, tooManyEntries, type EntryVerdict, type ListContext } from './list.js'
+
+export interface ListBatch {
+  verdicts: EntryVerdict[]
+}
+
+/** Entries judged per batch: a batch is one short transaction for the writer. */
+export const LIST_BATCH = 2000
+
+export async function readListStream(
+  chunks: AsyncIterable<Uint8Array>,
+  ctx: ListContext,
+  onBatch: (b: ListBatch) => Promise<void> | void,
+  batchSize = LIST_BATCH,
+): Promise<{ entries: number }> {
+  const where = `${ctx.source}: the list at ${displayLocation(ctx.location)}`
+  // `$` reports the top-level value once it ends; with keepStack off its elements are already gone.
+  const parser = new JSONParser({
+    paths: ['$', '$.*'],
+    keepStack: false,
+    stringBufferSize: 64 * 1024,
+    separator: '',
+  })
+  const utf8 = new TextDecoder('utf-8', { fatal: true })
+  let failure: MirrorError | null = null
+  let entries = 0
+  let tops = 0
+  let batch: ListBatch = { verdicts: [] }
+  parser.onValue = ({ value, key }) => {
+    if (failure) return
+    if (key === undefined) {
+      tops++
+      if (tops > 1 || !Array.isArray(value))
+        failure = new MirrorError('list-invalid', `${where} is not a JSON array`)
+      return
+    }
+    if (typeof key !== 'number') {
+      failure = new MirrorError('list-invalid', `${where} is not a JSON array`)
+      return
+    }
+    entries++
+    if (entries > ctx.maxEntries) {
+      failure = tooManyEntries(ctx, entries)
+      return
+    }
+    batch.verdicts.push(classifyEntry(value, key, ctx))
+  }
+  parser.onError = (e) => {
+    failure ??= new MirrorError('list-invalid', `${where} is not JSON: ${errorMessage(e)}`)
+  }
+  const flush = async (): Promise<void> => {
+    if (batch.verdicts.length === 0) return
+    const b = batch
+    batch = { verdicts: [] }
+    await onBatch(b)
+  }
+  let sawBytes = false
+  for await (const chunk of chunks) {
+    if (chunk.length === 0) continue
+    try {
+      utf8.decode(chunk, { stream: true })
+    } catch {
+      throw new MirrorError('list-invalid', `${where} is not UTF-8`)
+    }
+    if (!sawBytes && /^\s*$/.test(Buffer.from(chunk).toString('latin1'))) continue
+    if (!sawBytes) {
+      const first = Buffer.from(chunk).toString('latin1').trimStart()[0]
+      if (first !== '[')
+        throw new MirrorError(
+          'list-invalid',
+          first !== undefined && '{"ntf-0123456789'.includes(first)
+            ? `${where} is not a JSON array`
+            : `${where} is not JSON: it does not start with [`,
+        )
+      sawBytes = true
+    }
+    try {
+      parser.write(chunk)
+    } catch (e) {
+      failure ??= new MirrorError('list-invalid', `${where} is not JSON: ${errorMessage(e)}`)
+    }
+    if (failure) throw failure
+    if (batch.verdicts.length >= batchSize) await flush()
+  }
+  try {
+    utf8.decode()
+  } catch {
+    throw new MirrorError('list-invalid', `${where} is not UTF-8`)
+  }
+  if (!parser.isEnded) {
+    try {
+      parser.end()
+    } catch (e) {
+      failure ??= new MirrorError('list-invalid', `${where} is not JSON: ${errorMessage(e)}`)
+    }
+  }
+  if (failure) throw failure
+  if (tops === 0) throw new MirrorError('list-invalid', `${where} is not JSON: it is empty or ends early`)
+  await flush()
+  return { entries }
+}

@@ -1,0 +1,307 @@
+/**
+ * Fault-injection cases of issue #12 about upstream lists, each named by its case:
+ * lists read as they stream (chunk boundaries anywhere), refused the moment a limit is
+ * crossed, one release name with two btih, timestamps that are not times, URLs naming private
+ * hosts (and redirects to them), and a raw `Location` with a token.
+ */
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { describe, test, type TestContext } from 'node:test'
+import { configSchema } from '../../src/config/index.js'
+import { openDatabase } from '../../src/db/index.js'
+import {
+  MirrorError,
+  MirrorStore,
+  parseTorrentList,
+  type ListContext,
+  type ParsedList,
+} from '../../src/mirror/index.js'
+import { classifyEntry } from '../../src/mirror/list.js'
+import { fetchBytes, isPrivateAddress } from '../../src/mirror/fetch.js'
+import { readListStream } from '../../src/mirror/list-stream.js'
+import { memorySink, readSource } from '../../src/mirror/sources.js'
+import { metaName } from '../fixtures.js'
+import { tempDir } from '../helpers.js'
+
+const sha1 = (s: string): string => createHash('sha1').update(s).digest('hex')
+
+function entry(i: number, over: Record<string, unknown> = {}): Record<string, unknown> {
+  const name = metaName('coll', i * 10, i * 10 + 9)
+  return {
+    display_name: `${name}.torrent`,
+    btih: sha1(name),
+    url: `https://upstream.example.org/t/${i}.torrent`,
+    data_size: 1000 + i,
+    is_metadata: true,
+    obsolete: false,
+    embargo: false,
+    added_to_torrents_list_at: '2024-01-02T03:04:05Z',
+    ...over,
+  }
+}
+
+const CTX: ListContext = {
+  source: 'up',
+  location: 'https://upstream.example.org/torrents.json',
+  maxEntries: 1000,
+}
+
+async function* chunked(text: string, size: number): AsyncGenerator<Uint8Array> {
+  const b = Buffer.from(text)
+  for (let i = 0; i < b.length; i += size) yield b.subarray(i, i + size)
+}
+
+async function streamed(text: string, ctx = CTX, size = 7): Promise<ParsedList> {
+  const sink = memorySink(ctx.source)
+  await readListStream(chunked(text, size), ctx, (b) => sink.add(b.verdicts), 3)
+  return sink.finish()
+}
+
+async function streamError(text: string, ctx = CTX): Promise<MirrorError> {
+  try {
+    await streamed(text, ctx)
+  } catch (e) {
+    assert.ok(e instanceof MirrorError, String(e))
+    return e
+  }
+  assert.fail('expected the list to be refused')
+}
+
+function source(t: TestContext, list: string, over: Record<string, unknown> = {}) {
+  const config = configSchema.parse({
+    catalog: { roots: [tempDir(t)] },
+    mirror: { sources: [{ name: 'up', list }], retries: 0, retry_base_ms: 1, ...over },
+  })
+  return { s: config.mirror.sources[0]!, m: config.mirror }
+}
+
+async function serve(t: TestContext, handler: Parameters<typeof createServer>[1]): Promise<string> {
+  const server = createServer(handler)
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  t.after(() => new Promise<void>((r) => server.close(() => r())))
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+describe('fault: a list is read as it streams', () => {
+  test('chunk boundaries anywhere give the same verdicts as reading it whole', async () => {
+    const list = JSON.stringify(
+      [entry(0), entry(1, { btih: 'nope' }), 42, entry(2, { display_name: 'ünïcode ☃.torrent' }), entry(3)],
+      null,
+      2,
+    )
+    const whole = parseTorrentList(list, CTX)
+    for (const size of [1, 2, 7, 64, 100_000]) assert.deepEqual(await streamed(list, CTX, size), whole)
+    assert.equal(whole.torrents.length, 2)
+    assert.equal(whole.opaque.length, 1)
+    assert.equal(whole.rejected.length, 2)
+  })
+
+  test('not JSON, not an array, trailing garbage, truncated, not UTF-8: the whole list is refused', async () => {
+    for (const [text, re] of [
+      ['<html>502</html>', /is not JSON/],
+      ['{"a": 1}', /is not a JSON array/],
+      ['[1] [2]', /is not a JSON array/],
+      ['[{"a":1}] x', /is not JSON/],
+      ['[{"a":1}', /is not JSON/],
+      ['', /is not JSON/],
+    ] as const) {
+      const e = await streamError(text)
+      assert.equal(e.code, 'list-invalid', text)
+      assert.match(e.message, re, text)
+    }
+    const sink = memorySink('up')
+    await assert.rejects(
+      readListStream(
+        (async function* () {
+          yield Buffer.from('["\xff'.replace('\xff', ''), 'latin1')
+          yield Buffer.from([0xff, 0x22, 0x5d])
+        })(),
+        CTX,
+        (b) => sink.add(b.verdicts),
+      ),
+      /is not UTF-8/,
+    )
+  })
+
+  test('a list over max_list_entries is refused as soon as the limit is crossed, and the last good list stays', async (t) => {
+    let sent = 0
+    let closed = false
+    // An endless list: the reader must stop it, not wait for its end.
+    const url = await serve(t, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.write('[')
+      let i = 0
+      const more = (): void => {
+        if (closed) return
+        const chunk = Array.from({ length: 50 }, () => JSON.stringify(entry(i++))).join(',') + ','
+        sent += 50
+        if (!res.write(chunk)) res.once('drain', more)
+        else setImmediate(more)
+      }
+      res.on('close', () => (closed = true))
+      more()
+    })
+    const { s, m } = source(t, `${url}/torrents.json`, { max_list_entries: 500 })
+    const db = openDatabase(':memory:')
+    t.after(() => db.close())
+    const store = new MirrorStore(db)
+    store.recordSourceList('up', s.list, [], [], '2020-01-01T00:00:00.000Z')
+    const started = Date.now()
+    await assert.rejects(
+      readSource(s, m, () => store.listWriter('up', s.list, new Date().toISOString())),
+      (e: MirrorError) => e.code === 'list-invalid' && /more than 500 entries/.test(e.message),
+    )
+    assert.ok(Date.now() - started < 5000)
+    assert.ok(sent < 20_000, `${sent} entries sent before the refusal`)
+    assert.equal(store.upstream({ source: 'up', all: true }).length, 0, 'nothing of the refused list is kept')
+  })
+
+  test('a list over max_list_bytes is refused as soon as the limit is crossed', async (t) => {
+    const body = JSON.stringify(Array.from({ length: 2000 }, (_, i) => entry(i)))
+    // No content-length: the limit must be enforced as the bytes arrive.
+    const url = await serve(t, (_req, res) => {
+      res.writeHead(200)
+      res.end(body)
+    })
+    const { s, m } = source(t, `${url}/torrents.json`, { max_list_bytes: 10_000 })
+    await assert.rejects(
+      readSource(s, m, () => memorySink('up')),
+      (e: MirrorError) => e.code === 'too-large',
+    )
+  })
+})
+
+describe('fault: one release name with two different btih', () => {
+  test('both entries are rejected with conflicting-entry, in memory and in the store', async (t) => {
+    const a = entry(1)
+    const b = entry(1, { btih: sha1('another torrent of the same name') })
+    const list = JSON.stringify([entry(0), a, b, entry(2)])
+    const parsed = parseTorrentList(list, CTX)
+    assert.deepEqual(parsed.torrents.map((x) => x.btih).sort(), [entry(0).btih, entry(2).btih].sort())
+    assert.deepEqual(
+      parsed.rejected.map((r) => r.code),
+      ['conflicting-entry', 'conflicting-entry'],
+    )
+    assert.match(parsed.rejected[0]!.message, /listed with 2 different btih/)
+
+    const db = openDatabase(':memory:')
+    t.after(() => db.close())
+    const store = new MirrorStore(db)
+    const w = store.listWriter('up', CTX.location, '2024-01-01T00:00:00.000Z')
+    const s = await streamed(list)
+    // The two entries of one name arrive in different batches: the rule holds across batches.
+    w.add([entry(0), a].map((e, i) => classifyEntry(e, i, CTX)))
+    w.add([b, entry(2)].map((e, i) => classifyEntry(e, i + 2, CTX)))
+    w.finish()
+    assert.deepEqual(
+      store
+        .upstream({ source: 'up' })
+        .map((x) => x.btih)
+        .sort(),
+      [entry(0).btih, entry(2).btih].sort(),
+    )
+    assert.deepEqual(
+      store.rejections('up').map((r) => r.code),
+      ['conflicting-entry', 'conflicting-entry'],
+    )
+    assert.deepEqual(s.rejected.length, 2)
+  })
+})
+
+describe('fault: added_to_torrents_list_at must be a valid timestamp', () => {
+  test('dates that are not dates are rejected; real ones in the usual shapes are taken', () => {
+    const bad = [
+      '2024-02-30T00:00:00',
+      '2024-13-01',
+      '2024-01-01T25:00:00Z',
+      '2024-01-01 and then some text ok',
+      '2024-01-01T00:00:00Zgarbage',
+    ]
+    const good = [
+      '2024-02-29',
+      '2024-01-01T00:00:00',
+      '2024-01-01T00:00:00.123Z',
+      '2024-01-01 12:30:00+02:00',
+    ]
+    const list = [...bad, ...good].map((d, i) => entry(i, { added_to_torrents_list_at: d }))
+    const parsed = parseTorrentList(JSON.stringify(list), CTX)
+    assert.equal(parsed.rejected.length, bad.length)
+    for (const r of parsed.rejected) assert.match(r.message, /added_to_torrents_list_at .* is not a date/)
+    assert.deepEqual(
+      parsed.torrents.map((x) => x.addedAt),
+      good,
+    )
+  })
+})
+
+describe('fault: URLs from a remote list naming private hosts', () => {
+  test('the address rule', () => {
+    for (const a of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '172.16.0.1',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '0.0.0.0',
+      '::1',
+      'fd00::1',
+      'fe80::1',
+      '::ffff:127.0.0.1',
+    ])
+      assert.ok(isPrivateAddress(a), a)
+    for (const a of ['8.8.8.8', '172.32.0.1', '2001:db8::1', '1.1.1.1']) assert.ok(!isPrivateAddress(a), a)
+  })
+
+  test('a URL naming a private host is refused before anything is asked', async () => {
+    for (const url of [
+      'http://169.254.169.254/latest/meta-data/',
+      'http://[::1]:9/x',
+      'http://10.0.0.1/x.torrent',
+    ])
+      await assert.rejects(
+        fetchBytes(url, {
+          maxBytes: 1000,
+          timeoutMs: 1000,
+          retries: 0,
+          retryBaseMs: 1,
+          hosts: { allowPrivate: false },
+        }),
+        (e: MirrorError) => e.code === 'private-host' && /mirror\.allow_private_hosts/.test(e.message),
+      )
+  })
+
+  test('every redirect is checked again, and a raw Location with its token never reaches a message', async (t) => {
+    const url = await serve(t, (req, res) => {
+      if (req.url === '/to-metadata')
+        res.writeHead(302, { location: 'http://169.254.169.254/latest/?token=SECRET1' }).end()
+      else if (req.url === '/to-ftp')
+        res.writeHead(302, { location: 'ftp://files.example.org/x?token=SECRET2' }).end()
+      else if (req.url === '/to-garbage')
+        res.writeHead(302, { location: 'http://[bad host/?token=SECRET3' }).end()
+      else res.writeHead(404).end()
+    })
+    // The test server is on loopback; treating 127.0.0.1 as public stands in for a public upstream.
+    const hosts = { allowPrivate: false, isPrivate: (a: string) => a !== '127.0.0.1' && isPrivateAddress(a) }
+    for (const [path, code] of [
+      ['/to-metadata', 'private-host'],
+      ['/to-ftp', 'fetch-failed'],
+      ['/to-garbage', 'fetch-failed'],
+    ] as const) {
+      const e = await fetchBytes(`${url}${path}`, {
+        maxBytes: 1000,
+        timeoutMs: 2000,
+        retries: 0,
+        retryBaseMs: 1,
+        hosts,
+      }).then(
+        () => assert.fail('expected a refusal'),
+        (err: MirrorError) => err,
+      )
+      assert.equal(e.code, code, path)
+      assert.doesNotMatch(e.message, /SECRET/, path)
+    }
+  })
+})
