@@ -91,7 +91,8 @@ test(
         ].map((j) => `${j} = "0 0 1 1 *"`),
         '[http]',
         `port = ${port}`,
-        'refresh_seconds = 1',
+        // Long enough that a loaded machine has the first load done before the next refresh starts.
+        'refresh_seconds = 3',
       ].join('\n'),
     })
     const token = 'dashboard-test-token'
