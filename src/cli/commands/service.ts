@@ -24,6 +24,50 @@ export function withEngineKind(config: Config, kind: string | undefined): Config
   return { ...config, engine: { ...config.engine, kind: known } }
 }
 
+/**
+ * SIGINT/SIGTERM listened for from the first moment of a command, not only once it waits: a
+ * signal that arrives while the engine starts or torrents are handed over must stop it too.
+ * (Once any library listens for SIGINT, Node no longer exits on it by default, so a signal
+ * before our own listener was swallowed, and the first Ctrl-C seemed ignored.)
+ */
+function stopSignals(): { stopped: Promise<string>; signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController()
+  let resolve!: (sig: string) => void
+  const stopped = new Promise<string>((res) => (resolve = res))
+  const onSignal = (sig: NodeJS.Signals): void => {
+    process.off('SIGTERM', onSignal)
+    process.off('SIGINT', onSignal)
+    // A second signal while stopping means "now".
+    process.once(sig, () => process.exit(130))
+    controller.abort()
+    resolve(sig)
+  }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  return {
+    stopped,
+    signal: controller.signal,
+    dispose() {
+      process.off('SIGTERM', onSignal)
+      process.off('SIGINT', onSignal)
+    },
+  }
+}
+
+const STOPPED = Symbol('stopped')
+
+/** `p`'s value, or STOPPED as soon as a stop signal came (p keeps running; the caller tears down). */
+async function unlessStopped<T>(p: Promise<T>, stopped: Promise<string>): Promise<T | typeof STOPPED> {
+  return Promise.race([p, stopped.then((): typeof STOPPED => STOPPED)])
+}
+
+/** Resolves when `p` settles or after `ms`, whichever is first: teardown never hangs the exit. */
+async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([p.catch(() => undefined), new Promise<void>((res) => (timer = setTimeout(res, ms)))])
+  clearTimeout(timer)
+}
+
 function waitForStopSignal(): Promise<string> {
   return new Promise((res) => {
     const on = (sig: string) => {
@@ -125,59 +169,78 @@ export const seedCommand = defineCommand({
   usage: '[--engine webtorrent|transmission] [--json]',
   options: { engine: { type: 'string' }, json: { type: 'boolean' } },
   async run(ctx) {
-    const config = withEngineKind(ctx.config(), stringFlag(ctx.values.engine))
-    const [{ createEngine }, { startEngine }, { seedTorrents }] = await Promise.all([
-      import('../../engines/index.js'),
-      import('../../engines/start.js'),
-      import('../../jobs/seed.js'),
-    ])
-    const log = createLogger({ level: 'warn', destination: ctx.err, pretty: false })
-    const db = openDatabase(config.catalog.database)
-    const leases = new Leases(db, { holder: 'cli' })
-    const serve = config.engine.kind === 'webtorrent' ? leases.holderOf('serve') : undefined
-    if (serve) {
-      // serve's embedded engine is the one seeding: hand it the torrents, do not start another.
-      try {
-        const run = await runInServe(serve, 'seed', config, ctx.env, 'seed')
-        return printRun(ctx, run, `seed (in serve, pid ${serve.pid})`, leases)
-      } finally {
-        db.close()
-      }
-    }
-    let lease: Lease | undefined
-    const engine = createEngine(config.engine, { logger: log, env: ctx.env })
+    // First of all, before any library is loaded that might listen for SIGINT itself.
+    const stop = stopSignals()
     try {
-      lease = leases.acquire('seed', 'seed')
-      await startEngine(engine)
-      const r = await seedTorrents(db, engine, {
-        labels: config.engine.kind === 'webtorrent' ? [] : config.engine[config.engine.kind].labels,
-      })
-      const report = {
-        engine: engine.kind,
-        added: r.added,
-        already: r.duplicate,
-        verified: r.verified,
-        failed: r.failed,
-      }
-      if (ctx.values.json) writeJson(ctx, report)
-      else {
-        ctx.out.write(
-          `${engine.kind}: ${r.added} added, ${r.duplicate} already seeding, ${r.verified} verified against changed data, ${r.failed.length} failed\n`,
-        )
-        for (const f of r.failed) ctx.out.write(`  ${f.name}: ${f.error}\n`)
-      }
-      if (engine.kind === 'webtorrent' && r.failed.length === 0) {
-        ctx.err.write('seeding with the embedded engine; press Ctrl-C to stop (or run `aacseed serve`)\n')
-        await waitForStopSignal()
-      }
-      return r.failed.length > 0 ? 1 : 0
+      return await seed(ctx, stop)
     } finally {
-      await engine.close().catch(() => undefined)
-      lease?.release()
-      db.close()
+      stop.dispose()
+      // A stopped process ends even if a library left a socket or timer behind (an announce in
+      // flight when the signal came); unref'd, so a clean exit comes first.
+      if (stop.signal.aborted) setTimeout(() => process.exit(process.exitCode ?? 130), 2000).unref()
     }
   },
 })
+
+async function seed(ctx: CommandContext, stop: ReturnType<typeof stopSignals>): Promise<number> {
+  const config = withEngineKind(ctx.config(), stringFlag(ctx.values.engine))
+  const [{ createEngine }, { startEngine }, { seedTorrents }] = await Promise.all([
+    import('../../engines/index.js'),
+    import('../../engines/start.js'),
+    import('../../jobs/seed.js'),
+  ])
+  const log = createLogger({ level: 'warn', destination: ctx.err, pretty: false })
+  const db = openDatabase(config.catalog.database)
+  const leases = new Leases(db, { holder: 'cli' })
+  const serve = config.engine.kind === 'webtorrent' ? leases.holderOf('serve') : undefined
+  if (serve) {
+    // serve's embedded engine is the one seeding: hand it the torrents, do not start another.
+    try {
+      const run = await unlessStopped(runInServe(serve, 'seed', config, ctx.env, 'seed'), stop.stopped)
+      if (run === STOPPED) return 130
+      return printRun(ctx, run, `seed (in serve, pid ${serve.pid})`, leases)
+    } finally {
+      db.close()
+    }
+  }
+  let lease: Lease | undefined
+  const engine = createEngine(config.engine, { logger: log, env: ctx.env })
+  try {
+    lease = leases.acquire('seed', 'seed')
+    if ((await unlessStopped(startEngine(engine), stop.stopped)) === STOPPED) return 130
+    const r = await unlessStopped(
+      seedTorrents(db, engine, {
+        labels: config.engine.kind === 'webtorrent' ? [] : config.engine[config.engine.kind].labels,
+      }),
+      stop.stopped,
+    )
+    if (r === STOPPED) return 130
+    const report = {
+      engine: engine.kind,
+      added: r.added,
+      already: r.duplicate,
+      verified: r.verified,
+      failed: r.failed,
+    }
+    if (ctx.values.json) writeJson(ctx, report)
+    else {
+      ctx.out.write(
+        `${engine.kind}: ${r.added} added, ${r.duplicate} already seeding, ${r.verified} verified against changed data, ${r.failed.length} failed\n`,
+      )
+      for (const f of r.failed) ctx.out.write(`  ${f.name}: ${f.error}\n`)
+    }
+    if (engine.kind === 'webtorrent' && r.failed.length === 0) {
+      ctx.err.write('seeding with the embedded engine; press Ctrl-C to stop (or run `aacseed serve`)\n')
+      await stop.stopped
+    }
+    return r.failed.length > 0 ? 1 : 0
+  } finally {
+    // Bounded: a stop signal means the process ends within seconds, whatever the engine does.
+    await within(engine.close(), 5000)
+    lease?.release()
+    db.close()
+  }
+}
 
 /** A run's outcome as `run` prints it; a skipped run (someone else holds it) exits 2, a failed one 1. */
 function printRun(
