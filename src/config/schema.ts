@@ -78,8 +78,13 @@ const torrents = z
     /** The `source` key in the info dictionary (changes the infohash; for private trackers). */
     source: z.string().default(''),
     private: z.boolean().default(false),
-    /** Base URL the .torrent files are published under, for the list's `url` field. */
-    url_base: z.string().default(''),
+    /**
+     * Where the .torrent files are published, for the list's `url` field (`<url_base><file>`): an
+     * absolute http(s) URL, or a path relative to the list's own URL. The default `torrents/`
+     * is where `aacseed serve` answers (GET /torrents/<name>.torrent) beside its /torrents.json,
+     * and where a static host finds `out_dir` beside `list_path` in the default layout.
+     */
+    url_base: z.string().default('torrents/'),
     /** The list's `top_level_group_name` for every torrent. */
     top_level_group_name: z.string().default('aac'),
     /** Hashing threads (0 = one per core). */
@@ -378,6 +383,20 @@ const log = z
   .strict()
   .default({})
 
+const tracker = z
+  .object({
+    /** Run an embedded BitTorrent tracker (HTTP and UDP) inside `aacseed serve`. */
+    enabled: z.boolean().default(false),
+    /** Address it listens on; 127.0.0.1 serves this machine only. */
+    host: z.string().default('127.0.0.1'),
+    /** Port for HTTP and UDP announces (`http://HOST:PORT/announce`, `udp://HOST:PORT`). */
+    port: z.number().int().min(1).max(65535).default(6969),
+    /** Answer UDP announces (BEP 15) too. */
+    udp: z.boolean().default(true),
+  })
+  .strict()
+  .default({})
+
 export const configSchema = z
   .object({
     catalog,
@@ -388,6 +407,7 @@ export const configSchema = z
     scrape,
     mirror,
     http,
+    tracker,
     log,
   })
   .strict()

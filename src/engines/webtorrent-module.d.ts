@@ -81,7 +81,7 @@ declare module 'webtorrent' {
     /** Trackers announced to for every public torrent, besides the torrent's own. */
     announce?: string[]
     /** Passed to fetch as `dispatcher` (an undici Dispatcher) for HTTP trackers. */
-    proxyOpts?: { httpAgent?: unknown; httpsAgent?: unknown }
+    proxyOpts?: { httpAgent?: unknown; httpsAgent?: unknown; socksProxy?: null }
     /** false: no WebRTC, so WebSocket trackers are skipped. */
     wrtc?: false
   }

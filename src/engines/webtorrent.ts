@@ -127,8 +127,17 @@ export class WebTorrentEngine implements Engine {
         announce: this.config.trackers,
         // No WebRTC: WebSocket trackers only serve WebRTC peers.
         wrtc: false,
+        // `socksProxy: null`: bittorrent-tracker 11's UDP client deep-copies `proxyOpts.socksProxy`
+        // with JSON.parse(JSON.stringify(…)), which throws on undefined and takes the whole
+        // process down at the first udp:// announce; null copies as null, meaning no proxy.
         ...(this.trackerDispatcher
-          ? { proxyOpts: { httpAgent: this.trackerDispatcher, httpsAgent: this.trackerDispatcher } }
+          ? {
+              proxyOpts: {
+                httpAgent: this.trackerDispatcher,
+                httpsAgent: this.trackerDispatcher,
+                socksProxy: null,
+              },
+            }
           : {}),
       },
     })

@@ -10,6 +10,7 @@ export type HttpErrorCode =
   | 'not-found'
   | 'unknown-collection'
   | 'unknown-job'
+  | 'unknown-torrent'
   | 'job-running'
   | 'jobs-stopping'
   | 'method-not-allowed'

@@ -14,6 +14,7 @@
  *   GET  /api/groups           coverage per group of the upstream lists (AAC or not): upstream, held,
  *                              seeded, on seedboxes, swarm buckets
  *   GET  /torrents.json        the published torrent list, with live swarm and seeding figures
+ *   GET  /torrents/NAME.torrent  each published .torrent file (see torrent-files.ts)
  *   GET  /healthz              200 when the database and the engine answer, else 503
  *   GET  /metrics              Prometheus text format
  *
@@ -63,6 +64,7 @@ import type {
   SeedboxesResponse,
   TorrentsResponse,
 } from './shapes.js'
+import { registerTorrentFiles } from './torrent-files.js'
 import { HttpMetrics } from './metrics.js'
 
 /** Whether the torrent engine answers; `check` rejects when it does not. */
@@ -335,6 +337,8 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
 
   const app = fastify({
     logger: false,
+    // Release names run past Fastify's default of 100 (GET /torrents/NAME.torrent).
+    routerOptions: { maxParamLength: 1000 },
     bodyLimit: 64 * 1024,
     return503OnClosing: true,
     ajv: {
@@ -561,6 +565,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
       .header('cache-control', 'no-store')
       .send(groupCoverageJson(opts.groups?.() ?? [])),
   )
+  registerTorrentFiles(app, opts.db)
 
   app.get('/api/mirror', { schema: { querystring: SCHEMAS.none } }, (_req, reply) =>
     reply.type(JSON_TYPE).header('cache-control', 'no-store').send(mirrorSummary(opts.db)),

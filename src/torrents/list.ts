@@ -62,6 +62,18 @@ const NO_SWARM: SwarmFigures = {
   currentlySeeding: false,
 }
 
+/**
+ * A torrent's `url` in the list: `url_base` joined with the file name. An absolute `url_base`
+ * gives an absolute URL; a relative one (the default `torrents/`) resolves against the list's own
+ * URL, as a mirror resolves it (WHATWG URL rules), which is where serve and a static host of
+ * `out_dir` beside the list both answer. A missing final `/` is added: `https://x/t` means the
+ * folder `t`, not a prefix of the file name.
+ */
+export function torrentUrl(urlBase: string, file: string): string {
+  const base = urlBase === '' || urlBase.endsWith('/') ? urlBase : `${urlBase}/`
+  return base + encodeURIComponent(file)
+}
+
 export function torrentListEntries(
   rows: readonly TorrentRow[],
   settings: ListSettings,
@@ -71,7 +83,7 @@ export function torrentListEntries(
     const file = torrentFileName(t.name)
     const s = swarm(t.infohash) ?? NO_SWARM
     return {
-      url: settings.urlBase + encodeURIComponent(file),
+      url: torrentUrl(settings.urlBase, file),
       top_level_group_name: settings.topLevelGroupName,
       group_name: t.collection,
       display_name: file,

@@ -64,7 +64,7 @@ function documentedDefaults(base: string) {
       comment: '',
       source: '',
       private: false,
-      url_base: '',
+      url_base: 'torrents/',
       top_level_group_name: 'aac',
       hash_workers: 0,
     },

@@ -172,6 +172,10 @@ export const getCommand = defineCommand({
   },
 })
 
+const DEMO_TRACKER_PORT = 6969
+const DEMO_TRACKER_HTTP = `http://127.0.0.1:${DEMO_TRACKER_PORT}/announce`
+const DEMO_TRACKER_UDP = `udp://127.0.0.1:${DEMO_TRACKER_PORT}`
+
 function demoConfig(root: string, db: string, dir: string): string {
   return [
     '# Written by `aacseed demo`: serves the sample release tree with the embedded WebTorrent engine.',
@@ -182,6 +186,12 @@ function demoConfig(root: string, db: string, dir: string): string {
     '[torrents]',
     `out_dir = ${JSON.stringify(join(dir, 'torrents'))}`,
     `list_path = ${JSON.stringify(join(dir, 'torrents.json'))}`,
+    '# The embedded tracker below: peers (aria2c, another aacseed) find this one through it.',
+    `announce = [[${JSON.stringify(DEMO_TRACKER_HTTP)}], [${JSON.stringify(DEMO_TRACKER_UDP)}]]`,
+    '[tracker]',
+    'enabled = true',
+    'host = "127.0.0.1"',
+    `port = ${DEMO_TRACKER_PORT}`,
     '[engine]',
     'kind = "webtorrent"',
     '[engine.webtorrent]',

@@ -120,7 +120,18 @@ export const serveCommand = defineCommand({
     }
     const stopped = waitForStopSignal()
     let http: { url: string; close(): Promise<void> } | null = null
+    let tracker: { close(): Promise<void> } | null = null
     try {
+      // Before the engine, so its first announces find the tracker.
+      if (config.tracker.enabled) {
+        const { startTracker } = await import('../../tracker/index.js')
+        const t = await startTracker(config.tracker, log)
+        tracker = t
+        log.info(
+          { area: 'tracker', http: t.httpAnnounce, udp: t.udpAnnounce },
+          `tracker at ${t.httpAnnounce}${t.udpAnnounce ? ` and ${t.udpAnnounce}` : ''}`,
+        )
+      }
       await service.startEngine()
       // Before the start-up jobs, so the dashboard answers while they run.
       if (config.http.enabled) {
@@ -139,6 +150,7 @@ export const serveCommand = defineCommand({
     } catch (e) {
       await engine.close().catch(() => undefined)
       serveLease.release()
+      await tracker?.close()
       db.close()
       throw e
     }
@@ -158,6 +170,7 @@ export const serveCommand = defineCommand({
     await http?.close()
     serveLease.release()
     await service.stop()
+    await tracker?.close()
     log.info('stopped')
     return 0
   },
