@@ -75,7 +75,7 @@ export class JobRunner {
   readonly #running = new Map<string, Running>()
   #tasks: ScheduledTask[] = []
   #started = false
-  #stopping: Promise<void> | undefined
+  #stopping: Promise<string[]> | undefined
 
   constructor(opts: JobRunnerOptions) {
     const jobs = new Map<string, JobDefinition>()
@@ -223,17 +223,18 @@ export class JobRunner {
    * `timeoutMs`; runs still going then are recorded as interrupted. Resolves in time for serve to
    * close the engines and the database within systemd's stop timeout. Idempotent.
    */
-  stop(timeoutMs = 8000): Promise<void> {
+  stop(timeoutMs = 8000): Promise<string[]> {
     this.#stopping ??= this.#stop(timeoutMs)
     return this.#stopping
   }
 
-  async #stop(timeoutMs: number): Promise<void> {
+  /** Resolves with the jobs that did not stop in time (abandoned: still running, recorded interrupted). */
+  async #stop(timeoutMs: number): Promise<string[]> {
     this.#stopped.abort()
     for (const task of this.#tasks) void task.destroy()
     this.#tasks = []
     const running = [...this.#running.entries()]
-    if (running.length === 0) return
+    if (running.length === 0) return []
     this.#log.info({ jobs: running.map(([name]) => name), timeoutMs }, 'stopping running jobs')
     for (const [, r] of running) r.controller.abort()
     let timer: NodeJS.Timeout | undefined
@@ -241,14 +242,17 @@ export class JobRunner {
     const all = Promise.allSettled(running.map(([, r]) => r.done))
     const result = await Promise.race([all, timedOut])
     clearTimeout(timer)
-    if (result !== 'timeout') return
+    if (result !== 'timeout') return []
+    const abandoned: string[] = []
     for (const [name, r] of running) {
       if (!this.#running.has(name)) continue
+      abandoned.push(name)
       this.#log.warn({ job: name, run: r.id }, `job ${name} did not stop within ${timeoutMs} ms; leaving it`)
       this.#record(() =>
         this.#runs.interrupt(new Date(), `${STOPPED}: did not stop within ${timeoutMs} ms`, r.id),
       )
     }
+    return abandoned
   }
 
   /**

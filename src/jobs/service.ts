@@ -193,12 +193,25 @@ export class Service {
     }
   }
 
-  /** Within 10 s: jobs aborted and awaited (their transactions commit or roll back), then the engine and the database close. */
+  /**
+   * Within 10 s: jobs aborted and awaited (their transactions commit or roll back), then the
+   * engine and the database close. A job that does not stop within 7 s is abandoned: its run is
+   * recorded `interrupted`, and the database is then left open under it rather than closed mid-job
+   * (which made its next statement throw); the process exit ends it, and SQLite rolls back any
+   * transaction it had open, so the catalog stays as of its last commit.
+   */
   async stop(): Promise<void> {
-    await this.runner.stop(7000)
+    const abandoned = await this.runner.stop(7000)
     await this.deps.engine
       .close()
       .catch((e: unknown) => this.deps.logger.warn({ err: e }, 'engine did not close cleanly'))
+    if (abandoned.length > 0) {
+      this.deps.logger.warn(
+        { jobs: abandoned },
+        `jobs ${abandoned.join(', ')} did not stop in time; the database stays open under them until the process exits`,
+      )
+      return
+    }
     this.deps.db.close()
   }
 }
