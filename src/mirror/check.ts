@@ -8,7 +8,15 @@
  */
 import { parseAacId, parseDataFolderName, parseMetaFileName, rangeContainsAacId } from '../aac/index.js'
 import { errorMessage } from '../errors.js'
-import { parseTorrent, TorrentError, type ParsedTorrent, type ParseLimits } from '../torrents/index.js'
+import { posix } from 'node:path'
+import webTorrentParse from 'parse-torrent'
+import {
+  isValidPieceLength,
+  parseTorrent,
+  TorrentError,
+  type ParsedTorrent,
+  type ParseLimits,
+} from '../torrents/index.js'
 import { MirrorError } from './errors.js'
 import type { UpstreamTorrent } from './list.js'
 
@@ -86,4 +94,40 @@ export function checkOpaqueTorrent(
       `the .torrent for ${up.label} holds ${t.totalSize} bytes, not the listed ${up.dataSize}`,
     )
   return t
+}
+
+/**
+ * What the engine will make of the torrent must be what we checked. WebTorrent reads a torrent
+ * with parse-torrent, which prefers `name.utf-8` / `path.utf-8` over `name` / `path`; aacseed's
+ * strict parser reads `name` / `path`. When the two disagree the engine writes files under
+ * names the checks never saw (and verification then finds nothing): such a torrent is refused.
+ * And a piece length that `buildTorrent` cannot make (outside 32 KiB–16 MiB, not a power of
+ * two) could never be verified by making the torrent again: refused before any download.
+ */
+export async function checkEngineView(buf: Uint8Array, t: ParsedTorrent): Promise<void> {
+  if (!isValidPieceLength(t.pieceLength))
+    throw new MirrorError(
+      'torrent-unsupported',
+      `the .torrent for ${t.name} has piece length ${t.pieceLength}: aacseed verifies a download by making its torrent again, and makes only powers of two from 32 KiB to 16 MiB`,
+    )
+  let theirs
+  try {
+    theirs = await webTorrentParse(buf)
+  } catch (e) {
+    throw new MirrorError(
+      'torrent-unsupported',
+      `WebTorrent's parser cannot read the .torrent for ${t.name}: ${errorMessage(e)}`,
+    )
+  }
+  const disagree = (what: string): never => {
+    throw new MirrorError(
+      'torrent-unsupported',
+      `the .torrent for ${t.name} names ${what} differently in its *.utf-8 fields than in name/path: the engine would write other files than the ones checked`,
+    )
+  }
+  if (theirs.infoHash !== t.infoHash) disagree('its infohash')
+  if (theirs.name !== t.name) disagree(`itself (${JSON.stringify(theirs.name)})`)
+  const ours = t.files.map((f) => (t.kind === 'file' ? t.name : posix.join(t.name, f.path)))
+  const theirPaths = (theirs.files ?? []).map((f) => f.path.split(/[\\/]/).join('/'))
+  if (ours.length !== theirPaths.length || ours.some((p, i) => p !== theirPaths[i])) disagree('its files')
 }

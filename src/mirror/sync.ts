@@ -37,7 +37,7 @@ import {
   TorrentStore,
   type TorrentFile,
 } from '../torrents/index.js'
-import { checkUpstreamTorrent } from './check.js'
+import { checkEngineView, checkUpstreamTorrent } from './check.js'
 import { MirrorError } from './errors.js'
 import { displayLocation, fetchBytes } from './fetch.js'
 import type { Rejection, UpstreamTorrent } from './list.js'
@@ -137,6 +137,8 @@ async function statfsFree(path: string): Promise<number> {
 }
 
 const MAX_RETRY_DELAY_MS = 6 * 3600_000
+/** Attempts of one download's steps before it is rejected (with backoff: about a day in all). */
+export const MAX_DOWNLOAD_ATTEMPTS = 10
 
 interface PassState {
   /** Bytes of the releases in the mirror root at the start of the pass. */
@@ -203,6 +205,8 @@ export class MirrorSync {
       await this.advance(row, statuses.get(row.btih), report)
     }
     for (const row of this.store.downloads(['verifying'])) {
+      // A verification that failed waits for its next attempt like every other step.
+      if (row.nextAttemptAt !== null && row.nextAttemptAt > this.stamp()) continue
       if (opts.signal?.aborted) break
       await this.verify(row, report)
     }
@@ -374,9 +378,26 @@ export class MirrorSync {
     return new Date(this.now().getTime() + delay).toISOString()
   }
 
+  /**
+   * A failure of one step, retried later with backoff (`retryAt`) within a bound: a failure
+   * that is not a network one and repeats exactly (the same code and message twice) is
+   * deterministic, and after `MAX_DOWNLOAD_ATTEMPTS` any failure is final. Both end in
+   * `rejected` with the reason, so no row waits for ever in a state that cannot move.
+   */
   private fail(row: DownloadRow, e: unknown, report: SyncReport): void {
     const code = e instanceof AacseedError ? e.code : 'download-failed'
     const message = errorMessage(e)
+    const transient = e instanceof MirrorError && e.transient
+    const repeated = !transient && row.errorCode === code && row.error === message
+    if (repeated || row.attempts + 1 >= MAX_DOWNLOAD_ATTEMPTS) {
+      const why = repeated
+        ? `${message} (the same failure twice: retrying cannot help)`
+        : `${message} (failed ${row.attempts + 1} times; the limit is ${MAX_DOWNLOAD_ATTEMPTS})`
+      this.store.reject(row.btih, code, why, this.stamp())
+      report.rejected.push({ name: row.name, code, message: why })
+      this.log.error({ release: row.name, code, err: why }, 'mirror: rejected; not published')
+      return
+    }
     this.store.recordFailure(row.btih, code, message, this.retryAt(row.attempts), this.stamp())
     report.failed.push({ name: row.name, code, message })
     this.log.warn({ release: row.name, code, err: message }, 'mirror: will retry')
@@ -524,6 +545,7 @@ export class MirrorSync {
     }
     try {
       const t = checkUpstreamTorrent(bytes, up, torrentLimits(this.settings))
+      await checkEngineView(bytes, t)
       this.store.setTorrent(
         row.btih,
         bytes,
