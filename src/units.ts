@@ -17,6 +17,21 @@ export function formatBytes(n: number): string {
   return `${v >= 100 || i === 0 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`
 }
 
+/**
+ * Binary units, for sizes that are powers of two (piece lengths, buffers): 32768 → `32 KiB`,
+ * where decimal units would print the misleading `32.8 KB`.
+ */
+export function formatBinaryBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let i = 0
+  let v = n
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024
+    i++
+  }
+  return `${Number.isInteger(v) ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`
+}
+
 /** A share, rounded down so that 99.97% never reads as 100%. */
 export function formatRatio(r: number): string {
   if (r >= 1) return '100%'

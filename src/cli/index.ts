@@ -46,6 +46,21 @@ export async function main(argv: string[], io: Partial<CommandIO> = {}): Promise
     return 0
   }
   const [entry, rest] = findCommand(argv)
+  const group = commandEntries.filter((c) => c.name.startsWith(`${argv[0]} `))
+  // `aacseed torrents`, `aacseed torrents --help`: the group's commands, not "unknown command".
+  if (!entry && group.length > 0 && (argv.length === 1 || ['--help', '-h', 'help'].includes(argv[1]!))) {
+    const commands = await Promise.all(group.map((e) => e.load()))
+    const width = Math.max(...commands.map((c) => c.name.length))
+    ;(argv.length === 1 ? ctxIO.err : ctxIO.out).write(
+      [
+        `usage: aacseed ${argv[0]} COMMAND [options]    (aacseed ${argv[0]} COMMAND --help for details)`,
+        '',
+        ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+        '',
+      ].join('\n'),
+    )
+    return argv.length === 1 ? 2 : 0
+  }
   if (!entry) {
     ctxIO.err.write(
       `aacseed: unknown command ${JSON.stringify(argv.slice(0, 2).join(' '))}\n\n${await overview()}`,

@@ -16,6 +16,7 @@ import {
 } from '../../torrents/index.js'
 import { defineCommand, stringFlag, writeJson } from '../command.js'
 import { formatBytes } from '../../coverage/format.js'
+import { formatBinaryBytes } from '../../units.js'
 import { progressLine } from '../progress.js'
 import { visible } from '../terminal.js'
 
@@ -137,7 +138,7 @@ export const torrentsMake = defineCommand({
         ]
         for (const m of report.made)
           lines.push(
-            `  ${m.outcome === 'made' ? 'made' : 'adopted'} ${m.infohash} ${m.name}.torrent (${formatBytes(m.totalSize)}, ${m.fileCount} file(s), ${m.pieceCount} × ${formatBytes(m.pieceLength)} pieces)`,
+            `  ${m.outcome === 'made' ? 'made' : 'adopted'} ${m.infohash} ${m.name}.torrent (${formatBytes(m.totalSize)}, ${m.fileCount} file(s), ${m.pieceCount} × ${formatBinaryBytes(m.pieceLength)} pieces)`,
           )
         for (const p of report.problems) lines.push(`  ${visible(p.path)}: ${p.code}: ${visible(p.message)}`)
         if (trial !== null)
