@@ -24,6 +24,7 @@ import type WebTorrent from 'webtorrent'
 import type { Torrent, WebTorrentOptions } from 'webtorrent'
 import type { Config } from '../config/schema.js'
 import { errorMessage } from '../errors.js'
+import { redactUrlsIn } from '../log/index.js'
 import {
   checkEngineTorrent,
   EngineError,
@@ -298,12 +299,13 @@ export class WebTorrentEngine implements Engine {
     })
     torrent.on('warning', (w: unknown) => {
       releaseSlot()
-      this.log.warn({ ...fields, warning: errorMessage(w) }, 'webtorrent: torrent warning')
+      // bittorrent-tracker's warnings name the announce URL, passkey and all.
+      this.log.warn({ ...fields, warning: redactUrlsIn(errorMessage(w)) }, 'webtorrent: torrent warning')
     })
     torrent.on('error', (err: unknown) => {
       releaseSlot()
       entry.last = this.numbers(entry, torrent)
-      entry.error = errorMessage(err)
+      entry.error = redactUrlsIn(errorMessage(err))
       this.log.error({ ...fields, err: entry.error }, 'webtorrent: torrent failed')
     })
     torrent.on('infoHash', (hash: string) => {
