@@ -178,7 +178,11 @@ export interface Tracker {
 }
 
 /** A bittorrent-tracker HTTP server on 127.0.0.1 (UDP and WebSocket off), closed after the test. */
-export async function startTracker(t: TestContext, opts: { intervalMs?: number } = {}): Promise<Tracker> {
+export async function startTracker(
+  t: TestContext,
+  opts: { intervalMs?: number; host?: string } = {},
+): Promise<Tracker> {
+  const host = opts.host ?? '127.0.0.1'
   const port = await freePort()
   const server = new TrackerServer({
     udp: false,
@@ -189,10 +193,10 @@ export async function startTracker(t: TestContext, opts: { intervalMs?: number }
   })
   server.on('error', () => {})
   server.on('warning', () => {})
-  await new Promise<void>((res) => server.listen(port, '127.0.0.1', res))
+  await new Promise<void>((res) => server.listen(port, host, res))
   t.after(() => new Promise<void>((res) => server.close(() => res())))
   return {
-    announce: `http://127.0.0.1:${port}/announce`,
+    announce: `http://${host}:${port}/announce`,
     server,
     seeders: (h) => server.torrents[h]?.complete ?? 0,
   }
