@@ -1,5 +1,5 @@
 /**
- * The AAC naming rules (../shared/aac-standard.md), as pure parse/format functions.
+ * The AAC naming rules (docs/aac-rules.md), as pure parse/format functions.
  *
  * AACID:  aacid__{collection}__{timestamp}__{collection-specific id}__{shortuuid}
  *         aacid__{collection}__{timestamp}__{shortuuid}      (id dropped to fit 150 chars)

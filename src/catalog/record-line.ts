@@ -3,7 +3,7 @@
  *
  * A line must be a JSON object with exactly the top-level keys `aacid` (required, string),
  * `metadata` (required, any JSON value) and `data_folder` (optional, string)
- * (../../../shared/aac-standard.md, "Files on disk").
+ * (docs/aac-rules.md, "Files on disk").
  *
  * The JSON grammar accepted is exactly `JSON.parse`'s (RFC 8259): whitespace is space, tab,
  * LF and CR; strings allow every escape `\" \\ \/ \b \f \n \r \t \uXXXX` (lone surrogates
