@@ -12,6 +12,8 @@
  *   (rTorrent appends the name of a multi-file torrent), and `d.custom1` is where ruTorrent
  *   keeps its label. Loading a torrent already there does nothing and says nothing, so we look
  *   for the infohash first; a call naming an unknown infohash answers a fault;
+ * - a torrent whose directory does not exist stays started but inactive, with no message, so a
+ *   download first makes the directory (`execute.throw mkdir -p`);
  * - a .torrent without an `announce` URL is refused, silently: the load answers 0 and no torrent
  *   appears (we report that as `engine-rejected`);
  * - its idea of "complete": `d.complete` is 1 once every chunk has passed its hash check, and a
@@ -180,6 +182,8 @@ export class RTorrentEngine implements RemoteEngine {
     const labels = [...new Set([...this.settings.labels, ...(t.labels ?? [])])]
     const commands = [`d.directory.set=${quoted(dir)}`]
     if (labels.length > 0) commands.push(`d.custom1.set=${quoted(labels.join(','))}`)
+    // rTorrent leaves a torrent whose directory does not exist started but inactive, saying nothing.
+    if (t.download) await this.call('execute.throw', ['', 'mkdir', '-p', '--', dir])
     await this.call('load.raw_start_verbose', ['', t.torrent, ...commands])
     for (let i = 0; i < 50; i++) {
       if (await this.has(t.infoHash)) {

@@ -42,7 +42,7 @@ test('mixed fleet in a network namespace: kinds replicate one release from a qBi
   console.log(`mixed-netns: ${JSON.stringify(out)}`)
   // The seeder's upload is where the new copies' bytes came from: nothing else held them.
   assert.ok(out.uploaded.qbittorrent! >= out.bytes, JSON.stringify(out.uploaded))
-  for (const kind of ['transmission', 'deluge'])
+  for (const kind of ['transmission', 'deluge', 'rtorrent'])
     assert.deepEqual(
       { kind, equal: out.copies[kind]?.equal },
       { kind, equal: true },
