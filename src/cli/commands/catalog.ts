@@ -11,7 +11,7 @@ import { defineCommand, stringFlag, writeJson, type CommandContext } from '../co
 import { formatBytes } from '../../coverage/format.js'
 import { progressLine } from '../progress.js'
 import { aacseedCommand } from '../invocation.js'
-import { visible } from '../terminal.js'
+import { rawStream, visible } from '../terminal.js'
 
 function reportJson(r: ScanReport) {
   return {
@@ -163,8 +163,11 @@ export const getCommand = defineCommand({
     )
     try {
       const r = await getRecord(db, ctx.positionals[0]!)
-      ctx.out.write(r.bytes)
-      ctx.out.write('\n')
+      // The record is data: a pipe gets its exact bytes (a CRLF line keeps its \r). A terminal
+      // gets the visible form, since JSON strings may hold raw C1 controls (U+009B is a CSI).
+      const out = ctx.out.isTTY ? ctx.out : rawStream(ctx.out)
+      out.write(r.bytes)
+      out.write('\n')
       return 0
     } finally {
       db.close()
