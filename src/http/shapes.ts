@@ -3,6 +3,7 @@
  * src/coverage/json.ts), and the dashboard's script (dashboard/client.ts) reads them through
  * these types. Type-only: nothing here reaches the browser.
  */
+import type { groupCoverageJson } from '../coverage/index.js'
 import type { ProblemRow } from '../catalog/problems.js'
 import type { coverageJson, timelineJson, torrentJson } from '../coverage/json.js'
 import type { MirrorSummary } from '../mirror/summary.js'
@@ -42,6 +43,9 @@ export interface SeedboxesResponse {
 
 /** GET /api/mirror */
 export type MirrorResponse = MirrorSummary
+
+/** GET /api/groups */
+export type GroupsResponse = ReturnType<typeof groupCoverageJson>
 
 export type RunItem = ReturnType<typeof runJson>
 

@@ -14,11 +14,12 @@ import { formatBytes, formatRatio } from '../../src/coverage/index.js'
 import { freePort, REPO_ROOT, requireTool, spawnCli, tempDir, waitFor } from '../helpers.js'
 import { DASHBOARD_REQUESTS } from '../../src/http/dashboard/page.js'
 import { openDatabase } from '../../src/db/index.js'
-import { MirrorStore } from '../../src/mirror/index.js'
+import { MirrorStore, parseTorrentList } from '../../src/mirror/index.js'
 import { HOSTILE_KEY, HOSTILE_NAMES, writeTree } from './fixtures.js'
 
 const HOSTILE_MIRROR_ERROR = '<img src=x onerror=alert(9)> HTTP 503'
 const HOSTILE_MIRROR_NAME = '<svg onload=alert(5)>mirrored.jsonl.zst'
+const HOSTILE_GROUP = '<img src=x onerror=alert(7)>scihub'
 
 const int = (n: number): string => n.toLocaleString('en')
 
@@ -127,6 +128,21 @@ test(
     const writer = openDatabase(join(dir, 'aacseed.db'))
     const mirror = new MirrorStore(writer)
     const at = new Date().toISOString()
+    // Its last good list: one other (non-AAC) torrent in a group with a hostile name.
+    const listed = parseTorrentList(
+      JSON.stringify([
+        {
+          display_name: 'sm_00000000-00099999.torrent',
+          btih: 'f'.repeat(40),
+          top_level_group_name: 'external',
+          group_name: HOSTILE_GROUP,
+          data_size: 77_000_000_000,
+          seeders: 2,
+        },
+      ]),
+      { source: 'upstream', location: 'https://upstream.example/torrents.json', maxEntries: 10 },
+    )
+    mirror.recordSourceList('upstream', 'https://upstream.example/torrents.json', [], [], at, listed)
     mirror.recordSourceError(
       'upstream',
       'https://upstream.example/torrents.json?key=SECRET-77',
@@ -340,6 +356,16 @@ test(
     )
     assert.equal(await page.locator('#mirror tbody tr').count(), 2)
     assert.ok(await page.locator('#mirror').getByText(HOSTILE_MIRROR_NAME, { exact: true }).isVisible())
+    // Upstream groups: the other torrent's group, as text, with its figures.
+    assert.ok(
+      await page.locator('#groups').getByText(`external/${HOSTILE_GROUP}`, { exact: true }).isVisible(),
+    )
+    const groupRow = await page.locator('#groups tbody tr').first().innerText()
+    assert.match(
+      groupRow,
+      /1 \(77(\.0)? GB\)\s+0 \(0 B\)\s+0 \(0 B\)\s+0 \(0 B\)\s+0 \(0 B\)\s+1\s+0\s+0/,
+      groupRow,
+    )
 
     // Hostile names and messages are there, as text; none ran, none became an element.
     for (const name of HOSTILE_NAMES) assert.ok(await page.getByText(name, { exact: true }).isVisible(), name)
@@ -353,6 +379,7 @@ test(
 
     mkdirSync(join(REPO_ROOT, 'test-output'), { recursive: true })
     await page.screenshot({ path: join(REPO_ROOT, 'test-output', 'dashboard.png'), fullPage: true })
+    await page.locator('#groups').screenshot({ path: join(REPO_ROOT, 'test-output', 'dashboard-groups.png') })
 
     // A job run changes the database: the open page picks up the new generation by itself.
     const run = await fetch(`${base}/api/jobs/engine_status/run?wait=true`, {

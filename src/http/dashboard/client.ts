@@ -10,6 +10,7 @@
 
 import type {
   CoverageResponse,
+  GroupsResponse,
   HealthzResponse,
   MirrorResponse,
   ProblemsResponse,
@@ -853,6 +854,57 @@ function renderMirror(m: MirrorResponse): void {
   )
 }
 
+/** Per group of the upstream lists, AAC or not, as Anna's Archive's torrents page groups them. */
+function renderGroups(g: GroupsResponse): void {
+  const fig = (f: { torrents: number; bytes: number }) => `${formatInt(f.torrents)} (${formatBytes(f.bytes)})`
+  section('groups').replaceChildren(
+    el('h2', {}, 'Upstream groups'),
+    g.groups.length === 0
+      ? el(
+          'p',
+          { class: 'empty' },
+          'No upstream list known yet: add [[mirror.sources]] and run aacseed mirror sources.',
+        )
+      : el(
+          'p',
+          { class: 'note' },
+          'Every torrent of the upstream lists, AAC release or not, by group: how many are held here, seeded here, on at least one and at least N seedboxes, and how the public swarm keeps them. ',
+          el(
+            'span',
+            { 'data-figure': 'groups_total', 'data-value': String(g.groups.length) },
+            `${formatInt(g.groups.length)} group${g.groups.length === 1 ? '' : 's'}.`,
+          ),
+        ),
+    g.groups.length === 0
+      ? el('span', {})
+      : table(
+          [
+            'group',
+            'upstream',
+            'held here',
+            'seeded here',
+            'on ≥ 1 seedbox',
+            'on ≥ N seedboxes',
+            '< 4 seeders',
+            '4–10',
+            '> 10',
+          ],
+          g.groups.map((x) => [
+            el('code', {}, x.top_level_group ? `${x.top_level_group}/${x.group}` : x.group),
+            fig(x.upstream),
+            fig(x.held),
+            fig(x.seeded),
+            fig(x.on_seedbox),
+            fig(x.on_target),
+            formatInt(x.swarm.lt4.torrents),
+            formatInt(x.swarm['4_to_10'].torrents),
+            formatInt(x.swarm.gt10.torrents),
+          ]),
+          '',
+        ),
+  )
+}
+
 function renderRisk(page: TorrentsResponse, target: number): void {
   section('risk').replaceChildren(
     el('h2', {}, 'Torrents at risk'),
@@ -971,7 +1023,7 @@ let shownGeneration = -1
 async function refresh(refreshSeconds: number): Promise<void> {
   try {
     // The page preloads exactly these URLs (DASHBOARD_REQUESTS in page.ts).
-    const [coverage, timeline, risk, seedboxes, jobs, problems, health, mirror] = await Promise.all([
+    const [coverage, timeline, risk, seedboxes, jobs, problems, health, mirror, groups] = await Promise.all([
       getJson<CoverageJson>('/api/coverage'),
       getJson<TimelineJson>('/api/timeline'),
       getJson<TorrentsResponse>('/api/torrents?at_risk=true&sort=risk&limit=25'),
@@ -980,6 +1032,7 @@ async function refresh(refreshSeconds: number): Promise<void> {
       getJson<ProblemsResponse>('/api/problems?limit=25'),
       getJson<HealthzResponse>('/healthz'),
       getJson<MirrorResponse>('/api/mirror'),
+      getJson<GroupsResponse>('/api/groups'),
     ])
     const fetched = performance.now()
     renderTotals(coverage, problems.total)
@@ -992,6 +1045,7 @@ async function refresh(refreshSeconds: number): Promise<void> {
     renderFleet(seedboxes.seedboxes, coverage.copies_target)
     renderRisk(risk, coverage.copies_target)
     renderMirror(mirror)
+    renderGroups(groups)
     renderJobs(jobs.runs)
     renderProblems(problems)
     renderStatus(health, null, refreshSeconds)

@@ -19,6 +19,7 @@ export const DASHBOARD_REQUESTS = [
   '/api/problems?limit=25',
   '/healthz',
   '/api/mirror',
+  '/api/groups',
 ] as const
 
 /** Escapes text for HTML element content and quoted attribute values. */
@@ -60,6 +61,7 @@ ${DASHBOARD_REQUESTS.map((u) => `<link rel="preload" href="${escapeHtml(u)}" as=
 </div>
 <section id="risk"></section>
 <section id="mirror"></section>
+<section id="groups"></section>
 <div class="columns">
 <section id="jobs"></section>
 <section id="problems"></section>
