@@ -86,7 +86,8 @@ function generate(): void {
     db.transaction(() => {
       let t = Date.UTC(2023, 0, 1) / 1000 + c * 3600
       for (let r = 0; r < RANGES_PER_COLLECTION; r++) {
-        // Mostly adjacent day-long ranges; every 25th leaves a gap of a day, every 40th overlaps the last by an hour.
+        // Mostly adjacent day-long ranges; every 25th leaves a gap of a day, every 40th overlaps the last by
+        // an hour.
         if (r > 0 && r % 25 === 0) t += DAY
         if (r > 0 && r % 40 === 0) t -= 3600
         const from = t

@@ -38,7 +38,10 @@ const MOVE_BAR = 0.03
 const hex = (s: string): string => createHash('sha1').update(s).digest('hex')
 const secs = (ms: number): string => `${(ms / 1000).toFixed(2)} s`
 
-/** Wall time and this process's CPU time of `fn` (on a shared machine the two differ; the bars are on wall time). */
+/**
+ * Wall time and this process's CPU time of `fn` (on a shared machine the two differ; the bars are on wall
+ * time).
+ */
 interface Timed {
   wall: number
   cpu: number

@@ -174,7 +174,9 @@ function newlineScan(): number {
   }
 }
 
-/** Best of 5 runs after a warm-up: wall-clock MB/s, and MB/s of the process's CPU time (GC threads included). */
+/**
+ * Best of 5 runs after a warm-up: wall-clock MB/s, and MB/s of the process's CPU time (GC threads included).
+ */
 function time(name: string, fn: () => number): { wall: number; cpu: number } {
   fn() // warm-up
   let wall = Infinity

@@ -1,4 +1,6 @@
-/** Shared test helpers: temp dirs, free ports, real external tools, and the CLI run in-process or as a child. */
+/**
+ * Shared test helpers: temp dirs, free ports, real external tools, and the CLI run in-process or as a child.
+ */
 import { spawnSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'

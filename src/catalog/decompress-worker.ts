@@ -15,7 +15,10 @@ import type { ChunkRequest, DecompressMessage, FileRequest, MetaFrame } from './
 import { newDecompressContext } from './zstd.js'
 
 const ports = (workerData as { ports: MessagePort[] }).ports
-/** zstd's largest block (128 KiB) plus its header: one call per block locates a decoding error to within a block. */
+/**
+ * zstd's largest block (128 KiB) plus its header: one call per block locates a decoding error to within a
+ * block.
+ */
 const MAX_CALL_INPUT = 128 * 1024 + 3
 const MiB = 1024 * 1024
 

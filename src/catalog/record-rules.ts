@@ -35,7 +35,9 @@ function isAlnum(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a)
 }
 
-/** The AACID's timestamp in seconds when the AACID written at `b[from, to)` passes the fast check, else null. */
+/**
+ * The AACID's timestamp in seconds when the AACID written at `b[from, to)` passes the fast check, else null.
+ */
 function fastSeconds(ctx: FileContext, b: Uint8Array, from: number, to: number): number | null {
   if (ctx.collection !== fastCollection) {
     fastCollection = ctx.collection

@@ -188,7 +188,10 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
 
 export const DEFAULT_IGNORE = ['.*', 'lost+found']
 
-/** Where mirror sync keeps downloads until they are verified (src/mirror): never read as releases, whatever `catalog.ignore` says. */
+/**
+ * Where mirror sync keeps downloads until they are verified (src/mirror): never read as releases, whatever
+ * `catalog.ignore` says.
+ */
 export const MIRROR_WORK_DIR = '.aacseed-mirror'
 
 async function planRoot(
@@ -371,7 +374,8 @@ async function catalogMetaFile(
       store.deleteMetaFile(fileId)
       throw e
     }
-    // An I/O error is this file's problem, not the scan's; forgetting its identity makes the next scan retry it.
+    // An I/O error is this file's problem, not the scan's; forgetting its identity makes the next scan retry
+    // it.
     problems.push(problem('unreadable', name, `cannot read: ${code}`))
     res = {
       ordered: false,

@@ -659,7 +659,10 @@ export class CatalogStore {
     return rows.filter((r) => !seen.has(r.name) && seen.add(r.name) !== undefined)
   }
 
-  /** The cross-release problems coverage reports as overlaps: a mismatch on shared ranges, an immutable file changed. */
+  /**
+   * The cross-release problems coverage reports as overlaps: a mismatch on shared ranges, an immutable file
+   * changed.
+   */
   storedOverlapProblems(
     limit = 100_000,
   ): Array<{ collection: string | null; code: string; path: string; message: string }> {
@@ -777,7 +780,10 @@ export class RecordWriter {
     )
   }
 
-  /** One transaction per chunk; IMMEDIATE takes the write lock up front rather than upgrading into a busy wait. */
+  /**
+   * One transaction per chunk; IMMEDIATE takes the write lock up front rather than upgrading into a busy
+   * wait.
+   */
   write(fileId: number, c: RecordColumns): void {
     const insertBatch = this.batchInsertFor(fileId)
     const args = this.args

@@ -7,7 +7,10 @@ import { locateConfig, userDataDir } from './locate.js'
 import { configSchema, type Config } from './schema.js'
 
 export interface LoadConfigOptions {
-  /** `--config PATH`; else the lookup of `locateConfig` (AACSEED_CONFIG, ./aacseed.toml, XDG, /etc); no file at all means defaults. */
+  /**
+   * `--config PATH`; else the lookup of `locateConfig` (AACSEED_CONFIG, ./aacseed.toml, XDG, /etc); no file
+   * at all means defaults.
+   */
   path?: string | undefined
   env?: NodeJS.ProcessEnv
   cwd?: string

@@ -29,7 +29,10 @@ function home(env: NodeJS.ProcessEnv): string {
   return env.HOME || homedir()
 }
 
-/** An XDG base directory: the variable when it is an absolute path (the spec ignores relative ones), else the fallback. */
+/**
+ * An XDG base directory: the variable when it is an absolute path (the spec ignores relative ones), else the
+ * fallback.
+ */
 function xdgDir(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
   const v = env[name]
   return v && isAbsolute(v) ? v : join(home(env), fallback)

@@ -29,7 +29,9 @@ const catalog = z
     roots: z.array(z.string().min(1)).default([]),
     /** The SQLite database. */
     database: z.string().min(1).default('aacseed.db'),
-    /** Decompressed bytes per chunk: a line worker checks a chunk and writes its records in one transaction. */
+    /**
+     * Decompressed bytes per chunk: a line worker checks a chunk and writes its records in one transaction.
+     */
     chunk_bytes: z
       .number()
       .int()
@@ -212,7 +214,10 @@ const replicas = z.number().int().min(1).max(50)
 
 const seedbox = z
   .object({
-    /** Lowercase letters and digits joined by single `-`: it names the seedbox in the database, logs and the secret's variable. */
+    /**
+     * Lowercase letters and digits joined by single `-`: it names the seedbox in the database, logs and the
+     * secret's variable.
+     */
     name: z
       .string()
       .max(63)
@@ -231,7 +236,10 @@ const seedbox = z
      */
     url: z.string().url(),
     username: z.string().default(''),
-    /** Read the RPC password from this absolute path; or AACSEED_SEEDBOX_<NAME>_PASSWORD; or the systemd credential `seedbox-<name>`. */
+    /**
+     * Read the RPC password from this absolute path; or AACSEED_SEEDBOX_<NAME>_PASSWORD; or the systemd
+     * credential `seedbox-<name>`.
+     */
     password_file: z.string().default(''),
     /** Where the seedbox keeps releases, as its daemon sees it (the download-dir of pushed torrents). */
     path: z.string().refine((p) => p.startsWith('/'), 'must be an absolute path'),
@@ -297,7 +305,9 @@ const mirrorSource = z
         /^[a-z0-9][a-z0-9-]{0,62}$/,
         'must be lowercase letters, digits and -, starting with a letter or digit',
       ),
-    /** A torrent list in the JSON format aacseed publishes (Anna's Archive's): an http(s) URL or a file path. */
+    /**
+     * A torrent list in the JSON format aacseed publishes (Anna's Archive's): an http(s) URL or a file path.
+     */
     list: z.string().default(''),
     /** Or a folder of .torrent files named `<release name>.torrent`. */
     torrent_dir: z.string().default(''),
@@ -366,7 +376,9 @@ const http = z
     enabled: z.boolean().default(true),
     host: z.string().default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(8737),
-    /** Bearer token for mutating endpoints; read from this file, or AACSEED_HTTP_TOKEN. Empty: read-only API. */
+    /**
+     * Bearer token for mutating endpoints; read from this file, or AACSEED_HTTP_TOKEN. Empty: read-only API.
+     */
     token_file: z.string().default(''),
     /** Per-torrent series on /metrics (three per torrent: mind the cardinality). */
     per_torrent_metrics: z.boolean().default(false),

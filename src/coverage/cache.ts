@@ -7,7 +7,8 @@
  * process invalidates the report. `invalidate()` is for writes made through the same connection
  * (tests) and for inputs that live outside the database. While a long scan commits every few
  * seconds, recomputation is limited to once per `minIntervalMs`; readers get the previous report
- * meanwhile. The data version itself is read at most every `checkIntervalMs`. Each recomputation gets the next `generation`, which the HTTP layer uses for ETags
+ * meanwhile. The data version itself is read at most every `checkIntervalMs`. Each recomputation gets the
+ * next `generation`, which the HTTP layer uses for ETags
  * and its own caches.
  */
 import type { Db } from '../db/index.js'

@@ -52,6 +52,7 @@ export {
   type SeedboxFigures,
   type SwarmTorrentFigures,
   type TorrentHealth,
+  type ReleaseSpan,
   type UpstreamRelease,
 } from './inputs.js'
 export {

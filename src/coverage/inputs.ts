@@ -44,8 +44,9 @@ export interface SeedboxFigures {
   error: string | null
 }
 
-/** A release an upstream list (e.g. Anna's Archive's torrent list) knows of. */
-export interface UpstreamRelease {
+/** An AAC release as a list names it: a metadata file or data folder, its collection and range. */
+export interface ReleaseSpan {
+  /** The metadata file or data folder name (the .torrent is `<name>.torrent`). */
   name: string
   kind: 'meta' | 'data'
   collection: string
@@ -54,6 +55,10 @@ export interface UpstreamRelease {
   to: string
   fromS: number
   toS: number
+}
+
+/** A release an upstream list (e.g. Anna's Archive's torrent list) knows of. */
+export interface UpstreamRelease extends ReleaseSpan {
   bytes: number | null
 }
 

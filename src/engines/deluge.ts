@@ -289,7 +289,8 @@ export class DelugeEngine implements RemoteEngine {
   private async core(method: string, params: unknown[]): Promise<unknown> {
     if (this.closed) throw new EngineError('engine-closed', 'deluge: the engine is closed')
     return await retrying('deluge', method, this.retry, this.log, async () => {
-      // Up to two recoveries: a restarted deluge-web may first lack its daemon (code 2), then our session (code 1).
+      // Up to two recoveries: a restarted deluge-web may first lack its daemon (code 2), then our session
+      // (code 1).
       for (let again = 0; ; again++) {
         if (this.cookie === null) await this.login()
         if (!this.attached) {

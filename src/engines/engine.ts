@@ -78,7 +78,9 @@ export interface Engine {
   readonly kind: EngineKind
   /** Connects (Transmission) or starts listening (WebTorrent). */
   start(): Promise<void>
-  /** Adds a torrent to seed from `dataDir`; adding one that is already there is `'duplicate'`, not an error. */
+  /**
+   * Adds a torrent to seed from `dataDir`; adding one that is already there is `'duplicate'`, not an error.
+   */
   add(t: EngineTorrent): Promise<AddResult>
   /** Stops seeding a torrent. Data is never deleted; an unknown infohash is not an error. */
   remove(infoHash: string, opts?: { deleteData?: false }): Promise<void>
@@ -112,12 +114,17 @@ export interface RemoteTorrentStatus extends EngineTorrentStatus {
   seeders: number | null
   leechers: number | null
   downloads: number | null
-  /** The daemon's own word for the state (Transmission `6`, qBittorrent `stalledUP`, Deluge `Seeding`, ...), for messages. */
+  /**
+   * The daemon's own word for the state (Transmission `6`, qBittorrent `stalledUP`, Deluge `Seeding`, ...),
+   * for messages.
+   */
   native: string
 }
 
 export interface RemoteInfo {
-  /** The daemon's version as it reports it (`4.5.2`, `3.00 (bb6b5a062e)`, `0.9.8`); any string is accepted. */
+  /**
+   * The daemon's version as it reports it (`4.5.2`, `3.00 (bb6b5a062e)`, `0.9.8`); any string is accepted.
+   */
   version: string
   /** The RPC's own version (Transmission rpc-version, qBittorrent WebAPI, rTorrent API), or ''. */
   apiVersion: string
@@ -136,7 +143,9 @@ export interface RemoteEngine extends Engine {
   info(): Promise<RemoteInfo>
   /** Every torrent the daemon has, in one call. */
   list(): Promise<RemoteTorrentStatus[]>
-  /** Free bytes where the daemon keeps `path` (as the daemon sees it); `engine-rejected` when it cannot tell. */
+  /**
+   * Free bytes where the daemon keeps `path` (as the daemon sees it); `engine-rejected` when it cannot tell.
+   */
   freeSpace(path: string): Promise<number>
   /**
    * Starts a stopped torrent; `verify` re-checks its data first. An unknown infohash is
@@ -145,7 +154,10 @@ export interface RemoteEngine extends Engine {
   resume(infoHash: string, opts?: { verify?: boolean }): Promise<void>
   /** Stops a torrent without removing it. */
   pause(infoHash: string): Promise<void>
-  /** Removes the torrent; `deleteData` also deletes its files on the daemon's disk. Unknown infohash: not an error. */
+  /**
+   * Removes the torrent; `deleteData` also deletes its files on the daemon's disk. Unknown infohash: not an
+   * error.
+   */
   remove(infoHash: string, opts?: { deleteData?: boolean }): Promise<void>
 }
 

@@ -28,7 +28,10 @@ export function createRemoteEngine(
   }
 }
 
-/** The variable holding `[engine]`'s daemon password: AACSEED_TRANSMISSION_PASSWORD, AACSEED_QBITTORRENT_PASSWORD, ... */
+/**
+ * The variable holding `[engine]`'s daemon password: AACSEED_TRANSMISSION_PASSWORD,
+ * AACSEED_QBITTORRENT_PASSWORD, ...
+ */
 export function enginePasswordEnv(kind: RemoteKind): string {
   return `AACSEED_${kind.toUpperCase()}_PASSWORD`
 }

@@ -37,7 +37,10 @@ export interface RemoteSettings {
   pathMap: Readonly<Record<string, string>>
   labels: readonly string[]
   timeoutMs: number
-  /** Deluge: the daemon deluge-web should be connected to, `host:port`; '' keeps its current one, or its only one. */
+  /**
+   * Deluge: the daemon deluge-web should be connected to, `host:port`; '' keeps its current one, or its only
+   * one.
+   */
   daemon?: string
 }
 
@@ -70,7 +73,10 @@ export function displayUrl(url: URL): string {
   return redactUrl(url.toString())
 }
 
-/** Runs `fn` until it succeeds, fails with a non-transient error, or `policy.attempts` are used up (src/retry.ts). */
+/**
+ * Runs `fn` until it succeeds, fails with a non-transient error, or `policy.attempts` are used up
+ * (src/retry.ts).
+ */
 export async function retrying<T>(
   kind: RemoteKind,
   what: string,
@@ -103,7 +109,10 @@ export interface HttpAnswer {
   text: string
 }
 
-/** One HTTP request; a failure to get any answer is an `EngineError` (transient when the daemon may be restarting). */
+/**
+ * One HTTP request; a failure to get any answer is an `EngineError` (transient when the daemon may be
+ * restarting).
+ */
 export async function httpExchange(
   kind: RemoteKind,
   display: string,

@@ -1,7 +1,8 @@
 /**
  * SQL for `engine_torrents` (migration 004): the seeding engine's latest report per torrent.
  *
- * engine_torrents  infohash, which engine, name, state (`CopyState`, src/engines/engine.ts), bytes present and
+ * engine_torrents  infohash, which engine, name, state (`CopyState`, src/engines/engine.ts), bytes present
+ * and
  *                  total, uploaded, peers, the engine's error text, when it was first and last
  *                  seen seeding (for the list's `aa_currently_seeding`: seen within 7 days),
  *                  and when this row was written. Torrents the engine no longer reports go.

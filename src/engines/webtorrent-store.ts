@@ -43,7 +43,9 @@ export class FilePool {
     return this.entries.size + this.closing
   }
 
-  /** Runs `fn` with an open handle of `path`. A caller holds one handle at a time, so waiting cannot deadlock. */
+  /**
+   * Runs `fn` with an open handle of `path`. A caller holds one handle at a time, so waiting cannot deadlock.
+   */
   async use<T>(path: string, mode: Mode, fn: (fh: FileHandle) => Promise<T>): Promise<T> {
     const entry = await this.acquire(path, mode)
     try {
@@ -63,7 +65,9 @@ export class FilePool {
     }
   }
 
-  /** Closes the idle handles of these files (their torrent was removed); a handle in use is left to the LRU. */
+  /**
+   * Closes the idle handles of these files (their torrent was removed); a handle in use is left to the LRU.
+   */
   closePaths(paths: Iterable<string>): void {
     const set = new Set(paths)
     for (const e of [...this.entries.values()]) {
@@ -153,7 +157,10 @@ export function pooledChunkStore(
     private readonly length: number
     private readonly lastChunkIndex: number
     private readonly lastChunkLength: number
-    /** A bad file path is reported on every call: throwing from the constructor would be an unhandled rejection inside webtorrent. */
+    /**
+     * A bad file path is reported on every call: throwing from the constructor would be an unhandled
+     * rejection inside webtorrent.
+     */
     private readonly invalid: Error | null = null
     private closed = false
 

@@ -200,7 +200,9 @@ export class WebTorrentEngine implements Engine {
     return 'added'
   }
 
-  /** Adds `t` under a new entry; the entry is in place before any await, so a concurrent add sees a duplicate. */
+  /**
+   * Adds `t` under a new entry; the entry is in place before any await, so a concurrent add sees a duplicate.
+   */
   private async addNew(
     client: WebTorrent,
     t: EngineTorrent,
@@ -245,7 +247,9 @@ export class WebTorrentEngine implements Engine {
     }
   }
 
-  /** One `stat` of the release root (no data is read): a wrong dataDir must not look like a seeding torrent. */
+  /**
+   * One `stat` of the release root (no data is read): a wrong dataDir must not look like a seeding torrent.
+   */
   private async checkDataExists(t: EngineTorrent): Promise<void> {
     const root = join(t.dataDir, t.name)
     try {

@@ -166,12 +166,17 @@ export class Fleet {
     return seedboxViews(this.db, this.config, now, this.store)
   }
 
-  /** Every torrent the fleet keeps: those aacseed made, then those a seed plan gave it (which it downloads from the swarm). */
+  /**
+   * Every torrent the fleet keeps: those aacseed made, then those a seed plan gave it (which it downloads
+   * from the swarm).
+   */
   torrents(): FleetTorrent[] {
     return fleetTorrents(this.db, this.store)
   }
 
-  /** The placement input from the stored state: which seedboxes hold placements, their room, and the copies. */
+  /**
+   * The placement input from the stored state: which seedboxes hold placements, their room, and the copies.
+   */
   placementInput(now = this.now()): {
     input: PlacementInput
     seedboxes: SeedboxView[]
@@ -348,7 +353,8 @@ export class Fleet {
             },
             `fleet: ${task.action} on ${task.seedbox} failed`,
           )
-          // A seedbox that stopped answering fails every task after this one too: leave the rest to the next apply.
+          // A seedbox that stopped answering fails every task after this one too: leave the rest to the next
+          // apply.
           if (
             isEngineError(e) &&
             (e.code === 'engine-unreachable' || e.code === 'engine-timeout' || e.code === 'engine-auth')

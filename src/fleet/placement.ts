@@ -40,7 +40,10 @@ export interface PlacementSeedbox {
   up: boolean
   /** Bytes it may hold in all, its current copies included (Infinity: no limit). */
   capacityBytes: number
-  /** Bytes it can still download: free space minus reserve minus what its downloads still need (Infinity: no limit). */
+  /**
+   * Bytes it can still download: free space minus reserve minus what its downloads still need (Infinity: no
+   * limit).
+   */
   freeBytes: number
 }
 

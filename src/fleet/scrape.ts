@@ -34,7 +34,9 @@ export interface ScrapeOptions {
   signal?: AbortSignal
 }
 
-/** A UDP scrape packet holds at most 74 infohashes (BEP 15: 16 + 20 × 74 = 1496 bytes, under a typical MTU). */
+/**
+ * A UDP scrape packet holds at most 74 infohashes (BEP 15: 16 + 20 × 74 = 1496 bytes, under a typical MTU).
+ */
 export const UDP_MAX_HASHES = 74
 
 /** BEP 48: the scrape URL of an HTTP announce URL, or null when the tracker has none. */
@@ -57,7 +59,10 @@ function encodeBytes(b: Buffer): string {
   return out
 }
 
-/** Scrapes one tracker for all `infohashes`, `batch` per request. Throws FleetError `scrape-failed` (results so far in `partial`). */
+/**
+ * Scrapes one tracker for all `infohashes`, `batch` per request. Throws FleetError `scrape-failed` (results
+ * so far in `partial`).
+ */
 export async function scrapeTracker(
   tracker: string,
   infohashes: readonly string[],

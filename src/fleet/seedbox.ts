@@ -30,14 +30,18 @@ export interface SeedboxTorrent {
   /** The daemon's own status number where it has one (Transmission's tr_torrent_activity), else -1. */
   status: number
   percentDone: number
-  /** `ERROR_CODE` of the error kind: 0 none, 2 a tracker's, 3 local (Transmission's tr_stat_errtype numbers). */
+  /**
+   * `ERROR_CODE` of the error kind: 0 none, 2 a tracker's, 3 local (Transmission's tr_stat_errtype numbers).
+   */
   error: number
   errorString: string
   peers: number
   rateUpload: number
   uploaded: number
   stalled: boolean
-  /** Largest figure any of its trackers reported in the daemon's last announce or scrape; null when none did. */
+  /**
+   * Largest figure any of its trackers reported in the daemon's last announce or scrape; null when none did.
+   */
   seeders: number | null
   leechers: number | null
   downloads: number | null

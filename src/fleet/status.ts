@@ -67,7 +67,10 @@ export function replicationRules(config: FleetConfig): ReplicationRules {
   }
 }
 
-/** Every torrent the fleet keeps: those aacseed made, then those a seed plan gave it (which it downloads from the swarm). */
+/**
+ * Every torrent the fleet keeps: those aacseed made, then those a seed plan gave it (which it downloads from
+ * the swarm).
+ */
 export function fleetTorrents(db: Db, store = new FleetStore(db)): FleetTorrent[] {
   const made = new TorrentStore(db).all()
   const known = new Set(made.map((t) => t.infohash))
@@ -99,7 +102,10 @@ export function localCopies(db: Db): Map<string, LocalCopyInput> {
   )
 }
 
-/** The one answer, from the database, in one read transaction (figures of one moment even while a poll writes). */
+/**
+ * The one answer, from the database, in one read transaction (figures of one moment even while a poll
+ * writes).
+ */
 export function readHealth(db: Db, config: Config, now = new Date()): HealthState {
   return db
     .transaction((): HealthState => {

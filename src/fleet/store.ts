@@ -10,7 +10,7 @@
  *                        local error.
  * fleet_seedbox_history  one row per poll of each seedbox (ok, latency, free bytes, counts).
  * fleet_copies           the latest state of every torrent on every seedbox, as its last answered
- *                        poll saw it: `state` (src/engines/engine.ts `CopyState`, mapped by the client), the raw
+ * poll saw it: `state` (src/engines/engine.ts `CopyState`, mapped by the client), the raw
  *                        Transmission fields (status, percentDone, error, errorString,
  *                        peersConnected, rateUpload, uploadedEver, isStalled), the best tracker
  *                        figures of its trackerStats, when it was first seen and last changed,
@@ -273,7 +273,10 @@ export class FleetStore {
     }
   }
 
-  /** Stores a failed poll; `failing_since` keeps the first failure of the streak. The copies keep their last known state. */
+  /**
+   * Stores a failed poll; `failing_since` keeps the first failure of the streak. The copies keep their last
+   * known state.
+   */
   recordFailure(seedbox: string, url: string, errorCode: string, error: string, at: string): void {
     this.db.transaction(() => {
       this.db

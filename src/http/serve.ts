@@ -31,7 +31,10 @@ export function packageVersion(): string {
   ).version
 }
 
-/** What coverage reads besides the catalog: the health state (src/fleet/status.ts) and the mirror's upstream releases. */
+/**
+ * What coverage reads besides the catalog: the health state (src/fleet/status.ts) and the mirror's upstream
+ * releases.
+ */
 export function healthInputs(db: Db, config: Config): CoverageInputs {
   return fleetCoverageInputs(
     () => coverageFigures(readHealth(db, config)),

@@ -86,7 +86,9 @@ export interface HttpServerOptions {
    * function that writes the list file), or absent when serve publishes none.
    */
   torrentList?: (() => string) | undefined
-  /** GET /api/groups and the aacseed_group_* series (src/mirror/groups.ts `readGroupCoverage`); absent: none. */
+  /**
+   * GET /api/groups and the aacseed_group_* series (src/mirror/groups.ts `readGroupCoverage`); absent: none.
+   */
   groups?: (() => GroupCoverage[]) | undefined
   perTorrentMetrics?: boolean
   /** How often the dashboard refreshes itself. */
@@ -208,7 +210,9 @@ function torrentsPage(snap: CoverageSnapshot, q: TorrentQuery): TorrentsResponse
   }
 }
 
-/** Riskiest first: fewest copies, then fewest swarm seeders (never scraped counts as none), then the biggest. */
+/**
+ * Riskiest first: fewest copies, then fewest swarm seeders (never scraped counts as none), then the biggest.
+ */
 function byRisk(a: TorrentCoverage, b: TorrentCoverage): number {
   return (
     HEALTH_RANK[a.health] - HEALTH_RANK[b.health] ||
@@ -322,7 +326,10 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     return reply.type(JSON_TYPE).send(views.get(snap.generation, key, text))
   }
 
-  /** What the dashboard loads first, prepared ahead (after start and after each recomputation), off the request that caused it. */
+  /**
+   * What the dashboard loads first, prepared ahead (after start and after each recomputation), off the
+   * request that caused it.
+   */
   const warm = (snap: CoverageSnapshot): void => {
     const g = snap.generation
     views.get(g, COVERAGE_SUMMARY_KEY, () =>
@@ -722,7 +729,9 @@ export interface RunningHttpServer {
   close(): Promise<void>
 }
 
-/** Builds (which computes coverage once) and listens. A taken or unusable address is a ConfigError (exit 2). */
+/**
+ * Builds (which computes coverage once) and listens. A taken or unusable address is a ConfigError (exit 2).
+ */
 export async function startHttpServer(
   opts: HttpServerOptions & { host: string; port: number },
 ): Promise<RunningHttpServer> {

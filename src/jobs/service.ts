@@ -31,7 +31,8 @@ export function jobDefinitions({ config, db, engine, logger, leases }: ServiceDe
   // Built on first use: a seedbox's unreadable secret file fails the fleet jobs, not `run scan`.
   let fleet: Fleet | undefined
   const getFleet = (): Fleet => (fleet ??= new Fleet(config, db, { logger: logger.child({ area: 'fleet' }) }))
-  // Scans, torrent making and mirror placing each rewrite catalog rows: one at a time, here and across processes.
+  // Scans, torrent making and mirror placing each rewrite catalog rows: one at a time, here and across
+  // processes.
   const exclusive = catalogLock(leases, 'mirror_sync')
   const jobs: Record<JobName, JobDefinition['run']> = {
     async scan(signal): Promise<JobCounts> {

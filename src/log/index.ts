@@ -20,7 +20,9 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 
 export interface LoggerOptions {
   level: LogLevel
-  /** Human-readable lines instead of JSON. Default: when stdout is a terminal (and no destination is given). */
+  /**
+   * Human-readable lines instead of JSON. Default: when stdout is a terminal (and no destination is given).
+   */
   pretty?: boolean
   /** Where lines go: a stream, or a file descriptor. Default: stdout (fd 1). */
   destination?: NodeJS.WritableStream | number

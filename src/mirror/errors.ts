@@ -9,7 +9,10 @@ export type MirrorErrorCode =
   | 'not-aac-name'
   /** A magnet link without a valid BitTorrent infohash, or with another one than its entry. */
   | 'magnet-invalid'
-  /** A .torrent that is not the one its entry describes (infohash, name, kind or size), or whose files are not the release's. */
+  /**
+   * A .torrent that is not the one its entry describes (infohash, name, kind or size), or whose files are not
+   * the release's.
+   */
   | 'torrent-mismatch'
   /** No way to get the .torrent: no usable URL, and a magnet needs an engine that fetches metadata. */
   | 'no-torrent-source'

@@ -14,22 +14,17 @@
 import { parseTorrentFileName, type ReleaseName } from '../aac/index.js'
 import { errorMessage } from '../errors.js'
 import { parseListDate } from './dates.js'
+import type { ReleaseSpan } from '../coverage/index.js'
 import { MirrorError, type MirrorErrorCode } from './errors.js'
 import { displayLocation } from './fetch.js'
 
-export interface UpstreamTorrent {
+export interface UpstreamTorrent extends ReleaseSpan {
   /** v1 infohash, 40 lowercase hex digits. */
   btih: string
-  /** The release: a metadata file or data folder name (the .torrent is `<name>.torrent`). */
-  name: string
-  kind: 'meta' | 'data'
-  collection: string
-  /** The range ends, `YYYYMMDDTHHMMSSZ`, and as Unix seconds. */
-  from: string
-  to: string
-  fromS: number
-  toS: number
-  /** Where the .torrent is: an absolute http(s) URL or an absolute file path; null when only a magnet is known. */
+  /**
+   * Where the .torrent is: an absolute http(s) URL or an absolute file path; null when only a magnet is
+   * known.
+   */
   torrentUrl: string | null
   magnet: string | null
   dataSize: number | null
@@ -98,7 +93,10 @@ export interface ParsedList {
 export interface ListContext {
   /** The source's name, for rejections. */
   source: string
-  /** Where the list came from: an http(s) URL, or the absolute path of a file. Relative `url`s resolve against it. */
+  /**
+   * Where the list came from: an http(s) URL, or the absolute path of a file. Relative `url`s resolve against
+   * it.
+   */
   location: string
   maxEntries: number
 }

@@ -42,7 +42,9 @@ export function fetchOptions(m: MirrorConfig, maxBytes: number, signal?: AbortSi
   }
 }
 
-/** Where a source's entries go as they are read: the store (`MirrorStore.listWriter`) or memory (a dry run). */
+/**
+ * Where a source's entries go as they are read: the store (`MirrorStore.listWriter`) or memory (a dry run).
+ */
 export interface ListSink<R> {
   add(verdicts: readonly EntryVerdict[]): void
   finish(): R
@@ -182,7 +184,8 @@ async function readTorrentDir(s: SourceConfig, m: MirrorConfig): Promise<ParsedL
       if (!st.isFile())
         throw new MirrorError('entry-invalid', 'is not a regular file (symlinks are not followed)')
       const bytes = await fetchBytes(path, fetchOptions(m, m.max_torrent_bytes))
-      // The file's own infohash is the entry's: checking it against itself still checks the name, kind and files.
+      // The file's own infohash is the entry's: checking it against itself still checks the name, kind and
+      // files.
       const { infoHash } = parseTorrent(bytes, torrentLimits(m))
       const t = checkUpstreamTorrent(
         bytes,

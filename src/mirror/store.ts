@@ -225,7 +225,9 @@ export class MirrorStore {
       addRejection.run(name, entry, code, message, at)
       rejectedCount++
     }
-    /** The name this read already gave a btih: a release name, null for an opaque torrent, undefined if none. */
+    /**
+     * The name this read already gave a btih: a release name, null for an opaque torrent, undefined if none.
+     */
     const seenAs = (btih: string): string | null | undefined => {
       const n = aacNow.get(name, btih, at) as string | undefined
       if (n !== undefined) return n
@@ -403,7 +405,10 @@ export class MirrorStore {
       .all(source) as Array<[string, string, string, number | null]>
   }
 
-  /** The list entry of an opaque torrent as upstream wrote it (JSON text), from the source that lists it now (or last). */
+  /**
+   * The list entry of an opaque torrent as upstream wrote it (JSON text), from the source that lists it now
+   * (or last).
+   */
   opaqueEntry(btih: string): string | undefined {
     return this.db
       .prepare('SELECT entry FROM upstream_opaque WHERE btih = ? ORDER BY listed DESC, source LIMIT 1')

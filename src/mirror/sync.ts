@@ -71,7 +71,10 @@ export interface MirrorDeps {
 
 export interface SyncOptions {
   dryRun?: boolean
-  /** `always` fetches every source; `due` only those older than `mirror.refresh_minutes`; `never` uses the stored lists. */
+  /**
+   * `always` fetches every source; `due` only those older than `mirror.refresh_minutes`; `never` uses the
+   * stored lists.
+   */
   refresh?: 'always' | 'due' | 'never'
   signal?: AbortSignal
 }
@@ -105,7 +108,10 @@ export interface SyncReport {
   inFlight: number
 }
 
-/** The root downloads go to: `mirror.root`, else the first catalog root; it must be a catalog root so scans include it. */
+/**
+ * The root downloads go to: `mirror.root`, else the first catalog root; it must be a catalog root so scans
+ * include it.
+ */
 export function mirrorRoot(config: Config): string {
   const root = config.mirror.root || config.catalog.roots[0]
   if (!root)
@@ -747,7 +753,10 @@ export class MirrorSync {
     this.log.info({ release: row.name }, 'mirror: verified and placed in the release root')
   }
 
-  /** Scans the root, makes the torrents (upstream's shape), and checks each placed release came out as upstream's torrent. */
+  /**
+   * Scans the root, makes the torrents (upstream's shape), and checks each placed release came out as
+   * upstream's torrent.
+   */
   private async finish(
     placed: DownloadRow[],
     root: string,
@@ -825,7 +834,10 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
-/** Engines never write a zero-length file (there is no piece to write): make them, or the folder is not the release. */
+/**
+ * Engines never write a zero-length file (there is no piece to write): make them, or the folder is not the
+ * release.
+ */
 async function createEmptyFiles(folder: string, files: readonly TorrentFile[]): Promise<void> {
   for (const f of files) {
     if (f.length !== 0) continue
@@ -857,7 +869,10 @@ async function checkRelease(
   }
 }
 
-/** The infohash of the staged release made by our rules with upstream's piece length, private flag and source tag. */
+/**
+ * The infohash of the staged release made by our rules with upstream's piece length, private flag and source
+ * tag.
+ */
 async function remake(
   path: string,
   row: DownloadRow,

@@ -1,6 +1,7 @@
 /**
  * The published torrent list, in the JSON shape of Anna's Archive's public list so that its
- * existing consumers (in Go, Rust and TypeScript) read ours unchanged. Pure (rows in, text out) but for the atomic publishing at the end.
+ * existing consumers (in Go, Rust and TypeScript) read ours unchanged. Pure (rows in, text out) but for the
+ * atomic publishing at the end.
  */
 import { createHash } from 'node:crypto'
 import { mkdir, readFile } from 'node:fs/promises'
@@ -102,7 +103,8 @@ export function torrentListEntries(
       completed: s.completed,
       stats_scraped_at: s.statsScrapedAt,
       partially_broken: false,
-      // Anna's Archive lists a short random string per entry; ours is derived from the infohash so the list is reproducible.
+      // Anna's Archive lists a short random string per entry; ours is derived from the infohash so the list
+      // is reproducible.
       random: createHash('sha1').update(t.infohash).digest('hex').slice(0, 8),
       aacid_range: { collection: t.collection, from: t.rangeFrom, to: t.rangeTo },
       piece_length: t.pieceLength,

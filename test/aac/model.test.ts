@@ -198,7 +198,10 @@ describe('timestamps', () => {
 
 // ---------------------------------------------------------------------------------------------
 describe('shortuuid', () => {
-  /** A straightforward reference: Python shortuuid 1.x int_to_string, most significant digit first, padded to 22. */
+  /**
+   * A straightforward reference: Python shortuuid 1.x int_to_string, most significant digit first, padded to
+   * 22.
+   */
   function reference(n: bigint): string {
     const digits: string[] = []
     while (n > 0n) {

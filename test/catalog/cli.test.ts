@@ -64,7 +64,9 @@ const META = metaName(C, 0, 99)
 const FOLDER = dataName(C, 0, 99)
 const BAD = metaName('cli_records', 0, 99)
 
-/** A sample release plus: a files collection missing one blob, a folder with a README, a file with a bad line. */
+/**
+ * A sample release plus: a files collection missing one blob, a folder with a README, a file with a bad line.
+ */
 function treeWithProblems(t: TestContext): { root: string; sample: SampleSummary } {
   const root = tempDir(t, 'aacseed-cli-')
   const sample = writeSampleRelease({ root })

@@ -84,7 +84,9 @@ async function get(dbPath: string, id: string): Promise<{ code: number; stdout: 
   return await runCli(['get', id, '--db', dbPath])
 }
 
-/** Varied records: objects with non-ASCII text, XML strings, nulls, lengths from tens to thousands of bytes. */
+/**
+ * Varied records: objects with non-ASCII text, XML strings, nulls, lengths from tens to thousands of bytes.
+ */
 function variedLines(n: number, from = 10): string[] {
   return Array.from({ length: n }, (_, i) => {
     const id = aacid(C, from + i)

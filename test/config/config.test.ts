@@ -36,7 +36,10 @@ function write(path: string, text: string): string {
   return path
 }
 
-/** Asserts that every key of `expected` has this value in `actual` (keys added to the schema later are ignored). */
+/**
+ * Asserts that every key of `expected` has this value in `actual` (keys added to the schema later are
+ * ignored).
+ */
 function assertSubset(actual: unknown, expected: unknown, path = 'config'): void {
   if (typeof expected === 'object' && expected !== null && !Array.isArray(expected)) {
     assert.ok(
@@ -117,7 +120,10 @@ function documentedDefaults(base: string) {
   }
 }
 
-/** Everything loadConfig gives with no file and no overrides: the schema's defaults, paths resolved against `base`. */
+/**
+ * Everything loadConfig gives with no file and no overrides: the schema's defaults, paths resolved against
+ * `base`.
+ */
 function assertDefaults(c: Config, base: string): void {
   assertSubset(c, documentedDefaults(base))
   const schemaDefaults = configSchema.parse({})

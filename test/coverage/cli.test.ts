@@ -1,4 +1,7 @@
-/** `aacseed coverage` on a cataloged sample tree, and the cache that recomputes coverage when the database changes. */
+/**
+ * `aacseed coverage` on a cataloged sample tree, and the cache that recomputes coverage when the database
+ * changes.
+ */
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'

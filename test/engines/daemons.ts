@@ -26,7 +26,9 @@ export interface Daemon {
   /** Where the daemon keeps data by default; tests put releases under it. */
   dataDir: string
   settings: RemoteSettings
-  /** The same daemon with a wrong password; null where the transport has no authentication (rTorrent's SCGI). */
+  /**
+   * The same daemon with a wrong password; null where the transport has no authentication (rTorrent's SCGI).
+   */
   wrongSettings: RemoteSettings | null
   /** (Re)starts the daemon on the same ports and state. */
   start(): Promise<void>

@@ -146,7 +146,8 @@ test('transmission verifies and seeds a pushed release, a second push is a dupli
   assert.equal(await engine.add(p.item()), 'duplicate')
   const all = await engine.list()
   assert.equal(all.length, 1)
-  // The daemon's own view: our download-dir (not @ctrl/transmission's /downloads default) and our labels (rpc-version 16 = 3.00 has them).
+  // The daemon's own view: our download-dir (not @ctrl/transmission's /downloads default) and our labels
+  // (rpc-version 16 = 3.00 has them).
   const raw = await daemon.rpc('torrent-get', { ids: [p.infoHash], fields: ['downloadDir', 'labels'] })
   assert.deepEqual(raw.arguments.torrents, [
     { downloadDir: p.release.root, labels: ['aacseed', 'upload_files_test'] },

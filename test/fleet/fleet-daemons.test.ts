@@ -43,7 +43,10 @@ interface Copy {
   downloadDir: string
 }
 
-/** A bittorrent-tracker HTTP server on 127.0.0.1 telling clients to re-announce every 2 s, so the local engine learns of a new seedbox quickly. */
+/**
+ * A bittorrent-tracker HTTP server on 127.0.0.1 telling clients to re-announce every 2 s, so the local engine
+ * learns of a new seedbox quickly.
+ */
 async function quickTracker(t: TestContext): Promise<{ announce: string }> {
   const port = await freePort()
   const server = new TrackerServer({ udp: false, ws: false, http: true, stats: false, interval: 2000 })

@@ -25,7 +25,8 @@ test(
     mkdirSync(join(dir, 'torrents'))
     const hashes: string[] = []
     for (let i = 0; i < 12; i++) {
-      // The data stays here: the seedbox has none and waits for peers (there are none), which is all this test needs.
+      // The data stays here: the seedbox has none and waits for peers (there are none), which is all this
+      // test needs.
       const release = makeRelease(join(dir, 'local'), [50_000 + i])
       const torrent = makeTorrent(release, { announce: 'http://127.0.0.1:1/announce' })
       const torrentPath = join(dir, 'torrents', `${release.name}.torrent`)

@@ -1,4 +1,7 @@
-/** The pure health rules: seedbox status and grace, torrent verdicts (Transmission's numbers: test/engines/engine-units.test.ts). */
+/**
+ * The pure health rules: seedbox status and grace, torrent verdicts (Transmission's numbers:
+ * test/engines/engine-units.test.ts).
+ */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import {

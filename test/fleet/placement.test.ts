@@ -280,7 +280,8 @@ test('removal rule: extras go only with remove_extra, never below N complete cop
   const on = planPlacement(
     input({ torrents: [t!], seedboxes: sbs, holdings, rules: rules(2), removeExtra: true }),
   )
-  // Complete on up seedboxes: p1, x1, x2 = 3. One extra can go; the other keeps the torrent at 2 until p2 completes.
+  // Complete on up seedboxes: p1, x1, x2 = 3. One extra can go; the other keeps the torrent at 2 until p2
+  // completes.
   assert.equal(on.removals.length, 1)
   const removed = on.removals[0]!.seedbox
   const other = removed === x1 ? x2 : x1

@@ -1,4 +1,7 @@
-/** Every endpoint of the HTTP API through fastify.inject: shapes, filters, pagination, errors, auth, caching and fences. */
+/**
+ * Every endpoint of the HTTP API through fastify.inject: shapes, filters, pagination, errors, auth, caching
+ * and fences.
+ */
 import assert from 'node:assert/strict'
 import { test, type TestContext } from 'node:test'
 import { readFileSync } from 'node:fs'

@@ -102,7 +102,8 @@ test('mirror sources, a dry-run sync, plan in every format, --apply and mirror s
     urls,
     plan.chosen.map((c) => join(up.site, `${c.name}.torrent`)),
   )
-  // A budget for the smallest torrent only: metadata comes first at equal seeders, and the rest is over budget.
+  // A budget for the smallest torrent only: metadata comes first at equal seeders, and the rest is over
+  // budget.
   const one = JSON.parse(
     (await runCli(['plan', '--budget', String(smallest), '--format', 'json'], { env, cwd: m })).stdout,
   ) as typeof plan & { skipped: Record<string, number> }

@@ -94,7 +94,9 @@ export interface Upstream {
   btih(name: string): string
 }
 
-/** An upstream made in process: its releases, .torrent files and list side by side in `site/` (relative URLs). */
+/**
+ * An upstream made in process: its releases, .torrent files and list side by side in `site/` (relative URLs).
+ */
 export async function buildUpstream(dir: string, collections = SMALL): Promise<Upstream> {
   const root = join(dir, 'releases')
   const site = join(dir, 'site')

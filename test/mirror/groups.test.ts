@@ -66,7 +66,8 @@ test('per group: upstream, held, seeded, on ≥ 1 and ≥ N seedboxes, swarm buc
     parsed,
   )
 
-  // Sci-Hub: the first three torrents seeded here; the first two given to the fleet, on one and two fake seedboxes.
+  // Sci-Hub: the first three torrents seeded here; the first two given to the fleet, on one and two fake
+  // seedboxes.
   const sci = parsed.opaque.filter((o) => o.group === 'scihub')
   const [s0, s1, s2] = sci as [(typeof sci)[0], (typeof sci)[0], (typeof sci)[0]]
   new EngineStatusStore(db).record(

@@ -157,7 +157,9 @@ describe('the generated list in the real shape', () => {
 
 // ---- the plan against a reference implementation of the generator's rule --------------------
 
-/** Candidates straight from the list entries (first listing of each btih), without aacseed's reader or store. */
+/**
+ * Candidates straight from the list entries (first listing of each btih), without aacseed's reader or store.
+ */
 function candidatesOf(
   entries: readonly AaListEntry[],
   held: ReadonlySet<string> = new Set(),

@@ -61,7 +61,10 @@ const COLLECTIONS = [
   'upload_records',
 ]
 
-/** A reproducible list: per collection, contiguous metadata ranges and (for *_files) contiguous data ranges of other lengths, so a data range overlaps one to several metadata ranges. */
+/**
+ * A reproducible list: per collection, contiguous metadata ranges and (for *_files) contiguous data ranges of
+ * other lengths, so a data range overlaps one to several metadata ranges.
+ */
 function generate(seed: number, count: number): PlanCandidate[] {
   const rnd = prng(seed)
   const pick = (): Partial<PlanCandidate> => {
@@ -121,7 +124,10 @@ function overlaps(a: PlanCandidate, b: PlanCandidate): boolean {
 
 const metaIndex = new WeakMap<readonly PlanCandidate[], Map<string, PlanCandidate[]>>()
 
-/** Metadata a data torrent must bring along, per the rule: same collection, overlapping, not held, obsolete or embargoed. */
+/**
+ * Metadata a data torrent must bring along, per the rule: same collection, overlapping, not held, obsolete or
+ * embargoed.
+ */
 function companions(all: readonly PlanCandidate[], d: PlanCandidate): PlanCandidate[] {
   let byCollection = metaIndex.get(all)
   if (!byCollection) {
@@ -136,7 +142,10 @@ function companions(all: readonly PlanCandidate[], d: PlanCandidate): PlanCandid
   return (byCollection.get(d.collection) ?? []).filter((m) => overlaps(m, d))
 }
 
-/** Every property a plan must have, whatever the input. Returns how many left-out torrents the preference check compared. */
+/**
+ * Every property a plan must have, whatever the input. Returns how many left-out torrents the preference
+ * check compared.
+ */
 function checkPlan(cands: readonly PlanCandidate[], opts: PlanOptions, plan: SeedPlan): number {
   const followed = planFollows(opts)
   const byBtih = new Map(cands.map((c) => [c.btih, c]))

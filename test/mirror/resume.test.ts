@@ -360,7 +360,8 @@ test('hostile list entries and .torrent files are rejected by name, and nothing 
   const r = await sync.run()
   const byEntry = r.rejectedEntries.map((x) => `${x.entry} ${x.code}`)
   assert.deepEqual(byEntry, [
-    // Names that would leave a folder are malformed; r_000.torrent is an opaque torrent, not followed by default.
+    // Names that would leave a folder are malformed; r_000.torrent is an opaque torrent, not followed by
+    // default.
     'entry 1 "../../evil.torrent" entry-invalid',
     'entry 2 "/tmp/evil.torrent" entry-invalid',
     'entry 3 "evil\\u0000.torrent" entry-invalid',

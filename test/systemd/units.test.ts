@@ -116,7 +116,10 @@ function syscallGroups(): (group: string) => Set<string> {
   return expand
 }
 
-/** The calls the unit's SystemCallFilter= lines allow: the first is an allow list; later lines add, `~` lines take away. */
+/**
+ * The calls the unit's SystemCallFilter= lines allow: the first is an allow list; later lines add, `~` lines
+ * take away.
+ */
 function allowedSyscalls(unitText: string): Set<string> {
   const expand = syscallGroups()
   const allowed = new Set<string>()

@@ -201,7 +201,9 @@ export const fleetApply = defineCommand({
   },
 })
 
-/** `degraded 1/2 NAME  copies: local seeding, box-a seeding, box-b downloading, box-c seeding (not counted)`. */
+/**
+ * `degraded 1/2 NAME  copies: local seeding, box-a seeding, box-b downloading, box-c seeding (not counted)`.
+ */
 function torrentLine(t: TorrentHealthReport): string {
   const errs = t.errors
     .map((e) => ` [${e.seedbox}: ${e.kind === 'tracker' ? 'tracker: ' : ''}${e.message}]`)

@@ -1,6 +1,9 @@
 import type { Migration } from '../migration.js'
 
-/** The fleet's polls, placements and push log, and the swarm scrapes; owned and documented by src/fleet/store.ts. */
+/**
+ * The fleet's polls, placements and push log, and the swarm scrapes; owned and documented by
+ * src/fleet/store.ts.
+ */
 export const migration005: Migration = {
   version: 5,
   name: 'fleet',

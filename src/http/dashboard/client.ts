@@ -427,7 +427,10 @@ function tooltip(): DomElement {
   return t
 }
 
-/** Colours of the timeline states and marks, read from the stylesheet so it stays the one place they are defined. */
+/**
+ * Colours of the timeline states and marks, read from the stylesheet so it stays the one place they are
+ * defined.
+ */
 function palette(): (name: string) => string {
   const style = getComputedStyle(document.documentElement)
   const cache = new Map<string, string>()
@@ -454,7 +457,10 @@ const ROW = 12
 const LANE_GAP = 6
 const OVERLAP_MARK = 3
 
-/** Draws (or redraws, at the canvas's current width) one timeline. Thousands of releases are thousands of fillRects: a few milliseconds. */
+/**
+ * Draws (or redraws, at the canvas's current width) one timeline. Thousands of releases are thousands of
+ * fillRects: a few milliseconds.
+ */
 function drawTimeline(m: TimelineModel, color: (name: string) => string): void {
   const width = m.canvas.clientWidth || 1000
   const dpr = window.devicePixelRatio || 1
