@@ -192,11 +192,17 @@ describe('the CLI frame', () => {
   })
 
   test('an unknown command exits 2', async () => {
-    for (const args of [['frobnicate'], ['aacid'], ['aacid', 'frob'], ['aacid', 'nw', 'c']]) {
+    for (const args of [['frobnicate'], ['aacid', 'frob'], ['aacid', 'nw', 'c']]) {
       const r = await runCli(args)
       assert.equal(r.code, 2, args.join(' '))
       assert.match(r.stderr, /^aacseed: unknown command/, args.join(' '))
     }
+    // A group without its command is a usage error that lists the group's commands.
+    const bare = await runCli(['aacid'])
+    assert.equal(bare.code, 2)
+    assert.match(bare.stderr, /^usage: aacseed aacid COMMAND/)
+    assert.match(bare.stderr, /aacid parse/)
+    assert.match(bare.stderr, /aacid new/)
   })
 
   test('a bad option exits 2 with the usage line', async () => {
