@@ -183,10 +183,17 @@ export class TransmissionEngine implements RemoteEngine {
     // Already there: make sure it seeds from our data and carries our labels.
     const existing = await this.getTorrents(
       [hash],
-      ['downloadDir', ...(session.rpcVersion >= 16 ? ['labels'] : [])],
+      ['downloadDir', 'percentDone', 'status', ...(session.rpcVersion >= 16 ? ['labels'] : [])],
     )
-    const current = existing[0] as { downloadDir?: string; labels?: string[] } | undefined
+    const current = existing[0] as
+      { downloadDir?: string; labels?: string[]; percentDone?: number; status?: number } | undefined
     let verify = t.verify
+    // Our data is there, but the daemon does not know it: a daemon killed before its first check
+    // was saved resumes the torrent as an empty download, with no peer to finish it. Check again.
+    // (Transmission status 1 and 2 are a check waiting or running.)
+    if (!t.download && current?.percentDone !== undefined && current.percentDone < 1) {
+      if (current.status !== 1 && current.status !== 2) verify = true
+    }
     if (current?.downloadDir !== undefined && stripSlash(current.downloadDir) !== stripSlash(dir)) {
       this.log.warn(
         { ...fields, was: current.downloadDir },

@@ -103,7 +103,8 @@ export async function buildUpstream(dir: string, collections = SMALL): Promise<U
   writeSampleRelease({ root, collections, seed: 3 })
   const config = configSchema.parse({
     catalog: { roots: [root], database: join(dir, 'up.db') },
-    torrents: { out_dir: site, list_path: join(site, 'torrents.json'), piece_length: 65536 },
+    // Side by side in site/: the list's urls are the bare file names.
+    torrents: { out_dir: site, list_path: join(site, 'torrents.json'), piece_length: 65536, url_base: '' },
   })
   const db = openDatabase(config.catalog.database)
   try {
