@@ -200,30 +200,8 @@ export class FleetStore {
         const stalled = t.stalled ? 1 : 0
         const old = before.get(t.infohash)
         before.delete(t.infohash)
-        if (
-          old &&
-          old.sig ===
-            signature(
-              t.name,
-              state,
-              t.status,
-              t.percentDone,
-              t.error,
-              t.errorString,
-              t.peers,
-              t.rateUpload,
-              t.uploaded,
-              stalled,
-              t.seeders,
-              t.leechers,
-              t.downloads,
-            )
-        )
-          continue
-        const seedingAt = state === 'seeding' ? at : null
-        rows.push([
-          seedbox,
-          t.infohash,
+        // What a copy's stored row holds of the poll, in column order; unchanged values are not written.
+        const polled = [
           t.name,
           state,
           t.status,
@@ -237,11 +215,10 @@ export class FleetStore {
           t.seeders,
           t.leechers,
           t.downloads,
-          at,
-          at,
-          state === 'seeding' ? at : null,
-          seedingAt,
-        ])
+        ]
+        if (old && old.sig === signature(...polled)) continue
+        const seedingAt = state === 'seeding' ? at : null
+        rows.push([seedbox, t.infohash, ...polled, at, at, seedingAt, seedingAt])
         if (!firstPoll && (!old || old.state !== state || old.errorString !== t.errorString))
           history.run(at, seedbox, t.infohash, state, t.percentDone, t.errorString)
       }
