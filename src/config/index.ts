@@ -6,7 +6,14 @@ export {
   type ConfigInput,
   type JobName,
 } from './schema.js'
-export { loadConfig, checkRoots, readSecret, type LoadConfigOptions } from './load.js'
+export {
+  loadConfig,
+  checkRoots,
+  readSecret,
+  trackerAnnounceTiers,
+  withTrackerAnnounce,
+  type LoadConfigOptions,
+} from './load.js'
 export {
   locateConfig,
   describeConfigLocation,

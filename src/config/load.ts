@@ -64,7 +64,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
       file !== undefined ? { path: resolve(cwd, file) } : {},
     )
   }
-  const config = resolvePaths(parsed.data, base)
+  const config = withTrackerAnnounce(resolvePaths(parsed.data, base))
   if (opts.checkRoots) checkRoots(config.catalog.roots)
   return config
 }
@@ -168,6 +168,26 @@ function resolvePaths(c: Config, base: string): Config {
       })),
     },
   }
+}
+
+/**
+ * With the embedded tracker on and no `torrents.announce` of its own, the torrents announce to
+ * that tracker, at `tracker.announce_host`: a private fleet's seedboxes (and a demo's peers)
+ * find each other through the coordinator. Resolved here, once, so making torrents, magnet
+ * links, the published list and scraping all read the same trackers.
+ */
+export function withTrackerAnnounce(c: Config): Config {
+  if (!c.tracker.enabled || c.torrents.announce.length > 0) return c
+  return { ...c, torrents: { ...c.torrents, announce: trackerAnnounceTiers(c.tracker) } }
+}
+
+/** The embedded tracker's announce URLs as tiers: HTTP first, then UDP (when on). */
+export function trackerAnnounceTiers(tracker: Config['tracker']): string[][] {
+  let host = tracker.announce_host || tracker.host
+  if (host === '' || host === '0.0.0.0' || host === '::' || host === '[::]') host = '127.0.0.1'
+  if (host.includes(':') && !host.startsWith('[')) host = `[${host}]`
+  const at = `${host}:${tracker.port}`
+  return [[`http://${at}/announce`], ...(tracker.udp ? [[`udp://${at}`]] : [])]
 }
 
 /**

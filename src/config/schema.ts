@@ -405,6 +405,15 @@ const tracker = z
     port: z.number().int().min(1).max(65535).default(6969),
     /** Answer UDP announces (BEP 15) too. */
     udp: z.boolean().default(true),
+    /**
+     * The host name or address peers and seedboxes reach this tracker at, written into the
+     * torrents' announce URLs when `torrents.announce` is empty; '' is `host` (127.0.0.1 when
+     * `host` is every address).
+     */
+    announce_host: z
+      .string()
+      .regex(/^[^\s/@?#]*$/, 'a host name or address, without scheme, port or path')
+      .default(''),
   })
   .strict()
   .default({})

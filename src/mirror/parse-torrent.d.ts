@@ -10,6 +10,7 @@ declare module 'parse-torrent' {
     name?: string
     files?: ParsedTorrentFile[]
     pieceLength?: number
+    announce?: string[]
   }
   export default function parseTorrent(torrent: Uint8Array | string): Promise<ParsedTorrentInfo>
 }

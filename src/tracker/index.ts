@@ -1,7 +1,8 @@
 /**
  * The embedded tracker (`[tracker] enabled`): bittorrent-tracker's `Server`, HTTP and UDP, run
  * inside `aacseed serve`, so peers find a demo or a private fleet without a tracker of its own.
- * Torrents announce to it when `torrents.announce` names it (the demo config does).
+ * Torrents announce to it when `torrents.announce` names it (the demo config does), or, with
+ * `torrents.announce` empty, at `tracker.announce_host` (config/load.ts, withTrackerAnnounce).
  *
  * bittorrent-tracker binds UDP for IPv4 and IPv6 on the one host it is given, and binding an
  * IPv6 socket to 127.0.0.1 fails (EINVAL). So the host is split by family: IPv4 and HTTP on
@@ -25,6 +26,10 @@ interface TrackerServer {
   http: { address(): { port: number } | string | null } | null
   udp4: { address(): { port: number } } | null
   on(event: 'error' | 'warning', fn: (err: Error) => void): void
+  on(
+    event: 'start' | 'complete' | 'update' | 'stop',
+    fn: (addr: string, params: { info_hash: string; left?: number }) => void,
+  ): void
   once(event: 'listening' | 'error', fn: (arg?: Error) => void): void
   listen(port: number, hostname: { http: string; udp: string; udp6: string }): void
   close(cb?: () => void): void
@@ -38,7 +43,7 @@ function udp6Host(host: string): string {
 
 export async function startTracker(
   config: TrackerConfig,
-  log: { warn(obj: object, msg: string): void } = { warn: () => {} },
+  log: { warn(obj: object, msg: string): void; debug?(obj: object, msg: string): void } = { warn: () => {} },
 ): Promise<RunningTracker> {
   // Loaded here: only serve with the tracker on needs it.
   const { Server } = (await import('bittorrent-tracker')) as unknown as {
@@ -58,6 +63,15 @@ export async function startTracker(
   })
   server.on('error', (e) => log.warn({ area: 'tracker', err: e.message }, 'tracker error'))
   server.on('warning', (e) => log.warn({ area: 'tracker', err: e.message }, 'tracker warning'))
+  // Who announced what, at debug: how an operator (and the fleet test) sees a seedbox reach it.
+  for (const event of ['start', 'complete', 'update', 'stop'] as const) {
+    server.on(event, (addr, params) =>
+      log.debug?.(
+        { area: 'tracker', event, info_hash: params.info_hash, peer: addr, left: params.left ?? null },
+        `tracker: ${event} announce from ${addr}`,
+      ),
+    )
+  }
   const addr = server.http?.address()
   const httpPort = typeof addr === 'object' && addr ? addr.port : config.port
   const shown =
