@@ -10,11 +10,27 @@
  * meanwhile. The data version itself is read at most every `checkIntervalMs`. Each recomputation gets the
  * next `generation`, which the HTTP layer uses for ETags
  * and its own caches.
+ *
+ * With `worker`, recomputation runs in a worker thread (./worker.ts: the same reader and the same
+ * `computeCoverage`): `current()` answers the last report at once and starts a recomputation in
+ * the background; the new report replaces it, under the next generation, once it has arrived in
+ * full. Until the first one has arrived, `current()` computes in process (`ready()` awaits it
+ * instead). The server's event loop then never spends the recomputation's hundreds of
+ * milliseconds; a change shows a moment later, as it does after the interval anyway.
  */
+import { Worker } from 'node:worker_threads'
 import type { Db } from '../db/index.js'
 import type { CoverageInputs } from './inputs.js'
 import { computeCoverage, type CoverageReport } from './model.js'
 import { CoverageSource } from './source.js'
+import {
+  applySlice,
+  type CoverageWorkerData,
+  type FromWorker,
+  type InputsFactorySpec,
+  type ReportSkeleton,
+  type ToWorker,
+} from './worker-protocol.js'
 
 export interface CoverageSnapshot {
   generation: number
@@ -24,6 +40,15 @@ export interface CoverageSnapshot {
   /** The database parts read again for it (catalog, torrents, engine); the rest was unchanged. */
   reread: string[]
   report: CoverageReport
+  /** Bodies serialized with the report (by the worker): the /api/coverage summary and /api/timeline. */
+  bodies?: { summary: Buffer; timeline: Buffer; timelineGzip: Buffer }
+}
+
+/** Recompute in a worker thread reading `dbPath`, with external figures from `inputs` (see ./worker.ts). */
+export interface CoverageWorkerOptions {
+  dbPath: string
+  /** The factory of the worker's `CoverageInputs`; null: none (`NO_EXTERNAL_INPUTS`). */
+  inputs: InputsFactorySpec | null
 }
 
 export interface CoverageCacheOptions {
@@ -36,10 +61,17 @@ export interface CoverageCacheOptions {
   /** Called after each recomputation (e.g. to refresh metrics). */
   onRecompute?: (snapshot: CoverageSnapshot) => void
   now?: () => number
+  worker?: CoverageWorkerOptions
+  /** A recomputation in the worker failed (the last report stays). */
+  onError?: (message: string) => void
 }
 
+const toBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength)
+
 export class CoverageCache {
-  readonly #source: CoverageSource
+  readonly #db: Db
+  readonly #inputs: CoverageInputs
+  #source: CoverageSource | undefined
   readonly #minIntervalMs: number
   readonly #checkIntervalMs: number
   readonly #onRecompute: ((s: CoverageSnapshot) => void) | undefined
@@ -51,9 +83,18 @@ export class CoverageCache {
   #computedAtMs = -Infinity
   #checkedAtMs = -Infinity
   #generation = 0
+  readonly #workerOptions: CoverageWorkerOptions | undefined
+  readonly #onError: ((message: string) => void) | undefined
+  #worker: Worker | undefined
+  /** The recomputation under way in the worker, if any. */
+  #inFlight: Promise<void> | undefined
+  #closed = false
 
   constructor(opts: CoverageCacheOptions) {
-    this.#source = new CoverageSource(opts.db, opts.inputs)
+    this.#db = opts.db
+    this.#inputs = opts.inputs
+    this.#workerOptions = opts.worker
+    this.#onError = opts.onError
     this.#minIntervalMs = opts.minIntervalMs ?? 2000
     this.#checkIntervalMs = opts.checkIntervalMs ?? 200
     this.#onRecompute = opts.onRecompute
@@ -73,7 +114,10 @@ export class CoverageCache {
     this.#checkedAtMs = -Infinity
   }
 
-  /** The current report: recomputed first when the database changed and the interval allows. */
+  /**
+   * The current report. In process: recomputed first when the database changed and the interval
+   * allows. With a worker: the last report, and a recomputation started in the background then.
+   */
   current(): CoverageSnapshot {
     // Asking SQLite costs tens of microseconds: a server answering thousands of requests a
     // second asks at most every `checkIntervalMs`.
@@ -85,19 +129,132 @@ export class CoverageCache {
     if (version !== this.#seenVersion) this.#dirty = true
     if (this.#snapshot && (!this.#dirty || this.#now() - this.#computedAtMs < this.#minIntervalMs))
       return this.#snapshot
+    if (this.#workerOptions && this.#snapshot) {
+      if (!this.#inFlight) void this.#recomputeInWorker(version)
+      return this.#snapshot
+    }
     this.#seenVersion = version
     this.#dirty = false
     const started = performance.now()
+    this.#source ??= new CoverageSource(this.#db, this.#inputs)
     const report = computeCoverage(this.#source.read())
     this.#computedAtMs = this.#now()
-    this.#snapshot = {
+    this.#publish({
       generation: ++this.#generation,
       computedAt: new Date(this.#computedAtMs).toISOString(),
       computeMs: Math.round(performance.now() - started),
       reread: this.#source.lastReread,
       report,
+    })
+    return this.#snapshot!
+  }
+
+  /** The first report (with a worker: computed there); resolves at once without a worker. */
+  async ready(): Promise<CoverageSnapshot> {
+    if (this.#workerOptions && !this.#snapshot) {
+      const version = this.#dataVersion.get() as number
+      await (this.#inFlight ?? this.#recomputeInWorker(version))
     }
-    this.#onRecompute?.(this.#snapshot)
-    return this.#snapshot
+    return this.#snapshot ?? this.current()
+  }
+
+  /** Stops the worker, if any. */
+  async close(): Promise<void> {
+    this.#closed = true
+    const w = this.#worker
+    this.#worker = undefined
+    await w?.terminate()
+  }
+
+  #publish(snapshot: CoverageSnapshot): void {
+    this.#snapshot = snapshot
+    this.#onRecompute?.(snapshot)
+  }
+
+  #startWorker(): Worker {
+    const opts = this.#workerOptions!
+    const w = new Worker(new URL('./worker.js', import.meta.url), {
+      workerData: { dbPath: opts.dbPath, inputs: opts.inputs } satisfies CoverageWorkerData,
+    })
+    // Idle between recomputations: it must not keep the process alive.
+    w.unref()
+    w.on('error', (e) => this.#onError?.(`coverage worker: ${e.message}`))
+    w.on('exit', () => {
+      if (this.#worker === w) this.#worker = undefined
+    })
+    this.#worker = w
+    return w
+  }
+
+  /** One recomputation in the worker, received slice by slice, published whole. */
+  #recomputeInWorker(version: number): Promise<void> {
+    this.#seenVersion = version
+    this.#dirty = false
+    this.#computedAtMs = this.#now()
+    const generation = this.#generation + 1
+    const computedAt = new Date(this.#computedAtMs).toISOString()
+    const run = new Promise<void>((resolve) => {
+      if (this.#closed) return resolve()
+      const w = this.#worker ?? this.#startWorker()
+      w.ref()
+      let begin: Extract<FromWorker, { type: 'begin' }> | undefined
+      let skeleton: ReportSkeleton | undefined
+      let left = 0
+      const done = (): void => {
+        w.off('message', onMessage)
+        w.off('exit', onExit)
+        w.unref()
+        resolve()
+      }
+      const fail = (message: string): void => {
+        // Try again at the next look, not at once: a failure that repeats must not spin.
+        this.#dirty = true
+        this.#onError?.(message)
+        done()
+      }
+      const onExit = (code: number): void => fail(`coverage worker exited with code ${code}`)
+      const finish = (): void => {
+        const b = begin!
+        this.#generation = Math.max(this.#generation, generation)
+        this.#publish({
+          generation,
+          computedAt,
+          computeMs: b.computeMs,
+          reread: b.reread,
+          report: skeleton as unknown as CoverageReport,
+          bodies: {
+            summary: toBuffer(b.summary),
+            timeline: toBuffer(b.timeline),
+            timelineGzip: toBuffer(b.timelineGzip),
+          },
+        })
+        done()
+      }
+      // Each slice is asked for only after the previous one was applied, in its own task, so
+      // HTTP requests run between them.
+      const next = (): void => {
+        if (left === 0) return finish()
+        setImmediate(() => w.postMessage({ type: 'next' } satisfies ToWorker))
+      }
+      const onMessage = (msg: FromWorker): void => {
+        if (msg.type === 'failed') return fail(`coverage worker: ${msg.message}`)
+        if (msg.type === 'begin') {
+          begin = msg
+          skeleton = msg.skeleton
+          left = msg.slices
+          return next()
+        }
+        applySlice(skeleton!, msg)
+        left--
+        next()
+      }
+      w.on('message', onMessage)
+      w.once('exit', onExit)
+      w.postMessage({ type: 'compute', generation, computedAt } satisfies ToWorker)
+    }).finally(() => {
+      this.#inFlight = undefined
+    })
+    this.#inFlight = run
+    return run
   }
 }

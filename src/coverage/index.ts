@@ -65,7 +65,13 @@ export {
   type Span,
 } from './intervals.js'
 export { readCoverageData, CoverageSource } from './source.js'
-export { CoverageCache, type CoverageCacheOptions, type CoverageSnapshot } from './cache.js'
+export {
+  CoverageCache,
+  type CoverageCacheOptions,
+  type CoverageSnapshot,
+  type CoverageWorkerOptions,
+} from './cache.js'
+export type { InputsFactorySpec } from './worker-protocol.js'
 export {
   formatBytes,
   formatCollectionCoverage,

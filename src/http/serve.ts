@@ -55,13 +55,25 @@ export async function startServeHttp(
   const { config } = opts
   const token = readSecret('AACSEED_HTTP_TOKEN', config.http.token_file, opts.env, 'http-token')
   const db = openDatabase(config.catalog.database, { readonly: true })
+  const logger = opts.logger.child({ area: 'http' })
+  // Recomputed in a worker thread (see CoverageCache) unless the caller supplies its own inputs,
+  // which cannot cross to a thread.
+  const coverage = new CoverageCache({
+    db,
+    inputs: opts.inputs ?? healthInputs(db, config),
+    worker: opts.inputs
+      ? undefined
+      : {
+          dbPath: config.catalog.database,
+          inputs: { module: import.meta.url, name: 'healthInputs', arg: config },
+        },
+    onError: (message) => logger.warn({ err: message }, `coverage: ${message}`),
+  })
   try {
+    await coverage.ready()
     const server = await startHttpServer({
       db,
-      coverage: new CoverageCache({
-        db,
-        inputs: opts.inputs ?? healthInputs(db, config),
-      }),
+      coverage,
       jobs: opts.jobs,
       engine: {
         kind: opts.engine.kind,
@@ -95,10 +107,12 @@ export async function startServeHttp(
       url: server.url,
       async close() {
         await server.close()
+        await coverage.close()
         db.close()
       },
     }
   } catch (e) {
+    await coverage.close()
     db.close()
     throw e
   }

@@ -250,6 +250,12 @@ class Views {
     return this.#entry(generation, key, make).bytes
   }
 
+  /** A body serialized elsewhere (by the coverage worker). */
+  put(generation: number, key: string, bytes: Buffer, gzip?: Buffer): void {
+    this.#entry(generation, key, () => '')
+    this.#bodies.set(key, gzip ? { bytes, gzip } : { bytes })
+  }
+
   /** The body gzipped, for clients that accept it; only worth it (and only done) above 32 KiB. */
   gzip(generation: number, key: string, make: () => string): Buffer | null {
     const body = this.#entry(generation, key, make)
@@ -288,6 +294,10 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     const snap = opts.coverage.current()
     if (snap.generation !== refreshedGeneration) {
       refreshedGeneration = snap.generation
+      if (snap.bodies) {
+        views.put(snap.generation, COVERAGE_SUMMARY_KEY, snap.bodies.summary)
+        views.put(snap.generation, TIMELINE_KEY, snap.bodies.timeline, snap.bodies.timelineGzip)
+      }
       setImmediate(() => {
         if (snap.generation === refreshedGeneration) warm(snap)
       })

@@ -16,7 +16,7 @@ import {
 } from '../../src/coverage/index.js'
 import { openDatabase } from '../../src/db/index.js'
 import { EngineStatusStore } from '../../src/engines/index.js'
-import { runCli, tempDir } from '../helpers.js'
+import { runCli, tempDir, waitFor } from '../helpers.js'
 
 async function catalogedTree(t: TestContext): Promise<{ dir: string; db: string; env: NodeJS.ProcessEnv }> {
   const dir = tempDir(t)
@@ -149,4 +149,62 @@ test('the coverage cache recomputes when another connection commits, at most onc
   cache.invalidateNow()
   assert.equal(cache.current().generation, 3)
   assert.equal(recomputed, 3)
+})
+
+test('with a worker thread the cache answers the last report at once and publishes the same report as in process, recomputed there', async (t) => {
+  const tree = await catalogedTree(t)
+  const m = await runCli(['torrents', 'make', '--json'], { env: tree.env })
+  assert.equal(m.code, 0, m.stderr)
+  const writer = openDatabase(tree.db)
+  const reader = openDatabase(tree.db, { readonly: true })
+  const cache = new CoverageCache({
+    db: reader,
+    inputs: NO_EXTERNAL_INPUTS,
+    minIntervalMs: 0,
+    checkIntervalMs: 0,
+    worker: { dbPath: tree.db, inputs: null },
+  })
+  t.after(async () => {
+    await cache.close()
+    reader.close()
+    writer.close()
+  })
+  const first = await cache.ready()
+  assert.equal(first.generation, 1)
+  // The same function over the same stored state: equal to the report computed here.
+  assert.deepEqual(first.report, computeCoverage(readCoverageData(reader, NO_EXTERNAL_INPUTS)))
+  assert.deepEqual(
+    JSON.parse(first.bodies!.summary.toString()),
+    coverageJson(first.report, { detail: false, generation: 1, computedAt: first.computedAt }),
+  )
+  assert.ok(first.report.torrents.length > 0)
+
+  new EngineStatusStore(writer).record(
+    'webtorrent',
+    first.report.torrents.map((x) => ({
+      infoHash: x.infohash,
+      name: x.name,
+      state: 'seeding' as const,
+      bytesPresent: x.bytes,
+      totalBytes: x.bytes,
+      uploaded: 0,
+      peers: 0,
+      error: null,
+    })),
+  )
+  // The change starts a recomputation in the worker; until it arrives, the last report.
+  assert.equal(cache.current(), first)
+  const second = await waitFor(
+    'the recomputed report',
+    () => {
+      const s = cache.current()
+      return s.generation > 1 ? s : undefined
+    },
+    30_000,
+    20,
+  )
+  assert.equal(second.generation, 2)
+  assert.equal(second.report.engine.torrents, first.report.torrents.length)
+  assert.ok(second.report.torrents.every((x) => x.seedingLocally))
+  assert.deepEqual(second.report, computeCoverage(readCoverageData(reader, NO_EXTERNAL_INPUTS)))
 })

@@ -1,0 +1,110 @@
+/**
+ * Coverage computed in a worker thread, so a recomputation never stalls the HTTP server's event
+ * loop (at 10,000 torrents `computeCoverage` takes a few hundred milliseconds).
+ *
+ * One truth: the worker opens the same database read-only (WAL lets a reader run beside the
+ * writer), reads it through the same `CoverageSource` and calls the same `computeCoverage` as the
+ * in-process cache. The external figures come from a factory named by module and export (a
+ * closure cannot cross threads): serve names `healthInputs` with its config.
+ *
+ * Handing the report back is the other cost: deserializing 10,000 torrents at once on the main
+ * thread takes 100–200 ms, as long as the computation. The worker keeps the report and hands it
+ * over in slices of at most `SLICE` array elements, one slice per request from the main thread,
+ * so each slice is a short task between HTTP requests. The bodies the dashboard loads first are
+ * serialized (and gzipped) here too and travel as bytes.
+ */
+import { readlinkSync } from 'node:fs'
+import { setPriority } from 'node:os'
+import { parentPort, workerData } from 'node:worker_threads'
+import { gzipSync } from 'node:zlib'
+import { openDatabase } from '../db/index.js'
+import type { CoverageInputs } from './inputs.js'
+import { coverageJson, timelineJson } from './json.js'
+import { computeCoverage } from './model.js'
+import { CoverageSource } from './source.js'
+import {
+  reportSkeleton,
+  reportSlices,
+  type CoverageWorkerData,
+  type FromWorker,
+  type ToWorker,
+} from './worker-protocol.js'
+
+/**
+ * On Linux a thread has its own nice value: this one yields the CPU to the event loop (answering
+ * requests) and to the engine whenever they want it. Elsewhere, or when not allowed, it runs at
+ * the process's priority.
+ */
+function lowerThreadPriority(): void {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop())
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, 10)
+  } catch {
+    // Not Linux, or not permitted: the same priority as the server.
+  }
+}
+
+async function main(): Promise<void> {
+  const port = parentPort
+  if (!port) return
+  lowerThreadPriority()
+  const data = workerData as CoverageWorkerData
+  const db = openDatabase(data.dbPath, { readonly: true })
+  let inputs: CoverageInputs
+  if (data.inputs) {
+    const mod = (await import(data.inputs.module)) as Record<
+      string,
+      (db: unknown, arg: unknown) => CoverageInputs
+    >
+    const factory = mod[data.inputs.name]
+    if (typeof factory !== 'function')
+      throw new Error(`coverage worker: ${data.inputs.module} exports no function ${data.inputs.name}`)
+    inputs = factory(db, data.inputs.arg)
+  } else {
+    const { NO_EXTERNAL_INPUTS } = await import('./inputs.js')
+    inputs = NO_EXTERNAL_INPUTS
+  }
+  const source = new CoverageSource(db, inputs)
+  let pending: Array<{ target: number; values: unknown[] }> = []
+  port.on('message', (msg: ToWorker) => {
+    if (msg.type === 'next') {
+      const slice = pending.shift()
+      if (slice) port.postMessage({ type: 'slice', ...slice } satisfies FromWorker)
+      return
+    }
+    try {
+      const started = performance.now()
+      const report = computeCoverage(source.read())
+      const computeMs = Math.round(performance.now() - started)
+      const g = msg.generation
+      const summary = Buffer.from(
+        JSON.stringify(coverageJson(report, { detail: false, generation: g, computedAt: msg.computedAt })),
+      )
+      const timeline = Buffer.from(JSON.stringify(timelineJson(report, { generation: g })))
+      const timelineGzip = gzipSync(timeline, { level: 4 })
+      pending = reportSlices(report)
+      const begin: FromWorker = {
+        type: 'begin',
+        generation: g,
+        computeMs,
+        reread: source.lastReread,
+        skeleton: reportSkeleton(report),
+        slices: pending.length,
+        summary,
+        timeline,
+        timelineGzip,
+      }
+      // Copied, not transferred: a short Buffer may sit in Node's shared pool.
+      port.postMessage(begin)
+    } catch (e) {
+      pending = []
+      port.postMessage({
+        type: 'failed',
+        generation: msg.generation,
+        message: (e as Error).message,
+      } satisfies FromWorker)
+    }
+  })
+}
+
+await main()
