@@ -194,6 +194,12 @@ export const DEFAULT_IGNORE = ['.*', 'lost+found']
  */
 export const MIRROR_WORK_DIR = '.aacseed-mirror'
 
+/**
+ * Where mirror sync puts the opaque torrents it follows (src/mirror/other.ts): not releases, so
+ * never read as such. No AAC release is named like this, so skipping it hides none.
+ */
+export const OTHER_TORRENTS_DIR = 'other-torrents'
+
 async function planRoot(
   store: CatalogStore,
   root: string,
@@ -229,7 +235,12 @@ async function planRoot(
   const only = opts.only?.get(root)
   let n = 0
   for (const name of entries.sort()) {
-    if (only ? !only.has(name) : name === MIRROR_WORK_DIR || ignore.some((re) => re.test(name))) continue
+    if (
+      only
+        ? !only.has(name)
+        : name === MIRROR_WORK_DIR || name === OTHER_TORRENTS_DIR || ignore.some((re) => re.test(name))
+    )
+      continue
     const path = join(root, name)
     let st
     try {

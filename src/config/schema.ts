@@ -311,13 +311,21 @@ const mirrorSource = z
     list: z.string().default(''),
     /** Or a folder of .torrent files named `<release name>.torrent`. */
     torrent_dir: z.string().default(''),
-    /** Collections to follow (`*` globs). */
+    /** Collections of AAC releases to follow (`*` globs). */
     collections: z.array(z.string().min(1)).min(1).default(['*']),
-    /** Which torrents: metadata files (`meta`), data folders (`data`), or both. */
+    /**
+     * Which torrents: AAC releases (`aac`, or only metadata files `meta` / data folders `data`),
+     * and opaque torrents (`other`: entries that are not AAC releases, followed by `groups`).
+     */
     kinds: z
-      .array(z.enum(['meta', 'data']))
+      .array(z.enum(['aac', 'meta', 'data', 'other']))
       .min(1)
-      .default(['meta', 'data']),
+      .default(['aac']),
+    /**
+     * Groups of opaque torrents to follow (`*` globs over `group_name`, or over
+     * `top_level_group_name/group_name`); only with `other` in kinds.
+     */
+    groups: z.array(z.string().min(1)).min(1).default(['*']),
     skip_obsolete: z.boolean().default(true),
     skip_embargo: z.boolean().default(true),
     /** Torrents smaller or larger than these are not followed; 0 = no limit. */

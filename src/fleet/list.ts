@@ -6,11 +6,14 @@
  */
 import type { Config } from '../config/index.js'
 import type { Db } from '../db/index.js'
+import { MirrorStore } from '../mirror/store.js'
+import { otherTorrentFileName } from '../mirror/other.js'
 import {
   formatTorrentList,
   torrentListEntries,
+  upstreamListEntry,
+  type PublishedListEntry,
   type SwarmFigures,
-  type TorrentListEntry,
 } from '../torrents/list.js'
 import { TorrentStore } from '../torrents/store.js'
 import type { TorrentHealthReport } from './health.js'
@@ -28,10 +31,16 @@ export function listFigures(t: TorrentHealthReport | undefined): SwarmFigures | 
   }
 }
 
-/** The published list's entries: the torrents aacseed made, with the health state's figures. */
-export function publishedList(db: Db, config: Config, now = new Date()): TorrentListEntry[] {
+/**
+ * The published list's entries: the torrents aacseed made, with the health state's figures; then
+ * the opaque torrents mirror sync holds, each as upstream listed it (only `url` names our copy).
+ */
+export function publishedList(db: Db, config: Config, now = new Date()): PublishedListEntry[] {
   const health = new Map(readHealth(db, config, now).torrents.map((t) => [t.infohash, t]))
-  return torrentListEntries(
+  const others = new MirrorStore(db)
+    .publishedOther()
+    .map((o) => upstreamListEntry(o.entry, config.torrents.url_base, otherTorrentFileName(o.btih)))
+  const ours: PublishedListEntry[] = torrentListEntries(
     new TorrentStore(db).all(),
     {
       urlBase: config.torrents.url_base,
@@ -40,6 +49,7 @@ export function publishedList(db: Db, config: Config, now = new Date()): Torrent
     },
     (infohash) => listFigures(health.get(infohash)),
   )
+  return others.length > 0 ? [...ours, ...others] : ours
 }
 
 /** The published list as the file and GET /torrents.json carry it. */

@@ -1,14 +1,19 @@
 /**
  * The seed job: hands every torrent aacseed made to the engine, against the data it was made
- * from. Verification is skipped exactly when the catalog still shows the data as it was when
- * hashed, so a restart never re-hashes terabytes, and a change is always re-verified.
+ * from, and every opaque torrent mirror sync holds (upstream's .torrent, against its group's
+ * folder). Verification is skipped exactly when the catalog (for an opaque torrent: the data
+ * identity stored when it was placed) still shows the data as it was when hashed, so a restart
+ * never re-hashes terabytes, and a change is always re-verified.
  */
 import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { CatalogStore } from '../catalog/index.js'
 import type { Db } from '../db/index.js'
 import type { Engine } from '../engines/index.js'
 import { errorMessage } from '../errors.js'
-import { TorrentStore } from '../torrents/index.js'
+import { dataIdentity, otherFolder } from '../mirror/other.js'
+import { MirrorStore } from '../mirror/store.js'
+import { parseTorrent, TorrentStore } from '../torrents/index.js'
 
 export interface SeedReport {
   added: number
@@ -48,6 +53,34 @@ export async function seedTorrents(
     } catch (e) {
       // One torrent the engine refuses (or whose .torrent vanished) must not stop the others.
       report.failed.push({ name: t.name, error: errorMessage(e) })
+    }
+  }
+  // `placed` too: seeded (and published) before marked done.
+  for (const d of new MirrorStore(db).downloads(['placed', 'done'])) {
+    if (d.kind !== 'other' || d.torrent === null) continue
+    if (opts.signal?.aborted) break
+    if (held.has(d.btih)) {
+      report.duplicate++
+      continue
+    }
+    try {
+      const dir = otherFolder(d.root, d.topGroup, d.group)
+      const name = parseTorrent(d.torrent).name
+      const identity = await dataIdentity(join(dir, name))
+      const verify = identity === null || identity !== d.dataIdentity
+      const r = await engine.add({
+        torrent: d.torrent,
+        infoHash: d.btih,
+        name,
+        dataDir: dir,
+        verify,
+        ...(opts.labels ? { labels: opts.labels } : {}),
+      })
+      if (r === 'added') report.added++
+      else report.duplicate++
+      if (verify) report.verified++
+    } catch (e) {
+      report.failed.push({ name: d.name, error: errorMessage(e) })
     }
   }
   return report

@@ -104,8 +104,13 @@ export function checkOpaqueTorrent(
  * And a piece length that `buildTorrent` cannot make (outside 32 KiB–16 MiB, not a power of
  * two) could never be verified by making the torrent again: refused before any download.
  */
-export async function checkEngineView(buf: Uint8Array, t: ParsedTorrent): Promise<void> {
-  if (!isValidPieceLength(t.pieceLength))
+export async function checkEngineView(
+  buf: Uint8Array,
+  t: ParsedTorrent,
+  /** `remade: false`: an opaque torrent, never made again, so any piece length will do. */
+  opts: { remade?: boolean } = {},
+): Promise<void> {
+  if (opts.remade !== false && !isValidPieceLength(t.pieceLength))
     throw new MirrorError(
       'torrent-unsupported',
       `the .torrent for ${t.name} has piece length ${t.pieceLength}: aacseed verifies a download by making its torrent again, and makes only powers of two from 32 KiB to 16 MiB`,

@@ -18,6 +18,9 @@
  *                    queued → downloading → verifying → placed → done, or to rejected. It
  *                    keeps the checked .torrent, its piece length, private flag and source
  *                    tag (to make the same torrent again), retry bookkeeping and the error.
+ *                    (migration 011) Opaque torrents too: kind `other`, no collection (''),
+ *                    their groups (`top_group`, `group_name`: the folder they go into) and the
+ *                    identity of their data once placed (`data_identity`).
  */
 import type { Db } from '../db/index.js'
 import type { TorrentShape } from '../torrents/index.js'
@@ -34,7 +37,8 @@ export type DownloadState = 'queued' | 'downloading' | 'verifying' | 'placed' | 
 export interface DownloadRow {
   btih: string
   name: string
-  kind: 'meta' | 'data'
+  /** `other`: an opaque torrent (no collection: ''). */
+  kind: 'meta' | 'data' | 'other'
   collection: string
   source: string
   wantedBy: 'sync' | 'plan'
@@ -52,6 +56,10 @@ export interface DownloadRow {
   createdAt: string
   updatedAt: string
   doneAt: string | null
+  /** An opaque torrent's groups (its folder); '' for AAC releases. */
+  topGroup: string
+  group: string
+  dataIdentity: string | null
 }
 
 export interface SourceRow {
@@ -82,7 +90,8 @@ export interface StoredOpaque extends Omit<OpaqueTorrent, 'entry'> {
 }
 
 const DOWNLOAD = `SELECT btih, name, kind, collection, source, wanted_by AS wantedBy, state, root, torrent, total_size AS totalSize, piece_length AS pieceLength,
-  private, info_source AS infoSource, attempts, next_attempt_at AS nextAttemptAt, error_code AS errorCode, error, created_at AS createdAt, updated_at AS updatedAt, done_at AS doneAt
+  private, info_source AS infoSource, attempts, next_attempt_at AS nextAttemptAt, error_code AS errorCode, error, created_at AS createdAt, updated_at AS updatedAt, done_at AS doneAt,
+  top_group AS topGroup, group_name AS "group", data_identity AS dataIdentity
   FROM mirror_downloads`
 
 const UPSTREAM = `SELECT source, btih, name, kind, collection, range_from AS "from", range_to AS "to", range_from_s AS fromS, range_to_s AS toS, torrent_url AS torrentUrl, magnet,
@@ -452,22 +461,74 @@ export class MirrorStore {
     return this.db.prepare(`${DOWNLOAD} WHERE btih = ?`).get(btih) as DownloadRow | undefined
   }
 
-  /** Queues a release; a btih already known (in any state) is left as it is. Returns whether it was new. */
+  /**
+   * Queues a release, or an opaque torrent (kind `other`, collection '', with its groups); a btih
+   * already known (in any state) is left as it is. Returns whether it was new.
+   */
   queue(
-    t: Pick<UpstreamTorrent, 'btih' | 'name' | 'kind' | 'collection' | 'dataSize'> & {
+    t: Pick<UpstreamTorrent, 'btih' | 'name' | 'dataSize'> & {
+      kind: DownloadRow['kind']
+      collection: string
       source: string
       wantedBy: 'sync' | 'plan'
       root: string
+      topGroup?: string
+      group?: string
     },
     at: string,
   ): boolean {
     const r = this.db
       .prepare(
-        `INSERT INTO mirror_downloads (btih, name, kind, collection, source, wanted_by, state, root, total_size, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?) ON CONFLICT (btih) DO NOTHING`,
+        `INSERT INTO mirror_downloads (btih, name, kind, collection, source, wanted_by, state, root, total_size, created_at, updated_at, top_group, group_name)
+         VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?) ON CONFLICT (btih) DO NOTHING`,
       )
-      .run(t.btih, t.name, t.kind, t.collection, t.source, t.wantedBy, t.root, t.dataSize, at, at)
+      .run(
+        t.btih,
+        t.name,
+        t.kind,
+        t.collection,
+        t.source,
+        t.wantedBy,
+        t.root,
+        t.dataSize,
+        at,
+        at,
+        t.kind === 'other' ? (t.topGroup ?? '') : '',
+        t.kind === 'other' ? (t.group ?? '') : '',
+      )
     return r.changes > 0
+  }
+
+  /** An opaque torrent's data as placed (`dataIdentity` in src/mirror/other.ts). */
+  setDataIdentity(btih: string, identity: string | null, at: string): void {
+    this.db
+      .prepare('UPDATE mirror_downloads SET data_identity = ?, updated_at = ? WHERE btih = ?')
+      .run(identity, at, btih)
+  }
+
+  /** Bytes of the opaque torrents placed in a root (they are not in the catalog). */
+  otherBytesIn(root: string): number {
+    return this.db
+      .prepare(
+        "SELECT COALESCE(SUM(total_size), 0) FROM mirror_downloads WHERE kind = 'other' AND state IN ('placed', 'done') AND root = ?",
+      )
+      .pluck()
+      .get(root) as number
+  }
+
+  /**
+   * The opaque torrents mirror sync holds and publishes, each with its list entry as upstream
+   * wrote it (JSON; from the source listing it now, or last), in btih order. `placed` ones too:
+   * the list is published before they are marked `done` (done means published).
+   */
+  publishedOther(): Array<{ btih: string; entry: string }> {
+    return this.db
+      .prepare(
+        `SELECT d.btih AS btih, (SELECT o.entry FROM upstream_opaque o WHERE o.btih = d.btih ORDER BY o.listed DESC, o.source LIMIT 1) AS entry
+         FROM mirror_downloads d WHERE d.kind = 'other' AND d.state IN ('placed', 'done') ORDER BY d.btih`,
+      )
+      .all()
+      .filter((r) => (r as { entry: string | null }).entry !== null) as Array<{ btih: string; entry: string }>
   }
 
   /** The checked .torrent and what remaking it needs. */
@@ -532,7 +593,7 @@ export class MirrorStore {
   torrentShapes(): Map<string, TorrentShape> {
     const rows = this.db
       .prepare(
-        "SELECT name, piece_length AS pieceLength, private, info_source AS source, announce FROM mirror_downloads WHERE state IN ('placed', 'done') AND piece_length IS NOT NULL",
+        "SELECT name, piece_length AS pieceLength, private, info_source AS source, announce FROM mirror_downloads WHERE state IN ('placed', 'done') AND piece_length IS NOT NULL AND kind <> 'other'",
       )
       .all() as Array<{
       name: string

@@ -17,6 +17,13 @@
  * A release that fails a check is `rejected`: its data is moved to
  * `<root>/.aacseed-mirror/rejected/<btih>/` and kept for a human, never published. Network
  * failures are retried: a few times within the pass, then by later passes with growing delays.
+ *
+ * An opaque torrent a source follows (`kinds = ["other"]`, `groups`) takes the same steps, but
+ * no AAC rule applies: its .torrent must be the one its entry names (`checkOpaqueTorrent`); the
+ * engine's piece checks against the infohash are its verification; once every piece is in, it
+ * is renamed into `<root>/other-torrents/<top group>/<group>/` (src/mirror/other.ts) and, in
+ * `placed`, its .torrent is written byte for byte beside ours, the list published with its
+ * upstream entry (`publishedOther`) and it is seeded. No catalog, no torrent made again.
  */
 import { lstat, mkdir, mkdtemp, open, readdir, rename, rm, statfs } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -35,12 +42,14 @@ import {
   parseTorrent,
   sortByNameBytes,
   TorrentStore,
+  writeFileAtomic,
   type TorrentFile,
 } from '../torrents/index.js'
-import { checkEngineView, checkUpstreamTorrent } from './check.js'
+import { checkEngineView, checkOpaqueTorrent, checkUpstreamTorrent } from './check.js'
 import { MirrorError } from './errors.js'
 import { displayLocation, fetchBytes } from './fetch.js'
-import type { Rejection, UpstreamTorrent } from './list.js'
+import type { OpaqueTorrent, Rejection, UpstreamTorrent } from './list.js'
+import { dataIdentity, otherFolder, otherTorrentFileName } from './other.js'
 import { globMatcher } from './plan.js'
 import {
   fetchOptions,
@@ -130,11 +139,31 @@ export function followedBy(s: SourceConfig): (t: UpstreamTorrent) => boolean {
   const collections = globMatcher(s.collections)
   return (t) =>
     collections(t.collection) &&
-    s.kinds.includes(t.kind) &&
+    (s.kinds.includes('aac') || s.kinds.includes(t.kind)) &&
     !(s.skip_obsolete && t.obsolete) &&
     !(s.skip_embargo && t.embargo) &&
     !(s.min_bytes > 0 && t.dataSize !== null && t.dataSize < s.min_bytes) &&
     !(s.max_bytes > 0 && (t.dataSize === null || t.dataSize > s.max_bytes))
+}
+
+/** An opaque torrent a source follows, as `queueNew` needs it. */
+export type FollowedOther = Pick<
+  OpaqueTorrent,
+  'btih' | 'displayName' | 'topGroup' | 'group' | 'dataSize' | 'obsolete' | 'embargo'
+> & { source: string }
+
+/** Whether a source follows an opaque torrent: `other` in its kinds, and its group in `groups`. */
+export function followsOther(
+  s: SourceConfig,
+): (o: Pick<OpaqueTorrent, 'topGroup' | 'group' | 'dataSize' | 'obsolete' | 'embargo'>) => boolean {
+  if (!s.kinds.includes('other')) return () => false
+  const groups = globMatcher(s.groups)
+  return (o) =>
+    (groups(o.group) || groups(`${o.topGroup}/${o.group}`)) &&
+    !(s.skip_obsolete && o.obsolete) &&
+    !(s.skip_embargo && o.embargo) &&
+    !(s.min_bytes > 0 && o.dataSize !== null && o.dataSize < s.min_bytes) &&
+    !(s.max_bytes > 0 && (o.dataSize === null || o.dataSize > s.max_bytes))
 }
 
 async function statfsFree(path: string): Promise<number> {
@@ -198,9 +227,12 @@ export class MirrorSync {
     report.sources = fetched.sources
     report.rejectedEntries = fetched.rejected
     const offered = fetched.followed
-    this.queueNew(offered, root, report, dryRun)
+    this.queueNew(offered, fetched.followedOther, root, report, dryRun)
     if (dryRun) {
-      await this.simulateStarts(report, root, offered)
+      await this.simulateStarts(report, root, [
+        ...offered,
+        ...fetched.followedOther.map((o) => ({ name: otherName(o), dataSize: o.dataSize })),
+      ])
       return report
     }
     const engine = this.deps.engine
@@ -244,8 +276,10 @@ export class MirrorSync {
     sources: SourceReport[]
     rejected: Rejection[]
     followed: Array<UpstreamTorrent & { source: string }>
+    followedOther: FollowedOther[]
   }> {
     const followed: Array<UpstreamTorrent & { source: string }> = []
+    const followedOther: FollowedOther[] = []
     const sources: SourceReport[] = []
     const rejected: Rejection[] = []
     const stored = new Map(this.store.sources().map((s) => [s.name, s]))
@@ -267,12 +301,14 @@ export class MirrorSync {
         error: null,
       }
       let fresh: UpstreamTorrent[] | null = null
+      let freshOther: OpaqueTorrent[] | null = null
       if (due) {
         try {
           let sourceRejections: Rejection[]
           if (dryRun) {
             const parsed = await readSource(s, this.settings, () => memorySink(s.name), signal)
             fresh = parsed.torrents
+            freshOther = parsed.opaque
             sourceRejections = parsed.rejected
           } else {
             await readSource(
@@ -316,10 +352,15 @@ export class MirrorSync {
       }
       if (fresh) fresh.forEach(visit)
       else await this.store.eachUpstream(s.name, visit)
+      const other = followsOther(s)
+      // Only for a source that follows opaque torrents: a real list holds tens of thousands.
+      if (s.kinds.includes('other'))
+        for (const o of freshOther ?? this.store.opaque({ source: s.name }))
+          if (other(o)) followedOther.push({ ...o, source: s.name })
       entry.offered = offered
       sources.push(entry)
     }
-    return { sources, rejected, followed }
+    return { sources, rejected, followed, followedOther }
   }
 
   /** Names of releases this machine holds or is getting: cataloged anywhere, torrented, or downloading. */
@@ -333,11 +374,15 @@ export class MirrorSync {
 
   private queueNew(
     offered: Array<UpstreamTorrent & { source: string }>,
+    others: readonly FollowedOther[],
     root: string,
     report: SyncReport,
     dryRun: boolean,
   ): void {
     const held = this.heldNames()
+    // An opaque torrent is known by its btih (display names repeat across groups).
+    const heldBtih = new Set<string>(new TorrentStore(this.deps.db).all().map((t) => t.infohash))
+    for (const d of this.store.downloads()) heldBtih.add(d.btih)
     // Metadata first: it is small, and it says what the data is.
     const order = [...offered].sort(
       (a, b) =>
@@ -353,6 +398,31 @@ export class MirrorSync {
         if (held.has(t.name)) continue
         held.add(t.name)
         if (dryRun || this.store.queue({ ...t, wantedBy: 'sync', root }, at)) report.queued.push(t.name)
+      }
+      // After the AAC releases: what the archive's own standard describes comes first.
+      for (const o of others) {
+        if (heldBtih.has(o.btih)) continue
+        heldBtih.add(o.btih)
+        const name = otherName(o)
+        if (
+          dryRun ||
+          this.store.queue(
+            {
+              btih: o.btih,
+              name,
+              kind: 'other',
+              collection: '',
+              dataSize: o.dataSize,
+              source: o.source,
+              wantedBy: 'sync',
+              root,
+              topGroup: o.topGroup,
+              group: o.group,
+            },
+            at,
+          )
+        )
+          report.queued.push(name)
       }
     })()
   }
@@ -433,10 +503,12 @@ export class MirrorSync {
   }
 
   private rootBytes(root: string): number {
-    return new CatalogStore(this.deps.db)
-      .releases()
-      .filter((r) => r.root === root)
-      .reduce((s, r) => s + r.bytes, 0)
+    return (
+      new CatalogStore(this.deps.db)
+        .releases()
+        .filter((r) => r.root === root)
+        .reduce((s, r) => s + r.bytes, 0) + this.store.otherBytesIn(root)
+    )
   }
 
   private async start(
@@ -514,7 +586,9 @@ export class MirrorSync {
     report: SyncReport,
     signal?: AbortSignal,
   ): Promise<Buffer | null> {
-    const candidates = this.store.upstreamByBtih(row.btih)
+    const other = row.kind === 'other'
+    const candidates: ReadonlyArray<{ source: string; torrentUrl: string | null; magnet: string | null }> =
+      other ? this.store.opaqueByBtih(row.btih) : this.store.upstreamByBtih(row.btih)
     const up =
       candidates.find((u) => u.torrentUrl !== null) ??
       candidates.find((u) => u.magnet !== null) ??
@@ -550,8 +624,23 @@ export class MirrorSync {
       return null
     }
     try {
-      const t = checkUpstreamTorrent(bytes, up, torrentLimits(this.settings))
-      await checkEngineView(bytes, t)
+      const t = other
+        ? checkOpaqueTorrent(
+            bytes,
+            { btih: row.btih, dataSize: row.totalSize, label: row.name },
+            torrentLimits(this.settings),
+          )
+        : checkUpstreamTorrent(
+            bytes,
+            {
+              btih: row.btih,
+              name: row.name,
+              kind: row.kind === 'meta' ? 'meta' : 'data',
+              dataSize: row.totalSize,
+            },
+            torrentLimits(this.settings),
+          )
+      await checkEngineView(bytes, t, { remade: !other })
       this.store.setTorrent(
         row.btih,
         bytes,
@@ -612,7 +701,7 @@ export class MirrorSync {
   private async simulateStarts(
     report: SyncReport,
     root: string,
-    offered: ReadonlyArray<UpstreamTorrent>,
+    offered: ReadonlyArray<Pick<UpstreamTorrent, 'name' | 'dataSize'>>,
   ): Promise<void> {
     // A dry run shows what a real pass would start, by the sizes the lists give.
     const sizes = new Map(offered.map((t) => [t.name, t.dataSize]))
@@ -682,6 +771,7 @@ export class MirrorSync {
   }
 
   private async verify(row: DownloadRow, report: SyncReport): Promise<void> {
+    if (row.kind === 'other') return this.placeOther(row, report)
     const staged = join(this.staging(row, 'partial'), row.name)
     const target = join(row.root, row.name)
     if (!(await pathExists(staged))) {
@@ -754,6 +844,62 @@ export class MirrorSync {
   }
 
   /**
+   * An opaque torrent the engine holds whole, every piece checked against its infohash (its only
+   * verification): renamed from staging into its group's folder, in one step.
+   */
+  private async placeOther(row: DownloadRow, report: SyncReport): Promise<void> {
+    const parsed = parseTorrent(row.torrent!, torrentLimits(this.settings))
+    const staged = join(this.staging(row, 'partial'), parsed.name)
+    let target: string
+    try {
+      target = join(otherFolder(row.root, row.topGroup, row.group), parsed.name)
+    } catch (e) {
+      await this.rejectRow(row, 'entry-invalid', errorMessage(e), report, staged)
+      return
+    }
+    if (!(await pathExists(staged))) {
+      if (await pathExists(target)) {
+        this.store.setState(row.btih, 'placed', this.stamp())
+        return
+      }
+      this.store.setState(row.btih, 'downloading', this.stamp())
+      this.fail(
+        row,
+        new MirrorError('download-failed', `${staged} vanished before it was placed; downloading again`),
+        report,
+      )
+      return
+    }
+    await this.deps.engine!.remove(row.btih).catch(() => {})
+    try {
+      await createEmptyFiles(staged, parsed.kind === 'folder' ? parsed.files : [])
+      if (await pathExists(target)) {
+        await this.rejectRow(
+          row,
+          'name-taken',
+          `${target} already exists (another torrent of the group by the same name); the download is kept aside`,
+          report,
+          staged,
+        )
+        return
+      }
+      await mkdir(dirname(target), { recursive: true })
+      await rename(staged, target)
+    } catch (e) {
+      this.fail(row, e, report)
+      return
+    }
+    await rm(this.staging(row, 'partial'), { recursive: true, force: true })
+    this.store.setDataIdentity(row.btih, await dataIdentity(target), this.stamp())
+    this.store.setState(row.btih, 'placed', this.stamp())
+    report.placed.push(row.name)
+    this.log.info(
+      { torrent: row.name, path: target },
+      'mirror: complete (pieces checked by the engine) and placed',
+    )
+  }
+
+  /**
    * Scans the root, makes the torrents (upstream's shape), and checks each placed release came out as
    * upstream's torrent.
    */
@@ -764,6 +910,23 @@ export class MirrorSync {
     signal?: AbortSignal,
   ): Promise<void> {
     const { db, config } = this.deps
+    // Opaque torrents are not cataloged or torrented again: upstream's .torrent is published as it is.
+    const others = placed.filter((r) => r.kind === 'other')
+    placed = placed.filter((r) => r.kind !== 'other')
+    for (const row of others) {
+      const file = join(config.torrents.out_dir, otherTorrentFileName(row.btih))
+      await mkdir(config.torrents.out_dir, { recursive: true })
+      await writeFileAtomic(file, row.torrent!, 0o644, 'an upstream .torrent')
+    }
+    const good: DownloadRow[] = [...others]
+    if (placed.length === 0) {
+      await this.deps.afterPlace?.()
+      for (const row of good) {
+        this.store.setState(row.btih, 'done', this.stamp())
+        report.done.push(row.name)
+      }
+      return
+    }
     const shapes = this.store.torrentShapes()
     const scanned = await this.exclusive(async () => {
       const r = await scan({
@@ -782,7 +945,6 @@ export class MirrorSync {
     })
     const torrents = new TorrentStore(db)
     let movedAside = false
-    const good: DownloadRow[] = []
     for (const row of placed) {
       const t = torrents.byName(row.name)
       if (t && t.infohash === row.btih) {
@@ -828,6 +990,11 @@ export class MirrorSync {
       report.done.push(row.name)
     }
   }
+}
+
+/** An opaque torrent's name in reports: its display name without `.torrent`. */
+function otherName(o: Pick<OpaqueTorrent, 'displayName'>): string {
+  return o.displayName.replace(/\.torrent$/, '')
 }
 
 function cmp(a: string, b: string): number {

@@ -9,10 +9,10 @@ import type { Config } from '../config/index.js'
 import type { Db } from '../db/index.js'
 import { publishedList } from '../fleet/list.js'
 import { MirrorStore } from '../mirror/store.js'
-import { publishTorrentList, type MakeOptions, type TorrentListEntry } from '../torrents/index.js'
+import { publishTorrentList, type MakeOptions, type PublishedListEntry } from '../torrents/index.js'
 
 /** The published torrent list (see fleet/list.ts). */
-export function torrentList(db: Db, config: Config): TorrentListEntry[] {
+export function torrentList(db: Db, config: Config): PublishedListEntry[] {
   return publishedList(db, config)
 }
 

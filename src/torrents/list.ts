@@ -49,6 +49,22 @@ export interface TorrentListEntry {
   piece_length: number
 }
 
+/**
+ * An upstream list's entry published as upstream wrote it (an opaque torrent mirror sync holds):
+ * every field unchanged but `url`, which names our byte-exact copy of upstream's .torrent (an
+ * upstream `url` may be relative to upstream's list, and would resolve against ours).
+ */
+export type UpstreamListEntry = Record<string, unknown> & { url: string; btih: string }
+
+/** One entry of the list aacseed publishes. */
+export type PublishedListEntry = TorrentListEntry | UpstreamListEntry
+
+export function upstreamListEntry(entryJson: string, urlBase: string, file: string): UpstreamListEntry {
+  const e = JSON.parse(entryJson) as Record<string, unknown> & { btih: string }
+  // Spread, then `url` set: it keeps its place among upstream's keys.
+  return { ...e, url: torrentUrl(urlBase, file) }
+}
+
 export interface ListSettings {
   urlBase: string
   topLevelGroupName: string
@@ -129,17 +145,22 @@ const CSV_COLUMNS = [
   'magnet_link',
 ] as const
 
-function csvCell(v: string | number | boolean | null | undefined): string {
-  const s = v === null || v === undefined ? '' : String(v)
+function csvCell(v: unknown): string {
+  const s =
+    v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v as string)
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
 }
 
-export function formatTorrentList(entries: readonly TorrentListEntry[], format: ListFormat): string {
+export function formatTorrentList(entries: readonly PublishedListEntry[], format: ListFormat): string {
   switch (format) {
     case 'json':
       return JSON.stringify(entries, null, 2) + '\n'
     case 'magnets':
-      return entries.map((e) => e.magnet_link + '\n').join('')
+      return entries
+        .map(
+          (e) => (typeof e.magnet_link === 'string' ? e.magnet_link : `magnet:?xt=urn:btih:${e.btih}`) + '\n',
+        )
+        .join('')
     case 'csv':
       return (
         [CSV_COLUMNS.join(','), ...entries.map((e) => CSV_COLUMNS.map((c) => csvCell(e[c])).join(','))].join(
@@ -152,7 +173,7 @@ export function formatTorrentList(entries: readonly TorrentListEntry[], format: 
 /** Writes the JSON list atomically, so a web server never serves half of it. */
 export async function publishTorrentList(
   path: string,
-  entries: readonly TorrentListEntry[],
+  entries: readonly PublishedListEntry[],
 ): Promise<string> {
   await mkdir(dirname(path), { recursive: true })
   const bytes = Buffer.from(formatTorrentList(entries, 'json'))

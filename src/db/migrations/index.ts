@@ -9,6 +9,7 @@ import { migration007 } from './007-copy-states.js'
 import { migration008 } from './008-opaque.js'
 import { migration009 } from './009-leases.js'
 import { migration010 } from './010-upstream-flags.js'
+import { migration011 } from './011-mirror-other.js'
 
 /** Numbered migrations, applied in order; never edit one that has shipped, add the next number. */
 export const migrations: Migration[] = [
@@ -22,6 +23,7 @@ export const migrations: Migration[] = [
   migration008,
   migration009,
   migration010,
+  migration011,
 ]
 
 /** The schema version this aacseed writes: the newest migration's number. */
