@@ -1,13 +1,16 @@
 /**
- * The fleet at scale, simulated in one process: 50 FAKE seedboxes (test/support/fake-transmission.ts,
- * local HTTP servers speaking the Transmission RPC subset aacseed uses) holding 2,000 torrents each.
+ * The fleet at scale, simulated in one process: 50 FAKE seedboxes holding 2,000 torrents each, a
+ * quarter of each kind (test/support/fake-daemons.ts: local servers answering the health poll in
+ * Transmission's, qBittorrent's, Deluge's and rTorrent's real wire formats, their shapes checked
+ * against the real daemons' recorded answers by test/engines/wire-shapes.test.ts).
  *
  *   npm run bench:fleet
  *   node dist/bench/fleet.js --seedboxes 5 --torrents 200     (a quick smaller run)
  *
  * Measures:
- * - one full health poll cycle of every seedbox (session-get, one batched torrent-get, free-space
- *   each; everything stored in SQLite), the first (all rows new) and a steady-state one;
+ * - one full health poll cycle of every seedbox (version, every torrent in one call, free space
+ *   each; everything stored in SQLite), the first (all rows new) and a steady-state one; then one
+ *   steady-state poll of each kind's seedboxes alone;
  * - a placement of 100,000 torrents over 50 seedboxes (the pure planner), from nothing and
  *   with the fleet already holding the plan;
  * - how many placements move when one seedbox is added to the 50, and when one is lost.
@@ -21,9 +24,16 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { configSchema } from '../src/config/index.js'
 import { openDatabase } from '../src/db/index.js'
-import { Fleet, movedPlacements, planPlacement, type PlacementInput } from '../src/fleet/index.js'
+import { REMOTE_KINDS, type RemoteKind } from '../src/engines/index.js'
+import {
+  Fleet,
+  movedPlacements,
+  planPlacement,
+  seedboxPasswordEnv,
+  type PlacementInput,
+} from '../src/fleet/index.js'
 import type { Holding, PlacementSeedbox, PlacementTorrent } from '../src/fleet/placement.js'
-import { FakeTransmission } from '../test/support/fake-transmission.js'
+import { fakeSeedbox, type FakeSeedbox } from '../test/support/fake-daemons.js'
 
 const { values } = parseArgs({
   options: { seedboxes: { type: 'string' }, torrents: { type: 'string' }, placement: { type: 'string' } },
@@ -55,36 +65,51 @@ async function timed(fn: () => unknown): Promise<Timed> {
 }
 const show = (t: Timed): string => `${secs(t.wall)} (CPU ${secs(t.cpu)})`
 
-async function pollBench(): Promise<{ first: Timed; steady: Timed }> {
+interface PollFigures {
+  first: Timed
+  steady: Timed
+  /** One steady-state poll of only that kind's seedboxes (a quarter of the fleet each). */
+  byKind: Record<RemoteKind, { seedboxes: number; poll: Timed }>
+}
+
+async function pollBench(): Promise<PollFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'aacseed-bench-fleet-'))
-  const fakes: FakeTransmission[] = []
+  const fakes: FakeSeedbox[] = []
   try {
     for (let s = 0; s < SEEDBOXES; s++) {
-      const f = new FakeTransmission({ freeBytes: 4e12 })
+      // A quarter of each kind, interleaved.
+      const f = fakeSeedbox(REMOTE_KINDS[s % REMOTE_KINDS.length]!, { freeBytes: 4e12 })
       for (let i = 0; i < PER_SEEDBOX; i++) {
         f.put({
-          hashString: hex(`bench ${s} ${i}`),
+          hash: hex(`bench ${s} ${i}`),
           name: `annas_archive_data__aacid__bench__${s}_${i}`,
-          uploadedEver: i * 1000,
-          peersConnected: i % 7,
-          trackerStats: [{ seederCount: i % 11, leecherCount: i % 3, downloadCount: i }],
+          size: 1e8 + i,
+          uploaded: i * 1000,
+          peers: i % 7,
+          seeders: i % 11,
+          leechers: i % 3,
+          downloads: i,
         })
       }
       await f.listen()
       fakes.push(f)
     }
     const db = openDatabase(join(dir, 'aacseed.db'))
-    const config = configSchema.parse({
-      fleet: {
-        seedboxes: fakes.map((f, i) => ({
-          name: `fake-${i}`,
-          url: f.url,
-          path: '/downloads',
-          reserve_bytes: 0,
-        })),
-      },
+    const env: NodeJS.ProcessEnv = {}
+    const boxes = fakes.map((f, i) => {
+      env[seedboxPasswordEnv(`fake-${i}`)] = f.password
+      return {
+        name: `fake-${i}`,
+        kind: f.kind,
+        url: f.url,
+        username: f.username,
+        path: '/downloads',
+        reserve_bytes: 0,
+      }
     })
-    const fleet = new Fleet(config, db)
+    const fleetOf = (seedboxes: typeof boxes) =>
+      new Fleet(configSchema.parse({ fleet: { seedboxes } }), db, { env })
+    const fleet = fleetOf(boxes)
     let first = { answered: 0, torrents: 0, failed: [] as unknown[] }
     const firstT = await timed(async () => (first = await fleet.poll()))
     if (first.answered !== SEEDBOXES || first.torrents !== SEEDBOXES * PER_SEEDBOX)
@@ -92,11 +117,22 @@ async function pollBench(): Promise<{ first: Timed; steady: Timed }> {
         `poll answered ${first.answered}, ${first.torrents} torrents: ${JSON.stringify(first.failed.slice(0, 3))}`,
       )
     // Steady state: some copies changed state since.
-    for (const f of fakes) for (const t of [...f.torrents.values()].slice(0, 20)) t.rateUpload += 1000
+    for (const f of fakes)
+      for (let i = 0; i < 20; i++) f.touch(hex(`bench ${fakes.indexOf(f)} ${i}`), { rateUpload: 1000 })
     const steadyT = await timed(() => fleet.poll())
     await fleet.close()
+    const byKind = {} as PollFigures['byKind']
+    for (const kind of REMOTE_KINDS) {
+      const mine = boxes.filter((b) => b.kind === kind)
+      const sub = fleetOf(mine)
+      let r = { answered: 0 }
+      const t = await timed(async () => (r = await sub.poll()))
+      if (r.answered !== mine.length) throw new Error(`${kind}: ${r.answered} of ${mine.length} answered`)
+      byKind[kind] = { seedboxes: mine.length, poll: t }
+      await sub.close()
+    }
     db.close()
-    return { first: firstT, steady: steadyT }
+    return { first: firstT, steady: steadyT, byKind }
   } finally {
     await Promise.all(fakes.map((f) => f.close()))
     rmSync(dir, { recursive: true, force: true })
@@ -158,13 +194,17 @@ async function placementBench(): Promise<{
 
 const load = loadavg()[0]!.toFixed(2)
 console.log(
-  `fleet benchmark: ${SEEDBOXES} fake seedboxes × ${PER_SEEDBOX} torrents; placement of ${PLACED} torrents, N = 2 (load average ${load})`,
+  `fleet benchmark: ${SEEDBOXES} fake seedboxes (${REMOTE_KINDS.join(', ')} in turn) × ${PER_SEEDBOX} torrents; placement of ${PLACED} torrents, N = 2 (load average ${load})`,
 )
 const poll = await pollBench()
 console.log(
   `full health poll, first (all rows new):  ${show(poll.first)}  (bar ≤ ${POLL_BAR_S} s; CPU includes the fakes answering)`,
 )
 console.log(`full health poll, steady state:          ${show(poll.steady)}  (bar ≤ ${POLL_BAR_S} s)`)
+for (const [kind, k] of Object.entries(poll.byKind))
+  console.log(
+    `  ${kind.padEnd(12)} ${k.seedboxes} seedboxes × ${PER_SEEDBOX} torrents, steady poll: ${show(k.poll)}`,
+  )
 const p = await placementBench()
 console.log(
   `placement of ${PLACED} torrents over ${SEEDBOXES} seedboxes, empty fleet:   ${show(p.empty)}  (bar ≤ ${PLACE_BAR_S} s)`,

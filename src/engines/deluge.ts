@@ -133,6 +133,7 @@ interface JsonReply {
 export class DelugeEngine implements RemoteEngine {
   readonly kind = 'deluge' as const
   private readonly log: EngineLogger
+  private readonly tap: NonNullable<RemoteEngineOptions['wireTap']>
   private readonly endpoint: string
   private readonly display: string
   private readonly password: string
@@ -148,6 +149,7 @@ export class DelugeEngine implements RemoteEngine {
     opts: RemoteEngineOptions = {},
   ) {
     this.log = opts.logger ?? silentLogger
+    this.tap = opts.wireTap ?? (() => {})
     const { url, password } = splitCredentials(settings.url, settings.username, settings.password)
     this.endpoint = url.toString()
     this.display = displayUrl(url)
@@ -163,6 +165,7 @@ export class DelugeEngine implements RemoteEngine {
   async info(): Promise<RemoteInfo> {
     const t0 = performance.now()
     const version = await this.core('daemon.get_version', [])
+    this.tap('info', version)
     return {
       version: typeof version === 'string' ? version : 'unknown',
       apiVersion: '',
@@ -206,6 +209,7 @@ export class DelugeEngine implements RemoteEngine {
 
   async list(): Promise<RemoteTorrentStatus[]> {
     const all = await this.core('core.get_torrents_status', [{}, DELUGE_FIELDS])
+    this.tap('list', all)
     if (typeof all !== 'object' || all === null)
       throw new EngineError('engine-rejected', `deluge: ${this.display}: get_torrents_status is not a map`)
     return Object.entries(all).flatMap(([hash, raw]) => {
@@ -216,6 +220,7 @@ export class DelugeEngine implements RemoteEngine {
 
   async freeSpace(path: string): Promise<number> {
     const free = await this.core('core.get_free_space', [path])
+    this.tap('freeSpace', free)
     if (typeof free !== 'number' || free < 0)
       throw new EngineError(
         'engine-rejected',

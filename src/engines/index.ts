@@ -28,7 +28,7 @@ export {
   type RemoteTorrentStatus,
   REMOTE_KINDS,
 } from './engine.js'
-export { mapPath, type RemoteSettings, type RetryPolicy } from './rpc.js'
+export { mapPath, type RemoteSettings, type RetryPolicy, type WireCall } from './rpc.js'
 export { createRemoteEngine, enginePasswordEnv, engineSettings } from './remote.js'
 
 export interface CreateEngineOptions {

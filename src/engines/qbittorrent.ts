@@ -117,6 +117,7 @@ export function parseQBittorrentTorrent(raw: unknown): RemoteTorrentStatus | nul
 export class QBittorrentEngine implements RemoteEngine {
   readonly kind = 'qbittorrent' as const
   private readonly log: EngineLogger
+  private readonly tap: NonNullable<RemoteEngineOptions['wireTap']>
   private readonly base: URL
   private readonly display: string
   private readonly username: string
@@ -131,6 +132,7 @@ export class QBittorrentEngine implements RemoteEngine {
     opts: RemoteEngineOptions = {},
   ) {
     this.log = opts.logger ?? silentLogger
+    this.tap = opts.wireTap ?? (() => {})
     const { url, username, password } = splitCredentials(settings.url, settings.username, settings.password)
     if (!url.pathname.endsWith('/')) url.pathname += '/'
     this.base = url
@@ -150,6 +152,7 @@ export class QBittorrentEngine implements RemoteEngine {
     const version = (await this.get('app/version')).trim()
     const latencyMs = performance.now() - t0
     const api = (await this.get('app/webapiVersion')).trim()
+    this.tap('info', { 'app/version': version, 'app/webapiVersion': api })
     this.apiVersion = api.split('.').map((x) => Number(x) || 0)
     return { version, apiVersion: api, latencyMs }
   }
@@ -193,6 +196,7 @@ export class QBittorrentEngine implements RemoteEngine {
   async list(): Promise<RemoteTorrentStatus[]> {
     const text = await this.get('torrents/info')
     const raw = parseJson(text, 'torrents/info', this.display)
+    this.tap('list', raw)
     if (!Array.isArray(raw))
       throw new EngineError('engine-rejected', `qbittorrent: ${this.display}: torrents/info is not a list`)
     return raw.flatMap((x: unknown) => {
@@ -205,6 +209,8 @@ export class QBittorrentEngine implements RemoteEngine {
     const data = parseJson(await this.get('sync/maindata'), 'sync/maindata', this.display) as {
       server_state?: { free_space_on_disk?: unknown }
     }
+    // Only the part we read: the rest of maindata (torrents, categories, tags) is the list's business.
+    this.tap('freeSpace', { server_state: data.server_state })
     const free = data.server_state?.free_space_on_disk
     if (typeof free !== 'number' || free < 0)
       throw new EngineError(

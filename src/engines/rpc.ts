@@ -44,9 +44,18 @@ export interface RemoteSettings {
   daemon?: string
 }
 
+/** The calls of a health poll, as `RemoteEngineOptions.wireTap` names them. */
+export type WireCall = 'info' | 'list' | 'freeSpace'
+
 export interface RemoteEngineOptions {
   logger?: EngineLogger
   retry?: Partial<RetryPolicy>
+  /**
+   * Called with each health-poll answer as decoded from the wire, before it is mapped. The
+   * contract suite records real daemons' answers with it, so the fleet benchmark's fakes can be
+   * held to the same shape (test/fixtures/wire/).
+   */
+  wireTap?: (call: WireCall, answer: unknown) => void
 }
 
 /**

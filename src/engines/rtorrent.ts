@@ -140,6 +140,7 @@ function quoted(s: string): string {
 export class RTorrentEngine implements RemoteEngine {
   readonly kind = 'rtorrent' as const
   private readonly log: EngineLogger
+  private readonly tap: NonNullable<RemoteEngineOptions['wireTap']>
   private readonly url: URL
   private readonly display: string
   private readonly authorization: string | null
@@ -151,6 +152,7 @@ export class RTorrentEngine implements RemoteEngine {
     opts: RemoteEngineOptions = {},
   ) {
     this.log = opts.logger ?? silentLogger
+    this.tap = opts.wireTap ?? (() => {})
     const { url, username, password } = splitCredentials(settings.url, settings.username, settings.password)
     this.url = url
     this.display = displayUrl(url)
@@ -169,6 +171,7 @@ export class RTorrentEngine implements RemoteEngine {
     const version = await this.call('system.client_version', [])
     const latencyMs = performance.now() - t0
     const api = await this.call('system.api_version', []).catch(() => '')
+    this.tap('info', { 'system.client_version': version, 'system.api_version': api })
     return { version: text(version) || 'unknown', apiVersion: text(api), latencyMs }
   }
 
@@ -200,6 +203,7 @@ export class RTorrentEngine implements RemoteEngine {
 
   async list(): Promise<RemoteTorrentStatus[]> {
     const rows = await this.call('d.multicall2', ['', 'main', ...MULTICALL_FIELDS])
+    this.tap('list', rows)
     if (!Array.isArray(rows))
       throw new EngineError('engine-rejected', `rtorrent: ${this.display}: d.multicall2 is not a list`)
     return rows.flatMap((r) => {
@@ -210,6 +214,7 @@ export class RTorrentEngine implements RemoteEngine {
 
   async freeSpace(path: string): Promise<number> {
     const out = await this.call('execute.capture', ['', 'df', '-P', '-k', '--', path])
+    this.tap('freeSpace', out)
     const line = text(out).trim().split('\n').at(-1) ?? ''
     const avail = Number(line.split(/\s+/)[3])
     if (!Number.isFinite(avail))

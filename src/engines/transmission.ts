@@ -85,8 +85,11 @@ export class TransmissionEngine implements RemoteEngine {
   private session: Promise<{ rpcVersion: number; version: string }> | null = null
   private closed = false
 
+  private readonly tap: NonNullable<RemoteEngineOptions['wireTap']>
+
   constructor(settings: RemoteSettings, opts: RemoteEngineOptions = {}) {
     this.log = opts.logger ?? silentLogger
+    this.tap = opts.wireTap ?? (() => {})
     this.labels = settings.labels
     this.pathMap = settings.pathMap
     const { url, username, password } = splitCredentials(settings.url, settings.username, settings.password)
@@ -139,6 +142,7 @@ export class TransmissionEngine implements RemoteEngine {
   async info(): Promise<RemoteInfo> {
     const t0 = performance.now()
     const args = await this.rpc.call('session-get', { fields: ['version', 'rpc-version'] })
+    this.tap('info', args)
     const latencyMs = performance.now() - t0
     const version = typeof args.version === 'string' ? args.version : 'unknown'
     const rpcVersion = typeof args['rpc-version'] === 'number' ? args['rpc-version'] : 0
@@ -231,6 +235,7 @@ export class TransmissionEngine implements RemoteEngine {
 
   async freeSpace(path: string): Promise<number> {
     const args = await this.rpc.call('free-space', { path })
+    this.tap('freeSpace', args)
     const size = args['size-bytes']
     if (typeof size !== 'number' || size < 0)
       throw new EngineError(
@@ -243,6 +248,7 @@ export class TransmissionEngine implements RemoteEngine {
   async list(): Promise<RemoteTorrentStatus[]> {
     await this.ensureSession()
     const torrents = await this.getTorrents(undefined, LIST_FIELDS)
+    this.tap('list', { torrents })
     return torrents.flatMap((raw) => {
       const t = parseTransmissionTorrent(raw)
       return t ? [t] : []

@@ -41,6 +41,11 @@ export function encodeCall(method: string, params: readonly XmlRpcValue[]): stri
     .join('')}</params></methodCall>`
 }
 
+/** A `methodResponse` carrying `value` (what the tests' fake rTorrent answers; the client only decodes). */
+export function encodeResponse(value: XmlRpcValue): string {
+  return `<?xml version="1.0"?><methodResponse><params><param>${encodeValue(value)}</param></params></methodResponse>`
+}
+
 const ENTITY: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" }
 function unescapeXml(s: string): string {
   return s.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_, e: string) =>

@@ -16,8 +16,18 @@ import {
   type RemoteEngine,
   type RemoteKind,
   type RemoteTorrentStatus,
+  type WireCall,
 } from '../../src/engines/index.js'
 import { requireTool, tempDir, waitFor } from '../helpers.js'
+import {
+  firstOnly,
+  readWireFixture,
+  shapeDiff,
+  shapeOf,
+  wireFixturePath,
+  writeWireFixture,
+  type Shape,
+} from '../support/wire-shape.js'
 import { DAEMON_TOOLS, startDaemon, type Daemon } from './daemons.js'
 import { infoHashOf, makeRelease, makeTorrent, startTracker, type Release } from './fixtures.js'
 
@@ -135,6 +145,44 @@ export function contractSuite(kind: RemoteKind): void {
       assert.equal(await engine.add(item(first.release, first.torrent, { verify: false })), 'duplicate')
       const hash = infoHashOf(first.torrent)
       assert.equal((await engine.list()).filter((s) => s.infoHash === hash).length, 1)
+    })
+
+    test('the poll answers have the recorded wire shape (test/fixtures/wire/<kind>.json)', async (t) => {
+      if (!daemon || !first) return t.skip('no first torrent')
+      const answers: Partial<Record<WireCall, unknown>> = {}
+      const tapped = createRemoteEngine(kind, daemon.settings, {
+        retry: { attempts: 3, baseDelayMs: 100 },
+        wireTap: (call, answer) => (answers[call] = answer),
+      })
+      const info = await tapped.info()
+      await tapped.list()
+      await waitFor(
+        'free space measured',
+        () => tapped.freeSpace(daemon!.dataDir).catch(() => false),
+        30_000,
+        500,
+      )
+      await tapped.close()
+      const calls: WireCall[] = ['info', 'list', 'freeSpace']
+      const shapes = Object.fromEntries(calls.map((c) => [c, shapeOf(answers[c])])) as Record<WireCall, Shape>
+      // AACSEED_RECORD_WIRE=1 writes the fixture from this daemon (commit it); otherwise it must match.
+      if (process.env.AACSEED_RECORD_WIRE === '1' || !existsSync(wireFixturePath(kind))) {
+        assert.notEqual(
+          process.env.CI,
+          'true',
+          `no ${wireFixturePath(kind)}: record it with AACSEED_RECORD_WIRE=1`,
+        )
+        writeWireFixture({
+          kind,
+          version: info.version,
+          recordedAt: new Date().toISOString(),
+          shapes,
+          examples: { info: answers.info, list: firstOnly(answers.list), freeSpace: answers.freeSpace },
+        })
+        return
+      }
+      const recorded = readWireFixture(kind)
+      for (const c of calls) assert.deepEqual(shapeDiff(recorded.shapes[c], shapes[c]), [], `${kind} ${c}`)
     })
 
     test('the state of 500 torrents in one poll', async (t) => {

@@ -21,7 +21,9 @@ export interface FakeTorrent {
   rateUpload: number
   uploadedEver: number
   isStalled: boolean
+  /** The figures tests set; the rest of each tracker stat is filled as 3.00 answers it. */
   trackerStats: Array<{ seederCount: number; leecherCount: number; downloadCount: number }>
+  totalSize: number
   downloadDir: string
   labels: string[]
 }
@@ -78,6 +80,7 @@ export class FakeTransmission {
       uploadedEver: 0,
       isStalled: false,
       trackerStats: [{ seederCount: 3, leecherCount: 1, downloadCount: 10 }],
+      totalSize: 1_000_000,
       downloadDir: '/downloads',
       labels: [],
       ...t,
@@ -128,29 +131,31 @@ export class FakeTransmission {
       ? ids.flatMap((h) => (this.torrents.has(h) ? [this.torrents.get(h)!] : []))
       : [...this.torrents.values()]
     switch (method) {
-      case 'session-get':
-        return reply('success', {
+      case 'session-get': {
+        const all: Record<string, unknown> = {
           version: this.opts.version ?? '3.00 (fake)',
           'rpc-version': this.opts.rpcVersion ?? 16,
           'download-dir': '/downloads',
-        })
+        }
+        // Like the daemon: only the fields asked for, when some are.
+        const fields = args.fields as string[] | undefined
+        return reply('success', fields ? Object.fromEntries(fields.map((f) => [f, all[f]])) : all)
+      }
       case 'torrent-get': {
         const fields = ((args.fields as string[] | undefined) ?? ['hashString']).filter(
           (f) => !this.opts.omitFields?.includes(f),
         )
         const torrents = selected.map((t) => {
           const o: Record<string, unknown> = {}
-          for (const f of fields) o[f] = (t as unknown as Record<string, unknown>)[f]
+          const full = wireTorrent(t)
+          for (const f of fields) o[f] = full[f]
           return o
         })
         return reply('success', { torrents })
       }
       case 'free-space':
-        return reply('success', {
-          path: args.path,
-          'size-bytes': this.freeBytes,
-          total_size: this.freeBytes * 2,
-        })
+        // 3.00's answer (4.x adds total_size).
+        return reply('success', { path: args.path, 'size-bytes': this.freeBytes })
       case 'torrent-add': {
         let hash: string
         let name: string
@@ -201,5 +206,42 @@ export class FakeTransmission {
   private send(res: ServerResponse, status: number, body: string, type = 'text/html'): void {
     res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) })
     res.end(body)
+  }
+}
+
+/** A torrent's torrent-get fields as transmission-daemon 3.00 answers them (test/fixtures/wire/transmission.json). */
+function wireTorrent(t: FakeTorrent): Record<string, unknown> {
+  const have = Math.round(t.totalSize * t.percentDone)
+  return {
+    ...t,
+    haveValid: have,
+    sizeWhenDone: t.totalSize,
+    uploadRatio: have > 0 ? t.uploadedEver / have : -1,
+    trackerStats: t.trackerStats.map((x, id) => ({
+      announce: 'http://tracker.invalid/announce',
+      announceState: 1,
+      hasAnnounced: true,
+      hasScraped: true,
+      host: 'http://tracker.invalid:80',
+      id,
+      isBackup: false,
+      lastAnnouncePeerCount: x.seederCount + x.leecherCount,
+      lastAnnounceResult: 'Success',
+      lastAnnounceStartTime: 0,
+      lastAnnounceSucceeded: true,
+      lastAnnounceTime: 0,
+      lastAnnounceTimedOut: false,
+      lastScrapeResult: '',
+      lastScrapeStartTime: 0,
+      lastScrapeSucceeded: true,
+      lastScrapeTime: 0,
+      lastScrapeTimedOut: false,
+      nextAnnounceTime: 0,
+      nextScrapeTime: 0,
+      scrape: 'http://tracker.invalid/scrape',
+      scrapeState: 1,
+      tier: 0,
+      ...x,
+    })),
   }
 }
