@@ -47,9 +47,25 @@ export interface LeaseInfo {
 /** Someone else holds the lease: exit 2, with a message that names the holder and what to do. */
 export class LeaseHeldError extends ConfigError {
   override readonly code = 'lease-held'
-  constructor(readonly held: LeaseInfo) {
-    super(heldMessage(held))
+  constructor(
+    readonly held: LeaseInfo,
+    /** What the CLI adds: how to wait, or how long it waited. */
+    suffix = '',
+  ) {
+    super(heldMessage(held) + suffix)
   }
+}
+
+/**
+ * Waiting for a held lease (the CLI's `--wait`): poll until the holder ends, at growing
+ * intervals (bounded by `maxPollMs`), for at most `timeoutMs`.
+ */
+export interface LeaseWait {
+  timeoutMs: number
+  /** Called once, when the lease is found held: the CLI says whom it waits for. */
+  onWait?: (held: LeaseInfo) => void
+  signal?: AbortSignal
+  maxPollMs?: number
 }
 
 export function heldMessage(h: LeaseInfo, sameHost = h.host === hostname()): string {
@@ -104,6 +120,8 @@ export interface LeasesOptions {
   alive?: (pid: number) => boolean
   ttlMs?: number
   heartbeatMs?: number
+  /** Wait for a held lease instead of failing at once (CLI commands with `--wait`). */
+  wait?: LeaseWait
 }
 
 export class Lease {
@@ -154,6 +172,7 @@ export class Leases {
   readonly #alive: (pid: number) => boolean
   readonly #ttlMs: number
   readonly #heartbeatMs: number
+  readonly #wait: LeaseWait | undefined
 
   constructor(db: Db, opts: LeasesOptions) {
     this.#db = db
@@ -164,6 +183,12 @@ export class Leases {
     this.#alive = opts.alive ?? pidAlive
     this.#ttlMs = opts.ttlMs ?? TTL_MS
     this.#heartbeatMs = opts.heartbeatMs ?? HEARTBEAT_MS
+    this.#wait = opts.wait
+  }
+
+  /** Whether a held lease is waited for (`wait` was given). */
+  get waits(): boolean {
+    return this.#wait !== undefined
   }
 
   #expired(r: Row): boolean {
@@ -204,18 +229,59 @@ export class Leases {
     return held ?? new Lease(this, name, token, this.#heartbeatMs)
   }
 
-  /** Takes the lease or throws LeaseHeldError. */
+  /** Takes the lease or throws LeaseHeldError, at once (serve's own leases never wait). */
   acquire(name: string, job: string, extra: { httpUrl?: string } = {}): Lease {
     const got = this.tryAcquire(name, job, extra)
     if (got instanceof Lease) return got
     throw new LeaseHeldError(got)
   }
 
+  /**
+   * Takes the lease; when it is held and `wait` was given, polls until its holder ends (or
+   * dies) or `wait.timeoutMs` passes. Returns who still holds it then.
+   */
+  async tryAcquireWaiting(
+    name: string,
+    job: string,
+  ): Promise<Lease | { held: LeaseInfo; waitedMs?: number }> {
+    const first = this.tryAcquire(name, job)
+    if (first instanceof Lease) return first
+    const wait = this.#wait
+    if (!wait) return { held: first }
+    wait.onWait?.(first)
+    const started = Date.now()
+    const maxPoll = wait.maxPollMs ?? 5000
+    let held = first
+    let delay = Math.min(250, maxPoll)
+    for (;;) {
+      const left = started + wait.timeoutMs - Date.now()
+      if (left <= 0 || wait.signal?.aborted) return { held, waitedMs: Date.now() - started }
+      await sleep(Math.min(delay, left), wait.signal)
+      delay = Math.min(delay * 2, maxPoll)
+      const got = this.tryAcquire(name, job)
+      if (got instanceof Lease) return got
+      held = got
+    }
+  }
+
+  /** `acquire`, waiting as `wait` says; throws LeaseHeldError when the lease stays held. */
+  async take(name: string, job: string): Promise<Lease> {
+    const got = await this.tryAcquireWaiting(name, job)
+    if (got instanceof Lease) return got
+    const suffix =
+      got.waitedMs !== undefined
+        ? `; gave up after waiting ${Math.round(got.waitedMs / 1000)} s (--wait-timeout)`
+        : this.#holder === 'cli' && name !== 'serve'
+          ? ' (or pass --wait)'
+          : ''
+    throw new LeaseHeldError(got.held, suffix)
+  }
+
   /** Runs `fn` holding the leases `names` (taken in order, all or none), then releases them. */
   async with<T>(names: readonly string[], job: string, fn: () => Promise<T>): Promise<T> {
     const held: Lease[] = []
     try {
-      for (const n of names) held.push(this.acquire(n, job))
+      for (const n of names) held.push(await this.take(n, job))
       return await fn()
     } finally {
       for (const l of held.reverse()) l.release()
@@ -259,4 +325,16 @@ export function catalogLock(leases: Leases | undefined, defaultJob: string): Cat
     tail = run.catch(() => {})
     return run
   }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    signal?.addEventListener('abort', done, { once: true })
+  })
 }

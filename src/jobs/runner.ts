@@ -177,7 +177,12 @@ export class JobRunner {
     }
     let lease: Lease | undefined
     if (this.#leases) {
-      const got = this.#leases.tryAcquire(name, name)
+      // Only a CLI process waits (`aacseed run JOB --wait`); serve skips at once, without an await
+      // between its in-process check above and taking the lease.
+      const taken = this.#leases.waits
+        ? await this.#leases.tryAcquireWaiting(name, name)
+        : this.#leases.tryAcquire(name, name)
+      const got = taken instanceof Lease ? taken : 'held' in taken ? taken.held : taken
       if (!(got instanceof Lease)) {
         const why = heldMessage(got)
         const id = this.#runs.skipped(name, trigger, new Date(), why)

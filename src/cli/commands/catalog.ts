@@ -6,7 +6,7 @@ import { getRecord, scan, scanSettings, writeSampleRelease, type ScanReport } fr
 import type { Config } from '../../config/index.js'
 import { openDatabase, openExistingDatabase } from '../../db/index.js'
 import { UsageError } from '../../errors.js'
-import { Leases } from '../../jobs/leases.js'
+import { cliLeases, WAIT_HELP, WAIT_OPTIONS, WAIT_USAGE } from '../leases.js'
 import { defineCommand, stringFlag, writeJson, type CommandContext } from '../command.js'
 import { formatBytes } from '../../coverage/format.js'
 import { progressLine } from '../progress.js'
@@ -61,7 +61,7 @@ async function runScan(
     })
   try {
     // A database serve (or another command) may be writing: hold the catalog while scanning.
-    return shared ? await new Leases(db, { holder: 'cli' }).with(['catalog'], 'scan', run) : await run()
+    return shared ? await cliLeases(db, ctx).with(['catalog'], 'scan', run) : await run()
   } finally {
     bar.done()
     db.close()
@@ -75,13 +75,14 @@ function checkPaths(paths: string[], what: string): void {
 export const scanCommand = defineCommand({
   name: 'scan',
   summary: 'catalog release roots into the database (incremental)',
-  usage: '[ROOT...] [--db PATH] [--full] [--json]',
-  options: { db: { type: 'string' }, json: { type: 'boolean' }, full: { type: 'boolean' } },
+  usage: `[ROOT...] [--db PATH] [--full] [--json] ${WAIT_USAGE}`,
+  options: { db: { type: 'string' }, json: { type: 'boolean' }, full: { type: 'boolean' }, ...WAIT_OPTIONS },
   help: [
     'ROOT        release roots (default: catalog.roots from the config)',
     '--db PATH   the SQLite database (default: catalog.database)',
     '--full      read every entry again, even the unchanged ones',
     '--json      print {meta_files, data_folders, records, data_files, problems} as JSON',
+    ...WAIT_HELP,
     'exit code 1 when problems were found (the valid parts are cataloged all the same)',
   ],
   async run(ctx) {

@@ -10,7 +10,7 @@ import {
   type SeedboxView,
   type TorrentHealthReport,
 } from '../../fleet/index.js'
-import { Leases } from '../../jobs/leases.js'
+import { cliLeases, WAIT_HELP, WAIT_OPTIONS, WAIT_USAGE } from '../leases.js'
 import { createLogger } from '../../log/index.js'
 import { MirrorStore } from '../../mirror/index.js'
 import { defineCommand, stringFlag, writeJson, type CommandContext } from '../command.js'
@@ -32,6 +32,11 @@ async function withFleet<T>(
     await fleet.close()
     db.close()
   }
+}
+
+/** A poll from the CLI writes what serve's fleet_poll job writes: one poller at a time. */
+async function pollHolding(ctx: CommandContext, fleet: Fleet): Promise<void> {
+  await cliLeases(fleet.db, ctx).with(['fleet_poll'], 'fleet poll', () => fleet.poll())
 }
 
 /** For the commands that report stored state: a missing database is an error, not created. */
@@ -115,20 +120,23 @@ export const fleetPlan = defineCommand({
   name: 'fleet plan',
   summary:
     'show which seedbox should hold which torrent: additions, removals, and torrents that cannot reach N',
-  usage: '[--json] [--no-poll] [--all] [--db PATH]',
+  usage: `[--json] [--no-poll] [--all] [--db PATH] ${WAIT_USAGE}`,
   options: {
     json: { type: 'boolean' },
     'no-poll': { type: 'boolean' },
     all: { type: 'boolean' },
     db: { type: 'string' },
+    ...WAIT_OPTIONS,
   },
   help: [
-    'Polls every seedbox first (--no-poll: plan from the last stored poll). Changes nothing.',
+    'Polls every seedbox first (--no-poll: plan from the last stored poll), holding the fleet_poll',
+    'lease as the fleet_poll job does. Changes no placement.',
+    ...WAIT_HELP,
     'Exit 1 when some torrent cannot reach its target of copies.',
   ],
   async run(ctx) {
     return await withFleet(ctx, async (fleet) => {
-      if (!ctx.values['no-poll']) await fleet.poll()
+      if (!ctx.values['no-poll']) await pollHolding(ctx, fleet)
       const p = fleet.plan()
       if (ctx.values.json) writeJson(ctx, planJson(p))
       else {
@@ -177,15 +185,13 @@ export const fleetPlan = defineCommand({
 export const fleetApply = defineCommand({
   name: 'fleet apply',
   summary: 'poll, plan, and push the missing placements (and remove extras, with fleet.remove_extra)',
-  usage: '[--json] [--db PATH]',
-  options: { json: { type: 'boolean' }, db: { type: 'string' } },
-  help: ['Exit 1 when a push failed or some torrent cannot reach its target of copies.'],
+  usage: `[--json] [--db PATH] ${WAIT_USAGE}`,
+  options: { json: { type: 'boolean' }, db: { type: 'string' }, ...WAIT_OPTIONS },
+  help: [...WAIT_HELP, 'Exit 1 when a push failed or some torrent cannot reach its target of copies.'],
   async run(ctx) {
     return await withFleet(ctx, async (fleet) => {
       // serve's fleet_apply job and this command would push the same placements twice.
-      const r = await new Leases(fleet.db, { holder: 'cli' }).with(['fleet_apply'], 'fleet apply', () =>
-        fleet.apply(),
-      )
+      const r = await cliLeases(fleet.db, ctx).with(['fleet_apply'], 'fleet apply', () => fleet.apply())
       if (ctx.values.json) writeJson(ctx, r)
       else {
         const lines = [
@@ -229,20 +235,23 @@ export const fleetStatus = defineCommand({
   name: 'fleet status',
   summary:
     "seedboxes (up/down, last seen, RPC latency, free space, torrents, errors) and every torrent's copies and health",
-  usage: '[--json] [--poll] [--all] [--db PATH]',
+  usage: `[--json] [--poll] [--all] [--db PATH] ${WAIT_USAGE}`,
   options: {
     json: { type: 'boolean' },
     poll: { type: 'boolean' },
     all: { type: 'boolean' },
     db: { type: 'string' },
+    ...WAIT_OPTIONS,
   },
   help: [
-    'From the last stored poll (`aacseed serve` polls on schedule); --poll polls first.',
+    'From the last stored poll (`aacseed serve` polls on schedule); --poll polls first, holding the',
+    'fleet_poll lease as the fleet_poll job does.',
+    ...WAIT_HELP,
     '--all lists healthy torrents too.',
   ],
   async run(ctx) {
     return await withStoredFleet(ctx, async (fleet) => {
-      if (ctx.values.poll) await fleet.poll()
+      if (ctx.values.poll) await pollHolding(ctx, fleet)
       const s = fleet.status()
       if (ctx.values.json) writeJson(ctx, statusJson(s))
       else {

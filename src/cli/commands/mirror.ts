@@ -11,7 +11,8 @@ import { createEngine, type Engine } from '../../engines/index.js'
 import { UsageError } from '../../errors.js'
 import { startEngine } from '../../engines/start.js'
 import { publishList } from '../../publish/index.js'
-import { catalogLock, Lease, Leases } from '../../jobs/leases.js'
+import { catalogLock, type Lease } from '../../jobs/leases.js'
+import { cliLeases, WAIT_HELP, WAIT_OPTIONS, WAIT_USAGE } from '../leases.js'
 import { seedTorrents } from '../../jobs/seed.js'
 import { createLogger } from '../../log/index.js'
 import {
@@ -243,13 +244,14 @@ export const mirrorSync = defineCommand({
   name: 'mirror sync',
   summary:
     'fetch the ranges the mirror sources list and this machine lacks; verify, catalog and publish them',
-  usage: '[--dry-run] [--no-wait] [--engine webtorrent|transmission] [--json] [--db PATH]',
+  usage: `[--dry-run] [--no-wait] [--engine webtorrent|transmission] [--json] [--db PATH] ${WAIT_USAGE}`,
   options: {
     'dry-run': { type: 'boolean' },
     'no-wait': { type: 'boolean' },
     engine: { type: 'string' },
     json: { type: 'boolean' },
     db: { type: 'string' },
+    ...WAIT_OPTIONS,
   },
   help: [
     '--dry-run   fetch the lists and show what would be downloaded; change nothing',
@@ -257,6 +259,8 @@ export const mirrorSync = defineCommand({
     '            the next sync, or `aacseed serve`, resumes them). Default with webtorrent: wait',
     '            until the downloads in flight are verified and cataloged',
     '--json      the sync report as JSON',
+    ...WAIT_HELP,
+    '           (--wait is about the lease; --no-wait is about the downloads)',
     'exit code 1 when a source failed, entries or downloads were rejected, or something will be retried',
   ],
   async run(ctx) {
@@ -279,8 +283,8 @@ export const mirrorSync = defineCommand({
         return r.sources.some((s) => s.error) || r.rejectedEntries.length > 0 ? 1 : 0
       }
       // serve's mirror_sync job and this command would start the same downloads twice.
-      const leases = new Leases(db, { holder: 'cli' })
-      lease = leases.acquire('mirror_sync', 'mirror sync')
+      const leases = cliLeases(db, ctx, controller.signal)
+      lease = await leases.take('mirror_sync', 'mirror sync')
       engine = createEngine(config.engine, { logger: log.child({ area: 'engine' }), env: ctx.env })
       await startEngine(engine)
       const e = engine
@@ -393,9 +397,9 @@ function planJson(plan: SeedPlan) {
 export const planCommand = defineCommand({
   name: 'plan',
   summary: 'choose the upstream torrents that help the archive most for a disk budget',
-  usage:
-    '--budget SIZE [--collections GLOB,...] [--groups GLOB,...] [--max-seeders N] [--format table|json|magnets|torrents] [--refresh] [--scrape] [--apply local|fleet] [--db PATH]',
+  usage: `--budget SIZE [--collections GLOB,...] [--groups GLOB,...] [--max-seeders N] [--format table|json|magnets|torrents] [--refresh] [--scrape] [--apply local|fleet] [--db PATH] ${WAIT_USAGE}`,
   options: {
+    ...WAIT_OPTIONS,
     budget: { type: 'string' },
     collections: { type: 'string' },
     groups: { type: 'string' },
@@ -422,6 +426,9 @@ export const planCommand = defineCommand({
     '                     (or the mirror_sync job of `aacseed serve`) downloads, verifies and seeds them',
     '--apply fleet        give them to the fleet: `fleet apply` (or its job) places each on N seedboxes,',
     '                     which download it from the swarm; no local copy is made',
+    '--apply holds the lease of the job that acts on what it writes (mirror_sync for local,',
+    '                     fleet_apply for fleet), so it never changes the queue under a running one',
+    ...WAIT_HELP,
     'exit code 1 when --apply could not take some torrent (its .torrent unreachable or invalid)',
     'Order: fewest seeders first, metadata before data, smaller first; a data torrent brings the',
     'metadata torrents of its collection that overlap its range. Obsolete, embargoed and held torrents are left out.',
@@ -478,11 +485,16 @@ export const planCommand = defineCommand({
         ...(collections ? { collections } : {}),
         ...(groups ? { groups } : {}),
       })
+      // What --apply writes is what mirror sync (local) or fleet apply (fleet) acts on.
       const applied =
         apply === 'local'
-          ? applyPlanLocally(db, config, plan.chosen)
+          ? await cliLeases(db, ctx).with(['mirror_sync'], 'plan --apply local', () =>
+              Promise.resolve(applyPlanLocally(db, config, plan.chosen)),
+            )
           : apply === 'fleet'
-            ? await applyPlanToFleet(db, config, plan.chosen)
+            ? await cliLeases(db, ctx).with(['fleet_apply'], 'plan --apply fleet', () =>
+                applyPlanToFleet(db, config, plan.chosen),
+              )
             : null
       if (format === 'json')
         writeJson(ctx, { ...planJson(plan), ...(applied ? { applied: { to: apply, ...applied } } : {}) })

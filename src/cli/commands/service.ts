@@ -7,6 +7,7 @@ import { ENGINE_KINDS, JOB_NAMES, type Config, type JobName } from '../../config
 import { openDatabase } from '../../db/index.js'
 import { AacseedError, ConfigError, UsageError } from '../../errors.js'
 import { Lease, LeaseHeldError, Leases } from '../../jobs/leases.js'
+import { cliLeases, WAIT_HELP, WAIT_OPTIONS, WAIT_USAGE } from '../leases.js'
 import { runInServe } from '../forward.js'
 import { createLogger, type Logger } from '../../log/index.js'
 import { defineCommand, stringFlag, writeJson, type CommandContext } from '../command.js'
@@ -179,8 +180,9 @@ export const serveCommand = defineCommand({
 export const seedCommand = defineCommand({
   name: 'seed',
   summary: 'hand every made torrent to the engine and report; with webtorrent, keep seeding until Ctrl-C',
-  usage: '[--engine webtorrent|transmission] [--json]',
-  options: { engine: { type: 'string' }, json: { type: 'boolean' } },
+  usage: `[--engine webtorrent|transmission] [--json] ${WAIT_USAGE}`,
+  options: { engine: { type: 'string' }, json: { type: 'boolean' }, ...WAIT_OPTIONS },
+  help: WAIT_HELP,
   async run(ctx) {
     // First of all, before any library is loaded that might listen for SIGINT itself.
     const stop = stopSignals()
@@ -204,7 +206,7 @@ async function seed(ctx: CommandContext, stop: ReturnType<typeof stopSignals>): 
   ])
   const log = createLogger({ level: 'warn', destination: ctx.err, pretty: false })
   const db = openDatabase(config.catalog.database)
-  const leases = new Leases(db, { holder: 'cli' })
+  const leases = cliLeases(db, ctx, stop.signal)
   const serve = config.engine.kind === 'webtorrent' ? leases.holderOf('serve') : undefined
   if (serve) {
     // serve's embedded engine is the one seeding: hand it the torrents, do not start another.
@@ -219,7 +221,7 @@ async function seed(ctx: CommandContext, stop: ReturnType<typeof stopSignals>): 
   let lease: Lease | undefined
   const engine = createEngine(config.engine, { logger: log, env: ctx.env })
   try {
-    lease = leases.acquire('seed', 'seed')
+    lease = await leases.take('seed', 'seed')
     if ((await unlessStopped(startEngine(engine), stop.stopped)) === STOPPED) return 130
     const r = await unlessStopped(
       seedTorrents(db, engine, {
@@ -282,8 +284,9 @@ function printRun(
 export const runCommand = defineCommand({
   name: 'run',
   summary: 'run one job now and record it: in the running serve when there is one, else in this process',
-  usage: `JOB   (${JOB_NAMES.join(', ')})`,
-  options: { json: { type: 'boolean' } },
+  usage: `JOB [--json] ${WAIT_USAGE}   (JOB: ${JOB_NAMES.join(', ')})`,
+  options: { json: { type: 'boolean' }, ...WAIT_OPTIONS },
+  help: [...WAIT_HELP, '(in this process only: a job sent to the running serve is its to schedule)'],
   async run(ctx) {
     const name = ctx.positionals[0]
     if (ctx.positionals.length !== 1 || !JOB_NAMES.includes(name as JobName))
@@ -301,7 +304,7 @@ export const runCommand = defineCommand({
       pretty: ctx.err.isTTY === true,
     })
     const db = openDatabase(config.catalog.database)
-    const leases = new Leases(db, { holder: 'cli' })
+    const leases = cliLeases(db, ctx)
     const serve = leases.holderOf('serve')
     if (serve) {
       // The job runs in serve, with serve's engine and runner: never a second, empty engine here.

@@ -4,7 +4,7 @@ import type { Config } from '../../config/index.js'
 import { openDatabase, openExistingDatabase } from '../../db/index.js'
 import { UsageError } from '../../errors.js'
 import { makeSettings, publishList, torrentList } from '../../publish/index.js'
-import { Leases } from '../../jobs/leases.js'
+import { cliLeases, WAIT_HELP, WAIT_OPTIONS, WAIT_USAGE } from '../leases.js'
 import {
   formatTorrentList,
   isValidPieceLength,
@@ -65,18 +65,20 @@ function trialListPath(config: Config, outDir: string, pieceLength: number | und
 export const torrentsMake = defineCommand({
   name: 'torrents make',
   summary: 'make the missing .torrent files for everything cataloged and problem-free, and publish the list',
-  usage: '[--db PATH] [--out DIR] [--piece-length BYTES] [--json]',
+  usage: `[--db PATH] [--out DIR] [--piece-length BYTES] [--json] ${WAIT_USAGE}`,
   options: {
     db: { type: 'string' },
     out: { type: 'string' },
     'piece-length': { type: 'string' },
     json: { type: 'boolean' },
+    ...WAIT_OPTIONS,
   },
   help: [
     '--db PATH             the catalog (default: catalog.database)',
     '--out DIR             where .torrent files go (default: torrents.out_dir)',
     '--piece-length BYTES  a power of two from 32768 to 16777216 (default: torrents.piece_length; 0 = by size)',
     '--json                print {made, unchanged, with_problems, list_path, trial, problems} as JSON',
+    ...WAIT_HELP,
     'A trial: --out other than torrents.out_dir, or a piece length other than the configured one.',
     'It writes the .torrent files and its own list (DIR/torrents.json) into DIR only; the',
     "published list and the catalog's torrents stay as they are. A trial piece length needs --out.",
@@ -112,7 +114,7 @@ export const torrentsMake = defineCommand({
       // A trial only reads the catalog; a real run writes it and the published list.
       const report =
         trial === null
-          ? await new Leases(db, { holder: 'cli' }).with(['catalog'], 'torrents make', async () => {
+          ? await cliLeases(db, ctx).with(['catalog'], 'torrents make', async () => {
               const r = await make()
               await publishList(db, config)
               return r
