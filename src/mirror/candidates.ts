@@ -77,25 +77,37 @@ export function planCandidates(db: Db): PlanCandidate[] {
       torrentUrl: u.torrentUrl,
     })
   }
-  for (const o of store.opaque()) {
-    if (seen.has(o.btih)) continue
-    seen.add(o.btih)
+  for (const [
+    btih,
+    displayName,
+    topGroup,
+    group,
+    bytes,
+    seeders,
+    scrapedAt,
+    obsolete,
+    embargo,
+    magnet,
+    url,
+  ] of store.opaqueForPlan()) {
+    if (seen.has(btih)) continue
+    seen.add(btih)
     out.push({
-      btih: o.btih,
-      name: o.displayName.replace(/\.torrent$/, ''),
+      btih,
+      name: displayName.endsWith('.torrent') ? displayName.slice(0, -'.torrent'.length) : displayName,
       kind: 'other',
       collection: null,
-      group: o.group,
-      topGroup: o.topGroup,
+      group,
+      topGroup,
       fromS: 0,
       toS: 0,
-      bytes: o.dataSize,
-      ...figures(o.btih, o.seeders, o.scrapedAt),
-      obsolete: o.obsolete,
-      embargo: o.embargo,
-      held: heldBtih.has(o.btih),
-      magnet: o.magnet,
-      torrentUrl: o.torrentUrl,
+      bytes,
+      ...figures(btih, seeders, scrapedAt),
+      obsolete: obsolete === 1,
+      embargo: embargo === 1,
+      held: heldBtih.has(btih),
+      magnet,
+      torrentUrl: url,
     })
   }
   return out
