@@ -166,6 +166,7 @@ export interface EngineLogger {
   info(fields: Record<string, unknown>, msg: string): void
   warn(fields: Record<string, unknown>, msg: string): void
   error(fields: Record<string, unknown>, msg: string): void
+  debug?(fields: Record<string, unknown>, msg: string): void
 }
 
 export const silentLogger: EngineLogger = { info() {}, warn() {}, error() {} }

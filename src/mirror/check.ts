@@ -2,15 +2,19 @@
  * Checking an upstream .torrent before anything is downloaded with it. Pure.
  *
  * `parseTorrent` already refuses names that could leave a download folder; here the torrent
- * must also be exactly the AAC release its entry names: the same infohash and name, a single
- * file for a metadata file, and for a data folder only files directly inside it, each named by
- * an AACID of the folder's collection within its range (the standard's rule for data folders).
+ * must also be exactly the AAC release its entry names: the same infohash, name, size and file
+ * count, a single file for a metadata file, and for a data folder only files directly inside
+ * it, each named by an AACID of the folder's collection within its range (the standard's rule
+ * for data folders), listed in byte order of their names (as aacseed and mktorrent list them).
+ * This is the whole check of the file list: the engine then verifies every byte against the
+ * torrent's piece hashes, and aacseed keeps its info dictionary, so nothing is hashed again.
  */
 import { parseAacId, parseDataFolderName, parseMetaFileName, rangeContainsAacId } from '../aac/index.js'
 import { errorMessage } from '../errors.js'
 import { posix } from 'node:path'
 import webTorrentParse from 'parse-torrent'
 import {
+  compareNameBytes,
   isValidPieceLength,
   parseTorrent,
   TorrentError,
@@ -22,7 +26,7 @@ import type { UpstreamTorrent } from './list.js'
 
 export function checkUpstreamTorrent(
   buf: Uint8Array,
-  up: Pick<UpstreamTorrent, 'btih' | 'name' | 'kind' | 'dataSize'>,
+  up: Pick<UpstreamTorrent, 'btih' | 'name' | 'kind' | 'dataSize'> & { numFiles?: number | null },
   limits: ParseLimits,
 ): ParsedTorrent {
   let t: ParsedTorrent
@@ -40,6 +44,8 @@ export function checkUpstreamTorrent(
   if (t.name !== up.name) mismatch(`is named ${JSON.stringify(t.name)}`)
   if (up.dataSize !== null && t.totalSize !== up.dataSize)
     mismatch(`holds ${t.totalSize} bytes, not the listed ${up.dataSize}`)
+  if (up.numFiles !== undefined && up.numFiles !== null && t.files.length !== up.numFiles)
+    mismatch(`holds ${t.files.length} files, not the listed ${up.numFiles}`)
   if (up.kind === 'meta') {
     parseMetaFileName(t.name)
     if (t.kind !== 'file') mismatch('is a folder, but a metadata file is one file')
@@ -60,6 +66,13 @@ export function checkUpstreamTorrent(
       throw new MirrorError(
         'not-aac-name',
         `the .torrent for ${up.name} holds ${JSON.stringify(f.path)}, which is not an AACID of ${folder.range.collection} within the folder's range`,
+      )
+  }
+  for (let i = 1; i < t.files.length; i++) {
+    const [a, b] = [t.files[i - 1]!.path, t.files[i]!.path]
+    if (compareNameBytes(a, b) >= 0)
+      mismatch(
+        `lists ${JSON.stringify(b)} after ${JSON.stringify(a)}: a data folder's files are listed in byte order of their names`,
       )
   }
   return t
@@ -101,8 +114,9 @@ export function checkOpaqueTorrent(
  * with parse-torrent, which prefers `name.utf-8` / `path.utf-8` over `name` / `path`; aacseed's
  * strict parser reads `name` / `path`. When the two disagree the engine writes files under
  * names the checks never saw (and verification then finds nothing): such a torrent is refused.
- * And a piece length that `buildTorrent` cannot make (outside 32 KiB–16 MiB, not a power of
- * two) could never be verified by making the torrent again: refused before any download.
+ * And a piece length that aacseed does not make (outside 32 KiB–16 MiB, not a power of two) is
+ * refused before any download: the release could not be checked again later against its piece
+ * hashes by the rules `torrents make` keeps.
  */
 export async function checkEngineView(
   buf: Uint8Array,
@@ -113,7 +127,7 @@ export async function checkEngineView(
   if (opts.remade !== false && !isValidPieceLength(t.pieceLength))
     throw new MirrorError(
       'torrent-unsupported',
-      `the .torrent for ${t.name} has piece length ${t.pieceLength}: aacseed verifies a download by making its torrent again, and makes only powers of two from 32 KiB to 16 MiB`,
+      `the .torrent for ${t.name} has piece length ${t.pieceLength}: aacseed keeps mirrored torrents only with the piece lengths it makes, powers of two from 32 KiB to 16 MiB`,
     )
   let theirs
   try {

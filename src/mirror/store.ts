@@ -620,21 +620,26 @@ export class MirrorStore {
   }
 
   /**
-   * Piece length, private flag and source tag of each mirrored release, by name: `torrents make`
-   * must make upstream's torrent again. Upstream's trackers come along, so our .torrent joins its swarm.
+   * The torrent shape of each mirrored release, by name: `torrents make` must reproduce upstream's
+   * torrent. Upstream's trackers come along, so our .torrent joins its swarm, and so does its
+   * info dictionary (read when needed), kept byte for byte. A `placed` release's bytes were just
+   * verified piece by piece by the engine: they are not hashed again.
    */
   torrentShapes(): Map<string, TorrentShape> {
     const rows = this.db
       .prepare(
-        "SELECT name, piece_length AS pieceLength, private, info_source AS source, announce FROM mirror_downloads WHERE state IN ('placed', 'done') AND piece_length IS NOT NULL AND kind <> 'other'",
+        "SELECT btih, name, state, piece_length AS pieceLength, private, info_source AS source, announce FROM mirror_downloads WHERE state IN ('placed', 'done') AND piece_length IS NOT NULL AND torrent IS NOT NULL AND kind <> 'other'",
       )
       .all() as Array<{
+      btih: string
       name: string
+      state: 'placed' | 'done'
       pieceLength: number
       private: number
       source: string | null
       announce: string | null
     }>
+    const torrentOf = this.db.prepare('SELECT torrent FROM mirror_downloads WHERE btih = ?').pluck()
     return new Map(
       rows.map((r) => [
         r.name,
@@ -643,6 +648,11 @@ export class MirrorStore {
           private: r.private === 1,
           source: r.source ?? '',
           announce: r.announce ? (JSON.parse(r.announce) as string[][]) : [],
+          upstream: {
+            infohash: r.btih,
+            torrent: () => torrentOf.get(r.btih) as Buffer,
+            verified: r.state === 'placed',
+          },
         },
       ]),
     )

@@ -6,7 +6,14 @@
  */
 import { TorrentError } from './errors.js'
 
-export type BencodeValue = Buffer | string | number | bigint | BencodeValue[] | BencodeDict
+export type BencodeValue = Buffer | string | number | bigint | BencodeValue[] | BencodeDict | Bencoded
+/**
+ * A value already bencoded elsewhere, written byte for byte: an upstream info dictionary is
+ * kept as it was written, because its SHA-1 is the infohash the swarm knows.
+ */
+export class Bencoded {
+  constructor(readonly bytes: Buffer) {}
+}
 /** `undefined` values are skipped when encoding, so optional keys can be written inline. */
 export interface BencodeDict {
   [key: string]: BencodeValue | undefined
@@ -51,6 +58,8 @@ function encodeInto(v: BencodeValue, out: Buffer[]): void {
     out.push(Buffer.from(`i${v}e`))
   } else if (typeof v === 'bigint') {
     out.push(Buffer.from(`i${v}e`))
+  } else if (v instanceof Bencoded) {
+    out.push(v.bytes)
   } else if (Array.isArray(v)) {
     out.push(L)
     for (const item of v) encodeInto(item, out)

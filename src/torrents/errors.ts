@@ -13,6 +13,8 @@ export type TorrentErrorCode =
   | 'invalid-torrent'
   | 'unsafe-torrent-path'
   | 'invalid-infohash'
+  /** The data as cataloged is not what an upstream torrent it must reproduce lists or hashes. */
+  | 'upstream-mismatch'
 
 export class TorrentError extends AacseedError {
   declare readonly code: TorrentErrorCode

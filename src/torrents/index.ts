@@ -1,6 +1,7 @@
 export { TorrentError, type TorrentErrorCode } from './errors.js'
 export {
   encode,
+  Bencoded,
   decode,
   decodeDict,
   BencodeError,
@@ -22,12 +23,17 @@ export { hashPieces, type HashFile, type HashOptions } from './hasher.js'
 export {
   buildTorrent,
   parseTorrent,
+  readForeignInfo,
+  wrapForeignInfo,
+  firstBadPiece,
   webSeedUrl,
   type TorrentInput,
   type TorrentFile,
   type BuiltTorrent,
   type ParsedTorrent,
   type ParseLimits,
+  type ForeignInfo,
+  type TorrentOuter,
 } from './metainfo.js'
 export { sortByNameBytes, compareNameBytes, unsafeComponentReason } from './paths.js'
 export { magnetLink, type MagnetInput } from './magnet.js'

@@ -17,7 +17,17 @@ import type { Db } from '../db/index.js'
 import { AacseedError, EnvironmentError } from '../errors.js'
 import { pathExists } from '../fs.js'
 import { problem, type Problem } from '../problems.js'
-import { buildTorrent, parseTorrent, type TorrentFile } from './metainfo.js'
+import { TorrentError } from './errors.js'
+import {
+  buildTorrent,
+  firstBadPiece,
+  parseTorrent,
+  readForeignInfo,
+  wrapForeignInfo,
+  type BuiltTorrent,
+  type TorrentFile,
+  type TorrentOuter,
+} from './metainfo.js'
 import { resolvePieceLength } from './piece-length.js'
 import { TorrentStore, type NewTorrentRow, type TorrentRow } from './store.js'
 import { writeFileAtomic } from './write.js'
@@ -53,6 +63,21 @@ export interface TorrentShape {
   source: string
   /** Trackers of the torrent being reproduced: announced to after the configured ones. */
   announce?: readonly (readonly string[])[]
+  /**
+   * The torrent being reproduced, when its bytes are at hand (a mirrored release): its info
+   * dictionary is kept byte for byte rather than made again, so the infohash is its own even
+   * when it was made by other rules. The cataloged files must be the ones it lists (names,
+   * sizes, order), and the data must match its piece hashes.
+   */
+  upstream?: {
+    infohash: string
+    torrent: () => Buffer
+    /**
+     * The data was already checked against its piece hashes (an engine verified every piece of
+     * the download, and the catalog shows the data as placed): nothing is hashed again.
+     */
+    verified: boolean
+  }
 }
 
 export interface MadeTorrent {
@@ -92,10 +117,12 @@ export async function makeTorrents(opts: MakeOptions): Promise<MakeReport> {
     const existing = store.byName(r.name)
     const path = join(outDir, torrentFileName(r.name))
     // A trial hashes everything again: the catalog knows only the published torrents.
+    const upstream = opts.shapeOf?.(r.name)?.upstream
     if (
       !opts.trial &&
       existing &&
       existing.dataIdentity === r.identity &&
+      (upstream === undefined || existing.infohash === upstream.infohash) &&
       existing.torrentPath === path &&
       (await pathExists(path))
     )
@@ -159,23 +186,31 @@ async function makeOne(
   const totalSize = files.reduce((s, f) => s + f.length, 0)
   const cfg = opts.torrents
   const shape = opts.shapeOf?.(r.name)
-  const built = await buildTorrent({
-    name: r.name,
-    kind: r.kind === 'meta' ? 'file' : 'folder',
-    root: dataPath,
-    files,
-    pieceLength: shape?.pieceLength ?? resolvePieceLength(opts.pieceLength ?? cfg.piece_length, totalSize),
+  const outer = {
     announce: withTiers(cfg.announce, shape?.announce ?? []),
     webSeeds: cfg.web_seeds,
     comment: cfg.comment,
     createdBy: CREATED_BY,
     creationDate: cfg.creation_date === 'range-end' ? r.toS : null,
-    source: shape?.source ?? cfg.source,
-    private: shape?.private ?? cfg.private,
-    hashWorkers: cfg.hash_workers,
-    onProgress: progress,
-    ...(opts.signal ? { signal: opts.signal } : {}),
-  })
+  }
+  // A trial with another piece length asks what our own rules would make.
+  const built =
+    shape?.upstream && !(opts.trial && opts.pieceLength !== undefined)
+      ? await fromUpstream(r, dataPath, files, shape.upstream, outer, opts, progress)
+      : await buildTorrent({
+          name: r.name,
+          kind: r.kind === 'meta' ? 'file' : 'folder',
+          root: dataPath,
+          files,
+          pieceLength:
+            shape?.pieceLength ?? resolvePieceLength(opts.pieceLength ?? cfg.piece_length, totalSize),
+          ...outer,
+          source: shape?.source ?? cfg.source,
+          private: shape?.private ?? cfg.private,
+          hashWorkers: cfg.hash_workers,
+          onProgress: progress,
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        })
   const torrentPath = join(outDir, torrentFileName(r.name))
   let outcome: MadeTorrent['outcome'] = 'made'
   const old = await readFile(torrentPath).catch((e: NodeJS.ErrnoException) => {
@@ -238,6 +273,57 @@ async function makeOne(
     outcome,
   }
   return { made, row }
+}
+
+/**
+ * The release's torrent around upstream's info dictionary. The cataloged files must be the ones
+ * it lists, in its order; their bytes are hashed against its pieces only when they were not
+ * already verified (the data changed since, or was placed by other means).
+ */
+async function fromUpstream(
+  r: CatalogRelease,
+  dataPath: string,
+  files: TorrentFile[],
+  upstream: NonNullable<TorrentShape['upstream']>,
+  outer: TorrentOuter,
+  opts: MakeOptions,
+  progress: (bytes: number) => void,
+): Promise<BuiltTorrent> {
+  const foreign = readForeignInfo(upstream.torrent())
+  const p = foreign.parsed
+  const mismatch = (what: string): never => {
+    throw new TorrentError(
+      'upstream-mismatch',
+      `${r.name}: ${what}, so it is not upstream's torrent ${upstream.infohash}`,
+      { path: dataPath },
+    )
+  }
+  if (p.infoHash !== upstream.infohash) mismatch(`the stored upstream .torrent has infohash ${p.infoHash}`)
+  if (p.name !== r.name) mismatch(`upstream's torrent is named ${JSON.stringify(p.name)}`)
+  if ((p.kind === 'file') !== (r.kind === 'meta')) mismatch(`upstream's torrent is a ${p.kind}`)
+  if (p.files.length !== files.length)
+    mismatch(`it holds ${files.length} files, upstream's torrent ${p.files.length}`)
+  p.files.forEach((f, i) => {
+    const ours = files[i]!
+    if (f.path !== ours.path || f.length !== ours.length)
+      mismatch(
+        `file ${i + 1} is ${ours.path} (${ours.length} bytes), upstream's torrent lists ${f.path} (${f.length} bytes) there`,
+      )
+  })
+  if (!upstream.verified) {
+    const absolute = r.kind === 'meta' ? [dataPath] : files.map((f) => join(dataPath, ...f.path.split('/')))
+    const bad = await firstBadPiece(
+      foreign,
+      files.map((f, i) => ({ path: absolute[i]!, length: f.length })),
+      {
+        hashWorkers: opts.torrents.hash_workers,
+        onProgress: progress,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      },
+    )
+    if (bad >= 0) mismatch(`piece ${bad} of its data does not match upstream's piece hash`)
+  }
+  return wrapForeignInfo(foreign, outer)
 }
 
 /** The release's files as cataloged, after checking the disk still agrees (size, mtime, inode). */

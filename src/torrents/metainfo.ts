@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import {
+  Bencoded,
   decodeDict,
   encode,
   type BencodeDict,
@@ -92,18 +93,7 @@ export async function buildTorrent(input: TorrentInput): Promise<BuiltTorrent> {
   if (input.kind === 'file') info.length = totalSize
   else info.files = files.map((f, i) => ({ length: f.length, path: paths[i]! }))
 
-  const tiers = input.announce.map((t) => [...t])
-  const urlCount = tiers.reduce((n, t) => n + t.length, 0)
-  const torrent = encode({
-    announce: tiers[0]?.[0],
-    // Like mktorrent: a list only when there is a second URL to fall back to.
-    'announce-list': urlCount > 1 ? tiers : undefined,
-    comment: input.comment === '' ? undefined : input.comment,
-    'created by': input.createdBy === '' ? undefined : input.createdBy,
-    'creation date': input.creationDate ?? undefined,
-    info,
-    'url-list': input.webSeeds.length > 0 ? input.webSeeds.map(webSeedUrl) : undefined,
-  })
+  const torrent = encodeTorrent(input, info)
   return {
     torrent,
     // Encoding is canonical, so these are the very bytes inside `torrent`.
@@ -113,6 +103,78 @@ export async function buildTorrent(input: TorrentInput): Promise<BuiltTorrent> {
     totalSize,
     fileCount: files.length,
   }
+}
+
+/** What a .torrent holds outside its info dictionary (none of it changes the infohash). */
+export type TorrentOuter = Pick<
+  TorrentInput,
+  'announce' | 'webSeeds' | 'comment' | 'createdBy' | 'creationDate'
+>
+
+function encodeTorrent(outer: TorrentOuter, info: BencodeDict | Bencoded): Buffer {
+  const tiers = outer.announce.map((t) => [...t])
+  const urlCount = tiers.reduce((n, t) => n + t.length, 0)
+  return encode({
+    announce: tiers[0]?.[0],
+    // Like mktorrent: a list only when there is a second URL to fall back to.
+    'announce-list': urlCount > 1 ? tiers : undefined,
+    comment: outer.comment === '' ? undefined : outer.comment,
+    'created by': outer.createdBy === '' ? undefined : outer.createdBy,
+    'creation date': outer.creationDate ?? undefined,
+    info,
+    'url-list': outer.webSeeds.length > 0 ? outer.webSeeds.map(webSeedUrl) : undefined,
+  })
+}
+
+/** A .torrent made elsewhere, read for reproducing: its info dictionary as written, and its piece hashes. */
+export interface ForeignInfo {
+  parsed: ParsedTorrent
+  /** The info dictionary's bytes exactly as the input holds them (their SHA-1 is the infohash). */
+  info: Buffer
+  /** The concatenated SHA-1 digests of its pieces. */
+  pieces: Buffer
+}
+
+export function readForeignInfo(buf: Uint8Array, limits: ParseLimits = {}): ForeignInfo {
+  const parsed = parseTorrent(buf, limits)
+  const { dict, raw } = decodeDict(buf)
+  return { parsed, info: raw.get('info')!, pieces: bytes(dictAt(dict, 'info'), 'pieces', 'info.pieces') }
+}
+
+/**
+ * Our .torrent for data whose torrent was made elsewhere (a mirrored release): the info
+ * dictionary is kept byte for byte, so the infohash, and the swarm, stay the same; only what is
+ * outside it (trackers, web seeds, comment, dates) is ours. Nothing is hashed.
+ */
+export function wrapForeignInfo(foreign: ForeignInfo, outer: TorrentOuter): BuiltTorrent {
+  const p = foreign.parsed
+  return {
+    torrent: encodeTorrent(outer, new Bencoded(foreign.info)),
+    infoHash: p.infoHash,
+    pieceLength: p.pieceLength,
+    pieceCount: p.pieceCount,
+    totalSize: p.totalSize,
+    fileCount: p.files.length,
+  }
+}
+
+/**
+ * The first piece of the files (in torrent order, absolute paths) whose SHA-1 is not the
+ * foreign torrent's, or -1 when every piece matches. One full read.
+ */
+export async function firstBadPiece(
+  foreign: ForeignInfo,
+  files: readonly { path: string; length: number }[],
+  opts: Pick<TorrentInput, 'hashWorkers' | 'onProgress' | 'signal'> = {},
+): Promise<number> {
+  const pieces = await hashPieces(files, foreign.parsed.pieceLength, {
+    workers: opts.hashWorkers ?? 0,
+    onProgress: opts.onProgress,
+    signal: opts.signal,
+  })
+  for (let i = 0; i < foreign.parsed.pieceCount; i++)
+    if (!pieces.subarray(i * 20, i * 20 + 20).equals(foreign.pieces.subarray(i * 20, i * 20 + 20))) return i
+  return -1
 }
 
 /**

@@ -162,7 +162,7 @@ test('a pass killed between the rename and recording it is finished by the next 
   assert.equal(store.download(btih)?.state, 'done')
 })
 
-test('a release that breaks the standard, or whose torrent is not made by the naming rules, is rejected, kept aside and never published', async (t) => {
+test('a release that breaks the standard is rejected, kept aside and never published; a torrent that lists a folder out of byte order is rejected before any download', async (t) => {
   const dir = tempDir(t)
   const site = join(dir, 'up', 'site')
   const upRoot = join(dir, 'up', 'releases')
@@ -210,17 +210,24 @@ test('a release that breaks the standard, or whose torrent is not made by the na
   const m = mirror(t, join(dir, 'mirror'), join(site, 'torrents.json'))
   const engine = new FakeEngine()
   const sync = m.sync(engine)
-  await sync.run()
-  for (const e of entries) engine.complete(e.btih, upRoot)
+  const first = await sync.run()
+  // The file list is checked before the download: the engine only proves the bytes.
+  assert.deepEqual(
+    first.rejected.map((x) => [x.name, x.code]),
+    [[folder, 'torrent-mismatch']],
+  )
+  assert.match(first.rejected[0]!.message, /byte order/)
+  assert.deepEqual(
+    engine.added.map((a) => a.name),
+    [badMeta],
+  )
+  engine.complete(entries[0]!.btih, upRoot)
   const r = await sync.run({ refresh: 'never' })
   const codes = Object.fromEntries(r.rejected.map((x) => [x.name, x.code]))
-  assert.deepEqual(codes, { [badMeta]: 'release-invalid', [folder]: 'infohash-mismatch' })
+  assert.deepEqual(codes, { [badMeta]: 'release-invalid' })
   assert.match(r.rejected.find((x) => x.name === badMeta)!.message, /other_records/)
-  for (const e of entries) {
-    const name = e.display_name.replace(/\.torrent$/, '')
-    // Kept aside for a human, out of the catalog's sight.
-    statSync(join(m.root, '.aacseed-mirror', 'rejected', e.btih, name))
-  }
+  // Kept aside for a human, out of the catalog's sight.
+  statSync(join(m.root, '.aacseed-mirror', 'rejected', entries[0]!.btih, badMeta))
   assert.deepEqual(readdirSync(m.root), ['.aacseed-mirror'])
   assert.equal(new CatalogStore(m.db).releases().length, 0)
   assert.deepEqual(publishedBtihs(m), [])
@@ -234,7 +241,7 @@ test('a release that breaks the standard, or whose torrent is not made by the na
     JSON.parse(health.stdout) as { problems: Array<{ id: string; severity: string; details: string }> }
   ).problems.filter((p) => p.id.startsWith('mirror-rejected:'))
   assert.deepEqual(ids.map((p) => p.id).sort(), entries.map((e) => `mirror-rejected:${e.btih}`).sort())
-  assert.ok(ids.some((p) => p.details.startsWith('infohash-mismatch: ')))
+  assert.ok(ids.some((p) => p.details.startsWith('torrent-mismatch: ')))
 })
 
 test('downloads never start beyond the disk budget or into the free-space reserve', async (t) => {
