@@ -7,7 +7,7 @@
  * "a record of collection c at T0+5 s" and `metaName('c', 0, 9)` as the file for T0…T0+9 s.
  */
 import assert from 'node:assert/strict'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
@@ -28,6 +28,7 @@ import {
   type ScanReport,
 } from '../src/catalog/index.js'
 import { openDatabase, type Db } from '../src/db/index.js'
+import { newDecompressContext } from '../src/catalog/zstd.js'
 import type { Problem } from '../src/problems.js'
 import { tempDir } from './helpers.js'
 
@@ -193,14 +194,56 @@ export interface RecordRow {
   data_folder: string | null
 }
 
-/** The records cataloged for one metadata file (its complete version), in line order. */
+/**
+ * The records cataloged for one metadata file (its complete version), in line order. The
+ * catalog keeps a tag of each AACID, not its text: the AACID is read from the file at the
+ * record's offset (null when the file no longer holds a record there), the frame from meta_frames.
+ */
 export function recordsOf(db: Db, metaFile: string): RecordRow[] {
-  return db
+  const rows = db
     .prepare(
-      `SELECT r.aacid, r.line, r.offset, r.length, r.frame, r.data_folder FROM records r JOIN meta_files m ON m.id = r.meta_file_id
+      `SELECT ro.path AS root, r.line, r.offset, r.length, r.data_folder,
+              (SELECT max(f.frame) FROM meta_frames f WHERE f.meta_file_id = m.id AND f.decompressed_offset <= r.offset) AS frame
+       FROM records r JOIN meta_files m ON m.id = r.meta_file_id JOIN roots ro ON ro.id = m.root_id
        WHERE m.name = ? AND m.state = 'complete' ORDER BY r.line`,
     )
-    .all(metaFile) as RecordRow[]
+    .all(metaFile) as Array<Omit<RecordRow, 'aacid'> & { root: string }>
+  if (rows.length === 0) return []
+  let text: Buffer | null = null
+  try {
+    text = decompressPrefix(readFileSync(join(rows[0]!.root, metaFile)))
+  } catch {
+    text = null
+  }
+  return rows.map(({ root: _root, ...r }) => {
+    let aacid: string | null = null
+    try {
+      aacid = (JSON.parse(text!.subarray(r.offset, r.offset + r.length).toString()) as { aacid: string })
+        .aacid
+    } catch {
+      aacid = null
+    }
+    return { aacid: aacid as string, ...r }
+  })
+}
+
+/** What decodes of a zstd stream up to its first error (the tests damage files on purpose). */
+function decompressPrefix(bytes: Buffer): Buffer {
+  const dctx = newDecompressContext()
+  const parts: Buffer[] = []
+  let src: Uint8Array = bytes
+  try {
+    while (src.length > 0) {
+      const out = Buffer.allocUnsafe(1 << 20)
+      const [, produced, consumed] = dctx.decompressStream(out, src)
+      parts.push(out.subarray(0, produced))
+      src = src.subarray(consumed)
+      if (consumed === 0 && produced === 0) break
+    }
+  } catch {
+    // Damaged from here on.
+  }
+  return Buffer.concat(parts)
 }
 
 export function metaRow(

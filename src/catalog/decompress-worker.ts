@@ -80,18 +80,10 @@ async function readFile(req: FileRequest): Promise<void> {
   let seq = 0
   let lines = 0
   let nextPort = 0
-  let frameCursor = 0
   let newlines = new Int32Array(4096)
 
   const sendChunk = async (buf: Buffer, length: number, base: number): Promise<void> => {
     await acquire()
-    // The frames a chunk's records may start in are all known: a frame's start is recorded
-    // before any of its bytes are decoded.
-    while (frameCursor + 1 < frames.length && frames[frameCursor + 1]!.decompressedOffset <= base)
-      frameCursor++
-    const bounds: number[] = []
-    for (let f = frameCursor + 1; f < frames.length && frames[f]!.decompressedOffset < base + length; f++)
-      bounds.push(frames[f]!.decompressedOffset - base)
     // Finding the lines and checking UTF-8 here, where there is time to spare (this thread
     // waits for credits while the line workers are busy), lets each line worker number its
     // own lines and skip both passes (Buffer#indexOf is memchr).
@@ -114,8 +106,6 @@ async function readFile(req: FileRequest): Promise<void> {
       length,
       base,
       lineBase,
-      frameBase: frameCursor,
-      bounds,
       newlines: ends,
       utf8: isUtf8(view),
       context: req.context,

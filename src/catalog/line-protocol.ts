@@ -43,9 +43,6 @@ export interface ChunkRequest {
   base: number
   /** 1-based line number of the chunk's first line. */
   lineBase: number
-  /** The frame the chunk starts in, and where later frames start (relative to the chunk). */
-  frameBase: number
-  bounds: number[]
   /**
    * Where each `\n` of the chunk is (relative to it; transferred): the decompress worker finds
    * them anyway to count lines, and a line worker, the busier thread, need not search again.

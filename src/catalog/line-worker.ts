@@ -7,7 +7,8 @@
 import { isUtf8 } from 'node:buffer'
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads'
 import { aacidRawFrom, aacidRawTo, checkRecordLine } from './record-line.js'
-import { checkRecordRules, type FileContext } from './record-rules.js'
+import { aacidTag } from './record-key.js'
+import { checkRecordRules, ruleSeconds, type FileContext } from './record-rules.js'
 import type { ChunkRequest, ChunkResult, LineProblem } from './line-protocol.js'
 import { RecordWriter, type RecordColumns } from './store.js'
 import { WriteLock } from './write-lock.js'
@@ -29,17 +30,15 @@ function processChunk(req: ChunkRequest): ChunkResult {
   const chunkIsUtf8 = req.utf8
   const cols: RecordColumns = {
     count: 0,
-    aacids: [],
+    seconds: [],
+    tags: [],
     lines: [],
     offsets: [],
     lengths: [],
-    frames: [],
     folders: [],
   }
   const problems: LineProblem[] = []
-  const bounds = req.bounds
-  let frame = req.frameBase
-  let nextBound = 0
+  let first: string | null = null
   let pos = 0
   let line = req.lineBase
   const n = buf.length
@@ -53,10 +52,6 @@ function processChunk(req: ChunkRequest): ChunkResult {
     const end = k < newlines.length ? newlines[k]! : n
     const check = checkLine(buf, pos, end, chunkIsUtf8, ctx)
     if (check.ok) {
-      while (nextBound < bounds.length && bounds[nextBound]! <= pos) {
-        nextBound++
-        frame++
-      }
       if (prev !== null) {
         if (check.aacid === prev) {
           const r = repeats[repeats.length - 1]
@@ -66,13 +61,15 @@ function processChunk(req: ChunkRequest): ChunkResult {
           } else repeats.push({ aacid: prev, first: prevLine, last: line, n: 2 })
         } else if (check.aacid < prev) sorted = false
       }
+      first ??= check.aacid
       prev = check.aacid
       prevLine = line
-      cols.aacids.push(check.aacid)
+      // Set by the rules check this line just passed.
+      cols.seconds.push(ruleSeconds)
+      cols.tags.push(aacidTag(check.aacid))
       cols.lines.push(line)
       cols.offsets.push(req.base + pos)
       cols.lengths.push(end - pos)
-      cols.frames.push(frame)
       cols.folders.push(check.dataFolder ?? '')
       if (check.dataFolder !== null) folders.set(check.dataFolder, (folders.get(check.dataFolder) ?? 0) + 1)
     } else {
@@ -87,7 +84,7 @@ function processChunk(req: ChunkRequest): ChunkResult {
     line++
     pos = end + 1
   }
-  cols.count = cols.aacids.length
+  cols.count = cols.lines.length
   if (cols.count > 0) {
     const w = writerFor(req.target.database)
     writeLock.hold(() => w.write(req.target.fileId, cols))
@@ -98,7 +95,7 @@ function processChunk(req: ChunkRequest): ChunkResult {
     lines: line - req.lineBase,
     records: cols.count,
     problems,
-    first: cols.aacids[0] ?? null,
+    first,
     last: prev,
     firstLine: cols.lines[0] ?? 0,
     lastLine: prevLine,

@@ -106,6 +106,9 @@ function utcSeconds(b: Uint8Array, at: number): number | null {
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 
+/** After a check that passed: the AACID's timestamp in seconds since the epoch (the record's key). */
+export let ruleSeconds = 0
+
 /**
  * `raw[rawFrom, rawTo)`, when given, is the AACID as written in the line (JSON string content,
  * escapes not decoded; see record-line.ts), for the fast path.
@@ -174,5 +177,6 @@ export function checkRecordRules(
       }
     }
   }
+  ruleSeconds = t
   return null
 }

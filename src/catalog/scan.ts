@@ -28,7 +28,8 @@ import { problem, type Problem } from '../problems.js'
 import { LinePool } from './line-pool.js'
 import { readMetaFile } from './meta-reader.js'
 import { forEachRecordBytes } from './record-bytes.js'
-import { CatalogStore, type CatalogTotals, type StoredEntry } from './store.js'
+import { readAacids } from './record-aacids.js'
+import { CatalogStore, type CatalogTotals, type RecordAt, type StoredEntry } from './store.js'
 
 export interface ScanOptions {
   db: Db
@@ -136,7 +137,7 @@ export async function scan(opts: ScanOptions): Promise<ScanReport> {
     }
     for (const c of [...touched].sort()) {
       await hashOverlaps(store, c)
-      store.replaceCrossProblems(c)
+      store.replaceCrossProblems(c, await crossProblems(store, c))
     }
     stats.seconds = (Date.now() - started) / 1000
     const problems = store
@@ -169,17 +170,60 @@ export async function scan(opts: ScanOptions): Promise<ScanReport> {
 /** Hashes the records that overlapping files both claim, so immutability can be compared in SQL. */
 async function hashOverlaps(store: CatalogStore, collection: string): Promise<void> {
   for (const f of store.recordsWithoutHash(collection)) {
-    const hashes: Array<{ aacid: string; line: number; hash: string }> = []
+    const hashes: Array<RecordAt & { hash: string }> = []
     await forEachRecordBytes(
       join(f.root, f.name),
       { compressedOffset: 0, decompressedOffset: 0 },
       f.records,
       (r, bytes) => {
-        hashes.push({ aacid: r.aacid, line: r.line, hash: createHash('sha1').update(bytes).digest('base64') })
+        hashes.push({ ...r, hash: createHash('sha1').update(bytes).digest('base64') })
       },
     )
     store.setHashes(f.fileId, hashes)
   }
+}
+
+/** The problems between entries of one collection, with the AACIDs they name read from the files. */
+async function crossProblems(store: CatalogStore, collection: string) {
+  const { found, pending } = store.crossCandidates(collection)
+  const aacids = await readAacids(pending.flatMap((p) => p.refs))
+  let k = 0
+  for (const p of pending) {
+    found.push(...p.problem(aacids.slice(k, k + p.refs.length)))
+    k += p.refs.length
+  }
+  return found
+}
+
+/**
+ * AACIDs repeated in a file that is not in AACID order (the reader finds them in an ordered
+ * one): the records sharing a key, read back and grouped by their AACID.
+ */
+async function repeatedAacids(
+  store: CatalogStore,
+  fileId: number,
+  root: string,
+  name: string,
+): Promise<Array<{ aacid: string; first: number; last: number; n: number }>> {
+  const same = store.sameKeyRecords(fileId)
+  if (same.length === 0) return []
+  const aacids = await readAacids(same.map((r) => ({ root, name, offset: r.offset, length: r.length })))
+  const groups = new Map<string, { aacid: string; first: number; last: number; n: number }>()
+  same.forEach((r, i) => {
+    const aacid = aacids[i]
+    if (aacid == null) return
+    const g = groups.get(aacid)
+    if (!g) groups.set(aacid, { aacid, first: r.line, last: r.line, n: 1 })
+    else {
+      g.n++
+      g.first = Math.min(g.first, r.line)
+      g.last = Math.max(g.last, r.line)
+    }
+  })
+  return [...groups.values()]
+    .filter((g) => g.n > 1)
+    .sort((a, b) => a.first - b.first)
+    .slice(0, 1000)
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
@@ -401,7 +445,8 @@ async function catalogMetaFile(
     }
     store.forgetIdentity(fileId)
   }
-  for (const d of res.ordered ? res.repeats : store.duplicateAacids(fileId)) {
+  const repeats = res.ordered ? res.repeats : await repeatedAacids(store, fileId, p.root, name)
+  for (const d of repeats) {
     problems.push(
       problem(
         'duplicate-aacid',

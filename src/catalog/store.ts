@@ -8,9 +8,13 @@
  *                    record/line/frame counts and how many problems it had.
  * meta_frames        the zstd frames of a file: where each starts, compressed and decompressed,
  *                    so one record can be read without decompressing from the start.
- * records            one row per valid record: line (1-based), byte offset and length in the
- *                    decompressed stream, the frame it starts in, data_folder, and the SHA-1
- *                    of the line (base64), computed only for records in overlapping ranges,
+ * records            one row per valid record, keyed by (meta_file_id, seconds, tag, line):
+ *                    its AACID's timestamp in seconds and a 48-bit tag of the AACID (see
+ *                    record-key.ts; the AACID text is not stored, it is read back from the file
+ *                    where a message needs it), line (1-based), byte offset and length in the
+ *                    decompressed stream (the frame it starts in is the last frame starting at
+ *                    or before it), data_folder, and the SHA-1 of the line (base64), computed
+ *                    only for records in overlapping ranges,
  *                    where the immutability check compares them (hashing every line of every
  *                    file would cost a fifth of a scan for a check that rarely applies).
  * meta_file_folders  which data folders a metadata file references (and how many records each).
@@ -22,12 +26,13 @@
  *
  * mtime_ns and inode are compared as BigInt: nanosecond times do not fit a double.
  */
-import type { AacRange, DataFolder, MetaFile } from '../aac/index.js'
+import { parseAacId, type AacRange, type DataFolder, type MetaFile } from '../aac/index.js'
 import type { Db } from '../db/index.js'
 import type { Problem } from '../problems.js'
 import Database from 'better-sqlite3'
 import { closeSync, fdatasyncSync, openSync } from 'node:fs'
 import type { MetaFrame } from './meta-reader.js'
+import { aacidSeconds, aacidTag } from './record-key.js'
 
 export interface FileIdentity {
   size: bigint
@@ -89,17 +94,32 @@ const now = (): string => new Date().toISOString()
 
 const ROWS_PER_INSERT = 64
 
-/** The AACID key range holding every record of one metadata file (see migration 001). */
-export function fileKeyRange(
-  collection: string,
-  fromText: string,
-  toText: string,
-): { lo: string; hi: string } {
-  return { lo: `aacid__${collection}__${fromText}`, hi: `aacid__${collection}__${toText}__\uffff` }
+/** Where one record's line is, to read its AACID (or its bytes) back from the file. */
+export interface RecordRef {
+  root: string
+  name: string
+  offset: number
+  length: number
 }
 
-// Named parameters: @id is the file, @lo/@hi its key range from fileKeyRange().
-const IN_FILE = 'aacid >= @lo AND aacid <= @hi AND meta_file_id = @id'
+/** A record found by a check, named by its key; `ref` reads its AACID back for the message. */
+export interface RecordAt {
+  seconds: number
+  tag: number
+  line: number
+  offset: number
+  length: number
+}
+
+/**
+ * A problem between entries whose message names an AACID that has to be read from a file first
+ * (see CatalogStore.crossCandidates): `problem` gets the AACIDs of `refs`, in order, and
+ * returns what to report (none, when the texts show two AACIDs that only shared a tag).
+ */
+export interface PendingCrossProblem {
+  refs: RecordRef[]
+  problem(aacids: Array<string | null>): Array<CrossProblem & { rootId: number }>
+}
 
 export class CatalogStore {
   private readonly stmts
@@ -130,19 +150,22 @@ export class CatalogStore {
       ),
       insertMetaFolders: db.prepare(
         `INSERT INTO meta_file_folders (meta_file_id, data_folder, records)
-       SELECT meta_file_id, data_folder, count(*) FROM records WHERE ${IN_FILE} AND data_folder IS NOT NULL GROUP BY data_folder`,
+       SELECT meta_file_id, data_folder, count(*) FROM records WHERE meta_file_id = ? AND data_folder IS NOT NULL GROUP BY data_folder`,
       ),
       insertMetaFolder: db.prepare(
         'INSERT INTO meta_file_folders (meta_file_id, data_folder, records) VALUES (?, ?, ?)',
       ),
-      duplicateAacids: db.prepare(
-        `SELECT aacid, min(line) AS first, max(line) AS last, count(*) AS n FROM records WHERE ${IN_FILE} GROUP BY aacid HAVING count(*) > 1 ORDER BY first LIMIT 1000`,
+      // Records sharing a key within one file: a repeated AACID, or (rarely) two that share a tag.
+      sameKey: db.prepare(
+        `SELECT seconds, tag, line, offset, length FROM records WHERE meta_file_id = @id AND (seconds, tag) IN
+           (SELECT seconds, tag FROM records WHERE meta_file_id = @id GROUP BY seconds, tag HAVING count(*) > 1)
+         ORDER BY offset LIMIT 100000`,
       ),
-      fileKeys: db.prepare(
-        'SELECT collection, range_from AS fromText, range_to AS toText FROM meta_files WHERE id = ?',
+      fileExists: db.prepare('SELECT 1 FROM meta_files WHERE id = ?').pluck(),
+      deleteRecords: db.prepare('DELETE FROM records WHERE meta_file_id = ?'),
+      setHash: db.prepare(
+        'UPDATE records SET hash = ? WHERE meta_file_id = ? AND seconds = ? AND tag = ? AND line = ?',
       ),
-      deleteRecords: db.prepare(`DELETE FROM records WHERE ${IN_FILE}`),
-      setHash: db.prepare('UPDATE records SET hash = ? WHERE aacid = ? AND meta_file_id = ? AND line = ?'),
       completeMeta: db.prepare(
         "UPDATE meta_files SET state = 'complete', records = @records, decompressed_bytes = @bytes, frames = @frames, problems = @problems, scanned_at = @at WHERE id = @id",
       ),
@@ -229,20 +252,12 @@ export class CatalogStore {
 
   private writer: RecordWriter | undefined
 
-  private fileKeys(fileId: number): { id: number; lo: string; hi: string } | undefined {
-    const f = this.stmts.fileKeys.get(fileId) as
-      { collection: string; fromText: string; toText: string } | undefined
-    return f ? { id: fileId, ...fileKeyRange(f.collection, f.fromText, f.toText) } : undefined
-  }
-
-  /** Within one file an AACID may appear once. */
-  duplicateAacids(fileId: number): Array<{ aacid: string; first: number; last: number; n: number }> {
-    return this.stmts.duplicateAacids.all(this.fileKeys(fileId)) as Array<{
-      aacid: string
-      first: number
-      last: number
-      n: number
-    }>
+  /**
+   * Within one file an AACID may appear once: the records that share a key, in file order, for
+   * the caller to read back and group by their AACID (a shared tag alone proves nothing).
+   */
+  sameKeyRecords(fileId: number): RecordAt[] {
+    return this.stmts.sameKey.all({ id: fileId }) as RecordAt[]
   }
 
   /**
@@ -268,7 +283,7 @@ export class CatalogStore {
       // Counted while reading when the reader could; reading a million records back costs a tenth of a scan.
       if (stats.folders)
         for (const [folder, n] of stats.folders) this.stmts.insertMetaFolder.run(fileId, folder, n)
-      else this.stmts.insertMetaFolders.run(this.fileKeys(fileId))
+      else this.stmts.insertMetaFolders.run(fileId)
       for (const p of problems) this.insertProblem(rootId, 'meta', { meta: fileId, collection }, p)
       if (previousId !== null) this.deleteMetaFile(previousId)
       this.stmts.completeMeta.run({
@@ -294,10 +309,9 @@ export class CatalogStore {
 
   /** A file, its records (no cascade: see migration 001), frames and problems. */
   deleteMetaFile(id: number): void {
-    const keys = this.fileKeys(id)
-    if (!keys) return
+    if (this.stmts.fileExists.get(id) === undefined) return
     this.db.transaction(() => {
-      this.stmts.deleteRecords.run(keys)
+      this.stmts.deleteRecords.run(id)
       this.stmts.deleteMeta.run(id)
     })()
   }
@@ -307,29 +321,27 @@ export class CatalogStore {
     fileId: number
     root: string
     name: string
-    records: Array<{ aacid: string; line: number; offset: number; length: number }>
+    records: RecordAt[]
   }> {
     const out = []
+    const select = this.db.prepare(
+      'SELECT seconds, tag, line, offset, length FROM records WHERE meta_file_id = ? AND seconds >= ? AND seconds <= ? AND hash IS NULL ORDER BY offset',
+    )
     for (const p of this.overlappingPairs(collection)) {
-      const { lo, hi } = fileKeyRange(collection, p.lo, p.hi)
       for (const [id, name, root] of [
         [p.a, p.aName, p.aRoot],
         [p.b, p.bName, p.bRoot],
       ] as const) {
-        const records = this.db
-          .prepare(
-            'SELECT aacid, line, offset, length FROM records WHERE aacid >= ? AND aacid <= ? AND meta_file_id = ? AND hash IS NULL ORDER BY offset',
-          )
-          .all(lo, hi, id) as Array<{ aacid: string; line: number; offset: number; length: number }>
+        const records = select.all(id, p.loS, p.hiS) as RecordAt[]
         if (records.length > 0) out.push({ fileId: id, root, name, records })
       }
     }
     return out
   }
 
-  setHashes(fileId: number, hashes: Array<{ aacid: string; line: number; hash: string }>): void {
+  setHashes(fileId: number, hashes: Array<RecordAt & { hash: string }>): void {
     this.db.transaction(() => {
-      for (const h of hashes) this.stmts.setHash.run(h.hash, h.aacid, fileId, h.line)
+      for (const h of hashes) this.stmts.setHash.run(h.hash, fileId, h.seconds, h.tag, h.line)
     })()
   }
 
@@ -338,7 +350,8 @@ export class CatalogStore {
     return this.db
       .prepare(
         `SELECT a.id AS a, b.id AS b, a.name AS aName, b.name AS bName, a.root_id AS aRootId, b.root_id AS bRootId, ra.path AS aRoot, rb.path AS bRoot,
-                max(a.range_from, b.range_from) AS lo, min(a.range_to, b.range_to) AS hi
+                max(a.range_from, b.range_from) AS lo, min(a.range_to, b.range_to) AS hi,
+                max(a.range_from_s, b.range_from_s) AS loS, min(a.range_to_s, b.range_to_s) AS hiS
          FROM meta_files a JOIN meta_files b
            ON b.collection = a.collection AND b.id > a.id AND a.range_from_s <= b.range_to_s AND b.range_from_s <= a.range_to_s
          JOIN roots ra ON ra.id = a.root_id
@@ -356,9 +369,10 @@ export class CatalogStore {
       bRoot: string
       lo: string
       hi: string
+      loS: number
+      hiS: number
     }>
   }
-
   beginDataFolder(rootId: number, folder: DataFolder, id: Omit<FileIdentity, 'size'>): number {
     this.stmts.insertCollection.run(folder.range.collection, now())
     return Number(
@@ -436,128 +450,193 @@ export class CatalogStore {
   }
 
   /**
-   * Re-derives the problems between entries of one collection: immutability across
-   * overlapping metadata files, and blobs against the records that reference them.
+   * Finds the problems between entries of one collection: immutability across overlapping
+   * metadata files, and blobs against the records that reference them. Those that name a
+   * record's AACID come back pending: the caller reads the AACIDs from the files (the catalog
+   * keeps only their tags) and passes the result to replaceCrossProblems.
    */
-  replaceCrossProblems(collection: string): number {
+  crossCandidates(collection: string): {
+    found: Array<CrossProblem & { rootId: number }>
+    pending: PendingCrossProblem[]
+  } {
+    const found: Array<CrossProblem & { rootId: number }> = []
+    const pending: PendingCrossProblem[] = []
+    this.db.transaction(() => {
+      this.overlapProblems(collection, pending)
+      this.dataFileProblems(collection, found, pending)
+    })()
+    return { found, pending }
+  }
+
+  /** Replaces the problems between entries of one collection (from crossCandidates, resolved). */
+  replaceCrossProblems(collection: string, found: Array<CrossProblem & { rootId: number }>): number {
     return this.db.transaction(() => {
       this.stmts.deleteCrossProblems.run(collection)
-      const found = [...this.overlapProblems(collection), ...this.dataFileProblems(collection)]
-      for (const p of found) {
-        const rootId = p.rootId
-        this.insertProblem(rootId, 'cross', { collection }, p)
-      }
+      for (const p of found) this.insertProblem(p.rootId, 'cross', { collection }, p)
       return found.length
     })()
   }
 
-  private overlapProblems(collection: string): Array<CrossProblem & { rootId: number }> {
+  private overlapProblems(collection: string, pending: PendingCrossProblem[]): void {
     const pairs = this.overlappingPairs(collection)
-    const out: Array<CrossProblem & { rootId: number }> = []
-    // Timestamps are fixed-width, so `aacid__{c}__{ts}` sorts by time: the overlap is one key range.
-    const inOverlap = `meta_file_id = ? AND aacid >= ? AND aacid <= ?`
-    const missing = this.db
-      .prepare(
-        `SELECT aacid FROM records WHERE ${inOverlap} AND aacid NOT IN (SELECT aacid FROM records WHERE ${inOverlap}) ORDER BY aacid LIMIT 101`,
-      )
-      .pluck()
+    // A record of x in the overlap whose key y lacks: its AACID is certainly not in y.
+    const missing = this.db.prepare(
+      `SELECT offset, length FROM records x WHERE x.meta_file_id = ? AND x.seconds >= ? AND x.seconds <= ?
+         AND NOT EXISTS (SELECT 1 FROM records y WHERE y.meta_file_id = ? AND y.seconds = x.seconds AND y.tag = x.tag)
+       ORDER BY x.seconds, x.tag LIMIT 101`,
+    )
     const differing = this.db.prepare(
-      `SELECT x.aacid AS aacid, x.line AS line, y.line AS otherLine FROM records x JOIN records y ON y.aacid = x.aacid AND y.meta_file_id = ?
-       WHERE x.meta_file_id = ? AND x.aacid >= ? AND x.aacid <= ? AND x.hash <> y.hash ORDER BY x.aacid LIMIT 1000`,
+      `SELECT x.line AS line, x.offset AS offset, x.length AS length, y.line AS otherLine, y.offset AS otherOffset, y.length AS otherLength
+       FROM records x JOIN records y ON y.meta_file_id = ? AND y.seconds = x.seconds AND y.tag = x.tag
+       WHERE x.meta_file_id = ? AND x.seconds >= ? AND x.seconds <= ? AND x.hash <> y.hash ORDER BY x.seconds, x.tag LIMIT 1000`,
     )
     for (const p of pairs) {
-      const { lo, hi } = fileKeyRange(collection, p.lo, p.hi)
       // A problem's path is relative to its own root; the other file, in another root, is named in full.
       const sameRoot = p.aRootId === p.bRootId
       const aOther = sameRoot ? p.aName : `${p.aRoot}/${p.aName}`
       const bOther = sameRoot ? p.bName : `${p.bRoot}/${p.bName}`
-      for (const [x, xName, xRootId, y, yName] of [
-        [p.a, p.aName, p.aRootId, p.b, bOther],
-        [p.b, p.bName, p.bRootId, p.a, aOther],
+      for (const [x, xName, xRoot, xRootId, y, yName] of [
+        [p.a, p.aName, p.aRoot, p.aRootId, p.b, bOther],
+        [p.b, p.bName, p.bRoot, p.bRootId, p.a, aOther],
       ] as const) {
-        const ids = missing.all(x, lo, hi, y, lo, hi) as string[]
-        if (ids.length > 0) {
-          out.push({
-            rootId: xRootId,
-            code: 'overlap-mismatch',
-            path: xName,
-            line: null,
-            aacid: ids[0]!,
-            message: `ranges of ${xName} and ${yName} overlap (${p.lo}–${p.hi}) but ${ids.length > 100 ? 'more than 100' : ids.length} AACID(s) in the overlap are only in ${xName}, e.g. ${ids[0]}`,
-          })
-        }
+        const rows = missing.all(x, p.loS, p.hiS, y) as Array<{ offset: number; length: number }>
+        if (rows.length === 0) continue
+        pending.push({
+          refs: rows.map((r) => ({ root: xRoot, name: xName, offset: r.offset, length: r.length })),
+          problem: (aacids) => {
+            const ids = aacids.filter((a): a is string => a !== null).sort()
+            const example = ids[0] ?? null
+            return [
+              {
+                rootId: xRootId,
+                code: 'overlap-mismatch',
+                path: xName,
+                line: null,
+                aacid: example,
+                message: `ranges of ${xName} and ${yName} overlap (${p.lo}–${p.hi}) but ${rows.length > 100 ? 'more than 100' : rows.length} AACID(s) in the overlap are only in ${xName}${example ? `, e.g. ${example}` : ''}`,
+              },
+            ]
+          },
+        })
       }
-      for (const d of differing.all(p.b, p.a, lo, hi) as Array<{
-        aacid: string
+      for (const d of differing.all(p.b, p.a, p.loS, p.hiS) as Array<{
         line: number
+        offset: number
+        length: number
         otherLine: number
+        otherOffset: number
+        otherLength: number
       }>) {
-        out.push({
-          rootId: p.aRootId,
-          code: 'immutable-conflict',
-          path: p.aName,
-          line: d.line,
-          aacid: d.aacid,
-          message: `record ${d.aacid} differs between ${p.aName} line ${d.line} and ${bOther} line ${d.otherLine}: AACs are immutable`,
+        pending.push({
+          refs: [
+            { root: p.aRoot, name: p.aName, offset: d.offset, length: d.length },
+            { root: p.bRoot, name: p.bName, offset: d.otherOffset, length: d.otherLength },
+          ],
+          // Two different AACIDs that share a tag are not a conflict.
+          problem: ([aacid, other]) =>
+            aacid !== other
+              ? []
+              : [
+                  {
+                    rootId: p.aRootId,
+                    code: 'immutable-conflict',
+                    path: p.aName,
+                    line: d.line,
+                    aacid: aacid ?? null,
+                    message: `record ${aacid} differs between ${p.aName} line ${d.line} and ${bOther} line ${d.otherLine}: AACs are immutable`,
+                  },
+                ],
         })
       }
     }
-    return out
   }
 
-  private dataFileProblems(collection: string): Array<CrossProblem & { rootId: number }> {
+  /**
+   * Records against the blobs of the folders they name, by key: the data files' keys of the
+   * collection go into a temporary table first (a folder's files are stored by name). A file
+   * missing from a folder could hide behind another file of the same second and tag there
+   * (record-key.ts): about one chance in 10^14 for each record.
+   */
+  private dataFileProblems(
+    collection: string,
+    found: Array<CrossProblem & { rootId: number }>,
+    pending: PendingCrossProblem[],
+  ): void {
+    this.db.exec(
+      'CREATE TEMP TABLE IF NOT EXISTS data_file_keys (data_folder_id INTEGER NOT NULL, seconds INTEGER NOT NULL, tag INTEGER NOT NULL, name TEXT NOT NULL, PRIMARY KEY (data_folder_id, seconds, tag, name)) WITHOUT ROWID',
+    )
+    this.db.exec('DELETE FROM temp.data_file_keys')
+    const insertKey = this.db.prepare('INSERT INTO temp.data_file_keys VALUES (?, ?, ?, ?)')
+    const folders = this.db
+      .prepare("SELECT id FROM data_folders WHERE collection = ? AND state = 'complete'")
+      .pluck()
+      .all(collection) as number[]
+    const names = this.db.prepare('SELECT name FROM data_files WHERE data_folder_id = ?').pluck()
+    // A folder at a time: the connection cannot insert while it is still reading.
+    for (const folderId of folders)
+      for (const name of names.all(folderId) as string[])
+        insertKey.run(folderId, aacidSeconds(name), aacidTag(name), name)
     const missing = this.db
       .prepare(
-        `SELECT m.root_id AS rootId, m.name AS metaName, r.line, r.aacid, r.data_folder AS folder
+        `SELECT m.root_id AS rootId, ro.path AS root, m.name AS metaName, r.line, r.offset, r.length, r.data_folder AS folder
          FROM meta_files m
+         JOIN roots ro ON ro.id = m.root_id
          JOIN meta_file_folders mf ON mf.meta_file_id = m.id
          JOIN data_folders f ON f.root_id = m.root_id AND f.name = mf.data_folder AND f.state = 'complete'
-         JOIN records r ON r.aacid >= 'aacid__' || m.collection || '__' || m.range_from
-                       AND r.aacid <= 'aacid__' || m.collection || '__' || m.range_to || '__' || char(65535)
-                       AND r.meta_file_id = m.id AND r.data_folder = mf.data_folder
+         JOIN records r ON r.meta_file_id = m.id AND r.data_folder = mf.data_folder
          WHERE m.collection = ? AND m.state = 'complete'
-           AND NOT EXISTS (SELECT 1 FROM data_files d WHERE d.data_folder_id = f.id AND d.name = r.aacid)
+           AND NOT EXISTS (SELECT 1 FROM temp.data_file_keys k WHERE k.data_folder_id = f.id AND k.seconds = r.seconds AND k.tag = r.tag)
          ORDER BY m.name, r.line LIMIT 10000`,
       )
       .all(collection) as Array<{
       rootId: number
+      root: string
       metaName: string
       line: number
-      aacid: string
+      offset: number
+      length: number
       folder: string
     }>
     const stray = this.db
       .prepare(
-        `SELECT f.root_id AS rootId, f.name AS folder, d.name AS file
-         FROM data_folders f JOIN data_files d ON d.data_folder_id = f.id
+        `SELECT f.root_id AS rootId, f.name AS folder, k.name AS file
+         FROM data_folders f JOIN temp.data_file_keys k ON k.data_folder_id = f.id
          WHERE f.collection = ? AND f.state = 'complete'
            AND EXISTS (SELECT 1 FROM meta_file_folders mf JOIN meta_files m ON m.id = mf.meta_file_id
                        WHERE mf.data_folder = f.name AND m.root_id = f.root_id AND m.state = 'complete')
-           AND NOT EXISTS (SELECT 1 FROM records r JOIN meta_files m ON m.id = r.meta_file_id
-                           WHERE r.aacid = d.name AND r.data_folder = f.name AND m.root_id = f.root_id AND m.state = 'complete')
-         ORDER BY f.name, d.name LIMIT 10000`,
+           AND NOT EXISTS (SELECT 1 FROM meta_file_folders mf JOIN meta_files m ON m.id = mf.meta_file_id
+                           JOIN records r ON r.meta_file_id = m.id AND r.seconds = k.seconds AND r.tag = k.tag
+                           WHERE mf.data_folder = f.name AND r.data_folder = f.name AND m.root_id = f.root_id AND m.state = 'complete')
+         ORDER BY f.name, k.name LIMIT 10000`,
       )
       .all(collection) as Array<{ rootId: number; folder: string; file: string }>
-    return [
-      ...missing.map((m) => ({
-        rootId: m.rootId,
-        code: 'missing-data-file',
-        path: m.metaName,
-        line: m.line,
-        aacid: m.aacid,
-        message: `record ${m.aacid} names data folder ${m.folder}, which has no file of that name`,
-      })),
-      ...stray.map((s) => ({
+    this.db.exec('DELETE FROM temp.data_file_keys')
+    for (const m of missing) {
+      pending.push({
+        refs: [{ root: m.root, name: m.metaName, offset: m.offset, length: m.length }],
+        problem: ([aacid]) => [
+          {
+            rootId: m.rootId,
+            code: 'missing-data-file',
+            path: m.metaName,
+            line: m.line,
+            aacid: aacid ?? null,
+            message: `record ${aacid ?? `on line ${m.line}`} names data folder ${m.folder}, which has no file of that name`,
+          },
+        ],
+      })
+    }
+    for (const s of stray) {
+      found.push({
         rootId: s.rootId,
         code: 'stray-data-file',
         path: `${s.folder}/${s.file}`,
         line: null,
         aacid: s.file,
         message: `${s.file} in ${s.folder} is not referenced by any record of the metadata files that reference this folder`,
-      })),
-    ]
+      })
+    }
   }
-
   totals(rootIds: number[]): CatalogTotals {
     const ids = JSON.stringify(rootIds)
     return this.db
@@ -705,7 +784,11 @@ export class CatalogStore {
       })
   }
 
-  /** Where a record lives, for `aacseed get`. */
+  /**
+   * Where a record may live, for `aacseed get`: the records of the AACID's collection, second
+   * and tag in complete files whose range holds it. More than one when files overlap, or (rarely)
+   * when another AACID shares the tag: the caller reads each and compares the AACID.
+   */
   locateRecord(aacid: string): Array<{
     root: string
     name: string
@@ -716,14 +799,25 @@ export class CatalogStore {
     compressedOffset: number
     frameOffset: number
   }> {
+    let id
+    try {
+      id = parseAacId(aacid)
+    } catch {
+      return []
+    }
+    const seconds = id.timestamp.seconds
+    // A record starts in the last frame that starts at or before it.
     return this.db
       .prepare(
-        `SELECT ro.path AS root, m.name, r.line, r.offset, r.length, r.frame, f.compressed_offset AS compressedOffset, f.decompressed_offset AS frameOffset
-         FROM records r JOIN meta_files m ON m.id = r.meta_file_id JOIN roots ro ON ro.id = m.root_id
-         JOIN meta_frames f ON f.meta_file_id = r.meta_file_id AND f.frame = r.frame
-         WHERE r.aacid = ? AND m.state = 'complete' ORDER BY m.id`,
+        `SELECT ro.path AS root, m.name, r.line, r.offset, r.length, f.frame, f.compressed_offset AS compressedOffset, f.decompressed_offset AS frameOffset
+         FROM meta_files m JOIN records r ON r.meta_file_id = m.id AND r.seconds = @seconds AND r.tag = @tag
+         JOIN roots ro ON ro.id = m.root_id
+         JOIN meta_frames f ON f.meta_file_id = m.id
+           AND f.frame = (SELECT max(g.frame) FROM meta_frames g WHERE g.meta_file_id = m.id AND g.decompressed_offset <= r.offset)
+         WHERE m.collection = @collection AND m.range_from_s <= @seconds AND m.range_to_s >= @seconds AND m.state = 'complete'
+         ORDER BY m.id, r.line`,
       )
-      .all(aacid) as Array<{
+      .all({ collection: id.collection, seconds, tag: aacidTag(aacid) }) as Array<{
       root: string
       name: string
       line: number
@@ -739,11 +833,12 @@ export class CatalogStore {
 /** The records of one chunk, as columns, in file order. */
 export interface RecordColumns {
   count: number
-  aacids: string[]
+  /** Each AACID's timestamp and tag (record-key.ts). */
+  seconds: number[]
+  tags: number[]
   lines: number[]
   offsets: number[]
   lengths: number[]
-  frames: number[]
   /** '' for none. */
   folders: string[]
 }
@@ -776,7 +871,7 @@ export class RecordWriter {
     }
     this.path = this.db.name
     this.insertOne = this.db.prepare(
-      'INSERT INTO records (aacid, meta_file_id, line, offset, length, frame, data_folder) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO records (meta_file_id, seconds, tag, line, offset, length, data_folder) VALUES (?, ?, ?, ?, ?, ?, ?)',
     )
   }
 
@@ -795,11 +890,11 @@ export class RecordWriter {
       for (; i + ROWS_PER_INSERT <= c.count; i += ROWS_PER_INSERT) {
         for (let k = 0, a = 0; k < ROWS_PER_INSERT; k++) {
           const folder = c.folders[i + k]!
-          args[a++] = c.aacids[i + k]
+          args[a++] = c.seconds[i + k]
+          args[a++] = c.tags[i + k]
           args[a++] = c.lines[i + k]
           args[a++] = c.offsets[i + k]
           args[a++] = c.lengths[i + k]
-          args[a++] = c.frames[i + k]
           args[a++] = folder === '' ? null : folder
         }
         insertBatch.run(...args)
@@ -807,12 +902,12 @@ export class RecordWriter {
       for (; i < c.count; i++) {
         const folder = c.folders[i]!
         this.insertOne.run(
-          c.aacids[i],
           fileId,
+          c.seconds[i],
+          c.tags[i],
           c.lines[i],
           c.offsets[i],
           c.lengths[i],
-          c.frames[i],
           folder === '' ? null : folder,
         )
       }
@@ -822,11 +917,11 @@ export class RecordWriter {
 
   private batchInsertFor(fileId: number): Database.Statement {
     if (this.insertBatch?.fileId !== fileId) {
-      const row = `(?, ${Math.trunc(fileId)}, ?, ?, ?, ?, ?)`
+      const row = `(${Math.trunc(fileId)}, ?, ?, ?, ?, ?, ?)`
       this.insertBatch = {
         fileId,
         stmt: this.db.prepare(
-          `INSERT INTO records (aacid, meta_file_id, line, offset, length, frame, data_folder) VALUES ${Array(ROWS_PER_INSERT).fill(row).join(', ')}`,
+          `INSERT INTO records (meta_file_id, seconds, tag, line, offset, length, data_folder) VALUES ${Array(ROWS_PER_INSERT).fill(row).join(', ')}`,
         ),
       }
     }

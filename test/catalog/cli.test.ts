@@ -10,7 +10,7 @@ import { describe, test, type TestContext } from 'node:test'
 import { writeSampleRelease, type SampleSummary } from '../../src/catalog/index.js'
 import { openDatabase } from '../../src/db/index.js'
 import { runCli, runCliProcess, tempDir, type CliResult } from '../helpers.js'
-import { aacid, dataName, metaName, rec, recs, writeDataFolder, writeMeta } from '../fixtures.js'
+import { aacid, dataName, metaName, rec, recordsOf, recs, writeDataFolder, writeMeta } from '../fixtures.js'
 
 interface ScanJson {
   meta_files: number
@@ -319,12 +319,11 @@ describe('aacseed demo and get', () => {
     await runCli(['demo', '--out', dir])
     const db = join(dir, 'aacseed.db')
     const conn = openDatabase(db)
-    const row = conn
-      .prepare(
-        "SELECT aacid FROM records WHERE aacid LIKE 'aacid__duxiu_records__%' ORDER BY aacid LIMIT 1 OFFSET 150",
-      )
+    const name = conn
+      .prepare("SELECT name FROM meta_files WHERE collection = 'duxiu_records' ORDER BY name LIMIT 1")
       .pluck()
       .get() as string
+    const row = recordsOf(conn, name)[150]!.aacid
     conn.close()
     const g = await runCli(['get', row, '--db', db])
     assert.equal(g.code, 0, g.stderr)

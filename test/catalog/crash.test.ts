@@ -9,7 +9,6 @@ import { readdirSync, rmSync, statSync, utimesSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { after, describe, test } from 'node:test'
-import { fileKeyRange } from '../../src/catalog/store.js'
 import { writeLargeMetaFile, writeSampleRelease } from '../../src/catalog/index.js'
 import { openDatabase } from '../../src/db/index.js'
 import type { Problem } from '../../src/problems.js'
@@ -104,30 +103,29 @@ function checkConsistent(dbPath: string): Consistency {
     assert.deepEqual(db.pragma('foreign_key_check'), [])
     const files = db
       .prepare(
-        'SELECT id, name, state, collection, range_from AS rf, range_to AS rt, records, frames, problems FROM meta_files',
+        'SELECT id, name, state, collection, range_from_s AS rf, range_to_s AS rt, records, frames, problems FROM meta_files',
       )
       .all() as Array<{
       id: number
       name: string
       state: string
       collection: string
-      rf: string
-      rt: string
+      rf: number
+      rt: number
       records: number
       frames: number
       problems: number
     }>
     const inRange = db
-      .prepare('SELECT count(*) FROM records WHERE aacid >= ? AND aacid <= ? AND meta_file_id = ?')
+      .prepare('SELECT count(*) FROM records WHERE meta_file_id = ? AND seconds >= ? AND seconds <= ?')
       .pluck()
     const byId = db.prepare('SELECT count(*) FROM records WHERE meta_file_id = ?').pluck()
     let records = 0
     for (const f of files) {
       if (f.state !== 'complete') continue
-      const { lo, hi } = fileKeyRange(f.collection, f.rf, f.rt)
-      const n = inRange.get(lo, hi, f.id) as number
+      const n = inRange.get(f.id, f.rf, f.rt) as number
       assert.equal(n, f.records, `${f.name}: records column vs rows`)
-      assert.equal(byId.get(f.id), n, `${f.name}: every record of the file lies in its key range`)
+      assert.equal(byId.get(f.id), n, `${f.name}: every record of the file lies in its range`)
       assert.equal(
         db.prepare('SELECT count(*) FROM meta_frames WHERE meta_file_id = ?').pluck().get(f.id),
         f.frames,

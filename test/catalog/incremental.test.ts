@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writ
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
 import { encodeMetaFile, writeSampleRelease, type ScanReport } from '../../src/catalog/index.js'
+import { CatalogStore } from '../../src/catalog/store.js'
 import type { Db } from '../../src/db/index.js'
 import { runCli, tempDir } from '../helpers.js'
 import {
@@ -151,11 +152,7 @@ describe('changed entries are re-read and their rows replaced', () => {
       [0, 1, 2, 3, 4, 6].map((i) => aacid(R, 50 + i)),
     )
     for (const id of oldIds)
-      assert.equal(
-        countRows(db, 'SELECT count(*) FROM records WHERE aacid = ?', id),
-        0,
-        `old record ${id} is gone`,
-      )
+      assert.equal(new CatalogStore(db).locateRecord(id).length, 0, `old record ${id} is gone`)
     assert.equal(countRows(db, 'SELECT count(*) FROM meta_files WHERE name = ?', name), 1)
     assert.deepEqual(
       r.problems.map((p) => [p.path, p.line, p.code]),
@@ -283,7 +280,17 @@ describe('removed entries are dropped', () => {
     assert.equal(r.meta_files, first.meta_files - 1)
     assert.equal(r.records, first.records - 4)
     assert.equal(countRows(db, 'SELECT count(*) FROM meta_files WHERE name = ?', name), 0)
-    assert.equal(countRows(db, "SELECT count(*) FROM records WHERE aacid LIKE 'aacid__inc_records__%'"), 0)
+    assert.equal(
+      countRows(
+        db,
+        "SELECT count(*) FROM records r JOIN meta_files m ON m.id = r.meta_file_id WHERE m.collection = 'inc_records'",
+      ),
+      0,
+    )
+    assert.equal(
+      countRows(db, 'SELECT count(*) FROM records WHERE meta_file_id NOT IN (SELECT id FROM meta_files)'),
+      0,
+    )
     assert.equal(countRows(db, 'SELECT count(*) FROM problems'), 0)
   })
 

@@ -15,6 +15,7 @@ import { describe, test, type TestContext } from 'node:test'
 import { LinePool } from '../../src/catalog/line-pool.js'
 import { readMetaFile, type ReadProblem } from '../../src/catalog/meta-reader.js'
 import { CatalogStore } from '../../src/catalog/store.js'
+import { aacidSeconds, aacidTag } from '../../src/catalog/record-key.js'
 import { parseMetaFileName } from '../../src/aac/index.js'
 import { openDatabase } from '../../src/db/index.js'
 import { join } from 'node:path'
@@ -382,7 +383,7 @@ describe('the reader on its own: chunk boundaries and growing buffers', () => {
       { chunkBytes: 1000, maxLineBytes: 5000 },
     )
     const got = db
-      .prepare('SELECT line, offset, length, frame, aacid FROM records WHERE meta_file_id = ? ORDER BY line')
+      .prepare('SELECT line, offset, length, seconds, tag FROM records WHERE meta_file_id = ? ORDER BY line')
       .all(fileId)
     assert.equal(counted, got.length)
     assert.deepEqual(
@@ -401,11 +402,8 @@ describe('the reader on its own: chunk boundaries and growing buffers', () => {
           line: i + 1,
           offset: off,
           length: len,
-          frame: frameAt(
-            frames.map((f) => f.decompressedOffset),
-            off,
-          ),
-          aacid: aacid(C, 10 + i),
+          seconds: aacidSeconds(aacid(C, 10 + i)),
+          tag: aacidTag(aacid(C, 10 + i)),
         })
       off += len + 1
     }
@@ -431,16 +429,18 @@ describe('aacseed get reads one frame, not the file', () => {
     const { db, path: dbPath } = catalogDb(t)
     await scanRoots(db, [root])
     const stored = framesOf(db, name)
+    // Read before the damage: the catalog keeps AACIDs' tags, and recordsOf reads the text from the file.
+    const records = recordsOf(db, name)
     // Overwrite frames 0-4 with garbage, keeping the size: decoding from the start now fails.
     const fd = openSync(path, 'r+')
     writeSync(fd, Buffer.alloc(stored[5]!.compressed_offset, 0xa5), 0, stored[5]!.compressed_offset, 0)
     closeSync(fd)
-    const last = recordsOf(db, name)[55]!
+    const last = records[55]!
     const g = await get(dbPath, last.aacid)
     assert.equal(g.code, 0, g.stderr)
     assert.equal(g.stdout, lines[55] + '\n')
     // A record in a destroyed frame is an error with a code, not a crash.
-    const first = await get(dbPath, recordsOf(db, name)[3]!.aacid)
+    const first = await get(dbPath, records[3]!.aacid)
     assert.equal(first.code, 1)
     assert.doesNotMatch(first.stderr, /internal error/)
     assert.match(first.stderr, /^aacseed: [a-z-]+: .*\n$/)
@@ -467,8 +467,9 @@ describe('aacseed get reads one frame, not the file', () => {
     const path = writeMeta(root, name, variedLines(5))
     const { db, path: dbPath } = catalogDb(t)
     await scanRoots(db, [root])
+    const id = recordsOf(db, name)[2]!.aacid
     rmSync(path)
-    const g = await get(dbPath, recordsOf(db, name)[2]!.aacid)
+    const g = await get(dbPath, id)
     assert.equal(g.code, 1)
     assert.match(g.stderr, /^aacseed: unreadable: .*ENOENT/)
   })

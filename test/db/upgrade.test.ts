@@ -4,11 +4,12 @@
  * must open and migrate it. Never regenerate it; add a fixture for a new release beside it.
  */
 import assert from 'node:assert/strict'
-import { copyFileSync, readFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import Database from 'better-sqlite3'
-import { migrate, openDatabase, type Migration } from '../../src/db/index.js'
+import { CatalogStore } from '../../src/catalog/store.js'
+import { migrate, openDatabase, schemaVersion, type Migration } from '../../src/db/index.js'
 import { migrations, SCHEMA_VERSION } from '../../src/db/migrations/index.js'
 import { AacseedError } from '../../src/errors.js'
 import { REPO_ROOT, runCli, tempDir } from '../helpers.js'
@@ -118,4 +119,85 @@ test('a catalog from a newer aacseed is refused, not downgraded', (t) => {
   )
   db.close()
   assert.throws(() => openDatabase(path), /newer than this aacseed knows/)
+})
+
+/**
+ * test/fixtures/catalog-schema10.db was written by aacseed at schema 10, the last release before
+ * records were keyed by tag (migration 12): `aacseed demo --out /tmp/cat/fx`, then one of its
+ * metadata files copied into a second root, /tmp/cat/fx/copy, and both roots scanned (so the
+ * overlap's line hashes are set), checkpointed and vacuumed. Never regenerate it.
+ */
+const FIXTURE_10 = join(REPO_ROOT, 'test', 'fixtures', 'catalog-schema10.db')
+
+test('a catalog written at schema 10 migrates to tag keys: every record is found where it was', async (t) => {
+  const old = new Database(FIXTURE_10, { readonly: true })
+  const before = old
+    .prepare(
+      `SELECT r.aacid, ro.path AS root, m.name, r.line, r.offset, r.length, r.frame, r.data_folder AS folder, r.hash
+       FROM records r JOIN meta_files m ON m.id = r.meta_file_id JOIN roots ro ON ro.id = m.root_id ORDER BY r.aacid, m.id`,
+    )
+    .all() as Array<{
+    aacid: string
+    root: string
+    name: string
+    line: number
+    offset: number
+    length: number
+    frame: number
+    folder: string | null
+    hash: string | null
+  }>
+  assert.equal(old.prepare('SELECT max(version) FROM schema_migrations').pluck().get(), 10)
+  old.close()
+  assert.equal(before.length, 1948)
+  assert.equal(before.filter((r) => r.hash !== null).length, 800)
+  assert.equal(before.filter((r) => r.folder !== null).length, 48)
+
+  const dir = tempDir(t)
+  const path = join(dir, 'aacseed.db')
+  copyFileSync(FIXTURE_10, path)
+  const db = openDatabase(path)
+  try {
+    assert.equal(schemaVersion(db), SCHEMA_VERSION)
+    const store = new CatalogStore(db)
+    const folderOf = db.prepare(
+      'SELECT r.data_folder AS folder, r.hash FROM records r JOIN meta_files m ON m.id = r.meta_file_id WHERE m.name = ? AND r.line = ? AND m.root_id = (SELECT id FROM roots WHERE path = ?)',
+    )
+    for (const r of before) {
+      const at = store.locateRecord(r.aacid).filter((l) => l.root === r.root && l.name === r.name)
+      assert.deepEqual(
+        at.map((l) => [l.line, l.offset, l.length, l.frame]),
+        [[r.line, r.offset, r.length, r.frame]],
+        r.aacid,
+      )
+      assert.deepEqual(folderOf.get(r.name, r.line, r.root), { folder: r.folder, hash: r.hash }, r.aacid)
+    }
+    assert.equal(db.prepare('SELECT count(*) FROM records').pluck().get(), 1948)
+  } finally {
+    db.close()
+  }
+
+  // The same bytes again (the demo is deterministic) where the old roots were: get reads them.
+  const tree = join(dir, 'tree')
+  assert.equal((await runCli(['demo', '--out', tree])).code, 0)
+  const copy = join(tree, 'copy')
+  mkdirSync(copy)
+  const copied = before.find((r) => r.root === '/tmp/cat/fx/copy')!.name
+  copyFileSync(join(tree, 'releases', copied), join(copy, copied))
+  const w = new Database(path)
+  w.prepare('UPDATE roots SET path = ? WHERE path = ?').run(join(tree, 'releases'), '/tmp/cat/fx/releases')
+  w.prepare('UPDATE roots SET path = ? WHERE path = ?').run(copy, '/tmp/cat/fx/copy')
+  w.close()
+  const seekable = before.find((r) => r.name.endsWith('.seekable.zst') && r.frame > 2)!
+  for (const r of [seekable, before.find((r) => r.folder !== null)!, before.find((r) => r.hash !== null)!]) {
+    const g = await runCli(['get', r.aacid, '--db', path])
+    assert.equal(g.code, 0, g.stderr)
+    assert.equal((JSON.parse(g.stdout) as { aacid: string }).aacid, r.aacid)
+  }
+  // And a rescan over the migrated catalog finds the same records and no problem.
+  const s = await runCli(['scan', join(tree, 'releases'), copy, '--db', path, '--json'])
+  assert.equal(s.code, 0, s.stderr)
+  const report = JSON.parse(s.stdout) as { records: number; problems: unknown[] }
+  assert.equal(report.records, 1948)
+  assert.deepEqual(report.problems, [])
 })

@@ -13,6 +13,7 @@ import { writeSampleRelease } from '../../src/catalog/index.js'
 import { openDatabase } from '../../src/db/index.js'
 import { Leases } from '../../src/jobs/leases.js'
 import { killChild } from '../engines/fixtures.js'
+import { recordsOf } from '../fixtures.js'
 import { freePort, runCli, runCliProcess, spawnCli, tempDir, waitFor, type CliResult } from '../helpers.js'
 
 const HELD = /is running in (serve|aacseed) \(pid \d+\) since \d\d:\d\d UTC; wait, or stop (serve|it)/
@@ -94,7 +95,7 @@ port = ${httpPort}
     .length
   assert.equal(torrents, sample.metaFiles.length + sample.dataFolders.length)
   const db = openDatabase(join(dir, 'aacseed.db'), { readonly: true })
-  const aacid = db.prepare('SELECT aacid FROM records LIMIT 1').pluck().get() as string
+  const aacid = recordsOf(db, sample.metaFiles[0]!)[0]!.aacid
   db.close()
 
   const ok = (r: CliResult, args: string[], allowed: number[] = [0]): 'ok' | 'held' => {

@@ -10,6 +10,7 @@ import { migration008 } from './008-opaque.js'
 import { migration009 } from './009-leases.js'
 import { migration010 } from './010-upstream-flags.js'
 import { migration011 } from './011-mirror-other.js'
+import { migration012 } from './012-compact-records.js'
 
 /** Numbered migrations, applied in order; never edit one that has shipped, add the next number. */
 export const migrations: Migration[] = [
@@ -24,6 +25,7 @@ export const migrations: Migration[] = [
   migration009,
   migration010,
   migration011,
+  migration012,
 ]
 
 /** The schema version this aacseed writes: the newest migration's number. */
