@@ -448,7 +448,8 @@ export class MirrorSync {
     await this.deps.engine!.add({
       torrent,
       infoHash: row.btih,
-      name: row.name,
+      // An opaque torrent's report name is its display name; the engine needs the one it writes.
+      name: row.kind === 'other' ? parseTorrent(torrent, torrentLimits(this.settings)).name : row.name,
       dataDir: this.staging(row, 'partial'),
       verify: true,
       download: true,
@@ -882,6 +883,7 @@ export class MirrorSync {
           report,
           staged,
         )
+        await rm(this.staging(row, 'partial'), { recursive: true, force: true })
         return
       }
       await mkdir(dirname(target), { recursive: true })
