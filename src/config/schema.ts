@@ -125,7 +125,8 @@ function remoteEngine(defaultUrl: string) {
       password_file: z.string().default(''),
       /** Where the daemon sees the release roots: { "/srv/releases" = "/downloads/releases" }. */
       path_map: z.record(z.string()).default({}),
-      labels: z.array(z.string()).default(['aacseed']),
+      /** Deprecated: the old place of `[engine] labels`; still read, and it wins for this kind. */
+      labels: z.array(z.string()).optional(),
       timeout_ms: z.number().int().min(100).default(30_000),
     })
     .strict()
@@ -141,7 +142,8 @@ const deluge = z
     username: z.string().default(''),
     password_file: z.string().default(''),
     path_map: z.record(z.string()).default({}),
-    labels: z.array(z.string()).default(['aacseed']),
+    /** Deprecated: the old place of `[engine] labels`; still read, and it wins for this kind. */
+    labels: z.array(z.string()).optional(),
     timeout_ms: z.number().int().min(100).default(30_000),
     /** The daemon deluge-web connects to, `host:port`; '' keeps its current one (or its only one). */
     daemon: z.string().default(''),
@@ -154,6 +156,11 @@ const engine = z
   .object({
     /** `webtorrent` (embedded) or a daemon driven over its RPC, configured in its own table below. */
     kind: z.enum(ENGINE_KINDS).default('webtorrent'),
+    /**
+     * Set on every torrent pushed to a daemon engine, whichever kind (Transmission labels, qBittorrent
+     * tags, Deluge's label, rTorrent's d.custom1); the embedded engine has none.
+     */
+    labels: z.array(z.string()).default(['aacseed']),
     webtorrent,
     transmission,
     qbittorrent,

@@ -52,7 +52,8 @@ export function engineSettings(
     username: c.username,
     password: password ?? '',
     pathMap: c.path_map,
-    labels: c.labels,
+    // `[engine.<kind>] labels` is the deprecated place of `[engine] labels`: still read, and it wins.
+    labels: c.labels ?? config.labels,
     timeoutMs: c.timeout_ms,
     ...('daemon' in c ? { daemon: c.daemon } : {}),
   }

@@ -124,7 +124,7 @@ export class TransmissionEngine implements RemoteEngine {
         username: config.username,
         password: password ?? decodeURIComponent(new URL(config.url).password),
         pathMap: config.path_map,
-        labels: config.labels,
+        labels: config.labels ?? [],
         timeoutMs: config.timeout_ms,
       },
       opts,

@@ -59,6 +59,8 @@ export interface CopyInput {
   /** The daemon's error kind (Transmission's tr_stat_errtype: 1, 2 tracker; 3 local) and text. */
   error: number
   errorString: string
+  /** The daemon's own word for the state (`stalledUP`, `Seeding`, `6`, ...), shown beside `state`. */
+  nativeState?: string
   /** When the copy was last written seeding (the row is current as of its seedbox's `lastSeenAt`). */
   lastSeedingAt: string | null
 }
@@ -113,6 +115,8 @@ export interface Copy {
   holder: string
   local: boolean
   state: CopyState
+  /** The client's own word for the state, where a daemon said it (null for the local engine). */
+  native: string | null
   /** Counted towards the target. */
   counted: boolean
   /** The client's error or warning text, or null. */
@@ -192,6 +196,7 @@ export function torrentHealth(input: HealthInput): TorrentHealthReport[] {
         holder: 'local',
         local: true,
         state: local.state,
+        native: null,
         counted: countLocal && local.state === 'seeding',
         error: local.error,
       })
@@ -210,6 +215,7 @@ export function torrentHealth(input: HealthInput): TorrentHealthReport[] {
         holder: c.seedbox,
         local: false,
         state: c.state,
+        native: c.nativeState || null,
         counted: c.state === 'seeding' && holdsPlacements(box.status),
         error: c.errorString || (c.error !== 0 ? `error ${c.error}` : null),
       })

@@ -27,8 +27,13 @@ export interface SeedboxTorrent {
   name: string
   /** Mapped by the client at its edge (src/engines/<kind>.ts). */
   state: CopyState
-  /** The daemon's own status number where it has one (Transmission's tr_torrent_activity), else -1. */
+  /**
+   * The daemon's own status number where it has one (Transmission's tr_torrent_activity), else -1;
+   * `nativeState` says it for every kind.
+   */
   status: number
+  /** The daemon's own word for the state (Transmission `6`, qBittorrent `stalledUP`, Deluge `Seeding`, ...). */
+  nativeState?: string
   percentDone: number
   /**
    * `ERROR_CODE` of the error kind: 0 none, 2 a tracker's, 3 local (Transmission's tr_stat_errtype numbers).
@@ -153,6 +158,7 @@ export class SeedboxClient {
         name: t.name,
         state: t.state,
         status: /^\d+$/.test(t.native) ? Number(t.native) : -1,
+        nativeState: t.native,
         percentDone: t.progress,
         error: ERROR_CODE[t.errorKind],
         errorString: t.error ?? '',

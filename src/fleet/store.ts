@@ -10,8 +10,10 @@
  *                        local error.
  * fleet_seedbox_history  one row per poll of each seedbox (ok, latency, free bytes, counts).
  * fleet_copies           the latest state of every torrent on every seedbox, as its last answered
- * poll saw it: `state` (src/engines/engine.ts `CopyState`, mapped by the client), the raw
- *                        Transmission fields (status, percentDone, error, errorString,
+ * poll saw it: `state` (src/engines/engine.ts `CopyState`, mapped by the client, the same
+ *                        words for every kind), `native_state` (the daemon's own word: `6`,
+ *                        `stalledUP`, `Seeding`, ...; migration 013), the raw
+ *                        Transmission fields (status: -1 for other kinds, percentDone, error, errorString,
  *                        peersConnected, rateUpload, uploadedEver, isStalled), the best tracker
  *                        figures of its trackerStats, when it was first seen and last changed,
  *                        and when it was last written complete and seeding (a row is current as
@@ -114,7 +116,7 @@ const SEEDBOX_COLUMNS = `name, url, last_polled_at AS lastPolledAt, last_seen_at
   latency_ms AS latencyMs, free_bytes AS freeBytes, free_space_error AS freeSpaceError, version, rpc_version AS rpcVersion, torrents, errors`
 
 const COPY_COLUMNS = `seedbox, infohash, name, state, status, percent_done AS percentDone, error, error_string AS errorString, peers, rate_upload AS rateUpload,
-  uploaded, stalled, seeders, leechers, downloads, first_seen_at AS firstSeenAt, updated_at AS updatedAt, last_complete_at AS lastCompleteAt, last_seeding_at AS lastSeedingAt`
+  uploaded, stalled, seeders, leechers, downloads, native_state AS nativeState, first_seen_at AS firstSeenAt, updated_at AS updatedAt, last_complete_at AS lastCompleteAt, last_seeding_at AS lastSeedingAt`
 
 /** Rows per upsert statement: fewer, larger statements write a first poll several times faster. */
 const UPSERT_BATCH = 100
@@ -135,7 +137,7 @@ export class FleetStore {
     const before = new Map<string, { state: string; errorString: string; sig: string }>()
     const stored = db
       .prepare(
-        `SELECT infohash, name, state, status, percent_done, error, error_string, peers, rate_upload, uploaded, stalled, seeders, leechers, downloads
+        `SELECT infohash, name, state, status, percent_done, error, error_string, peers, rate_upload, uploaded, stalled, seeders, leechers, downloads, native_state
          FROM fleet_copies WHERE seedbox = ?`,
       )
       .raw()
@@ -155,13 +157,29 @@ export class FleetStore {
         number | null,
         number | null,
         number | null,
+        string,
       ]
     >
     for (const r of stored)
       before.set(r[0], {
         state: r[2],
         errorString: r[6],
-        sig: signature(r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13]),
+        sig: signature(
+          r[1],
+          r[2],
+          r[3],
+          r[4],
+          r[5],
+          r[6],
+          r[7],
+          r[8],
+          r[9],
+          r[10],
+          r[11],
+          r[12],
+          r[13],
+          r[14],
+        ),
       })
     // A seedbox's first answered poll is its inventory, not a change: no history rows for it.
     const firstPoll =
@@ -215,6 +233,7 @@ export class FleetStore {
           t.seeders,
           t.leechers,
           t.downloads,
+          t.nativeState ?? '',
         ]
         if (old && old.sig === signature(...polled)) continue
         const seedingAt = state === 'seeding' ? at : null
@@ -237,11 +256,11 @@ export class FleetStore {
       let stmt = this.upserts.get(chunk.length)
       if (!stmt) {
         stmt = this.db.prepare(
-          `INSERT INTO fleet_copies (seedbox, infohash, name, state, status, percent_done, error, error_string, peers, rate_upload, uploaded, stalled, seeders, leechers, downloads, first_seen_at, updated_at, last_complete_at, last_seeding_at)
-           VALUES ${Array.from({ length: chunk.length }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
+          `INSERT INTO fleet_copies (seedbox, infohash, name, state, status, percent_done, error, error_string, peers, rate_upload, uploaded, stalled, seeders, leechers, downloads, native_state, first_seen_at, updated_at, last_complete_at, last_seeding_at)
+           VALUES ${Array.from({ length: chunk.length }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
            ON CONFLICT (seedbox, infohash) DO UPDATE SET name = excluded.name, state = excluded.state, status = excluded.status, percent_done = excluded.percent_done,
              error = excluded.error, error_string = excluded.error_string, peers = excluded.peers, rate_upload = excluded.rate_upload, uploaded = excluded.uploaded,
-             stalled = excluded.stalled, seeders = excluded.seeders, leechers = excluded.leechers, downloads = excluded.downloads, updated_at = excluded.updated_at,
+             stalled = excluded.stalled, seeders = excluded.seeders, leechers = excluded.leechers, downloads = excluded.downloads, native_state = excluded.native_state, updated_at = excluded.updated_at,
              last_complete_at = coalesce(excluded.last_complete_at, fleet_copies.last_complete_at), last_seeding_at = coalesce(excluded.last_seeding_at, fleet_copies.last_seeding_at)`,
         )
         this.upserts.set(chunk.length, stmt)

@@ -63,7 +63,7 @@ export function jobDefinitions({ config, db, engine, logger, leases }: ServiceDe
       }
     },
     async seed(signal) {
-      const r = await seedTorrents(db, engine, { labels: config.engine.transmission.labels, signal })
+      const r = await seedTorrents(db, engine, { signal })
       for (const f of r.failed)
         logger.warn({ area: 'seed', torrent: f.name, err: f.error }, 'engine did not take the torrent')
       return { added: r.added, already: r.duplicate, verified: r.verified, failed: r.failed.length }
@@ -116,7 +116,7 @@ export function jobDefinitions({ config, db, engine, logger, leases }: ServiceDe
         exclusive,
         afterPlace: async () => {
           await publishList(db, config)
-          await seedTorrents(db, engine, { labels: config.engine.transmission.labels, signal })
+          await seedTorrents(db, engine, { signal })
         },
       })
       const r = await sync.run({ refresh: 'due', signal })

@@ -73,13 +73,13 @@ function documentedDefaults(base: string) {
     },
     engine: {
       kind: 'webtorrent',
+      labels: ['aacseed'],
       webtorrent: { port: 6881, host: '0.0.0.0', dht: true, lsd: true, trackers: [], max_connections: 55 },
       transmission: {
         url: 'http://127.0.0.1:9091/transmission/rpc',
         username: '',
         password_file: '',
         path_map: {},
-        labels: ['aacseed'],
         timeout_ms: 30_000,
       },
       qbittorrent: {
@@ -87,7 +87,6 @@ function documentedDefaults(base: string) {
         username: '',
         password_file: '',
         path_map: {},
-        labels: ['aacseed'],
         timeout_ms: 30_000,
       },
       deluge: {
@@ -95,7 +94,6 @@ function documentedDefaults(base: string) {
         username: '',
         password_file: '',
         path_map: {},
-        labels: ['aacseed'],
         timeout_ms: 30_000,
         daemon: '',
       },
@@ -104,7 +102,6 @@ function documentedDefaults(base: string) {
         username: '',
         password_file: '',
         path_map: {},
-        labels: ['aacseed'],
         timeout_ms: 30_000,
       },
     },

@@ -6,7 +6,14 @@ import { test } from 'node:test'
 import { configSchema } from '../../src/config/index.js'
 import { AacseedError } from '../../src/errors.js'
 import { checkEngineTorrent } from '../../src/engines/engine.js'
-import { createEngine, EngineError, isEngineError, mapPath } from '../../src/engines/index.js'
+import {
+  createEngine,
+  EngineError,
+  engineSettings,
+  isEngineError,
+  mapPath,
+  REMOTE_KINDS,
+} from '../../src/engines/index.js'
 import { transmissionState } from '../../src/engines/transmission.js'
 import { FilePool, pooledChunkStore } from '../../src/engines/webtorrent-store.js'
 import { requireTool, tempDir } from '../helpers.js'
@@ -175,4 +182,13 @@ test('the pooled chunk store reads and writes pieces across file boundaries, and
     new Promise((res, rej) => escaping.get(0, null, (err, buf) => (err ? rej(err) : res(buf)))),
     /leaves the data folder/,
   )
+})
+
+test('[engine] labels reach every daemon kind; the deprecated per-kind labels still win for their kind', () => {
+  const plain = configSchema.parse({ engine: { labels: ['aa-mirror'] } }).engine
+  for (const kind of REMOTE_KINDS)
+    assert.deepEqual(engineSettings(kind, plain, {}).labels, ['aa-mirror'], kind)
+  const old = configSchema.parse({ engine: { qbittorrent: { labels: ['legacy'] } } }).engine
+  assert.deepEqual(engineSettings('qbittorrent', old, {}).labels, ['legacy'])
+  assert.deepEqual(engineSettings('deluge', old, {}).labels, ['aacseed'])
 })

@@ -113,7 +113,8 @@ test('transmission verifies and seeds a pushed release, a second push is a dupli
   const config = configSchema.parse({
     engine: {
       kind: 'transmission',
-      transmission: { url: daemon.url, labels: ['aacseed'], timeout_ms: 10_000 },
+      labels: ['aacseed'],
+      transmission: { url: daemon.url, timeout_ms: 10_000 },
     },
   })
   const engine = createEngine(config.engine, { logger, env: {} })

@@ -208,14 +208,18 @@ export const fleetApply = defineCommand({
 })
 
 /**
- * `degraded 1/2 NAME  copies: local seeding, box-a seeding, box-b downloading, box-c seeding (not counted)`.
+ * `degraded 1/2 NAME  copies: local seeding, box-a seeding [6], box-b downloading [stalledDL], box-c seeding [Seeding] (not counted)`:
+ * the one state vocabulary, and in brackets the daemon's own word for it.
  */
 function torrentLine(t: TorrentHealthReport): string {
   const errs = t.errors
     .map((e) => ` [${e.seedbox}: ${e.kind === 'tracker' ? 'tracker: ' : ''}${e.message}]`)
     .join('')
   const copies = t.copies
-    .map((c) => `${c.holder} ${c.state}${c.state === 'seeding' && !c.counted ? ' (not counted)' : ''}`)
+    .map(
+      (c) =>
+        `${c.holder} ${c.state}${c.native && c.native !== c.state ? ` [${c.native}]` : ''}${c.state === 'seeding' && !c.counted ? ' (not counted)' : ''}`,
+    )
     .join(', ')
   return `  ${t.health.padEnd(8)} ${t.complete}/${t.target} ${t.name}  ${copies ? `copies: ${copies}` : 'no copy'}${errs}`
 }

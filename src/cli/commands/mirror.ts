@@ -296,7 +296,7 @@ export const mirrorSync = defineCommand({
         exclusive: catalogLock(leases, 'mirror sync'),
         afterPlace: async () => {
           await publishList(db, config)
-          await seedTorrents(db, e, { labels: config.engine.transmission.labels })
+          await seedTorrents(db, e)
         },
       })
       const wait = !ctx.values['no-wait'] && e.kind === 'webtorrent'

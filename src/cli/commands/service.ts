@@ -223,12 +223,7 @@ async function seed(ctx: CommandContext, stop: ReturnType<typeof stopSignals>): 
   try {
     lease = await leases.take('seed', 'seed')
     if ((await unlessStopped(startEngine(engine), stop.stopped)) === STOPPED) return 130
-    const r = await unlessStopped(
-      seedTorrents(db, engine, {
-        labels: config.engine.kind === 'webtorrent' ? [] : config.engine[config.engine.kind].labels,
-      }),
-      stop.stopped,
-    )
+    const r = await unlessStopped(seedTorrents(db, engine), stop.stopped)
     if (r === STOPPED) return 130
     const report = {
       engine: engine.kind,

@@ -11,6 +11,7 @@ import { migration009 } from './009-leases.js'
 import { migration010 } from './010-upstream-flags.js'
 import { migration011 } from './011-mirror-other.js'
 import { migration012 } from './012-compact-records.js'
+import { migration013 } from './013-copy-native-state.js'
 
 /** Numbered migrations, applied in order; never edit one that has shipped, add the next number. */
 export const migrations: Migration[] = [
@@ -26,6 +27,7 @@ export const migrations: Migration[] = [
   migration010,
   migration011,
   migration012,
+  migration013,
 ]
 
 /** The schema version this aacseed writes: the newest migration's number. */
