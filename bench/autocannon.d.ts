@@ -1,4 +1,4 @@
-// autocannon ships no types; the part bench/api.ts uses.
+// autocannon ships no types; the part bench/api.ts and bench/seed-scale.ts use.
 declare module 'autocannon' {
   export interface Histogram {
     average: number
@@ -28,6 +28,7 @@ declare module 'autocannon' {
     pipelining?: number
     headers?: Record<string, string>
   }
-  function autocannon(opts: Options): Promise<Result>
+  /** A run: awaitable for its result; `stop()` ends it early (the result then covers the time run). */
+  function autocannon(opts: Options): PromiseLike<Result> & { stop(): void }
   export default autocannon
 }

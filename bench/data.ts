@@ -8,16 +8,20 @@ export const SEED_CACHE = join(repo, '.bench-cache', 'seed')
 export const FOLDER = 'annas_archive_data__aacid__zlib3_files__20230808T051503Z--20230808T061503Z'
 export const TOTAL = 2 * 2 ** 30
 
-/** The release root holding FOLDER (about 360 AACID-named blobs of random bytes). */
-export function ensureData(): string {
-  const root = join(SEED_CACHE, 'releases')
+/**
+ * The release root holding FOLDER (about 360 AACID-named blobs of random bytes for 2 GiB);
+ * another `total` (bench:seed --mib) is generated beside it, in a cache of its own.
+ */
+export function ensureData(total = TOTAL): string {
+  const cache = total === TOTAL ? SEED_CACHE : `${SEED_CACHE}-${total}`
+  const root = join(cache, 'releases')
   const dir = join(root, FOLDER)
-  const done = join(SEED_CACHE, 'complete')
+  const done = join(cache, 'complete')
   if (existsSync(done)) return root
-  rmSync(SEED_CACHE, { recursive: true, force: true })
+  rmSync(cache, { recursive: true, force: true })
   mkdirSync(dir, { recursive: true })
-  console.log('generating 2 GiB of release data (once)…')
-  let left = TOTAL
+  console.log(`generating ${(total / 2 ** 20).toFixed(0)} MiB of release data (once)…`)
+  let left = total
   let i = 0
   let t = Date.UTC(2023, 7, 8, 5, 15, 3) / 1000
   while (left > 0) {

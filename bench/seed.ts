@@ -1,34 +1,56 @@
 /**
- * npm run bench:seed — seeding speed against a tuned transmission-daemon, in one run.
+ * npm run bench:seed — seeding: upload speed against qBittorrent, time to seeding after a
+ * restart, and 10,000 torrents in one engine.
  *
- * 1. A 2 GiB data folder (about 360 AACID-named blobs), generated once under .bench-cache/seed/.
- * 2. `aacseed serve` (embedded WebTorrent) catalogs, torrents and seeds it; aria2c downloads it.
- * 3. A transmission-daemon (settings tuned for seeding) is given the same .torrent against the
- *    same data; aria2c downloads it again. Ratio = ours / Transmission (bar <= 1.5).
- * 4. `aacseed serve` restarted: time from start to seeding (no re-hash).
- * 5. 1,000 torrents added to the WebTorrent engine at once: time to seeding all of them, peak
- *    RSS and open descriptors (bars: 10 s, 512 MB, 2,000).
+ * upload: a 2 GiB data folder (about 360 AACID-named blobs, generated once under
+ *   .bench-cache/seed/) is seeded in turn by `aacseed serve` (embedded WebTorrent) and by
+ *   qbittorrent-nox 4.5 (libtorrent; given the same .torrent against the same data), one seeder
+ *   running at a time, and downloaded from each by aria2c and by libtorrent's Python binding
+ *   (python3-libtorrent; uTP off on both ends of loopback: its uTP crawls there), over loopback
+ *   with a local tracker, every piece checked by the downloader and the bytes counted. Rounds are
+ *   interleaved (the seeder going first alternates); medians are compared. Per download: the
+ *   time, the seeder's CPU seconds (utime + stime from /proc/PID/stat) and its peak RssAnon
+ *   (sampled from /proc/PID/status: anonymous memory, without the page cache of mapped files).
+ *   Bars: aacseed's time ≤ 1.0 × qBittorrent's and its CPU ≤ qBittorrent's, for each downloader;
+ *   aacseed's peak RssAnon ≤ 256 MB.
+ * transmission: aria2c once from a tuned transmission-daemon 3.00 (bar: ours ≤ 1.5 × its time).
+ * restart: `aacseed serve` restarted: time from start to seeding (no re-hash).
+ * scale: ./seed-scale.ts (bars: 10,000 seeding ≤ 30 s, RSS ≤ 1 GB, ≤ 2,000 fds, a poll ≤ 1 s,
+ *   /api/coverage p99 ≤ 50 ms).
+ *
+ *   npm run bench:seed                                        everything, at full size
+ *   npm run bench:seed -- --phases upload --rounds 3          one phase
+ *   npm run bench:seed -- --mib 256 --rounds 1 --torrents 1000   a small run
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { TestContext } from 'node:test'
-import {
-  aria2cDownload,
-  makeRelease,
-  makeTorrent,
-  infoHashOf,
-  openFds,
-  startTracker,
-  startTransmission,
-} from '../test/engines/fixtures.js'
+import { parseArgs } from 'node:util'
+import { createRemoteEngine } from '../src/engines/remote.js'
+import { startDaemon } from '../test/engines/daemons.js'
+import { scaleCache, seedScale } from './seed-scale.js'
+import { aria2cDownload, infoHashOf, startTracker, startTransmission } from '../test/engines/fixtures.js'
 import { freePort, waitFor } from '../test/helpers.js'
-import { WebTorrentEngine } from '../src/engines/webtorrent.js'
 import { openDatabase } from '../src/db/index.js'
 import { ensureData, FOLDER, SEED_CACHE, TOTAL } from './data.js'
 
+const { values: args } = parseArgs({
+  options: {
+    phases: { type: 'string', default: 'upload,transmission,restart,scale' },
+    rounds: { type: 'string', default: '3' },
+    mib: { type: 'string' },
+    torrents: { type: 'string', default: '10000' },
+    'scale-timeout': { type: 'string', default: '120' },
+  },
+})
+const PHASES = new Set(args.phases.split(','))
+const ROUNDS = Number(args.rounds)
+const DATA_BYTES = args.mib === undefined ? TOTAL : Number(args.mib) * 2 ** 20
+const SCALE_TORRENTS = Number(args.torrents)
+
 const repo = resolve(import.meta.dirname, '..', '..')
-const cache = SEED_CACHE
+const cache = DATA_BYTES === TOTAL ? SEED_CACHE : `${SEED_CACHE}-${DATA_BYTES}`
 
 // The fixtures take a test context for clean-up; the benchmark gives them its own.
 const cleanups: Array<() => unknown> = []
@@ -73,64 +95,77 @@ function lastRunId(dbPath: string): number {
   }
 }
 
-async function timedDownload(torrentPath: string): Promise<number> {
+type Downloader = 'aria2c' | 'libtorrent'
+
+async function libtorrentDownload(torrentPath: string, outDir: string, timeoutS: number): Promise<void> {
+  const child = spawn(
+    '/usr/bin/python3',
+    [join(repo, 'bench', 'libtorrent-download.py'), torrentPath, outDir, String(timeoutS)],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  )
+  cleanups.push(() => child.kill('SIGKILL'))
+  let err = ''
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()))
+  const code = await new Promise<number | null>((res) => child.once('exit', res))
+  if (code !== 0) throw new Error(`libtorrent download exited ${code}: ${err}`)
+}
+
+/** utime + stime of a process, in seconds (USER_HZ = 100). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+function rssAnonKb(pid: number): number {
+  const m = /^RssAnon:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return m ? Number(m[1]) : 0
+}
+
+interface Download {
+  seconds: number
+  /** The seeder's CPU seconds during the download, and its peak RssAnon (MB); null without a pid. */
+  cpu: number | null
+  rssAnonMb: number | null
+}
+
+async function timedDownload(
+  torrentPath: string,
+  by: Downloader = 'aria2c',
+  seederPid?: number,
+): Promise<Download> {
   const out = join(cache, `download-${process.pid}`)
   rmSync(out, { recursive: true, force: true })
   mkdirSync(out)
+  let peak = 0
+  const sample = (): void => {
+    if (seederPid !== undefined) peak = Math.max(peak, rssAnonKb(seederPid))
+  }
+  const cpu0 = seederPid === undefined ? 0 : cpuSeconds(seederPid)
+  const sampler = setInterval(sample, 100)
   const started = process.hrtime.bigint()
-  await aria2cDownload(ctx, torrentPath, out, 900_000)
-  const s = Number(process.hrtime.bigint() - started) / 1e9
+  try {
+    if (by === 'aria2c') await aria2cDownload(ctx, torrentPath, out, 900_000)
+    else await libtorrentDownload(torrentPath, out, 900)
+  } finally {
+    clearInterval(sampler)
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9
+  sample()
+  const cpu = seederPid === undefined ? null : cpuSeconds(seederPid) - cpu0
   const got = readdirSync(join(out, FOLDER)).reduce((n, f) => n + statSync(join(out, FOLDER, f)).size, 0)
   rmSync(out, { recursive: true, force: true })
-  if (got !== TOTAL) throw new Error(`downloaded ${got} bytes, expected ${TOTAL}`)
-  return s
+  if (got !== DATA_BYTES) throw new Error(`${by} downloaded ${got} bytes, expected ${DATA_BYTES}`)
+  return { seconds, cpu, rssAnonMb: seederPid === undefined ? null : peak / 1024 }
 }
 
-async function scale(): Promise<{ seconds: number; rssMb: number; fds: number }> {
-  const dir = join(cache, 'scale')
-  rmSync(dir, { recursive: true, force: true })
-  const tracker = await startTracker(ctx)
-  const items = []
-  for (let i = 0; i < 1000; i++) {
-    const release = makeRelease(join(dir, 'releases'), [2000, 3000], { collection: `scale${i}` })
-    const torrent = makeTorrent(release, { pieceLength: 2 ** 15, announce: tracker.announce })
-    items.push({
-      torrent,
-      infoHash: infoHashOf(torrent),
-      name: release.name,
-      dataDir: release.root,
-      verify: false,
-    })
-  }
-  const engine = new WebTorrentEngine({
-    port: 0,
-    host: '127.0.0.1',
-    dht: false,
-    lsd: false,
-    trackers: [],
-    max_connections: 55,
-  })
-  await engine.start()
-  let fds = openFds()
-  const sampler = setInterval(() => (fds = Math.max(fds, openFds())), 5)
-  const started = process.hrtime.bigint()
-  await Promise.all(items.map((t) => engine.add(t)))
-  await waitFor(
-    '1,000 seeding',
-    async () => (await engine.list()).filter((s) => s.state === 'seeding').length === 1000,
-    60_000,
-    20,
-  )
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9
-  clearInterval(sampler)
-  const rssMb = process.resourceUsage().maxRSS / 1024
-  await engine.close()
-  rmSync(dir, { recursive: true, force: true })
-  return { seconds, rssMb, fds }
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
 }
 
 async function main(): Promise<void> {
-  const root = ensureData()
+  const root = ensureData(DATA_BYTES)
   const dir = join(cache, 'run')
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(dir, { recursive: true })
@@ -143,59 +178,179 @@ async function main(): Promise<void> {
       `[engine.webtorrent]\nhost = "127.0.0.1"\nport = ${await freePort()}\ndht = false\nlsd = false\n[jobs]\nengine_status = "* * * * * *"\n[http]\nenabled = false\n`,
   )
   const torrentPath = join(dir, 'torrents', `${FOLDER}.torrent`)
+  const out: string[] = []
+  const checks: Array<[string, boolean]> = []
+  const line = (k: string, v: string): void => void out.push(`${k.padEnd(44)} ${v}`)
+  const files = readdirSync(join(root, FOLDER)).length
+  line('data', `${FOLDER} (${(DATA_BYTES / 2 ** 20).toFixed(0)} MiB, ${files} files)`)
 
-  // 1. Ours.
+  // Catalog, torrent and first seeding (hashes the data once; not timed).
   let s = serve(dir, config)
   await waitFor('aacseed seeding', () => seedingCount(dbPath, 0) === 1, 300_000, 200)
-  const ours = await timedDownload(torrentPath)
+  let since = lastRunId(dbPath)
   s.child.kill('SIGTERM')
   await s.exited
+  const startServe = async (): Promise<ReturnType<typeof serve>> => {
+    since = lastRunId(dbPath)
+    const x = serve(dir, config)
+    await waitFor('aacseed seeding', () => seedingCount(dbPath, since) === 1, 120_000, 100)
+    return x
+  }
 
-  // 2. Restart: time to seeding, without re-hashing.
-  const since = lastRunId(dbPath)
-  const restartStarted = process.hrtime.bigint()
-  s = serve(dir, config)
-  await waitFor('aacseed seeding after restart', () => seedingCount(dbPath, since) === 1, 60_000, 20)
-  const restart = Number(process.hrtime.bigint() - restartStarted) / 1e9
-  s.child.kill('SIGTERM')
-  await s.exited
+  if (PHASES.has('upload')) {
+    const downloaders: Downloader[] = ['aria2c', 'libtorrent']
+    const qbt = await startDaemon(ctx, 'qbittorrent', join(dir, 'qbittorrent'))
+    const engine = createRemoteEngine('qbittorrent', qbt.settings)
+    const torrent = readFileSync(torrentPath)
+    const infoHash = infoHashOf(torrent)
+    await engine.add({ torrent, infoHash, name: FOLDER, dataDir: root, verify: true })
+    await waitFor(
+      'qBittorrent seeding',
+      async () => (await engine.list()).some((x) => x.infoHash === infoHash && x.state === 'seeding'),
+      300_000,
+      200,
+    )
+    await qbt.kill('SIGTERM')
+    const startQbt = async (): Promise<number> => {
+      await qbt.start()
+      await waitFor(
+        'qBittorrent seeding after a restart',
+        async () =>
+          (await engine.list().catch(() => [])).some((x) => x.infoHash === infoHash && x.state === 'seeding'),
+        120_000,
+        100,
+      )
+      return qbt.pid!()!
+    }
+    const results: Record<string, Download[]> = {}
+    const record = (seeder: string, by: Downloader, d: Download): void =>
+      void (results[`${seeder} ${by}`] ??= []).push(d)
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? ['aacseed', 'qbittorrent'] : ['qbittorrent', 'aacseed']
+      for (const seeder of order) {
+        if (seeder === 'aacseed') {
+          const x = await startServe()
+          for (const by of downloaders) record(seeder, by, await timedDownload(torrentPath, by, x.child.pid))
+          x.child.kill('SIGTERM')
+          await x.exited
+        } else {
+          const pid = await startQbt()
+          for (const by of downloaders) record(seeder, by, await timedDownload(torrentPath, by, pid))
+          await qbt.kill('SIGTERM')
+        }
+      }
+    }
+    line('upload', `median of ${ROUNDS} interleaved round(s); uTP off; loopback, local tracker`)
+    line('seeder / downloader', 'time (each round)        seeder CPU   peak RssAnon')
+    for (const seeder of ['aacseed', 'qbittorrent'])
+      for (const by of downloaders) {
+        const r = results[`${seeder} ${by}`]!
+        line(
+          `  ${seeder === 'aacseed' ? 'aacseed serve (WebTorrent)' : 'qbittorrent-nox'} / ${by}`,
+          `${median(r.map((x) => x.seconds)).toFixed(2)} s (${r.map((x) => x.seconds.toFixed(1)).join(', ')})   ${median(r.map((x) => x.cpu!)).toFixed(2)} s   ${Math.max(...r.map((x) => x.rssAnonMb!)).toFixed(0)} MB`,
+        )
+      }
+    for (const by of downloaders) {
+      const ours = results[`aacseed ${by}`]!
+      const theirs = results[`qbittorrent ${by}`]!
+      const ratio = median(ours.map((x) => x.seconds)) / median(theirs.map((x) => x.seconds))
+      const cpu = [median(ours.map((x) => x.cpu!)), median(theirs.map((x) => x.cpu!))] as const
+      checks.push([`${by}: time ratio aacseed / qBittorrent ${ratio.toFixed(2)} <= 1.0`, ratio <= 1.0])
+      checks.push([
+        `${by}: seeder CPU ${cpu[0].toFixed(2)} s <= qBittorrent's ${cpu[1].toFixed(2)} s`,
+        cpu[0] <= cpu[1],
+      ])
+    }
+    const anon = Math.max(
+      ...Object.entries(results)
+        .filter(([k]) => k.startsWith('aacseed'))
+        .flatMap(([, r]) => r.map((x) => x.rssAnonMb!)),
+    )
+    checks.push([`aacseed peak RssAnon ${anon.toFixed(0)} MB <= 256`, anon <= 256])
+  }
 
-  // 3. Transmission, tuned, same .torrent and data.
-  const daemon = await startTransmission(ctx, join(dir, 'transmission'))
-  const added = await daemon.rpc('torrent-add', {
-    metainfo: readFileSync(torrentPath).toString('base64'),
-    'download-dir': root,
-    paused: false,
-  })
-  if (added.result !== 'success') throw new Error(`transmission torrent-add: ${added.result}`)
-  await waitFor(
-    'transmission seeding',
-    async () => {
-      const r = await daemon.rpc('torrent-get', { fields: ['percentDone', 'status'] })
-      const t = (r.arguments.torrents as Array<{ percentDone: number; status: number }>)[0]
-      return t !== undefined && t.percentDone === 1 && t.status === 6
-    },
-    300_000,
-    200,
-  )
-  const transmission = await timedDownload(torrentPath)
-  await daemon.kill()
+  if (PHASES.has('transmission') || PHASES.has('restart')) {
+    // The time to beat for Transmission: ours, aria2c, one download.
+    s = await startServe()
+    const ours = await timedDownload(torrentPath)
+    s.child.kill('SIGTERM')
+    await s.exited
+    line('aria2c from aacseed (WebTorrent)', `${ours.seconds.toFixed(2)} s`)
 
-  // 4. 1,000 torrents.
-  const sc = await scale()
+    if (PHASES.has('restart')) {
+      since = lastRunId(dbPath)
+      const restartStarted = process.hrtime.bigint()
+      s = serve(dir, config)
+      await waitFor('aacseed seeding after restart', () => seedingCount(dbPath, since) === 1, 60_000, 20)
+      const restart = Number(process.hrtime.bigint() - restartStarted) / 1e9
+      s.child.kill('SIGTERM')
+      await s.exited
+      line('time to seeding after restart', `${restart.toFixed(2)} s`)
+    }
 
-  const ratio = ours / transmission
-  console.log(
-    `data:                               ${FOLDER} (${(TOTAL / 2 ** 30).toFixed(0)} GiB, ${readdirSync(join(root, FOLDER)).length} files)`,
-  )
-  console.log(`aria2c from aacseed (WebTorrent):   ${ours.toFixed(2)} s`)
-  console.log(`aria2c from transmission-daemon:    ${transmission.toFixed(2)} s  (3.00, tuned settings.json)`)
-  console.log(`ratio ours / transmission:          ${ratio.toFixed(2)}  (bar <= 1.5)`)
-  console.log(`time to seeding after restart:      ${restart.toFixed(2)} s`)
-  console.log(`1,000 torrents: seeding all in      ${sc.seconds.toFixed(2)} s  (bar <= 10)`)
-  console.log(`1,000 torrents: peak RSS            ${sc.rssMb.toFixed(0)} MB  (bar <= 512)`)
-  console.log(`1,000 torrents: peak open fds       ${sc.fds}  (bar <= 2000)`)
-  const ok = ratio <= 1.5 && sc.seconds <= 10 && sc.rssMb <= 512 && sc.fds <= 2000
+    if (PHASES.has('transmission')) {
+      const daemon = await startTransmission(ctx, join(dir, 'transmission'))
+      const added = await daemon.rpc('torrent-add', {
+        metainfo: readFileSync(torrentPath).toString('base64'),
+        'download-dir': root,
+        paused: false,
+      })
+      if (added.result !== 'success') throw new Error(`transmission torrent-add: ${added.result}`)
+      await waitFor(
+        'transmission seeding',
+        async () => {
+          const r = await daemon.rpc('torrent-get', { fields: ['percentDone', 'status'] })
+          const t = (r.arguments.torrents as Array<{ percentDone: number; status: number }>)[0]
+          return t !== undefined && t.percentDone === 1 && t.status === 6
+        },
+        300_000,
+        200,
+      )
+      const transmission = await timedDownload(torrentPath)
+      await daemon.kill()
+      const ratio = ours.seconds / transmission.seconds
+      line(
+        'aria2c from transmission-daemon',
+        `${transmission.seconds.toFixed(2)} s  (3.00, tuned settings.json)`,
+      )
+      checks.push([`ratio ours / transmission ${ratio.toFixed(2)} <= 1.5`, ratio <= 1.5])
+    }
+  }
+
+  if (PHASES.has('scale')) {
+    const n = SCALE_TORRENTS
+    const sc = await seedScale(ctx, n, Number(args['scale-timeout']))
+    const label = `${n.toLocaleString('en')} torrents:`
+    line(
+      `${label} all seeding after serve starts`,
+      sc.seconds === null ? 'not within the timeout' : `${sc.seconds.toFixed(2)} s`,
+    )
+    line(`${label} verified (re-hashed) at start`, String(sc.verified))
+    line(`${label} peak RSS`, `${sc.peakRssMb.toFixed(0)} MB`)
+    line(`${label} peak open fds`, String(sc.peakFds))
+    line(
+      `${label} engine poll (engine_status run)`,
+      `p50 ${sc.pollMs.p50} ms, max ${sc.pollMs.max} ms (${sc.pollMs.runs} runs)`,
+    )
+    line(
+      `${label} /api/coverage meanwhile`,
+      `p99 ${sc.coverage.p99} ms (${sc.coverage.requests} requests, ${sc.coverage.errors} errors)`,
+    )
+    line(`${label} data`, `${scaleCache(n)} (serve's log: serve.log there)`)
+    checks.push([
+      `${label} all seeding ${sc.seconds?.toFixed(1) ?? '-'} s <= 30`,
+      sc.seconds !== null && sc.seconds <= 30,
+    ])
+    checks.push([`${label} nothing re-hashed (verified ${sc.verified})`, sc.verified === 0])
+    checks.push([`${label} peak RSS ${sc.peakRssMb.toFixed(0)} MB <= 1024`, sc.peakRssMb <= 1024])
+    checks.push([`${label} peak fds ${sc.peakFds} <= 2000`, sc.peakFds <= 2000])
+    checks.push([`${label} engine poll max ${sc.pollMs.max} ms <= 1000`, sc.pollMs.max <= 1000])
+    checks.push([`${label} /api/coverage p99 ${sc.coverage.p99} ms <= 50`, sc.coverage.p99 <= 50])
+  }
+
+  console.log(out.join('\n'))
+  for (const [what, ok] of checks) console.log(`  ${ok ? 'pass' : 'FAIL'}  ${what}`)
+  const ok = checks.every(([, pass]) => pass)
   console.log(ok ? 'PASS' : 'FAIL')
   process.exitCode = ok ? 0 : 1
 }

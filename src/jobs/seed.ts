@@ -22,6 +22,28 @@ export interface SeedReport {
   failed: Array<{ name: string; error: string }>
 }
 
+/**
+ * Adds in flight at once. An add waits for the engine (webtorrent: the torrent's store opened
+ * and its first announce slot; a remote daemon: an RPC round trip), so one at a time left 10,000
+ * torrents seeding only after minutes; the engines bound their own costly work (verification
+ * and announce slots, connection pools) whatever this number.
+ */
+const ADD_CONCURRENCY = 64
+
+/** Runs `fn` over `items` with at most `limit` at once; stops taking new items once `signal` aborts. */
+async function eachLimited<T>(
+  items: Iterable<T>,
+  limit: number,
+  signal: AbortSignal | undefined,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  const it = items[Symbol.iterator]()
+  const lane = async (): Promise<void> => {
+    for (let next = it.next(); !next.done && !signal?.aborted; next = it.next()) await fn(next.value)
+  }
+  await Promise.all(Array.from({ length: limit }, lane))
+}
+
 export async function seedTorrents(
   db: Db,
   engine: Engine,
@@ -30,11 +52,10 @@ export async function seedTorrents(
   const identities = new Map(new CatalogStore(db).releases().map((r) => [r.name, r.identity]))
   const held = new Set((await engine.list()).map((s) => s.infoHash))
   const report: SeedReport = { added: 0, duplicate: 0, verified: 0, failed: [] }
-  for (const t of new TorrentStore(db).all()) {
-    if (opts.signal?.aborted) break
+  await eachLimited(new TorrentStore(db).all(), ADD_CONCURRENCY, opts.signal, async (t) => {
     if (held.has(t.infohash)) {
       report.duplicate++
-      continue
+      return
     }
     const verify = identities.get(t.name) !== t.dataIdentity
     try {
@@ -54,7 +75,7 @@ export async function seedTorrents(
       // One torrent the engine refuses (or whose .torrent vanished) must not stop the others.
       report.failed.push({ name: t.name, error: errorMessage(e) })
     }
-  }
+  })
   // `placed` too: seeded (and published) before marked done.
   for (const d of new MirrorStore(db).downloads(['placed', 'done'])) {
     if (d.kind !== 'other' || d.torrent === null) continue

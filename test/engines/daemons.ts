@@ -36,6 +36,8 @@ export interface Daemon {
   /** The address peers reach it at. */
   host: string
   peerPort: number
+  /** The daemon's process id while it runs, where known (qBittorrent: for bench:seed's CPU and memory). */
+  pid?: () => number | undefined
 }
 
 export interface DaemonOptions {
@@ -196,6 +198,7 @@ async function qbittorrent(t: TestContext, dir: string, opts: DaemonOptions): Pr
     kill,
     host,
     peerPort,
+    pid: () => child?.pid,
   }
 }
 
