@@ -139,6 +139,9 @@ chunks.on('message', (req: ChunkRequest) => {
   try {
     const res = processChunk(req)
     parentPort!.postMessage(res)
+    // The buffer goes back to the decompress worker for its next chunk (nothing here keeps a
+    // view of it: the strings taken from it are copies).
+    chunks.postMessage(req.buffer, [req.buffer])
   } catch (e) {
     parentPort!.postMessage({ type: 'chunk-failed', seq: req.seq, error: (e as Error).stack ?? String(e) })
   }
