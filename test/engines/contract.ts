@@ -82,8 +82,9 @@ async function until(
   }
 }
 
-export function contractSuite(kind: RemoteKind): void {
-  describe(`${kind}: the remote engine contract against the real daemon`, () => {
+export function contractSuite(kind: RemoteKind, opts: { http?: boolean } = {}): void {
+  const variant = opts.http ? ' behind an HTTP endpoint' : ''
+  describe(`${kind}${variant}: the remote engine contract against the real daemon`, () => {
     let daemon: Daemon | null = null
     let engine: RemoteEngine
     let dir: string
@@ -103,6 +104,7 @@ export function contractSuite(kind: RemoteKind): void {
         ctx as unknown as Parameters<typeof startDaemon>[0],
         kind,
         join(dir, 'daemon'),
+        opts.http ? { http: true } : {},
       )
       engine = createRemoteEngine(kind, daemon.settings, { retry: { attempts: 3, baseDelayMs: 100 } })
       await engine.start()
@@ -229,7 +231,10 @@ export function contractSuite(kind: RemoteKind): void {
         assert.ok(l.length >= 501)
       }
       for (const s of list.filter((x) => hashes.has(x.infoHash))) {
-        assert.ok(['downloading', 'queued', 'paused', 'checking', 'seeding', 'error'].includes(s.state))
+        assert.ok(
+          ['downloading', 'checking', 'seeding', 'error'].includes(s.state),
+          `${s.name}: ${s.state} (${s.native}) ${s.error ?? ''}`,
+        )
         assert.equal(s.totalBytes, 16_384)
       }
       measured.add500Ms = Math.round(addMs)
@@ -269,7 +274,13 @@ export function contractSuite(kind: RemoteKind): void {
 
     // Known open: in full-suite runs Transmission 3.00 left one torrent it had taken before the
     // SIGKILL as an empty download after the restart, re-check requested or not (it passes run
-    // alone). Kept running and reported as todo for that kind until the cause is found.
+    // alone, and passed in a run of the whole Transmission contract file on 2026-12-04). What the
+    // recovery path does (src/engines/transmission.ts add): a duplicate that is not complete and
+    // not checking (status 1/2) is verified again, and one resumed with another download-dir (no
+    // resume file saved before the kill: the daemon's default) is moved back and verified. Not yet
+    // ruled out: a duplicate seen while its check is queued (status 1), whose queued check then
+    // runs against the default download-dir before the set-location. Kept running and reported as
+    // todo for that kind until the cause is found.
     const restartTodo =
       kind === 'transmission'
         ? 'Transmission 3.00: a torrent taken before SIGKILL sometimes stays an empty download'

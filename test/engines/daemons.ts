@@ -7,10 +7,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdirSync, openSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import type { RemoteKind, RemoteSettings } from '../../src/engines/index.js'
+import { scgiExchange } from '../../src/engines/xmlrpc.js'
 import { freePort, waitFor } from '../helpers.js'
 import { killChild, startTransmission } from './fixtures.js'
 
@@ -44,6 +46,12 @@ export interface DaemonOptions {
   host?: string
   /** Port probe for `host` (inside a namespace, 127.0.0.1's free ports are free there too). */
   port?: () => Promise<number>
+  /**
+   * rTorrent only: reach it through an HTTP endpoint with basic auth (XML-RPC over HTTP, as behind
+   * ruTorrent's web server) instead of its SCGI port: a tiny proxy of the test's own forwards each
+   * request to the SCGI socket.
+   */
+  http?: boolean
 }
 
 const children = new Set<ChildProcess>()
@@ -426,6 +434,21 @@ async function rtorrent(t: TestContext, dir: string, opts: DaemonOptions): Promi
   }
   t.after(() => kill())
   await start()
+  if (opts.http) {
+    const user = 'aacseed'
+    const pass = 'rt-Secret-1'
+    const url = await scgiHttpProxy(t, host, scgiPort, { user, pass })
+    return {
+      kind: 'rtorrent',
+      dataDir,
+      settings: settingsOf(url, user, pass),
+      wrongSettings: settingsOf(url, user, 'wrong-pw'),
+      start,
+      kill,
+      host,
+      peerPort,
+    }
+  }
   return {
     kind: 'rtorrent',
     dataDir,
@@ -436,4 +459,52 @@ async function rtorrent(t: TestContext, dir: string, opts: DaemonOptions): Promi
     host,
     peerPort,
   }
+}
+
+/**
+ * XML-RPC over HTTP in front of rTorrent's SCGI port, as a web server (nginx's scgi_pass behind
+ * ruTorrent) puts it: POST /RPC2 with basic auth, each request forwarded as one SCGI exchange.
+ * Answers 401 to wrong credentials and 502 when the daemon is down.
+ */
+async function scgiHttpProxy(
+  t: TestContext,
+  host: string,
+  scgiPort: number,
+  auth: { user: string; pass: string },
+): Promise<string> {
+  const want = `Basic ${Buffer.from(`${auth.user}:${auth.pass}`).toString('base64')}`
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      if (req.headers.authorization !== want) {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="rtorrent"' })
+        return res.end('Unauthorized')
+      }
+      if (req.method !== 'POST' || req.url !== '/RPC2') {
+        res.writeHead(404)
+        return res.end()
+      }
+      scgiExchange(host, scgiPort, Buffer.concat(chunks).toString('utf8'), 60_000).then(
+        (r) => {
+          res.writeHead(r.status === 0 ? 502 : r.status, { 'content-type': 'text/xml' })
+          res.end(r.body)
+        },
+        () => {
+          res.writeHead(502)
+          res.end('Bad Gateway')
+        },
+      )
+    })
+  })
+  const port = await freePort()
+  await new Promise<void>((res) => server.listen(port, host, res))
+  t.after(
+    () =>
+      new Promise<void>((res) => {
+        server.closeAllConnections()
+        server.close(() => res())
+      }),
+  )
+  return `http://${host}:${port}/RPC2`
 }
