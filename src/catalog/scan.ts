@@ -232,17 +232,9 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
 
 export const DEFAULT_IGNORE = ['.*', 'lost+found']
 
-/**
- * Where mirror sync keeps downloads until they are verified (src/mirror): never read as releases, whatever
- * `catalog.ignore` says.
- */
-export const MIRROR_WORK_DIR = '.aacseed-mirror'
+import { MIRROR_WORK_DIR, OTHER_TORRENTS_DIR } from './reserved.js'
 
-/**
- * Where mirror sync puts the opaque torrents it follows (src/mirror/other.ts): not releases, so
- * never read as such. No AAC release is named like this, so skipping it hides none.
- */
-export const OTHER_TORRENTS_DIR = 'other-torrents'
+export { MIRROR_WORK_DIR, OTHER_TORRENTS_DIR }
 
 async function planRoot(
   store: CatalogStore,

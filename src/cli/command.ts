@@ -20,7 +20,6 @@ export interface CommandContext extends CommandIO {
 export interface Command {
   /** One or two words: `scan`, `torrents make`. */
   name: string
-  summary: string
   /** Argument synopsis after the name, e.g. `[ROOT...] [--db PATH] [--json]`. */
   usage: string
   options: OptionSpec

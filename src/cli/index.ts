@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { describeConfigLocation, loadConfig, locateConfig, type Config } from '../config/index.js'
+import type { Config } from '../config/index.js'
 import { databaseEnvironmentError } from '../db/failure.js'
 import { AacseedError, ConfigError, EnvironmentError, UsageError } from '../errors.js'
 import { errnoEnvironmentError } from '../fs.js'
@@ -49,13 +49,12 @@ export async function main(argv: string[], io: Partial<CommandIO> = {}): Promise
   const group = commandEntries.filter((c) => c.name.startsWith(`${argv[0]} `))
   // `aacseed torrents`, `aacseed torrents --help`: the group's commands, not "unknown command".
   if (!entry && group.length > 0 && (argv.length === 1 || ['--help', '-h', 'help'].includes(argv[1]!))) {
-    const commands = await Promise.all(group.map((e) => e.load()))
-    const width = Math.max(...commands.map((c) => c.name.length))
+    const width = Math.max(...group.map((c) => c.name.length))
     ;(argv.length === 1 ? ctxIO.err : ctxIO.out).write(
       [
         `usage: aacseed ${argv[0]} COMMAND [options]    (aacseed ${argv[0]} COMMAND --help for details)`,
         '',
-        ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+        ...group.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
         '',
       ].join('\n'),
     )
@@ -83,12 +82,14 @@ export async function main(argv: string[], io: Partial<CommandIO> = {}): Promise
       )
     }
     const configPath = typeof parsed.values.config === 'string' ? parsed.values.config : undefined
+    // Loaded once a command runs: `aacseed --help` needs no schema (zod) or TOML parser.
+    const { describeConfigLocation, loadConfig, locateConfig } = await import('../config/index.js')
     if (parsed.values.help) {
       const where = describeConfigLocation(
         locateConfig({ path: configPath, env: ctxIO.env, cwd: ctxIO.cwd }),
         ctxIO.env,
       )
-      ctxIO.out.write(commandHelp(command, where))
+      ctxIO.out.write(commandHelp(command, entry.summary, where))
       return 0
     }
     let config: Config | undefined
@@ -142,7 +143,8 @@ function findCommand(argv: string[]): [CommandEntry | undefined, string[]] {
 }
 
 async function overview(): Promise<string> {
-  const commands = await Promise.all(commandEntries.map((e) => e.load()))
+  // From the entries alone: listing the commands loads none of them.
+  const commands = commandEntries
   const width = Math.max(...commands.map((c) => c.name.length))
   return [
     `aacseed ${version()}: catalog, torrent and seed Anna's Archive Container (AAC) releases`,
@@ -166,11 +168,11 @@ async function overview(): Promise<string> {
   ].join('\n')
 }
 
-function commandHelp(c: Command, configLine: string): string {
+function commandHelp(c: Command, summary: string, configLine: string): string {
   return [
     `usage: aacseed ${c.name} ${c.usage}`,
     '',
-    c.summary,
+    summary,
     ...(c.help ? ['', ...c.help.map((l) => `  ${l}`)] : []),
     '',
     configLine,

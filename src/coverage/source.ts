@@ -9,10 +9,10 @@
  * releases and torrents for that would stall the server for nothing.
  */
 import { parseTimestamp } from '../aac/index.js'
-import { CatalogStore } from '../catalog/index.js'
+import { CatalogStore } from '../catalog/store.js'
 import type { Db } from '../db/index.js'
 import { EngineStatusStore } from '../engines/status.js'
-import { TorrentStore } from '../torrents/index.js'
+import { TorrentStore } from '../torrents/store.js'
 import type { CoverageInputs } from './inputs.js'
 import type {
   CatalogReleaseInput,

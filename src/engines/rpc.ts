@@ -12,7 +12,7 @@
  */
 import { posix } from 'node:path'
 import { errorMessage } from '../errors.js'
-import { redactUrl } from '../log/index.js'
+import { redactUrl } from '../log/redact.js'
 import { withRetry } from '../retry.js'
 import { EngineError, type EngineLogger, type RemoteKind } from './engine.js'
 

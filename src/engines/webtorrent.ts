@@ -24,7 +24,7 @@ import type WebTorrent from 'webtorrent'
 import type { Torrent, WebTorrentOptions } from 'webtorrent'
 import type { Config } from '../config/schema.js'
 import { errorMessage } from '../errors.js'
-import { redactUrlsIn } from '../log/index.js'
+import { redactUrlsIn } from '../log/redact.js'
 import {
   checkEngineTorrent,
   EngineError,

@@ -14,7 +14,7 @@ import type { Config } from '../config/index.js'
 import type { Db } from '../db/index.js'
 import { isEngineError, type EngineLogger } from '../engines/index.js'
 import { AacseedError, errorMessage } from '../errors.js'
-import { redactUrl } from '../log/index.js'
+import { redactUrl } from '../log/redact.js'
 import { FleetError } from './errors.js'
 import { holdsPlacements } from './health.js'
 import {

@@ -16,7 +16,7 @@
 import { createSocket, type Socket } from 'node:dgram'
 import { randomBytes } from 'node:crypto'
 import { lookup } from 'node:dns/promises'
-import { redactUrl } from '../log/index.js'
+import { redactUrl } from '../log/redact.js'
 import { FleetError } from './errors.js'
 import { decode, type Decoded, type DecodedDict } from '../torrents/bencode.js'
 

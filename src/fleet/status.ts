@@ -7,7 +7,7 @@
 import type { Config } from '../config/index.js'
 import type { Db } from '../db/index.js'
 import { EngineStatusStore } from '../engines/status.js'
-import { redactUrl } from '../log/index.js'
+import { redactUrl } from '../log/redact.js'
 import { TorrentStore } from '../torrents/store.js'
 import {
   countHealth,

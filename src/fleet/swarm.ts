@@ -6,8 +6,8 @@
 import type { Config } from '../config/index.js'
 import type { Db } from '../db/index.js'
 import { errorMessage } from '../errors.js'
-import { redactUrl } from '../log/index.js'
-import { TorrentStore } from '../torrents/index.js'
+import { redactUrl } from '../log/redact.js'
+import { TorrentStore } from '../torrents/store.js'
 import { ScrapeError, scrapeTracker, type ScrapeResult } from './scrape.js'
 import { FleetStore } from './store.js'
 

@@ -2,12 +2,13 @@
  * The planner's and coverage's view of the stored upstream lists (edge: reads SQLite).
  */
 import type { UpstreamRelease } from '../coverage/index.js'
-import { CatalogStore } from '../catalog/index.js'
+import { CatalogStore } from '../catalog/store.js'
 import type { Db } from '../db/index.js'
 import { EngineStatusStore } from '../engines/status.js'
 import type { Config } from '../config/index.js'
-import { FleetStore, scrapeInto, type ScrapeReport } from '../fleet/index.js'
-import { TorrentStore } from '../torrents/index.js'
+import { FleetStore } from '../fleet/store.js'
+import { scrapeInto, type ScrapeReport } from '../fleet/swarm.js'
+import { TorrentStore } from '../torrents/store.js'
 import { parseListDate } from './dates.js'
 import type { PlanCandidate } from './plan.js'
 import { MirrorStore } from './store.js'

@@ -12,7 +12,6 @@
 import { parseAacId, parseDataFolderName, parseMetaFileName, rangeContainsAacId } from '../aac/index.js'
 import { errorMessage } from '../errors.js'
 import { posix } from 'node:path'
-import webTorrentParse from 'parse-torrent'
 import {
   compareNameBytes,
   isValidPieceLength,
@@ -131,6 +130,9 @@ export async function checkEngineView(
     )
   let theirs
   try {
+    // Loaded here: parse-torrent brings node-fetch and more, which the commands that only read
+    // the mirror's tables (coverage, plan) would otherwise load at start-up.
+    const { default: webTorrentParse } = await import('parse-torrent')
     theirs = await webTorrentParse(buf)
   } catch (e) {
     throw new MirrorError(

@@ -7,7 +7,7 @@ import { lookup } from 'node:dns/promises'
 import { lstat, open } from 'node:fs/promises'
 import { isIP } from 'node:net'
 import { errorMessage } from '../errors.js'
-import { redactUrl } from '../log/index.js'
+import { redactUrl } from '../log/redact.js'
 import { withRetry } from '../retry.js'
 import { MirrorError } from './errors.js'
 

@@ -5,10 +5,10 @@
  * one health model (src/fleet/status.ts `readHealth`).
  */
 import type { Config } from '../config/index.js'
-import { groupCoverage, type GroupCoverage, type GroupTorrentInput } from '../coverage/index.js'
+import { groupCoverage, type GroupCoverage, type GroupTorrentInput } from '../coverage/groups.js'
 import type { Db } from '../db/index.js'
 import { EngineStatusStore } from '../engines/status.js'
-import { readHealth } from '../fleet/index.js'
+import { readHealth } from '../fleet/status.js'
 import { planCandidates } from './candidates.js'
 
 export function groupInputs(db: Db, config: Config): GroupTorrentInput[] {

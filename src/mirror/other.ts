@@ -7,7 +7,7 @@
 import { lstat, readdir } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
-import { OTHER_TORRENTS_DIR } from '../catalog/scan.js'
+import { OTHER_TORRENTS_DIR } from '../catalog/reserved.js'
 import { MirrorError } from './errors.js'
 
 export { OTHER_TORRENTS_DIR }

@@ -11,7 +11,7 @@
 import { lstat, mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { torrentFileName } from '../aac/index.js'
-import { CatalogStore, type CatalogRelease } from '../catalog/index.js'
+import { CatalogStore, type CatalogRelease } from '../catalog/store.js'
 import type { Config } from '../config/index.js'
 import type { Db } from '../db/index.js'
 import { AacseedError, EnvironmentError } from '../errors.js'

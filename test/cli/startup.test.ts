@@ -65,7 +65,7 @@ describe('start-up: commands that need no engine', () => {
       { args: ['coverage', '--config', config], module: 'commands/coverage.js' },
       { args: ['jobs', '--config', config], module: 'commands/jobs.js' },
       { args: ['health', '--config', config], module: 'commands/fleet.js' },
-      { args: ['--help'], module: 'commands/mirror.js' },
+      { args: ['--help'], module: 'commands/index.js' },
     ]
     for (const c of commands) {
       const r = packagesLoaded([CLI, ...c.args], dir)
@@ -81,6 +81,12 @@ describe('start-up: commands that need no engine', () => {
         `${what}: the trace lacks better-sqlite3`,
       )
       for (const lib of ENGINE_LIBRARIES) assert.ok(!r.packages.has(lib), `${what} loaded ${lib}`)
+      if (what === '--help') {
+        // The overview lists the commands from their entries: it loads none of them, nor the config schema.
+        const loaded = r.modules.filter((m) => /\/cli\/commands\/(?!index\.js)/.test(m))
+        assert.deepEqual(loaded, [], `--help loaded ${loaded.join(', ')}`)
+        assert.ok(!r.packages.has('zod'), '--help loaded zod')
+      }
     }
   })
 })

@@ -15,7 +15,6 @@ function aacidJson(id: ReturnType<typeof parseAacId>) {
 
 export const aacidParse = defineCommand({
   name: 'aacid parse',
-  summary: 'parse an AACID and print its parts as JSON',
   usage: 'AACID',
   options: {},
   async run(ctx) {
@@ -27,7 +26,6 @@ export const aacidParse = defineCommand({
 
 export const aacidNew = defineCommand({
   name: 'aacid new',
-  summary: 'make a new AACID (the id is truncated or dropped to keep it within 150 characters)',
   usage: 'COLLECTION [--id ID] [--time YYYYMMDDTHHMMSSZ]',
   options: { id: { type: 'string' }, time: { type: 'string' } },
   help: [

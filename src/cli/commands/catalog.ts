@@ -74,7 +74,6 @@ function checkPaths(paths: string[], what: string): void {
 
 export const scanCommand = defineCommand({
   name: 'scan',
-  summary: 'catalog release roots into the database (incremental)',
   usage: `[ROOT...] [--db PATH] [--full] [--json] ${WAIT_USAGE}`,
   options: { db: { type: 'string' }, json: { type: 'boolean' }, full: { type: 'boolean' }, ...WAIT_OPTIONS },
   help: [
@@ -107,7 +106,6 @@ export const scanCommand = defineCommand({
 
 export const validateCommand = defineCommand({
   name: 'validate',
-  summary: 'check metadata files, data folders or whole roots against the standard, without a database',
   usage: 'PATH... [--json]',
   options: { json: { type: 'boolean' } },
   help: [
@@ -154,7 +152,6 @@ export const validateCommand = defineCommand({
 
 export const getCommand = defineCommand({
   name: 'get',
-  summary: 'print one record by its AACID, read straight from its metadata file',
   usage: 'AACID [--db PATH]',
   options: { db: { type: 'string' } },
   async run(ctx) {
@@ -210,7 +207,6 @@ function demoConfig(root: string, db: string, dir: string): string {
 
 export const demoCommand = defineCommand({
   name: 'demo',
-  summary: 'write a sample release tree and catalog it',
   usage: '--out DIR [--db PATH] [--json]',
   options: { out: { type: 'string' }, db: { type: 'string' }, json: { type: 'boolean' } },
   help: [

@@ -92,7 +92,6 @@ export function secrets(config: Config, env: NodeJS.ProcessEnv): SecretStatus[] 
 
 export const configCommand = defineCommand({
   name: 'config',
-  summary: 'show which config file is in use and the settings as resolved; secrets only as set or unset',
   usage: '[--json]',
   options: { json: { type: 'boolean' } },
   help: [

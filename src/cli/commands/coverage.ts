@@ -1,5 +1,8 @@
 import { resolve } from 'node:path'
-import { readGroupCoverage, upstreamReleases } from '../../mirror/index.js'
+// The files, not the folders' index.ts: those load the mirror's sync and the fleet's clients
+// (engines, fetch), which a report never uses (start-up, issue #11 §8).
+import { upstreamReleases } from '../../mirror/candidates.js'
+import { readGroupCoverage } from '../../mirror/groups.js'
 import {
   computeCoverage,
   coverageJson,
@@ -11,15 +14,13 @@ import {
   type GroupCoverage,
 } from '../../coverage/index.js'
 import { openExistingDatabase } from '../../db/index.js'
-import { coverageFigures, readHealth } from '../../fleet/index.js'
+import { coverageFigures, readHealth } from '../../fleet/status.js'
 import { UsageError } from '../../errors.js'
 import { formatBytes } from '../../coverage/format.js'
 import { defineCommand, stringFlag, writeJson } from '../command.js'
 
 export const coverageCommand = defineCommand({
   name: 'coverage',
-  summary:
-    'show how well each collection is kept: held here, torrented, seeded, on seedboxes, in the swarm; gaps and overlaps',
   usage: '[--collection NAME | --groups] [--json] [--db PATH]',
   options: {
     collection: { type: 'string' },

@@ -4,7 +4,6 @@ import { defineCommand, stringFlag, writeJson } from '../command.js'
 
 export const doctorCommand = defineCommand({
   name: 'doctor',
-  summary: 'check this machine: Node, paths, disk, ports, engine, seedboxes, clocks, the systemd unit',
   usage: '[--unit PATH] [--json]',
   options: { unit: { type: 'string', multiple: true }, json: { type: 'boolean' } },
   help: [

@@ -118,8 +118,6 @@ function listed<T>(items: readonly T[], fmt: (x: T) => string, all: boolean): st
 
 export const fleetPlan = defineCommand({
   name: 'fleet plan',
-  summary:
-    'show which seedbox should hold which torrent: additions, removals, and torrents that cannot reach N',
   usage: `[--json] [--no-poll] [--all] [--db PATH] ${WAIT_USAGE}`,
   options: {
     json: { type: 'boolean' },
@@ -184,7 +182,6 @@ export const fleetPlan = defineCommand({
 
 export const fleetApply = defineCommand({
   name: 'fleet apply',
-  summary: 'poll, plan, and push the missing placements (and remove extras, with fleet.remove_extra)',
   usage: `[--json] [--db PATH] ${WAIT_USAGE}`,
   options: { json: { type: 'boolean' }, db: { type: 'string' }, ...WAIT_OPTIONS },
   help: [...WAIT_HELP, 'Exit 1 when a push failed or some torrent cannot reach its target of copies.'],
@@ -237,8 +234,6 @@ function statusJson(s: FleetStatus) {
 
 export const fleetStatus = defineCommand({
   name: 'fleet status',
-  summary:
-    "seedboxes (up/down, last seen, RPC latency, free space, torrents, errors) and every torrent's copies and health",
   usage: `[--json] [--poll] [--all] [--db PATH] ${WAIT_USAGE}`,
   options: {
     json: { type: 'boolean' },
@@ -294,8 +289,6 @@ interface HealthProblem {
 
 export const healthCommand = defineCommand({
   name: 'health',
-  summary:
-    'everything that needs attention: seedboxes down, torrents below N or lost, copies in error, trackers failing, mirror troubles',
   usage: '[--json] [--db PATH]',
   options: { json: { type: 'boolean' }, db: { type: 'string' } },
   help: ['From the stored polls and scrapes. Exit 0 when all is well, 1 when there is a problem.'],

@@ -2,6 +2,8 @@ import type { Command } from '../command.js'
 
 export interface CommandEntry {
   name: string
+  /** One line for `aacseed --help` and a command's own help: here, so listing loads no command. */
+  summary: string
   load(): Promise<Command>
 }
 
@@ -10,27 +12,125 @@ export interface CommandEntry {
  * should not pay for loading WebTorrent, Fastify and the fleet code it never uses.
  */
 export const commandEntries: CommandEntry[] = [
-  { name: 'scan', load: async () => (await import('./catalog.js')).scanCommand },
-  { name: 'validate', load: async () => (await import('./catalog.js')).validateCommand },
-  { name: 'get', load: async () => (await import('./catalog.js')).getCommand },
-  { name: 'torrents make', load: async () => (await import('./torrents.js')).torrentsMake },
-  { name: 'torrents list', load: async () => (await import('./torrents.js')).torrentsList },
-  { name: 'coverage', load: async () => (await import('./coverage.js')).coverageCommand },
-  { name: 'serve', load: async () => (await import('./service.js')).serveCommand },
-  { name: 'seed', load: async () => (await import('./service.js')).seedCommand },
-  { name: 'jobs', load: async () => (await import('./jobs.js')).jobsCommand },
-  { name: 'run', load: async () => (await import('./service.js')).runCommand },
-  { name: 'fleet plan', load: async () => (await import('./fleet.js')).fleetPlan },
-  { name: 'fleet apply', load: async () => (await import('./fleet.js')).fleetApply },
-  { name: 'fleet status', load: async () => (await import('./fleet.js')).fleetStatus },
-  { name: 'mirror sources', load: async () => (await import('./mirror.js')).mirrorSources },
-  { name: 'mirror sync', load: async () => (await import('./mirror.js')).mirrorSync },
-  { name: 'mirror status', load: async () => (await import('./mirror.js')).mirrorStatus },
-  { name: 'plan', load: async () => (await import('./mirror.js')).planCommand },
-  { name: 'health', load: async () => (await import('./fleet.js')).healthCommand },
-  { name: 'config', load: async () => (await import('./config.js')).configCommand },
-  { name: 'doctor', load: async () => (await import('./doctor.js')).doctorCommand },
-  { name: 'demo', load: async () => (await import('./catalog.js')).demoCommand },
-  { name: 'aacid parse', load: async () => (await import('./aacid.js')).aacidParse },
-  { name: 'aacid new', load: async () => (await import('./aacid.js')).aacidNew },
+  {
+    name: 'scan',
+    summary: 'catalog release roots into the database (incremental)',
+    load: async () => (await import('./catalog.js')).scanCommand,
+  },
+  {
+    name: 'validate',
+    summary: 'check metadata files, data folders or whole roots against the standard, without a database',
+    load: async () => (await import('./catalog.js')).validateCommand,
+  },
+  {
+    name: 'get',
+    summary: 'print one record by its AACID, read straight from its metadata file',
+    load: async () => (await import('./catalog.js')).getCommand,
+  },
+  {
+    name: 'torrents make',
+    summary:
+      'make the missing .torrent files for everything cataloged and problem-free, and publish the list',
+    load: async () => (await import('./torrents.js')).torrentsMake,
+  },
+  {
+    name: 'torrents list',
+    summary: "print the torrent list (JSON compatible with Anna's Archive's, magnet links, or CSV)",
+    load: async () => (await import('./torrents.js')).torrentsList,
+  },
+  {
+    name: 'coverage',
+    summary:
+      'show how well each collection is kept: held here, torrented, seeded, on seedboxes, in the swarm; gaps and overlaps',
+    load: async () => (await import('./coverage.js')).coverageCommand,
+  },
+  {
+    name: 'serve',
+    summary: 'run the service: seed, and keep the catalog, torrents and engine status up to date on schedule',
+    load: async () => (await import('./service.js')).serveCommand,
+  },
+  {
+    name: 'seed',
+    summary: 'hand every made torrent to the engine and report; with webtorrent, keep seeding until Ctrl-C',
+    load: async () => (await import('./service.js')).seedCommand,
+  },
+  {
+    name: 'jobs',
+    summary: 'show recent job runs (start, end, outcome, counts, error)',
+    load: async () => (await import('./jobs.js')).jobsCommand,
+  },
+  {
+    name: 'run',
+    summary: 'run one job now and record it: in the running serve when there is one, else in this process',
+    load: async () => (await import('./service.js')).runCommand,
+  },
+  {
+    name: 'fleet plan',
+    summary:
+      'show which seedbox should hold which torrent: additions, removals, and torrents that cannot reach N',
+    load: async () => (await import('./fleet.js')).fleetPlan,
+  },
+  {
+    name: 'fleet apply',
+    summary: 'poll, plan, and push the missing placements (and remove extras, with fleet.remove_extra)',
+    load: async () => (await import('./fleet.js')).fleetApply,
+  },
+  {
+    name: 'fleet status',
+    summary:
+      "seedboxes (up/down, last seen, RPC latency, free space, torrents, errors) and every torrent's copies and health",
+    load: async () => (await import('./fleet.js')).fleetStatus,
+  },
+  {
+    name: 'mirror sources',
+    summary: 'fetch each mirror source and show what it offers',
+    load: async () => (await import('./mirror.js')).mirrorSources,
+  },
+  {
+    name: 'mirror sync',
+    summary:
+      'fetch the ranges the mirror sources list and this machine lacks; verify, catalog and publish them',
+    load: async () => (await import('./mirror.js')).mirrorSync,
+  },
+  {
+    name: 'mirror status',
+    summary: 'show the mirror downloads: queued, downloading, done and rejected',
+    load: async () => (await import('./mirror.js')).mirrorStatus,
+  },
+  {
+    name: 'plan',
+    summary: 'choose the upstream torrents that help the archive most for a disk budget',
+    load: async () => (await import('./mirror.js')).planCommand,
+  },
+  {
+    name: 'health',
+    summary:
+      'everything that needs attention: seedboxes down, torrents below N or lost, copies in error, trackers failing, mirror troubles',
+    load: async () => (await import('./fleet.js')).healthCommand,
+  },
+  {
+    name: 'config',
+    summary: 'show which config file is in use and the settings as resolved; secrets only as set or unset',
+    load: async () => (await import('./config.js')).configCommand,
+  },
+  {
+    name: 'doctor',
+    summary: 'check this machine: Node, paths, disk, ports, engine, seedboxes, clocks, the systemd unit',
+    load: async () => (await import('./doctor.js')).doctorCommand,
+  },
+  {
+    name: 'demo',
+    summary: 'write a sample release tree and catalog it',
+    load: async () => (await import('./catalog.js')).demoCommand,
+  },
+  {
+    name: 'aacid parse',
+    summary: 'parse an AACID and print its parts as JSON',
+    load: async () => (await import('./aacid.js')).aacidParse,
+  },
+  {
+    name: 'aacid new',
+    summary: 'make a new AACID (the id is truncated or dropped to keep it within 150 characters)',
+    load: async () => (await import('./aacid.js')).aacidNew,
+  },
 ]

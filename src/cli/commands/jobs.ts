@@ -8,7 +8,6 @@ import { defineCommand, stringFlag, writeJson } from '../command.js'
 
 export const jobsCommand = defineCommand({
   name: 'jobs',
-  summary: 'show recent job runs (start, end, outcome, counts, error)',
   usage: '[--job NAME] [--limit N] [--json] [--db PATH]',
   options: {
     job: { type: 'string' },

@@ -58,7 +58,6 @@ function cliLogger(ctx: CommandContext, config: Config) {
 
 export const mirrorSources = defineCommand({
   name: 'mirror sources',
-  summary: 'fetch each mirror source and show what it offers',
   usage: '[--cached] [--json] [--db PATH]',
   options: { cached: { type: 'boolean' }, json: { type: 'boolean' }, db: { type: 'string' } },
   help: [
@@ -242,8 +241,6 @@ function printSync(ctx: CommandContext, r: SyncReport): void {
 
 export const mirrorSync = defineCommand({
   name: 'mirror sync',
-  summary:
-    'fetch the ranges the mirror sources list and this machine lacks; verify, catalog and publish them',
   usage: `[--dry-run] [--no-wait] [--engine webtorrent|transmission] [--json] [--db PATH] ${WAIT_USAGE}`,
   options: {
     'dry-run': { type: 'boolean' },
@@ -356,7 +353,6 @@ async function untilOneCompletes(sync: MirrorSync, engine: Engine, signal: Abort
 
 export const mirrorStatus = defineCommand({
   name: 'mirror status',
-  summary: 'show the mirror downloads: queued, downloading, done and rejected',
   usage: '[--json] [--db PATH]',
   options: { json: { type: 'boolean' }, db: { type: 'string' } },
   async run(ctx) {
@@ -418,7 +414,6 @@ function planJson(plan: SeedPlan) {
 
 export const planCommand = defineCommand({
   name: 'plan',
-  summary: 'choose the upstream torrents that help the archive most for a disk budget',
   usage: `--budget SIZE [--collections GLOB,...] [--groups GLOB,...] [--max-seeders N] [--format table|json|magnets|torrents] [--refresh] [--scrape] [--apply local|fleet] [--db PATH] ${WAIT_USAGE}`,
   options: {
     ...WAIT_OPTIONS,

@@ -87,7 +87,6 @@ function waitForStopSignal(): Promise<string> {
 
 export const serveCommand = defineCommand({
   name: 'serve',
-  summary: 'run the service: seed, and keep the catalog, torrents and engine status up to date on schedule',
   usage: '[--engine webtorrent|transmission]',
   options: { engine: { type: 'string' } },
   help: [
@@ -179,7 +178,6 @@ export const serveCommand = defineCommand({
 
 export const seedCommand = defineCommand({
   name: 'seed',
-  summary: 'hand every made torrent to the engine and report; with webtorrent, keep seeding until Ctrl-C',
   usage: `[--engine webtorrent|transmission] [--json] ${WAIT_USAGE}`,
   options: { engine: { type: 'string' }, json: { type: 'boolean' }, ...WAIT_OPTIONS },
   help: WAIT_HELP,
@@ -278,7 +276,6 @@ function printRun(
 
 export const runCommand = defineCommand({
   name: 'run',
-  summary: 'run one job now and record it: in the running serve when there is one, else in this process',
   usage: `JOB [--json] ${WAIT_USAGE}   (JOB: ${JOB_NAMES.join(', ')})`,
   options: { json: { type: 'boolean' }, ...WAIT_OPTIONS },
   help: [...WAIT_HELP, '(in this process only: a job sent to the running serve is its to schedule)'],

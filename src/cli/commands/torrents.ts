@@ -64,7 +64,6 @@ function trialListPath(config: Config, outDir: string, pieceLength: number | und
 
 export const torrentsMake = defineCommand({
   name: 'torrents make',
-  summary: 'make the missing .torrent files for everything cataloged and problem-free, and publish the list',
   usage: `[--db PATH] [--out DIR] [--piece-length BYTES] [--json] ${WAIT_USAGE}`,
   options: {
     db: { type: 'string' },
@@ -160,7 +159,6 @@ export const torrentsMake = defineCommand({
 
 export const torrentsList = defineCommand({
   name: 'torrents list',
-  summary: "print the torrent list (JSON compatible with Anna's Archive's, magnet links, or CSV)",
   usage: '[--format json|magnets|csv] [--db PATH]',
   options: { db: { type: 'string' }, format: { type: 'string' } },
   async run(ctx) {
