@@ -34,11 +34,23 @@ export function applyPlanLocally(db: Db, config: Config, chosen: readonly Planne
   const report: ApplyPlanReport = { added: [], already: [], failed: [] }
   for (const c of chosen) {
     if (c.kind === 'other' || c.collection === null) {
-      report.failed.push({
-        name: c.name,
-        code: 'not-supported',
-        message: `${c.name} is not an AAC release: follow its group with a mirror source's kinds = ["other"] and groups, or --apply fleet`,
-      })
+      // Mirror sync downloads an opaque torrent into its group's folder (src/mirror/other.ts).
+      const isNew = store.queue(
+        {
+          btih: c.btih,
+          name: c.name,
+          kind: 'other',
+          collection: '',
+          dataSize: c.bytes,
+          source: store.opaqueByBtih(c.btih)[0]?.source ?? 'plan',
+          wantedBy: 'plan',
+          root,
+          topGroup: c.topGroup,
+          group: c.group,
+        },
+        at,
+      )
+      ;(isNew ? report.added : report.already).push(c.name)
       continue
     }
     const isNew = store.queue(

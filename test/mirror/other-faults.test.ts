@@ -11,7 +11,7 @@ import { test, type TestContext } from 'node:test'
 import { configSchema } from '../../src/config/index.js'
 import { openDatabase } from '../../src/db/index.js'
 import { seedTorrents } from '../../src/jobs/seed.js'
-import { MirrorSync } from '../../src/mirror/index.js'
+import { applyPlanLocally, MirrorSync, planCandidates, planSeeding } from '../../src/mirror/index.js'
 import { publishList } from '../../src/publish/index.js'
 import { encode } from '../../src/torrents/index.js'
 import { infoHashOf, makeTorrent, readTree, writeRandom } from '../engines/fixtures.js'
@@ -57,7 +57,7 @@ function entry(m: Pick<Made, 'btih'>, file: string, group: string, size: number 
   }
 }
 
-async function setup(t: TestContext) {
+async function setup(t: TestContext, source: Record<string, unknown> = {}) {
   const dir = tempDir(t)
   const from = join(dir, 'from')
   const site = join(dir, 'site')
@@ -70,7 +70,13 @@ async function setup(t: TestContext) {
     torrents: { out_dir: join(dir, 'torrents'), list_path: join(dir, 'torrents.json') },
     mirror: {
       sources: [
-        { name: 'up', list: `${server.url}/torrents.json`, kinds: ['other'], groups: ['scihub', 'dup'] },
+        {
+          name: 'up',
+          list: `${server.url}/torrents.json`,
+          kinds: ['other'],
+          groups: ['scihub', 'dup'],
+          ...source,
+        },
       ],
       reserve_bytes: 0,
       max_active: 16,
@@ -208,4 +214,29 @@ test('opaque torrents: a dead upstream is retried with backoff, a bounded number
   assert.equal(rejected.length, 1)
   assert.match(rejected[0]!, /failed 10 times; the limit is 10/)
   assert.equal(s.server.requests.filter((p) => p === '/good.torrent').length, 10)
+})
+
+test('plan --apply local queues an opaque torrent the sources do not follow; mirror sync places it in its group folder', async (t) => {
+  const s = await setup(t, { kinds: ['aac'] })
+  const good = opaque(s.from, s.site, 'sm_00100000-00199999', 'good.torrent', 1)
+  writeFileSync(
+    join(s.site, 'torrents.json'),
+    JSON.stringify([entry(good, 'good.torrent', 'scihub', 25_001)]),
+  )
+  const engine = new FakeEngine()
+  const first = await s.sync(engine).run()
+  assert.deepEqual(first.queued, [], 'not followed by the source')
+  const plan = planSeeding(planCandidates(s.db), { budgetBytes: 1e9, maxSeeders: 10 })
+  assert.deepEqual(
+    plan.chosen.map((c) => [c.name, c.kind]),
+    [['good', 'other']],
+  )
+  const applied = applyPlanLocally(s.db, s.config, plan.chosen)
+  assert.deepEqual([applied.added, applied.failed], [['good'], []])
+  await s.sync(engine).run()
+  engine.complete(good.btih, s.from)
+  const r = await s.sync(engine).run()
+  assert.deepEqual(r.done, ['good'])
+  assert.ok(existsSync(join(s.root, 'other-torrents', 'external', 'scihub', good.name, 'sub', '2.pdf')))
+  assert.equal(planSeeding(planCandidates(s.db), { budgetBytes: 1e9, maxSeeders: 10 }).skipped.held, 1)
 })
