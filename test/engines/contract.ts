@@ -273,14 +273,16 @@ export function contractSuite(kind: RemoteKind, opts: { http?: boolean } = {}): 
     })
 
     // Known open: in full-suite runs Transmission 3.00 left one torrent it had taken before the
-    // SIGKILL as an empty download after the restart, re-check requested or not (it passes run
-    // alone, and passed in a run of the whole Transmission contract file on 2026-12-04). What the
-    // recovery path does (src/engines/transmission.ts add): a duplicate that is not complete and
-    // not checking (status 1/2) is verified again, and one resumed with another download-dir (no
-    // resume file saved before the kill: the daemon's default) is moved back and verified. Not yet
-    // ruled out: a duplicate seen while its check is queued (status 1), whose queued check then
-    // runs against the default download-dir before the set-location. Kept running and reported as
-    // todo for that kind until the cause is found.
+    // SIGKILL as an empty download after the restart. What is known (2026-12-04): after the
+    // SIGKILL every torrent it took in the seconds before comes back as a download at 0% (status
+    // 4; its resume file was written before its first check finished), or not at all (no resume
+    // file yet; then the next run adds it again and the daemon checks it). The recovery path
+    // (src/engines/transmission.ts add) re-verifies a duplicate that is neither complete nor
+    // checking, and moves one resumed with another download-dir back first. That path made all
+    // five seed in 9 of 9 targeted reproductions here (3 with 500 other torrents on the daemon)
+    // and in two runs of this whole file; the full-suite failure was not reproduced, so its cause
+    // is still open (a candidate: the wait below running out on a loaded machine while the daemon
+    // checks one torrent at a time). Kept running and reported as todo for that kind until then.
     const restartTodo =
       kind === 'transmission'
         ? 'Transmission 3.00: a torrent taken before SIGKILL sometimes stays an empty download'
@@ -323,7 +325,7 @@ export function contractSuite(kind: RemoteKind, opts: { http?: boolean } = {}): 
         'all twelve on the daemon',
       )
       for (const it of items)
-        await until(pushy, it.infoHash, 'seeding', (x) => x.state === 'seeding' && x.progress >= 1)
+        await until(pushy, it.infoHash, 'seeding', (x) => x.state === 'seeding' && x.progress >= 1, 180_000)
       measured.restart = { firstRun: firstRun.join(','), secondRun: secondRun.join(',') }
       await pushy.close()
       console.log(`contract ${kind}: ${JSON.stringify(measured)}`)
