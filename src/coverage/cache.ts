@@ -152,10 +152,20 @@ export class CoverageCache {
   /** The first report (with a worker: computed there); resolves at once without a worker. */
   async ready(): Promise<CoverageSnapshot> {
     if (this.#workerOptions && !this.#snapshot) {
-      const version = this.#dataVersion.get() as number
-      await (this.#inFlight ?? this.#recomputeInWorker(version))
+      try {
+        const version = this.#dataVersion.get() as number
+        await (this.#inFlight ?? this.#recomputeInWorker(version))
+      } catch (e) {
+        // No worker (it could not start): computed here instead, below.
+        this.#onError?.(`coverage worker: ${(e as Error).message}`)
+      }
     }
     return this.#snapshot ?? this.current()
+  }
+
+  /** Whether a report is there to answer from (false only before the first one, with a worker). */
+  get hasSnapshot(): boolean {
+    return this.#snapshot !== undefined
   }
 
   /** Stops the worker, if any. */

@@ -70,7 +70,9 @@ export async function startServeHttp(
     onError: (message) => logger.warn({ err: message }, `coverage: ${message}`),
   })
   try {
-    await coverage.ready()
+    // Not awaited: the first report is computed in the worker while serve starts seeding; the
+    // first requests wait for it.
+    void coverage.ready()
     const server = await startHttpServer({
       db,
       coverage,

@@ -392,6 +392,9 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     },
   })
 
+  app.addHook('onRequest', async () => {
+    if (!opts.coverage.hasSnapshot) await opts.coverage.ready()
+  })
   app.addHook('onRequest', (req, reply, done) => {
     reply.headers(SECURITY_HEADERS)
     if (checkHost && !isLoopbackHost(hostName(req.headers.host))) {
@@ -727,8 +730,15 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     return reply.send(body.plain)
   })
 
-  // Coverage computed, and the dashboard's first answers prepared, before the first request.
-  snapshot()
+  // Coverage computed, and the dashboard's first answers prepared, before the first request. With a
+  // worker the server listens at once (serve's start-up seeding does not wait for it) and the first
+  // requests wait for the first report.
+  if (opts.coverage.hasSnapshot) snapshot()
+  else
+    void opts.coverage
+      .ready()
+      .then(() => snapshot())
+      .catch((e: unknown) => log.error({ err: (e as Error).message }, 'coverage: the first report failed'))
   return app
 }
 
