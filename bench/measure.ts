@@ -10,7 +10,7 @@ export interface Measured {
   stderr: string
 }
 
-function vmHwmKb(pid: number): number | null {
+export function vmHwmKb(pid: number): number | null {
   try {
     const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
     return m ? Number(m[1]) : null

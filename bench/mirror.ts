@@ -1,5 +1,9 @@
 /**
- * npm run bench:mirror [-- --rounds N --meta-records N --data-mib N --no-io]
+ * npm run bench:mirror [-- --rounds N --meta-records N --data-mib N --no-io --list-entries N]
+ *
+ * Then the issue #12 list case (bench/mirror-list.ts): a `--list-entries` (default 1,000,000)
+ * entry upstream list read by `aacseed mirror sources` and by serve's `mirror_sync` job, with
+ * /healthz probed throughout; `--list-entries 0` leaves it out.
  *
  * Mirroring a release against aria2c downloading it, in one run.
  *
@@ -41,6 +45,7 @@ import { freePort, waitFor } from '../test/helpers.js'
 import { startStaticServer } from '../test/mirror/fixtures.js'
 import { ensureData, FOLDER, TOTAL } from './data.js'
 import { measure, type Measured } from './measure.js'
+import { mirrorListBench } from './mirror-list.js'
 
 const { values: flags } = parseArgs({
   options: {
@@ -49,6 +54,7 @@ const { values: flags } = parseArgs({
     'data-mib': { type: 'string' },
     'no-io': { type: 'boolean', default: false },
     timeline: { type: 'boolean', default: false },
+    'list-entries': { type: 'string', default: '1000000' },
   },
 })
 const ROUNDS = Number(flags.rounds)
@@ -327,5 +333,10 @@ try {
   await main()
 } finally {
   for (const c of cleanups.reverse()) await c()
+}
+const LIST_ENTRIES = Number(flags['list-entries'])
+if (LIST_ENTRIES > 0) {
+  console.log(`\nthe list case (issue #12, bench/mirror-list.ts):`)
+  await mirrorListBench(LIST_ENTRIES)
 }
 process.exit()

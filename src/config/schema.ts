@@ -362,7 +362,7 @@ const mirror = z
     max_active: z.number().int().min(1).max(64).default(4),
     /** The scheduled job fetches each source's list at most this often (`mirror sync` always does). */
     refresh_minutes: z.number().int().min(1).default(60),
-    /** Per HTTP request (a list or a .torrent). */
+    /** Per HTTP request (a list or a .torrent): the wait for the response and for each next piece of the body; the whole transfer may take 10 times as long. */
     timeout_ms: z.number().int().min(100).default(30_000),
     /** Retries of a failed request within one sync, with doubling backoff from retry_base_ms. */
     retries: z.number().int().min(0).max(10).default(3),

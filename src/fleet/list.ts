@@ -13,6 +13,7 @@ import {
   torrentListEntries,
   upstreamListEntry,
   type PublishedListEntry,
+  type ListFlags,
   type SwarmFigures,
 } from '../torrents/list.js'
 import { TorrentStore } from '../torrents/store.js'
@@ -32,10 +33,16 @@ export function listFigures(t: TorrentHealthReport | undefined): SwarmFigures | 
 }
 
 /**
- * The published list's entries: the torrents aacseed made, with the health state's figures; then
- * the opaque torrents mirror sync holds, each as upstream listed it (only `url` names our copy).
+ * The published list's entries: the torrents aacseed made, with the health state's figures and
+ * `flags` (upstream's flags of mirrored releases, given by src/publish); then the opaque
+ * torrents mirror sync holds, each as upstream listed it (only `url` names our copy).
  */
-export function publishedList(db: Db, config: Config, now = new Date()): PublishedListEntry[] {
+export function publishedList(
+  db: Db,
+  config: Config,
+  flags: (infohash: string) => ListFlags | undefined = () => undefined,
+  now = new Date(),
+): PublishedListEntry[] {
   const health = new Map(readHealth(db, config, now).torrents.map((t) => [t.infohash, t]))
   const others = new MirrorStore(db)
     .publishedOther()
@@ -48,11 +55,17 @@ export function publishedList(db: Db, config: Config, now = new Date()): Publish
       trackers: config.torrents.announce.flat(),
     },
     (infohash) => listFigures(health.get(infohash)),
+    flags,
   )
   return others.length > 0 ? [...ours, ...others] : ours
 }
 
 /** The published list as the file and GET /torrents.json carry it. */
-export function publishedListJson(db: Db, config: Config, now = new Date()): string {
-  return formatTorrentList(publishedList(db, config, now), 'json')
+export function publishedListJson(
+  db: Db,
+  config: Config,
+  flags: (infohash: string) => ListFlags | undefined = () => undefined,
+  now = new Date(),
+): string {
+  return formatTorrentList(publishedList(db, config, flags, now), 'json')
 }

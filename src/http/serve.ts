@@ -10,7 +10,8 @@ import { CoverageCache, fleetCoverageInputs, type CoverageInputs } from '../cove
 import { readGroupCoverage, upstreamReleases } from '../mirror/index.js'
 import { openDatabase, type Db } from '../db/index.js'
 import type { Engine } from '../engines/index.js'
-import { coverageFigures, publishedListJson, readHealth } from '../fleet/index.js'
+import { coverageFigures, readHealth } from '../fleet/index.js'
+import { torrentListJson } from '../publish/index.js'
 import type { Logger } from '../log/index.js'
 import type { JobsApi } from './jobs.js'
 import { startHttpServer } from './server.js'
@@ -84,7 +85,7 @@ export async function startServeHttp(
         },
       },
       token,
-      torrentList: () => publishedListJson(db, config),
+      torrentList: () => torrentListJson(db, config),
       groups: () => readGroupCoverage(db, config),
       perTorrentMetrics: config.http.per_torrent_metrics,
       refreshSeconds: config.http.refresh_seconds,

@@ -82,7 +82,7 @@ export interface HttpServerOptions {
   /** Bearer token for POST endpoints; absent or empty: the API is read-only. */
   token?: string | undefined
   /**
-   * GET /torrents.json: the published list's text (src/fleet/list.ts `publishedListJson`, the
+   * GET /torrents.json: the published list's text (src/publish `torrentListJson`, the
    * function that writes the list file), or absent when serve publishes none.
    */
   torrentList?: (() => string) | undefined

@@ -72,6 +72,9 @@ async function fetchOnce(location: string, opts: FetchOptions): Promise<Buffer> 
   return Buffer.concat(chunks, size)
 }
 
+/** One request's whole transfer may take this many `timeoutMs`. */
+export const TOTAL_TIMEOUTS = 10
+
 /** Redirects followed at most; each one is checked like the first URL. */
 const MAX_REDIRECTS = 5
 
@@ -82,9 +85,35 @@ const MAX_REDIRECTS = 5
  * a message: every URL shown goes through `displayLocation`.
  */
 export async function* openStream(location: string, opts: FetchOptions): AsyncGenerator<Uint8Array> {
-  const signal = opts.signal
-    ? AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)])
-    : AbortSignal.timeout(opts.timeoutMs)
+  // `timeoutMs` bounds the wait for the response, then each wait for the next piece of the body.
+  // The whole transfer gets `TOTAL_TIMEOUTS` times as long: a list of a million entries is paced
+  // by how fast it is stored and may rightly take longer than one timeout, but an upstream that
+  // drips a byte at a time must still end.
+  const timeout = new AbortController()
+  let timer: NodeJS.Timeout | undefined
+  const arm = (): void => {
+    clearTimeout(timer)
+    timer = setTimeout(() => timeout.abort(new DOMException('timed out', 'TimeoutError')), opts.timeoutMs)
+  }
+  const signal = AbortSignal.any([
+    ...(opts.signal ? [opts.signal] : []),
+    timeout.signal,
+    AbortSignal.timeout(opts.timeoutMs * TOTAL_TIMEOUTS),
+  ])
+  arm()
+  try {
+    yield* stream(location, opts, signal, arm)
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+async function* stream(
+  location: string,
+  opts: FetchOptions,
+  signal: AbortSignal,
+  arm: () => void,
+): AsyncGenerator<Uint8Array> {
   let current = location
   let res: Response
   for (let hops = 0; ; hops++) {
@@ -138,6 +167,7 @@ export async function* openStream(location: string, opts: FetchOptions): AsyncGe
   try {
     for (;;) {
       let r: Awaited<ReturnType<typeof reader.read>>
+      arm()
       try {
         r = await reader.read()
       } catch (e) {

@@ -1,8 +1,8 @@
 /**
  * The worker thread that fetches and parses one upstream list (`readListStream`), so that
  * tokenising hundreds of megabytes never blocks the event loop that serves the API. It sends
- * batches of judged entries and waits for each to be stored before reading on: memory stays
- * bounded however fast the upstream sends.
+ * batches of judged entries, at most two ahead of the writer: memory stays bounded however
+ * fast the upstream sends.
  */
 import { createReadStream } from 'node:fs'
 import { lstat } from 'node:fs/promises'
@@ -51,9 +51,15 @@ async function* fileChunks(path: string, maxBytes: number): AsyncGenerator<Uint8
   }
 }
 
+const MAX_UNACKED = 2
+
 async function main(port: NonNullable<typeof parentPort>, input: ListWorkerInput): Promise<void> {
+  // Batches sent and not yet stored. One more than the writer holds lets the next batch be parsed while the
+  // writer stores this one (two threads busy), and memory still stays bounded.
+  let unacked = 0
   let acked: (() => void) | null = null
   port.on('message', () => {
+    unacked--
     const a = acked
     acked = null
     a?.()
@@ -66,10 +72,11 @@ async function main(port: NonNullable<typeof parentPort>, input: ListWorkerInput
       ? openStream(location, { ...fetchOpts, ...(allowPrivate === null ? {} : { hosts: { allowPrivate } }) })
       : fileChunks(location, fetchOpts.maxBytes)
     const { entries } = await readListStream(chunks, input.ctx, async (batch) => {
-      const stored = new Promise<void>((r) => (acked = r))
+      while (unacked >= MAX_UNACKED) await new Promise<void>((r) => (acked = r))
+      unacked++
       send({ type: 'batch', batch })
-      await stored
     })
+    while (unacked > 0) await new Promise<void>((r) => (acked = r))
     send({ type: 'done', entries })
   } catch (e) {
     send({

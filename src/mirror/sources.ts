@@ -47,7 +47,8 @@ export function fetchOptions(m: MirrorConfig, maxBytes: number, signal?: AbortSi
  */
 export interface ListSink<R> {
   add(verdicts: readonly EntryVerdict[]): void
-  finish(): R
+  /** May take a while (the store merges a staged list in slices); the read is then no longer stopped. */
+  finish(): R | Promise<R>
   /** The read failed or was refused: forget what it added. */
   abandon(): void
 }
@@ -80,7 +81,7 @@ export async function readSource<R>(
       ...parsed.torrents.map((torrent) => ({ torrent, label: torrent.name })),
       ...parsed.rejected.map((rejection) => ({ rejection })),
     ])
-    return sink.finish()
+    return await sink.finish()
   }
   const list = s.list
   const allowPrivate = m.allow_private_hosts || (await isPrivateLocation(list)) ? null : false
@@ -120,6 +121,7 @@ function runListWorker<R>(input: ListWorkerInput, sink: ListSink<R>, signal?: Ab
   return new Promise<R>((resolve, reject) => {
     const worker = new Worker(new URL('./list-worker.js', import.meta.url), { workerData: input })
     let settled = false
+    let finishing = false
     const settle = (fn: () => void): void => {
       if (settled) return
       settled = true
@@ -127,10 +129,12 @@ function runListWorker<R>(input: ListWorkerInput, sink: ListSink<R>, signal?: Ab
       void worker.terminate()
       fn()
     }
-    const onAbort = (): void =>
+    const onAbort = (): void => {
+      if (finishing) return
       settle(() =>
         reject(new MirrorError('fetch-failed', `${input.ctx.source}: reading the list was stopped`)),
       )
+    }
     signal?.addEventListener('abort', onAbort, { once: true })
     if (signal?.aborted) onAbort()
     worker.on('message', (msg: ListWorkerMessage) => {
@@ -140,8 +144,14 @@ function runListWorker<R>(input: ListWorkerInput, sink: ListSink<R>, signal?: Ab
           sink.add(msg.batch.verdicts)
           worker.postMessage('ack')
         } else if (msg.type === 'done') {
-          const r = sink.finish()
-          settle(() => resolve(r))
+          finishing = true
+          void worker.terminate()
+          Promise.resolve()
+            .then(() => sink.finish())
+            .then(
+              (r) => settle(() => resolve(r)),
+              (e: unknown) => settle(() => reject(e instanceof Error ? e : new Error(String(e)))),
+            )
         } else {
           settle(() =>
             reject(new MirrorError(msg.code as MirrorErrorCode, msg.message, { transient: msg.transient })),
@@ -151,10 +161,13 @@ function runListWorker<R>(input: ListWorkerInput, sink: ListSink<R>, signal?: Ab
         settle(() => reject(e instanceof Error ? e : new Error(String(e))))
       }
     })
-    worker.on('error', (e) => settle(() => reject(e)))
-    worker.on('exit', (code) =>
-      settle(() => reject(new Error(`the list reader for ${input.ctx.source} stopped (exit code ${code})`))),
-    )
+    worker.on('error', (e) => {
+      if (!finishing) settle(() => reject(e))
+    })
+    worker.on('exit', (code) => {
+      if (finishing) return
+      settle(() => reject(new Error(`the list reader for ${input.ctx.source} stopped (exit code ${code})`)))
+    })
   })
 }
 

@@ -140,6 +140,29 @@ function opaqueRow(r: Record<string, unknown>): StoredOpaque {
   return r as unknown as StoredOpaque
 }
 
+/** Staging tables are per connection; a counter keeps two writers on one connection apart. */
+let stageCounter = 0
+/**
+ * Slices of a staged list, by the btih's first six bits (and by a hash of release names): a
+ * million-entry list is merged 16,000 rows per transaction, short enough not to stall the API.
+ */
+const STAGE_SLICES = 64
+
+function btihSlice(btih: string): number {
+  return parseInt(btih.slice(0, 2), 16) >> 2
+}
+
+/** The lowest btih of slice `k` (btih are lowercase hex). */
+function sliceStart(k: number): string {
+  return (k << 2).toString(16).padStart(2, '0')
+}
+
+function nameSlice(name: string): number {
+  let h = 2166136261
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619)
+  return (h >>> 0) % STAGE_SLICES
+}
+
 export class MirrorStore {
   constructor(readonly db: Db) {}
 
@@ -180,20 +203,25 @@ export class MirrorStore {
       ...others.opaque.map((opaque) => ({ opaque, label: opaque.displayName })),
       ...rejected.map((rejection) => ({ rejection })),
     ])
-    w.finish(others.duplicates)
+    w.finishNow(others.duplicates)
   }
 
   /**
-   * Stores a source's list as it is read, batch by batch, each batch one short transaction (a
-   * list of a million entries must not hold the database, or the event loop, for long). Rows
-   * of this read carry `last_seen_at = at`; `finish` then, in one transaction, un-lists what the
-   * list no longer holds, rejects every release name listed with two btih (`conflicting-entry`)
-   * and records the source. `abandon` (a refused or failed read) removes what only this read
-   * added, so a list refused half-way leaves the last good one in place.
+   * Stores a source's list as it is read. A list may hold a million entries. Upserting them one
+   * by one into `upstream_torrents` (random btih order into three indexes, two look-ups each,
+   * a commit every batch) cost minutes of CPU and gigabytes of WAL. So a read is staged first,
+   * in TEMP tables of this connection (never in the WAL, gone with the connection), appended to
+   * without any index: one table per slice of the btih space (`STAGE_SLICES`), and one per
+   * slice of a hash of release names. `finish` then works one slice per transaction, yielding to
+   * the event loop between them: it sorts the slice (small), settles repeats of a btih, and
+   * merges the slice into `upstream_torrents` / `upstream_opaque` in btih order (sequential in
+   * their keys), un-listing what the list no longer holds in that slice; then it finds the
+   * release names listed with more than one btih, a name slice at a time. A read that is
+   * refused or fails (`abandon`) never touched the stored list: the last good one stays whole.
    *
-   * The whole-list rules, over stored rows, are `ListDedup`'s: the same torrent twice is kept
-   * once (a duplicate); a btih under a second name is rejected; a release name with two btih is
-   * rejected in all its entries.
+   * The whole-list rules are `ListDedup`'s: the same torrent twice is kept once (a duplicate,
+   * the first entry wins); a btih under a second name is rejected; a release name with two
+   * btih is rejected in all its entries (`conflicting-entry`).
    */
   listWriter(
     name: string,
@@ -201,98 +229,106 @@ export class MirrorStore {
     at: string,
   ): {
     add(verdicts: readonly EntryVerdict[]): void
-    /** `extraDuplicates`: repeats already folded before the writer saw them. */
-    finish(extraDuplicates?: number): { offered: number; rejected: number }
+    /** `extraDuplicates`: repeats already folded before the writer saw them. Yields between slices. */
+    finish(extraDuplicates?: number): Promise<{ offered: number; rejected: number }>
+    /** `finish` in one go, for lists held in memory. */
+    finishNow(extraDuplicates?: number): { offered: number; rejected: number }
     abandon(): void
   } {
     const db = this.db
-    const upsert = db.prepare(
-      `INSERT INTO upstream_torrents (source, btih, name, kind, collection, range_from, range_to, range_from_s, range_to_s, torrent_url, magnet, data_size, num_files,
-         seeders, leechers, completed, scraped_at, obsolete, embargo, partially_broken, upstream_added_at, top_group, group_name, first_seen_at, last_seen_at, listed)
-       VALUES (@source, @btih, @name, @kind, @collection, @from, @to, @fromS, @toS, @torrentUrl, @magnet, @dataSize, @numFiles,
-         @seeders, @leechers, @completed, @scrapedAt, @obsolete, @embargo, @partiallyBroken, @addedAt, @topGroup, @group, @at, @at, 1)
-       ON CONFLICT (source, btih) DO UPDATE SET name = excluded.name, kind = excluded.kind, collection = excluded.collection, range_from = excluded.range_from,
-         range_to = excluded.range_to, range_from_s = excluded.range_from_s, range_to_s = excluded.range_to_s, torrent_url = excluded.torrent_url, magnet = excluded.magnet,
-         data_size = excluded.data_size, num_files = excluded.num_files, seeders = excluded.seeders, leechers = excluded.leechers, completed = excluded.completed,
-         scraped_at = excluded.scraped_at, obsolete = excluded.obsolete, embargo = excluded.embargo, partially_broken = excluded.partially_broken,
-         upstream_added_at = excluded.upstream_added_at, top_group = excluded.top_group, group_name = excluded.group_name,
-         last_seen_at = excluded.last_seen_at, listed = 1
-       WHERE upstream_torrents.last_seen_at <> excluded.last_seen_at`,
+    const prefix = `list_stage_${++stageCounter}`
+    const slices = Array.from({ length: STAGE_SLICES }, (_, k) => `temp.${prefix}_b${k}`)
+    const nameSlices = Array.from({ length: STAGE_SLICES }, (_, k) => `temp.${prefix}_n${k}`)
+    const losers = `temp.${prefix}_losers`
+    db.exec(
+      [
+        ...slices.map(
+          (
+            t,
+          ) => `CREATE TABLE ${t} (seq INTEGER PRIMARY KEY, btih TEXT NOT NULL, name TEXT, label TEXT NOT NULL,
+            kind TEXT, collection TEXT, range_from TEXT, range_to TEXT, range_from_s INTEGER, range_to_s INTEGER, display_name TEXT,
+            top_group TEXT, group_name TEXT, torrent_url TEXT, magnet TEXT, torrent_size INTEGER, data_size INTEGER, num_files INTEGER,
+            seeders INTEGER, leechers INTEGER, completed INTEGER, scraped_at TEXT, upstream_added_at TEXT, obsolete INTEGER, embargo INTEGER,
+            partially_broken INTEGER, is_metadata INTEGER, entry TEXT)`,
+        ),
+        ...nameSlices.map(
+          (t) => `CREATE TABLE ${t} (seq INTEGER PRIMARY KEY, name TEXT NOT NULL, btih TEXT NOT NULL)`,
+        ),
+        `CREATE TABLE ${losers} (seq INTEGER PRIMARY KEY)`,
+      ].join(';\n'),
     )
-    const upsertOpaque = db.prepare(
-      `INSERT INTO upstream_opaque (source, btih, display_name, top_group, group_name, torrent_url, magnet, torrent_size, data_size, num_files, seeders, leechers, completed,
-         scraped_at, upstream_added_at, obsolete, embargo, partially_broken, is_metadata, entry, first_seen_at, last_seen_at, listed)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
-       ON CONFLICT (source, btih) DO UPDATE SET display_name = excluded.display_name, top_group = excluded.top_group, group_name = excluded.group_name,
-         torrent_url = excluded.torrent_url, magnet = excluded.magnet, torrent_size = excluded.torrent_size, data_size = excluded.data_size, num_files = excluded.num_files,
-         seeders = excluded.seeders, leechers = excluded.leechers, completed = excluded.completed, scraped_at = excluded.scraped_at,
-         upstream_added_at = excluded.upstream_added_at, obsolete = excluded.obsolete, embargo = excluded.embargo, partially_broken = excluded.partially_broken,
-         is_metadata = excluded.is_metadata, entry = excluded.entry, last_seen_at = excluded.last_seen_at, listed = 1
-       WHERE upstream_opaque.last_seen_at <> excluded.last_seen_at`,
+    const stageAac = slices.map((t) =>
+      db.prepare(
+        `INSERT INTO ${t} (seq, btih, name, label, kind, collection, range_from, range_to, range_from_s, range_to_s, top_group, group_name, torrent_url, magnet,
+           data_size, num_files, seeders, leechers, completed, scraped_at, upstream_added_at, obsolete, embargo, partially_broken)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
     )
-    const aacNow = db
-      .prepare('SELECT name FROM upstream_torrents WHERE source = ? AND btih = ? AND last_seen_at = ?')
-      .pluck()
-    const opaqueNow = db
-      .prepare('SELECT 1 FROM upstream_opaque WHERE source = ? AND btih = ? AND last_seen_at = ?')
-      .pluck()
-    const sameName = db
-      .prepare(
-        'SELECT 1 FROM upstream_torrents WHERE source = ? AND name = ? AND last_seen_at = ? AND btih <> ?',
-      )
-      .pluck()
+    const stageOpaque = slices.map((t) =>
+      db.prepare(
+        `INSERT INTO ${t} (seq, btih, label, display_name, top_group, group_name, torrent_url, magnet, torrent_size, data_size, num_files, seeders, leechers,
+           completed, scraped_at, upstream_added_at, obsolete, embargo, partially_broken, is_metadata, entry)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+    )
+    const stageName = nameSlices.map((t) => db.prepare(`INSERT INTO ${t} (seq, name, btih) VALUES (?, ?, ?)`))
     const addRejection = db.prepare(
       'INSERT INTO mirror_rejections (source, entry, code, message, seen_at) VALUES (?, ?, ?, ?, ?)',
     )
-    /** Release names this read lists with more than one btih: few, so kept in memory. */
-    const conflicting = new Set<string>()
+    let seq = 0
     let rejectedCount = 0
     let duplicates = 0
+    let aacKept = 0
+    let opaqueKept = 0
+    let closed = false
     const reject = (entry: string, code: string, message: string): void => {
       addRejection.run(name, entry, code, message, at)
       rejectedCount++
     }
-    /**
-     * The name this read already gave a btih: a release name, null for an opaque torrent, undefined if none.
-     */
-    const seenAs = (btih: string): string | null | undefined => {
-      const n = aacNow.get(name, btih, at) as string | undefined
-      if (n !== undefined) return n
-      return opaqueNow.get(name, btih, at) !== undefined ? null : undefined
-    }
-    const repeat = (btih: string, as: string | null, label: string): boolean => {
-      const other = seenAs(btih)
-      if (other === undefined) return false
-      if (other === as) duplicates++
-      else
-        reject(
-          label,
-          'entry-invalid',
-          `btih ${btih} is also listed for ${other === null ? 'a torrent that is not an AAC release' : other}`,
-        )
-      return true
-    }
+    const flag = (b: boolean): number => (b ? 1 : 0)
     const add = db.transaction((verdicts: readonly EntryVerdict[]) => {
       for (const v of verdicts) {
-        if ('rejection' in v) reject(v.rejection.entry, v.rejection.code, v.rejection.message)
-        else if ('torrent' in v) {
+        if ('rejection' in v) {
+          reject(v.rejection.entry, v.rejection.code, v.rejection.message)
+          continue
+        }
+        seq++
+        if ('torrent' in v) {
           const t = v.torrent
-          if (repeat(t.btih, t.name, v.label)) continue
-          upsert.run({
-            ...t,
-            source: name,
-            obsolete: t.obsolete ? 1 : 0,
-            embargo: t.embargo ? 1 : 0,
-            partiallyBroken: t.partiallyBroken ? 1 : 0,
-            at,
-          })
-          if (sameName.get(name, t.name, at, t.btih) !== undefined) conflicting.add(t.name)
+          stageAac[btihSlice(t.btih)]!.run(
+            seq,
+            t.btih,
+            t.name,
+            v.label,
+            t.kind,
+            t.collection,
+            t.from,
+            t.to,
+            t.fromS,
+            t.toS,
+            t.topGroup,
+            t.group,
+            t.torrentUrl,
+            t.magnet,
+            t.dataSize,
+            t.numFiles,
+            t.seeders,
+            t.leechers,
+            t.completed,
+            t.scrapedAt,
+            t.addedAt,
+            flag(t.obsolete),
+            flag(t.embargo),
+            flag(t.partiallyBroken),
+          )
+          stageName[nameSlice(t.name)]!.run(seq, t.name, t.btih)
+          aacKept++
         } else {
           const t = v.opaque
-          if (repeat(t.btih, null, v.label)) continue
-          upsertOpaque.run(
-            name,
+          stageOpaque[btihSlice(t.btih)]!.run(
+            seq,
             t.btih,
+            v.label,
             t.displayName,
             t.topGroup,
             t.group,
@@ -306,70 +342,161 @@ export class MirrorStore {
             t.completed,
             t.scrapedAt,
             t.addedAt,
-            t.obsolete ? 1 : 0,
-            t.embargo ? 1 : 0,
-            t.partiallyBroken ? 1 : 0,
-            t.isMetadata ? 1 : 0,
+            flag(t.obsolete),
+            flag(t.embargo),
+            flag(t.partiallyBroken),
+            flag(t.isMetadata),
             t.entry,
-            at,
-            at,
           )
+          opaqueKept++
         }
       }
     })
-    return {
-      add: (verdicts) => add(verdicts),
-      finish: (extraDuplicates = 0) =>
-        db.transaction(() => {
-          const btihsOf = db
-            .prepare(
-              'SELECT btih FROM upstream_torrents WHERE source = ? AND name = ? AND last_seen_at = ? ORDER BY btih',
-            )
-            .pluck()
-          const unlist = db.prepare('UPDATE upstream_torrents SET listed = 0 WHERE source = ? AND name = ?')
-          for (const c of [...conflicting].sort()) {
-            const btihs = btihsOf.all(name, c, at) as string[]
+    const mergeAac = (t: string) =>
+      db.prepare(
+        `INSERT INTO upstream_torrents (source, btih, name, kind, collection, range_from, range_to, range_from_s, range_to_s, torrent_url, magnet, data_size, num_files,
+           seeders, leechers, completed, scraped_at, obsolete, embargo, partially_broken, upstream_added_at, top_group, group_name, first_seen_at, last_seen_at, listed)
+         SELECT @source, btih, name, kind, collection, range_from, range_to, range_from_s, range_to_s, torrent_url, magnet, data_size, num_files,
+           seeders, leechers, completed, scraped_at, obsolete, embargo, partially_broken, upstream_added_at, top_group, group_name, @at, @at, 1
+         FROM ${t} WHERE name IS NOT NULL ORDER BY btih
+         ON CONFLICT (source, btih) DO UPDATE SET name = excluded.name, kind = excluded.kind, collection = excluded.collection, range_from = excluded.range_from,
+           range_to = excluded.range_to, range_from_s = excluded.range_from_s, range_to_s = excluded.range_to_s, torrent_url = excluded.torrent_url, magnet = excluded.magnet,
+           data_size = excluded.data_size, num_files = excluded.num_files, seeders = excluded.seeders, leechers = excluded.leechers, completed = excluded.completed,
+           scraped_at = excluded.scraped_at, obsolete = excluded.obsolete, embargo = excluded.embargo, partially_broken = excluded.partially_broken,
+           upstream_added_at = excluded.upstream_added_at, top_group = excluded.top_group, group_name = excluded.group_name,
+           last_seen_at = excluded.last_seen_at, listed = 1`,
+      )
+    const mergeOpaque = (t: string) =>
+      db.prepare(
+        `INSERT INTO upstream_opaque (source, btih, display_name, top_group, group_name, torrent_url, magnet, torrent_size, data_size, num_files, seeders, leechers, completed,
+           scraped_at, upstream_added_at, obsolete, embargo, partially_broken, is_metadata, entry, first_seen_at, last_seen_at, listed)
+         SELECT @source, btih, display_name, top_group, group_name, torrent_url, magnet, torrent_size, data_size, num_files, seeders, leechers, completed,
+           scraped_at, upstream_added_at, obsolete, embargo, partially_broken, is_metadata, entry, @at, @at, 1
+         FROM ${t} WHERE name IS NULL ORDER BY btih
+         ON CONFLICT (source, btih) DO UPDATE SET display_name = excluded.display_name, top_group = excluded.top_group, group_name = excluded.group_name,
+           torrent_url = excluded.torrent_url, magnet = excluded.magnet, torrent_size = excluded.torrent_size, data_size = excluded.data_size, num_files = excluded.num_files,
+           seeders = excluded.seeders, leechers = excluded.leechers, completed = excluded.completed, scraped_at = excluded.scraped_at,
+           upstream_added_at = excluded.upstream_added_at, obsolete = excluded.obsolete, embargo = excluded.embargo, partially_broken = excluded.partially_broken,
+           is_metadata = excluded.is_metadata, entry = excluded.entry, last_seen_at = excluded.last_seen_at, listed = 1`,
+      )
+    const unlistRange = (table: string) =>
+      db.prepare(
+        `UPDATE ${table} SET listed = 0 WHERE source = @source AND btih >= @lo AND (@hi IS NULL OR btih < @hi) AND listed = 1 AND last_seen_at <> @at`,
+      )
+    const unlistAac = unlistRange('upstream_torrents')
+    const unlistOpaque = unlistRange('upstream_opaque')
+    const drop = (): void => {
+      if (closed) return
+      closed = true
+      db.exec([...slices, ...nameSlices, losers].map((t) => `DROP TABLE IF EXISTS ${t}`).join(';\n'))
+    }
+    /** One btih slice: repeats settled (the first entry wins), then merged in btih order. */
+    const mergeSlice = (k: number): void => {
+      const t = slices[k]!
+      const repeats = db
+        .prepare(
+          `SELECT seq, btih, name, label FROM ${t} WHERE btih IN (SELECT btih FROM ${t} GROUP BY btih HAVING COUNT(*) > 1) ORDER BY btih, seq`,
+        )
+        .raw()
+        .all() as Array<[number, string, string | null, string]>
+      const lose = db.prepare(`DELETE FROM ${t} WHERE seq = ?`)
+      const lost = db.prepare(`INSERT INTO ${losers} (seq) VALUES (?)`)
+      let first: [number, string, string | null, string] | null = null
+      for (const r of repeats) {
+        if (first === null || first[1] !== r[1]) {
+          first = r
+          continue
+        }
+        const other = first[2]
+        if (other === r[2]) duplicates++
+        else
+          reject(
+            r[3],
+            'entry-invalid',
+            `btih ${r[1]} is also listed for ${other === null ? 'a torrent that is not an AAC release' : other}`,
+          )
+        lose.run(r[0])
+        lost.run(r[0])
+        if (r[2] === null) opaqueKept--
+        else aacKept--
+      }
+      const p = { source: name, at, lo: sliceStart(k), hi: k + 1 < STAGE_SLICES ? sliceStart(k + 1) : null }
+      mergeAac(t).run(p)
+      mergeOpaque(t).run(p)
+      unlistAac.run(p)
+      unlistOpaque.run(p)
+    }
+    /** Release names of one name slice listed with more than one btih (repeats already settled). */
+    const conflictsIn = (k: number): Array<[string, string]> =>
+      db
+        .prepare(
+          `SELECT name, btih FROM ${nameSlices[k]} WHERE seq NOT IN (SELECT seq FROM ${losers}) AND name IN (
+             SELECT name FROM ${nameSlices[k]} WHERE seq NOT IN (SELECT seq FROM ${losers}) GROUP BY name HAVING COUNT(DISTINCT btih) > 1)
+           ORDER BY name, btih`,
+        )
+        .raw()
+        .all() as Array<[string, string]>
+    function* merge(extraDuplicates: number): Generator<void, { offered: number; rejected: number }> {
+      if (closed) throw new Error(`the list writer for ${name} is closed`)
+      try {
+        for (let k = 0; k < STAGE_SLICES; k++) {
+          db.transaction(mergeSlice)(k)
+          yield
+        }
+        const conflicting = new Map<string, string[]>()
+        for (let k = 0; k < STAGE_SLICES; k++)
+          for (const [n, b] of conflictsIn(k)) {
+            const list = conflicting.get(n)
+            if (list) list.push(b)
+            else conflicting.set(n, [b])
+          }
+        return db.transaction(() => {
+          const unlist = db.prepare('UPDATE upstream_torrents SET listed = 0 WHERE source = ? AND btih = ?')
+          for (const c of [...conflicting.keys()].sort()) {
+            const btihs = conflicting.get(c)!
             for (const b of btihs) {
               const r = conflictRejection(name, c, b, btihs)
               reject(r.entry, r.code, r.message)
+              unlist.run(name, b)
             }
-            unlist.run(name, c)
+            aacKept -= btihs.length
           }
-          db.prepare(
-            'UPDATE upstream_torrents SET listed = 0 WHERE source = ? AND listed = 1 AND last_seen_at <> ?',
-          ).run(name, at)
-          db.prepare(
-            'UPDATE upstream_opaque SET listed = 0 WHERE source = ? AND listed = 1 AND last_seen_at <> ?',
-          ).run(name, at)
           db.prepare('DELETE FROM mirror_rejections WHERE source = ? AND seen_at <> ?').run(name, at)
-          const count = (table: string): number =>
-            db
-              .prepare(`SELECT COUNT(*) FROM ${table} WHERE source = ? AND listed = 1`)
-              .pluck()
-              .get(name) as number
-          const offered = count('upstream_torrents')
           db.prepare(
             `INSERT INTO mirror_sources (name, location, fetched_at, ok_at, error, offered, others, duplicates, rejected) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)
              ON CONFLICT (name) DO UPDATE SET location = excluded.location, fetched_at = excluded.fetched_at, ok_at = excluded.ok_at, error = NULL,
                offered = excluded.offered, others = excluded.others, duplicates = excluded.duplicates, rejected = excluded.rejected`,
-          ).run(
-            name,
-            location,
-            at,
-            at,
-            offered,
-            count('upstream_opaque'),
-            duplicates + extraDuplicates,
-            rejectedCount,
-          )
-          return { offered, rejected: rejectedCount }
-        })(),
-      abandon: () =>
-        db.transaction(() => {
-          db.prepare('DELETE FROM upstream_torrents WHERE source = ? AND first_seen_at = ?').run(name, at)
-          db.prepare('DELETE FROM upstream_opaque WHERE source = ? AND first_seen_at = ?').run(name, at)
-          db.prepare('DELETE FROM mirror_rejections WHERE source = ? AND seen_at = ?').run(name, at)
-        })(),
+          ).run(name, location, at, at, aacKept, opaqueKept, duplicates + extraDuplicates, rejectedCount)
+          return { offered: aacKept, rejected: rejectedCount }
+        })()
+      } finally {
+        drop()
+      }
+    }
+    return {
+      add: (verdicts) => {
+        if (closed) throw new Error(`the list writer for ${name} is closed`)
+        add(verdicts)
+      },
+      finish: async (extraDuplicates = 0) => {
+        const steps = merge(extraDuplicates)
+        for (;;) {
+          const r = steps.next()
+          if (r.done) return r.value
+          await new Promise((res) => setImmediate(res))
+        }
+      },
+      finishNow: (extraDuplicates = 0) => {
+        const steps = merge(extraDuplicates)
+        for (;;) {
+          const r = steps.next()
+          if (r.done) return r.value
+        }
+      },
+      abandon: () => {
+        drop()
+        db.prepare('DELETE FROM mirror_rejections WHERE source = ? AND seen_at = ?').run(name, at)
+      },
     }
   }
 
@@ -389,6 +516,33 @@ export class MirrorStore {
       after = rows[rows.length - 1]!.btih as string
       await new Promise((r) => setImmediate(r))
     }
+  }
+
+  /**
+   * A source's AAC releases listed now, as raw rows ([collection, kind, data_size, name, btih]),
+   * read one at a time: a summary of a million-entry list in constant memory.
+   */
+  eachUpstreamSummary(
+    source: string,
+    fn: (
+      collection: string,
+      kind: 'meta' | 'data',
+      dataSize: number | null,
+      name: string,
+      btih: string,
+    ) => void,
+  ): number {
+    let n = 0
+    for (const r of this.db
+      .prepare(
+        'SELECT collection, kind, data_size, name, btih FROM upstream_torrents WHERE source = ? AND listed = 1',
+      )
+      .raw()
+      .iterate(source) as IterableIterator<[string, 'meta' | 'data', number | null, string, string]>) {
+      fn(r[0], r[1], r[2], r[3], r[4])
+      n++
+    }
+    return n
   }
 
   /** The torrents sources list now (or, with `all`, ever listed), one row per (source, btih). */
@@ -466,6 +620,25 @@ export class MirrorStore {
         unknown
       >[]
     ).map(opaqueRow)
+  }
+
+  /**
+   * What upstream says of a torrent (obsolete, embargoed, partly broken), by btih: the entry of
+   * the source that lists it now (the first by name), else of the last that did; undefined when
+   * no source ever listed it. One statement for many look-ups (a published list).
+   */
+  upstreamFlags(): (
+    btih: string,
+  ) => { obsolete: boolean; embargo: boolean; partiallyBroken: boolean } | undefined {
+    const one = this.db
+      .prepare(
+        'SELECT obsolete, embargo, partially_broken FROM upstream_torrents WHERE btih = ? ORDER BY listed DESC, last_seen_at DESC, source LIMIT 1',
+      )
+      .raw()
+    return (btih) => {
+      const r = one.get(btih) as [number, number, number] | undefined
+      return r && { obsolete: r[0] === 1, embargo: r[1] === 1, partiallyBroken: r[2] === 1 }
+    }
   }
 
   /** Every source's entry for one torrent, listed now or before; listed ones first. */

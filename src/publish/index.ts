@@ -7,13 +7,28 @@
  */
 import type { Config } from '../config/index.js'
 import type { Db } from '../db/index.js'
-import { publishedList } from '../fleet/list.js'
+import { publishedList, publishedListJson } from '../fleet/list.js'
 import { MirrorStore } from '../mirror/store.js'
-import { publishTorrentList, type MakeOptions, type PublishedListEntry } from '../torrents/index.js'
+import {
+  publishTorrentList,
+  type ListFlags,
+  type MakeOptions,
+  type PublishedListEntry,
+} from '../torrents/index.js'
 
-/** The published torrent list (see fleet/list.ts). */
+/** Upstream's flags of each mirrored release (by infohash), as its source lists it. */
+export function upstreamFlags(db: Db): (infohash: string) => ListFlags | undefined {
+  return new MirrorStore(db).upstreamFlags()
+}
+
+/** The published torrent list (see fleet/list.ts), mirrored releases with upstream's flags. */
 export function torrentList(db: Db, config: Config): PublishedListEntry[] {
-  return publishedList(db, config)
+  return publishedList(db, config, upstreamFlags(db))
+}
+
+/** The published list's text: the file `publishList` writes and GET /torrents.json, byte for byte. */
+export function torrentListJson(db: Db, config: Config): string {
+  return publishedListJson(db, config, upstreamFlags(db))
 }
 
 /** Rewrites the list file (`torrents.list_path`); null when none is configured. */

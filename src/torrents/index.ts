@@ -55,6 +55,7 @@ export {
   type UpstreamListEntry,
   type PublishedListEntry,
   type ListFormat,
+  type ListFlags,
   type SwarmFigures,
   type ListSettings,
 } from './list.js'

@@ -65,6 +65,16 @@ export function upstreamListEntry(entryJson: string, urlBase: string, file: stri
   return { ...e, url: torrentUrl(urlBase, file) }
 }
 
+/**
+ * Upstream's flags for a torrent we publish: a mirrored release carries what the list it came
+ * from says of it (obsolete, embargoed, partly broken). Absent for our own releases: all false.
+ */
+export interface ListFlags {
+  obsolete: boolean
+  embargo: boolean
+  partiallyBroken: boolean
+}
+
 export interface ListSettings {
   urlBase: string
   topLevelGroupName: string
@@ -95,10 +105,12 @@ export function torrentListEntries(
   rows: readonly TorrentRow[],
   settings: ListSettings,
   swarm: (infohash: string) => SwarmFigures | undefined = () => undefined,
+  flags: (infohash: string) => ListFlags | undefined = () => undefined,
 ): TorrentListEntry[] {
   return rows.map((t) => {
     const file = torrentFileName(t.name)
     const s = swarm(t.infohash) ?? NO_SWARM
+    const f = flags(t.infohash)
     return {
       url: torrentUrl(settings.urlBase, file),
       top_level_group_name: settings.topLevelGroupName,
@@ -112,13 +124,13 @@ export function torrentListEntries(
       num_files: t.fileCount,
       data_size: t.totalSize,
       aa_currently_seeding: s.currentlySeeding,
-      obsolete: false,
-      embargo: false,
+      obsolete: f?.obsolete ?? false,
+      embargo: f?.embargo ?? false,
       seeders: s.seeders,
       leechers: s.leechers,
       completed: s.completed,
       stats_scraped_at: s.statsScrapedAt,
-      partially_broken: false,
+      partially_broken: f?.partiallyBroken ?? false,
       // Anna's Archive lists a short random string per entry; ours is derived from the infohash so the list
       // is reproducible.
       random: createHash('sha1').update(t.infohash).digest('hex').slice(0, 8),

@@ -153,7 +153,8 @@ describe('fault: a list is read as it streams', () => {
       readSource(s, m, () => store.listWriter('up', s.list, new Date().toISOString())),
       (e: MirrorError) => e.code === 'list-invalid' && /more than 500 entries/.test(e.message),
     )
-    assert.ok(Date.now() - started < 5000)
+    // Generous: the machine may be loaded; `sent` below is what shows the endless list was not read to its end.
+    assert.ok(Date.now() - started < 20_000)
     assert.ok(sent < 20_000, `${sent} entries sent before the refusal`)
     assert.equal(store.upstream({ source: 'up', all: true }).length, 0, 'nothing of the refused list is kept')
   })
@@ -194,7 +195,7 @@ describe('fault: one release name with two different btih', () => {
     // The two entries of one name arrive in different batches: the rule holds across batches.
     w.add([entry(0), a].map((e, i) => classifyEntry(e, i, CTX)))
     w.add([b, entry(2)].map((e, i) => classifyEntry(e, i + 2, CTX)))
-    w.finish()
+    await w.finish()
     assert.deepEqual(
       store
         .upstream({ source: 'up' })

@@ -23,7 +23,7 @@ import { EngineStatusStore, type CopyState } from '../../src/engines/index.js'
 import { FleetStore } from '../../src/fleet/index.js'
 import type { SeedboxTorrent } from '../../src/fleet/seedbox.js'
 import { buildHttpServer, healthInputs } from '../../src/http/index.js'
-import { publishedListJson } from '../../src/fleet/index.js'
+import { torrentListJson } from '../../src/publish/index.js'
 import { publishList } from '../../src/publish/index.js'
 import { createLogger } from '../../src/log/index.js'
 import { runCli, tempDir } from '../helpers.js'
@@ -232,7 +232,7 @@ test('every view gives the same copies and health for every torrent, across the 
         minIntervalMs: 0,
         checkIntervalMs: 0,
       }),
-      torrentList: () => publishedListJson(reader, config),
+      torrentList: () => torrentListJson(reader, config),
       perTorrentMetrics: true,
       logger: createLogger({ level: 'silent' }),
       version: '0.0.0-test',

@@ -17,7 +17,7 @@ import {
 import { loadConfig, type Config } from '../../src/config/index.js'
 import { openDatabase, type Db } from '../../src/db/index.js'
 import { EngineStatusStore } from '../../src/engines/index.js'
-import { publishedListJson } from '../../src/fleet/index.js'
+import { torrentListJson } from '../../src/publish/index.js'
 import { buildHttpServer, type HttpServerOptions } from '../../src/http/index.js'
 import { createLogger } from '../../src/log/index.js'
 import { TorrentStore } from '../../src/torrents/index.js'
@@ -182,7 +182,7 @@ export function apiServer(
   const app = buildHttpServer({
     db: tree.reader,
     coverage,
-    torrentList: () => publishedListJson(tree.reader, tree.config),
+    torrentList: () => torrentListJson(tree.reader, tree.config),
     logger: silentLogger,
     version: '9.9.9-test',
     ...opts,

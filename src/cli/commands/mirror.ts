@@ -79,10 +79,9 @@ export const mirrorSources = defineCommand({
       const { names: heldNames, btihs: heldBtihs } = heldHere(db)
       const stored = new Map(store.sources().map((s) => [s.name, s]))
       const json = ctx.values.json === true
-      const sources = config.mirror.sources.map((s) => {
+      const isHeld = (t: { name: string; btih: string }) => heldNames.has(t.name) || heldBtihs.has(t.btih)
+      const base = (s: (typeof config.mirror.sources)[number]) => {
         const row = stored.get(s.name)
-        const torrents = store.upstream({ source: s.name })
-        const isHeld = (t: { name: string; btih: string }) => heldNames.has(t.name) || heldBtihs.has(t.btih)
         // A real list has tens of thousands of other torrents: the text report reads only what it sums.
         const groups = new Map<string, { torrents: number; bytes: number; held: number }>()
         const groupNames = new Set<string>()
@@ -103,74 +102,93 @@ export const mirrorSources = defineCommand({
           fetched_at: row?.fetchedAt ?? null,
           ok_at: row?.okAt ?? null,
           error: row?.error ?? null,
-          offered: torrents.length,
           other_torrents: otherCount,
           groups: groupNames.size,
           duplicates: row?.duplicates ?? 0,
           rejected: store.rejections(s.name).map(({ entry, code, message }) => ({ entry, code, message })),
           byGroup: groups,
-          torrents: torrents.map((t) => ({
-            btih: t.btih,
-            name: t.name,
-            kind: t.kind,
-            collection: t.collection,
-            from: t.from,
-            to: t.to,
-            data_size: t.dataSize,
-            num_files: t.numFiles,
-            seeders: t.seeders,
-            leechers: t.leechers,
-            completed: t.completed,
-            stats_scraped_at: t.scrapedAt,
-            obsolete: t.obsolete,
-            embargo: t.embargo,
-            first_seen_at: t.firstSeenAt,
-            top_level_group_name: t.topGroup,
-            group_name: t.group,
-            held: isHeld(t),
-          })),
-          others: json
-            ? store.opaque({ source: s.name }).map((o) => ({
-                btih: o.btih,
-                display_name: o.displayName,
-                top_level_group_name: o.topGroup,
-                group_name: o.group,
-                url: o.torrentUrl,
-                data_size: o.dataSize,
-                num_files: o.numFiles,
-                seeders: o.seeders,
-                leechers: o.leechers,
-                completed: o.completed,
-                stats_scraped_at: o.scrapedAt,
-                added_to_torrents_list_at: o.addedAt,
-                obsolete: o.obsolete,
-                embargo: o.embargo,
-                partially_broken: o.partiallyBroken,
-                first_seen_at: o.firstSeenAt,
-                held: heldBtihs.has(o.btih),
-              }))
-            : [],
         }
-      })
-      if (json) writeJson(ctx, { sources: sources.map(({ byGroup: _, ...rest }) => rest) })
-      else {
+      }
+      let failed = false
+      if (json) {
+        const sources = config.mirror.sources.map((s) => {
+          const { byGroup: _, ...head } = base(s)
+          const torrents = store.upstream({ source: s.name })
+          if (head.error !== null || head.rejected.length > 0) failed = true
+          return {
+            name: head.name,
+            location: head.location,
+            fetched_at: head.fetched_at,
+            ok_at: head.ok_at,
+            error: head.error,
+            offered: torrents.length,
+            other_torrents: head.other_torrents,
+            groups: head.groups,
+            duplicates: head.duplicates,
+            rejected: head.rejected,
+            torrents: torrents.map((t) => ({
+              btih: t.btih,
+              name: t.name,
+              kind: t.kind,
+              collection: t.collection,
+              from: t.from,
+              to: t.to,
+              data_size: t.dataSize,
+              num_files: t.numFiles,
+              seeders: t.seeders,
+              leechers: t.leechers,
+              completed: t.completed,
+              stats_scraped_at: t.scrapedAt,
+              obsolete: t.obsolete,
+              embargo: t.embargo,
+              first_seen_at: t.firstSeenAt,
+              top_level_group_name: t.topGroup,
+              group_name: t.group,
+              held: isHeld(t),
+            })),
+            others: store.opaque({ source: s.name }).map((o) => ({
+              btih: o.btih,
+              display_name: o.displayName,
+              top_level_group_name: o.topGroup,
+              group_name: o.group,
+              url: o.torrentUrl,
+              data_size: o.dataSize,
+              num_files: o.numFiles,
+              seeders: o.seeders,
+              leechers: o.leechers,
+              completed: o.completed,
+              stats_scraped_at: o.scrapedAt,
+              added_to_torrents_list_at: o.addedAt,
+              obsolete: o.obsolete,
+              embargo: o.embargo,
+              partially_broken: o.partiallyBroken,
+              first_seen_at: o.firstSeenAt,
+              held: heldBtihs.has(o.btih),
+            })),
+          }
+        })
+        writeJson(ctx, { sources })
+      } else {
         const lines: string[] = []
-        for (const s of sources) {
+        for (const src of config.mirror.sources) {
+          const s = base(src)
+          if (s.error !== null || s.rejected.length > 0) failed = true
           lines.push(`${s.name}  ${visible(s.location)}`)
           lines.push(
             `  fetched ${s.fetched_at ?? 'never'}${s.error ? `; last fetch failed: ${visible(s.error)}` : ''}`,
           )
+          // Summed row by row from the store: a list may hold a million releases.
           const byCollection = new Map<string, { meta: number; data: number; bytes: number; held: number }>()
-          for (const t of s.torrents) {
-            const c = byCollection.get(t.collection) ?? { meta: 0, data: 0, bytes: 0, held: 0 }
-            c[t.kind]++
-            c.bytes += t.data_size ?? 0
-            if (t.held) c.held++
-            byCollection.set(t.collection, c)
-          }
+          const offered = store.eachUpstreamSummary(s.name, (collection, kind, size, name, btih) => {
+            let c = byCollection.get(collection)
+            if (!c) byCollection.set(collection, (c = { meta: 0, data: 0, bytes: 0, held: 0 }))
+            c[kind]++
+            c.bytes += size ?? 0
+            if (heldNames.has(name) || heldBtihs.has(btih)) c.held++
+          })
           const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`
           lines.push(
-            `  ${plural(s.offered, 'AAC release', 'AAC releases')}, ${plural(s.other_torrents, 'other torrent', 'other torrents')} in ${plural(s.groups, 'group', 'groups')}, ${s.rejected.length} rejected${s.duplicates ? ` (${s.duplicates} listed again, kept once)` : ''}`,
+            `  ${plural(offered, 'AAC release', 'AAC releases')}, ${plural(s.other_torrents, 'other torrent', 'other torrents')} in ${plural(s.groups, 'group', 'groups')}, ${s.rejected.length} rejected${s.duplicates ? ` (${s.duplicates} listed again, kept once)` : ''}`,
           )
           for (const [name, c] of [...byCollection].sort(([a], [b]) => (a < b ? -1 : 1))) {
             lines.push(
@@ -187,7 +205,7 @@ export const mirrorSources = defineCommand({
         }
         ctx.out.write(lines.join('\n') + '\n')
       }
-      return sources.some((s) => s.error !== null || s.rejected.length > 0) ? 1 : 0
+      return failed ? 1 : 0
     } finally {
       db.close()
     }

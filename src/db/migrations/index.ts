@@ -12,6 +12,7 @@ import { migration010 } from './010-upstream-flags.js'
 import { migration011 } from './011-mirror-other.js'
 import { migration012 } from './012-compact-records.js'
 import { migration013 } from './013-copy-native-state.js'
+import { migration014 } from './014-upstream-name-index.js'
 
 /** Numbered migrations, applied in order; never edit one that has shipped, add the next number. */
 export const migrations: Migration[] = [
@@ -28,6 +29,7 @@ export const migrations: Migration[] = [
   migration011,
   migration012,
   migration013,
+  migration014,
 ]
 
 /** The schema version this aacseed writes: the newest migration's number. */
