@@ -16,11 +16,12 @@ import { createSocket } from 'node:dgram'
 import { once } from 'node:events'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
-import Database from 'better-sqlite3'
 import { REPO_ROOT, requireTool, waitFor } from '../helpers.js'
 
+const zstd = createRequire(import.meta.url)('zstd-napi') as { decompress(b: Uint8Array): Buffer }
 const README = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8')
 const DEMO = '/tmp/aacseed-demo'
 const DOWNLOAD = '/tmp/aacseed-download'
@@ -286,11 +287,14 @@ test(
           'the published list names the torrents serve serves',
         )
       } else if (command.includes(' get AACID ')) {
-        const db = new Database(join(DEMO, 'aacseed.db'), { readonly: true })
-        const { aacid } = db.prepare('SELECT aacid FROM records ORDER BY aacid LIMIT 1').get() as {
-          aacid: string
-        }
-        db.close()
+        // An AACID the demo wrote: the first record of its first metadata file, read from the file.
+        const meta = files.filter((f) => f.includes('_meta__') && f.endsWith('.jsonl.zst')).sort()[0]
+        assert.ok(meta, `no .jsonl.zst metadata file among ${files.join(', ')}`)
+        const first = zstd
+          .decompress(readFileSync(join(DEMO, 'releases', meta)))
+          .toString('utf8')
+          .split('\n')[0]!
+        const { aacid } = JSON.parse(first) as { aacid: string }
         const r = sh(command.replace('AACID', aacid))
         assert.equal(r.code, 0, `${command}: ${r.stderr}`)
         assert.equal((JSON.parse(r.stdout) as { aacid: string }).aacid, aacid, r.stdout)
