@@ -88,6 +88,11 @@ export interface SyncOptions {
    */
   refresh?: 'always' | 'due' | 'never'
   signal?: AbortSignal
+  /**
+   * The engine's start, when it is still under way: awaited only once the lists are read, so a
+   * command's start-up and its first list fetch overlap.
+   */
+  engineReady?: Promise<void>
 }
 
 export interface SourceReport {
@@ -239,6 +244,7 @@ export class MirrorSync {
     }
     const engine = this.deps.engine
     if (!engine) throw new Error('MirrorSync.run needs an engine unless it is a dry run')
+    await opts.engineReady
     const statuses = new Map((await engine.list()).map((s) => [s.infoHash, s]))
     for (const row of this.store.downloads(['downloading'])) {
       if (opts.signal?.aborted) break

@@ -301,7 +301,9 @@ export const mirrorSync = defineCommand({
       const leases = cliLeases(db, ctx, controller.signal)
       lease = await leases.take('mirror_sync', 'mirror sync')
       engine = createEngine(config.engine, { logger: log.child({ area: 'engine' }), env: ctx.env })
-      await startEngine(engine)
+      // Started while the first pass reads the lists; that pass awaits it before using it.
+      let engineReady: Promise<void> | undefined = startEngine(engine)
+      engineReady.catch(() => {})
       const e = engine
       const sync = new MirrorSync({
         db,
@@ -319,7 +321,12 @@ export const mirrorSync = defineCommand({
       let total: SyncReport | null = null
       let refresh: 'always' | 'never' = 'always'
       for (;;) {
-        const r = await sync.run({ refresh, signal: controller.signal })
+        const r = await sync.run({
+          refresh,
+          signal: controller.signal,
+          ...(engineReady ? { engineReady } : {}),
+        })
+        engineReady = undefined
         refresh = 'never'
         total = mergeReports(total, r)
         if (!wait || r.inFlight === 0 || controller.signal.aborted) break
