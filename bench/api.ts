@@ -42,6 +42,7 @@ import {
   timestampFromSeconds,
 } from '../src/aac/index.js'
 import { CatalogStore } from '../src/catalog/index.js'
+import { aacidSeconds, aacidTag } from '../src/catalog/record-key.js'
 import { CoverageCache } from '../src/coverage/index.js'
 import { openDatabase } from '../src/db/index.js'
 import { EngineStatusStore } from '../src/engines/index.js'
@@ -78,7 +79,7 @@ const cache = join(
   repo,
   '.bench-cache',
   'api',
-  RECORDS === 1_000_000 && RANGES_PER_COLLECTION === 100 ? 'v1' : `v1-${RECORDS}-${RANGES_PER_COLLECTION}`,
+  RECORDS === 1_000_000 && RANGES_PER_COLLECTION === 100 ? 'v2' : `v2-${RECORDS}-${RANGES_PER_COLLECTION}`,
 )
 const dbPath = join(cache, 'bench.db')
 const DAY = 86400
@@ -95,9 +96,10 @@ function generate(): void {
   const catalog = new CatalogStore(db)
   const torrents = new TorrentStore(db)
   const rootId = catalog.rootId('/srv/aac/releases')
-  // Records straight into the catalog's table (migration 001), one transaction per collection.
+  // Records straight into the catalog's table (migration 012: keyed by seconds and tag), one transaction per
+  // collection.
   const insertRecord = db.prepare(
-    'INSERT INTO records (aacid, meta_file_id, line, offset, length, frame, data_folder) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO records (meta_file_id, seconds, tag, line, offset, length, data_folder) VALUES (?, ?, ?, ?, ?, ?, ?)',
   )
   const perRange = RECORDS / (COLLECTIONS * RANGES_PER_COLLECTION)
   const madeAt = '2026-11-01T00:00:00.000Z'
@@ -140,12 +142,12 @@ function generate(): void {
           const sec = from + Math.floor((i * DAY) / perRange)
           const aacid = `aacid__${collection}__${timestampFromSeconds(sec).text}__${10_000_000 + c * 100_000 + r * 1000 + i}__${createHash('md5').update(`${c}.${r}.${i}`).digest('hex').slice(0, 22)}`
           insertRecord.run(
-            aacid,
             id,
+            aacidSeconds(aacid),
+            aacidTag(aacid),
             i + 1,
             i * 600,
             600,
-            0,
             withData ? folderNames[Math.floor((i * FOLDERS_PER_RANGE) / perRange)]! : null,
           )
         }
