@@ -218,6 +218,9 @@ export class MirrorStore {
    * their keys), un-listing what the list no longer holds in that slice; then it finds the
    * release names listed with more than one btih, a name slice at a time. A read that is
    * refused or fails (`abandon`) never touched the stored list: the last good one stays whole.
+   * (A merge cut off half-way, by a crash, leaves some slices new and some old; the next good
+   * read makes it whole. The staging tables live in SQLite's temp files, about 300 bytes an
+   * entry while a list is read.)
    *
    * The whole-list rules are `ListDedup`'s: the same torrent twice is kept once (a duplicate,
    * the first entry wins); a btih under a second name is rejected; a release name with two
