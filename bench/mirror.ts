@@ -321,7 +321,8 @@ async function main(): Promise<void> {
     const bytes = releases[kind].bytes
     const per = io.releaseBytesRead / bytes
     const bar = kind === 'data' ? 0.05 : 1.05
-    const mib = (n: number | null): string => (n === null ? '?' : `${(n / 2 ** 20).toFixed(1)} MiB`)
+    const mib = (n: number | null): string =>
+      n === null ? '?' : n < 2 ** 20 ? `${n} bytes` : `${(n / 2 ** 20).toFixed(1)} MiB`
     console.log(
       `${kind.padEnd(4)} after the download: ${mib(io.releaseBytesRead)} read from the release's files for ${mib(bytes)} mirrored = ${per.toFixed(3)} per byte (bar ≤ ${bar}: ${per <= bar ? 'met' : 'NOT met'}); process /proc io over the phase: rchar ${mib(io.rchar)} (${io.rchar === null ? '?' : (io.rchar / bytes).toFixed(3)} per byte), read_bytes ${mib(io.readBytes)}`,
     )
