@@ -202,7 +202,7 @@ export interface RecordRow {
 export function recordsOf(db: Db, metaFile: string): RecordRow[] {
   const rows = db
     .prepare(
-      `SELECT ro.path AS root, r.line, r.offset, r.length, r.data_folder,
+      `SELECT ro.path AS root, r.line, r.offset, r.length, (SELECT name FROM record_folders WHERE id = r.folder_id) AS data_folder,
               (SELECT max(f.frame) FROM meta_frames f WHERE f.meta_file_id = m.id AND f.decompressed_offset <= r.offset) AS frame
        FROM records r JOIN meta_files m ON m.id = r.meta_file_id JOIN roots ro ON ro.id = m.root_id
        WHERE m.name = ? AND m.state = 'complete' ORDER BY r.line`,

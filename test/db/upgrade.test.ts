@@ -161,7 +161,7 @@ test('a catalog written at schema 10 migrates to tag keys: every record is found
     assert.equal(schemaVersion(db), SCHEMA_VERSION)
     const store = new CatalogStore(db)
     const folderOf = db.prepare(
-      'SELECT r.data_folder AS folder, r.hash FROM records r JOIN meta_files m ON m.id = r.meta_file_id WHERE m.name = ? AND r.line = ? AND m.root_id = (SELECT id FROM roots WHERE path = ?)',
+      'SELECT (SELECT name FROM record_folders WHERE id = r.folder_id) AS folder, r.hash FROM records r JOIN meta_files m ON m.id = r.meta_file_id WHERE m.name = ? AND r.line = ? AND m.root_id = (SELECT id FROM roots WHERE path = ?)',
     )
     for (const r of before) {
       const at = store.locateRecord(r.aacid).filter((l) => l.root === r.root && l.name === r.name)
@@ -173,6 +173,20 @@ test('a catalog written at schema 10 migrates to tag keys: every record is found
       assert.deepEqual(folderOf.get(r.name, r.line, r.root), { folder: r.folder, hash: r.hash }, r.aacid)
     }
     assert.equal(db.prepare('SELECT count(*) FROM records').pluck().get(), 1948)
+    // Migration 15: the folder is a small integer on the row, its name stored once.
+    const columns = db.prepare("SELECT name FROM pragma_table_info('records')").pluck().all()
+    assert.ok(!columns.includes('data_folder'), String(columns))
+    assert.deepEqual(
+      db.prepare('SELECT typeof(folder_id) AS t, count(*) AS n FROM records GROUP BY 1 ORDER BY 1').all(),
+      [
+        { t: 'integer', n: 48 },
+        { t: 'null', n: 1900 },
+      ],
+    )
+    assert.equal(
+      db.prepare('SELECT count(*) FROM record_folders').pluck().get(),
+      new Set(before.filter((r) => r.folder !== null).map((r) => r.folder)).size,
+    )
   } finally {
     db.close()
   }

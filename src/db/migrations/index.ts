@@ -13,6 +13,7 @@ import { migration011 } from './011-mirror-other.js'
 import { migration012 } from './012-compact-records.js'
 import { migration013 } from './013-copy-native-state.js'
 import { migration014 } from './014-upstream-name-index.js'
+import { migration015 } from './015-record-folder-ids.js'
 
 /** Numbered migrations, applied in order; never edit one that has shipped, add the next number. */
 export const migrations: Migration[] = [
@@ -30,6 +31,7 @@ export const migrations: Migration[] = [
   migration012,
   migration013,
   migration014,
+  migration015,
 ]
 
 /** The schema version this aacseed writes: the newest migration's number. */
