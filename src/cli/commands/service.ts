@@ -119,9 +119,13 @@ export const serveCommand = defineCommand({
       throw e
     }
     const stopped = waitForStopSignal()
-    let http: { url: string; close(): Promise<void> } | null = null
-    let tracker: { close(): Promise<void> } | null = null
-    try {
+    // Typed by `as`: they are set inside the start-up below, which narrowing does not follow.
+    let http = null as { url: string; close(): Promise<void> } | null
+    let tracker = null as { close(): Promise<void> } | null
+    // Start-up (a daemon that does not answer, the first seed job handing 10,000 torrents over)
+    // may take minutes; a stop signal meanwhile must stop serve within systemd's stop timeout,
+    // not after start-up. The start-up carries on until the teardown aborts it.
+    const startUp = (async (): Promise<void> => {
       // Before the engine, so its first announces find the tracker.
       if (config.tracker.enabled) {
         const { startTracker } = await import('../../tracker/index.js')
@@ -147,14 +151,36 @@ export const serveCommand = defineCommand({
         })
       }
       if (http) leases.setHttpUrl(serveLease, http.url)
-    } catch (e) {
-      await engine.close().catch(() => undefined)
+      await service.start()
+    })()
+    const started = await Promise.race([
+      startUp.then(
+        () => true,
+        async (e: unknown) => {
+          await http?.close()
+          await engine.close().catch(() => undefined)
+          serveLease.release()
+          await tracker?.close()
+          db.close()
+          throw e
+        },
+      ),
+      stopped.then(() => false),
+    ])
+    if (!started) {
+      // What start-up still does fails once the service has stopped (the runner refuses new runs).
+      startUp.catch(() => undefined)
+      const sig = await stopped
+      log.info({ signal: sig }, 'stopping during start-up')
+      await http?.close()
       serveLease.release()
+      await service.stop()
       await tracker?.close()
-      db.close()
-      throw e
+      log.info('stopped')
+      // A request to a daemon that never answered may still hold a socket; a clean exit comes first.
+      setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref()
+      return 0
     }
-    await service.start()
     const configArg = stringFlag(ctx.values.config) ?? ctx.env.AACSEED_CONFIG
     const check = [
       `${aacseedCommand(process.argv[1], ctx.env, ctx.cwd)} jobs${configArg ? ` --config ${configArg}` : ''}`,
