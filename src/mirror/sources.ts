@@ -117,17 +117,9 @@ export async function readSource<R>(
   )
 }
 
-/** The list reader's heap bound; its live data is a few megabytes. */
-const LIST_WORKER_HEAP_MB = 64
-
 function runListWorker<R>(input: ListWorkerInput, sink: ListSink<R>, signal?: AbortSignal): Promise<R> {
   return new Promise<R>((resolve, reject) => {
-    // The reader holds a batch or two at a time. Without a bound, V8 sizes its heap by the machine
-    // and lets hundreds of megabytes of parsed garbage pile up before collecting it.
-    const worker = new Worker(new URL('./list-worker.js', import.meta.url), {
-      workerData: input,
-      resourceLimits: { maxOldGenerationSizeMb: LIST_WORKER_HEAP_MB },
-    })
+    const worker = new Worker(new URL('./list-worker.js', import.meta.url), { workerData: input })
     let settled = false
     let finishing = false
     const settle = (fn: () => void): void => {
