@@ -79,7 +79,7 @@ const cache = join(
   repo,
   '.bench-cache',
   'api',
-  RECORDS === 1_000_000 && RANGES_PER_COLLECTION === 100 ? 'v2' : `v2-${RECORDS}-${RANGES_PER_COLLECTION}`,
+  RECORDS === 1_000_000 && RANGES_PER_COLLECTION === 100 ? 'v3' : `v3-${RECORDS}-${RANGES_PER_COLLECTION}`,
 )
 const dbPath = join(cache, 'bench.db')
 const DAY = 86400
@@ -98,9 +98,11 @@ function generate(): void {
   const rootId = catalog.rootId('/srv/aac/releases')
   // Records straight into the catalog's table (migration 012: keyed by seconds and tag), one transaction per
   // collection.
+  // Migration 015: a record names its data folder by a row of record_folders.
   const insertRecord = db.prepare(
-    'INSERT INTO records (meta_file_id, seconds, tag, line, offset, length, data_folder) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO records (meta_file_id, seconds, tag, line, offset, length, folder_id) VALUES (?, ?, ?, ?, ?, ?, ?)',
   )
+  const insertFolder = db.prepare('INSERT INTO record_folders (name) VALUES (?) RETURNING id')
   const perRange = RECORDS / (COLLECTIONS * RANGES_PER_COLLECTION)
   const madeAt = '2026-11-01T00:00:00.000Z'
   const all: Array<{ name: string; infohash: string; bytes: number }> = []
@@ -138,6 +140,7 @@ function generate(): void {
               ),
             )
           : []
+        const folderIds = folderNames.map((n) => (insertFolder.get(n) as { id: number }).id)
         for (let i = 0; i < perRange; i++) {
           const sec = from + Math.floor((i * DAY) / perRange)
           const aacid = `aacid__${collection}__${timestampFromSeconds(sec).text}__${10_000_000 + c * 100_000 + r * 1000 + i}__${createHash('md5').update(`${c}.${r}.${i}`).digest('hex').slice(0, 22)}`
@@ -148,7 +151,7 @@ function generate(): void {
             i + 1,
             i * 600,
             600,
-            withData ? folderNames[Math.floor((i * FOLDERS_PER_RANGE) / perRange)]! : null,
+            withData ? folderIds[Math.floor((i * FOLDERS_PER_RANGE) / perRange)]! : null,
           )
         }
         catalog.completeMetaFile(
