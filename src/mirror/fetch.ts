@@ -7,9 +7,11 @@ import { lookup } from 'node:dns/promises'
 import { lstat, open } from 'node:fs/promises'
 import { isIP } from 'node:net'
 import { errorMessage } from '../errors.js'
-import { redactUrl } from '../log/redact.js'
 import { withRetry } from '../retry.js'
 import { MirrorError } from './errors.js'
+import { displayLocation, isRemote } from './location.js'
+
+export { displayLocation, isRemote }
 
 export interface FetchOptions {
   maxBytes: number
@@ -22,18 +24,6 @@ export interface FetchOptions {
   signal?: AbortSignal
   /** Told about each failed attempt that will be retried. */
   onRetry?: (attempt: number, error: MirrorError, delayMs: number) => void
-}
-
-/**
- * A location as shown in messages, logs and the API: a URL through the one redactor (a private
- * upstream's `?key=…` becomes `?key=***`), a file as it is.
- */
-export function displayLocation(location: string): string {
-  return isRemote(location) ? redactUrl(location) : location
-}
-
-export function isRemote(location: string): boolean {
-  return /^https?:\/\//i.test(location)
 }
 
 export async function fetchBytes(location: string, opts: FetchOptions): Promise<Buffer> {

@@ -16,7 +16,7 @@ import { errorMessage } from '../errors.js'
 import { parseListDate } from './dates.js'
 import type { ReleaseSpan } from '../coverage/index.js'
 import { MirrorError, type MirrorErrorCode } from './errors.js'
-import { displayLocation } from './fetch.js'
+import { displayLocation } from './location.js'
 
 export interface UpstreamTorrent extends ReleaseSpan {
   /** v1 infohash, 40 lowercase hex digits. */
