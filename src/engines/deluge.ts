@@ -13,7 +13,9 @@
  *   the error code 1 "Not authenticated": we log in again, once;
  * - a call to a core method while no daemon is attached answers error code 2 "Unknown method";
  * - adding a torrent already in the session raises "Torrent already in session", so we look
- *   for the infohash first; `seed_mode` skips the hash check (only for data known unchanged);
+ *   for the infohash first; just after a restart, while deluged re-adds its saved torrents, the
+ *   same add raises "Torrent already being added": both mean a duplicate. `seed_mode` skips the
+ *   hash check (only for data known unchanged);
  * - the label is the Label plugin's (`label.add`, `label.set_torrent`; lowercase only). If the
  *   plugin cannot be enabled, torrents go unlabelled and we say so once;
  * - Debian's 2.0.3 on libtorrent 2.0 fails in its tracker_error_alert handler (a Python binding
@@ -198,7 +200,9 @@ export class DelugeEngine implements RemoteEngine {
           )
         }
       } catch (e) {
-        if (!(e instanceof EngineError && /already in session/i.test(e.message))) throw e
+        // "being added": after a restart deluged is still re-adding it from its saved state; it will be
+        // in the session, as a duplicate would.
+        if (!(e instanceof EngineError && /already (in session|being added)/i.test(e.message))) throw e
         result = 'duplicate'
       }
     }

@@ -245,7 +245,10 @@ test(
         return undefined
       },
       180_000,
-    )
+    ).catch((e: unknown) => {
+      // A serve that never gets there says where it is stuck.
+      throw new Error(`${(e as Error).message}; serve's log so far:\n${log}`)
+    })
     assert.deepEqual(hints, [
       `npx aacseed jobs --config ${DEMO}/aacseed.toml`,
       `http://127.0.0.1:${HTTP_PORT}/`,
