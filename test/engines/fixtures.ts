@@ -250,17 +250,35 @@ export async function aria2cDownload(
   if (code !== 0) throw new Error(`aria2c exited ${code}:\n${output}`)
 }
 
+/**
+ * Children started under a wrapper (`faketime` forks the daemon and waits for it) lead their own
+ * process group: a signal to the wrapper alone would leave the daemon running after the test.
+ */
+const groupLeaders = new WeakSet<ChildProcess>()
+
+function signalChild(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (groupLeaders.has(child) && child.pid !== undefined) {
+    try {
+      process.kill(-child.pid, signal)
+      return
+    } catch {
+      // the group is gone already; the wrapper alone, as below
+    }
+  }
+  child.kill(signal)
+}
+
 export async function killChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
   const exited = new Promise<void>((res) => child.once('exit', () => res()))
   child.ref() // an unref'd child would not keep the loop alive while we wait for its exit
-  child.kill(signal)
+  signalChild(child, signal)
   await exited
 }
 
 const daemons = new Set<ChildProcess>()
 process.once('exit', () => {
-  for (const d of daemons) d.kill('SIGKILL')
+  for (const d of daemons) signalChild(d, 'SIGKILL')
 })
 
 export interface TransmissionDaemon {
@@ -382,7 +400,8 @@ export async function startTransmission(
       logPath,
     ]
     const [cmd, ...pre] = [...(opts.wrap ?? []), 'transmission-daemon']
-    child = spawn(cmd!, [...pre, ...args], { stdio: 'ignore' })
+    child = spawn(cmd!, [...pre, ...args], { stdio: 'ignore', detached: opts.wrap !== undefined })
+    if (opts.wrap !== undefined) groupLeaders.add(child)
     const proc = child
     // A daemon must never keep the test process alive, nor outlive it (even if a failed test
     // restarts one after its `t.after` ran).
