@@ -108,6 +108,8 @@ test('ports held by this aacseed serve are fine; a port held by something else i
     AACSEED_CONFIG: '',
     AACSEED_HTTP__PORT: String(httpPort),
     AACSEED_ENGINE__WEBTORRENT__PORT: String(enginePort),
+    // Not the demo's 6969: the README test binds that one, and test files run two at a time.
+    AACSEED_TRACKER__PORT: String(await freePort()),
   }
   const serve = spawnCli(['serve', '--config', config], { env })
   let log = ''

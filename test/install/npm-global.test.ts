@@ -144,7 +144,8 @@ test(
 
     const port = await freePort()
     const serve = spawn('aacseed', ['serve', '--config', config], {
-      env: { ...env, AACSEED_HTTP__PORT: String(port) },
+      // Not the demo's tracker port 6969: the README test binds that one, and test files run two at a time.
+      env: { ...env, AACSEED_HTTP__PORT: String(port), AACSEED_TRACKER__PORT: String(await freePort()) },
       cwd: dir,
       stdio: ['ignore', 'pipe', 'pipe'],
     })
