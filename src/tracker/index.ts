@@ -31,6 +31,7 @@ interface TrackerServer {
     fn: (addr: string, params: { info_hash: string; left?: number }) => void,
   ): void
   once(event: 'listening' | 'error', fn: (arg?: Error) => void): void
+  off(event: 'error', fn: (err: Error) => void): void
   listen(port: number, hostname: { http: string; udp: string; udp6: string }): void
   close(cb?: () => void): void
 }
@@ -51,14 +52,25 @@ export async function startTracker(
   }
   const server = new Server({ http: true, udp: config.udp, ws: false, stats: false, trustProxy: false })
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e) =>
+    // Each socket (HTTP, UDP, UDP6) reports a taken port: every one must be heard (an unheard
+    // 'error' throws), and the sockets that did bind are closed, or they keep the process alive.
+    const onStartError = (e?: Error): void => {
+      try {
+        server.close(() => {})
+      } catch {
+        // nothing was listening
+      }
       reject(
         (e as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE'
           ? new ConfigError(`tracker: port ${config.port} on ${config.host} is in use ([tracker] port)`)
           : (e ?? new Error('tracker did not start')),
-      ),
-    )
-    server.once('listening', () => resolve())
+      )
+    }
+    server.on('error', onStartError)
+    server.once('listening', () => {
+      server.off('error', onStartError)
+      resolve()
+    })
     server.listen(config.port, { http: config.host, udp: config.host, udp6: udp6Host(config.host) })
   })
   server.on('error', (e) => log.warn({ area: 'tracker', err: e.message }, 'tracker error'))
