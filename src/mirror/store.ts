@@ -260,18 +260,16 @@ export class MirrorStore {
         `CREATE TABLE ${losers} (seq INTEGER PRIMARY KEY)`,
       ].join(';\n'),
     )
-    const stageAac = slices.map((t) =>
+    // One statement for both kinds of entry: the columns they share first, then the AAC
+    // release's (null for an opaque torrent: `name IS NULL` is how a merge tells them apart),
+    // then the opaque torrent's (null for an AAC release).
+    const stage = slices.map((t) =>
       db.prepare(
-        `INSERT INTO ${t} (seq, btih, name, label, kind, collection, range_from, range_to, range_from_s, range_to_s, top_group, group_name, torrent_url, magnet,
-           data_size, num_files, seeders, leechers, completed, scraped_at, upstream_added_at, obsolete, embargo, partially_broken)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-    )
-    const stageOpaque = slices.map((t) =>
-      db.prepare(
-        `INSERT INTO ${t} (seq, btih, label, display_name, top_group, group_name, torrent_url, magnet, torrent_size, data_size, num_files, seeders, leechers,
-           completed, scraped_at, upstream_added_at, obsolete, embargo, partially_broken, is_metadata, entry)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO ${t} (seq, btih, label, top_group, group_name, torrent_url, magnet, data_size, num_files, seeders, leechers, completed,
+           scraped_at, upstream_added_at, obsolete, embargo, partially_broken,
+           name, kind, collection, range_from, range_to, range_from_s, range_to_s,
+           display_name, torrent_size, is_metadata, entry)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
     )
     const stageName = nameSlices.map((t) => db.prepare(`INSERT INTO ${t} (seq, name, btih) VALUES (?, ?, ?)`))
@@ -296,63 +294,43 @@ export class MirrorStore {
           continue
         }
         seq++
-        if ('torrent' in v) {
-          const t = v.torrent
-          stageAac[btihSlice(t.btih)]!.run(
-            seq,
-            t.btih,
-            t.name,
-            v.label,
-            t.kind,
-            t.collection,
-            t.from,
-            t.to,
-            t.fromS,
-            t.toS,
-            t.topGroup,
-            t.group,
-            t.torrentUrl,
-            t.magnet,
-            t.dataSize,
-            t.numFiles,
-            t.seeders,
-            t.leechers,
-            t.completed,
-            t.scrapedAt,
-            t.addedAt,
-            flag(t.obsolete),
-            flag(t.embargo),
-            flag(t.partiallyBroken),
-          )
-          stageName[nameSlice(t.name)]!.run(seq, t.name, t.btih)
+        const aac = 'torrent' in v ? v.torrent : null
+        const opaque = 'opaque' in v ? v.opaque : null
+        const t = aac ?? opaque!
+        stage[btihSlice(t.btih)]!.run(
+          seq,
+          t.btih,
+          v.label,
+          t.topGroup,
+          t.group,
+          t.torrentUrl,
+          t.magnet,
+          t.dataSize,
+          t.numFiles,
+          t.seeders,
+          t.leechers,
+          t.completed,
+          t.scrapedAt,
+          t.addedAt,
+          flag(t.obsolete),
+          flag(t.embargo),
+          flag(t.partiallyBroken),
+          aac && aac.name,
+          aac && aac.kind,
+          aac && aac.collection,
+          aac && aac.from,
+          aac && aac.to,
+          aac && aac.fromS,
+          aac && aac.toS,
+          opaque && opaque.displayName,
+          opaque && opaque.torrentSize,
+          opaque && flag(opaque.isMetadata),
+          opaque && opaque.entry,
+        )
+        if (aac !== null) {
+          stageName[nameSlice(aac.name)]!.run(seq, aac.name, aac.btih)
           aacKept++
-        } else {
-          const t = v.opaque
-          stageOpaque[btihSlice(t.btih)]!.run(
-            seq,
-            t.btih,
-            v.label,
-            t.displayName,
-            t.topGroup,
-            t.group,
-            t.torrentUrl,
-            t.magnet,
-            t.torrentSize,
-            t.dataSize,
-            t.numFiles,
-            t.seeders,
-            t.leechers,
-            t.completed,
-            t.scrapedAt,
-            t.addedAt,
-            flag(t.obsolete),
-            flag(t.embargo),
-            flag(t.partiallyBroken),
-            flag(t.isMetadata),
-            t.entry,
-          )
-          opaqueKept++
-        }
+        } else opaqueKept++
       }
     })
     const mergeAac = (t: string) =>

@@ -792,24 +792,37 @@ export class MirrorSync {
     })
   }
 
+  /**
+   * The staged download is gone: either a previous pass renamed it into place before it could
+   * record that (then it is placed), or something removed it (then it is downloaded again).
+   * Returns false when it is still there.
+   */
+  private async stagedVanished(
+    row: DownloadRow,
+    staged: string,
+    target: string,
+    before: 'verified' | 'placed',
+    report: SyncReport,
+  ): Promise<boolean> {
+    if (await pathExists(staged)) return false
+    if (await pathExists(target)) {
+      this.store.setState(row.btih, 'placed', this.stamp())
+      return true
+    }
+    this.store.setState(row.btih, 'downloading', this.stamp())
+    this.fail(
+      row,
+      new MirrorError('download-failed', `${staged} vanished before it was ${before}; downloading again`),
+      report,
+    )
+    return true
+  }
+
   private async verify(row: DownloadRow, report: SyncReport, signal?: AbortSignal): Promise<void> {
     if (row.kind === 'other') return this.placeOther(row, report)
     const staged = join(this.staging(row, 'partial'), row.name)
     const target = join(row.root, row.name)
-    if (!(await pathExists(staged))) {
-      if (await pathExists(target)) {
-        // Renamed before the last pass could record it.
-        this.store.setState(row.btih, 'placed', this.stamp())
-        return
-      }
-      this.store.setState(row.btih, 'downloading', this.stamp())
-      this.fail(
-        row,
-        new MirrorError('download-failed', `${staged} vanished before it was verified; downloading again`),
-        report,
-      )
-      return
-    }
+    if (await this.stagedVanished(row, staged, target, 'verified', report)) return
     await this.deps.engine!.remove(row.btih).catch(() => {})
     const parsed = parseTorrent(row.torrent!, torrentLimits(this.settings))
     try {
@@ -865,19 +878,7 @@ export class MirrorSync {
       await this.rejectRow(row, 'entry-invalid', errorMessage(e), report, staged)
       return
     }
-    if (!(await pathExists(staged))) {
-      if (await pathExists(target)) {
-        this.store.setState(row.btih, 'placed', this.stamp())
-        return
-      }
-      this.store.setState(row.btih, 'downloading', this.stamp())
-      this.fail(
-        row,
-        new MirrorError('download-failed', `${staged} vanished before it was placed; downloading again`),
-        report,
-      )
-      return
-    }
+    if (await this.stagedVanished(row, staged, target, 'placed', report)) return
     await this.deps.engine!.remove(row.btih).catch(() => {})
     try {
       await createEmptyFiles(staged, parsed.kind === 'folder' ? parsed.files : [])
