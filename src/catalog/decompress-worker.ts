@@ -7,14 +7,20 @@
  *
  * Frame boundaries are exact: `ZSTD_decompressStream` returns 0 precisely when a frame ends,
  * so single-frame, multi-frame and seekable files are all read the same way.
+ *
+ * Every ITEMS_PER_CHECKPOINT credits (items written) it also checkpoints the catalog's WAL
+ * (see checkpointer.ts).
  */
 import { isUtf8 } from 'node:buffer'
 import { open } from 'node:fs/promises'
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads'
 import type { ChunkRequest, DecompressMessage, FileRequest, MetaFrame } from './line-protocol.js'
+import { Checkpointer, ITEMS_PER_CHECKPOINT } from './checkpointer.js'
+import { WriteLock } from './write-lock.js'
 import { newDecompressContext } from './zstd.js'
 
-const ports = (workerData as { ports: MessagePort[] }).ports
+const { ports, writeLock } = workerData as { ports: MessagePort[]; writeLock: SharedArrayBuffer }
+const lock = new WriteLock(writeLock)
 
 /**
  * Chunk buffers the line workers have sent back (see line-worker.ts). Reusing them spares the
@@ -46,6 +52,22 @@ const MiB = 1024 * 1024
 let credits = 0
 let wake: (() => void) | null = null
 let cancelled = false
+/** The catalog the current file's records go to, and its checkpoint connection. */
+let database: string | null = null
+let checkpointer: Checkpointer | null = null
+let itemsSinceCheckpoint = 0
+
+/** Items were written: now and then, copy the WAL back (see checkpointer.ts). */
+function written(n: number): void {
+  itemsSinceCheckpoint += n
+  if (itemsSinceCheckpoint < ITEMS_PER_CHECKPOINT || database === null) return
+  itemsSinceCheckpoint = 0
+  if (checkpointer?.path !== database) {
+    checkpointer?.close()
+    checkpointer = new Checkpointer(database, lock)
+  }
+  checkpointer.checkpoint()
+}
 
 function post(m: DecompressMessage): void {
   parentPort!.postMessage(m)
@@ -62,10 +84,12 @@ parentPort!.on(
   (m: { type: 'file'; file: FileRequest } | { type: 'credit'; n: number } | { type: 'cancel' }) => {
     if (m.type === 'credit') {
       credits += m.n
+      written(m.n)
     } else if (m.type === 'cancel') {
       cancelled = true
     } else {
       cancelled = false
+      database = m.file.target.database
       readFile(m.file).catch((e: unknown) => {
         if (!cancelled)
           post({

@@ -1,8 +1,8 @@
 /**
- * The reader's threads: one decompress worker and N line workers, wired so that chunks go
- * from the first to the others directly and only verdicts reach the main thread, and a
- * checkpoint worker. Kept for a whole scan (starting threads costs tens of milliseconds); one
- * file is read at a time.
+ * The reader's threads: one decompress worker (which also checkpoints) and N line workers,
+ * wired so that chunks go from the first to the others directly and only verdicts reach the
+ * main thread. Kept for a whole scan (starting a thread costs about 0.1 s of CPU: a Node
+ * environment, its modules, their compilation); one file is read at a time.
  */
 import { availableParallelism } from 'node:os'
 import { MessageChannel, Worker } from 'node:worker_threads'
@@ -22,9 +22,6 @@ const WORKER_LIMITS = { maxYoungGenerationSizeMb: 16 }
  */
 const CREDIT_SLACK = 8
 
-/** Items written between checkpoints: 16 MiB of metadata lines, about 2 MB of record pages. */
-const ITEMS_PER_CHECKPOINT = 8
-
 export interface ReaderListener {
   chunk(r: ChunkResult): void
   decompress(m: DecompressMessage): void
@@ -34,18 +31,14 @@ export interface ReaderListener {
 export class LinePool {
   private readonly decompressor: Worker
   private readonly lineWorkers: Worker[]
-  private readonly checkpointer: Worker
   private listener: ReaderListener | null = null
   private broken: Error | null = null
-  private database: string | null = null
-  private itemsSinceCheckpoint = 0
-  private checkpointing = false
 
   constructor(size = 0) {
     const n = size > 0 ? size : Math.max(1, availableParallelism())
     const channels = Array.from({ length: n }, () => new MessageChannel())
-    // The line workers (and now and then the checkpoint worker) take turns at SQLite's write
-    // lock through this word: see write-lock.ts.
+    // The line workers (and now and then the decompress worker's checkpoint) take turns at
+    // SQLite's write lock through this word: see write-lock.ts.
     const writeLock = new SharedArrayBuffer(4)
     this.lineWorkers = channels.map((c) => {
       const w = new Worker(new URL('./line-worker.js', import.meta.url), {
@@ -62,20 +55,12 @@ export class LinePool {
     })
     const ports = channels.map((c) => c.port1)
     this.decompressor = new Worker(new URL('./decompress-worker.js', import.meta.url), {
-      workerData: { ports },
+      workerData: { ports, writeLock },
       transferList: ports,
       resourceLimits: WORKER_LIMITS,
     })
     this.decompressor.on('message', (m: DecompressMessage) => this.listener?.decompress(m))
     this.decompressor.on('error', (e) => this.fail(e))
-    // Checkpoints copy the WAL back as the file is read (else all of it is left for the end),
-    // and mostly wait for fsyncs: on a thread of their own, no line worker stops for them.
-    this.checkpointer = new Worker(new URL('./checkpoint-worker.js', import.meta.url), {
-      workerData: { writeLock },
-      resourceLimits: WORKER_LIMITS,
-    })
-    this.checkpointer.on('message', () => (this.checkpointing = false))
-    this.checkpointer.on('error', (e) => this.fail(e))
   }
 
   get size(): number {
@@ -87,7 +72,6 @@ export class LinePool {
     if (this.broken) throw this.broken
     if (this.listener) throw new Error('LinePool reads one file at a time')
     this.listener = listener
-    this.database = file.target.database
     this.decompressor.postMessage({
       type: 'file',
       file: { ...file, credits: this.lineWorkers.length * 2 + CREDIT_SLACK },
@@ -97,16 +81,6 @@ export class LinePool {
   /** One item (chunk or skipped line) was written: the decompressor may send another. */
   credit(): void {
     this.decompressor.postMessage({ type: 'credit', n: 1 })
-    // One checkpoint at a time; a request that finds one running is dropped, not queued.
-    if (
-      ++this.itemsSinceCheckpoint >= ITEMS_PER_CHECKPOINT &&
-      !this.checkpointing &&
-      this.database !== null
-    ) {
-      this.itemsSinceCheckpoint = 0
-      this.checkpointing = true
-      this.checkpointer.postMessage({ database: this.database })
-    }
   }
 
   /** Stops the current file for good: the pool cannot read another (late results could not be told apart). */
@@ -127,6 +101,6 @@ export class LinePool {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.decompressor, ...this.lineWorkers, this.checkpointer].map((w) => w.terminate()))
+    await Promise.all([this.decompressor, ...this.lineWorkers].map((w) => w.terminate()))
   }
 }

@@ -35,7 +35,6 @@ import { parseAacId, type AacRange, type DataFolder, type MetaFile } from '../aa
 import type { Db } from '../db/index.js'
 import type { Problem } from '../problems.js'
 import Database from 'better-sqlite3'
-import { closeSync, fdatasyncSync, openSync } from 'node:fs'
 import type { MetaFrame } from './meta-reader.js'
 import { aacidSeconds, aacidTag } from './record-key.js'
 
@@ -875,7 +874,7 @@ export class RecordWriter {
       this.db.pragma('synchronous = NORMAL')
       this.db.pragma('cache_size = -8192')
       // Checkpoints (copying the WAL back, with fsyncs) are not run inside a chunk's
-      // transaction, where they would hold up the other writers: see Checkpointer.
+      // transaction, where they would hold up the other writers: see checkpointer.ts.
       this.db.pragma('wal_autocheckpoint = 0')
     } else {
       this.db = target
@@ -955,48 +954,6 @@ export class RecordWriter {
   }
 
   /** Closes a connection of its own. */
-  close(): void {
-    this.db.close()
-  }
-}
-
-/**
- * Copies the WAL back into the database, on a connection of its own, for the checkpoint thread
- * of a scan (see checkpoint-worker.ts).
- */
-export class Checkpointer {
-  private readonly db: Database.Database
-
-  constructor(readonly path: string) {
-    this.db = new Database(path, { fileMustExist: true })
-    this.db.pragma('busy_timeout = 60000')
-    this.db.pragma('synchronous = NORMAL')
-    this.db.pragma('wal_autocheckpoint = 0')
-  }
-
-  /**
-   * A passive checkpoint: it copies committed pages back while the writers go on, so that no
-   * long checkpoint is left for the end of the file.
-   */
-  checkpoint(): void {
-    try {
-      this.db.pragma('wal_checkpoint(PASSIVE)')
-    } catch {
-      // Another connection is checkpointing: it does the same work.
-      return
-    }
-    // A checkpoint that the writers keep from catching up does not sync the database file, so
-    // every page copied back would wait for the fsync of the checkpoint at the end of the scan,
-    // when there is no other work left to hide it behind (0.1-0.3 s for a 100 MB catalog).
-    // Opened each time: a terminated worker thread would not close a descriptor it kept.
-    const fd = openSync(this.path, 'r')
-    try {
-      fdatasyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
-  }
-
   close(): void {
     this.db.close()
   }

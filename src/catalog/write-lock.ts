@@ -2,8 +2,8 @@
  * The catalog's write lock among a scan's threads: one Int32 in a SharedArrayBuffer, taken in
  * turn through Atomics instead of SQLite's busy handler, which sleeps in growing steps and
  * leaves the lock idle while others wait. Held around each chunk's insert transaction (line
- * workers) and, now and then, a checkpoint that must reach the end of the WAL (checkpoint
- * worker).
+ * workers) and, now and then, a checkpoint that must reach the end of the WAL (decompress
+ * worker, checkpointer.ts).
  */
 export class WriteLock {
   private readonly word: Int32Array

@@ -3,7 +3,8 @@ import { formatBytes } from '../coverage/format.js'
 import { rawStream, visible } from './terminal.js'
 
 export interface ProgressLine {
-  update(done: number, total: number, extra?: string): void
+  /** `extra` as a function is formatted only when the line is drawn (a scan updates per chunk). */
+  update(done: number, total: number, extra?: string | (() => string)): void
   done(): void
 }
 
@@ -34,8 +35,9 @@ export function progressLine(
       const width = 24
       const filled = Math.round((pct / 100) * width)
       const bar = '#'.repeat(filled) + '-'.repeat(width - filled)
+      const text = typeof extra === 'function' ? extra() : extra
       raw.write(
-        `\r\x1b[2K${label} [${bar}] ${pct.toFixed(0)}% ${formatBytes(done)}/${formatBytes(total)} ${formatBytes(rate)}/s ETA ${formatEta((total - done) / rate)}${extra ? ' ' + visible(extra) : ''}`,
+        `\r\x1b[2K${label} [${bar}] ${pct.toFixed(0)}% ${formatBytes(done)}/${formatBytes(total)} ${formatBytes(rate)}/s ETA ${formatEta((total - done) / rate)}${text ? ' ' + visible(text) : ''}`,
       )
       shown = true
     },

@@ -57,7 +57,8 @@ async function runScan(
       roots,
       ...scanSettings(config.catalog),
       ...options,
-      onProgress: (p) => bar.update(p.bytesDone, p.bytesTotal, `${p.records.toLocaleString('en')} records`),
+      onProgress: (p) =>
+        bar.update(p.bytesDone, p.bytesTotal, () => `${p.records.toLocaleString('en')} records`),
     })
   try {
     // A database serve (or another command) may be writing: hold the catalog while scanning.
