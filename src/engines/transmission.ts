@@ -12,9 +12,16 @@
  * - `torrent-add` of a torrent already there answers `torrent-duplicate` (success);
  * - `labels` exist from rpc-version 16 (3.00 included), set with `torrent-set`;
  * - after SIGKILL the daemon reloads torrents added since its last save from its `torrents/`
- *   folder but without their resume file, i.e. with the session's default download-dir; so a
- *   duplicate whose download-dir is not ours is moved back (`torrent-set-location`, move false)
- *   and verified;
+ *   folder but without their resume file, i.e. with the session's default download-dir and as
+ *   empty downloads (it checks only a torrent it has never seen); so a duplicate whose
+ *   download-dir is not ours is moved back (`torrent-set-location`, move false), and one that is
+ *   neither complete nor checking is verified;
+ * - a restarted daemon answers RPC before it has loaded its torrents (3.00's daemon starts the RPC
+ *   server in `tr_sessionInit`, then saves settings.json, then loads `torrents/*.torrent`). A
+ *   `torrent-add` in that gap of a torrent whose .torrent is still in `torrents/` is `torrent-added`,
+ *   but the daemon takes it for one it knows (`isNewTorrent` is "no .torrent file yet") and starts
+ *   it as an empty download without a check; so an added torrent that is neither complete nor
+ *   checking is verified too;
  * - `error` is tr_stat_errtype: 1 tracker warning, 2 tracker error, 3 local error; only 3
  *   stops the torrent from serving.
  */
@@ -181,6 +188,20 @@ export class TransmissionEngine implements RemoteEngine {
     const fields = { infoHash: hash, name: t.name, downloadDir: dir }
     if (added) {
       if (canLabel) await this.rpc.call('torrent-set', { ids: [hash], labels })
+      // A new torrent is checked (status 1 or 2 from the moment it is added) unless the daemon
+      // took it for one it knew: see the header (a restarted daemon that has not loaded its
+      // torrents yet). One torrent-get per add tells which; a torrent whose check already ended
+      // short of 100% is checked once more, which costs little (its data is missing or partial).
+      if (!t.download) {
+        const [now] = await this.getTorrents([hash], ['percentDone', 'status'])
+        if (needsCheck(now)) {
+          this.log.warn(
+            { ...fields, status: now?.status, percentDone: now?.percentDone },
+            'transmission: the daemon took the torrent without checking our data; verifying it',
+          )
+          await this.rpc.call('torrent-verify', { ids: [hash] })
+        }
+      }
       this.log.info(fields, 'transmission: torrent added')
       return 'added'
     }
@@ -194,10 +215,7 @@ export class TransmissionEngine implements RemoteEngine {
     let verify = t.verify
     // Our data is there, but the daemon does not know it: a daemon killed before its first check
     // was saved resumes the torrent as an empty download, with no peer to finish it. Check again.
-    // (Transmission status 1 and 2 are a check waiting or running.)
-    if (!t.download && current?.percentDone !== undefined && current.percentDone < 1) {
-      if (current.status !== 1 && current.status !== 2) verify = true
-    }
+    if (!t.download && needsCheck(current)) verify = true
     if (current?.downloadDir !== undefined && stripSlash(current.downloadDir) !== stripSlash(dir)) {
       this.log.warn(
         { ...fields, was: current.downloadDir },
@@ -283,6 +301,15 @@ export class TransmissionEngine implements RemoteEngine {
       })
     return await this.session
   }
+}
+
+/**
+ * A torrent whose data we hold but which the daemon counts as incomplete and is not checking
+ * (status 1: waiting to check, 2: checking): nothing but a `torrent-verify` will make it seed.
+ */
+function needsCheck(t: Record<string, unknown> | undefined): boolean {
+  if (typeof t?.percentDone !== 'number' || t.percentDone >= 1) return false
+  return t.status !== 1 && t.status !== 2
 }
 
 /** Transmission's error kinds (tr_stat_errtype): 1 tracker warning, 2 tracker error, 3 local error. */

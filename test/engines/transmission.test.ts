@@ -354,3 +354,44 @@ test('transmission killed (SIGKILL) and restarted between two pushes: the second
     ),
   )
 })
+
+test('transmission: a push the daemon takes without checking our data (a restarted daemon that has not loaded its torrents yet) is verified and seeds', async (t) => {
+  if (!requireTool(t, 'mktorrent') || !requireTool(t, 'transmission-daemon')) return
+  const dir = tempDir(t)
+  const p = prepare(
+    join(dir, 'releases'),
+    'http://127.0.0.1:1/announce',
+    join(dir, 'torrents'),
+    [400_000, 300_000],
+  )
+  const daemon = await startTransmission(t, dir)
+  // The daemon's state in the gap after a restart: the .torrent of a torrent it held is in its
+  // torrents/ folder, but not loaded yet. Transmission 3.00 checks only a torrent whose .torrent
+  // is not there yet, so it takes this push as an empty download, unchecked. (Reproduced on a real
+  // restart by delaying the daemon's settings.json save, which comes before it loads its torrents.)
+  mkdirSync(join(daemon.configDir, 'torrents'), { recursive: true })
+  writeFileSync(join(daemon.configDir, 'torrents', `${p.infoHash}.torrent`), p.torrent)
+  const logger = memoryLogger()
+  const engine = engineFor(t, { url: daemon.url }, { logger })
+  await engine.start()
+  assert.equal(await engine.add(p.item()), 'added')
+  // Without a check it stays an empty download: no peer has it.
+  const s = await seeding(engine, p.infoHash, 60_000)
+  assert.equal(s.bytesPresent, total(p.release))
+  assert.ok(
+    logger.lines.some(
+      (l) => l.msg === 'transmission: the daemon took the torrent without checking our data; verifying it',
+    ),
+    JSON.stringify(logger.lines),
+  )
+
+  // A normal push is checked by the daemon itself: no second check.
+  const q = prepare(join(dir, 'releases'), 'http://127.0.0.1:1/announce', join(dir, 'torrents'), [500_000])
+  assert.equal(await engine.add(q.item()), 'added')
+  await seeding(engine, q.infoHash, 60_000)
+  const verifying = logger.lines.filter((l) => l.msg.includes('without checking our data'))
+  assert.deepEqual(
+    verifying.map((l) => l.fields.infoHash),
+    [p.infoHash],
+  )
+})
