@@ -18,7 +18,6 @@
  *
  * Prints one JSON line: timings, byte sources, and what each step saw; the test asserts on it.
  */
-import { spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { configSchema } from '../../src/config/index.js'
@@ -32,7 +31,7 @@ import {
 } from '../../src/engines/index.js'
 import { WebTorrentEngine } from '../../src/engines/webtorrent.js'
 import { Fleet, seedboxPasswordEnv } from '../../src/fleet/index.js'
-import { startDaemon, type Daemon } from '../engines/daemons.js'
+import type { Daemon } from '../engines/daemons.js'
 import {
   infoHashOf,
   makeRelease,
@@ -42,18 +41,12 @@ import {
   type Release,
 } from '../engines/fixtures.js'
 import { tempDir, waitFor } from '../helpers.js'
+import { ctx, namespaceAddresses, runChild, startKinds, TRACKER_HOST } from './netns.js'
 import { insertTorrent } from './support.js'
 
-const cleanups: Array<() => unknown> = []
-const ctx = { after: (fn: () => unknown) => cleanups.push(fn) }
 /** Generous: seven engineers share two cores, and deluge-web answers slowly then. */
 const WAIT_MS = Number(process.env.AACSEED_NETNS_WAIT_MS ?? 240_000)
 const GRACE_S = 8
-
-function ip(...args: string[]): void {
-  const r = spawnSync('ip', args, { encoding: 'utf8' })
-  if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`)
-}
 
 const log = (msg: string): void => {
   process.stderr.write(`[mixed-fleet ${new Date().toISOString()}] ${msg}\n`)
@@ -67,22 +60,18 @@ interface Item {
 
 async function main(): Promise<void> {
   const kinds: readonly RemoteKind[] = REMOTE_KINDS
-  ip('link', 'set', 'lo', 'up')
-  for (let i = 1; i <= kinds.length + 1; i++) ip('addr', 'add', `10.200.0.${i}/32`, 'dev', 'lo')
+  namespaceAddresses(kinds.length)
   const dir = tempDir(ctx, 'aacseed-mixed-fleet-')
-  const tracker = await startTracker(ctx as never, { intervalMs: 2000, host: '10.200.0.1' })
+  const tracker = await startTracker(ctx as never, { intervalMs: 2000, host: TRACKER_HOST })
   const boxName = (k: RemoteKind) => `box-${k}`
   const daemons = new Map<string, Daemon>()
   const engines = new Map<string, RemoteEngine>()
-  await Promise.all(
-    kinds.map(async (kind, i) => {
-      const d = await startDaemon(ctx as never, kind, join(dir, kind), { host: `10.200.0.${i + 2}` })
-      daemons.set(boxName(kind), d)
-      const e = createRemoteEngine(kind, d.settings, {})
-      ctx.after(() => e.close())
-      engines.set(boxName(kind), e)
-    }),
-  )
+  await startKinds(dir, kinds, (kind, d) => {
+    daemons.set(boxName(kind), d)
+    const e = createRemoteEngine(kind, d.settings, {})
+    ctx.after(() => e.close())
+    engines.set(boxName(kind), e)
+  })
   log('daemons up')
 
   // The generated tree: releases the local engine holds, their .torrent files, their rows.
@@ -341,16 +330,4 @@ async function main(): Promise<void> {
   )
 }
 
-async function run(): Promise<void> {
-  try {
-    await main()
-  } catch (e) {
-    console.error(e instanceof Error ? (e.stack ?? e.message) : String(e))
-    process.exitCode = 1
-  } finally {
-    for (const fn of cleanups.reverse()) await fn()
-  }
-  process.exit()
-}
-
-void run()
+runChild(main)

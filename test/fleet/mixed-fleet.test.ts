@@ -9,10 +9,8 @@
  * namespace cannot be made the test says why; under CI=true that is a failure.
  */
 import assert from 'node:assert/strict'
-import { spawn, spawnSync } from 'node:child_process'
-import { join } from 'node:path'
 import { test } from 'node:test'
-import { REPO_ROOT, requireTool } from '../helpers.js'
+import { namespaceReady, runInNamespace } from './netns.js'
 
 interface Out {
   kinds: Record<string, string>
@@ -50,36 +48,8 @@ test(
     timeout: 1_500_000,
   },
   async (t) => {
-    for (const tool of [
-      'unshare',
-      'ip',
-      'transmission-daemon',
-      'qbittorrent-nox',
-      'deluged',
-      'deluge-web',
-      'rtorrent',
-    ])
-      if (!requireTool(t, tool)) return
-    const probe = spawnSync('unshare', ['-n', 'true'], { encoding: 'utf8' })
-    if (probe.status !== 0) {
-      const why = `cannot make a network namespace (unshare -n): ${probe.stderr.trim() || `exit ${probe.status}`}`
-      if (process.env.CI === 'true') assert.fail(why)
-      return t.skip(why)
-    }
-    const child = join(REPO_ROOT, 'dist', 'test', 'fleet', 'mixed-fleet-child.js')
-    const proc = spawn('unshare', ['-n', process.execPath, child], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    proc.stdout.on('data', (b: Buffer) => (stdout += b.toString()))
-    proc.stderr.on('data', (b: Buffer) => {
-      stderr += b.toString()
-      process.stderr.write(b)
-    })
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 1_400_000)
-    const code = await new Promise<number | null>((res) => proc.once('close', res))
-    clearTimeout(timer)
-    assert.equal(code, 0, `${stderr}\n${stdout}`)
-    const out = JSON.parse(stdout.trim().split('\n').at(-1)!) as Out
+    if (!namespaceReady(t)) return
+    const out = await runInNamespace<Out>('mixed-fleet-child.js', [], 1_400_000)
     console.log(`mixed-fleet: ${JSON.stringify(out)}`)
     console.log(
       [

@@ -5,39 +5,27 @@
  * other kind downloads it from the seedboxes alone (no local engine runs here). Prints one JSON
  * line with the timings.
  */
-import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { createRemoteEngine, type RemoteEngine, type RemoteKind } from '../../src/engines/index.js'
-import { startDaemon, type Daemon } from '../engines/daemons.js'
+import type { Daemon } from '../engines/daemons.js'
 import { infoHashOf, makeRelease, makeTorrent, readTree, startTracker } from '../engines/fixtures.js'
 import { tempDir, waitFor } from '../helpers.js'
-
-const cleanups: Array<() => unknown> = []
-const ctx = { after: (fn: () => unknown) => cleanups.push(fn) }
-
-function ip(...args: string[]): void {
-  const r = spawnSync('ip', args, { encoding: 'utf8' })
-  if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`)
-}
+import { ctx, namespaceAddresses, runChild, startKinds, TRACKER_HOST } from './netns.js'
 
 async function main(): Promise<void> {
   const seeder = (process.argv[2] ?? 'qbittorrent') as RemoteKind
   const kinds: RemoteKind[] = ['transmission', 'qbittorrent', 'deluge', 'rtorrent']
-  ip('link', 'set', 'lo', 'up')
-  for (let i = 1; i <= kinds.length + 1; i++) ip('addr', 'add', `10.200.0.${i}/32`, 'dev', 'lo')
+  namespaceAddresses(kinds.length)
   const dir = tempDir(ctx, 'aacseed-netns-')
-  const tracker = await startTracker(ctx as never, { intervalMs: 2000, host: '10.200.0.1' })
+  const tracker = await startTracker(ctx as never, { intervalMs: 2000, host: TRACKER_HOST })
   const daemons = new Map<RemoteKind, Daemon>()
   const engines = new Map<RemoteKind, RemoteEngine>()
-  await Promise.all(
-    kinds.map(async (kind, i) => {
-      const d = await startDaemon(ctx as never, kind, join(dir, kind), { host: `10.200.0.${i + 2}` })
-      daemons.set(kind, d)
-      const e = createRemoteEngine(kind, d.settings, {})
-      await e.start()
-      engines.set(kind, e)
-    }),
-  )
+  await startKinds(dir, kinds, async (kind, d) => {
+    daemons.set(kind, d)
+    const e = createRemoteEngine(kind, d.settings, {})
+    await e.start()
+    engines.set(kind, e)
+  })
   const src = daemons.get(seeder)!
   const release = makeRelease(join(src.dataDir, 'aac'), [6_000_000, 9_000_001, 4_000_000])
   const torrent = makeTorrent(release, { pieceLength: 1 << 18, announce: tracker.announce })
@@ -106,16 +94,4 @@ async function main(): Promise<void> {
   )
 }
 
-async function run(): Promise<void> {
-  try {
-    await main()
-  } catch (e) {
-    console.error(e instanceof Error ? (e.stack ?? e.message) : String(e))
-    process.exitCode = 1
-  } finally {
-    for (const fn of cleanups.reverse()) await fn()
-  }
-  process.exit()
-}
-
-void run()
+runChild(main)
