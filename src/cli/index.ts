@@ -66,6 +66,8 @@ export async function main(argv: string[], io: Partial<CommandIO> = {}): Promise
     )
     return 2
   }
+  // Only a head start: if it fails, the command does the same work itself when it needs it.
+  if (entry.prestart && !rest.some((a) => a === '--help' || a === '-h')) void entry.prestart().catch(() => {})
   const command = await entry.load()
   try {
     let parsed

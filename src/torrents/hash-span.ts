@@ -24,6 +24,43 @@ export interface Span {
 
 export const SHA1_LENGTH = 20
 
+/** Indexes into a job's shared Int32 control array (see hasher.ts). */
+export const NEXT = 0
+export const STOP = 1
+
+/** Span `i` of a job: pieces [i × spanPieces, …) and the files holding their bytes. */
+export function spanAt(
+  files: readonly SpanFile[],
+  totalSize: number,
+  pieceLength: number,
+  spanPieces: number,
+  i: number,
+): Span {
+  const pieceCount = Math.ceil(totalSize / pieceLength)
+  const first = i * spanPieces
+  const end = Math.min(first + spanPieces, pieceCount)
+  return {
+    firstPiece: first,
+    endPiece: end,
+    files: filesIn(files, first * pieceLength, Math.min(end * pieceLength, totalSize)),
+  }
+}
+
+/** The files holding bytes [start, end), found by binary search on their offsets. */
+function filesIn(files: readonly SpanFile[], start: number, end: number): SpanFile[] {
+  let lo = 0
+  let hi = files.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    const f = files[mid]!
+    if (f.offset + f.length <= start) lo = mid + 1
+    else hi = mid
+  }
+  let last = lo
+  while (last < files.length && files[last]!.offset < end) last++
+  return files.slice(lo, last)
+}
+
 /**
  * Writes the SHA-1 of pieces [firstPiece, endPiece) into `out` at their index × 20.
  * `onRead` is told each time another `buf`-full has been hashed.

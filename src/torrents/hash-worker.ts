@@ -1,27 +1,43 @@
-/** A hash worker: hashes one span of pieces per message, into the shared pieces buffer. */
-import { parentPort, workerData } from 'node:worker_threads'
-import { hashSpan, type Span } from './hash-span.js'
-import type { WorkerInit, WorkerReply } from './hasher.js'
+/**
+ * A hash worker: takes one job per message and claims its spans one at a time from the job's
+ * shared counter until none are left, writing digests into the job's shared pieces buffer.
+ * The job comes as a message rather than as `workerData`, so that a worker can be started
+ * before its job is known (hash-pool.ts).
+ */
+import { parentPort } from 'node:worker_threads'
+import { hashSpan, NEXT, spanAt, STOP } from './hash-span.js'
+import type { HashJob, WorkerReply } from './hasher.js'
 
-const init = workerData as WorkerInit
-const out = new Uint8Array(init.pieces)
-const buf = Buffer.allocUnsafe(init.readSize)
 const port = parentPort!
+let buf = Buffer.alloc(0)
 
 // A message per read would cost more than the progress is worth.
 const PROGRESS_EVERY = 8 << 20
 
-port.on('message', (span: Span) => {
+port.on('message', ({ job }: HashJob) => {
   const reply = (m: WorkerReply): void => port.postMessage(m)
+  if (buf.length !== job.readSize) buf = Buffer.allocUnsafe(job.readSize)
+  const out = new Uint8Array(job.pieces)
+  const control = new Int32Array(job.control)
+  const spanCount = Math.ceil(Math.ceil(job.totalSize / job.pieceLength) / job.spanPieces)
   let unreported = 0
   try {
-    hashSpan(span, init.pieceLength, init.totalSize, buf, out, (bytes) => {
-      unreported += bytes
-      if (unreported >= PROGRESS_EVERY) {
-        reply({ type: 'progress', bytes: unreported })
-        unreported = 0
-      }
-    })
+    for (;;) {
+      if (Atomics.load(control, STOP) !== 0) break
+      const i = Atomics.add(control, NEXT, 1)
+      if (i >= spanCount) break
+      const span = spanAt(job.files, job.totalSize, job.pieceLength, job.spanPieces, i)
+      hashSpan(span, job.pieceLength, job.totalSize, buf, out, (bytes) => {
+        unreported += bytes
+        if (unreported >= PROGRESS_EVERY) {
+          reply({ type: 'progress', bytes: unreported })
+          unreported = 0
+        }
+      })
+      // Each span's bytes are told as it ends, as the caller's lane does.
+      if (unreported > 0) reply({ type: 'progress', bytes: unreported })
+      unreported = 0
+    }
     reply({ type: 'done', bytes: unreported })
   } catch (e) {
     const err = e as Error & { code?: unknown; location?: { path?: string } }

@@ -49,6 +49,8 @@ export interface MakeOptions {
   shapeOf?: (name: string) => TorrentShape | undefined
   onProgress?: (p: { release: string; bytesDone: number; bytesTotal: number }) => void
   signal?: AbortSignal
+  /** The calling thread hashes too, blocking its event loop a span at a time: for the CLI. */
+  callerHashes?: boolean
   /**
    * A trial (another folder or piece length than configured): the .torrent files go to
    * `outDir` and the rows come back in the report, but the catalog's torrents and problems
@@ -208,6 +210,7 @@ async function makeOne(
           source: shape?.source ?? cfg.source,
           private: shape?.private ?? cfg.private,
           hashWorkers: cfg.hash_workers,
+          callerHashes: opts.callerHashes ?? false,
           onProgress: progress,
           ...(opts.signal ? { signal: opts.signal } : {}),
         })
@@ -317,6 +320,7 @@ async function fromUpstream(
       files.map((f, i) => ({ path: absolute[i]!, length: f.length })),
       {
         hashWorkers: opts.torrents.hash_workers,
+        callerHashes: opts.callerHashes ?? false,
         onProgress: progress,
         ...(opts.signal ? { signal: opts.signal } : {}),
       },

@@ -47,6 +47,8 @@ export interface TorrentInput {
   source: string
   private: boolean
   hashWorkers?: number
+  /** The calling thread hashes too (see HashOptions.callerHashes): for a CLI process. */
+  callerHashes?: boolean
   onProgress?: (bytes: number) => void
   signal?: AbortSignal
 }
@@ -80,7 +82,12 @@ export async function buildTorrent(input: TorrentInput): Promise<BuiltTorrent> {
   const pieces = await hashPieces(
     files.map((f, i) => ({ path: absolute[i]!, length: f.length })),
     pieceLength,
-    { workers: input.hashWorkers ?? 0, onProgress: input.onProgress, signal: input.signal },
+    {
+      workers: input.hashWorkers ?? 0,
+      callerHashes: input.callerHashes ?? false,
+      onProgress: input.onProgress,
+      signal: input.signal,
+    },
   )
 
   const info: BencodeDict = {
@@ -165,10 +172,11 @@ export function wrapForeignInfo(foreign: ForeignInfo, outer: TorrentOuter): Buil
 export async function firstBadPiece(
   foreign: ForeignInfo,
   files: readonly { path: string; length: number }[],
-  opts: Pick<TorrentInput, 'hashWorkers' | 'onProgress' | 'signal'> = {},
+  opts: Pick<TorrentInput, 'hashWorkers' | 'callerHashes' | 'onProgress' | 'signal'> = {},
 ): Promise<number> {
   const pieces = await hashPieces(files, foreign.parsed.pieceLength, {
     workers: opts.hashWorkers ?? 0,
+    callerHashes: opts.callerHashes ?? false,
     onProgress: opts.onProgress,
     signal: opts.signal,
   })

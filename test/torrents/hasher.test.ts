@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
 import { truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { spawnSync } from 'node:child_process'
 import { test } from 'node:test'
+import { idleHashWorkers, prestartHashWorkers } from '../../src/torrents/hash-pool.js'
 import { hashPieces, TorrentError, type HashFile } from '../../src/torrents/index.js'
 import { tempDir } from '../helpers.js'
 import { referencePieces, writeFiles } from './fixtures.js'
@@ -40,6 +42,9 @@ test('worker and inline hashing both equal the obvious concatenate-then-hash', a
       // that cut pieces and files at odd places.
       { inlineBelow: 0, workers: 3, spanSize: 40_000, readSize: 4_099 },
       { inlineBelow: 0, workers: 2, spanSize: 1, readSize: 1 << 16 },
+      // The calling thread as a lane beside workers (the CLI's way), and as the only lane.
+      { inlineBelow: 0, workers: 3, spanSize: 40_000, readSize: 4_099, callerHashes: true },
+      { inlineBelow: 0, workers: 1, spanSize: 40_000, callerHashes: true },
     ]
     for (const opts of cases) {
       const got = await hashPieces(files, pieceLength, opts)
@@ -54,6 +59,7 @@ test('reports progress up to the total, never going back', async (t) => {
   for (const opts of [
     { inlineBelow: Infinity, readSize: 50_000 },
     { inlineBelow: 0, workers: 2, spanSize: 100_000, readSize: 50_000 },
+    { inlineBelow: 0, workers: 2, spanSize: 100_000, readSize: 50_000, callerHashes: true },
   ]) {
     const seen: number[] = []
     await hashPieces(files, 32_768, { ...opts, onProgress: (n) => seen.push(n) })
@@ -79,7 +85,12 @@ async function assertFileChanged(p: Promise<unknown>, path: string, message: Reg
 test('a file whose size differs from the cataloged one is file-changed, naming it', async (t) => {
   const { dir, files } = folder(t)
   const grown = files.map((f) => (f.path.endsWith('/f') ? { ...f, length: f.length - 1 } : f))
-  for (const opts of [{ inlineBelow: Infinity }, { inlineBelow: 0, workers: 2, spanSize: 65_536 }]) {
+  for (const opts of [
+    { inlineBelow: Infinity },
+    { inlineBelow: 0, workers: 2, spanSize: 65_536 },
+    // A lane on the calling thread meets the change itself (the only lane: no worker to report it).
+    { inlineBelow: 0, workers: 1, spanSize: 65_536, callerHashes: true },
+  ]) {
     await assertFileChanged(hashPieces(grown, 32_768, opts), join(dir, 'f'), /333333 bytes, expected 333332/)
   }
   truncateSync(join(dir, 'h'), 10)
@@ -117,4 +128,41 @@ test('an abort stops the workers', async (t) => {
     onProgress: () => late.abort(new Error('stop now')),
   })
   await assert.rejects(p, /stop now/)
+  const withCaller = new AbortController()
+  await assert.rejects(
+    hashPieces(files, 1000, {
+      inlineBelow: 0,
+      workers: 2,
+      spanSize: 1000,
+      callerHashes: true,
+      signal: withCaller.signal,
+      onProgress: () => withCaller.abort(new Error('stop the caller too')),
+    }),
+    /stop the caller too/,
+  )
+})
+
+test('pre-started workers take the next job, and idle ones do not keep a process alive', async (t) => {
+  const { files } = folder(t)
+  prestartHashWorkers(2)
+  assert.equal(idleHashWorkers(), 2)
+  const got = await hashPieces(files, 16_384, { inlineBelow: 0, workers: 3, spanSize: 40_000 })
+  assert.ok(
+    got.equals(
+      referencePieces(
+        files.map((f) => f.path),
+        16_384,
+      ),
+    ),
+  )
+  assert.equal(idleHashWorkers(), 0, 'the job took both pre-started workers')
+  // A command that ends with nothing to hash exits without stopping them itself.
+  const pool = new URL('../../src/torrents/hash-pool.js', import.meta.url).href
+  const r = spawnSync(
+    process.execPath,
+    ['--input-type=module', '-e', `(await import(${JSON.stringify(pool)})).prestartHashWorkers(2)`],
+    { encoding: 'utf8', timeout: 60_000 },
+  )
+  assert.equal(r.signal, null, 'the process was killed by the timeout: idle workers kept it alive')
+  assert.equal(r.status, 0, r.stderr)
 })

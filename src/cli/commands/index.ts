@@ -5,6 +5,11 @@ export interface CommandEntry {
   /** One line for `aacseed --help` and a command's own help: here, so listing loads no command. */
   summary: string
   load(): Promise<Command>
+  /**
+   * Work that may begin while the command's modules load and its config and catalog are read:
+   * it runs on the core that single-threaded start-up leaves idle. Not run for --help.
+   */
+  prestart?(): Promise<void>
 }
 
 /**
@@ -32,6 +37,8 @@ export const commandEntries: CommandEntry[] = [
     summary:
       'make the missing .torrent files for everything cataloged and problem-free, and publish the list',
     load: async () => (await import('./torrents.js')).torrentsMake,
+    // The hash workers boot during start-up: hashing begins as soon as the file list is known.
+    prestart: async () => (await import('../../torrents/hash-pool.js')).prestartHashWorkers(),
   },
   {
     name: 'torrents list',

@@ -108,6 +108,8 @@ export const torrentsMake = defineCommand({
           ...(pieceLength !== undefined ? { pieceLength } : {}),
           ...makeSettings(db),
           trial: trial !== null,
+          // The process has nothing else to do while it hashes (see hash-pool.ts).
+          callerHashes: true,
           onProgress: (p) => bar.update(p.bytesDone, p.bytesTotal),
         })
       // A trial only reads the catalog; a real run writes it and the published list.
