@@ -2,10 +2,19 @@
  * Getting upstream bytes (a list or a .torrent) from an http(s) URL or a file, within a size
  * limit and a timeout, retrying with backoff (`withRetry`). Failures are `MirrorError`s naming what
  * was fetched; a body larger than the limit is cut off as it streams, never buffered whole.
+ *
+ * Requests go through undici (the library behind Node's own `fetch`, as published on npm) for
+ * one thing Node's global `fetch` cannot take: a `lookup` on the connection. With a host
+ * policy, the addresses a connection is made to are the ones checked (`pinnedLookup`), so a
+ * name that resolves to a public address when checked and to 127.0.0.1 when connected (DNS
+ * rebinding) is refused. undici 6: its 7 needs Node 20.18.1, and aacseed supports Node 20.
+ * It is loaded on the first request: importing it costs start-up time a command that never
+ * fetches should not pay.
  */
 import { lookup } from 'node:dns/promises'
 import { lstat, open } from 'node:fs/promises'
-import { isIP } from 'node:net'
+import { isIP, type LookupFunction } from 'node:net'
+import type { Dispatcher, Response } from 'undici'
 import { errorMessage } from '../errors.js'
 import { withRetry } from '../retry.js'
 import { MirrorError } from './errors.js'
@@ -79,6 +88,10 @@ export async function* openStream(location: string, opts: FetchOptions): AsyncGe
   // The whole transfer gets `TOTAL_TIMEOUTS` times as long: a list of a million entries is paced
   // by how fast it is stored and may rightly take longer than one timeout, but an upstream that
   // drips a byte at a time must still end.
+  // Loaded before the clock starts: importing undici is aacseed's own start-up (hundreds of
+  // milliseconds on a busy machine), not the upstream's time to answer.
+  const u = await loadUndici()
+  const dispatcher = opts.hosts && !opts.hosts.allowPrivate ? pinnedAgent(u, opts.hosts) : undefined
   const timeout = new AbortController()
   let timer: NodeJS.Timeout | undefined
   const arm = (): void => {
@@ -92,7 +105,7 @@ export async function* openStream(location: string, opts: FetchOptions): AsyncGe
   ])
   arm()
   try {
-    yield* stream(location, opts, signal, arm)
+    yield* stream(location, opts, signal, arm, u.fetch, dispatcher)
   } finally {
     clearTimeout(timer)
   }
@@ -103,19 +116,26 @@ async function* stream(
   opts: FetchOptions,
   signal: AbortSignal,
   arm: () => void,
+  fetch: Undici['fetch'],
+  dispatcher: Dispatcher | undefined,
 ): AsyncGenerator<Uint8Array> {
   let current = location
   let res: Response
   for (let hops = 0; ; hops++) {
     const url = displayLocation(current)
+    // Early and with a plain message; an IP literal is checked only here (a connection to one
+    // resolves nothing). For a name, the check that counts is on the connection (`pinnedLookup`).
     if (opts.hosts) await checkHost(current, opts.hosts, url)
     try {
       res = await fetch(current, {
         signal,
         redirect: 'manual',
         headers: { accept: 'application/json, application/x-bittorrent, */*' },
+        ...(dispatcher ? { dispatcher } : {}),
       })
     } catch (e) {
+      const refused = privateAddressOf(e)
+      if (refused !== null) throw privateHostError(url, refused, ' when connecting')
       throw new MirrorError('fetch-failed', `${url}: ${describeFetchError(e)}`, { transient: true })
     }
     if (res.status < 300 || res.status > 399 || res.status === 304) break
@@ -228,8 +248,7 @@ export async function isPrivateLocation(
 async function addressesOf(hostname: string, policy: Omit<HostPolicy, 'allowPrivate'>): Promise<string[]> {
   const host = hostname.replace(/^\[|\]$/g, '')
   if (isIP(host)) return [host]
-  if (policy.resolve) return policy.resolve(host)
-  return (await lookup(host, { all: true })).map((a) => a.address)
+  return (policy.resolve ?? defaultResolve)(host)
 }
 
 async function checkHost(location: string, policy: HostPolicy, shown: string): Promise<void> {
@@ -241,11 +260,97 @@ async function checkHost(location: string, policy: HostPolicy, shown: string): P
     throw new MirrorError('fetch-failed', `${shown}: ${describeFetchError(e)}`, { transient: true })
   }
   const bad = addrs.find(policy.isPrivate ?? isPrivateAddress)
-  if (bad !== undefined)
-    throw new MirrorError(
-      'private-host',
-      `${shown}: names a loopback, private or link-local address (${bad}); set mirror.allow_private_hosts = true to allow it`,
+  if (bad !== undefined) throw privateHostError(shown, bad)
+}
+
+function privateHostError(shown: string, address: string, when = ''): MirrorError {
+  return new MirrorError(
+    'private-host',
+    `${shown}: names a loopback, private or link-local address (${address})${when}; set mirror.allow_private_hosts = true to allow it`,
+  )
+}
+
+/** What `pinnedLookup` fails a connection with; `stream` turns it into a `private-host` error. */
+class PrivateAddressError extends Error {
+  constructor(readonly address: string) {
+    super(`refused to connect to a loopback, private or link-local address (${address})`)
+  }
+}
+
+/** The refused address when a request failed on `pinnedLookup`'s refusal (undici wraps it as a cause). */
+function privateAddressOf(e: unknown): string | null {
+  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 5; c = c.cause, depth++)
+    if (c instanceof PrivateAddressError) return c.address
+  return null
+}
+
+/**
+ * The resolver a connection uses under a host policy: it resolves the name itself (through the
+ * policy's resolver) and refuses the connection when any address is private, so the address
+ * connected to is one that was checked. Handles both of `net.connect`'s calling forms: one
+ * address, or (with `autoSelectFamily`, Node's default) all of them.
+ */
+function pinnedLookup(policy: Omit<HostPolicy, 'allowPrivate'>): LookupFunction {
+  return (hostname, options, callback) => {
+    addressesOf(hostname, policy).then(
+      (addrs) => {
+        const isPrivate = policy.isPrivate ?? isPrivateAddress
+        const bad = addrs.find((a) => isPrivate(a))
+        if (bad !== undefined) return callback(new PrivateAddressError(bad), '', 0)
+        const family = options.family === 4 || options.family === 6 ? options.family : 0
+        const usable = addrs
+          .map((address) => ({ address, family: isIP(address) }))
+          .filter((a) => a.family !== 0 && (family === 0 || a.family === family))
+        if (usable.length === 0) {
+          const err: NodeJS.ErrnoException = new Error(`${hostname}: no usable address`)
+          err.code = 'ENOTFOUND'
+          return callback(err, '', 0)
+        }
+        if (options.all) return (callback as unknown as AllCallback)(null, usable)
+        callback(null, usable[0]!.address, usable[0]!.family)
+      },
+      (e: NodeJS.ErrnoException) => callback(e, '', 0),
     )
+  }
+}
+
+type AllCallback = (
+  err: NodeJS.ErrnoException | null,
+  addresses: Array<{ address: string; family: number }>,
+) => void
+
+interface Undici {
+  fetch: typeof import('undici').fetch
+  Agent: typeof import('undici').Agent
+}
+let undici: Promise<Undici> | undefined
+function loadUndici(): Promise<Undici> {
+  return (undici ??= import('undici').then((u) => ({ fetch: u.fetch, Agent: u.Agent })))
+}
+
+/**
+ * One connection pool per resolver and rule (the real ones, or a test's), so keep-alive
+ * connections are reused across requests; every new connection goes through `pinnedLookup`.
+ */
+const agents = new WeakMap<object, WeakMap<object, Dispatcher>>()
+function pinnedAgent({ Agent }: Undici, policy: HostPolicy): Dispatcher {
+  const byResolver = policy.resolve ?? defaultResolve
+  const byRule = policy.isPrivate ?? isPrivateAddress
+  let inner = agents.get(byResolver)
+  if (!inner) agents.set(byResolver, (inner = new WeakMap()))
+  let agent = inner.get(byRule)
+  if (!agent) {
+    const lookup = pinnedLookup({
+      resolve: byResolver,
+      isPrivate: byRule,
+    })
+    inner.set(byRule, (agent = new Agent({ connect: { lookup } })))
+  }
+  return agent
+}
+
+async function defaultResolve(host: string): Promise<string[]> {
+  return (await lookup(host, { all: true })).map((a) => a.address)
 }
 
 function describeFetchError(e: unknown): string {

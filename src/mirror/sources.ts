@@ -11,7 +11,7 @@ import { parseTorrent } from '../torrents/index.js'
 import { checkUpstreamTorrent } from './check.js'
 import { withRetry } from '../retry.js'
 import { MirrorError, type MirrorErrorCode } from './errors.js'
-import { fetchBytes, isPrivateLocation, type FetchOptions } from './fetch.js'
+import { fetchBytes, isPrivateLocation, type FetchOptions, type HostPolicy } from './fetch.js'
 import type { ListWorkerInput, ListWorkerMessage } from './list-worker.js'
 import {
   ListDedup,
@@ -40,6 +40,24 @@ export function fetchOptions(m: MirrorConfig, maxBytes: number, signal?: AbortSi
     retryBaseMs: m.retry_base_ms,
     ...(signal ? { signal } : {}),
   }
+}
+
+/**
+ * Which hosts the URLs a source lists (its .torrent URLs, and where they redirect) may name:
+ * none on this machine or its network, unless the operator allows them
+ * (`mirror.allow_private_hosts`) or the list itself is served from such a host or read from a
+ * file (then it is the operator's own). Undefined: any host. `rules` (tests) replace the
+ * resolver and the address rule.
+ */
+export async function hostPolicyFor(
+  s: SourceConfig | undefined,
+  m: MirrorConfig,
+  rules: Omit<HostPolicy, 'allowPrivate'> = {},
+): Promise<HostPolicy | undefined> {
+  if (m.allow_private_hosts) return undefined
+  // A source no longer configured: nothing says where its list was served from.
+  if (s !== undefined && (!s.list || (await isPrivateLocation(s.list, rules)))) return undefined
+  return { allowPrivate: false, ...rules }
 }
 
 /**
@@ -84,7 +102,7 @@ export async function readSource<R>(
     return await sink.finish()
   }
   const list = s.list
-  const allowPrivate = m.allow_private_hosts || (await isPrivateLocation(list)) ? null : false
+  const allowPrivate = (await hostPolicyFor(s, m)) ? false : null
   return withRetry(
     async () => {
       const sink = open()

@@ -49,12 +49,13 @@ import {
 } from '../torrents/index.js'
 import { checkEngineView, checkOpaqueTorrent, checkUpstreamTorrent } from './check.js'
 import { MirrorError } from './errors.js'
-import { displayLocation, fetchBytes } from './fetch.js'
+import { displayLocation, fetchBytes, type HostPolicy } from './fetch.js'
 import type { OpaqueTorrent, Rejection, UpstreamTorrent } from './list.js'
 import { dataIdentity, otherFolder, otherTorrentFileName } from './other.js'
 import { globMatcher } from './plan.js'
 import {
   fetchOptions,
+  hostPolicyFor,
   memorySink,
   readSource,
   sourceLocation,
@@ -78,6 +79,8 @@ export interface MirrorDeps {
   exclusive?: <T>(fn: () => Promise<T>) => Promise<T>
   /** After placing releases: publishes the list and hands new torrents to the engine. */
   afterPlace?: () => Promise<void>
+  /** The resolver and address rule of the host policy (tests replace them; see `hostPolicyFor`). */
+  hosts?: Omit<HostPolicy, 'allowPrivate'>
 }
 
 export interface SyncOptions {
@@ -597,6 +600,13 @@ export class MirrorSync {
     this.log.info({ release: row.name, bytes: size }, 'mirror: download started')
   }
 
+  /** The host policy for URLs `source` lists, as `FetchOptions` (none: any host). */
+  private async hostsOf(source: string): Promise<{ hosts?: HostPolicy }> {
+    const s = this.settings.sources.find((x) => x.name === source)
+    const hosts = await hostPolicyFor(s, this.settings, this.deps.hosts)
+    return hosts ? { hosts } : {}
+  }
+
   /** Fetches and checks the .torrent; null when it failed (recorded as a failure or a rejection). */
   private async fetchTorrent(
     row: DownloadRow,
@@ -630,10 +640,10 @@ export class MirrorSync {
             timeoutMs: this.settings.timeout_ms,
             dataDir: this.staging(row, 'partial'),
           })
-        : await fetchBytes(
-            up.torrentUrl!,
-            fetchOptions(this.settings, this.settings.max_torrent_bytes, signal),
-          )
+        : await fetchBytes(up.torrentUrl!, {
+            ...fetchOptions(this.settings, this.settings.max_torrent_bytes, signal),
+            ...(await this.hostsOf(up.source)),
+          })
     } catch (e) {
       if (e instanceof MirrorError && !e.transient)
         await this.rejectRow(row, e.code, `${up.source}: ${e.message}`, report, null)

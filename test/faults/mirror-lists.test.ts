@@ -312,6 +312,57 @@ describe('fault: URLs from a remote list naming private hosts', () => {
       )
   })
 
+  test('a name is checked on the address connected to: public when checked, 127.0.0.1 when connecting (DNS rebinding) is refused', async (t) => {
+    let asked = 0
+    const url = await serve(t, (_req, res) => {
+      asked++
+      res.writeHead(200).end('secret')
+    })
+    const port = new URL(url).port
+    // The FAKE resolver answers a public (TEST-NET-3, never connected to) address first and
+    // loopback after: a rebinding name. The system resolves `localhost` to loopback, so a
+    // connection that resolves the name again by itself reaches the server.
+    const lookups: string[] = []
+    const resolve = async (host: string): Promise<string[]> => {
+      lookups.push(host)
+      return lookups.length === 1 ? ['203.0.113.7'] : ['127.0.0.1']
+    }
+    const e = await fetchBytes(`http://localhost:${port}/latest/meta-data`, {
+      maxBytes: 1000,
+      timeoutMs: 5000,
+      retries: 0,
+      retryBaseMs: 1,
+      hosts: { allowPrivate: false, resolve },
+    }).then(
+      () => assert.fail('expected a refusal'),
+      (err: unknown) => err,
+    )
+    assert.ok(e instanceof MirrorError, String(e))
+    assert.equal(e.code, 'private-host')
+    assert.match(e.message, /127\.0\.0\.1/)
+    assert.equal(asked, 0, 'nothing reached the server')
+    assert.ok(lookups.length >= 2, "the connection asked the policy's resolver")
+  })
+
+  test('the connection goes to the address that was checked, not to a second answer of the system resolver', async (t) => {
+    const url = await serve(t, (_req, res) => res.writeHead(200).end('pinned'))
+    const port = new URL(url).port
+    // `.invalid` never resolves (RFC 6761): only the policy's resolver knows the name. 127.0.0.1
+    // stands in for a public address here, as in the redirect test.
+    const body = await fetchBytes(`http://upstream.invalid:${port}/list.json`, {
+      maxBytes: 1000,
+      timeoutMs: 5000,
+      retries: 0,
+      retryBaseMs: 1,
+      hosts: {
+        allowPrivate: false,
+        resolve: async () => ['127.0.0.1'],
+        isPrivate: (a) => a !== '127.0.0.1' && isPrivateAddress(a),
+      },
+    })
+    assert.equal(body.toString(), 'pinned')
+  })
+
   test('every redirect is checked again, and a raw Location with its token never reaches a message', async (t) => {
     const url = await serve(t, (req, res) => {
       if (req.url === '/to-metadata')

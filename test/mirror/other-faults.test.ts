@@ -12,6 +12,8 @@ import { configSchema } from '../../src/config/index.js'
 import { openDatabase } from '../../src/db/index.js'
 import { seedTorrents } from '../../src/jobs/seed.js'
 import { applyPlanLocally, MirrorSync, planCandidates, planSeeding } from '../../src/mirror/index.js'
+import { isPrivateAddress } from '../../src/mirror/fetch.js'
+import type { MirrorDeps } from '../../src/mirror/sync.js'
 import { publishList } from '../../src/publish/index.js'
 import { encode } from '../../src/torrents/index.js'
 import { infoHashOf, makeTorrent, readTree, writeRandom } from '../engines/fixtures.js'
@@ -87,11 +89,12 @@ async function setup(t: TestContext, source: Record<string, unknown> = {}) {
   const db = openDatabase(config.catalog.database)
   t.after(() => db.close())
   const clock = { now: new Date('2026-11-25T12:00:00Z') }
-  const sync = (engine: FakeEngine) =>
+  const sync = (engine: FakeEngine, hosts?: MirrorDeps['hosts']) =>
     new MirrorSync({
       db,
       config,
       engine,
+      ...(hosts ? { hosts } : {}),
       now: () => clock.now,
       freeBytes: async () => 1e15,
       afterPlace: async () => {
@@ -187,6 +190,37 @@ test('opaque torrents: placed in their group folder; a wrong .torrent, an unsafe
   await seedTorrents(s.db, again)
   assert.equal(again.added.find((x) => x.infoHash === good.btih)!.verify, true)
   assert.equal(again.added.find((x) => x.infoHash === first.btih)!.verify, false)
+})
+
+test('a .torrent URL from a public list naming a private host is refused, never asked (issue #12)', async (t) => {
+  const s = await setup(t)
+  const good = opaque(s.from, s.site, 'sm_00100000-00199999', 'good.torrent', 1)
+  // The list's host (127.0.0.1) stands in for a public upstream; `metadata.invalid` is a name
+  // only the FAKE resolver knows, answering the cloud metadata address (never connected to).
+  const hosts: MirrorDeps['hosts'] = {
+    resolve: async (host) => (host === 'metadata.invalid' ? ['169.254.169.254'] : []),
+    isPrivate: (a) => a !== '127.0.0.1' && isPrivateAddress(a),
+  }
+  const evil = { btih: 'ab'.repeat(20) }
+  writeFileSync(
+    join(s.site, 'torrents.json'),
+    JSON.stringify([
+      entry(good, 'good.torrent', 'scihub'),
+      { ...entry(evil, 'evil.torrent', 'scihub'), url: 'http://metadata.invalid/latest/meta-data' },
+    ]),
+  )
+  const engine = new FakeEngine()
+  const r = await s.sync(engine, hosts).run()
+  assert.deepEqual(
+    r.rejected.map((x) => [x.name, x.code]),
+    [['evil', 'private-host']],
+  )
+  assert.match(r.rejected[0]!.message, /169\.254\.169\.254.*mirror\.allow_private_hosts/)
+  assert.deepEqual(
+    engine.added.map((a) => a.infoHash),
+    [good.btih],
+    "the .torrent on the list's own host is fetched",
+  )
 })
 
 test('opaque torrents: a dead upstream is retried with backoff, a bounded number of times', async (t) => {
