@@ -16,6 +16,10 @@
  *   for the infohash first; just after a restart, while deluged re-adds its saved torrents, the
  *   same add raises "Torrent already being added": both mean a duplicate. `seed_mode` skips the
  *   hash check (only for data known unchanged);
+ * - deluged saves its torrents' state (paused or not) from its own `state`, which for a new
+ *   torrent still says `Paused` until libtorrent's resumed alert arrives; killed (SIGKILL) in
+ *   that moment, it brings the torrent back paused at 0%, and a duplicate add leaves it so. A
+ *   duplicate that is paused and incomplete, whose data we hold, is started (`resume_torrent`);
  * - the label is the Label plugin's (`label.add`, `label.set_torrent`; lowercase only). If the
  *   plugin cannot be enabled, torrents go unlabelled and we say so once;
  * - Debian's 2.0.3 on libtorrent 2.0 fails in its tracker_error_alert handler (a Python binding
@@ -179,8 +183,19 @@ export class DelugeEngine implements RemoteEngine {
     checkEngineTorrent(this.kind, t)
     const dir = mapPath(t.dataDir, this.settings.pathMap)
     let result: AddResult = 'added'
-    if (await this.has(t.infoHash)) result = 'duplicate'
-    else {
+    const known = await this.statusOf(t.infoHash, ['state', 'progress'])
+    if (known) {
+      result = 'duplicate'
+      // Our data is there, but a deluged killed just after the add brought the torrent back paused
+      // and empty (see the header): start it; with no resume data, libtorrent checks the files first.
+      if (!t.download && known.state === 'Paused' && num(known.progress) < 100) {
+        this.log.warn(
+          { infoHash: t.infoHash, name: t.name, progress: num(known.progress) },
+          'deluge: duplicate torrent was paused and incomplete; starting it',
+        )
+        await this.core('core.resume_torrent', [[t.infoHash]])
+      }
+    } else {
       try {
         const id = await this.core('core.add_torrent_file', [
           `${t.infoHash}.torrent`,
@@ -256,8 +271,15 @@ export class DelugeEngine implements RemoteEngine {
   }
 
   private async has(infoHash: string): Promise<boolean> {
-    const s = await this.core('core.get_torrent_status', [infoHash, ['name']])
+    return (await this.statusOf(infoHash, ['name'])) !== null
+  }
+
+  /** The torrent's status fields, or null when deluged does not have it. */
+  private async statusOf(infoHash: string, fields: string[]): Promise<Record<string, unknown> | null> {
+    const s = await this.core('core.get_torrent_status', [infoHash, fields])
     return typeof s === 'object' && s !== null && Object.keys(s).length > 0
+      ? (s as Record<string, unknown>)
+      : null
   }
 
   private async requireKnown(infoHash: string): Promise<void> {
