@@ -1,7 +1,8 @@
 import { realpathSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Config } from '../../config/index.js'
-import { openDatabase, openExistingDatabase } from '../../db/index.js'
+// Not db/index.js: that imports every migration, which `torrents make` loads only when one is pending.
+import { openCurrentDatabase } from '../../db/connect.js'
 import { UsageError } from '../../errors.js'
 import { makeSettings, publishList, torrentList } from '../../publish/index.js'
 import { cliLeases, WAIT_HELP, WAIT_OPTIONS, WAIT_USAGE } from '../leases.js'
@@ -97,7 +98,9 @@ export const torrentsMake = defineCommand({
     const out = stringFlag(ctx.values.out)
     const outDir = out === undefined ? config.torrents.out_dir : resolve(ctx.cwd, out)
     const trial = trialListPath(config, outDir, pieceLength)
-    const db = openDatabase(resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database))
+    const db = await openCurrentDatabase(
+      resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database),
+    )
     const bar = progressLine(ctx.err, 'hash')
     try {
       const make = () =>
@@ -168,6 +171,7 @@ export const torrentsList = defineCommand({
     const format = (stringFlag(ctx.values.format) ?? 'json') as ListFormat
     if (!['json', 'magnets', 'csv'].includes(format))
       throw new UsageError(`--format must be json, magnets or csv, not ${JSON.stringify(format)}`)
+    const { openExistingDatabase } = await import('../../db/index.js')
     const db = openExistingDatabase(resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database))
     try {
       ctx.out.write(formatTorrentList(torrentList(db, config), format))
