@@ -21,6 +21,8 @@
  *   npm run bench:seed                                        everything, at full size
  *   npm run bench:seed -- --phases upload --rounds 3          one phase
  *   npm run bench:seed -- --mib 256 --rounds 1 --torrents 1000   a small run
+ *   npm run bench:seed -- --phases upload --rounds 1 --seeders aacseed --downloaders libtorrent \
+ *     --serve-node-args='--cpu-prof --cpu-prof-dir=/tmp/prof'   one side only, serve profiled
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
@@ -42,6 +44,11 @@ const { values: args } = parseArgs({
     mib: { type: 'string' },
     torrents: { type: 'string', default: '10000' },
     'scale-timeout': { type: 'string', default: '120' },
+    // Development A/B runs: one seeder or one downloader only (the bars need both of each).
+    seeders: { type: 'string', default: 'aacseed,qbittorrent' },
+    downloaders: { type: 'string', default: 'aria2c,libtorrent' },
+    // Node options for `aacseed serve`, split on spaces (e.g. '--cpu-prof --cpu-prof-dir=DIR').
+    'serve-node-args': { type: 'string', default: '' },
   },
 })
 const PHASES = new Set(args.phases.split(','))
@@ -61,12 +68,18 @@ const ctx = {
 } as unknown as TestContext
 
 function serve(dir: string, config: string): { child: ChildProcess; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [join(repo, 'bin', 'aacseed.js'), 'serve', '--config', config], {
-    cwd: dir,
-    stdio: 'ignore',
-  })
+  const nodeArgs = args['serve-node-args'].split(' ').filter((a) => a !== '')
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, join(repo, 'bin', 'aacseed.js'), 'serve', '--config', config],
+    {
+      cwd: dir,
+      stdio: 'ignore',
+    },
+  )
   const exited = new Promise<number | null>((res) => child.once('exit', (c) => res(c)))
   cleanups.push(() => child.kill('SIGKILL'))
+  if (nodeArgs.length > 0) console.log(`serve pid ${child.pid}`)
   return { child, exited }
 }
 
@@ -74,6 +87,8 @@ function seedingCount(dbPath: string, sinceId: number): number {
   if (!existsSync(dbPath)) return 0
   const db = openDatabase(dbPath, { readonly: true })
   try {
+    // serve creates the database file before it migrates it.
+    if (!db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'job_runs'").get()) return 0
     const rows = db
       .prepare(
         "SELECT counts FROM job_runs WHERE job = 'engine_status' AND outcome = 'ok' AND id > ? ORDER BY id DESC LIMIT 1",
@@ -89,6 +104,7 @@ function lastRunId(dbPath: string): number {
   if (!existsSync(dbPath)) return 0
   const db = openDatabase(dbPath, { readonly: true })
   try {
+    if (!db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'job_runs'").get()) return 0
     return (db.prepare('SELECT coalesce(max(id), 0) FROM job_runs').pluck().get() as number) ?? 0
   } finally {
     db.close()
@@ -110,10 +126,10 @@ async function libtorrentDownload(torrentPath: string, outDir: string, timeoutS:
   if (code !== 0) throw new Error(`libtorrent download exited ${code}: ${err}`)
 }
 
-/** utime + stime of a process, in seconds (USER_HZ = 100). */
-function cpuSeconds(pid: number): number {
+/** utime and stime of a process, in seconds (USER_HZ = 100). */
+function cpuTimes(pid: number): { user: number; sys: number } {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100
+  return { user: Number(fields[11]) / 100, sys: Number(fields[12]) / 100 }
 }
 
 function rssAnonKb(pid: number): number {
@@ -125,6 +141,8 @@ interface Download {
   seconds: number
   /** The seeder's CPU seconds during the download, and its peak RssAnon (MB); null without a pid. */
   cpu: number | null
+  /** The kernel's part of `cpu` (stime). */
+  sys: number | null
   rssAnonMb: number | null
 }
 
@@ -140,7 +158,7 @@ async function timedDownload(
   const sample = (): void => {
     if (seederPid !== undefined) peak = Math.max(peak, rssAnonKb(seederPid))
   }
-  const cpu0 = seederPid === undefined ? 0 : cpuSeconds(seederPid)
+  const cpu0 = seederPid === undefined ? null : cpuTimes(seederPid)
   const sampler = setInterval(sample, 100)
   const started = process.hrtime.bigint()
   try {
@@ -151,11 +169,13 @@ async function timedDownload(
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
   sample()
-  const cpu = seederPid === undefined ? null : cpuSeconds(seederPid) - cpu0
+  const cpu1 = seederPid === undefined ? null : cpuTimes(seederPid)
+  const cpu = cpu0 && cpu1 ? cpu1.user + cpu1.sys - cpu0.user - cpu0.sys : null
+  const sys = cpu0 && cpu1 ? cpu1.sys - cpu0.sys : null
   const got = readdirSync(join(out, FOLDER)).reduce((n, f) => n + statSync(join(out, FOLDER, f)).size, 0)
   rmSync(out, { recursive: true, force: true })
   if (got !== DATA_BYTES) throw new Error(`${by} downloaded ${got} bytes, expected ${DATA_BYTES}`)
-  return { seconds, cpu, rssAnonMb: seederPid === undefined ? null : peak / 1024 }
+  return { seconds, cpu, sys, rssAnonMb: seederPid === undefined ? null : peak / 1024 }
 }
 
 const median = (xs: number[]): number => {
@@ -202,20 +222,31 @@ async function main(): Promise<void> {
   }
 
   if (PHASES.has('upload')) {
-    const downloaders: Downloader[] = ['aria2c', 'libtorrent']
-    const qbt = await startDaemon(ctx, 'qbittorrent', join(dir, 'qbittorrent'))
-    const engine = createRemoteEngine('qbittorrent', qbt.settings)
+    const seeders = args.seeders.split(',')
+    const downloaders = args.downloaders.split(',').map((d): Downloader => {
+      if (d !== 'aria2c' && d !== 'libtorrent') throw new Error(`--downloaders: unknown downloader ${d}`)
+      return d
+    })
+    for (const x of seeders)
+      if (x !== 'aacseed' && x !== 'qbittorrent') throw new Error(`--seeders: unknown seeder ${x}`)
+    const qbt = seeders.includes('qbittorrent')
+      ? await startDaemon(ctx, 'qbittorrent', join(dir, 'qbittorrent'))
+      : null
+    const engine = qbt ? createRemoteEngine('qbittorrent', qbt.settings) : null
     const torrent = readFileSync(torrentPath)
     const infoHash = infoHashOf(torrent)
-    await engine.add({ torrent, infoHash, name: FOLDER, dataDir: root, verify: true })
-    await waitFor(
-      'qBittorrent seeding',
-      async () => (await engine.list()).some((x) => x.infoHash === infoHash && x.state === 'seeding'),
-      300_000,
-      200,
-    )
-    await qbt.kill('SIGTERM')
+    if (qbt && engine) {
+      await engine.add({ torrent, infoHash, name: FOLDER, dataDir: root, verify: true })
+      await waitFor(
+        'qBittorrent seeding',
+        async () => (await engine.list()).some((x) => x.infoHash === infoHash && x.state === 'seeding'),
+        300_000,
+        200,
+      )
+      await qbt.kill('SIGTERM')
+    }
     const startQbt = async (): Promise<number> => {
+      if (!qbt || !engine) throw new Error('qBittorrent is not among --seeders')
       await qbt.start()
       await waitFor(
         'qBittorrent seeding after a restart',
@@ -231,7 +262,7 @@ async function main(): Promise<void> {
       void (results[`${seeder} ${by}`] ??= []).push(d)
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? ['aacseed', 'qbittorrent'] : ['qbittorrent', 'aacseed']
-      for (const seeder of order) {
+      for (const seeder of order.filter((x) => seeders.includes(x))) {
         if (seeder === 'aacseed') {
           const x = await startServe()
           for (const by of downloaders) record(seeder, by, await timedDownload(torrentPath, by, x.child.pid))
@@ -240,23 +271,24 @@ async function main(): Promise<void> {
         } else {
           const pid = await startQbt()
           for (const by of downloaders) record(seeder, by, await timedDownload(torrentPath, by, pid))
-          await qbt.kill('SIGTERM')
+          await qbt!.kill('SIGTERM')
         }
       }
     }
     line('upload', `median of ${ROUNDS} interleaved round(s); uTP off; loopback, local tracker`)
-    line('seeder / downloader', 'time (each round)        seeder CPU   peak RssAnon')
-    for (const seeder of ['aacseed', 'qbittorrent'])
+    line('seeder / downloader', 'time (each round)        seeder CPU (of it sys)   peak RssAnon')
+    for (const seeder of seeders)
       for (const by of downloaders) {
         const r = results[`${seeder} ${by}`]!
         line(
           `  ${seeder === 'aacseed' ? 'aacseed serve (WebTorrent)' : 'qbittorrent-nox'} / ${by}`,
-          `${median(r.map((x) => x.seconds)).toFixed(2)} s (${r.map((x) => x.seconds.toFixed(1)).join(', ')})   ${median(r.map((x) => x.cpu!)).toFixed(2)} s   ${Math.max(...r.map((x) => x.rssAnonMb!)).toFixed(0)} MB`,
+          `${median(r.map((x) => x.seconds)).toFixed(2)} s (${r.map((x) => x.seconds.toFixed(1)).join(', ')})   ${median(r.map((x) => x.cpu!)).toFixed(2)} s (${median(r.map((x) => x.sys!)).toFixed(2)} s)   ${Math.max(...r.map((x) => x.rssAnonMb!)).toFixed(0)} MB`,
         )
       }
     for (const by of downloaders) {
-      const ours = results[`aacseed ${by}`]!
-      const theirs = results[`qbittorrent ${by}`]!
+      const ours = results[`aacseed ${by}`]
+      const theirs = results[`qbittorrent ${by}`]
+      if (!ours || !theirs) continue
       const ratio = median(ours.map((x) => x.seconds)) / median(theirs.map((x) => x.seconds))
       const cpu = [median(ours.map((x) => x.cpu!)), median(theirs.map((x) => x.cpu!))] as const
       checks.push([`${by}: time ratio aacseed / qBittorrent ${ratio.toFixed(2)} <= 1.0`, ratio <= 1.0])
@@ -265,12 +297,13 @@ async function main(): Promise<void> {
         cpu[0] <= cpu[1],
       ])
     }
-    const anon = Math.max(
-      ...Object.entries(results)
-        .filter(([k]) => k.startsWith('aacseed'))
-        .flatMap(([, r]) => r.map((x) => x.rssAnonMb!)),
-    )
-    checks.push([`aacseed peak RssAnon ${anon.toFixed(0)} MB <= 256`, anon <= 256])
+    const anon = Object.entries(results)
+      .filter(([k]) => k.startsWith('aacseed'))
+      .flatMap(([, r]) => r.map((x) => x.rssAnonMb!))
+    if (anon.length > 0) {
+      const peak = Math.max(...anon)
+      checks.push([`aacseed peak RssAnon ${peak.toFixed(0)} MB <= 256`, peak <= 256])
+    }
   }
 
   if (PHASES.has('transmission') || PHASES.has('restart')) {

@@ -1,6 +1,8 @@
 /** The engines' pure parts and the chunk store, without daemons. */
 import assert from 'node:assert/strict'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import type { FileHandle } from 'node:fs/promises'
+import net from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { configSchema } from '../../src/config/index.js'
@@ -15,7 +17,8 @@ import {
   REMOTE_KINDS,
 } from '../../src/engines/index.js'
 import { transmissionState } from '../../src/engines/transmission.js'
-import { FilePool, pooledChunkStore } from '../../src/engines/webtorrent-store.js'
+import { coalesceWrites } from '../../src/engines/webtorrent.js'
+import { FilePool, pooledChunkStore, ReadCache } from '../../src/engines/webtorrent-store.js'
 import { requireTool, tempDir } from '../helpers.js'
 import { infoHashOf, makeRelease, makeTorrent, mktorrent, openFds } from './fixtures.js'
 
@@ -182,6 +185,89 @@ test('the pooled chunk store reads and writes pieces across file boundaries, and
     new Promise((res, rej) => escaping.get(0, null, (err, buf) => (err ? rej(err) : res(buf)))),
     /leaves the data folder/,
   )
+})
+
+test('the read cache serves the blocks of a window from one read per file, and forgets a piece once it is written', async (t) => {
+  const dir = tempDir(t)
+  // A 32-byte piece and a 28-byte one over three files; windows of 16 bytes; 4-byte blocks.
+  const release = makeRelease(dir, [20, 30, 10])
+  const data = Buffer.concat(release.files.map((f) => readFileSync(join(release.dir, f.path))))
+  let offset = 0
+  const files = release.files.map((f) => {
+    const r = { path: `${release.name}/${f.path}`, length: f.size, offset }
+    offset += f.size
+    return r
+  })
+  class CountingPool extends FilePool {
+    uses = 0
+    override use<T>(path: string, mode: 'r' | 'rw', fn: (fh: FileHandle) => Promise<T>): Promise<T> {
+      this.uses++
+      return super.use(path, mode, fn)
+    }
+  }
+  const pool = new CountingPool(4)
+  t.after(() => pool.closeAll())
+  const cache = new ReadCache(48, 16)
+  const Store = pooledChunkStore(pool, cache)
+  const store = new Store(32, { path: dir, files, length: data.length, name: release.name })
+  const get = (i: number, o: { offset?: number; length?: number } | null): Promise<Buffer> =>
+    new Promise((res, rej) => store.get(i, o, (err, buf) => (err ? rej(err) : res(Buffer.from(buf!)))))
+  const put = (i: number, b: Buffer): Promise<void> =>
+    new Promise((res, rej) => store.put(i, b, (err) => (err ? rej(err) : res())))
+
+  // Piece 0's first window (bytes 0-15) lies in file 0: one read for its four blocks, asked at once.
+  const blocks = await Promise.all([0, 4, 8, 12].map((o) => get(0, { offset: o, length: 4 })))
+  blocks.forEach((b, k) => assert.deepEqual(b, data.subarray(k * 4, k * 4 + 4), `block ${k}`))
+  assert.equal(pool.uses, 1)
+  // Bytes 16-31 span files 0 and 1: two reads, then its blocks come from memory.
+  for (const o of [16, 20, 24, 28])
+    assert.deepEqual(await get(0, { offset: o, length: 4 }), data.subarray(o, o + 4))
+  assert.equal(pool.uses, 3)
+  // The last piece is shorter: its second window is cut at the end of the torrent.
+  for (const o of [0, 16, 24])
+    assert.deepEqual(await get(1, { offset: o, length: 4 }), data.subarray(32 + o, 36 + o))
+  assert.ok(cache.size <= 48, `cache holds ${cache.size} bytes`)
+  // A block crossing windows, and a whole piece (verification) are read directly, not cached.
+  const before = cache.size
+  assert.deepEqual(await get(0, { offset: 14, length: 4 }), data.subarray(14, 18))
+  assert.deepEqual(await get(0, null), data.subarray(0, 32))
+  assert.equal(cache.size, before)
+
+  // A written piece is read again, not served from a window read before the write.
+  await get(0, { offset: 0, length: 4 })
+  const patch = Buffer.alloc(32, 0x5a)
+  await put(0, patch)
+  assert.deepEqual(
+    readFileSync(join(release.dir, release.files[0]!.path)).subarray(0, 4),
+    patch.subarray(0, 4),
+  )
+  assert.deepEqual(await get(0, { offset: 0, length: 4 }), patch.subarray(0, 4))
+  await new Promise<void>((res) => store.close(() => res()))
+  assert.equal(cache.size, 0, "a closed store's windows are dropped")
+})
+
+test('coalesceWrites: chunks written to a socket in one turn leave together, and all arrive', async (t) => {
+  const server = net.createServer()
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res))
+  t.after(() => server.close())
+  const accepted = new Promise<net.Socket>((res) => server.once('connection', res))
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1')
+  t.after(() => client.destroy())
+  const sock = await accepted
+  t.after(() => sock.destroy())
+  coalesceWrites(sock)
+  let received = 0
+  const all = new Promise<void>((res) =>
+    client.on('data', (d: Buffer) => {
+      received += d.length
+      if (received === 10_000) res()
+    }),
+  )
+  for (let i = 0; i < 10; i++) sock.write(Buffer.alloc(1000, i))
+  // An idle socket sends each chunk at once; corked, all ten wait for the end of the turn.
+  assert.equal(sock.writableLength, 10_000)
+  await all
+  assert.equal(sock.writableLength, 0)
 })
 
 test('[engine] labels reach every daemon kind; the deprecated per-kind labels still win for their kind', () => {
