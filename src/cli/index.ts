@@ -68,6 +68,10 @@ export async function main(argv: string[], io: Partial<CommandIO> = {}): Promise
   }
   // Only a head start: if it fails, the command does the same work itself when it needs it.
   if (entry.prestart && !rest.some((a) => a === '--help' || a === '-h')) void entry.prestart().catch(() => {})
+  // The config's modules (the schema, zod, the TOML parser) load beside the command's: the loader
+  // compiles one graph while it waits on the other's file reads.
+  const configModule = import('../config/index.js')
+  configModule.catch(() => {})
   const command = await entry.load()
   try {
     let parsed
@@ -85,7 +89,7 @@ export async function main(argv: string[], io: Partial<CommandIO> = {}): Promise
     }
     const configPath = typeof parsed.values.config === 'string' ? parsed.values.config : undefined
     // Loaded once a command runs: `aacseed --help` needs no schema (zod) or TOML parser.
-    const { describeConfigLocation, loadConfig, locateConfig } = await import('../config/index.js')
+    const { describeConfigLocation, loadConfig, locateConfig } = await configModule
     if (parsed.values.help) {
       const where = describeConfigLocation(
         locateConfig({ path: configPath, env: ctxIO.env, cwd: ctxIO.cwd }),
