@@ -20,6 +20,7 @@
  */
 import { Worker } from 'node:worker_threads'
 import type { Db } from '../db/index.js'
+import type { GroupCoverage } from './groups.js'
 import type { CoverageInputs } from './inputs.js'
 import { computeCoverage, type CoverageReport } from './model.js'
 import { CoverageSource } from './source.js'
@@ -42,6 +43,8 @@ export interface CoverageSnapshot {
   report: CoverageReport
   /** Bodies serialized with the report (by the worker): the /api/coverage summary and /api/timeline. */
   bodies?: { summary: Buffer; timeline: Buffer; timelineGzip: Buffer }
+  /** Coverage per upstream group, computed with the report (by the worker, when given `groups`). */
+  groups?: GroupCoverage[]
 }
 
 /** Recompute in a worker thread reading `dbPath`, with external figures from `inputs` (see ./worker.ts). */
@@ -49,6 +52,8 @@ export interface CoverageWorkerOptions {
   dbPath: string
   /** The factory of the worker's `CoverageInputs`; null: none (`NO_EXTERNAL_INPUTS`). */
   inputs: InputsFactorySpec | null
+  /** A function `(db, arg) => GroupCoverage[]` the worker computes with each report. */
+  groups?: InputsFactorySpec
 }
 
 export interface CoverageCacheOptions {
@@ -184,7 +189,11 @@ export class CoverageCache {
   #startWorker(): Worker {
     const opts = this.#workerOptions!
     const w = new Worker(new URL('./worker.js', import.meta.url), {
-      workerData: { dbPath: opts.dbPath, inputs: opts.inputs } satisfies CoverageWorkerData,
+      workerData: {
+        dbPath: opts.dbPath,
+        inputs: opts.inputs,
+        groups: opts.groups ?? null,
+      } satisfies CoverageWorkerData,
     })
     // Idle between recomputations: it must not keep the process alive.
     w.unref()
@@ -237,6 +246,7 @@ export class CoverageCache {
             timeline: toBuffer(b.timeline),
             timelineGzip: toBuffer(b.timelineGzip),
           },
+          ...(b.groups ? { groups: b.groups } : {}),
         })
         done()
       }

@@ -2,6 +2,7 @@
  * What the coverage worker (./worker.ts) and the cache (./cache.ts) exchange, and how a report is
  * cut into slices and put together again.
  */
+import type { GroupCoverage } from './groups.js'
 import type { CoverageReport } from './model.js'
 
 /** Where the worker finds its `CoverageInputs`: `(await import(module))[name](db, arg)`. */
@@ -16,6 +17,8 @@ export interface InputsFactorySpec {
 export interface CoverageWorkerData {
   dbPath: string
   inputs: InputsFactorySpec | null
+  /** A function `(db, arg) => GroupCoverage[]` computed with each report; absent: none. */
+  groups?: InputsFactorySpec | null
 }
 
 /** Main thread to worker. */
@@ -40,6 +43,8 @@ export type FromWorker =
       summary: Uint8Array
       timelineGzip: Uint8Array
       timeline: Uint8Array
+      /** Coverage per upstream group, when the worker was given a `groups` function. */
+      groups?: GroupCoverage[]
     }
   | { type: 'slice'; target: number; values: unknown[] }
   | { type: 'failed'; generation: number; message: string }

@@ -11,13 +11,17 @@
  * thread takes 100–200 ms, as long as the computation. The worker keeps the report and hands it
  * over in slices of at most `SLICE` array elements, one slice per request from the main thread,
  * so each slice is a short task between HTTP requests. The bodies the dashboard loads first are
- * serialized (and gzipped) here too and travel as bytes.
+ * serialized (and gzipped) here too and travel as bytes. The coverage per upstream group (the
+ * metrics' `aacseed_group_*`) is computed here as well: it reads the health of every torrent again
+ * (a few hundred milliseconds at 10,000), which on the main thread stalled the first request of
+ * each new generation.
  */
 import { readlinkSync } from 'node:fs'
 import { setPriority } from 'node:os'
 import { parentPort, workerData } from 'node:worker_threads'
 import { gzipSync } from 'node:zlib'
 import { openDatabase } from '../db/index.js'
+import type { GroupCoverage } from './groups.js'
 import type { CoverageInputs } from './inputs.js'
 import { coverageJson, timelineJson } from './json.js'
 import { computeCoverage } from './model.js'
@@ -65,6 +69,13 @@ async function main(): Promise<void> {
     inputs = NO_EXTERNAL_INPUTS
   }
   const source = new CoverageSource(db, inputs)
+  let groups: ((db: unknown, arg: unknown) => GroupCoverage[]) | undefined
+  if (data.groups) {
+    const mod = (await import(data.groups.module)) as Record<string, typeof groups>
+    groups = mod[data.groups.name]
+    if (typeof groups !== 'function')
+      throw new Error(`coverage worker: ${data.groups.module} exports no function ${data.groups.name}`)
+  }
   let pending: Array<{ target: number; values: unknown[] }> = []
   port.on('message', (msg: ToWorker) => {
     if (msg.type === 'next') {
@@ -82,6 +93,7 @@ async function main(): Promise<void> {
       )
       const timeline = Buffer.from(JSON.stringify(timelineJson(report, { generation: g })))
       const timelineGzip = gzipSync(timeline, { level: 4 })
+      const groupReport = groups?.(db, data.groups!.arg)
       pending = reportSlices(report)
       const begin: FromWorker = {
         type: 'begin',
@@ -93,6 +105,7 @@ async function main(): Promise<void> {
         summary,
         timeline,
         timelineGzip,
+        ...(groupReport ? { groups: groupReport } : {}),
       }
       // Copied, not transferred: a short Buffer may sit in Node's shared pool.
       port.postMessage(begin)

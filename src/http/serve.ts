@@ -43,6 +43,9 @@ export function healthInputs(db: Db, config: Config): CoverageInputs {
   )
 }
 
+/** For the coverage worker, which finds it here by name: `readGroupCoverage(db, config)`. */
+export { readGroupCoverage }
+
 /** Whether a listen address is this machine only (127.0.0.0/8, ::1, localhost). */
 export function isLoopback(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase()
@@ -67,6 +70,7 @@ export async function startServeHttp(
       : {
           dbPath: config.catalog.database,
           inputs: { module: import.meta.url, name: 'healthInputs', arg: config },
+          groups: { module: import.meta.url, name: 'readGroupCoverage', arg: config },
         },
     onError: (message) => logger.warn({ err: message }, `coverage: ${message}`),
   })

@@ -308,7 +308,9 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
             runs: opts.jobs.recentRuns({ limit: 200 }),
           }
         : null
-      metrics.refresh(snap, problems.counts(), jobs, mirrorSummary(opts.db), opts.groups?.() ?? null)
+      // Computed with the snapshot by the coverage worker when it has them: off the event loop.
+      const groups = snap.groups ?? opts.groups?.() ?? null
+      metrics.refresh(snap, problems.counts(), jobs, mirrorSummary(opts.db), groups)
     }
     return snap
   }

@@ -195,4 +195,39 @@ test('per group: upstream, held, seeded, on ≥ 1 and ≥ N seedboxes, swarm buc
       'm',
     ),
   )
+
+  // As serve runs it: the coverage worker computes the groups with each report, and /metrics
+  // takes them from the snapshot instead of reading them on the event loop.
+  const inWorker = new CoverageCache({
+    db: reader,
+    inputs: NO_EXTERNAL_INPUTS,
+    worker: {
+      dbPath: config.catalog.database,
+      inputs: null,
+      groups: {
+        module: new URL('../../src/mirror/groups.js', import.meta.url).href,
+        name: 'readGroupCoverage',
+        arg: config,
+      },
+    },
+  })
+  t.after(() => inWorker.close())
+  const snap = await inWorker.ready()
+  assert.deepEqual(snap.groups, rows)
+  let calls = 0
+  const served = buildHttpServer({
+    db: reader,
+    coverage: inWorker,
+    groups: () => {
+      calls++
+      return readGroupCoverage(reader, config)
+    },
+    logger: createLogger({ level: 'silent' }),
+    version: '9.9.9-test',
+  })
+  t.after(() => served.close())
+  const fromWorker = (await served.inject('/metrics')).body
+  assert.match(fromWorker, /^aacseed_group_torrents\{group="scihub",level="seeded"\} 3$/m)
+  assert.match(fromWorker, /^aacseed_group_torrents\{group="scihub",level="on_seedbox"\} 2$/m)
+  assert.equal(calls, 0, 'the groups came with the snapshot')
 })
