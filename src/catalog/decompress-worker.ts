@@ -1,9 +1,13 @@
 /**
  * Worker thread: reads one metadata file at a time, decompresses its zstd frames, and hands
  * chunks of complete lines, numbered, straight to the line workers (over their MessagePorts),
- * which check and write them. Every chunk (and every over-long line it skips) gets a sequence
- * number; the main thread puts the results back in that order and returns one credit per item
- * it has taken, which bounds the chunks in flight and so the memory.
+ * which check and write them. When every line worker already has LOCAL_AFTER chunks in hand,
+ * it checks the chunk itself (line-check.ts) instead of waiting: on a 2-core machine one line
+ * worker and this thread then share the checking, and the scan starts one thread fewer (a
+ * thread costs about 0.1 s of CPU to start, and each compiles the checker again). Every chunk
+ * (and every over-long line it skips) gets a sequence number; the main thread puts the results
+ * back in that order and returns one credit per item it has taken, which bounds the chunks in
+ * flight and so the memory.
  *
  * Frame boundaries are exact: `ZSTD_decompressStream` returns 0 precisely when a frame ends,
  * so single-frame, multi-frame and seekable files are all read the same way.
@@ -16,11 +20,22 @@ import { open } from 'node:fs/promises'
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads'
 import type { ChunkRequest, DecompressMessage, FileRequest, MetaFrame } from './line-protocol.js'
 import { Checkpointer, ITEMS_PER_CHECKPOINT } from './checkpointer.js'
+import { processChunk } from './line-check.js'
 import { WriteLock } from './write-lock.js'
 import { newDecompressContext } from './zstd.js'
 
-const { ports, writeLock } = workerData as { ports: MessagePort[]; writeLock: SharedArrayBuffer }
+const { ports, writeLock, inHandCounts } = workerData as {
+  ports: MessagePort[]
+  writeLock: SharedArrayBuffer
+  inHandCounts: SharedArrayBuffer
+}
 const lock = new WriteLock(writeLock)
+/**
+ * Chunks sent to each line worker and not yet checked: added to here, taken off by the worker
+ * as it finishes one. Shared memory, not messages: this thread decompresses without returning
+ * to its event loop for many chunks, and a count it learned from messages would be stale.
+ */
+const inHand = new Int32Array(inHandCounts)
 
 /**
  * Chunk buffers the line workers have sent back (see line-worker.ts). Reusing them spares the
@@ -33,6 +48,13 @@ for (const port of ports)
   port.on('message', (b: ArrayBuffer) => {
     if (spare.length < MAX_SPARE) spare.push(b)
   })
+
+/**
+ * A line worker holding this many chunks (one being checked, the rest queued) has enough to do
+ * while this thread checks the next one: it never runs dry, and this thread does not sit
+ * waiting for credits.
+ */
+const LOCAL_AFTER = 3
 
 /** A chunk buffer of `bytes`: a spare one when one of that size is at hand. */
 function chunkBuffer(bytes: number): Buffer {
@@ -71,6 +93,17 @@ function written(n: number): void {
 
 function post(m: DecompressMessage): void {
   parentPort!.postMessage(m)
+}
+
+/** Checks a chunk on this thread; its verdicts go to the main thread as a line worker's do. */
+function checkHere(chunk: ChunkRequest): void {
+  try {
+    parentPort!.postMessage(processChunk(chunk, lock))
+  } catch (e) {
+    parentPort!.postMessage({ type: 'chunk-failed', seq: chunk.seq, error: (e as Error).stack ?? String(e) })
+    return
+  }
+  if (spare.length < MAX_SPARE) spare.push(chunk.buffer)
 }
 
 async function acquire(): Promise<void> {
@@ -156,8 +189,24 @@ async function readFile(req: FileRequest): Promise<void> {
       context: req.context,
       target: req.target,
     }
-    ports[nextPort]!.postMessage(chunk, [chunk.buffer, ends.buffer])
-    nextPort = (nextPort + 1) % ports.length
+    // The line worker with the fewest chunks in hand (the first such after the last one used).
+    let k = nextPort
+    let least = Atomics.load(inHand, k)
+    for (let j = 1; j < ports.length; j++) {
+      const c = (nextPort + j) % ports.length
+      const n = Atomics.load(inHand, c)
+      if (n < least) {
+        k = c
+        least = n
+      }
+    }
+    if (least >= LOCAL_AFTER) {
+      checkHere(chunk)
+      return
+    }
+    Atomics.add(inHand, k, 1)
+    ports[k]!.postMessage(chunk, [chunk.buffer, ends.buffer])
+    nextPort = (k + 1) % ports.length
   }
 
   const sendLong = async (offset: number, length: number): Promise<void> => {

@@ -33,16 +33,23 @@ export class LinePool {
   private readonly lineWorkers: Worker[]
   private listener: ReaderListener | null = null
   private broken: Error | null = null
+  /** Chunks the decompress worker checked itself because the line workers were busy. */
+  checkedByDecompressor = 0
 
+  /**
+   * `size` line workers; 0 for one per core but one, the decompress worker's, which checks
+   * chunks too when the line workers are busy.
+   */
   constructor(size = 0) {
-    const n = size > 0 ? size : Math.max(1, availableParallelism())
+    const n = size > 0 ? size : Math.max(1, availableParallelism() - 1)
     const channels = Array.from({ length: n }, () => new MessageChannel())
     // The line workers (and now and then the decompress worker's checkpoint) take turns at
     // SQLite's write lock through this word: see write-lock.ts.
     const writeLock = new SharedArrayBuffer(4)
-    this.lineWorkers = channels.map((c) => {
+    const inHandCounts = new SharedArrayBuffer(4 * n)
+    this.lineWorkers = channels.map((c, index) => {
       const w = new Worker(new URL('./line-worker.js', import.meta.url), {
-        workerData: { port: c.port2, writeLock },
+        workerData: { port: c.port2, writeLock, inHandCounts, index },
         transferList: [c.port2],
         resourceLimits: WORKER_LIMITS,
       })
@@ -55,11 +62,20 @@ export class LinePool {
     })
     const ports = channels.map((c) => c.port1)
     this.decompressor = new Worker(new URL('./decompress-worker.js', import.meta.url), {
-      workerData: { ports, writeLock },
+      workerData: { ports, writeLock, inHandCounts },
       transferList: ports,
       resourceLimits: WORKER_LIMITS,
     })
-    this.decompressor.on('message', (m: DecompressMessage) => this.listener?.decompress(m))
+    // The decompressor checks a chunk itself when every line worker is busy: its verdicts
+    // come this way too.
+    this.decompressor.on('message', (m: DecompressMessage | ChunkResult | ChunkFailure) => {
+      if (m.type === 'chunk') {
+        this.checkedByDecompressor++
+        this.listener?.chunk(m)
+      } else if (m.type === 'chunk-failed')
+        this.fail(new Error(`decompress worker failed on chunk ${m.seq}: ${m.error}`))
+      else this.listener?.decompress(m)
+    })
     this.decompressor.on('error', (e) => this.fail(e))
   }
 

@@ -1,143 +1,32 @@
 /**
- * Worker thread: validates a chunk of complete lines of a decompressed metadata file and writes
- * the valid records to the catalog. Validation and binding values for SQLite are the expensive
- * parts of a scan, so they run here, on every core, while the decompress worker reads ahead;
- * only counts and problems go back to the main thread.
+ * Worker thread: checks the chunks of lines the decompress worker sends (line-check.ts), on
+ * every core but the decompressor's, while that one reads ahead; verdicts go to the main thread.
  */
-import { isUtf8 } from 'node:buffer'
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads'
-import { aacidRawFrom, aacidRawTo, checkRecordLine } from './record-line.js'
-import { aacidTag } from './record-key.js'
-import { checkRecordRules, ruleSeconds, type FileContext } from './record-rules.js'
-import type { ChunkRequest, ChunkResult, LineProblem } from './line-protocol.js'
-import { RecordWriter, type RecordColumns } from './store.js'
+import { processChunk } from './line-check.js'
+import type { ChunkRequest } from './line-protocol.js'
 import { WriteLock } from './write-lock.js'
 
-let writer: RecordWriter | null = null
-const writeLock = new WriteLock((workerData as { writeLock: SharedArrayBuffer }).writeLock)
-
-function writerFor(path: string): RecordWriter {
-  if (writer?.path !== path) {
-    writer?.close()
-    writer = new RecordWriter(path)
-  }
-  return writer
+const {
+  port: chunks,
+  writeLock,
+  inHandCounts,
+  index,
+} = workerData as {
+  port: MessagePort
+  writeLock: SharedArrayBuffer
+  /** Chunks each line worker holds, for the decompress worker (see there); this one's is `index`. */
+  inHandCounts: SharedArrayBuffer
+  index: number
 }
-
-function processChunk(req: ChunkRequest): ChunkResult {
-  const buf = new Uint8Array(req.buffer, 0, req.length)
-  const ctx: FileContext = req.context
-  const chunkIsUtf8 = req.utf8
-  const cols: RecordColumns = {
-    count: 0,
-    seconds: [],
-    tags: [],
-    lines: [],
-    offsets: [],
-    lengths: [],
-    folders: [],
-  }
-  const problems: LineProblem[] = []
-  let first: string | null = null
-  let pos = 0
-  let line = req.lineBase
-  const n = buf.length
-  let prev: string | null = null
-  let prevLine = 0
-  let sorted = true
-  const repeats: ChunkResult['repeats'] = []
-  const folders = new Map<string, number>()
-  const newlines = req.newlines
-  for (let k = 0; pos < n; k++) {
-    const end = k < newlines.length ? newlines[k]! : n
-    const check = checkLine(buf, pos, end, chunkIsUtf8, ctx)
-    if (check.ok) {
-      if (prev !== null) {
-        if (check.aacid === prev) {
-          const r = repeats[repeats.length - 1]
-          if (r && r.aacid === prev && r.last === prevLine) {
-            r.last = line
-            r.n++
-          } else repeats.push({ aacid: prev, first: prevLine, last: line, n: 2 })
-        } else if (check.aacid < prev) sorted = false
-      }
-      first ??= check.aacid
-      prev = check.aacid
-      prevLine = line
-      // Set by the rules check this line just passed.
-      cols.seconds.push(ruleSeconds)
-      cols.tags.push(aacidTag(check.aacid))
-      cols.lines.push(line)
-      cols.offsets.push(req.base + pos)
-      cols.lengths.push(end - pos)
-      cols.folders.push(check.dataFolder ?? '')
-      if (check.dataFolder !== null) folders.set(check.dataFolder, (folders.get(check.dataFolder) ?? 0) + 1)
-    } else {
-      problems.push({
-        line,
-        offset: req.base + pos,
-        aacid: check.aacid,
-        code: check.code,
-        message: check.message,
-      })
-    }
-    line++
-    pos = end + 1
-  }
-  cols.count = cols.lines.length
-  if (cols.count > 0) {
-    const w = writerFor(req.target.database)
-    writeLock.hold(() => w.write(req.target.fileId, cols))
-  }
-  return {
-    type: 'chunk',
-    seq: req.seq,
-    lines: line - req.lineBase,
-    records: cols.count,
-    problems,
-    first,
-    last: prev,
-    firstLine: cols.lines[0] ?? 0,
-    lastLine: prevLine,
-    sorted,
-    repeats,
-    folders: [...folders],
-  }
-}
-
-type LineVerdict =
-  | { ok: true; aacid: string; dataFolder: string | null }
-  | { ok: false; code: string; message: string; aacid: string | null }
-
-function checkLine(
-  buf: Uint8Array,
-  start: number,
-  end: number,
-  chunkIsUtf8: boolean,
-  ctx: FileContext,
-): LineVerdict {
-  if (!chunkIsUtf8 && !isUtf8(buf.subarray(start, end))) {
-    return { ok: false, code: 'invalid-utf8', message: 'line is not valid UTF-8', aacid: null }
-  }
-  if (start === end)
-    return {
-      ok: false,
-      code: 'empty-line',
-      message: 'empty line: every line must hold one record',
-      aacid: null,
-    }
-  const r = checkRecordLine(buf, start, end)
-  if (!r.ok) return { ok: false, code: r.code, message: r.message, aacid: null }
-  const v = checkRecordRules(ctx, r.aacid, r.dataFolder, buf, aacidRawFrom, aacidRawTo)
-  if (v) return { ok: false, ...v, aacid: r.aacid }
-  return r
-}
+const lock = new WriteLock(writeLock)
+const inHand = new Int32Array(inHandCounts)
 
 // Chunks come from the decompress worker over this port; verdicts go to the main thread.
-const chunks = (workerData as { port: MessagePort; writeLock: SharedArrayBuffer }).port
 chunks.on('message', (req: ChunkRequest) => {
   try {
-    const res = processChunk(req)
+    const res = processChunk(req, lock)
+    Atomics.sub(inHand, index, 1)
     parentPort!.postMessage(res)
     // The buffer goes back to the decompress worker for its next chunk (nothing here keeps a
     // view of it: the strings taken from it are copies).

@@ -43,6 +43,11 @@ export interface ScanOptions {
   only?: Map<string, Set<string>>
   /** Re-read entries even when they look unchanged. */
   full?: boolean
+  /**
+   * Reader threads the caller started ahead (and closes); without them the scan starts its own
+   * when it finds a metadata file to read. Their size wins over `parseWorkers`.
+   */
+  readers?: LinePool
   onProgress?: (p: ScanProgress) => void
   signal?: AbortSignal
 }
@@ -104,6 +109,7 @@ export async function scan(opts: ScanOptions): Promise<ScanReport> {
   const touched = new Set<string>()
   const rootIds: number[] = []
   let pool: LinePool | undefined
+  let ownPool: LinePool | undefined
   try {
     const planned: Planned[] = []
     for (const root of roots) {
@@ -119,7 +125,7 @@ export async function scan(opts: ScanOptions): Promise<ScanReport> {
       touched.add(p.release.range.collection)
       stats.entriesRead++
       if (p.kind === 'meta') {
-        pool ??= new LinePool(opts.parseWorkers ?? 0)
+        pool ??= opts.readers ?? (ownPool = new LinePool(opts.parseWorkers ?? 0))
         const base = bytesBefore
         stats.recordsRead += await catalogMetaFile(store, pool, p, opts, (done, records) =>
           opts.onProgress?.({
@@ -163,7 +169,7 @@ export async function scan(opts: ScanOptions): Promise<ScanReport> {
     })
     throw e
   } finally {
-    await pool?.close()
+    await ownPool?.close()
   }
 }
 

@@ -38,7 +38,10 @@ const catalog = z
       .min(65_536)
       .max(64 * 1024 * 1024)
       .default(2 * 1024 * 1024),
-    /** Worker threads parsing and validating records (0 = one per core). */
+    /**
+     * Worker threads parsing and validating records, besides the decompressing thread, which
+     * validates too when they are busy (0 = one per core but one).
+     */
     parse_workers: z.number().int().min(0).max(64).default(0),
     /** A longer metadata line is reported (`line-too-long`) and skipped, which bounds memory. */
     max_line_bytes: z

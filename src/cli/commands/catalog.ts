@@ -2,7 +2,10 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { parseDataFolderName, parseMetaFileName } from '../../aac/index.js'
-import { getRecord, scan, scanSettings, writeSampleRelease, type ScanReport } from '../../catalog/index.js'
+// scan.js, not the catalog's index: `scan` should not load the sample writer or the zstd
+// compressor (start-up is a fixed part of every scan's time).
+import { scan, scanSettings, type ScanReport } from '../../catalog/scan.js'
+import { LinePool } from '../../catalog/line-pool.js'
 import type { Config } from '../../config/index.js'
 import { openDatabase, openExistingDatabase } from '../../db/index.js'
 import { UsageError } from '../../errors.js'
@@ -49,23 +52,35 @@ async function runScan(
   extra: { only?: Map<string, Set<string>>; full?: boolean; shared?: boolean } = {},
 ): Promise<ScanReport> {
   const { shared, ...options } = extra
-  const db = openDatabase(dbPath)
-  const bar = progressLine(ctx.err, 'scan')
-  const run = () =>
-    scan({
-      db,
-      roots,
-      ...scanSettings(config.catalog),
-      ...options,
-      onProgress: (p) =>
-        bar.update(p.bytesDone, p.bytesTotal, () => `${p.records.toLocaleString('en')} records`),
-    })
+  const settings = scanSettings(config.catalog)
+  // A new catalog reads every metadata file: its reader threads start now, each on the core the
+  // main thread leaves idle while it creates the database and lists the roots, instead of
+  // after (starting them costs more CPU than both). An existing catalog starts them only if
+  // the scan finds a file to read.
+  const readers =
+    dbPath !== ':memory:' && !existsSync(dbPath) ? new LinePool(settings.parseWorkers) : undefined
   try {
-    // A database serve (or another command) may be writing: hold the catalog while scanning.
-    return shared ? await cliLeases(db, ctx).with(['catalog'], 'scan', run) : await run()
+    const db = openDatabase(dbPath)
+    const bar = progressLine(ctx.err, 'scan')
+    const run = () =>
+      scan({
+        db,
+        roots,
+        ...settings,
+        ...options,
+        ...(readers ? { readers } : {}),
+        onProgress: (p) =>
+          bar.update(p.bytesDone, p.bytesTotal, () => `${p.records.toLocaleString('en')} records`),
+      })
+    try {
+      // A database serve (or another command) may be writing: hold the catalog while scanning.
+      return shared ? await cliLeases(db, ctx).with(['catalog'], 'scan', run) : await run()
+    } finally {
+      bar.done()
+      db.close()
+    }
   } finally {
-    bar.done()
-    db.close()
+    await readers?.close()
   }
 }
 
@@ -161,6 +176,7 @@ export const getCommand = defineCommand({
       resolve(ctx.cwd, stringFlag(ctx.values.db) ?? ctx.config().catalog.database),
     )
     try {
+      const { getRecord } = await import('../../catalog/get.js')
       const r = await getRecord(db, ctx.positionals[0]!)
       // The record is data: a pipe gets its exact bytes (a CRLF line keeps its \r). A terminal
       // gets the visible form, since JSON strings may hold raw C1 controls (U+009B is a CSI).
@@ -218,6 +234,7 @@ export const demoCommand = defineCommand({
     if (!out) throw new UsageError('usage: aacseed demo --out DIR')
     const dir = resolve(ctx.cwd, out)
     const root = join(dir, 'releases')
+    const { writeSampleRelease } = await import('../../catalog/sample.js')
     const sample = writeSampleRelease({ root })
     const dbPath = resolve(ctx.cwd, stringFlag(ctx.values.db) ?? join(dir, 'aacseed.db'))
     const report = await runScan(ctx, ctx.config(), dbPath, [root])
