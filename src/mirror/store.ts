@@ -485,18 +485,42 @@ export class MirrorStore {
    * Visits the torrents a source lists now, a page at a time in btih order, giving the event
    * loop a turn between pages: a source may list a million.
    */
-  async eachUpstream(source: string, fn: (t: StoredUpstream) => void, pageSize = 5000): Promise<void> {
+  async eachUpstream(
+    source: string,
+    fn: (t: StoredUpstream) => void,
+    opts: { collections?: readonly string[]; pageSize?: number } = {},
+  ): Promise<void> {
+    const pageSize = opts.pageSize ?? 5000
+    const only = opts.collections !== undefined
     const page = this.db.prepare(
-      `${UPSTREAM} WHERE source = ? AND listed = 1 AND btih > ? ORDER BY btih LIMIT ?`,
+      `${UPSTREAM} WHERE source = ? AND listed = 1 AND btih > ?${only ? ' AND collection IN (SELECT value FROM json_each(?))' : ''} ORDER BY btih LIMIT ?`,
     )
+    const collections = JSON.stringify(opts.collections ?? [])
     let after = ''
     for (;;) {
-      const rows = page.all(source, after, pageSize) as Record<string, unknown>[]
+      const rows = (
+        only ? page.all(source, after, collections, pageSize) : page.all(source, after, pageSize)
+      ) as Record<string, unknown>[]
       for (const r of rows) fn(upstreamRow(r))
       if (rows.length < pageSize) return
       after = rows[rows.length - 1]!.btih as string
       await new Promise((r) => setImmediate(r))
     }
+  }
+
+  /**
+   * How many AAC releases a source lists now, per collection: counted inside SQLite, so a
+   * million-entry list costs no row objects when few of its collections are followed.
+   */
+  upstreamCollections(source: string): Map<string, number> {
+    return new Map(
+      this.db
+        .prepare(
+          'SELECT collection, COUNT(*) FROM upstream_torrents WHERE source = ? AND listed = 1 GROUP BY collection',
+        )
+        .raw()
+        .all(source) as Array<[string, number]>,
+    )
   }
 
   /**

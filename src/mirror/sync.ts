@@ -370,7 +370,21 @@ export class MirrorSync {
         if (follows(t)) followed.push({ ...t, source: s.name })
       }
       if (fresh) fresh.forEach(visit)
-      else await this.store.eachUpstream(s.name, visit)
+      else {
+        // Counted in SQLite; row objects only for the collections the source follows (building
+        // one for each of a million entries cost seconds).
+        const counts = this.store.upstreamCollections(s.name)
+        const wanted = [...counts.keys()].filter(globMatcher(s.collections))
+        for (const n of counts.values()) offered += n
+        if (wanted.length > 0)
+          await this.store.eachUpstream(
+            s.name,
+            (t) => {
+              if (follows(t)) followed.push({ ...t, source: s.name })
+            },
+            { collections: wanted },
+          )
+      }
       const other = followsOther(s)
       // Only for a source that follows opaque torrents: a real list holds tens of thousands.
       if (s.kinds.includes('other'))
