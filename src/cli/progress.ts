@@ -1,5 +1,5 @@
 /** A one-line progress display on a TTY (stderr); silent otherwise, so logs and pipes stay clean. */
-import { formatBytes } from '../coverage/format.js'
+import { formatBytes } from '../units.js'
 import { rawStream, visible } from './terminal.js'
 
 export interface ProgressLine {

@@ -16,8 +16,7 @@ import {
   type ListSettings,
 } from '../../torrents/index.js'
 import { defineCommand, stringFlag, writeJson } from '../command.js'
-import { formatBytes } from '../../coverage/format.js'
-import { formatBinaryBytes } from '../../units.js'
+import { formatBinaryBytes, formatBytes } from '../../units.js'
 import { progressLine } from '../progress.js'
 import { visible } from '../terminal.js'
 
