@@ -28,17 +28,33 @@ export const SHA1_LENGTH = 20
 export const NEXT = 0
 export const STOP = 1
 
-/** Span `i` of a job: pieces [i × spanPieces, …) and the files holding their bytes. */
+/**
+ * How a job's pieces are cut into spans: `spanPieces` at a time, then the last `tailPieces`
+ * one piece each, so that when the spans run out no lane sits idle for long while another
+ * finishes a whole span.
+ */
+export interface SpanPlan {
+  pieceCount: number
+  spanPieces: number
+  tailPieces: number
+}
+
+export function spanCount(plan: SpanPlan): number {
+  return Math.ceil((plan.pieceCount - plan.tailPieces) / plan.spanPieces) + plan.tailPieces
+}
+
+/** Span `i` of a job: its pieces and the files holding their bytes. */
 export function spanAt(
   files: readonly SpanFile[],
   totalSize: number,
   pieceLength: number,
-  spanPieces: number,
+  plan: SpanPlan,
   i: number,
 ): Span {
-  const pieceCount = Math.ceil(totalSize / pieceLength)
-  const first = i * spanPieces
-  const end = Math.min(first + spanPieces, pieceCount)
+  const head = plan.pieceCount - plan.tailPieces
+  const headSpans = Math.ceil(head / plan.spanPieces)
+  const first = i < headSpans ? i * plan.spanPieces : head + (i - headSpans)
+  const end = i < headSpans ? Math.min(first + plan.spanPieces, head) : first + 1
   return {
     firstPiece: first,
     endPiece: end,

@@ -5,7 +5,7 @@
  * before its job is known (hash-pool.ts).
  */
 import { parentPort } from 'node:worker_threads'
-import { hashSpan, NEXT, spanAt, STOP } from './hash-span.js'
+import { hashSpan, NEXT, spanAt, spanCount, STOP } from './hash-span.js'
 import type { HashJob, WorkerReply } from './hasher.js'
 
 const port = parentPort!
@@ -19,14 +19,14 @@ port.on('message', ({ job }: HashJob) => {
   if (buf.length !== job.readSize) buf = Buffer.allocUnsafe(job.readSize)
   const out = new Uint8Array(job.pieces)
   const control = new Int32Array(job.control)
-  const spanCount = Math.ceil(Math.ceil(job.totalSize / job.pieceLength) / job.spanPieces)
+  const spans = spanCount(job.plan)
   let unreported = 0
   try {
     for (;;) {
       if (Atomics.load(control, STOP) !== 0) break
       const i = Atomics.add(control, NEXT, 1)
-      if (i >= spanCount) break
-      const span = spanAt(job.files, job.totalSize, job.pieceLength, job.spanPieces, i)
+      if (i >= spans) break
+      const span = spanAt(job.files, job.totalSize, job.pieceLength, job.plan, i)
       hashSpan(span, job.pieceLength, job.totalSize, buf, out, (bytes) => {
         unreported += bytes
         if (unreported >= PROGRESS_EVERY) {

@@ -10,10 +10,10 @@
  * Measured on the 2-core bench machine, 2 GiB warm in the page cache: reading it in 128 KiB
  * calls costs 0.3 s of kernel time, in 1 MiB or larger calls 1.0–1.4 s (`dd` shows the same; a
  * buffer that stays in the 512 KiB L2 is the likely reason, and the hash then finds the bytes
- * there too). With 128 KiB reads our CPU time is mktorrent's. Spans claimed one at a time,
- * rather than fixed halves, keep both workers busy to the end when one is slowed (by opening
- * many small files, or by another process), and keep the read streams near each other on a disk
- * that is not cached. Memory stays bounded by workers × read size, whatever the folder size.
+ * there too). With 128 KiB reads our CPU time is mktorrent's. Spans claimed one at a time
+ * (the last ones a single piece each), rather than fixed halves, keep both lanes busy to the
+ * end when one is slowed (by opening many small files, or by another process), and keep the
+ * read streams near each other on a disk that is not cached. Memory stays bounded by workers × read size, whatever the folder size.
  */
 import { availableParallelism } from 'node:os'
 import { statSync } from 'node:fs'
@@ -27,8 +27,10 @@ import {
   NEXT,
   SHA1_LENGTH,
   spanAt,
+  spanCount,
   STOP,
   type SpanFile,
+  type SpanPlan,
 } from './hash-span.js'
 
 export interface HashFile {
@@ -75,7 +77,7 @@ export interface WorkerInit {
   files: SpanFile[]
   pieceLength: number
   totalSize: number
-  spanPieces: number
+  plan: SpanPlan
   readSize: number
 }
 
@@ -101,21 +103,24 @@ export async function hashPieces(
   const pieceCount = Math.ceil(totalSize / pieceLength)
   const readSize = Math.max(opts.readSize ?? DEFAULTS.readSize, 1)
   const spanPieces = Math.max(1, Math.round((opts.spanSize ?? DEFAULTS.spanSize) / pieceLength))
-  const spanCount = Math.ceil(pieceCount / spanPieces)
+  const wanted = opts.workers || availableParallelism()
+  const lanes = Math.max(1, Math.min(wanted, Math.ceil(pieceCount / spanPieces)))
+  const inline = totalSize < (opts.inlineBelow ?? DEFAULTS.inlineBelow)
+  const plan: SpanPlan = {
+    pieceCount,
+    spanPieces,
+    tailPieces: inline || lanes === 1 ? 0 : Math.min(pieceCount, lanes * spanPieces),
+  }
+  const spans = spanCount(plan)
 
   opts.signal?.throwIfAborted()
-  if (totalSize < (opts.inlineBelow ?? DEFAULTS.inlineBelow)) {
+  if (inline) {
     const out = Buffer.alloc(pieceCount * SHA1_LENGTH)
     const buf = Buffer.allocUnsafe(Math.min(readSize, Math.max(totalSize, 1)))
     let done = 0
-    for (let i = 0; i < spanCount; i++)
-      hashSpan(
-        spanAt(streamFiles, totalSize, pieceLength, spanPieces, i),
-        pieceLength,
-        totalSize,
-        buf,
-        out,
-        (n) => opts.onProgress?.((done += n)),
+    for (let i = 0; i < spans; i++)
+      hashSpan(spanAt(streamFiles, totalSize, pieceLength, plan, i), pieceLength, totalSize, buf, out, (n) =>
+        opts.onProgress?.((done += n)),
       )
     return out
   }
@@ -126,16 +131,14 @@ export async function hashPieces(
     files: streamFiles,
     pieceLength,
     totalSize,
-    spanPieces,
+    plan,
     readSize,
   }
-  const wanted = opts.workers || availableParallelism()
-  const lanes = Math.max(1, Math.min(wanted, spanCount))
-  await runWorkers(opts.callerHashes ? lanes - 1 : lanes, init, spanCount, opts)
+  await runWorkers(opts.callerHashes ? lanes - 1 : lanes, init, spans, opts)
   return Buffer.from(new Uint8Array(init.pieces))
 }
 
-function runWorkers(count: number, init: WorkerInit, spanCount: number, opts: HashOptions): Promise<void> {
+function runWorkers(count: number, init: WorkerInit, spans: number, opts: HashOptions): Promise<void> {
   const control = new Int32Array(init.control)
   return new Promise((resolve, reject) => {
     const workers: Worker[] = []
@@ -179,7 +182,7 @@ function runWorkers(count: number, init: WorkerInit, spanCount: number, opts: Ha
       w.postMessage({ job: init } satisfies HashJob)
     }
     if (opts.callerHashes)
-      void callerLane(init, spanCount, control, () => settled, progress).then(laneDone, (e: unknown) =>
+      void callerLane(init, spans, control, () => settled, progress).then(laneDone, (e: unknown) =>
         finish(e as Error),
       )
   })
@@ -192,7 +195,7 @@ function runWorkers(count: number, init: WorkerInit, spanCount: number, opts: Ha
  */
 async function callerLane(
   init: WorkerInit,
-  spanCount: number,
+  spans: number,
   control: Int32Array,
   stopped: () => boolean,
   progress: (bytes: number) => void,
@@ -202,8 +205,8 @@ async function callerLane(
   for (;;) {
     if (stopped() || Atomics.load(control, STOP) !== 0) return
     const i = Atomics.add(control, NEXT, 1)
-    if (i >= spanCount) return
-    const span = spanAt(init.files, init.totalSize, init.pieceLength, init.spanPieces, i)
+    if (i >= spans) return
+    const span = spanAt(init.files, init.totalSize, init.pieceLength, init.plan, i)
     let bytes = 0
     hashSpan(span, init.pieceLength, init.totalSize, buf, out, (n) => void (bytes += n))
     progress(bytes)
