@@ -10,14 +10,13 @@
  * through read-only handles, and only written (read-write, created on demand) when a piece
  * has to be downloaded. `destroy` never deletes anything.
  *
- * Peers request 16 KiB blocks, and webtorrent asks the store for each block on its own. Read
- * one by one, a 2 GiB upload was 131,072 `pread`s through libuv's thread pool, each with a
- * promise, a pool look-up and a thread hand-off (15% of the seeder's profile, uploading to
- * libtorrent). A peer fetches a piece block after block, so a block read pulls in its whole
- * read window (a piece, at most `window` bytes) into a `ReadCache` shared by the engine, and
- * the following blocks are views of that buffer: one read per window, as libtorrent's own
- * read cache does. webtorrent's `storeCacheSlots` cache is per torrent and keeps whole pieces
- * (20 × up to 16 MiB for each of thousands of torrents), so it stays off.
+ * Peers request 16 KiB blocks, and webtorrent asks the store for each block on its own: a
+ * 2 GiB upload is 131,072 `pread`s through libuv's thread pool. With a `ReadCache`, a block read
+ * pulls in its whole read window (a piece, at most `window` bytes), shared by the engine, and
+ * the following blocks are views of that buffer: one read per window, as libtorrent's read cache
+ * does. The engine leaves it off by default (see `readCacheBytes` in webtorrent.ts: it saved
+ * reads but cost CPU in garbage collection). webtorrent's `storeCacheSlots` cache is per torrent
+ * and keeps whole pieces (20 × up to 16 MiB for each of thousands of torrents), so it stays off.
  */
 import { constants } from 'node:fs'
 import { mkdir, open, type FileHandle } from 'node:fs/promises'
