@@ -373,7 +373,7 @@ export class MirrorSync {
       else {
         // Counted in SQLite; row objects only for the collections the source follows (building
         // one for each of a million entries cost seconds).
-        const counts = this.store.upstreamCollections(s.name)
+        const counts = await this.store.upstreamCollections(s.name)
         const wanted = [...counts.keys()].filter(globMatcher(s.collections))
         for (const n of counts.values()) offered += n
         if (wanted.length > 0)
