@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
@@ -365,11 +365,33 @@ test('transmission: a push the daemon takes without checking our data (a restart
     [400_000, 300_000],
   )
   const daemon = await startTransmission(t, dir)
+  // The daemon answers RPC before it reads its torrents/ folder, so a .torrent written there too
+  // early is loaded by the daemon itself (and the push below is a duplicate: a full run on a loaded
+  // machine did that). The daemon logs "Loaded N torrents" once it has read the folder, but only
+  // for N > 0: hold one other torrent, restart, and wait for that line.
+  const other = prepare(
+    join(dir, 'releases'),
+    'http://127.0.0.1:1/announce',
+    join(dir, 'torrents'),
+    [100_000],
+  )
+  const added = await daemon.rpc('torrent-add', {
+    metainfo: other.torrent.toString('base64'),
+    'download-dir': other.release.root,
+  })
+  assert.equal(added.result, 'success')
+  const logBefore = statSync(daemon.logPath).size
+  await daemon.start()
+  await waitFor(
+    'transmission-daemon to load its torrents',
+    () => readFileSync(daemon.logPath).subarray(logBefore).toString().includes('Loaded 1 torrents'),
+    60_000,
+    50,
+  )
   // The daemon's state in the gap after a restart: the .torrent of a torrent it held is in its
   // torrents/ folder, but not loaded yet. Transmission 3.00 checks only a torrent whose .torrent
   // is not there yet, so it takes this push as an empty download, unchecked. (Reproduced on a real
   // restart by delaying the daemon's settings.json save, which comes before it loads its torrents.)
-  mkdirSync(join(daemon.configDir, 'torrents'), { recursive: true })
   writeFileSync(join(daemon.configDir, 'torrents', `${p.infoHash}.torrent`), p.torrent)
   const logger = memoryLogger()
   const engine = engineFor(t, { url: daemon.url }, { logger })
