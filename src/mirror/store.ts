@@ -420,17 +420,23 @@ export class MirrorStore {
     function* merge(extraDuplicates: number): Generator<void, { offered: number; rejected: number }> {
       if (closed) throw new Error(`the list writer for ${name} is closed`)
       try {
+        // Each staged table is dropped once read, a turn of the event loop apart: dropping all
+        // of a million-entry list's at the end was one long block of freeing pages.
         for (let k = 0; k < STAGE_SLICES; k++) {
           db.transaction(mergeSlice)(k)
+          db.exec(`DROP TABLE ${slices[k]}`)
           yield
         }
         const conflicting = new Map<string, string[]>()
-        for (let k = 0; k < STAGE_SLICES; k++)
+        for (let k = 0; k < STAGE_SLICES; k++) {
           for (const [n, b] of conflictsIn(k)) {
             const list = conflicting.get(n)
             if (list) list.push(b)
             else conflicting.set(n, [b])
           }
+          db.exec(`DROP TABLE ${nameSlices[k]}`)
+          yield
+        }
         return db.transaction(() => {
           const unlist = db.prepare('UPDATE upstream_torrents SET listed = 0 WHERE source = ? AND btih = ?')
           for (const c of [...conflicting.keys()].sort()) {
