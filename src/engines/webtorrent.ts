@@ -27,6 +27,7 @@ import type WebTorrent from 'webtorrent'
 import type { Torrent, WebTorrentOptions } from 'webtorrent'
 import type { Config } from '../config/schema.js'
 import { errorMessage } from '../errors.js'
+import { type Dispatcher, hostAgentClass } from '../host-agent.js'
 import { redactUrlsIn } from '../log/redact.js'
 import {
   checkEngineTorrent,
@@ -592,34 +593,17 @@ export function coalesceWrites(socket: net.Socket): void {
   }) as net.Socket['write']
 }
 
-interface Dispatcher {
-  close(): Promise<void>
-}
-
 /**
  * An undici Agent with at most `connections` sockets per tracker. bittorrent-tracker announces
  * with the global `fetch` (undici), which takes a `dispatcher`, not an http.Agent; without one,
- * a thousand torrents announcing at once open a thousand sockets.
- *
- * The Agent must come from the same undici major as the `fetch` that uses it: the dispatch
- * handler protocol changed between majors (a v7 Agent given to Node 20's undici 6 fetch fails
- * with "invalid onRequestStart method", a v6 one given to Node 26's undici 8 with "invalid
- * onError method"; nodejs/undici#5341). A pinned `undici` dependency would therefore break
- * announces on some supported Node. So the Agent class is taken from the host's own global
- * dispatcher, under `Symbol.for('undici.globalDispatcher.1')`, the key every copy of undici uses
- * to share one global dispatcher (versioned by its Dispatcher API); null if that ever changes,
- * and announces then use the global pool. A `fetch` option in bittorrent-tracker would let us
- * pass an Agent together with its own fetch and drop this.
+ * a thousand torrents announcing at once open a thousand sockets. The Agent class is the host
+ * fetch's own (`hostAgentClass` says why); without it announces use the global pool. A `fetch`
+ * option in bittorrent-tracker would let us pass an Agent together with its own fetch.
  */
 function boundedDispatcher(connections: number): Dispatcher | null {
+  const Agent = hostAgentClass()
+  if (!Agent) return null
   try {
-    // oxlint-disable-next-line typescript/no-meaningless-void-operator -- the read itself is the point
-    void globalThis.Headers // makes Node load its bundled undici, which installs the global dispatcher
-    const global = (globalThis as Record<symbol, unknown>)[Symbol.for('undici.globalDispatcher.1')] as
-      object | undefined
-    const Agent = global?.constructor as
-      (new (opts: { connections: number; keepAliveTimeout: number }) => Dispatcher) | undefined
-    if (!Agent || Agent.name !== 'Agent') return null
     const agent = new Agent({ connections, keepAliveTimeout: 10_000 })
     return typeof agent.close === 'function' ? agent : null
   } catch {

@@ -3,19 +3,16 @@
  * limit and a timeout, retrying with backoff (`withRetry`). Failures are `MirrorError`s naming what
  * was fetched; a body larger than the limit is cut off as it streams, never buffered whole.
  *
- * Requests go through undici (the library behind Node's own `fetch`, as published on npm) for
- * one thing Node's global `fetch` cannot take: a `lookup` on the connection. With a host
- * policy, the addresses a connection is made to are the ones checked (`pinnedLookup`), so a
- * name that resolves to a public address when checked and to 127.0.0.1 when connected (DNS
- * rebinding) is refused. undici 6: its 7 needs Node 20.18.1, and aacseed supports Node 20.
- * It is loaded on the first request: importing it costs start-up time a command that never
- * fetches should not pay.
+ * With a host policy, requests go through a dispatcher of their own (an Agent of the host
+ * fetch's undici, `hostAgentClass`) whose connections resolve names through `pinnedLookup`: the
+ * addresses a connection is made to are the ones checked, so a name that resolves to a public
+ * address when checked and to 127.0.0.1 when connected (DNS rebinding) is refused.
  */
 import { lookup } from 'node:dns/promises'
 import { lstat, open } from 'node:fs/promises'
 import { isIP, type LookupFunction } from 'node:net'
-import type { Dispatcher, Response } from 'undici'
 import { errorMessage } from '../errors.js'
+import { type Dispatcher, hostAgentClass } from '../host-agent.js'
 import { withRetry } from '../retry.js'
 import { MirrorError } from './errors.js'
 import { displayLocation, isRemote } from './location.js'
@@ -88,10 +85,7 @@ export async function* openStream(location: string, opts: FetchOptions): AsyncGe
   // The whole transfer gets `TOTAL_TIMEOUTS` times as long: a list of a million entries is paced
   // by how fast it is stored and may rightly take longer than one timeout, but an upstream that
   // drips a byte at a time must still end.
-  // Loaded before the clock starts: importing undici is aacseed's own start-up (hundreds of
-  // milliseconds on a busy machine), not the upstream's time to answer.
-  const u = await loadUndici()
-  const dispatcher = opts.hosts && !opts.hosts.allowPrivate ? pinnedAgent(u, opts.hosts) : undefined
+  const dispatcher = opts.hosts && !opts.hosts.allowPrivate ? pinnedAgent(opts.hosts) : undefined
   const timeout = new AbortController()
   let timer: NodeJS.Timeout | undefined
   const arm = (): void => {
@@ -105,7 +99,7 @@ export async function* openStream(location: string, opts: FetchOptions): AsyncGe
   ])
   arm()
   try {
-    yield* stream(location, opts, signal, arm, u.fetch, dispatcher)
+    yield* stream(location, opts, signal, arm, dispatcher)
   } finally {
     clearTimeout(timer)
   }
@@ -116,7 +110,6 @@ async function* stream(
   opts: FetchOptions,
   signal: AbortSignal,
   arm: () => void,
-  fetch: Undici['fetch'],
   dispatcher: Dispatcher | undefined,
 ): AsyncGenerator<Uint8Array> {
   let current = location
@@ -131,7 +124,10 @@ async function* stream(
         signal,
         redirect: 'manual',
         headers: { accept: 'application/json, application/x-bittorrent, */*' },
-        ...(dispatcher ? { dispatcher } : {}),
+        // The host fetch's own Agent, typed by aacseed only as far as it uses it.
+        ...(dispatcher
+          ? { dispatcher: dispatcher as unknown as NonNullable<RequestInit['dispatcher']> }
+          : {}),
       })
     } catch (e) {
       const refused = privateAddressOf(e)
@@ -319,21 +315,16 @@ type AllCallback = (
   addresses: Array<{ address: string; family: number }>,
 ) => void
 
-interface Undici {
-  fetch: typeof import('undici').fetch
-  Agent: typeof import('undici').Agent
-}
-let undici: Promise<Undici> | undefined
-function loadUndici(): Promise<Undici> {
-  return (undici ??= import('undici').then((u) => ({ fetch: u.fetch, Agent: u.Agent })))
-}
-
 /**
  * One connection pool per resolver and rule (the real ones, or a test's), so keep-alive
  * connections are reused across requests; every new connection goes through `pinnedLookup`.
+ * Without the host's Agent class (`hostAgentClass`: never so on the Node versions aacseed
+ * supports) connections resolve names themselves, and only the check before each request holds.
  */
 const agents = new WeakMap<object, WeakMap<object, Dispatcher>>()
-function pinnedAgent({ Agent }: Undici, policy: HostPolicy): Dispatcher {
+function pinnedAgent(policy: HostPolicy): Dispatcher | undefined {
+  const Agent = hostAgentClass()
+  if (!Agent) return undefined
   const byResolver = policy.resolve ?? defaultResolve
   const byRule = policy.isPrivate ?? isPrivateAddress
   let inner = agents.get(byResolver)

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer as createTcpServer, type AddressInfo } from 'node:net'
 import { describe, test, type TestContext } from 'node:test'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
@@ -21,7 +21,7 @@ import {
   type ParsedList,
 } from '../../src/mirror/index.js'
 import { classifyEntry } from '../../src/mirror/list.js'
-import { fetchBytes, isPrivateAddress } from '../../src/mirror/fetch.js'
+import { fetchBytes, isPrivateAddress, openStream } from '../../src/mirror/fetch.js'
 import { readListStream } from '../../src/mirror/list-stream.js'
 import { memorySink, readSource } from '../../src/mirror/sources.js'
 import { metaName } from '../fixtures.js'
@@ -361,6 +361,38 @@ describe('fault: URLs from a remote list naming private hosts', () => {
       },
     })
     assert.equal(body.toString(), 'pinned')
+  })
+
+  test('an upstream that closes the connection while a pinned body is read slowly is read whole', async (t) => {
+    // npm's undici 6 (which the pinned connections once used) threw an uncatchable
+    // `assert(!this.paused)` from the socket's 'end' here, killing the process: the server's FIN
+    // arrives while the parser is paused because the list is stored slower than it arrives.
+    const body = Buffer.alloc(8 * 1024 * 1024, 0x61)
+    const server = createTcpServer((sock) => {
+      sock.once('data', () => {
+        sock.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`)
+        sock.end(body)
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    t.after(() => server.close())
+    const { port } = server.address() as AddressInfo
+    let read = 0
+    for await (const chunk of openStream(`http://upstream.invalid:${port}/list.json`, {
+      maxBytes: body.length,
+      timeoutMs: 10_000,
+      retries: 0,
+      retryBaseMs: 1,
+      hosts: {
+        allowPrivate: false,
+        resolve: async () => ['127.0.0.1'],
+        isPrivate: (a) => a !== '127.0.0.1' && isPrivateAddress(a),
+      },
+    })) {
+      read += chunk.length
+      await new Promise((r) => setTimeout(r, 2))
+    }
+    assert.equal(read, body.length)
   })
 
   test('every redirect is checked again, and a raw Location with its token never reaches a message', async (t) => {
