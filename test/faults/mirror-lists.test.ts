@@ -344,21 +344,23 @@ describe('fault: URLs from a remote list naming private hosts', () => {
     assert.ok(lookups.length >= 2, "the connection asked the policy's resolver")
   })
 
+  // `.invalid` never resolves (RFC 6761): only this policy's resolver knows the name. 127.0.0.1
+  // stands in for a public address here, as in the redirect test.
+  const upstreamInvalidAtLoopback = {
+    allowPrivate: false,
+    resolve: async () => ['127.0.0.1'],
+    isPrivate: (a: string) => a !== '127.0.0.1' && isPrivateAddress(a),
+  }
+
   test('the connection goes to the address that was checked, not to a second answer of the system resolver', async (t) => {
     const url = await serve(t, (_req, res) => res.writeHead(200).end('pinned'))
     const port = new URL(url).port
-    // `.invalid` never resolves (RFC 6761): only the policy's resolver knows the name. 127.0.0.1
-    // stands in for a public address here, as in the redirect test.
     const body = await fetchBytes(`http://upstream.invalid:${port}/list.json`, {
       maxBytes: 1000,
       timeoutMs: 5000,
       retries: 0,
       retryBaseMs: 1,
-      hosts: {
-        allowPrivate: false,
-        resolve: async () => ['127.0.0.1'],
-        isPrivate: (a) => a !== '127.0.0.1' && isPrivateAddress(a),
-      },
+      hosts: upstreamInvalidAtLoopback,
     })
     assert.equal(body.toString(), 'pinned')
   })
@@ -383,11 +385,7 @@ describe('fault: URLs from a remote list naming private hosts', () => {
       timeoutMs: 10_000,
       retries: 0,
       retryBaseMs: 1,
-      hosts: {
-        allowPrivate: false,
-        resolve: async () => ['127.0.0.1'],
-        isPrivate: (a) => a !== '127.0.0.1' && isPrivateAddress(a),
-      },
+      hosts: upstreamInvalidAtLoopback,
     })) {
       read += chunk.length
       await new Promise((r) => setTimeout(r, 2))
