@@ -20,7 +20,7 @@ import { transmissionState } from '../../src/engines/transmission.js'
 import { coalesceWrites } from '../../src/engines/webtorrent.js'
 import { FilePool, pooledChunkStore, ReadCache } from '../../src/engines/webtorrent-store.js'
 import { requireTool, tempDir } from '../helpers.js'
-import { infoHashOf, makeRelease, makeTorrent, mktorrent, openFds } from './fixtures.js'
+import { infoHashOf, makeRelease, makeTorrent, mktorrent, openFds, type Release } from './fixtures.js'
 
 test('mapPath: the longest path_map prefix wins, on whole path components', () => {
   const map = { '/srv/releases': '/downloads/releases', '/srv': '/mnt/srv', '/data/': '/d' }
@@ -138,9 +138,11 @@ test('FilePool never holds more than max handles, however many reads run at once
   assert.ok(openFds() - base <= 0, 'closeAll closes every handle')
 })
 
-test('the pooled chunk store reads and writes pieces across file boundaries, and never deletes data', async (t) => {
-  const dir = tempDir(t)
-  const release = makeRelease(dir, [5, 0, 12, 3])
+/** A release's bytes in torrent order, and its files as a chunk store is given them. */
+function storeLayout(release: Release): {
+  data: Buffer
+  files: Array<{ path: string; length: number; offset: number }>
+} {
   const data = Buffer.concat(release.files.map((f) => readFileSync(join(release.dir, f.path))))
   let offset = 0
   const files = release.files.map((f) => {
@@ -148,6 +150,13 @@ test('the pooled chunk store reads and writes pieces across file boundaries, and
     offset += f.size
     return r
   })
+  return { data, files }
+}
+
+test('the pooled chunk store reads and writes pieces across file boundaries, and never deletes data', async (t) => {
+  const dir = tempDir(t)
+  const release = makeRelease(dir, [5, 0, 12, 3])
+  const { data, files } = storeLayout(release)
   const pool = new FilePool(2)
   t.after(() => pool.closeAll())
   const Store = pooledChunkStore(pool)
@@ -191,13 +200,7 @@ test('the read cache serves the blocks of a window from one read per file, and f
   const dir = tempDir(t)
   // A 32-byte piece and a 28-byte one over three files; windows of 16 bytes; 4-byte blocks.
   const release = makeRelease(dir, [20, 30, 10])
-  const data = Buffer.concat(release.files.map((f) => readFileSync(join(release.dir, f.path))))
-  let offset = 0
-  const files = release.files.map((f) => {
-    const r = { path: `${release.name}/${f.path}`, length: f.size, offset }
-    offset += f.size
-    return r
-  })
+  const { data, files } = storeLayout(release)
   class CountingPool extends FilePool {
     uses = 0
     override use<T>(path: string, mode: 'r' | 'rw', fn: (fh: FileHandle) => Promise<T>): Promise<T> {
