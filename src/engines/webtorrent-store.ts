@@ -11,7 +11,8 @@
  * has to be downloaded. `destroy` never deletes anything.
  *
  * Peers request 16 KiB blocks, and webtorrent asks the store for each block on its own: a
- * 2 GiB upload is 131,072 `pread`s through libuv's thread pool. With a `ReadCache`, a block read
+ * 2 GiB upload is 131,072 `pread`s through libuv's thread pool. With `batchBytes`, the requests
+ * of one turn of the event loop are read together (see `flush`). With a `ReadCache`, a block read
  * pulls in its whole read window (a piece, at most `window` bytes), shared by the engine, and
  * the following blocks are views of that buffer: one read per window, as libtorrent's read cache
  * does. The engine leaves it off by default (see `readCacheBytes` in webtorrent.ts: it saved
@@ -223,6 +224,13 @@ export class ReadCache {
   }
 }
 
+interface PendingBlock {
+  /** Offset in the torrent. */
+  readonly at: number
+  readonly length: number
+  readonly cb: (err: Error | null, buf?: Uint8Array) => void
+}
+
 interface StoreFile {
   path: string
   offset: number
@@ -236,6 +244,8 @@ interface StoreFile {
 export function pooledChunkStore(
   pool: FilePool,
   cache?: ReadCache,
+  /** The most one batched read takes in (0: every block read on its own); see `BlockBatch`. */
+  batchBytes = 0,
 ): new (chunkLength: number, opts: ChunkStoreOptions) => ChunkStore {
   return class PooledChunkStore implements ChunkStore {
     readonly chunkLength: number
@@ -250,6 +260,8 @@ export function pooledChunkStore(
     private readonly invalid: Error | null = null
     private closed = false
     private readonly cacheId = cache?.storeId() ?? ''
+    /** Block requests waiting for the end of this turn of the event loop; see `flush`. */
+    private pending: PendingBlock[] | null = null
 
     constructor(chunkLength: number, opts: ChunkStoreOptions) {
       this.chunkLength = chunkLength
@@ -294,6 +306,14 @@ export function pooledChunkStore(
           )
         return
       }
+      if (batchBytes > 0 && len > 0 && len < chunk && len <= batchBytes) {
+        if (this.pending === null) {
+          this.pending = []
+          setImmediate(this.flush)
+        }
+        this.pending.push({ at: start + from, length: len, cb })
+        return
+      }
       const buf = Buffer.allocUnsafe(len)
       this.io('r', start + from, buf).then(
         () => cb(null, buf),
@@ -321,6 +341,47 @@ export function pooledChunkStore(
           cb(e)
         },
       )
+    }
+
+    /**
+     * Reads the block requests of one turn of the event loop: each run of blocks that follow one
+     * another in the torrent (up to `batchBytes`) in one read into one buffer, each block a view
+     * of it. A peer asks for the blocks of a piece in order, many in one TCP segment, and
+     * webtorrent asks the store for each on its own: read one by one, a 2 GiB upload was 131,072
+     * `pread`s, each a round trip through libuv's thread pool and a 16 KiB allocation. The
+     * buffer lives as long as its blocks wait to be sent, and they are sent together.
+     */
+    private readonly flush = (): void => {
+      const blocks = this.pending
+      this.pending = null
+      if (!blocks) return
+      blocks.sort((a, b) => a.at - b.at)
+      for (let i = 0; i < blocks.length;) {
+        const base = blocks[i]!.at
+        let end = base + blocks[i]!.length
+        let j = i + 1
+        while (j < blocks.length && blocks[j]!.at === end && end + blocks[j]!.length - base <= batchBytes)
+          end += blocks[j++]!.length
+        const run = blocks.slice(i, j)
+        i = j
+        const buf = Buffer.allocUnsafe(end - base)
+        this.io('r', base, buf).then(
+          () => {
+            for (const b of run) b.cb(null, buf.subarray(b.at - base, b.at - base + b.length))
+          },
+          (e: Error) => {
+            if (run.length === 1) return run[0]!.cb(e)
+            // One bad block must not fail its neighbours: each is read again on its own.
+            for (const b of run) {
+              const own = Buffer.allocUnsafe(b.length)
+              this.io('r', b.at, own).then(
+                () => b.cb(null, own),
+                (err: Error) => b.cb(err),
+              )
+            }
+          },
+        )
+      }
     }
 
     close(cb: (err?: Error | null) => void = () => {}): void {

@@ -15,7 +15,9 @@
  *   open descriptors (see test/engines/webtorrent-scale.test.ts). With webtorrent's defaults
  *   the same 1,000 torrents held about 2,000 descriptors, and 200 verified ones 600 more.
  * - Uploads: peers that connected to us get their pieces in one `writev` per turn of the event
- *   loop instead of two `write`s per 16 KiB block (`coalesceWrites`). A shared read cache
+ *   loop instead of two `write`s per 16 KiB block (`coalesceWrites`), and the blocks asked for in
+ *   one turn that follow one another in the torrent are read with one `pread` (`batchReadBytes`:
+ *   to libtorrent, seeder CPU 4.0 and 5.4 s against 7.5 and 6.4 s block by block). A shared read cache
  *   (`readCacheBytes`) exists but is off: measured, it cost more CPU than the reads it saved.
  * - `host` binds the peer port (TCP) only; the DHT, when enabled, binds UDP on all addresses.
  *   `max_connections` is webtorrent's `maxConns`, a limit per torrent.
@@ -69,6 +71,11 @@ export interface WebTorrentEngineOptions {
   readCacheBytes?: number
   /** The most one block request reads ahead: a piece, or this much of a longer one (default 1 MiB). */
   readWindowBytes?: number
+  /**
+   * Block requests of one turn of the event loop that follow one another in the torrent are read
+   * together, up to this many bytes at once (default 1 MiB; 0 reads every block on its own).
+   */
+  batchReadBytes?: number
 }
 
 /** A torrent holds its announce slot until its first tracker answer or failure, or this long. */
@@ -96,6 +103,7 @@ export class WebTorrentEngine implements Engine {
   private readonly log: EngineLogger
   private readonly pool: FilePool
   private readonly readCache: ReadCache | undefined
+  private readonly batchReadBytes: number
   private readonly verifySlots: Semaphore
   private readonly announceSlots: Semaphore
   private readonly trackerDispatcher: Dispatcher | null
@@ -109,6 +117,7 @@ export class WebTorrentEngine implements Engine {
     const readCacheBytes = opts.readCacheBytes ?? 0
     this.readCache =
       readCacheBytes > 0 ? new ReadCache(readCacheBytes, opts.readWindowBytes ?? 2 ** 20) : undefined
+    this.batchReadBytes = opts.batchReadBytes ?? 2 ** 20
     this.verifySlots = new Semaphore(opts.maxConcurrentVerifications ?? 2)
     this.announceSlots = new Semaphore(opts.maxConcurrentAnnounces ?? 256)
     this.trackerDispatcher = boundedDispatcher(opts.maxTrackerSockets ?? 32)
@@ -311,7 +320,7 @@ export class WebTorrentEngine implements Engine {
     const torrent = client.add(t.torrent, {
       path: t.dataDir,
       skipVerify: !t.verify,
-      store: pooledChunkStore(this.pool, this.readCache),
+      store: pooledChunkStore(this.pool, this.readCache, this.batchReadBytes),
       // The OS page cache already holds hot pieces, and 1,000 torrents × 20 cached pieces
       // (webtorrent's default) of up to 16 MiB each would be far too much memory.
       storeCacheSlots: 0,
@@ -398,7 +407,7 @@ export class WebTorrentEngine implements Engine {
       )
     const torrent = client.add(magnet, {
       path: opts.dataDir,
-      store: pooledChunkStore(this.pool, this.readCache),
+      store: pooledChunkStore(this.pool, this.readCache, this.batchReadBytes),
       storeCacheSlots: 0,
       destroyStoreOnDestroy: false,
     })

@@ -249,6 +249,59 @@ test('the read cache serves the blocks of a window from one read per file, and f
   assert.equal(cache.size, 0, "a closed store's windows are dropped")
 })
 
+test('batched block reads: blocks asked in one turn that follow one another are read together; a bad one fails alone', async (t) => {
+  const dir = tempDir(t)
+  // Two 32-byte pieces and a 4-byte one over three files; 4-byte blocks; batches of at most 24 bytes.
+  const release = makeRelease(dir, [20, 30, 18])
+  const { data, files } = storeLayout(release)
+  class CountingPool extends FilePool {
+    uses = 0
+    override use<T>(path: string, mode: 'r' | 'rw', fn: (fh: FileHandle) => Promise<T>): Promise<T> {
+      this.uses++
+      return super.use(path, mode, fn)
+    }
+  }
+  const pool = new CountingPool(4)
+  t.after(() => pool.closeAll())
+  const Store = pooledChunkStore(pool, undefined, 24)
+  const store = new Store(32, { path: dir, files, length: data.length, name: release.name })
+  const get = (i: number, o: { offset?: number; length?: number } | null): Promise<Buffer> =>
+    new Promise((res, rej) => store.get(i, o, (err, buf) => (err ? rej(err) : res(Buffer.from(buf!)))))
+
+  // Five blocks of piece 0 asked out of order in one turn: bytes 0-19 (file 0) in one read.
+  const first = await Promise.all([8, 0, 12, 4, 16].map((o) => get(0, { offset: o, length: 4 })))
+  first.forEach((b, k) =>
+    assert.deepEqual(b, data.subarray([8, 0, 12, 4, 16][k]!, [8, 0, 12, 4, 16][k]! + 4)),
+  )
+  assert.equal(pool.uses, 1)
+  // Bytes 28-51 cross into piece 1: one run of 24 bytes over files 1 and 2 (two file reads); 52-55 is the next run.
+  pool.uses = 0
+  const across = await Promise.all([
+    get(0, { offset: 28, length: 4 }),
+    ...[0, 4, 8, 12, 16, 20].map((o) => get(1, { offset: o, length: 4 })),
+  ])
+  assert.deepEqual(Buffer.concat(across), data.subarray(28, 56))
+  assert.equal(pool.uses, 3)
+  // Blocks with a gap between them are separate reads.
+  pool.uses = 0
+  const gap = await Promise.all([get(1, { offset: 0, length: 4 }), get(1, { offset: 12, length: 4 })])
+  assert.deepEqual(gap, [data.subarray(32, 36), data.subarray(44, 48)])
+  assert.equal(pool.uses, 2)
+  // A whole piece (verification) is read on its own, at once.
+  assert.deepEqual(await get(1, null), data.subarray(32, 64))
+
+  // The last file cut short: the blocks before the cut are still served, the one past it fails.
+  const last = join(release.dir, release.files[2]!.path)
+  writeFileSync(last, readFileSync(last).subarray(0, 2))
+  const settled = await Promise.allSettled([8, 12, 16, 20].map((o) => get(1, { offset: o, length: 4 })))
+  assert.deepEqual(
+    settled.map((r) => r.status),
+    ['fulfilled', 'fulfilled', 'fulfilled', 'rejected'],
+  )
+  assert.deepEqual((settled[2] as PromiseFulfilledResult<Buffer>).value, data.subarray(48, 52))
+  assert.match(String((settled[3] as PromiseRejectedResult).reason), /short read/)
+})
+
 test('coalesceWrites: chunks written to a socket in one turn leave together, and all arrive', async (t) => {
   const server = net.createServer()
   await new Promise<void>((res) => server.listen(0, '127.0.0.1', res))
