@@ -1,5 +1,14 @@
 /**
- * npm run bench:mirror [-- --rounds N --meta-records N --data-mib N --no-io --list-entries N]
+ * npm run bench:mirror [-- --rounds N --meta-records N --data-mib N --no-io --list-entries N
+ *   --timeline --kinds data,meta --sync-node-args ARGS]
+ *
+ * `--timeline` prints each timed `mirror sync`'s steps (its debug log: lists read, .torrent
+ * fetched, engine added, first announce answered, first peer, first and last piece, checked,
+ * published, engine stopped) as seconds after it was spawned; `--sync-node-args` passes Node
+ * options to it (e.g. '--cpu-prof --cpu-prof-dir=DIR'); `--kinds data` times the data folder only.
+ * Each round prints the CPU seconds of both downloaders (aria2c's and ours, from this process's
+ * waited-for children) and the seeder's CPU over the same download: on a 2-core machine the
+ * downloader's CPU is taken from the seeder's.
  *
  * Then the issue #12 list case (bench/mirror-list.ts): a `--list-entries` (default 1,000,000)
  * entry upstream list read by `aacseed mirror sources` and by serve's `mirror_sync` job, with
@@ -62,8 +71,14 @@ const { values: flags } = parseArgs({
     'no-io': { type: 'boolean', default: false },
     timeline: { type: 'boolean', default: false },
     'list-entries': { type: 'string', default: '1000000' },
+    // Node options for the timed `mirror sync`, split on spaces (e.g. '--cpu-prof --cpu-prof-dir=DIR').
+    'sync-node-args': { type: 'string', default: '' },
+    // Which releases the rounds time: `data,meta` (default), or one of them while developing.
+    kinds: { type: 'string', default: 'data,meta' },
   },
 })
+const SYNC_NODE_ARGS = flags['sync-node-args'].split(' ').filter((a) => a !== '')
+const KINDS = flags.kinds.split(',') as Array<'data' | 'meta'>
 const ROUNDS = Number(flags.rounds)
 const META_RECORDS = Number(flags['meta-records'])
 const DATA_MIB = flags['data-mib'] === undefined ? null : Number(flags['data-mib'])
@@ -88,6 +103,24 @@ function run(args: string[], cwd: string): Promise<void> {
     })
     child.on('exit', (c) => (c === 0 ? res() : rej(new Error(`aacseed ${args.join(' ')} exited ${c}`))))
   })
+}
+
+/**
+ * CPU seconds (user, system) of this process's children that have exited and been waited for,
+ * from /proc/self/stat (cutime, cstime): the difference across one child's run is its CPU.
+ */
+function childrenCpu(): { user: number; sys: number } {
+  const s = readFileSync('/proc/self/stat', 'utf8')
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ')
+  // Fields 16 and 17 of stat(5), counted from the state (field 3) here; clock ticks of 1/100 s.
+  return { user: Number(f[13]) / 100, sys: Number(f[14]) / 100 }
+}
+
+/** CPU seconds (user+sys) a running process has used so far (the seeder's), from /proc/PID/stat. */
+function processCpu(pid: number): number {
+  const s = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ')
+  return (Number(f[11]) + Number(f[12])) / 100
 }
 
 /** Writes out dirty pages (an earlier download's) so that no timed download pays for them. */
@@ -216,24 +249,42 @@ async function main(): Promise<void> {
     meta: { name: meta.name, bytes: meta.bytes },
   }
 
-  async function aria(kind: Kind): Promise<number> {
+  /** CPU seconds of a timed download: the downloader's (user, sys) and the seeder's (user+sys). */
+  interface Cpu {
+    user: number
+    sys: number
+    seeder: number
+  }
+  function cpuFrom(before: { user: number; sys: number }, seederBefore: number): Cpu {
+    const after = childrenCpu()
+    return {
+      user: after.user - before.user,
+      sys: after.sys - before.sys,
+      seeder: processCpu(seeder.pid!) - seederBefore,
+    }
+  }
+
+  async function aria(kind: Kind): Promise<{ seconds: number; cpu: Cpu }> {
     const out = join(dir, 'aria2c')
     rmSync(out, { recursive: true, force: true })
     mkdirSync(out)
     settle()
+    const cpuBefore = childrenCpu()
+    const seederBefore = processCpu(seeder.pid!)
     const started = process.hrtime.bigint()
     await aria2cDownload(ctx, join(up, 'site', 'torrents', `${releases[kind].name}.torrent`), out, 900_000)
     const s = Number(process.hrtime.bigint() - started) / 1e9
+    const cpu = cpuFrom(cpuBefore, seederBefore)
     if (bytesOf(join(out, releases[kind].name)) !== releases[kind].bytes)
       throw new Error(`aria2c did not download all of ${releases[kind].name}`)
     rmSync(out, { recursive: true, force: true })
-    return s
+    return { seconds: s, cpu }
   }
 
   async function sync(
     kind: Kind,
     traced: string | null,
-  ): Promise<{ m: Measured; root: string; startedAt: number }> {
+  ): Promise<{ m: Measured; root: string; startedAt: number; cpu: Cpu }> {
     const m = join(dir, `mirror-${kind}`)
     rmSync(m, { recursive: true, force: true })
     mkdirSync(join(m, 'releases'), { recursive: true })
@@ -245,6 +296,8 @@ async function main(): Promise<void> {
     )
     const args = [cli, 'mirror', 'sync', '--json', '--config', join(m, 'aacseed.toml')]
     settle()
+    const cpuBefore = childrenCpu()
+    const seederBefore = processCpu(seeder.pid!)
     const startedAt = Date.now()
     const measured = traced
       ? await measure(
@@ -267,14 +320,15 @@ async function main(): Promise<void> {
           ],
           { cwd: m },
         )
-      : await measure(process.execPath, args, { cwd: m })
+      : await measure(process.execPath, [...SYNC_NODE_ARGS, ...args], { cwd: m })
+    const cpu = cpuFrom(cpuBefore, seederBefore)
     if (measured.code !== 0) throw new Error(`mirror sync exited ${measured.code}: ${measured.stderr}`)
     const report = JSON.parse(measured.stdout) as { done: string[] }
     const { name, bytes } = releases[kind]
     if (report.done.length !== 1 || bytesOf(join(m, 'releases', name)) !== bytes)
       throw new Error(`mirror sync did not bring ${name}: ${measured.stdout}`)
     rmSync(m, { recursive: true, force: true })
-    return { m: measured, root: resolve(m, 'releases'), startedAt }
+    return { m: measured, root: resolve(m, 'releases'), startedAt, cpu }
   }
 
   console.log(
@@ -291,16 +345,17 @@ async function main(): Promise<void> {
   )
   const ratios: Record<Kind, number[]> = { data: [], meta: [] }
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const kind of ['data', 'meta'] as const) {
-      let a = 0
+    for (const kind of KINDS) {
+      let ref: Awaited<ReturnType<typeof aria>>
       let ours: Awaited<ReturnType<typeof sync>>
       if (round % 2 === 1) {
-        a = await aria(kind)
+        ref = await aria(kind)
         ours = await sync(kind, null)
       } else {
         ours = await sync(kind, null)
-        a = await aria(kind)
+        ref = await aria(kind)
       }
+      const a = ref.seconds
       const ratio = ours.m.seconds / a
       ratios[kind].push(ratio)
       if (flags.timeline) {
@@ -314,6 +369,9 @@ async function main(): Promise<void> {
       console.log(
         `round ${round} ${kind.padEnd(4)}: aria2c ${a.toFixed(2)} s, aacseed mirror sync ${ours.m.seconds.toFixed(2)} s, ratio ${ratio.toFixed(2)}${kind === 'data' ? ` (bar ≤ 1.10: ${ratio <= 1.1 ? 'met' : 'NOT met'})` : ''}, peak RSS ${ours.m.peakRssMb?.toFixed(0) ?? '?'} MB`,
       )
+      const cpuText = (c: Cpu): string =>
+        `${c.user.toFixed(2)} user + ${c.sys.toFixed(2)} sys, seeder ${c.seeder.toFixed(2)}`
+      console.log(`  CPU seconds: aria2c ${cpuText(ref.cpu)}; aacseed ${cpuText(ours.cpu)}`)
     }
   }
   const worst = Math.max(...ratios.data)

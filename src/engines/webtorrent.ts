@@ -352,6 +352,13 @@ export class WebTorrentEngine implements Engine {
     torrent.on('infoHash', (hash: string) => {
       if (hash !== t.infoHash) torrent.destroy(null)
     })
+    if (t.download) {
+      // A download's timeline at debug level: where the time goes before its first piece and after its last.
+      torrent.once('trackerAnnounce', () => this.log.debug?.(fields, 'webtorrent: first announce answered'))
+      torrent.once('wire', () => this.log.debug?.(fields, 'webtorrent: first peer connected'))
+      torrent.once('verified', () => this.log.debug?.(fields, 'webtorrent: first piece verified'))
+      torrent.once('done', () => this.log.debug?.(fields, 'webtorrent: every piece verified'))
+    }
     await new Promise<void>((resolve, reject) => {
       const onReady = (): void => {
         cleanup()

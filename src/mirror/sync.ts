@@ -234,6 +234,8 @@ export class MirrorSync {
       inFlight: 0,
     }
     const fetched = await this.refreshSources(opts.refresh ?? 'always', dryRun, opts.signal)
+    if (fetched.sources.some((s) => s.fetched))
+      this.log.debug?.({ sources: fetched.sources.length }, 'mirror: lists read')
     report.sources = fetched.sources
     report.rejectedEntries = fetched.rejected
     const offered = fetched.followed
@@ -596,6 +598,7 @@ export class MirrorSync {
         return
       }
       torrent = got
+      this.log.debug?.({ release: row.name }, 'mirror: .torrent fetched and checked')
     }
     const size = parseTorrent(torrent, torrentLimits(this.settings)).totalSize
     const refusal = await this.budgetRefusal(size, row.root, pass.heldBytes, active, statuses)

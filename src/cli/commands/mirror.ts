@@ -354,6 +354,7 @@ export const mirrorSync = defineCommand({
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
       await engine?.close().catch(() => undefined)
+      if (engine) log.debug({}, 'mirror sync: engine stopped')
       lease?.release()
       db.close()
     }
