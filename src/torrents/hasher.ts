@@ -7,13 +7,17 @@
  * into a shared pieces buffer. A CLI process hashes on its main thread too (`callerHashes`),
  * which saves starting one worker.
  *
- * Measured on the 2-core bench machine, 2 GiB warm in the page cache: reading it in 128 KiB
- * calls costs 0.3 s of kernel time, in 1 MiB or larger calls 1.0–1.4 s (`dd` shows the same; a
- * buffer that stays in the 512 KiB L2 is the likely reason, and the hash then finds the bytes
- * there too). With 128 KiB reads our CPU time is mktorrent's. Spans claimed one at a time
- * (the last ones a single piece each), rather than fixed halves, keep both lanes busy to the
- * end when one is slowed (by opening many small files, or by another process), and keep the
- * read streams near each other on a disk that is not cached. Memory stays bounded by workers × read size, whatever the folder size.
+ * Read size, measured on the 2-core bench machine (2 GiB warm in the page cache, the whole
+ * `torrents make` process under `chrt -r` on a shared machine, 5 rounds each, best): 128 KiB reads
+ * 1.16 s (CPU 2.02 s), 512 KiB 1.10 s (1.94 s), 1 MiB 1.06 s (1.90 s), 2 MiB 1.06 s (1.90 s),
+ * 4 MiB 1.18 s (2.03 s). Each read and each hash update is a call into C++ with its own
+ * argument checks, so 16,384 of each for 2 GiB cost ~0.1 s of CPU more than 2,048; a read the
+ * size of a whole piece no longer stays in cache between the kernel's copy and the hash.
+ *
+ * Spans claimed one at a time (the last ones a single piece each), rather than fixed halves,
+ * keep both lanes busy to the end when one is slowed (by opening many small files, or by
+ * another process), and keep the read streams near each other on a disk that is not cached.
+ * Memory stays bounded by workers × read size, whatever the folder size.
  */
 import { availableParallelism } from 'node:os'
 import { statSync } from 'node:fs'
@@ -46,7 +50,7 @@ export interface HashOptions {
   /** Called with the running total of bytes hashed. */
   onProgress?: (bytes: number) => void
   signal?: AbortSignal
-  /** Bytes per read call: small enough to stay in L2 between the kernel's copy and the hash. */
+  /** Bytes per read call: few calls, yet small enough to stay in cache between the kernel's copy and the hash. */
   readSize?: number
   /** Bytes of pieces handed to a worker at a time; small spans balance the workers' loads. */
   spanSize?: number
@@ -60,7 +64,7 @@ export interface HashOptions {
 }
 
 export const DEFAULTS = {
-  readSize: 128 << 10,
+  readSize: 1 << 20,
   spanSize: 32 << 20,
   inlineBelow: 8 << 20,
 }
