@@ -6,20 +6,19 @@ import { lstat, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import type { Config } from '../config/index.js'
-import { errorMessage } from '../errors.js'
+import { AacseedError, errorMessage } from '../errors.js'
 import { parseTorrent } from '../torrents/index.js'
 import { checkUpstreamTorrent } from './check.js'
 import { withRetry } from '../retry.js'
 import { MirrorError, type MirrorErrorCode } from './errors.js'
 import { fetchBytes, isPrivateLocation, type FetchOptions, type HostPolicy } from './fetch.js'
-import type { ListWorkerInput, ListWorkerMessage } from './list-worker.js'
-import {
-  ListDedup,
-  releaseOfTorrentName,
-  type EntryVerdict,
-  type ParsedList,
-  type UpstreamTorrent,
-} from './list.js'
+import { runListWorker, type ListSink } from './list-read.js'
+import type { ListStoreInput, ListStoreMessage } from './list-store-worker.js'
+import type { ListWorkerInput } from './list-worker.js'
+import { ListDedup, releaseOfTorrentName, type ParsedList, type UpstreamTorrent } from './list.js'
+import type { MirrorStore, StoredList } from './store.js'
+
+export type { ListSink }
 
 export type MirrorConfig = Config['mirror']
 export type SourceConfig = MirrorConfig['sources'][number]
@@ -60,17 +59,6 @@ export async function hostPolicyFor(
   return { allowPrivate: false, ...rules }
 }
 
-/**
- * Where a source's entries go as they are read: the store (`MirrorStore.listWriter`) or memory (a dry run).
- */
-export interface ListSink<R> {
-  add(verdicts: readonly EntryVerdict[]): void
-  /** May take a while (the store merges a staged list in slices); the read is then no longer stopped. */
-  finish(): R | Promise<R>
-  /** The read failed or was refused: forget what it added. */
-  abandon(): void
-}
-
 /** A sink that keeps the list in memory, with the whole-list rules of `ListDedup`. */
 export function memorySink(source: string): ListSink<ParsedList> {
   const dedup = new ListDedup(source)
@@ -82,9 +70,10 @@ export function memorySink(source: string): ListSink<ParsedList> {
 }
 
 /**
- * Reads one source into a sink, each try with a fresh sink. Throws a `MirrorError` when the
- * source as a whole cannot be read; bad entries are rejections. A list is fetched and parsed
- * in a worker thread, as it arrives.
+ * Reads one source into a sink on this thread, each try with a fresh sink. Throws a
+ * `MirrorError` when the source as a whole cannot be read; bad entries are rejections. A list
+ * is fetched and parsed in a worker thread, as it arrives. A dry run keeps the list in memory
+ * this way; `readSourceIntoStore` stores one.
  */
 export async function readSource<R>(
   s: SourceConfig,
@@ -101,31 +90,61 @@ export async function readSource<R>(
     ])
     return await sink.finish()
   }
-  const list = s.list
+  return readList(s, s.list, m, signal, async (input) => {
+    const sink = open()
+    try {
+      return await runListWorker(input, sink, signal)
+    } catch (e) {
+      sink.abandon()
+      throw e
+    }
+  })
+}
+
+/**
+ * Reads one source into the store, as `MirrorStore.listWriter` on the store's database. A
+ * list is read, staged and merged off this thread (`list-store-worker.ts`, over a connection
+ * of its own): at a million entries that is seconds of SQLite work, which on the thread that
+ * serves the API stalled it. A folder of .torrent files (checked one by one on this thread
+ * anyway) and a database in memory (which no other connection can open) are stored here.
+ */
+export async function readSourceIntoStore(
+  s: SourceConfig,
+  m: MirrorConfig,
+  store: MirrorStore,
+  at: string,
+  signal?: AbortSignal,
+): Promise<StoredList> {
+  const location = sourceLocation(s)
+  if (!s.list || store.db.memory)
+    return readSource(s, m, () => store.listWriter(s.name, location, at), signal)
+  const dbPath = store.db.name
+  return readList(s, s.list, m, signal, (read) =>
+    runListStoreWorker({ dbPath, name: s.name, location, at, read }, signal),
+  )
+}
+
+/** The tries at reading a list (`attempt` runs one), with the source's fetch settings and host policy. */
+async function readList<R>(
+  s: SourceConfig,
+  list: string,
+  m: MirrorConfig,
+  signal: AbortSignal | undefined,
+  attempt: (input: ListWorkerInput) => Promise<R>,
+): Promise<R> {
   const allowPrivate = (await hostPolicyFor(s, m)) ? false : null
   return withRetry(
-    async () => {
-      const sink = open()
-      try {
-        return await runListWorker(
-          {
-            ctx: { source: s.name, location: list, maxEntries: m.max_list_entries },
-            fetch: {
-              maxBytes: m.max_list_bytes,
-              timeoutMs: m.timeout_ms,
-              retries: 0,
-              retryBaseMs: m.retry_base_ms,
-              allowPrivate,
-            },
-          },
-          sink,
-          signal,
-        )
-      } catch (e) {
-        sink.abandon()
-        throw e
-      }
-    },
+    () =>
+      attempt({
+        ctx: { source: s.name, location: list, maxEntries: m.max_list_entries },
+        fetch: {
+          maxBytes: m.max_list_bytes,
+          timeoutMs: m.timeout_ms,
+          retries: 0,
+          retryBaseMs: m.retry_base_ms,
+          allowPrivate,
+        },
+      }),
     {
       attempts: m.retries + 1,
       backoff: { baseMs: m.retry_base_ms, maxMs: 60_000 },
@@ -135,11 +154,11 @@ export async function readSource<R>(
   )
 }
 
-function runListWorker<R>(input: ListWorkerInput, sink: ListSink<R>, signal?: AbortSignal): Promise<R> {
-  return new Promise<R>((resolve, reject) => {
-    const worker = new Worker(new URL('./list-worker.js', import.meta.url), { workerData: input })
+function runListStoreWorker(input: ListStoreInput, signal?: AbortSignal): Promise<StoredList> {
+  return new Promise<StoredList>((resolve, reject) => {
+    const worker = new Worker(new URL('./list-store-worker.js', import.meta.url), { workerData: input })
     let settled = false
-    let finishing = false
+    let merging = false
     const settle = (fn: () => void): void => {
       if (settled) return
       settled = true
@@ -147,46 +166,32 @@ function runListWorker<R>(input: ListWorkerInput, sink: ListSink<R>, signal?: Ab
       void worker.terminate()
       fn()
     }
+    // Stopping the worker before its merge drops what it staged (TEMP tables go with its
+    // connection); once merging, it finishes, as the merge on this thread did.
     const onAbort = (): void => {
-      if (finishing) return
-      settle(() =>
-        reject(new MirrorError('fetch-failed', `${input.ctx.source}: reading the list was stopped`)),
-      )
+      if (merging) return
+      settle(() => reject(new MirrorError('fetch-failed', `${input.name}: reading the list was stopped`)))
     }
     signal?.addEventListener('abort', onAbort, { once: true })
     if (signal?.aborted) onAbort()
-    worker.on('message', (msg: ListWorkerMessage) => {
-      if (settled) return
-      try {
-        if (msg.type === 'batch') {
-          sink.add(msg.batch.verdicts)
-          worker.postMessage('ack')
-        } else if (msg.type === 'done') {
-          finishing = true
-          void worker.terminate()
-          Promise.resolve()
-            .then(() => sink.finish())
-            .then(
-              (r) => settle(() => resolve(r)),
-              (e: unknown) => settle(() => reject(e instanceof Error ? e : new Error(String(e)))),
-            )
-        } else {
-          settle(() =>
-            reject(new MirrorError(msg.code as MirrorErrorCode, msg.message, { transient: msg.transient })),
-          )
-        }
-      } catch (e) {
-        settle(() => reject(e instanceof Error ? e : new Error(String(e))))
-      }
+    worker.on('message', (msg: ListStoreMessage) => {
+      if (msg.type === 'merging') merging = true
+      else if (msg.type === 'done') settle(() => resolve(msg.result))
+      else settle(() => reject(storeWorkerError(msg)))
     })
-    worker.on('error', (e) => {
-      if (!finishing) settle(() => reject(e))
-    })
-    worker.on('exit', (code) => {
-      if (finishing) return
-      settle(() => reject(new Error(`the list reader for ${input.ctx.source} stopped (exit code ${code})`)))
-    })
+    worker.on('error', (e) => settle(() => reject(e)))
+    worker.on('exit', (code) =>
+      settle(() => reject(new Error(`the list store for ${input.name} stopped (exit code ${code})`))),
+    )
   })
+}
+
+/** The worker's error as this thread would have thrown it (a SQLite code keeps its meaning: a full disk). */
+function storeWorkerError(msg: Extract<ListStoreMessage, { type: 'error' }>): Error {
+  if (msg.kind === 'mirror')
+    return new MirrorError(msg.code as MirrorErrorCode, msg.message, { transient: msg.transient })
+  if (msg.kind === 'aacseed') return new AacseedError(msg.code ?? 'internal', msg.message)
+  return Object.assign(new Error(msg.message), msg.code === null ? {} : { code: msg.code })
 }
 
 async function readTorrentDir(s: SourceConfig, m: MirrorConfig): Promise<ParsedList> {

@@ -76,6 +76,12 @@ export interface SourceRow {
   rejected: number
 }
 
+/** What storing a source's list found: AAC releases taken, entries rejected. */
+export interface StoredList {
+  offered: number
+  rejected: number
+}
+
 export interface StoredUpstream extends UpstreamTorrent {
   source: string
   firstSeenAt: string
@@ -147,6 +153,8 @@ let stageCounter = 0
  * million-entry list is merged 16,000 rows per transaction, short enough not to stall the API.
  */
 const STAGE_SLICES = 64
+/** Rejections copied, or old ones deleted, per transaction. */
+const REJECTION_SLICE = 20_000
 
 function btihSlice(btih: string): number {
   return parseInt(btih.slice(0, 2), 16) >> 2
@@ -217,7 +225,10 @@ export class MirrorStore {
    * merges the slice into `upstream_torrents` / `upstream_opaque` in btih order (sequential in
    * their keys), un-listing what the list no longer holds in that slice; then it finds the
    * release names listed with more than one btih, a name slice at a time. A read that is
-   * refused or fails (`abandon`) never touched the stored list: the last good one stays whole.
+   * refused or fails (`abandon`) never touched the stored list (its rejections are staged too):
+   * the last good one stays whole. Reading a list writes only TEMP tables, so it never holds the
+   * database's write lock; only the merge does, a slice at a time. (Stored lists are written in
+   * a worker thread, `list-store-worker.ts`, on a connection of its own.)
    * (A merge cut off half-way, by a crash, leaves some slices new and some old; the next good
    * read makes it whole. The staging tables live in SQLite's temp files, about 300 bytes an
    * entry while a list is read.)
@@ -233,9 +244,9 @@ export class MirrorStore {
   ): {
     add(verdicts: readonly EntryVerdict[]): void
     /** `extraDuplicates`: repeats already folded before the writer saw them. Yields between slices. */
-    finish(extraDuplicates?: number): Promise<{ offered: number; rejected: number }>
+    finish(extraDuplicates?: number): Promise<StoredList>
     /** `finish` in one go, for lists held in memory. */
-    finishNow(extraDuplicates?: number): { offered: number; rejected: number }
+    finishNow(extraDuplicates?: number): StoredList
     abandon(): void
   } {
     const db = this.db
@@ -243,6 +254,7 @@ export class MirrorStore {
     const slices = Array.from({ length: STAGE_SLICES }, (_, k) => `temp.${prefix}_b${k}`)
     const nameSlices = Array.from({ length: STAGE_SLICES }, (_, k) => `temp.${prefix}_n${k}`)
     const losers = `temp.${prefix}_losers`
+    const rejections = `temp.${prefix}_rejected`
     db.exec(
       [
         ...slices.map(
@@ -258,6 +270,7 @@ export class MirrorStore {
           (t) => `CREATE TABLE ${t} (seq INTEGER PRIMARY KEY, name TEXT NOT NULL, btih TEXT NOT NULL)`,
         ),
         `CREATE TABLE ${losers} (seq INTEGER PRIMARY KEY)`,
+        `CREATE TABLE ${rejections} (id INTEGER PRIMARY KEY, entry TEXT NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL)`,
       ].join(';\n'),
     )
     // One statement for both kinds of entry: the columns they share first, then the AAC
@@ -273,9 +286,9 @@ export class MirrorStore {
       ),
     )
     const stageName = nameSlices.map((t) => db.prepare(`INSERT INTO ${t} (seq, name, btih) VALUES (?, ?, ?)`))
-    const addRejection = db.prepare(
-      'INSERT INTO mirror_rejections (source, entry, code, message, seen_at) VALUES (?, ?, ?, ?, ?)',
-    )
+    // Staged too, so that reading a list writes nothing but TEMP tables until it is merged: the
+    // database's write lock stays free for the other connections while a list is read.
+    const addRejection = db.prepare(`INSERT INTO ${rejections} (entry, code, message) VALUES (?, ?, ?)`)
     let seq = 0
     let rejectedCount = 0
     let duplicates = 0
@@ -283,7 +296,7 @@ export class MirrorStore {
     let opaqueKept = 0
     let closed = false
     const reject = (entry: string, code: string, message: string): void => {
-      addRejection.run(name, entry, code, message, at)
+      addRejection.run(entry, code, message)
       rejectedCount++
     }
     const flag = (b: boolean): number => (b ? 1 : 0)
@@ -369,7 +382,9 @@ export class MirrorStore {
     const drop = (): void => {
       if (closed) return
       closed = true
-      db.exec([...slices, ...nameSlices, losers].map((t) => `DROP TABLE IF EXISTS ${t}`).join(';\n'))
+      db.exec(
+        [...slices, ...nameSlices, losers, rejections].map((t) => `DROP TABLE IF EXISTS ${t}`).join(';\n'),
+      )
     }
     /** One btih slice: repeats settled (the first entry wins), then merged in btih order. */
     const mergeSlice = (k: number): void => {
@@ -417,7 +432,7 @@ export class MirrorStore {
         )
         .raw()
         .all() as Array<[string, string]>
-    function* merge(extraDuplicates: number): Generator<void, { offered: number; rejected: number }> {
+    function* merge(extraDuplicates: number): Generator<void, StoredList> {
       if (closed) throw new Error(`the list writer for ${name} is closed`)
       try {
         // Each staged table is dropped once read, a turn of the event loop apart: dropping all
@@ -437,18 +452,35 @@ export class MirrorStore {
           db.exec(`DROP TABLE ${nameSlices[k]}`)
           yield
         }
-        return db.transaction(() => {
-          const unlist = db.prepare('UPDATE upstream_torrents SET listed = 0 WHERE source = ? AND btih = ?')
+        const unlisted: string[] = []
+        db.transaction(() => {
           for (const c of [...conflicting.keys()].sort()) {
             const btihs = conflicting.get(c)!
             for (const b of btihs) {
               const r = conflictRejection(name, c, b, btihs)
               reject(r.entry, r.code, r.message)
-              unlist.run(name, b)
+              unlisted.push(b)
             }
             aacKept -= btihs.length
           }
-          db.prepare('DELETE FROM mirror_rejections WHERE source = ? AND seen_at <> ?').run(name, at)
+        })()
+        // The rejections, in the order they were found, a bounded slice per transaction (a list
+        // may reject every one of a million entries); the last list's go once these are in.
+        const copy = db.prepare(
+          `INSERT INTO mirror_rejections (source, entry, code, message, seen_at) SELECT ?, entry, code, message, ? FROM ${rejections} WHERE id > ? AND id <= ? ORDER BY id`,
+        )
+        for (let lo = 0; lo < rejectedCount; lo += REJECTION_SLICE) {
+          db.transaction(() => copy.run(name, at, lo, lo + REJECTION_SLICE))()
+          yield
+        }
+        const dropOld = db.prepare(
+          'DELETE FROM mirror_rejections WHERE id IN (SELECT id FROM mirror_rejections WHERE source = ? AND seen_at <> ? LIMIT ?)',
+        )
+        while (db.transaction(() => dropOld.run(name, at, REJECTION_SLICE).changes)() === REJECTION_SLICE)
+          yield
+        return db.transaction(() => {
+          const unlist = db.prepare('UPDATE upstream_torrents SET listed = 0 WHERE source = ? AND btih = ?')
+          for (const b of unlisted) unlist.run(name, b)
           db.prepare(
             `INSERT INTO mirror_sources (name, location, fetched_at, ok_at, error, offered, others, duplicates, rejected) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)
              ON CONFLICT (name) DO UPDATE SET location = excluded.location, fetched_at = excluded.fetched_at, ok_at = excluded.ok_at, error = NULL,
@@ -480,10 +512,7 @@ export class MirrorStore {
           if (r.done) return r.value
         }
       },
-      abandon: () => {
-        drop()
-        db.prepare('DELETE FROM mirror_rejections WHERE source = ? AND seen_at = ?').run(name, at)
-      },
+      abandon: drop,
     }
   }
 

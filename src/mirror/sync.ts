@@ -58,6 +58,7 @@ import {
   hostPolicyFor,
   memorySink,
   readSource,
+  readSourceIntoStore,
   sourceLocation,
   torrentLimits,
   type SourceConfig,
@@ -332,12 +333,7 @@ export class MirrorSync {
             freshOther = parsed.opaque
             sourceRejections = parsed.rejected
           } else {
-            await readSource(
-              s,
-              this.settings,
-              () => this.store.listWriter(s.name, location, this.stamp()),
-              signal,
-            )
+            await readSourceIntoStore(s, this.settings, this.store, this.stamp(), signal)
             sourceRejections = this.store.rejections(s.name)
           }
           entry.fetched = true

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { createServer } from 'node:http'
 import { createServer as createTcpServer, type AddressInfo } from 'node:net'
+import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
@@ -23,7 +24,7 @@ import {
 import { classifyEntry } from '../../src/mirror/list.js'
 import { fetchBytes, isPrivateAddress, openStream } from '../../src/mirror/fetch.js'
 import { readListStream } from '../../src/mirror/list-stream.js'
-import { memorySink, readSource } from '../../src/mirror/sources.js'
+import { memorySink, readSource, readSourceIntoStore } from '../../src/mirror/sources.js'
 import { metaName } from '../fixtures.js'
 import { tempDir } from '../helpers.js'
 
@@ -182,13 +183,13 @@ describe('fault: a list is read as it streams', () => {
       more()
     })
     const { s, m } = source(t, `${url}/torrents.json`, { max_list_entries: 500 })
-    const db = openDatabase(':memory:')
+    const db = openDatabase(join(tempDir(t), 'aacseed.db'))
     t.after(() => db.close())
     const store = new MirrorStore(db)
     store.recordSourceList('up', s.list, [], [], '2020-01-01T00:00:00.000Z')
     const started = Date.now()
     await assert.rejects(
-      readSource(s, m, () => store.listWriter('up', s.list, new Date().toISOString())),
+      readSourceIntoStore(s, m, store, new Date().toISOString()),
       (e: MirrorError) => e.code === 'list-invalid' && /more than 500 entries/.test(e.message),
     )
     // Generous: the machine may be loaded; `sent` below is what shows the endless list was not read to its end.
@@ -209,6 +210,94 @@ describe('fault: a list is read as it streams', () => {
       readSource(s, m, () => memorySink('up')),
       (e: MirrorError) => e.code === 'too-large',
     )
+  })
+})
+
+describe('a list is stored off the thread that serves the API', () => {
+  /** The SQL the main thread's connection is asked to run, recorded. */
+  function recordSql(db: ReturnType<typeof openDatabase>): string[] {
+    const seen: string[] = []
+    const prepare = db.prepare.bind(db)
+    const exec = db.exec.bind(db)
+    db.prepare = ((sql: string) => (seen.push(sql), prepare(sql))) as typeof db.prepare
+    db.exec = ((sql: string) => (seen.push(sql), exec(sql))) as typeof db.exec
+    return seen
+  }
+
+  test('staging and merging a list run on a connection of their own: the main connection writes none of it', async (t) => {
+    const list = JSON.stringify([
+      ...Array.from({ length: 3000 }, (_, i) => entry(i)),
+      entry(5),
+      entry(3001, { btih: 'nope' }),
+      entry(3002),
+      entry(3002, { btih: sha1('another torrent of the same name') }),
+    ])
+    const url = await serve(t, (_req, res) => res.end(list))
+    const { s, m } = source(t, `${url}/torrents.json`)
+    const db = openDatabase(join(tempDir(t), 'aacseed.db'))
+    t.after(() => db.close())
+    const store = new MirrorStore(db)
+    // The last list, stored from this thread: what the new one replaces.
+    store.recordSourceList('up', s.list, [], [], '2020-01-01T00:00:00.000Z')
+    const seen = recordSql(db)
+    const r = await readSourceIntoStore(s, m, store, '2024-06-01T00:00:00.000Z')
+    assert.deepEqual(r, { offered: 3000, rejected: 3 })
+    // Read back through the main connection: the worker's commits are visible here.
+    assert.equal(store.upstream({ source: 'up' }).length, 3000)
+    assert.deepEqual(
+      store.rejections('up').map((x) => x.code),
+      ['entry-invalid', 'conflicting-entry', 'conflicting-entry'],
+    )
+    assert.equal(store.source('up')?.duplicates, 1)
+    const writes = seen.filter((sql) =>
+      /list_stage|INSERT INTO (upstream_torrents|upstream_opaque|mirror_rejections|mirror_sources)/i.test(
+        sql,
+      ),
+    )
+    assert.deepEqual(writes, [], 'the main connection staged or merged the list')
+  })
+
+  test('a read stopped before its merge leaves the stored list as it was', async (t) => {
+    let sent = 0
+    let closed = false
+    const url = await serve(t, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.write('[')
+      let i = 0
+      const more = (): void => {
+        if (closed) return
+        const chunk = Array.from({ length: 50 }, () => JSON.stringify(entry(i++))).join(',') + ','
+        sent += 50
+        if (!res.write(chunk)) res.once('drain', more)
+        else setTimeout(more, 1)
+      }
+      res.on('close', () => (closed = true))
+      more()
+    })
+    const { s, m } = source(t, `${url}/torrents.json`, { max_list_entries: 1_000_000 })
+    const db = openDatabase(join(tempDir(t), 'aacseed.db'))
+    t.after(() => db.close())
+    const store = new MirrorStore(db)
+    const old = parseTorrentList(JSON.stringify([entry(0), entry(1)]), CTX)
+    store.recordSourceList('up', s.list, old.torrents, [], '2020-01-01T00:00:00.000Z')
+    const stop = new AbortController()
+    const reading = readSourceIntoStore(s, m, store, '2024-06-01T00:00:00.000Z', stop.signal)
+    while (sent < 5000) await new Promise((r) => setTimeout(r, 20))
+    stop.abort()
+    await assert.rejects(reading, /reading the list was stopped/)
+    assert.deepEqual(
+      store
+        .upstream({ source: 'up', all: true })
+        .map((x) => x.lastSeenAt)
+        .sort(),
+      ['2020-01-01T00:00:00.000Z', '2020-01-01T00:00:00.000Z'],
+    )
+    assert.deepEqual(store.rejections('up'), [])
+    assert.equal(store.source('up')?.fetchedAt, '2020-01-01T00:00:00.000Z')
+    // The upstream sees its reader go away: the worker threads were stopped, not left reading.
+    const deadline = Date.now() + 20_000
+    while (!closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    assert.ok(closed, 'the connection to the upstream was closed')
   })
 })
 
