@@ -85,7 +85,8 @@ function written(n: number): void {
   if (itemsSinceCheckpoint < ITEMS_PER_CHECKPOINT || database === null) return
   itemsSinceCheckpoint = 0
   if (checkpointer?.path !== database) {
-    checkpointer?.close()
+    const previous = checkpointer
+    void previous?.idle().then(() => previous.close())
     checkpointer = new Checkpointer(database, lock)
   }
   checkpointer.checkpoint()
@@ -114,7 +115,24 @@ async function acquire(): Promise<void> {
 
 parentPort!.on(
   'message',
-  (m: { type: 'file'; file: FileRequest } | { type: 'credit'; n: number } | { type: 'cancel' }) => {
+  (
+    m:
+      | { type: 'file'; file: FileRequest }
+      | { type: 'credit'; n: number }
+      | { type: 'cancel' }
+      | { type: 'quiesce' },
+  ) => {
+    if (m.type === 'quiesce') {
+      // The pool is about to stop this thread: let the checkpoint's syncs finish and close
+      // their descriptors first.
+      const c = checkpointer
+      checkpointer = null
+      void (c?.idle() ?? Promise.resolve()).then(() => {
+        c?.close()
+        post({ type: 'quiesced' })
+      })
+      return
+    }
     if (m.type === 'credit') {
       credits += m.n
       written(m.n)
@@ -161,6 +179,9 @@ async function readFile(req: FileRequest): Promise<void> {
   let newlines = new Int32Array(4096)
 
   const sendChunk = async (buf: Buffer, length: number, base: number): Promise<void> => {
+    // A checkpoint's fsync finishes on libuv's thread pool; its callback runs only when this
+    // thread's event loop turns, which decompressing many chunks in a row would put off.
+    if (checkpointer?.busy) await new Promise((r) => setImmediate(r))
     await acquire()
     // Finding the lines and checking UTF-8 here, where there is time to spare (this thread
     // waits for credits while the line workers are busy), lets each line worker number its

@@ -35,6 +35,8 @@ export class LinePool {
   private broken: Error | null = null
   /** Chunks the decompress worker checked itself because the line workers were busy. */
   checkedByDecompressor = 0
+  private quiesced: (() => void) | null = null
+  private decompressorExited = false
 
   /**
    * `size` line workers; 0 for one per core but one, the decompress worker's, which checks
@@ -74,9 +76,14 @@ export class LinePool {
         this.listener?.chunk(m)
       } else if (m.type === 'chunk-failed')
         this.fail(new Error(`decompress worker failed on chunk ${m.seq}: ${m.error}`))
+      else if (m.type === 'quiesced') this.quiesced?.()
       else this.listener?.decompress(m)
     })
     this.decompressor.on('error', (e) => this.fail(e))
+    this.decompressor.on('exit', () => {
+      this.decompressorExited = true
+      this.quiesced?.()
+    })
   }
 
   get size(): number {
@@ -117,6 +124,19 @@ export class LinePool {
   }
 
   async close(): Promise<void> {
+    // The decompress worker first lets its checkpoint's fsyncs finish, which would otherwise
+    // leave their descriptors open when it is stopped (bounded: a sync that hangs is not worth
+    // hanging the caller for).
+    if (!this.decompressorExited) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 10_000)
+        this.quiesced = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+        this.decompressor.postMessage({ type: 'quiesce' })
+      })
+    }
     await Promise.all([this.decompressor, ...this.lineWorkers].map((w) => w.terminate()))
   }
 }

@@ -102,3 +102,5 @@ export type DecompressMessage =
   | { type: 'progress'; compressedBytes: number }
   | { type: 'done'; items: number; frames: MetaFrame[]; compressedBytes: number; decompressedBytes: number }
   | { type: 'failed'; error: string; code: string | null }
+  /** Answer to `quiesce`: no checkpoint is under way (see checkpointer.ts). */
+  | { type: 'quiesced' }
