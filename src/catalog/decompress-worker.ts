@@ -18,7 +18,7 @@
 import { isUtf8 } from 'node:buffer'
 import { open } from 'node:fs/promises'
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads'
-import type { ChunkRequest, DecompressMessage, FileRequest, MetaFrame } from './line-protocol.js'
+import type { ChunkRequest, DecompressMessage, FileRequest, MetaFrame, Quiesced } from './line-protocol.js'
 import { Checkpointer, ITEMS_PER_CHECKPOINT } from './checkpointer.js'
 import { processChunk } from './line-check.js'
 import { WriteLock } from './write-lock.js'
@@ -129,7 +129,7 @@ parentPort!.on(
       checkpointer = null
       void (c?.idle() ?? Promise.resolve()).then(() => {
         c?.close()
-        post({ type: 'quiesced' })
+        parentPort!.postMessage({ type: 'quiesced' } satisfies Quiesced)
       })
       return
     }

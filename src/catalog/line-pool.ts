@@ -6,7 +6,7 @@
  */
 import { availableParallelism } from 'node:os'
 import { MessageChannel, Worker } from 'node:worker_threads'
-import type { ChunkFailure, ChunkResult, DecompressMessage, FileRequest } from './line-protocol.js'
+import type { ChunkFailure, ChunkResult, DecompressMessage, FileRequest, Quiesced } from './line-protocol.js'
 
 /**
  * Each thread has its own V8 heap; a small young generation keeps the short-lived garbage of a
@@ -70,7 +70,7 @@ export class LinePool {
     })
     // The decompressor checks a chunk itself when every line worker is busy: its verdicts
     // come this way too.
-    this.decompressor.on('message', (m: DecompressMessage | ChunkResult | ChunkFailure) => {
+    this.decompressor.on('message', (m: DecompressMessage | ChunkResult | ChunkFailure | Quiesced) => {
       if (m.type === 'chunk') {
         this.checkedByDecompressor++
         this.listener?.chunk(m)

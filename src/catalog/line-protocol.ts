@@ -102,5 +102,8 @@ export type DecompressMessage =
   | { type: 'progress'; compressedBytes: number }
   | { type: 'done'; items: number; frames: MetaFrame[]; compressedBytes: number; decompressedBytes: number }
   | { type: 'failed'; error: string; code: string | null }
-  /** Answer to `quiesce`: no checkpoint is under way (see checkpointer.ts). */
-  | { type: 'quiesced' }
+
+/** Decompress worker → pool, answering `quiesce`: no checkpoint is under way (see checkpointer.ts). */
+export interface Quiesced {
+  type: 'quiesced'
+}
