@@ -224,6 +224,78 @@ export class ReadCache {
   }
 }
 
+/**
+ * Buffers for batched reads, used again once every block cut from one has been written to a
+ * peer's socket. Allocated anew, every byte uploaded is a fresh off-heap allocation, and V8
+ * answers each 64 MiB or so of them with a full garbage collection that marks the whole heap:
+ * uploading 2 GiB made about 30 of them. A buffer goes back to the free list only when the
+ * socket wrapper (`coalesceWrites` in webtorrent.ts) has seen each of its blocks written
+ * (`written`); a block dropped on the way (a cancelled request, a closed connection, a socket
+ * this engine did not accept) keeps its buffer out of the free list, and the garbage collector
+ * takes it as before. Sizes are powers of two, from 16 KiB.
+ */
+export class SlabPool {
+  /** Free buffers by size. */
+  private readonly free = new Map<number, Buffer[]>()
+  private freeBytes = 0
+  /** Buffers lent out: blocks not yet seen written. */
+  private readonly lent = new WeakMap<ArrayBufferLike, { buf: Buffer; blocks: number }>()
+
+  constructor(
+    /** Free buffers kept for use again, in bytes. */
+    readonly maxFreeBytes: number,
+  ) {
+    if (!Number.isInteger(maxFreeBytes) || maxFreeBytes < 0)
+      throw new RangeError(`SlabPool: maxFreeBytes must be a non-negative integer, got ${maxFreeBytes}`)
+  }
+
+  /** Bytes in free buffers now. */
+  get size(): number {
+    return this.freeBytes
+  }
+
+  /** A buffer of at least `bytes`, its own ArrayBuffer (not a view of Node's shared pool). */
+  take(bytes: number): Buffer {
+    let size = 16 * 1024
+    while (size < bytes) size *= 2
+    const buf = this.free.get(size)?.pop()
+    if (buf) {
+      this.freeBytes -= size
+      return buf
+    }
+    return Buffer.allocUnsafeSlow(size)
+  }
+
+  /** `buf` (from `take`) was cut into `blocks` blocks, now on their way to peers. */
+  lend(buf: Buffer, blocks: number): void {
+    if (blocks > 0) this.lent.set(buf.buffer, { buf, blocks })
+    else this.give(buf)
+  }
+
+  /** `buf` (from `take`) was never handed out. */
+  give(buf: Buffer): void {
+    if (this.freeBytes + buf.length > this.maxFreeBytes) return
+    let list = this.free.get(buf.length)
+    if (!list) this.free.set(buf.length, (list = []))
+    list.push(buf)
+    this.freeBytes += buf.length
+  }
+
+  /** Whether `chunk` is a block of a lent buffer (a socket wrapper then reports its write). */
+  owns(chunk: Uint8Array): boolean {
+    return this.lent.has(chunk.buffer)
+  }
+
+  /** A block of a lent buffer was written to a socket: Node holds it no longer. */
+  written(chunk: Uint8Array): void {
+    const loan = this.lent.get(chunk.buffer)
+    if (!loan) return
+    if (--loan.blocks > 0) return
+    this.lent.delete(chunk.buffer)
+    this.give(loan.buf)
+  }
+}
+
 interface PendingBlock {
   /** Offset in the torrent. */
   readonly at: number
@@ -244,8 +316,10 @@ interface StoreFile {
 export function pooledChunkStore(
   pool: FilePool,
   cache?: ReadCache,
-  /** The most one batched read takes in (0: every block read on its own); see `BlockBatch`. */
+  /** The most one batched read takes in (0: every block read on its own); see `flush`. */
   batchBytes = 0,
+  /** Where batched reads take their buffers from (default: allocated for each read). */
+  slabs?: SlabPool,
 ): new (chunkLength: number, opts: ChunkStoreOptions) => ChunkStore {
   return class PooledChunkStore implements ChunkStore {
     readonly chunkLength: number
@@ -364,12 +438,15 @@ export function pooledChunkStore(
           end += blocks[j++]!.length
         const run = blocks.slice(i, j)
         i = j
-        const buf = Buffer.allocUnsafe(end - base)
+        const slab = slabs?.take(end - base)
+        const buf = slab ? slab.subarray(0, end - base) : Buffer.allocUnsafe(end - base)
         this.io('r', base, buf).then(
           () => {
+            if (slab) slabs!.lend(slab, run.length)
             for (const b of run) b.cb(null, buf.subarray(b.at - base, b.at - base + b.length))
           },
           (e: Error) => {
+            if (slab) slabs!.give(slab)
             if (run.length === 1) return run[0]!.cb(e)
             // One bad block must not fail its neighbours: each is read again on its own.
             for (const b of run) {

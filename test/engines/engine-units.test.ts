@@ -18,8 +18,8 @@ import {
 } from '../../src/engines/index.js'
 import { transmissionState } from '../../src/engines/transmission.js'
 import { coalesceWrites } from '../../src/engines/webtorrent.js'
-import { FilePool, pooledChunkStore, ReadCache } from '../../src/engines/webtorrent-store.js'
-import { requireTool, tempDir } from '../helpers.js'
+import { FilePool, pooledChunkStore, ReadCache, SlabPool } from '../../src/engines/webtorrent-store.js'
+import { requireTool, tempDir, waitFor } from '../helpers.js'
 import { infoHashOf, makeRelease, makeTorrent, mktorrent, openFds, type Release } from './fixtures.js'
 
 test('mapPath: the longest path_map prefix wins, on whole path components', () => {
@@ -324,6 +324,58 @@ test('coalesceWrites: chunks written to a socket in one turn leave together, and
   assert.equal(sock.writableLength, 10_000)
   await all
   assert.equal(sock.writableLength, 0)
+})
+
+test('pooled upload buffers: a batched read buffer is used again only once each of its blocks was written to a socket', async (t) => {
+  const dir = tempDir(t)
+  const release = makeRelease(dir, [64 * 1024])
+  const { data, files } = storeLayout(release)
+  const pool = new FilePool(2)
+  t.after(() => pool.closeAll())
+  const slabs = new SlabPool(1 << 20)
+  const Store = pooledChunkStore(pool, undefined, 1 << 20, slabs)
+  const store = new Store(64 * 1024, { path: dir, files, length: data.length, name: release.name })
+  const get = (o: number): Promise<Uint8Array> =>
+    new Promise((res, rej) =>
+      store.get(0, { offset: o, length: 4096 }, (err, buf) => (err ? rej(err) : res(buf!))),
+    )
+  const blocks = await Promise.all([0, 4096, 8192].map(get))
+  blocks.forEach((b, k) => assert.deepEqual(Buffer.from(b), data.subarray(k * 4096, k * 4096 + 4096)))
+  const slab = blocks[0]!.buffer
+  assert.ok(
+    blocks.every((b) => b.buffer === slab),
+    'the three blocks are views of one buffer',
+  )
+  assert.ok(slabs.owns(blocks[0]!))
+
+  // Two of the three blocks written: the buffer is still lent; a new read gets another one.
+  const server = net.createServer()
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res))
+  t.after(() => server.close())
+  const accepted = new Promise<net.Socket>((res) => server.once('connection', res))
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1')
+  t.after(() => client.destroy())
+  const sock = await accepted
+  t.after(() => sock.destroy())
+  coalesceWrites(sock, slabs)
+  const received: Buffer[] = []
+  client.on('data', (d: Buffer) => received.push(d))
+  const written = (b: Uint8Array): Promise<void> => new Promise((res) => sock.write(b, () => res()))
+  await Promise.all([written(blocks[0]!), written(blocks[1]!)])
+  assert.equal(slabs.size, 0)
+  const other = await get(16384)
+  assert.notEqual(other.buffer, slab)
+  // The last one written: the buffer is free, and the next read fills it again.
+  await written(blocks[2]!)
+  assert.equal(slabs.size, 16384)
+  const again = await get(32768)
+  assert.equal(again.buffer, slab)
+  assert.deepEqual(Buffer.from(again), data.subarray(32768, 32768 + 4096))
+  // The bytes sent were the blocks' bytes at the time they were written.
+  await waitFor('the three blocks arrive', () => Buffer.concat(received).length === 3 * 4096, 5000, 10)
+  assert.deepEqual(Buffer.concat(received), data.subarray(0, 3 * 4096))
+  // A block never written (a cancelled request) keeps its buffer out of the free list.
+  assert.equal(slabs.size, 0)
 })
 
 test('[engine] labels reach every daemon kind; the deprecated per-kind labels still win for their kind', () => {
