@@ -100,11 +100,12 @@ export async function buildTorrent(input: TorrentInput): Promise<BuiltTorrent> {
   if (input.kind === 'file') info.length = totalSize
   else info.files = files.map((f, i) => ({ length: f.length, path: paths[i]! }))
 
-  const torrent = encodeTorrent(input, info)
+  // Encoded once: the infohash is the SHA-1 of the very bytes inside `torrent`.
+  const infoBytes = encode(info)
+  const torrent = encodeTorrent(input, new Bencoded(infoBytes))
   return {
     torrent,
-    // Encoding is canonical, so these are the very bytes inside `torrent`.
-    infoHash: createHash('sha1').update(encode(info)).digest('hex'),
+    infoHash: createHash('sha1').update(infoBytes).digest('hex'),
     pieceLength,
     pieceCount,
     totalSize,
