@@ -5,9 +5,16 @@
  * expensive parts of a scan; only counts and problems go back to the main thread.
  */
 import { isUtf8 } from 'node:buffer'
-import { aacidRawFrom, aacidRawTo, checkRecordLine } from './record-line.js'
-import { aacidTag } from './record-key.js'
-import { checkRecordRules, ruleSeconds, type FileContext } from './record-rules.js'
+import {
+  aacidRawFrom,
+  aacidRawTo,
+  checkRecordLineRaw,
+  RAW_OK,
+  recordAacid,
+  recordDataFolder,
+} from './record-line.js'
+import { aacidTag, aacidTagOfAscii } from './record-key.js'
+import { checkRawRecordRules, ruleFast, ruleSeconds, type FileContext } from './record-rules.js'
 import type { ChunkRequest, ChunkResult, LineProblem } from './line-protocol.js'
 import { RecordWriter, type RecordColumns } from './store.js'
 import type { WriteLock } from './write-lock.js'
@@ -24,6 +31,72 @@ function writerFor(path: string): RecordWriter {
 }
 
 /**
+ * The columns of a chunk's records, kept for the next chunk: growing six arrays record by record
+ * and dropping them after each chunk was a tenth of the checking thread's own time.
+ */
+let capacity = 4096
+const cols: RecordColumns & {
+  seconds: Float64Array
+  tags: Float64Array
+  lines: Float64Array
+  offsets: Float64Array
+  lengths: Float64Array
+  folders: string[]
+} = {
+  count: 0,
+  seconds: new Float64Array(capacity),
+  tags: new Float64Array(capacity),
+  lines: new Float64Array(capacity),
+  offsets: new Float64Array(capacity),
+  lengths: new Float64Array(capacity),
+  folders: [],
+}
+
+function grow(): void {
+  capacity *= 2
+  for (const k of ['seconds', 'tags', 'lines', 'offsets', 'lengths'] as const) {
+    const bigger = new Float64Array(capacity)
+    bigger.set(cols[k])
+    cols[k] = bigger
+  }
+}
+
+/**
+ * The AACID of the record just checked, for the order and repeat checks: on the fast path
+ * (ruleFast) its bytes, which are its text; else the decoded text. Bytes are compared as the
+ * text would be: for ASCII, byte order is code unit order.
+ */
+let curText: string | null = null
+let curFrom = 0
+let curTo = 0
+
+/** -1, 0 or 1 as the current AACID sorts before, equal to or after the previous one. */
+function compareToPrevious(
+  buf: Uint8Array,
+  prevText: string | null,
+  prevFrom: number,
+  prevTo: number,
+): number {
+  if (curText === null && prevText === null) {
+    const n = Math.min(curTo - curFrom, prevTo - prevFrom)
+    for (let k = 0; k < n; k++) {
+      const d = buf[curFrom + k]! - buf[prevFrom + k]!
+      if (d !== 0) return d < 0 ? -1 : 1
+    }
+    const dl = curTo - curFrom - (prevTo - prevFrom)
+    return dl < 0 ? -1 : dl > 0 ? 1 : 0
+  }
+  const a = curText ?? textOf(buf, curFrom, curTo)
+  const b = prevText ?? textOf(buf, prevFrom, prevTo)
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+/** The text of an AACID kept as bytes (ASCII: see above). */
+function textOf(buf: Uint8Array, from: number, to: number): string {
+  return Buffer.prototype.latin1Slice.call(buf, from, to) as string
+}
+
+/**
  * Checks a chunk's lines and writes its valid records, holding the write lock for the insert
  * transaction; returns the verdicts for the main thread.
  */
@@ -31,63 +104,75 @@ export function processChunk(req: ChunkRequest, writeLock: WriteLock): ChunkResu
   const buf = new Uint8Array(req.buffer, 0, req.length)
   const ctx: FileContext = req.context
   const chunkIsUtf8 = req.utf8
-  const cols: RecordColumns = {
-    count: 0,
-    seconds: [],
-    tags: [],
-    lines: [],
-    offsets: [],
-    lengths: [],
-    folders: [],
-  }
+  cols.count = 0
+  cols.folders.length = 0
   const problems: LineProblem[] = []
   let first: string | null = null
   let pos = 0
   let line = req.lineBase
   const n = buf.length
-  let prev: string | null = null
+  let any = false
+  let prevText: string | null = null
+  let prevFrom = 0
+  let prevTo = 0
   let prevLine = 0
+  let firstLine = 0
   let sorted = true
   const repeats: ChunkResult['repeats'] = []
   const folders = new Map<string, number>()
   const newlines = req.newlines
   for (let k = 0; pos < n; k++) {
     const end = k < newlines.length ? newlines[k]! : n
-    const check = checkLine(buf, pos, end, chunkIsUtf8, ctx)
-    if (check.ok) {
-      if (prev !== null) {
-        if (check.aacid === prev) {
+    const bad = checkLine(buf, pos, end, chunkIsUtf8, ctx)
+    if (bad === null) {
+      const folder = lineFolder
+      if (any) {
+        const c = compareToPrevious(buf, prevText, prevFrom, prevTo)
+        if (c === 0) {
           const r = repeats[repeats.length - 1]
-          if (r && r.aacid === prev && r.last === prevLine) {
+          if (r && r.last === prevLine) {
             r.last = line
             r.n++
-          } else repeats.push({ aacid: prev, first: prevLine, last: line, n: 2 })
-        } else if (check.aacid < prev) sorted = false
+          } else
+            repeats.push({
+              aacid: prevText ?? textOf(buf, prevFrom, prevTo),
+              first: prevLine,
+              last: line,
+              n: 2,
+            })
+        } else if (c < 0) sorted = false
+      } else {
+        any = true
+        first = curText ?? textOf(buf, curFrom, curTo)
+        firstLine = line
       }
-      first ??= check.aacid
-      prev = check.aacid
+      prevText = curText
+      prevFrom = curFrom
+      prevTo = curTo
       prevLine = line
+      const i = cols.count
+      if (i === capacity) grow()
       // Set by the rules check this line just passed.
-      cols.seconds.push(ruleSeconds)
-      cols.tags.push(aacidTag(check.aacid))
-      cols.lines.push(line)
-      cols.offsets.push(req.base + pos)
-      cols.lengths.push(end - pos)
-      cols.folders.push(check.dataFolder ?? '')
-      if (check.dataFolder !== null) folders.set(check.dataFolder, (folders.get(check.dataFolder) ?? 0) + 1)
+      cols.seconds[i] = ruleSeconds
+      cols.tags[i] = curText === null ? aacidTagOfAscii(buf, curFrom, curTo) : aacidTag(curText)
+      cols.lines[i] = line
+      cols.offsets[i] = req.base + pos
+      cols.lengths[i] = end - pos
+      cols.folders.push(folder ?? '')
+      cols.count = i + 1
+      if (folder !== null) folders.set(folder, (folders.get(folder) ?? 0) + 1)
     } else {
       problems.push({
         line,
         offset: req.base + pos,
-        aacid: check.aacid,
-        code: check.code,
-        message: check.message,
+        aacid: bad.aacid,
+        code: bad.code,
+        message: bad.message,
       })
     }
     line++
     pos = end + 1
   }
-  cols.count = cols.lines.length
   if (cols.count > 0) {
     const w = writerFor(req.target.database)
     writeLock.hold(() => w.write(req.target.fileId, cols))
@@ -99,8 +184,8 @@ export function processChunk(req: ChunkRequest, writeLock: WriteLock): ChunkResu
     records: cols.count,
     problems,
     first,
-    last: prev,
-    firstLine: cols.lines[0] ?? 0,
+    last: any ? (prevText ?? textOf(buf, prevFrom, prevTo)) : null,
+    firstLine,
     lastLine: prevLine,
     sorted,
     repeats,
@@ -108,30 +193,52 @@ export function processChunk(req: ChunkRequest, writeLock: WriteLock): ChunkResu
   }
 }
 
-type LineVerdict =
-  | { ok: true; aacid: string; dataFolder: string | null }
-  | { ok: false; code: string; message: string; aacid: string | null }
+/** The buffer of the line being checked, for checkingAacid (a closure a line would cost more). */
+let checkingBuf: Uint8Array = new Uint8Array(0)
 
+function checkingAacid(): string {
+  return recordAacid(checkingBuf)
+}
+
+/** The `data_folder` of the line checkLine just accepted. */
+let lineFolder: string | null = null
+
+/**
+ * Null when the line is a valid record (its AACID then in curText / curFrom..curTo, its
+ * data folder in lineFolder), else why not.
+ */
 function checkLine(
   buf: Uint8Array,
   start: number,
   end: number,
   chunkIsUtf8: boolean,
   ctx: FileContext,
-): LineVerdict {
+): { code: string; message: string; aacid: string | null } | null {
   if (!chunkIsUtf8 && !isUtf8(buf.subarray(start, end))) {
-    return { ok: false, code: 'invalid-utf8', message: 'line is not valid UTF-8', aacid: null }
+    return { code: 'invalid-utf8', message: 'line is not valid UTF-8', aacid: null }
   }
   if (start === end)
     return {
-      ok: false,
       code: 'empty-line',
       message: 'empty line: every line must hold one record',
       aacid: null,
     }
-  const r = checkRecordLine(buf, start, end)
-  if (!r.ok) return { ok: false, code: r.code, message: r.message, aacid: null }
-  const v = checkRecordRules(ctx, r.aacid, r.dataFolder, buf, aacidRawFrom, aacidRawTo)
-  if (v) return { ok: false, ...v, aacid: r.aacid }
-  return r
+  const r = checkRecordLineRaw(buf, start, end)
+  if (r !== RAW_OK) {
+    if (r.ok) throw new Error('checkRecordLineRaw accepted a line without RAW_OK')
+    return { code: r.code, message: r.message, aacid: null }
+  }
+  const from = aacidRawFrom
+  const to = aacidRawTo
+  const folder = recordDataFolder(buf)
+  checkingBuf = buf
+  const v = checkRawRecordRules(ctx, checkingAacid, folder, buf, from, to)
+  if (v) return { ...v, aacid: recordAacid(buf) }
+  // On the fast path the bytes are the AACID (ASCII: an escape's backslash fails it); else
+  // keep its decoded text.
+  curText = ruleFast ? null : recordAacid(buf)
+  curFrom = from
+  curTo = to
+  lineFolder = folder
+  return null
 }

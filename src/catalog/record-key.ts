@@ -41,6 +41,21 @@ export function aacidTag(aacid: string): number {
   return (mix(a) | 0) * 65536 + (mix(b ^ aacid.length) >>> 16)
 }
 
+/**
+ * `aacidTag` of the AACID whose bytes are `b[from, to)`, without decoding it: the same number
+ * when those bytes are ASCII (each byte is then its UTF-16 code unit), which the caller knows.
+ */
+export function aacidTagOfAscii(b: Uint8Array, from: number, to: number): number {
+  let a = 0x811c9dc5 | 0
+  let h = 0x050c5d1f | 0
+  for (let i = from; i < to; i++) {
+    const c = b[i]!
+    a = Math.imul(a ^ c, 0x01000193)
+    h = Math.imul(h ^ c, 0x5bd1e995)
+  }
+  return (mix(a) | 0) * 65536 + (mix(h ^ (to - from)) >>> 16)
+}
+
 /** The AACID's timestamp in seconds since the epoch (the AACID must be valid). */
 export function aacidSeconds(aacid: string): number {
   return parseAacId(aacid).timestamp.seconds

@@ -91,6 +91,12 @@ let viewOf: Uint8Array | null = null
  */
 export let aacidRawFrom = -1
 export let aacidRawTo = -1
+/** Whether that `aacid` value holds a backslash escape (then its bytes are not its text). */
+let aacidRawEscaped = false
+/** The same for `data_folder` (-1 when the line has none). */
+let folderRawFrom = -1
+let folderRawTo = -1
+let folderRawEscaped = false
 
 /** Set by `scanString`: whether the string just scanned held a backslash escape. */
 let sawEscape = false
@@ -478,6 +484,10 @@ function invalidJson(start: number): RecordLineCheck {
  * `JSON.parse` would give.
  */
 export function checkRecordLine(buf: Uint8Array, start: number, end: number): RecordLineCheck {
+  return check(buf, start, end, false)
+}
+
+function check(buf: Uint8Array, start: number, end: number, raw: boolean): RecordLineCheck {
   if (!(
     Number.isInteger(start) &&
     Number.isInteger(end) &&
@@ -489,7 +499,9 @@ export function checkRecordLine(buf: Uint8Array, start: number, end: number): Re
   }
   bindView(buf, end)
   try {
-    return checkObject(buf, start, end)
+    const r = checkObject(buf, start, end)
+    if (r !== RAW_OK || raw) return r
+    return { ok: true, aacid: recordAacid(buf), dataFolder: recordDataFolder(buf) }
   } finally {
     if (stack.length > STACK_START * 64) stack = new Uint8Array(STACK_START)
   }
@@ -623,11 +635,36 @@ function checkObject(buf: Uint8Array, start: number, end: number): RecordLineChe
   if (folderTypeColumn !== 0) return problem('invalid-field-type', folderTypeMessage, folderTypeColumn)
   aacidRawFrom = aacidFrom
   aacidRawTo = aacidTo
-  return {
-    ok: true,
-    aacid: stringValue(buf, aacidFrom, aacidTo, aacidEscaped),
-    dataFolder: folderFrom < 0 ? null : stringValue(buf, folderFrom, folderTo, folderEscaped),
-  }
+  aacidRawEscaped = aacidEscaped
+  folderRawFrom = folderFrom
+  folderRawTo = folderTo
+  folderRawEscaped = folderEscaped
+  return RAW_OK
+}
+
+/**
+ * What `checkRecordLineRaw` returns for a valid record: its values are left in the buffer,
+ * where `aacidRaw*`, `recordAacid` and `recordDataFolder` find them.
+ */
+export const RAW_OK: RecordLineCheck = Object.freeze({ ok: true, aacid: '', dataFolder: null })
+
+/**
+ * `checkRecordLine` for a caller that mostly needs no strings (the scan: a record's key is read
+ * from its bytes, see record-key.ts): a valid record gives `RAW_OK`, and its `aacid` and
+ * `data_folder` are decoded only when asked for, from the same `buf`, before the next check.
+ */
+export function checkRecordLineRaw(buf: Uint8Array, start: number, end: number): RecordLineCheck {
+  return check(buf, start, end, true)
+}
+
+/** The decoded `aacid` of the record `checkRecordLineRaw` just accepted in `buf`. */
+export function recordAacid(buf: Uint8Array): string {
+  return stringValue(buf, aacidRawFrom, aacidRawTo, aacidRawEscaped)
+}
+
+/** The decoded `data_folder` of that record, null when it names none. */
+export function recordDataFolder(buf: Uint8Array): string | null {
+  return folderRawFrom < 0 ? null : stringValue(buf, folderRawFrom, folderRawTo, folderRawEscaped)
 }
 
 /** After the top-level value: only whitespace may follow. */

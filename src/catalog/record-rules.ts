@@ -121,8 +121,43 @@ export function checkRecordRules(
   rawFrom = 0,
   rawTo = 0,
 ): RuleViolation | null {
+  return checkRules(ctx, aacid, null, dataFolder, raw, rawFrom, rawTo)
+}
+
+/**
+ * After a check that passed: whether the AACID passed on the fast path, which proves its bytes
+ * (`raw[rawFrom, rawTo)`) are ASCII and its text, so they can stand for it (record-key.ts).
+ */
+export let ruleFast = false
+
+/**
+ * `checkRecordRules` for an AACID given by its bytes alone (`raw[rawFrom, rawTo)`, as written);
+ * `text` decodes it, called only when the fast path cannot decide or a message names it.
+ */
+export function checkRawRecordRules(
+  ctx: FileContext,
+  text: () => string,
+  dataFolder: string | null,
+  raw: Uint8Array,
+  rawFrom: number,
+  rawTo: number,
+): RuleViolation | null {
+  return checkRules(ctx, null, text, dataFolder, raw, rawFrom, rawTo)
+}
+
+function checkRules(
+  ctx: FileContext,
+  aacidText: string | null,
+  text: (() => string) | null,
+  dataFolder: string | null,
+  raw: Uint8Array | undefined,
+  rawFrom: number,
+  rawTo: number,
+): RuleViolation | null {
   let t = raw !== undefined ? fastSeconds(ctx, raw, rawFrom, rawTo) : null
+  const fast = t !== null
   if (t === null) {
+    const aacid = (aacidText ??= text!())
     let id
     try {
       id = parseAacId(aacid)
@@ -140,7 +175,7 @@ export function checkRecordRules(
   if (t < ctx.fromS || t > ctx.toS) {
     return {
       code: 'aacid-out-of-range',
-      message: `AACID timestamp ${aacid.split('__')[2]} lies outside the file's range`,
+      message: `AACID timestamp ${(aacidText ?? text!()).split('__')[2]} lies outside the file's range`,
     }
   }
   if (dataFolder !== null) {
@@ -173,10 +208,11 @@ export function checkRecordRules(
     if (t < folder.range.from.seconds || t > folder.range.to.seconds) {
       return {
         code: 'data-folder-out-of-range',
-        message: `data_folder ${dataFolder} does not contain the record's timestamp ${aacid.split('__')[2]}`,
+        message: `data_folder ${dataFolder} does not contain the record's timestamp ${(aacidText ?? text!()).split('__')[2]}`,
       }
     }
   }
   ruleSeconds = t
+  ruleFast = fast
   return null
 }

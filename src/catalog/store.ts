@@ -839,15 +839,16 @@ export class CatalogStore {
 
 /** The records of one chunk, as columns, in file order. */
 export interface RecordColumns {
+  /** Records in the columns (they may be longer: a reader reuses them). */
   count: number
   /** Each AACID's timestamp and tag (record-key.ts). */
-  seconds: number[]
-  tags: number[]
-  lines: number[]
-  offsets: number[]
-  lengths: number[]
+  seconds: ArrayLike<number>
+  tags: ArrayLike<number>
+  lines: ArrayLike<number>
+  offsets: ArrayLike<number>
+  lengths: ArrayLike<number>
   /** '' for none. */
-  folders: string[]
+  folders: ArrayLike<string>
 }
 
 /**
