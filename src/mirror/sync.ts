@@ -288,12 +288,15 @@ export class MirrorSync {
   /**
    * Fetches the sources that are due and stores what they list (not in a dry run). Returns each
    * source's report, the entries rejected now, and the torrents the sources' filters follow
-   * (from the stored list when a source was not fetched or failed).
+   * (from the stored list when a source was not fetched or failed). `follow: false` (a caller
+   * that only wants the lists stored) skips finding those, and reports what each source offers
+   * from its stored row: at a million entries, counting them again costs seconds.
    */
   async refreshSources(
     refresh: 'always' | 'due' | 'never',
     dryRun = false,
     signal?: AbortSignal,
+    follow = true,
   ): Promise<{
     sources: SourceReport[]
     rejected: Rejection[]
@@ -360,6 +363,11 @@ export class MirrorSync {
             'mirror: cannot read the source; using its last list',
           )
         }
+      }
+      if (!follow) {
+        entry.offered = fresh?.length ?? this.store.source(s.name)?.offered ?? 0
+        sources.push(entry)
+        continue
       }
       const follows = followedBy(s)
       let offered = 0

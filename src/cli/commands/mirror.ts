@@ -75,7 +75,7 @@ export const mirrorSources = defineCommand({
     const db = openDb(ctx, config)
     try {
       const sync = new MirrorSync({ db, config, engine: null, logger: cliLogger(ctx, config) })
-      if (!ctx.values.cached) await sync.refreshSources('always')
+      if (!ctx.values.cached) await sync.refreshSources('always', false, undefined, false)
       const store = sync.store
       const { names: heldNames, btihs: heldBtihs } = heldHere(db)
       const stored = new Map(store.sources().map((s) => [s.name, s]))
@@ -534,7 +534,7 @@ export const planCommand = defineCommand({
       const sync = new MirrorSync({ db, config, engine: null, logger: cliLogger(ctx, config) })
       if (ctx.values.refresh) {
         requireSources(config)
-        await sync.refreshSources('always')
+        await sync.refreshSources('always', false, undefined, false)
       }
       let candidates = planCandidates(db)
       if (candidates.length === 0)
