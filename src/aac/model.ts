@@ -105,26 +105,34 @@ export function parseTimestamp(s: string): AacTimestamp {
       'invalid-timestamp',
       `invalid timestamp ${JSON.stringify(s)}: expected YYYYMMDDTHHMMSSZ`,
     )
-  const [y, mo, d, h, mi, se] = m.slice(1).map(Number) as [number, number, number, number, number, number]
-  const ms = Date.UTC(y, mo - 1, d, h, mi, se)
-  const back = new Date(ms)
-  // Date.UTC rolls 20230231 over into March; a real date survives the round trip unchanged.
+  const y = Number(m[1])
+  const mo = Number(m[2])
+  const d = Number(m[3])
+  const h = Number(m[4])
+  const mi = Number(m[5])
+  const se = Number(m[6])
+  // Date.UTC rolls 20230231 over into March: each field is checked against its range instead
+  // (a Date built to read them back cost a tenth of reading a million-entry upstream list).
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0
   if (
     y < 1970 ||
-    back.getUTCFullYear() !== y ||
-    back.getUTCMonth() !== mo - 1 ||
-    back.getUTCDate() !== d ||
-    back.getUTCHours() !== h ||
-    back.getUTCMinutes() !== mi ||
-    back.getUTCSeconds() !== se
+    mo < 1 ||
+    mo > 12 ||
+    d < 1 ||
+    d > (mo === 2 && leap ? 29 : DAYS_IN_MONTH[mo - 1]!) ||
+    h > 23 ||
+    mi > 59 ||
+    se > 59
   ) {
     throw new AacError(
       'invalid-timestamp',
       `invalid timestamp ${JSON.stringify(s)}: not a real UTC date and time`,
     )
   }
-  return { text: s, seconds: ms / 1000 }
+  return { text: s, seconds: Date.UTC(y, mo - 1, d, h, mi, se) / 1000 }
 }
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 
 export function formatTimestamp(date: Date): string {
   return date
