@@ -12,12 +12,11 @@
  *
  * Peers request 16 KiB blocks, and webtorrent asks the store for each block on its own: a
  * 2 GiB upload is 131,072 `pread`s through libuv's thread pool. With `batchBytes`, the requests
- * of one turn of the event loop are read together (see `flush`). With a `ReadCache`, a block read
- * pulls in its whole read window (a piece, at most `window` bytes), shared by the engine, and
- * the following blocks are views of that buffer: one read per window, as libtorrent's read cache
- * does. The engine leaves it off by default (see `readCacheBytes` in webtorrent.ts: it saved
- * reads but cost CPU in garbage collection). webtorrent's `storeCacheSlots` cache is per torrent
- * and keeps whole pieces (20 × up to 16 MiB for each of thousands of torrents), so it stays off.
+ * of one turn of the event loop are read together (see `flush`), into buffers used again (see
+ * `SlabPool`). A shared read cache of 1 MiB windows, tried before, cut the reads as much but cost
+ * more CPU in garbage collection than it saved; it was removed. webtorrent's `storeCacheSlots`
+ * cache is per torrent and keeps whole pieces (20 × up to 16 MiB for each of thousands of
+ * torrents), so it stays off.
  */
 import { constants } from 'node:fs'
 import { mkdir, open, type FileHandle } from 'node:fs/promises'
@@ -150,80 +149,6 @@ async function openHandle(path: string, mode: Mode): Promise<FileHandle> {
   return await open(path, constants.O_RDWR | constants.O_CREAT, 0o644)
 }
 
-interface CacheEntry {
-  readonly data: Promise<Buffer>
-  readonly bytes: number
-}
-
-/**
- * Read windows of piece data, shared by every torrent of an engine; at most `maxBytes` are
- * held, least recently used dropped first. A dropped window stays alive only while a block
- * view of it waits to be written to a socket.
- */
-export class ReadCache {
-  /** Insertion order is use order: the first entry is the least recently used. */
-  private readonly entries = new Map<string, CacheEntry>()
-  private held = 0
-  private nextStore = 0
-
-  constructor(
-    readonly maxBytes: number,
-    /** The most read at once for one block request: a piece, or this much of a longer one. */
-    readonly window: number,
-  ) {
-    if (!Number.isInteger(maxBytes) || maxBytes < 0)
-      throw new RangeError(`ReadCache: maxBytes must be a non-negative integer, got ${maxBytes}`)
-    if (!Number.isInteger(window) || window < 1)
-      throw new RangeError(`ReadCache: window must be a positive integer, got ${window}`)
-  }
-
-  /** Bytes held now. */
-  get size(): number {
-    return this.held
-  }
-
-  /** A prefix for one store's keys. */
-  storeId(): string {
-    return `${this.nextStore++}:`
-  }
-
-  /** The window at `key`, read by `load` (`bytes` long) unless it is held or being read. */
-  get(key: string, bytes: number, load: () => Promise<Buffer>): Promise<Buffer> {
-    const found = this.entries.get(key)
-    if (found) {
-      this.entries.delete(key)
-      this.entries.set(key, found)
-      return found.data
-    }
-    const data = load()
-    if (bytes > this.maxBytes) return data
-    const entry: CacheEntry = { data, bytes }
-    // A failed read is not kept: the next request tries again.
-    data.catch(() => {
-      if (this.entries.get(key) === entry) this.delete(key)
-    })
-    this.entries.set(key, entry)
-    this.held += bytes
-    for (const k of this.entries.keys()) {
-      if (this.held <= this.maxBytes) break
-      this.delete(k)
-    }
-    return data
-  }
-
-  /** Forgets the windows whose key starts with `prefix` (a piece was written, a store closed). */
-  drop(prefix: string): void {
-    for (const k of [...this.entries.keys()]) if (k.startsWith(prefix)) this.delete(k)
-  }
-
-  private delete(key: string): void {
-    const e = this.entries.get(key)
-    if (!e) return
-    this.entries.delete(key)
-    this.held -= e.bytes
-  }
-}
-
 /**
  * Buffers for batched reads, used again once every block cut from one has been written to a
  * peer's socket. Allocated anew, every byte uploaded is a fresh off-heap allocation, and V8
@@ -309,17 +234,17 @@ interface StoreFile {
   length: number
 }
 
-/**
- * An abstract-chunk-store over the torrent's files in place, reading through `pool`; block reads
- * go through `cache` when given.
- */
+export interface BatchedReads {
+  /** The most one batched read takes in (0: every block read on its own); see `flush`. */
+  batchBytes: number
+  /** Where batched reads take their buffers from (default: allocated for each read). */
+  slabs?: SlabPool
+}
+
+/** An abstract-chunk-store over the torrent's files in place, reading through `pool`. */
 export function pooledChunkStore(
   pool: FilePool,
-  cache?: ReadCache,
-  /** The most one batched read takes in (0: every block read on its own); see `flush`. */
-  batchBytes = 0,
-  /** Where batched reads take their buffers from (default: allocated for each read). */
-  slabs?: SlabPool,
+  { batchBytes, slabs }: BatchedReads = { batchBytes: 0 },
 ): new (chunkLength: number, opts: ChunkStoreOptions) => ChunkStore {
   return class PooledChunkStore implements ChunkStore {
     readonly chunkLength: number
@@ -333,7 +258,6 @@ export function pooledChunkStore(
      */
     private readonly invalid: Error | null = null
     private closed = false
-    private readonly cacheId = cache?.storeId() ?? ''
     /** Block requests waiting for the end of this turn of the event loop; see `flush`. */
     private pending: PendingBlock[] | null = null
 
@@ -363,23 +287,6 @@ export function pooledChunkStore(
         return
       }
       const start = index * this.chunkLength
-      const w = cache?.window ?? 0
-      const wFrom = w > 0 ? from - (from % w) : 0
-      // A block inside one window (not a whole-piece read, as verification makes) goes through the cache.
-      if (cache && len < chunk && from + len <= wFrom + w) {
-        const wLen = Math.min(w, chunk - wFrom)
-        cache
-          .get(`${this.cacheId}${index}:${wFrom}`, wLen, async () => {
-            const buf = Buffer.allocUnsafe(wLen)
-            await this.io('r', start + wFrom, buf)
-            return buf
-          })
-          .then(
-            (buf) => cb(null, buf.subarray(from - wFrom, from - wFrom + len)),
-            (e: Error) => cb(e),
-          )
-        return
-      }
       if (batchBytes > 0 && len > 0 && len < chunk && len <= batchBytes) {
         if (this.pending === null) {
           this.pending = []
@@ -401,19 +308,9 @@ export function pooledChunkStore(
         queueMicrotask(() => cb(new Error(`chunk ${index} must be ${chunk} bytes, got ${buf.length}`)))
         return
       }
-      // Windows of this piece read before it was written (while it was being verified) are stale.
-      cache?.drop(`${this.cacheId}${index}:`)
-      const dropStale = (): void => cache?.drop(`${this.cacheId}${index}:`)
       this.io('rw', index * this.chunkLength, Buffer.from(buf.buffer, buf.byteOffset, buf.length)).then(
-        () => {
-          // And a window read while the write was under way.
-          dropStale()
-          cb(null)
-        },
-        (e: Error) => {
-          dropStale()
-          cb(e)
-        },
+        () => cb(null),
+        (e: Error) => cb(e),
       )
     }
 
@@ -463,7 +360,6 @@ export function pooledChunkStore(
 
     close(cb: (err?: Error | null) => void = () => {}): void {
       this.closed = true
-      cache?.drop(this.cacheId)
       pool.closePaths(this.files.map((f) => f.path))
       queueMicrotask(() => cb(null))
     }

@@ -19,8 +19,7 @@
  *   one turn that follow one another in the torrent are read with one `pread` (`batchReadBytes`:
  *   to libtorrent, seeder CPU 4.0 and 5.4 s against 7.5 and 6.4 s block by block) into buffers
  *   that are used again once their blocks were sent (`uploadBufferBytes`: 3.1 and 3.0 s against
- *   5.0 and 5.2 s, peak RssAnon 95 MB against 115 MB; fewer full garbage collections). A shared read cache
- *   (`readCacheBytes`) exists but is off: measured, it cost more CPU than the reads it saved.
+ *   5.0 and 5.2 s, peak RssAnon 95 MB against 115 MB; fewer full garbage collections).
  * - `host` binds the peer port (TCP) only; the DHT, when enabled, binds UDP on all addresses.
  *   `max_connections` is webtorrent's `maxConns`, a limit per torrent.
  */
@@ -44,7 +43,7 @@ import {
   type CopyState,
   type EngineTorrentStatus,
 } from './engine.js'
-import { FilePool, pooledChunkStore, ReadCache, SlabPool } from './webtorrent-store.js'
+import { type BatchedReads, FilePool, pooledChunkStore, SlabPool } from './webtorrent-store.js'
 
 export type WebTorrentConfig = Config['engine']['webtorrent']
 
@@ -63,16 +62,6 @@ export interface WebTorrentEngineOptions {
   maxConcurrentAnnounces?: number
   /** Sockets to one HTTP(S) tracker at once, across all torrents (default 32). */
   maxTrackerSockets?: number
-  /**
-   * Piece data held for uploads, across all torrents: a block request reads its piece's window
-   * once and the next blocks are served from memory. Default 0 (off: every block is read on its
-   * own): with 32 MiB it cut the `pread`s of a 2 GiB upload 50-fold, yet the seeder used more CPU
-   * (8.9 and 9.7 s against 7.0 and 7.5 s, interleaved, to libtorrent; garbage collection 18% of
-   * its profile against 8%) and 40 MB more RssAnon (block views keep their 1 MiB window alive).
-   */
-  readCacheBytes?: number
-  /** The most one block request reads ahead: a piece, or this much of a longer one (default 1 MiB). */
-  readWindowBytes?: number
   /**
    * Block requests of one turn of the event loop that follow one another in the torrent are read
    * together, up to this many bytes at once (default 1 MiB; 0 reads every block on its own).
@@ -109,8 +98,7 @@ export class WebTorrentEngine implements Engine {
   private readonly entries = new Map<string, Entry>()
   private readonly log: EngineLogger
   private readonly pool: FilePool
-  private readonly readCache: ReadCache | undefined
-  private readonly batchReadBytes: number
+  private readonly reads: BatchedReads
   private readonly slabs: SlabPool | undefined
   private readonly verifySlots: Semaphore
   private readonly announceSlots: Semaphore
@@ -122,12 +110,9 @@ export class WebTorrentEngine implements Engine {
   ) {
     this.log = opts.logger ?? silentLogger
     this.pool = new FilePool(opts.maxOpenFiles ?? 512)
-    const readCacheBytes = opts.readCacheBytes ?? 0
-    this.readCache =
-      readCacheBytes > 0 ? new ReadCache(readCacheBytes, opts.readWindowBytes ?? 2 ** 20) : undefined
-    this.batchReadBytes = opts.batchReadBytes ?? 2 ** 20
     const slabBytes = opts.uploadBufferBytes ?? 16 * 2 ** 20
     this.slabs = slabBytes > 0 ? new SlabPool(slabBytes) : undefined
+    this.reads = { batchBytes: opts.batchReadBytes ?? 2 ** 20, slabs: this.slabs }
     this.verifySlots = new Semaphore(opts.maxConcurrentVerifications ?? 2)
     this.announceSlots = new Semaphore(opts.maxConcurrentAnnounces ?? 256)
     this.trackerDispatcher = boundedDispatcher(opts.maxTrackerSockets ?? 32)
@@ -330,7 +315,7 @@ export class WebTorrentEngine implements Engine {
     const torrent = client.add(t.torrent, {
       path: t.dataDir,
       skipVerify: !t.verify,
-      store: pooledChunkStore(this.pool, this.readCache, this.batchReadBytes, this.slabs),
+      store: pooledChunkStore(this.pool, this.reads),
       // The OS page cache already holds hot pieces, and 1,000 torrents × 20 cached pieces
       // (webtorrent's default) of up to 16 MiB each would be far too much memory.
       storeCacheSlots: 0,
@@ -424,7 +409,7 @@ export class WebTorrentEngine implements Engine {
       )
     const torrent = client.add(magnet, {
       path: opts.dataDir,
-      store: pooledChunkStore(this.pool, this.readCache, this.batchReadBytes, this.slabs),
+      store: pooledChunkStore(this.pool, this.reads),
       storeCacheSlots: 0,
       destroyStoreOnDestroy: false,
     })

@@ -18,7 +18,7 @@ import {
 } from '../../src/engines/index.js'
 import { transmissionState } from '../../src/engines/transmission.js'
 import { coalesceWrites } from '../../src/engines/webtorrent.js'
-import { FilePool, pooledChunkStore, ReadCache, SlabPool } from '../../src/engines/webtorrent-store.js'
+import { FilePool, pooledChunkStore, SlabPool } from '../../src/engines/webtorrent-store.js'
 import { requireTool, tempDir, waitFor } from '../helpers.js'
 import { infoHashOf, makeRelease, makeTorrent, mktorrent, openFds, type Release } from './fixtures.js'
 
@@ -196,59 +196,6 @@ test('the pooled chunk store reads and writes pieces across file boundaries, and
   )
 })
 
-test('the read cache serves the blocks of a window from one read per file, and forgets a piece once it is written', async (t) => {
-  const dir = tempDir(t)
-  // A 32-byte piece and a 28-byte one over three files; windows of 16 bytes; 4-byte blocks.
-  const release = makeRelease(dir, [20, 30, 10])
-  const { data, files } = storeLayout(release)
-  class CountingPool extends FilePool {
-    uses = 0
-    override use<T>(path: string, mode: 'r' | 'rw', fn: (fh: FileHandle) => Promise<T>): Promise<T> {
-      this.uses++
-      return super.use(path, mode, fn)
-    }
-  }
-  const pool = new CountingPool(4)
-  t.after(() => pool.closeAll())
-  const cache = new ReadCache(48, 16)
-  const Store = pooledChunkStore(pool, cache)
-  const store = new Store(32, { path: dir, files, length: data.length, name: release.name })
-  const get = (i: number, o: { offset?: number; length?: number } | null): Promise<Buffer> =>
-    new Promise((res, rej) => store.get(i, o, (err, buf) => (err ? rej(err) : res(Buffer.from(buf!)))))
-  const put = (i: number, b: Buffer): Promise<void> =>
-    new Promise((res, rej) => store.put(i, b, (err) => (err ? rej(err) : res())))
-
-  // Piece 0's first window (bytes 0-15) lies in file 0: one read for its four blocks, asked at once.
-  const blocks = await Promise.all([0, 4, 8, 12].map((o) => get(0, { offset: o, length: 4 })))
-  blocks.forEach((b, k) => assert.deepEqual(b, data.subarray(k * 4, k * 4 + 4), `block ${k}`))
-  assert.equal(pool.uses, 1)
-  // Bytes 16-31 span files 0 and 1: two reads, then its blocks come from memory.
-  for (const o of [16, 20, 24, 28])
-    assert.deepEqual(await get(0, { offset: o, length: 4 }), data.subarray(o, o + 4))
-  assert.equal(pool.uses, 3)
-  // The last piece is shorter: its second window is cut at the end of the torrent.
-  for (const o of [0, 16, 24])
-    assert.deepEqual(await get(1, { offset: o, length: 4 }), data.subarray(32 + o, 36 + o))
-  assert.ok(cache.size <= 48, `cache holds ${cache.size} bytes`)
-  // A block crossing windows, and a whole piece (verification) are read directly, not cached.
-  const before = cache.size
-  assert.deepEqual(await get(0, { offset: 14, length: 4 }), data.subarray(14, 18))
-  assert.deepEqual(await get(0, null), data.subarray(0, 32))
-  assert.equal(cache.size, before)
-
-  // A written piece is read again, not served from a window read before the write.
-  await get(0, { offset: 0, length: 4 })
-  const patch = Buffer.alloc(32, 0x5a)
-  await put(0, patch)
-  assert.deepEqual(
-    readFileSync(join(release.dir, release.files[0]!.path)).subarray(0, 4),
-    patch.subarray(0, 4),
-  )
-  assert.deepEqual(await get(0, { offset: 0, length: 4 }), patch.subarray(0, 4))
-  await new Promise<void>((res) => store.close(() => res()))
-  assert.equal(cache.size, 0, "a closed store's windows are dropped")
-})
-
 test('batched block reads: blocks asked in one turn that follow one another are read together; a bad one fails alone', async (t) => {
   const dir = tempDir(t)
   // Two 32-byte pieces and a 4-byte one over three files; 4-byte blocks; batches of at most 24 bytes.
@@ -263,7 +210,7 @@ test('batched block reads: blocks asked in one turn that follow one another are 
   }
   const pool = new CountingPool(4)
   t.after(() => pool.closeAll())
-  const Store = pooledChunkStore(pool, undefined, 24)
+  const Store = pooledChunkStore(pool, { batchBytes: 24 })
   const store = new Store(32, { path: dir, files, length: data.length, name: release.name })
   const get = (i: number, o: { offset?: number; length?: number } | null): Promise<Buffer> =>
     new Promise((res, rej) => store.get(i, o, (err, buf) => (err ? rej(err) : res(Buffer.from(buf!)))))
@@ -333,7 +280,7 @@ test('pooled upload buffers: a batched read buffer is used again only once each 
   const pool = new FilePool(2)
   t.after(() => pool.closeAll())
   const slabs = new SlabPool(1 << 20)
-  const Store = pooledChunkStore(pool, undefined, 1 << 20, slabs)
+  const Store = pooledChunkStore(pool, { batchBytes: 1 << 20, slabs })
   const store = new Store(64 * 1024, { path: dir, files, length: data.length, name: release.name })
   const get = (o: number): Promise<Uint8Array> =>
     new Promise((res, rej) =>
