@@ -24,6 +24,17 @@ export function version(): string {
   return pkg.version
 }
 
+let exitWhenDone = false
+
+/**
+ * Whether the command that `main` ran asks to end the process as soon as it returns
+ * (CommandEntry.exitWhenDone): bin/aacseed.js then calls process.exit. Only for commands that
+ * leave nothing behind; others (serve, seed) end when their last handle closes.
+ */
+export function exitsWhenDone(): boolean {
+  return exitWhenDone
+}
+
 /**
  * Runs one CLI invocation and returns its exit code: 0 ok, 1 problems found, 2 usage or
  * configuration error, 3 environment failure (disk full, read-only, permission, I/O).
@@ -73,6 +84,7 @@ export async function main(argv: string[], io: Partial<CommandIO> = {}): Promise
   const configModule = import('../config/index.js')
   configModule.catch(() => {})
   const command = await entry.load()
+  exitWhenDone = entry.exitWhenDone === true
   try {
     let parsed
     try {
