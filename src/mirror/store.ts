@@ -250,6 +250,9 @@ export class MirrorStore {
     abandon(): void
   } {
     const db = this.db
+    // The staging tables' rollback journal in memory, not in a temp file: what is staged is
+    // thrown away on any failure anyway, and the file cost about 15% of staging's CPU (200,000 entries).
+    db.pragma('temp.journal_mode = MEMORY')
     const prefix = `list_stage_${++stageCounter}`
     const slices = Array.from({ length: STAGE_SLICES }, (_, k) => `temp.${prefix}_b${k}`)
     const nameSlices = Array.from({ length: STAGE_SLICES }, (_, k) => `temp.${prefix}_n${k}`)
