@@ -74,6 +74,8 @@ declare module 'webtorrent' {
     readonly announce: string[]
     /** The .torrent (the info dictionary as received), once the metadata is known. */
     readonly torrentFile: Uint8Array | undefined
+    /** Internal (lib/torrent.js): its peers by id, each with its wire and socket once connected. */
+    readonly _peers?: Map<string, { wire?: unknown; conn?: unknown }> | null
     destroy(opts?: { destroyStore?: boolean } | null, cb?: Callback): void
   }
 
@@ -113,4 +115,10 @@ declare module 'webtorrent' {
 
   export default WebTorrent
   export type { Torrent, TorrentOptions, ChunkStore, ChunkStoreOptions, ChunkStoreFile, WebTorrentOptions }
+}
+
+/** bittorrent-protocol 5 (webtorrent's wire) ships no types: only its class is touched, by webtorrent-wire.ts. */
+declare module 'bittorrent-protocol' {
+  const Wire: { prototype: object }
+  export default Wire
 }

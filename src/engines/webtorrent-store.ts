@@ -144,9 +144,17 @@ export class FilePool {
 
 async function openHandle(path: string, mode: Mode): Promise<FileHandle> {
   if (mode === 'r') return await open(path, 'r')
-  await mkdir(dirname(path), { recursive: true })
-  // Read-write, created if missing, never truncated.
-  return await open(path, constants.O_RDWR | constants.O_CREAT, 0o644)
+  // Read-write, created if missing, never truncated. Its folder is made only when missing: a
+  // download opens each of its files once per pool slot, and a `mkdir -p` before every open
+  // was a stat of each path component every time.
+  const flags = constants.O_RDWR | constants.O_CREAT
+  try {
+    return await open(path, flags, 0o644)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+    await mkdir(dirname(path), { recursive: true })
+    return await open(path, flags, 0o644)
+  }
 }
 
 /**
