@@ -9,12 +9,7 @@ import type { Config } from '../config/index.js'
 import type { Db } from '../db/index.js'
 import { publishedList, publishedListJson } from '../fleet/list.js'
 import { MirrorStore } from '../mirror/store.js'
-import {
-  publishTorrentList,
-  type ListFlags,
-  type MakeOptions,
-  type PublishedListEntry,
-} from '../torrents/index.js'
+import { publishTorrentList, type ListFlags, type PublishedListEntry } from '../torrents/index.js'
 
 /** Upstream's flags of each mirrored release (by infohash), as its source lists it. */
 export function upstreamFlags(db: Db): (infohash: string) => ListFlags | undefined {
@@ -37,8 +32,4 @@ export function publishList(db: Db, config: Config): Promise<string> | null {
   return publishTorrentList(config.torrents.list_path, torrentList(db, config))
 }
 
-/** `torrents make` options every caller shares: mirrored releases keep upstream's torrent shape. */
-export function makeSettings(db: Db): Pick<MakeOptions, 'shapeOf'> {
-  const shapes = new MirrorStore(db).torrentShapes()
-  return { shapeOf: (name) => shapes.get(name) }
-}
+export { makeSettings } from './make-settings.js'

@@ -4,7 +4,7 @@ import type { Config } from '../../config/index.js'
 // Not db/index.js: that imports every migration, which `torrents make` loads only when one is pending.
 import { openCurrentDatabase } from '../../db/connect.js'
 import { UsageError } from '../../errors.js'
-import { makeSettings, publishList, torrentList } from '../../publish/index.js'
+import { makeSettings } from '../../publish/make-settings.js'
 import { cliLeases, WAIT_HELP, WAIT_OPTIONS, WAIT_USAGE } from '../leases.js'
 import {
   formatTorrentList,
@@ -101,6 +101,10 @@ export const torrentsMake = defineCommand({
       resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database),
     )
     const bar = progressLine(ctx.err, 'hash')
+    // The list's modules (fleet's) are needed once hashing is done: they load between the main
+    // thread's hash spans, from the first progress on, rather than before hashing can start.
+    let publishing: Promise<typeof import('../../publish/index.js')> | undefined
+    const publish = () => (publishing ??= import('../../publish/index.js'))
     try {
       const make = () =>
         makeTorrents({
@@ -112,14 +116,17 @@ export const torrentsMake = defineCommand({
           trial: trial !== null,
           // The process has nothing else to do while it hashes (see hash-pool.ts).
           callerHashes: true,
-          onProgress: (p) => bar.update(p.bytesDone, p.bytesTotal),
+          onProgress: (p) => {
+            if (trial === null) void publish().catch(() => {})
+            bar.update(p.bytesDone, p.bytesTotal)
+          },
         })
       // A trial only reads the catalog; a real run writes it and the published list.
       const report =
         trial === null
           ? await cliLeases(db, ctx).with(['catalog'], 'torrents make', async () => {
               const r = await make()
-              await publishList(db, config)
+              await (await publish()).publishList(db, config)
               return r
             })
           : await make()
@@ -170,7 +177,10 @@ export const torrentsList = defineCommand({
     const format = (stringFlag(ctx.values.format) ?? 'json') as ListFormat
     if (!['json', 'magnets', 'csv'].includes(format))
       throw new UsageError(`--format must be json, magnets or csv, not ${JSON.stringify(format)}`)
-    const { openExistingDatabase } = await import('../../db/index.js')
+    const [{ openExistingDatabase }, { torrentList }] = await Promise.all([
+      import('../../db/index.js'),
+      import('../../publish/index.js'),
+    ])
     const db = openExistingDatabase(resolve(ctx.cwd, stringFlag(ctx.values.db) ?? config.catalog.database))
     try {
       ctx.out.write(formatTorrentList(torrentList(db, config), format))
