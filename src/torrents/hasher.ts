@@ -8,9 +8,10 @@
  * which saves starting one worker.
  *
  * Read size, measured on the 2-core bench machine (2 GiB warm in the page cache, the whole
- * `torrents make` process under `chrt -r` on a shared machine, 5 rounds each, best): 128 KiB reads
- * 1.16 s (CPU 2.02 s), 512 KiB 1.10 s (1.94 s), 1 MiB 1.06 s (1.90 s), 2 MiB 1.06 s (1.90 s),
- * 4 MiB 1.18 s (2.03 s). Each read and each hash update is a call into C++ with its own
+ * `torrents make` process under `chrt -r` on a shared machine, 5 interleaved rounds each, best).
+ * One run: 128 KiB reads 1.23 s (CPU 2.16 s), 1 MiB 1.13 s (1.99 s), 4 MiB 1.18 s (2.03 s).
+ * Another: 128 KiB 1.16 s (2.02 s), 512 KiB 1.10 s (1.94 s), 1 MiB 1.06 s (1.90 s), 2 MiB
+ * 1.06 s (1.90 s). Each read and each hash update is a call into C++ with its own
  * argument checks, so 16,384 of each for 2 GiB cost ~0.1 s of CPU more than 2,048; a read the
  * size of a whole piece no longer stays in cache between the kernel's copy and the hash.
  *
