@@ -24,6 +24,13 @@ export interface EngineTorrent {
    * Otherwise the data must already be there, and a missing release is an error, not a download.
    */
   download?: boolean
+  /**
+   * With `download`: nothing of it is on disk yet (its folder does not exist), so there is
+   * nothing to verify and every one of its `pieceCount` pieces is to be fetched. An engine may
+   * skip reading for pieces that cannot be there (the embedded one does); verifying them anyway
+   * is also correct.
+   */
+  absent?: { pieceCount: number }
   labels?: string[]
 }
 

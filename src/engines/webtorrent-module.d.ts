@@ -38,6 +38,8 @@ declare module 'webtorrent' {
     /** Folder the torrent's files (or its one file) live under. */
     path?: string
     skipVerify?: boolean
+    /** Pieces held at start (lib/torrent.js `_startupBitfield`): only those are verified. */
+    bitfield?: Uint8Array
     announce?: string[]
     store?: ChunkStoreConstructor
     storeOpts?: Record<string, unknown>

@@ -317,6 +317,9 @@ export class WebTorrentEngine implements Engine {
     const torrent = client.add(t.torrent, {
       path: t.dataDir,
       skipVerify: !t.verify,
+      // Nothing on disk: a startup bitfield of no pieces, so webtorrent verifies none (it hashes
+      // only pieces a startup bitfield marks as held) instead of reading every one of them.
+      ...(t.download && t.absent ? { bitfield: new Uint8Array(Math.ceil(t.absent.pieceCount / 8)) } : {}),
       store: pooledChunkStore(this.pool, this.reads),
       // The OS page cache already holds hot pieces, and 1,000 torrents × 20 cached pieces
       // (webtorrent's default) of up to 16 MiB each would be far too much memory.
