@@ -394,8 +394,11 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     },
   })
 
-  app.addHook('onRequest', async () => {
-    if (!opts.coverage.hasSnapshot) await opts.coverage.ready()
+  // /healthz reads no coverage report, so it never waits for the first one: that report is
+  // computed by a worker at a lower CPU priority, which start-up jobs (a large list read in
+  // two threads) can keep waiting for seconds, and /healthz is what says serve is alive.
+  app.addHook('onRequest', async (req) => {
+    if (!opts.coverage.hasSnapshot && req.routeOptions.url !== '/healthz') await opts.coverage.ready()
   })
   app.addHook('onRequest', (req, reply, done) => {
     reply.headers(SECURITY_HEADERS)

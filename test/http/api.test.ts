@@ -514,6 +514,37 @@ test('GET /healthz: database and engine; 503 when the engine does not answer', a
   assert.equal((await apiServer(t, tree).app.inject('/healthz')).json<{ engine: unknown }>().engine, null)
 })
 
+test('GET /healthz answers before the first coverage report has arrived; the API waits for it', async (t) => {
+  const tree = await apiTree(t)
+  let arrive: () => void = () => undefined
+  const first = new Promise<void>((r) => (arrive = r))
+  const real = apiServer(t, tree).coverage
+  // The first report held back, as when its worker waits for the CPU during start-up.
+  let held = true
+  const coverage = new Proxy(real, {
+    get(target, key) {
+      if (key === 'hasSnapshot') return held ? false : target.hasSnapshot
+      if (key === 'ready')
+        return async () => {
+          await first
+          return target.ready()
+        }
+      const v: unknown = Reflect.get(target, key, target)
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
+    },
+  })
+  const { app } = apiServer(t, tree, { coverage })
+  const health = await app.inject('/healthz')
+  assert.equal(health.statusCode, 200)
+  let answered = false
+  const collections = app.inject('/api/collections').then((r) => ((answered = true), r))
+  await new Promise((r) => setTimeout(r, 200))
+  assert.equal(answered, false, '/api/collections answered without a coverage report')
+  held = false
+  arrive()
+  assert.equal((await collections).statusCode, 200)
+})
+
 test('fences: JSON errors with codes, a CSP without inline script, and loopback Host names only', async (t) => {
   const tree = await apiTree(t)
   const { app } = apiServer(t, tree, { host: '127.0.0.1' })
