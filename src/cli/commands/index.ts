@@ -27,6 +27,9 @@ export const commandEntries: CommandEntry[] = [
     name: 'scan',
     summary: 'catalog release roots into the database (incremental)',
     load: async () => (await import('./catalog.js')).scanCommand,
+    // runScan closes the catalog and stops the reader threads (their connections close, the last
+    // one checkpointing the WAL back) before it returns.
+    exitWhenDone: true,
   },
   {
     name: 'validate',
