@@ -88,20 +88,21 @@ function waitForStopSignal(): Promise<string> {
 
 /**
  * How far serve's V8 old generation may grow past what the last full collection left live
- * before the next one starts: 30%, where V8's own sizing allowed up to 4× (its factor rises as
- * collections look cheap next to the allocation rate).
+ * before the next one starts: 100% (twice the live heap), where V8's own sizing let it grow
+ * further (its factor rises, up to 4×, while collections look cheap next to the allocation).
  *
- * Why: serve's memory is mostly that heap (#14 §4). Handing 10,000 torrents to webtorrent at
- * start-up allocates fast, and V8 let the heap grow well past what stayed live: 10,000
- * torrents, sampled every 100 ms on a shared machine, 314 MB live after a full collection but
- * 526 MB of heap (834 MB RSS) before it; with 30%, 393 MB of heap at most and 551 MB RSS. The
- * torrents each hold ~30 KB for as long as they seed, so that is the floor this grows from.
- * CPU (user+sys of serve, 2,500 torrents, back to back): 15.5 s with V8's sizing, 14.2 s
- * with 30%. Set at run time, V8 reads it each time it sets the next limit (as `mirror sync`'s
- * downloadingHeap does the other way).
+ * Why: serve's memory is mostly V8 heap (#14 §4). Handing 10,000 torrents to webtorrent at
+ * start-up allocates fast, and V8 let the heap grow well past what stays live (~30 KB a
+ * torrent, ~314 MB at 10,000). Measured on a shared machine, 10,000 torrents (bench:seed's
+ * scale phase; peak RSS, then serve's CPU seconds until all were seeding): V8's sizing 902 MB
+ * and 38.2 s; 100% 646 MB and 36.9 s; 60% 556 MB and 44.5 s; 30% 522 MB and 46.2 s. Lower
+ * saves more memory but costs start-up CPU in full collections of a 300 MB heap. The flag is
+ * process-wide, so the coverage worker's heap is bounded too (159 -> 91 MB). Set at run time,
+ * V8 reads it each time it sets the next limit (as `mirror sync`'s downloadingHeap does the
+ * other way).
  */
 export function boundServeHeap(): void {
-  setFlagsFromString('--heap-growing-percent=30')
+  setFlagsFromString('--heap-growing-percent=100')
 }
 
 export const serveCommand = defineCommand({
