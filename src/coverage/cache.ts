@@ -20,6 +20,7 @@
  */
 import { Worker } from 'node:worker_threads'
 import type { Db } from '../db/index.js'
+import { AacseedError } from '../errors.js'
 import type { GroupCoverage } from './groups.js'
 import type { CoverageInputs } from './inputs.js'
 import { computeCoverage, type CoverageReport } from './model.js'
@@ -154,9 +155,13 @@ export class CoverageCache {
     return this.#snapshot!
   }
 
-  /** The first report (with a worker: computed there); resolves at once without a worker. */
+  /**
+   * The first report (with a worker: computed there); resolves at once without a worker.
+   * Rejects with `coverage-closed` when the cache was closed before a report arrived: serve
+   * stopped during start-up, and its database may already be closed, so nothing is computed.
+   */
   async ready(): Promise<CoverageSnapshot> {
-    if (this.#workerOptions && !this.#snapshot) {
+    if (this.#workerOptions && !this.#snapshot && !this.#closed) {
       try {
         const version = this.#dataVersion.get() as number
         await (this.#inFlight ?? this.#recomputeInWorker(version))
@@ -165,7 +170,9 @@ export class CoverageCache {
         this.#onError?.(`coverage worker: ${(e as Error).message}`)
       }
     }
-    return this.#snapshot ?? this.current()
+    if (this.#snapshot) return this.#snapshot
+    if (this.#closed) throw new AacseedError('coverage-closed', 'coverage: stopped before its first report')
+    return this.current()
   }
 
   /** Whether a report is there to answer from (false only before the first one, with a worker). */

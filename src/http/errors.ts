@@ -13,6 +13,7 @@ export type HttpErrorCode =
   | 'unknown-torrent'
   | 'job-running'
   | 'jobs-stopping'
+  | 'coverage-closed'
   | 'method-not-allowed'
   | 'unsupported-media-type'
   | 'payload-too-large'

@@ -76,8 +76,9 @@ export async function startServeHttp(
   })
   try {
     // Not awaited: the first report is computed in the worker while serve starts seeding; the
-    // first requests wait for it.
-    void coverage.ready()
+    // first requests wait for it. A stop before it arrives rejects it (`coverage-closed`):
+    // nothing is waiting for it here, and the stop is not an error.
+    coverage.ready().catch(() => undefined)
     const server = await startHttpServer({
       db,
       coverage,

@@ -430,8 +430,8 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
         .send(errorBody('bad-request', validationMessage(fe)))
     if (isAacseedError(err) && err.code === 'unknown-job')
       return reply.code(404).type(JSON_TYPE).send(errorBody('unknown-job', err.message))
-    if (isAacseedError(err) && err.code === 'jobs-stopping')
-      return reply.code(503).type(JSON_TYPE).send(errorBody('jobs-stopping', err.message))
+    if (isAacseedError(err) && (err.code === 'jobs-stopping' || err.code === 'coverage-closed'))
+      return reply.code(503).type(JSON_TYPE).send(errorBody(err.code, err.message))
     const status = fe.statusCode ?? 500
     if (status < 500) {
       const codes: Record<number, HttpErrorCode> = {

@@ -208,3 +208,21 @@ test('with a worker thread the cache answers the last report at once and publish
   assert.ok(second.report.torrents.every((x) => x.seedingLocally))
   assert.deepEqual(second.report, computeCoverage(readCoverageData(reader, NO_EXTERNAL_INPUTS)))
 })
+
+test('a cache closed before its first report rejects ready() with coverage-closed, without touching the closed database', async (t) => {
+  const tree = await catalogedTree(t)
+  const reader = openDatabase(tree.db, { readonly: true })
+  const cache = new CoverageCache({
+    db: reader,
+    inputs: NO_EXTERNAL_INPUTS,
+    worker: { dbPath: tree.db, inputs: null },
+  })
+  // As serve stopping during start-up: its first report is under way in the worker when the
+  // cache, then the database, are closed.
+  const first = cache.ready()
+  const closing = cache.close()
+  reader.close()
+  await closing
+  await assert.rejects(first, (e: unknown) => (e as { code?: string }).code === 'coverage-closed')
+  assert.equal(cache.hasSnapshot, false)
+})
