@@ -118,9 +118,3 @@ declare module 'webtorrent' {
   export default WebTorrent
   export type { Torrent, TorrentOptions, ChunkStore, ChunkStoreOptions, ChunkStoreFile, WebTorrentOptions }
 }
-
-/** bittorrent-protocol 5 (webtorrent's wire) ships no types: only its class is touched, by webtorrent-wire.ts. */
-declare module 'bittorrent-protocol' {
-  const Wire: { prototype: object }
-  export default Wire
-}
