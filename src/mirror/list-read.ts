@@ -20,32 +20,48 @@ export interface ListSink<R> {
   abandon(): void
 }
 
+/**
+ * A list thread started for one outcome, settled once: the first of its result, its failure or
+ * the caller's abort. Settling removes the abort listener and ends the thread. `stoppable()` says
+ * whether an abort still stops it: not once it is finishing (a merge runs to its end).
+ */
+export function stoppableWorker(
+  script: string,
+  workerData: unknown,
+  opts: { signal: AbortSignal | undefined; stoppable: () => boolean; onStop: () => void },
+): { worker: Worker; settle: (fn: () => void) => void; settled: () => boolean } {
+  const worker = new Worker(new URL(script, import.meta.url), { workerData })
+  let settled = false
+  const settle = (fn: () => void): void => {
+    if (settled) return
+    settled = true
+    opts.signal?.removeEventListener('abort', onAbort)
+    void worker.terminate()
+    fn()
+  }
+  const onAbort = (): void => {
+    if (opts.stoppable()) settle(opts.onStop)
+  }
+  opts.signal?.addEventListener('abort', onAbort, { once: true })
+  if (opts.signal?.aborted) onAbort()
+  return { worker, settle, settled: () => settled }
+}
+
 export function runListWorker<R>(
   input: ListWorkerInput,
   sink: ListSink<R>,
   signal?: AbortSignal,
 ): Promise<R> {
   return new Promise<R>((resolve, reject) => {
-    const worker = new Worker(new URL('./list-worker.js', import.meta.url), { workerData: input })
-    let settled = false
     let finishing = false
-    const settle = (fn: () => void): void => {
-      if (settled) return
-      settled = true
-      signal?.removeEventListener('abort', onAbort)
-      void worker.terminate()
-      fn()
-    }
-    const onAbort = (): void => {
-      if (finishing) return
-      settle(() =>
+    const { worker, settle, settled } = stoppableWorker('./list-worker.js', input, {
+      signal,
+      stoppable: () => !finishing,
+      onStop: () =>
         reject(new MirrorError('fetch-failed', `${input.ctx.source}: reading the list was stopped`)),
-      )
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
-    if (signal?.aborted) onAbort()
+    })
     worker.on('message', (msg: ListWorkerMessage) => {
-      if (settled) return
+      if (settled()) return
       try {
         if (msg.type === 'batch') {
           sink.add(msg.batch.verdicts)

@@ -4,7 +4,6 @@
  */
 import { lstat, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Worker } from 'node:worker_threads'
 import type { Config } from '../config/index.js'
 import { AacseedError, errorMessage } from '../errors.js'
 import { parseTorrent } from '../torrents/index.js'
@@ -12,7 +11,7 @@ import { checkUpstreamTorrent } from './check.js'
 import { withRetry } from '../retry.js'
 import { MirrorError, type MirrorErrorCode } from './errors.js'
 import { fetchBytes, isPrivateLocation, type FetchOptions, type HostPolicy } from './fetch.js'
-import { runListWorker, type ListSink } from './list-read.js'
+import { runListWorker, stoppableWorker, type ListSink } from './list-read.js'
 import type { ListStoreInput, ListStoreMessage } from './list-store-worker.js'
 import type { ListWorkerInput } from './list-worker.js'
 import { ListDedup, releaseOfTorrentName, type ParsedList, type UpstreamTorrent } from './list.js'
@@ -156,24 +155,14 @@ async function readList<R>(
 
 function runListStoreWorker(input: ListStoreInput, signal?: AbortSignal): Promise<StoredList> {
   return new Promise<StoredList>((resolve, reject) => {
-    const worker = new Worker(new URL('./list-store-worker.js', import.meta.url), { workerData: input })
-    let settled = false
     let merging = false
-    const settle = (fn: () => void): void => {
-      if (settled) return
-      settled = true
-      signal?.removeEventListener('abort', onAbort)
-      void worker.terminate()
-      fn()
-    }
     // Stopping the worker before its merge drops what it staged (TEMP tables go with its
     // connection); once merging, it finishes, as the merge on this thread did.
-    const onAbort = (): void => {
-      if (merging) return
-      settle(() => reject(new MirrorError('fetch-failed', `${input.name}: reading the list was stopped`)))
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
-    if (signal?.aborted) onAbort()
+    const { worker, settle } = stoppableWorker('./list-store-worker.js', input, {
+      signal,
+      stoppable: () => !merging,
+      onStop: () => reject(new MirrorError('fetch-failed', `${input.name}: reading the list was stopped`)),
+    })
     worker.on('message', (msg: ListStoreMessage) => {
       if (msg.type === 'merging') merging = true
       else if (msg.type === 'done') settle(() => resolve(msg.result))
