@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import net from 'node:net'
 import { join } from 'node:path'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import { configSchema } from '../../src/config/index.js'
 import { AacseedError } from '../../src/errors.js'
 import { checkEngineTorrent } from '../../src/engines/engine.js'
@@ -249,7 +249,8 @@ test('batched block reads: blocks asked in one turn that follow one another are 
   assert.match(String((settled[3] as PromiseRejectedResult).reason), /short read/)
 })
 
-test('coalesceWrites: chunks written to a socket in one turn leave together, and all arrive', async (t) => {
+/** A connected pair of real sockets on 127.0.0.1: `sock` as a server accepted it, `client` its peer. */
+async function loopbackPair(t: TestContext): Promise<{ client: net.Socket; sock: net.Socket }> {
   const server = net.createServer()
   await new Promise<void>((res) => server.listen(0, '127.0.0.1', res))
   t.after(() => server.close())
@@ -258,6 +259,11 @@ test('coalesceWrites: chunks written to a socket in one turn leave together, and
   t.after(() => client.destroy())
   const sock = await accepted
   t.after(() => sock.destroy())
+  return { client, sock }
+}
+
+test('coalesceWrites: chunks written to a socket in one turn leave together, and all arrive', async (t) => {
+  const { client, sock } = await loopbackPair(t)
   coalesceWrites(sock)
   let received = 0
   const all = new Promise<void>((res) =>
@@ -296,14 +302,7 @@ test('pooled upload buffers: a batched read buffer is used again only once each 
   assert.ok(slabs.owns(blocks[0]!))
 
   // Two of the three blocks written: the buffer is still lent; a new read gets another one.
-  const server = net.createServer()
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res))
-  t.after(() => server.close())
-  const accepted = new Promise<net.Socket>((res) => server.once('connection', res))
-  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1')
-  t.after(() => client.destroy())
-  const sock = await accepted
-  t.after(() => sock.destroy())
+  const { client, sock } = await loopbackPair(t)
   coalesceWrites(sock, slabs)
   const received: Buffer[] = []
   client.on('data', (d: Buffer) => received.push(d))

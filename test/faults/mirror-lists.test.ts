@@ -80,6 +80,32 @@ function source(t: TestContext, list: string, over: Record<string, unknown> = {}
   return { s: config.mirror.sources[0]!, m: config.mirror }
 }
 
+/**
+ * A list that never ends, served from 127.0.0.1 fifty entries a write, the next write paced by
+ * `pace`; `upstream` says how many entries were sent and whether the reader closed the connection.
+ */
+async function endlessList(
+  t: TestContext,
+  pace: (more: () => void) => void,
+): Promise<{ url: string; upstream: { sent: number; closed: boolean } }> {
+  const upstream = { sent: 0, closed: false }
+  const url = await serve(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.write('[')
+    let i = 0
+    const more = (): void => {
+      if (upstream.closed) return
+      const chunk = Array.from({ length: 50 }, () => JSON.stringify(entry(i++))).join(',') + ','
+      upstream.sent += 50
+      if (!res.write(chunk)) res.once('drain', more)
+      else pace(more)
+    }
+    res.on('close', () => (upstream.closed = true))
+    more()
+  })
+  return { url, upstream }
+}
+
 async function serve(t: TestContext, handler: Parameters<typeof createServer>[1]): Promise<string> {
   const server = createServer(handler)
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
@@ -165,23 +191,8 @@ describe('fault: a list is read as it streams', () => {
   })
 
   test('a list over max_list_entries is refused as soon as the limit is crossed, and the last good list stays', async (t) => {
-    let sent = 0
-    let closed = false
     // An endless list: the reader must stop it, not wait for its end.
-    const url = await serve(t, (_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' })
-      res.write('[')
-      let i = 0
-      const more = (): void => {
-        if (closed) return
-        const chunk = Array.from({ length: 50 }, () => JSON.stringify(entry(i++))).join(',') + ','
-        sent += 50
-        if (!res.write(chunk)) res.once('drain', more)
-        else setImmediate(more)
-      }
-      res.on('close', () => (closed = true))
-      more()
-    })
+    const { url, upstream } = await endlessList(t, setImmediate)
     const { s, m } = source(t, `${url}/torrents.json`, { max_list_entries: 500 })
     const db = openDatabase(join(tempDir(t), 'aacseed.db'))
     t.after(() => db.close())
@@ -192,9 +203,9 @@ describe('fault: a list is read as it streams', () => {
       readSourceIntoStore(s, m, store, new Date().toISOString()),
       (e: MirrorError) => e.code === 'list-invalid' && /more than 500 entries/.test(e.message),
     )
-    // Generous: the machine may be loaded; `sent` below is what shows the endless list was not read to its end.
+    // Generous: the machine may be loaded; `upstream.sent` below is what shows the endless list was not read to its end.
     assert.ok(Date.now() - started < 20_000)
-    assert.ok(sent < 20_000, `${sent} entries sent before the refusal`)
+    assert.ok(upstream.sent < 20_000, `${upstream.sent} entries sent before the refusal`)
     assert.equal(store.upstream({ source: 'up', all: true }).length, 0, 'nothing of the refused list is kept')
   })
 
@@ -258,22 +269,7 @@ describe('a list is stored off the thread that serves the API', () => {
   })
 
   test('a read stopped before its merge leaves the stored list as it was', async (t) => {
-    let sent = 0
-    let closed = false
-    const url = await serve(t, (_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' })
-      res.write('[')
-      let i = 0
-      const more = (): void => {
-        if (closed) return
-        const chunk = Array.from({ length: 50 }, () => JSON.stringify(entry(i++))).join(',') + ','
-        sent += 50
-        if (!res.write(chunk)) res.once('drain', more)
-        else setTimeout(more, 1)
-      }
-      res.on('close', () => (closed = true))
-      more()
-    })
+    const { url, upstream } = await endlessList(t, (more) => setTimeout(more, 1))
     const { s, m } = source(t, `${url}/torrents.json`, { max_list_entries: 1_000_000 })
     const db = openDatabase(join(tempDir(t), 'aacseed.db'))
     t.after(() => db.close())
@@ -282,7 +278,7 @@ describe('a list is stored off the thread that serves the API', () => {
     store.recordSourceList('up', s.list, old.torrents, [], '2020-01-01T00:00:00.000Z')
     const stop = new AbortController()
     const reading = readSourceIntoStore(s, m, store, '2024-06-01T00:00:00.000Z', stop.signal)
-    while (sent < 5000) await new Promise((r) => setTimeout(r, 20))
+    while (upstream.sent < 5000) await new Promise((r) => setTimeout(r, 20))
     stop.abort()
     await assert.rejects(reading, /reading the list was stopped/)
     assert.deepEqual(
@@ -296,8 +292,8 @@ describe('a list is stored off the thread that serves the API', () => {
     assert.equal(store.source('up')?.fetchedAt, '2020-01-01T00:00:00.000Z')
     // The upstream sees its reader go away: the worker threads were stopped, not left reading.
     const deadline = Date.now() + 20_000
-    while (!closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
-    assert.ok(closed, 'the connection to the upstream was closed')
+    while (!upstream.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    assert.ok(upstream.closed, 'the connection to the upstream was closed')
   })
 })
 
