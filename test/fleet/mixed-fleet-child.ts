@@ -231,8 +231,22 @@ async function main(): Promise<void> {
       500,
     ),
   )
-  await fleet.poll()
-  const uploadedAfter = new Map(fleet.store.copies().map((c) => [`${c.seedbox} ${c.infohash}`, c.uploaded]))
+  // A daemon's upload counter trails what it sent (qBittorrent and rTorrent refresh their torrent
+  // statistics every second or two): polled until each survivor's counter shows the whole
+  // torrent sent, for at most 20 s; the assertion below judges what was read last.
+  let uploadedAfter = new Map<string, number | null>()
+  const settledBy = Date.now() + 20_000
+  for (;;) {
+    await fleet.poll()
+    uploadedAfter = new Map(fleet.store.copies().map((c) => [`${c.seedbox} ${c.infohash}`, c.uploaded]))
+    const sentAll = affected.every((it) => {
+      const survivor = placed.get(it.infohash)!.find((b) => b !== killed)!
+      const key = `${survivor} ${it.infohash}`
+      return (uploadedAfter.get(key) ?? 0) - (uploadedBefore.get(key) ?? 0) >= it.size
+    })
+    if (sentAll || Date.now() > settledBy) break
+    await new Promise((r) => setTimeout(r, 500))
+  }
   const copies = []
   for (const it of affected) {
     const survivor = placed.get(it.infohash)!.find((b) => b !== killed)!
