@@ -234,14 +234,14 @@ async function main(): Promise<void> {
   // A daemon's upload counter trails what it sent (qBittorrent and rTorrent refresh their torrent
   // statistics every second or two): polled until each survivor's counter shows the whole
   // torrent sent, for at most 20 s; the assertion below judges what was read last.
+  const survivorOf = (infohash: string): string => placed.get(infohash)!.find((b) => b !== killed)!
   let uploadedAfter = new Map<string, number | null>()
   const settledBy = Date.now() + 20_000
   for (;;) {
     await fleet.poll()
     uploadedAfter = new Map(fleet.store.copies().map((c) => [`${c.seedbox} ${c.infohash}`, c.uploaded]))
     const sentAll = affected.every((it) => {
-      const survivor = placed.get(it.infohash)!.find((b) => b !== killed)!
-      const key = `${survivor} ${it.infohash}`
+      const key = `${survivorOf(it.infohash)} ${it.infohash}`
       return (uploadedAfter.get(key) ?? 0) - (uploadedBefore.get(key) ?? 0) >= it.size
     })
     if (sentAll || Date.now() > settledBy) break
@@ -249,7 +249,7 @@ async function main(): Promise<void> {
   }
   const copies = []
   for (const it of affected) {
-    const survivor = placed.get(it.infohash)!.find((b) => b !== killed)!
+    const survivor = survivorOf(it.infohash)
     for (const b of newHolders.get(it.infohash)!) {
       const c = (await copyOn(b, it.infohash))!
       const want = readTree(it.release.dir)
