@@ -32,7 +32,7 @@ export class LinePool {
   private readonly decompressor: Worker
   private readonly lineWorkers: Worker[]
   private listener: ReaderListener | null = null
-  private broken: Error | null = null
+  private brokenBy: Error | null = null
   /** Chunks the decompress worker checked itself because the line workers were busy. */
   checkedByDecompressor = 0
   private quiesced: (() => void) | null = null
@@ -43,7 +43,7 @@ export class LinePool {
    * chunks too when the line workers are busy.
    */
   constructor(size = 0) {
-    const n = size > 0 ? size : Math.max(1, availableParallelism() - 1)
+    const n = lineWorkerCount(size)
     const channels = Array.from({ length: n }, () => new MessageChannel())
     // The line workers (and now and then the decompress worker's checkpoint) take turns at
     // SQLite's write lock through this word: see write-lock.ts.
@@ -90,9 +90,22 @@ export class LinePool {
     return this.lineWorkers.length
   }
 
+  /** Whether a thread of the pool has failed (or a read was cancelled): it reads nothing more. */
+  get broken(): boolean {
+    return this.brokenBy !== null
+  }
+
+  /** Whether the pool's threads keep the process alive (they do from the start). */
+  keepAlive(on: boolean): void {
+    for (const w of [this.decompressor, ...this.lineWorkers]) {
+      if (on) w.ref()
+      else w.unref()
+    }
+  }
+
   /** Starts reading a file; results reach `listener` until `release()`. */
   read(file: Omit<FileRequest, 'credits'>, listener: ReaderListener): void {
-    if (this.broken) throw this.broken
+    if (this.brokenBy) throw this.brokenBy
     if (this.listener) throw new Error('LinePool reads one file at a time')
     this.listener = listener
     this.decompressor.postMessage({
@@ -109,7 +122,7 @@ export class LinePool {
   /** Stops the current file for good: the pool cannot read another (late results could not be told apart). */
   cancel(): void {
     this.decompressor.postMessage({ type: 'cancel' })
-    this.broken = new Error('reader cancelled')
+    this.brokenBy = new Error('reader cancelled')
   }
 
   release(): void {
@@ -117,7 +130,7 @@ export class LinePool {
   }
 
   private fail(e: Error): void {
-    this.broken = e
+    this.brokenBy = e
     const l = this.listener
     this.listener = null
     l?.fail(e)
@@ -139,4 +152,43 @@ export class LinePool {
     }
     await Promise.all([this.decompressor, ...this.lineWorkers].map((w) => w.terminate()))
   }
+}
+
+/**
+ * A pool started as `aacseed scan` begins (`prestart` in cli/commands/index.ts), when it is about
+ * to fill a new catalog: its threads boot (a V8 isolate each, Node's bootstrap, the checker's
+ * modules: about 0.1 s of CPU apiece) on the core that the single-threaded start-up (imports,
+ * config, creating the database, listing the roots) leaves idle, instead of after it, so
+ * decompressing begins as soon as the first file is known. Until taken it does not keep the
+ * process alive. This module imports only `node:os` and `node:worker_threads`, so loading it
+ * early costs nothing.
+ */
+let prestarted: LinePool | null = null
+
+/** Starts the reader threads of a pool of `size` line workers (see LinePool), unless started. */
+export function prestartReaders(size = 0): void {
+  if (prestarted) return
+  prestarted = new LinePool(size)
+  prestarted.keepAlive(false)
+}
+
+/**
+ * The pre-started pool, if there is one and it has `size` line workers (0: the default) and is
+ * sound; the caller then owns it (and closes it). Any other pre-started pool is closed.
+ */
+export function takePrestartedReaders(size = 0): LinePool | undefined {
+  const p = prestarted
+  prestarted = null
+  if (!p) return undefined
+  if (p.broken || p.size !== lineWorkerCount(size)) {
+    void p.close()
+    return undefined
+  }
+  p.keepAlive(true)
+  return p
+}
+
+/** How many line workers a pool of `size` has. */
+function lineWorkerCount(size: number): number {
+  return size > 0 ? size : Math.max(1, availableParallelism() - 1)
 }

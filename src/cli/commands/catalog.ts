@@ -5,7 +5,7 @@ import { parseDataFolderName, parseMetaFileName } from '../../aac/index.js'
 // scan.js, not the catalog's index: `scan` should not load the sample writer or the zstd
 // compressor (start-up is a fixed part of every scan's time).
 import { scan, scanSettings, type ScanReport } from '../../catalog/scan.js'
-import { LinePool } from '../../catalog/line-pool.js'
+import { LinePool, takePrestartedReaders } from '../../catalog/line-pool.js'
 import type { Config } from '../../config/index.js'
 import { openDatabase, openExistingDatabase } from '../../db/index.js'
 import { UsageError } from '../../errors.js'
@@ -53,12 +53,15 @@ async function runScan(
 ): Promise<ScanReport> {
   const { shared, ...options } = extra
   const settings = scanSettings(config.catalog)
-  // A new catalog reads every metadata file: its reader threads start now, each on the core the
+  // A new catalog reads every metadata file: its reader threads start now (or started as the
+  // command began, when `--db` named a new catalog: see prestartReaders), each on the core the
   // main thread leaves idle while it creates the database and lists the roots, instead of
   // after (starting them costs more CPU than both). An existing catalog starts them only if
   // the scan finds a file to read.
-  const readers =
-    dbPath !== ':memory:' && !existsSync(dbPath) ? new LinePool(settings.parseWorkers) : undefined
+  const prestarted = takePrestartedReaders(settings.parseWorkers)
+  const fresh = dbPath !== ':memory:' && !existsSync(dbPath)
+  if (prestarted && !fresh) void prestarted.close()
+  const readers = fresh ? (prestarted ?? new LinePool(settings.parseWorkers)) : undefined
   try {
     const db = openDatabase(dbPath)
     const bar = progressLine(ctx.err, 'scan')

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
 import type { Command } from '../command.js'
 
 export interface CommandEntry {
@@ -7,9 +9,10 @@ export interface CommandEntry {
   load(): Promise<Command>
   /**
    * Work that may begin while the command's modules load and its config and catalog are read:
-   * it runs on the core that single-threaded start-up leaves idle. Not run for --help.
+   * it runs on the core that single-threaded start-up leaves idle. Not run for --help. `args`
+   * are the command's arguments, unparsed: only a hint (the command parses them itself).
    */
-  prestart?(): Promise<void>
+  prestart?(args: string[]): Promise<void>
   /**
    * Once `run` returns, nothing of the command is left running (its files are written and
    * synced, its database closed, its workers stopped), so the process may end then rather than
@@ -27,6 +30,13 @@ export const commandEntries: CommandEntry[] = [
     name: 'scan',
     summary: 'catalog release roots into the database (incremental)',
     load: async () => (await import('./catalog.js')).scanCommand,
+    // Filling a new catalog (`--db` names a file that does not exist yet): the reader threads
+    // boot while the command's modules load (runScan takes them; see prestartReaders).
+    prestart: async (args) => {
+      const db = dbArgument(args)
+      if (db === undefined || db === ':memory:' || existsSync(resolve(db))) return
+      ;(await import('../../catalog/line-pool.js')).prestartReaders()
+    },
     // runScan closes the catalog and stops the reader threads (their connections close, the last
     // one checkpointing the WAL back) before it returns.
     exitWhenDone: true,
@@ -151,3 +161,14 @@ export const commandEntries: CommandEntry[] = [
     load: async () => (await import('./aacid.js')).aacidNew,
   },
 ]
+
+/** The value of `--db` in a command's unparsed arguments, if it has one. */
+function dbArgument(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!
+    if (a === '--') return undefined
+    if (a === '--db') return args[i + 1]
+    if (a.startsWith('--db=')) return a.slice('--db='.length)
+  }
+  return undefined
+}
