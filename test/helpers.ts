@@ -52,14 +52,22 @@ export interface CliResult {
 /** Runs the CLI in this process (fast, for exit codes and output shape). */
 export async function runCli(
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  opts: {
+    env?: NodeJS.ProcessEnv
+    cwd?: string
+    /** Called with all of stderr so far, each time more arrives (to act on what the command says). */
+    onStderr?: (text: string) => void
+  } = {},
 ): Promise<CliResult> {
   const out = new PassThrough()
   const err = new PassThrough()
   let stdout = ''
   let stderr = ''
   out.on('data', (d: Buffer) => (stdout += d.toString()))
-  err.on('data', (d: Buffer) => (stderr += d.toString()))
+  err.on('data', (d: Buffer) => {
+    stderr += d.toString()
+    opts.onStderr?.(stderr)
+  })
   const code = await main(args, {
     out,
     err,
