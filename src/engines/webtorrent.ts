@@ -27,7 +27,7 @@ import { mkdir, stat } from 'node:fs/promises'
 import net from 'node:net'
 import { join } from 'node:path'
 import type WebTorrent from 'webtorrent'
-import type { Torrent, WebTorrentOptions } from 'webtorrent'
+import type { Torrent, TorrentOptions, WebTorrentOptions } from 'webtorrent'
 import type { Config } from '../config/schema.js'
 import { errorMessage } from '../errors.js'
 import { type Dispatcher, hostAgentClass } from '../host-agent.js'
@@ -312,7 +312,7 @@ export class WebTorrentEngine implements Engine {
         `webtorrent: ${t.infoHash} was removed while it waited to be added`,
       )
     }
-    const torrent = client.add(t.torrent, {
+    const torrent = addWithoutDuplicateScan(client, t.torrent, {
       path: t.dataDir,
       skipVerify: !t.verify,
       // Nothing on disk: a startup bitfield of no pieces, so webtorrent verifies none (it hashes
@@ -324,11 +324,6 @@ export class WebTorrentEngine implements Engine {
       storeCacheSlots: 0,
       destroyStoreOnDestroy: false,
     })
-    // webtorrent's own duplicate check (its listener on '_infoHash') walks every torrent of the
-    // client: O(n) for each add, O(n²) for a bulk one (0.7 s of the event loop at 2,000
-    // torrents, about 17 s at 10,000). `entries` already holds one torrent per infohash (see
-    // add), and the 'infoHash' listener below drops a .torrent that is not the one named.
-    torrent.removeAllListeners('_infoHash')
     entry.torrent = torrent
     const fields = { infoHash: t.infoHash, name: t.name }
     torrent.once('trackerAnnounce', releaseSlot)
@@ -541,6 +536,46 @@ export class WebTorrentEngine implements Engine {
   }
 }
 
+/**
+ * `client.add`, without webtorrent's scan of all its torrents for a duplicate.
+ *
+ * webtorrent 3.0.21's `add` (index.js, as published) hangs a listener on the new torrent's
+ * private '_infoHash' event that compares the torrent's infohash with that of every torrent of
+ * the client, and never stops early unless it finds a duplicate: n²/2 comparisons for n adds,
+ * each a walk to another Torrent object in the heap. Measured (2 shared cores, load 5 to 8, CPU
+ * time of the process): 10,000 cached torrents added by this engine took 4.4 to 4.6 s without
+ * the scan and 6.1 to 7.5 s with it (the scan's own samples in a profile: 1.6 s); added to a bare
+ * client all at once, 2.6 s against 5.6 s. In serve starting over 10,000 (`npm run bench:seed
+ * -- --phases scale`, load 13 to 19) the scan was 10% of its main thread's busy samples, as much
+ * as all its file opens. At 2,000 it is lost in the noise (1.31 s against 1.37 s). The time is
+ * the scan itself, not anything it starts, and grows with the square of the number of torrents;
+ * serve has to have 10,000 seeding within 30 s of starting, and took 23.9 s without it.
+ *
+ * No documented way avoids it: `add` has no option for it; no order of adds makes it shorter
+ * (every scan walks all torrents added before); and splitting the torrents over several clients
+ * would give each client its own listening port (and DHT node), where operators open one port.
+ * So this one private name is touched here and nowhere else, and only in the shape webtorrent
+ * gives it: exactly one listener on a torrent `add` has just made. Any other shape (another
+ * webtorrent version) leaves the scan in place, which is correct, only slower;
+ * test/engines/webtorrent.test.ts says so when it happens. Duplicates cannot reach webtorrent
+ * without it: the engine keeps one entry per infohash (`add`), closes a torrent before adding it
+ * again for verification, and drops a .torrent whose infohash is not the one it was added as.
+ */
+export function addWithoutDuplicateScan(
+  client: WebTorrent,
+  torrentId: Buffer,
+  opts: TorrentOptions,
+): Torrent {
+  const torrent = client.add(torrentId, opts)
+  const scan = torrent.listeners(PRIVATE_DUPLICATE_SCAN)
+  if (scan.length === 1)
+    torrent.removeListener(PRIVATE_DUPLICATE_SCAN, scan[0] as (...args: unknown[]) => void)
+  return torrent
+}
+
+/** The event `client.add` checks for duplicates on (see `addWithoutDuplicateScan`). */
+const PRIVATE_DUPLICATE_SCAN = '_infoHash'
+
 /** Stops a torrent; `destroyStore: false` only closes its files, nothing on disk is touched. */
 async function closeTorrent(torrent: Torrent): Promise<void> {
   if (torrent.destroyed) return
@@ -555,7 +590,7 @@ async function closeTorrent(torrent: Torrent): Promise<void> {
  * `net.createServer()` and `server.listen(port, cb)` synchronously in the constructor, so
  * wrapping `net.createServer` for that one synchronous call reaches exactly it and nothing else.
  */
-function createClient(
+export function createClient(
   WebTorrentClient: typeof WebTorrent,
   host: string,
   slabs: SlabPool | undefined,

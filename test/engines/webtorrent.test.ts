@@ -3,6 +3,7 @@ import { cpSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createServer, connect } from 'node:net'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
+import type { Torrent } from 'webtorrent'
 import { configSchema } from '../../src/config/index.js'
 import {
   createEngine,
@@ -10,13 +11,19 @@ import {
   type EngineTorrent,
   type EngineTorrentStatus,
 } from '../../src/engines/index.js'
-import { WebTorrentEngine, type WebTorrentConfig } from '../../src/engines/webtorrent.js'
+import {
+  addWithoutDuplicateScan,
+  createClient,
+  WebTorrentEngine,
+  type WebTorrentConfig,
+} from '../../src/engines/webtorrent.js'
 import { freePort, requireTool, tempDir, waitFor } from '../helpers.js'
 import {
   aria2cDownload,
   bytesReadSoFar,
   infoHashOf,
   makeRelease,
+  makeTorrent,
   memoryLogger,
   mktorrent,
   readTree,
@@ -285,4 +292,46 @@ test('webtorrent rejects a .torrent whose infohash is not the one given, and a m
   await assert.rejects(engine.add(f.add(f.release.root, false)), (e: unknown) =>
     isEngineError(e, 'engine-closed'),
   )
+})
+
+test("webtorrent's add scans every torrent for a duplicate on one private listener; the engine's add leaves out that listener and nothing else", async (t) => {
+  const { default: WebTorrent } = await import('webtorrent')
+  const client = createClient(WebTorrent, '127.0.0.1', undefined, {
+    torrentPort: 0,
+    dht: false,
+    lsd: false,
+    utp: false,
+    natUpnp: false,
+    natPmp: false,
+    tracker: false,
+  })
+  t.after(() => new Promise<void>((resolve) => client.destroy(() => resolve())))
+  const dir = tempDir(t)
+  const [a, b] = [makeRelease(dir, [3000, 5000]), makeRelease(dir, [7000])]
+  const [ta, tb] = [makeTorrent(a), makeTorrent(b)]
+  const ready = (x: Torrent): Promise<void> =>
+    new Promise((resolve, reject) => {
+      if (x.ready) resolve()
+      x.once('ready', () => resolve())
+      x.once('error', reject)
+    })
+  const announced: Torrent[] = []
+  client.on('torrent', (x: Torrent) => announced.push(x))
+
+  // As published (webtorrent 3.0.21): `add` hangs exactly one listener on '_infoHash', and that
+  // one is the duplicate check. If this fails, webtorrent changed: see addWithoutDuplicateScan.
+  const plain = client.add(ta, { path: a.root, skipVerify: true })
+  assert.equal(plain.listenerCount('_infoHash'), 1)
+  await ready(plain)
+  const again = client.add(ta, { path: a.root, skipVerify: true })
+  await assert.rejects(ready(again), /Cannot add duplicate torrent/)
+
+  const wrapped = addWithoutDuplicateScan(client, tb, { path: b.root, skipVerify: true })
+  assert.equal(wrapped.listenerCount('_infoHash'), 0)
+  await ready(wrapped)
+  // The rest of what `add` does still happens: the client lists it and announces it as ready.
+  assert.deepEqual(client.torrents, [plain, wrapped])
+  assert.deepEqual(announced, [plain, wrapped])
+  assert.equal(wrapped.infoHash, infoHashOf(tb))
+  assert.ok(wrapped.done, 'skipVerify: every piece held')
 })
