@@ -4,14 +4,21 @@ torrent into a directory and exits 0 once every piece is downloaded and checked 
 hash. Loopback only; uTP off (over loopback libtorrent's uTP ran at about 6 MB/s), no DHT, LSD,
 UPnP or NAT-PMP; several connections from 127.0.0.1 allowed (every peer shares that address).
 
-usage: libtorrent-download.py TORRENT OUTDIR TIMEOUT_SECONDS
+With TIMELINE, every 50 ms one JSON line goes there: seconds since the torrent was added,
+bytes verified, payload rate, this process's CPU seconds, and what libtorrent says of each peer
+(requests in flight, and whether reading from it waits for the network, the disk or nothing).
+
+usage: libtorrent-download.py TORRENT OUTDIR TIMEOUT_SECONDS [TIMELINE]
 """
+import json
+import resource
 import sys
 import time
 
 import libtorrent as lt
 
 torrent, out, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
+timeline = open(sys.argv[4], "w") if len(sys.argv) > 4 else None
 session = lt.session(
     {
         "listen_interfaces": "127.0.0.1:0",
@@ -25,10 +32,38 @@ session = lt.session(
         "alert_mask": lt.alert.category_t.error_notification,
     }
 )
+started = time.monotonic()
 handle = session.add_torrent({"ti": lt.torrent_info(torrent), "save_path": out})
-deadline = time.monotonic() + timeout
+deadline = started + timeout
+
+
+def sample(s):
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peers = [
+        {
+            "queue": p.download_queue_length,
+            "read": p.read_state,
+            "write": p.write_state,
+            "rate": p.payload_down_speed,
+            "choked": bool(p.flags & lt.peer_info.remote_choked),
+            "pendingDisk": p.pending_disk_bytes,
+        }
+        for p in handle.get_peer_info()
+    ]
+    line = {
+        "t": round(time.monotonic() - started, 3),
+        "done": s.total_wanted_done,
+        "rate": s.download_payload_rate,
+        "cpu": round(usage.ru_utime + usage.ru_stime, 3),
+        "peers": peers,
+    }
+    timeline.write(json.dumps(line) + "\n")
+
+
 while True:
     s = handle.status()
+    if timeline:
+        sample(s)
     if s.is_seeding:
         break
     if s.errc.value() != 0:

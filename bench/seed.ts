@@ -12,7 +12,10 @@
  *   time, the seeder's CPU seconds (utime + stime from /proc/PID/stat) and its peak RssAnon
  *   (sampled from /proc/PID/status: anonymous memory, without the page cache of mapped files).
  *   Bars: aacseed's time ≤ 1.0 × qBittorrent's and its CPU ≤ qBittorrent's, for each downloader;
- *   aacseed's peak RssAnon ≤ 256 MB.
+ *   aacseed's peak RssAnon ≤ 256 MB. Each libtorrent download also prints its timeline (the same
+ *   sampling for both seeders; `--timeline off` leaves it out): when the first byte and 10/50/90%
+ *   were verified, the rate between 10% and 90%, the tail, the downloader's CPU seconds, and what
+ *   libtorrent's peer waited for.
  * transmission: aria2c once from a tuned transmission-daemon 3.00 (bar: ours ≤ 1.5 × its time).
  * restart: `aacseed serve` restarted: time from start to seeding (no re-hash).
  * scale: ./seed-scale.ts (bars: 10,000 seeding ≤ 30 s, RSS ≤ 1 GB, ≤ 2,000 fds, a poll ≤ 1 s,
@@ -49,12 +52,17 @@ const { values: args } = parseArgs({
     downloaders: { type: 'string', default: 'aria2c,libtorrent' },
     // Node options for `aacseed serve`, split on spaces (e.g. '--cpu-prof --cpu-prof-dir=DIR').
     'serve-node-args': { type: 'string', default: '' },
+    // Each libtorrent download's timeline (on|off): first byte, rate between 10% and 90%, the
+    // tail, the downloader's CPU, and what libtorrent's peer waited for (libtorrent-download.py).
+    timeline: { type: 'string', default: 'on' },
   },
 })
 const PHASES = new Set(args.phases.split(','))
 const ROUNDS = Number(args.rounds)
 const DATA_BYTES = args.mib === undefined ? TOTAL : Number(args.mib) * 2 ** 20
 const SCALE_TORRENTS = Number(args.torrents)
+if (args.timeline !== 'on' && args.timeline !== 'off')
+  throw new Error(`--timeline: on or off, not ${args.timeline}`)
 
 const repo = resolve(import.meta.dirname, '..', '..')
 const cache = DATA_BYTES === TOTAL ? SEED_CACHE : `${SEED_CACHE}-${DATA_BYTES}`
@@ -113,10 +121,21 @@ function lastRunId(dbPath: string): number {
 
 type Downloader = 'aria2c' | 'libtorrent'
 
-async function libtorrentDownload(torrentPath: string, outDir: string, timeoutS: number): Promise<void> {
+async function libtorrentDownload(
+  torrentPath: string,
+  outDir: string,
+  timeoutS: number,
+  timeline?: string,
+): Promise<void> {
   const child = spawn(
     '/usr/bin/python3',
-    [join(repo, 'bench', 'libtorrent-download.py'), torrentPath, outDir, String(timeoutS)],
+    [
+      join(repo, 'bench', 'libtorrent-download.py'),
+      torrentPath,
+      outDir,
+      String(timeoutS),
+      ...(timeline ? [timeline] : []),
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   )
   cleanups.push(() => child.kill('SIGKILL'))
@@ -144,7 +163,52 @@ interface Download {
   /** The kernel's part of `cpu` (stime). */
   sys: number | null
   rssAnonMb: number | null
+  /** With `--timeline on` (the default), for libtorrent: a one-line summary of the download's timeline. */
+  timeline?: string
 }
+
+interface TimelineSample {
+  t: number
+  done: number
+  rate: number
+  cpu: number
+  peers: Array<{ queue: number; read: number; write: number; rate: number; choked: boolean }>
+}
+
+/** libtorrent's peer_info read_state bits. */
+const BW_NETWORK = 4
+const BW_DISK = 16
+
+/**
+ * One line for a libtorrent timeline: when the first byte and 10/50/90% were verified, the rate
+ * between 10% and 90%, the last 10% (the tail), the downloader's CPU, and over the samples while
+ * downloading, libtorrent's mean requests in flight and how often reading waited for the
+ * network (the seeder) or the disk (libtorrent itself).
+ */
+function summariseTimeline(path: string, total: number): string {
+  const xs = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as TimelineSample)
+  const at = (f: number): number => xs.find((x) => x.done >= f * total)?.t ?? NaN
+  const first = xs.find((x) => x.done > 0)?.t ?? NaN
+  const [t10, t50, t90] = [at(0.1), at(0.5), at(0.9)]
+  const end = xs[xs.length - 1]!
+  const steady = (0.8 * total) / (t90 - t10) / 2 ** 20
+  const active = xs.filter((x) => x.done > 0 && x.done < total && x.peers.length > 0)
+  const peers = active.flatMap((x) => x.peers)
+  const share = (bit: number): string =>
+    `${((100 * peers.filter((p) => (p.read & bit) !== 0).length) / Math.max(1, peers.length)).toFixed(0)}%`
+  const queue = peers.reduce((n, p) => n + p.queue, 0) / Math.max(1, peers.length)
+  return (
+    `first byte ${first.toFixed(2)} s, 10% ${t10.toFixed(2)}, 50% ${t50.toFixed(2)}, 90% ${t90.toFixed(2)}, ` +
+    `done ${end.t.toFixed(2)} s; 10-90% ${steady.toFixed(0)} MiB/s; tail ${(end.t - t90).toFixed(2)} s; ` +
+    `downloader CPU ${end.cpu.toFixed(2)} s; in flight ${queue.toFixed(0)} blocks; ` +
+    `waiting for network ${share(BW_NETWORK)}, disk ${share(BW_DISK)}`
+  )
+}
+
+let downloads = 0
 
 async function timedDownload(
   torrentPath: string,
@@ -160,10 +224,12 @@ async function timedDownload(
   }
   const cpu0 = seederPid === undefined ? null : cpuTimes(seederPid)
   const sampler = setInterval(sample, 100)
+  const timeline =
+    args.timeline === 'on' && by === 'libtorrent' ? `${out}.timeline-${++downloads}` : undefined
   const started = process.hrtime.bigint()
   try {
     if (by === 'aria2c') await aria2cDownload(ctx, torrentPath, out, 900_000)
-    else await libtorrentDownload(torrentPath, out, 900)
+    else await libtorrentDownload(torrentPath, out, 900, timeline)
   } finally {
     clearInterval(sampler)
   }
@@ -175,7 +241,18 @@ async function timedDownload(
   const got = readdirSync(join(out, FOLDER)).reduce((n, f) => n + statSync(join(out, FOLDER, f)).size, 0)
   rmSync(out, { recursive: true, force: true })
   if (got !== DATA_BYTES) throw new Error(`${by} downloaded ${got} bytes, expected ${DATA_BYTES}`)
-  return { seconds, cpu, sys, rssAnonMb: seederPid === undefined ? null : peak / 1024 }
+  let summary: string | undefined
+  if (timeline) {
+    summary = summariseTimeline(timeline, DATA_BYTES)
+    rmSync(timeline, { force: true })
+  }
+  return {
+    seconds,
+    cpu,
+    sys,
+    rssAnonMb: seederPid === undefined ? null : peak / 1024,
+    ...(summary ? { timeline: summary } : {}),
+  }
 }
 
 const median = (xs: number[]): number => {
@@ -285,6 +362,8 @@ async function main(): Promise<void> {
           `${median(r.map((x) => x.seconds)).toFixed(2)} s (${r.map((x) => x.seconds.toFixed(1)).join(', ')})   ${median(r.map((x) => x.cpu!)).toFixed(2)} s (${median(r.map((x) => x.sys!)).toFixed(2)} s)   ${Math.max(...r.map((x) => x.rssAnonMb!)).toFixed(0)} MB`,
         )
       }
+    for (const [key, r] of Object.entries(results))
+      r.forEach((d, i) => d.timeline && line(`  timeline ${key}, round ${i + 1}`, d.timeline))
     for (const by of downloaders) {
       const ours = results[`aacseed ${by}`]
       const theirs = results[`qbittorrent ${by}`]
