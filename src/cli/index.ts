@@ -78,8 +78,10 @@ export async function main(argv: string[], io: Partial<CommandIO> = {}): Promise
     return 2
   }
   // Only a head start: if it fails, the command does the same work itself when it needs it.
-  if (entry.prestart && !rest.some((a) => a === '--help' || a === '-h'))
-    void entry.prestart(rest).catch(() => {})
+  if (entry.prestart && !rest.some((a) => a === '--help' || a === '-h')) {
+    const prestarted = entry.prestart({ args: rest, env: ctxIO.env, cwd: ctxIO.cwd }).catch(() => {})
+    if (entry.prestartFirst) await prestarted
+  }
   // The config's modules (the schema, zod, the TOML parser) load beside the command's: the loader
   // compiles one graph while it waits on the other's file reads.
   const configModule = import('../config/index.js')

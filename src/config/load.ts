@@ -1,9 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs'
-import { dirname, isAbsolute, join, resolve } from 'node:path'
-import { parse as parseToml } from 'smol-toml'
+import { join } from 'node:path'
 import type { ZodIssue } from 'zod'
 import { ConfigError } from '../errors.js'
-import { locateConfig, userDataDir } from './locate.js'
+import { readRawConfig, resolveConfigPath, type EnvOverride } from './raw.js'
 import { configSchema, type Config } from './schema.js'
 
 export interface LoadConfigOptions {
@@ -18,41 +17,8 @@ export interface LoadConfigOptions {
   checkRoots?: boolean
 }
 
-const ENV_PREFIX = 'AACSEED_'
-// Secrets are read by name where they are used, never merged into the config object.
-const NOT_OVERRIDES = new Set(['AACSEED_CONFIG', 'AACSEED_TRANSMISSION_PASSWORD', 'AACSEED_HTTP_TOKEN'])
-
 export function loadConfig(opts: LoadConfigOptions = {}): Config {
-  const env = opts.env ?? process.env
-  const cwd = opts.cwd ?? process.cwd()
-  const file = locateConfig({ path: opts.path, env, cwd }).path ?? undefined
-  let raw: Record<string, unknown> = {}
-  // Without a config file, relative defaults (`aacseed.db`, `torrents/`) go to the user's data
-  // folder: nothing is written into the current folder unless the user named it.
-  let base = userDataDir(env)
-  if (file !== undefined) {
-    const abs = resolve(cwd, file)
-    let text: string
-    try {
-      text = readFileSync(abs, 'utf8')
-    } catch (e) {
-      throw new ConfigError(
-        `config: cannot read ${abs}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-        { path: abs },
-      )
-    }
-    try {
-      raw = parseToml(text) as Record<string, unknown>
-    } catch (e) {
-      const line = (e as { line?: number }).line
-      throw new ConfigError(
-        `config: ${abs}${line ? `:${line}` : ''}: invalid TOML: ${(e as Error).message.split('\n')[0]}`,
-        { path: abs, ...(line ? { line } : {}) },
-      )
-    }
-    base = dirname(abs)
-  }
-  const overrides = applyEnvOverrides(raw, env)
+  const { raw, base, file, overrides } = readRawConfig(opts)
   let parsed = configSchema.safeParse(raw)
   // A string setting whose environment value happens to parse as JSON (`AACSEED_TORRENTS__COMMENT=123`,
   // a numeric user name) keeps the text as written instead of failing as "expected string".
@@ -61,7 +27,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     // List every bad setting at once: fixing a config one error per restart is miserable.
     throw new ConfigError(
       parsed.error.issues.map(formatIssue).join('\n'),
-      file !== undefined ? { path: resolve(cwd, file) } : {},
+      file !== undefined ? { path: file } : {},
     )
   }
   const config = withTrackerAnnounce(resolvePaths(parsed.data, base))
@@ -88,31 +54,6 @@ function formatIssue(issue: ZodIssue): string {
   return `config: ${path || '(top level)'}: ${msg}`
 }
 
-interface EnvOverride {
-  keys: string[]
-  node: Record<string, unknown>
-  text: string
-}
-
-/** `AACSEED_CATALOG__DATABASE=/x` sets `catalog.database`; values are JSON when they parse as JSON. */
-function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): EnvOverride[] {
-  const applied: EnvOverride[] = []
-  for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith(ENV_PREFIX) || NOT_OVERRIDES.has(name) || value === undefined) continue
-    const keys = name.slice(ENV_PREFIX.length).toLowerCase().split('__')
-    if (keys.length < 2 || keys.some((k) => k === '')) continue
-    let node = raw
-    for (const k of keys.slice(0, -1)) {
-      const next = node[k]
-      if (typeof next !== 'object' || next === null || Array.isArray(next)) node[k] = {}
-      node = node[k] as Record<string, unknown>
-    }
-    node[keys[keys.length - 1]!] = parseEnvValue(value)
-    applied.push({ keys, node, text: value })
-  }
-  return applied
-}
-
 /** Puts back the raw text of overrides that the schema wanted as a string; true if any changed. */
 function keepEnvStrings(issues: readonly ZodIssue[], overrides: readonly EnvOverride[]): boolean {
   let changed = false
@@ -130,16 +71,8 @@ function keepEnvStrings(issues: readonly ZodIssue[], overrides: readonly EnvOver
   return changed
 }
 
-function parseEnvValue(v: string): unknown {
-  try {
-    return JSON.parse(v)
-  } catch {
-    return v
-  }
-}
-
 function resolvePaths(c: Config, base: string): Config {
-  const abs = (p: string): string => (p === '' || isAbsolute(p) ? p : resolve(base, p))
+  const abs = (p: string): string => resolveConfigPath(p, base)
   return {
     ...c,
     catalog: { ...c.catalog, roots: c.catalog.roots.map(abs), database: abs(c.catalog.database) },

@@ -3,6 +3,7 @@
  * `config/aacseed.example.toml` documents every key; keep the two in step.
  */
 import { z } from 'zod'
+import { EARLY_DEFAULTS } from './defaults.js'
 import { parseSize } from './size.js'
 
 const cron = z.string().min(1)
@@ -28,7 +29,7 @@ const catalog = z
     /** Release roots to catalog: folders holding metadata files and data folders side by side. */
     roots: z.array(z.string().min(1)).default([]),
     /** The SQLite database. */
-    database: z.string().min(1).default('aacseed.db'),
+    database: z.string().min(1).default(EARLY_DEFAULTS.database),
     /**
      * Decompressed bytes per chunk: a line worker checks a chunk and writes its records in one transaction.
      */
@@ -61,7 +62,7 @@ const catalog = z
 const torrents = z
   .object({
     /** Folder the .torrent files are written to, named `<original name>.torrent`. */
-    out_dir: z.string().min(1).default('torrents'),
+    out_dir: z.string().min(1).default(EARLY_DEFAULTS.out_dir),
     /** The published torrent list, rewritten after every `torrents make`. Empty: do not write one. */
     list_path: z.string().default('torrents.json'),
     /** Piece length in bytes (a power of two, 32 KiB to 16 MiB); 0 picks one from the size. */
@@ -72,7 +73,7 @@ const torrents = z
         (n) => n === 0 || (n >= 32768 && n <= 16777216 && (n & (n - 1)) === 0),
         'must be 0 (auto) or a power of two from 32768 to 16777216',
       )
-      .default(0),
+      .default(EARLY_DEFAULTS.piece_length),
     /** `range-end`: the creation date is the end of the release's AACID range; `omit`: none. */
     creation_date: z.enum(['range-end', 'omit']).default('range-end'),
     /** Announce-list tiers (BEP 12); the first URL is also `announce`. */
@@ -93,7 +94,7 @@ const torrents = z
     /** The list's `top_level_group_name` for every torrent. */
     top_level_group_name: z.string().default('aac'),
     /** Hashing threads (0 = one per core). */
-    hash_workers: z.number().int().min(0).max(64).default(0),
+    hash_workers: z.number().int().min(0).max(64).default(EARLY_DEFAULTS.hash_workers),
   })
   .strict()
   .default({})

@@ -43,11 +43,19 @@ export function prestartHashWorkers(count = availableParallelism() - 1): void {
 
 /** A hash worker: a pre-started one when there is one, else a new one. The caller terminates it. */
 export function hashWorker(): Worker {
-  const w = idle.shift()
-  if (w === undefined) return start()
-  w.removeAllListeners('exit')
-  w.removeAllListeners('error')
+  const w = idleHashWorker() ?? start()
   w.ref()
+  return w
+}
+
+/**
+ * A pre-started worker, still unreferenced (it does not keep the process alive), or undefined
+ * when none is idle. The caller terminates it.
+ */
+export function idleHashWorker(): Worker | undefined {
+  const w = idle.shift()
+  w?.removeAllListeners('exit')
+  w?.removeAllListeners('error')
   return w
 }
 

@@ -24,7 +24,7 @@ import { availableParallelism } from 'node:os'
 import { statSync } from 'node:fs'
 import type { Worker } from 'node:worker_threads'
 import { TorrentError, type TorrentErrorCode } from './errors.js'
-import { hashWorker } from './hash-pool.js'
+import { hashWorker, idleHashWorker, idleHashWorkers } from './hash-pool.js'
 import {
   checkSize,
   fileError,
@@ -96,12 +96,19 @@ export type WorkerReply =
   | { type: 'done'; bytes: number }
   | { type: 'error'; code: string | null; message: string; path: string | null }
 
-/** The concatenated SHA-1 digests of all pieces. */
-export async function hashPieces(
-  files: readonly HashFile[],
-  pieceLength: number,
-  opts: HashOptions = {},
-): Promise<Buffer> {
+/** A job's layout: what its lanes must agree on, and all a head start must match to be adopted. */
+interface JobShape {
+  streamFiles: SpanFile[]
+  totalSize: number
+  pieceCount: number
+  plan: SpanPlan
+  spans: number
+  lanes: number
+  inline: boolean
+  readSize: number
+}
+
+function jobShape(files: readonly HashFile[], pieceLength: number, opts: HashOptions): JobShape {
   if (!Number.isSafeInteger(pieceLength) || pieceLength <= 0)
     throw new TypeError(`hashPieces: bad piece length ${pieceLength}`)
   const { streamFiles, totalSize } = layout(files)
@@ -116,10 +123,33 @@ export async function hashPieces(
     spanPieces,
     tailPieces: inline || lanes === 1 ? 0 : Math.min(pieceCount, lanes * spanPieces),
   }
-  const spans = spanCount(plan)
+  return { streamFiles, totalSize, pieceCount, plan, spans: spanCount(plan), lanes, inline, readSize }
+}
+
+function newJob(shape: JobShape, pieceLength: number): WorkerInit {
+  return {
+    pieces: new SharedArrayBuffer(shape.pieceCount * SHA1_LENGTH),
+    control: new SharedArrayBuffer(8),
+    files: shape.streamFiles,
+    pieceLength,
+    totalSize: shape.totalSize,
+    plan: shape.plan,
+    readSize: shape.readSize,
+  }
+}
+
+/** The concatenated SHA-1 digests of all pieces. */
+export async function hashPieces(
+  files: readonly HashFile[],
+  pieceLength: number,
+  opts: HashOptions = {},
+): Promise<Buffer> {
+  const shape = jobShape(files, pieceLength, opts)
+  const { streamFiles, totalSize, pieceCount, plan, spans, lanes, inline, readSize } = shape
 
   opts.signal?.throwIfAborted()
   if (inline) {
+    discardHeadStart()
     const out = Buffer.alloc(pieceCount * SHA1_LENGTH)
     const buf = Buffer.allocUnsafe(Math.min(readSize, Math.max(totalSize, 1)))
     let done = 0
@@ -130,20 +160,131 @@ export async function hashPieces(
     return out
   }
 
-  const init: WorkerInit = {
-    pieces: new SharedArrayBuffer(pieceCount * SHA1_LENGTH),
-    control: new SharedArrayBuffer(8),
-    files: streamFiles,
-    pieceLength,
-    totalSize,
-    plan,
-    readSize,
-  }
-  await runWorkers(opts.callerHashes ? lanes - 1 : lanes, init, spans, opts)
+  const workers = opts.callerHashes ? lanes - 1 : lanes
+  const head = adoptHeadStart(pieceLength, shape, workers)
+  const init = head?.job ?? newJob(shape, pieceLength)
+  await runWorkers(workers, init, spans, opts, head)
   return Buffer.from(new Uint8Array(init.pieces))
 }
 
-function runWorkers(count: number, init: WorkerInit, spans: number, opts: HashOptions): Promise<void> {
+/**
+ * Hashing begun before its job was confirmed (`startHeadStart`): its workers, and what they
+ * reported meanwhile.
+ */
+interface HeadStart {
+  job: WorkerInit
+  workers: Worker[]
+  /** Bytes the workers reported hashed, and how many of them finished, before adoption. */
+  bytes: number
+  done: number
+  /** A worker failed or died: the head start is not adopted, the job runs afresh. */
+  failed: boolean
+  listeners: Array<() => void>
+}
+
+let headStart: HeadStart | null = null
+
+/**
+ * Starts hashing a job that is likely, not certain, to be asked for next (a CLI command's first
+ * torrent, guessed from the catalog while the command is still loading), on workers that are
+ * already started and idle. `hashPieces` adopts it only when asked for exactly the same job (the
+ * same files, sizes, order, piece length and lanes); anything else stops it. The pieces are the
+ * same either way: they are the SHA-1 of the same bytes. The workers stay unreferenced until
+ * adopted, so a command that ends without hashing is not kept waiting. Returns whether it started.
+ */
+export function startHeadStart(files: readonly HashFile[], pieceLength: number, opts: HashOptions): boolean {
+  discardHeadStart()
+  const shape = jobShape(files, pieceLength, opts)
+  // The calling thread takes its lane once it asks for the job.
+  const count = opts.callerHashes ? shape.lanes - 1 : shape.lanes
+  if (shape.inline || count < 1 || idleHashWorkers() < count) return false
+  const head: HeadStart = {
+    job: newJob(shape, pieceLength),
+    workers: [],
+    bytes: 0,
+    done: 0,
+    failed: false,
+    listeners: [],
+  }
+  for (let i = 0; i < count; i++) {
+    const w = idleHashWorker()!
+    head.workers.push(w)
+    const onMessage = (m: WorkerReply): void => {
+      if (m.type === 'error') head.failed = true
+      else {
+        head.bytes += m.bytes
+        if (m.type === 'done') head.done++
+      }
+    }
+    const onFail = (): void => void (head.failed = true)
+    w.on('message', onMessage)
+    w.once('error', onFail)
+    w.once('exit', onFail)
+    head.listeners.push(() => {
+      w.off('message', onMessage)
+      w.off('error', onFail)
+      w.off('exit', onFail)
+    })
+    w.postMessage({ job: head.job } satisfies HashJob)
+  }
+  headStart = head
+  return true
+}
+
+/** The head start's state, for tests: null when none is waiting to be adopted. */
+export function headStartState(): { bytes: number; finished: boolean; failed: boolean } | null {
+  const head = headStart
+  if (head === null) return null
+  return { bytes: head.bytes, finished: head.done === head.workers.length, failed: head.failed }
+}
+
+/** Stops a head start that will not be adopted: its workers are ended, their work dropped. */
+export function discardHeadStart(): void {
+  const head = headStart
+  if (head === null) return
+  headStart = null
+  Atomics.store(new Int32Array(head.job.control), STOP, 1)
+  for (const off of head.listeners) off()
+  for (const w of head.workers) void w.terminate()
+}
+
+function sameJob(a: WorkerInit, pieceLength: number, b: JobShape): boolean {
+  return (
+    a.pieceLength === pieceLength &&
+    a.totalSize === b.totalSize &&
+    a.readSize === b.readSize &&
+    a.plan.pieceCount === b.plan.pieceCount &&
+    a.plan.spanPieces === b.plan.spanPieces &&
+    a.plan.tailPieces === b.plan.tailPieces &&
+    a.files.length === b.streamFiles.length &&
+    a.files.every((f, i) => {
+      const g = b.streamFiles[i]!
+      return f.path === g.path && f.length === g.length && f.offset === g.offset
+    })
+  )
+}
+
+/** The head start, when it is this very job, unfailed, on as many workers; else it is stopped. */
+function adoptHeadStart(pieceLength: number, shape: JobShape, workers: number): HeadStart | null {
+  const head = headStart
+  if (head === null) return null
+  if (head.failed || head.workers.length !== workers || !sameJob(head.job, pieceLength, shape)) {
+    discardHeadStart()
+    return null
+  }
+  headStart = null
+  for (const off of head.listeners) off()
+  for (const w of head.workers) w.ref()
+  return head
+}
+
+function runWorkers(
+  count: number,
+  init: WorkerInit,
+  spans: number,
+  opts: HashOptions,
+  adopted: HeadStart | null,
+): Promise<void> {
   const control = new Int32Array(init.control)
   return new Promise((resolve, reject) => {
     const workers: Worker[] = []
@@ -174,7 +315,7 @@ function runWorkers(count: number, init: WorkerInit, spans: number, opts: HashOp
     }
 
     for (let i = 0; i < count; i++) {
-      const w = hashWorker()
+      const w = adopted?.workers[i] ?? hashWorker()
       workers.push(w)
       w.on('message', (m: WorkerReply) => {
         if (settled) return
@@ -184,7 +325,12 @@ function runWorkers(count: number, init: WorkerInit, spans: number, opts: HashOp
       })
       w.on('error', (e) => finish(e))
       w.on('exit', (code) => finish(new Error(`hash worker exited early with code ${code}`)))
-      w.postMessage({ job: init } satisfies HashJob)
+      if (adopted === null) w.postMessage({ job: init } satisfies HashJob)
+    }
+    // What the adopted workers did before they were asked for.
+    if (adopted !== null) {
+      progress(adopted.bytes)
+      for (let i = 0; i < adopted.done; i++) laneDone()
     }
     if (opts.callerHashes)
       void callerLane(init, spans, control, () => settled, progress).then(laneDone, (e: unknown) =>

@@ -18,6 +18,7 @@ import { AacseedError, EnvironmentError } from '../errors.js'
 import { pathExists } from '../fs.js'
 import { problem, type Problem } from '../problems.js'
 import { TorrentError } from './errors.js'
+import { discardHeadStart } from './hasher.js'
 import {
   buildTorrent,
   firstBadPiece,
@@ -116,48 +117,48 @@ export async function makeTorrents(opts: MakeOptions): Promise<MakeReport> {
       report.withProblems++
       continue
     }
-    const existing = store.byName(r.name)
     const path = join(outDir, torrentFileName(r.name))
     // A trial hashes everything again: the catalog knows only the published torrents.
-    const upstream = opts.shapeOf?.(r.name)?.upstream
     if (
       !opts.trial &&
-      existing &&
-      existing.dataIdentity === r.identity &&
-      (upstream === undefined || existing.infohash === upstream.infohash) &&
-      existing.torrentPath === path &&
+      store.madeFrom(r.name, r.identity, path, opts.shapeOf?.(r.name)?.upstream?.infohash) &&
       (await pathExists(path))
     )
       report.unchanged++
     else todo.push(r)
   }
   const bytesTotal = todo.reduce((s, r) => s + r.bytes, 0)
-  let bytesBefore = 0
   const problems: Array<Problem & { rootId: number }> = []
-  for (const r of todo) {
-    if (opts.signal?.aborted) throw new AacseedError('aborted', 'torrent making aborted')
-    const base = bytesBefore
-    try {
-      const { made, row } = await makeOne(catalog, r, outDir, opts, (done) =>
-        opts.onProgress?.({ release: r.name, bytesDone: base + done, bytesTotal }),
-      )
-      report.made.push(made)
-      if (!opts.trial) store.upsert(row)
-      else {
-        const published = store.byName(r.name)
-        report.trialRows.push({
-          ...row,
-          id: 0,
-          root: r.root,
-          addedAt: published?.addedAt ?? row.madeAt.slice(0, 10),
-        })
+  let bytesBefore = 0
+  try {
+    for (const r of todo) {
+      if (opts.signal?.aborted) throw new AacseedError('aborted', 'torrent making aborted')
+      const base = bytesBefore
+      try {
+        const { made, row } = await makeOne(catalog, r, outDir, opts, (done) =>
+          opts.onProgress?.({ release: r.name, bytesDone: base + done, bytesTotal }),
+        )
+        report.made.push(made)
+        if (!opts.trial) store.upsert(row)
+        else {
+          const published = store.byName(r.name)
+          report.trialRows.push({
+            ...row,
+            id: 0,
+            root: r.root,
+            addedAt: published?.addedAt ?? row.madeAt.slice(0, 10),
+          })
+        }
+      } catch (e) {
+        // A full disk is not this release's problem: every other release would fail the same way.
+        if (!(e instanceof AacseedError) || e.code === 'aborted' || e instanceof EnvironmentError) throw e
+        problems.push({ ...problem(e.code, r.name, e.message), rootId: r.rootId })
       }
-    } catch (e) {
-      // A full disk is not this release's problem: every other release would fail the same way.
-      if (!(e instanceof AacseedError) || e.code === 'aborted' || e instanceof EnvironmentError) throw e
-      problems.push({ ...problem(e.code, r.name, e.message), rootId: r.rootId })
+      bytesBefore += r.bytes
     }
-    bytesBefore += r.bytes
+  } finally {
+    // A head start that no job took (its release turned out unchanged, or was not hashed first).
+    discardHeadStart()
   }
   if (!opts.trial) store.replaceProblems(todo, problems)
   report.problems = problems.map(({ rootId: _, ...p }) => p)

@@ -5,7 +5,6 @@
  * the keys outside it (trackers, web seeds, comment) differ only where noted.
  */
 import { createHash } from 'node:crypto'
-import { join } from 'node:path'
 import {
   Bencoded,
   decodeDict,
@@ -17,7 +16,7 @@ import {
 } from './bencode.js'
 import { TorrentError } from './errors.js'
 import { hashPieces } from './hasher.js'
-import { checkComponent, splitRelativePath } from './paths.js'
+import { checkComponent, hashFilesOf, splitRelativePath } from './paths.js'
 import { validatePieceLength } from './piece-length.js'
 
 export interface TorrentFile {
@@ -78,17 +77,12 @@ export async function buildTorrent(input: TorrentInput): Promise<BuiltTorrent> {
     )
   }
 
-  const absolute = input.kind === 'file' ? [input.root] : paths.map((p) => join(input.root, ...p))
-  const pieces = await hashPieces(
-    files.map((f, i) => ({ path: absolute[i]!, length: f.length })),
-    pieceLength,
-    {
-      workers: input.hashWorkers ?? 0,
-      callerHashes: input.callerHashes ?? false,
-      onProgress: input.onProgress,
-      signal: input.signal,
-    },
-  )
+  const pieces = await hashPieces(hashFilesOf(input, paths), pieceLength, {
+    workers: input.hashWorkers ?? 0,
+    callerHashes: input.callerHashes ?? false,
+    onProgress: input.onProgress,
+    signal: input.signal,
+  })
 
   const info: BencodeDict = {
     name: input.name,

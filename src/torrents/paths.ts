@@ -3,7 +3,10 @@
  * on every seeder's disk, so one from an untrusted .torrent must not be able to climb out of
  * the download folder or mean something else on another operating system.
  */
+import { join } from 'node:path'
 import { TorrentError } from './errors.js'
+import type { HashFile } from './hasher.js'
+import type { TorrentInput } from './metainfo.js'
 
 /** Why a component is unsafe, or null when it is fine. */
 export function unsafeComponentReason(c: string): string | null {
@@ -50,4 +53,18 @@ export function sortByNameBytes<T extends { path: string }>(files: readonly T[])
   const keyed = files.map((f) => ({ f, k: Buffer.from(f.path, 'utf8') }))
   keyed.sort((x, y) => Buffer.compare(x.k, y.k))
   return keyed.map((x) => x.f)
+}
+
+/**
+ * The files `buildTorrent` hashes for `input`, by absolute path, in torrent order. `paths` are
+ * the files' split relative paths, when already checked.
+ */
+export function hashFilesOf(
+  input: Pick<TorrentInput, 'kind' | 'root' | 'files'>,
+  paths: readonly (readonly string[])[] = input.files.map((f) => splitRelativePath(f.path)),
+): HashFile[] {
+  return input.files.map((f, i) => ({
+    path: input.kind === 'file' ? input.root : join(input.root, ...paths[i]!),
+    length: f.length,
+  }))
 }

@@ -62,6 +62,20 @@ export class TorrentStore {
     return this.db.prepare(`${SELECT} WHERE t.name = ?`).get(name) as TorrentRow | undefined
   }
 
+  /**
+   * Whether the torrent of release `name` was made into `path` from the data the catalog now
+   * shows (`identity`), with upstream's infohash when one is given. Its file is not checked here.
+   */
+  madeFrom(name: string, identity: string, path: string, upstreamInfohash?: string): boolean {
+    const existing = this.byName(name)
+    return (
+      existing !== undefined &&
+      existing.dataIdentity === identity &&
+      (upstreamInfohash === undefined || existing.infohash === upstreamInfohash) &&
+      existing.torrentPath === path
+    )
+  }
+
   /** Forgets a torrent (its release was set aside); returns the row it was. */
   removeByName(name: string): TorrentRow | undefined {
     const row = this.byName(name)

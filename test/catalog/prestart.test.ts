@@ -40,7 +40,7 @@ test('scan pre-starts readers only when --db names a catalog that does not exist
     [['root'], false],
     [['--', '--db', join(dir, 'new.db')], false],
   ] as const) {
-    await scan.prestart!([...args])
+    await scan.prestart!({ args: [...args], env: process.env, cwd: process.cwd() })
     const p = takePrestartedReaders()
     assert.equal(p !== undefined, started, args.join(' '))
     await p?.close()

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict'
 import { truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
-import { test } from 'node:test'
-import { idleHashWorkers, prestartHashWorkers } from '../../src/torrents/hash-pool.js'
+import { describe, test } from 'node:test'
+import { idleHashWorker, idleHashWorkers, prestartHashWorkers } from '../../src/torrents/hash-pool.js'
+import { headStartState, startHeadStart } from '../../src/torrents/hasher.js'
 import { hashPieces, TorrentError, type HashFile } from '../../src/torrents/index.js'
 import { tempDir } from '../helpers.js'
 import { referencePieces, writeFiles } from './fixtures.js'
@@ -165,4 +166,106 @@ test('pre-started workers take the next job, and idle ones do not keep a process
   )
   assert.equal(r.signal, null, 'the process was killed by the timeout: idle workers kept it alive')
   assert.equal(r.status, 0, r.stderr)
+})
+
+/** Waits (at most 30 s) until the head start's worker has hashed every span. */
+async function headStartFinished(): Promise<void> {
+  for (let i = 0; i < 3000 && !headStartState()?.finished && !headStartState()?.failed; i++)
+    await new Promise((r) => setTimeout(r, 10))
+}
+
+describe('a head start (hashing begun before the job is confirmed)', () => {
+  const opts = { inlineBelow: 0, workers: 2, spanSize: 40_000, callerHashes: true }
+
+  test('the same job adopts it: nothing is hashed again, and the pieces are right', async (t) => {
+    const { files } = folder(t)
+    const total = files.reduce((n, f) => n + f.length, 0)
+    prestartHashWorkers(1)
+    assert.equal(startHeadStart(files, 16_384, opts), true)
+    await headStartFinished()
+    assert.deepEqual(headStartState(), { bytes: total, finished: true, failed: false })
+    const seen: number[] = []
+    const got = await hashPieces(files, 16_384, { ...opts, onProgress: (n) => seen.push(n) })
+    const want = referencePieces(
+      files.map((f) => f.path),
+      16_384,
+    )
+    assert.ok(got.equals(want))
+    // The head start's worker had hashed it all; the job only took its pieces.
+    assert.deepEqual(seen, [total])
+    assert.equal(headStartState(), null)
+  })
+
+  test('the same job joins it half way, and the pieces are right', async (t) => {
+    const { files } = folder(t)
+    prestartHashWorkers(1)
+    assert.equal(startHeadStart(files, 1000, { ...opts, spanSize: 2_000 }), true)
+    const got = await hashPieces(files, 1000, { ...opts, spanSize: 2_000 })
+    assert.ok(
+      got.equals(
+        referencePieces(
+          files.map((f) => f.path),
+          1000,
+        ),
+      ),
+    )
+    assert.equal(headStartState(), null)
+  })
+
+  test('another job stops it and hashes its own pieces', async (t) => {
+    const { files } = folder(t)
+    const total = files.reduce((n, f) => n + f.length, 0)
+    prestartHashWorkers(1)
+    assert.equal(startHeadStart(files, 16_384, opts), true)
+    await headStartFinished()
+    const seen: number[] = []
+    // Another piece length, then the same files in another order: neither is the head start's job.
+    for (const [pieceLength, input] of [
+      [32_768, files],
+      [16_384, [...files].reverse()],
+    ] as const) {
+      seen.length = 0
+      const got = await hashPieces(input, pieceLength, { ...opts, onProgress: (n) => seen.push(n) })
+      assert.ok(
+        got.equals(
+          referencePieces(
+            input.map((f) => f.path),
+            pieceLength,
+          ),
+        ),
+      )
+      assert.equal(headStartState(), null)
+      assert.ok(seen.length > 1 && seen[0]! < total, `hashed afresh: ${seen.join(', ')}`)
+      prestartHashWorkers(1)
+      startHeadStart(files, 16_384, opts)
+      await headStartFinished()
+    }
+  })
+
+  test('one that met a changed file is not adopted: the job meets the change itself', async (t) => {
+    const { dir, files } = folder(t)
+    truncateSync(join(dir, 'f'), 1000)
+    prestartHashWorkers(1)
+    assert.equal(startHeadStart(files, 16_384, opts), true)
+    await headStartFinished()
+    assert.equal(headStartState()?.failed, true)
+    await assertFileChanged(hashPieces(files, 16_384, opts), join(dir, 'f'), /1000 bytes, expected 333333/)
+    assert.equal(headStartState(), null)
+  })
+
+  test('it needs an idle pre-started worker, and the job hashes alone without one', async (t) => {
+    const { files } = folder(t)
+    for (let w = idleHashWorker(); w !== undefined; w = idleHashWorker()) void w.terminate()
+    assert.equal(startHeadStart(files, 16_384, opts), false)
+    assert.equal(headStartState(), null)
+    const got = await hashPieces(files, 16_384, opts)
+    assert.ok(
+      got.equals(
+        referencePieces(
+          files.map((f) => f.path),
+          16_384,
+        ),
+      ),
+    )
+  })
 })

@@ -18,7 +18,7 @@ import { test, type TestContext } from 'node:test'
 import { writeSampleRelease } from '../../src/catalog/index.js'
 import { openDatabase } from '../../src/db/index.js'
 import { parseTorrent, TorrentStore } from '../../src/torrents/index.js'
-import { requireTool, runCli, tempDir } from '../helpers.js'
+import { requireTool, runCli, runCliProcess, tempDir } from '../helpers.js'
 
 interface Tree {
   dir: string
@@ -310,4 +310,56 @@ test('a trial (--out elsewhere, another piece length) leaves the published list 
   const after = await scanAndMake(tr)
   assert.equal(after.report.made.length, 0)
   assert.ok(readFileSync(listPath).equals(published))
+})
+
+test('as a process, with its head start right or wrong: the torrents equal mktorrent’s', async (t) => {
+  if (!requireTool(t, 'mktorrent')) return
+  const dir = tempDir(t)
+  const root = join(dir, 'releases')
+  // Two data folders of ~36 MB each: more than one span (32 MiB) of pieces, so that the head
+  // start hashes the first one (data folders come first in the catalog's order) on a worker.
+  writeSampleRelease({
+    root,
+    seed: 5,
+    collections: [
+      { name: 'zlib3_files', kind: 'files', ranges: 1, recordsPerRange: 80, blobBytes: [800_000, 1_000_000] },
+    ],
+  })
+  const config = join(dir, 'aacseed.toml')
+  writeFileSync(
+    config,
+    '[catalog]\nroots = ["releases"]\ndatabase = "aacseed.db"\n[torrents]\nout_dir = "torrents"\npiece_length = 32768\n',
+  )
+  const env = { ...process.env, AACSEED_CONFIG: config }
+  const folders = readdirSync(root)
+    .filter((n) => n.includes('_data__'))
+    .sort()
+  assert.equal(folders.length, 2)
+  const mktorrent = (name: string): string => {
+    const ref = join(tempDir(t), 'ref.torrent')
+    const r = spawnSync('mktorrent', ['-l', '15', '-d', '-o', ref, join(root, name)], { encoding: 'utf8' })
+    assert.equal(r.status, 0, r.stderr)
+    return parseTorrent(readFileSync(ref)).infoHash
+  }
+  const made = (name: string): string =>
+    parseTorrent(readFileSync(join(dir, 'torrents', `${name}.torrent`))).infoHash
+  assert.equal(runCliProcess(['scan'], { env, cwd: dir }).code, 0)
+
+  // Right: the first folder is the first job.
+  const first = runCliProcess(['torrents', 'make'], { env, cwd: dir })
+  assert.equal(first.code, 0, first.stderr)
+  for (const name of folders) assert.equal(made(name), mktorrent(name), name)
+
+  // Wrong: the first folder changed since the scan, so the command hashes the second one first.
+  for (const name of folders) rmSync(join(dir, 'torrents', `${name}.torrent`))
+  const blob = readdirSync(join(root, folders[0]!))[0]!
+  appendFileSync(join(root, folders[0]!, blob), 'x')
+  const second = runCliProcess(['torrents', 'make', '--json'], { env, cwd: dir })
+  assert.equal(second.code, 1, second.stderr)
+  const report = JSON.parse(second.stdout) as { problems: Array<{ path: string; code: string }> }
+  assert.deepEqual(
+    report.problems.map((p) => [p.path, p.code]),
+    [[folders[0], 'changed-since-scan']],
+  )
+  assert.equal(made(folders[1]!), mktorrent(folders[1]!))
 })

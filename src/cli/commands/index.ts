@@ -2,6 +2,16 @@ import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Command } from '../command.js'
 
+export interface PrestartContext {
+  /**
+   * The command's arguments (after its name), unparsed: only a hint (the command parses them
+   * itself), as its options are not loaded yet.
+   */
+  args: string[]
+  env: NodeJS.ProcessEnv
+  cwd: string
+}
+
 export interface CommandEntry {
   name: string
   /** One line for `aacseed --help` and a command's own help: here, so listing loads no command. */
@@ -9,10 +19,16 @@ export interface CommandEntry {
   load(): Promise<Command>
   /**
    * Work that may begin while the command's modules load and its config and catalog are read:
-   * it runs on the core that single-threaded start-up leaves idle. Not run for --help. `args`
-   * are the command's arguments, unparsed: only a hint (the command parses them itself).
+   * it runs on the core that single-threaded start-up leaves idle. Not run for --help. A failure
+   * is ignored: the command does the same work itself, and reports what went wrong.
    */
-  prestart?(args: string[]): Promise<void>
+  prestart?(ctx: PrestartContext): Promise<void>
+  /**
+   * The command's modules and config load only once `prestart` has settled: for a prestart that
+   * sets work going as early as it can (torrents make's head start), which loading beside it
+   * would hold back.
+   */
+  prestartFirst?: boolean
   /**
    * Once `run` returns, nothing of the command is left running (its files are written and
    * synced, its database closed, its workers stopped), so the process may end then rather than
@@ -32,7 +48,7 @@ export const commandEntries: CommandEntry[] = [
     load: async () => (await import('./catalog.js')).scanCommand,
     // Filling a new catalog (`--db` names a file that does not exist yet): the reader threads
     // boot while the command's modules load (runScan takes them; see prestartReaders).
-    prestart: async (args) => {
+    prestart: async ({ args }) => {
       const db = dbArgument(args)
       if (db === undefined || db === ':memory:' || existsSync(resolve(db))) return
       ;(await import('../../catalog/line-pool.js')).prestartReaders()
@@ -56,8 +72,13 @@ export const commandEntries: CommandEntry[] = [
     summary:
       'make the missing .torrent files for everything cataloged and problem-free, and publish the list',
     load: async () => (await import('./torrents.js')).torrentsMake,
-    // The hash workers boot during start-up: hashing begins as soon as the file list is known.
-    prestart: async () => (await import('../../torrents/hash-pool.js')).prestartHashWorkers(),
+    // The hash workers boot during start-up, and one begins on the first torrent as soon as the
+    // config and the catalog are read (torrents/head-start.ts).
+    prestart: async (ctx) => {
+      ;(await import('../../torrents/hash-pool.js')).prestartHashWorkers()
+      ;(await import('../../torrents/head-start.js')).torrentsMakeHeadStart(ctx)
+    },
+    prestartFirst: true,
     exitWhenDone: true,
   },
   {
