@@ -10,6 +10,7 @@
  */
 import Database from 'better-sqlite3'
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { writeLargeMetaFile } from '../src/catalog/index.js'
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
     const ratio = ours.seconds / wc.seconds
     rounds.push({ wc, ours, ratio })
     console.log(
-      `run ${round + 1}/${RUNS}: zstd -dc | wc -l ${wc.seconds.toFixed(2)} s, aacseed scan ${ours.seconds.toFixed(2)} s (peak RSS ${ours.peakRssMb?.toFixed(0) ?? '?'} MB), ratio ${ratio.toFixed(2)}`,
+      `run ${round + 1}/${RUNS}: zstd -dc | wc -l ${wc.seconds.toFixed(2)} s, aacseed scan ${ours.seconds.toFixed(2)} s (peak RSS ${ours.peakRssMb?.toFixed(0) ?? '?'} MB), ratio ${ratio.toFixed(2)}, load ${loadavg()[0]!.toFixed(2)}`,
     )
   }
   const perRecord = dbBytes / lines

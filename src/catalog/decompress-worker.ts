@@ -20,7 +20,7 @@ import { open } from 'node:fs/promises'
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads'
 import type { ChunkRequest, DecompressMessage, FileRequest, MetaFrame, Quiesced } from './line-protocol.js'
 import { Checkpointer, ITEMS_PER_CHECKPOINT } from './checkpointer.js'
-import { processChunk } from './line-check.js'
+import { deferChunk, deferredChunks, dropDeferred, flushDeferred } from './line-check.js'
 import { WriteLock } from './write-lock.js'
 import { newDecompressContext } from './zstd.js'
 
@@ -96,18 +96,40 @@ function post(m: DecompressMessage): void {
   parentPort!.postMessage(m)
 }
 
-/** Checks a chunk on this thread; its verdicts go to the main thread as a line worker's do. */
+/**
+ * Checks a chunk on this thread; its verdicts go to the main thread as a line worker's do, once
+ * its records are written. They are written at once if the write lock is free, else later (see
+ * deferChunk): with the next chunk checked here, and at the latest before this thread waits
+ * for credits (which the main thread returns only for verdicts it has) or ends the file.
+ */
 function checkHere(chunk: ChunkRequest): void {
   try {
-    parentPort!.postMessage(processChunk(chunk, lock))
+    deferChunk(chunk)
   } catch (e) {
     parentPort!.postMessage({ type: 'chunk-failed', seq: chunk.seq, error: (e as Error).stack ?? String(e) })
     return
   }
   if (spare.length < MAX_SPARE) spare.push(chunk.buffer)
+  writeDeferred(false)
+}
+
+/** Writes the chunks checked here and not yet written (`wait`: even if the lock is taken now). */
+function writeDeferred(wait: boolean): void {
+  if (deferredChunks() === 0) return
+  let results
+  try {
+    results = flushDeferred(lock, wait)
+  } catch (e) {
+    const seq = (e as { seq?: number }).seq ?? -1
+    parentPort!.postMessage({ type: 'chunk-failed', seq, error: (e as Error).stack ?? String(e) })
+    return
+  }
+  for (const r of results) parentPort!.postMessage(r)
 }
 
 async function acquire(): Promise<void> {
+  // The main thread returns credits for verdicts it has, in order: it must have these first.
+  if (credits <= 0) writeDeferred(true)
   while (credits <= 0 && !cancelled) await new Promise<void>((r) => (wake = r))
   if (cancelled) throw new Error('cancelled')
   credits--
@@ -346,6 +368,9 @@ async function readFile(req: FileRequest): Promise<void> {
     // After a zstd error the unterminated tail is a cut-off line, not a record: drop it.
     await emit(!fatal)
   } finally {
+    // A cancelled read's records are not wanted (the main thread deletes the file's version).
+    if (cancelled) dropDeferred()
+    else writeDeferred(true)
     await fh.close()
   }
   while (frames.length > 1 && frames[frames.length - 1]!.decompressedOffset >= dPos) frames.pop()

@@ -30,32 +30,42 @@ function writerFor(path: string): RecordWriter {
   return writer
 }
 
-/**
- * The columns of a chunk's records, kept for the next chunk rather than six arrays grown record
- * by record and dropped after each chunk (garbage for every record).
- */
-let capacity = 4096
-const cols: RecordColumns & {
+/** The columns of one chunk's records, and how many each column has room for. */
+type Columns = RecordColumns & {
+  capacity: number
   seconds: Float64Array
   tags: Float64Array
   lines: Float64Array
   offsets: Float64Array
   lengths: Float64Array
   folders: string[]
-} = {
-  count: 0,
-  seconds: new Float64Array(capacity),
-  tags: new Float64Array(capacity),
-  lines: new Float64Array(capacity),
-  offsets: new Float64Array(capacity),
-  lengths: new Float64Array(capacity),
-  folders: [],
 }
 
+function newColumns(capacity: number): Columns {
+  return {
+    count: 0,
+    capacity,
+    seconds: new Float64Array(capacity),
+    tags: new Float64Array(capacity),
+    lines: new Float64Array(capacity),
+    offsets: new Float64Array(capacity),
+    lengths: new Float64Array(capacity),
+    folders: [],
+  }
+}
+
+/**
+ * The columns of the chunk being checked, kept for the next chunk rather than six arrays grown
+ * record by record and dropped after each chunk (garbage for every record). A deferred chunk
+ * keeps its columns until written; then they wait in `spareColumns` for another chunk.
+ */
+let cols = newColumns(4096)
+const spareColumns: Columns[] = []
+
 function grow(): void {
-  capacity *= 2
+  cols.capacity *= 2
   for (const k of ['seconds', 'tags', 'lines', 'offsets', 'lengths'] as const) {
-    const bigger = new Float64Array(capacity)
+    const bigger = new Float64Array(cols.capacity)
     bigger.set(cols[k])
     cols[k] = bigger
   }
@@ -96,11 +106,72 @@ function textOf(buf: Uint8Array, from: number, to: number): string {
   return Buffer.from(buf.buffer, buf.byteOffset + from, to - from).toString('latin1')
 }
 
+/** A checked chunk whose records wait for the write lock (see deferChunk). */
+interface Deferred {
+  database: string
+  fileId: number
+  rows: Columns
+  result: ChunkResult
+}
+
+const deferred: Deferred[] = []
+
 /**
- * Checks a chunk's lines and writes its valid records, holding the write lock for the insert
- * transaction; returns the verdicts for the main thread.
+ * Checks a chunk's lines and keeps its valid records, to be written by `flushDeferred`. A thread
+ * that finds the write lock taken goes on with other work (the decompress worker, the scan's
+ * critical path, decompresses; a line worker checks its next chunk) rather than sleeping until
+ * it is free, and, on a busy machine, until the thread holding it runs again. The verdicts reach
+ * the main thread only after the records are committed.
  */
-export function processChunk(req: ChunkRequest, writeLock: WriteLock): ChunkResult {
+export function deferChunk(req: ChunkRequest): void {
+  const result = checkChunk(req)
+  deferred.push({ database: req.target.database, fileId: req.target.fileId, rows: cols, result })
+  cols = spareColumns.pop() ?? newColumns(cols.capacity)
+}
+
+/** Forgets the deferred chunks unwritten (their read was cancelled). */
+export function dropDeferred(): void {
+  done()
+}
+
+/** The deferred chunks are written or dropped: their columns are free again. */
+function done(): void {
+  for (const d of deferred) spareColumns.push(d.rows)
+  deferred.length = 0
+}
+
+/** Chunks kept by deferChunk and not yet written. */
+export function deferredChunks(): number {
+  return deferred.length
+}
+
+/**
+ * Writes the deferred chunks' records, each chunk in its own transaction, and returns their
+ * verdicts; with `wait` false only if the write lock is free now (else nothing is written and
+ * none returned). A write that fails throws, naming its chunk (`seq`): the read is over then.
+ */
+export function flushDeferred(writeLock: WriteLock, wait: boolean): ChunkResult[] {
+  if (deferred.length === 0) return []
+  const write = (): void => {
+    for (const d of deferred) {
+      if (d.rows.count === 0) continue
+      try {
+        writerFor(d.database).write(d.fileId, d.rows)
+      } catch (e) {
+        done()
+        throw Object.assign(e as Error, { seq: d.result.seq })
+      }
+    }
+  }
+  if (wait) writeLock.hold(write)
+  else if (!writeLock.tryHold(write)) return []
+  const out = deferred.map((d) => d.result)
+  done()
+  return out
+}
+
+/** Checks a chunk's lines into `cols` (its valid records) and returns its verdicts. */
+function checkChunk(req: ChunkRequest): ChunkResult {
   const buf = new Uint8Array(req.buffer, 0, req.length)
   const ctx: FileContext = req.context
   const chunkIsUtf8 = req.utf8
@@ -151,7 +222,7 @@ export function processChunk(req: ChunkRequest, writeLock: WriteLock): ChunkResu
       prevTo = curTo
       prevLine = line
       const i = cols.count
-      if (i === capacity) grow()
+      if (i === cols.capacity) grow()
       // Set by the rules check this line just passed.
       cols.seconds[i] = ruleSeconds
       cols.tags[i] = curText === null ? aacidTagOfAscii(buf, curFrom, curTo) : aacidTag(curText)
@@ -172,10 +243,6 @@ export function processChunk(req: ChunkRequest, writeLock: WriteLock): ChunkResu
     }
     line++
     pos = end + 1
-  }
-  if (cols.count > 0) {
-    const w = writerFor(req.target.database)
-    writeLock.hold(() => w.write(req.target.fileId, cols))
   }
   return {
     type: 'chunk',

@@ -3,7 +3,7 @@
  * every core but the decompressor's, while that one reads ahead; verdicts go to the main thread.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads'
-import { processChunk } from './line-check.js'
+import { deferChunk, deferredChunks, flushDeferred } from './line-check.js'
 import type { ChunkRequest } from './line-protocol.js'
 import { WriteLock } from './write-lock.js'
 
@@ -22,16 +22,43 @@ const {
 const lock = new WriteLock(writeLock)
 const inHand = new Int32Array(inHandCounts)
 
-// Chunks come from the decompress worker over this port; verdicts go to the main thread.
+/** Whether a write of the deferred chunks, waiting for the lock if need be, is due. */
+let flushDue = false
+
+// Chunks come from the decompress worker over this port; verdicts go to the main thread once
+// their records are written. The records wait when the write lock is taken (see deferChunk):
+// this thread checks the next chunk in hand meanwhile, and writes them with it, or, when no
+// chunk is left in hand, waiting for the lock.
 chunks.on('message', (req: ChunkRequest) => {
   try {
-    const res = processChunk(req, lock)
-    Atomics.sub(inHand, index, 1)
-    parentPort!.postMessage(res)
-    // The buffer goes back to the decompress worker for its next chunk (nothing here keeps a
-    // view of it: the strings taken from it are copies).
-    chunks.postMessage(req.buffer, [req.buffer])
+    deferChunk(req)
   } catch (e) {
     parentPort!.postMessage({ type: 'chunk-failed', seq: req.seq, error: (e as Error).stack ?? String(e) })
+    return
+  }
+  Atomics.sub(inHand, index, 1)
+  // The buffer goes back to the decompress worker for its next chunk (nothing here keeps a
+  // view of it: the strings taken from it and the records kept are copies).
+  chunks.postMessage(req.buffer, [req.buffer])
+  write(false)
+  if (deferredChunks() > 0 && !flushDue) {
+    flushDue = true
+    // After the chunks already in hand: their messages are handled before this runs.
+    setImmediate(() => {
+      flushDue = false
+      write(true)
+    })
   }
 })
+
+function write(wait: boolean): void {
+  let results
+  try {
+    results = flushDeferred(lock, wait)
+  } catch (e) {
+    const seq = (e as { seq?: number }).seq ?? -1
+    parentPort!.postMessage({ type: 'chunk-failed', seq, error: (e as Error).stack ?? String(e) })
+    return
+  }
+  for (const r of results) parentPort!.postMessage(r)
+}
