@@ -37,48 +37,108 @@ export class BencodeError extends TorrentError {
 }
 
 export function encode(value: BencodeValue): Buffer {
-  const out: Buffer[] = []
-  encodeInto(value, out)
-  return Buffer.concat(out)
+  const out = new Encoder()
+  out.value(value)
+  return out.finish()
 }
 
-const E = Buffer.from('e')
-const L = Buffer.from('l')
-const D = Buffer.from('d')
+// Text runs are joined into one string and written with one call at the end, binary values kept
+// as they are: a small Buffer per string and per length prefix cost 8-18 ms for a 350-file info
+// dictionary, most of a `torrents make` process's work after hashing.
+class Encoder {
+  private readonly parts: Array<string | Uint8Array> = []
+  private text = ''
 
-function encodeInto(v: BencodeValue, out: Buffer[]): void {
-  if (typeof v === 'string') {
-    const b = Buffer.from(v, 'utf8')
-    out.push(Buffer.from(`${b.length}:`), b)
-  } else if (Buffer.isBuffer(v)) {
-    out.push(Buffer.from(`${v.length}:`), v)
-  } else if (typeof v === 'number') {
-    // A float or an unsafe integer here is a bug in the caller, not data.
-    if (!Number.isSafeInteger(v)) throw new TypeError(`bencode: ${v} is not a safe integer; use a bigint`)
-    out.push(Buffer.from(`i${v}e`))
-  } else if (typeof v === 'bigint') {
-    out.push(Buffer.from(`i${v}e`))
-  } else if (v instanceof Bencoded) {
-    out.push(v.bytes)
-  } else if (Array.isArray(v)) {
-    out.push(L)
-    for (const item of v) encodeInto(item, out)
-    out.push(E)
-  } else if (v !== null && typeof v === 'object') {
-    const entries: [Buffer, BencodeValue][] = []
-    for (const [k, val] of Object.entries(v))
-      if (val !== undefined) entries.push([Buffer.from(k, 'utf8'), val])
-    // BEP 3: "Keys must be strings and appear in sorted order (sorted as raw strings, not alphanumerics)".
-    entries.sort((a, b) => Buffer.compare(a[0], b[0]))
-    out.push(D)
-    for (const [k, val] of entries) {
-      out.push(Buffer.from(`${k.length}:`), k)
-      encodeInto(val, out)
+  value(v: BencodeValue): void {
+    if (typeof v === 'string') {
+      this.text += `${utf8Length(v)}:${v}`
+    } else if (Buffer.isBuffer(v)) {
+      this.text += `${v.length}:`
+      this.bytes(v)
+    } else if (typeof v === 'number') {
+      // A float or an unsafe integer here is a bug in the caller, not data.
+      if (!Number.isSafeInteger(v)) throw new TypeError(`bencode: ${v} is not a safe integer; use a bigint`)
+      this.text += `i${v}e`
+    } else if (typeof v === 'bigint') {
+      this.text += `i${v}e`
+    } else if (v instanceof Bencoded) {
+      this.bytes(v.bytes)
+    } else if (Array.isArray(v)) {
+      this.text += 'l'
+      for (const item of v) this.value(item)
+      this.text += 'e'
+    } else if (v !== null && typeof v === 'object') {
+      // BEP 3: "Keys must be strings and appear in sorted order (sorted as raw strings, not alphanumerics)".
+      const keys = sortedKeys(v)
+      this.text += 'd'
+      for (const k of keys) {
+        this.text += `${utf8Length(k)}:${k}`
+        this.value(v[k]!)
+      }
+      this.text += 'e'
+    } else {
+      throw new TypeError(`bencode: cannot encode ${v === null ? 'null' : typeof v}`)
     }
-    out.push(E)
-  } else {
-    throw new TypeError(`bencode: cannot encode ${v === null ? 'null' : typeof v}`)
   }
+
+  finish(): Buffer {
+    this.flush()
+    let length = 0
+    for (const p of this.parts) length += typeof p === 'string' ? Buffer.byteLength(p, 'utf8') : p.length
+    const buf = Buffer.allocUnsafe(length)
+    let at = 0
+    for (const p of this.parts) {
+      if (typeof p === 'string') at += buf.write(p, at, 'utf8')
+      else {
+        buf.set(p, at)
+        at += p.length
+      }
+    }
+    return buf
+  }
+
+  private bytes(b: Uint8Array): void {
+    this.flush()
+    this.parts.push(b)
+  }
+
+  private flush(): void {
+    if (this.text !== '') this.parts.push(this.text)
+    this.text = ''
+  }
+}
+
+const ASCII = /^[\x00-\x7f]*$/
+const SURROGATE = /[\ud800-\udfff]/
+
+function utf8Length(s: string): number {
+  return ASCII.test(s) ? s.length : Buffer.byteLength(s, 'utf8')
+}
+
+/**
+ * The keys of `v` with a value, in UTF-8 byte order. By insertion: dictionaries have a handful of
+ * keys, and Array#sort with a comparator cost ~4 ms over the 350 two-key file entries of an
+ * info dictionary in a fresh process.
+ */
+function sortedKeys(v: BencodeDict): string[] {
+  const keys: string[] = []
+  for (const k of Object.keys(v)) {
+    if (v[k] === undefined) continue
+    let i = keys.length
+    while (i > 0 && compareUtf8(keys[i - 1]!, k) > 0) i--
+    keys.splice(i, 0, k)
+  }
+  return keys
+}
+
+/**
+ * Order by UTF-8 bytes. UTF-16 code units (JavaScript's own order) agree with it, except for
+ * characters beyond U+FFFF (surrogate pairs) against U+E000–U+FFFF, and lone surrogates.
+ */
+function compareUtf8(a: string, b: string): number {
+  if (SURROGATE.test(a) || SURROGATE.test(b))
+    return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
+  return a < b ? -1 : a > b ? 1 : 0
 }
 
 export interface DecodeOptions {
