@@ -108,7 +108,8 @@ class Encoder {
   }
 }
 
-const ASCII = /^[\x00-\x7f]*$/
+// Printable ASCII: one byte a character (anything else is measured).
+const ASCII = /^[ -~]*$/
 const SURROGATE = /[\ud800-\udfff]/
 
 function utf8Length(s: string): number {
