@@ -76,8 +76,6 @@ declare module 'webtorrent' {
     readonly announce: string[]
     /** The .torrent (the info dictionary as received), once the metadata is known. */
     readonly torrentFile: Uint8Array | undefined
-    /** Internal (lib/torrent.js): its peers by id, each with its wire and socket once connected. */
-    readonly _peers?: Map<string, { wire?: unknown; conn?: unknown }> | null
     destroy(opts?: { destroyStore?: boolean } | null, cb?: Callback): void
   }
 

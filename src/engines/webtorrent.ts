@@ -23,6 +23,7 @@
  * - `host` binds the peer port (TCP) only; the DHT, when enabled, binds UDP on all addresses.
  *   `max_connections` is webtorrent's `maxConns`, a limit per torrent.
  */
+import diagnosticsChannel from 'node:diagnostics_channel'
 import { mkdir, stat } from 'node:fs/promises'
 import net from 'node:net'
 import { join } from 'node:path'
@@ -103,6 +104,7 @@ export class WebTorrentEngine implements Engine {
   private readonly verifySlots: Semaphore
   private readonly announceSlots: Semaphore
   private readonly trackerDispatcher: Dispatcher | null
+  private readonly outgoing = new OutgoingSockets()
 
   constructor(
     private readonly config: WebTorrentConfig,
@@ -206,6 +208,7 @@ export class WebTorrentEngine implements Engine {
       throw e
     })
     this.client = client
+    this.outgoing.start()
     this.log.info({ ...this.address(), dht: this.config.dht, lsd: this.config.lsd }, 'webtorrent: listening')
   }
 
@@ -347,10 +350,11 @@ export class WebTorrentEngine implements Engine {
     })
     // Peers we connect to (webtorrent makes those sockets itself) get coalesced writes too: a
     // download sends a 17-byte request per 16 KiB block, 131,072 of them for 2 GiB, each its own
-    // `write` (about 1.5 s of the main thread in a profile of `mirror sync`, #14 §1).
-    torrent.on('wire', (wire: unknown) => {
-      for (const peer of torrent._peers?.values() ?? [])
-        if (peer.wire === wire && peer.conn instanceof net.Socket) coalesceWrites(peer.conn, this.slabs)
+    // `write` (about 1.5 s of the main thread in a profile of `mirror sync`, #14 §1). The 'wire'
+    // event names the peer's address; `outgoing` holds the sockets opened to it.
+    torrent.on('wire', (_wire: unknown, addr?: string) => {
+      if (typeof addr === 'string')
+        for (const socket of this.outgoing.claim(addr)) coalesceWrites(socket, this.slabs)
     })
     if (t.download) {
       // A download's timeline at debug level: where the time goes before its first piece and after its last.
@@ -481,6 +485,7 @@ export class WebTorrentEngine implements Engine {
     this.client = null
     if (client && !client.destroyed) await new Promise<void>((resolve) => client.destroy(() => resolve()))
     this.entries.clear()
+    this.outgoing.stop()
     this.pool.closeAll()
     await this.trackerDispatcher?.close().catch(() => {})
   }
@@ -666,6 +671,71 @@ export function coalesceWrites(socket: net.Socket, slabs?: SlabPool): void {
     }
     return write(...args)
   }) as net.Socket['write']
+}
+
+/**
+ * The TCP sockets this process opened, by the address they connected to, while an engine runs.
+ * webtorrent opens its sockets to peers itself (`net.connect`) and hands out only the wire and
+ * the peer's address (its documented 'wire' event), so a peer's socket is found by that address
+ * among the client sockets Node's documented 'net.client.socket' diagnostics channel reports
+ * (instead of webtorrent's private `torrent._peers`). Other client sockets (tracker announces,
+ * remote engines) are only remembered until they close: no peer has their address.
+ */
+class OutgoingSockets {
+  /** Connected sockets not yet claimed, by "ip:port" (IPv6 without brackets). */
+  private readonly byAddress = new Map<string, Set<net.Socket>>()
+  private started = false
+
+  private readonly onSocket = (message: unknown): void => {
+    const socket = (message as { socket?: unknown } | null)?.socket
+    if (!(socket instanceof net.Socket)) return
+    socket.once('connect', () => {
+      const key = addressKey(socket.remoteAddress, socket.remotePort)
+      if (key === null) return
+      let sockets = this.byAddress.get(key)
+      if (!sockets) this.byAddress.set(key, (sockets = new Set()))
+      sockets.add(socket)
+      socket.once('close', () => this.forget(key, socket))
+    })
+  }
+
+  start(): void {
+    if (this.started) return
+    this.started = true
+    diagnosticsChannel.subscribe('net.client.socket', this.onSocket)
+  }
+
+  stop(): void {
+    if (!this.started) return
+    this.started = false
+    diagnosticsChannel.unsubscribe('net.client.socket', this.onSocket)
+    this.byAddress.clear()
+  }
+
+  /**
+   * The open sockets connected to `addr` ("ip:port" or "[ip]:port"), each handed out once. Two
+   * torrents connecting to one peer give two sockets to one address: a wire takes both, and
+   * coalescing the other torrent's socket early is what its own wire would do.
+   */
+  claim(addr: string): net.Socket[] {
+    const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(addr)
+    const key = m ? addressKey(m[1], Number(m[2])) : null
+    const sockets = key === null ? undefined : this.byAddress.get(key)
+    if (!sockets) return []
+    this.byAddress.delete(key!)
+    return [...sockets].filter((s) => !s.destroyed)
+  }
+
+  private forget(key: string, socket: net.Socket): void {
+    const sockets = this.byAddress.get(key)
+    if (!sockets?.delete(socket) || sockets.size > 0) return
+    this.byAddress.delete(key)
+  }
+}
+
+function addressKey(address: string | undefined, port: number | undefined): string | null {
+  if (!address || !port) return null
+  return `${address.startsWith('::ffff:') ? address.slice(7) : address}:${port}`
 }
 
 /**

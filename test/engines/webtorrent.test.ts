@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { cpSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { createServer, connect } from 'node:net'
+import diagnosticsChannel from 'node:diagnostics_channel'
+import { createServer, connect, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import type { Torrent } from 'webtorrent'
@@ -334,4 +335,41 @@ test("webtorrent's add scans every torrent for a duplicate on one private listen
   assert.deepEqual(announced, [plain, wrapped])
   assert.equal(wrapped.infoHash, infoHashOf(tb))
   assert.ok(wrapped.done, 'skipVerify: every piece held')
+})
+
+test("the sockets an engine opens to peers get coalesced writes: found by the 'wire' event's address, not webtorrent's private peer list", async (t) => {
+  if (!requireTool(t, 'mktorrent')) return
+  const tracker = await startTracker(t)
+  const f = fixture(t, tracker.announce)
+  const seeder = await startEngine(t)
+  assert.equal(await seeder.add(f.add(f.release.root, false)), 'added')
+  await waitFor('the tracker to list the seeder', () => tracker.seeders(f.infoHash) >= 1)
+  const seederPort = seeder.address()!.port
+
+  // The test's own view of the sockets this process opens (the same documented channel).
+  const toSeeder: Socket[] = []
+  const onSocket = (message: unknown): void => {
+    const socket = (message as { socket: Socket }).socket
+    socket.once('connect', () => socket.remotePort === seederPort && toSeeder.push(socket))
+  }
+  diagnosticsChannel.subscribe('net.client.socket', onSocket)
+  t.after(() => diagnosticsChannel.unsubscribe('net.client.socket', onSocket))
+
+  const downloader = await startEngine(t)
+  const into = join(f.dir, 'download')
+  assert.equal(await downloader.add({ ...f.add(into, true), download: true }), 'added')
+  await waitFor('the download', async () => (await only(downloader)).state === 'seeding', 60_000)
+  assert.ok(
+    readTree(join(into, f.release.name))
+      .get(f.release.files[2]!.path)!
+      .equals(readTree(f.release.dir).get(f.release.files[2]!.path)!),
+  )
+  const open = toSeeder.filter((s) => !s.destroyed)
+  assert.ok(open.length >= 1, 'the downloader holds a connection it opened to the seeder')
+  for (const socket of open) {
+    // A keep-alive (four zero bytes) is a valid message on a live wire. Written to a coalesced
+    // socket it waits, corked, for the end of this turn; an idle plain socket sends it at once.
+    socket.write(Buffer.alloc(4))
+    assert.equal(socket.writableCorked, 1, 'the write is held for the end of the turn')
+  }
 })
