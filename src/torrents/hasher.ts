@@ -180,9 +180,18 @@ interface HeadStart {
   /** A worker failed or died: the head start is not adopted, the job runs afresh. */
   failed: boolean
   listeners: Array<() => void>
+  /** Stops it once HEAD_START_LIMIT_MS have passed unadopted. */
+  timer: NodeJS.Timeout | null
 }
 
 let headStart: HeadStart | null = null
+
+/**
+ * A head start is worth its first ~0.1 s; one not adopted after this is stopped, so that a
+ * command held up (waiting for a lease that another process holds while it makes the same
+ * torrents, say) does not keep a core busy on a guess.
+ */
+export const HEAD_START_LIMIT_MS = 2000
 
 /**
  * Starts hashing a job that is likely, not certain, to be asked for next (a CLI command's first
@@ -192,7 +201,12 @@ let headStart: HeadStart | null = null
  * same either way: they are the SHA-1 of the same bytes. The workers stay unreferenced until
  * adopted, so a command that ends without hashing is not kept waiting. Returns whether it started.
  */
-export function startHeadStart(files: readonly HashFile[], pieceLength: number, opts: HashOptions): boolean {
+export function startHeadStart(
+  files: readonly HashFile[],
+  pieceLength: number,
+  opts: HashOptions,
+  limitMs = HEAD_START_LIMIT_MS,
+): boolean {
   discardHeadStart()
   const shape = jobShape(files, pieceLength, opts)
   // The calling thread takes its lane once it asks for the job.
@@ -205,6 +219,7 @@ export function startHeadStart(files: readonly HashFile[], pieceLength: number, 
     done: 0,
     failed: false,
     listeners: [],
+    timer: null,
   }
   for (let i = 0; i < count; i++) {
     const w = idleHashWorker()!
@@ -227,6 +242,9 @@ export function startHeadStart(files: readonly HashFile[], pieceLength: number, 
     })
     w.postMessage({ job: head.job } satisfies HashJob)
   }
+  head.timer = setTimeout(() => {
+    if (headStart === head) discardHeadStart()
+  }, limitMs).unref()
   headStart = head
   return true
 }
@@ -243,6 +261,7 @@ export function discardHeadStart(): void {
   const head = headStart
   if (head === null) return
   headStart = null
+  if (head.timer !== null) clearTimeout(head.timer)
   Atomics.store(new Int32Array(head.job.control), STOP, 1)
   for (const off of head.listeners) off()
   for (const w of head.workers) void w.terminate()
@@ -273,6 +292,7 @@ function adoptHeadStart(pieceLength: number, shape: JobShape, workers: number): 
     return null
   }
   headStart = null
+  if (head.timer !== null) clearTimeout(head.timer)
   for (const off of head.listeners) off()
   for (const w of head.workers) w.ref()
   return head
