@@ -6,7 +6,7 @@
  * nothing re-hashed, since every release's data identity is the one its torrent was made from.
  *
  * Measured from the moment serve is spawned: time until the engine_status job reports all N
- * seeding; the seed job's `verified` count (0: nothing re-hashed); the process's peak RSS (VmHWM)
+ * seeding, and serve's CPU time (user + sys) by then; the seed job's `verified` count (0: nothing re-hashed); the process's peak RSS (VmHWM)
  * and open descriptors (sampled every 50 ms); each engine_status run's duration (a poll of the
  * engine's state); and autocannon on /api/coverage throughout.
  *
@@ -39,6 +39,8 @@ const CLI = join(repo, 'bin', 'aacseed.js')
 export interface ScaleResult {
   torrents: number
   seconds: number | null
+  /** serve's CPU seconds (user + sys, from /proc/PID/stat) when all were seeding; null if never. */
+  cpu: { user: number; sys: number } | null
   verified: number | null
   peakRssMb: number
   peakFds: number
@@ -129,6 +131,16 @@ function procStatusKb(pid: number, field: string): number | null {
   try {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
     return m ? Number(m[1]) : null
+  } catch {
+    return null
+  }
+}
+
+/** utime and stime of a process, in seconds (USER_HZ = 100); null once it is gone. */
+function cpuTimes(pid: number): { user: number; sys: number } | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return { user: Number(fields[11]) / 100, sys: Number(fields[12]) / 100 }
   } catch {
     return null
   }
@@ -249,6 +261,7 @@ export async function seedScale(ctx: TestContext, n: number, timeoutS: number): 
   // Autocannon on /api/coverage from the moment the API answers until all are seeding.
   let cannon: ReturnType<typeof autocannon> | null = null
   let seconds: number | null = null
+  let cpu: ScaleResult['cpu'] = null
   let runs: Runs = { seeding: 0, verified: null, polls: [] }
   const deadline = started + timeoutS * 1000
   while (performance.now() < deadline) {
@@ -266,6 +279,8 @@ export async function seedScale(ctx: TestContext, n: number, timeoutS: number): 
     runs = readRuns(dbPath)
     if (runs.seeding >= n) {
       seconds = (performance.now() - started) / 1000
+      // CPU time, not wall: on a shared machine it is what compares one build with another.
+      cpu = cpuTimes(pid)
       break
     }
     await new Promise((r) => setTimeout(r, 200))
@@ -281,6 +296,7 @@ export async function seedScale(ctx: TestContext, n: number, timeoutS: number): 
   return {
     torrents: n,
     seconds,
+    cpu,
     verified: runs.verified,
     peakRssMb: peakRss / 1024,
     peakFds,

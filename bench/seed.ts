@@ -441,6 +441,12 @@ async function main(): Promise<void> {
       `${label} all seeding after serve starts`,
       sc.seconds === null ? 'not within the timeout' : `${sc.seconds.toFixed(2)} s`,
     )
+    line(
+      `${label} serve's CPU by then (user + sys)`,
+      sc.cpu === null
+        ? '-'
+        : `${(sc.cpu.user + sc.cpu.sys).toFixed(2)} s (user ${sc.cpu.user.toFixed(2)}, sys ${sc.cpu.sys.toFixed(2)})`,
+    )
     line(`${label} verified (re-hashed) at start`, String(sc.verified))
     line(`${label} peak RSS`, `${sc.peakRssMb.toFixed(0)} MB`)
     line(`${label} peak open fds`, String(sc.peakFds))
