@@ -20,7 +20,7 @@ import { open } from 'node:fs/promises'
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads'
 import type { ChunkRequest, DecompressMessage, FileRequest, MetaFrame, Quiesced } from './line-protocol.js'
 import { Checkpointer, ITEMS_PER_CHECKPOINT } from './checkpointer.js'
-import { deferChunk, deferredChunks, dropDeferred, flushDeferred } from './line-check.js'
+import { deferChunk, deferredChunks, dropDeferred, postDeferred } from './line-check.js'
 import { WriteLock } from './write-lock.js'
 import { newDecompressContext } from './zstd.js'
 
@@ -116,15 +116,7 @@ function checkHere(chunk: ChunkRequest): void {
 /** Writes the chunks checked here and not yet written (`wait`: even if the lock is taken now). */
 function writeDeferred(wait: boolean): void {
   if (deferredChunks() === 0) return
-  let results
-  try {
-    results = flushDeferred(lock, wait)
-  } catch (e) {
-    const seq = (e as { seq?: number }).seq ?? -1
-    parentPort!.postMessage({ type: 'chunk-failed', seq, error: (e as Error).stack ?? String(e) })
-    return
-  }
-  for (const r of results) parentPort!.postMessage(r)
+  postDeferred(parentPort!, lock, wait)
 }
 
 async function acquire(): Promise<void> {

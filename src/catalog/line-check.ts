@@ -170,6 +170,26 @@ export function flushDeferred(writeLock: WriteLock, wait: boolean): ChunkResult[
   return out
 }
 
+/**
+ * `flushDeferred`, its verdicts posted to `port` in order; a failed write is posted as the failure
+ * of the chunk it names. What both reader threads do with what they deferred.
+ */
+export function postDeferred(
+  port: { postMessage(message: unknown): void },
+  writeLock: WriteLock,
+  wait: boolean,
+): void {
+  let results
+  try {
+    results = flushDeferred(writeLock, wait)
+  } catch (e) {
+    const seq = (e as { seq?: number }).seq ?? -1
+    port.postMessage({ type: 'chunk-failed', seq, error: (e as Error).stack ?? String(e) })
+    return
+  }
+  for (const r of results) port.postMessage(r)
+}
+
 /** Checks a chunk's lines into `cols` (its valid records) and returns its verdicts. */
 function checkChunk(req: ChunkRequest): ChunkResult {
   const buf = new Uint8Array(req.buffer, 0, req.length)

@@ -3,7 +3,7 @@
  * every core but the decompressor's, while that one reads ahead; verdicts go to the main thread.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads'
-import { deferChunk, deferredChunks, flushDeferred } from './line-check.js'
+import { deferChunk, deferredChunks, postDeferred } from './line-check.js'
 import type { ChunkRequest } from './line-protocol.js'
 import { WriteLock } from './write-lock.js'
 
@@ -52,13 +52,5 @@ chunks.on('message', (req: ChunkRequest) => {
 })
 
 function write(wait: boolean): void {
-  let results
-  try {
-    results = flushDeferred(lock, wait)
-  } catch (e) {
-    const seq = (e as { seq?: number }).seq ?? -1
-    parentPort!.postMessage({ type: 'chunk-failed', seq, error: (e as Error).stack ?? String(e) })
-    return
-  }
-  for (const r of results) parentPort!.postMessage(r)
+  postDeferred(parentPort!, lock, wait)
 }
