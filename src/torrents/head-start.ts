@@ -97,7 +97,7 @@ export function guessFirstJob(
 ): { files: HashFile[]; pieceLength: number } | null {
   const catalog = new CatalogStore(db)
   const store = new TorrentStore(db)
-  for (const r of catalog.releases().slice(0, GUESS_RELEASES)) {
+  for (const r of catalog.releases(GUESS_RELEASES)) {
     if (r.problems > 0) continue
     const path = join(outDir, torrentFileName(r.name))
     if (store.madeFrom(r.name, r.identity, path) && existsSync(path)) continue
