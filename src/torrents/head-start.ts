@@ -19,8 +19,7 @@ import { readRawConfig, resolveConfigPath } from '../config/raw.js'
 import { connectDatabase } from '../db/connect.js'
 import type { Db } from '../db/index.js'
 import { startHeadStart, type HashFile } from './hasher.js'
-import type { TorrentFile } from './metainfo.js'
-import { hashFilesOf } from './paths.js'
+import { hashFilesOf, releaseTorrentFiles } from './paths.js'
 import { resolvePieceLength } from './piece-length.js'
 import { TorrentStore } from './store.js'
 
@@ -101,10 +100,7 @@ export function guessFirstJob(
     if (r.problems > 0) continue
     const path = join(outDir, torrentFileName(r.name))
     if (store.madeFrom(r.name, r.identity, path) && existsSync(path)) continue
-    const files: TorrentFile[] =
-      r.kind === 'meta'
-        ? [{ path: r.name, length: r.bytes }]
-        : catalog.dataFiles(r.id).map((f) => ({ path: f.name, length: f.size }))
+    const files = releaseTorrentFiles(r, () => catalog.dataFiles(r.id))
     const totalSize = files.reduce((s, f) => s + f.length, 0)
     return {
       files: hashFilesOf({ kind: r.kind === 'meta' ? 'file' : 'folder', root: join(r.root, r.name), files }),

@@ -29,6 +29,7 @@ import {
   type TorrentFile,
   type TorrentOuter,
 } from './metainfo.js'
+import { releaseTorrentFiles } from './paths.js'
 import { resolvePieceLength } from './piece-length.js'
 import { TorrentStore, type NewTorrentRow, type TorrentRow } from './store.js'
 import { writeFileAtomic } from './write.js'
@@ -378,7 +379,7 @@ async function unchangedFiles(
   const st = await lstat(dataPath, { bigint: true }).catch(() => changed(r.name))
   if (r.kind === 'meta') {
     if (!st.isFile() || `${st.size}:${st.mtimeNs}:${st.ino}` !== r.identity) changed(r.name)
-    return { files: [{ path: r.name, length: r.bytes }], checked: Promise.resolve() }
+    return { files: releaseTorrentFiles(r, () => catalog.dataFiles(r.id)), checked: Promise.resolve() }
   }
   // The folder's own mtime moves when a file is added, removed or renamed.
   if (!st.isDirectory() || !r.identity.startsWith(`${st.mtimeNs}:${st.ino}:`)) changed(r.name)
@@ -398,5 +399,5 @@ async function unchangedFiles(
       )
     }
   })()
-  return { files: files.map((f) => ({ path: f.name, length: f.size })), checked }
+  return { files: releaseTorrentFiles(r, () => files), checked }
 }

@@ -6,7 +6,7 @@
 import { join } from 'node:path'
 import { TorrentError } from './errors.js'
 import type { HashFile } from './hasher.js'
-import type { TorrentInput } from './metainfo.js'
+import type { TorrentFile, TorrentInput } from './metainfo.js'
 
 /** Why a component is unsafe, or null when it is fine. */
 export function unsafeComponentReason(c: string): string | null {
@@ -67,4 +67,19 @@ export function hashFilesOf(
     path: input.kind === 'file' ? input.root : join(input.root, ...paths[i]!),
     length: f.length,
   }))
+}
+
+/**
+ * A cataloged release's files as its torrent lists them: a metadata file is the torrent's one
+ * file, named as the release; a data folder's files come from the catalog (`dataFiles`, read
+ * only for a folder). `torrents make` and its head start's guess must agree on this, or the
+ * guess is never adopted.
+ */
+export function releaseTorrentFiles(
+  r: { kind: 'meta' | 'data'; name: string; bytes: number },
+  dataFiles: () => ReadonlyArray<{ name: string; size: number }>,
+): TorrentFile[] {
+  return r.kind === 'meta'
+    ? [{ path: r.name, length: r.bytes }]
+    : dataFiles().map((f) => ({ path: f.name, length: f.size }))
 }
