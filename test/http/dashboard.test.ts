@@ -9,7 +9,7 @@ import { once } from 'node:events'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { chromium, type Page } from 'playwright-core'
+import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { formatBytes, formatRatio } from '../../src/coverage/index.js'
 import { freePort, REPO_ROOT, requireTool, spawnCli, tempDir, waitFor } from '../helpers.js'
 import { DASHBOARD_REQUESTS } from '../../src/http/dashboard/page.js'
@@ -183,8 +183,15 @@ test(
       return c.totals.torrents === 10 && c.totals.levels.seeded!.ranges === 10
     })
 
+    // Closed before tempDir removes the profile: node:test runs after-hooks in the order they
+    // were registered, and Chromium writes its profile as it closes (a removal run first left
+    // one /tmp/aacseed-chromium-* directory behind on every run).
+    let browser: BrowserContext | undefined
+    t.after(async () => {
+      await browser?.close()
+    })
     const userDataDir = tempDir(t, 'aacseed-chromium-')
-    const browser = await chromium.launchPersistentContext(userDataDir, {
+    browser = await chromium.launchPersistentContext(userDataDir, {
       executablePath: '/usr/bin/chromium',
       headless: true,
       args: [
@@ -199,7 +206,6 @@ test(
       ],
       viewport: { width: 1280, height: 900 },
     })
-    t.after(() => browser.close())
     const elsewhere: string[] = []
     await browser.route('**/*', async (route) => {
       const url = new URL(route.request().url())
