@@ -6,10 +6,11 @@
  */
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { chromium, type Page } from 'playwright-core'
 import { formatBytes, formatRatio } from '../../src/coverage/index.js'
 import { freePort, REPO_ROOT, requireTool, spawnCli, tempDir, waitFor } from '../helpers.js'
 import { DASHBOARD_REQUESTS } from '../../src/http/dashboard/page.js'
@@ -183,15 +184,11 @@ test(
       return c.totals.torrents === 10 && c.totals.levels.seeded!.ranges === 10
     })
 
-    // Closed before tempDir removes the profile: node:test runs after-hooks in the order they
-    // were registered, and Chromium writes its profile as it closes (a removal run first left
-    // one /tmp/aacseed-chromium-* directory behind on every run).
-    let browser: BrowserContext | undefined
-    t.after(async () => {
-      await browser?.close()
-    })
-    const userDataDir = tempDir(t, 'aacseed-chromium-')
-    browser = await chromium.launchPersistentContext(userDataDir, {
+    // Not tempDir: its removal would run before the browser's close (node:test runs after-hooks
+    // in the order they were registered), and Chromium writes its profile as it closes, which
+    // left one /tmp/aacseed-chromium-* directory behind on every run.
+    const userDataDir = mkdtempSync(join(tmpdir(), 'aacseed-chromium-'))
+    const browser = await chromium.launchPersistentContext(userDataDir, {
       executablePath: '/usr/bin/chromium',
       headless: true,
       args: [
@@ -205,6 +202,10 @@ test(
         '--disable-sync',
       ],
       viewport: { width: 1280, height: 900 },
+    })
+    t.after(async () => {
+      await browser.close()
+      rmSync(userDataDir, { recursive: true, force: true })
     })
     const elsewhere: string[] = []
     await browser.route('**/*', async (route) => {
