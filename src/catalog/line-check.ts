@@ -8,11 +8,19 @@ import { isUtf8 } from 'node:buffer'
 import {
   aacidRawFrom,
   aacidRawTo,
+  acceptedRecord,
   checkRecordLineRaw,
   RAW_OK,
   recordAacid,
   recordDataFolder,
 } from './record-line.js'
+import {
+  checkChunkLines,
+  LINE_AACID_ESCAPED,
+  LINE_ACCEPTED,
+  LINE_FOLDER_ESCAPED,
+  LINE_RESULT_INTS,
+} from './record-lines.js'
 import { aacidTag, aacidTagOfAscii } from './record-key.js'
 import { checkRawRecordRules, ruleFast, ruleSeconds, type FileContext } from './record-rules.js'
 import type { ChunkRequest, ChunkResult, LineProblem } from './line-protocol.js'
@@ -212,9 +220,11 @@ function checkChunk(req: ChunkRequest): ChunkResult {
   const repeats: ChunkResult['repeats'] = []
   const folders = new Map<string, number>()
   const newlines = req.newlines
+  // The JSON of every line at once (see record-lines.ts): a line it accepts is not checked again.
+  const checked = checkChunkLines(buf, n, newlines)
   for (let k = 0; pos < n; k++) {
     const end = k < newlines.length ? newlines[k]! : n
-    const bad = checkLine(buf, pos, end, chunkIsUtf8, ctx)
+    const bad = checkLine(buf, pos, end, chunkIsUtf8, ctx, checked, k * LINE_RESULT_INTS)
     if (bad === null) {
       const folder = lineFolder
       if (any) {
@@ -300,6 +310,8 @@ function checkLine(
   end: number,
   chunkIsUtf8: boolean,
   ctx: FileContext,
+  checked: Int32Array,
+  at: number,
 ): { code: string; message: string; aacid: string | null } | null {
   if (!chunkIsUtf8 && !isUtf8(buf.subarray(start, end))) {
     return { code: 'invalid-utf8', message: 'line is not valid UTF-8', aacid: null }
@@ -310,7 +322,18 @@ function checkLine(
       message: 'empty line: every line must hold one record',
       aacid: null,
     }
-  const r = checkRecordLineRaw(buf, start, end)
+  const flags = checked[at]!
+  const r =
+    (flags & LINE_ACCEPTED) === 0
+      ? checkRecordLineRaw(buf, start, end)
+      : acceptedRecord(
+          checked[at + 1]!,
+          checked[at + 2]!,
+          (flags & LINE_AACID_ESCAPED) !== 0,
+          checked[at + 3]!,
+          checked[at + 4]!,
+          (flags & LINE_FOLDER_ESCAPED) !== 0,
+        )
   if (r !== RAW_OK) {
     if (r.ok) throw new Error('checkRecordLineRaw accepted a line without RAW_OK')
     return { code: r.code, message: r.message, aacid: null }

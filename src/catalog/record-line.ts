@@ -94,8 +94,8 @@ export let aacidRawTo = -1
 /** Whether that `aacid` value holds a backslash escape (then its bytes are not its text). */
 let aacidRawEscaped = false
 /** The same for `data_folder` (-1 when the line has none). */
-let folderRawFrom = -1
-let folderRawTo = -1
+export let folderRawFrom = -1
+export let folderRawTo = -1
 let folderRawEscaped = false
 
 /** Set by `scanString`: whether the string just scanned held a backslash escape. */
@@ -655,6 +655,29 @@ export const RAW_OK: RecordLineCheck = Object.freeze({ ok: true, aacid: '', data
  */
 export function checkRecordLineRaw(buf: Uint8Array, start: number, end: number): RecordLineCheck {
   return check(buf, start, end, true)
+}
+
+/**
+ * Takes a record that record-lines.ts's WebAssembly check accepted in the buffer given next to
+ * `recordAacid` and `recordDataFolder`: its values' raw positions, as `checkRecordLineRaw`
+ * would have set them for the same line (the differential test of record-lines.c holds it to
+ * that). Returns `RAW_OK`.
+ */
+export function acceptedRecord(
+  aacidFrom: number,
+  aacidTo: number,
+  aacidEscaped: boolean,
+  folderFrom: number,
+  folderTo: number,
+  folderEscaped: boolean,
+): RecordLineCheck {
+  aacidRawFrom = aacidFrom
+  aacidRawTo = aacidTo
+  aacidRawEscaped = aacidEscaped
+  folderRawFrom = folderFrom
+  folderRawTo = folderTo
+  folderRawEscaped = folderEscaped
+  return RAW_OK
 }
 
 /** The decoded `aacid` of the record `checkRecordLineRaw` just accepted in `buf`. */

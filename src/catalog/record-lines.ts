@@ -1,0 +1,82 @@
+/**
+ * The scan's line check for a whole chunk at once, in WebAssembly (record-lines.c, which says
+ * why and what it promises): it accepts the lines that are valid records, giving where their
+ * `aacid` and `data_folder` values are, and leaves every other line to `checkRecordLineRaw`
+ * (record-line.ts), which decides it and words its problem. The scan's verdicts, messages and
+ * columns are therefore exactly the JavaScript checker's; the WebAssembly only spares it the
+ * lines it would accept, nearly all of them.
+ *
+ * The module is compiled once per thread, synchronously (it is 5 KB), from the committed
+ * record-lines.wasm beside the C source: tsc does not copy it into dist, and reading it from the
+ * source tree works the same from a checkout and from the published package (package.json
+ * `files`).
+ */
+import { readFileSync } from 'node:fs'
+
+/** Flags of a line's result (see record-lines.c). */
+export const LINE_ACCEPTED = 1
+export const LINE_AACID_ESCAPED = 2
+export const LINE_FOLDER_ESCAPED = 4
+
+/** Int32s per line in the results: flags, aacid from, to, data_folder from, to. */
+export const LINE_RESULT_INTS = 5
+
+/** Bytes written after a chunk: a `\n` and room for a 16-byte load that starts before it. */
+const CHUNK_PAD = 1 + 16
+
+/** The little of the WebAssembly API used here (its types come with lib.dom, not compiled in). */
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object
+  Instance: new (module: object, imports: object) => { exports: unknown }
+}
+
+interface Exports {
+  memory: { buffer: ArrayBuffer; grow(pages: number): number }
+  __heap_base: { value: number }
+  check_lines(chunk: number, length: number, ends: number, count: number, out: number): void
+}
+
+let exports: Exports | null = null
+let bytes: Uint8Array = new Uint8Array(0)
+let ints: Int32Array = new Int32Array(0)
+let heapBase = 0
+
+function instance(): Exports {
+  if (exports) return exports
+  const module = new WebAssembly.Module(
+    readFileSync(new URL('../../../src/catalog/record-lines.wasm', import.meta.url)),
+  )
+  exports = new WebAssembly.Instance(module, {}).exports as unknown as Exports
+  heapBase = (exports.__heap_base.value + 15) & ~15
+  return exports
+}
+
+/**
+ * Checks the lines of `chunk[0, length)`, which end at its `\n`s, at `newlines` (in order),
+ * and, when the chunk does not end with one, at `length`. Returns LINE_RESULT_INTS int32s per
+ * line, valid until the next call: flags (0: not accepted, ask checkRecordLineRaw; else
+ * LINE_ACCEPTED with the escape flags), then the positions in the chunk of the `aacid` value's
+ * content and of the `data_folder` value's (-1, -1 when absent), as record-line.ts's
+ * `aacidRawFrom`/`aacidRawTo` give them.
+ */
+export function checkChunkLines(chunk: Uint8Array, length: number, newlines: Int32Array): Int32Array {
+  const x = instance()
+  const n = newlines.length
+  const count = n + ((n > 0 ? newlines[n - 1]! + 1 : 0) < length ? 1 : 0)
+  const chunkAt = heapBase
+  const endsAt = (chunkAt + length + CHUNK_PAD + 3) & ~3
+  const outAt = endsAt + 4 * count
+  const need = outAt + 4 * LINE_RESULT_INTS * count
+  const memory = x.memory
+  if (need > memory.buffer.byteLength) memory.grow(Math.ceil((need - memory.buffer.byteLength) / 65536))
+  if (bytes.buffer !== memory.buffer) {
+    bytes = new Uint8Array(memory.buffer)
+    ints = new Int32Array(memory.buffer)
+  }
+  bytes.set(chunk.subarray(0, length), chunkAt)
+  bytes[chunkAt + length] = 0x0a
+  ints.set(newlines, endsAt >> 2)
+  if (count > n) ints[(endsAt >> 2) + n] = length
+  x.check_lines(chunkAt, length, endsAt, count, outAt)
+  return ints.subarray(outAt >> 2, (outAt >> 2) + LINE_RESULT_INTS * count)
+}
