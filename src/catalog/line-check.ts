@@ -17,12 +17,14 @@ import {
 import {
   checkChunkLines,
   LINE_AACID_ESCAPED,
+  LINE_AACID_FAST,
   LINE_ACCEPTED,
   LINE_FOLDER_ESCAPED,
+  LINE_PREV_FAST,
   LINE_RESULT_INTS,
 } from './record-lines.js'
 import { aacidTag, aacidTagOfAscii } from './record-key.js'
-import { checkRawRecordRules, ruleFast, ruleSeconds, type FileContext } from './record-rules.js'
+import { aacidPrefix, checkRawRecordRules, ruleFast, ruleSeconds, type FileContext } from './record-rules.js'
 import type { ChunkRequest, ChunkResult, LineProblem } from './line-protocol.js'
 import { RecordWriter, type RecordColumns } from './store.js'
 import type { WriteLock } from './write-lock.js'
@@ -220,15 +222,26 @@ function checkChunk(req: ChunkRequest): ChunkResult {
   const repeats: ChunkResult['repeats'] = []
   const folders = new Map<string, number>()
   const newlines = req.newlines
-  // The JSON of every line at once (see record-lines.ts): a line it accepts is not checked again.
-  const checked = checkChunkLines(buf, n, newlines)
+  // The JSON of every line at once, and the fast path of the AACID rules (see record-lines.ts):
+  // a line it accepts is not checked again.
+  if (ctx.collection !== prefixOf) {
+    prefixOf = ctx.collection
+    prefix = aacidPrefix(ctx.collection)
+  }
+  const checked = checkChunkLines(buf, n, newlines, prefix)
   for (let k = 0; pos < n; k++) {
     const end = k < newlines.length ? newlines[k]! : n
-    const bad = checkLine(buf, pos, end, chunkIsUtf8, ctx, checked, k * LINE_RESULT_INTS)
+    const at = k * LINE_RESULT_INTS
+    const bad = checkLine(buf, pos, end, chunkIsUtf8, ctx, checked, at)
     if (bad === null) {
       const folder = lineFolder
       if (any) {
-        const c = compareToPrevious(buf, prevText, prevFrom, prevTo)
+        // The WebAssembly compared this AACID with the line before's when both took the fast
+        // path; that line's record is the previous one when it is the line before.
+        const c =
+          (checked[at]! & LINE_PREV_FAST) !== 0 && prevLine === line - 1
+            ? checked[at + 7]!
+            : compareToPrevious(buf, prevText, prevFrom, prevTo)
         if (c === 0) {
           const r = repeats[repeats.length - 1]
           if (r && r.last === prevLine) {
@@ -290,6 +303,10 @@ function checkChunk(req: ChunkRequest): ChunkResult {
   }
 }
 
+/** The AACID prefix of the file being read (see record-rules.ts), and its collection. */
+let prefix: Uint8Array = new Uint8Array(0)
+let prefixOf: string | null = null
+
 /** The buffer of the line being checked, for checkingAacid (a closure a line would cost more). */
 let checkingBuf: Uint8Array = new Uint8Array(0)
 
@@ -342,7 +359,12 @@ function checkLine(
   const to = aacidRawTo
   const folder = recordDataFolder(buf)
   checkingBuf = buf
-  const v = checkRawRecordRules(ctx, checkingAacid, folder, buf, from, to)
+  const v = checkRawRecordRules(
+    ctx,
+    checkingAacid,
+    folder,
+    (flags & LINE_AACID_FAST) !== 0 ? checked[at + 5]! * 86400 + checked[at + 6]! : null,
+  )
   if (v) return { ...v, aacid: recordAacid(buf) }
   // On the fast path the bytes are the AACID (ASCII: an escape's backslash fails it); else
   // keep its decoded text.

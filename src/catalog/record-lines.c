@@ -23,10 +23,23 @@
  * Memory, laid out by the caller (record-lines.ts): the chunk, followed by a `\n` and 16 more
  * bytes, so that a 16-byte load that starts inside a line never leaves the chunk's area (every
  * line ends at a `\n` or at the one written after the chunk, and a scan stops there); the line
- * ends (one int32 each); and the results, five int32 per line:
- *   flags (0: deferred; else ACCEPTED | AACID_ESCAPED | FOLDER_ESCAPED),
+ * ends (one int32 each); the file's AACID prefix `aacid__{collection}__`; and the results,
+ * RESULT_INTS int32 per line:
+ *   flags (0: deferred; else ACCEPTED | AACID_ESCAPED | FOLDER_ESCAPED | AACID_FAST | PREV_FAST),
  *   aacid value from, to, data_folder value from, to (-1, -1 when absent),
- * positions relative to the chunk, between the quotes, escapes not decoded.
+ *   positions relative to the chunk, between the quotes, escapes not decoded;
+ *   with AACID_FAST, the AACID's timestamp as days since the epoch and seconds into the day;
+ *   with PREV_FAST, -1, 0 or 1 as the AACID sorts before, equal to or after the previous line's.
+ *
+ * AACID_FAST is the scan's fast path of the AACID rules (record-rules.ts), on the AACID's bytes
+ * as written: it holds exactly for
+ *   ^aacid__{collection}__\d{8}T\d{6}Z__(?:{id}__)?[0-9A-Za-z]+$
+ * no longer than `max_length` (AACID_MAX_LENGTH in src/aac), with a real date and time from 1970 on, where the id is
+ * printable ASCII without `/` or `\` and does not end in `_` (it would run into the `__` before
+ * the shortuuid). Those bytes are all ASCII, so they are the AACID's text too, and parseAacId
+ * (src/aac) would accept it with this collection and timestamp (the test holds it to that).
+ * Anything else goes to parseAacId for the exact verdict. PREV_FAST: this line and the one
+ * before it are both AACID_FAST; comparing their bytes then is comparing their text.
  */
 #include <stdint.h>
 #include <wasm_simd128.h>
@@ -36,6 +49,10 @@ typedef uint8_t u8;
 #define ACCEPTED 1
 #define AACID_ESCAPED 2
 #define FOLDER_ESCAPED 4
+#define AACID_FAST 8
+#define PREV_FAST 16
+
+#define RESULT_INTS 8
 
 #define DEPTH_MAX 4096
 
@@ -233,6 +250,66 @@ static int key_of(const u8 *a, const u8 *b) {
   return 0;
 }
 
+static inline int is_alnum(u8 c) { return is_digit(c) || (u8)((c | 0x20) - 'a') <= 25; }
+
+static const int DAYS_IN_MONTH[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+/*
+ * Whether the AACID written at [a, b) passes the fast check (see the top comment) against
+ * `prefix` ([prefix, prefix + plen)) and `max_length`; if so, its timestamp goes to *days and *sod.
+ */
+static int fast_aacid(const u8 *a, const u8 *b, const u8 *prefix, int32_t plen, int32_t max_length,
+                      int32_t *days, int32_t *sod) {
+  if (b - a > max_length) return 0;
+  const u8 *ts = a + plen;
+  const u8 *rest = ts + 18; /* after `{timestamp}__` */
+  if (rest >= b) return 0;
+  for (int32_t k = 0; k < plen; k++)
+    if (a[k] != prefix[k]) return 0;
+  for (int k = 0; k < 15; k++) {
+    u8 c = ts[k];
+    if (k == 8 ? c != 'T' : !is_digit(c)) return 0;
+  }
+  if (ts[15] != 'Z' || ts[16] != '_' || ts[17] != '_') return 0;
+  /* The shortuuid is the trailing run of letters and digits; anything before it is `{id}__`. */
+  const u8 *j = b;
+  while (j > rest && is_alnum(j[-1])) j--;
+  if (j == b) return 0;
+  if (j > rest) {
+    const u8 *id_end = j - 2;
+    if (id_end <= rest || id_end[0] != '_' || id_end[1] != '_' || id_end[-1] == '_') return 0;
+    for (const u8 *q = rest; q < id_end; q++)
+      if (*q < 0x21 || *q > 0x7e || *q == '/' || *q == '\\') return 0;
+  }
+#define D(i) (ts[i] - '0')
+  int y = D(0) * 1000 + D(1) * 100 + D(2) * 10 + D(3);
+  int mo = D(4) * 10 + D(5), day = D(6) * 10 + D(7);
+  int h = D(9) * 10 + D(10), mi = D(11) * 10 + D(12), se = D(13) * 10 + D(14);
+#undef D
+  if (h > 23 || mi > 59 || se > 59) return 0;
+  if (y < 1970 || mo < 1 || mo > 12 || day < 1) return 0;
+  int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (day > (mo == 2 ? (leap ? 29 : 28) : DAYS_IN_MONTH[mo - 1])) return 0;
+  /* Howard Hinnant's days_from_civil (y >= 1970, so no negative division). */
+  int yy = mo <= 2 ? y - 1 : y;
+  int era = yy / 400;
+  int yoe = yy - era * 400;
+  int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+  int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  *days = era * 146097 + doe - 719468;
+  *sod = h * 3600 + mi * 60 + se;
+  return 1;
+}
+
+/* -1, 0 or 1 as bytes [a, a_end) sort before, equal to or after [b, b_end). */
+static int32_t compare_bytes(const u8 *a, const u8 *a_end, const u8 *b, const u8 *b_end) {
+  long na = a_end - a, nb = b_end - b;
+  long n = na < nb ? na : nb;
+  for (long k = 0; k < n; k++)
+    if (a[k] != b[k]) return a[k] < b[k] ? -1 : 1;
+  return na < nb ? -1 : na > nb ? 1 : 0;
+}
+
 /* Checks the line [s, e) of the chunk at `base`; fills out[0..4] (see the top comment). */
 static void check_line(const u8 *base, const u8 *s, const u8 *e, int32_t *out) {
   int32_t aacid_from = -1, aacid_to = -1, folder_from = -1, folder_to = -1;
@@ -291,16 +368,35 @@ static void check_line(const u8 *base, const u8 *s, const u8 *e, int32_t *out) {
 /*
  * Checks the `count` lines of the chunk of `length` bytes at `chunk`: line k ends at
  * ends[k] (its `\n`, or `length` for an unterminated last line) and starts after the previous
- * one's end. Writes five int32 per line to `out`.
+ * one's end. `prefix` is the file's `aacid__{collection}__`, `max_length` the longest AACID.
+ * Writes RESULT_INTS int32 per line.
  */
 __attribute__((export_name("check_lines"))) void check_lines(const u8 *chunk, int32_t length,
                                                              const int32_t *ends, int32_t count,
-                                                             int32_t *out) {
+                                                             const u8 *prefix, int32_t plen,
+                                                             int32_t max_length, int32_t *out) {
   (void)length;
   int32_t start = 0;
-  for (int32_t k = 0; k < count; k++) {
+  int prev_fast = 0;
+  const u8 *prev_from = 0, *prev_to = 0;
+  for (int32_t k = 0; k < count; k++, out += RESULT_INTS) {
     int32_t end = ends[k];
-    check_line(chunk, chunk + start, chunk + end, out + 5 * k);
+    check_line(chunk, chunk + start, chunk + end, out);
     start = end + 1;
+    int fast = 0;
+    if ((out[0] & (ACCEPTED | AACID_ESCAPED)) == ACCEPTED) {
+      const u8 *a = chunk + out[1], *b = chunk + out[2];
+      fast = fast_aacid(a, b, prefix, plen, max_length, &out[5], &out[6]);
+      if (fast) {
+        out[0] |= AACID_FAST;
+        if (prev_fast) {
+          out[0] |= PREV_FAST;
+          out[7] = compare_bytes(a, b, prev_from, prev_to);
+        }
+        prev_from = a;
+        prev_to = b;
+      }
+    }
+    prev_fast = fast;
   }
 }

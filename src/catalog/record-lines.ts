@@ -12,14 +12,23 @@
  * `files`).
  */
 import { readFileSync } from 'node:fs'
+import { AACID_MAX_LENGTH } from '../aac/index.js'
 
 /** Flags of a line's result (see record-lines.c). */
 export const LINE_ACCEPTED = 1
 export const LINE_AACID_ESCAPED = 2
 export const LINE_FOLDER_ESCAPED = 4
+/** The AACID passed the fast path of the rules: its timestamp follows (see record-lines.c). */
+export const LINE_AACID_FAST = 8
+/** This line and the one before are LINE_AACID_FAST: their AACIDs' order follows. */
+export const LINE_PREV_FAST = 16
 
-/** Int32s per line in the results: flags, aacid from, to, data_folder from, to. */
-export const LINE_RESULT_INTS = 5
+/**
+ * Int32s per line in the results: flags, aacid from, to, data_folder from, to, then with
+ * LINE_AACID_FAST the AACID's days since the epoch and seconds into the day, and with
+ * LINE_PREV_FAST -1, 0 or 1 as it sorts before, equal to or after the line before's.
+ */
+export const LINE_RESULT_INTS = 8
 
 /** Bytes written after a chunk: a `\n` and room for a 16-byte load that starts before it. */
 const CHUNK_PAD = 1 + 16
@@ -33,7 +42,16 @@ declare const WebAssembly: {
 interface Exports {
   memory: { buffer: ArrayBuffer; grow(pages: number): number }
   __heap_base: { value: number }
-  check_lines(chunk: number, length: number, ends: number, count: number, out: number): void
+  check_lines(
+    chunk: number,
+    length: number,
+    ends: number,
+    count: number,
+    prefix: number,
+    prefixLength: number,
+    maxLength: number,
+    out: number,
+  ): void
 }
 
 let exports: Exports | null = null
@@ -57,15 +75,22 @@ function instance(): Exports {
  * line, valid until the next call: flags (0: not accepted, ask checkRecordLineRaw; else
  * LINE_ACCEPTED with the escape flags), then the positions in the chunk of the `aacid` value's
  * content and of the `data_folder` value's (-1, -1 when absent), as record-line.ts's
- * `aacidRawFrom`/`aacidRawTo` give them.
+ * `aacidRawFrom`/`aacidRawTo` give them, and what LINE_RESULT_INTS says. `prefix` is
+ * `aacidPrefix` of the file's collection (record-rules.ts).
  */
-export function checkChunkLines(chunk: Uint8Array, length: number, newlines: Int32Array): Int32Array {
+export function checkChunkLines(
+  chunk: Uint8Array,
+  length: number,
+  newlines: Int32Array,
+  prefix: Uint8Array,
+): Int32Array {
   const x = instance()
   const n = newlines.length
   const count = n + ((n > 0 ? newlines[n - 1]! + 1 : 0) < length ? 1 : 0)
   const chunkAt = heapBase
   const endsAt = (chunkAt + length + CHUNK_PAD + 3) & ~3
-  const outAt = endsAt + 4 * count
+  const prefixAt = endsAt + 4 * count
+  const outAt = (prefixAt + prefix.length + 3) & ~3
   const need = outAt + 4 * LINE_RESULT_INTS * count
   const memory = x.memory
   if (need > memory.buffer.byteLength) memory.grow(Math.ceil((need - memory.buffer.byteLength) / 65536))
@@ -77,6 +102,7 @@ export function checkChunkLines(chunk: Uint8Array, length: number, newlines: Int
   bytes[chunkAt + length] = 0x0a
   ints.set(newlines, endsAt >> 2)
   if (count > n) ints[(endsAt >> 2) + n] = length
-  x.check_lines(chunkAt, length, endsAt, count, outAt)
+  bytes.set(prefix, prefixAt)
+  x.check_lines(chunkAt, length, endsAt, count, prefixAt, prefix.length, AACID_MAX_LENGTH, outAt)
   return ints.subarray(outAt >> 2, (outAt >> 2) + LINE_RESULT_INTS * count)
 }

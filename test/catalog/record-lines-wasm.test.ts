@@ -19,10 +19,14 @@ import {
 import {
   checkChunkLines,
   LINE_AACID_ESCAPED,
+  LINE_AACID_FAST,
   LINE_ACCEPTED,
   LINE_FOLDER_ESCAPED,
+  LINE_PREV_FAST,
   LINE_RESULT_INTS,
 } from '../../src/catalog/record-lines.js'
+import { aacidPrefix } from '../../src/catalog/record-rules.js'
+import { AACID_MAX_LENGTH, parseAacId } from '../../src/aac/index.js'
 import { Gen, INVALID_NUMBERS, reference, VALID_NUMBERS } from './record-line-gen.js'
 
 const repo = join(import.meta.dirname, '..', '..', '..')
@@ -37,16 +41,12 @@ interface Tally {
   rejected: number
 }
 
-/**
- * Puts `lines` into one chunk (joined by `\n`, the last one terminated or not), checks it with the
- * WebAssembly and line by line with checkRecordLineRaw, and requires: every line the WebAssembly
- * accepts, JavaScript accepts with the same raw positions and the same decoded values (which are
- * JSON.parse's); every line JavaScript accepts, the WebAssembly accepts too, unless a key is
- * written with an escape or the nesting is deeper than its stack.
- */
-function compareChunk(lines: Buffer[], terminated: boolean, tally: Tally, what: string): void {
-  // An empty last line without its `\n` is no line at all (nothing follows the last `\n`).
-  if (!terminated && lines.length > 0 && lines[lines.length - 1]!.length === 0) lines = lines.slice(0, -1)
+/** `lines` as one chunk (joined by `\n`, the last one terminated or not), checked by the WebAssembly. */
+function checkAsChunk(
+  lines: Buffer[],
+  terminated: boolean,
+  collection = 'zlib3_records',
+): { chunk: Uint8Array; starts: number[]; ends: number[]; results: Int32Array } {
   const parts: Buffer[] = []
   const starts: number[] = []
   const ends: number[] = []
@@ -67,7 +67,23 @@ function compareChunk(lines: Buffer[], terminated: boolean, tally: Tally, what: 
   new Uint8Array(chunk.buffer, at).fill(0x22) // would close a string, were it read
   const newlines: number[] = []
   for (let i = 0; i < at; i++) if (chunk[i] === 0x0a) newlines.push(i)
-  const results = Int32Array.from(checkChunkLines(chunk, at, Int32Array.from(newlines)))
+  const results = Int32Array.from(
+    checkChunkLines(chunk, at, Int32Array.from(newlines), aacidPrefix(collection)),
+  )
+  return { chunk, starts, ends, results }
+}
+
+/**
+ * Puts `lines` into one chunk (joined by `\n`, the last one terminated or not), checks it with the
+ * WebAssembly and line by line with checkRecordLineRaw, and requires: every line the WebAssembly
+ * accepts, JavaScript accepts with the same raw positions and the same decoded values (which are
+ * JSON.parse's); every line JavaScript accepts, the WebAssembly accepts too, unless a key is
+ * written with an escape or the nesting is deeper than its stack.
+ */
+function compareChunk(lines: Buffer[], terminated: boolean, tally: Tally, what: string): void {
+  // An empty last line without its `\n` is no line at all (nothing follows the last `\n`).
+  if (!terminated && lines.length > 0 && lines[lines.length - 1]!.length === 0) lines = lines.slice(0, -1)
+  const { chunk, starts, ends, results } = checkAsChunk(lines, terminated)
   assert.equal(results.length, lines.length * LINE_RESULT_INTS, `${what}: one result per line`)
   lines.forEach((line, k) => {
     const r = k * LINE_RESULT_INTS
@@ -207,4 +223,129 @@ test('randomized: generated and mutated lines, in chunks cut anywhere, the same 
     JSON.stringify(tally),
   )
   t.diagnostic(`${chunks + 1} chunks: ${JSON.stringify(tally)}`)
+})
+
+/** A line holding `aacid`. */
+function lineOf(aacid: string): Buffer {
+  return Buffer.from(`{"aacid":${JSON.stringify(aacid)},"metadata":{}}`)
+}
+
+test("the AACID rules' fast path: only AACIDs parseAacId accepts in the file's collection, with its timestamp; their order", () => {
+  const g = new Gen(20261206)
+  const alnum = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
+  const two = (n: number): string => String(n).padStart(2, '0')
+  const valid = (): string => {
+    const y = g.pick([1970, 1999, 2000, 2023, 2024, 2100, 2400, 9999])
+    const mo = 1 + g.int(12)
+    const days = [
+      31,
+      (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28,
+      31,
+      30,
+      31,
+      30,
+      31,
+      31,
+      30,
+      31,
+      30,
+      31,
+    ]
+    const d = 1 + g.int(days[mo - 1]!)
+    const ts = `${y}${two(mo)}${two(d)}T${two(g.int(24))}${two(g.int(60))}${two(g.int(60))}Z`
+    const id = g.chance(0.2)
+      ? ''
+      : g.pick(['22430000', 'a_b', 'x__y', '!~#', 'md5:0f', String(g.int(1e9)), '-', 'a.b'])
+    const uuid = Array.from({ length: 1 + g.int(25) }, () => g.pick([...alnum])).join('')
+    return `aacid__zlib3_records__${ts}__${id ? id + '__' : ''}${uuid}`
+  }
+  const aacids: string[] = []
+  for (let k = 0; k < 4000; k++) aacids.push(valid())
+  // By construction every one of those takes the fast path; now the edges and mutations.
+  const fastByConstruction = new Set(aacids)
+  aacids.push(
+    'aacid__zlib3_records__20230229T000000Z__x',
+    'aacid__zlib3_records__20240229T000000Z__x',
+    'aacid__zlib3_records__19000229T000000Z__x',
+    'aacid__zlib3_records__19691231T235959Z__x',
+    'aacid__zlib3_records__20231301T000000Z__x',
+    'aacid__zlib3_records__20230100T000000Z__x',
+    'aacid__zlib3_records__20230101T240000Z__x',
+    'aacid__zlib3_records__20230101T006000Z__x',
+    'aacid__zlib3_records__20230101T000060Z__x',
+    'aacid__zlib3_records__20230101T000000Z__',
+    'aacid__zlib3_records__20230101T000000Z__id___x',
+    'aacid__zlib3_records__20230101T000000Z__a/b__x',
+    'aacid__zlib3_records__20230101T000000Z__a\\b__x',
+    'aacid__zlib3_records__20230101T000000Z__a b__x',
+    'aacid__zlib3_records__20230101T000000Z__é__x',
+    'aacid__zlib3_records__20230101T000000Z__x-y',
+    'aacid__zlib3_records__20230101T000000Z__x_',
+    'aacid__zlib3_records__20230101T000000Z',
+    'aacid__zlib3_records__20230101T000000Zx',
+    'aacid__zlib3_files__20230101T000000Z__x',
+    'aacid__zlib3_records_20230101T000000Z__x',
+    'aacid__zlib3_records__2023010T1000000Z__x',
+    'aacid__zlib3_records__20230101T000000Z__' + 'x'.repeat(AACID_MAX_LENGTH - 40),
+    'aacid__zlib3_records__20230101T000000Z__' + 'x'.repeat(AACID_MAX_LENGTH - 39),
+    'aacid__zlib3_records__20230101T000000Z__' + 'i'.repeat(100) + '__' + 'x'.repeat(AACID_MAX_LENGTH - 142),
+  )
+  for (let k = 0; k < 6000; k++) {
+    const a = Buffer.from(g.pick([...fastByConstruction]))
+    const at = g.int(a.length)
+    const c = g.pick([0x5f, 0x2f, 0x5c, 0x20, 0x30, 0x39, 0x41, 0x54, 0x5a, 0x7e, 0x21, 0x7f, 0xe9])
+    const m = g.int(3)
+    const b =
+      m === 0
+        ? Buffer.concat([a.subarray(0, at), Buffer.from([c]), a.subarray(at + 1)])
+        : m === 1
+          ? Buffer.concat([a.subarray(0, at), Buffer.from([c]), a.subarray(at)])
+          : Buffer.concat([a.subarray(0, at), a.subarray(at + 1)])
+    aacids.push(b.toString('latin1'))
+  }
+  // Sorted runs with repeats, so that neighbours compare every way.
+  const lines = aacids.map(lineOf)
+  const order = [...lines.keys()]
+  for (let k = 0; k < order.length - 1; k += 2) if (g.chance(0.3)) order[k + 1] = order[k]!
+  const { results } = checkAsChunk(
+    order.map((k) => lines[k]!),
+    g.chance(0.5),
+  )
+  let fast = 0
+  let slow = 0
+  let compared = 0
+  order.forEach((k, n) => {
+    const aacid = aacids[k]!
+    const r = n * LINE_RESULT_INTS
+    const flags = results[r]!
+    assert.ok(flags & LINE_ACCEPTED, aacid)
+    let parsed
+    try {
+      parsed = parseAacId(aacid)
+    } catch {
+      parsed = null
+    }
+    if (flags & LINE_AACID_FAST) {
+      fast++
+      assert.ok(parsed, `fast, but parseAacId rejects ${JSON.stringify(aacid)}`)
+      assert.equal(parsed.collection, 'zlib3_records', aacid)
+      assert.equal(results[r + 5]! * 86400 + results[r + 6]!, parsed.timestamp.seconds, aacid)
+      assert.ok(/^[\x21-\x7e]+$/.test(aacid), aacid)
+    } else {
+      slow++
+      assert.ok(!fastByConstruction.has(aacid), `not fast: ${aacid}`)
+    }
+    const prev = n > 0 ? aacids[order[n - 1]!]! : null
+    const bothFast =
+      n > 0 && (results[r - LINE_RESULT_INTS]! & LINE_AACID_FAST) !== 0 && (flags & LINE_AACID_FAST) !== 0
+    assert.equal((flags & LINE_PREV_FAST) !== 0, bothFast, aacid)
+    if (bothFast) {
+      compared++
+      assert.equal(results[r + 7], aacid < prev! ? -1 : aacid > prev! ? 1 : 0, `${aacid} against ${prev}`)
+    }
+  })
+  assert.ok(fast > 4000 && slow > 1000 && compared > 3000, JSON.stringify({ fast, slow, compared }))
+  // Another collection's file: none of these is its.
+  const other = checkAsChunk(lines.slice(0, 100), true, 'zlib3_files').results
+  for (let k = 0; k < 100; k++) assert.equal(other[k * LINE_RESULT_INTS]! & LINE_AACID_FAST, 0)
 })
