@@ -4,6 +4,9 @@ import module from 'node:module'
 // Node >= 22.1 caches compiled code between runs (in the OS temp folder): most of a short
 // command's start-up is compiling its modules. Node 20 has no such cache; then this is a no-op.
 module.enableCompileCache?.()
+// Threads that are slow to boot (torrents make's hash worker) start before the rest of the CLI
+// loads, so that they boot on the core that this single-threaded loading leaves idle.
+await (await import('../dist/src/cli/commands/index.js')).startEarly(process.argv.slice(2))
 const { exitsWhenDone, main } = await import('../dist/src/cli/index.js')
 
 // `aacseed ... | head` closes the pipe early: that is the reader's choice, not an error.

@@ -22,7 +22,8 @@
  *
  * Only pragmas here: the tables and their SQL stay in store.ts.
  */
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
+import { SqliteDatabase } from '../db/sqlite.js'
 import { closeSync, fdatasync, openSync } from 'node:fs'
 import type { WriteLock } from './write-lock.js'
 
@@ -44,7 +45,7 @@ export class Checkpointer {
     readonly path: string,
     private readonly writeLock: WriteLock,
   ) {
-    this.db = new Database(path, { fileMustExist: true })
+    this.db = new SqliteDatabase(path, { fileMustExist: true })
     this.db.pragma('busy_timeout = 60000')
     this.db.pragma('synchronous = NORMAL')
     this.db.pragma('wal_autocheckpoint = 0')

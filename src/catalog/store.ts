@@ -34,7 +34,8 @@
 import { parseAacId, type AacRange, type DataFolder, type MetaFile } from '../aac/index.js'
 import type { Db } from '../db/index.js'
 import type { Problem } from '../problems.js'
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
+import { SqliteDatabase } from '../db/sqlite.js'
 import type { MetaFrame } from './meta-reader.js'
 import { aacidSeconds, aacidTag } from './record-key.js'
 
@@ -875,7 +876,7 @@ export class RecordWriter {
   /** On a database path: a connection of its own (a worker thread's); or on an open connection. */
   constructor(target: string | Database.Database) {
     if (typeof target === 'string') {
-      this.db = new Database(target, { fileMustExist: true })
+      this.db = new SqliteDatabase(target, { fileMustExist: true })
       this.db.pragma('busy_timeout = 60000')
       this.db.pragma('synchronous = NORMAL')
       this.db.pragma('cache_size = -8192')

@@ -6,8 +6,7 @@ import { AacseedError, ConfigError, EnvironmentError, UsageError } from '../erro
 import { errnoEnvironmentError } from '../fs.js'
 import type { Command, CommandIO, OptionSpec } from './command.js'
 import { visibleStream } from './terminal.js'
-import type { CommandEntry } from './commands/index.js'
-import { commandEntries } from './commands/index.js'
+import { asksForHelp, commandEntries, findCommand } from './commands/index.js'
 
 export type { Command, CommandContext, CommandIO } from './command.js'
 
@@ -78,7 +77,7 @@ export async function main(argv: string[], io: Partial<CommandIO> = {}): Promise
     return 2
   }
   // Only a head start: if it fails, the command does the same work itself when it needs it.
-  if (entry.prestart && !rest.some((a) => a === '--help' || a === '-h')) {
+  if (entry.prestart && !asksForHelp(rest)) {
     const prestarted = entry.prestart({ args: rest, env: ctxIO.env, cwd: ctxIO.cwd }).catch(() => {})
     if (entry.prestartFirst) await prestarted
   }
@@ -153,14 +152,6 @@ function reportError(e: unknown, io: CommandIO, debug: boolean): number {
   // A bug: the stack is what a report needs, so it is shown without --debug too.
   io.err.write(`aacseed: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`)
   return EXIT.problems
-}
-
-function findCommand(argv: string[]): [CommandEntry | undefined, string[]] {
-  const two = `${argv[0]} ${argv[1] ?? ''}`
-  const byTwo = commandEntries.find((c) => c.name === two)
-  if (byTwo) return [byTwo, argv.slice(2)]
-  const byOne = commandEntries.find((c) => c.name === argv[0])
-  return [byOne, argv.slice(1)]
 }
 
 async function overview(): Promise<string> {

@@ -4,12 +4,12 @@
  * (`torrents make`) would otherwise load at every start. db/index.ts imports the list and is
  * what everything else uses.
  */
-import Database from 'better-sqlite3'
 import { mkdirSync, readdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { AacseedError } from '../errors.js'
 import { environmentError } from '../fs.js'
 import { setWritableDatabase } from './failure.js'
+import { SqliteDatabase } from './sqlite.js'
 import type { Db, Migration } from './migration.js'
 
 /** The database opened and configured (WAL, foreign keys, cache), not yet migrated. */
@@ -17,7 +17,7 @@ export function connectDatabase(path: string, opts: { readonly?: boolean } = {})
   let db: Db
   try {
     if (path !== ':memory:' && !opts.readonly) mkdirSync(dirname(path), { recursive: true })
-    db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false })
+    db = new SqliteDatabase(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false })
   } catch (e) {
     throw (
       environmentError(e, 'opening the catalog database', path) ??

@@ -24,6 +24,12 @@ export interface CommandEntry {
    */
   prestart?(ctx: PrestartContext): Promise<void>
   /**
+   * Started by bin/aacseed.js before the rest of the CLI loads, from the bare arguments: for threads
+   * that take long to boot, so that they boot beside the process's own single-threaded start-up
+   * rather than after it. Not run for --help; a failure is ignored, as `prestart`'s is.
+   */
+  early?(): Promise<void>
+  /**
    * The command's modules and config load only once `prestart` has settled: for a prestart that
    * sets work going as early as it can (torrents make's head start), which loading beside it
    * would hold back.
@@ -72,8 +78,10 @@ export const commandEntries: CommandEntry[] = [
     summary:
       'make the missing .torrent files for everything cataloged and problem-free, and publish the list',
     load: async () => (await import('./torrents.js')).torrentsMake,
-    // The hash workers boot during start-up, and one begins on the first torrent as soon as the
-    // config and the catalog are read (torrents/head-start.ts).
+    // A hash worker takes ~70 ms of CPU to boot: it starts first, beside the loading of the CLI.
+    early: async () => (await import('../../torrents/hash-pool.js')).prestartHashWorkers(),
+    // The hash workers boot during start-up (if `early` has not started them), and one begins on
+    // the first torrent as soon as the config and the catalog are read (torrents/head-start.ts).
     prestart: async (ctx) => {
       ;(await import('../../torrents/hash-pool.js')).prestartHashWorkers()
       ;(await import('../../torrents/head-start.js')).torrentsMakeHeadStart(ctx)
@@ -182,6 +190,26 @@ export const commandEntries: CommandEntry[] = [
     load: async () => (await import('./aacid.js')).aacidNew,
   },
 ]
+
+/** The command an invocation names (by two words, else one), and the arguments after its name. */
+export function findCommand(argv: string[]): [CommandEntry | undefined, string[]] {
+  const two = `${argv[0]} ${argv[1] ?? ''}`
+  const byTwo = commandEntries.find((c) => c.name === two)
+  if (byTwo) return [byTwo, argv.slice(2)]
+  const byOne = commandEntries.find((c) => c.name === argv[0])
+  return [byOne, argv.slice(1)]
+}
+
+/** Whether a command's arguments ask for its help rather than to run it. */
+export function asksForHelp(args: string[]): boolean {
+  return args.some((a) => a === '--help' || a === '-h')
+}
+
+/** Runs the `early` work of the command `argv` names (bin/aacseed.js, before the CLI loads). */
+export async function startEarly(argv: string[]): Promise<void> {
+  const [entry, rest] = findCommand(argv)
+  if (entry?.early && !asksForHelp(rest)) await entry.early().catch(() => {})
+}
 
 /** The value of `--db` in a command's unparsed arguments, if it has one. */
 function dbArgument(args: string[]): string | undefined {
