@@ -223,7 +223,7 @@ function checkChunk(req: ChunkRequest): ChunkResult {
   const folders = new Map<string, number>()
   const newlines = req.newlines
   // The JSON of every line at once, and the fast path of the AACID rules (see record-lines.ts):
-  // a line it accepts is not checked again.
+  // a line it accepts is not checked again. Null: every line is checked here.
   if (ctx.collection !== prefixOf) {
     prefixOf = ctx.collection
     prefix = aacidPrefix(ctx.collection)
@@ -239,7 +239,7 @@ function checkChunk(req: ChunkRequest): ChunkResult {
         // The WebAssembly compared this AACID with the line before's when both took the fast
         // path; that line's record is the previous one when it is the line before.
         const c =
-          (checked[at]! & LINE_PREV_FAST) !== 0 && prevLine === line - 1
+          checked !== null && (checked[at]! & LINE_PREV_FAST) !== 0 && prevLine === line - 1
             ? checked[at + 7]!
             : compareToPrevious(buf, prevText, prevFrom, prevTo)
         if (c === 0) {
@@ -327,7 +327,7 @@ function checkLine(
   end: number,
   chunkIsUtf8: boolean,
   ctx: FileContext,
-  checked: Int32Array,
+  checked: Int32Array | null,
   at: number,
 ): { code: string; message: string; aacid: string | null } | null {
   if (!chunkIsUtf8 && !isUtf8(buf.subarray(start, end))) {
@@ -339,16 +339,16 @@ function checkLine(
       message: 'empty line: every line must hold one record',
       aacid: null,
     }
-  const flags = checked[at]!
+  const flags = checked === null ? 0 : checked[at]!
   const r =
     (flags & LINE_ACCEPTED) === 0
       ? checkRecordLineRaw(buf, start, end)
       : acceptedRecord(
-          checked[at + 1]!,
-          checked[at + 2]!,
+          checked![at + 1]!,
+          checked![at + 2]!,
           (flags & LINE_AACID_ESCAPED) !== 0,
-          checked[at + 3]!,
-          checked[at + 4]!,
+          checked![at + 3]!,
+          checked![at + 4]!,
           (flags & LINE_FOLDER_ESCAPED) !== 0,
         )
   if (r !== RAW_OK) {
@@ -363,7 +363,7 @@ function checkLine(
     ctx,
     checkingAacid,
     folder,
-    (flags & LINE_AACID_FAST) !== 0 ? checked[at + 5]! * 86400 + checked[at + 6]! : null,
+    (flags & LINE_AACID_FAST) !== 0 ? checked![at + 5]! * 86400 + checked![at + 6]! : null,
   )
   if (v) return { ...v, aacid: recordAacid(buf) }
   // On the fast path the bytes are the AACID (ASCII: an escape's backslash fails it); else

@@ -30,6 +30,9 @@ export const LINE_PREV_FAST = 16
  */
 export const LINE_RESULT_INTS = 8
 
+const MAX_CHUNK_BYTES = 16 * 1024 * 1024
+const MAX_LINES_PER_BYTE = 1 / 16
+
 /** Bytes written after a chunk: a `\n` and room for a 16-byte load that starts before it. */
 const CHUNK_PAD = 1 + 16
 
@@ -77,16 +80,23 @@ function instance(): Exports {
  * content and of the `data_folder` value's (-1, -1 when absent), as record-line.ts's
  * `aacidRawFrom`/`aacidRawTo` give them, and what LINE_RESULT_INTS says. `prefix` is
  * `aacidPrefix` of the file's collection (record-rules.ts).
+ *
+ * Null (every line to checkRecordLineRaw) for a chunk longer than MAX_CHUNK_BYTES (16 MiB: a
+ * line longer than the 2 MiB chunks the reader cuts by default, which allows lines of up to
+ * 64 MiB, or `catalog.chunk_bytes` set above it) or with more than MAX_LINES_PER_BYTE lines a
+ * byte (not records but empty or cut lines, whose results would take more memory than their
+ * bytes): this thread's WebAssembly memory, which never shrinks, stays within about 40 MB.
  */
 export function checkChunkLines(
   chunk: Uint8Array,
   length: number,
   newlines: Int32Array,
   prefix: Uint8Array,
-): Int32Array {
-  const x = instance()
+): Int32Array | null {
   const n = newlines.length
   const count = n + ((n > 0 ? newlines[n - 1]! + 1 : 0) < length ? 1 : 0)
+  if (length > MAX_CHUNK_BYTES || (count > 64 && count > length * MAX_LINES_PER_BYTE)) return null
+  const x = instance()
   const chunkAt = heapBase
   const endsAt = (chunkAt + length + CHUNK_PAD + 3) & ~3
   const prefixAt = endsAt + 4 * count

@@ -67,9 +67,9 @@ function checkAsChunk(
   new Uint8Array(chunk.buffer, at).fill(0x22) // would close a string, were it read
   const newlines: number[] = []
   for (let i = 0; i < at; i++) if (chunk[i] === 0x0a) newlines.push(i)
-  const results = Int32Array.from(
-    checkChunkLines(chunk, at, Int32Array.from(newlines), aacidPrefix(collection)),
-  )
+  const checked = checkChunkLines(chunk, at, Int32Array.from(newlines), aacidPrefix(collection))
+  assert.ok(checked, 'a chunk of records is checked in WebAssembly')
+  const results = Int32Array.from(checked)
   return { chunk, starts, ends, results }
 }
 
@@ -348,4 +348,19 @@ test("the AACID rules' fast path: only AACIDs parseAacId accepts in the file's c
   // Another collection's file: none of these is its.
   const other = checkAsChunk(lines.slice(0, 100), true, 'zlib3_files').results
   for (let k = 0; k < 100; k++) assert.equal(other[k * LINE_RESULT_INTS]! & LINE_AACID_FAST, 0)
+})
+
+test('a chunk of more than 16 MiB, or of more lines than a sixteenth of its bytes, is left to JavaScript', () => {
+  const prefix = aacidPrefix('zlib3_records')
+  const big = Buffer.from(`{"aacid":"a","metadata":"${'x'.repeat(16 * 1024 * 1024)}"}`)
+  assert.equal(checkChunkLines(big, big.length, new Int32Array(0), prefix), null)
+  const fits = big.subarray(big.length - 16 * 1024 * 1024)
+  assert.ok(checkChunkLines(fits, fits.length, new Int32Array(0), prefix))
+  const empty = Buffer.alloc(1000, '\n')
+  const newlines = Int32Array.from(empty.keys())
+  assert.equal(checkChunkLines(empty, empty.length, newlines, prefix), null)
+  assert.ok(
+    checkChunkLines(empty, 64, newlines.subarray(0, 64), prefix),
+    'up to 64 lines whatever their length',
+  )
 })
