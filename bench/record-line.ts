@@ -10,10 +10,14 @@
  *   JSON.parse            utf8 decode + JSON.parse + the key checks, per line: the baseline
  *   JSON.parse (no utf8)  the same on strings decoded beforehand, for reference
  *   checkRecordLine       this module, per line
+ *   checkChunkLines       the scan's WebAssembly check (record-lines.ts), one call per 2 MiB
+ *                         chunk of lines, copying each chunk into its memory included
  * Each is run 5 times after a warm-up; the best wall-clock time and the best CPU time of the
  * process (which also counts the garbage collector's threads) are reported.
  */
 import { checkRecordLine } from '../src/catalog/record-line.js'
+import { checkChunkLines, LINE_ACCEPTED, LINE_RESULT_INTS } from '../src/catalog/record-lines.js'
+import { aacidPrefix } from '../src/catalog/record-rules.js'
 
 const targetMB = Number(process.argv[2] ?? 300)
 
@@ -163,6 +167,17 @@ function viaCheckRecordLine(): number {
   for (let k = 0; k < lines; k++) if (checkRecordLine(corpus, starts[k]!, ends[k]!).ok) ok++
   return ok
 }
+/** The corpus cut into chunks of whole lines of about 2 MiB, each its own buffer, as the scan's. */
+const chunks: Array<{ bytes: Uint8Array; newlines: Int32Array }> = []
+const prefix = aacidPrefix('zlib3_records')
+function viaCheckChunkLines(): number {
+  let ok = 0
+  for (const c of chunks) {
+    const r = checkChunkLines(c.bytes, c.bytes.length, c.newlines, prefix)!
+    for (let k = 0; k < r.length; k += LINE_RESULT_INTS) if (r[k]! & LINE_ACCEPTED) ok++
+  }
+  return ok
+}
 function newlineScan(): number {
   let n = 0
   let i = 0
@@ -211,10 +226,23 @@ for (let k = 0; k < lines; k++) texts.push(corpus.toString('utf8', starts[k], en
 const parseText = time('JSON.parse (no utf8)', viaJsonParseOfText)
 texts = []
 const check = time('checkRecordLine', viaCheckRecordLine)
+for (let k = 0; k < lines;) {
+  const from = starts[k]!
+  let j = k
+  while (j < lines && ends[j]! + 1 - from <= 2 * 1024 * 1024) j++
+  if (j === k) j++
+  const bytes = new Uint8Array(corpus.subarray(from, ends[j - 1]! + 1))
+  chunks.push({ bytes, newlines: Int32Array.from(ends.slice(k, j), (e) => e - from) })
+  k = j
+}
+const wasm = time('checkChunkLines', viaCheckChunkLines)
 const x = (a: number, b: number) => `${(a / b).toFixed(2)}x`
 console.log(
   `speedup: ${x(check.wall, parse.wall)} over JSON.parse, ${x(check.wall, parseText.wall)} over JSON.parse without the utf8 decode`,
 )
 console.log(
   `speedup by CPU time: ${x(check.cpu, parse.cpu)} over JSON.parse, ${x(check.cpu, parseText.cpu)} over JSON.parse without the utf8 decode`,
+)
+console.log(
+  `WebAssembly by CPU time: ${x(wasm.cpu, check.cpu)} over checkRecordLine, ${x(wasm.cpu, parse.cpu)} over JSON.parse`,
 )

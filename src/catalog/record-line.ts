@@ -24,6 +24,10 @@
  * memory and tests them with SWAR arithmetic (is any byte `"`, `\` or below 0x20, and which is
  * the first?); bytes are looked at one by one only in the last 8 of a line. Nothing is allocated
  * for skipped values; only the extracted `aacid`/`data_folder` become strings.
+ *
+ * The scan runs this checker only on the lines that its WebAssembly check of a whole chunk
+ * (record-lines.c, twice as fast) does not accept; it is the reference that check is tested
+ * against, and it decides and words every problem.
  */
 
 export type RecordLineError =
