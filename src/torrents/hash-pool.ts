@@ -13,7 +13,7 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 
-const WORKER_URL = new URL('./hash-worker.js', import.meta.url)
+const WORKER_URL = new URL('./hash-worker.cjs', import.meta.url)
 
 const idle: Worker[] = []
 

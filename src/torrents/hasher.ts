@@ -31,12 +31,13 @@ import {
   hashSpan,
   NEXT,
   SHA1_LENGTH,
+  SpanError,
   spanAt,
   spanCount,
   STOP,
   type SpanFile,
   type SpanPlan,
-} from './hash-span.js'
+} from './hash-span.cjs'
 
 export interface HashFile {
   /** Absolute path. */
@@ -153,10 +154,19 @@ export async function hashPieces(
     const out = Buffer.alloc(pieceCount * SHA1_LENGTH)
     const buf = Buffer.allocUnsafe(Math.min(readSize, Math.max(totalSize, 1)))
     let done = 0
-    for (let i = 0; i < spans; i++)
-      hashSpan(spanAt(streamFiles, totalSize, pieceLength, plan, i), pieceLength, totalSize, buf, out, (n) =>
-        opts.onProgress?.((done += n)),
-      )
+    try {
+      for (let i = 0; i < spans; i++)
+        hashSpan(
+          spanAt(streamFiles, totalSize, pieceLength, plan, i),
+          pieceLength,
+          totalSize,
+          buf,
+          out,
+          (n) => opts.onProgress?.((done += n)),
+        )
+    } catch (e) {
+      throw asTorrentError(e)
+    }
     return out
   }
 
@@ -354,7 +364,7 @@ function runWorkers(
     }
     if (opts.callerHashes)
       void callerLane(init, spans, control, () => settled, progress).then(laneDone, (e: unknown) =>
-        finish(e as Error),
+        finish(asTorrentError(e) as Error),
       )
   })
 }
@@ -385,6 +395,11 @@ async function callerLane(
   }
 }
 
+/** hash-span's `SpanError` (a file not as cataloged) as the `TorrentError` of its code; others as they are. */
+function asTorrentError(e: unknown): unknown {
+  return e instanceof SpanError ? new TorrentError(e.code, e.message, { path: e.path }) : e
+}
+
 const KNOWN_CODES: ReadonlySet<string> = new Set<TorrentErrorCode>(['file-changed', 'file-unreadable'])
 
 function workerError(m: Extract<WorkerReply, { type: 'error' }>): Error {
@@ -405,7 +420,7 @@ function layout(files: readonly HashFile[]): { streamFiles: SpanFile[]; totalSiz
       try {
         checkSize(f.path, statSync(f.path), 0)
       } catch (e) {
-        throw e instanceof TorrentError ? e : fileError(f.path, e)
+        throw asTorrentError(e instanceof SpanError ? e : fileError(f.path, e))
       }
       continue
     }

@@ -2,11 +2,12 @@
  * A hash worker: takes one job per message and claims its spans one at a time from the job's
  * shared counter until none are left, writing digests into the job's shared pieces buffer.
  * The job comes as a message rather than as `workerData`, so that a worker can be started
- * before its job is known (hash-pool.ts).
+ * before its job is known (hash-pool.ts). CommonJS, with hash-span.cts, for a cheaper boot (see
+ * there).
  */
 import { parentPort } from 'node:worker_threads'
-import { hashSpan, NEXT, spanAt, spanCount, STOP } from './hash-span.js'
-import type { HashJob, WorkerReply } from './hasher.js'
+import { hashSpan, NEXT, SpanError, spanAt, spanCount, STOP } from './hash-span.cjs'
+import type { HashJob, WorkerReply } from './hasher.js' with { 'resolution-mode': 'import' }
 
 const port = parentPort!
 let buf = Buffer.alloc(0)
@@ -40,12 +41,11 @@ port.on('message', ({ job }: HashJob) => {
     }
     reply({ type: 'done', bytes: unreported })
   } catch (e) {
-    const err = e as Error & { code?: unknown; location?: { path?: string } }
     reply({
       type: 'error',
-      code: typeof err.code === 'string' ? err.code : null,
-      message: err.message,
-      path: err.location?.path ?? null,
+      code: e instanceof SpanError ? e.code : null,
+      message: (e as Error).message,
+      path: e instanceof SpanError ? e.path : null,
     })
   }
 })

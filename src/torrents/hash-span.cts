@@ -2,10 +2,26 @@
  * Hashes a contiguous run of pieces of the files' concatenated byte stream, reading each file
  * sequentially into one reused buffer. Synchronous on purpose: it runs inside a hash worker,
  * where blocking is the point, or inline for inputs too small to be worth a thread.
+ *
+ * CommonJS, as the hash worker is (hash-worker.cts): a worker thread booting an ES module entry
+ * starts Node's ES module loader too, which cost ~20 ms of CPU more per worker on the 2-core bench
+ * machine (53 against 75 ms to a worker ready for its job, median of 12). So this module imports
+ * only Node's own modules, and reports a bad file as a `SpanError`, which hasher.ts turns into
+ * the `TorrentError` of the same code (the worker sends its code, message and path).
  */
 import { createHash, type Hash } from 'node:crypto'
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
-import { TorrentError } from './errors.js'
+
+/** A file that is not as cataloged, or cannot be read: `TorrentError`'s codes of the same name. */
+export class SpanError extends Error {
+  constructor(
+    readonly code: 'file-changed' | 'file-unreadable',
+    message: string,
+    readonly path: string,
+  ) {
+    super(message)
+  }
+}
 
 export interface SpanFile {
   path: string
@@ -191,12 +207,12 @@ function openChecked(file: SpanFile): number {
 }
 
 export function checkSize(path: string, st: { size: number; isFile(): boolean }, expected: number): void {
-  if (!st.isFile()) throw new TorrentError('file-changed', `${path} is no longer a regular file`, { path })
+  if (!st.isFile()) throw new SpanError('file-changed', `${path} is no longer a regular file`, path)
   if (st.size !== expected) {
-    throw new TorrentError(
+    throw new SpanError(
       'file-changed',
       `${path} changed since it was cataloged: ${st.size} bytes, expected ${expected}`,
-      { path },
+      path,
     )
   }
 }
@@ -216,18 +232,13 @@ function readChecked(
     throw fileError(file.path, e)
   }
   // The size was right at open time; a short read means it shrank while we read it.
-  if (n === 0)
-    throw new TorrentError('file-changed', `${file.path} shrank while it was being hashed`, {
-      path: file.path,
-    })
+  if (n === 0) throw new SpanError('file-changed', `${file.path} shrank while it was being hashed`, file.path)
   return n
 }
 
-export function fileError(path: string, e: unknown): TorrentError {
+export function fileError(path: string, e: unknown): SpanError {
   const code = (e as NodeJS.ErrnoException).code
   if (code === 'ENOENT' || code === 'ENOTDIR')
-    return new TorrentError('file-changed', `${path} is missing (it changed since it was cataloged)`, {
-      path,
-    })
-  return new TorrentError('file-unreadable', `cannot read ${path}: ${(e as Error).message}`, { path })
+    return new SpanError('file-changed', `${path} is missing (it changed since it was cataloged)`, path)
+  return new SpanError('file-unreadable', `cannot read ${path}: ${(e as Error).message}`, path)
 }
