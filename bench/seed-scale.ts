@@ -46,6 +46,12 @@ export interface ScaleResult {
   peakFds: number
   pollMs: { p50: number; max: number; runs: number }
   coverage: { p99: number; requests: number; errors: number }
+  /**
+   * What the tracker knows once all are seeding (polled until it lists all N or 30 s pass): the
+   * torrents it has a peer for, and whether that peer (serve) is a seeder in every one and a
+   * leecher in none; the seconds after serve started when it listed all N (null: never).
+   */
+  tracker: { torrents: number; seederOnly: boolean; seconds: number | null }
 }
 
 function tree(cache: string, n: number): void {
@@ -189,6 +195,20 @@ export const scaleCache = (n: number): string => join(repo, '.bench-cache', `see
  * The tracker every torrent announces to, a process of its own (bittorrent-tracker's command,
  * HTTP only): in the benchmark's process it would answer only between autocannon's requests.
  */
+interface TrackerStats {
+  activeTorrents: number
+  peersSeederOnly: number
+  peersLeecherOnly: number
+  peersSeederAndLeecher: number
+}
+
+/** bittorrent-tracker's /stats.json, next to the announce URL; null if it does not answer. */
+async function trackerStats(announce: string): Promise<TrackerStats | null> {
+  return fetch(announce.replace(/\/announce$/, '/stats.json'))
+    .then((r) => (r.ok ? (r.json() as Promise<TrackerStats>) : null))
+    .catch(() => null)
+}
+
 async function trackerProcess(ctx: TestContext): Promise<string> {
   const port = await freePort()
   const child = spawn(
@@ -285,8 +305,19 @@ export async function seedScale(ctx: TestContext, n: number, timeoutS: number): 
     }
     await new Promise((r) => setTimeout(r, 200))
   }
-  // A few more polls of the engine with everything seeding.
-  await new Promise((r) => setTimeout(r, 3000))
+  // Every torrent must also be announced, as a seeder: polled (and a few more polls of the engine
+  // made meanwhile) for at least 3 s and until the tracker lists all, for at most 30 s.
+  let stats: TrackerStats | null = null
+  let trackerSeconds: number | null = null
+  const settled = performance.now() + 3000
+  const giveUp = performance.now() + 30_000
+  while (performance.now() < giveUp) {
+    stats = await trackerStats(tracker)
+    if (trackerSeconds === null && stats && stats.activeTorrents >= n)
+      trackerSeconds = (performance.now() - started) / 1000
+    if (trackerSeconds !== null && performance.now() >= settled) break
+    await new Promise((r) => setTimeout(r, 200))
+  }
   runs = readRuns(dbPath)
   const running = cannon as ReturnType<typeof autocannon> | null
   running?.stop()
@@ -305,6 +336,15 @@ export async function seedScale(ctx: TestContext, n: number, timeoutS: number): 
       p99: result?.latency.p99 ?? NaN,
       requests: result?.requests.total ?? 0,
       errors: result ? result.errors + result.timeouts + result.non2xx : 0,
+    },
+    tracker: {
+      torrents: stats?.activeTorrents ?? 0,
+      seederOnly:
+        stats !== null &&
+        stats.peersSeederOnly === 1 &&
+        stats.peersLeecherOnly === 0 &&
+        stats.peersSeederAndLeecher === 0,
+      seconds: trackerSeconds,
     },
   }
 }

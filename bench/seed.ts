@@ -458,6 +458,13 @@ async function main(): Promise<void> {
       `${label} /api/coverage meanwhile`,
       `p99 ${sc.coverage.p99} ms (${sc.coverage.requests} requests, ${sc.coverage.errors} errors)`,
     )
+    line(
+      `${label} announced (tracker lists them)`,
+      `${sc.tracker.torrents}, serve a seeder in all: ${sc.tracker.seederOnly ? 'yes' : 'no'}` +
+        (sc.tracker.seconds === null
+          ? ''
+          : `, all listed after serve starts ${sc.tracker.seconds.toFixed(2)} s`),
+    )
     line(`${label} data`, `${scaleCache(n)} (serve's log: serve.log there)`)
     checks.push([
       `${label} all seeding ${sc.seconds?.toFixed(1) ?? '-'} s <= 30`,
@@ -468,6 +475,11 @@ async function main(): Promise<void> {
     checks.push([`${label} peak fds ${sc.peakFds} <= 2000`, sc.peakFds <= 2000])
     checks.push([`${label} engine poll max ${sc.pollMs.max} ms <= 1000`, sc.pollMs.max <= 1000])
     checks.push([`${label} /api/coverage p99 ${sc.coverage.p99} ms <= 50`, sc.coverage.p99 <= 50])
+    // Not a bar of the issue: what makes the others honest (seeding unannounced is not seeding).
+    checks.push([
+      `${label} every torrent announced to the tracker as a seeder (${sc.tracker.torrents})`,
+      sc.tracker.torrents === n && sc.tracker.seederOnly,
+    ])
   }
 
   console.log(out.join('\n'))

@@ -1,7 +1,8 @@
 /**
- * The undici `Agent` class of the `fetch` this Node runs, for the two places aacseed must give
- * that `fetch` a dispatcher of its own: bounded tracker connections (engines/webtorrent.ts) and
- * connections pinned to the addresses a host policy checked (mirror/fetch.ts).
+ * The undici `Agent` class of the `fetch` this Node runs, for the place aacseed must give that
+ * `fetch` a dispatcher of its own: connections pinned to the addresses a host policy checked
+ * (mirror/fetch.ts). (Tracker announces, its other user once, now go through node:http:
+ * engines/announcer.ts.)
  *
  * Why not the `undici` package from npm: an Agent must come from the same undici major as the
  * `fetch` that uses it (the dispatch handler protocol changed between majors: a v7 Agent given to

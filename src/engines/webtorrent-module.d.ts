@@ -70,13 +70,19 @@ declare module 'webtorrent' {
     readonly paused: boolean
     readonly destroyed: boolean
     readonly uploaded: number
+    /** Bytes received from peers, invalid data included (documented as such). */
+    readonly received: number
     readonly numPeers: number
+    /** From the .torrent (or the `private` option): no DHT, no PEX, no extra trackers. */
+    readonly private?: boolean
     readonly files: ChunkStoreFile[]
     /** Tracker URLs, once the metadata is processed. */
     readonly announce: string[]
     /** The .torrent (the info dictionary as received), once the metadata is known. */
     readonly torrentFile: Uint8Array | undefined
     destroy(opts?: { destroyStore?: boolean } | null, cb?: Callback): void
+    /** A peer to connect to, "ip:port" or "[ip6]:port"; false if refused (blocked, invalid). */
+    addPeer(peer: string): boolean
   }
 
   interface TrackerOptions {
@@ -108,6 +114,8 @@ declare module 'webtorrent' {
     readonly listening: boolean
     readonly destroyed: boolean
     readonly torrentPort: number
+    /** The wire protocol peer id (the `peerId` option's, or a random one), 40 hex digits. */
+    readonly peerId: string
     add(torrentId: Uint8Array | string, opts?: TorrentOptions, ontorrent?: (t: Torrent) => void): Torrent
     address(): { address: string; family: string; port: number } | null
     destroy(cb?: Callback): void

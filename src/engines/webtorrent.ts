@@ -10,7 +10,8 @@
  * - A torrent's `error` tears that torrent down inside webtorrent; this engine keeps the record
  *   so `list()` shows it as `error` until it is removed or added again.
  * - Files are read through one shared, bounded pool of handles (`webtorrent-store.ts`), tracker
- *   announces go through a dispatcher with a bounded number of sockets, and torrents that must
+ *   announces are made by `announcer.ts` (not webtorrent: it says why) over a bounded number of
+ *   sockets, and torrents that must
  *   be verified wait for one of a few verification slots: 1,000 torrents stay far below 2,000
  *   open descriptors (see test/engines/webtorrent-scale.test.ts). With webtorrent's defaults
  *   the same 1,000 torrents held about 2,000 descriptors, and 200 verified ones 600 more.
@@ -31,8 +32,8 @@ import type WebTorrent from 'webtorrent'
 import type { Torrent, TorrentOptions, WebTorrentOptions } from 'webtorrent'
 import type { Config } from '../config/schema.js'
 import { errorMessage } from '../errors.js'
-import { type Dispatcher, hostAgentClass } from '../host-agent.js'
 import { redactUrlsIn } from '../log/redact.js'
+import { type Announcement, Announcer } from './announcer.js'
 import {
   checkEngineTorrent,
   EngineError,
@@ -75,6 +76,17 @@ export interface WebTorrentEngineOptions {
   uploadBufferBytes?: number
 }
 
+/**
+ * Adds go at most this many, and for at most about this long, per turn of the event loop
+ * (`AddTurns`). An add is about a millisecond of synchronous work (webtorrent parses the .torrent,
+ * builds the torrent and makes it ready in one chain of microtasks), and the seed job has 64 in
+ * flight: when their files came in together, one turn ran dozens of adds back to back, and an
+ * API request waited behind all of them (`/api/coverage` p99 at 10,000 torrents: 50 ms, #14 §4).
+ * One add a turn instead gave the API most of the CPU, and the adds took longer.
+ */
+const ADDS_PER_TURN = 16
+const ADD_TURN_MS = 4
+
 /** A torrent holds its announce slot until its first tracker answer or failure, or this long. */
 const ANNOUNCE_SLOT_MS = 5000
 
@@ -103,7 +115,9 @@ export class WebTorrentEngine implements Engine {
   private readonly slabs: SlabPool | undefined
   private readonly verifySlots: Semaphore
   private readonly announceSlots: Semaphore
-  private readonly trackerDispatcher: Dispatcher | null
+  private readonly addTurns = new AddTurns(ADDS_PER_TURN, ADD_TURN_MS)
+  private readonly maxTrackerSockets: number
+  private announcer: Announcer | null = null
   private readonly outgoing = new OutgoingSockets()
 
   constructor(
@@ -117,12 +131,7 @@ export class WebTorrentEngine implements Engine {
     this.reads = { batchBytes: opts.batchReadBytes ?? 2 ** 20, slabs: this.slabs }
     this.verifySlots = new Semaphore(opts.maxConcurrentVerifications ?? 2)
     this.announceSlots = new Semaphore(opts.maxConcurrentAnnounces ?? 256)
-    this.trackerDispatcher = boundedDispatcher(opts.maxTrackerSockets ?? 32)
-    if (!this.trackerDispatcher)
-      this.log.warn(
-        {},
-        'webtorrent: cannot bound tracker connections (no undici Agent found); announces use the global fetch pool',
-      )
+    this.maxTrackerSockets = opts.maxTrackerSockets ?? 32
   }
 
   /** Where peers connect (the chosen port when configured as 0); null before start. */
@@ -153,23 +162,9 @@ export class WebTorrentEngine implements Engine {
       natUpnp: false,
       natPmp: false,
       maxConns: this.config.max_connections,
-      tracker: {
-        announce: this.config.trackers,
-        // No WebRTC: WebSocket trackers only serve WebRTC peers.
-        wrtc: false,
-        // `socksProxy: null`: bittorrent-tracker 11's UDP client deep-copies `proxyOpts.socksProxy`
-        // with JSON.parse(JSON.stringify(…)), which throws on undefined and takes the whole
-        // process down at the first udp:// announce; null copies as null, meaning no proxy.
-        ...(this.trackerDispatcher
-          ? {
-              proxyOpts: {
-                httpAgent: this.trackerDispatcher,
-                httpsAgent: this.trackerDispatcher,
-                socksProxy: null,
-              },
-            }
-          : {}),
-      },
+      // Trackers are announced to by `Announcer` (announcer.ts says why); the DHT and LSD, when
+      // enabled, are still webtorrent's.
+      tracker: false,
     })
     // Torrents have their own `error` listeners, so an error here is the client's own (its
     // listening socket or the DHT), and webtorrent has destroyed the client.
@@ -208,6 +203,12 @@ export class WebTorrentEngine implements Engine {
       throw e
     })
     this.client = client
+    this.announcer = new Announcer({
+      peerId: client.peerId,
+      port: () => this.address()?.port ?? client.torrentPort,
+      maxSockets: this.maxTrackerSockets,
+      userAgent: 'aacseed',
+    })
     this.outgoing.start()
     this.log.info({ ...this.address(), dht: this.config.dht, lsd: this.config.lsd }, 'webtorrent: listening')
   }
@@ -299,6 +300,7 @@ export class WebTorrentEngine implements Engine {
     // bounded dispatcher until they time out (a failed first announce is retried only after
     // 30 minutes).
     await this.announceSlots.acquire()
+    await this.addTurns.turn()
     let slotHeld = true
     const releaseSlot = (): void => {
       if (!slotHeld) return
@@ -329,18 +331,34 @@ export class WebTorrentEngine implements Engine {
     })
     entry.torrent = torrent
     const fields = { infoHash: t.infoHash, name: t.name }
-    torrent.once('trackerAnnounce', releaseSlot)
-    torrent.once('close', releaseSlot)
-    torrent.once('ready', () => {
-      if (torrent.announce.length === 0) releaseSlot()
-    })
-    torrent.on('warning', (w: unknown) => {
+    const warn = (w: unknown): void => {
       releaseSlot()
-      // bittorrent-tracker's warnings name the announce URL, passkey and all.
+      // Tracker warnings name the announce URL, passkey and all.
       this.log.warn({ ...fields, warning: redactUrlsIn(errorMessage(w)) }, 'webtorrent: torrent warning')
-    })
-    torrent.on('error', (err: unknown) => {
+    }
+    let announcement: Announcement | null = null
+    const stopAnnouncing = (): void => {
       releaseSlot()
+      announcement?.stop()
+    }
+    torrent.once('close', stopAnnouncing)
+    torrent.once('ready', () => {
+      if (torrent.destroyed) return
+      const n = this.numbers(entry, torrent)
+      let answered = false
+      announcement = this.announce(torrent, n.totalBytes - n.bytesPresent, {
+        onAnswer: () => {
+          if (t.download && !answered) this.log.debug?.(fields, 'webtorrent: first announce answered')
+          answered = true
+          releaseSlot()
+        },
+        onWarning: warn,
+      })
+      if (!announcement) releaseSlot()
+    })
+    torrent.on('warning', warn)
+    torrent.on('error', (err: unknown) => {
+      stopAnnouncing()
       entry.last = this.numbers(entry, torrent)
       entry.error = redactUrlsIn(errorMessage(err))
       this.log.error({ ...fields, err: entry.error }, 'webtorrent: torrent failed')
@@ -358,7 +376,6 @@ export class WebTorrentEngine implements Engine {
     })
     if (t.download) {
       // A download's timeline at debug level: where the time goes before its first piece and after its last.
-      torrent.once('trackerAnnounce', () => this.log.debug?.(fields, 'webtorrent: first announce answered'))
       torrent.once('wire', () => this.log.debug?.(fields, 'webtorrent: first peer connected'))
       torrent.once('verified', () => this.log.debug?.(fields, 'webtorrent: first piece verified'))
       torrent.once('done', () => this.log.debug?.(fields, 'webtorrent: every piece verified'))
@@ -422,6 +439,13 @@ export class WebTorrentEngine implements Engine {
       storeCacheSlots: 0,
       destroyStoreOnDestroy: false,
     })
+    // A magnet's trackers are announced to from the moment its infohash is parsed, as webtorrent
+    // would: they are how the peers that send the metadata are found.
+    let announcement: Announcement | null = null
+    torrent.once('infoHash', () => {
+      if (!torrent.destroyed) announcement = this.announce(torrent, null, {})
+    })
+    torrent.once('close', () => announcement?.stop())
     try {
       return await new Promise<Buffer>((resolve, reject) => {
         const timer = setTimeout(
@@ -483,11 +507,57 @@ export class WebTorrentEngine implements Engine {
     this.closed = true
     const client = this.client ?? (await this.starting?.then(() => this.client).catch(() => null)) ?? null
     this.client = null
+    // `stopped` to the trackers first (waiting at most a second), as webtorrent's own destroy did.
+    await this.announcer?.close()
     if (client && !client.destroyed) await new Promise<void>((resolve) => client.destroy(() => resolve()))
     this.entries.clear()
     this.outgoing.stop()
     this.pool.closeAll()
-    await this.trackerDispatcher?.close().catch(() => {})
+  }
+
+  /**
+   * Starts announcing `torrent` to its own trackers and, unless it is private, the configured
+   * ones; null when it has none. `left` is what is missing when announcing starts (null:
+   * unknown, a magnet); a torrent missing something sends `completed` once it is done, one
+   * that was complete from the start never does (BEP 3).
+   */
+  private announce(
+    torrent: Torrent,
+    left: number | null,
+    hooks: { onAnswer?: () => void; onWarning?: (err: Error) => void },
+  ): Announcement | null {
+    const announcer = this.announcer
+    if (!announcer) return null
+    const urls = torrent.private ? torrent.announce : [...torrent.announce, ...this.config.trackers]
+    if (urls.length === 0) return null
+    const announcement = announcer.start(
+      {
+        infoHash: torrent.infoHash,
+        numbers: () => {
+          if (torrent.destroyed || typeof torrent.length !== 'number' || !torrent.bitfield)
+            // Nothing known yet (a magnet): bittorrent-tracker's stand-in, so no tracker takes it for a seeder.
+            return { uploaded: torrent.uploaded || 0, downloaded: torrent.received || 0, left: 16384 }
+          let present = 0
+          if (torrent.done) present = torrent.length
+          else {
+            const count = torrent.pieces.length
+            for (let i = 0; i < count; i++)
+              if (torrent.bitfield.get(i))
+                present += i === count - 1 ? torrent.lastPieceLength : torrent.pieceLength
+          }
+          // `downloaded` is what came from peers: data already on disk was not downloaded (a
+          // private tracker counts it against the ratio).
+          return { uploaded: torrent.uploaded, downloaded: torrent.received, left: torrent.length - present }
+        },
+        addPeer: (addr) => {
+          if (!torrent.destroyed) torrent.addPeer(addr)
+        },
+      },
+      urls,
+      hooks,
+    )
+    if (left !== null && left > 0) torrent.once('done', () => announcement.complete())
+    return announcement
   }
 
   private status(e: Entry): EngineTorrentStatus {
@@ -739,20 +809,46 @@ function addressKey(address: string | undefined, port: number | undefined): stri
 }
 
 /**
- * An undici Agent with at most `connections` sockets per tracker. bittorrent-tracker announces
- * with the global `fetch` (undici), which takes a `dispatcher`, not an http.Agent; without one,
- * a thousand torrents announcing at once open a thousand sockets. The Agent class is the host
- * fetch's own (`hostAgentClass` says why); without it announces use the global pool. A `fetch`
- * option in bittorrent-tracker would let us pass an Agent together with its own fetch.
+ * Lets waiting callers go a few at a time, once per turn of the event loop (in its check phase,
+ * after timers and I/O such as the API's requests have run): each in a callback of its own, so
+ * the microtasks the one let go starts have run, and their time counted, before the next one
+ * goes; the turn's callers stop once `budgetMs` has passed, or after `perTurn`.
  */
-function boundedDispatcher(connections: number): Dispatcher | null {
-  const Agent = hostAgentClass()
-  if (!Agent) return null
-  try {
-    const agent = new Agent({ connections, keepAliveTimeout: 10_000 })
-    return typeof agent.close === 'function' ? agent : null
-  } catch {
-    return null
+class AddTurns {
+  private readonly waiting: Array<() => void> = []
+  private scheduled = false
+  private turnStart = 0
+  private count = 0
+
+  constructor(
+    private readonly perTurn: number,
+    private readonly budgetMs: number,
+  ) {}
+
+  turn(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.waiting.push(resolve)
+      if (!this.scheduled) this.schedule()
+    })
+  }
+
+  private schedule(): void {
+    this.scheduled = true
+    this.count = 0
+    // Immediates queued now all run in the next check phase, one after another, with the
+    // microtasks of each drained before the next; one queued while they run waits a turn.
+    for (let i = 0; i < this.perTurn; i++) setImmediate(this.step, i === this.perTurn - 1)
+  }
+
+  private readonly step = (last: boolean): void => {
+    if (this.count === 0) this.turnStart = performance.now()
+    if (this.waiting.length > 0 && (this.count === 0 || performance.now() - this.turnStart < this.budgetMs)) {
+      this.count++
+      this.waiting.shift()!()
+    }
+    if (!last) return
+    this.scheduled = false
+    if (this.waiting.length > 0) this.schedule()
   }
 }
 
