@@ -55,12 +55,18 @@ export interface AnnouncerOptions {
   timeoutMs?: number
 }
 
+/** How long leaving the swarms waits for the trackers' answers (bittorrent-tracker's DESTROY_TIMEOUT). */
+const STOP_WAIT_MS = 1000
 /** Peers asked for per announce (bittorrent-tracker's default). */
 const NUMWANT = 50
 /** Until a tracker says otherwise. */
 const DEFAULT_INTERVAL_MS = 30 * 60_000
-/** Trackers asking for announces more often than this are announced to this often. */
-const MIN_INTERVAL_MS = 60_000
+/**
+ * Trackers asking for announces more often than this are announced to this often. As a tracker
+ * asks otherwise (a test tracker asks every 2 s, so that a seeder hears of a peer that cannot
+ * dial it); this only keeps a broken answer from looping.
+ */
+const MIN_INTERVAL_MS = 1000
 /** A failed announce is tried again after this, doubling up to the interval. */
 const FIRST_RETRY_MS = 30_000
 
@@ -70,8 +76,11 @@ type Event = 'started' | 'completed' | 'stopped' | undefined
 export interface Announcement {
   /** A download finished: `completed` to every tracker (once). */
   complete(): void
-  /** Leaves the swarms (`stopped`, best effort) and stops all timers. */
-  stop(): void
+  /**
+   * Leaves the swarms (`stopped`) and stops all timers; resolves once the trackers answered the
+   * `stopped`s, or after at most a second (bittorrent-tracker's own wait), whichever is first.
+   */
+  stop(): Promise<void>
 }
 
 /** The parts of bittorrent-tracker's documented Client that are used here. */
@@ -124,12 +133,14 @@ export class Announcer {
       else queueMicrotask(() => hooks.onWarning?.(new Error(`Unsupported tracker protocol: ${u}`)))
     }
     let stopped = false
+    let stopping: Promise<void> | null = null
     let completed = false
     let client: TrackerClient | null = null
-    const announce = (s: HttpTrackerState, event: Event): void => {
-      if (stopped && event !== 'stopped') return
+    const announce = (s: HttpTrackerState, event: Event): Promise<void> => {
+      if (stopped && event !== 'stopped') return Promise.resolve()
       clearTimeout(s.timer)
       s.timer = undefined
+      s.sent = true
       const n = target.numbers()
       const query =
         `info_hash=${infoHashQuery}&peer_id=${this.peerIdQuery}&port=${this.opts.port()}` +
@@ -155,6 +166,7 @@ export class Announcer {
         },
       )
       this.track(done)
+      return done
     }
     const schedule = (s: HttpTrackerState, ms: number): void => {
       clearTimeout(s.timer)
@@ -170,17 +182,22 @@ export class Announcer {
         client?.complete()
       },
       stop: () => {
-        if (stopped) return
+        if (stopping) return stopping
         stopped = true
         this.live.delete(announcement)
+        const sent: Array<Promise<void>> = []
         for (const s of http) {
           clearTimeout(s.timer)
-          if (s.started) announce(s, 'stopped')
+          // Once anything was sent, the tracker may list us (an answer still on its way).
+          if (s.sent) sent.push(announce(s, 'stopped'))
         }
         if (client) {
-          client.stop()
-          client.destroy()
+          const c = client
+          c.stop()
+          sent.push(new Promise<void>((resolve) => c.destroy(() => resolve())))
         }
+        stopping = settledWithin(sent, STOP_WAIT_MS)
+        return stopping
       },
     }
     this.live.add(announcement)
@@ -218,20 +235,11 @@ export class Announcer {
    * Sends `stopped` for every torrent still announced, waits up to `waitMs` for those requests,
    * then closes all connections.
    */
-  async close(waitMs = 1000): Promise<void> {
+  async close(waitMs = STOP_WAIT_MS): Promise<void> {
     if (this.closed) return
     this.closed = true
-    for (const a of [...this.live]) a.stop()
-    if (this.inFlight.size > 0) {
-      let timer: NodeJS.Timeout | undefined
-      await Promise.race([
-        Promise.allSettled([...this.inFlight]),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, waitMs)
-        }),
-      ])
-      clearTimeout(timer)
-    }
+    for (const a of [...this.live]) void a.stop()
+    await settledWithin([...this.inFlight], waitMs)
     this.agents.http.destroy()
     this.agents.https.destroy()
   }
@@ -261,7 +269,6 @@ export class Announcer {
     const limit = this.opts.maxAnswerBytes ?? 2 ** 20
     const timeoutMs = this.opts.timeoutMs ?? 15_000
     return new Promise<DecodedDict>((resolve, reject) => {
-      if (this.closed && !s.started) return reject(new Error(`${s.announce}: the engine is closing`))
       const fail = (message: string): void => reject(new Error(`${s.announce}: ${message}`))
       const req = (secure ? https : http).request(
         {
@@ -323,6 +330,8 @@ export class Announcer {
 class HttpTrackerState {
   timer: NodeJS.Timeout | undefined = undefined
   started = false
+  /** An announce was sent (answered or not). */
+  sent = false
   failures = 0
   intervalMs = DEFAULT_INTERVAL_MS
   trackerId: string | null = null
@@ -330,6 +339,19 @@ class HttpTrackerState {
     readonly announce: string,
     readonly url: URL,
   ) {}
+}
+
+/** Resolves once every promise settled, or after `ms`, whichever is first. */
+async function settledWithin(promises: ReadonlyArray<Promise<unknown>>, ms: number): Promise<void> {
+  if (promises.length === 0) return
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([
+    Promise.allSettled(promises),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms)
+    }),
+  ])
+  clearTimeout(timer)
 }
 
 function isDict(v: Decoded | undefined): v is DecodedDict {

@@ -100,6 +100,8 @@ interface Entry {
   uploadedBefore: number
   /** The last numbers seen, kept when webtorrent destroys the torrent on an error. */
   last: { bytesPresent: number; totalBytes: number; uploaded: number }
+  /** Its tracker announces, once it is ready. */
+  announcement: Announcement | null
 }
 
 export class WebTorrentEngine implements Engine {
@@ -223,7 +225,7 @@ export class WebTorrentEngine implements Engine {
       // Transmission's torrent-verify does. webtorrent has no re-check that also drops pieces,
       // so the torrent is added again with verification (the data is not touched).
       known.removed = true
-      await this.addNew(client, t, this.status(known).uploaded, known.torrent)
+      await this.addNew(client, t, this.status(known).uploaded, known)
       return 'duplicate'
     }
     // An errored torrent is already gone from webtorrent: adding it again retries it.
@@ -238,7 +240,7 @@ export class WebTorrentEngine implements Engine {
     client: WebTorrent,
     t: EngineTorrent,
     uploadedBefore: number,
-    replacing?: Torrent,
+    replacing?: Entry,
   ): Promise<void> {
     const entry: Entry = {
       infoHash: t.infoHash,
@@ -248,10 +250,13 @@ export class WebTorrentEngine implements Engine {
       removed: false,
       uploadedBefore,
       last: { bytesPresent: 0, totalBytes: 0, uploaded: uploadedBefore },
+      announcement: null,
     }
     this.entries.set(t.infoHash, entry)
     try {
-      if (replacing) await closeTorrent(replacing)
+      // `stopped` answered before the new instance's `started` is sent, or a tracker could take
+      // them in the other order and drop the peer until the next regular announce.
+      if (replacing) await leave(replacing)
       if (t.download) await mkdir(t.dataDir, { recursive: true })
       else await this.checkDataExists(t)
       if (t.verify) await this.verifySlots.acquire()
@@ -336,17 +341,16 @@ export class WebTorrentEngine implements Engine {
       // Tracker warnings name the announce URL, passkey and all.
       this.log.warn({ ...fields, warning: redactUrlsIn(errorMessage(w)) }, 'webtorrent: torrent warning')
     }
-    let announcement: Announcement | null = null
     const stopAnnouncing = (): void => {
       releaseSlot()
-      announcement?.stop()
+      void entry.announcement?.stop()
     }
     torrent.once('close', stopAnnouncing)
     torrent.once('ready', () => {
       if (torrent.destroyed) return
       const n = this.numbers(entry, torrent)
       let answered = false
-      announcement = this.announce(torrent, n.totalBytes - n.bytesPresent, {
+      const announcement = this.announce(torrent, n.totalBytes - n.bytesPresent, {
         onAnswer: () => {
           if (t.download && !answered) this.log.debug?.(fields, 'webtorrent: first announce answered')
           answered = true
@@ -354,6 +358,7 @@ export class WebTorrentEngine implements Engine {
         },
         onWarning: warn,
       })
+      entry.announcement = announcement
       if (!announcement) releaseSlot()
     })
     torrent.on('warning', warn)
@@ -445,7 +450,7 @@ export class WebTorrentEngine implements Engine {
     torrent.once('infoHash', () => {
       if (!torrent.destroyed) announcement = this.announce(torrent, null, {})
     })
-    torrent.once('close', () => announcement?.stop())
+    torrent.once('close', () => void announcement?.stop())
     try {
       return await new Promise<Buffer>((resolve, reject) => {
         const timer = setTimeout(
@@ -493,7 +498,7 @@ export class WebTorrentEngine implements Engine {
     if (!entry) return
     this.entries.delete(infoHash)
     entry.removed = true
-    if (entry.torrent) await closeTorrent(entry.torrent)
+    await leave(entry)
     this.log.info({ infoHash, name: entry.name }, 'webtorrent: torrent removed')
   }
 
@@ -650,6 +655,14 @@ export function addWithoutDuplicateScan(
 
 /** The event `client.add` checks for duplicates on (see `addWithoutDuplicateScan`). */
 const PRIVATE_DUPLICATE_SCAN = '_infoHash'
+
+/**
+ * Stops announcing an entry's torrent (waiting for the trackers to take the `stopped`, up to a
+ * second, as webtorrent's own destroy did) and stops the torrent.
+ */
+async function leave(entry: Entry): Promise<void> {
+  await Promise.all([entry.announcement?.stop(), entry.torrent ? closeTorrent(entry.torrent) : undefined])
+}
 
 /** Stops a torrent; `destroyStore: false` only closes its files, nothing on disk is touched. */
 async function closeTorrent(torrent: Torrent): Promise<void> {
