@@ -46,6 +46,12 @@ export function heldHere(db: Db): { names: Set<string>; btihs: Set<string> } {
  */
 export function planCandidates(db: Db): PlanCandidate[] {
   const store = new MirrorStore(db)
+  const upstream = store.upstream()
+  const opaque = store.opaqueForPlan()
+  // No upstream list stored: no candidates, and nothing to read about what is held. Coverage
+  // asks for these with every report it makes (every few seconds while serve starts over
+  // 10,000 torrents), and reading every release and torrent for nothing was most of that work.
+  if (upstream.length === 0 && opaque.length === 0) return []
   const scraped = new FleetStore(db).latestSwarm()
   const { names: held, btihs: heldBtih } = heldHere(db)
   const seen = new Set<string>()
@@ -57,7 +63,7 @@ export function planCandidates(db: Db): PlanCandidate[] {
       ? { seeders: ours.seeders, scrapedAt: ours.scrapedAt }
       : { seeders: listed, scrapedAt: listedAt }
   }
-  for (const u of store.upstream()) {
+  for (const u of upstream) {
     if (seen.has(u.btih)) continue
     seen.add(u.btih)
     out.push({
@@ -90,7 +96,7 @@ export function planCandidates(db: Db): PlanCandidate[] {
     embargo,
     magnet,
     url,
-  ] of store.opaqueForPlan()) {
+  ] of opaque) {
     if (seen.has(btih)) continue
     seen.add(btih)
     out.push({

@@ -12,6 +12,9 @@ import { readHealth } from '../fleet/status.js'
 import { planCandidates } from './candidates.js'
 
 export function groupInputs(db: Db, config: Config): GroupTorrentInput[] {
+  const candidates = planCandidates(db)
+  // None (no upstream list): the fleet's health of every torrent would annotate nothing.
+  if (candidates.length === 0) return []
   const health = new Map(readHealth(db, config).torrents.map((t) => [t.infohash, t]))
   const seeding = new Set(
     new EngineStatusStore(db)
@@ -19,7 +22,7 @@ export function groupInputs(db: Db, config: Config): GroupTorrentInput[] {
       .filter((c) => c.state === 'seeding')
       .map((c) => c.infohash),
   )
-  return planCandidates(db).map((c) => {
+  return candidates.map((c) => {
     const h = health.get(c.btih)
     return {
       btih: c.btih,
