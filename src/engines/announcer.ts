@@ -171,14 +171,14 @@ export class Announcer {
     const schedule = (s: HttpTrackerState, ms: number): void => {
       clearTimeout(s.timer)
       // Until `started` was answered, every try is a `started` (BEP 3: the first request).
-      s.timer = setTimeout(() => announce(s, s.started ? undefined : 'started'), ms)
+      s.timer = setTimeout(() => void announce(s, s.started ? undefined : 'started'), ms)
       s.timer.unref()
     }
     const announcement: Announcement = {
       complete: () => {
         if (stopped || completed) return
         completed = true
-        for (const s of http) announce(s, 'completed')
+        for (const s of http) void announce(s, 'completed')
         client?.complete()
       },
       stop: () => {
@@ -201,7 +201,7 @@ export class Announcer {
       },
     }
     this.live.add(announcement)
-    for (const s of http) announce(s, 'started')
+    for (const s of http) void announce(s, 'started')
     if (other.length > 0) {
       // UDP through bittorrent-tracker's Client: loaded only when a torrent has such a tracker.
       this.trackerClient ??= import('bittorrent-tracker').then(
