@@ -350,7 +350,7 @@ test("the AACID rules' fast path: only AACIDs parseAacId accepts in the file's c
   for (let k = 0; k < 100; k++) assert.equal(other[k * LINE_RESULT_INTS]! & LINE_AACID_FAST, 0)
 })
 
-test('a chunk of more than 16 MiB, or of more lines than a sixteenth of its bytes, is left to JavaScript', () => {
+test('a chunk of more than 16 MiB, or of more lines than a 32nd of its bytes, is left to JavaScript', () => {
   const prefix = aacidPrefix('zlib3_records')
   const big = Buffer.from(`{"aacid":"a","metadata":"${'x'.repeat(16 * 1024 * 1024)}"}`)
   assert.equal(checkChunkLines(big, big.length, new Int32Array(0), prefix), null)
