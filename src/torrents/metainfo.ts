@@ -77,25 +77,27 @@ export async function buildTorrent(input: TorrentInput): Promise<BuiltTorrent> {
     )
   }
 
-  const pieces = await hashPieces(hashFilesOf(input, paths), pieceLength, {
+  const hashing = hashPieces(hashFilesOf(input, paths), pieceLength, {
     workers: input.hashWorkers ?? 0,
     callerHashes: input.callerHashes ?? false,
     onProgress: input.onProgress,
     signal: input.signal,
   })
-
-  const info: BencodeDict = {
+  // The info dictionary but its pieces is encoded while they are hashed (a 350-file folder's takes
+  // ~5 ms), so that what follows the last piece, on one thread with the other core idle, is short.
+  const info = infoWithoutPieces({
     name: input.name,
     'piece length': pieceLength,
-    pieces,
     private: input.private ? 1 : undefined,
     source: input.source === '' ? undefined : input.source,
-  }
-  if (input.kind === 'file') info.length = totalSize
-  else info.files = files.map((f, i) => ({ length: f.length, path: paths[i]! }))
+    ...(input.kind === 'file'
+      ? { length: totalSize }
+      : { files: files.map((f, i) => ({ length: f.length, path: paths[i]! })) }),
+  })
+  const pieces = await hashing
 
   // Encoded once: the infohash is the SHA-1 of the very bytes inside `torrent`.
-  const infoBytes = encode(info)
+  const infoBytes = info.withPieces(pieces)
   const torrent = encodeTorrent(input, new Bencoded(infoBytes))
   return {
     torrent,
@@ -106,6 +108,30 @@ export async function buildTorrent(input: TorrentInput): Promise<BuiltTorrent> {
     fileCount: files.length,
   }
 }
+
+/**
+ * An info dictionary encoded but for its `pieces`, which `withPieces` splices in: the bytes are
+ * those of `encode` of the whole dictionary, as bencode sorts keys by their bytes and every key
+ * here sorts before `pieces` (files, length, name, piece length) or after it (private, source).
+ */
+export function infoWithoutPieces(info: BencodeDict): { withPieces(pieces: Buffer): Buffer } {
+  const before: BencodeDict = {}
+  const after: BencodeDict = {}
+  for (const [k, v] of Object.entries(info)) {
+    const c = Buffer.compare(Buffer.from(k), PIECES_KEY)
+    if (c === 0) throw new TypeError('infoWithoutPieces: the info already has pieces')
+    ;(c < 0 ? before : after)[k] = v
+  }
+  // 'd…e' around each half: the first half without its 'e', the second without its 'd'.
+  const head = encode(before).subarray(0, -1)
+  const tail = encode(after).subarray(1)
+  return {
+    withPieces: (pieces) =>
+      Buffer.concat([head, Buffer.from(`${PIECES_KEY.length}:pieces${pieces.length}:`), pieces, tail]),
+  }
+}
+
+const PIECES_KEY = Buffer.from('pieces')
 
 /** What a .torrent holds outside its info dictionary (none of it changes the infohash). */
 export type TorrentOuter = Pick<

@@ -14,6 +14,7 @@ import {
   type DecodedDict,
   type TorrentInput,
 } from '../../src/torrents/index.js'
+import { infoWithoutPieces } from '../../src/torrents/metainfo.js'
 import { tempDir } from '../helpers.js'
 import { baseInput, infoOf, listFiles, referencePieces, writeFiles } from './fixtures.js'
 
@@ -287,4 +288,22 @@ test('parseTorrent takes the infohash from the bytes as written and reads tracke
   assert.deepEqual(parsed.urlList, ['url'])
   assert.equal(parsed.kind, 'file')
   assert.throws(() => parseTorrent(buf), rejectsWith('invalid-bencode', /out of order/))
+})
+
+test('an info dictionary encoded but for its pieces, then spliced, is the bytes of encoding it whole', () => {
+  const pieces = createHash('sha1').update('x').digest()
+  const infos: Array<Record<string, BencodeValue | undefined>> = [
+    { name: 'a', 'piece length': 32768, length: 5 },
+    { name: 'a', 'piece length': 32768, files: [{ length: 1, path: ['b'] }], private: 1, source: 'S' },
+    // Keys on either side of "pieces" by their bytes: "piece length" and "piecesz", "pi" and "pz".
+    { piecesz: 1, 'piece length': 1, pi: 'x', pz: [1, 2], private: undefined },
+    {},
+  ]
+  for (const info of infos)
+    assert.deepEqual(
+      infoWithoutPieces(info).withPieces(pieces),
+      encode({ ...info, pieces }),
+      JSON.stringify(info),
+    )
+  assert.throws(() => infoWithoutPieces({ pieces }), /already has pieces/)
 })
