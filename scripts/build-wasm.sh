@@ -12,3 +12,4 @@ clang --target=wasm32 -msimd128 -O3 -ffreestanding -nostdlib -fno-ident -g0 \
   -Wl,--no-entry -Wl,--strip-all -Wl,--export=__heap_base \
   -Wl,-z,stack-size=65536 \
   -o "$out" src/catalog/record-lines.c
+chmod 644 "$out" # the linker makes it executable; the committed file is not
