@@ -45,7 +45,7 @@ export interface AnnouncerOptions {
   /** This client's peer id, 40 hex digits. */
   peerId: string
   /** The port peers connect to. */
-  port: () => number
+  port: number
   /** Connections to one HTTP(S) tracker at once. */
   maxSockets: number
   userAgent?: string
@@ -143,7 +143,7 @@ export class Announcer {
       s.sent = true
       const n = target.numbers()
       const query =
-        `info_hash=${infoHashQuery}&peer_id=${this.peerIdQuery}&port=${this.opts.port()}` +
+        `info_hash=${infoHashQuery}&peer_id=${this.peerIdQuery}&port=${this.opts.port}` +
         `&uploaded=${n.uploaded}&downloaded=${n.downloaded}&left=${n.left}&compact=1` +
         `&numwant=${event === 'stopped' ? 0 : NUMWANT}` +
         (event ? `&event=${event}` : '') +
@@ -214,7 +214,7 @@ export class Announcer {
             infoHash: target.infoHash,
             peerId: this.opts.peerId,
             announce: other,
-            port: this.opts.port(),
+            port: this.opts.port,
             getAnnounceOpts: () => target.numbers(),
           })
           c.on('update', () => hooks.onAnswer?.())
@@ -390,19 +390,15 @@ function listPeers(v: Decoded | undefined): string[] {
   return out
 }
 
-/** Percent-encodes raw bytes for a query string (RFC 3986 unreserved bytes stay as they are). */
+/** Each byte as a query string writes it: RFC 3986 unreserved bytes as they are, others as %XX. */
+const QUERY_BYTE = Array.from({ length: 256 }, (_, byte) => {
+  const c = String.fromCharCode(byte)
+  return /[A-Za-z0-9.\-_~]/.test(c) ? c : `%${byte.toString(16).padStart(2, '0').toUpperCase()}`
+})
+
+/** Percent-encodes raw bytes for a query string. */
 function encodeBytes(b: Buffer): string {
   let out = ''
-  for (const byte of b) {
-    const unreserved =
-      (byte >= 0x30 && byte <= 0x39) ||
-      (byte >= 0x41 && byte <= 0x5a) ||
-      (byte >= 0x61 && byte <= 0x7a) ||
-      byte === 0x2d ||
-      byte === 0x2e ||
-      byte === 0x5f ||
-      byte === 0x7e
-    out += unreserved ? String.fromCharCode(byte) : `%${byte.toString(16).padStart(2, '0').toUpperCase()}`
-  }
+  for (const byte of b) out += QUERY_BYTE[byte]
   return out
 }

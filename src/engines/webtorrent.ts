@@ -207,7 +207,8 @@ export class WebTorrentEngine implements Engine {
     this.client = client
     this.announcer = new Announcer({
       peerId: client.peerId,
-      port: () => this.address()?.port ?? client.torrentPort,
+      // Listening by now, on a port that stays (asking the socket is a system call per announce).
+      port: this.address()?.port ?? client.torrentPort,
       maxSockets: this.maxTrackerSockets,
       userAgent: 'aacseed',
     })

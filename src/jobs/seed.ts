@@ -5,7 +5,7 @@
  * identity stored when it was placed) still shows the data as it was when hashed, so a restart
  * never re-hashes terabytes, and a change is always re-verified.
  */
-import { close, open, read } from 'node:fs'
+import { closeSync, open, read } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CatalogStore } from '../catalog/index.js'
@@ -47,7 +47,13 @@ function readTorrentFile(path: string, recordedSize: number): Promise<Buffer> {
       // One byte more than recorded: a file that grew reads past its recorded size and is read again whole.
       const buf = Buffer.allocUnsafe(recordedSize + 1)
       read(fd, buf, 0, buf.length, 0, (readErr, n) => {
-        close(fd, () => {})
+        // Closed at once: closing a file only read waits for no disk, and a thread pool trip per
+        // file (10,000 at serve's start) costs more than the call.
+        try {
+          closeSync(fd)
+        } catch {
+          // Nothing to do: the bytes were read (or the read failed) either way.
+        }
         resolve(readErr || n !== recordedSize ? null : buf.subarray(0, n))
       })
     })
