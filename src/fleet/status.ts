@@ -72,9 +72,29 @@ export function replicationRules(config: FleetConfig): ReplicationRules {
  * the swarm).
  */
 export function fleetTorrents(db: Db, store = new FleetStore(db)): FleetTorrent[] {
-  const made = new TorrentStore(db).all()
+  const made = madeTorrents(db)
   const known = new Set(made.map((t) => t.infohash))
   return [...made, ...store.externalTorrents().filter((t) => !known.has(t.infohash))]
+}
+
+/**
+ * The torrents aacseed made, as `fleetTorrents` reads them: read again only when the table moved
+ * (`TorrentStore.signature`, the change detector coverage's own source uses for the same rows).
+ * Coverage asks for the fleet's health with every report it makes, every few seconds while
+ * serve starts over 10,000 torrents, and reading all 10,000 rows each time was the largest part
+ * of its worker's CPU there (bench:seed's scale phase, #14 §4), on the core serve's main thread
+ * shares with everything else. The rows are shared: read them, never change them.
+ */
+const madeRows = new WeakMap<Db, { signature: string; rows: readonly FleetTorrent[] }>()
+
+function madeTorrents(db: Db): readonly FleetTorrent[] {
+  const torrents = new TorrentStore(db)
+  const signature = torrents.signature()
+  const cached = madeRows.get(db)
+  if (cached?.signature === signature) return cached.rows
+  const rows = torrents.all()
+  madeRows.set(db, { signature, rows })
+  return rows
 }
 
 /** The configured seedboxes as the stored polls see them now. */
