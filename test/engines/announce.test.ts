@@ -8,7 +8,8 @@ import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { compactPeers } from '../../src/engines/announcer.js'
 import { WebTorrentEngine } from '../../src/engines/webtorrent.js'
-import { requireTool, tempDir, waitFor } from '../helpers.js'
+import { Server as TrackerServer } from 'bittorrent-tracker'
+import { freePort, requireTool, tempDir, waitFor } from '../helpers.js'
 import { infoHashOf, makeRelease, memoryLogger, mktorrent, readTree, startTracker } from './fixtures.js'
 
 interface Heard {
@@ -108,6 +109,36 @@ test('a complete torrent is announced once as a seeder (no `completed`, BEP 3); 
     heard.some((h) => h.event === 'stop' && h.addr.endsWith(`:${seederPort}`)),
   )
   assert.equal(tracker.seeders(infoHash), 1)
+})
+
+test('a torrent with a UDP tracker (BEP 15) is announced to it as a seeder once, through the Client of bittorrent-tracker', async (t) => {
+  if (!requireTool(t, 'mktorrent')) return
+  const port = await freePort()
+  const server = new TrackerServer({ udp: true, ws: false, http: false, stats: false })
+  server.on('error', () => {})
+  server.on('warning', () => {})
+  // UDP bound per family (the server's one-host form binds both sockets to it and fails).
+  const listen = server.listen.bind(server) as unknown as (
+    port: number,
+    hosts: { http: string; udp: string; udp6: string },
+    cb: () => void,
+  ) => void
+  await new Promise<void>((res) => listen(port, { http: '127.0.0.1', udp: '127.0.0.1', udp6: '::1' }, res))
+  t.after(() => new Promise<void>((res) => server.close(() => res())))
+  const heard: string[] = []
+  for (const event of ['start', 'complete', 'update', 'stop'] as const)
+    server.on(event, (_addr: string, params: { left?: number }) => heard.push(`${event}:${params.left}`))
+  const dir = tempDir(t)
+  const release = makeRelease(join(dir, 'seed'), [200_000])
+  const torrent = mktorrent(release.dir, `udp://127.0.0.1:${port}`, join(dir, 'r.torrent'))
+  const infoHash = infoHashOf(torrent)
+  const engine = await startEngine(t)
+  await engine.add({ torrent, infoHash, name: release.name, dataDir: release.root, verify: false })
+  await waitFor('the UDP tracker to list the seeder', () => (server.torrents[infoHash]?.complete ?? 0) >= 1)
+  await new Promise((r) => setTimeout(r, 500))
+  assert.deepEqual(heard, ['start:0'])
+  await engine.remove(infoHash)
+  await waitFor('the UDP tracker to hear stopped', () => heard.includes('stop:0'))
 })
 
 test('compact peer lists: IPv4 (BEP 23) and IPv6 (BEP 7), a port of 0 skipped, a trailing partial entry ignored', () => {
