@@ -637,13 +637,7 @@ function checkObject(buf: Uint8Array, start: number, end: number): RecordLineChe
   if (!seenMetadata) return problem('missing-key', 'missing top-level key "metadata"', closeColumn)
   if (aacidTypeColumn !== 0) return problem('invalid-field-type', aacidTypeMessage, aacidTypeColumn)
   if (folderTypeColumn !== 0) return problem('invalid-field-type', folderTypeMessage, folderTypeColumn)
-  aacidRawFrom = aacidFrom
-  aacidRawTo = aacidTo
-  aacidRawEscaped = aacidEscaped
-  folderRawFrom = folderFrom
-  folderRawTo = folderTo
-  folderRawEscaped = folderEscaped
-  return RAW_OK
+  return acceptedRecord(aacidFrom, aacidTo, aacidEscaped, folderFrom, folderTo, folderEscaped)
 }
 
 /**
