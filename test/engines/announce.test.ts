@@ -8,8 +8,7 @@ import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { compactPeers } from '../../src/engines/announcer.js'
 import { WebTorrentEngine } from '../../src/engines/webtorrent.js'
-import { Server as TrackerServer } from 'bittorrent-tracker'
-import { freePort, requireTool, tempDir, waitFor } from '../helpers.js'
+import { requireTool, tempDir, waitFor } from '../helpers.js'
 import { infoHashOf, makeRelease, memoryLogger, mktorrent, readTree, startTracker } from './fixtures.js'
 
 interface Heard {
@@ -113,24 +112,13 @@ test('a complete torrent is announced once as a seeder (no `completed`, BEP 3); 
 
 test('a torrent with a UDP tracker (BEP 15) is announced to it as a seeder once, through the Client of bittorrent-tracker', async (t) => {
   if (!requireTool(t, 'mktorrent')) return
-  const port = await freePort()
-  const server = new TrackerServer({ udp: true, ws: false, http: false, stats: false })
-  server.on('error', () => {})
-  server.on('warning', () => {})
-  // UDP bound per family (the server's one-host form binds both sockets to it and fails).
-  const listen = server.listen.bind(server) as unknown as (
-    port: number,
-    hosts: { http: string; udp: string; udp6: string },
-    cb: () => void,
-  ) => void
-  await new Promise<void>((res) => listen(port, { http: '127.0.0.1', udp: '127.0.0.1', udp6: '::1' }, res))
-  t.after(() => new Promise<void>((res) => server.close(() => res())))
+  const { server, udp } = await startTracker(t, { udp: true, http: false })
   const heard: string[] = []
   for (const event of ['start', 'complete', 'update', 'stop'] as const)
     server.on(event, (_addr: string, params: { left?: number }) => heard.push(`${event}:${params.left}`))
   const dir = tempDir(t)
   const release = makeRelease(join(dir, 'seed'), [200_000])
-  const torrent = mktorrent(release.dir, `udp://127.0.0.1:${port}`, join(dir, 'r.torrent'))
+  const torrent = mktorrent(release.dir, udp, join(dir, 'r.torrent'))
   const infoHash = infoHashOf(torrent)
   const engine = await startEngine(t)
   await engine.add({ torrent, infoHash, name: release.name, dataDir: release.root, verify: false })

@@ -172,31 +172,50 @@ export function readTree(dir: string): Map<string, Buffer> {
 
 export interface Tracker {
   announce: string
+  /** Its UDP announce URL (with `udp`). */
+  udp: string
+  port: number
   server: TrackerServer
   /** Seeders the tracker knows for this infohash. */
   seeders(infoHash: string): number
 }
 
-/** A bittorrent-tracker HTTP server on 127.0.0.1 (UDP and WebSocket off), closed after the test. */
+/**
+ * A bittorrent-tracker server on 127.0.0.1 (HTTP; UDP too with `udp`, on 127.0.0.1 and ::1;
+ * no HTTP with `http: false`; never WebSocket), closed after the test.
+ */
 export async function startTracker(
   t: TestContext,
-  opts: { intervalMs?: number; host?: string } = {},
+  opts: { intervalMs?: number; host?: string; udp?: boolean; http?: boolean } = {},
 ): Promise<Tracker> {
   const host = opts.host ?? '127.0.0.1'
   const port = await freePort()
   const server = new TrackerServer({
-    udp: false,
+    udp: opts.udp ?? false,
     ws: false,
-    http: true,
+    http: opts.http ?? true,
     stats: false,
     interval: opts.intervalMs ?? 60_000,
   })
   server.on('error', () => {})
   server.on('warning', () => {})
-  await new Promise<void>((res) => server.listen(port, host, res))
+  if (opts.udp) {
+    // UDP bound per family: the server's one-host form binds both UDP sockets to it and fails.
+    // (The shared type declaration knows only the string form of the host.)
+    const listen = server.listen.bind(server) as unknown as (
+      port: number,
+      hosts: { http: string; udp: string; udp6: string },
+      cb: () => void,
+    ) => void
+    await new Promise<void>((res) => listen(port, { http: host, udp: host, udp6: '::1' }, res))
+  } else {
+    await new Promise<void>((res) => server.listen(port, host, res))
+  }
   t.after(() => new Promise<void>((res) => server.close(() => res())))
   return {
     announce: `http://${host}:${port}/announce`,
+    udp: `udp://${host}:${port}`,
+    port,
     server,
     seeders: (h) => server.torrents[h]?.complete ?? 0,
   }

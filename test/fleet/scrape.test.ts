@@ -9,7 +9,6 @@ import { createHash } from 'node:crypto'
 import { createSocket } from 'node:dgram'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
-import { Server as TrackerServer } from 'bittorrent-tracker'
 import { torrentList } from '../../src/publish/index.js'
 import { openDatabase } from '../../src/db/index.js'
 import { FleetStore, scrapeSwarm } from '../../src/fleet/index.js'
@@ -17,31 +16,20 @@ import { parseScrapeResponse, scrapeTracker, scrapeUrl, ScrapeError } from '../.
 import { encode } from '../../src/torrents/index.js'
 import { freePort, tempDir } from '../helpers.js'
 import { fleetConfig, insertTorrent } from './support.js'
+import { startTracker } from '../engines/fixtures.js'
 
 const hash = (i: number): string => createHash('sha1').update(`scrape ${i}`).digest('hex')
 
 async function tracker(
   t: TestContext,
 ): Promise<{ http: string; udp: string; announce(h: string, seeder: boolean, n: number): Promise<void> }> {
-  const port = await freePort()
-  const server = new TrackerServer({ udp: true, ws: false, http: true, stats: false })
-  server.on('error', () => {})
-  server.on('warning', () => {})
-  // UDP bound per family: the server's one-host form binds both sockets to it and fails.
-  // (The shared type declaration knows only the string form of the host.)
-  const listen = server.listen.bind(server) as unknown as (
-    port: number,
-    hosts: { http: string; udp: string; udp6: string },
-    cb: () => void,
-  ) => void
-  await new Promise<void>((res) => listen(port, { http: '127.0.0.1', udp: '127.0.0.1', udp6: '::1' }, res))
-  t.after(() => new Promise<void>((res) => server.close(() => res())))
+  const { port, udp } = await startTracker(t, { udp: true })
   const enc = (hex: string) =>
     [...Buffer.from(hex, 'hex')].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('')
   let peer = 0
   return {
     http: `http://127.0.0.1:${port}/announce`,
-    udp: `udp://127.0.0.1:${port}`,
+    udp,
     async announce(h, seeder, n) {
       for (let i = 0; i < n; i++) {
         const id = createHash('sha1').update(`peer ${peer++}`).digest('hex')
