@@ -546,17 +546,13 @@ export class WebTorrentEngine implements Engine {
           if (torrent.destroyed || typeof torrent.length !== 'number' || !torrent.bitfield)
             // Nothing known yet (a magnet): bittorrent-tracker's stand-in, so no tracker takes it for a seeder.
             return { uploaded: torrent.uploaded || 0, downloaded: torrent.received || 0, left: 16384 }
-          let present = 0
-          if (torrent.done) present = torrent.length
-          else {
-            const count = torrent.pieces.length
-            for (let i = 0; i < count; i++)
-              if (torrent.bitfield.get(i))
-                present += i === count - 1 ? torrent.lastPieceLength : torrent.pieceLength
-          }
           // `downloaded` is what came from peers: data already on disk was not downloaded (a
           // private tracker counts it against the ratio).
-          return { uploaded: torrent.uploaded, downloaded: torrent.received, left: torrent.length - present }
+          return {
+            uploaded: torrent.uploaded,
+            downloaded: torrent.received,
+            left: torrent.length - verifiedBytes(torrent),
+          }
         },
         addPeer: (addr) => {
           if (!torrent.destroyed) torrent.addPeer(addr)
@@ -594,17 +590,10 @@ export class WebTorrentEngine implements Engine {
 
   /** Verified bytes come from the piece bitfield (webtorrent's `downloaded` also counts partial pieces). */
   private numbers(e: Entry, t: Torrent): Entry['last'] {
-    const bits = t.bitfield
     const totalBytes = typeof t.length === 'number' ? t.length : e.last.totalBytes
     const uploaded = e.uploadedBefore + t.uploaded
-    if (!bits) return { bytesPresent: 0, totalBytes, uploaded }
-    if (t.done) return { bytesPresent: totalBytes, totalBytes, uploaded }
-    const count = t.pieces.length
-    let bytesPresent = 0
-    for (let i = 0; i < count; i++) {
-      if (bits.get(i)) bytesPresent += i === count - 1 ? t.lastPieceLength : t.pieceLength
-    }
-    return { bytesPresent, totalBytes, uploaded }
+    if (!t.bitfield) return { bytesPresent: 0, totalBytes, uploaded }
+    return { bytesPresent: verifiedBytes(t), totalBytes, uploaded }
   }
 
   private requireOpen(): void {
@@ -655,6 +644,17 @@ export function addWithoutDuplicateScan(
   if (scan.length === 1)
     torrent.removeListener(PRIVATE_DUPLICATE_SCAN, scan[0] as (...args: unknown[]) => void)
   return torrent
+}
+
+/** The bytes of `t`'s verified pieces; its metadata and bitfield must be known. */
+function verifiedBytes(t: Torrent): number {
+  if (t.done) return t.length
+  const bits = t.bitfield!
+  const count = t.pieces.length
+  let bytes = 0
+  for (let i = 0; i < count; i++)
+    if (bits.get(i)) bytes += i === count - 1 ? t.lastPieceLength : t.pieceLength
+  return bytes
 }
 
 /** The event `client.add` checks for duplicates on (see `addWithoutDuplicateScan`). */
