@@ -222,7 +222,7 @@ export class DelugeEngine implements RemoteEngine {
       }
     }
     await this.label(t.infoHash, [...this.settings.labels, ...(t.labels ?? [])])
-    this.log.info({ infoHash: t.infoHash, name: t.name, dir }, `deluge: torrent ${result}`)
+    this.log.debug?.({ infoHash: t.infoHash, name: t.name, dir }, `deluge: torrent ${result}`)
     return result
   }
 
@@ -262,7 +262,7 @@ export class DelugeEngine implements RemoteEngine {
   async remove(infoHash: string, opts: { deleteData?: boolean } = {}): Promise<void> {
     if (!(await this.has(infoHash))) return
     await this.core('core.remove_torrent', [infoHash, opts.deleteData === true])
-    this.log.info({ infoHash, deleteData: opts.deleteData === true }, 'deluge: torrent removed')
+    this.log.debug?.({ infoHash, deleteData: opts.deleteData === true }, 'deluge: torrent removed')
   }
 
   async close(): Promise<void> {

@@ -168,7 +168,13 @@ export interface RemoteEngine extends Engine {
   remove(infoHash: string, opts?: { deleteData?: boolean }): Promise<void>
 }
 
-/** A pino logger fits this shape; so does a test's array of lines. */
+/**
+ * A pino logger fits this shape; so does a test's array of lines. What happens to one torrent as
+ * planned (added, already present, removed) is a `debug` line: serve hands an engine 10,000
+ * torrents at every start, and journald would store a line for each; the jobs log their counts.
+ * A torrent's trouble (a tracker warning, a failure, a check forced) is a `warn` or `error` line
+ * of its own.
+ */
 export interface EngineLogger {
   info(fields: Record<string, unknown>, msg: string): void
   warn(fields: Record<string, unknown>, msg: string): void

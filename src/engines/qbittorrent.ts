@@ -161,7 +161,7 @@ export class QBittorrentEngine implements RemoteEngine {
     checkEngineTorrent(this.kind, t)
     const savepath = mapPath(t.dataDir, this.settings.pathMap)
     if (await this.has(t.infoHash)) {
-      this.log.info({ infoHash: t.infoHash, name: t.name }, 'qbittorrent: torrent already present')
+      this.log.debug?.({ infoHash: t.infoHash, name: t.name }, 'qbittorrent: torrent already present')
       return 'duplicate'
     }
     const v5 = await this.isV5()
@@ -182,7 +182,7 @@ export class QBittorrentEngine implements RemoteEngine {
     // `Fails.` is also a duplicate that arrived between our look and the add; the daemon adds asynchronously.
     for (let i = 0; i < 50; i++) {
       if (await this.has(t.infoHash)) {
-        this.log.info({ infoHash: t.infoHash, name: t.name, savepath }, 'qbittorrent: torrent added')
+        this.log.debug?.({ infoHash: t.infoHash, name: t.name, savepath }, 'qbittorrent: torrent added')
         return answer === 'Ok.' ? 'added' : 'duplicate'
       }
       await new Promise((r) => setTimeout(r, 100))
@@ -234,7 +234,7 @@ export class QBittorrentEngine implements RemoteEngine {
       'torrents/delete',
       form({ hashes: infoHash, deleteFiles: String(opts.deleteData === true) }),
     )
-    this.log.info({ infoHash, deleteData: opts.deleteData === true }, 'qbittorrent: torrent removed')
+    this.log.debug?.({ infoHash, deleteData: opts.deleteData === true }, 'qbittorrent: torrent removed')
   }
 
   async close(): Promise<void> {

@@ -179,7 +179,7 @@ export class RTorrentEngine implements RemoteEngine {
     checkEngineTorrent(this.kind, t)
     const dir = mapPath(t.dataDir, this.settings.pathMap)
     if (await this.has(t.infoHash)) {
-      this.log.info({ infoHash: t.infoHash, name: t.name }, 'rtorrent: torrent already present')
+      this.log.debug?.({ infoHash: t.infoHash, name: t.name }, 'rtorrent: torrent already present')
       return 'duplicate'
     }
     const labels = [...new Set([...this.settings.labels, ...(t.labels ?? [])])]
@@ -190,7 +190,7 @@ export class RTorrentEngine implements RemoteEngine {
     await this.call('load.raw_start_verbose', ['', t.torrent, ...commands])
     for (let i = 0; i < 50; i++) {
       if (await this.has(t.infoHash)) {
-        this.log.info({ infoHash: t.infoHash, name: t.name, dir }, 'rtorrent: torrent added')
+        this.log.debug?.({ infoHash: t.infoHash, name: t.name, dir }, 'rtorrent: torrent added')
         return 'added'
       }
       await new Promise((r) => setTimeout(r, 100))
@@ -255,7 +255,7 @@ export class RTorrentEngine implements RemoteEngine {
         throw new EngineError('engine-rejected', `rtorrent: refusing to delete ${JSON.stringify(path)}`)
       await this.call('execute.throw', ['', 'rm', '-rf', '--', path])
     }
-    this.log.info({ infoHash, deleteData: opts.deleteData === true }, 'rtorrent: torrent removed')
+    this.log.debug?.({ infoHash, deleteData: opts.deleteData === true }, 'rtorrent: torrent removed')
   }
 
   async close(): Promise<void> {

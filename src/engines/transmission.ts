@@ -202,7 +202,7 @@ export class TransmissionEngine implements RemoteEngine {
           await this.rpc.call('torrent-verify', { ids: [hash] })
         }
       }
-      this.log.info(fields, 'transmission: torrent added')
+      this.log.debug?.(fields, 'transmission: torrent added')
       return 'added'
     }
     // Already there: make sure it seeds from our data and carries our labels.
@@ -230,14 +230,14 @@ export class TransmissionEngine implements RemoteEngine {
       if (merged.length !== have.length) await this.rpc.call('torrent-set', { ids: [hash], labels: merged })
     }
     if (verify) await this.rpc.call('torrent-verify', { ids: [hash] })
-    this.log.info({ ...fields, verify }, 'transmission: torrent already present')
+    this.log.debug?.({ ...fields, verify }, 'transmission: torrent already present')
     return 'duplicate'
   }
 
   async remove(infoHash: string, opts: { deleteData?: boolean } = {}): Promise<void> {
     await this.ensureSession()
     await this.rpc.call('torrent-remove', { ids: [infoHash], 'delete-local-data': opts.deleteData === true })
-    this.log.info({ infoHash, deleteData: opts.deleteData === true }, 'transmission: torrent removed')
+    this.log.debug?.({ infoHash, deleteData: opts.deleteData === true }, 'transmission: torrent removed')
   }
 
   async resume(infoHash: string, opts: { verify?: boolean } = {}): Promise<void> {

@@ -425,7 +425,7 @@ export class WebTorrentEngine implements Engine {
       torrent.once('close', onClose)
     })
     const n = this.numbers(entry, torrent)
-    this.log.info(
+    this.log.debug?.(
       { ...fields, verified: t.verify, bytesPresent: n.bytesPresent, totalBytes: n.totalBytes },
       'webtorrent: torrent added',
     )
@@ -503,7 +503,7 @@ export class WebTorrentEngine implements Engine {
     this.entries.delete(infoHash)
     entry.removed = true
     await leave(entry)
-    this.log.info({ infoHash, name: entry.name }, 'webtorrent: torrent removed')
+    this.log.debug?.({ infoHash, name: entry.name }, 'webtorrent: torrent removed')
   }
 
   async list(): Promise<EngineTorrentStatus[]> {

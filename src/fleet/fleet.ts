@@ -319,7 +319,7 @@ export class Fleet {
             errorCode: null,
             error: null,
           })
-          this.log.info(
+          this.log.debug?.(
             { seedbox: task.seedbox, torrent: torrent.name, action: task.action, outcome },
             `fleet: ${task.action} on ${task.seedbox}`,
           )

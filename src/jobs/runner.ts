@@ -303,7 +303,10 @@ export class JobRunner {
     const { id, trigger } = run
     const log = this.#log.child({ job: job.name, run: id })
     const started = performance.now()
-    log.info({ trigger }, `job ${job.name} started`)
+    // A scheduled run's start is routine (engine_status every minute, or every second in
+    // bench:seed): its one info line is the one that ends it, with its counts and duration.
+    if (trigger === 'schedule') log.debug({ trigger }, `job ${job.name} started`)
+    else log.info({ trigger }, `job ${job.name} started`)
     let counts: JobCounts | null = null
     let failure: unknown
     let failed = false

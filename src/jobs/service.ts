@@ -15,7 +15,7 @@ import { makeSettings, publishList } from '../publish/index.js'
 import { makeTorrents } from '../torrents/index.js'
 import { catalogLock, type Leases } from './leases.js'
 import { JobRunner, type JobDefinition } from './runner.js'
-import type { JobCounts } from './runs.js'
+import type { JobCounts, JobRun } from './runs.js'
 import { seedTorrents } from './seed.js'
 
 export interface ServiceDeps {
@@ -156,6 +156,30 @@ export function jobDefinitions({ config, db, engine, logger, leases }: ServiceDe
   }))
 }
 
+/** The start-up runs of `seed` and `engine_status`, for serve's one start-up line. */
+export interface StartupRuns {
+  seed: JobRun
+  status: JobRun
+}
+
+/**
+ * serve's start-up in one line: journald gets this instead of a line per torrent (the engines log
+ * those at debug level). Failed torrents have their own warning lines (the seed job's).
+ */
+export function startupSummary(runs: StartupRuns): string {
+  const seed = runs.seed.counts
+  const status = runs.status.counts
+  const parts: string[] = []
+  if (seed)
+    parts.push(
+      `${seed.added ?? 0} added, ${seed.already ?? 0} already there, ${seed.verified ?? 0} verified, ${seed.failed ?? 0} failed`,
+    )
+  else parts.push(`seed job ${runs.seed.outcome}${runs.seed.error ? `: ${runs.seed.error}` : ''}`)
+  if (status) parts.push(`${status.torrents ?? 0} in the engine, ${status.seeding ?? 0} seeding so far`)
+  else parts.push(`engine status ${runs.status.outcome}${runs.status.error ? `: ${runs.status.error}` : ''}`)
+  return parts.join('; ')
+}
+
 export class Service {
   readonly runner: JobRunner
 
@@ -190,12 +214,13 @@ export class Service {
    * seeding within seconds), then schedules the jobs and brings the catalog and torrents up to
    * date in the background.
    */
-  async start(): Promise<void> {
+  async start(): Promise<StartupRuns> {
     this.runner.validate()
     this.runner.start()
-    await this.runner.runNow('seed', 'startup')
-    await this.runner.runNow('engine_status', 'startup')
+    const seed = await this.runner.runNow('seed', 'startup')
+    const status = await this.runner.runNow('engine_status', 'startup')
     void this.catchUp()
+    return { seed, status }
   }
 
   private async catchUp(): Promise<void> {

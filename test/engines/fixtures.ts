@@ -485,7 +485,7 @@ export function bytesReadSoFar(): number {
 }
 
 export interface LogLine {
-  level: 'info' | 'warn' | 'error'
+  level: 'debug' | 'info' | 'warn' | 'error'
   msg: string
   fields: Record<string, unknown>
 }
@@ -497,5 +497,5 @@ export function memoryLogger(): EngineLogger & { lines: LogLine[] } {
     (fields: Record<string, unknown>, msg: string): void => {
       lines.push({ level, msg, fields })
     }
-  return { lines, info: at('info'), warn: at('warn'), error: at('error') }
+  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
 }

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { type ChildProcess } from 'node:child_process'
-import { readdirSync, writeFileSync } from 'node:fs'
+import { readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
@@ -255,4 +255,60 @@ test('with Transmission unreachable or refusing the credentials, serve keeps run
     child.kill('SIGTERM')
     assert.equal(await exited, 0)
   }
+})
+
+test('serve over many torrents logs one start-up summary, not a line per torrent; a torrent failing still has its own warning', async (t) => {
+  const dir = tempDir(t)
+  const ranges = 60
+  writeSampleRelease({
+    root: join(dir, 'releases'),
+    seed: 5,
+    collections: [{ name: 'zlib3_records', kind: 'records', ranges, recordsPerRange: 5 }],
+  })
+  const tracker = await startTracker(t)
+  const config = writeConfig(dir, baseToml(tracker.announce, await freePort()))
+  const first = start(t, dir, config)
+  await waitFor(
+    'all torrents seeding',
+    async () => {
+      if (first.child.exitCode !== null)
+        throw new Error(`serve exited ${first.child.exitCode}:\n${first.output()}`)
+      const st = (await runs(first)).filter((r) => r.job === 'engine_status' && r.outcome === 'ok')
+      return st.some((r) => r.counts?.seeding === ranges)
+    },
+    60_000,
+    300,
+  )
+  assert.equal((await stop(first)).code, 0, first.output())
+
+  // A restart seeds every torrent at start-up; one release's data has gone meanwhile.
+  const names = readdirSync(join(dir, 'releases')).sort()
+  assert.equal(names.length, ranges)
+  const gone = names[0]!
+  rmSync(join(dir, 'releases', gone))
+  const again = start(t, dir, config)
+  await waitFor('the start-up summary', () => again.output().includes('aacseed serving after'), 30_000, 100)
+  assert.equal((await stop(again)).code, 0, again.output())
+  const lines = again
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown> & { level: number; msg: string })
+  // Info and below (JSON: level 30 is info): nothing that names one torrent, and far fewer lines than torrents.
+  const info = lines.filter((l) => l.level <= 30)
+  const perTorrent = info.filter((l) => 'infoHash' in l || 'torrent' in l || 'name' in l)
+  assert.deepEqual(perTorrent, [], 'no info line per torrent')
+  assert.ok(info.length < ranges / 2, `${info.length} info lines for ${ranges} torrents:\n${again.output()}`)
+  const summary = lines.filter((l) => l.msg.startsWith('aacseed serving after'))
+  assert.equal(summary.length, 1, again.output())
+  const s = summary[0] as unknown as { msg: string; startupMs: number; seed: Record<string, number> }
+  assert.ok(s.startupMs > 0)
+  assert.equal(s.seed.added, ranges - 1)
+  assert.equal(s.seed.failed, 1)
+  assert.match(s.msg, new RegExp(`${ranges - 1} added, 0 already there, 0 verified, 1 failed`))
+  // The torrent in trouble keeps its own warning line, naming it.
+  assert.ok(
+    lines.some((l) => l.level === 40 && typeof l.torrent === 'string' && gone.startsWith(l.torrent)),
+    again.output(),
+  )
 })
