@@ -168,6 +168,10 @@ export class DelugeEngine implements RemoteEngine {
     this.log.info({ url: this.display, version: i.version }, 'deluge: connected')
   }
 
+  async ping(): Promise<void> {
+    await this.info()
+  }
+
   async info(): Promise<RemoteInfo> {
     const t0 = performance.now()
     const version = await this.core('daemon.get_version', [])

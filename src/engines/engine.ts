@@ -93,6 +93,12 @@ export interface Engine {
   remove(infoHash: string, opts?: { deleteData?: false }): Promise<void>
   list(): Promise<EngineTorrentStatus[]>
   /**
+   * Resolves when the engine works (WebTorrent: open and its client has not failed; a daemon:
+   * its version call answers), without reading any torrent: /healthz asks every few seconds, and
+   * `list()` over 10,000 torrents is tens of milliseconds here or a large RPC answer from a daemon.
+   */
+  ping(): Promise<void>
+  /**
    * Resolves a magnet link to its .torrent through the swarm (BEP 9 metadata exchange), without
    * downloading data. Only engines that can hand the .torrent back implement it.
    */

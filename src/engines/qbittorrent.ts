@@ -147,6 +147,10 @@ export class QBittorrentEngine implements RemoteEngine {
     this.log.info({ url: this.display, version: i.version, webapi: i.apiVersion }, 'qbittorrent: connected')
   }
 
+  async ping(): Promise<void> {
+    await this.info()
+  }
+
   async info(): Promise<RemoteInfo> {
     const t0 = performance.now()
     const version = (await this.get('app/version')).trim()

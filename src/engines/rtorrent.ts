@@ -166,6 +166,10 @@ export class RTorrentEngine implements RemoteEngine {
     this.log.info({ url: this.display, version: i.version, api: i.apiVersion }, 'rtorrent: connected')
   }
 
+  async ping(): Promise<void> {
+    await this.info()
+  }
+
   async info(): Promise<RemoteInfo> {
     const t0 = performance.now()
     const version = await this.call('system.client_version', [])

@@ -146,6 +146,10 @@ export class TransmissionEngine implements RemoteEngine {
     )
   }
 
+  async ping(): Promise<void> {
+    await this.info()
+  }
+
   async info(): Promise<RemoteInfo> {
     const t0 = performance.now()
     const args = await this.rpc.call('session-get', { fields: ['version', 'rpc-version'] })

@@ -496,6 +496,10 @@ export class WebTorrentEngine implements Engine {
     }
   }
 
+  async ping(): Promise<void> {
+    this.requireClient()
+  }
+
   async remove(infoHash: string, _opts?: { deleteData?: false }): Promise<void> {
     this.requireOpen()
     const entry = this.entries.get(infoHash)

@@ -15,7 +15,8 @@
  *                              seeded, on seedboxes, swarm buckets
  *   GET  /torrents.json        the published torrent list, with live swarm and seeding figures
  *   GET  /torrents/NAME.torrent  each published .torrent file (see torrent-files.ts)
- *   GET  /healthz              200 when the database and the engine answer, else 503
+ *   GET  /healthz              200 when the database and the engine answer, else 503; torrent counts
+ *                              and the first few in trouble
  *   GET  /metrics              Prometheus text format
  *
  * Reads come from their own database connection and from one coverage snapshot per database
@@ -112,6 +113,27 @@ const JSON_TYPE = 'application/json; charset=utf-8'
 const COVERAGE_SUMMARY_KEY = 'coverage::false'
 const TIMELINE_KEY = 'timeline:'
 const ENGINE_TIMEOUT_MS = 3000
+/** The problem torrents /healthz names: a probe's answer stays small whatever the number of torrents. */
+export const HEALTHZ_PROBLEMS = 10
+const PROBLEM_STATES = new Set(['error', 'missing'])
+
+/** /healthz's torrent figures, read from one coverage report. */
+function healthzTorrents(snap: CoverageSnapshot): NonNullable<HealthzResponse['torrents']> {
+  const first: Array<{ name: string; infohash: string; engine_state: string }> = []
+  let problems = 0
+  for (const t of snap.report.torrents) {
+    if (t.engineState === null || !PROBLEM_STATES.has(t.engineState)) continue
+    problems++
+    if (first.length < HEALTHZ_PROBLEMS)
+      first.push({ name: t.name, infohash: t.infohash, engine_state: t.engineState })
+  }
+  return {
+    total: snap.report.engine.torrents,
+    states: snap.report.engine.states,
+    problems,
+    first_problems: first,
+  }
+}
 
 export function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase()
@@ -288,6 +310,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
   const script = dashboardScript()
   const units = unitsScript()
   let refreshedGeneration = -1
+  let healthz: { generation: number; torrents: NonNullable<HealthzResponse['torrents']> } | null = null
 
   /** The current snapshot; on a new generation, the metrics follow it. */
   const snapshot = (): CoverageSnapshot => {
@@ -714,6 +737,14 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
       }
     }
     const ok = database.ok && (engine?.ok ?? true)
+    // The same report as the other views; never waited for (a probe must answer during start-up).
+    let torrents: HealthzResponse['torrents'] = null
+    if (opts.coverage.hasSnapshot) {
+      const snap = snapshot()
+      if (healthz?.generation !== snap.generation)
+        healthz = { generation: snap.generation, torrents: healthzTorrents(snap) }
+      torrents = healthz.torrents
+    }
     return reply
       .code(ok ? 200 : 503)
       .type(JSON_TYPE)
@@ -723,6 +754,7 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
         version: opts.version,
         database,
         engine,
+        torrents,
       } satisfies HealthzResponse)
   })
 

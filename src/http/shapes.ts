@@ -71,4 +71,15 @@ export interface HealthzResponse {
   version: string
   database: { ok: boolean; error?: string }
   engine: { ok: boolean; kind: string; error?: string } | null
+  /**
+   * From the current coverage report (the one /api/torrents and /metrics read); null before the
+   * first one. `problems` counts the torrents whose engine state is error or missing;
+   * `first_problems` names at most `HEALTHZ_PROBLEMS` of them, whatever the number of torrents.
+   */
+  torrents: {
+    total: number
+    states: Record<string, number>
+    problems: number
+    first_problems: Array<{ name: string; infohash: string; engine_state: string }>
+  } | null
 }

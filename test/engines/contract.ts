@@ -120,6 +120,8 @@ export function contractSuite(kind: RemoteKind, opts: { http?: boolean } = {}): 
       assert.match(info.version, VERSION[kind])
       assert.ok(info.latencyMs >= 0)
       measured.version = info.version
+      // /healthz's probe: the same answer, nothing more.
+      await engine.ping()
     })
 
     test('add, then the daemon verifies it to 100% against the existing data', async (t) => {

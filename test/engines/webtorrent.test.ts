@@ -377,3 +377,10 @@ test("the sockets an engine opens to peers get coalesced writes: found by the 'w
     assert.equal(socket.writableCorked, 1, 'the write is held for the end of the turn')
   }
 })
+
+test('ping answers while the engine is open and fails once it is closed', async (t) => {
+  const engine = await startEngine(t)
+  await engine.ping()
+  await engine.close()
+  await assert.rejects(engine.ping(), (e: unknown) => isEngineError(e, 'engine-closed'))
+})

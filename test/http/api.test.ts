@@ -15,7 +15,11 @@ import {
 } from '../../src/coverage/index.js'
 import { EngineStatusStore } from '../../src/engines/index.js'
 import { timelineRows } from '../../src/http/dashboard/client.js'
-import { runnerJobs, tokenMatches, type JobsApi } from '../../src/http/index.js'
+import { runnerJobs, startServeHttp, tokenMatches, type JobsApi } from '../../src/http/index.js'
+import { HEALTHZ_PROBLEMS } from '../../src/http/server.js'
+import type { HealthzResponse } from '../../src/http/shapes.js'
+import { pino } from 'pino'
+import { FakeEngine } from '../support/fake-engine.js'
 import { JobRunner } from '../../src/jobs/index.js'
 import { publishList } from '../../src/publish/index.js'
 import { FleetStore } from '../../src/fleet/index.js'
@@ -486,11 +490,14 @@ test('GET /healthz: database and engine; 503 when the engine does not answer', a
   const ok = apiServer(t, tree, { engine: { kind: 'webtorrent', check: async () => undefined } }).app
   const r = await ok.inject('/healthz')
   assert.equal(r.statusCode, 200)
+  const seeding = Math.ceil(tree.infohashes.length / 2)
+  const torrents = { total: seeding, states: { seeding }, problems: 0, first_problems: [] }
   assert.deepEqual(r.json(), {
     status: 'ok',
     version: '9.9.9-test',
     database: { ok: true },
     engine: { ok: true, kind: 'webtorrent' },
+    torrents,
   })
   const down = apiServer(t, tree, {
     engine: {
@@ -510,6 +517,7 @@ test('GET /healthz: database and engine; 503 when the engine does not answer', a
       kind: 'transmission',
       error: 'transmission: connection refused at http://127.0.0.1:9/transmission/rpc',
     },
+    torrents,
   })
   assert.equal((await apiServer(t, tree).app.inject('/healthz')).json<{ engine: unknown }>().engine, null)
 })
@@ -739,4 +747,85 @@ test('coverage takes the health state as it is: fleetCoverageInputs passes the f
   assert.equal(read.fleet.get('a'.repeat(40))!.health, 'lost')
   assert.equal(read.swarm.get('a'.repeat(40))!.seeders, 7)
   assert.deepEqual(read.upstream, [])
+})
+
+test('GET /healthz stays small whatever the number of torrents: counts, the problems total and the first few', async (t) => {
+  const tree = await apiTree(t)
+  const real = apiServer(t, tree).coverage
+  const base = real.current()
+  const template = base.report.torrents[0]!
+  // 10,000 torrents, one in four failing in the engine: the report every view reads, made large.
+  const many = Array.from({ length: 10_000 }, (_, i) => ({
+    ...template,
+    name: `${template.name}-${i}`,
+    infohash: i.toString(16).padStart(40, '0'),
+    engineState: i % 4 === 0 ? 'error' : i % 4 === 1 ? 'missing' : 'seeding',
+  }))
+  const big = {
+    ...base,
+    generation: base.generation + 1,
+    report: {
+      ...base.report,
+      torrents: many,
+      engine: { torrents: 10_000, states: { seeding: 5000, error: 2500, missing: 2500 } },
+    },
+  }
+  const coverage = new Proxy(real, {
+    get(target, key) {
+      if (key === 'current') return () => big
+      const v: unknown = Reflect.get(target, key, target)
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
+    },
+  })
+  const { app } = apiServer(t, tree, {
+    coverage,
+    engine: { kind: 'webtorrent', check: async () => undefined },
+  })
+  const r = await app.inject('/healthz')
+  assert.equal(r.statusCode, 200, 'torrents in trouble do not make serve unhealthy')
+  const body = r.json<HealthzResponse>()
+  assert.equal(body.torrents?.total, 10_000)
+  assert.deepEqual(body.torrents?.states, { seeding: 5000, error: 2500, missing: 2500 })
+  assert.equal(body.torrents?.problems, 5000)
+  assert.equal(body.torrents?.first_problems.length, HEALTHZ_PROBLEMS)
+  assert.deepEqual(body.torrents?.first_problems[1], {
+    name: `${template.name}-1`,
+    infohash: (1).toString(16).padStart(40, '0'),
+    engine_state: 'missing',
+  })
+  assert.ok(r.body.length < 4096, `a probe's answer of ${r.body.length} bytes`)
+})
+
+test("serve's /healthz asks the engine whether it works, never for its list of torrents", async (t) => {
+  const tree = await apiTree(t)
+  const calls = { list: 0, ping: 0 }
+  const engine = new (class extends FakeEngine {
+    override async list() {
+      calls.list++
+      return super.list()
+    }
+    override async ping() {
+      calls.ping++
+    }
+  })()
+  const jobs: JobsApi = {
+    schedules: () => ({}),
+    running: () => [],
+    recentRuns: () => [],
+    start: () => Promise.reject(new Error('no jobs here')),
+  }
+  const server = await startServeHttp({
+    config: { ...tree.config, http: { ...tree.config.http, host: '127.0.0.1', port: 0 } },
+    engine,
+    jobs,
+    logger: pino({ level: 'silent' }),
+    env: {},
+    inputs: fakeInputs(tree.infohashes),
+  })
+  t.after(() => server.close())
+  for (let i = 0; i < 3; i++) {
+    const r = await fetch(`${server.url}healthz`)
+    assert.equal(r.status, 200)
+  }
+  assert.deepEqual(calls, { list: 0, ping: 3 })
 })

@@ -23,6 +23,7 @@ export class FakeEngine implements Engine {
   private readonly held = new Map<string, Held>()
 
   async start(): Promise<void> {}
+  async ping(): Promise<void> {}
   async close(): Promise<void> {}
 
   async add(t: EngineTorrent): Promise<AddResult> {
