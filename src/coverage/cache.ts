@@ -6,7 +6,8 @@
  * own connection, and each finished run is a commit to `job_runs`) and every CLI run in another
  * process invalidates the report. `invalidate()` is for writes made through the same connection
  * (tests) and for inputs that live outside the database. While a long scan commits every few
- * seconds, recomputation is limited to once per `minIntervalMs`; readers get the previous report
+ * seconds, recomputation is limited to once per `minIntervalMs`, and to once per `costFactor`
+ * times what the last one took (see `DEFAULT_COST_FACTOR`); readers get the previous report
  * meanwhile. The data version itself is read at most every `checkIntervalMs`. Each recomputation gets the
  * next `generation`, which the HTTP layer uses for ETags
  * and its own caches.
@@ -62,6 +63,11 @@ export interface CoverageCacheOptions {
   inputs: CoverageInputs
   /** Shortest time between two recomputations (default 2000 ms). */
   minIntervalMs?: number
+  /**
+   * Shortest time between two recomputations as a multiple of what the last one took (default
+   * `DEFAULT_COST_FACTOR`); 0: `minIntervalMs` alone.
+   */
+  costFactor?: number
   /** Shortest time between two looks at the database's data version (default 200 ms). */
   checkIntervalMs?: number
   /** Called after each recomputation (e.g. to refresh metrics). */
@@ -74,11 +80,23 @@ export interface CoverageCacheOptions {
 
 const toBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength)
 
+/**
+ * The next recomputation starts at least 5 times the last one's duration after the last one
+ * started: coverage then takes at most about a fifth of a core, however often the database changes. While serve starts
+ * over 10,000 torrents (engine_status rewriting the engine's states on every poll) a report took
+ * a second or more of a core that the engine's adds and the API share, every 2 s; the dashboard
+ * now follows a few seconds later there, and as before (every 2 s) wherever a report is cheap.
+ */
+export const DEFAULT_COST_FACTOR = 5
+
 export class CoverageCache {
   readonly #db: Db
   readonly #inputs: CoverageInputs
   #source: CoverageSource | undefined
   readonly #minIntervalMs: number
+  readonly #costFactor: number
+  /** What the last recomputation took, from its start to its report being published (ms). */
+  #lastCostMs = 0
   readonly #checkIntervalMs: number
   readonly #onRecompute: ((s: CoverageSnapshot) => void) | undefined
   readonly #now: () => number
@@ -102,6 +120,7 @@ export class CoverageCache {
     this.#workerOptions = opts.worker
     this.#onError = opts.onError
     this.#minIntervalMs = opts.minIntervalMs ?? 2000
+    this.#costFactor = opts.costFactor ?? DEFAULT_COST_FACTOR
     this.#checkIntervalMs = opts.checkIntervalMs ?? 200
     this.#onRecompute = opts.onRecompute
     this.#now = opts.now ?? Date.now
@@ -111,6 +130,11 @@ export class CoverageCache {
   /** Marks the report stale: the next `current()` recomputes it (subject to the interval). */
   invalidate(): void {
     this.#dirty = true
+  }
+
+  /** The shortest time from the last recomputation to the next. */
+  #intervalMs(): number {
+    return Math.max(this.#minIntervalMs, this.#costFactor * this.#lastCostMs)
   }
 
   /** Recomputes on the next `current()`, whatever the interval. */
@@ -133,7 +157,7 @@ export class CoverageCache {
     this.#checkedAtMs = now
     const version = this.#dataVersion.get() as number
     if (version !== this.#seenVersion) this.#dirty = true
-    if (this.#snapshot && (!this.#dirty || this.#now() - this.#computedAtMs < this.#minIntervalMs))
+    if (this.#snapshot && (!this.#dirty || this.#now() - this.#computedAtMs < this.#intervalMs()))
       return this.#snapshot
     if (this.#workerOptions && this.#snapshot) {
       if (!this.#inFlight) void this.#recomputeInWorker(version)
@@ -142,9 +166,11 @@ export class CoverageCache {
     this.#seenVersion = version
     this.#dirty = false
     const started = performance.now()
+    const startedAtMs = this.#now()
     this.#source ??= new CoverageSource(this.#db, this.#inputs)
     const report = computeCoverage(this.#source.read())
     this.#computedAtMs = this.#now()
+    this.#lastCostMs = this.#computedAtMs - startedAtMs
     this.#publish({
       generation: ++this.#generation,
       computedAt: new Date(this.#computedAtMs).toISOString(),
@@ -246,6 +272,8 @@ export class CoverageCache {
       const onExit = (code: number): void => fail(`coverage worker exited with code ${code}`)
       const finish = (): void => {
         const b = begin!
+        // The whole round trip: reading and computing in the worker, and the slices handed over.
+        this.#lastCostMs = this.#now() - this.#computedAtMs
         this.#generation = Math.max(this.#generation, generation)
         this.#publish({
           generation,

@@ -151,6 +151,46 @@ test('the coverage cache recomputes when another connection commits, at most onc
   assert.equal(recomputed, 3)
 })
 
+test('a costly recomputation holds off the next one for five times its duration, however often the database changes', async (t) => {
+  const tree = await catalogedTree(t)
+  const writer = openDatabase(tree.db)
+  const reader = openDatabase(tree.db, { readonly: true })
+  t.after(() => {
+    reader.close()
+    writer.close()
+  })
+  let now = 1_000_000
+  // Each recomputation takes 1 s of (fake) time: its inputs are slow to read.
+  const slow = { read: () => ((now += 1000), NO_EXTERNAL_INPUTS.read()) }
+  const cache = new CoverageCache({ db: reader, inputs: slow, minIntervalMs: 2000, now: () => now })
+  assert.equal(cache.current().generation, 1)
+  const engineReport = (n: number) =>
+    new EngineStatusStore(writer).record(
+      'webtorrent',
+      Array.from({ length: n }, (_, i) => ({
+        infoHash: i.toString(16).padStart(40, '0'),
+        name: `t${i}`,
+        state: 'seeding' as const,
+        bytesPresent: 1,
+        totalBytes: 1,
+        uploaded: 0,
+        peers: 0,
+        error: null,
+      })),
+    )
+  // The engine's state changes every second, as engine_status reports torrents being added.
+  for (let i = 1; i <= 4; i++) {
+    engineReport(i)
+    now += 1000
+    assert.equal(cache.current().generation, 1, `${i} s after: within 5 × 1 s of the last start`)
+  }
+  engineReport(5)
+  now += 1000
+  const second = cache.current()
+  assert.equal(second.generation, 2, '5 s after the costly one: recomputed')
+  assert.equal(second.report.engine.torrents, 5)
+})
+
 test('with a worker thread the cache answers the last report at once and publishes the same report as in process, recomputed there', async (t) => {
   const tree = await catalogedTree(t)
   const m = await runCli(['torrents', 'make', '--json'], { env: tree.env })
