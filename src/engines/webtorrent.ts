@@ -116,7 +116,12 @@ export class WebTorrentEngine implements Engine {
   private readonly entries = new Map<string, Entry>()
   private readonly log: EngineLogger
   private readonly pool: FilePool
-  private readonly reads: BatchedReads
+  /**
+   * The chunk store class every torrent's store is made from. One class per engine, not one per
+   * torrent: a class built for each add was about 1 KB of closures and prototype per torrent, and
+   * gave each store its own hidden classes, so the read path saw as many shapes as torrents.
+   */
+  private readonly Store: ReturnType<typeof pooledChunkStore>
   private readonly slabs: SlabPool | undefined
   private readonly verifySlots: Semaphore
   private readonly announceSlots: Semaphore
@@ -133,7 +138,8 @@ export class WebTorrentEngine implements Engine {
     this.pool = new FilePool(opts.maxOpenFiles ?? 512)
     const slabBytes = opts.uploadBufferBytes ?? 16 * 2 ** 20
     this.slabs = slabBytes > 0 ? new SlabPool(slabBytes) : undefined
-    this.reads = { batchBytes: opts.batchReadBytes ?? 2 ** 20, slabs: this.slabs }
+    const reads: BatchedReads = { batchBytes: opts.batchReadBytes ?? 2 ** 20, slabs: this.slabs }
+    this.Store = pooledChunkStore(this.pool, reads)
     this.verifySlots = new Semaphore(opts.maxConcurrentVerifications ?? 2)
     this.announceSlots = new Semaphore(opts.maxConcurrentAnnounces ?? 256)
     this.maxTrackerSockets = opts.maxTrackerSockets ?? 32
@@ -332,7 +338,7 @@ export class WebTorrentEngine implements Engine {
       // Nothing on disk: a startup bitfield of no pieces, so webtorrent verifies none (it hashes
       // only pieces a startup bitfield marks as held) instead of reading every one of them.
       ...(t.download && t.absent ? { bitfield: new Uint8Array(Math.ceil(t.absent.pieceCount / 8)) } : {}),
-      store: pooledChunkStore(this.pool, this.reads),
+      store: this.Store,
       // The OS page cache already holds hot pieces, and 1,000 torrents × 20 cached pieces
       // (webtorrent's default) of up to 16 MiB each would be far too much memory.
       storeCacheSlots: 0,
@@ -444,7 +450,7 @@ export class WebTorrentEngine implements Engine {
       )
     const torrent = client.add(magnet, {
       path: opts.dataDir,
-      store: pooledChunkStore(this.pool, this.reads),
+      store: this.Store,
       storeCacheSlots: 0,
       destroyStoreOnDestroy: false,
     })
