@@ -26,9 +26,10 @@ export interface CommandEntry {
   /**
    * Started by bin/aacseed.js before the rest of the CLI loads, from the bare arguments: for threads
    * that take long to boot, so that they boot beside the process's own single-threaded start-up
-   * rather than after it. Not run for --help; a failure is ignored, as `prestart`'s is.
+   * rather than after it, and for work to hand them. Not run for --help; a failure is ignored, as
+   * `prestart`'s is. A command with `early` runs its `prestart` only when `early` did not run.
    */
-  early?(): Promise<void>
+  early?(ctx: PrestartContext): Promise<void>
   /**
    * The command's modules and config load only once `prestart` has settled: for a prestart that
    * sets work going as early as it can (torrents make's head start), which loading beside it
@@ -78,11 +79,16 @@ export const commandEntries: CommandEntry[] = [
     summary:
       'make the missing .torrent files for everything cataloged and problem-free, and publish the list',
     load: async () => (await import('./torrents.js')).torrentsMake,
-    // A hash worker takes ~70 ms of CPU to boot: it starts first, beside the loading of the CLI.
-    early: async () => (await import('../../torrents/hash-pool.js')).prestartHashWorkers(),
-    // The hash workers boot during start-up (if `early` has not started them), and one begins on
-    // the first torrent as soon as the config and the catalog are read (torrents/head-start.ts).
+    // A hash worker takes ~50 ms of CPU to boot: it starts first, beside the loading of the CLI,
+    // and is handed the first torrent (torrents/head-start.ts) as soon as the config and the
+    // catalog are read, before the CLI itself loads, so that it waits for work as little as can be.
+    early: async (ctx) => {
+      ;(await import('../../torrents/hash-pool.js')).prestartHashWorkers()
+      ;(await import('../../torrents/head-start.js')).torrentsMakeHeadStart(ctx)
+    },
+    // The same when the CLI runs without bin/aacseed.js's `early` (main called in a process).
     prestart: async (ctx) => {
+      if (earlyStarted) return
       ;(await import('../../torrents/hash-pool.js')).prestartHashWorkers()
       ;(await import('../../torrents/head-start.js')).torrentsMakeHeadStart(ctx)
     },
@@ -205,10 +211,15 @@ export function asksForHelp(args: string[]): boolean {
   return args.some((a) => a === '--help' || a === '-h')
 }
 
+/** Whether `startEarly` ran a command's `early` work in this process (then `prestart` need not). */
+let earlyStarted = false
+
 /** Runs the `early` work of the command `argv` names (bin/aacseed.js, before the CLI loads). */
 export async function startEarly(argv: string[]): Promise<void> {
   const [entry, rest] = findCommand(argv)
-  if (entry?.early && !asksForHelp(rest)) await entry.early().catch(() => {})
+  if (!entry?.early || asksForHelp(rest)) return
+  earlyStarted = true
+  await entry.early({ args: rest, env: process.env, cwd: process.cwd() }).catch(() => {})
 }
 
 /** The value of `--db` in a command's unparsed arguments, if it has one. */
