@@ -28,7 +28,15 @@ export interface StoredEngineStatus extends EngineTorrentStatus {
 interface Written {
   engine: string
   dataVersion: number
-  rows: Map<string, EngineTorrentStatus>
+  /**
+   * By infohash: the status last written, and the report that last listed it. Kept and updated
+   * from one report to the next, not rebuilt: a map of 10,000 new statuses per poll outlived the
+   * young generation (it is kept until the next poll) and was old-generation garbage at every
+   * poll. An unchanged torrent keeps its entry and its old status; only changes allocate.
+   */
+  rows: Map<string, { status: EngineTorrentStatus; report: number }>
+  /** Counts the reports written while valid; the entries' `report` is compared with it. */
+  report: number
   /** When the timestamps of every row last moved (ms). */
   stampedAt: number
 }
@@ -68,22 +76,40 @@ export class EngineStatusStore {
   record(engine: string, statuses: readonly EngineTorrentStatus[], at = new Date().toISOString()): void {
     const prev = written.get(this.db)
     const valid = prev !== undefined && prev.engine === engine && prev.dataVersion === this.#dataVersion()
-    const rows = new Map<string, EngineTorrentStatus>()
-    // Forgotten first: if the transaction fails, the next report is written in full.
+    // Forgotten first: if the transaction fails, the next report is written in full (with a new map).
     written.delete(this.db)
+    const rows = valid ? prev.rows : new Map<string, { status: EngineTorrentStatus; report: number }>()
+    const report = valid ? prev.report + 1 : 0
     const now = Date.parse(at)
     const stamp = !valid || !(now - prev.stampedAt < TIMESTAMPS_EVERY_MS && now >= prev.stampedAt)
     this.db.transaction(() => {
       const upsert = this.#upsert()
+      // Entries this report lists; fewer than the map holds: some torrents are gone.
+      let listed = 0
       for (const s of statuses) {
-        rows.set(s.infoHash, s)
-        const before = valid ? prev.rows.get(s.infoHash) : undefined
-        if (before === undefined || !sameStatus(before, s))
+        let row = rows.get(s.infoHash)
+        if (row === undefined) {
+          row = { status: s, report: -1 }
+          rows.set(s.infoHash, row)
           upsert.run({ ...s, engine, seedingAt: s.state === 'seeding' ? at : null, at })
+        } else if (!sameStatus(row.status, s)) {
+          row.status = s
+          upsert.run({ ...s, engine, seedingAt: s.state === 'seeding' ? at : null, at })
+        }
+        if (row.report !== report) {
+          row.report = report
+          listed++
+        }
       }
       if (valid) {
-        const remove = this.db.prepare('DELETE FROM engine_torrents WHERE infohash = ? AND engine = ?')
-        for (const infoHash of prev.rows.keys()) if (!rows.has(infoHash)) remove.run(infoHash, engine)
+        if (listed < rows.size) {
+          const remove = this.db.prepare('DELETE FROM engine_torrents WHERE infohash = ? AND engine = ?')
+          rows.forEach((row, infoHash) => {
+            if (row.report === report) return
+            remove.run(infoHash, engine)
+            rows.delete(infoHash)
+          })
+        }
         // The rows left unchanged: the same timestamps the upsert gives them.
         if (stamp)
           this.db
@@ -101,6 +127,7 @@ export class EngineStatusStore {
       engine,
       dataVersion: this.#dataVersion(),
       rows,
+      report,
       stampedAt: !stamp && valid ? prev.stampedAt : now,
     })
   }

@@ -72,6 +72,32 @@ test('EngineStatusStore.record: changed, unchanged, new and vanished torrents, r
     ],
   )
   assert.equal(store.signature(), `3:${T(late)}:${T(late)}`)
+
+  // As many torrents as before, not the same ones: t3 vanishes as t2 comes back (written anew).
+  store.record('webtorrent', [status(1), status(2, { uploaded: 9 }), status(4)], T(late + 1))
+  assert.deepEqual(
+    [...rows().values()].map((x) => [x.name, x.uploaded, x.updatedAt]),
+    [
+      ['t1', 0, T(late)],
+      ['t2', 9, T(late + 1)],
+      ['t4', 0, T(late)],
+    ],
+  )
+  // And t3 back, unchanged since it vanished: written again, not taken for known.
+  store.record(
+    'webtorrent',
+    [status(1), status(2, { uploaded: 9 }), status(3, { state: 'error', error: 'gone' }), status(4)],
+    T(late + 2),
+  )
+  assert.deepEqual(
+    [...rows().values()].map((x) => [x.name, x.state, x.updatedAt]),
+    [
+      ['t1', 'seeding', T(late)],
+      ['t2', 'seeding', T(late + 1)],
+      ['t3', 'error', T(late + 2)],
+      ['t4', 'seeding', T(late)],
+    ],
+  )
 })
 
 test('EngineStatusStore.record: a write by another connection in between is not overlooked', (t) => {
