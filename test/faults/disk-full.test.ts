@@ -69,7 +69,8 @@ test('disk full: torrents make with the output folder on a full disk names the t
   if (!disk) return
   const root = tree(t)
   const db = join(tempDir(t), 'aacseed.db')
-  assert.equal(cli(t, ['scan', root], db).code, 0)
+  const scanned = cli(t, ['scan', root], db)
+  assert.equal(scanned.code, 0, scanned.stderr)
   const out = join(disk, 'torrents')
   const filler = fill(disk, 0)
   const r = cli(t, ['torrents', 'make'], db, out)
@@ -85,7 +86,8 @@ test('disk full: torrents make with the output folder on a full disk names the t
   assert.ok(!hasStack(r.stderr), r.stderr)
   // With the folder in place and the disk full, it is the torrent file that cannot be written.
   rmSync(filler)
-  cli(t, ['torrents', 'make'], db, out) // makes it; now remove and refill
+  const made = cli(t, ['torrents', 'make'], db, out) // makes it; now remove and refill
+  assert.equal(made.code, 0, made.stderr)
   rmSync(torrent)
   fill(disk, 0)
   const r2 = cli(t, ['torrents', 'make'], db, out)
