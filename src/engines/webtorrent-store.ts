@@ -13,7 +13,7 @@
  * Peers request 16 KiB blocks, and webtorrent asks the store for each block on its own: a
  * 2 GiB upload is 131,072 `pread`s through libuv's thread pool. With `batchBytes`, the requests
  * of one turn of the event loop are read together (see `flush`), into buffers used again (see
- * `SlabPool`). A shared read cache of 1 MiB windows, tried before, cut the reads as much but cost
+ * `SlabPool`), and answered in the order they were asked for (see `answer`). A shared read cache of 1 MiB windows, tried before, cut the reads as much but cost
  * more CPU in garbage collection than it saved; it was removed. webtorrent's `storeCacheSlots`
  * cache is per torrent and keeps whole pieces (20 × up to 16 MiB for each of thousands of
  * torrents), so it stays off.
@@ -236,6 +236,15 @@ interface PendingBlock {
   readonly cb: (err: Error | null, buf?: Uint8Array) => void
 }
 
+interface Answer {
+  readonly cb: (err: Error | null, buf?: Uint8Array) => void
+  ready: boolean
+  err: Error | null
+  buf: Uint8Array | undefined
+}
+
+const DONE: Answer = { cb: () => {}, ready: true, err: null, buf: undefined }
+
 interface StoreFile {
   path: string
   offset: number
@@ -268,6 +277,9 @@ export function pooledChunkStore(
     private closed = false
     /** Block requests waiting for the end of this turn of the event loop; see `flush`. */
     private pending: PendingBlock[] | null = null
+    /** Block requests not yet answered, in the order they were asked for; see `answer`. */
+    private answers: Answer[] = []
+    private answered = 0
 
     constructor(chunkLength: number, opts: ChunkStoreOptions) {
       this.chunkLength = chunkLength
@@ -300,7 +312,9 @@ export function pooledChunkStore(
           this.pending = []
           setImmediate(this.flush)
         }
-        this.pending.push({ at: start + from, length: len, cb })
+        const answer: Answer = { cb, ready: false, err: null, buf: undefined }
+        this.answers.push(answer)
+        this.pending.push({ at: start + from, length: len, cb: (err, buf) => this.answer(answer, err, buf) })
         return
       }
       const buf = Buffer.allocUnsafe(len)
@@ -363,6 +377,35 @@ export function pooledChunkStore(
             }
           },
         )
+      }
+    }
+
+    /**
+     * Answers block requests in the order they were asked for (a block read sooner waits for
+     * those asked before it). The runs of one turn are read in parallel in libuv's thread pool
+     * and finish in any order: uploading the 2 GiB benchmark release to libtorrent, a quarter of
+     * the blocks went out before blocks asked for earlier, and libtorrent spent more CPU taking
+     * them (page faults of its downloader: 89,000 to 99,000 against 55,000 to 79,000 in order).
+     * Answered in order, back to back on a shared machine (4 pairs), libtorrent took 9.3 to
+     * 11.5 s (median 9.7) and 7.6 to 8.1 s of CPU, against 10.4 to 11.1 s (median 10.8) and
+     * 7.8 to 9.0 s.
+     */
+    private answer(a: Answer, err: Error | null, buf?: Uint8Array): void {
+      a.ready = true
+      a.err = err
+      a.buf = buf
+      const q = this.answers
+      while (this.answered < q.length && q[this.answered]!.ready) {
+        const next = q[this.answered]!
+        q[this.answered++] = DONE
+        next.cb(next.err, next.buf)
+      }
+      if (this.answered === q.length) {
+        q.length = 0
+        this.answered = 0
+      } else if (this.answered > 1024 && this.answered * 2 > q.length) {
+        this.answers = q.slice(this.answered)
+        this.answered = 0
       }
     }
 

@@ -249,6 +249,41 @@ test('batched block reads: blocks asked in one turn that follow one another are 
   assert.match(String((settled[3] as PromiseRejectedResult).reason), /short read/)
 })
 
+test('batched block reads are answered in the order they were asked for, whichever read finishes first', async (t) => {
+  const dir = tempDir(t)
+  const release = makeRelease(dir, [20, 30, 18])
+  const { data, files } = storeLayout(release)
+  // Reads of the second file finish 50 ms late: without ordering, the block of the first file
+  // asked after them would be answered first.
+  class SlowPool extends FilePool {
+    override async use<T>(path: string, mode: 'r' | 'rw', fn: (fh: FileHandle) => Promise<T>): Promise<T> {
+      if (path.endsWith(release.files[1]!.path)) await new Promise((res) => setTimeout(res, 50))
+      return await super.use(path, mode, fn)
+    }
+  }
+  const pool = new SlowPool(4)
+  t.after(() => pool.closeAll())
+  const Store = pooledChunkStore(pool, { batchBytes: 8 })
+  const store = new Store(32, { path: dir, files, length: data.length, name: release.name })
+  const answered: string[] = []
+  const get = (i: number, offset: number, length: number): Promise<void> =>
+    new Promise((res) =>
+      store.get(i, { offset, length }, (err, buf) => {
+        answered.push(err ? `${i}:${offset} ${err.message}` : `${i}:${offset}`)
+        if (buf) assert.deepEqual(Buffer.from(buf), data.subarray(i * 32 + offset, i * 32 + offset + length))
+        res()
+      }),
+    )
+  // Piece 1 bytes 8-11 and 0-3 lie in the slow file 1, piece 0 bytes 0-7 in file 0; piece 1
+  // bytes 20-23, past the end of file 2 cut short, fail in their turn.
+  const last = join(release.dir, release.files[2]!.path)
+  writeFileSync(last, readFileSync(last).subarray(0, 2))
+  await Promise.all([get(1, 8, 4), get(0, 0, 4), get(1, 0, 4), get(1, 20, 4), get(0, 4, 4)])
+  assert.deepEqual(answered.slice(0, 3), ['1:8', '0:0', '1:0'])
+  assert.match(answered[3]!, /^1:20 short read/)
+  assert.equal(answered[4], '0:4')
+})
+
 /** A connected pair of real sockets on 127.0.0.1: `sock` as a server accepted it, `client` its peer. */
 async function loopbackPair(t: TestContext): Promise<{ client: net.Socket; sock: net.Socket }> {
   const server = net.createServer()
