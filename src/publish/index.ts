@@ -26,10 +26,17 @@ export function torrentListJson(db: Db, config: Config): string {
   return publishedListJson(db, config, upstreamFlags(db))
 }
 
-/** Rewrites the list file (`torrents.list_path`); null when none is configured. */
-export function publishList(db: Db, config: Config): Promise<string> | null {
+/**
+ * Rewrites the list file (`torrents.list_path`); null when none is configured. `blocking`: for a
+ * CLI process (see `publishTorrentList`).
+ */
+export function publishList(
+  db: Db,
+  config: Config,
+  opts: { blocking?: boolean } = {},
+): Promise<string> | null {
   if (!config.torrents.list_path) return null
-  return publishTorrentList(config.torrents.list_path, torrentList(db, config))
+  return publishTorrentList(config.torrents.list_path, torrentList(db, config), opts)
 }
 
 export { makeSettings } from './make-settings.js'

@@ -4,12 +4,13 @@
  * atomic publishing at the end.
  */
 import { createHash } from 'node:crypto'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { mkdir, readFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { torrentFileName } from '../aac/index.js'
 import { magnetLink } from './magnet.js'
 import type { TorrentRow } from './store.js'
-import { writeFileAtomic } from './write.js'
+import { writeFileAtomic, writeFileAtomicSync } from './write.js'
 
 /** Swarm and seeding figures; zero/null until health tracking fills them. */
 export interface SwarmFigures {
@@ -182,14 +183,30 @@ export function formatTorrentList(entries: readonly PublishedListEntry[], format
   }
 }
 
-/** Writes the JSON list atomically, so a web server never serves half of it. */
+/**
+ * Writes the JSON list atomically, so a web server never serves half of it. `blocking`: in
+ * blocking calls, for a CLI process that has nothing else to do (see `writeFileAtomicSync`).
+ */
 export async function publishTorrentList(
   path: string,
   entries: readonly PublishedListEntry[],
+  opts: { blocking?: boolean } = {},
 ): Promise<string> {
-  await mkdir(dirname(path), { recursive: true })
   const bytes = Buffer.from(formatTorrentList(entries, 'json'))
   // Republished after every status run: rewritten only when its figures moved.
+  if (opts.blocking) {
+    mkdirSync(dirname(path), { recursive: true })
+    let current: Buffer | null
+    try {
+      current = readFileSync(path)
+    } catch {
+      current = null
+    }
+    if (current === null || !current.equals(bytes))
+      writeFileAtomicSync(path, bytes, 0o644, 'the torrent list')
+    return path
+  }
+  await mkdir(dirname(path), { recursive: true })
   const current = await readFile(path).catch(() => null)
   if (current === null || !current.equals(bytes))
     await writeFileAtomic(path, bytes, 0o644, 'the torrent list')

@@ -8,7 +8,7 @@
  *   (`torrent-conflict`); one with the same infohash is adopted (and refreshed if only its
  *   trackers, web seeds or comment differ).
  */
-import { lstatSync, type BigIntStats } from 'node:fs'
+import { lstatSync, mkdirSync, readFileSync, type BigIntStats } from 'node:fs'
 import { lstat, mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { torrentFileName } from '../aac/index.js'
@@ -33,7 +33,7 @@ import {
 import { releaseTorrentFiles } from './paths.js'
 import { resolvePieceLength } from './piece-length.js'
 import { TorrentStore, type NewTorrentRow, type TorrentRow } from './store.js'
-import { writeFileAtomic } from './write.js'
+import { writeFileAtomic, writeFileAtomicSync } from './write.js'
 
 /** Fixed, without a version: a new aacseed must make the same bytes as the old one. */
 export const CREATED_BY = 'aacseed'
@@ -111,7 +111,11 @@ export async function makeTorrents(opts: MakeOptions): Promise<MakeReport> {
   const catalog = new CatalogStore(opts.db)
   const store = new TorrentStore(opts.db)
   const outDir = opts.outDir ?? opts.torrents.out_dir
-  await mkdir(outDir, { recursive: true })
+  // A CLI process (`callerHashes`) has nothing else to do: blocking calls spare it a round trip
+  // through the thread pool each (~0.3 ms apiece on the 2-core bench machine).
+  const blocking = opts.callerHashes ?? false
+  if (blocking) mkdirSync(outDir, { recursive: true })
+  else await mkdir(outDir, { recursive: true })
   const report: MakeReport = { made: [], unchanged: 0, withProblems: 0, problems: [], trialRows: [] }
   const todo: CatalogRelease[] = []
   for (const r of catalog.releases()) {
@@ -243,12 +247,21 @@ async function makeOne(
   if (changed !== null) throw changed
   const torrentPath = join(outDir, torrentFileName(r.name))
   let outcome: MadeTorrent['outcome'] = 'made'
-  const old = await readFile(torrentPath).catch((e: NodeJS.ErrnoException) => {
+  const blocking = opts.callerHashes ?? false
+  const unreadable = (e: NodeJS.ErrnoException): null => {
     if (e.code === 'ENOENT') return null
     throw new AacseedError('torrent-unreadable', `cannot read existing ${torrentPath}: ${e.code}`, {
       path: torrentPath,
     })
-  })
+  }
+  let old: Buffer | null
+  if (blocking) {
+    try {
+      old = readFileSync(torrentPath)
+    } catch (e) {
+      old = unreadable(e as NodeJS.ErrnoException)
+    }
+  } else old = await readFile(torrentPath).catch(unreadable)
   if (old !== null) {
     let oldHash: string
     try {
@@ -271,8 +284,10 @@ async function makeOne(
     }
     outcome = 'adopted'
   }
-  if (old === null || !old.equals(built.torrent))
-    await writeFileAtomic(torrentPath, built.torrent, 0o644, 'the torrent file')
+  if (old === null || !old.equals(built.torrent)) {
+    if (blocking) writeFileAtomicSync(torrentPath, built.torrent, 0o644, 'the torrent file')
+    else await writeFileAtomic(torrentPath, built.torrent, 0o644, 'the torrent file')
+  }
   const row: NewTorrentRow = {
     name: r.name,
     kind: r.kind,
@@ -381,7 +396,14 @@ async function unchangedFiles(
       { path: dataPath },
     )
   }
-  const st = await lstat(dataPath, { bigint: true }).catch(() => changed(r.name))
+  let st: BigIntStats
+  if (blocking) {
+    try {
+      st = lstatSync(dataPath, { bigint: true })
+    } catch {
+      st = changed(r.name)
+    }
+  } else st = await lstat(dataPath, { bigint: true }).catch(() => changed(r.name))
   if (r.kind === 'meta') {
     if (!st.isFile() || `${st.size}:${st.mtimeNs}:${st.ino}` !== r.identity) changed(r.name)
     return { files: releaseTorrentFiles(r, () => catalog.dataFiles(r.id)), checked: Promise.resolve() }

@@ -4,6 +4,7 @@
  * name starts with '.' and never ends in `.torrent`, so nothing mistakes it for a target.
  */
 import { randomBytes } from 'node:crypto'
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { open, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { environmentError } from '../fs.js'
@@ -67,5 +68,58 @@ async function writeAtomic(path: string, bytes: Uint8Array, mode: number): Promi
     await dir.sync()
   } finally {
     await dir.close()
+  }
+}
+
+/**
+ * `writeFileAtomic` in blocking calls, for a CLI process whose event loop has nothing else to do
+ * (`torrents make`): each call through the thread pool is a round trip between threads, and
+ * the eight of an atomic write took ~4 ms where these take ~2 on the 2-core bench machine. The
+ * same steps, fsyncs and errors.
+ */
+export function writeFileAtomicSync(path: string, bytes: Uint8Array, mode = 0o644, what = 'the file'): void {
+  try {
+    writeAtomicSync(path, bytes, mode)
+  } catch (e) {
+    throw environmentError(e, `writing ${what}`, path) ?? e
+  }
+}
+
+function writeAtomicSync(path: string, bytes: Uint8Array, mode: number): void {
+  const tmp = tempPathFor(path)
+  const fd = openSync(tmp, 'wx', mode)
+  // Linux releases a descriptor even when close fails: it is never closed twice (its number may
+  // already be another thread's file).
+  let closed = false
+  try {
+    for (let at = 0; at < bytes.length;)
+      at += writeSync(fd, bytes, at, Math.min(WRITE_SLICE, bytes.length - at))
+    fsyncSync(fd)
+    closed = true
+    closeSync(fd)
+  } catch (e) {
+    if (!closed) ignore(() => closeSync(fd))
+    ignore(() => unlinkSync(tmp))
+    throw e
+  }
+  try {
+    renameSync(tmp, path)
+  } catch (e) {
+    ignore(() => unlinkSync(tmp))
+    throw e
+  }
+  const dir = openSync(dirname(path), 'r')
+  try {
+    fsyncSync(dir)
+  } finally {
+    closeSync(dir)
+  }
+}
+
+function ignore(f: () => void): void {
+  try {
+    f()
+  } catch {
+    // cleaning up after the error that is thrown
   }
 }

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { isAtomicTempName, writeFileAtomic } from '../../src/torrents/index.js'
+import { writeFileAtomicSync } from '../../src/torrents/write.js'
 import { tempDir, waitFor } from '../helpers.js'
 
 test('writes, replaces, and leaves nothing else behind', async (t) => {
@@ -18,6 +19,26 @@ test('writes, replaces, and leaves nothing else behind', async (t) => {
     code: 'ENOENT',
   })
   assert.deepEqual(readdirSync(dir), ['x.torrent'])
+})
+
+test('the blocking variant writes, replaces, sets the mode, and leaves nothing else behind', (t) => {
+  const dir = tempDir(t)
+  const target = join(dir, 'x.torrent')
+  writeFileAtomicSync(target, Buffer.from('first'), 0o600)
+  assert.equal(readFileSync(target, 'utf8'), 'first')
+  assert.equal(statSync(target).mode & 0o777, 0o600)
+  writeFileAtomicSync(target, Buffer.alloc(20 << 20, 0x61))
+  assert.equal(statSync(target).size, 20 << 20)
+  assert.equal(statSync(target).mode & 0o777, 0o644)
+  assert.deepEqual(readdirSync(dir), ['x.torrent'])
+  assert.throws(() => writeFileAtomicSync(join(dir, 'missing', 'y.torrent'), Buffer.from('z')), {
+    code: 'ENOENT',
+  })
+  // A target that cannot be replaced (a folder of that name): the temp file is removed.
+  mkdirSync(join(dir, 'z.torrent'))
+  writeFileSync(join(dir, 'z.torrent', 'inside'), '')
+  assert.throws(() => writeFileAtomicSync(join(dir, 'z.torrent'), Buffer.from('z')))
+  assert.deepEqual(readdirSync(dir).sort(), ['x.torrent', 'z.torrent'])
 })
 
 const SIZE = 512 << 20

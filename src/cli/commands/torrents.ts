@@ -126,7 +126,7 @@ export const torrentsMake = defineCommand({
         trial === null
           ? await cliLeases(db, ctx).with(['catalog'], 'torrents make', async () => {
               const r = await make()
-              await (await publish()).publishList(db, config)
+              await (await publish()).publishList(db, config, { blocking: true })
               return r
             })
           : await make()
