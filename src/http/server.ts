@@ -738,9 +738,11 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     }
     const ok = database.ok && (engine?.ok ?? true)
     // The same report as the other views; never waited for (a probe must answer during start-up).
+    // Read from the cache as is: a new report's metrics and bodies are left for the requests
+    // that need them, not made on a probe.
     let torrents: HealthzResponse['torrents'] = null
     if (opts.coverage.hasSnapshot) {
-      const snap = snapshot()
+      const snap = opts.coverage.current()
       if (healthz?.generation !== snap.generation)
         healthz = { generation: snap.generation, torrents: healthzTorrents(snap) }
       torrents = healthz.torrents
