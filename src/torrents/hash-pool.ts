@@ -1,10 +1,10 @@
 /**
  * Hash workers started before they are needed. Booting a worker thread (a V8 isolate, Node's
  * bootstrap, the worker's modules) costs 40–70 ms of CPU, more than its share of hashing a
- * 64 MiB release. `aacseed torrents make` starts them as the command begins (`prestart` in
- * cli/commands/index.ts): they boot on the core that the single-threaded start-up (imports,
- * config, catalog, checking the files) leaves idle, and take their first span the moment the
- * file list is known. Idle, a pooled worker does not keep the process alive (`unref`), so a
+ * 64 MiB release. `aacseed torrents make` starts them first thing (`early` in
+ * cli/commands/index.ts, run by bin/aacseed.js): they boot on the core that the single-threaded
+ * start-up (imports, config, catalog, checking the files) leaves idle, and take their first span
+ * the moment the file list is known. Idle, a pooled worker does not keep the process alive (`unref`), so a
  * run with nothing to hash exits as before.
  *
  * This module imports nothing but `node:worker_threads` and `node:os`: it is loaded before the

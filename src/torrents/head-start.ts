@@ -1,13 +1,14 @@
 /**
  * `aacseed torrents make`'s head start. A CLI process spends its first ~0.15 s on one core
  * loading modules, the config and the catalog, while the pre-started hash worker waits idle on
- * the other. Before any of that, this reads the few settings it needs from the config as
- * written (not validated: the schema and zod take most of the config's load time), guesses the
- * first job from the catalog, and sets the idle worker hashing it (`startHeadStart`). The command
- * then runs as ever, with the validated config, its lease and its checks of the files against
- * the disk; it adopts the hashing when it asks for the very same job and stops it otherwise.
- * Either way the pieces are the SHA-1 of the same bytes. Hashing only reads: nothing is written,
- * and any error here is left for the command to meet and report.
+ * the other. Before any of that (bin/aacseed.js runs it before the CLI loads), this reads the few
+ * settings it needs from the config as written (not validated: the schema and zod take most of
+ * the config's load time), guesses the first job from the catalog, and sets the idle worker
+ * hashing it (`startHeadStart`). The command then runs as ever, with the validated config, its
+ * lease and its checks of the files against the disk; it adopts the hashing when it asks for the
+ * very same job and stops it otherwise. Either way the pieces are the SHA-1 of the same bytes.
+ * Hashing only reads: nothing is written, and any error here is left for the command to meet
+ * and report.
  */
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
