@@ -60,6 +60,14 @@ export const COPY_STATES: readonly CopyState[] = [
   'missing',
 ]
 
+/**
+ * A copy its client cannot seed from as it stands: a local error, or its data gone. What every
+ * view counts or names as a torrent in trouble (health, /healthz, the fleet, the status job).
+ */
+export function isFailedCopy(state: string | null): state is 'error' | 'missing' {
+  return state === 'error' || state === 'missing'
+}
+
 export interface EngineTorrentStatus {
   infoHash: string
   name: string

@@ -12,6 +12,7 @@ export {
   COPY_STATES,
   EngineError,
   isEngineError,
+  isFailedCopy,
   silentLogger,
   type AddResult,
   type CopyState,

@@ -12,7 +12,7 @@
 import { readFile } from 'node:fs/promises'
 import type { Config } from '../config/index.js'
 import type { Db } from '../db/index.js'
-import { isEngineError, type EngineLogger } from '../engines/index.js'
+import { isEngineError, isFailedCopy, type EngineLogger } from '../engines/index.js'
 import { AacseedError, errorMessage } from '../errors.js'
 import { redactUrl } from '../log/redact.js'
 import { FleetError } from './errors.js'
@@ -207,7 +207,7 @@ export class Fleet {
       seedbox: c.seedbox,
       infohash: c.infohash,
       complete: c.state === 'seeding',
-      active: c.state !== 'stopped' && c.state !== 'error' && c.state !== 'missing',
+      active: c.state !== 'stopped' && !isFailedCopy(c.state),
     }))
     const input: PlacementInput = {
       torrents: [...torrents.values()].map((t) => ({

@@ -5,7 +5,7 @@
  * /metrics, the dashboard, the published list and /torrents.json) reads `torrentHealth`'s
  * answer, through `readHealth` (src/fleet/status.ts); nothing else counts copies.
  */
-import type { CopyState } from '../engines/engine.js'
+import { isFailedCopy, type CopyState } from '../engines/engine.js'
 
 export type { CopyState } from '../engines/engine.js'
 /**
@@ -200,7 +200,7 @@ export function torrentHealth(input: HealthInput): TorrentHealthReport[] {
         counted: countLocal && local.state === 'seeding',
         error: local.error,
       })
-      if (local.state === 'error' || local.state === 'missing')
+      if (isFailedCopy(local.state))
         errors.push({
           seedbox: 'local',
           kind: 'local',
@@ -219,8 +219,8 @@ export function torrentHealth(input: HealthInput): TorrentHealthReport[] {
         counted: c.state === 'seeding' && holdsPlacements(box.status),
         error: c.errorString || (c.error !== 0 ? `error ${c.error}` : null),
       })
-      if (c.state === 'error' || c.state === 'missing' || c.error !== 0) {
-        const isLocal = c.state === 'error' || c.state === 'missing'
+      const isLocal = isFailedCopy(c.state)
+      if (isLocal || c.error !== 0) {
         errors.push({
           seedbox: c.seedbox,
           kind: isLocal ? 'local' : 'tracker',

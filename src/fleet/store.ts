@@ -34,6 +34,7 @@
  */
 import type { Statement } from 'better-sqlite3'
 import type { Db } from '../db/index.js'
+import { isFailedCopy } from '../engines/engine.js'
 import type { SeedboxPoll, SeedboxTorrent } from './seedbox.js'
 
 /** What the fleet needs of a torrent, whether aacseed made it or it came from a seed plan. */
@@ -133,7 +134,7 @@ export class FleetStore {
    */
   recordPoll(seedbox: string, url: string, poll: SeedboxPoll, at: string): void {
     const db = this.db
-    const errors = poll.torrents.filter((t) => t.state === 'error' || t.state === 'missing').length
+    const errors = poll.torrents.filter((t) => isFailedCopy(t.state)).length
     const before = new Map<string, { state: string; errorString: string; sig: string }>()
     const stored = db
       .prepare(

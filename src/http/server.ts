@@ -52,6 +52,7 @@ import {
   type TorrentHealth,
 } from '../coverage/index.js'
 import { schemaVersion, type Db } from '../db/index.js'
+import { isFailedCopy } from '../engines/engine.js'
 import { ConfigError, isAacseedError } from '../errors.js'
 import type { Logger } from '../log/index.js'
 import { requireToken } from './auth.js'
@@ -115,14 +116,13 @@ const TIMELINE_KEY = 'timeline:'
 const ENGINE_TIMEOUT_MS = 3000
 /** The problem torrents /healthz names: a probe's answer stays small whatever the number of torrents. */
 export const HEALTHZ_PROBLEMS = 10
-const PROBLEM_STATES = new Set(['error', 'missing'])
 
 /** /healthz's torrent figures, read from one coverage report. */
 function healthzTorrents(snap: CoverageSnapshot): NonNullable<HealthzResponse['torrents']> {
   const first: Array<{ name: string; infohash: string; engine_state: string }> = []
   let problems = 0
   for (const t of snap.report.torrents) {
-    if (t.engineState === null || !PROBLEM_STATES.has(t.engineState)) continue
+    if (!isFailedCopy(t.engineState)) continue
     problems++
     if (first.length < HEALTHZ_PROBLEMS)
       first.push({ name: t.name, infohash: t.infohash, engine_state: t.engineState })

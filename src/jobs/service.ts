@@ -5,7 +5,7 @@
 import { scan, scanSettings } from '../catalog/index.js'
 import type { Config, JobName } from '../config/index.js'
 import type { Db } from '../db/index.js'
-import { EngineStatusStore, type Engine } from '../engines/index.js'
+import { EngineStatusStore, isFailedCopy, type Engine } from '../engines/index.js'
 import { startEngine } from '../engines/start.js'
 import { ConfigError, errorMessage } from '../errors.js'
 import { Fleet, scrapeSwarm } from '../fleet/index.js'
@@ -80,7 +80,7 @@ export function jobDefinitions({ config, db, engine, logger, leases }: ServiceDe
       return {
         torrents: statuses.length,
         seeding: statuses.filter((s) => s.state === 'seeding').length,
-        errors: statuses.filter((s) => s.state === 'error').length,
+        errors: statuses.filter((s) => isFailedCopy(s.state)).length,
         uploaded_bytes: statuses.reduce((n, s) => n + s.uploaded, 0),
       }
     },
