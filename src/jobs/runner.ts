@@ -73,6 +73,8 @@ export class JobRunner {
   readonly #stopped = new AbortController()
   readonly #leases: Leases | undefined
   readonly #running = new Map<string, Running>()
+  /** Each job's counts from its last successful run in this process: what a run's news is measured against. */
+  readonly #lastCounts = new Map<string, JobCounts>()
   #tasks: ScheduledTask[] = []
   #started = false
   #stopping: Promise<string[]> | undefined
@@ -336,8 +338,14 @@ export class JobRunner {
       log.error({ ms, err: shown.err }, `job ${job.name} failed after ${ms} ms: ${error}`)
     } else {
       outcome = 'ok'
-      log.info({ ms, counts }, `job ${job.name} finished in ${ms} ms`)
+      const last = this.#lastCounts.get(job.name)
+      if (trigger === 'schedule' && last && counts && sameCounts(last, counts))
+        log.debug({ ms, counts }, `job ${job.name} finished in ${ms} ms; nothing changed since its last run`)
+      else log.info({ ms, counts }, `job ${job.name} finished in ${ms} ms`)
     }
+    // A run that did not finish leaves no baseline: the next successful run is news (it recovered).
+    if (outcome === 'ok' && counts) this.#lastCounts.set(job.name, counts)
+    else this.#lastCounts.delete(job.name)
     const finishedAt = new Date()
     this.#record(() => this.#runs.finish(id, outcome, finishedAt, counts, error))
     this.#record(() => this.#runs.prune(job.name, this.#keepRuns))
@@ -392,6 +400,19 @@ function describeFailure(e: unknown): { message: string; err: unknown } {
 
 function isAbortError(e: unknown): boolean {
   return e instanceof Error && e.name === 'AbortError'
+}
+
+/**
+ * Whether a scheduled run said nothing new: the same counts as the job's previous run. This is
+ * the one place that decides a run's log level, so `engine_status` once a minute (1,440 runs a
+ * day) logs at info only when a count moved, and a run with changes, problems that came or went,
+ * a failure or a recovery stays at info. Counts named `*_bytes` are running totals of traffic
+ * (`uploaded_bytes` grows whenever a peer downloads from us): they do not make a run news.
+ */
+export function sameCounts(a: JobCounts, b: JobCounts): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)])
+  for (const k of keys) if (!k.endsWith('_bytes') && a[k] !== b[k]) return false
+  return true
 }
 
 /** Keeps the finite numbers of what a job returned; anything else is a bug worth a null, not a crash. */

@@ -296,3 +296,58 @@ test('a schedule with seconds fires the job (cron "* * * * * *", UTC); a schedul
   await sleep(1200)
   assert.equal(r.recentRuns().length, count, 'no run after stop()')
 })
+
+test('a scheduled run that changed nothing logs its end at debug; a change, a failure or a recovery stays at info', async (t) => {
+  const env = setup(t)
+  let counts: JobCounts = { torrents: 3, seeding: 3, errors: 0, uploaded_bytes: 100 }
+  let fail = false
+  const r = new JobRunner({
+    db: env.db,
+    logger: env.logger,
+    jobs: [
+      job('engine_status', async () => {
+        if (fail) throw new Error('daemon down')
+        return counts
+      }),
+    ],
+    retry: { retries: 0, backoff: { baseMs: 1, maxMs: 1 } },
+  })
+  t.after(() => r.stop(1000))
+  const ends = (): Array<{ level: number; msg: string }> =>
+    env.logs.filter((l) => l.job === 'engine_status' && /finished|failed after/.test(l.msg))
+  await r.runScheduled('engine_status')
+  // Nothing to compare with yet: info.
+  assert.deepEqual(
+    ends().map((l) => l.level),
+    [30],
+  )
+  // The same counts (only the running byte total grew): debug, once per run.
+  counts = { ...counts, uploaded_bytes: 5000 }
+  await r.runScheduled('engine_status')
+  await r.runScheduled('engine_status')
+  assert.deepEqual(
+    ends().map((l) => l.level),
+    [30, 20, 20],
+  )
+  assert.match(ends()[1]!.msg, /nothing changed/)
+  // A count moved (a torrent in error): info; the same again: debug.
+  counts = { ...counts, seeding: 2, errors: 1 }
+  await r.runScheduled('engine_status')
+  await r.runScheduled('engine_status')
+  assert.deepEqual(
+    ends().map((l) => l.level),
+    [30, 20, 20, 30, 20],
+  )
+  // A failure is an error line, and the next success, even with the counts of before, is info.
+  fail = true
+  await r.runScheduled('engine_status')
+  fail = false
+  await r.runScheduled('engine_status')
+  assert.deepEqual(
+    ends().map((l) => l.level),
+    [30, 20, 20, 30, 20, 50, 30],
+  )
+  // A run asked for by hand is always info.
+  await r.runNow('engine_status', 'manual')
+  assert.equal(ends().at(-1)!.level, 30)
+})
