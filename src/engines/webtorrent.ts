@@ -176,6 +176,12 @@ export class WebTorrentEngine implements Engine {
       // Trackers are announced to by `Announcer` (announcer.ts says why); the DHT and LSD, when
       // enabled, are still webtorrent's.
       tracker: false,
+      // webtorrent's default `secure` (1: PE/MSE, plaintext accepted) stays. libtorrent opens
+      // with an encrypted handshake, and bittorrent-protocol answers it with a new
+      // `crypto.createDiffieHellman(prime)`, about 30 ms of this thread in Node 20 (it checks the
+      // prime): libtorrent was unchoked 80 to 90 ms after it connected, against about 5 ms by
+      // qBittorrent (#14 §5; once per connection, 1% of the 2 GiB upload). Off (0), peers that
+      // require encryption could not connect at all.
     })
     // Torrents have their own `error` listeners, so an error here is the client's own (its
     // listening socket or the DHT), and webtorrent has destroyed the client.
