@@ -14,8 +14,8 @@ import {
   NO_EXTERNAL_INPUTS,
   readCoverageData,
 } from '../../src/coverage/index.js'
-import { openDatabase } from '../../src/db/index.js'
-import { EngineStatusStore } from '../../src/engines/index.js'
+import { openDatabase, type Db } from '../../src/db/index.js'
+import { EngineStatusStore, type EngineTorrentStatus } from '../../src/engines/index.js'
 import { runCli, tempDir, waitFor } from '../helpers.js'
 
 async function catalogedTree(t: TestContext): Promise<{ dir: string; db: string; env: NodeJS.ProcessEnv }> {
@@ -94,6 +94,32 @@ test('aacseed coverage prints one line per collection; --json is the API shape; 
   )
 })
 
+/** A cataloged tree's database, open twice: a writer (as serve's jobs) and a read-only reader (as its API). */
+async function connectionPair(t: TestContext): Promise<{ writer: Db; reader: Db }> {
+  const tree = await catalogedTree(t)
+  const writer = openDatabase(tree.db)
+  const reader = openDatabase(tree.db, { readonly: true })
+  t.after(() => {
+    reader.close()
+    writer.close()
+  })
+  return { writer, reader }
+}
+
+/** An engine report of `n` complete, seeding torrents. */
+function seedingStatuses(n: number): EngineTorrentStatus[] {
+  return Array.from({ length: n }, (_, i) => ({
+    infoHash: i.toString(16).padStart(40, '0'),
+    name: `t${i}`,
+    state: 'seeding' as const,
+    bytesPresent: 1,
+    totalBytes: 1,
+    uploaded: 0,
+    peers: 0,
+    error: null,
+  }))
+}
+
 test('aacseed coverage on an empty catalog says what to do', async (t) => {
   const dir = tempDir(t)
   openDatabase(join(dir, 'empty.db')).close()
@@ -103,13 +129,7 @@ test('aacseed coverage on an empty catalog says what to do', async (t) => {
 })
 
 test('the coverage cache recomputes when another connection commits, at most once per interval', async (t) => {
-  const tree = await catalogedTree(t)
-  const writer = openDatabase(tree.db)
-  const reader = openDatabase(tree.db, { readonly: true })
-  t.after(() => {
-    reader.close()
-    writer.close()
-  })
+  const { writer, reader } = await connectionPair(t)
   let now = 1_000_000
   let recomputed = 0
   const cache = new CoverageCache({
@@ -125,18 +145,7 @@ test('the coverage cache recomputes when another connection commits, at most onc
   assert.equal(recomputed, 1)
 
   // A commit by another connection (as a job of `serve` makes) is seen, but not within the interval.
-  new EngineStatusStore(writer).record('webtorrent', [
-    {
-      infoHash: 'a'.repeat(40),
-      name: 'x',
-      state: 'seeding',
-      bytesPresent: 1,
-      totalBytes: 1,
-      uploaded: 0,
-      peers: 0,
-      error: null,
-    },
-  ])
+  new EngineStatusStore(writer).record('webtorrent', seedingStatuses(1))
   now += 500
   assert.equal(cache.current(), first, 'within the interval: the previous snapshot')
   now += 2000
@@ -152,32 +161,13 @@ test('the coverage cache recomputes when another connection commits, at most onc
 })
 
 test('a costly recomputation holds off the next one for five times its duration, however often the database changes', async (t) => {
-  const tree = await catalogedTree(t)
-  const writer = openDatabase(tree.db)
-  const reader = openDatabase(tree.db, { readonly: true })
-  t.after(() => {
-    reader.close()
-    writer.close()
-  })
+  const { writer, reader } = await connectionPair(t)
   let now = 1_000_000
   // Each recomputation takes 1 s of (fake) time: its inputs are slow to read.
   const slow = { read: () => ((now += 1000), NO_EXTERNAL_INPUTS.read()) }
   const cache = new CoverageCache({ db: reader, inputs: slow, minIntervalMs: 2000, now: () => now })
   assert.equal(cache.current().generation, 1)
-  const engineReport = (n: number) =>
-    new EngineStatusStore(writer).record(
-      'webtorrent',
-      Array.from({ length: n }, (_, i) => ({
-        infoHash: i.toString(16).padStart(40, '0'),
-        name: `t${i}`,
-        state: 'seeding' as const,
-        bytesPresent: 1,
-        totalBytes: 1,
-        uploaded: 0,
-        peers: 0,
-        error: null,
-      })),
-    )
+  const engineReport = (n: number) => new EngineStatusStore(writer).record('webtorrent', seedingStatuses(n))
   // The engine's state changes every second, as engine_status reports torrents being added.
   for (let i = 1; i <= 4; i++) {
     engineReport(i)
