@@ -23,6 +23,7 @@
 import http from 'node:http'
 import https from 'node:https'
 import { decode, type Decoded, type DecodedDict } from '../torrents/bencode.js'
+import type { TrackerTrouble } from './tracker-log.js'
 
 /** What the announcer needs of a torrent. */
 export interface AnnounceTarget {
@@ -35,10 +36,24 @@ export interface AnnounceTarget {
 }
 
 export interface AnnounceHooks {
-  /** A tracker answered (the first answer releases the torrent's announce slot). */
-  onAnswer?(): void
-  /** A tracker failed or warned: its message names the tracker's URL. */
-  onWarning?(err: Error): void
+  /** `tracker` answered (the first answer releases the torrent's announce slot). */
+  onAnswer?(tracker: string): void
+  /**
+   * An announce failed, or its answer refused or warned: which tracker and what kind of trouble,
+   * so the engine can log a tracker that is down once rather than once per torrent (tracker-log.ts).
+   */
+  onTrouble?(trouble: TrackerTrouble): void
+}
+
+/** An HTTP announce that failed; `reason` leaves the URL out. */
+class AnnounceFailure extends Error {
+  constructor(
+    tracker: string,
+    readonly kind: 'unreachable' | 'refused',
+    readonly reason: string,
+  ) {
+    super(`${tracker}: ${reason}`)
+  }
 }
 
 export interface AnnouncerOptions {
@@ -85,7 +100,7 @@ export interface Announcement {
 
 /** The parts of bittorrent-tracker's documented Client that are used here. */
 interface TrackerClient {
-  on(event: 'update', fn: () => void): void
+  on(event: 'update', fn: (data: { announce?: string } | undefined) => void): void
   on(event: 'warning' | 'error', fn: (err: Error) => void): void
   on(event: 'peer', fn: (addr: string) => void): void
   start(): void
@@ -130,7 +145,10 @@ export class Announcer {
       if (url && (url.protocol === 'http:' || url.protocol === 'https:'))
         http.push(new HttpTrackerState(u, url))
       else if (url && url.protocol === 'udp:') other.push(u)
-      else queueMicrotask(() => hooks.onWarning?.(new Error(`Unsupported tracker protocol: ${u}`)))
+      else
+        queueMicrotask(() =>
+          hooks.onTrouble?.({ tracker: u, kind: 'unsupported', message: 'unsupported tracker protocol' }),
+        )
     }
     let stopped = false
     let stopping: Promise<void> | null = null
@@ -153,14 +171,18 @@ export class Announcer {
           if (stopped) return
           s.failures = 0
           if (!s.started) s.started = true
+          hooks.onAnswer?.(s.announce)
           const peers = this.onAnswer(s, answer, hooks)
-          hooks.onAnswer?.()
           for (const p of peers) target.addPeer(p)
           schedule(s, s.intervalMs)
         },
         (err: unknown) => {
           if (stopped) return
-          hooks.onWarning?.(err instanceof Error ? err : new Error(String(err)))
+          hooks.onTrouble?.(
+            err instanceof AnnounceFailure
+              ? { tracker: s.announce, kind: err.kind, message: err.reason }
+              : { tracker: s.announce, kind: 'unreachable', message: errorText(err) },
+          )
           s.failures++
           schedule(s, Math.min(s.intervalMs, FIRST_RETRY_MS * 2 ** (s.failures - 1)))
         },
@@ -217,15 +239,17 @@ export class Announcer {
             port: this.opts.port,
             getAnnounceOpts: () => target.numbers(),
           })
-          c.on('update', () => hooks.onAnswer?.())
-          c.on('warning', (err) => hooks.onWarning?.(err))
-          c.on('error', (err) => hooks.onWarning?.(err))
+          c.on('update', (data) => hooks.onAnswer?.(data?.announce ?? other[0]!))
+          const trouble = (err: Error): void => hooks.onTrouble?.(udpTrouble(err, other))
+          c.on('warning', trouble)
+          c.on('error', trouble)
           c.on('peer', (addr) => target.addPeer(addr))
           client = c
           c.start()
           if (completed) c.complete()
         },
-        (err: unknown) => hooks.onWarning?.(err instanceof Error ? err : new Error(String(err))),
+        (err: unknown) =>
+          hooks.onTrouble?.({ tracker: other[0]!, kind: 'unreachable', message: errorText(err) }),
       )
     }
     return announcement
@@ -269,7 +293,8 @@ export class Announcer {
     const limit = this.opts.maxAnswerBytes ?? 2 ** 20
     const timeoutMs = this.opts.timeoutMs ?? 15_000
     return new Promise<DecodedDict>((resolve, reject) => {
-      const fail = (message: string): void => reject(new Error(`${s.announce}: ${message}`))
+      const fail = (message: string, kind: 'unreachable' | 'refused' = 'unreachable'): void =>
+        reject(new AnnounceFailure(s.announce, kind, message))
       const req = (secure ? https : http).request(
         {
           protocol: url.protocol,
@@ -303,7 +328,7 @@ export class Announcer {
             }
             if (!isDict(answer)) return fail("the tracker's answer is not a dictionary")
             const failure = answer['failure reason']
-            if (Buffer.isBuffer(failure)) return fail(failure.toString('utf8'))
+            if (Buffer.isBuffer(failure)) return fail(failure.toString('utf8'), 'refused')
             resolve(answer)
           })
         },
@@ -317,7 +342,8 @@ export class Announcer {
   /** Takes the interval and tracker id of an answer; returns the peers it names. */
   private onAnswer(s: HttpTrackerState, answer: DecodedDict, hooks: AnnounceHooks): string[] {
     const warning = answer['warning message']
-    if (Buffer.isBuffer(warning)) hooks.onWarning?.(new Error(`${s.announce}: ${warning.toString('utf8')}`))
+    if (Buffer.isBuffer(warning))
+      hooks.onTrouble?.({ tracker: s.announce, kind: 'warning', message: warning.toString('utf8') })
     const interval = answer.interval ?? answer['min interval']
     if (typeof interval === 'number' && interval > 0)
       s.intervalMs = Math.max(MIN_INTERVAL_MS, Math.min(interval * 1000, 2 ** 31 - 1))
@@ -339,6 +365,21 @@ class HttpTrackerState {
     readonly announce: string,
     readonly url: URL,
   ) {}
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
+
+/**
+ * bittorrent-tracker's UDP client appends ` (<announce URL>)` to the errors of a tracker that
+ * did not answer; an error answer (BEP 15 action 3, the tracker's failure for this torrent)
+ * comes without it.
+ */
+function udpTrouble(err: Error, urls: readonly string[]): TrackerTrouble {
+  const m = / \(([a-z]+:\/\/[^)]*)\)$/i.exec(err.message)
+  if (m) return { tracker: m[1]!, kind: 'unreachable', message: err.message.slice(0, m.index) }
+  return { tracker: urls[0]!, kind: urls.length === 1 ? 'refused' : 'warning', message: err.message }
 }
 
 /** Resolves once every promise settled, or after `ms`, whichever is first. */

@@ -186,8 +186,8 @@ export interface RemoteEngine extends Engine {
  * A pino logger fits this shape; so does a test's array of lines. What happens to one torrent as
  * planned (added, already present, removed) is a `debug` line: serve hands an engine 10,000
  * torrents at every start, and journald would store a line for each; the jobs log their counts.
- * A torrent's trouble (a tracker warning, a failure, a check forced) is a `warn` or `error` line
- * of its own.
+ * A torrent's trouble (a failure, a check forced, a tracker refusing it) is a `warn` or `error`
+ * line of its own; a tracker that is down is one line for all its torrents (tracker-log.ts).
  */
 export interface EngineLogger {
   info(fields: Record<string, unknown>, msg: string): void

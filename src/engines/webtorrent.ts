@@ -33,7 +33,8 @@ import type { Torrent, TorrentOptions, WebTorrentOptions } from 'webtorrent'
 import type { Config } from '../config/schema.js'
 import { errorMessage } from '../errors.js'
 import { redactUrlsIn } from '../log/redact.js'
-import { type Announcement, Announcer } from './announcer.js'
+import { type AnnounceHooks, type Announcement, Announcer } from './announcer.js'
+import { TrackerLog, type TrackerLogOptions } from './tracker-log.js'
 import {
   checkEngineTorrent,
   EngineError,
@@ -51,6 +52,8 @@ export type WebTorrentConfig = Config['engine']['webtorrent']
 
 export interface WebTorrentEngineOptions {
   logger?: EngineLogger
+  /** How tracker trouble is summed up in the log (tracker-log.ts; tests shorten its waits). */
+  trackerLog?: TrackerLogOptions
   /** Data files kept open across all torrents (default 512). */
   maxOpenFiles?: number
   /** Torrents verified at the same time; the others wait as `queued` (default 2). */
@@ -128,6 +131,7 @@ export class WebTorrentEngine implements Engine {
   private readonly addTurns = new AddTurns(ADDS_PER_TURN, ADD_TURN_MS)
   private readonly maxTrackerSockets: number
   private announcer: Announcer | null = null
+  private readonly trackerLog: TrackerLog
   private readonly outgoing = new OutgoingSockets()
 
   constructor(
@@ -135,6 +139,7 @@ export class WebTorrentEngine implements Engine {
     opts: WebTorrentEngineOptions = {},
   ) {
     this.log = opts.logger ?? silentLogger
+    this.trackerLog = new TrackerLog(this.log, 'webtorrent', opts.trackerLog)
     this.pool = new FilePool(opts.maxOpenFiles ?? 512)
     const slabBytes = opts.uploadBufferBytes ?? 16 * 2 ** 20
     this.slabs = slabBytes > 0 ? new SlabPool(slabBytes) : undefined
@@ -354,11 +359,12 @@ export class WebTorrentEngine implements Engine {
     const fields = { infoHash: t.infoHash, name: t.name }
     const warn = (w: unknown): void => {
       releaseSlot()
-      // Tracker warnings name the announce URL, passkey and all.
+      // webtorrent's own warnings (a web seed, the DHT) may name a URL, passkey and all.
       this.log.warn({ ...fields, warning: redactUrlsIn(errorMessage(w)) }, 'webtorrent: torrent warning')
     }
     const stopAnnouncing = (): void => {
       releaseSlot()
+      this.trackerLog.forget(t.infoHash)
       void entry.announcement?.stop()
     }
     torrent.once('close', stopAnnouncing)
@@ -367,12 +373,17 @@ export class WebTorrentEngine implements Engine {
       const n = this.numbers(entry, torrent)
       let answered = false
       const announcement = this.announce(torrent, n.totalBytes - n.bytesPresent, {
-        onAnswer: () => {
+        onAnswer: (tracker) => {
           if (t.download && !answered) this.log.debug?.(fields, 'webtorrent: first announce answered')
           answered = true
           releaseSlot()
+          this.trackerLog.answered(tracker, t.infoHash)
         },
-        onWarning: warn,
+        // A tracker that is down is one line for all its torrents, not one per torrent (tracker-log.ts).
+        onTrouble: (trouble) => {
+          releaseSlot()
+          this.trackerLog.trouble(t.infoHash, t.name, trouble)
+        },
       })
       entry.announcement = announcement
       if (!announcement) releaseSlot()
@@ -534,6 +545,7 @@ export class WebTorrentEngine implements Engine {
     this.client = null
     // `stopped` to the trackers first (waiting at most a second), as webtorrent's own destroy did.
     await this.announcer?.close()
+    this.trackerLog.close()
     if (client && !client.destroyed) await new Promise<void>((resolve) => client.destroy(() => resolve()))
     this.entries.clear()
     this.outgoing.stop()
@@ -546,11 +558,7 @@ export class WebTorrentEngine implements Engine {
    * unknown, a magnet); a torrent missing something sends `completed` once it is done, one
    * that was complete from the start never does (BEP 3).
    */
-  private announce(
-    torrent: Torrent,
-    left: number | null,
-    hooks: { onAnswer?: () => void; onWarning?: (err: Error) => void },
-  ): Announcement | null {
+  private announce(torrent: Torrent, left: number | null, hooks: AnnounceHooks): Announcement | null {
     const announcer = this.announcer
     if (!announcer) return null
     const urls = torrent.private ? torrent.announce : [...torrent.announce, ...this.config.trackers]
