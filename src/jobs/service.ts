@@ -64,8 +64,7 @@ export function jobDefinitions({ config, db, engine, logger, leases }: ServiceDe
     },
     async seed(signal) {
       const r = await seedTorrents(db, engine, { signal })
-      for (const f of r.failed)
-        logger.warn({ area: 'seed', torrent: f.name, err: f.error }, 'engine did not take the torrent')
+      warnPerTorrent(logger.child({ area: 'seed' }), r.failed, 'engine did not take the torrent')
       return { added: r.added, already: r.duplicate, verified: r.verified, failed: r.failed.length }
     },
     async engine_status() {
@@ -154,6 +153,28 @@ export function jobDefinitions({ config, db, engine, logger, leases }: ServiceDe
     schedule: config.jobs[name],
     run: jobs[name],
   }))
+}
+
+/** Per-torrent warnings one job run writes; the rest are summed up in one line. */
+export const TORRENT_LINES_PER_RUN = 10
+
+/**
+ * A warning per failed torrent, for the first `TORRENT_LINES_PER_RUN` of them, then one line for
+ * the rest: a data disk that is gone fails all 10,000 torrents at every seed run (every 10
+ * minutes by default), and the first few name the problem as well as all of them would.
+ */
+export function warnPerTorrent(
+  log: Pick<Logger, 'warn'>,
+  failed: ReadonlyArray<{ name: string; error: string }>,
+  msg: string,
+): void {
+  for (const f of failed.slice(0, TORRENT_LINES_PER_RUN)) log.warn({ torrent: f.name, err: f.error }, msg)
+  const rest = failed.length - TORRENT_LINES_PER_RUN
+  if (rest > 0)
+    log.warn(
+      { torrents: rest, err: failed[TORRENT_LINES_PER_RUN]!.error },
+      `${msg}: ${rest} more torrent(s) (such as ${failed[TORRENT_LINES_PER_RUN]!.name}: ${failed[TORRENT_LINES_PER_RUN]!.error})`,
+    )
 }
 
 /** The start-up runs of `seed` and `engine_status`, for serve's one start-up line. */

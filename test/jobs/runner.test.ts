@@ -7,6 +7,7 @@ import { getTasks } from 'node-cron'
 import { openDatabase, type Db } from '../../src/db/index.js'
 import { AacseedError, ConfigError } from '../../src/errors.js'
 import { InvalidCronError, JobRunner, type JobCounts, type JobDefinition } from '../../src/jobs/index.js'
+import { TORRENT_LINES_PER_RUN, warnPerTorrent } from '../../src/jobs/service.js'
 import { createLogger, type Logger } from '../../src/log/index.js'
 import { tempDir, waitFor } from '../helpers.js'
 
@@ -350,4 +351,24 @@ test('a scheduled run that changed nothing logs its end at debug; a change, a fa
   // A run asked for by hand is always info.
   await r.runNow('engine_status', 'manual')
   assert.equal(ends().at(-1)!.level, 30)
+})
+
+test('a job run warns about the first 10 failed torrents one by one and sums up the rest in one line', (t) => {
+  const env = setup(t)
+  const failed = Array.from({ length: 10_000 }, (_, i) => ({ name: `r${i}`, error: 'ENOENT: data gone' }))
+  warnPerTorrent(env.logger, failed, 'engine did not take the torrent')
+  const warns = env.logs.filter((l) => l.level === 40) as Array<
+    LogLine & { torrent?: string; torrents?: number }
+  >
+  assert.equal(warns.length, TORRENT_LINES_PER_RUN + 1)
+  assert.deepEqual(
+    warns.slice(0, 10).map((l) => l.torrent),
+    failed.slice(0, 10).map((f) => f.name),
+  )
+  assert.equal(warns.at(-1)!.torrents, 9990)
+  assert.match(warns.at(-1)!.msg, /9990 more torrent\(s\) \(such as r10: ENOENT: data gone\)/)
+  // A few failures are each a line, and no summary.
+  env.logs.length = 0
+  warnPerTorrent(env.logger, failed.slice(0, 3), 'engine did not take the torrent')
+  assert.equal(env.logs.filter((l) => l.level === 40).length, 3)
 })
