@@ -91,11 +91,16 @@ export interface FleetStatus extends HealthState {
   recentActions: ActionRow[]
 }
 
+/** How often a seedbox that stays down is a warning again. */
+const POLL_REMINDER_MS = 60 * 60_000
+
 export class Fleet {
   readonly store: FleetStore
   readonly clients: ReadonlyMap<string, SeedboxClient>
   private readonly config: FleetConfig
   private readonly log: EngineLogger
+  /** Seedboxes whose last poll failed: since when, and when that was last a warning. */
+  private readonly pollDown = new Map<string, { since: number; lastWarnAt: number }>()
   private readonly now: () => Date
   private readonly pollConcurrency: number
 
@@ -137,6 +142,15 @@ export class Fleet {
         this.store.recordPoll(client.name, redactUrl(client.url), poll, this.now().toISOString())
         report.answered++
         report.torrents += poll.torrents.length
+        const down = this.pollDown.get(client.name)
+        if (down) {
+          this.pollDown.delete(client.name)
+          const seconds = Math.round((this.now().getTime() - down.since) / 1000)
+          this.log.info(
+            { seedbox: client.name, downSeconds: seconds },
+            `fleet: seedbox ${client.name} answers the poll again after ${seconds} s`,
+          )
+        }
       } catch (e) {
         const code = e instanceof AacseedError ? e.code : 'error'
         if (!(e instanceof AacseedError))
@@ -149,10 +163,23 @@ export class Fleet {
           this.now().toISOString(),
         )
         report.failed.push({ seedbox: client.name, code, error: errorMessage(e) })
-        this.log.warn(
-          { seedbox: client.name, code, err: errorMessage(e) },
-          'fleet: seedbox did not answer the poll',
-        )
+        // A warning when it stops answering, a reminder at most hourly, an info line when it is
+        // back: the poll runs every minute, and a line a minute for a seedbox that is down for
+        // a day says nothing new (the stored failure and `fleet status` say it every time).
+        const at = this.now().getTime()
+        const down = this.pollDown.get(client.name)
+        const fields = { seedbox: client.name, code, err: errorMessage(e) }
+        if (!down) {
+          this.pollDown.set(client.name, { since: at, lastWarnAt: at })
+          this.log.warn(fields, 'fleet: seedbox did not answer the poll')
+        } else if (at - down.lastWarnAt >= POLL_REMINDER_MS) {
+          down.lastWarnAt = at
+          const minutes = Math.round((at - down.since) / 60_000)
+          this.log.warn(
+            { ...fields, downSeconds: Math.round((at - down.since) / 1000) },
+            `fleet: seedbox ${client.name} still does not answer the poll after ${minutes} min`,
+          )
+        } else this.log.debug?.(fields, 'fleet: seedbox did not answer the poll')
       }
     })
     const cutoff = new Date(this.now().getTime() - this.config.history_days * 86_400_000).toISOString()

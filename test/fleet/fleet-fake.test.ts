@@ -340,3 +340,38 @@ test('never removed while below N elsewhere, even with remove_extra', async (t) 
   assert.equal(r.added, 2)
   assert.ok(boxes[outsider]!.torrents.has(tr!.infohash))
 })
+
+test('a seedbox that stops answering the poll is one warning, a reminder an hour later, and one info line when it is back, not a line a minute', async (t) => {
+  const { dbPath, db } = setup(t)
+  const [box] = await fakes(t, 1)
+  const lines: Array<{ level: string; msg: string }> = []
+  const at =
+    (level: string) =>
+    (_f: object, msg: string): void => {
+      lines.push({ level, msg })
+    }
+  const logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
+  const clock = new Clock()
+  const fleet = new Fleet(fleetConfig(dbPath, [{ name: 'a', url: box!.url, timeout_ms: 300 }]), db, {
+    logger,
+    client: quick,
+    now: clock.now,
+  })
+  const loud = (): string[] => lines.filter((l) => l.level !== 'debug').map((l) => `${l.level} ${l.msg}`)
+  box!.mode = '500'
+  for (let minute = 0; minute < 59; minute++) {
+    assert.equal((await fleet.poll()).failed.length, 1)
+    clock.advance(60_000)
+  }
+  assert.equal(loud().length, 1, loud().join('\n'))
+  assert.match(loud()[0]!, /^warn fleet: seedbox did not answer the poll/)
+  clock.advance(60_000)
+  await fleet.poll()
+  assert.equal(loud().length, 2)
+  assert.match(loud()[1]!, /^warn fleet: seedbox a still does not answer the poll after 60 min/)
+  box!.mode = 'ok'
+  assert.equal((await fleet.poll()).answered, 1)
+  await fleet.poll()
+  assert.equal(loud().length, 3)
+  assert.match(loud()[2]!, /^info fleet: seedbox a answers the poll again after 3600 s/)
+})
