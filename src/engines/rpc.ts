@@ -97,8 +97,11 @@ export async function retrying<T>(
     attempts: policy.attempts,
     backoff: { baseMs: policy.baseDelayMs, maxMs: policy.maxDelayMs },
     retryable: (e) => e instanceof EngineError && e.transient,
+    // Debug: a retry that works is a blip, and one that does not ends in an error its caller
+    // reports (the job's failure, the torrent the seed job could not add, the seedbox down). A
+    // daemon restarting while 10,000 torrents are added was a warning per torrent per retry.
     onRetry: (attempt, e, delayMs) =>
-      log.warn({ what, attempt, delayMs, err: errorMessage(e) }, `${kind}: retrying`),
+      log.debug?.({ what, attempt, delayMs, err: errorMessage(e) }, `${kind}: retrying`),
   })
 }
 

@@ -278,6 +278,8 @@ test('transmission unreachable: engine-unreachable after a bounded number of ret
   const ms = Date.now() - started
   // Default policy: 5 tries, waits of 250, 500, 1000, 2000 ms, each with up to half of it as jitter.
   assert.equal(logger.lines.filter((l) => l.msg === 'transmission: retrying').length, 4)
+  // At debug: the caller reports the failure that ends them (a warning per torrent per retry flooded the log).
+  assert.ok(logger.lines.filter((l) => l.msg === 'transmission: retrying').every((l) => l.level === 'debug'))
   assert.ok(ms >= 1800 && ms < 8000, `gave up after ${ms} ms`)
 
   const quick = engineFor(
