@@ -12,7 +12,8 @@
  *   `reminderMs`: an outage shorter than the wait for its warning is not logged at all.
  * - a tracker that answers with a `failure reason` for one torrent (unregistered torrent) or
  *   a `warning message` is a warning for that torrent, once per torrent and message, and at most
- *   `torrentLines` such lines per tracker per `windowMs`; the rest are summed up in one line.
+ *   `torrentLines` such lines per tracker per `torrentWindowMs`; the rest are summed up in one
+ *   line (10,000 unregistered torrents announced over a few minutes are a few dozen lines).
  * - every failed announce is still a `debug` line, with the torrent.
  * Tracker URLs carry passkeys: every URL and message is logged through the one redactor.
  */
@@ -39,8 +40,10 @@ export interface TrackerLogOptions {
   windowMs?: number
   /** Reminders of a tracker still down, and its warnings when it flaps: at most this often (default 1 h). */
   reminderMs?: number
-  /** Per-torrent warnings (refused, warning) per tracker per window (default 10). */
+  /** Per-torrent warnings (refused, warning) per tracker per `torrentWindowMs` (default 10). */
   torrentLines?: number
+  /** The window of `torrentLines`; the rest of a window's are one line at its end (default 1 min). */
+  torrentWindowMs?: number
   now?: () => number
 }
 
@@ -71,6 +74,7 @@ export class TrackerLog {
   private readonly windowMs: number
   private readonly reminderMs: number
   private readonly torrentLinesMax: number
+  private readonly torrentWindowMs: number
   private readonly now: () => number
 
   constructor(
@@ -81,6 +85,7 @@ export class TrackerLog {
     this.windowMs = opts.windowMs ?? 5000
     this.reminderMs = opts.reminderMs ?? 60 * 60_000
     this.torrentLinesMax = opts.torrentLines ?? 10
+    this.torrentWindowMs = opts.torrentWindowMs ?? 60_000
     this.now = opts.now ?? Date.now
   }
 
@@ -149,11 +154,11 @@ export class TrackerLog {
       if (s.untold > 0)
         this.log.warn(
           { tracker, torrents: s.untold, err: s.untoldExample },
-          `${this.prefix}: tracker ${tracker} refused or warned about ${s.untold} more torrent(s) in ${this.windowMs / 1000} s (such as: ${s.untoldExample}); each is a debug line`,
+          `${this.prefix}: tracker ${tracker} refused or warned about ${s.untold} more torrent(s) in ${this.torrentWindowMs / 1000} s (such as: ${s.untoldExample}); each is a debug line`,
         )
       s.torrentLines = 0
       s.untold = 0
-    }, this.windowMs)
+    }, this.torrentWindowMs)
   }
 
   /** A torrent left the engine: it no longer counts as affected by a tracker still down. */

@@ -92,7 +92,7 @@ test('a tracker refusing torrents one by one (unregistered torrent) is a warning
   await trackerServer(t, port, 'd14:failure reason20:unregistered torrente')
   const url = `http://127.0.0.1:${port}/announce?passkey=${SECRET_QUERY}`
   const log = memoryLogger()
-  const trackers = new TrackerLog(log, 'webtorrent', { windowMs: 1500, torrentLines: 10 })
+  const trackers = new TrackerLog(log, 'webtorrent', { torrentWindowMs: 1500, torrentLines: 10 })
   t.after(() => trackers.close())
   const a = announcer(t)
   for (let i = 1; i <= 50; i++) {
