@@ -11,6 +11,7 @@
 import { isIP } from 'node:net'
 import type { Config } from '../config/index.js'
 import { ConfigError } from '../errors.js'
+import { boundedLine } from '../log/bounded.js'
 
 export type TrackerConfig = Config['tracker']
 
@@ -45,6 +46,8 @@ function udp6Host(host: string): string {
 export async function startTracker(
   config: TrackerConfig,
   log: { warn(obj: object, msg: string): void; debug?(obj: object, msg: string): void } = { warn: () => {} },
+  /** Warnings about requests (default: 10 a minute, then one line for the rest). */
+  warnings: { lines: number; windowMs: number } = { lines: 10, windowMs: 60_000 },
 ): Promise<RunningTracker> {
   // Loaded here: only serve with the tracker on needs it.
   const { Server } = (await import('bittorrent-tracker')) as unknown as {
@@ -73,8 +76,11 @@ export async function startTracker(
     })
     server.listen(config.port, { http: config.host, udp: config.host, udp6: udp6Host(config.host) })
   })
+  // Warnings are about requests (a bad announce, an unknown infohash): anyone who can reach the
+  // tracker can send thousands, so they are bounded.
+  const warn = boundedLine((f, m) => log.warn(f, m), { ...warnings, what: 'tracker warnings' })
   server.on('error', (e) => log.warn({ area: 'tracker', err: e.message }, 'tracker error'))
-  server.on('warning', (e) => log.warn({ area: 'tracker', err: e.message }, 'tracker warning'))
+  server.on('warning', (e) => warn({ area: 'tracker', err: e.message }, 'tracker warning'))
   // Who announced what, at debug: how an operator (and the fleet test) sees a seedbox reach it.
   for (const event of ['start', 'complete', 'update', 'stop'] as const) {
     server.on(event, (addr, params) =>
@@ -91,6 +97,12 @@ export async function startTracker(
   return {
     httpAnnounce: `http://${shown}:${httpPort}/announce`,
     udpAnnounce: server.udp4 ? `udp://${shown}:${server.udp4.address().port}` : null,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) =>
+        server.close(() => {
+          warn.close()
+          resolve()
+        }),
+      ),
   }
 }
