@@ -17,6 +17,7 @@
  * - every failed announce is still a `debug` line, with the torrent.
  * Tracker URLs carry passkeys: every URL and message is logged through the one redactor.
  */
+import { boundedLine, type BoundedLine } from '../log/bounded.js'
 import { redactUrl, redactUrlsIn } from '../log/redact.js'
 import type { EngineLogger } from './engine.js'
 
@@ -61,11 +62,8 @@ interface TrackerState {
   warnTimer: NodeJS.Timeout | undefined
   /** Each torrent's last refusal or warning from this tracker, so a retry repeats it at debug only. */
   readonly told: Map<string, string>
-  /** Per-torrent lines written in this window, and those left out (with the first one's text). */
-  torrentLines: number
-  untold: number
-  untoldExample: string
-  torrentTimer: NodeJS.Timeout | undefined
+  /** Its per-torrent refusals and warnings, `torrentLines` a window and one line for the rest. */
+  readonly torrentWarn: BoundedLine
 }
 
 export class TrackerLog {
@@ -140,25 +138,12 @@ export class TrackerLog {
     this.up(s, t.tracker, infoHash)
     if (s.told.get(infoHash) === message) return
     s.told.set(infoHash, message)
-    if (s.torrentLines < this.torrentLinesMax) {
-      s.torrentLines++
-      this.log.warn(
-        fields,
-        t.kind === 'refused'
-          ? `${this.prefix}: tracker ${tracker} refused torrent ${name}: ${message}`
-          : `${this.prefix}: tracker ${tracker} warns about torrent ${name}: ${message}`,
-      )
-    } else if (s.untold++ === 0) s.untoldExample = message
-    s.torrentTimer ??= this.timer(() => {
-      s.torrentTimer = undefined
-      if (s.untold > 0)
-        this.log.warn(
-          { tracker, torrents: s.untold, err: s.untoldExample },
-          `${this.prefix}: tracker ${tracker} refused or warned about ${s.untold} more torrent(s) in ${this.torrentWindowMs / 1000} s (such as: ${s.untoldExample}); each is a debug line`,
-        )
-      s.torrentLines = 0
-      s.untold = 0
-    }, this.torrentWindowMs)
+    s.torrentWarn(
+      fields,
+      t.kind === 'refused'
+        ? `${this.prefix}: tracker ${tracker} refused torrent ${name}: ${message}`
+        : `${this.prefix}: tracker ${tracker} warns about torrent ${name}: ${message}`,
+    )
   }
 
   /** A torrent left the engine: it no longer counts as affected by a tracker still down. */
@@ -173,7 +158,7 @@ export class TrackerLog {
   close(): void {
     for (const s of this.trackers.values()) {
       clearTimeout(s.warnTimer)
-      clearTimeout(s.torrentTimer)
+      s.torrentWarn.close()
     }
     this.trackers.clear()
   }
@@ -216,6 +201,7 @@ export class TrackerLog {
   private state(tracker: string): TrackerState {
     let s = this.trackers.get(tracker)
     if (!s) {
+      const shown = redactUrl(tracker)
       s = {
         failing: new Map(),
         affected: new Set(),
@@ -225,10 +211,15 @@ export class TrackerLog {
         lastWarnAt: 0,
         warnTimer: undefined,
         told: new Map(),
-        torrentLines: 0,
-        untold: 0,
-        untoldExample: '',
-        torrentTimer: undefined,
+        torrentWarn: boundedLine((f, m) => this.log.warn(f, m), {
+          lines: this.torrentLinesMax,
+          windowMs: this.torrentWindowMs,
+          what: `tracker ${shown}`,
+          summary: (more, latest) => [
+            { tracker: shown, torrents: more, err: latest.fields.err },
+            `${this.prefix}: tracker ${shown} refused or warned about ${more} more torrent(s) in ${this.torrentWindowMs / 1000} s (such as: ${String(latest.fields.err)}); each is a debug line`,
+          ],
+        }),
       }
       this.trackers.set(tracker, s)
     }

@@ -1,8 +1,8 @@
 /**
  * A log line whose rate is bounded: the first `lines` in each window are written as they come,
  * the rest are counted and written as one line when the window ends. For lines that someone
- * outside can cause (a request to the embedded tracker that is not an announce), so that no one
- * floods the journal from the network.
+ * outside can cause (a request to the embedded tracker that is not an announce, a tracker
+ * refusing thousands of torrents), so that no one floods the journal from the network.
  */
 export interface BoundedLine {
   (fields: Record<string, unknown>, msg: string): void
@@ -10,21 +10,37 @@ export interface BoundedLine {
   close(): void
 }
 
+export interface BoundedLineOptions {
+  lines: number
+  windowMs: number
+  what: string
+  /**
+   * The line for those left out of a window, given how many and the latest of them; by default
+   * `{what}: N more in S s, the latest: ...` with the field `more`.
+   */
+  summary?: (
+    more: number,
+    latest: { fields: Record<string, unknown>; msg: string },
+  ) => [Record<string, unknown>, string]
+}
+
 export function boundedLine(
   write: (fields: Record<string, unknown>, msg: string) => void,
-  opts: { lines: number; windowMs: number; what: string },
+  opts: BoundedLineOptions,
 ): BoundedLine {
+  const summary =
+    opts.summary ??
+    ((more, latest): [Record<string, unknown>, string] => [
+      { more },
+      `${opts.what}: ${more} more in ${Math.round(opts.windowMs / 1000)} s, the latest: ${typeof latest.fields.err === 'string' ? `${latest.msg}: ${latest.fields.err}` : latest.msg}`,
+    ])
   let written = 0
   let untold = 0
-  let latest = ''
+  let latest = { fields: {} as Record<string, unknown>, msg: '' }
   let timer: NodeJS.Timeout | undefined
   const flush = (): void => {
     timer = undefined
-    if (untold > 0)
-      write(
-        { more: untold },
-        `${opts.what}: ${untold} more in ${Math.round(opts.windowMs / 1000)} s, the latest: ${latest}`,
-      )
+    if (untold > 0) write(...summary(untold, latest))
     written = 0
     untold = 0
   }
@@ -34,7 +50,7 @@ export function boundedLine(
       write(fields, msg)
     } else {
       untold++
-      latest = typeof fields.err === 'string' ? `${msg}: ${fields.err}` : msg
+      latest = { fields, msg }
     }
     if (!timer) {
       timer = setTimeout(flush, opts.windowMs)
