@@ -201,6 +201,17 @@ export class CoverageCache {
     return this.current()
   }
 
+  /**
+   * The last report as it is, or undefined before the first: no look for changes, no
+   * recomputation started. For a health probe, which must cost nothing however often it asks:
+   * through `current()`, probes every second during a job writing a 1,000,000-entry upstream
+   * list recomputed coverage over it again and again (serve's peak RSS 600-665 MB, 274 MB
+   * without).
+   */
+  get last(): CoverageSnapshot | undefined {
+    return this.#snapshot
+  }
+
   /** Whether a report is there to answer from (false only before the first one, with a worker). */
   get hasSnapshot(): boolean {
     return this.#snapshot !== undefined

@@ -128,6 +128,7 @@ function healthzTorrents(snap: CoverageSnapshot): NonNullable<HealthzResponse['t
       first.push({ name: t.name, infohash: t.infohash, engine_state: t.engineState })
   }
   return {
+    computed_at: snap.computedAt,
     total: snap.report.engine.torrents,
     states: snap.report.engine.states,
     problems,
@@ -737,12 +738,12 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
       }
     }
     const ok = database.ok && (engine?.ok ?? true)
-    // The same report as the other views; never waited for (a probe must answer during start-up).
-    // Read from the cache as is: a new report's metrics and bodies are left for the requests
-    // that need them, not made on a probe.
+    // The same report as the other views, the last one as it is (`computed_at` says when): never
+    // waited for (a probe must answer during start-up), and never the cause of a recomputation,
+    // nor of a new report's metrics and bodies: those are for the requests that need them.
     let torrents: HealthzResponse['torrents'] = null
-    if (opts.coverage.hasSnapshot) {
-      const snap = opts.coverage.current()
+    const snap = opts.coverage.last
+    if (snap !== undefined) {
       if (healthz?.generation !== snap.generation)
         healthz = { generation: snap.generation, torrents: healthzTorrents(snap) }
       torrents = healthz.torrents

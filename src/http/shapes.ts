@@ -77,6 +77,8 @@ export interface HealthzResponse {
    * `first_problems` names at most `HEALTHZ_PROBLEMS` of them, whatever the number of torrents.
    */
   torrents: {
+    /** When that report was computed: a probe reads the last one and never starts another. */
+    computed_at: string
     total: number
     states: Record<string, number>
     problems: number

@@ -487,11 +487,18 @@ test('GET /torrents.json: byte for byte the published list file, with the stored
 
 test('GET /healthz: database and engine; 503 when the engine does not answer', async (t) => {
   const tree = await apiTree(t)
-  const ok = apiServer(t, tree, { engine: { kind: 'webtorrent', check: async () => undefined } }).app
+  const okServer = apiServer(t, tree, { engine: { kind: 'webtorrent', check: async () => undefined } })
+  const ok = okServer.app
   const r = await ok.inject('/healthz')
   assert.equal(r.statusCode, 200)
   const seeding = Math.ceil(tree.infohashes.length / 2)
-  const torrents = { total: seeding, states: { seeding }, problems: 0, first_problems: [] }
+  const torrents = {
+    computed_at: okServer.coverage.last!.computedAt,
+    total: seeding,
+    states: { seeding },
+    problems: 0,
+    first_problems: [],
+  }
   assert.deepEqual(r.json(), {
     status: 'ok',
     version: '9.9.9-test',
@@ -508,17 +515,23 @@ test('GET /healthz: database and engine; 503 when the engine does not answer', a
   }).app
   const d = await down.inject('/healthz')
   assert.equal(d.statusCode, 503)
-  assert.deepEqual(d.json(), {
-    status: 'unhealthy',
-    version: '9.9.9-test',
-    database: { ok: true },
-    engine: {
-      ok: false,
-      kind: 'transmission',
-      error: 'transmission: connection refused at http://127.0.0.1:9/transmission/rpc',
+  assert.deepEqual(
+    {
+      ...d.json<HealthzResponse>(),
+      torrents: { ...d.json<HealthzResponse>().torrents, computed_at: torrents.computed_at },
     },
-    torrents,
-  })
+    {
+      status: 'unhealthy',
+      version: '9.9.9-test',
+      database: { ok: true },
+      engine: {
+        ok: false,
+        kind: 'transmission',
+        error: 'transmission: connection refused at http://127.0.0.1:9/transmission/rpc',
+      },
+      torrents,
+    },
+  )
   assert.equal((await apiServer(t, tree).app.inject('/healthz')).json<{ engine: unknown }>().engine, null)
 })
 
@@ -773,6 +786,7 @@ test('GET /healthz stays small whatever the number of torrents: counts, the prob
   const coverage = new Proxy(real, {
     get(target, key) {
       if (key === 'current') return () => big
+      if (key === 'last') return big
       const v: unknown = Reflect.get(target, key, target)
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
     },
@@ -785,6 +799,7 @@ test('GET /healthz stays small whatever the number of torrents: counts, the prob
   assert.equal(r.statusCode, 200, 'torrents in trouble do not make serve unhealthy')
   const body = r.json<HealthzResponse>()
   assert.equal(body.torrents?.total, 10_000)
+  assert.equal(body.torrents?.computed_at, big.computedAt)
   assert.deepEqual(body.torrents?.states, { seeding: 5000, error: 2500, missing: 2500 })
   assert.equal(body.torrents?.problems, 5000)
   assert.equal(body.torrents?.first_problems.length, HEALTHZ_PROBLEMS)
@@ -794,6 +809,34 @@ test('GET /healthz stays small whatever the number of torrents: counts, the prob
     engine_state: 'missing',
   })
   assert.ok(r.body.length < 4096, `a probe's answer of ${r.body.length} bytes`)
+})
+
+test('GET /healthz reads the last coverage report as it is: a probe never starts a recomputation', async (t) => {
+  const tree = await apiTree(t)
+  const { app, coverage } = apiServer(t, tree)
+  // The server's first report is in (it asks for it as it starts).
+  assert.equal((await app.inject('/healthz')).statusCode, 200)
+  const first = coverage.last!
+  let asked = 0
+  const compute = coverage.current.bind(coverage)
+  coverage.current = () => {
+    asked++
+    return compute()
+  }
+  // The database changes (as a job writing a large upstream list does): the next current()
+  // would recompute over it; the probes must not be the ones to ask.
+  coverage.invalidateNow()
+  for (let i = 0; i < 5; i++) {
+    const r = await app.inject('/healthz')
+    assert.equal(r.statusCode, 200)
+    assert.equal(r.json<HealthzResponse>().torrents?.computed_at, first.computedAt)
+  }
+  assert.equal(asked, 0, 'no probe called current()')
+  assert.equal(coverage.last, first, 'no report was recomputed for the probes')
+  // The first request that needs the report is the one that asks.
+  assert.equal((await app.inject('/api/coverage')).statusCode, 200)
+  assert.equal(asked, 1)
+  assert.equal(coverage.last?.generation, first.generation + 1)
 })
 
 test("serve's /healthz asks the engine whether it works, never for its list of torrents", async (t) => {
