@@ -15,6 +15,7 @@ import {
 import {
   addWithoutDuplicateScan,
   createClient,
+  PEER_REQUEST_QUEUE,
   WebTorrentEngine,
   type WebTorrentConfig,
 } from '../../src/engines/webtorrent.js'
@@ -383,6 +384,42 @@ test("the sockets an engine opens to peers get coalesced writes: found by the 'w
     socket.write(Buffer.alloc(4))
     assert.equal(socket.writableCorked, 1, 'the write is held for the end of the turn')
   }
+})
+
+test("the engine tells peers how many block requests to keep outstanding (BEP 10's reqq) in its extended handshake, and a WebTorrent peer told so downloads", async (t) => {
+  if (!requireTool(t, 'mktorrent')) return
+  const f = fixture(t, 'http://127.0.0.1:1/announce')
+  const seeder = await startEngine(t)
+  assert.equal(await seeder.add(f.add(f.release.root, false)), 'added')
+
+  const { default: WebTorrent } = await import('webtorrent')
+  const client = createClient(WebTorrent, '127.0.0.1', undefined, {
+    torrentPort: 0,
+    dht: false,
+    lsd: false,
+    utp: false,
+    natUpnp: false,
+    natPmp: false,
+    tracker: false,
+  })
+  t.after(() => new Promise<void>((resolve) => client.destroy(() => resolve())))
+  const into = join(f.dir, 'plain-client')
+  const torrent = client.add(f.torrent, { path: into })
+  type PeerWire = { once(event: 'extended', fn: (ext: string, obj: { reqq?: unknown }) => void): void }
+  const reqq = new Promise<unknown>((resolve) => {
+    torrent.once('wire', (wire: PeerWire) => {
+      wire.once('extended', (ext, obj) => ext === 'handshake' && resolve(obj.reqq))
+    })
+  })
+  const done = new Promise<void>((resolve, reject) => {
+    torrent.once('done', () => resolve())
+    torrent.once('error', reject)
+  })
+  torrent.once('ready', () => torrent.addPeer(`127.0.0.1:${seeder.address()!.port}`))
+  assert.equal(await reqq, PEER_REQUEST_QUEUE)
+  await done
+  const name = f.release.files[2]!.path
+  assert.ok(readTree(join(into, f.release.name)).get(name)!.equals(readTree(f.release.dir).get(name)!))
 })
 
 test('ping answers while the engine is open and fails once it is closed', async (t) => {
