@@ -18,6 +18,7 @@
  * Tracker URLs carry passkeys: every URL and message is logged through the one redactor.
  */
 import { boundedLine, type BoundedLine } from '../log/bounded.js'
+import { Outage } from '../log/outage.js'
 import { redactUrl, redactUrlsIn } from '../log/redact.js'
 import type { EngineLogger } from './engine.js'
 
@@ -53,12 +54,9 @@ interface TrackerState {
   readonly failing: Map<string, string>
   /** Torrents that failed during this outage (the count the recovery line reports). */
   readonly affected: Set<string>
-  /** Down since (ms), or null while it answers. */
-  downSince: number | null
-  /** A warning was written for this outage (so its end is worth a line too). */
-  warned: boolean
+  /** Whether it is down, since when, and whether a warning is due (log/outage.ts). */
+  readonly outage: Outage
   lastError: string
-  lastWarnAt: number
   warnTimer: NodeJS.Timeout | undefined
   /** Each torrent's last refusal or warning from this tracker, so a retry repeats it at debug only. */
   readonly told: Map<string, string>
@@ -97,10 +95,11 @@ export class TrackerLog {
 
   private up(s: TrackerState, tracker: string, infoHash: string): void {
     s.failing.delete(infoHash)
-    if (s.downSince === null) return
-    const seconds = Math.round((this.now() - s.downSince) / 1000)
+    const end = s.outage.recovered()
+    if (!end) return
+    const seconds = Math.round(end.downMs / 1000)
     const affected = s.affected.size
-    if (s.warned)
+    if (end.warned)
       this.log.info(
         { tracker: redactUrl(tracker), downSeconds: seconds, torrents: affected },
         `${this.prefix}: tracker ${redactUrl(tracker)} answers again after ${seconds} s; ${affected} torrent(s) were affected`,
@@ -110,8 +109,6 @@ export class TrackerLog {
         { tracker: redactUrl(tracker), downSeconds: seconds, torrents: affected },
         `${this.prefix}: tracker ${redactUrl(tracker)} answers again`,
       )
-    s.downSince = null
-    s.warned = false
     s.affected.clear()
     clearTimeout(s.warnTimer)
     s.warnTimer = undefined
@@ -168,31 +165,31 @@ export class TrackerLog {
     s.failing.set(infoHash, message)
     s.affected.add(infoHash)
     s.lastError = message
-    if (s.downSince === null) s.downSince = now
+    s.outage.failed()
     if (s.warnTimer) return
-    // The first warning of an outage after the window; a reminder, or the warning of a tracker
-    // that came back and failed again, not sooner than `reminderMs` after the last warning.
-    const due = s.warned || s.lastWarnAt > 0 ? s.lastWarnAt + this.reminderMs : now
-    if (s.warned && now < due) return
+    // The first warning of an outage after the window, so that it counts the round of announces
+    // that found the tracker down; a reminder when one is due (the next failure after that asks again).
+    const due = s.outage.warningDueAt()!
+    if (s.outage.warned && now < due) return
     s.warnTimer = this.timer(
       () => {
         s.warnTimer = undefined
-        if (s.downSince === null || s.failing.size === 0) return
+        if (s.failing.size === 0) return
+        const warning = s.outage.warning()
+        if (!warning) return
         const shown = redactUrl(tracker)
-        const minutes = Math.round((this.now() - s.downSince) / 60_000)
+        const minutes = Math.round(warning.downMs / 60_000)
         this.log.warn(
           {
             tracker: shown,
             err: s.lastError,
             torrents: s.failing.size,
-            downSeconds: Math.round((this.now() - s.downSince) / 1000),
+            downSeconds: Math.round(warning.downMs / 1000),
           },
-          s.warned
+          warning.kind === 'reminder'
             ? `${this.prefix}: tracker ${shown} still not answering after ${minutes} min (${s.lastError}); ${s.failing.size} torrent(s) affected`
             : `${this.prefix}: tracker ${shown} is not answering (${s.lastError}); ${s.failing.size} torrent(s) affected, each retried with backoff`,
         )
-        s.warned = true
-        s.lastWarnAt = this.now()
       },
       Math.max(this.windowMs, due - now),
     )
@@ -205,16 +202,13 @@ export class TrackerLog {
       s = {
         failing: new Map(),
         affected: new Set(),
-        downSince: null,
-        warned: false,
+        outage: new Outage({ reminderMs: this.reminderMs, now: this.now }),
         lastError: '',
-        lastWarnAt: 0,
         warnTimer: undefined,
         told: new Map(),
         torrentWarn: boundedLine((f, m) => this.log.warn(f, m), {
           lines: this.torrentLinesMax,
           windowMs: this.torrentWindowMs,
-          what: `tracker ${shown}`,
           summary: (more, latest) => [
             { tracker: shown, torrents: more, err: latest.fields.err },
             `${this.prefix}: tracker ${shown} refused or warned about ${more} more torrent(s) in ${this.torrentWindowMs / 1000} s (such as: ${String(latest.fields.err)}); each is a debug line`,

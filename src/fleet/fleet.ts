@@ -14,6 +14,7 @@ import type { Config } from '../config/index.js'
 import type { Db } from '../db/index.js'
 import { isEngineError, isFailedCopy, type EngineLogger } from '../engines/index.js'
 import { AacseedError, errorMessage } from '../errors.js'
+import { Outage } from '../log/outage.js'
 import { redactUrl } from '../log/redact.js'
 import { FleetError } from './errors.js'
 import { holdsPlacements } from './health.js'
@@ -91,7 +92,7 @@ export interface FleetStatus extends HealthState {
   recentActions: ActionRow[]
 }
 
-/** How often a seedbox that stays down is a warning again. */
+/** How often a seedbox that stays down, or keeps coming back and going again, is a warning again. */
 const POLL_REMINDER_MS = 60 * 60_000
 
 export class Fleet {
@@ -99,8 +100,8 @@ export class Fleet {
   readonly clients: ReadonlyMap<string, SeedboxClient>
   private readonly config: FleetConfig
   private readonly log: EngineLogger
-  /** Seedboxes whose last poll failed: since when, and when that was last a warning. */
-  private readonly pollDown = new Map<string, { since: number; lastWarnAt: number }>()
+  /** Each seedbox's missed polls: whether it is down, since when, whether a warning is due. */
+  private readonly pollOutages = new Map<string, Outage>()
   private readonly now: () => Date
   private readonly pollConcurrency: number
 
@@ -142,14 +143,13 @@ export class Fleet {
         this.store.recordPoll(client.name, redactUrl(client.url), poll, this.now().toISOString())
         report.answered++
         report.torrents += poll.torrents.length
-        const down = this.pollDown.get(client.name)
-        if (down) {
-          this.pollDown.delete(client.name)
-          const seconds = Math.round((this.now().getTime() - down.since) / 1000)
-          this.log.info(
-            { seedbox: client.name, downSeconds: seconds },
-            `fleet: seedbox ${client.name} answers the poll again after ${seconds} s`,
-          )
+        const end = this.pollOutages.get(client.name)?.recovered()
+        if (end) {
+          const seconds = Math.round(end.downMs / 1000)
+          const fields = { seedbox: client.name, downSeconds: seconds }
+          const msg = `fleet: seedbox ${client.name} answers the poll again after ${seconds} s`
+          if (end.warned) this.log.info(fields, msg)
+          else this.log.debug?.(fields, msg)
         }
       } catch (e) {
         const code = e instanceof AacseedError ? e.code : 'error'
@@ -164,19 +164,17 @@ export class Fleet {
         )
         report.failed.push({ seedbox: client.name, code, error: errorMessage(e) })
         // A warning when it stops answering, a reminder at most hourly, an info line when it is
-        // back: the poll runs every minute, and a line a minute for a seedbox that is down for
-        // a day says nothing new (the stored failure and `fleet status` say it every time).
-        const at = this.now().getTime()
-        const down = this.pollDown.get(client.name)
+        // back (log/outage.ts): the poll runs every minute, and a line a minute for a seedbox that
+        // is down for a day says nothing new (the stored failure and `fleet status` say it every time).
+        const outage = this.pollOutage(client.name)
+        outage.failed()
+        const warning = outage.warning()
         const fields = { seedbox: client.name, code, err: errorMessage(e) }
-        if (!down) {
-          this.pollDown.set(client.name, { since: at, lastWarnAt: at })
-          this.log.warn(fields, 'fleet: seedbox did not answer the poll')
-        } else if (at - down.lastWarnAt >= POLL_REMINDER_MS) {
-          down.lastWarnAt = at
-          const minutes = Math.round((at - down.since) / 60_000)
+        if (warning?.kind === 'first') this.log.warn(fields, 'fleet: seedbox did not answer the poll')
+        else if (warning) {
+          const minutes = Math.round(warning.downMs / 60_000)
           this.log.warn(
-            { ...fields, downSeconds: Math.round((at - down.since) / 1000) },
+            { ...fields, downSeconds: Math.round(warning.downMs / 1000) },
             `fleet: seedbox ${client.name} still does not answer the poll after ${minutes} min`,
           )
         } else this.log.debug?.(fields, 'fleet: seedbox did not answer the poll')
@@ -186,6 +184,15 @@ export class Fleet {
     this.store.pruneHistory(cutoff)
     report.ms = Math.round(performance.now() - started)
     return report
+  }
+
+  private pollOutage(seedbox: string): Outage {
+    let o = this.pollOutages.get(seedbox)
+    if (!o) {
+      o = new Outage({ reminderMs: POLL_REMINDER_MS, now: () => this.now().getTime() })
+      this.pollOutages.set(seedbox, o)
+    }
+    return o
   }
 
   /** The configured seedboxes as the stored polls see them now. */

@@ -12,6 +12,7 @@ import { databaseEnvironmentError } from '../db/failure.js'
 import { AacseedError, ConfigError, errorMessage } from '../errors.js'
 import { errnoEnvironmentError } from '../fs.js'
 import type { Logger } from '../log/index.js'
+import { Outage } from '../log/outage.js'
 import { backoffDelay, sleep, type Backoff } from '../retry.js'
 import { heldMessage, Lease, LeaseHeldError, type Leases } from './leases.js'
 import { JobRuns, type JobCounts, type JobRun, type JobTrigger } from './runs.js'
@@ -26,6 +27,12 @@ export interface JobDefinition {
    * aacseed stops: return or throw soon after, the process exits a few seconds later.
    */
   run(signal: AbortSignal): Promise<JobCounts>
+  /**
+   * The counts that report a problem when above 0 (`errors`, `failed`, ...); the others say what
+   * the run did. Problems that persist run after run are a warning at most hourly, even when the
+   * counts do not move; their end is news.
+   */
+  problems?: readonly string[]
 }
 
 export interface JobRunnerOptions {
@@ -45,6 +52,8 @@ export interface JobRunnerOptions {
    * recorded as skipped, with the holder named.
    */
   leases?: Leases
+  /** The clock of the reminders of persisting problems, in ms (tests move it). */
+  now?: () => number
 }
 
 const DEFAULT_RETRY = { retries: 3, backoff: { baseMs: 60_000, maxMs: 15 * 60_000 } }
@@ -53,6 +62,9 @@ const DEFAULT_RETRY = { retries: 3, backoff: { baseMs: 60_000, maxMs: 15 * 60_00
 export class InvalidCronError extends ConfigError {
   override readonly code = 'invalid-cron'
 }
+
+/** How often problems that persist, run after run, are a warning again. */
+const PROBLEM_REMINDER_MS = 60 * 60_000
 
 const STILL_RUNNING = 'previous run still running'
 const STOPPED = 'aacseed stopped before the run finished'
@@ -75,6 +87,9 @@ export class JobRunner {
   readonly #running = new Map<string, Running>()
   /** Each job's counts from its last successful run in this process: what a run's news is measured against. */
   readonly #lastCounts = new Map<string, JobCounts>()
+  /** Each job's problems (its `problems` counts above 0) as an outage: since when, and when to remind. */
+  readonly #problems = new Map<string, Outage>()
+  readonly #now: () => number
   #tasks: ScheduledTask[] = []
   #started = false
   #stopping: Promise<string[]> | undefined
@@ -91,6 +106,7 @@ export class JobRunner {
     this.#keepRuns = opts.keepRuns ?? 1000
     this.#retry = opts.retry ?? DEFAULT_RETRY
     this.#leases = opts.leases
+    this.#now = opts.now ?? Date.now
   }
 
   /** Checks every cron expression; throws one InvalidCronError listing all the bad ones. */
@@ -338,10 +354,7 @@ export class JobRunner {
       log.error({ ms, err: shown.err }, `job ${job.name} failed after ${ms} ms: ${error}`)
     } else {
       outcome = 'ok'
-      const last = this.#lastCounts.get(job.name)
-      if (trigger === 'schedule' && last && counts && sameCounts(last, counts))
-        log.debug({ ms, counts }, `job ${job.name} finished in ${ms} ms; nothing changed since its last run`)
-      else log.info({ ms, counts }, `job ${job.name} finished in ${ms} ms`)
+      this.#logFinished(job, trigger, log, ms, counts ?? {})
     }
     // A run that did not finish leaves no baseline: the next successful run is news (it recovered).
     if (outcome === 'ok' && counts) this.#lastCounts.set(job.name, counts)
@@ -364,6 +377,55 @@ export class JobRunner {
         error,
       }
     )
+  }
+
+  /**
+   * The one line that ends a successful run. A scheduled run with the counts of the job's last is
+   * a debug line; but problems that persist (the job's `problems` counts above 0, run after run)
+   * are a warning when the last line about them is an hour old, and the run that reports none of
+   * them any more says so. The run that first reports them is news already (its counts moved).
+   */
+  #logFinished(job: JobDefinition, trigger: JobTrigger, log: Logger, ms: number, counts: JobCounts): void {
+    const last = this.#lastCounts.get(job.name)
+    const quiet = trigger === 'schedule' && last !== undefined && sameCounts(last, counts)
+    const problems = problemsIn(counts, job.problems ?? [])
+    const outage = this.#problemOutage(job.name)
+    if (Object.keys(problems).length > 0) {
+      const starting = outage.since === null
+      outage.failed()
+      // Asked even when starting: the line below tells the problems, so the reminder is an hour off.
+      const warning = outage.warning()
+      if (warning && !starting) {
+        const minutes = Math.round(warning.downMs / 60_000)
+        log.warn(
+          { ms, counts, problems, problemSeconds: Math.round(warning.downMs / 1000) },
+          `job ${job.name} finished in ${ms} ms; its problems persist after ${minutes} min: ${describeCounts(problems)}`,
+        )
+        return
+      }
+    } else {
+      const end = outage.recovered()
+      if (end) {
+        const minutes = Math.round(end.downMs / 60_000)
+        log.info(
+          { ms, counts, problemSeconds: Math.round(end.downMs / 1000) },
+          `job ${job.name} finished in ${ms} ms; its problems are gone after ${minutes} min`,
+        )
+        return
+      }
+    }
+    if (quiet)
+      log.debug({ ms, counts }, `job ${job.name} finished in ${ms} ms; nothing changed since its last run`)
+    else log.info({ ms, counts }, `job ${job.name} finished in ${ms} ms`)
+  }
+
+  #problemOutage(name: string): Outage {
+    let o = this.#problems.get(name)
+    if (!o) {
+      o = new Outage({ reminderMs: PROBLEM_REMINDER_MS, now: this.#now })
+      this.#problems.set(name, o)
+    }
+    return o
   }
 
   /** Writes to the run log; a failure there (a locked or closed database) is logged, not thrown. */
@@ -403,16 +465,29 @@ function isAbortError(e: unknown): boolean {
 }
 
 /**
- * Whether a scheduled run said nothing new: the same counts as the job's previous run. This is
- * the one place that decides a run's log level, so `engine_status` once a minute (1,440 runs a
- * day) logs at info only when a count moved, and a run with changes, problems that came or went,
- * a failure or a recovery stays at info. Counts named `*_bytes` are running totals of traffic
+ * Whether a scheduled run said nothing new: the same counts as the job's previous run. This
+ * decides a run's log level (with the reminders of persisting problems, `#logFinished`), so
+ * `engine_status` once a minute (1,440 runs a day) logs at info only when a count moved, and a
+ * run with changes, problems that came or went, a failure or a recovery stays at info. Counts named `*_bytes` are running totals of traffic
  * (`uploaded_bytes` grows whenever a peer downloads from us): they do not make a run news.
  */
 export function sameCounts(a: JobCounts, b: JobCounts): boolean {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)])
   for (const k of keys) if (!k.endsWith('_bytes') && a[k] !== b[k]) return false
   return true
+}
+
+/** The named counts that are above 0. */
+function problemsIn(counts: JobCounts, names: readonly string[]): JobCounts {
+  const out: JobCounts = {}
+  for (const k of names) if ((counts[k] ?? 0) > 0) out[k] = counts[k]!
+  return out
+}
+
+function describeCounts(counts: JobCounts): string {
+  return Object.entries(counts)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ')
 }
 
 /** Keeps the finite numbers of what a job returned; anything else is a bug worth a null, not a crash. */

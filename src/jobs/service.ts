@@ -152,7 +152,25 @@ export function jobDefinitions({ config, db, engine, logger, leases }: ServiceDe
     name,
     schedule: config.jobs[name],
     run: jobs[name],
+    problems: PROBLEM_COUNTS[name],
   }))
+}
+
+/**
+ * Each job's counts that report a problem when above 0 (the runner reminds of them while they
+ * persist, runner.ts). Not problems: what a run did, and what waits by design (a mirror download
+ * deferred by its budget, a fleet action deferred because its seedbox missed the poll, which
+ * `fleet_poll`'s `failed` reports).
+ */
+const PROBLEM_COUNTS: Record<JobName, readonly string[]> = {
+  scan: ['problems'],
+  make_torrents: ['with_problems', 'problems'],
+  seed: ['failed'],
+  engine_status: ['errors'],
+  fleet_poll: ['failed', 'degraded', 'lost'],
+  fleet_apply: ['failed', 'shortfalls'],
+  mirror_sync: ['sources_failed', 'entries_rejected', 'rejected', 'failed'],
+  scrape: ['failed'],
 }
 
 /** Per-torrent warnings one job run writes; the rest are summed up in one line. */

@@ -10,19 +10,21 @@ export interface BoundedLine {
   close(): void
 }
 
-export interface BoundedLineOptions {
-  lines: number
-  windowMs: number
-  what: string
-  /**
-   * The line for those left out of a window, given how many and the latest of them; by default
-   * `{what}: N more in S s, the latest: ...` with the field `more`.
-   */
-  summary?: (
-    more: number,
-    latest: { fields: Record<string, unknown>; msg: string },
-  ) => [Record<string, unknown>, string]
-}
+/**
+ * How many lines a window, and the line for those left out of it: either `what` for the default
+ * (`{what}: N more in S s, the latest: ...` with the field `more`), or a `summary` of the caller's
+ * own, given how many were left out and the latest of them.
+ */
+export type BoundedLineOptions = { lines: number; windowMs: number } & (
+  | { what: string; summary?: never }
+  | {
+      what?: never
+      summary: (
+        more: number,
+        latest: { fields: Record<string, unknown>; msg: string },
+      ) => [Record<string, unknown>, string]
+    }
+)
 
 export function boundedLine(
   write: (fields: Record<string, unknown>, msg: string) => void,

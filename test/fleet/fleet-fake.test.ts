@@ -341,7 +341,7 @@ test('never removed while below N elsewhere, even with remove_extra', async (t) 
   assert.ok(boxes[outsider]!.torrents.has(tr!.infohash))
 })
 
-test('a seedbox that stops answering the poll is one warning, a reminder an hour later, and one info line when it is back, not a line a minute', async (t) => {
+test('a seedbox that stops answering the poll is one warning, a reminder an hour later, and one info line when it is back, not a line a minute; one that flaps warns at most hourly', async (t) => {
   const { dbPath, db } = setup(t)
   const [box] = await fakes(t, 1)
   const lines: Array<{ level: string; msg: string }> = []
@@ -374,4 +374,24 @@ test('a seedbox that stops answering the poll is one warning, a reminder an hour
   await fleet.poll()
   assert.equal(loud().length, 3)
   assert.match(loud()[2]!, /^info fleet: seedbox a answers the poll again after 3600 s/)
+  // It flaps: down again and back within the hour after the last warning is debug lines only.
+  for (let i = 0; i < 5; i++) {
+    box!.mode = '500'
+    clock.advance(60_000)
+    assert.equal((await fleet.poll()).failed.length, 1)
+    box!.mode = 'ok'
+    clock.advance(60_000)
+    assert.equal((await fleet.poll()).answered, 1)
+  }
+  assert.equal(loud().length, 3, loud().join('\n'))
+  assert.equal(lines.filter((l) => /answers the poll again/.test(l.msg)).length, 6)
+  // Down an hour after the last warning: a warning again, and its end an info line.
+  clock.advance(60 * 60_000)
+  box!.mode = '500'
+  await fleet.poll()
+  assert.equal(loud().length, 4)
+  assert.match(loud()[3]!, /^warn fleet: seedbox did not answer the poll/)
+  box!.mode = 'ok'
+  await fleet.poll()
+  assert.match(loud()[4]!, /^info fleet: seedbox a answers the poll again after 0 s/)
 })

@@ -372,3 +372,117 @@ test('a job run warns about the first 10 failed torrents one by one and sums up 
   warnPerTorrent(env.logger, failed.slice(0, 3), 'engine did not take the torrent')
   assert.equal(env.logs.filter((l) => l.level === 40).length, 3)
 })
+
+test('problems that persist with unchanged counts are a warning once an hour, not a debug line forever; their end is one info line', async (t) => {
+  const env = setup(t)
+  let now = 1_700_000_000_000
+  let counts: JobCounts = { torrents: 3, seeding: 3, errors: 0, uploaded_bytes: 0 }
+  const r = new JobRunner({
+    db: env.db,
+    logger: env.logger,
+    jobs: [{ ...job('engine_status', async () => counts), problems: ['errors'] }],
+    now: () => now,
+  })
+  t.after(() => r.stop(1000))
+  const ends = (): Array<LogLine & { problems?: JobCounts; problemSeconds?: number }> =>
+    env.logs.filter((l) => l.job === 'engine_status' && /finished/.test(l.msg))
+  const everyMinute = async (runs: number): Promise<void> => {
+    for (let i = 0; i < runs; i++) {
+      now += 60_000
+      await r.runScheduled('engine_status')
+    }
+  }
+  await everyMinute(1)
+  // A torrent goes into error: the counts moved, an info line (as before).
+  counts = { ...counts, seeding: 2, errors: 1 }
+  await everyMinute(1)
+  assert.deepEqual(
+    ends().map((l) => l.level),
+    [30, 30],
+  )
+  // The same counts for the next 59 minutes: debug lines, as for a healthy steady state.
+  await everyMinute(59)
+  assert.deepEqual(
+    new Set(
+      ends()
+        .slice(2)
+        .map((l) => l.level),
+    ),
+    new Set([20]),
+  )
+  // An hour after the line that told them, the problems are told again, as a warning.
+  await everyMinute(1)
+  const reminder = ends().at(-1)!
+  assert.equal(reminder.level, 40, reminder.msg)
+  assert.match(reminder.msg, /its problems persist after 60 min: errors 1$/)
+  assert.deepEqual(reminder.problems, { errors: 1 })
+  assert.equal(reminder.problemSeconds, 3600)
+  assert.equal(ends().filter((l) => l.level === 40).length, 1)
+  // Then quiet again for the next hour, and one more reminder.
+  await everyMinute(60)
+  assert.deepEqual(
+    ends()
+      .slice(-60)
+      .map((l) => l.level)
+      .filter((l) => l !== 20),
+    [40],
+  )
+  assert.match(ends().at(-1)!.msg, /after 120 min/)
+  // The torrent recovers: one info line that says the problems are gone.
+  counts = { ...counts, seeding: 3, errors: 0 }
+  await everyMinute(1)
+  assert.equal(ends().at(-1)!.level, 30)
+  assert.match(ends().at(-1)!.msg, /its problems are gone after 121 min$/)
+  // Healthy and unchanged: debug again, for hours.
+  const before = ends().length
+  await everyMinute(120)
+  assert.deepEqual(
+    new Set(
+      ends()
+        .slice(before)
+        .map((l) => l.level),
+    ),
+    new Set([20]),
+  )
+})
+
+test('counts that are not problems never remind, however long they stay above 0; a failed run in between does not restart the hour', async (t) => {
+  const env = setup(t)
+  let now = 1_700_000_000_000
+  let fail = false
+  const counts: JobCounts = { added: 0, already: 5, failed: 2 }
+  const r = new JobRunner({
+    db: env.db,
+    logger: env.logger,
+    jobs: [
+      {
+        ...job('seed', async () => (fail ? Promise.reject(new Error('disk gone')) : counts)),
+        problems: ['failed'],
+      },
+      job('scan', async () => ({ records: 12 })),
+    ],
+    retry: { retries: 0, backoff: { baseMs: 1, maxMs: 1 } },
+    now: () => now,
+  })
+  t.after(() => r.stop(1000))
+  const warnings = (name: string): LogLine[] =>
+    env.logs.filter((l) => l.job === name && l.level === 40 && /finished/.test(l.msg))
+  for (let minute = 0; minute < 30; minute++) {
+    now += 60_000
+    await r.runScheduled('seed')
+    await r.runScheduled('scan')
+  }
+  fail = true
+  now += 60_000
+  await r.runScheduled('seed')
+  fail = false
+  for (let minute = 0; minute < 30; minute++) {
+    now += 60_000
+    await r.runScheduled('seed')
+    await r.runScheduled('scan')
+  }
+  assert.equal(warnings('scan').length, 0)
+  // Problems since minute 1; the failed run at minute 31 said nothing about them: reminded at 61.
+  assert.equal(warnings('seed').length, 1)
+  assert.match(warnings('seed')[0]!.msg, /its problems persist after 60 min: failed 2$/)
+})
