@@ -1,10 +1,12 @@
 /**
  * Tracker trouble in the log per tracker, not per torrent (src/engines/tracker-log.ts): the
  * embedded engine's announcer (src/engines/announcer.ts) against a port on 127.0.0.1 that refuses
- * connections and a real HTTP server answering as a tracker. The torrents are fakes (an infohash
+ * connections, a real HTTP server answering as a tracker, and UDP sockets on 127.0.0.1 that
+ * answer garbage or nothing (announced through bittorrent-tracker's Client). The torrents are fakes (an infohash
  * and announce numbers each): what is tested is what 200 of them log, not what they share.
  */
 import assert from 'node:assert/strict'
+import { createSocket } from 'node:dgram'
 import { createServer, type Server } from 'node:http'
 import { test, type TestContext } from 'node:test'
 import { Announcer, type AnnounceTarget } from '../../src/engines/announcer.js'
@@ -174,4 +176,59 @@ test('a tracker that flaps warns at most once per reminder period, and one still
     /still not answering after \d+ min \(ECONNREFUSED\); 50 torrent\(s\) affected/,
   )
   trackers.close()
+})
+
+/** A UDP socket on 127.0.0.1 that answers each datagram with `answer`, or never when it is null. */
+async function udpEndpoint(t: TestContext, answer: Buffer | null): Promise<number> {
+  const socket = createSocket('udp4')
+  socket.on('message', (_msg, from) => {
+    if (answer) socket.send(answer, from.port, from.address)
+  })
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve))
+  t.after(() => new Promise<void>((resolve) => socket.close(() => resolve())))
+  return socket.address().port
+}
+
+test('UDP trackers that answer garbage or nothing are each one warning naming that tracker (from the URL bittorrent-tracker appends to its error), with all its torrents', async (t) => {
+  // Garbage: shorter than any BEP 15 answer, so the client fails at once; silence: its request
+  // times out (bittorrent-tracker's 15 s).
+  const garbage = `udp://127.0.0.1:${await udpEndpoint(t, Buffer.from('nope'))}/${SECRET_PATH}/announce?passkey=${SECRET_QUERY}`
+  const silent = `udp://127.0.0.1:${await udpEndpoint(t, null)}/announce`
+  const log = memoryLogger()
+  const trackers = new TrackerLog(log, 'webtorrent', { windowMs: 1000 })
+  t.after(() => trackers.close())
+  const a = announcer(t)
+  const torrents = 20
+  for (let i = 1; i <= torrents; i++) {
+    const target = fakeTorrent(i)
+    // Both trackers in one list: an error without its URL could not be told apart (it would be
+    // taken for the first tracker's warning about this torrent).
+    a.start(target, [silent, garbage], {
+      onAnswer: (tracker) => trackers.answered(tracker, target.infoHash),
+      onTrouble: (trouble) => trackers.trouble(target.infoHash, `torrent ${i}`, trouble),
+    })
+  }
+  const warnings = (): typeof log.lines => log.lines.filter((l) => l.level === 'warn')
+  await waitFor('the warnings of both trackers', () => warnings().length >= 2, 60_000)
+  const shownGarbage = garbage.replace(SECRET_PATH, '***').replace(SECRET_QUERY, '***')
+  const byTracker = new Map(warnings().map((l) => [l.fields.tracker, l]))
+  assert.deepEqual(
+    [...byTracker.keys()].sort(),
+    [shownGarbage, silent].sort(),
+    JSON.stringify(warnings().map((l) => l.msg)),
+  )
+  const g = byTracker.get(shownGarbage)!
+  assert.equal(g.fields.torrents, torrents)
+  assert.equal(g.fields.err, 'tracker sent invalid transaction id')
+  assert.match(g.msg, /tracker udp:\/\/127\.0\.0\.1:\d+\/\*\*\*\/announce\?passkey=\*\*\* is not answering/)
+  const s = byTracker.get(silent)!
+  assert.equal(s.fields.torrents, torrents)
+  assert.equal(s.fields.err, 'tracker request timed out (started)')
+  // Each torrent's failures are debug lines naming the tracker, never a warning per torrent.
+  assert.equal(warnings().length, 2, JSON.stringify(warnings().map((l) => l.msg)))
+  const debug = log.lines.filter((l) => l.level === 'debug')
+  assert.equal(debug.filter((l) => l.fields.tracker === shownGarbage).length, torrents)
+  assert.equal(debug.filter((l) => l.fields.tracker === silent).length, torrents)
+  assert.ok(!JSON.stringify(log.lines).includes(SECRET_QUERY))
+  assert.ok(!JSON.stringify(log.lines).includes(SECRET_PATH))
 })
