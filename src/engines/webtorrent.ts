@@ -170,6 +170,7 @@ export class WebTorrentEngine implements Engine {
     // Loaded here, not at the top: every command that never starts an engine (scan, coverage,
     // --help) would otherwise pay about 0.7 s of start-up for webtorrent and its dependencies.
     const { default: WebTorrentClient } = await import('webtorrent')
+    this.log.debug?.({}, 'webtorrent: module loaded')
     const client = createClient(WebTorrentClient, host, this.slabs, {
       torrentPort: port,
       dht: this.config.dht,

@@ -8,11 +8,11 @@
  * thread, which waits for the lock synchronously, never waits long. The main thread hears only
  * when the merge begins (from then on the read is no longer stopped) and how it ended.
  */
-import { parentPort, workerData } from 'node:worker_threads'
+import { parentPort } from 'node:worker_threads'
 import { AacseedError, errorMessage } from '../errors.js'
 import { connectDatabase } from '../db/connect.js'
 import { MirrorError } from './errors.js'
-import { runListWorker } from './list-read.js'
+import { listWorkerInput, prestartListWorker, runListWorker } from './list-read.js'
 import type { ListWorkerInput } from './list-worker.js'
 import { MirrorStore, type StoredList } from './store.js'
 
@@ -72,4 +72,9 @@ async function main(port: NonNullable<typeof parentPort>, input: ListStoreInput)
   port.close()
 }
 
-if (parentPort) void main(parentPort, workerData as ListStoreInput)
+if (parentPort) {
+  const port = parentPort
+  // The parser's thread boots while this one waits for its input and opens the database.
+  prestartListWorker('./list-worker.js')
+  void listWorkerInput<ListStoreInput>().then((input) => main(port, input))
+}

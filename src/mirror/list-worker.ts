@@ -6,10 +6,11 @@
  */
 import { createReadStream } from 'node:fs'
 import { lstat } from 'node:fs/promises'
-import { parentPort, workerData } from 'node:worker_threads'
+import { parentPort } from 'node:worker_threads'
 import { AacseedError, errorMessage } from '../errors.js'
 import { MirrorError } from './errors.js'
 import { isRemote, openStream, type FetchOptions } from './fetch.js'
+import { listWorkerInput } from './list-read.js'
 import { readListStream, type ListBatch } from './list-stream.js'
 import type { ListContext } from './list.js'
 
@@ -89,4 +90,7 @@ async function main(port: NonNullable<typeof parentPort>, input: ListWorkerInput
   port.close()
 }
 
-if (parentPort) void main(parentPort, workerData as ListWorkerInput)
+if (parentPort) {
+  const port = parentPort
+  void listWorkerInput<ListWorkerInput>().then((input) => main(port, input))
+}

@@ -153,6 +153,17 @@ export const commandEntries: CommandEntry[] = [
     summary:
       'fetch the ranges the mirror sources list and this machine lacks; verify, catalog and publish them',
     load: async () => (await import('./mirror.js')).mirrorSync,
+    // The thread that reads a source's list into the catalog (and the parser thread it runs)
+    // boots beside the loading of the CLI and of webtorrent, rather than after it: see
+    // prestartListWorker. A dry run reads the lists on this thread, through the parser alone.
+    early: async ({ args }) => {
+      if (asksForHelp(args)) return
+      const { prestartListWorker } = await import('../../mirror/list-read.js')
+      prestartListWorker(args.includes('--dry-run') ? './list-worker.js' : './list-store-worker.js')
+    },
+    // Its run closes the engine (every torrent removed, `stopped` announced), the list threads
+    // and the catalog before it returns; the downloaded files are placed and published by then.
+    exitWhenDone: true,
   },
   {
     name: 'mirror status',

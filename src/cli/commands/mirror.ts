@@ -284,6 +284,7 @@ export const mirrorSync = defineCommand({
     requireSources(config)
     mirrorRoot(config)
     const log = cliLogger(ctx, config)
+    log.debug({}, 'mirror sync: config read')
     const db = openDb(ctx, config)
     let engine: Engine | null = null
     let lease: Lease | undefined
@@ -301,11 +302,19 @@ export const mirrorSync = defineCommand({
       // serve's mirror_sync job and this command would start the same downloads twice.
       const leases = cliLeases(db, ctx, controller.signal)
       lease = await leases.take('mirror_sync', 'mirror sync')
+      log.debug({}, 'mirror sync: catalog open, lease taken')
       engine = createEngine(config.engine, { logger: log.child({ area: 'engine' }), env: ctx.env })
       // Started while the first pass reads the lists; that pass awaits it before using it.
       let engineReady: Promise<void> | undefined = startEngine(engine)
       engineReady.catch(() => {})
       const e = engine
+      // The embedded engine stops with this command: a release placed in the last pass would be
+      // added to it only to be stopped again (a tracker `started` and `stopped` for nothing, about
+      // 60 ms of the 2 GiB sync's end on the bench machine, #14 §1). Its new torrents are handed
+      // to it when the command goes on waiting for other downloads; a daemon keeps them, so it
+      // gets them at once.
+      const embedded = e.kind === 'webtorrent'
+      let unseeded = false
       const sync = new MirrorSync({
         db,
         config,
@@ -314,10 +323,11 @@ export const mirrorSync = defineCommand({
         exclusive: catalogLock(leases, 'mirror sync'),
         afterPlace: async () => {
           await publishList(db, config)
-          await seedTorrents(db, e)
+          if (embedded) unseeded = true
+          else await seedTorrents(db, e)
         },
       })
-      const wait = !ctx.values['no-wait'] && e.kind === 'webtorrent'
+      const wait = !ctx.values['no-wait'] && embedded
       const bar = progressLine(ctx.err, 'mirror')
       let total: SyncReport | null = null
       let refresh: 'always' | 'never' = 'always'
@@ -331,6 +341,10 @@ export const mirrorSync = defineCommand({
         refresh = 'never'
         total = mergeReports(total, r)
         if (!wait || r.inFlight === 0 || controller.signal.aborted) break
+        if (unseeded) {
+          unseeded = false
+          await seedTorrents(db, e, { signal: controller.signal })
+        }
         const done = r.downloading.reduce((s, d) => s + d.bytesPresent, 0)
         const all = r.downloading.reduce((s, d) => s + d.totalBytes, 0)
         bar.update(done, all, `${r.downloading.length} downloading`)
