@@ -757,7 +757,25 @@ const SOCKET_HIGH_WATER_MARK = 1024 * 1024
  */
 export const PEER_REQUEST_QUEUE = 500
 
+/**
+ * Writes that add up to less than this by the end of a turn wait up to `HOLD_MS` for more. A
+ * downloader's turn answers a 64 KiB socket read, about four blocks, so it sent four 17-byte
+ * requests, and the seeder read and sent four blocks per turn in return. Held, the requests of a
+ * few turns leave together and the seeder answers them with one read and one `writev`: `mirror
+ * sync` of 512 MiB from serve (4 runs of each, shared machine at load 8 to 9): seeder 0.52 to
+ * 0.75 s (mean 0.63) against 0.58 to 0.86 s (0.70), the downloader 4.24 to 4.84 s (4.47) against
+ * 4.44 to 4.83 s (4.62). Blocks (16 KiB) always leave at the end of their turn, so uploads are as
+ * before; a lone control message (a handshake, a `have`) is 2 ms later, within a request queue
+ * (`PEER_REQUEST_QUEUE`) of about 30 ms over loopback.
+ */
+const HOLD_BELOW = 1024
+const HOLD_MS = 2
+
 const coalesced = new WeakSet<net.Socket>()
+
+function chunkLength(chunk: unknown): number {
+  return typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk instanceof Uint8Array ? chunk.length : 0
+}
 
 /**
  * Writes made to a peer socket in one turn of the event loop leave in one `writev`.
@@ -766,7 +784,8 @@ const coalesced = new WeakSet<net.Socket>()
  * uploading the 2 GiB benchmark release to libtorrent made 262,000 `write`s of 13 bytes or
  * 16 KiB, the largest part of the seeder's CPU profile (each one also runs the loopback
  * receiver's TCP path in the sender's time). Corked until the turn ends, the blocks answered
- * together go out together. webtorrent offers no hook between the wire and its socket, so the
+ * together go out together; less than `HOLD_BELOW` bytes (a downloader's requests) wait up to
+ * `HOLD_MS` for more. webtorrent offers no hook between the wire and its socket, so the
  * socket's own `write` is wrapped: of sockets this engine's server accepted, and of outgoing
  * ones once their wire is up (`add`). Wrapping a socket twice is a no-op.
  */
@@ -779,15 +798,32 @@ export function coalesceWrites(socket: net.Socket, slabs?: SlabPool): void {
     cb?: (err?: Error | null) => void,
   ) => boolean
   let corked = false
+  let timer: NodeJS.Timeout | null = null
+  let soon = false
   const uncork = (): void => {
+    if (timer !== null) clearTimeout(timer)
+    timer = null
+    soon = false
+    if (!corked) return
     corked = false
     socket.uncork()
+  }
+  const endOfTurn = (): void => {
+    soon = false
+    if (!corked) return
+    if (socket.writableLength >= HOLD_BELOW) return uncork()
+    timer ??= setTimeout(uncork, HOLD_MS)
   }
   socket.write = ((...args: Parameters<net.Socket['write']>): boolean => {
     if (!corked) {
       corked = true
       socket.cork()
-      setImmediate(uncork)
+      soon = true
+      setImmediate(endOfTurn)
+    } else if (!soon && timer !== null && socket.writableLength + chunkLength(args[0]) >= HOLD_BELOW) {
+      // Held small writes have grown: they leave at the end of this turn.
+      soon = true
+      setImmediate(endOfTurn)
     }
     const [chunk, a, b] = args as [unknown, unknown, unknown]
     if (slabs && chunk instanceof Uint8Array && chunk.length >= 1024 && slabs.owns(chunk)) {

@@ -314,6 +314,27 @@ test('coalesceWrites: chunks written to a socket in one turn leave together, and
   assert.equal(sock.writableLength, 0)
 })
 
+test('coalesceWrites: a few small writes (requests) wait a little for more, then all arrive; a turn with a block in it leaves at its end', async (t) => {
+  const { client, sock } = await loopbackPair(t)
+  coalesceWrites(sock)
+  let received = 0
+  client.on('data', (d: Buffer) => (received += d.length))
+  for (let i = 0; i < 5; i++) sock.write(Buffer.alloc(17, i))
+  await new Promise((res) => setImmediate(res))
+  assert.equal(sock.writableCorked, 1, 'five requests are held past the end of their turn')
+  assert.equal(sock.writableLength, 85)
+  await waitFor('the held requests to arrive', () => received === 85, 5_000)
+
+  // Small writes held, then a block written in a later turn: everything leaves at that turn's end.
+  sock.write(Buffer.alloc(17))
+  await new Promise((res) => setImmediate(res))
+  assert.equal(sock.writableCorked, 1)
+  sock.write(Buffer.alloc(16 * 1024))
+  await new Promise((res) => setImmediate(res))
+  assert.equal(sock.writableCorked, 0, 'released at the end of the turn that made it large')
+  await waitFor('all of it to arrive', () => received === 85 + 17 + 16 * 1024, 5_000)
+})
+
 test('pooled upload buffers: a batched read buffer is used again only once each of its blocks was written to a socket', async (t) => {
   const dir = tempDir(t)
   const release = makeRelease(dir, [64 * 1024])
