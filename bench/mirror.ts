@@ -1,6 +1,6 @@
 /**
  * npm run bench:mirror [-- --rounds N --meta-records N --data-mib N --no-io --list-entries N
- *   --timeline --kinds data,meta --sync-node-args ARGS]
+ *   --timeline --kinds data,meta --sync-node-args ARGS --seeder-node-args ARGS]
  *
  * `--timeline` prints each timed `mirror sync`'s steps (its debug log: lists read, .torrent
  * fetched, engine added, first announce answered, first peer, first and last piece, checked,
@@ -73,11 +73,15 @@ const { values: flags } = parseArgs({
     'list-entries': { type: 'string', default: '1000000' },
     // Node options for the timed `mirror sync`, split on spaces (e.g. '--cpu-prof --cpu-prof-dir=DIR').
     'sync-node-args': { type: 'string', default: '' },
+    // Node options for the seeder (`aacseed serve`), e.g. '--cpu-prof --cpu-prof-dir=DIR' (its
+    // profile is written when the benchmark ends it with SIGINT).
+    'seeder-node-args': { type: 'string', default: '' },
     // Which releases the rounds time: `data,meta` (default), or one of them while developing.
     kinds: { type: 'string', default: 'data,meta' },
   },
 })
 const SYNC_NODE_ARGS = flags['sync-node-args'].split(' ').filter((a) => a !== '')
+const SEEDER_NODE_ARGS = flags['seeder-node-args'].split(' ').filter((a) => a !== '')
 const KINDS = flags.kinds.split(',') as Array<'data' | 'meta'>
 const ROUNDS = Number(flags.rounds)
 const META_RECORDS = Number(flags['meta-records'])
@@ -236,11 +240,20 @@ async function main(): Promise<void> {
   console.log('upstream: cataloging and torrenting the releases…')
   await run(['scan'], up)
   await run(['torrents', 'make'], up)
-  const seeder: ChildProcess = spawn(process.execPath, [cli, 'serve', '--config', join(up, 'aacseed.toml')], {
-    cwd: up,
-    stdio: 'ignore',
+  const seeder: ChildProcess = spawn(
+    process.execPath,
+    [...SEEDER_NODE_ARGS, cli, 'serve', '--config', join(up, 'aacseed.toml')],
+    { cwd: up, stdio: 'ignore' },
+  )
+  cleanups.push(async () => {
+    if (SEEDER_NODE_ARGS.length === 0) return seeder.kill('SIGKILL')
+    // Node writes a --cpu-prof profile on a clean exit only: stop it as an operator would.
+    seeder.kill('SIGINT')
+    await new Promise((res) => {
+      seeder.once('exit', res)
+      setTimeout(res, 20_000).unref()
+    })
   })
-  cleanups.push(() => seeder.kill('SIGKILL'))
   const list = (await (await fetch(`${site.url}/torrents.json`)).json()) as Array<{ btih: string }>
   await waitFor('upstream seeding', () => list.every((e) => tracker.seeders(e.btih) > 0), 600_000, 200)
 
