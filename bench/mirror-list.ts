@@ -3,9 +3,12 @@
  * 200 MB, inside the default limits), read
  * 1. by `aacseed mirror sources` (fetch, parse, store, and the text report), and
  * 2. by the `mirror_sync` job inside `aacseed serve` (its start-up run), while /healthz is
- *    asked every 100 ms: the slowest answer is printed.
+ *    asked every 100 ms, and `GET /api/coverage` and `GET /metrics` (the views that read coverage,
+ *    so recompute it over the stored list) every 500 ms, during the job and after it until the
+ *    coverage report holds the list and has been recomputed once more: the slowest answers and
+ *    serve's peak RSS over all of it are printed.
  * Prints time and peak RSS of each; the bar is 30 s and 400 MB, and /healthz within 1 s
- * throughout. The list is served over HTTP from 127.0.0.1, fetched and parsed in a worker
+ * throughout (the coverage probes are held to the 400 MB too; their latency is reported). The list is served over HTTP from 127.0.0.1, fetched and parsed in a worker
  * thread as any remote list. ENTRIES=N sets the size (e.g. ENTRIES=100000 for a quick try).
  * `npm run bench:mirror` runs this too.
  */
@@ -75,15 +78,39 @@ function writeList(dir: string, n: number): { bytes: number } {
   return { bytes }
 }
 
-async function healthLatency(url: string): Promise<number> {
+async function probe(url: string): Promise<{ ms: number; body: ArrayBuffer | null }> {
   const started = performance.now()
   try {
     const r = await fetch(url, { signal: AbortSignal.timeout(10_000) })
-    await r.arrayBuffer()
+    const body = await r.arrayBuffer()
+    return { ms: performance.now() - started, body: r.ok ? body : null }
   } catch {
-    return 10_000
+    return { ms: 10_000, body: null }
   }
-  return performance.now() - started
+}
+
+async function healthLatency(url: string): Promise<number> {
+  return (await probe(url)).ms
+}
+
+/** The slowest and the count of a probe's answers. */
+class Probes {
+  count = 0
+  maxMs = 0
+  maxAt = 0
+  slow = 0
+  readonly #all: number[] = []
+  add(ms: number, at: number): void {
+    this.count++
+    this.#all.push(ms)
+    if (ms > this.maxMs) [this.maxMs, this.maxAt] = [ms, at]
+    if (ms > 1000) this.slow++
+  }
+  text(): string {
+    const sorted = [...this.#all].sort((a, b) => a - b)
+    const p50 = sorted[Math.floor(sorted.length / 2)] ?? NaN
+    return `${this.count} probes, median ${p50.toFixed(0)} ms, slowest ${this.maxMs.toFixed(0)} ms (sent ${this.maxAt.toFixed(1)} s after serve was started), ${this.slow} over 1 s`
+  }
 }
 
 interface JobRun {
@@ -122,34 +149,72 @@ async function serveCase(dir: string, listUrl: string, entries: number): Promise
     let maxAt = 0
     let slow = 0
     let probes = 0
+    const coverage = new Probes()
+    const metrics = new Probes()
     const spawnedAt = performance.now()
     let run: JobRun | undefined
+    let jobPeakKb = 0
+    let tick = 0
+    // After the job: the report that holds the list, and one generation after it.
+    let holdsAt: number | undefined
+    let generation: number | undefined
+    let afterJob = 0
     while (Date.now() < deadline) {
       if (child.exitCode !== null) throw new Error(`serve exited ${child.exitCode}: ${stderr}`)
       const sentAt = performance.now()
+      const at = (sentAt - spawnedAt) / 1000
       const ms = await healthLatency(`${base}/healthz`)
       // Probes count from the first answer: before it, serve is still starting.
       if (ms < 10_000 || probes > 0) {
         probes++
-        if (ms > maxMs) [maxMs, maxAt] = [ms, (sentAt - spawnedAt) / 1000]
+        if (ms > maxMs) [maxMs, maxAt] = [ms, at]
         if (ms > 1000) slow++
+        if (tick++ % 5 === 0) {
+          const c = await probe(`${base}/api/coverage`)
+          coverage.add(c.ms, (performance.now() - spawnedAt) / 1000 - c.ms / 1000)
+          const m = await probe(`${base}/metrics`)
+          metrics.add(m.ms, (performance.now() - spawnedAt) / 1000 - m.ms / 1000)
+          if (run && c.body) {
+            const body = JSON.parse(Buffer.from(c.body).toString()) as {
+              generation: number
+              totals: { releases: number }
+            }
+            if (holdsAt === undefined && body.totals.releases >= entries) {
+              holdsAt = at
+              generation = body.generation
+            }
+            if (holdsAt !== undefined && body.generation !== generation) afterJob++
+          }
+        }
       }
-      try {
-        const jobs = (await (await fetch(`${base}/api/jobs?job=mirror_sync`)).json()) as { runs: JobRun[] }
-        // A scheduled run that found the start-up run still going is recorded `skipped`: not the one measured.
-        run = jobs.runs.find(
-          (r) => r.job === 'mirror_sync' && r.finished_at !== null && r.outcome !== 'skipped',
-        )
-      } catch {
-        // not listening yet
+      if (!run) {
+        try {
+          const jobs = (await (await fetch(`${base}/api/jobs?job=mirror_sync`)).json()) as {
+            runs: JobRun[]
+          }
+          // A scheduled run that found the start-up run still going is recorded `skipped`: not the one measured.
+          run = jobs.runs.find(
+            (r) => r.job === 'mirror_sync' && r.finished_at !== null && r.outcome !== 'skipped',
+          )
+          if (run) jobPeakKb = peakKb
+        } catch {
+          // not listening yet
+        }
       }
-      if (run) break
+      // Done once a report over the list was answered and a later generation too (or 60 s after).
+      if (run && (afterJob > 0 || (holdsAt !== undefined && at - holdsAt > 60))) break
       await new Promise((r) => setTimeout(r, 100))
     }
     if (!run) throw new Error(`the mirror_sync job did not finish in 600 s: ${stderr}`)
+    if (holdsAt === undefined)
+      throw new Error(`/api/coverage never reported the ${entries} releases: ${stderr}`)
     console.log(
       `the mirror_sync job inside serve (${entries} entries): ${((run.duration_ms ?? NaN) / 1000).toFixed(1)} s, outcome ${run.outcome}${run.error ? ` (${run.error})` : ''}, ` +
-        `serve's peak RSS ${(peakKb / 1024).toFixed(0)} MB; /healthz: ${probes} probes, slowest ${maxMs.toFixed(0)} ms (sent ${maxAt.toFixed(1)} s after serve was started), ${slow} over 1 s (bar: 30 s, 400 MB, 1 s)`,
+        `serve's peak RSS ${(jobPeakKb / 1024).toFixed(0)} MB by its end; /healthz: ${probes} probes, slowest ${maxMs.toFixed(0)} ms (sent ${maxAt.toFixed(1)} s after serve was started), ${slow} over 1 s (bar: 30 s, 400 MB, 1 s)`,
+    )
+    console.log(
+      `coverage over the list in serve (reported from ${holdsAt.toFixed(1)} s after start): serve's peak RSS ${(peakKb / 1024).toFixed(0)} MB over the job and the coverage probes (bar: 400 MB); ` +
+        `GET /api/coverage: ${coverage.text()}; GET /metrics: ${metrics.text()}`,
     )
   } finally {
     clearInterval(rss)
