@@ -46,7 +46,7 @@ export interface GroupCoverage {
 const zero = (): GroupFigure => ({ torrents: 0, bytes: 0 })
 
 /** Rows sorted by top-level group, then group. */
-export function groupCoverage(torrents: readonly GroupTorrentInput[]): GroupCoverage[] {
+export function groupCoverage(torrents: Iterable<GroupTorrentInput>): GroupCoverage[] {
   const out = new Map<string, GroupCoverage>()
   const add = (f: GroupFigure, bytes: number): void => {
     f.torrents++
