@@ -115,6 +115,12 @@ export interface Engine {
     infoHash: string,
     opts: { timeoutMs: number; dataDir: string },
   ): Promise<Buffer>
+  /**
+   * Calls `listener` with a download's infohash the moment its last piece is verified, so a
+   * caller waiting for downloads need not poll `list()` (an engine in this process only; a
+   * daemon's downloads are polled). Returns the function that stops the calls.
+   */
+  onDownloaded?(listener: (infoHash: string) => void): () => void
   close(): Promise<void>
 }
 

@@ -129,6 +129,7 @@ export class WebTorrentEngine implements Engine {
   private readonly verifySlots: Semaphore
   private readonly announceSlots: Semaphore
   private readonly addTurns = new AddTurns(ADDS_PER_TURN, ADD_TURN_MS)
+  private readonly downloaded = new Set<(infoHash: string) => void>()
   private readonly maxTrackerSockets: number
   private announcer: Announcer | null = null
   private readonly trackerLog: TrackerLog
@@ -414,7 +415,10 @@ export class WebTorrentEngine implements Engine {
       // A download's timeline at debug level: where the time goes before its first piece and after its last.
       torrent.once('wire', () => this.log.debug?.(fields, 'webtorrent: first peer connected'))
       torrent.once('verified', () => this.log.debug?.(fields, 'webtorrent: first piece verified'))
-      torrent.once('done', () => this.log.debug?.(fields, 'webtorrent: every piece verified'))
+      torrent.once('done', () => {
+        this.log.debug?.(fields, 'webtorrent: every piece verified')
+        for (const listener of this.downloaded) listener(t.infoHash)
+      })
     }
     await new Promise<void>((resolve, reject) => {
       const onReady = (): void => {
@@ -540,6 +544,11 @@ export class WebTorrentEngine implements Engine {
   async list(): Promise<EngineTorrentStatus[]> {
     this.requireOpen()
     return [...this.entries.values()].map((e) => this.status(e))
+  }
+
+  onDownloaded(listener: (infoHash: string) => void): () => void {
+    this.downloaded.add(listener)
+    return () => this.downloaded.delete(listener)
   }
 
   async close(): Promise<void> {

@@ -349,6 +349,34 @@ test("webtorrent's add scans every torrent for a duplicate on one private listen
   assert.ok(wrapped.done, 'skipVerify: every piece held')
 })
 
+test('a download tells onDownloaded listeners its infohash once its last piece is verified (list() then shows every byte), and a listener stopped hears nothing', async (t) => {
+  if (!requireTool(t, 'mktorrent')) return
+  const tracker = await startTracker(t)
+  const f = fixture(t, tracker.announce)
+  const seeder = await startEngine(t)
+  assert.equal(await seeder.add(f.add(f.release.root, false)), 'added')
+  await waitFor('the tracker to list the seeder', () => tracker.seeders(f.infoHash) >= 1)
+  const downloader = await startEngine(t)
+  const heard: Array<{ infoHash: string; complete: boolean }> = []
+  const stopped: string[] = []
+  downloader.onDownloaded((infoHash) => {
+    // What a waiting caller then asks: the engine's own view already shows every byte present.
+    void downloader.list().then((l) => {
+      const s = l.find((x) => x.infoHash === infoHash)
+      heard.push({
+        infoHash,
+        complete: s !== undefined && s.bytesPresent === s.totalBytes && s.totalBytes > 0,
+      })
+    })
+  })
+  downloader.onDownloaded((infoHash) => stopped.push(infoHash))()
+  const into = join(f.dir, 'download')
+  assert.equal(await downloader.add({ ...f.add(into, true), download: true }), 'added')
+  await waitFor('the engine to say the download is complete', () => heard.length > 0, 60_000)
+  assert.deepEqual(heard, [{ infoHash: f.infoHash, complete: true }])
+  assert.deepEqual(stopped, [])
+})
+
 test("the sockets an engine opens to peers get coalesced writes: found by the 'wire' event's address, not webtorrent's private peer list", async (t) => {
   if (!requireTool(t, 'mktorrent')) return
   const tracker = await startTracker(t)
