@@ -169,15 +169,19 @@ export class Fleet {
         const outage = this.pollOutage(client.name)
         outage.failed()
         const warning = outage.warning()
+        // Named in the message as well as in its field: journalctl's default output shows only the
+        // message. The name is the config's (lowercase letters, digits and `-`, schema.ts), never
+        // the seedbox's URL.
         const fields = { seedbox: client.name, code, err: errorMessage(e) }
-        if (warning?.kind === 'first') this.log.warn(fields, 'fleet: seedbox did not answer the poll')
+        const missed = `fleet: seedbox ${client.name} did not answer the poll`
+        if (warning?.kind === 'first') this.log.warn(fields, missed)
         else if (warning) {
           const minutes = Math.round(warning.downMs / 60_000)
           this.log.warn(
             { ...fields, downSeconds: Math.round(warning.downMs / 1000) },
             `fleet: seedbox ${client.name} still does not answer the poll after ${minutes} min`,
           )
-        } else this.log.debug?.(fields, 'fleet: seedbox did not answer the poll')
+        } else this.log.debug?.(fields, missed)
       }
     })
     const cutoff = new Date(this.now().getTime() - this.config.history_days * 86_400_000).toISOString()

@@ -1,5 +1,12 @@
 /** Scheduled jobs for `aacseed serve` and their run log (`aacseed jobs`). */
-export { InvalidCronError, JobRunner, type JobDefinition, type JobRunnerOptions } from './runner.js'
+export {
+  InvalidCronError,
+  JobRunner,
+  withProblems,
+  type CountName,
+  type JobDefinition,
+  type JobRunnerOptions,
+} from './runner.js'
 export type { JobCounts, JobOutcome, JobRun, JobTrigger } from './runs.js'
 export {
   Lease,

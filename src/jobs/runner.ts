@@ -30,9 +30,49 @@ export interface JobDefinition {
   /**
    * The counts that report a problem when above 0 (`errors`, `failed`, ...); the others say what
    * the run did. Problems that persist run after run are a warning at most hourly, even when the
-   * counts do not move; their end is news.
+   * counts do not move; their end is news. `withProblems` checks them against the run's counts.
    */
   problems?: readonly string[]
+}
+
+/**
+ * The names a job's runs return counts under, for each shape they return (`keyof` of a union
+ * holds only the names all of its shapes share). Counts typed as any `JobCounts` name nothing:
+ * a problem name could not be checked against them.
+ */
+export type CountName<C> = C extends unknown
+  ? string extends keyof C
+    ? never
+    : Extract<keyof C, string>
+  : never
+
+/** A job's run and problems, or, when a problem is not among its counts, the names that are not. */
+export type CheckedProblems<C, P extends string> = [Exclude<P, CountName<C>>] extends [never]
+  ? Pick<JobDefinition, 'run' | 'problems'>
+  : { 'problems that are not counts of the job': Exclude<P, CountName<C>> }
+
+/**
+ * A job's run with its `problems`, each checked when compiled against the counts the run returns:
+ * a misspelled name would never be above 0, and the job's persisting problems would never be a
+ * warning. A name that is not a count makes the result unfit for a `JobDefinition` (the compiler
+ * names it). Let the run's return type be inferred: `Promise<JobCounts>` names no count, and then
+ * no problem compiles.
+ *
+ * The check is in the result, not in `problems`' own type: there, the compiler fixes `C` (to
+ * `JobCounts`) before it infers the run's counts.
+ */
+export function withProblems<C extends Record<string, number | undefined>, const P extends string>(
+  problems: readonly P[],
+  run: (signal: AbortSignal) => Promise<C>,
+): CheckedProblems<C, P>
+// A run that returns counts of more than one shape is typed as their union, each shape with the
+// others' names as `?: undefined`: those are absent from the objects it returns (and the runner
+// keeps only the finite numbers of what a job returns, `normalizeCounts`).
+export function withProblems(
+  problems: readonly string[],
+  run: (signal: AbortSignal) => Promise<Record<string, number | undefined>>,
+): object {
+  return { run: run as JobDefinition['run'], problems }
 }
 
 export interface JobRunnerOptions {

@@ -14,8 +14,8 @@ import { MirrorSync } from '../mirror/index.js'
 import { makeSettings, publishList } from '../publish/index.js'
 import { makeTorrents } from '../torrents/index.js'
 import { catalogLock, type Leases } from './leases.js'
-import { JobRunner, type JobDefinition } from './runner.js'
-import type { JobCounts, JobRun } from './runs.js'
+import { JobRunner, withProblems, type JobDefinition } from './runner.js'
+import type { JobRun } from './runs.js'
 import { seedTorrents } from './seed.js'
 
 export interface ServiceDeps {
@@ -34,8 +34,13 @@ export function jobDefinitions({ config, db, engine, logger, leases }: ServiceDe
   // Scans, torrent making and mirror placing each rewrite catalog rows: one at a time, here and across
   // processes.
   const exclusive = catalogLock(leases, 'mirror_sync')
-  const jobs: Record<JobName, JobDefinition['run']> = {
-    async scan(signal): Promise<JobCounts> {
+  // Each job's counts that report a problem when above 0 come first (the runner reminds of them
+  // while they persist, runner.ts), checked against what the job returns when compiled. Not
+  // problems: what a run did, and what waits by design (a mirror download deferred by its budget,
+  // a fleet action deferred because its seedbox missed the poll, which `fleet_poll`'s `failed`
+  // reports).
+  const jobs: Record<JobName, Pick<JobDefinition, 'run' | 'problems'>> = {
+    scan: withProblems(['problems'], async (signal) => {
       if (config.catalog.roots.length === 0) return { roots: 0 }
       const r = await exclusive(
         () => scan({ db, roots: config.catalog.roots, ...scanSettings(config.catalog), signal }),
@@ -48,8 +53,8 @@ export function jobDefinitions({ config, db, engine, logger, leases }: ServiceDe
         records: r.records,
         problems: r.problems.length,
       }
-    },
-    async make_torrents(signal) {
+    }),
+    make_torrents: withProblems(['with_problems', 'problems'], async (signal) => {
       const r = await exclusive(async () => {
         const made = await makeTorrents({ db, torrents: config.torrents, ...makeSettings(db), signal })
         await publishList(db, config)
@@ -61,13 +66,13 @@ export function jobDefinitions({ config, db, engine, logger, leases }: ServiceDe
         with_problems: r.withProblems,
         problems: r.problems.length,
       }
-    },
-    async seed(signal) {
+    }),
+    seed: withProblems(['failed'], async (signal) => {
       const r = await seedTorrents(db, engine, { signal })
       warnPerTorrent(logger.child({ area: 'seed' }), r.failed, 'engine did not take the torrent')
       return { added: r.added, already: r.duplicate, verified: r.verified, failed: r.failed.length }
-    },
-    async engine_status() {
+    }),
+    engine_status: withProblems(['errors'], async () => {
       const statuses = await engine.list()
       // A turn of the event loop between reading the engine's state and writing it: at 10,000
       // torrents each is 10-30 ms of the main thread, and serve's API is answered in between
@@ -82,8 +87,8 @@ export function jobDefinitions({ config, db, engine, logger, leases }: ServiceDe
         errors: statuses.filter((s) => isFailedCopy(s.state)).length,
         uploaded_bytes: statuses.reduce((n, s) => n + s.uploaded, 0),
       }
-    },
-    async fleet_poll(signal): Promise<JobCounts> {
+    }),
+    fleet_poll: withProblems(['failed', 'degraded', 'lost'], async (signal) => {
       const r = await getFleet().poll(signal)
       // No seedbox configured: nothing was polled, and the fleet's health counts (a read of every
       // torrent's health, about 100 ms of serve's event loop at 10,000 torrents, every minute)
@@ -103,8 +108,8 @@ export function jobDefinitions({ config, db, engine, logger, leases }: ServiceDe
         degraded: c.degraded,
         lost: c.lost,
       }
-    },
-    async fleet_apply(signal) {
+    }),
+    fleet_apply: withProblems(['failed', 'shortfalls'], async (signal) => {
       const r = await getFleet().apply(signal)
       return {
         added: r.added,
@@ -115,62 +120,47 @@ export function jobDefinitions({ config, db, engine, logger, leases }: ServiceDe
         failed: r.failed.length,
         shortfalls: r.shortfalls,
       }
-    },
-    async mirror_sync(signal): Promise<JobCounts> {
-      if (config.mirror.sources.length === 0) return { sources: 0 }
-      const sync = new MirrorSync({
-        db,
-        config,
-        engine,
-        logger: logger.child({ area: 'mirror' }),
-        exclusive,
-        afterPlace: async () => {
-          await publishList(db, config)
-          await seedTorrents(db, engine, { signal })
-        },
-      })
-      const r = await sync.run({ refresh: 'due', signal })
-      return {
-        sources_failed: r.sources.filter((s) => s.error !== null).length,
-        entries_rejected: r.rejectedEntries.length,
-        queued: r.queued.length,
-        started: r.started.length,
-        downloading: r.downloading.length,
-        done: r.done.length,
-        rejected: r.rejected.length,
-        deferred: r.deferred.length,
-        failed: r.failed.length,
-      }
-    },
-    async scrape(signal) {
+    }),
+    mirror_sync: withProblems(
+      ['sources_failed', 'entries_rejected', 'rejected', 'failed'],
+      async (signal) => {
+        if (config.mirror.sources.length === 0) return { sources: 0 }
+        const sync = new MirrorSync({
+          db,
+          config,
+          engine,
+          logger: logger.child({ area: 'mirror' }),
+          exclusive,
+          afterPlace: async () => {
+            await publishList(db, config)
+            await seedTorrents(db, engine, { signal })
+          },
+        })
+        const r = await sync.run({ refresh: 'due', signal })
+        return {
+          sources_failed: r.sources.filter((s) => s.error !== null).length,
+          entries_rejected: r.rejectedEntries.length,
+          queued: r.queued.length,
+          started: r.started.length,
+          downloading: r.downloading.length,
+          done: r.done.length,
+          rejected: r.rejected.length,
+          deferred: r.deferred.length,
+          failed: r.failed.length,
+        }
+      },
+    ),
+    scrape: withProblems(['failed'], async (signal) => {
       const r = await scrapeSwarm(db, config, { signal })
       await publishList(db, config)
       return { trackers: r.trackers, torrents: r.torrents, figures: r.figures, failed: r.failed.length }
-    },
+    }),
   }
   return (Object.keys(jobs) as JobName[]).map((name) => ({
     name,
     schedule: config.jobs[name],
-    run: jobs[name],
-    problems: PROBLEM_COUNTS[name],
+    ...jobs[name],
   }))
-}
-
-/**
- * Each job's counts that report a problem when above 0 (the runner reminds of them while they
- * persist, runner.ts). Not problems: what a run did, and what waits by design (a mirror download
- * deferred by its budget, a fleet action deferred because its seedbox missed the poll, which
- * `fleet_poll`'s `failed` reports).
- */
-const PROBLEM_COUNTS: Record<JobName, readonly string[]> = {
-  scan: ['problems'],
-  make_torrents: ['with_problems', 'problems'],
-  seed: ['failed'],
-  engine_status: ['errors'],
-  fleet_poll: ['failed', 'degraded', 'lost'],
-  fleet_apply: ['failed', 'shortfalls'],
-  mirror_sync: ['sources_failed', 'entries_rejected', 'rejected', 'failed'],
-  scrape: ['failed'],
 }
 
 /** Per-torrent warnings one job run writes; the rest are summed up in one line. */

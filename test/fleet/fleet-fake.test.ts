@@ -364,7 +364,7 @@ test('a seedbox that stops answering the poll is one warning, a reminder an hour
     clock.advance(60_000)
   }
   assert.equal(loud().length, 1, loud().join('\n'))
-  assert.match(loud()[0]!, /^warn fleet: seedbox did not answer the poll/)
+  assert.match(loud()[0]!, /^warn fleet: seedbox a did not answer the poll/)
   clock.advance(60_000)
   await fleet.poll()
   assert.equal(loud().length, 2)
@@ -390,8 +390,10 @@ test('a seedbox that stops answering the poll is one warning, a reminder an hour
   box!.mode = '500'
   await fleet.poll()
   assert.equal(loud().length, 4)
-  assert.match(loud()[3]!, /^warn fleet: seedbox did not answer the poll/)
+  assert.match(loud()[3]!, /^warn fleet: seedbox a did not answer the poll/)
   box!.mode = 'ok'
   await fleet.poll()
   assert.match(loud()[4]!, /^info fleet: seedbox a answers the poll again after 0 s/)
+  // Each line names the seedbox by its configured name, never by its URL.
+  assert.ok(lines.every((l) => /seedbox a /.test(l.msg) && !l.msg.includes(box!.url)))
 })

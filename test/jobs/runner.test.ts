@@ -6,7 +6,13 @@ import { join } from 'node:path'
 import { getTasks } from 'node-cron'
 import { openDatabase, type Db } from '../../src/db/index.js'
 import { AacseedError, ConfigError } from '../../src/errors.js'
-import { InvalidCronError, JobRunner, type JobCounts, type JobDefinition } from '../../src/jobs/index.js'
+import {
+  InvalidCronError,
+  JobRunner,
+  withProblems,
+  type JobCounts,
+  type JobDefinition,
+} from '../../src/jobs/index.js'
 import { TORRENT_LINES_PER_RUN, warnPerTorrent } from '../../src/jobs/service.js'
 import { createLogger, type Logger } from '../../src/log/index.js'
 import { tempDir, waitFor } from '../helpers.js'
@@ -485,4 +491,24 @@ test('counts that are not problems never remind, however long they stay above 0;
   // Problems since minute 1; the failed run at minute 31 said nothing about them: reminded at 61.
   assert.equal(warnings('seed').length, 1)
   assert.match(warnings('seed')[0]!.msg, /its problems persist after 60 min: failed 2$/)
+})
+
+test("a job's problem names are checked, when compiled, against the counts it returns: a misspelled one does not build", async () => {
+  // The checks are the @ts-expect-error lines: `npm test` compiles this file with tsc, which fails
+  // on an expected error that is not there (a problem name that is not a count would compile).
+  type Part = Pick<JobDefinition, 'run' | 'problems'>
+  const ok: Part = withProblems(['failed'], async () => ({ added: 1, failed: 0 }))
+  // Counts of two shapes (a job with nothing configured returns fewer): a name of either.
+  const shapes: Part = withProblems(['roots', 'failed'], async (signal) =>
+    signal.aborted ? { roots: 0 } : { added: 1, failed: 0 },
+  )
+  // @ts-expect-error -- 'faild' is not a count the run returns
+  const misspelled: Part = withProblems(['faild'], async () => ({ added: 1, failed: 0 }))
+  // @ts-expect-error -- counts typed as any JobCounts name no count to check a problem against
+  const wide: Part = withProblems(['failed'], async (): Promise<JobCounts> => ({ failed: 0 }))
+  assert.deepEqual(ok.problems, ['failed'])
+  assert.deepEqual(await ok.run(new AbortController().signal), { added: 1, failed: 0 })
+  assert.deepEqual(await shapes.run(AbortSignal.abort()), { roots: 0 })
+  assert.equal(misspelled.problems?.length, 1)
+  assert.equal(wide.problems?.length, 1)
 })
