@@ -1,5 +1,5 @@
 /** `aacseed coverage` on a terminal: one compact line per collection, or one collection in detail. */
-import { LEVELS, type CollectionCoverage, type CoverageReport, type LevelKey } from './model.js'
+import { LEVELS, LIST_LIMIT, type CollectionCoverage, type CoverageReport, type LevelKey } from './model.js'
 
 // One home for both, shared with the dashboard's script (src/units.ts says how).
 export { formatBytes, formatRatio } from '../units.js'
@@ -92,7 +92,7 @@ export function formatCoverageOverview(r: CoverageReport): string {
       line(
         c.collection,
         c,
-        c.gaps.length === 0 ? '0' : `${c.gaps.length} (${formatDuration(c.gapSeconds)})`,
+        c.gapCount === 0 ? '0' : `${c.gapCount} (${formatDuration(c.gapSeconds)})`,
         overlapText(c.overlaps.length, c.overlaps.filter((o) => o.check === 'conflict').length),
       ),
     ),
@@ -147,13 +147,14 @@ export function formatCollectionCoverage(c: CollectionCoverage, target: number):
   out.push(table(rows, (col) => col > 0))
   out.push('')
   out.push(
-    c.gaps.length === 0
+    c.gapCount === 0
       ? 'gaps: none'
-      : `gaps: ${c.gaps.length} (${formatDuration(c.gapSeconds)}); a gap may be a missing release`,
+      : `gaps: ${c.gapCount} (${formatDuration(c.gapSeconds)}); a gap may be a missing release`,
   )
   for (const g of c.gaps.slice(0, 50))
     out.push(`  ${g.from} – ${g.to}  ${formatDuration(g.seconds)}  after ${g.after || '?'}`)
-  if (c.gaps.length > 50) out.push(`  … and ${c.gaps.length - 50} more (--json lists all)`)
+  if (c.gapCount > 50)
+    out.push(`  … and ${c.gapCount - 50} more (--json lists the first ${Math.min(c.gapCount, LIST_LIMIT)})`)
   out.push(
     c.overlaps.length === 0
       ? 'overlaps: none'
@@ -165,11 +166,13 @@ export function formatCollectionCoverage(c: CollectionCoverage, target: number):
     )
   if (c.overlaps.length > 50) out.push(`  … and ${c.overlaps.length - 50} more (--json lists all)`)
   out.push(
-    c.missing.length === 0
-      ? 'missing from upstream: none known'
-      : `missing from upstream: ${c.missing.length}`,
+    c.missingCount === 0 ? 'missing from upstream: none known' : `missing from upstream: ${c.missingCount}`,
   )
   for (const m of c.missing.slice(0, 50)) out.push(`  ${m.name}`)
+  if (c.missingCount > 50)
+    out.push(
+      `  … and ${c.missingCount - 50} more (--json lists the first ${Math.min(c.missingCount, LIST_LIMIT)})`,
+    )
   out.push(
     `torrents: ${int(c.totals.torrents)}; ok ${c.health.ok}, degraded ${c.health.degraded}, lost ${c.health.lost}; at risk ${c.atRisk}`,
   )

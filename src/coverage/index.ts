@@ -13,6 +13,7 @@ export {
 } from './groups.js'
 export {
   computeCoverage,
+  LIST_LIMIT,
   swarmBucket,
   LEVELS,
   LEVEL_KEYS,

@@ -73,7 +73,12 @@ export interface ExternalFigures {
   /** By infohash. Absent: never scraped. */
   swarm: ReadonlyMap<string, SwarmTorrentFigures>
   seedboxes: readonly SeedboxFigures[]
-  upstream: readonly UpstreamRelease[]
+  /**
+   * Each release the upstream lists name, once per name (the first source's). Iterated twice at
+   * most per report, so it may be a stream read again from the database (a million releases
+   * are never held at once: src/mirror/candidates.ts `upstreamReleases`).
+   */
+  upstream: Iterable<UpstreamRelease>
 }
 
 /**
@@ -105,7 +110,7 @@ export const NO_EXTERNAL_INPUTS: CoverageInputs = {
  */
 export function fleetCoverageInputs(
   figures: () => Omit<ExternalFigures, 'upstream'>,
-  upstream: () => readonly UpstreamRelease[] = () => [],
+  upstream: () => Iterable<UpstreamRelease> = () => [],
 ): CoverageInputs {
   return { read: () => ({ ...figures(), upstream: upstream() }) }
 }

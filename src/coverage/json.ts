@@ -66,13 +66,14 @@ export function collectionJson(c: CollectionCoverage, detail: boolean) {
     levels: levelsJson(c.levels, detail),
     swarm: c.swarm,
     health: c.health,
-    gaps: { count: c.gaps.length, seconds: c.gapSeconds },
+    gaps: { count: c.gapCount, seconds: c.gapSeconds },
     overlaps: {
       count: c.overlaps.length,
       conflicts: c.overlaps.filter((o) => o.check === 'conflict').length,
       truncated: c.overlapsTruncated,
     },
-    missing: c.missing.length,
+    missing: c.missingCount,
+    unlisted_releases: c.unlisted,
     ...(detail
       ? {
           gap_list: c.gaps.map((g) => ({
@@ -238,8 +239,9 @@ function nameRef(
 }
 
 /**
- * What a timeline needs, compact: per collection its extent, gaps and overlaps, and one array
- * per release in `TIMELINE_COLUMNS` order. A name is `[p, e]` when it is the standard name of
+ * What a timeline needs, compact: per collection its extent, gaps (the first `LIST_LIMIT`, and
+ * their count) and overlaps, and one array per release in `TIMELINE_COLUMNS` order (those known
+ * upstream only: the first `LIST_LIMIT`, and how many more). A name is `[p, e]` when it is the standard name of
  * the release's range with `prefixes[p]` and `extensions[e]`
  * (`{prefix}_{kind}__aacid__{collection}__{from}--{to}{extension}`, times as
  * `YYYYMMDDTHHMMSSZ`), else the name itself. For 10,000 releases that is a sixth of the size
@@ -259,6 +261,8 @@ export function timelineJson(
     collection: c.collection,
     from_s: c.fromS,
     to_s: c.toS,
+    gap_count: c.gapCount,
+    unlisted_releases: c.unlisted,
     gap_list: c.gaps.map((g) => ({
       from_s: g.fromS,
       to_s: g.toS,

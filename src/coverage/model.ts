@@ -285,16 +285,35 @@ export interface CollectionCoverage {
   swarm: Record<SwarmBucket, BucketFigures>
   health: Record<TorrentHealth, number>
   atRisk: number
+  /** The first `LIST_LIMIT` gaps by start (`gapCount` counts them all). */
   gaps: Gap[]
+  gapCount: number
   gapSeconds: number
   overlaps: Overlap[]
   /** More overlapping pairs existed than are listed. */
   overlapsTruncated: boolean
-  /** Releases the upstream list knows of that are not held here. */
+  /**
+   * The first `LIST_LIMIT` (by start of range) of the releases the upstream list knows of that
+   * are not held here; `missingCount` counts them all.
+   */
   missing: UpstreamRelease[]
-  /** Every known release, by start of range. */
+  missingCount: number
+  /**
+   * Every release held, cataloged or torrented here, and the first `LIST_LIMIT` of those known
+   * from an upstream list only, by start of range; `unlisted` counts the rest of those.
+   */
   items: CoverageItem[]
+  /** Releases known from an upstream list only that `items` leaves out (counted in `totals`). */
+  unlisted: number
 }
+
+/**
+ * How many gaps, missing releases and releases known upstream only a collection lists (its
+ * counts and totals cover them all). A mirror following Anna's Archive's whole list knows of a
+ * million releases: listed one by one, coverage over it took gigabytes of serve's memory and
+ * minutes; a view shows a few hundred at most.
+ */
+export const LIST_LIMIT = 1000
 
 export type SummaryLevelFigures = Omit<LevelFigures, 'spans'>
 
@@ -446,25 +465,65 @@ function compareItems(
   )
 }
 
-/** The gaps of the union of every known range, each with the releases on either side. */
-function findGaps(items: readonly CoverageItem[]): Gap[] {
-  const merged = mergeSpans(items.map((i) => ({ from: i.fromS, to: i.toS })))
-  // Items are sorted by start, so the first release ending (or starting) on a second wins.
-  const endingAt = new Map<number, string>()
-  const startingAt = new Map<number, string>()
-  for (const i of items) {
-    if (!endingAt.has(i.toS)) endingAt.set(i.toS, i.name)
-    if (!startingAt.has(i.fromS)) startingAt.set(i.fromS, i.name)
+/** The first `n` of what it is given, in `compare` order, holding at most 2n meanwhile. */
+class FirstN<T> {
+  readonly #n: number
+  readonly #compare: (a: T, b: T) => number
+  #held: T[] = []
+  count = 0
+  constructor(n: number, compare: (a: T, b: T) => number) {
+    this.#n = n
+    this.#compare = compare
   }
-  return gapsBetween(merged).map((g) => ({
-    from: text(g.from),
-    to: text(g.to),
-    fromS: g.from,
-    toS: g.to,
-    seconds: spanSeconds(g),
-    after: endingAt.get(g.from - 1) ?? '',
-    before: startingAt.get(g.to + 1) ?? '',
-  }))
+  add(v: T): void {
+    this.count++
+    this.#held.push(v)
+    if (this.#held.length >= 2 * this.#n) this.#held = this.#held.sort(this.#compare).slice(0, this.#n)
+  }
+  list(): T[] {
+    return this.#held.sort(this.#compare).slice(0, this.#n)
+  }
+}
+
+/** What a collection's releases known from an upstream list only add up to, without listing them. */
+interface UpstreamOnly {
+  releases: number
+  metaFiles: number
+  bytes: number
+  fromS: number
+  toS: number
+  /** Their ranges, as [from, to, from, to, …]. */
+  spans: number[]
+  first: FirstN<UpstreamRelease>
+}
+
+type Named = RangeFields & { kind: ReleaseKind; name: string }
+
+/**
+ * The gaps of the union of every known range: their count and seconds, and the first
+ * `LIST_LIMIT` as spans with the seconds either side whose releases name them.
+ */
+function gapSpans(
+  items: readonly CoverageItem[],
+  only: UpstreamOnly | undefined,
+): { count: number; seconds: number; first: Span[] } {
+  const spans = items.map((i) => ({ from: i.fromS, to: i.toS }))
+  if (only)
+    for (let k = 0; k < only.spans.length; k += 2)
+      spans.push({ from: only.spans[k]!, to: only.spans[k + 1]! })
+  const all = gapsBetween(mergeSpans(spans))
+  return {
+    count: all.length,
+    seconds: all.reduce((n, g) => n + spanSeconds(g), 0),
+    first: all.slice(0, LIST_LIMIT),
+  }
+}
+
+/** The release named on a gap's edge: of those ending (or starting) on that second, the first by start. */
+function edgeName(best: Map<number, Named | null>, second: number, r: Named): void {
+  if (!best.has(second)) return
+  const b = best.get(second)
+  if (!b || compareItems(r, b) < 0) best.set(second, r)
 }
 
 function findOverlaps(
@@ -510,11 +569,14 @@ function collectionCoverage(
   collection: string,
   entries: Item[],
   data: CoverageData,
-  missing: UpstreamRelease[],
+  missing: FirstN<UpstreamRelease> | undefined,
+  only: UpstreamOnly | undefined,
+  gaps: Gap[],
+  gapFigures: { count: number; seconds: number },
 ): CollectionCoverage {
-  entries.sort((a, b) => compareItems(a.item, b.item))
   const items = entries.map((e) => e.item)
-  const knownBytes = items.reduce((n, i) => n + i.bytes, 0)
+  const listed = items.filter((i) => !i.cataloged && i.upstream && i.infohash === null).length
+  const knownBytes = items.reduce((n, i) => n + i.bytes, 0) + (only?.bytes ?? 0) - listedBytes(items)
   const levels = {} as Record<LevelKey, LevelFigures>
   for (const key of LEVEL_KEYS) {
     const f = emptyLevel()
@@ -540,14 +602,16 @@ function collectionCoverage(
   let metaFiles = 0
   let records = 0
   let files = 0
-  let fromS = Infinity
-  let toS = -Infinity
+  let fromS = only?.fromS ?? Infinity
+  let toS = only?.toS ?? -Infinity
   for (const { item: i, torrent: t } of entries) {
+    if (i.fromS < fromS) fromS = i.fromS
+    if (i.toS > toS) toS = i.toS
+    // Releases known upstream only are counted from `only`, listed or not.
+    if (!i.cataloged && !t) continue
     if (i.kind === 'meta') metaFiles++
     records += i.records
     files += i.files
-    if (i.fromS < fromS) fromS = i.fromS
-    if (i.toS > toS) toS = i.toS
     if (!t) continue
     torrents++
     swarm[t.bucket].torrents++
@@ -555,12 +619,13 @@ function collectionCoverage(
     health[t.health]++
     if (t.atRisk) atRisk++
   }
-  const gaps = findGaps(items)
+  metaFiles += only?.metaFiles ?? 0
+  const releases = items.length - listed + (only?.releases ?? 0)
   const { overlaps, truncated } = findOverlaps(
     items,
     data.overlapProblems.filter((p) => p.collection === collection && OVERLAP_CODES.has(p.code)),
   )
-  const empty = items.length === 0
+  const empty = releases === 0
   return {
     collection,
     from: empty ? null : text(fromS),
@@ -568,9 +633,9 @@ function collectionCoverage(
     fromS: empty ? null : fromS,
     toS: empty ? null : toS,
     totals: {
-      releases: items.length,
+      releases,
       metaFiles,
-      dataFolders: items.length - metaFiles,
+      dataFolders: releases - metaFiles,
       records,
       files,
       bytes: knownBytes,
@@ -581,12 +646,22 @@ function collectionCoverage(
     health,
     atRisk,
     gaps,
-    gapSeconds: gaps.reduce((n, g) => n + g.seconds, 0),
+    gapCount: gapFigures.count,
+    gapSeconds: gapFigures.seconds,
     overlaps,
     overlapsTruncated: truncated,
-    missing: missing.sort(compareItems),
+    missing: missing?.list() ?? [],
+    missingCount: missing?.count ?? 0,
     items,
+    unlisted: (only?.releases ?? 0) - listed,
   }
+}
+
+/** The bytes of the listed releases known upstream only (`only.bytes` counts them already). */
+function listedBytes(items: readonly CoverageItem[]): number {
+  let n = 0
+  for (const i of items) if (!i.cataloged && i.upstream && i.infohash === null) n += i.bytes
+  return n
 }
 
 function totalsOf(collections: readonly CollectionCoverage[]): CoverageTotals {
@@ -637,11 +712,11 @@ function totalsOf(collections: readonly CollectionCoverage[]): CoverageTotals {
     }
     for (const h of ['ok', 'degraded', 'lost'] as const) t.health[h] += c.health[h]
     t.atRisk += c.atRisk
-    t.gaps += c.gaps.length
+    t.gaps += c.gapCount
     t.gapSeconds += c.gapSeconds
     t.overlaps += c.overlaps.length
     t.conflicts += c.overlaps.filter((o) => o.check === 'conflict').length
-    t.missing += c.missing.length
+    t.missing += c.missingCount
   }
   for (const key of LEVEL_KEYS) t.levels[key].ratio = t.bytes > 0 ? t.levels[key].bytes / t.bytes : 0
   return t
@@ -713,11 +788,45 @@ export function computeCoverage(data: CoverageData): CoverageReport {
         torrent: tc,
       })
   }
-  const missing = new Map<string, UpstreamRelease[]>()
+  // The upstream list may hold a million releases: folded one at a time, only the first few
+  // per collection kept (see LIST_LIMIT). Each name comes once (`ExternalFigures.upstream`).
+  const local = new Set(entries.keys())
+  const missing = new Map<string, FirstN<UpstreamRelease>>()
+  const upstreamOnly = new Map<string, UpstreamOnly>()
   for (const u of input.external.upstream) {
     const e = entries.get(u.name)
     if (e) e.item.upstream = true
-    else
+    else {
+      let o = upstreamOnly.get(u.collection)
+      if (o === undefined) {
+        o = {
+          releases: 0,
+          metaFiles: 0,
+          bytes: 0,
+          fromS: Infinity,
+          toS: -Infinity,
+          spans: [],
+          first: new FirstN<UpstreamRelease>(LIST_LIMIT, compareItems),
+        }
+        upstreamOnly.set(u.collection, o)
+      }
+      o.releases++
+      if (u.kind === 'meta') o.metaFiles++
+      o.bytes += u.bytes ?? 0
+      if (u.fromS < o.fromS) o.fromS = u.fromS
+      if (u.toS > o.toS) o.toS = u.toS
+      o.spans.push(u.fromS, u.toS)
+      o.first.add(u)
+    }
+    const held = releases.get(u.name)
+    if (!held || held.problems > 0) {
+      let m = missing.get(u.collection)
+      if (!m) missing.set(u.collection, (m = new FirstN<UpstreamRelease>(LIST_LIMIT, compareItems)))
+      m.add(u)
+    }
+  }
+  for (const o of upstreamOnly.values())
+    for (const u of o.first.list())
       entries.set(u.name, {
         item: item(u, {
           records: 0,
@@ -729,9 +838,6 @@ export function computeCoverage(data: CoverageData): CoverageReport {
         }),
         torrent: null,
       })
-    const held = releases.get(u.name)
-    if (!held || held.problems > 0) pushTo(missing, u.collection, u)
-  }
   const byCollection = new Map<string, Item[]>()
   for (const e of entries.values()) {
     const t = e.torrent
@@ -744,9 +850,52 @@ export function computeCoverage(data: CoverageData): CoverageReport {
     e.item.state = timelineState(e)
     pushTo(byCollection, e.item.collection, e)
   }
-  const collections = [...byCollection.keys()]
-    .sort()
-    .map((c) => collectionCoverage(c, byCollection.get(c)!, input, missing.get(c) ?? []))
+  // Gaps, and the releases on either side of the listed ones: the local releases and, when
+  // one is known upstream only, a second pass over the list.
+  const names = [...byCollection.keys()].sort()
+  const gapFigures = new Map<string, ReturnType<typeof gapSpans>>()
+  const ends = new Map<string, Map<number, Named | null>>()
+  const starts = new Map<string, Map<number, Named | null>>()
+  for (const c of names) {
+    const list = byCollection.get(c)!
+    list.sort((a, b) => compareItems(a.item, b.item))
+    const items = list.map((e) => e.item)
+    const g = gapSpans(
+      items.filter((i) => local.has(i.name)),
+      upstreamOnly.get(c),
+    )
+    gapFigures.set(c, g)
+    const e = new Map<number, Named | null>(g.first.map((s) => [s.from - 1, null]))
+    const st = new Map<number, Named | null>(g.first.map((s) => [s.to + 1, null]))
+    for (const i of items)
+      if (local.has(i.name)) {
+        edgeName(e, i.toS, i)
+        edgeName(st, i.fromS, i)
+      }
+    ends.set(c, e)
+    starts.set(c, st)
+  }
+  if (upstreamOnly.size > 0 && [...gapFigures.values()].some((g) => g.first.length > 0))
+    for (const u of input.external.upstream) {
+      if (local.has(u.name)) continue
+      const e = ends.get(u.collection)
+      if (e) edgeName(e, u.toS, u)
+      const st = starts.get(u.collection)
+      if (st) edgeName(st, u.fromS, u)
+    }
+  const collections = names.map((c) => {
+    const g = gapFigures.get(c)!
+    const gaps: Gap[] = g.first.map((s) => ({
+      from: text(s.from),
+      to: text(s.to),
+      fromS: s.from,
+      toS: s.to,
+      seconds: spanSeconds(s),
+      after: ends.get(c)!.get(s.from - 1)?.name ?? '',
+      before: starts.get(c)!.get(s.to + 1)?.name ?? '',
+    }))
+    return collectionCoverage(c, byCollection.get(c)!, input, missing.get(c), upstreamOnly.get(c), gaps, g)
+  })
   torrents.sort((a, b) =>
     a.collection < b.collection ? -1 : a.collection > b.collection ? 1 : compareItems(a, b),
   )

@@ -261,11 +261,11 @@ export class HttpMetrics {
         g.ratio.set({ collection, level }, f.ratio)
         g.bytes.set({ collection, level }, f.bytes)
       }
-      g.gaps.set({ collection }, c.gaps.length)
+      g.gaps.set({ collection }, c.gapCount)
       g.gapSeconds.set({ collection }, c.gapSeconds)
       for (const check of ['ok', 'conflict', 'unchecked'] as const)
         g.overlaps.set({ collection, check }, c.overlaps.filter((o) => o.check === check).length)
-      g.missing.set({ collection }, c.missing.length)
+      g.missing.set({ collection }, c.missingCount)
       for (const bucket of SWARM_BUCKETS) {
         g.swarmTorrents.set({ collection, bucket }, c.swarm[bucket].torrents)
         g.swarmBytes.set({ collection, bucket }, c.swarm[bucket].bytes)

@@ -515,9 +515,9 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
         bytes: c.totals.bytes,
         torrents: c.totals.torrents,
         at_risk: c.atRisk,
-        gaps: c.gaps.length,
+        gaps: c.gapCount,
         overlaps: c.overlaps.length,
-        missing: c.missing.length,
+        missing: c.missingCount,
       })),
     })),
   )

@@ -213,20 +213,20 @@ export async function scrapeCandidates(
 }
 
 /** The releases the sources list now, one per name: coverage shows their ranges as known upstream. */
-export function upstreamReleases(db: Db): UpstreamRelease[] {
-  const byName = new Map<string, UpstreamRelease>()
-  for (const u of new MirrorStore(db).upstream()) {
-    if (byName.has(u.name)) continue
-    byName.set(u.name, {
-      name: u.name,
-      kind: u.kind,
-      collection: u.collection,
-      from: u.from,
-      to: u.to,
-      fromS: u.fromS,
-      toS: u.toS,
-      bytes: u.dataSize,
-    })
+export function upstreamReleases(db: Db): Iterable<UpstreamRelease> {
+  const store = new MirrorStore(db)
+  // Streamed, and read again on each iteration: a million-entry list held as objects cost
+  // coverage gigabytes. By name within a range, so a name's rows (one per source) are adjacent.
+  return {
+    *[Symbol.iterator]() {
+      let last: string | undefined
+      for (const [, name, kind, collection, from, to, fromS, toS, bytes] of store.iterateUpstream(
+        'release',
+      )) {
+        if (name === last) continue
+        last = name
+        yield { name, kind, collection, from, to, fromS, toS, bytes }
+      }
+    },
   }
-  return [...byName.values()]
 }

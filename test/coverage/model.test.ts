@@ -4,6 +4,7 @@ import { timestampFromSeconds } from '../../src/aac/index.js'
 import {
   computeCoverage,
   gapsBetween,
+  LIST_LIMIT,
   mergeSpans,
   overlappingPairs,
   swarmBucket,
@@ -531,6 +532,69 @@ test('upstream ranges: missing ones are listed, count as known bytes and are not
       ['held', false, true],
     ],
   )
+})
+
+test('a long upstream list: counted in full, listed up to LIST_LIMIT, streamed and read twice at most', () => {
+  // 2,500 releases known upstream only, 10 s each with a 10 s gap after each, given in reverse
+  // order; one local release in the middle.
+  const n = 2500
+  const up = (k: number): UpstreamRelease => {
+    const r = meta('c', k * 20, k * 20 + 9)
+    return {
+      name: r.name,
+      kind: 'meta',
+      collection: 'c',
+      from: r.from,
+      to: r.to,
+      fromS: r.fromS,
+      toS: r.toS,
+      bytes: 10,
+    }
+  }
+  const local = meta('c', 1000 * 20, 1000 * 20 + 9)
+  let passes = 0
+  const upstream = {
+    *[Symbol.iterator]() {
+      passes++
+      for (let k = n - 1; k >= 0; k--) if (k !== 1000) yield up(k)
+    },
+  }
+  const r = computeCoverage(input({ releases: [local], external: external({ upstream }) }))
+  const c = r.collections[0]!
+  assert.ok(passes <= 2)
+  // Counts cover every release: 2,499 upstream only and the local one.
+  assert.equal(c.totals.releases, n)
+  assert.equal(c.totals.metaFiles, n)
+  assert.equal(c.totals.bytes, (n - 1) * 10 + 1000)
+  assert.equal(c.levels.held.ratio, 1000 / ((n - 1) * 10 + 1000))
+  assert.equal(c.missingCount, n - 1)
+  assert.equal(r.totals.missing, n - 1)
+  assert.equal(c.gapCount, n - 1)
+  assert.equal(r.totals.gaps, n - 1)
+  assert.equal(c.gapSeconds, (n - 1) * 10)
+  assert.equal(c.fromS, T0)
+  assert.equal(c.toS, T0 + (n - 1) * 20 + 9)
+  // Lists: the first LIST_LIMIT by start, whatever order they came in.
+  assert.equal(c.missing.length, LIST_LIMIT)
+  assert.deepEqual(
+    c.missing.slice(0, 2).map((m) => m.name),
+    [up(0).name, up(1).name],
+  )
+  assert.equal(c.gaps.length, LIST_LIMIT)
+  assert.deepEqual(c.gaps[0], {
+    from: ts(10),
+    to: ts(19),
+    fromS: T0 + 10,
+    toS: T0 + 19,
+    seconds: 10,
+    after: up(0).name,
+    before: up(1).name,
+  })
+  // The local release is listed with the first LIST_LIMIT known upstream only.
+  assert.equal(c.items.length, LIST_LIMIT + 1)
+  assert.equal(c.unlisted, n - 1 - LIST_LIMIT)
+  assert.equal(c.items.at(-1)!.name, local.name)
+  assert.equal(c.items.filter((i) => i.state === 'upstream').length, LIST_LIMIT)
 })
 
 test('a torrent whose release left the catalog still counts for the torrent and fleet levels', () => {

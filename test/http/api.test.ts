@@ -746,6 +746,79 @@ test('GET /api/timeline: compact rows whose names the dashboard rebuilds exactly
   assert.equal(cov.collections[0]!.missing, 601)
 })
 
+test('a long upstream list: the API counts every release and lists the first 1,000 (gaps, missing, releases)', async (t) => {
+  const tree = await apiTree(t)
+  const base = fakeInputs(tree.infohashes)
+  // 1,500 releases known upstream only, each followed by a gap of 50 s.
+  const ts = (s: number) =>
+    new Date(s * 1000)
+      .toISOString()
+      .replace(/\.\d{3}Z$/, 'Z')
+      .replace(/[-:]/g, '')
+  const upstream = Array.from({ length: 1500 }, (_, i) => {
+    const from = T0 + 86400 * 10 + i * 100
+    return {
+      name: `annas_archive_meta__aacid__upstream_only__${ts(from)}--${ts(from + 49)}.jsonl.zst`,
+      kind: 'meta' as const,
+      collection: 'upstream_only',
+      from: ts(from),
+      to: ts(from + 49),
+      fromS: from,
+      toS: from + 49,
+      bytes: 1000,
+    }
+  })
+  const { app } = apiServer(t, tree, { inputs: { read: () => ({ ...base.figures, upstream }) } })
+  const cov = (await app.inject('/api/coverage?collection=upstream_only')).json<{
+    collections: Array<{
+      releases: number
+      bytes: number
+      missing: number
+      unlisted_releases: number
+      gaps: { count: number; seconds: number }
+      missing_list: Array<{ name: string }>
+      gap_list: Array<{ after: string; before: string }>
+      release_list: Array<{ name: string; state: string }>
+    }>
+  }>()
+  const c = cov.collections[0]!
+  assert.equal(c.releases, 1500)
+  assert.equal(c.bytes, 1_500_000)
+  assert.equal(c.missing, 1500)
+  assert.equal(c.missing_list.length, 1000)
+  assert.equal(c.missing_list[0]!.name, upstream[0]!.name)
+  assert.deepEqual(c.gaps, { count: 1499, seconds: 1499 * 50 })
+  assert.equal(c.gap_list.length, 1000)
+  assert.deepEqual(c.gap_list[0], { ...c.gap_list[0]!, after: upstream[0]!.name, before: upstream[1]!.name })
+  assert.equal(c.release_list.length, 1000)
+  assert.equal(c.unlisted_releases, 500)
+  const summary = (await app.inject('/api/coverage')).json<{ totals: { missing: number; gaps: number } }>()
+  assert.ok(summary.totals.missing >= 1500)
+  assert.ok(summary.totals.gaps >= 1499)
+  const cols = (await app.inject('/api/collections')).json<{
+    collections: Array<{ collection: string; missing: number; gaps: number }>
+  }>()
+  assert.deepEqual(
+    cols.collections.filter((x) => x.collection === 'upstream_only').map((x) => [x.missing, x.gaps]),
+    [[1500, 1499]],
+  )
+  const tl = (await app.inject('/api/timeline?collection=upstream_only')).json<{
+    collections: Array<{
+      gap_count: number
+      unlisted_releases: number
+      gap_list: unknown[]
+      releases: unknown[]
+    }>
+  }>()
+  assert.deepEqual(
+    tl.collections.map((x) => [x.gap_count, x.unlisted_releases, x.gap_list.length, x.releases.length]),
+    [[1499, 500, 1000, 1000]],
+  )
+  const metrics = (await app.inject('/metrics')).body
+  assert.match(metrics, /aacseed_coverage_missing_releases\{collection="upstream_only"\} 1500\n/)
+  assert.match(metrics, /aacseed_coverage_gaps\{collection="upstream_only"\} 1499\n/)
+})
+
 test('coverage takes the health state as it is: fleetCoverageInputs passes the figures through', () => {
   const figures = {
     copiesTarget: 3,

@@ -114,6 +114,10 @@ interface CollectionTimeline {
   from_s: number | null
   to_s: number | null
   gap_list: TimelineJson['collections'][number]['gap_list']
+  /** All gaps; `gap_list` has the first 1,000. */
+  gap_count: number
+  /** Releases known upstream only beyond the first 1,000 drawn. */
+  unlisted_releases: number
   overlap_list: TimelineJson['collections'][number]['overlap_list']
   release_list: ReleaseJson[]
   /** A release's name, rebuilt when asked (only a tooltip needs it). */
@@ -154,6 +158,8 @@ export function timelineRows(t: TimelineJson): Map<string, CollectionTimeline> {
         from_s: c.from_s,
         to_s: c.to_s,
         gap_list: c.gap_list,
+        gap_count: c.gap_count,
+        unlisted_releases: c.unlisted_releases,
         overlap_list: c.overlap_list,
         nameOf: (r: ReleaseJson): string =>
           typeof r.ref === 'string'
@@ -567,9 +573,9 @@ function timeline(c: CollectionTimeline): DomElement {
   const attrs: Record<string, string> = {
     class: 'timeline',
     role: 'img',
-    'aria-label': `timeline of ${c.collection}: ${count(releases.length, 'release')}, ${count(c.gap_list.length, 'gap')}`,
+    'aria-label': `timeline of ${c.collection}: ${count(releases.length, 'release')}${c.unlisted_releases > 0 ? ` (and ${formatInt(c.unlisted_releases)} more known upstream only, not drawn)` : ''}, ${count(c.gap_count, 'gap')}`,
     'data-releases': String(releases.length),
-    'data-gaps': String(c.gap_list.length),
+    'data-gaps': String(c.gap_count),
     'data-overlaps': String(c.overlap_list.length),
   }
   for (const [state, n] of states) attrs[`data-state-${state}`] = String(n)
@@ -632,6 +638,8 @@ function renderCollections(c: CoverageJson, tl: Map<string, CollectionTimeline>)
       from_s: null,
       to_s: null,
       gap_list: [],
+      gap_count: 0,
+      unlisted_releases: 0,
       overlap_list: [],
       release_list: [],
       nameOf: () => '',
