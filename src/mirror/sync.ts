@@ -199,6 +199,8 @@ export class MirrorSync {
   private readonly now: () => Date
   private readonly freeBytes: (path: string) => Promise<number>
   private readonly exclusive: <T>(fn: () => Promise<T>) => Promise<T>
+  /** .torrent bytes fetched while the engine starts, by btih (see `prefetchTorrents`). */
+  private readonly prefetched = new Map<string, { url: string; bytes: Promise<Buffer> }>()
 
   constructor(private readonly deps: MirrorDeps) {
     this.store = new MirrorStore(deps.db)
@@ -250,6 +252,53 @@ export class MirrorSync {
     }
     const engine = this.deps.engine
     if (!engine) throw new Error('MirrorSync.run needs an engine unless it is a dry run')
+    if (opts.engineReady) {
+      this.prefetchTorrents(opts.signal)
+    }
+    try {
+      await this.runWithEngine(engine, root, report, opts)
+    } finally {
+      // A .torrent not taken (its download held back) is fetched again when that download is due.
+      this.prefetched.clear()
+    }
+    return report
+  }
+
+  /**
+   * The .torrent files the first downloads of this pass will fetch, fetched while the engine
+   * still starts (`engineReady`: the command's first pass, beside loading webtorrent, most of
+   * `mirror sync`'s start-up, #14 §1), rather than one after another once it listens. Only the
+   * bytes: `fetchTorrent` takes them in its turn and checks them as it checks any, so a failure
+   * is reported there, as before. The downloads that may start are the first `max_active` of
+   * the queue less those in flight; the budget is not asked yet (it needs the engine), so a
+   * download it then holds back cost one small fetch of its .torrent, no state.
+   */
+  private prefetchTorrents(signal?: AbortSignal): void {
+    const room = this.settings.max_active - this.store.downloads(['downloading', 'verifying']).length
+    if (room <= 0) return
+    const now = this.stamp()
+    for (const row of this.store.downloads(['queued']).slice(0, room)) {
+      if (row.torrent !== null || row.kind === 'other') continue
+      if (row.nextAttemptAt !== null && row.nextAttemptAt > now) continue
+      const up = this.store.upstreamByBtih(row.btih).find((u) => u.torrentUrl !== null)
+      if (!up) continue
+      const bytes = this.hostsOf(up.source).then((hosts) =>
+        fetchBytes(up.torrentUrl!, {
+          ...fetchOptions(this.settings, this.settings.max_torrent_bytes, signal),
+          ...hosts,
+        }),
+      )
+      bytes.catch(() => undefined)
+      this.prefetched.set(row.btih, { url: up.torrentUrl!, bytes })
+    }
+  }
+
+  private async runWithEngine(
+    engine: Engine,
+    root: string,
+    report: SyncReport,
+    opts: SyncOptions,
+  ): Promise<void> {
     await opts.engineReady
     const statuses = new Map((await engine.list()).map((s) => [s.infoHash, s]))
     for (const row of this.store.downloads(['downloading'])) {
@@ -280,7 +329,6 @@ export class MirrorSync {
     }
     report.pending = this.store.downloads(['queued']).length
     report.inFlight = this.store.downloads(['downloading', 'verifying', 'placed']).length
-    return report
   }
 
   // ---- sources ----------------------------------------------------------------------------
@@ -627,6 +675,22 @@ export class MirrorSync {
     this.log.info({ release: row.name, bytes: size }, 'mirror: download started')
   }
 
+  /** A .torrent's bytes: the prefetched ones if this URL was prefetched (`prefetchTorrents`), else fetched now. */
+  private async torrentBytes(
+    btih: string,
+    url: string,
+    source: string,
+    signal?: AbortSignal,
+  ): Promise<Buffer> {
+    const early = this.prefetched.get(btih)
+    this.prefetched.delete(btih)
+    if (early?.url === url) return await early.bytes
+    return await fetchBytes(url, {
+      ...fetchOptions(this.settings, this.settings.max_torrent_bytes, signal),
+      ...(await this.hostsOf(source)),
+    })
+  }
+
   /** The host policy for URLs `source` lists, as `FetchOptions` (none: any host). */
   private async hostsOf(source: string): Promise<{ hosts?: HostPolicy }> {
     const s = this.settings.sources.find((x) => x.name === source)
@@ -667,10 +731,7 @@ export class MirrorSync {
             timeoutMs: this.settings.timeout_ms,
             dataDir: this.staging(row, 'partial'),
           })
-        : await fetchBytes(up.torrentUrl!, {
-            ...fetchOptions(this.settings, this.settings.max_torrent_bytes, signal),
-            ...(await this.hostsOf(up.source)),
-          })
+        : await this.torrentBytes(row.btih, up.torrentUrl!, up.source, signal)
     } catch (e) {
       if (e instanceof MirrorError && !e.transient)
         await this.rejectRow(row, e.code, `${up.source}: ${e.message}`, report, null)

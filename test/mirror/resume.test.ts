@@ -425,3 +425,48 @@ test('a dead upstream costs one pass at most mirror.max_active failed .torrent f
   )
   assert.ok(r.deferred.every((d) => /2 \.torrent fetches failed in this pass/.test(d.detail)))
 })
+
+test('while the engine starts, the first downloads fetch their .torrent (once each); checks, failures and starts are as without', async (t) => {
+  const dir = tempDir(t)
+  const up = await buildUpstream(join(dir, 'up'), [SMALL[0]!])
+  const server = await startStaticServer(t, up.site)
+  const [a, b] = up.list()
+  const pathA = `/${encodeURIComponent(a!.display_name)}`
+  const pathB = `/${encodeURIComponent(b!.display_name)}`
+  server.failNext(pathB, 100, 404)
+  const m = mirror(t, join(dir, 'mirror'), `${server.url}/torrents.json`, { retries: 0 })
+  const engine = new FakeEngine()
+  let ready!: () => void
+  const engineReady = new Promise<void>((res) => (ready = res))
+  const running = m.sync(engine).run({ engineReady })
+  // Both .torrent files are asked for before the engine is ready, and nothing is added to it yet.
+  const until = Date.now() + 30_000
+  while (!(server.requests.includes(pathA) && server.requests.includes(pathB)) && Date.now() < until)
+    await new Promise((r) => setTimeout(r, 5))
+  assert.ok(server.requests.includes(pathA) && server.requests.includes(pathB), server.requests.join(' '))
+  assert.equal(engine.added.length, 0)
+  ready()
+  const r = await running
+  // A's prefetched bytes are what the engine got (no second fetch); B's 404 is reported as a fetch of its own turn is.
+  assert.equal(server.requests.filter((p) => p === pathA).length, 1)
+  assert.equal(server.requests.filter((p) => p === pathB).length, 1)
+  assert.deepEqual(r.started, [a!.display_name.replace(/\.torrent$/, '')])
+  assert.deepEqual(
+    engine.added.map((x) => x.infoHash),
+    [a!.btih],
+  )
+  assert.equal(r.failed.length, 1)
+  assert.match(r.failed[0]!.message, /HTTP 404/)
+  assert.deepEqual(
+    (({ state, attempts, errorCode }) => [state, attempts, errorCode])(
+      new MirrorStore(m.db).download(b!.btih)!,
+    ),
+    ['queued', 1, 'fetch-failed'],
+  )
+  // A later pass (no engine start to wait for) fetches as before.
+  server.failNext(pathB, 0, 404)
+  m.clock.now = new Date(m.clock.now.getTime() + 7 * 3600_000)
+  const later = await m.sync(engine).run({ refresh: 'never' })
+  assert.deepEqual(later.started, [b!.display_name.replace(/\.torrent$/, '')])
+  assert.equal(server.requests.filter((p) => p === pathB).length, 2)
+})
