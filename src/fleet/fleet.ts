@@ -15,7 +15,7 @@ import type { Db } from '../db/index.js'
 import { isEngineError, isFailedCopy, type EngineLogger } from '../engines/index.js'
 import { AacseedError, errorMessage } from '../errors.js'
 import { Outage } from '../log/outage.js'
-import { redactUrl } from '../log/redact.js'
+import { redactUrl, redactUrlsIn } from '../log/redact.js'
 import { FleetError } from './errors.js'
 import { holdsPlacements } from './health.js'
 import {
@@ -153,33 +153,29 @@ export class Fleet {
         }
       } catch (e) {
         const code = e instanceof AacseedError ? e.code : 'error'
+        // A client library's message may quote the URL it called, credentials and all.
+        const reason = redactUrlsIn(errorMessage(e))
         if (!(e instanceof AacseedError))
-          this.log.error({ seedbox: client.name, err: errorMessage(e) }, 'fleet: poll failed unexpectedly')
-        this.store.recordFailure(
-          client.name,
-          redactUrl(client.url),
-          code,
-          errorMessage(e),
-          this.now().toISOString(),
-        )
-        report.failed.push({ seedbox: client.name, code, error: errorMessage(e) })
+          this.log.error({ seedbox: client.name, err: reason }, 'fleet: poll failed unexpectedly')
+        this.store.recordFailure(client.name, redactUrl(client.url), code, reason, this.now().toISOString())
+        report.failed.push({ seedbox: client.name, code, error: reason })
         // A warning when it stops answering, a reminder at most hourly, an info line when it is
         // back (log/outage.ts): the poll runs every minute, and a line a minute for a seedbox that
         // is down for a day says nothing new (the stored failure and `fleet status` say it every time).
         const outage = this.pollOutage(client.name)
         outage.failed()
         const warning = outage.warning()
-        // Named in the message as well as in its field: journalctl's default output shows only the
-        // message. The name is the config's (lowercase letters, digits and `-`, schema.ts), never
-        // the seedbox's URL.
-        const fields = { seedbox: client.name, code, err: errorMessage(e) }
-        const missed = `fleet: seedbox ${client.name} did not answer the poll`
+        // The seedbox and the reason are in the message as well as in fields: journalctl's default
+        // output shows only the message. The name is the config's (lowercase letters, digits and
+        // `-`, schema.ts); the reason's URLs are redacted.
+        const fields = { seedbox: client.name, code, err: reason }
+        const missed = `fleet: seedbox ${client.name} did not answer the poll (${reason})`
         if (warning?.kind === 'first') this.log.warn(fields, missed)
         else if (warning) {
           const minutes = Math.round(warning.downMs / 60_000)
           this.log.warn(
             { ...fields, downSeconds: Math.round(warning.downMs / 1000) },
-            `fleet: seedbox ${client.name} still does not answer the poll after ${minutes} min`,
+            `fleet: seedbox ${client.name} still does not answer the poll after ${minutes} min (${reason})`,
           )
         } else this.log.debug?.(fields, missed)
       }
