@@ -216,13 +216,11 @@ export async function scrapeCandidates(
 export function upstreamReleases(db: Db): Iterable<UpstreamRelease> {
   const store = new MirrorStore(db)
   // Streamed, and read again on each iteration: a million-entry list held as objects cost
-  // coverage gigabytes. By name within a range, so a name's rows (one per source) are adjacent.
+  // coverage gigabytes. A name's rows (one per source) come together.
   return {
     *[Symbol.iterator]() {
       let last: string | undefined
-      for (const [, name, kind, collection, from, to, fromS, toS, bytes] of store.iterateUpstream(
-        'release',
-      )) {
+      for (const [name, kind, collection, from, to, fromS, toS, bytes] of store.iterateUpstream('release')) {
         if (name === last) continue
         last = name
         yield { name, kind, collection, from, to, fromS, toS, bytes }
