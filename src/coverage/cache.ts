@@ -76,6 +76,19 @@ export interface CoverageCacheOptions {
   worker?: CoverageWorkerOptions
   /** A recomputation in the worker failed (the last report stays). */
   onError?: (message: string) => void
+  /**
+   * While true, no recomputation starts once a report is there: readers get the last one (with
+   * its `computedAt`), and the first look after it turns false recomputes. serve holds while a
+   * job stores an upstream list (`storingUpstreamList`): its merge commits every moment, each
+   * report over the half-merged list was stale at once, and computing them beside the list
+   * threads pushed serve past its memory bar.
+   */
+  hold?: () => boolean
+  /**
+   * The worker ends after this long without a recomputation (default `DEFAULT_WORKER_IDLE_MS`),
+   * giving back its heap; the next recomputation starts another.
+   */
+  workerIdleMs?: number
 }
 
 const toBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength)
@@ -88,6 +101,13 @@ const toBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, 
  * now follows a few seconds later there, and as before (every 2 s) wherever a report is cheap.
  */
 export const DEFAULT_COST_FACTOR = 5
+
+/**
+ * A recomputation over a 1,000,000-entry upstream list leaves the worker's heap at about 130 MB
+ * after it (V8 keeps what it grew to); a dashboard's few seconds between looks, or a scan's
+ * commits, keep it running, and its cached reads with it.
+ */
+export const DEFAULT_WORKER_IDLE_MS = 15_000
 
 export class CoverageCache {
   readonly #db: Db
@@ -113,12 +133,17 @@ export class CoverageCache {
   /** The recomputation under way in the worker, if any. */
   #inFlight: Promise<void> | undefined
   #closed = false
+  readonly #hold: (() => boolean) | undefined
+  readonly #workerIdleMs: number
+  #idleTimer: NodeJS.Timeout | undefined
 
   constructor(opts: CoverageCacheOptions) {
     this.#db = opts.db
     this.#inputs = opts.inputs
     this.#workerOptions = opts.worker
     this.#onError = opts.onError
+    this.#hold = opts.hold
+    this.#workerIdleMs = opts.workerIdleMs ?? DEFAULT_WORKER_IDLE_MS
     this.#minIntervalMs = opts.minIntervalMs ?? 2000
     this.#costFactor = opts.costFactor ?? DEFAULT_COST_FACTOR
     this.#checkIntervalMs = opts.checkIntervalMs ?? 200
@@ -159,6 +184,8 @@ export class CoverageCache {
     if (version !== this.#seenVersion) this.#dirty = true
     if (this.#snapshot && (!this.#dirty || this.#now() - this.#computedAtMs < this.#intervalMs()))
       return this.#snapshot
+    // Still dirty: the first look after the hold recomputes.
+    if (this.#snapshot && this.#hold?.()) return this.#snapshot
     if (this.#workerOptions && this.#snapshot) {
       if (!this.#inFlight) void this.#recomputeInWorker(version)
       return this.#snapshot
@@ -217,9 +244,15 @@ export class CoverageCache {
     return this.#snapshot !== undefined
   }
 
+  /** Whether the worker thread is running (it ends when idle; see `workerIdleMs`). */
+  get workerRunning(): boolean {
+    return this.#worker !== undefined
+  }
+
   /** Stops the worker, if any. */
   async close(): Promise<void> {
     this.#closed = true
+    clearTimeout(this.#idleTimer)
     const w = this.#worker
     this.#worker = undefined
     await w?.terminate()
@@ -266,6 +299,7 @@ export class CoverageCache {
     const computedAt = new Date(this.#computedAtMs).toISOString()
     const run = new Promise<void>((resolve) => {
       if (this.#closed) return resolve()
+      clearTimeout(this.#idleTimer)
       const w = this.#worker ?? this.#startWorker()
       w.ref()
       let begin: Extract<FromWorker, { type: 'begin' }> | undefined
@@ -275,6 +309,12 @@ export class CoverageCache {
         w.off('message', onMessage)
         w.off('exit', onExit)
         w.unref()
+        this.#idleTimer = setTimeout(() => {
+          if (this.#worker !== w || this.#inFlight) return
+          this.#worker = undefined
+          void w.terminate()
+        }, this.#workerIdleMs)
+        this.#idleTimer.unref()
         resolve()
       }
       const fail = (message: string): void => {

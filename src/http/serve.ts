@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import type { Config } from '../config/index.js'
 import { readSecret } from '../config/load.js'
 import { CoverageCache, fleetCoverageInputs, type CoverageInputs } from '../coverage/index.js'
-import { readGroupCoverage, upstreamReleases } from '../mirror/index.js'
+import { readGroupCoverage, storingUpstreamList, upstreamReleases } from '../mirror/index.js'
 import { openDatabase, type Db } from '../db/index.js'
 import type { Engine } from '../engines/index.js'
 import { coverageFigures, readHealth } from '../fleet/index.js'
@@ -73,6 +73,8 @@ export async function startServeHttp(
           groups: { module: import.meta.url, name: 'readGroupCoverage', arg: config },
         },
     onError: (message) => logger.warn({ err: message }, `coverage: ${message}`),
+    // A job storing an upstream list commits its merge slice by slice: one report after it.
+    hold: storingUpstreamList,
   })
   try {
     // Not awaited: the first report is computed in the worker while serve starts seeding; the

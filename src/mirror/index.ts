@@ -12,7 +12,13 @@ export {
 export { checkUpstreamTorrent, checkOpaqueTorrent } from './check.js'
 export { parseListDate } from './dates.js'
 export { fetchBytes, displayLocation, type FetchOptions } from './fetch.js'
-export { readSource, sourceLocation, type SourceConfig, type MirrorConfig } from './sources.js'
+export {
+  readSource,
+  sourceLocation,
+  storingUpstreamList,
+  type SourceConfig,
+  type MirrorConfig,
+} from './sources.js'
 export {
   MirrorStore,
   type DownloadRow,

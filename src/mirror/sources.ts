@@ -115,12 +115,28 @@ export async function readSourceIntoStore(
   signal?: AbortSignal,
 ): Promise<StoredList> {
   const location = sourceLocation(s)
-  if (!s.list || store.db.memory)
-    return readSource(s, m, () => store.listWriter(s.name, location, at), signal)
-  const dbPath = store.db.name
-  return readList(s, s.list, m, signal, (read) =>
-    runListStoreWorker({ dbPath, name: s.name, location, at, read }, signal),
-  )
+  listWrites++
+  try {
+    if (!s.list || store.db.memory)
+      return await readSource(s, m, () => store.listWriter(s.name, location, at), signal)
+    const dbPath = store.db.name
+    return await readList(s, s.list, m, signal, (read) =>
+      runListStoreWorker({ dbPath, name: s.name, location, at, read }, signal),
+    )
+  } finally {
+    listWrites--
+  }
+}
+
+let listWrites = 0
+
+/**
+ * Whether this process is storing an upstream list (`readSourceIntoStore`) right now. Its merge
+ * commits a slice at a time for seconds; a view computed over the list meanwhile (coverage) is
+ * stale at the next commit, so serve's coverage waits for the end (`CoverageCache`'s `hold`).
+ */
+export function storingUpstreamList(): boolean {
+  return listWrites > 0
 }
 
 /** The tries at reading a list (`attempt` runs one), with the source's fetch settings and host policy. */

@@ -256,3 +256,72 @@ test('a cache closed before its first report rejects ready() with coverage-close
   await assert.rejects(first, (e: unknown) => (e as { code?: string }).code === 'coverage-closed')
   assert.equal(cache.hasSnapshot, false)
 })
+
+test('while held (a job storing an upstream list) the cache recomputes nothing, and once after the hold', async (t) => {
+  const { writer, reader } = await connectionPair(t)
+  let now = 1_000_000
+  let holding = false
+  const cache = new CoverageCache({
+    db: reader,
+    inputs: NO_EXTERNAL_INPUTS,
+    minIntervalMs: 2000,
+    now: () => now,
+    hold: () => holding,
+  })
+  const first = cache.current()
+  assert.equal(first.generation, 1)
+  holding = true
+  // The merge commits again and again: each would have been a report, stale at the next.
+  for (let i = 1; i <= 5; i++) {
+    new EngineStatusStore(writer).record('webtorrent', seedingStatuses(i))
+    now += 3000
+    assert.equal(cache.current(), first, `commit ${i} while held: the last report`)
+  }
+  holding = false
+  now += 200
+  const after = cache.current()
+  assert.equal(after.generation, 2, 'the first look after the hold: one recomputation')
+  assert.equal(after.report.engine.torrents, 5, 'over everything committed while held')
+  now += 200
+  assert.equal(cache.current(), after, 'and no other until the next change')
+})
+
+test('the coverage worker ends when idle, giving back its heap, and a change starts another', async (t) => {
+  const tree = await catalogedTree(t)
+  const writer = openDatabase(tree.db)
+  const reader = openDatabase(tree.db, { readonly: true })
+  const cache = new CoverageCache({
+    db: reader,
+    inputs: NO_EXTERNAL_INPUTS,
+    minIntervalMs: 0,
+    costFactor: 0,
+    checkIntervalMs: 0,
+    workerIdleMs: 50,
+    worker: { dbPath: tree.db, inputs: null },
+  })
+  t.after(async () => {
+    await cache.close()
+    reader.close()
+    writer.close()
+  })
+  const first = await cache.ready()
+  assert.equal(first.generation, 1)
+  await waitFor('the idle worker to end', () => (cache.workerRunning ? undefined : true), 30_000, 10)
+  assert.equal(cache.current(), first, 'no change: the last report, no worker started')
+  assert.equal(cache.workerRunning, false)
+
+  new EngineStatusStore(writer).record('webtorrent', seedingStatuses(3))
+  assert.equal(cache.current(), first, 'the change starts a worker; until its report, the last one')
+  assert.equal(cache.workerRunning, true)
+  const second = await waitFor(
+    'the report of the restarted worker',
+    () => {
+      const s = cache.current()
+      return s.generation > 1 ? s : undefined
+    },
+    30_000,
+    20,
+  )
+  assert.equal(second.report.engine.torrents, 3)
+  assert.deepEqual(second.report, computeCoverage(readCoverageData(reader, NO_EXTERNAL_INPUTS)))
+})
