@@ -43,8 +43,12 @@ export interface CoverageSnapshot {
   /** The database parts read again for it (catalog, torrents, engine); the rest was unchanged. */
   reread: string[]
   report: CoverageReport
-  /** Bodies serialized with the report (by the worker): the /api/coverage summary and /api/timeline. */
-  bodies?: { summary: Buffer; timeline: Buffer; timelineGzip: Buffer }
+  /**
+   * Bodies serialized with the report (by the worker): the /api/coverage summary and /api/timeline,
+   * the latter gzipped only (over a 1,000,000-entry upstream list it is 16 MB of JSON, 2 MB
+   * gzipped; a client that does not accept gzip, rare, has it inflated on demand).
+   */
+  bodies?: { summary: Buffer; timelineGzip: Buffer }
   /** Coverage per upstream group, computed with the report (by the worker, when given `groups`). */
   groups?: GroupCoverage[]
 }
@@ -270,6 +274,7 @@ export class CoverageCache {
         dbPath: opts.dbPath,
         inputs: opts.inputs,
         groups: opts.groups ?? null,
+        first: this.#snapshot === undefined,
       } satisfies CoverageWorkerData,
       // A thread has its own V8 heap, and V8 sizes a worker's young generation as the main
       // thread's (up to 32 MB of semi-spaces, filled by each recomputation's garbage, then kept).
@@ -277,8 +282,12 @@ export class CoverageCache {
       // serve's CPU the same (16.1 against 15.5–16.2 s; more scavenges, each of a smaller space).
       // Its old generation likewise: over a 1,000,000-entry upstream list (streamed, its live set
       // well under 100 MB) V8 let the garbage grow to about 300 MB before collecting it; at 192 MB
-      // it collects sooner (the process peaked at 333 MB against 386–467 MB for the same report).
-      resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 192 },
+      // it collected sooner (the process peaked at 333 MB against 386–467 MB for the same report),
+      // and at 128 MB sooner still: serve, whose main thread takes the report over while the
+      // worker still holds its heap, peaked at 387 MB against 404 in bench:mirror-list. The
+      // whole report over that list, computed and serialized with the old generation at 96 MB,
+      // completes (in a process of its own): 128 leaves a third of room.
+      resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 128 },
     })
     // Idle between recomputations: it must not keep the process alive.
     w.unref()
@@ -337,7 +346,6 @@ export class CoverageCache {
           report: skeleton as unknown as CoverageReport,
           bodies: {
             summary: toBuffer(b.summary),
-            timeline: toBuffer(b.timeline),
             timelineGzip: toBuffer(b.timelineGzip),
           },
           ...(b.groups ? { groups: b.groups } : {}),

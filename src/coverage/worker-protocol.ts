@@ -19,6 +19,11 @@ export interface CoverageWorkerData {
   inputs: InputsFactorySpec | null
   /** A function `(db, arg) => GroupCoverage[]` computed with each report; absent: none. */
   groups?: InputsFactorySpec | null
+  /**
+   * No report yet: requests are waiting for this one, so the thread lowers its priority only
+   * after it (see worker.ts `lowerThreadPriority`).
+   */
+  first?: boolean
 }
 
 /** Main thread to worker. */
@@ -42,7 +47,6 @@ export type FromWorker =
       /** Bodies serialized ahead: the summary of /api/coverage (JSON) and /api/timeline (gzipped JSON). */
       summary: Uint8Array
       timelineGzip: Uint8Array
-      timeline: Uint8Array
       /** Coverage per upstream group, when the worker was given a `groups` function. */
       groups?: GroupCoverage[]
     }

@@ -30,7 +30,7 @@
  */
 import { STATUS_CODES } from 'node:http'
 import { randomBytes } from 'node:crypto'
-import { gzipSync } from 'node:zlib'
+import { gunzipSync, gzipSync } from 'node:zlib'
 import {
   fastify,
   type FastifyError,
@@ -252,9 +252,10 @@ function byRisk(a: TorrentCoverage, b: TorrentCoverage): number {
  */
 class Views {
   #generation = -1
-  readonly #bodies = new Map<string, { bytes: Buffer; gzip?: Buffer }>()
+  /** `bytes` absent: a body put gzipped only, inflated when a client asks for it plain. */
+  readonly #bodies = new Map<string, { bytes?: Buffer; gzip?: Buffer }>()
 
-  #entry(generation: number, key: string, make: () => string): { bytes: Buffer; gzip?: Buffer } {
+  #entry(generation: number, key: string, make: () => string): { bytes?: Buffer; gzip?: Buffer } {
     if (generation !== this.#generation) {
       this.#bodies.clear()
       this.#generation = generation
@@ -270,20 +271,25 @@ class Views {
   }
 
   get(generation: number, key: string, make: () => string): Buffer {
-    return this.#entry(generation, key, make).bytes
+    const body = this.#entry(generation, key, make)
+    return (body.bytes ??= gunzipSync(body.gzip!))
   }
 
-  /** A body serialized elsewhere (by the coverage worker). */
-  put(generation: number, key: string, bytes: Buffer, gzip?: Buffer): void {
+  /** A body serialized elsewhere (by the coverage worker): plain, or gzipped only. */
+  put(generation: number, key: string, body: { bytes: Buffer } | { gzip: Buffer }): void {
     this.#entry(generation, key, () => '')
-    this.#bodies.set(key, gzip ? { bytes, gzip } : { bytes })
+    this.#bodies.set(key, body)
   }
 
   /** The body gzipped, for clients that accept it; only worth it (and only done) above 32 KiB. */
   gzip(generation: number, key: string, make: () => string): Buffer | null {
     const body = this.#entry(generation, key, make)
-    if (body.bytes.length < 32 * 1024) return null
-    body.gzip ??= gzipSync(body.bytes, { level: 4 })
+    // Put gzipped (by the worker), whatever its size.
+    if (body.gzip) return body.gzip
+    // Made here: plain.
+    const bytes = body.bytes ?? Buffer.alloc(0)
+    if (bytes.length < 32 * 1024) return null
+    body.gzip = gzipSync(bytes, { level: 4 })
     return body.gzip
   }
 }
@@ -319,8 +325,8 @@ export function buildHttpServer(opts: HttpServerOptions): FastifyInstance {
     if (snap.generation !== refreshedGeneration) {
       refreshedGeneration = snap.generation
       if (snap.bodies) {
-        views.put(snap.generation, COVERAGE_SUMMARY_KEY, snap.bodies.summary)
-        views.put(snap.generation, TIMELINE_KEY, snap.bodies.timeline, snap.bodies.timelineGzip)
+        views.put(snap.generation, COVERAGE_SUMMARY_KEY, { bytes: snap.bodies.summary })
+        views.put(snap.generation, TIMELINE_KEY, { gzip: snap.bodies.timelineGzip })
       }
       setImmediate(() => {
         if (snap.generation === refreshedGeneration) warm(snap)

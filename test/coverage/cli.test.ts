@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
+import { gunzipSync } from 'node:zlib'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { writeSampleRelease } from '../../src/catalog/index.js'
@@ -13,9 +14,12 @@ import {
   CoverageCache,
   NO_EXTERNAL_INPUTS,
   readCoverageData,
+  timelineJson,
 } from '../../src/coverage/index.js'
 import { openDatabase, type Db } from '../../src/db/index.js'
 import { EngineStatusStore, type EngineTorrentStatus } from '../../src/engines/index.js'
+import { buildHttpServer } from '../../src/http/server.js'
+import { createLogger } from '../../src/log/index.js'
 import { runCli, tempDir, waitFor } from '../helpers.js'
 
 async function catalogedTree(t: TestContext): Promise<{ dir: string; db: string; env: NodeJS.ProcessEnv }> {
@@ -324,4 +328,35 @@ test('the coverage worker ends when idle, giving back its heap, and a change sta
   )
   assert.equal(second.report.engine.torrents, 3)
   assert.deepEqual(second.report, computeCoverage(readCoverageData(reader, NO_EXTERNAL_INPUTS)))
+})
+
+test('the worker hands over /api/timeline gzipped only: the server sends it as is, and inflated to a client that does not accept gzip', async (t) => {
+  const tree = await catalogedTree(t)
+  const reader = openDatabase(tree.db, { readonly: true })
+  const cache = new CoverageCache({
+    db: reader,
+    inputs: NO_EXTERNAL_INPUTS,
+    worker: { dbPath: tree.db, inputs: null },
+  })
+  t.after(async () => {
+    await cache.close()
+    reader.close()
+  })
+  const snap = await cache.ready()
+  const want = JSON.stringify(timelineJson(snap.report, { generation: snap.generation }))
+  assert.equal(gunzipSync(snap.bodies!.timelineGzip).toString(), want)
+  const app = buildHttpServer({
+    db: reader,
+    coverage: cache,
+    logger: createLogger({ level: 'silent' }),
+    version: '9.9.9-test',
+  })
+  t.after(() => app.close())
+  const plain = await app.inject('/api/timeline')
+  assert.equal(plain.statusCode, 200)
+  assert.equal(plain.headers['content-encoding'], undefined)
+  assert.equal(plain.body, want)
+  const zipped = await app.inject({ url: '/api/timeline', headers: { 'accept-encoding': 'gzip' } })
+  assert.equal(zipped.headers['content-encoding'], 'gzip')
+  assert.equal(gunzipSync(zipped.rawPayload).toString(), want)
 })
