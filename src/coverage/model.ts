@@ -311,9 +311,12 @@ export interface CollectionCoverage {
  * How many gaps, missing releases and releases known upstream only a collection lists (its
  * counts and totals cover them all). A mirror following Anna's Archive's whole list knows of a
  * million releases: listed one by one, coverage over it took gigabytes of serve's memory and
- * minutes; a view shows a few hundred at most.
+ * minutes; a view shows a few hundred at most. The lists are most of a report that crosses
+ * from the coverage worker to serve's main thread while the worker still holds its heap: over
+ * that list (about 50 collections), 1,000 each took serve's peak RSS to 380-410 MB, 250 each to
+ * 324-338 MB (`bench:mirror-list`, bar 400 MB).
  */
-export const LIST_LIMIT = 1000
+export const LIST_LIMIT = 250
 
 export type SummaryLevelFigures = Omit<LevelFigures, 'spans'>
 

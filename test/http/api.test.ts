@@ -10,6 +10,7 @@ import {
   computeCoverage,
   coverageJson,
   fleetCoverageInputs,
+  LIST_LIMIT,
   NO_EXTERNAL_INPUTS,
   readCoverageData,
 } from '../../src/coverage/index.js'
@@ -644,25 +645,28 @@ test('the dashboard: HTML without inline script or outside URLs; script, style a
 test('GET /api/timeline: compact rows whose names the dashboard rebuilds exactly; gzip when large', async (t) => {
   const tree = await apiTree(t, { hostile: true })
   const base = fakeInputs(tree.infohashes)
-  // 600 releases known upstream only: a timeline big enough to be compressed.
-  const upstream = Array.from({ length: 600 }, (_, i) => {
-    const from = T0 + 86400 * 10 + i * 100
-    const ts = (s: number) =>
-      new Date(s * 1000)
-        .toISOString()
-        .replace(/\.\d{3}Z$/, 'Z')
-        .replace(/[-:]/g, '')
-    return {
-      name: `other_institute_meta__aacid__zlib3_records__${ts(from)}--${ts(from + 99)}.jsonl.zst`,
-      kind: 'meta' as const,
-      collection: 'zlib3_records',
-      from: ts(from),
-      to: ts(from + 99),
-      fromS: from,
-      toS: from + 99,
-      bytes: 1000,
-    }
-  })
+  // 600 releases known upstream only in each of two collections: a timeline big enough to be
+  // compressed, even with only the first LIST_LIMIT of each drawn.
+  const upstream = ['zlib3_records', 'duxiu_records'].flatMap((collection) =>
+    Array.from({ length: 600 }, (_, i) => {
+      const from = T0 + 86400 * 10 + i * 100
+      const ts = (s: number) =>
+        new Date(s * 1000)
+          .toISOString()
+          .replace(/\.\d{3}Z$/, 'Z')
+          .replace(/[-:]/g, '')
+      return {
+        name: `other_institute_meta__aacid__${collection}__${ts(from)}--${ts(from + 99)}.jsonl.zst`,
+        kind: 'meta' as const,
+        collection,
+        from: ts(from),
+        to: ts(from + 99),
+        fromS: from,
+        toS: from + 99,
+        bytes: 1000,
+      }
+    }),
+  )
   upstream.push({
     ...upstream[0]!,
     name: 'not-a-standard-name',
@@ -723,7 +727,11 @@ test('GET /api/timeline: compact rows whose names the dashboard rebuilds exactly
       c.collection,
     )
   }
-  assert.equal(rows.get('zlib3_records')!.release_list.filter((r) => r.state === 'upstream').length, 601)
+  // 601 known upstream only, the first LIST_LIMIT of them drawn.
+  assert.equal(
+    rows.get('zlib3_records')!.release_list.filter((r) => r.state === 'upstream').length,
+    Math.min(601, LIST_LIMIT),
+  )
 
   const zipped = await app.inject({
     url: '/api/timeline',
@@ -746,7 +754,7 @@ test('GET /api/timeline: compact rows whose names the dashboard rebuilds exactly
   assert.equal(cov.collections[0]!.missing, 601)
 })
 
-test('a long upstream list: the API counts every release and lists the first 1,000 (gaps, missing, releases)', async (t) => {
+test('a long upstream list: the API counts every release and lists the first LIST_LIMIT (gaps, missing, releases)', async (t) => {
   const tree = await apiTree(t)
   const base = fakeInputs(tree.infohashes)
   // 1,500 releases known upstream only, each followed by a gap of 50 s.
@@ -785,13 +793,13 @@ test('a long upstream list: the API counts every release and lists the first 1,0
   assert.equal(c.releases, 1500)
   assert.equal(c.bytes, 1_500_000)
   assert.equal(c.missing, 1500)
-  assert.equal(c.missing_list.length, 1000)
+  assert.equal(c.missing_list.length, LIST_LIMIT)
   assert.equal(c.missing_list[0]!.name, upstream[0]!.name)
   assert.deepEqual(c.gaps, { count: 1499, seconds: 1499 * 50 })
-  assert.equal(c.gap_list.length, 1000)
+  assert.equal(c.gap_list.length, LIST_LIMIT)
   assert.deepEqual(c.gap_list[0], { ...c.gap_list[0]!, after: upstream[0]!.name, before: upstream[1]!.name })
-  assert.equal(c.release_list.length, 1000)
-  assert.equal(c.unlisted_releases, 500)
+  assert.equal(c.release_list.length, LIST_LIMIT)
+  assert.equal(c.unlisted_releases, 1500 - LIST_LIMIT)
   const summary = (await app.inject('/api/coverage')).json<{ totals: { missing: number; gaps: number } }>()
   assert.ok(summary.totals.missing >= 1500)
   assert.ok(summary.totals.gaps >= 1499)
@@ -812,7 +820,7 @@ test('a long upstream list: the API counts every release and lists the first 1,0
   }>()
   assert.deepEqual(
     tl.collections.map((x) => [x.gap_count, x.unlisted_releases, x.gap_list.length, x.releases.length]),
-    [[1499, 500, 1000, 1000]],
+    [[1499, 1500 - LIST_LIMIT, LIST_LIMIT, LIST_LIMIT]],
   )
   const metrics = (await app.inject('/metrics')).body
   assert.match(metrics, /aacseed_coverage_missing_releases\{collection="upstream_only"\} 1500\n/)

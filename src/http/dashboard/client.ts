@@ -114,9 +114,9 @@ interface CollectionTimeline {
   from_s: number | null
   to_s: number | null
   gap_list: TimelineJson['collections'][number]['gap_list']
-  /** All gaps; `gap_list` has the first 1,000. */
+  /** All gaps; `gap_list` has the first 250. */
   gap_count: number
-  /** Releases known upstream only beyond the first 1,000 drawn. */
+  /** Releases known upstream only beyond the first 250 drawn. */
   unlisted_releases: number
   overlap_list: TimelineJson['collections'][number]['overlap_list']
   release_list: ReleaseJson[]
