@@ -2,6 +2,7 @@
  * The planner's and coverage's view of the stored upstream lists (edge: reads SQLite).
  */
 import type { UpstreamRelease } from '../coverage/index.js'
+import type { GroupTorrentInput } from '../coverage/groups.js'
 import { CatalogStore } from '../catalog/store.js'
 import type { Db } from '../db/index.js'
 import { EngineStatusStore } from '../engines/status.js'
@@ -125,15 +126,8 @@ function latestFigures(scraped: ReturnType<FleetStore['latestSwarm']>) {
   }
 }
 
-/** What the per-group figures need of a candidate. */
-export interface GroupCandidate {
-  btih: string
-  group: string
-  topGroup: string
-  bytes: number | null
-  seeders: number | null
-  held: boolean
-}
+/** What the per-group figures need of a candidate: their input less what the engine and the fleet add. */
+export type GroupCandidate = Omit<GroupTorrentInput, 'seeded' | 'seedboxCopies' | 'target'>
 
 /**
  * The candidates of `planCandidates` (one per btih, the first source's; held and seeders by the
