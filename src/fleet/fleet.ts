@@ -14,7 +14,7 @@ import type { Config } from '../config/index.js'
 import type { Db } from '../db/index.js'
 import { isEngineError, isFailedCopy, type EngineLogger } from '../engines/index.js'
 import { AacseedError, errorMessage } from '../errors.js'
-import { Outage } from '../log/outage.js'
+import { Outages } from '../log/outage.js'
 import { redactUrl, redactUrlsIn } from '../log/redact.js'
 import { FleetError } from './errors.js'
 import { holdsPlacements } from './health.js'
@@ -101,7 +101,10 @@ export class Fleet {
   private readonly config: FleetConfig
   private readonly log: EngineLogger
   /** Each seedbox's missed polls: whether it is down, since when, whether a warning is due. */
-  private readonly pollOutages = new Map<string, Outage>()
+  private readonly pollOutages = new Outages({
+    reminderMs: POLL_REMINDER_MS,
+    now: () => this.now().getTime(),
+  })
   private readonly now: () => Date
   private readonly pollConcurrency: number
 
@@ -143,7 +146,7 @@ export class Fleet {
         this.store.recordPoll(client.name, redactUrl(client.url), poll, this.now().toISOString())
         report.answered++
         report.torrents += poll.torrents.length
-        const end = this.pollOutages.get(client.name)?.recovered()
+        const end = this.pollOutages.recovered(client.name)
         if (end) {
           const seconds = Math.round(end.downMs / 1000)
           const fields = { seedbox: client.name, downSeconds: seconds }
@@ -162,7 +165,7 @@ export class Fleet {
         // A warning when it stops answering, a reminder at most hourly, an info line when it is
         // back (log/outage.ts): the poll runs every minute, and a line a minute for a seedbox that
         // is down for a day says nothing new (the stored failure and `fleet status` say it every time).
-        const outage = this.pollOutage(client.name)
+        const outage = this.pollOutages.of(client.name)
         outage.failed()
         const warning = outage.warning()
         // The seedbox and the reason are in the message as well as in fields: journalctl's default
@@ -184,15 +187,6 @@ export class Fleet {
     this.store.pruneHistory(cutoff)
     report.ms = Math.round(performance.now() - started)
     return report
-  }
-
-  private pollOutage(seedbox: string): Outage {
-    let o = this.pollOutages.get(seedbox)
-    if (!o) {
-      o = new Outage({ reminderMs: POLL_REMINDER_MS, now: () => this.now().getTime() })
-      this.pollOutages.set(seedbox, o)
-    }
-    return o
   }
 
   /** The configured seedboxes as the stored polls see them now. */

@@ -12,7 +12,7 @@ import { databaseEnvironmentError } from '../db/failure.js'
 import { AacseedError, ConfigError, errorMessage } from '../errors.js'
 import { errnoEnvironmentError } from '../fs.js'
 import type { Logger } from '../log/index.js'
-import { Outage } from '../log/outage.js'
+import { Outages } from '../log/outage.js'
 import { backoffDelay, sleep, type Backoff } from '../retry.js'
 import { heldMessage, Lease, LeaseHeldError, type Leases } from './leases.js'
 import { JobRuns, type JobCounts, type JobRun, type JobTrigger } from './runs.js'
@@ -128,8 +128,7 @@ export class JobRunner {
   /** Each job's counts from its last successful run in this process: what a run's news is measured against. */
   readonly #lastCounts = new Map<string, JobCounts>()
   /** Each job's problems (its `problems` counts above 0) as an outage: since when, and when to remind. */
-  readonly #problems = new Map<string, Outage>()
-  readonly #now: () => number
+  readonly #problems: Outages
   #tasks: ScheduledTask[] = []
   #started = false
   #stopping: Promise<string[]> | undefined
@@ -146,7 +145,7 @@ export class JobRunner {
     this.#keepRuns = opts.keepRuns ?? 1000
     this.#retry = opts.retry ?? DEFAULT_RETRY
     this.#leases = opts.leases
-    this.#now = opts.now ?? Date.now
+    this.#problems = new Outages({ reminderMs: PROBLEM_REMINDER_MS, now: opts.now ?? Date.now })
   }
 
   /** Checks every cron expression; throws one InvalidCronError listing all the bad ones. */
@@ -429,7 +428,7 @@ export class JobRunner {
     const last = this.#lastCounts.get(job.name)
     const quiet = trigger === 'schedule' && last !== undefined && sameCounts(last, counts)
     const problems = problemsIn(counts, job.problems ?? [])
-    const outage = this.#problemOutage(job.name)
+    const outage = this.#problems.of(job.name)
     if (Object.keys(problems).length > 0) {
       const starting = outage.since === null
       outage.failed()
@@ -457,15 +456,6 @@ export class JobRunner {
     if (quiet)
       log.debug({ ms, counts }, `job ${job.name} finished in ${ms} ms; nothing changed since its last run`)
     else log.info({ ms, counts }, `job ${job.name} finished in ${ms} ms`)
-  }
-
-  #problemOutage(name: string): Outage {
-    let o = this.#problems.get(name)
-    if (!o) {
-      o = new Outage({ reminderMs: PROBLEM_REMINDER_MS, now: this.#now })
-      this.#problems.set(name, o)
-    }
-    return o
   }
 
   /** Writes to the run log; a failure there (a locked or closed database) is logged, not thrown. */

@@ -91,3 +91,25 @@ export class Outage {
     return end
   }
 }
+
+/** One `Outage` per key (a seedbox, a job), all with the same options. */
+export class Outages {
+  readonly #opts: OutageOptions
+  readonly #byKey = new Map<string, Outage>()
+
+  constructor(opts: OutageOptions) {
+    this.#opts = opts
+  }
+
+  /** The key's outage, made the first time it is asked for. */
+  of(key: string): Outage {
+    let o = this.#byKey.get(key)
+    if (!o) this.#byKey.set(key, (o = new Outage(this.#opts)))
+    return o
+  }
+
+  /** The key works now: the outage that ended, or null when there was none. */
+  recovered(key: string): OutageEnd | null {
+    return this.#byKey.get(key)?.recovered() ?? null
+  }
+}

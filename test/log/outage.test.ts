@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { Outage } from '../../src/log/outage.js'
+import { Outage, Outages } from '../../src/log/outage.js'
 
 const MIN = 60_000
 const HOUR = 60 * MIN
@@ -114,4 +114,18 @@ test('the first warning of an outage that starts within the hour after the last 
   o.outage.failed()
   assert.equal(o.outage.warningDueAt(), first + HOUR)
   assert.deepEqual(failEveryMinute(o, 41), [[40, 'first', 40 * MIN]])
+})
+
+test('Outages: one outage per key, each on its own; a key never down has no end', () => {
+  let now = 0
+  const outages = new Outages({ reminderMs: HOUR, now: () => now })
+  assert.equal(outages.recovered('a'), null)
+  outages.of('a').failed()
+  assert.equal(outages.of('a'), outages.of('a'))
+  assert.equal(outages.of('a').warning()?.kind, 'first')
+  assert.equal(outages.of('b').since, null)
+  now += 5 * MIN
+  assert.deepEqual(outages.recovered('a'), { downMs: 5 * MIN, warned: true })
+  assert.equal(outages.recovered('a'), null)
+  assert.equal(outages.recovered('b'), null)
 })
